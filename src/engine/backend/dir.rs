@@ -1,0 +1,330 @@
+//! A repository in a local directory: the embedded default.
+//!
+//! Objects are files, written to `tmp/` first, fsynced, then hard-linked into place (a link fails if the name is
+//! taken, so writes are create-only even between processes), and the directory is fsynced.
+//!
+//! A ref is a directory `refs/<name>/` of numbered generations. The current value is the highest generation.
+//! Compare-and-swap from generation `g` hard-links a new file as `g + 1`: the link either creates that name or fails,
+//! so of any writers racing from the same generation exactly one wins. No lock files are involved, so nothing can
+//! be left stale by a killed process. Old generations are pruned by the winner.
+
+use super::{BResult, Backend, BackendError, ObjectInfo, RefVersion};
+use std::fs::{self, File};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+/// A backend rooted at a local directory.
+pub struct DirBackend {
+    root: PathBuf,
+}
+
+const GEN_WIDTH: usize = 20;
+
+impl DirBackend {
+    /// Open (or prepare) a directory backend at `root`. The directory is created if missing.
+    pub fn new(root: impl Into<PathBuf>) -> BResult<Self> {
+        let root = root.into();
+        let b = Self { root };
+        for d in ["tmp", "refs", "objects", "keys"] {
+            fs::create_dir_all(b.root.join(d)).map_err(|e| b.err("init", d, e))?;
+        }
+        Ok(b)
+    }
+
+    /// The directory this backend stores into.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.root.join(name)
+    }
+
+    fn err(&self, op: &'static str, name: &str, e: io::Error) -> BackendError {
+        if e.kind() == io::ErrorKind::NotFound {
+            return BackendError::NotFound { name: name.to_string() };
+        }
+        let message = match e.raw_os_error() {
+            Some(28) => "no space left on device".to_string(),
+            _ => e.to_string(),
+        };
+        let transient = matches!(e.kind(), io::ErrorKind::Interrupted | io::ErrorKind::TimedOut);
+        let backend = self.root.display().to_string();
+        if transient {
+            BackendError::Transient { backend, op, name: name.to_string(), message }
+        } else {
+            BackendError::Permanent { backend, op, name: name.to_string(), message }
+        }
+    }
+
+    /// Write `data` to a fresh temporary file, fsynced; returns its path.
+    fn write_temp(&self, data: &[u8]) -> io::Result<PathBuf> {
+        let tmp = self.root.join("tmp").join(format!("{}.tmp", hex::encode(rand::random::<[u8; 16]>())));
+        let mut f = fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        let r = f.write_all(data).and_then(|_| f.sync_all());
+        if let Err(e) = r {
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
+        }
+        Ok(tmp)
+    }
+
+    /// Link `tmp` to `dest` (failing if it exists), remove `tmp`, fsync the directory.
+    fn link_into_place(&self, tmp: &Path, dest: &Path) -> io::Result<()> {
+        let r = fs::hard_link(tmp, dest);
+        let _ = fs::remove_file(tmp);
+        r?;
+        if let Some(parent) = dest.parent() {
+            sync_dir(parent)?;
+        }
+        Ok(())
+    }
+
+    fn generations(&self, name: &str) -> io::Result<Vec<u64>> {
+        let dir = self.path(&format!("refs/{name}"));
+        let mut gens = Vec::new();
+        for e in fs::read_dir(dir)? {
+            let e = e?;
+            if let Some(g) = e.file_name().to_str().and_then(|s| s.parse::<u64>().ok()) {
+                gens.push(g);
+            }
+        }
+        gens.sort_unstable();
+        Ok(gens)
+    }
+
+    fn gen_path(&self, name: &str, gen: u64) -> PathBuf {
+        self.path(&format!("refs/{name}/{gen:0width$}", width = GEN_WIDTH))
+    }
+
+    fn current_gen(&self, name: &str) -> BResult<Option<u64>> {
+        match self.generations(name) {
+            Ok(g) => Ok(g.last().copied()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.err("read ref", name, e)),
+        }
+    }
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+fn check_name(name: &str) -> BResult<()> {
+    let ok = !name.is_empty()
+        && !name.starts_with('/')
+        && name.split('/').all(|c| !c.is_empty() && c != "." && c != "..")
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"/-_.".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(BackendError::Permanent {
+            backend: "dir".into(),
+            op: "name",
+            name: name.into(),
+            message: "invalid object name".into(),
+        })
+    }
+}
+
+impl Backend for DirBackend {
+    fn describe(&self) -> String {
+        self.root.display().to_string()
+    }
+
+    fn read(&self, name: &str) -> BResult<Vec<u8>> {
+        check_name(name)?;
+        fs::read(self.path(name)).map_err(|e| self.err("read", name, e))
+    }
+
+    fn read_range(&self, name: &str, offset: u64, len: u64) -> BResult<Vec<u8>> {
+        check_name(name)?;
+        let r = (|| {
+            let mut f = File::open(self.path(name))?;
+            f.seek(SeekFrom::Start(offset))?;
+            let mut buf = Vec::with_capacity(len.min(64 << 20) as usize);
+            f.take(len).read_to_end(&mut buf)?;
+            Ok(buf)
+        })();
+        r.map_err(|e| self.err("read", name, e))
+    }
+
+    fn read_tail(&self, name: &str, len: u64) -> BResult<Vec<u8>> {
+        check_name(name)?;
+        let r = (|| {
+            let mut f = File::open(self.path(name))?;
+            let size = f.metadata()?.len();
+            f.seek(SeekFrom::Start(size.saturating_sub(len)))?;
+            let mut buf = Vec::new();
+            f.read_to_end(&mut buf)?;
+            Ok(buf)
+        })();
+        r.map_err(|e| self.err("read", name, e))
+    }
+
+    fn write(&self, name: &str, data: &[u8]) -> BResult<()> {
+        check_name(name)?;
+        let dest = self.path(name);
+        let r = (|| {
+            if let Some(parent) = dest.parent() {
+                if !parent.exists() {
+                    fs::create_dir_all(parent)?;
+                    if let Some(gp) = parent.parent() {
+                        sync_dir(gp)?;
+                    }
+                }
+            }
+            let tmp = self.write_temp(data)?;
+            self.link_into_place(&tmp, &dest)
+        })();
+        r.map_err(|e| {
+            if e.kind() == io::ErrorKind::AlreadyExists {
+                BackendError::AlreadyExists { name: name.into() }
+            } else {
+                self.err("write", name, e)
+            }
+        })
+    }
+
+    fn list(&self, prefix: &str) -> BResult<Vec<ObjectInfo>> {
+        // Walk the deepest directory named entirely by the prefix, then filter.
+        let dir_part = match prefix.rfind('/') {
+            Some(i) => &prefix[..i],
+            None => "",
+        };
+        let start = if dir_part.is_empty() { self.root.clone() } else { self.path(dir_part) };
+        let mut out = Vec::new();
+        let mut stack = vec![start];
+        while let Some(d) = stack.pop() {
+            let entries = match fs::read_dir(&d) {
+                Ok(e) => e,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(self.err("list", prefix, e)),
+            };
+            for e in entries {
+                let e = e.map_err(|e| self.err("list", prefix, e))?;
+                let path = e.path();
+                let rel = match path.strip_prefix(&self.root).ok().and_then(|p| p.to_str()) {
+                    Some(r) => r.to_string(),
+                    None => continue,
+                };
+                if rel == "tmp" || rel == "refs" {
+                    continue;
+                }
+                let ft = e.file_type().map_err(|e| self.err("list", prefix, e))?;
+                if ft.is_dir() {
+                    if prefix.starts_with(&format!("{rel}/")) || rel.starts_with(prefix) {
+                        stack.push(path);
+                    }
+                } else if rel.starts_with(prefix) {
+                    let size = e.metadata().map_err(|e| self.err("list", prefix, e))?.len();
+                    out.push(ObjectInfo { name: rel, size });
+                }
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    fn delete(&self, name: &str) -> BResult<()> {
+        check_name(name)?;
+        match fs::remove_file(self.path(name)) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(self.err("delete", name, e)),
+        }
+    }
+
+    fn read_ref(&self, name: &str) -> BResult<Option<(Vec<u8>, RefVersion)>> {
+        check_name(name)?;
+        // A generation may be pruned between listing and reading; list again then.
+        for _ in 0..16 {
+            let Some(g) = self.current_gen(name)? else { return Ok(None) };
+            match fs::read(self.gen_path(name, g)) {
+                Ok(d) => return Ok(Some((d, RefVersion(g.to_string())))),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(self.err("read ref", name, e)),
+            }
+        }
+        Err(BackendError::Transient {
+            backend: self.describe(),
+            op: "read ref",
+            name: name.into(),
+            message: "ref keeps changing while being read".into(),
+        })
+    }
+
+    fn swap_ref(&self, name: &str, expected: Option<&RefVersion>, data: &[u8]) -> BResult<RefVersion> {
+        check_name(name)?;
+        let lost = || BackendError::PreconditionFailed { name: name.into() };
+        let current = self.current_gen(name)?;
+        let next = match (current, expected) {
+            (None, None) => 1,
+            (Some(c), Some(e)) if e.0.parse::<u64>().ok() == Some(c) => c + 1,
+            _ => return Err(lost()),
+        };
+        let dir = self.path(&format!("refs/{name}"));
+        let r = (|| {
+            if !dir.exists() {
+                fs::create_dir_all(&dir)?;
+                sync_dir(&self.root.join("refs"))?;
+            }
+            let tmp = self.write_temp(data)?;
+            self.link_into_place(&tmp, &self.gen_path(name, next))
+        })();
+        match r {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Err(lost()),
+            Err(e) => return Err(self.err("swap ref", name, e)),
+        }
+        // Prune generations older than the one we replaced; a reader may still be reading that one.
+        if let Ok(gens) = self.generations(name) {
+            for g in gens.into_iter().filter(|&g| g + 1 < next) {
+                let _ = fs::remove_file(self.gen_path(name, g));
+            }
+        }
+        Ok(RefVersion(next.to_string()))
+    }
+
+    fn delete_ref(&self, name: &str) -> BResult<()> {
+        check_name(name)?;
+        match fs::remove_dir_all(self.path(&format!("refs/{name}"))) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(self.err("delete ref", name, e)),
+        }
+    }
+
+    fn list_refs(&self) -> BResult<Vec<String>> {
+        let mut out = Vec::new();
+        let entries = fs::read_dir(self.root.join("refs")).map_err(|e| self.err("list refs", "refs", e))?;
+        for e in entries {
+            let e = e.map_err(|e| self.err("list refs", "refs", e))?;
+            if let Some(n) = e.file_name().to_str() {
+                out.push(n.to_string());
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn conformance() {
+        let dir = tempfile::tempdir().unwrap();
+        super::super::conformance::run_all(Arc::new(DirBackend::new(dir.path().join("repo")).unwrap()));
+    }
+
+    #[test]
+    fn rejects_path_escapes() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = DirBackend::new(dir.path()).unwrap();
+        assert!(b.write("../escape", b"x").is_err());
+        assert!(b.read("objects/../../etc/passwd").is_err());
+    }
+}

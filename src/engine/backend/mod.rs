@@ -1,0 +1,284 @@
+//! Storage backends: where objects and refs live.
+//!
+//! A backend stores two kinds of things:
+//! - **objects**: write-once blobs under a name (`objects/ab/ab12...`, `keys/...`, `config`), read whole or by range;
+//! - **refs**: small mutable values replaced only by compare-and-swap against a [`RefVersion`].
+//!
+//! The trait is synchronous; implementations that talk to the network keep their async runtime private.
+
+pub mod dir;
+pub mod memory;
+
+use std::sync::Arc;
+
+/// Opaque version of a ref's current value (a generation number, an ETag). Compared only for equality.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefVersion(pub String);
+
+/// What a listing returns for each object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectInfo {
+    /// Full object name.
+    pub name: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// Errors every backend reports, typed so callers can retry, treat as missing, or give up.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum BackendError {
+    /// The object or ref does not exist.
+    #[error("{name}: not found")]
+    NotFound {
+        /// Object or ref name.
+        name: String,
+    },
+    /// A create-only write found the object already there.
+    #[error("{name}: already exists")]
+    AlreadyExists {
+        /// Object name.
+        name: String,
+    },
+    /// A compare-and-swap found a different current version.
+    #[error("{name}: changed concurrently (precondition failed)")]
+    PreconditionFailed {
+        /// Ref name.
+        name: String,
+    },
+    /// A failure that may succeed when retried (timeouts, 5xx, throttling, resets).
+    #[error("{op} {name} on {backend}: temporary failure: {message}")]
+    Transient {
+        /// Which backend (path or endpoint).
+        backend: String,
+        /// Operation.
+        op: &'static str,
+        /// Object or ref name.
+        name: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// A failure that will not go away by retrying (permissions, full disk, bad credentials).
+    #[error("{op} {name} on {backend}: {message}")]
+    Permanent {
+        /// Which backend (path or endpoint).
+        backend: String,
+        /// Operation.
+        op: &'static str,
+        /// Object or ref name.
+        name: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// Transient failures persisted past the retry budget.
+    #[error("{op} {name} on {backend}: unavailable after {attempts} attempts: {message}")]
+    Unavailable {
+        /// Which backend (path or endpoint).
+        backend: String,
+        /// Operation.
+        op: &'static str,
+        /// Object or ref name.
+        name: String,
+        /// Attempts made.
+        attempts: u32,
+        /// The last failure.
+        message: String,
+    },
+}
+
+impl BackendError {
+    /// The thing asked for does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, BackendError::NotFound { .. })
+    }
+    /// Retrying may help.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, BackendError::Transient { .. })
+    }
+}
+
+/// Result of backend operations.
+pub type BResult<T> = std::result::Result<T, BackendError>;
+
+/// A place to keep objects and refs. Implementations must be safe to share between threads and processes:
+/// `write` is create-only, and `swap_ref` must have exactly one winner among racing writers.
+pub trait Backend: Send + Sync + 'static {
+    /// Human-readable location, used in messages (`/path/to/repo`, `s3://bucket/prefix at http://...`).
+    fn describe(&self) -> String;
+    /// Read a whole object.
+    fn read(&self, name: &str) -> BResult<Vec<u8>>;
+    /// Read `len` bytes at `offset`. A short result means the object is shorter than asked.
+    fn read_range(&self, name: &str, offset: u64, len: u64) -> BResult<Vec<u8>>;
+    /// Read the last `len` bytes (or the whole object if it is shorter).
+    fn read_tail(&self, name: &str, len: u64) -> BResult<Vec<u8>>;
+    /// Create an object. Fails with `AlreadyExists` if the name is taken; never replaces.
+    fn write(&self, name: &str, data: &[u8]) -> BResult<()>;
+    /// List objects whose names start with `prefix`.
+    fn list(&self, prefix: &str) -> BResult<Vec<ObjectInfo>>;
+    /// Delete an object. Deleting a missing object is not an error.
+    fn delete(&self, name: &str) -> BResult<()>;
+    /// Read a ref and its version, `None` if it does not exist.
+    fn read_ref(&self, name: &str) -> BResult<Option<(Vec<u8>, RefVersion)>>;
+    /// Replace a ref if its version is still `expected` (`None`: create only if absent).
+    /// Fails with `PreconditionFailed` otherwise; exactly one of racing writers wins.
+    fn swap_ref(&self, name: &str, expected: Option<&RefVersion>, data: &[u8]) -> BResult<RefVersion>;
+    /// Remove a ref. Removing a missing ref is not an error.
+    fn delete_ref(&self, name: &str) -> BResult<()>;
+    /// Names of all refs.
+    fn list_refs(&self) -> BResult<Vec<String>>;
+}
+
+impl<B: Backend + ?Sized> Backend for Arc<B> {
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
+    fn read(&self, name: &str) -> BResult<Vec<u8>> {
+        (**self).read(name)
+    }
+    fn read_range(&self, name: &str, offset: u64, len: u64) -> BResult<Vec<u8>> {
+        (**self).read_range(name, offset, len)
+    }
+    fn read_tail(&self, name: &str, len: u64) -> BResult<Vec<u8>> {
+        (**self).read_tail(name, len)
+    }
+    fn write(&self, name: &str, data: &[u8]) -> BResult<()> {
+        (**self).write(name, data)
+    }
+    fn list(&self, prefix: &str) -> BResult<Vec<ObjectInfo>> {
+        (**self).list(prefix)
+    }
+    fn delete(&self, name: &str) -> BResult<()> {
+        (**self).delete(name)
+    }
+    fn read_ref(&self, name: &str) -> BResult<Option<(Vec<u8>, RefVersion)>> {
+        (**self).read_ref(name)
+    }
+    fn swap_ref(&self, name: &str, expected: Option<&RefVersion>, data: &[u8]) -> BResult<RefVersion> {
+        (**self).swap_ref(name, expected, data)
+    }
+    fn delete_ref(&self, name: &str) -> BResult<()> {
+        (**self).delete_ref(name)
+    }
+    fn list_refs(&self) -> BResult<Vec<String>> {
+        (**self).list_refs()
+    }
+}
+
+/// The backend conformance suite: every backend must pass it. Public so integration tests can run it against
+/// backends they construct (directories, S3 servers).
+pub mod conformance {
+    use super::*;
+
+    fn names(v: Vec<ObjectInfo>) -> Vec<String> {
+        let mut n: Vec<String> = v.into_iter().map(|i| i.name).collect();
+        n.sort();
+        n
+    }
+
+    /// Run every check against `b`, which must be empty.
+    pub fn run_all(b: Arc<dyn Backend>) {
+        objects(&*b);
+        ranges(&*b);
+        refs(&*b);
+        race_swap(b.clone(), 8);
+    }
+
+    /// Create-only writes, reads, listing and deletion.
+    pub fn objects(b: &dyn Backend) {
+        assert!(b.read("objects/aa/missing").unwrap_err().is_not_found());
+        b.write("objects/aa/one", b"hello").unwrap();
+        b.write("objects/bb/two", b"").unwrap();
+        b.write("keys/k1", &[7u8; 300]).unwrap();
+        assert_eq!(b.read("objects/aa/one").unwrap(), b"hello");
+        assert_eq!(b.read("objects/bb/two").unwrap(), b"");
+        let e = b.write("objects/aa/one", b"other").unwrap_err();
+        assert!(matches!(e, BackendError::AlreadyExists { .. }), "{e:?}");
+        assert_eq!(b.read("objects/aa/one").unwrap(), b"hello", "create-only write must not replace");
+        assert_eq!(names(b.list("objects/").unwrap()), vec!["objects/aa/one", "objects/bb/two"]);
+        assert_eq!(names(b.list("keys/").unwrap()), vec!["keys/k1"]);
+        let sizes: Vec<u64> = b.list("keys/").unwrap().iter().map(|i| i.size).collect();
+        assert_eq!(sizes, vec![300]);
+        assert!(b.list("nothing/").unwrap().is_empty());
+        b.delete("objects/bb/two").unwrap();
+        b.delete("objects/bb/two").unwrap();
+        assert!(b.read("objects/bb/two").unwrap_err().is_not_found());
+        assert_eq!(names(b.list("objects/").unwrap()), vec!["objects/aa/one"]);
+        b.delete("objects/aa/one").unwrap();
+        b.delete("keys/k1").unwrap();
+    }
+
+    /// Ranged and tail reads, including past the end.
+    pub fn ranges(b: &dyn Backend) {
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        b.write("objects/cc/range", &data).unwrap();
+        assert_eq!(b.read_range("objects/cc/range", 0, 10).unwrap(), &data[..10]);
+        assert_eq!(b.read_range("objects/cc/range", 5000, 1234).unwrap(), &data[5000..6234]);
+        assert_eq!(b.read_range("objects/cc/range", 9990, 100).unwrap(), &data[9990..]);
+        assert_eq!(b.read_tail("objects/cc/range", 36).unwrap(), &data[10_000 - 36..]);
+        assert_eq!(b.read_tail("objects/cc/range", 20_000).unwrap(), &data[..]);
+        assert!(b.read_range("objects/cc/missing", 0, 1).unwrap_err().is_not_found());
+        assert!(b.read_tail("objects/cc/missing", 1).unwrap_err().is_not_found());
+        b.delete("objects/cc/range").unwrap();
+    }
+
+    /// Ref create, compare-and-swap, stale swaps, deletion and listing.
+    pub fn refs(b: &dyn Backend) {
+        assert!(b.read_ref("r1").unwrap().is_none());
+        let v1 = b.swap_ref("r1", None, b"one").unwrap();
+        let e = b.swap_ref("r1", None, b"again").unwrap_err();
+        assert!(matches!(e, BackendError::PreconditionFailed { .. }), "{e:?}");
+        let (data, v) = b.read_ref("r1").unwrap().unwrap();
+        assert_eq!(data, b"one");
+        assert_eq!(v, v1);
+        let v2 = b.swap_ref("r1", Some(&v1), b"two").unwrap();
+        assert_ne!(v1, v2);
+        let e = b.swap_ref("r1", Some(&v1), b"stale").unwrap_err();
+        assert!(matches!(e, BackendError::PreconditionFailed { .. }), "{e:?}");
+        assert_eq!(b.read_ref("r1").unwrap().unwrap().0, b"two");
+        let e = b.swap_ref("missing", Some(&v2), b"x").unwrap_err();
+        assert!(matches!(e, BackendError::PreconditionFailed { .. }), "{e:?}");
+        b.swap_ref("r2", None, b"x").unwrap();
+        let mut refs = b.list_refs().unwrap();
+        refs.sort();
+        assert_eq!(refs, vec!["r1", "r2"]);
+        b.delete_ref("r2").unwrap();
+        b.delete_ref("r2").unwrap();
+        assert!(b.read_ref("r2").unwrap().is_none());
+        assert_eq!(b.list_refs().unwrap(), vec!["r1"]);
+        b.delete_ref("r1").unwrap();
+    }
+
+    /// `writers` threads race to swap the same ref from the same version: exactly one wins each round.
+    pub fn race_swap(b: Arc<dyn Backend>, writers: usize) {
+        let base = b.swap_ref("race", None, b"base").unwrap();
+        for round in 0..3 {
+            let current = b.read_ref("race").unwrap().unwrap().1;
+            if round == 0 {
+                assert_eq!(current, base);
+            }
+            let barrier = Arc::new(std::sync::Barrier::new(writers));
+            let handles: Vec<_> = (0..writers)
+                .map(|i| {
+                    let b = b.clone();
+                    let cur = current.clone();
+                    let barrier = barrier.clone();
+                    std::thread::spawn(move || {
+                        barrier.wait();
+                        b.swap_ref("race", Some(&cur), format!("writer {i}").as_bytes())
+                    })
+                })
+                .collect();
+            let results: Vec<_> = handles.into_iter().map(|h| h.join().expect("writer thread")).collect();
+            let winners: Vec<usize> = results.iter().enumerate().filter(|(_, r)| r.is_ok()).map(|(i, _)| i).collect();
+            assert_eq!(winners.len(), 1, "exactly one writer must win: {results:?}");
+            for r in &results {
+                if let Err(e) = r {
+                    assert!(matches!(e, BackendError::PreconditionFailed { .. }), "{e:?}");
+                }
+            }
+            let (data, _) = b.read_ref("race").unwrap().unwrap();
+            assert_eq!(data, format!("writer {}", winners[0]).as_bytes());
+        }
+        b.delete_ref("race").unwrap();
+    }
+}

@@ -1,0 +1,341 @@
+//! Keys and encryption.
+//!
+//! - A random 256-bit [`MasterKey`] encrypts everything; [`KeySlot`]s wrap it under passwords (scrypt), so a
+//!   password can change without re-encrypting data and several can coexist.
+//! - [`Keys`] holds purpose-separated subkeys derived from the master key with HMAC-SHA-256.
+//! - [`seal`]/[`open`] are the one AEAD construction used for every stored byte: AES-256-GCM under a key derived
+//!   from a fresh random 256-bit salt per message (`K = HMAC-SHA-256(subkey, salt)`) with a zero nonce. No key ever
+//!   encrypts two messages, so there is no nonce-reuse bound to track however many messages are written. Associated
+//!   data binds each ciphertext to its kind and place.
+
+use crate::engine::format::SEAL_OVERHEAD;
+use crate::engine::id::ChunkId;
+use crate::engine::{Error, Result};
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use zeroize::{Zeroize, Zeroizing};
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Fill a fresh array with OS randomness.
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    b
+}
+
+/// The repository's master key: 256 random bits. Zeroized on drop; never printed or copied implicitly.
+pub struct MasterKey(Zeroizing<[u8; 32]>);
+
+impl MasterKey {
+    /// A fresh random key.
+    pub fn generate() -> Self {
+        Self(Zeroizing::new(random_bytes()))
+    }
+    /// Rebuild from raw bytes (an unlocked workspace's key file).
+    pub fn from_bytes(mut b: [u8; 32]) -> Self {
+        let k = Self(Zeroizing::new(b));
+        b.zeroize();
+        k
+    }
+    /// The raw bytes, for wrapping into a key slot or an unlocked workspace.
+    pub fn expose(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+/// A 256-bit subkey for one purpose.
+pub struct SubKey(Zeroizing<[u8; 32]>);
+
+impl SubKey {
+    fn derive(master: &[u8; 32], purpose: &str) -> Self {
+        let mut mac = <HmacSha256 as Mac>::new_from_slice(master).expect("HMAC takes any key length");
+        mac.update(b"infini/1/subkey/");
+        mac.update(purpose.as_bytes());
+        Self(Zeroizing::new(mac.finalize().into_bytes().into()))
+    }
+
+    fn mac(&self) -> HmacSha256 {
+        <HmacSha256 as Mac>::new_from_slice(&*self.0).expect("HMAC takes any key length")
+    }
+
+    /// HMAC-SHA-256 of `parts` under this key.
+    pub fn hmac(&self, parts: &[&[u8]]) -> [u8; 32] {
+        let mut mac = self.mac();
+        for p in parts {
+            mac.update(p);
+        }
+        mac.finalize().into_bytes().into()
+    }
+}
+
+/// What a sealed message is; part of its associated data, so one kind can never be passed off as another.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Kind {
+    /// A chunk of a stored value.
+    Data = 1,
+    /// A node of the index tree or of a value's chunk list.
+    Index = 2,
+    /// A commit.
+    Commit = 3,
+    /// A pack's table of contents.
+    PackTable = 4,
+    /// A pack's locator (where its table is).
+    PackLocator = 5,
+    /// A branch ref.
+    Ref = 6,
+    /// A workspace file (staged changes, unlocked state).
+    Workspace = 7,
+    /// A key slot's wrapped master key.
+    KeySlot = 8,
+}
+
+/// All subkeys of a repository, derived from its master key.
+pub struct Keys {
+    chunk_id: SubKey,
+    data: SubKey,
+    meta: SubKey,
+    ref_name: SubKey,
+    master: MasterKey,
+}
+
+impl Keys {
+    /// Derive every subkey from `master`.
+    pub fn new(master: MasterKey) -> Self {
+        let m = master.expose();
+        Self {
+            chunk_id: SubKey::derive(m, "chunk-id"),
+            data: SubKey::derive(m, "data"),
+            meta: SubKey::derive(m, "meta"),
+            ref_name: SubKey::derive(m, "ref-name"),
+            master,
+        }
+    }
+
+    /// The master key these were derived from.
+    pub fn master(&self) -> &MasterKey {
+        &self.master
+    }
+
+    /// Keyed id of a chunk's plaintext. Reveals nothing about the content to anyone without the key.
+    pub fn chunk_id(&self, plaintext: &[u8]) -> ChunkId {
+        ChunkId(self.chunk_id.hmac(&[plaintext]))
+    }
+
+    /// Storage name of the ref for branch `branch`: a keyed hash, so branch names stay secret.
+    pub fn ref_name(&self, branch: &str) -> String {
+        hex::encode(self.ref_name.hmac(&[b"branch/", branch.as_bytes()]))
+    }
+
+    fn key_for(&self, kind: Kind) -> &SubKey {
+        match kind {
+            Kind::Data | Kind::Index | Kind::Commit => &self.data,
+            _ => &self.meta,
+        }
+    }
+
+    /// Seal `plaintext` as `kind`, bound to `place` (a chunk id, an object name, a ref name).
+    pub fn seal(&self, kind: Kind, place: &[u8], plaintext: &[u8]) -> Vec<u8> {
+        seal(self.key_for(kind), &ad(kind, place), plaintext, random_bytes())
+    }
+
+    /// Open what [`Keys::seal`] sealed with the same kind and place.
+    pub fn open(&self, kind: Kind, place: &[u8], sealed: &[u8]) -> Result<Vec<u8>> {
+        open(self.key_for(kind), &ad(kind, place), sealed)
+    }
+}
+
+fn ad(kind: Kind, place: &[u8]) -> Vec<u8> {
+    let mut ad = Vec::with_capacity(12 + place.len());
+    ad.extend_from_slice(b"infini/1/");
+    ad.push(kind as u8);
+    ad.extend_from_slice(place);
+    ad
+}
+
+fn message_cipher(key: &SubKey, salt: &[u8; 32]) -> Aes256Gcm {
+    let k = Zeroizing::new(key.hmac(&[b"message/", salt]));
+    Aes256Gcm::new_from_slice(&*k).expect("32-byte key")
+}
+
+/// `salt || AES-256-GCM(HMAC(key, salt), nonce = 0, ad, plaintext)`.
+fn seal(key: &SubKey, ad: &[u8], plaintext: &[u8], salt: [u8; 32]) -> Vec<u8> {
+    let cipher = message_cipher(key, &salt);
+    let mut out = Vec::with_capacity(plaintext.len() + SEAL_OVERHEAD);
+    out.extend_from_slice(&salt);
+    let ct = cipher
+        .encrypt(Nonce::from_slice(&[0u8; 12]), Payload { msg: plaintext, aad: ad })
+        .expect("AES-GCM encryption of an in-memory buffer cannot fail");
+    out.extend_from_slice(&ct);
+    out
+}
+
+fn open(key: &SubKey, ad: &[u8], sealed: &[u8]) -> Result<Vec<u8>> {
+    if sealed.len() < SEAL_OVERHEAD {
+        return Err(Error::integrity("sealed message is truncated"));
+    }
+    let salt: [u8; 32] = sealed[..32].try_into().expect("checked length");
+    let cipher = message_cipher(key, &salt);
+    cipher
+        .decrypt(Nonce::from_slice(&[0u8; 12]), Payload { msg: &sealed[32..], aad: ad })
+        .map_err(|_| Error::integrity("authentication failed"))
+}
+
+/// scrypt cost parameters, stored in each key slot.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct KdfParams {
+    /// log2 of N.
+    pub log_n: u8,
+    /// Block size.
+    pub r: u32,
+    /// Parallelism.
+    pub p: u32,
+}
+
+impl Default for KdfParams {
+    /// N = 2^17, r = 8, p = 1: 128 MiB and roughly half a second here.
+    fn default() -> Self {
+        Self { log_n: 17, r: 8, p: 1 }
+    }
+}
+
+impl KdfParams {
+    /// Default parameters, or cheaper ones when `INFINI_KDF_LOG_N` asks (for tests only: lowers brute-force cost).
+    pub fn from_env() -> Self {
+        let mut p = Self::default();
+        if let Some(n) = std::env::var("INFINI_KDF_LOG_N").ok().and_then(|v| v.parse::<u8>().ok()) {
+            p.log_n = n.clamp(10, 22);
+        }
+        p
+    }
+
+    fn derive(&self, password: &[u8], salt: &[u8]) -> Result<SubKey> {
+        let params = scrypt::Params::new(self.log_n, self.r, self.p, 32)
+            .map_err(|e| Error::integrity(format!("invalid key slot parameters: {e}")))?;
+        let mut out = Zeroizing::new([0u8; 32]);
+        scrypt::scrypt(password, salt, &params, &mut *out)
+            .map_err(|e| Error::integrity(format!("key derivation failed: {e}")))?;
+        Ok(SubKey(out))
+    }
+}
+
+/// A password-protected copy of the master key. Stored in the clear under `keys/`: it reveals only KDF parameters.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct KeySlot {
+    /// Format version of the slot.
+    pub version: u32,
+    /// scrypt parameters.
+    pub kdf: KdfParams,
+    /// scrypt salt.
+    #[serde(with = "serde_bytes")]
+    pub salt: Vec<u8>,
+    /// The master key sealed under the password-derived key.
+    #[serde(with = "serde_bytes")]
+    pub wrapped: Vec<u8>,
+    /// When the slot was made (seconds since the epoch).
+    pub created: u64,
+    /// Host that made it.
+    pub host: String,
+}
+
+impl KeySlot {
+    /// Wrap `master` under `password`.
+    pub fn create(master: &MasterKey, password: &[u8], kdf: KdfParams) -> Result<Self> {
+        let salt: [u8; 32] = random_bytes();
+        let k = kdf.derive(password, &salt)?;
+        let wrapped = seal(&k, &ad(Kind::KeySlot, b""), master.expose(), random_bytes());
+        Ok(Self { version: 1, kdf, salt: salt.to_vec(), wrapped, created: now_secs(), host: hostname() })
+    }
+
+    /// Unwrap the master key; [`Error::WrongPassword`] if the password does not fit.
+    pub fn open(&self, password: &[u8]) -> Result<MasterKey> {
+        let k = self.kdf.derive(password, &self.salt)?;
+        let raw = Zeroizing::new(open(&k, &ad(Kind::KeySlot, b""), &self.wrapped).map_err(|_| Error::WrongPassword)?);
+        let b: [u8; 32] = raw.as_slice().try_into().map_err(|_| Error::integrity("key slot holds a malformed key"))?;
+        Ok(MasterKey::from_bytes(b))
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub fn now_secs() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// This machine's host name, or `unknown`.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixed_keys() -> Keys {
+        Keys::new(MasterKey::from_bytes([0x42; 32]))
+    }
+
+    #[test]
+    fn known_answers() {
+        let k = fixed_keys();
+        // Subkey derivation and keyed ids are fixed functions of the master key.
+        assert_eq!(
+            k.chunk_id(b"hello").to_hex(),
+            hex::encode(SubKey::derive(&[0x42; 32], "chunk-id").hmac(&[b"hello"]))
+        );
+        assert_eq!(k.chunk_id(b"hello").to_hex(), KAT_CHUNK_ID);
+        assert_eq!(k.ref_name("main"), KAT_REF_NAME);
+        let sealed = seal(&k.data, &ad(Kind::Data, b"place"), b"attack at dawn", [7u8; 32]);
+        assert_eq!(hex::encode(&sealed), KAT_SEALED);
+        assert_eq!(k.open(Kind::Data, b"place", &sealed).unwrap(), b"attack at dawn");
+    }
+
+    /// Computed independently: HMAC(HMAC(0x42*32, "infini/1/subkey/chunk-id"), "hello").
+    const KAT_CHUNK_ID: &str = "68985b10518392f3646ddcd0d3be57d46a07e2e82b0527a915c923c1750dce38";
+    const KAT_REF_NAME: &str = "d8dba021da1e747de59591c70141461d500b63c429a31cab795015be50987ac0";
+    const KAT_SEALED: &str = "0707070707070707070707070707070707070707070707070707070707070707e7b2730fba1b4507fb085afd8af27f8cfe1ba4cb5ec0eb0ee22dc310b682";
+
+    #[test]
+    fn seal_binds_kind_and_place() {
+        let k = fixed_keys();
+        let s = k.seal(Kind::Index, b"a", b"payload");
+        assert_eq!(k.open(Kind::Index, b"a", &s).unwrap(), b"payload");
+        assert!(matches!(k.open(Kind::Index, b"b", &s), Err(Error::Integrity { .. })));
+        assert!(matches!(k.open(Kind::Data, b"a", &s), Err(Error::Integrity { .. })));
+        assert!(matches!(k.open(Kind::Ref, b"a", &s), Err(Error::Integrity { .. })));
+        let other = Keys::new(MasterKey::from_bytes([0x43; 32]));
+        assert!(matches!(other.open(Kind::Index, b"a", &s), Err(Error::Integrity { .. })));
+        for i in 0..s.len() {
+            let mut t = s.clone();
+            t[i] ^= 0x01;
+            assert!(k.open(Kind::Index, b"a", &t).is_err(), "flip at {i} accepted");
+        }
+        for n in 0..s.len() {
+            assert!(k.open(Kind::Index, b"a", &s[..n]).is_err(), "truncation to {n} accepted");
+        }
+    }
+
+    #[test]
+    fn salts_differ_per_message() {
+        let k = fixed_keys();
+        assert_ne!(k.seal(Kind::Data, b"", b"same"), k.seal(Kind::Data, b"", b"same"));
+    }
+
+    #[test]
+    fn key_slot_round_trip_and_wrong_password() {
+        let master = MasterKey::generate();
+        let kdf = KdfParams { log_n: 10, r: 8, p: 1 };
+        let slot = KeySlot::create(&master, b"secret", kdf).unwrap();
+        assert_eq!(slot.open(b"secret").unwrap().expose(), master.expose());
+        assert!(matches!(slot.open(b"wrong"), Err(Error::WrongPassword)));
+    }
+}

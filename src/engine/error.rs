@@ -1,0 +1,78 @@
+//! The engine's error type. Every variant names what it concerns; callers map kinds to exit codes.
+
+use crate::engine::backend::BackendError;
+
+/// Result alias used throughout the engine.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Errors the engine reports. Kinds, not strings, decide how a caller reacts.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The storage backend failed (not found, transient, permanent, ...).
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    /// Stored data failed authentication or decoding: corrupt, truncated or tampered.
+    #[error("integrity failure: {what}")]
+    Integrity {
+        /// What was affected (object, chunk, ref, ...).
+        what: String,
+    },
+    /// A key, revision, branch or other named thing does not exist.
+    #[error("not found: {what}")]
+    NotFound {
+        /// What was looked up.
+        what: String,
+    },
+    /// No key slot opens with the given password.
+    #[error("wrong password or no usable key")]
+    WrongPassword,
+    /// A concurrent change could not be merged, or a name is taken.
+    #[error("conflict: {what}")]
+    Conflict {
+        /// What conflicts (keys, branch name).
+        what: String,
+    },
+    /// The repository or workspace does not exist or is not usable.
+    #[error("no repository: {what}")]
+    NoRepository {
+        /// Where one was expected.
+        what: String,
+    },
+    /// Invalid input from the caller.
+    #[error("invalid argument: {0}")]
+    Invalid(String),
+    /// A local I/O failure (workspace files, stdin/stdout).
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// An integrity error about `what`.
+    pub fn integrity(what: impl Into<String>) -> Self {
+        Error::Integrity { what: what.into() }
+    }
+    /// A not-found error about `what`.
+    pub fn not_found(what: impl Into<String>) -> Self {
+        Error::NotFound { what: what.into() }
+    }
+    /// An I/O error with context.
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io { context: context.into(), source }
+    }
+}
+
+impl From<Error> for std::io::Error {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Io { source, .. } => source,
+            other => std::io::Error::other(other),
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! The storage engine: backends, keys and encryption, chunking, packs, the versioned index and repositories.
+//!
+//! Everything here is independent of the command line; the `infini` binary is one user of it.
+
+pub mod backend;
+pub mod cache;
+pub mod chunk;
+pub mod crypto;
+pub mod error;
+pub mod format;
+pub mod id;
+pub mod object;
+pub mod tree;
+
+pub use error::{Error, Result};

@@ -1,0 +1,272 @@
+//! Packs and the chunk store.
+//!
+//! Chunks are compressed, sealed and appended to packs; a pack is padded with random bytes to one of a few size
+//! classes ([`PACK_CLASSES`]) and written once under a random name. A [`ChunkPointer`] says where a chunk lives
+//! (object, offset, length) and what it is (its keyed id), so reading never consults a global index: a ranged read
+//! of exactly the sealed chunk suffices.
+//!
+//! Pack layout (all integers little-endian):
+//! ```text
+//! pack    = chunk* || table || padding || locator          (total length is a size class)
+//! chunk   = seal(kind, chunk id, encoding || raw_len:u32 || body)
+//! table   = seal(PackTable, object id, CBOR [[chunk id, kind, offset, len], ...])
+//! locator = seal(PackLocator, object id, table_offset:u32 || table_len:u32)   (last LOCATOR_LEN bytes)
+//! ```
+
+mod store;
+
+pub use store::{ChunkIndex, SealedChunk, Store, StoreOptions, StoreStats};
+
+use crate::engine::crypto::{Keys, Kind};
+use crate::engine::format::{LOCATOR_LEN, MAX_PACK, PACK_CLASSES, SEAL_OVERHEAD};
+use crate::engine::id::{ChunkId, ObjectId};
+use crate::engine::{Error, Result};
+use rand::RngCore;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Where a chunk lives and what it is: 72 bytes on storage.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct ChunkPointer {
+    /// The pack holding it.
+    pub object: ObjectId,
+    /// Offset of the sealed chunk in the pack.
+    pub offset: u32,
+    /// Length of the sealed chunk.
+    pub len: u32,
+    /// Keyed hash of the plaintext.
+    pub id: ChunkId,
+}
+
+const POINTER_LEN: usize = 72;
+
+impl ChunkPointer {
+    fn to_bytes(self) -> [u8; POINTER_LEN] {
+        let mut b = [0u8; POINTER_LEN];
+        b[..32].copy_from_slice(&self.object.0);
+        b[32..36].copy_from_slice(&self.offset.to_le_bytes());
+        b[36..40].copy_from_slice(&self.len.to_le_bytes());
+        b[40..].copy_from_slice(&self.id.0);
+        b
+    }
+
+    fn from_bytes(b: &[u8]) -> Option<Self> {
+        if b.len() != POINTER_LEN {
+            return None;
+        }
+        Some(Self {
+            object: ObjectId(b[..32].try_into().ok()?),
+            offset: u32::from_le_bytes(b[32..36].try_into().ok()?),
+            len: u32::from_le_bytes(b[36..40].try_into().ok()?),
+            id: ChunkId(b[40..].try_into().ok()?),
+        })
+    }
+}
+
+impl Serialize for ChunkPointer {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_bytes(&self.to_bytes())
+    }
+}
+
+impl<'de> Deserialize<'de> for ChunkPointer {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let v: serde_bytes::ByteBuf = Deserialize::deserialize(d)?;
+        Self::from_bytes(&v).ok_or_else(|| serde::de::Error::invalid_length(v.len(), &"a 72-byte chunk pointer"))
+    }
+}
+
+/// Storage name of a pack.
+pub fn object_name(id: &ObjectId) -> String {
+    let h = id.to_hex();
+    format!("objects/{}/{}", &h[..2], h)
+}
+
+/// Parse a pack's storage name back into its id.
+pub fn parse_object_name(name: &str) -> Option<ObjectId> {
+    let rest = name.strip_prefix("objects/")?;
+    let (dir, file) = rest.split_once('/')?;
+    let id = ObjectId::from_hex(file)?;
+    (dir == &file[..2]).then_some(id)
+}
+
+/// One row of a pack's table of contents.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableEntry {
+    /// Chunk id.
+    pub id: ChunkId,
+    /// What the chunk is ([`Kind`] as a byte).
+    pub kind: u8,
+    /// Offset in the pack.
+    pub offset: u32,
+    /// Sealed length.
+    pub len: u32,
+}
+
+/// Bytes the table will need per entry, an upper bound used to decide when a pack is full.
+const TABLE_ENTRY_MAX: usize = 64;
+
+/// Decode a chunk's kind byte.
+pub fn kind_from_u8(k: u8) -> Option<Kind> {
+    Some(match k {
+        1 => Kind::Data,
+        2 => Kind::Index,
+        3 => Kind::Commit,
+        _ => return None,
+    })
+}
+
+/// A pack being filled in memory.
+pub struct PackBuilder {
+    id: ObjectId,
+    buf: Vec<u8>,
+    table: Vec<TableEntry>,
+}
+
+impl Default for PackBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl PackBuilder {
+    /// An empty pack with a fresh random name.
+    pub fn new() -> Self {
+        Self { id: ObjectId::random(), buf: Vec::new(), table: Vec::new() }
+    }
+
+    /// This pack's id.
+    pub fn id(&self) -> ObjectId {
+        self.id
+    }
+
+    /// No chunks yet.
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    /// Bytes of chunks so far.
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    fn finished_len(&self, extra_chunk: usize, extra_entries: usize) -> usize {
+        self.buf.len()
+            + extra_chunk
+            + (self.table.len() + extra_entries) * TABLE_ENTRY_MAX
+            + SEAL_OVERHEAD
+            + 16
+            + LOCATOR_LEN
+    }
+
+    /// Whether a sealed chunk of `len` bytes still fits in the largest class.
+    pub fn fits(&self, len: usize) -> bool {
+        self.finished_len(len, 1) <= MAX_PACK
+    }
+
+    /// Append a sealed chunk; returns where it landed.
+    pub fn push(&mut self, kind: Kind, id: ChunkId, sealed: &[u8]) -> ChunkPointer {
+        let offset = self.buf.len() as u32;
+        self.buf.extend_from_slice(sealed);
+        let len = sealed.len() as u32;
+        self.table.push(TableEntry { id, kind: kind as u8, offset, len });
+        ChunkPointer { object: self.id, offset, len, id }
+    }
+
+    /// The bytes of a chunk already pushed (to read back before the pack is stored).
+    pub fn slice(&self, offset: u32, len: u32) -> Option<&[u8]> {
+        self.buf.get(offset as usize..(offset as usize).checked_add(len as usize)?)
+    }
+
+    /// Entries pushed so far.
+    pub fn entries(&self) -> &[TableEntry] {
+        &self.table
+    }
+
+    /// Seal the table, pad to the smallest size class that fits, append the locator.
+    pub fn finish(mut self, keys: &Keys) -> (ObjectId, Vec<u8>, Vec<TableEntry>) {
+        let mut table_plain = Vec::new();
+        ciborium::into_writer(&self.table, &mut table_plain).expect("CBOR encoding into memory cannot fail");
+        let table = keys.seal(Kind::PackTable, &self.id.0, &table_plain);
+        let table_offset = self.buf.len() as u32;
+        self.buf.extend_from_slice(&table);
+        let needed = self.buf.len() + LOCATOR_LEN;
+        let class = PACK_CLASSES.iter().copied().find(|&c| c >= needed).unwrap_or(needed);
+        let pad = class - needed;
+        let start = self.buf.len();
+        self.buf.resize(start + pad, 0);
+        rand::thread_rng().fill_bytes(&mut self.buf[start..]);
+        let mut loc = [0u8; 8];
+        loc[..4].copy_from_slice(&table_offset.to_le_bytes());
+        loc[4..].copy_from_slice(&(table.len() as u32).to_le_bytes());
+        self.buf.extend_from_slice(&keys.seal(Kind::PackLocator, &self.id.0, &loc));
+        debug_assert_eq!(self.buf.len(), class);
+        (self.id, self.buf, self.table)
+    }
+}
+
+/// Read a stored pack's table of contents: the locator from the tail, then the table.
+pub fn read_table(
+    backend: &dyn crate::engine::backend::Backend,
+    keys: &Keys,
+    id: &ObjectId,
+) -> Result<Vec<TableEntry>> {
+    let name = object_name(id);
+    let tail = backend.read_tail(&name, LOCATOR_LEN as u64)?;
+    let loc = keys
+        .open(Kind::PackLocator, &id.0, &tail)
+        .map_err(|_| Error::integrity(format!("pack {name}: locator does not authenticate")))?;
+    let off = u32::from_le_bytes(loc[..4].try_into().expect("8-byte locator"));
+    let len = u32::from_le_bytes(loc[4..8].try_into().expect("8-byte locator"));
+    let sealed = backend.read_range(&name, off as u64, len as u64)?;
+    let plain = keys
+        .open(Kind::PackTable, &id.0, &sealed)
+        .map_err(|_| Error::integrity(format!("pack {name}: table does not authenticate")))?;
+    ciborium::from_reader(plain.as_slice()).map_err(|e| Error::integrity(format!("pack {name}: table: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::backend::{memory::MemoryBackend, Backend};
+    use crate::engine::crypto::MasterKey;
+    use proptest::prelude::*;
+
+    #[test]
+    fn pointer_round_trip() {
+        let p = ChunkPointer { object: ObjectId([1; 32]), offset: 7, len: 99, id: ChunkId([2; 32]) };
+        let mut v = Vec::new();
+        ciborium::into_writer(&p, &mut v).unwrap();
+        assert!(v.len() <= POINTER_LEN + 2);
+        let q: ChunkPointer = ciborium::from_reader(v.as_slice()).unwrap();
+        assert_eq!(p, q);
+        assert_eq!(parse_object_name(&object_name(&p.object)), Some(p.object));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        #[test]
+        fn pack_round_trip(sizes in proptest::collection::vec(0usize..200_000, 0..12)) {
+            let keys = Keys::new(MasterKey::generate());
+            let mut pb = PackBuilder::new();
+            let mut expect = Vec::new();
+            for (i, s) in sizes.iter().enumerate() {
+                let plain = vec![i as u8; *s];
+                let id = keys.chunk_id(&plain);
+                let sealed = keys.seal(Kind::Data, &id.0, &plain);
+                if !pb.fits(sealed.len()) { break; }
+                let ptr = pb.push(Kind::Data, id, &sealed);
+                expect.push((ptr, plain));
+            }
+            let (oid, bytes, table) = pb.finish(&keys);
+            prop_assert!(crate::engine::format::is_size_class(bytes.len() as u64));
+            let b = MemoryBackend::new();
+            b.write(&object_name(&oid), &bytes).unwrap();
+            let read = read_table(&b, &keys, &oid).unwrap();
+            prop_assert_eq!(&read, &table);
+            for (ptr, plain) in expect {
+                let sealed = b.read_range(&object_name(&oid), ptr.offset as u64, ptr.len as u64).unwrap();
+                prop_assert_eq!(keys.open(Kind::Data, &ptr.id.0, &sealed).unwrap(), plain);
+            }
+        }
+    }
+}

@@ -1,0 +1,2 @@
+//! infini: an embedded, encrypted, versioned database.
+pub mod engine;
