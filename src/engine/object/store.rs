@@ -365,16 +365,27 @@ impl Store {
         if let Some(v) = self.hot.get(&(kind as u8, ptr.id)) {
             return Ok(v);
         }
+        let plain = Arc::new(self.read_chunk(kind, ptr)?);
+        self.hot.insert((kind as u8, ptr.id), plain.clone());
+        Ok(plain)
+    }
+
+    /// Like [`Store::get_chunk`], but a bulk read: served from the hot tier if there, and not added to it, so
+    /// streaming a large value does not flush the cache or grow memory.
+    pub fn get_chunk_streaming(&self, kind: Kind, ptr: &ChunkPointer) -> Result<Arc<Vec<u8>>> {
+        if let Some(v) = self.hot.get(&(kind as u8, ptr.id)) {
+            return Ok(v);
+        }
+        self.read_chunk(kind, ptr).map(Arc::new)
+    }
+
+    fn read_chunk(&self, kind: Kind, ptr: &ChunkPointer) -> Result<Vec<u8>> {
         let sealed = self.fetch_sealed(ptr)?;
         let name = object_name(&ptr.object);
         let payload = self.keys.open(kind, &ptr.id.0, &sealed).map_err(|_| {
             Error::integrity(format!("chunk at {name}+{} does not authenticate (corrupt or tampered)", ptr.offset))
         })?;
-        let plain = decode(&payload)
-            .ok_or_else(|| Error::integrity(format!("chunk at {name}+{} does not decode", ptr.offset)))?;
-        let plain = Arc::new(plain);
-        self.hot.insert((kind as u8, ptr.id), plain.clone());
-        Ok(plain)
+        decode(&payload).ok_or_else(|| Error::integrity(format!("chunk at {name}+{} does not decode", ptr.offset)))
     }
 
     fn fetch_sealed(&self, ptr: &ChunkPointer) -> Result<Vec<u8>> {
