@@ -79,7 +79,7 @@ pub struct ChunkIndex {
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct PersistedIndex {
-    packs: Vec<(ObjectId, Vec<TableEntry>)>,
+    packs: PackTables,
 }
 
 impl ChunkIndex {
@@ -107,8 +107,13 @@ impl ChunkIndex {
     }
 }
 
+/// A finished pack on its way to the backend: id, bytes, table.
+type UploadJob = (ObjectId, Arc<Vec<u8>>, Vec<TableEntry>);
+/// Packs with their tables.
+type PackTables = Vec<(ObjectId, Vec<TableEntry>)>;
+
 struct Uploads {
-    tx: Mutex<Option<SyncSender<(ObjectId, Arc<Vec<u8>>, Vec<TableEntry>)>>>,
+    tx: Mutex<Option<SyncSender<UploadJob>>>,
     state: Mutex<UploadState>,
     done: Condvar,
 }
@@ -135,7 +140,7 @@ pub struct Store {
     /// Counters.
     pub stats: Arc<StoreStats>,
     /// New packs written by this process, to persist into the index file.
-    written: Arc<Mutex<Vec<(ObjectId, Vec<TableEntry>)>>>,
+    written: Arc<Mutex<PackTables>>,
 }
 
 thread_local! {
@@ -295,12 +300,12 @@ impl Store {
         tx.send((id, bytes, table)).map_err(|_| Error::Invalid("upload workers stopped".into()))
     }
 
-    fn sender(&self) -> SyncSender<(ObjectId, Arc<Vec<u8>>, Vec<TableEntry>)> {
+    fn sender(&self) -> SyncSender<UploadJob> {
         let mut tx = self.uploads.tx.lock().expect("upload lock");
         if let Some(t) = tx.as_ref() {
             return t.clone();
         }
-        let (t, rx) = sync_channel::<(ObjectId, Arc<Vec<u8>>, Vec<TableEntry>)>(1);
+        let (t, rx) = sync_channel::<UploadJob>(1);
         let rx: Arc<Mutex<Receiver<_>>> = Arc::new(Mutex::new(rx));
         for _ in 0..self.opts.uploaders.max(1) {
             let rx = rx.clone();
