@@ -10,6 +10,7 @@ pub mod error;
 pub mod format;
 pub mod id;
 pub mod object;
+pub mod repo;
 pub mod tree;
 
 pub use error::{Error, Result};

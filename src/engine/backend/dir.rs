@@ -42,25 +42,46 @@ impl DirBackend {
 
     fn err(&self, op: &'static str, name: &str, e: io::Error) -> BackendError {
         if e.kind() == io::ErrorKind::NotFound {
-            return BackendError::NotFound { name: name.to_string() };
+            return BackendError::NotFound {
+                name: name.to_string(),
+            };
         }
         let message = match e.raw_os_error() {
             Some(28) => "no space left on device".to_string(),
             _ => e.to_string(),
         };
-        let transient = matches!(e.kind(), io::ErrorKind::Interrupted | io::ErrorKind::TimedOut);
+        let transient = matches!(
+            e.kind(),
+            io::ErrorKind::Interrupted | io::ErrorKind::TimedOut
+        );
         let backend = self.root.display().to_string();
         if transient {
-            BackendError::Transient { backend, op, name: name.to_string(), message }
+            BackendError::Transient {
+                backend,
+                op,
+                name: name.to_string(),
+                message,
+            }
         } else {
-            BackendError::Permanent { backend, op, name: name.to_string(), message }
+            BackendError::Permanent {
+                backend,
+                op,
+                name: name.to_string(),
+                message,
+            }
         }
     }
 
     /// Write `data` to a fresh temporary file, fsynced; returns its path.
     fn write_temp(&self, data: &[u8]) -> io::Result<PathBuf> {
-        let tmp = self.root.join("tmp").join(format!("{}.tmp", hex::encode(rand::random::<[u8; 16]>())));
-        let mut f = fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        let tmp = self
+            .root
+            .join("tmp")
+            .join(format!("{}.tmp", hex::encode(rand::random::<[u8; 16]>())));
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
         let r = f.write_all(data).and_then(|_| f.sync_all());
         if let Err(e) = r {
             let _ = fs::remove_file(&tmp);
@@ -113,8 +134,12 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 fn check_name(name: &str) -> BResult<()> {
     let ok = !name.is_empty()
         && !name.starts_with('/')
-        && name.split('/').all(|c| !c.is_empty() && c != "." && c != "..")
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"/-_.".contains(&b));
+        && name
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..")
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/-_.".contains(&b));
     if ok {
         Ok(())
     } else {
@@ -192,7 +217,11 @@ impl Backend for DirBackend {
             Some(i) => &prefix[..i],
             None => "",
         };
-        let start = if dir_part.is_empty() { self.root.clone() } else { self.path(dir_part) };
+        let start = if dir_part.is_empty() {
+            self.root.clone()
+        } else {
+            self.path(dir_part)
+        };
         let mut out = Vec::new();
         let mut stack = vec![start];
         while let Some(d) = stack.pop() {
@@ -239,7 +268,9 @@ impl Backend for DirBackend {
         check_name(name)?;
         // A generation may be pruned between listing and reading; list again then.
         for _ in 0..16 {
-            let Some(g) = self.current_gen(name)? else { return Ok(None) };
+            let Some(g) = self.current_gen(name)? else {
+                return Ok(None);
+            };
             match fs::read(self.gen_path(name, g)) {
                 Ok(d) => return Ok(Some((d, RefVersion(g.to_string())))),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
@@ -254,7 +285,12 @@ impl Backend for DirBackend {
         })
     }
 
-    fn swap_ref(&self, name: &str, expected: Option<&RefVersion>, data: &[u8]) -> BResult<RefVersion> {
+    fn swap_ref(
+        &self,
+        name: &str,
+        expected: Option<&RefVersion>,
+        data: &[u8],
+    ) -> BResult<RefVersion> {
         check_name(name)?;
         let lost = || BackendError::PreconditionFailed { name: name.into() };
         let current = self.current_gen(name)?;
@@ -297,7 +333,8 @@ impl Backend for DirBackend {
 
     fn list_refs(&self) -> BResult<Vec<String>> {
         let mut out = Vec::new();
-        let entries = fs::read_dir(self.root.join("refs")).map_err(|e| self.err("list refs", "refs", e))?;
+        let entries =
+            fs::read_dir(self.root.join("refs")).map_err(|e| self.err("list refs", "refs", e))?;
         for e in entries {
             let e = e.map_err(|e| self.err("list refs", "refs", e))?;
             if let Some(n) = e.file_name().to_str() {
@@ -317,7 +354,9 @@ mod tests {
     #[test]
     fn conformance() {
         let dir = tempfile::tempdir().unwrap();
-        super::super::conformance::run_all(Arc::new(DirBackend::new(dir.path().join("repo")).unwrap()));
+        super::super::conformance::run_all(Arc::new(
+            DirBackend::new(dir.path().join("repo")).unwrap(),
+        ));
     }
 
     #[test]

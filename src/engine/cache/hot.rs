@@ -30,7 +30,12 @@ impl HotCache {
     pub fn new(budget: usize) -> Self {
         Self {
             budget,
-            inner: Mutex::new(Inner { map: HashMap::new(), order: BTreeMap::new(), bytes: 0, tick: 0 }),
+            inner: Mutex::new(Inner {
+                map: HashMap::new(),
+                order: BTreeMap::new(),
+                bytes: 0,
+                tick: 0,
+            }),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
         }
@@ -69,7 +74,9 @@ impl HotCache {
             return;
         }
         while inner.bytes + data.len() > self.budget {
-            let Some((_, victim)) = inner.order.pop_first() else { break };
+            let Some((_, victim)) = inner.order.pop_first() else {
+                break;
+            };
             if let Some((v, _)) = inner.map.remove(&victim) {
                 inner.bytes -= v.len();
             }

@@ -29,8 +29,13 @@ pub struct WriteOptions {
 
 impl Default for WriteOptions {
     fn default() -> Self {
-        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-        Self { threads, inline_max: INLINE_MAX }
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        Self {
+            threads,
+            inline_max: INLINE_MAX,
+        }
     }
 }
 
@@ -64,7 +69,14 @@ impl BlobWriter {
     /// A writer into `store`.
     pub fn new(store: Arc<Store>, opts: WriteOptions) -> Self {
         let seed = store.keys().cdc_seed();
-        Self { store, opts, buf: Vec::new(), seed, pipeline: None, written: 0 }
+        Self {
+            store,
+            opts,
+            buf: Vec::new(),
+            seed,
+            pipeline: None,
+            written: 0,
+        }
     }
 
     /// Bytes written so far.
@@ -113,7 +125,11 @@ impl BlobWriter {
         let p = self.pipeline();
         let seq = p.seq;
         p.seq += 1;
-        let sent = p.jobs.as_ref().map(|tx| tx.send((seq, chunk)).is_ok()).unwrap_or(false);
+        let sent = p
+            .jobs
+            .as_ref()
+            .map(|tx| tx.send((seq, chunk)).is_ok())
+            .unwrap_or(false);
         if !sent {
             // The assembler stopped early: its error says why.
             return Err(self.abort());
@@ -204,7 +220,12 @@ fn start_pipeline(store: Arc<Store>, threads: usize) -> Pipeline {
         .collect();
     drop(res_tx);
     let assembler = std::thread::spawn(move || assemble(store, res_rx));
-    Pipeline { jobs: Some(jobs_tx), workers, assembler: Some(assembler), seq: 0 }
+    Pipeline {
+        jobs: Some(jobs_tx),
+        workers,
+        assembler: Some(assembler),
+        seq: 0,
+    }
 }
 
 fn assemble(store: Arc<Store>, results: Receiver<(u64, Outcome)>) -> Result<Blob> {
@@ -218,7 +239,10 @@ fn assemble(store: Arc<Store>, results: Receiver<(u64, Outcome)>) -> Result<Blob
             next += 1;
             let cr = match out {
                 Outcome::Known(ptr, len) => {
-                    store.stats.chunks_deduped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    store
+                        .stats
+                        .chunks_deduped
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     ChunkRef { len, ptr }
                 }
                 Outcome::Sealed(sc, len) => match store.lookup(Kind::Data, &sc.id) {
