@@ -11,8 +11,10 @@ pub mod error;
 pub mod fields;
 pub mod format;
 pub mod id;
+pub mod namespace;
 pub mod object;
 pub mod repo;
 pub mod tree;
+pub mod workspace;
 
 pub use error::{Error, Result};

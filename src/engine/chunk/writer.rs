@@ -91,28 +91,31 @@ impl BlobWriter {
         self.pipeline.as_mut().expect("just created")
     }
 
+    /// Chunk boundaries in the buffer whose end is decided (all of them with `last`).
+    fn cut_points(&self, last: bool) -> Vec<(usize, usize)> {
+        let cdc = FastCDC::with_level_and_seed(
+            &self.buf,
+            DATA_CHUNK_MIN,
+            DATA_CHUNK_AVG,
+            DATA_CHUNK_MAX,
+            Normalization::Level1,
+            self.seed,
+        );
+        let mut out = Vec::new();
+        let mut iter = cdc.peekable();
+        while let Some(c) = iter.next() {
+            if iter.peek().is_none() && !last {
+                break;
+            }
+            out.push((c.offset, c.length));
+        }
+        out
+    }
+
     /// Cut and send every chunk whose end is decided; with `last`, send everything.
     fn cut(&mut self, last: bool) -> Result<()> {
-        let mut consumed = 0;
-        let mut pending = Vec::new();
-        {
-            let cdc = FastCDC::with_level_and_seed(
-                &self.buf,
-                DATA_CHUNK_MIN,
-                DATA_CHUNK_AVG,
-                DATA_CHUNK_MAX,
-                Normalization::Level1,
-                self.seed,
-            );
-            let mut iter = cdc.peekable();
-            while let Some(c) = iter.next() {
-                if iter.peek().is_none() && !last {
-                    break;
-                }
-                pending.push((c.offset, c.length));
-                consumed = c.offset + c.length;
-            }
-        }
+        let pending = self.cut_points(last);
+        let consumed = pending.last().map(|(o, l)| o + l).unwrap_or(0);
         for (off, len) in pending {
             let chunk = self.buf[off..off + len].to_vec();
             self.send(chunk)?;
@@ -148,6 +151,23 @@ impl BlobWriter {
     pub fn finish(mut self) -> Result<Blob> {
         if self.pipeline.is_none() && self.buf.len() <= self.opts.inline_max {
             return Ok(Blob::Inline(std::mem::take(&mut self.buf)));
+        }
+        if self.pipeline.is_none() {
+            // A small value: chunk and seal on this thread rather than starting workers.
+            let mut list = ListBuilder::default();
+            for (off, len) in self.cut_points(true) {
+                let ptr = self
+                    .store
+                    .put_chunk(Kind::Data, &self.buf[off..off + len])?;
+                list.push(
+                    &self.store,
+                    ChunkRef {
+                        len: len as u32,
+                        ptr,
+                    },
+                )?;
+            }
+            return list.finish(&self.store);
         }
         if !self.buf.is_empty() {
             self.cut(true)?;

@@ -24,7 +24,12 @@ pub struct VersionedMap<K, V> {
 
 impl<K, V> Default for VersionedMap<K, V> {
     fn default() -> Self {
-        Self { store: RwLock::new(None), base: RwLock::new(None), staged: RwLock::new(BTreeMap::new()), _k: PhantomData }
+        Self {
+            store: RwLock::new(None),
+            base: RwLock::new(None),
+            staged: RwLock::new(BTreeMap::new()),
+            _k: PhantomData,
+        }
     }
 }
 
@@ -35,7 +40,8 @@ fn encode_value<V: Serialize>(v: &V) -> Vec<u8> {
 }
 
 fn decode_value<V: DeserializeOwned>(b: &[u8]) -> Result<V> {
-    ciborium::from_reader(b).map_err(|e| Error::integrity(format!("index value does not decode: {e}")))
+    ciborium::from_reader(b)
+        .map_err(|e| Error::integrity(format!("index value does not decode: {e}")))
 }
 
 /// Decode a map root as stored in a commit.
@@ -74,7 +80,9 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static> Ve
     }
 
     fn get_committed(&self, ek: &[u8]) -> Result<Option<V>> {
-        let (Some(store), Some(base)) = (self.store(), self.base()) else { return Ok(None) };
+        let (Some(store), Some(base)) = (self.store(), self.base()) else {
+            return Ok(None);
+        };
         match tree::get(&*store as &dyn NodeStore, Some(&base), ek)? {
             Some(b) => Ok(Some(decode_value(&b)?)),
             None => Ok(None),
@@ -88,12 +96,18 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static> Ve
 
     /// Stage `k = v`.
     pub fn insert(&self, k: K, v: V) {
-        self.staged.write().expect("field lock").insert(k.encode(), Some(v));
+        self.staged
+            .write()
+            .expect("field lock")
+            .insert(k.encode(), Some(v));
     }
 
     /// Stage removal of `k`.
     pub fn remove(&self, k: &K) {
-        self.staged.write().expect("field lock").insert(k.encode(), None);
+        self.staged
+            .write()
+            .expect("field lock")
+            .insert(k.encode(), None);
     }
 
     /// Drop a staged change of `k` (back to the committed value).
@@ -123,7 +137,12 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static> Ve
 
     /// Staged changes encoded (to persist them between processes).
     pub fn export_staged(&self) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
-        self.staged.read().expect("field lock").iter().map(|(k, v)| (k.clone(), v.as_ref().map(encode_value))).collect()
+        self.staged
+            .read()
+            .expect("field lock")
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_ref().map(encode_value)))
+            .collect()
     }
 
     /// Restore staged changes exported by [`VersionedMap::export_staged`].
@@ -158,7 +177,11 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static> Ve
     }
 
     /// Only the committed entries under `prefix` in the tree `root`.
-    pub fn iter_root<'a>(store: &'a Store, root: Option<ChunkPointer>, prefix: &[u8]) -> MapIter<'a, K, V> {
+    pub fn iter_root<'a>(
+        store: &'a Store,
+        root: Option<ChunkPointer>,
+        prefix: &[u8],
+    ) -> MapIter<'a, K, V> {
         MapIter {
             committed: tree::prefix(store as &dyn NodeStore, root, prefix).peekable(),
             staged: Vec::new().into_iter().peekable(),
@@ -225,7 +248,9 @@ impl<K: Key, V: DeserializeOwned> Iterator for MapIter<'_, K, V> {
     }
 }
 
-impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static> Field for VersionedMap<K, V> {
+impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static> Field
+    for VersionedMap<K, V>
+{
     fn load(&self, store: &Arc<Store>, root: Option<&[u8]>) -> Result<()> {
         let root = decode_root(root)?;
         *self.store.write().expect("field lock") = Some(store.clone());
@@ -257,7 +282,10 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static> Fi
             }
             if !conflicts.is_empty() {
                 return Err(Error::Conflict {
-                    what: format!("changed concurrently on the branch: {}", conflicts.join(", ")),
+                    what: format!(
+                        "changed concurrently on the branch: {}",
+                        conflicts.join(", ")
+                    ),
                 });
             }
         }

@@ -5,7 +5,10 @@
 //! by compare-and-swap. [`Repository::commit`] is the compare-and-swap loop: it builds a commit on the current
 //! head and swaps the ref; when it loses a race it asks the caller to rebuild on the new head (three-way merge).
 
+mod check;
 mod revision;
+
+pub use check::CheckReport;
 
 pub use revision::Revision;
 
@@ -188,6 +191,11 @@ impl Repository {
         Self::with_key(backend, master, opts)
     }
 
+    /// Read a repository's public header without opening it.
+    pub fn header(backend: &dyn Backend) -> Result<Config> {
+        read_config(backend)
+    }
+
     /// Open with a password, trying every key slot.
     pub fn open(backend: Arc<dyn Backend>, password: &[u8], opts: StoreOptions) -> Result<Self> {
         let master = Self::unlock(&*backend, password)?;
@@ -196,14 +204,19 @@ impl Repository {
 
     /// Recover the master key with a password.
     pub fn unlock(backend: &dyn Backend, password: &[u8]) -> Result<MasterKey> {
+        Self::unlock_slot(backend, password).map(|(_, k)| k)
+    }
+
+    /// Recover the master key with a password, and say which key slot opened.
+    pub fn unlock_slot(backend: &dyn Backend, password: &[u8]) -> Result<(String, MasterKey)> {
         read_config(backend)?;
         let slots = key_slots(backend)?;
         if slots.is_empty() {
             return Err(Error::WrongPassword);
         }
-        for (_, slot) in slots {
+        for (name, slot) in slots {
             match slot.open(password) {
-                Ok(k) => return Ok(k),
+                Ok(k) => return Ok((name, k)),
                 Err(Error::WrongPassword) => continue,
                 Err(e) => return Err(e),
             }
