@@ -22,9 +22,7 @@ impl Args {
         };
         if let Some(name) = &self.delete {
             if current == Some(name.as_str()) && s.ws.is_some() {
-                return Err(super::usage(format!(
-                    "cannot delete branch {name}: it is checked out here"
-                )));
+                return Err(super::usage(format!("cannot delete branch {name}: it is checked out here")));
             }
             s.repo.delete_branch(name)?;
             if ctx.global.json {
@@ -46,11 +44,7 @@ impl Args {
         }
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         for b in &branches {
-            let mark = if current == Some(b.name.as_str()) {
-                "*"
-            } else {
-                " "
-            };
+            let mark = if current == Some(b.name.as_str()) { "*" } else { " " };
             writeln!(out, "{mark} {} {}", b.name, output::short(&b.head))?;
         }
         out.flush()?;

@@ -33,20 +33,13 @@ impl Args {
                     rep.packs,
                     rep.commits,
                     rep.values,
-                    if self.read_data {
-                        format!(", {} data chunks", rep.chunks_read)
-                    } else {
-                        String::new()
-                    },
+                    if self.read_data { format!(", {} data chunks", rep.chunks_read) } else { String::new() },
                     rep.errors.len()
                 ),
             );
         }
         if !rep.errors.is_empty() {
-            anyhow::bail!(Error::integrity(format!(
-                "{} problem(s) found",
-                rep.errors.len()
-            )));
+            anyhow::bail!(Error::integrity(format!("{} problem(s) found", rep.errors.len())));
         }
         Ok(())
     }

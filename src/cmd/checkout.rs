@@ -39,10 +39,9 @@ impl Args {
         } else {
             match &head {
                 Head::Branch(b) => output::info(ctx, format!("Switched to branch {b}")),
-                Head::Detached(p) => output::info(
-                    ctx,
-                    format!("HEAD is now at {} (detached, read-only)", output::short(p)),
-                ),
+                Head::Detached(p) => {
+                    output::info(ctx, format!("HEAD is now at {} (detached, read-only)", output::short(p)))
+                }
             }
         }
         Ok(())

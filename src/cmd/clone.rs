@@ -46,11 +46,7 @@ impl Args {
             repo: location.clone(),
             endpoint: ctx.global.endpoint.clone(),
             region: ctx.global.region.clone(),
-            head: Head::Branch(
-                self.checkout
-                    .clone()
-                    .unwrap_or_else(|| DEFAULT_BRANCH.into()),
-            ),
+            head: Head::Branch(self.checkout.clone().unwrap_or_else(|| DEFAULT_BRANCH.into())),
             mem_cache: None,
             cache_size: None,
             cache_dir: None,
@@ -62,11 +58,7 @@ impl Args {
         let opened = (|| -> anyhow::Result<Repository> {
             let backend = open_backend(ctx, &location, Some(&ws), false)?;
             let pw = password::get(ctx)?;
-            Ok(Repository::open(
-                backend,
-                &pw,
-                store_options(Some(&ws), remote),
-            )?)
+            Ok(Repository::open(backend, &pw, store_options(Some(&ws), remote))?)
         })();
         let repo = match opened {
             Ok(r) => r,
@@ -77,9 +69,7 @@ impl Args {
         };
         ws.write_key(repo.store().keys().master(), &repo.config().id)?;
         if ctx.global.json {
-            output::json(
-                &serde_json::json!({ "workspace": root.display().to_string(), "repository": location }),
-            )?;
+            output::json(&serde_json::json!({ "workspace": root.display().to_string(), "repository": location }))?;
         } else {
             output::info(ctx, format!("Cloned {location} into {}", root.display()));
         }

@@ -36,9 +36,7 @@ impl Args {
         let idx = NamespaceIndex::default();
         load_index(&repo, &idx, base.as_ref())?;
         idx.ns.import_staged(s.staged_changes())?;
-        let c = repo.commit(&branch, &self.message, &mut |parent| {
-            build_roots(&repo, &idx, parent)
-        })?;
+        let c = repo.commit(&branch, &self.message, &mut |parent| build_roots(&repo, &idx, parent))?;
         s.staged = StagedFile::default();
         s.workspace()?.save_staged(repo.store().keys(), &s.staged)?;
         if ctx.global.json {

@@ -47,30 +47,16 @@ fn decode_entry(b: &[u8]) -> anyhow::Result<Entry> {
 }
 
 /// Namespace tree root of a commit.
-pub fn root_of(
-    c: Option<&CommitInfo>,
-) -> anyhow::Result<Option<infini::engine::object::ChunkPointer>> {
-    Ok(decode_root(
-        c.and_then(|c| c.commit.index.get(FIELD))
-            .map(|b| b.as_slice()),
-    )?)
+pub fn root_of(c: Option<&CommitInfo>) -> anyhow::Result<Option<infini::engine::object::ChunkPointer>> {
+    Ok(decode_root(c.and_then(|c| c.commit.index.get(FIELD)).map(|b| b.as_slice()))?)
 }
 
 /// Differences between two commits, by walking only the differing parts of their trees.
-pub fn between(
-    s: &Session,
-    a: Option<&CommitInfo>,
-    b: Option<&CommitInfo>,
-) -> anyhow::Result<Vec<Row>> {
+pub fn between(s: &Session, a: Option<&CommitInfo>, b: Option<&CommitInfo>) -> anyhow::Result<Vec<Row>> {
     let mut rows = Vec::new();
-    for d in tree::diff(
-        &**s.repo.store() as &dyn tree::NodeStore,
-        root_of(a)?,
-        root_of(b)?,
-    ) {
+    for d in tree::diff(&**s.repo.store() as &dyn tree::NodeStore, root_of(a)?, root_of(b)?) {
         let d = d?;
-        let key =
-            String::from_utf8(d.key).map_err(|_| Error::integrity("index key is not UTF-8"))?;
+        let key = String::from_utf8(d.key).map_err(|_| Error::integrity("index key is not UTF-8"))?;
         let old = d.old.as_deref().map(decode_entry).transpose()?;
         let new = d.new.as_deref().map(decode_entry).transpose()?;
         rows.push(Row { key, old, new });
@@ -79,15 +65,9 @@ pub fn between(
 }
 
 /// Differences from commit `a` to the workspace view (HEAD plus staged changes).
-pub fn to_workspace(
-    s: &Session,
-    a: Option<&CommitInfo>,
-    ns_a: &Namespace,
-) -> anyhow::Result<Vec<Row>> {
-    let mut rows: BTreeMap<String, Row> = between(s, a, s.tip.as_ref())?
-        .into_iter()
-        .map(|r| (r.key.clone(), r))
-        .collect();
+pub fn to_workspace(s: &Session, a: Option<&CommitInfo>, ns_a: &Namespace) -> anyhow::Result<Vec<Row>> {
+    let mut rows: BTreeMap<String, Row> =
+        between(s, a, s.tip.as_ref())?.into_iter().map(|r| (r.key.clone(), r)).collect();
     let view = s.view()?;
     for (key, new) in view.staged() {
         let old = ns_a.get(&key)?;

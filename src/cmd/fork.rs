@@ -20,9 +20,7 @@ impl Args {
         let mut s = Session::write(ctx)?;
         Repository::check_branch_name(&self.name)?;
         if s.repo.branch(&self.name)?.is_some() {
-            anyhow::bail!(Error::Conflict {
-                what: format!("branch {} already exists", self.name)
-            });
+            anyhow::bail!(Error::Conflict { what: format!("branch {} already exists", self.name) });
         }
         let at = match &self.rev {
             Some(r) => Some(s.repo.resolve(r, s.tip_ptr().as_ref())?),
@@ -35,9 +33,7 @@ impl Args {
         ws.config.head = Head::Branch(self.name.clone());
         ws.save_config()?;
         if ctx.global.json {
-            output::json(
-                &serde_json::json!({ "branch": self.name, "head": at.as_ref().map(output::id) }),
-            )?;
+            output::json(&serde_json::json!({ "branch": self.name, "head": at.as_ref().map(output::id) }))?;
         } else {
             output::info(ctx, format!("Switched to a new branch {}", self.name));
         }

@@ -32,11 +32,7 @@ pub struct Args {
 
 /// Parse `A-B` / `A-` / `-N` into a half-open range for a value of `size` bytes.
 pub fn parse_range(spec: &str, size: u64) -> anyhow::Result<(u64, u64)> {
-    let bad = || {
-        usage(format!(
-            "invalid range {spec:?}: use A-B (inclusive), A- or -N"
-        ))
-    };
+    let bad = || usage(format!("invalid range {spec:?}: use A-B (inclusive), A- or -N"));
     let (a, b) = spec.split_once('-').ok_or_else(bad)?;
     let num = |s: &str| s.trim().parse::<u64>().map_err(|_| bad());
     let (start, end) = match (a.trim().is_empty(), b.trim().is_empty()) {
@@ -55,9 +51,7 @@ pub fn parse_range(spec: &str, size: u64) -> anyhow::Result<(u64, u64)> {
         }
     };
     if start > size || (start == size && size > 0 && !b.trim().is_empty() && a.trim().is_empty()) {
-        return Err(usage(format!(
-            "range {spec:?} starts beyond the end of the value ({size} bytes)"
-        )));
+        return Err(usage(format!("range {spec:?} starts beyond the end of the value ({size} bytes)")));
     }
     Ok((start, end.max(start)))
 }
@@ -71,22 +65,13 @@ fn safe_relative(rel: &str) -> Option<PathBuf> {
 
 fn write_file(s: &Session, entry: &Entry, path: &Path, range: (u64, u64)) -> anyhow::Result<u64> {
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("creating {}", parent.display()))?;
+        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     }
     let tmp = path.with_extension("infini-partial");
     let r = (|| -> anyhow::Result<u64> {
-        let f =
-            std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        let f = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
         let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
-        let n = copy_range(
-            s.repo.store(),
-            &entry.blob,
-            range.0,
-            range.1,
-            threads(),
-            &mut w,
-        )?;
+        let n = copy_range(s.repo.store(), &entry.blob, range.0, range.1, threads(), &mut w)?;
         w.flush()?;
         w.get_ref().sync_all()?;
         Ok(n)
@@ -104,10 +89,7 @@ fn write_file(s: &Session, entry: &Entry, path: &Path, range: (u64, u64)) -> any
 }
 
 fn threads() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2)
-        .max(2)
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).max(2)
 }
 
 impl Args {
@@ -115,32 +97,24 @@ impl Args {
         let s = Session::read(ctx)?;
         let ns = s.view_at(self.at.as_deref())?;
         if self.recursive {
-            let dir = self
-                .dir
-                .as_ref()
-                .ok_or_else(|| usage("get -r needs PREFIX and DIR"))?;
+            let dir = self.dir.as_ref().ok_or_else(|| usage("get -r needs PREFIX and DIR"))?;
             let dir = super::session::cwd(ctx)?.join(dir);
             let store = s.repo.store();
             let mut n = 0usize;
             let mut files = Vec::new();
             for item in ns.iter_prefix(store, self.key.as_bytes()) {
                 let (key, entry) = item?;
-                let rel = safe_relative(&key[self.key.len()..]).ok_or_else(|| {
-                    usage(format!(
-                        "key {key:?} does not map to a safe path under {}",
-                        dir.display()
-                    ))
-                })?;
+                let rel = safe_relative(&key[self.key.len()..])
+                    .ok_or_else(|| usage(format!("key {key:?} does not map to a safe path under {}", dir.display())))?;
                 let size = entry.size();
                 write_file(&s, &entry, &dir.join(&rel), (0, size))?;
-                files.push(serde_json::json!({ "key": key, "size": size, "path": dir.join(&rel).display().to_string() }));
+                files.push(
+                    serde_json::json!({ "key": key, "size": size, "path": dir.join(&rel).display().to_string() }),
+                );
                 n += 1;
             }
             if n == 0 {
-                anyhow::bail!(Error::not_found(format!(
-                    "no keys under prefix {:?}",
-                    self.key
-                )));
+                anyhow::bail!(Error::not_found(format!("no keys under prefix {:?}", self.key)));
             }
             if ctx.global.json {
                 output::json(&serde_json::Value::Array(files))?;
@@ -150,13 +124,9 @@ impl Args {
             return Ok(());
         }
         if self.dir.is_some() {
-            return Err(usage(
-                "unexpected argument after KEY (did you mean -o FILE or -r?)",
-            ));
+            return Err(usage("unexpected argument after KEY (did you mean -o FILE or -r?)"));
         }
-        let entry = ns
-            .get(&self.key)?
-            .ok_or_else(|| Error::not_found(format!("key {}", self.key)))?;
+        let entry = ns.get(&self.key)?.ok_or_else(|| Error::not_found(format!("key {}", self.key)))?;
         let size = entry.size();
         let range = match &self.range {
             Some(spec) => parse_range(spec, size)?,
@@ -175,14 +145,7 @@ impl Args {
             None => {
                 let stdout = std::io::stdout();
                 let mut w = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
-                copy_range(
-                    s.repo.store(),
-                    &entry.blob,
-                    range.0,
-                    range.1,
-                    threads(),
-                    &mut w,
-                )?;
+                copy_range(s.repo.store(), &entry.blob, range.0, range.1, threads(), &mut w)?;
                 w.flush().map_err(|e| Error::io("writing output", e))?;
             }
         }

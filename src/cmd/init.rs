@@ -42,10 +42,7 @@ impl Args {
                 let url = format!("s3://{}", b.trim_start_matches("s3://"));
                 (url.clone(), url)
             }
-            None => (
-                root.join(DIR).join("repo").display().to_string(),
-                format!("{DIR}/repo"),
-            ),
+            None => (root.join(DIR).join("repo").display().to_string(), format!("{DIR}/repo")),
         };
         let config = WorkspaceConfig {
             repo: stored,
@@ -65,12 +62,7 @@ impl Args {
         let ws = Workspace::create(&root, config)?;
         let result = (|| -> anyhow::Result<Repository> {
             let backend = open_backend(ctx, &repo_loc, Some(&ws), true)?;
-            Ok(Repository::create(
-                backend,
-                &pw,
-                KdfParams::from_env(),
-                store_options(Some(&ws), remote),
-            )?)
+            Ok(Repository::create(backend, &pw, KdfParams::from_env(), store_options(Some(&ws), remote))?)
         })();
         let repo = match result {
             Ok(r) => r,
@@ -87,10 +79,7 @@ impl Args {
                 "branch": DEFAULT_BRANCH,
             }))?;
         } else {
-            output::info(
-                ctx,
-                format!("Initialized empty infini repository in {repo_loc}"),
-            );
+            output::info(ctx, format!("Initialized empty infini repository in {repo_loc}"));
         }
         Ok(())
     }

@@ -33,11 +33,7 @@ enum KeyCmd {
 fn backend(ctx: &Context) -> anyhow::Result<std::sync::Arc<dyn infini::engine::backend::Backend>> {
     match &ctx.global.repo {
         Some(r) => {
-            let loc = if r.starts_with("s3://") {
-                r.clone()
-            } else {
-                cwd(ctx)?.join(r).display().to_string()
-            };
+            let loc = if r.starts_with("s3://") { r.clone() } else { cwd(ctx)?.join(r).display().to_string() };
             open_backend(ctx, &loc, None, false)
         }
         None => {

@@ -20,14 +20,7 @@ impl LockArgs {
         if ctx.global.json {
             output::json(&serde_json::json!({ "locked": true, "was_unlocked": was }))?;
         } else {
-            output::info(
-                ctx,
-                if was {
-                    "workspace locked"
-                } else {
-                    "workspace was already locked"
-                },
-            );
+            output::info(ctx, if was { "workspace locked" } else { "workspace was already locked" });
         }
         Ok(())
     }

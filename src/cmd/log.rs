@@ -60,20 +60,13 @@ impl Args {
             }
         };
         if ctx.global.json {
-            return output::json(&serde_json::Value::Array(
-                commits.iter().map(commit_json).collect(),
-            ));
+            return output::json(&serde_json::Value::Array(commits.iter().map(commit_json).collect()));
         }
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         for c in &commits {
             if self.oneline {
                 let first = c.commit.message.lines().next().unwrap_or("");
-                writeln!(
-                    out,
-                    "{} {} {first}",
-                    output::short(&c.ptr),
-                    output::time(c.commit.time)
-                )?;
+                writeln!(out, "{} {} {first}", output::short(&c.ptr), output::time(c.commit.time))?;
             } else {
                 write_commit(&mut out, c)?;
             }

@@ -82,13 +82,7 @@ pub struct Global {
     #[arg(short = 'C', global = true, value_name = "DIR")]
     pub dir: Option<PathBuf>,
     /// Use this repository directly (a directory or s3://BUCKET[/PREFIX]) instead of the workspace's.
-    #[arg(
-        short = 'R',
-        long = "repo",
-        env = "INFINI_REPO",
-        global = true,
-        value_name = "URL"
-    )]
+    #[arg(short = 'R', long = "repo", env = "INFINI_REPO", global = true, value_name = "URL")]
     pub repo: Option<String>,
     /// Branch to use with --repo (default: main).
     #[arg(long, env = "INFINI_BRANCH", global = true, value_name = "NAME")]
@@ -97,12 +91,7 @@ pub struct Global {
     #[arg(long, env = "INFINI_PASSWORD_FILE", global = true, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
     /// Run COMMAND (with sh -c) and use its output as the password.
-    #[arg(
-        long,
-        env = "INFINI_PASSWORD_COMMAND",
-        global = true,
-        value_name = "COMMAND"
-    )]
+    #[arg(long, env = "INFINI_PASSWORD_COMMAND", global = true, value_name = "COMMAND")]
     pub password_command: Option<String>,
     /// S3 endpoint URL (path-style addressing is used whenever one is given).
     #[arg(long, global = true, value_name = "URL")]

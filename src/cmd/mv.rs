@@ -20,9 +20,7 @@ impl Args {
         s.branch_for_write()?;
         check_key(&self.dst)?;
         let ns = s.view()?;
-        let e = ns
-            .get(&self.src)?
-            .ok_or_else(|| Error::not_found(format!("key {}", self.src)))?;
+        let e = ns.get(&self.src)?.ok_or_else(|| Error::not_found(format!("key {}", self.src)))?;
         if self.src != self.dst {
             ns.insert(self.dst.clone(), e);
             ns.remove(&self.src);

@@ -41,9 +41,7 @@ pub fn progress(ctx: &Context, total: Option<u64>, what: &str) -> Option<Progres
     } else {
         "{msg} {bytes} {bytes_per_sec}"
     };
-    pb.set_style(
-        ProgressStyle::with_template(style).unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    pb.set_style(ProgressStyle::with_template(style).unwrap_or_else(|_| ProgressStyle::default_bar()));
     pb.set_message(what.to_string());
     pb.set_draw_target(indicatif::ProgressDrawTarget::stderr_with_hz(4));
     Some(pb)
@@ -61,8 +59,7 @@ pub fn short(ptr: &ChunkPointer) -> String {
 
 /// RFC 3339 time in UTC.
 pub fn time(secs: u64) -> String {
-    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
-        .to_string()
+    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs)).to_string()
 }
 
 /// Human-readable byte count.

@@ -24,8 +24,7 @@ pub fn get(ctx: &Context) -> anyhow::Result<Zeroizing<Vec<u8>>> {
         return Ok(Zeroizing::new(p.into_bytes()));
     }
     if let Some(f) = &ctx.global.password_file {
-        let raw =
-            std::fs::read(f).with_context(|| format!("reading password file {}", f.display()))?;
+        let raw = std::fs::read(f).with_context(|| format!("reading password file {}", f.display()))?;
         return Ok(Zeroizing::new(trim_newline(raw)));
     }
     if let Some(cmd) = &ctx.global.password_command {
@@ -36,19 +35,16 @@ pub fn get(ctx: &Context) -> anyhow::Result<Zeroizing<Vec<u8>>> {
             .output()
             .with_context(|| format!("running password command {cmd:?}"))?;
         if !out.status.success() {
-            return Err(anyhow::Error::new(Error::WrongPassword)
-                .context(format!("password command {cmd:?} failed")));
+            return Err(anyhow::Error::new(Error::WrongPassword).context(format!("password command {cmd:?} failed")));
         }
         return Ok(Zeroizing::new(trim_newline(out.stdout)));
     }
     if can_prompt() {
-        let p = rpassword::prompt_password("Password: ")
-            .context("reading password from the terminal")?;
+        let p = rpassword::prompt_password("Password: ").context("reading password from the terminal")?;
         return Ok(Zeroizing::new(p.into_bytes()));
     }
-    Err(anyhow::Error::new(Error::WrongPassword).context(
-        "no password given: set INFINI_PASSWORD, INFINI_PASSWORD_FILE or INFINI_PASSWORD_COMMAND",
-    ))
+    Err(anyhow::Error::new(Error::WrongPassword)
+        .context("no password given: set INFINI_PASSWORD, INFINI_PASSWORD_FILE or INFINI_PASSWORD_COMMAND"))
 }
 
 /// A new password (for `init`, `key add`, `key passwd`): `INFINI_NEW_PASSWORD`, else the usual sources (for
@@ -58,22 +54,18 @@ pub fn new(ctx: &Context, for_init: bool) -> anyhow::Result<Zeroizing<Vec<u8>>> 
         return check(Zeroizing::new(p.into_bytes()));
     }
     if let Some(f) = std::env::var_os("INFINI_NEW_PASSWORD_FILE") {
-        let raw = std::fs::read(&f)
-            .with_context(|| format!("reading password file {}", f.to_string_lossy()))?;
+        let raw = std::fs::read(&f).with_context(|| format!("reading password file {}", f.to_string_lossy()))?;
         return check(Zeroizing::new(trim_newline(raw)));
     }
     if for_init && !can_prompt() {
         return check(get(ctx)?);
     }
-    if for_init
-        && (std::env::var_os("INFINI_PASSWORD").is_some() || ctx.global.password_file.is_some())
-    {
+    if for_init && (std::env::var_os("INFINI_PASSWORD").is_some() || ctx.global.password_file.is_some()) {
         return check(get(ctx)?);
     }
     if !can_prompt() {
-        return Err(anyhow::Error::new(Error::WrongPassword).context(
-            "no new password given: set INFINI_NEW_PASSWORD or INFINI_NEW_PASSWORD_FILE",
-        ));
+        return Err(anyhow::Error::new(Error::WrongPassword)
+            .context("no new password given: set INFINI_NEW_PASSWORD or INFINI_NEW_PASSWORD_FILE"));
     }
     let a = Zeroizing::new(rpassword::prompt_password("New password: ")?.into_bytes());
     let b = Zeroizing::new(rpassword::prompt_password("Repeat password: ")?.into_bytes());

@@ -21,11 +21,7 @@ pub struct Args {
 }
 
 fn mtime(meta: &std::fs::Metadata) -> Option<u64> {
-    meta.modified()
-        .ok()?
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()
-        .map(|d| d.as_secs())
+    meta.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok().map(|d| d.as_secs())
 }
 
 impl Args {
@@ -49,18 +45,12 @@ impl Args {
                 if !e.file_type().is_file() {
                     continue;
                 }
-                let rel = e
-                    .path()
-                    .strip_prefix(&dir)
-                    .expect("walkdir yields paths under its root");
-                let rel = rel
-                    .to_str()
-                    .ok_or_else(|| usage(format!("{} is not valid UTF-8", rel.display())))?;
+                let rel = e.path().strip_prefix(&dir).expect("walkdir yields paths under its root");
+                let rel = rel.to_str().ok_or_else(|| usage(format!("{} is not valid UTF-8", rel.display())))?;
                 let key = format!("{prefix}{rel}");
                 check_key(&key)?;
                 let meta = e.metadata()?;
-                let mut f = std::fs::File::open(e.path())
-                    .with_context(|| format!("opening {}", e.path().display()))?;
+                let mut f = std::fs::File::open(e.path()).with_context(|| format!("opening {}", e.path().display()))?;
                 let base = total;
                 let mut entry = store_value(&store, &mut f, &mut |n| {
                     if let Some(pb) = &pb {
@@ -89,8 +79,8 @@ impl Args {
                 }
                 Some(path) => {
                     let p = super::session::cwd(ctx)?.join(path);
-                    let mut f = std::fs::File::open(&p)
-                        .with_context(|| format!("opening {}", Path::new(path).display()))?;
+                    let mut f =
+                        std::fs::File::open(&p).with_context(|| format!("opening {}", Path::new(path).display()))?;
                     let meta = f.metadata()?;
                     let pb = output::progress(ctx, Some(meta.len()), "put");
                     let mut e = put_stream(&store, &mut f, &pb)?;
@@ -106,10 +96,7 @@ impl Args {
         }
         s.save_staged(&ns)?;
         if ctx.global.json {
-            let v: Vec<_> = staged
-                .iter()
-                .map(|(k, n)| serde_json::json!({ "key": k, "size": n }))
-                .collect();
+            let v: Vec<_> = staged.iter().map(|(k, n)| serde_json::json!({ "key": k, "size": n })).collect();
             output::json(&serde_json::Value::Array(v))?;
         } else if staged.len() > 1 {
             output::info(ctx, format!("staged {} keys", staged.len()));

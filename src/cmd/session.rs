@@ -53,10 +53,7 @@ pub fn local_repo_path(p: &Path) -> PathBuf {
 
 /// Store options for a workspace (or defaults).
 pub fn store_options(ws: Option<&Workspace>, remote: bool) -> StoreOptions {
-    let mut o = StoreOptions {
-        uploaders: if remote { 8 } else { 2 },
-        ..StoreOptions::default()
-    };
+    let mut o = StoreOptions { uploaders: if remote { 8 } else { 2 }, ..StoreOptions::default() };
     if let Some(ws) = ws {
         if let Some(m) = ws.config.mem_cache {
             o.mem_cache = m as usize;
@@ -66,10 +63,7 @@ pub fn store_options(ws: Option<&Workspace>, remote: bool) -> StoreOptions {
         }
         o.index_path = Some(ws.cache_dir().join("chunk-index"));
     }
-    if let Some(z) = std::env::var("INFINI_ZSTD_LEVEL")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
+    if let Some(z) = std::env::var("INFINI_ZSTD_LEVEL").ok().and_then(|v| v.parse().ok()) {
         o.zstd_level = z;
     }
     o
@@ -84,15 +78,11 @@ pub fn open_backend(
 ) -> anyhow::Result<Arc<dyn Backend>> {
     if location.starts_with("s3://") {
         let _ = ws;
-        anyhow::bail!(Error::Invalid(
-            "S3 repositories are not supported by this build".into()
-        ));
+        anyhow::bail!(Error::Invalid("S3 repositories are not supported by this build".into()));
     }
     let path = local_repo_path(Path::new(location));
     if !create && !path.join("config").is_file() {
-        anyhow::bail!(Error::NoRepository {
-            what: format!("no infini repository at {}", path.display())
-        });
+        anyhow::bail!(Error::NoRepository { what: format!("no infini repository at {}", path.display()) });
     }
     let _ = ctx;
     Ok(Arc::new(DirBackend::new(&path)?))
@@ -116,33 +106,14 @@ impl Session {
                     what: "this command changes a workspace; run it inside one (init or clone), not with --repo".into()
                 });
             }
-            let location = if url.starts_with("s3://") {
-                url
-            } else {
-                cwd(ctx)?.join(url).display().to_string()
-            };
+            let location = if url.starts_with("s3://") { url } else { cwd(ctx)?.join(url).display().to_string() };
             let backend = open_backend(ctx, &location, None, false)?;
             let pw = password::get(ctx)?;
-            let repo = Arc::new(Repository::open(
-                backend,
-                &pw,
-                store_options(None, location.starts_with("s3://")),
-            )?);
-            let branch = ctx
-                .global
-                .branch
-                .clone()
-                .unwrap_or_else(|| DEFAULT_BRANCH.to_string());
+            let repo = Arc::new(Repository::open(backend, &pw, store_options(None, location.starts_with("s3://")))?);
+            let branch = ctx.global.branch.clone().unwrap_or_else(|| DEFAULT_BRANCH.to_string());
             let head = Head::Branch(branch);
             let tip = resolve_head(&repo, &head)?;
-            return Ok(Self {
-                ws: None,
-                repo,
-                head,
-                tip,
-                staged: StagedFile::default(),
-                _lock: None,
-            });
+            return Ok(Self { ws: None, repo, head, tip, staged: StagedFile::default(), _lock: None });
         }
         let ws = Workspace::find(&cwd(ctx)?)?;
         let lock = if write { Some(ws.lock()?) } else { None };
@@ -152,23 +123,13 @@ impl Session {
         let head = ws.config.head.clone();
         let tip = resolve_head(&repo, &head)?;
         let staged = ws.load_staged(repo.store().keys())?;
-        Ok(Self {
-            ws: Some(ws),
-            repo,
-            head,
-            tip,
-            staged,
-            _lock: lock,
-        })
+        Ok(Self { ws: Some(ws), repo, head, tip, staged, _lock: lock })
     }
 
     /// The workspace (commands that need one are opened with [`Session::write`]).
     pub fn workspace(&self) -> anyhow::Result<&Workspace> {
         self.ws.as_ref().ok_or_else(|| {
-            Error::NoRepository {
-                what: "this command needs a workspace (init or clone one)".into(),
-            }
-            .into()
+            Error::NoRepository { what: "this command needs a workspace (init or clone one)".into() }.into()
         })
     }
 
@@ -215,11 +176,7 @@ impl Session {
 
     /// Staged changes as `(key, value)` encodings.
     pub fn staged_changes(&self) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
-        self.staged
-            .changes
-            .iter()
-            .map(|(k, v)| (k.to_vec(), v.as_ref().map(|v| v.to_vec())))
-            .collect()
+        self.staged.changes.iter().map(|(k, v)| (k.to_vec(), v.as_ref().map(|v| v.to_vec()))).collect()
     }
 
     /// Persist the view's staged changes. Data they reference must already be flushed.
@@ -228,18 +185,9 @@ impl Session {
         let changes: Vec<_> = ns
             .export_staged()
             .into_iter()
-            .map(|(k, v)| {
-                (
-                    serde_bytes::ByteBuf::from(k),
-                    v.map(serde_bytes::ByteBuf::from),
-                )
-            })
+            .map(|(k, v)| (serde_bytes::ByteBuf::from(k), v.map(serde_bytes::ByteBuf::from)))
             .collect();
-        let base = if self.staged.changes.is_empty() {
-            self.tip_ptr()
-        } else {
-            self.staged.base
-        };
+        let base = if self.staged.changes.is_empty() { self.tip_ptr() } else { self.staged.base };
         self.staged = StagedFile { base, changes };
         let ws = self.workspace()?;
         ws.save_staged(self.repo.store().keys(), &self.staged)?;
@@ -248,12 +196,7 @@ impl Session {
 }
 
 /// Open the workspace's repository with its unlocked key, else with a password.
-pub fn open_repo(
-    ctx: &Context,
-    ws: &Workspace,
-    backend: Arc<dyn Backend>,
-    remote: bool,
-) -> anyhow::Result<Repository> {
+pub fn open_repo(ctx: &Context, ws: &Workspace, backend: Arc<dyn Backend>, remote: bool) -> anyhow::Result<Repository> {
     let opts = store_options(Some(ws), remote);
     let probe = Repository::header(&*backend)?;
     if let Some(key) = ws.read_key(&probe.id)? {

@@ -30,11 +30,7 @@ impl Args {
             keys += 1;
             logical += e.size();
         }
-        let ratio = if chunk_bytes > 0 {
-            logical as f64 / chunk_bytes as f64
-        } else {
-            0.0
-        };
+        let ratio = if chunk_bytes > 0 { logical as f64 / chunk_bytes as f64 } else { 0.0 };
         let hot = store.hot();
         let st = &store.stats;
         let v = serde_json::json!({
@@ -54,15 +50,8 @@ impl Args {
         if ctx.global.json {
             return output::json(&v);
         }
-        println!(
-            "repository size:   {} in {} objects",
-            output::bytes(repo_bytes),
-            objects.len()
-        );
-        println!(
-            "chunks:            {chunks} ({} sealed)",
-            output::bytes(chunk_bytes)
-        );
+        println!("repository size:   {} in {} objects", output::bytes(repo_bytes), objects.len());
+        println!("chunks:            {chunks} ({} sealed)", output::bytes(chunk_bytes));
         println!("HEAD:              {keys} keys, {}", output::bytes(logical));
         println!("HEAD / stored:     {ratio:.2}x (dedup and compression)");
         Ok(())

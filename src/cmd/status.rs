@@ -46,10 +46,7 @@ impl Args {
         }
         match &s.head {
             Head::Branch(b) => output::info(ctx, format!("On branch {b}")),
-            Head::Detached(p) => output::info(
-                ctx,
-                format!("HEAD detached at {} (read-only)", output::short(p)),
-            ),
+            Head::Detached(p) => output::info(ctx, format!("HEAD detached at {} (read-only)", output::short(p))),
         }
         if rows.is_empty() {
             output::info(ctx, "nothing staged");

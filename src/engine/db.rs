@@ -23,9 +23,7 @@ use std::sync::Arc;
 /// Load every field of `index` from a commit's roots.
 pub fn load_index(repo: &Repository, index: &dyn Index, commit: Option<&CommitInfo>) -> Result<()> {
     for (name, field) in index.fields() {
-        let root = commit
-            .and_then(|c| c.commit.index.get(name))
-            .map(|b| b.as_slice());
+        let root = commit.and_then(|c| c.commit.index.get(name)).map(|b| b.as_slice());
         field.load(repo.store(), root)?;
     }
     Ok(())
@@ -33,20 +31,11 @@ pub fn load_index(repo: &Repository, index: &dyn Index, commit: Option<&CommitIn
 
 /// Build the roots of a new commit on `parent`: every field commits its staged changes, merging when the parent
 /// moved past the field's base.
-pub fn build_roots(
-    repo: &Repository,
-    index: &dyn Index,
-    parent: Option<&CommitInfo>,
-) -> Result<IndexRoots> {
+pub fn build_roots(repo: &Repository, index: &dyn Index, parent: Option<&CommitInfo>) -> Result<IndexRoots> {
     let mut roots = IndexRoots::new();
     for (name, field) in index.fields() {
-        let p = parent
-            .and_then(|c| c.commit.index.get(name))
-            .map(|b| b.as_slice());
-        roots.insert(
-            name.to_string(),
-            serde_bytes::ByteBuf::from(field.commit(repo.store(), p)?),
-        );
+        let p = parent.and_then(|c| c.commit.index.get(name)).map(|b| b.as_slice());
+        roots.insert(name.to_string(), serde_bytes::ByteBuf::from(field.commit(repo.store(), p)?));
     }
     // Fields a newer writer added that this index does not know are carried over.
     if let Some(p) = parent {
@@ -75,12 +64,7 @@ impl<I: Index + Default> Infinitree<I> {
         };
         let index = I::default();
         load_index(&repo, &index, head.as_ref())?;
-        Ok(Self {
-            repo,
-            branch: branch.to_string(),
-            index,
-            head,
-        })
+        Ok(Self { repo, branch: branch.to_string(), index, head })
     }
 
     /// The index: read and stage changes through its fields.
@@ -98,9 +82,7 @@ impl<I: Index + Default> Infinitree<I> {
     pub fn commit(&mut self, message: &str) -> Result<CommitInfo> {
         let repo = self.repo.clone();
         let index = &self.index;
-        let c = repo.commit(&self.branch, message, &mut |parent| {
-            build_roots(&repo, index, parent)
-        })?;
+        let c = repo.commit(&self.branch, message, &mut |parent| build_roots(&repo, index, parent))?;
         load_index(&self.repo, &self.index, Some(&c))?;
         self.head = Some(c.clone());
         Ok(c)
@@ -118,10 +100,7 @@ impl<I: Index + Default> Infinitree<I> {
 
     /// Create branch `name` at this head and open it.
     pub fn fork(&self, name: &str) -> Result<Self> {
-        let head = self
-            .head
-            .as_ref()
-            .ok_or_else(|| Error::Invalid("nothing committed to fork from".into()))?;
+        let head = self.head.as_ref().ok_or_else(|| Error::Invalid("nothing committed to fork from".into()))?;
         self.repo.create_branch(name, &head.ptr)?;
         Self::open(self.repo.clone(), name)
     }

@@ -47,19 +47,13 @@ impl crate::engine::fields::Index for NamespaceIndex {
 /// Validate a key: non-empty UTF-8 without NUL, at most 4096 bytes.
 pub fn check_key(key: &str) -> Result<()> {
     if key.is_empty() || key.len() > 4096 || key.contains('\0') {
-        return Err(Error::Invalid(format!(
-            "invalid key {key:?}: keys are 1-4096 bytes without NUL"
-        )));
+        return Err(Error::Invalid(format!("invalid key {key:?}: keys are 1-4096 bytes without NUL")));
     }
     Ok(())
 }
 
 /// Store everything `input` yields as a value. `progress` is called with the bytes read so far.
-pub fn store_value(
-    store: &Arc<Store>,
-    input: &mut dyn Read,
-    progress: &mut dyn FnMut(u64),
-) -> Result<Entry> {
+pub fn store_value(store: &Arc<Store>, input: &mut dyn Read, progress: &mut dyn FnMut(u64)) -> Result<Entry> {
     let mut w = BlobWriter::new(store.clone(), WriteOptions::default());
     let mut buf = vec![0u8; 1 << 20];
     let mut total = 0u64;
@@ -70,13 +64,9 @@ pub fn store_value(
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(Error::io("reading input", e)),
         };
-        w.write_all(&buf[..n])
-            .map_err(|e| Error::io("storing value", e))?;
+        w.write_all(&buf[..n]).map_err(|e| Error::io("storing value", e))?;
         total += n as u64;
         progress(total);
     }
-    Ok(Entry {
-        blob: w.finish()?,
-        mtime: None,
-    })
+    Ok(Entry { blob: w.finish()?, mtime: None })
 }

@@ -1,7 +1,8 @@
 //! A repository in a local directory: the embedded default.
 //!
-//! Objects are files, written to `tmp/` first, fsynced, then hard-linked into place (a link fails if the name is
-//! taken, so writes are create-only even between processes), and the directory is fsynced.
+//! Objects are files, written to `tmp/` first, then hard-linked into place (a link fails if the name is taken, so
+//! writes are create-only even between processes). Object files and their directories are fsynced in one batch by
+//! [`Backend::sync`], which writers call before a ref may point at them; refs are fsynced on every swap.
 //!
 //! A ref is a directory `refs/<name>/` of numbered generations. The current value is the highest generation.
 //! Compare-and-swap from generation `g` hard-links a new file as `g + 1`: the link either creates that name or fails,
@@ -16,6 +17,8 @@ use std::path::{Path, PathBuf};
 /// A backend rooted at a local directory.
 pub struct DirBackend {
     root: PathBuf,
+    /// Objects written but not yet fsynced.
+    unsynced: std::sync::Mutex<Vec<PathBuf>>,
 }
 
 const GEN_WIDTH: usize = 20;
@@ -24,7 +27,7 @@ impl DirBackend {
     /// Open (or prepare) a directory backend at `root`. The directory is created if missing.
     pub fn new(root: impl Into<PathBuf>) -> BResult<Self> {
         let root = root.into();
-        let b = Self { root };
+        let b = Self { root, unsynced: Default::default() };
         for d in ["tmp", "refs", "objects", "keys"] {
             fs::create_dir_all(b.root.join(d)).map_err(|e| b.err("init", d, e))?;
         }
@@ -42,47 +45,26 @@ impl DirBackend {
 
     fn err(&self, op: &'static str, name: &str, e: io::Error) -> BackendError {
         if e.kind() == io::ErrorKind::NotFound {
-            return BackendError::NotFound {
-                name: name.to_string(),
-            };
+            return BackendError::NotFound { name: name.to_string() };
         }
         let message = match e.raw_os_error() {
             Some(28) => "no space left on device".to_string(),
             _ => e.to_string(),
         };
-        let transient = matches!(
-            e.kind(),
-            io::ErrorKind::Interrupted | io::ErrorKind::TimedOut
-        );
+        let transient = matches!(e.kind(), io::ErrorKind::Interrupted | io::ErrorKind::TimedOut);
         let backend = self.root.display().to_string();
         if transient {
-            BackendError::Transient {
-                backend,
-                op,
-                name: name.to_string(),
-                message,
-            }
+            BackendError::Transient { backend, op, name: name.to_string(), message }
         } else {
-            BackendError::Permanent {
-                backend,
-                op,
-                name: name.to_string(),
-                message,
-            }
+            BackendError::Permanent { backend, op, name: name.to_string(), message }
         }
     }
 
-    /// Write `data` to a fresh temporary file, fsynced; returns its path.
-    fn write_temp(&self, data: &[u8]) -> io::Result<PathBuf> {
-        let tmp = self
-            .root
-            .join("tmp")
-            .join(format!("{}.tmp", hex::encode(rand::random::<[u8; 16]>())));
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
-        let r = f.write_all(data).and_then(|_| f.sync_all());
+    /// Write `data` to a fresh temporary file (fsynced with `sync`); returns its path.
+    fn write_temp(&self, data: &[u8], sync: bool) -> io::Result<PathBuf> {
+        let tmp = self.root.join("tmp").join(format!("{}.tmp", hex::encode(rand::random::<[u8; 16]>())));
+        let mut f = fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        let r = f.write_all(data).and_then(|_| if sync { f.sync_all() } else { Ok(()) });
         if let Err(e) = r {
             let _ = fs::remove_file(&tmp);
             return Err(e);
@@ -90,12 +72,12 @@ impl DirBackend {
         Ok(tmp)
     }
 
-    /// Link `tmp` to `dest` (failing if it exists), remove `tmp`, fsync the directory.
-    fn link_into_place(&self, tmp: &Path, dest: &Path) -> io::Result<()> {
+    /// Link `tmp` to `dest` (failing if it exists), remove `tmp`, fsync the directory if `sync`.
+    fn link_into_place(&self, tmp: &Path, dest: &Path, sync: bool) -> io::Result<()> {
         let r = fs::hard_link(tmp, dest);
         let _ = fs::remove_file(tmp);
         r?;
-        if let Some(parent) = dest.parent() {
+        if let (Some(parent), true) = (dest.parent(), sync) {
             sync_dir(parent)?;
         }
         Ok(())
@@ -134,12 +116,8 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 fn check_name(name: &str) -> BResult<()> {
     let ok = !name.is_empty()
         && !name.starts_with('/')
-        && name
-            .split('/')
-            .all(|c| !c.is_empty() && c != "." && c != "..")
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"/-_.".contains(&b));
+        && name.split('/').all(|c| !c.is_empty() && c != "." && c != "..")
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"/-_.".contains(&b));
     if ok {
         Ok(())
     } else {
@@ -190,7 +168,7 @@ impl Backend for DirBackend {
     fn write(&self, name: &str, data: &[u8]) -> BResult<()> {
         check_name(name)?;
         let dest = self.path(name);
-        let r = (|| {
+        let r = (|| -> io::Result<()> {
             if let Some(parent) = dest.parent() {
                 if !parent.exists() {
                     fs::create_dir_all(parent)?;
@@ -199,8 +177,10 @@ impl Backend for DirBackend {
                     }
                 }
             }
-            let tmp = self.write_temp(data)?;
-            self.link_into_place(&tmp, &dest)
+            let tmp = self.write_temp(data, false)?;
+            self.link_into_place(&tmp, &dest, false)?;
+            self.unsynced.lock().expect("unsynced lock").push(dest.clone());
+            Ok(())
         })();
         r.map_err(|e| {
             if e.kind() == io::ErrorKind::AlreadyExists {
@@ -217,11 +197,7 @@ impl Backend for DirBackend {
             Some(i) => &prefix[..i],
             None => "",
         };
-        let start = if dir_part.is_empty() {
-            self.root.clone()
-        } else {
-            self.path(dir_part)
-        };
+        let start = if dir_part.is_empty() { self.root.clone() } else { self.path(dir_part) };
         let mut out = Vec::new();
         let mut stack = vec![start];
         while let Some(d) = stack.pop() {
@@ -285,12 +261,7 @@ impl Backend for DirBackend {
         })
     }
 
-    fn swap_ref(
-        &self,
-        name: &str,
-        expected: Option<&RefVersion>,
-        data: &[u8],
-    ) -> BResult<RefVersion> {
+    fn swap_ref(&self, name: &str, expected: Option<&RefVersion>, data: &[u8]) -> BResult<RefVersion> {
         check_name(name)?;
         let lost = || BackendError::PreconditionFailed { name: name.into() };
         let current = self.current_gen(name)?;
@@ -305,8 +276,8 @@ impl Backend for DirBackend {
                 fs::create_dir_all(&dir)?;
                 sync_dir(&self.root.join("refs"))?;
             }
-            let tmp = self.write_temp(data)?;
-            self.link_into_place(&tmp, &self.gen_path(name, next))
+            let tmp = self.write_temp(data, true)?;
+            self.link_into_place(&tmp, &self.gen_path(name, next), true)
         })();
         match r {
             Ok(()) => {}
@@ -331,10 +302,25 @@ impl Backend for DirBackend {
         }
     }
 
+    fn sync(&self) -> BResult<()> {
+        let paths = std::mem::take(&mut *self.unsynced.lock().expect("unsynced lock"));
+        let mut dirs = std::collections::BTreeSet::new();
+        for p in &paths {
+            let r = File::open(p).and_then(|f| f.sync_all());
+            r.map_err(|e| self.err("sync", &p.display().to_string(), e))?;
+            if let Some(d) = p.parent() {
+                dirs.insert(d.to_path_buf());
+            }
+        }
+        for d in dirs {
+            sync_dir(&d).map_err(|e| self.err("sync", &d.display().to_string(), e))?;
+        }
+        Ok(())
+    }
+
     fn list_refs(&self) -> BResult<Vec<String>> {
         let mut out = Vec::new();
-        let entries =
-            fs::read_dir(self.root.join("refs")).map_err(|e| self.err("list refs", "refs", e))?;
+        let entries = fs::read_dir(self.root.join("refs")).map_err(|e| self.err("list refs", "refs", e))?;
         for e in entries {
             let e = e.map_err(|e| self.err("list refs", "refs", e))?;
             if let Some(n) = e.file_name().to_str() {
@@ -354,9 +340,7 @@ mod tests {
     #[test]
     fn conformance() {
         let dir = tempfile::tempdir().unwrap();
-        super::super::conformance::run_all(Arc::new(
-            DirBackend::new(dir.path().join("repo")).unwrap(),
-        ));
+        super::super::conformance::run_all(Arc::new(DirBackend::new(dir.path().join("repo")).unwrap()));
     }
 
     #[test]

@@ -27,9 +27,7 @@ impl MemoryBackend {
 }
 
 fn not_found(name: &str) -> BackendError {
-    BackendError::NotFound {
-        name: name.to_string(),
-    }
+    BackendError::NotFound { name: name.to_string() }
 }
 
 impl Backend for MemoryBackend {
@@ -37,12 +35,7 @@ impl Backend for MemoryBackend {
         "memory".into()
     }
     fn read(&self, name: &str) -> BResult<Vec<u8>> {
-        self.objects
-            .lock()
-            .expect("lock")
-            .get(name)
-            .cloned()
-            .ok_or_else(|| not_found(name))
+        self.objects.lock().expect("lock").get(name).cloned().ok_or_else(|| not_found(name))
     }
     fn read_range(&self, name: &str, offset: u64, len: u64) -> BResult<Vec<u8>> {
         let objects = self.objects.lock().expect("lock");
@@ -70,10 +63,7 @@ impl Backend for MemoryBackend {
         Ok(objects
             .range(prefix.to_string()..)
             .take_while(|(k, _)| k.starts_with(prefix))
-            .map(|(k, v)| ObjectInfo {
-                name: k.clone(),
-                size: v.len() as u64,
-            })
+            .map(|(k, v)| ObjectInfo { name: k.clone(), size: v.len() as u64 })
             .collect())
     }
     fn delete(&self, name: &str) -> BResult<()> {
@@ -82,25 +72,15 @@ impl Backend for MemoryBackend {
     }
     fn read_ref(&self, name: &str) -> BResult<Option<(Vec<u8>, RefVersion)>> {
         let refs = self.refs.lock().expect("lock");
-        Ok(refs
-            .get(name)
-            .map(|(d, g)| (d.clone(), RefVersion(g.to_string()))))
+        Ok(refs.get(name).map(|(d, g)| (d.clone(), RefVersion(g.to_string()))))
     }
-    fn swap_ref(
-        &self,
-        name: &str,
-        expected: Option<&RefVersion>,
-        data: &[u8],
-    ) -> BResult<RefVersion> {
+    fn swap_ref(&self, name: &str, expected: Option<&RefVersion>, data: &[u8]) -> BResult<RefVersion> {
         let mut refs = self.refs.lock().expect("lock");
         let current = refs.get(name).map(|(_, g)| RefVersion(g.to_string()));
         if current.as_ref() != expected {
             return Err(BackendError::PreconditionFailed { name: name.into() });
         }
-        let g = self
-            .generation
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-            + 1;
+        let g = self.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
         refs.insert(name.to_string(), (data.to_vec(), g));
         Ok(RefVersion(g.to_string()))
     }

@@ -121,16 +121,16 @@ pub trait Backend: Send + Sync + 'static {
     fn read_ref(&self, name: &str) -> BResult<Option<(Vec<u8>, RefVersion)>>;
     /// Replace a ref if its version is still `expected` (`None`: create only if absent).
     /// Fails with `PreconditionFailed` otherwise; exactly one of racing writers wins.
-    fn swap_ref(
-        &self,
-        name: &str,
-        expected: Option<&RefVersion>,
-        data: &[u8],
-    ) -> BResult<RefVersion>;
+    fn swap_ref(&self, name: &str, expected: Option<&RefVersion>, data: &[u8]) -> BResult<RefVersion>;
     /// Remove a ref. Removing a missing ref is not an error.
     fn delete_ref(&self, name: &str) -> BResult<()>;
     /// Names of all refs.
     fn list_refs(&self) -> BResult<Vec<String>>;
+    /// Make every object written so far durable. Writers call this before publishing anything that points at
+    /// those objects (a ref swap); backends whose writes are durable on return need not do anything.
+    fn sync(&self) -> BResult<()> {
+        Ok(())
+    }
 }
 
 impl<B: Backend + ?Sized> Backend for Arc<B> {
@@ -158,12 +158,7 @@ impl<B: Backend + ?Sized> Backend for Arc<B> {
     fn read_ref(&self, name: &str) -> BResult<Option<(Vec<u8>, RefVersion)>> {
         (**self).read_ref(name)
     }
-    fn swap_ref(
-        &self,
-        name: &str,
-        expected: Option<&RefVersion>,
-        data: &[u8],
-    ) -> BResult<RefVersion> {
+    fn swap_ref(&self, name: &str, expected: Option<&RefVersion>, data: &[u8]) -> BResult<RefVersion> {
         (**self).swap_ref(name, expected, data)
     }
     fn delete_ref(&self, name: &str) -> BResult<()> {
@@ -171,6 +166,9 @@ impl<B: Backend + ?Sized> Backend for Arc<B> {
     }
     fn list_refs(&self) -> BResult<Vec<String>> {
         (**self).list_refs()
+    }
+    fn sync(&self) -> BResult<()> {
+        (**self).sync()
     }
 }
 
@@ -203,15 +201,8 @@ pub mod conformance {
         assert_eq!(b.read("objects/bb/two").unwrap(), b"");
         let e = b.write("objects/aa/one", b"other").unwrap_err();
         assert!(matches!(e, BackendError::AlreadyExists { .. }), "{e:?}");
-        assert_eq!(
-            b.read("objects/aa/one").unwrap(),
-            b"hello",
-            "create-only write must not replace"
-        );
-        assert_eq!(
-            names(b.list("objects/").unwrap()),
-            vec!["objects/aa/one", "objects/bb/two"]
-        );
+        assert_eq!(b.read("objects/aa/one").unwrap(), b"hello", "create-only write must not replace");
+        assert_eq!(names(b.list("objects/").unwrap()), vec!["objects/aa/one", "objects/bb/two"]);
         assert_eq!(names(b.list("keys/").unwrap()), vec!["keys/k1"]);
         let sizes: Vec<u64> = b.list("keys/").unwrap().iter().map(|i| i.size).collect();
         assert_eq!(sizes, vec![300]);
@@ -228,31 +219,13 @@ pub mod conformance {
     pub fn ranges(b: &dyn Backend) {
         let data: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
         b.write("objects/cc/range", &data).unwrap();
-        assert_eq!(
-            b.read_range("objects/cc/range", 0, 10).unwrap(),
-            &data[..10]
-        );
-        assert_eq!(
-            b.read_range("objects/cc/range", 5000, 1234).unwrap(),
-            &data[5000..6234]
-        );
-        assert_eq!(
-            b.read_range("objects/cc/range", 9990, 100).unwrap(),
-            &data[9990..]
-        );
-        assert_eq!(
-            b.read_tail("objects/cc/range", 36).unwrap(),
-            &data[10_000 - 36..]
-        );
+        assert_eq!(b.read_range("objects/cc/range", 0, 10).unwrap(), &data[..10]);
+        assert_eq!(b.read_range("objects/cc/range", 5000, 1234).unwrap(), &data[5000..6234]);
+        assert_eq!(b.read_range("objects/cc/range", 9990, 100).unwrap(), &data[9990..]);
+        assert_eq!(b.read_tail("objects/cc/range", 36).unwrap(), &data[10_000 - 36..]);
         assert_eq!(b.read_tail("objects/cc/range", 20_000).unwrap(), &data[..]);
-        assert!(b
-            .read_range("objects/cc/missing", 0, 1)
-            .unwrap_err()
-            .is_not_found());
-        assert!(b
-            .read_tail("objects/cc/missing", 1)
-            .unwrap_err()
-            .is_not_found());
+        assert!(b.read_range("objects/cc/missing", 0, 1).unwrap_err().is_not_found());
+        assert!(b.read_tail("objects/cc/missing", 1).unwrap_err().is_not_found());
         b.delete("objects/cc/range").unwrap();
     }
 
@@ -261,26 +234,17 @@ pub mod conformance {
         assert!(b.read_ref("r1").unwrap().is_none());
         let v1 = b.swap_ref("r1", None, b"one").unwrap();
         let e = b.swap_ref("r1", None, b"again").unwrap_err();
-        assert!(
-            matches!(e, BackendError::PreconditionFailed { .. }),
-            "{e:?}"
-        );
+        assert!(matches!(e, BackendError::PreconditionFailed { .. }), "{e:?}");
         let (data, v) = b.read_ref("r1").unwrap().unwrap();
         assert_eq!(data, b"one");
         assert_eq!(v, v1);
         let v2 = b.swap_ref("r1", Some(&v1), b"two").unwrap();
         assert_ne!(v1, v2);
         let e = b.swap_ref("r1", Some(&v1), b"stale").unwrap_err();
-        assert!(
-            matches!(e, BackendError::PreconditionFailed { .. }),
-            "{e:?}"
-        );
+        assert!(matches!(e, BackendError::PreconditionFailed { .. }), "{e:?}");
         assert_eq!(b.read_ref("r1").unwrap().unwrap().0, b"two");
         let e = b.swap_ref("missing", Some(&v2), b"x").unwrap_err();
-        assert!(
-            matches!(e, BackendError::PreconditionFailed { .. }),
-            "{e:?}"
-        );
+        assert!(matches!(e, BackendError::PreconditionFailed { .. }), "{e:?}");
         b.swap_ref("r2", None, b"x").unwrap();
         let mut refs = b.list_refs().unwrap();
         refs.sort();
@@ -312,23 +276,12 @@ pub mod conformance {
                     })
                 })
                 .collect();
-            let results: Vec<_> = handles
-                .into_iter()
-                .map(|h| h.join().expect("writer thread"))
-                .collect();
-            let winners: Vec<usize> = results
-                .iter()
-                .enumerate()
-                .filter(|(_, r)| r.is_ok())
-                .map(|(i, _)| i)
-                .collect();
+            let results: Vec<_> = handles.into_iter().map(|h| h.join().expect("writer thread")).collect();
+            let winners: Vec<usize> = results.iter().enumerate().filter(|(_, r)| r.is_ok()).map(|(i, _)| i).collect();
             assert_eq!(winners.len(), 1, "exactly one writer must win: {results:?}");
             for r in &results {
                 if let Err(e) = r {
-                    assert!(
-                        matches!(e, BackendError::PreconditionFailed { .. }),
-                        "{e:?}"
-                    );
+                    assert!(matches!(e, BackendError::PreconditionFailed { .. }), "{e:?}");
                 }
             }
             let (data, _) = b.read_ref("race").unwrap().unwrap();

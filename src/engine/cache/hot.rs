@@ -30,12 +30,7 @@ impl HotCache {
     pub fn new(budget: usize) -> Self {
         Self {
             budget,
-            inner: Mutex::new(Inner {
-                map: HashMap::new(),
-                order: BTreeMap::new(),
-                bytes: 0,
-                tick: 0,
-            }),
+            inner: Mutex::new(Inner { map: HashMap::new(), order: BTreeMap::new(), bytes: 0, tick: 0 }),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
         }

@@ -79,11 +79,7 @@ impl Blob {
     }
 
     /// Visit every chunk pointer the value uses: data chunks and list nodes (for `check` and `gc`).
-    pub fn for_each_pointer(
-        &self,
-        store: &Store,
-        f: &mut dyn FnMut(Kind, &ChunkPointer) -> Result<()>,
-    ) -> Result<()> {
+    pub fn for_each_pointer(&self, store: &Store, f: &mut dyn FnMut(Kind, &ChunkPointer) -> Result<()>) -> Result<()> {
         match self {
             Blob::Inline(_) => Ok(()),
             Blob::Chunks(c) => c.iter().try_for_each(|c| f(Kind::Data, &c.ptr)),
@@ -92,11 +88,7 @@ impl Blob {
     }
 }
 
-fn walk_list(
-    store: &Store,
-    l: &ListRef,
-    f: &mut dyn FnMut(Kind, &ChunkPointer) -> Result<()>,
-) -> Result<()> {
+fn walk_list(store: &Store, l: &ListRef, f: &mut dyn FnMut(Kind, &ChunkPointer) -> Result<()>) -> Result<()> {
     f(Kind::Index, &l.ptr)?;
     match load_list(store, &l.ptr)? {
         ListNode::Chunks(c) => c.iter().try_for_each(|c| f(Kind::Data, &c.ptr)),
@@ -107,8 +99,7 @@ fn walk_list(
 /// Load and decode a chunk-list node.
 pub fn load_list(store: &Store, ptr: &ChunkPointer) -> Result<ListNode> {
     let bytes = store.get_chunk(Kind::Index, ptr)?;
-    ciborium::from_reader(bytes.as_slice())
-        .map_err(|e| Error::integrity(format!("chunk-list node: {e}")))
+    ciborium::from_reader(bytes.as_slice()).map_err(|e| Error::integrity(format!("chunk-list node: {e}")))
 }
 
 /// Builds a chunk list bottom-up, writing full nodes as it goes so memory stays bounded for any value size.
@@ -183,10 +174,7 @@ fn write_node(store: &Store, node: &ListNode) -> Result<ListRef> {
     };
     let mut bytes = Vec::new();
     ciborium::into_writer(node, &mut bytes).expect("CBOR encoding into memory cannot fail");
-    Ok(ListRef {
-        size,
-        ptr: store.put_chunk(Kind::Index, &bytes)?,
-    })
+    Ok(ListRef { size, ptr: store.put_chunk(Kind::Index, &bytes)? })
 }
 
 /// Chunks of a blob covering `[start, end)`, in order, with the offset of each chunk's first byte.
@@ -206,12 +194,7 @@ impl<'a> ChunkWalk<'a> {
             Blob::Chunks(c) => ListNode::Chunks(c.clone()),
             Blob::Lists(l) => ListNode::Lists(l.clone()),
         };
-        Self {
-            store,
-            start,
-            end,
-            stack: vec![(root, 0, 0)],
-        }
+        Self { store, start, end, stack: vec![(root, 0, 0)] }
     }
 }
 
@@ -275,11 +258,7 @@ mod tests {
 
     fn store() -> (Arc<MemoryBackend>, Arc<Store>) {
         let b = Arc::new(MemoryBackend::new());
-        let s = Store::new(
-            b.clone(),
-            Arc::new(Keys::new(MasterKey::generate())),
-            StoreOptions::default(),
-        );
+        let s = Store::new(b.clone(), Arc::new(Keys::new(MasterKey::generate())), StoreOptions::default());
         (b, Arc::new(s))
     }
 
@@ -308,9 +287,7 @@ mod tests {
         let mut out = Vec::new();
         copy_range(store, blob, 0, u64::MAX, 3, &mut out).unwrap();
         let mut again = Vec::new();
-        BlobReader::new(store.clone(), blob.clone())
-            .read_to_end(&mut again)
-            .unwrap();
+        BlobReader::new(store.clone(), blob.clone()).read_to_end(&mut again).unwrap();
         assert_eq!(out, again);
         out
     }
@@ -350,26 +327,14 @@ mod tests {
         let blob = put(&s, &bytes, 1 << 20);
         s.flush().unwrap();
         let packs = b.list("objects/").unwrap();
-        assert!(
-            packs.len() >= 2,
-            "40 MiB must span several packs, got {}",
-            packs.len()
-        );
+        assert!(packs.len() >= 2, "40 MiB must span several packs, got {}", packs.len());
         assert_eq!(read_all(&s, &blob), bytes);
         // Storing it again adds no data packs: every chunk deduplicates.
-        let before = s
-            .stats
-            .chunks_written
-            .load(std::sync::atomic::Ordering::Relaxed);
+        let before = s.stats.chunks_written.load(std::sync::atomic::Ordering::Relaxed);
         let again = put(&s, &bytes, 777_777);
         s.flush().unwrap();
         assert_eq!(again, blob);
-        assert_eq!(
-            s.stats
-                .chunks_written
-                .load(std::sync::atomic::Ordering::Relaxed),
-            before
-        );
+        assert_eq!(s.stats.chunks_written.load(std::sync::atomic::Ordering::Relaxed), before);
         assert_eq!(b.list("objects/").unwrap().len(), packs.len());
     }
 
@@ -380,25 +345,16 @@ mod tests {
         let mut expect = Vec::new();
         let n = LIST_FANOUT * 3 + 17;
         for i in 0..n {
-            let ptr = s
-                .put_chunk(Kind::Data, format!("chunk {i}").as_bytes())
-                .unwrap();
-            let cr = ChunkRef {
-                len: format!("chunk {i}").len() as u32,
-                ptr,
-            };
+            let ptr = s.put_chunk(Kind::Data, format!("chunk {i}").as_bytes()).unwrap();
+            let cr = ChunkRef { len: format!("chunk {i}").len() as u32, ptr };
             lb.push(&s, cr).unwrap();
             expect.push(cr);
         }
         let blob = lb.finish(&s).unwrap();
         assert!(matches!(blob, Blob::Lists(_)));
-        let walked: Vec<ChunkRef> = ChunkWalk::new(&s, &blob, 0, u64::MAX)
-            .map(|r| r.unwrap().1)
-            .collect();
+        let walked: Vec<ChunkRef> = ChunkWalk::new(&s, &blob, 0, u64::MAX).map(|r| r.unwrap().1).collect();
         assert_eq!(walked, expect);
-        let whole: Vec<u8> = (0..n)
-            .flat_map(|i| format!("chunk {i}").into_bytes())
-            .collect();
+        let whole: Vec<u8> = (0..n).flat_map(|i| format!("chunk {i}").into_bytes()).collect();
         assert_eq!(read_all(&s, &blob), whole);
         let mut r = BlobReader::new(s.clone(), blob);
         r.seek(SeekFrom::Start(whole.len() as u64 - 5)).unwrap();
@@ -414,13 +370,7 @@ mod tests {
         let blob = put(&s, &bytes, 1 << 16);
         s.flush().unwrap();
         let name = b.list("objects/").unwrap()[0].name.clone();
-        let fresh = |s: &Arc<Store>| {
-            Arc::new(Store::new(
-                b.clone(),
-                s.keys().clone(),
-                StoreOptions::default(),
-            ))
-        };
+        let fresh = |s: &Arc<Store>| Arc::new(Store::new(b.clone(), s.keys().clone(), StoreOptions::default()));
         for flip in [0usize, 100, 50_000] {
             b.tamper(&name, |v| v[flip] ^= 0x40);
             let mut out = Vec::new();

@@ -24,13 +24,7 @@ impl BlobReader {
     /// A reader positioned at the start of `blob`.
     pub fn new(store: Arc<Store>, blob: Blob) -> Self {
         let size = blob.size();
-        Self {
-            store,
-            blob,
-            size,
-            pos: 0,
-            current: None,
-        }
+        Self { store, blob, size, pos: 0, current: None }
     }
 
     /// Length of the value.
@@ -99,10 +93,7 @@ impl Seek for BlobReader {
                 self.pos = t;
                 Ok(t)
             }
-            None => Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "seek before the start of the value",
-            )),
+            None => Err(io::Error::new(io::ErrorKind::InvalidInput, "seek before the start of the value")),
         }
     }
 }
@@ -122,8 +113,7 @@ pub fn copy_range(
         return Ok(0);
     }
     if let Blob::Inline(v) = blob {
-        out.write_all(&v[start as usize..end as usize])
-            .map_err(|e| Error::io("writing output", e))?;
+        out.write_all(&v[start as usize..end as usize]).map_err(|e| Error::io("writing output", e))?;
         return Ok(end - start);
     }
     let threads = threads.max(1);
@@ -182,17 +172,13 @@ pub fn copy_range(
             }
         }
         drop(res_rx);
-        let produced = producer
-            .join()
-            .unwrap_or_else(|_| Err(Error::Invalid("chunk walker panicked".into())));
+        let produced = producer.join().unwrap_or_else(|_| Err(Error::Invalid("chunk walker panicked".into())));
         if let Some(e) = failure {
             return Err(e);
         }
         produced?;
         if written != end - start {
-            return Err(Error::integrity(
-                "value's chunk list is shorter than its size",
-            ));
+            return Err(Error::integrity("value's chunk list is shorter than its size"));
         }
         Ok(written)
     })

@@ -29,13 +29,8 @@ pub struct WriteOptions {
 
 impl Default for WriteOptions {
     fn default() -> Self {
-        let threads = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2);
-        Self {
-            threads,
-            inline_max: INLINE_MAX,
-        }
+        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        Self { threads, inline_max: INLINE_MAX }
     }
 }
 
@@ -63,20 +58,13 @@ pub struct BlobWriter {
     written: u64,
 }
 
-const BUF_HIGH: usize = 4 * DATA_CHUNK_MAX as usize;
+const BUF_HIGH: usize = 2 * DATA_CHUNK_MAX as usize;
 
 impl BlobWriter {
     /// A writer into `store`.
     pub fn new(store: Arc<Store>, opts: WriteOptions) -> Self {
         let seed = store.keys().cdc_seed();
-        Self {
-            store,
-            opts,
-            buf: Vec::new(),
-            seed,
-            pipeline: None,
-            written: 0,
-        }
+        Self { store, opts, buf: Vec::new(), seed, pipeline: None, written: 0 }
     }
 
     /// Bytes written so far.
@@ -128,11 +116,7 @@ impl BlobWriter {
         let p = self.pipeline();
         let seq = p.seq;
         p.seq += 1;
-        let sent = p
-            .jobs
-            .as_ref()
-            .map(|tx| tx.send((seq, chunk)).is_ok())
-            .unwrap_or(false);
+        let sent = p.jobs.as_ref().map(|tx| tx.send((seq, chunk)).is_ok()).unwrap_or(false);
         if !sent {
             // The assembler stopped early: its error says why.
             return Err(self.abort());
@@ -156,16 +140,8 @@ impl BlobWriter {
             // A small value: chunk and seal on this thread rather than starting workers.
             let mut list = ListBuilder::default();
             for (off, len) in self.cut_points(true) {
-                let ptr = self
-                    .store
-                    .put_chunk(Kind::Data, &self.buf[off..off + len])?;
-                list.push(
-                    &self.store,
-                    ChunkRef {
-                        len: len as u32,
-                        ptr,
-                    },
-                )?;
+                let ptr = self.store.put_chunk(Kind::Data, &self.buf[off..off + len])?;
+                list.push(&self.store, ChunkRef { len: len as u32, ptr })?;
             }
             return list.finish(&self.store);
         }
@@ -240,12 +216,7 @@ fn start_pipeline(store: Arc<Store>, threads: usize) -> Pipeline {
         .collect();
     drop(res_tx);
     let assembler = std::thread::spawn(move || assemble(store, res_rx));
-    Pipeline {
-        jobs: Some(jobs_tx),
-        workers,
-        assembler: Some(assembler),
-        seq: 0,
-    }
+    Pipeline { jobs: Some(jobs_tx), workers, assembler: Some(assembler), seq: 0 }
 }
 
 fn assemble(store: Arc<Store>, results: Receiver<(u64, Outcome)>) -> Result<Blob> {
@@ -259,10 +230,7 @@ fn assemble(store: Arc<Store>, results: Receiver<(u64, Outcome)>) -> Result<Blob
             next += 1;
             let cr = match out {
                 Outcome::Known(ptr, len) => {
-                    store
-                        .stats
-                        .chunks_deduped
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    store.stats.chunks_deduped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     ChunkRef { len, ptr }
                 }
                 Outcome::Sealed(sc, len) => match store.lookup(Kind::Data, &sc.id) {

@@ -53,8 +53,7 @@ pub struct SubKey(Zeroizing<[u8; 32]>);
 
 impl SubKey {
     fn derive(master: &[u8; 32], purpose: &str) -> Self {
-        let mut mac =
-            <HmacSha256 as Mac>::new_from_slice(master).expect("HMAC takes any key length");
+        let mut mac = <HmacSha256 as Mac>::new_from_slice(master).expect("HMAC takes any key length");
         mac.update(b"infini/1/subkey/");
         mac.update(purpose.as_bytes());
         Self(Zeroizing::new(mac.finalize().into_bytes().into()))
@@ -148,12 +147,7 @@ impl Keys {
 
     /// Seal `plaintext` as `kind`, bound to `place` (a chunk id, an object name, a ref name).
     pub fn seal(&self, kind: Kind, place: &[u8], plaintext: &[u8]) -> Vec<u8> {
-        seal(
-            self.key_for(kind),
-            &ad(kind, place),
-            plaintext,
-            random_bytes(),
-        )
+        seal(self.key_for(kind), &ad(kind, place), plaintext, random_bytes())
     }
 
     /// Open what [`Keys::seal`] sealed with the same kind and place.
@@ -181,13 +175,7 @@ fn seal(key: &SubKey, ad: &[u8], plaintext: &[u8], salt: [u8; 32]) -> Vec<u8> {
     let mut out = Vec::with_capacity(plaintext.len() + SEAL_OVERHEAD);
     out.extend_from_slice(&salt);
     let ct = cipher
-        .encrypt(
-            Nonce::from_slice(&[0u8; 12]),
-            Payload {
-                msg: plaintext,
-                aad: ad,
-            },
-        )
+        .encrypt(Nonce::from_slice(&[0u8; 12]), Payload { msg: plaintext, aad: ad })
         .expect("AES-GCM encryption of an in-memory buffer cannot fail");
     out.extend_from_slice(&ct);
     out
@@ -200,13 +188,7 @@ fn open(key: &SubKey, ad: &[u8], sealed: &[u8]) -> Result<Vec<u8>> {
     let salt: [u8; 32] = sealed[..32].try_into().expect("checked length");
     let cipher = message_cipher(key, &salt);
     cipher
-        .decrypt(
-            Nonce::from_slice(&[0u8; 12]),
-            Payload {
-                msg: &sealed[32..],
-                aad: ad,
-            },
-        )
+        .decrypt(Nonce::from_slice(&[0u8; 12]), Payload { msg: &sealed[32..], aad: ad })
         .map_err(|_| Error::integrity("authentication failed"))
 }
 
@@ -224,11 +206,7 @@ pub struct KdfParams {
 impl Default for KdfParams {
     /// N = 2^17, r = 8, p = 1: 128 MiB and roughly half a second here.
     fn default() -> Self {
-        Self {
-            log_n: 17,
-            r: 8,
-            p: 1,
-        }
+        Self { log_n: 17, r: 8, p: 1 }
     }
 }
 
@@ -236,10 +214,7 @@ impl KdfParams {
     /// Default parameters, or cheaper ones when `INFINI_KDF_LOG_N` asks (for tests only: lowers brute-force cost).
     pub fn from_env() -> Self {
         let mut p = Self::default();
-        if let Some(n) = std::env::var("INFINI_KDF_LOG_N")
-            .ok()
-            .and_then(|v| v.parse::<u8>().ok())
-        {
+        if let Some(n) = std::env::var("INFINI_KDF_LOG_N").ok().and_then(|v| v.parse::<u8>().ok()) {
             p.log_n = n.clamp(10, 22);
         }
         p
@@ -280,36 +255,21 @@ impl KeySlot {
         let salt: [u8; 32] = random_bytes();
         let k = kdf.derive(password, &salt)?;
         let wrapped = seal(&k, &ad(Kind::KeySlot, b""), master.expose(), random_bytes());
-        Ok(Self {
-            version: 1,
-            kdf,
-            salt: salt.to_vec(),
-            wrapped,
-            created: now_secs(),
-            host: hostname(),
-        })
+        Ok(Self { version: 1, kdf, salt: salt.to_vec(), wrapped, created: now_secs(), host: hostname() })
     }
 
     /// Unwrap the master key; [`Error::WrongPassword`] if the password does not fit.
     pub fn open(&self, password: &[u8]) -> Result<MasterKey> {
         let k = self.kdf.derive(password, &self.salt)?;
-        let raw = Zeroizing::new(
-            open(&k, &ad(Kind::KeySlot, b""), &self.wrapped).map_err(|_| Error::WrongPassword)?,
-        );
-        let b: [u8; 32] = raw
-            .as_slice()
-            .try_into()
-            .map_err(|_| Error::integrity("key slot holds a malformed key"))?;
+        let raw = Zeroizing::new(open(&k, &ad(Kind::KeySlot, b""), &self.wrapped).map_err(|_| Error::WrongPassword)?);
+        let b: [u8; 32] = raw.as_slice().try_into().map_err(|_| Error::integrity("key slot holds a malformed key"))?;
         Ok(MasterKey::from_bytes(b))
     }
 }
 
 /// Seconds since the Unix epoch.
 pub fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 /// This machine's host name, or `unknown`.
@@ -340,17 +300,9 @@ mod tests {
         );
         assert_eq!(k.chunk_id(b"hello").to_hex(), KAT_CHUNK_ID);
         assert_eq!(k.ref_name("main"), KAT_REF_NAME);
-        let sealed = seal(
-            &k.data,
-            &ad(Kind::Data, b"place"),
-            b"attack at dawn",
-            [7u8; 32],
-        );
+        let sealed = seal(&k.data, &ad(Kind::Data, b"place"), b"attack at dawn", [7u8; 32]);
         assert_eq!(hex::encode(&sealed), KAT_SEALED);
-        assert_eq!(
-            k.open(Kind::Data, b"place", &sealed).unwrap(),
-            b"attack at dawn"
-        );
+        assert_eq!(k.open(Kind::Data, b"place", &sealed).unwrap(), b"attack at dawn");
     }
 
     /// Computed independently: HMAC(HMAC(0x42*32, "infini/1/subkey/chunk-id"), "hello").
@@ -363,56 +315,31 @@ mod tests {
         let k = fixed_keys();
         let s = k.seal(Kind::Index, b"a", b"payload");
         assert_eq!(k.open(Kind::Index, b"a", &s).unwrap(), b"payload");
-        assert!(matches!(
-            k.open(Kind::Index, b"b", &s),
-            Err(Error::Integrity { .. })
-        ));
-        assert!(matches!(
-            k.open(Kind::Data, b"a", &s),
-            Err(Error::Integrity { .. })
-        ));
-        assert!(matches!(
-            k.open(Kind::Ref, b"a", &s),
-            Err(Error::Integrity { .. })
-        ));
+        assert!(matches!(k.open(Kind::Index, b"b", &s), Err(Error::Integrity { .. })));
+        assert!(matches!(k.open(Kind::Data, b"a", &s), Err(Error::Integrity { .. })));
+        assert!(matches!(k.open(Kind::Ref, b"a", &s), Err(Error::Integrity { .. })));
         let other = Keys::new(MasterKey::from_bytes([0x43; 32]));
-        assert!(matches!(
-            other.open(Kind::Index, b"a", &s),
-            Err(Error::Integrity { .. })
-        ));
+        assert!(matches!(other.open(Kind::Index, b"a", &s), Err(Error::Integrity { .. })));
         for i in 0..s.len() {
             let mut t = s.clone();
             t[i] ^= 0x01;
-            assert!(
-                k.open(Kind::Index, b"a", &t).is_err(),
-                "flip at {i} accepted"
-            );
+            assert!(k.open(Kind::Index, b"a", &t).is_err(), "flip at {i} accepted");
         }
         for n in 0..s.len() {
-            assert!(
-                k.open(Kind::Index, b"a", &s[..n]).is_err(),
-                "truncation to {n} accepted"
-            );
+            assert!(k.open(Kind::Index, b"a", &s[..n]).is_err(), "truncation to {n} accepted");
         }
     }
 
     #[test]
     fn salts_differ_per_message() {
         let k = fixed_keys();
-        assert_ne!(
-            k.seal(Kind::Data, b"", b"same"),
-            k.seal(Kind::Data, b"", b"same")
-        );
+        assert_ne!(k.seal(Kind::Data, b"", b"same"), k.seal(Kind::Data, b"", b"same"));
     }
 
     #[test]
     fn key_slot_round_trip_and_wrong_password() {
         let master = MasterKey::generate();
-        let kdf = KdfParams {
-            log_n: 10,
-            r: 8,
-            p: 1,
-        };
+        let kdf = KdfParams { log_n: 10, r: 8, p: 1 };
         let slot = KeySlot::create(&master, b"secret", kdf).unwrap();
         assert_eq!(slot.open(b"secret").unwrap().expose(), master.expose());
         assert!(matches!(slot.open(b"wrong"), Err(Error::WrongPassword)));

@@ -40,8 +40,7 @@ fn encode_value<V: Serialize>(v: &V) -> Vec<u8> {
 }
 
 fn decode_value<V: DeserializeOwned>(b: &[u8]) -> Result<V> {
-    ciborium::from_reader(b)
-        .map_err(|e| Error::integrity(format!("index value does not decode: {e}")))
+    ciborium::from_reader(b).map_err(|e| Error::integrity(format!("index value does not decode: {e}")))
 }
 
 /// Decode a map root as stored in a commit.
@@ -96,18 +95,12 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static> Ve
 
     /// Stage `k = v`.
     pub fn insert(&self, k: K, v: V) {
-        self.staged
-            .write()
-            .expect("field lock")
-            .insert(k.encode(), Some(v));
+        self.staged.write().expect("field lock").insert(k.encode(), Some(v));
     }
 
     /// Stage removal of `k`.
     pub fn remove(&self, k: &K) {
-        self.staged
-            .write()
-            .expect("field lock")
-            .insert(k.encode(), None);
+        self.staged.write().expect("field lock").insert(k.encode(), None);
     }
 
     /// Drop a staged change of `k` (back to the committed value).
@@ -122,12 +115,7 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static> Ve
 
     /// Staged changes in key order.
     pub fn staged(&self) -> Vec<(K, Option<V>)> {
-        self.staged
-            .read()
-            .expect("field lock")
-            .iter()
-            .filter_map(|(k, v)| Some((K::decode(k)?, v.clone())))
-            .collect()
+        self.staged.read().expect("field lock").iter().filter_map(|(k, v)| Some((K::decode(k)?, v.clone()))).collect()
     }
 
     /// Number of staged changes.
@@ -137,12 +125,7 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static> Ve
 
     /// Staged changes encoded (to persist them between processes).
     pub fn export_staged(&self) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
-        self.staged
-            .read()
-            .expect("field lock")
-            .iter()
-            .map(|(k, v)| (k.clone(), v.as_ref().map(encode_value)))
-            .collect()
+        self.staged.read().expect("field lock").iter().map(|(k, v)| (k.clone(), v.as_ref().map(encode_value))).collect()
     }
 
     /// Restore staged changes exported by [`VersionedMap::export_staged`].
@@ -177,11 +160,7 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static> Ve
     }
 
     /// Only the committed entries under `prefix` in the tree `root`.
-    pub fn iter_root<'a>(
-        store: &'a Store,
-        root: Option<ChunkPointer>,
-        prefix: &[u8],
-    ) -> MapIter<'a, K, V> {
+    pub fn iter_root<'a>(store: &'a Store, root: Option<ChunkPointer>, prefix: &[u8]) -> MapIter<'a, K, V> {
         MapIter {
             committed: tree::prefix(store as &dyn NodeStore, root, prefix).peekable(),
             staged: Vec::new().into_iter().peekable(),
@@ -248,9 +227,7 @@ impl<K: Key, V: DeserializeOwned> Iterator for MapIter<'_, K, V> {
     }
 }
 
-impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static> Field
-    for VersionedMap<K, V>
-{
+impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static> Field for VersionedMap<K, V> {
     fn load(&self, store: &Arc<Store>, root: Option<&[u8]>) -> Result<()> {
         let root = decode_root(root)?;
         *self.store.write().expect("field lock") = Some(store.clone());
@@ -282,10 +259,7 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static> Fi
             }
             if !conflicts.is_empty() {
                 return Err(Error::Conflict {
-                    what: format!(
-                        "changed concurrently on the branch: {}",
-                        conflicts.join(", ")
-                    ),
+                    what: format!("changed concurrently on the branch: {}", conflicts.join(", ")),
                 });
             }
         }

@@ -71,8 +71,8 @@ pub trait Index: Send + Sync {
 }
 
 /// A single field is an index of one field named `root`.
-impl<K: Key, V: serde::Serialize + serde::de::DeserializeOwned + Clone + Send + Sync + 'static>
-    Index for VersionedMap<K, V>
+impl<K: Key, V: serde::Serialize + serde::de::DeserializeOwned + Clone + Send + Sync + 'static> Index
+    for VersionedMap<K, V>
 {
     fn fields(&self) -> Vec<(&'static str, &dyn Field)> {
         vec![("root", self)]

@@ -16,10 +16,7 @@ pub struct Serialized<T> {
 
 impl<T: Default> Default for Serialized<T> {
     fn default() -> Self {
-        Self {
-            value: RwLock::new(T::default()),
-            dirty: Default::default(),
-        }
+        Self { value: RwLock::new(T::default()), dirty: Default::default() }
     }
 }
 
@@ -40,12 +37,10 @@ impl<T: Serialize + DeserializeOwned + Default + Send + Sync> Field for Serializ
         let v = match root {
             None => T::default(),
             Some(r) => {
-                let blob: Blob = ciborium::from_reader(r)
-                    .map_err(|e| Error::integrity(format!("field root: {e}")))?;
+                let blob: Blob = ciborium::from_reader(r).map_err(|e| Error::integrity(format!("field root: {e}")))?;
                 let mut bytes = Vec::new();
                 copy_range(store, &blob, 0, u64::MAX, 2, &mut bytes)?;
-                ciborium::from_reader(bytes.as_slice())
-                    .map_err(|e| Error::integrity(format!("field value: {e}")))?
+                ciborium::from_reader(bytes.as_slice()).map_err(|e| Error::integrity(format!("field value: {e}")))?
             }
         };
         *self.value.write().expect("field lock") = v;
@@ -58,8 +53,7 @@ impl<T: Serialize + DeserializeOwned + Default + Send + Sync> Field for Serializ
         ciborium::into_writer(&*self.value.read().expect("field lock"), &mut bytes)
             .map_err(|e| Error::Invalid(format!("field does not serialize: {e}")))?;
         let mut w = BlobWriter::new(store.clone(), WriteOptions::default());
-        w.write_all(&bytes)
-            .map_err(|e| Error::io("storing field", e))?;
+        w.write_all(&bytes).map_err(|e| Error::io("storing field", e))?;
         let blob = w.finish()?;
         let mut root = Vec::new();
         ciborium::into_writer(&blob, &mut root).expect("CBOR encoding into memory cannot fail");

@@ -71,8 +71,7 @@ impl Serialize for ChunkPointer {
 impl<'de> Deserialize<'de> for ChunkPointer {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         let v: serde_bytes::ByteBuf = Deserialize::deserialize(d)?;
-        Self::from_bytes(&v)
-            .ok_or_else(|| serde::de::Error::invalid_length(v.len(), &"a 72-byte chunk pointer"))
+        Self::from_bytes(&v).ok_or_else(|| serde::de::Error::invalid_length(v.len(), &"a 72-byte chunk pointer"))
     }
 }
 
@@ -132,11 +131,7 @@ impl Default for PackBuilder {
 impl PackBuilder {
     /// An empty pack with a fresh random name.
     pub fn new() -> Self {
-        Self {
-            id: ObjectId::random(),
-            buf: Vec::new(),
-            table: Vec::new(),
-        }
+        Self { id: ObjectId::random(), buf: Vec::new(), table: Vec::new() }
     }
 
     /// This pack's id.
@@ -173,24 +168,13 @@ impl PackBuilder {
         let offset = self.buf.len() as u32;
         self.buf.extend_from_slice(sealed);
         let len = sealed.len() as u32;
-        self.table.push(TableEntry {
-            id,
-            kind: kind as u8,
-            offset,
-            len,
-        });
-        ChunkPointer {
-            object: self.id,
-            offset,
-            len,
-            id,
-        }
+        self.table.push(TableEntry { id, kind: kind as u8, offset, len });
+        ChunkPointer { object: self.id, offset, len, id }
     }
 
     /// The bytes of a chunk already pushed (to read back before the pack is stored).
     pub fn slice(&self, offset: u32, len: u32) -> Option<&[u8]> {
-        self.buf
-            .get(offset as usize..(offset as usize).checked_add(len as usize)?)
+        self.buf.get(offset as usize..(offset as usize).checked_add(len as usize)?)
     }
 
     /// Entries pushed so far.
@@ -201,17 +185,12 @@ impl PackBuilder {
     /// Seal the table, pad to the smallest size class that fits, append the locator.
     pub fn finish(mut self, keys: &Keys) -> (ObjectId, Vec<u8>, Vec<TableEntry>) {
         let mut table_plain = Vec::new();
-        ciborium::into_writer(&self.table, &mut table_plain)
-            .expect("CBOR encoding into memory cannot fail");
+        ciborium::into_writer(&self.table, &mut table_plain).expect("CBOR encoding into memory cannot fail");
         let table = keys.seal(Kind::PackTable, &self.id.0, &table_plain);
         let table_offset = self.buf.len() as u32;
         self.buf.extend_from_slice(&table);
         let needed = self.buf.len() + LOCATOR_LEN;
-        let class = PACK_CLASSES
-            .iter()
-            .copied()
-            .find(|&c| c >= needed)
-            .unwrap_or(needed);
+        let class = PACK_CLASSES.iter().copied().find(|&c| c >= needed).unwrap_or(needed);
         let pad = class - needed;
         let start = self.buf.len();
         self.buf.resize(start + pad, 0);
@@ -219,8 +198,7 @@ impl PackBuilder {
         let mut loc = [0u8; 8];
         loc[..4].copy_from_slice(&table_offset.to_le_bytes());
         loc[4..].copy_from_slice(&(table.len() as u32).to_le_bytes());
-        self.buf
-            .extend_from_slice(&keys.seal(Kind::PackLocator, &self.id.0, &loc));
+        self.buf.extend_from_slice(&keys.seal(Kind::PackLocator, &self.id.0, &loc));
         debug_assert_eq!(self.buf.len(), class);
         (self.id, self.buf, self.table)
     }
@@ -243,8 +221,7 @@ pub fn read_table(
     let plain = keys
         .open(Kind::PackTable, &id.0, &sealed)
         .map_err(|_| Error::integrity(format!("pack {name}: table does not authenticate")))?;
-    ciborium::from_reader(plain.as_slice())
-        .map_err(|e| Error::integrity(format!("pack {name}: table: {e}")))
+    ciborium::from_reader(plain.as_slice()).map_err(|e| Error::integrity(format!("pack {name}: table: {e}")))
 }
 
 #[cfg(test)]
@@ -256,12 +233,7 @@ mod tests {
 
     #[test]
     fn pointer_round_trip() {
-        let p = ChunkPointer {
-            object: ObjectId([1; 32]),
-            offset: 7,
-            len: 99,
-            id: ChunkId([2; 32]),
-        };
+        let p = ChunkPointer { object: ObjectId([1; 32]), offset: 7, len: 99, id: ChunkId([2; 32]) };
         let mut v = Vec::new();
         ciborium::into_writer(&p, &mut v).unwrap();
         assert!(v.len() <= POINTER_LEN + 2);

@@ -1,9 +1,7 @@
 //! The chunk store: seals chunks into packs, uploads packs in the background, reads chunks back by pointer
 //! through the hot cache, and keeps the dedup index (chunk id -> pointer).
 
-use super::{
-    kind_from_u8, object_name, parse_object_name, read_table, ChunkPointer, PackBuilder, TableEntry,
-};
+use super::{kind_from_u8, object_name, parse_object_name, read_table, ChunkPointer, PackBuilder, TableEntry};
 use crate::engine::backend::Backend;
 use crate::engine::cache::hot::HotCache;
 use crate::engine::crypto::{Keys, Kind};
@@ -37,12 +35,7 @@ pub struct StoreOptions {
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        Self {
-            zstd_level: DEFAULT_ZSTD_LEVEL,
-            uploaders: 2,
-            mem_cache: 256 << 20,
-            index_path: None,
-        }
+        Self { zstd_level: DEFAULT_ZSTD_LEVEL, uploaders: 2, mem_cache: 256 << 20, index_path: None }
     }
 }
 
@@ -93,22 +86,14 @@ impl ChunkIndex {
     fn add_pack(&self, id: ObjectId, entries: &[TableEntry]) {
         self.packs.insert(id);
         for e in entries {
-            let p = ChunkPointer {
-                object: id,
-                offset: e.offset,
-                len: e.len,
-                id: e.id,
-            };
+            let p = ChunkPointer { object: id, offset: e.offset, len: e.len, id: e.id };
             self.chunks.entry(e.id).or_insert((e.kind, p));
         }
     }
 
     /// Pointer to a stored chunk of `kind` with id `id`, if known.
     pub fn lookup(&self, kind: Kind, id: &ChunkId) -> Option<ChunkPointer> {
-        self.chunks
-            .get(id)
-            .filter(|e| e.0 == kind as u8)
-            .map(|e| e.1)
+        self.chunks.get(id).filter(|e| e.0 == kind as u8).map(|e| e.1)
     }
 
     /// Number of chunks known.
@@ -186,11 +171,7 @@ fn decompress(data: &[u8], raw_len: usize) -> Option<Vec<u8>> {
 
 /// `encoding || raw_len:u32 || body`, compressed when that saves space.
 fn encode(level: i32, plain: &[u8]) -> Vec<u8> {
-    let compressed = if level > 0 && plain.len() > 64 {
-        compress(level, plain)
-    } else {
-        None
-    };
+    let compressed = if level > 0 && plain.len() > 64 { compress(level, plain) } else { None };
     let (enc, body) = match &compressed {
         Some(c) if c.len() < plain.len() => (ENC_ZSTD, c.as_slice()),
         _ => (ENC_RAW, plain),
@@ -228,11 +209,7 @@ impl Store {
             pending: Arc::default(),
             open_index: Mutex::new(PackBuilder::new()),
             open_data: Mutex::new(PackBuilder::new()),
-            uploads: Arc::new(Uploads {
-                tx: Mutex::new(None),
-                state: Mutex::default(),
-                done: Condvar::new(),
-            }),
+            uploads: Arc::new(Uploads { tx: Mutex::new(None), state: Mutex::default(), done: Condvar::new() }),
             hot,
             stats: Arc::default(),
             written: Arc::default(),
@@ -269,9 +246,7 @@ impl Store {
     pub fn seal_with_id(&self, kind: Kind, id: ChunkId, plain: &[u8]) -> SealedChunk {
         let payload = encode(self.opts.zstd_level, plain);
         let sealed = self.keys.seal(kind, &id.0, &payload);
-        self.stats
-            .plain_bytes_written
-            .fetch_add(plain.len() as u64, Ordering::Relaxed);
+        self.stats.plain_bytes_written.fetch_add(plain.len() as u64, Ordering::Relaxed);
         SealedChunk { kind, id, sealed }
     }
 
@@ -284,9 +259,7 @@ impl Store {
     pub fn note_placed(&self, kind: Kind, ptr: ChunkPointer, sealed_len: usize) {
         self.index.chunks.entry(ptr.id).or_insert((kind as u8, ptr));
         self.stats.chunks_written.fetch_add(1, Ordering::Relaxed);
-        self.stats
-            .sealed_bytes_written
-            .fetch_add(sealed_len as u64, Ordering::Relaxed);
+        self.stats.sealed_bytes_written.fetch_add(sealed_len as u64, Ordering::Relaxed);
     }
 
     /// Store one chunk (an index node, a commit, a small value), deduplicated. It becomes durable at [`Store::flush`].
@@ -297,11 +270,7 @@ impl Store {
             return Ok(p);
         }
         let sc = self.seal_with_id(kind, id, plain);
-        let slot = if kind == Kind::Data {
-            &self.open_data
-        } else {
-            &self.open_index
-        };
+        let slot = if kind == Kind::Data { &self.open_data } else { &self.open_index };
         let mut pack = slot.lock().expect("pack lock");
         if !pack.fits(sc.sealed.len()) {
             let full = std::mem::take(&mut *pack);
@@ -319,10 +288,7 @@ impl Store {
         }
         let (id, bytes, table) = pack.finish(&self.keys);
         let bytes = Arc::new(bytes);
-        self.pending
-            .lock()
-            .expect("pending lock")
-            .insert(id, bytes.clone());
+        self.pending.lock().expect("pending lock").insert(id, bytes.clone());
         {
             let mut st = self.uploads.state.lock().expect("upload lock");
             if let Some(e) = st.error.take() {
@@ -331,8 +297,7 @@ impl Store {
             st.inflight += 1;
         }
         let tx = self.sender();
-        tx.send((id, bytes, table))
-            .map_err(|_| Error::Invalid("upload workers stopped".into()))
+        tx.send((id, bytes, table)).map_err(|_| Error::Invalid("upload workers stopped".into()))
     }
 
     fn sender(&self) -> SyncSender<UploadJob> {
@@ -340,7 +305,7 @@ impl Store {
         if let Some(t) = tx.as_ref() {
             return t.clone();
         }
-        let (t, rx) = sync_channel::<UploadJob>(1);
+        let (t, rx) = sync_channel::<UploadJob>(0);
         let rx: Arc<Mutex<Receiver<_>>> = Arc::new(Mutex::new(rx));
         for _ in 0..self.opts.uploaders.max(1) {
             let rx = rx.clone();
@@ -358,9 +323,7 @@ impl Store {
                 match r {
                     Ok(()) => {
                         stats.packs_written.fetch_add(1, Ordering::Relaxed);
-                        stats
-                            .pack_bytes_written
-                            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                        stats.pack_bytes_written.fetch_add(bytes.len() as u64, Ordering::Relaxed);
                         index.packs.insert(id);
                         written.lock().expect("written lock").push((id, table));
                         pending.lock().expect("pending lock").remove(&id);
@@ -387,6 +350,7 @@ impl Store {
             self.upload(full)?;
         }
         self.wait_uploads()?;
+        self.backend.sync()?;
         self.save_index()
     }
 
@@ -425,14 +389,9 @@ impl Store {
         let sealed = self.fetch_sealed(ptr)?;
         let name = object_name(&ptr.object);
         let payload = self.keys.open(kind, &ptr.id.0, &sealed).map_err(|_| {
-            Error::integrity(format!(
-                "chunk at {name}+{} does not authenticate (corrupt or tampered)",
-                ptr.offset
-            ))
+            Error::integrity(format!("chunk at {name}+{} does not authenticate (corrupt or tampered)", ptr.offset))
         })?;
-        decode(&payload).ok_or_else(|| {
-            Error::integrity(format!("chunk at {name}+{} does not decode", ptr.offset))
-        })
+        decode(&payload).ok_or_else(|| Error::integrity(format!("chunk at {name}+{} does not decode", ptr.offset)))
     }
 
     fn fetch_sealed(&self, ptr: &ChunkPointer) -> Result<Vec<u8>> {
@@ -451,20 +410,15 @@ impl Store {
             }
         }
         let name = object_name(&ptr.object);
-        let sealed = self
-            .backend
-            .read_range(&name, ptr.offset as u64, ptr.len as u64)
-            .map_err(|e| {
-                if e.is_not_found() {
-                    Error::integrity(format!("object {name} is missing"))
-                } else {
-                    e.into()
-                }
-            })?;
+        let sealed = self.backend.read_range(&name, ptr.offset as u64, ptr.len as u64).map_err(|e| {
+            if e.is_not_found() {
+                Error::integrity(format!("object {name} is missing"))
+            } else {
+                e.into()
+            }
+        })?;
         self.stats.chunks_fetched.fetch_add(1, Ordering::Relaxed);
-        self.stats
-            .bytes_fetched
-            .fetch_add(sealed.len() as u64, Ordering::Relaxed);
+        self.stats.bytes_fetched.fetch_add(sealed.len() as u64, Ordering::Relaxed);
         if sealed.len() != ptr.len as usize {
             return Err(Error::integrity(format!("object {name} is truncated")));
         }
@@ -487,16 +441,12 @@ impl Store {
             }
         }
         let listed = self.backend.list("objects/")?;
-        let present: std::collections::HashSet<ObjectId> = listed
-            .iter()
-            .filter_map(|o| parse_object_name(&o.name))
-            .collect();
+        let present: std::collections::HashSet<ObjectId> =
+            listed.iter().filter_map(|o| parse_object_name(&o.name)).collect();
         let known: Vec<ObjectId> = self.index.packs.iter().map(|p| *p).collect();
         let mut changed = false;
         for id in known {
-            if !present.contains(&id)
-                && !self.pending.lock().expect("pending lock").contains_key(&id)
-            {
+            if !present.contains(&id) && !self.pending.lock().expect("pending lock").contains_key(&id) {
                 self.index.packs.remove(&id);
                 self.index.chunks.retain(|_, v| v.1.object != id);
                 changed = true;
@@ -507,10 +457,7 @@ impl Store {
                 match read_table(&*self.backend, &self.keys, &id) {
                     Ok(entries) => {
                         self.index.add_pack(id, &entries);
-                        self.written
-                            .lock()
-                            .expect("written lock")
-                            .push((id, entries));
+                        self.written.lock().expect("written lock").push((id, entries));
                         changed = true;
                     }
                     // A damaged pack must not stop writes; `check` reports it.
@@ -536,20 +483,12 @@ impl Store {
         let mut by_pack: HashMap<ObjectId, Vec<TableEntry>> = HashMap::new();
         for e in self.index.chunks.iter() {
             let (kind, p) = *e.value();
-            by_pack.entry(p.object).or_default().push(TableEntry {
-                id: p.id,
-                kind,
-                offset: p.offset,
-                len: p.len,
-            });
+            by_pack.entry(p.object).or_default().push(TableEntry { id: p.id, kind, offset: p.offset, len: p.len });
         }
         by_pack.retain(|id, _| self.index.packs.contains(id));
-        let persisted = PersistedIndex {
-            packs: by_pack.into_iter().collect(),
-        };
+        let persisted = PersistedIndex { packs: by_pack.into_iter().collect() };
         let mut plain = Vec::new();
-        ciborium::into_writer(&persisted, &mut plain)
-            .expect("CBOR encoding into memory cannot fail");
+        ciborium::into_writer(&persisted, &mut plain).expect("CBOR encoding into memory cannot fail");
         let sealed = self.keys.seal(Kind::Workspace, b"chunk-index", &plain);
         let tmp = path.with_extension("tmp");
         std::fs::write(&tmp, &sealed)
@@ -585,11 +524,7 @@ mod tests {
 
     fn store() -> (Arc<MemoryBackend>, Store) {
         let b = Arc::new(MemoryBackend::new());
-        let s = Store::new(
-            b.clone(),
-            Arc::new(Keys::new(MasterKey::generate())),
-            StoreOptions::default(),
-        );
+        let s = Store::new(b.clone(), Arc::new(Keys::new(MasterKey::generate())), StoreOptions::default());
         (b, s)
     }
 
@@ -606,22 +541,14 @@ mod tests {
         assert_eq!(b.list("objects/").unwrap().len(), 2);
         let fresh = Store::new(b.clone(), s.keys().clone(), StoreOptions::default());
         assert_eq!(&**fresh.get_chunk(Kind::Data, &p3).unwrap(), &big);
-        assert!(matches!(
-            fresh.get_chunk(Kind::Index, &p3),
-            Err(Error::Integrity { .. })
-        ));
+        assert!(matches!(fresh.get_chunk(Kind::Index, &p3), Err(Error::Integrity { .. })));
         fresh.sync_index().unwrap();
         assert_eq!(fresh.lookup(Kind::Data, &p3.id), Some(p3));
     }
 
     #[test]
     fn encode_round_trip() {
-        for data in [
-            vec![],
-            vec![1u8],
-            vec![0u8; 100_000],
-            (0..5000u32).map(|i| i as u8).collect(),
-        ] {
+        for data in [vec![], vec![1u8], vec![0u8; 100_000], (0..5000u32).map(|i| i as u8).collect()] {
             assert_eq!(decode(&encode(3, &data)).unwrap(), data);
             assert_eq!(decode(&encode(0, &data)).unwrap(), data);
         }

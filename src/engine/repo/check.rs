@@ -34,15 +34,11 @@ impl Repository {
         let mut present = HashSet::new();
         for o in self.backend().list("objects/")? {
             let Some(id) = parse_object_name(&o.name) else {
-                rep.errors
-                    .push(format!("{}: unexpected object name", o.name));
+                rep.errors.push(format!("{}: unexpected object name", o.name));
                 continue;
             };
             if !crate::engine::format::is_size_class(o.size) {
-                rep.errors.push(format!(
-                    "{}: size {} is not a size class (truncated?)",
-                    o.name, o.size
-                ));
+                rep.errors.push(format!("{}: size {} is not a size class (truncated?)", o.name, o.size));
             }
             match store.pack_table(&id) {
                 Ok(_) => rep.packs += 1,
@@ -80,18 +76,9 @@ impl Repository {
                 None => None,
             };
             queue.extend(c.commit.parents.iter().copied());
-            if let Err(e) = self.check_commit(
-                &c,
-                parent.as_ref(),
-                read_data,
-                &present,
-                &mut seen_chunks,
-                &mut rep,
-            ) {
+            if let Err(e) = self.check_commit(&c, parent.as_ref(), read_data, &present, &mut seen_chunks, &mut rep) {
                 match e {
-                    Error::Integrity { what } => {
-                        rep.errors.push(format!("commit {}: {what}", c.id()))
-                    }
+                    Error::Integrity { what } => rep.errors.push(format!("commit {}: {what}", c.id())),
                     e => return Err(e),
                 }
             }
@@ -110,18 +97,14 @@ impl Repository {
     ) -> Result<()> {
         let store = self.store();
         let root = decode_root(c.commit.index.get(FIELD).map(|b| b.as_slice()))?;
-        let proot = decode_root(
-            parent
-                .and_then(|p| p.commit.index.get(FIELD))
-                .map(|b| b.as_slice()),
-        )?;
+        let proot = decode_root(parent.and_then(|p| p.commit.index.get(FIELD)).map(|b| b.as_slice()))?;
         // Only what changed against the parent needs checking; the diff loads (and so authenticates) every
         // differing index node.
         for d in tree::diff(&**store as &dyn NodeStore, proot, root) {
             let d = d?;
             let Some(v) = d.new else { continue };
-            let entry: Entry = ciborium::from_reader(v.as_slice())
-                .map_err(|e| Error::integrity(format!("index entry: {e}")))?;
+            let entry: Entry =
+                ciborium::from_reader(v.as_slice()).map_err(|e| Error::integrity(format!("index entry: {e}")))?;
             rep.values += 1;
             let key = String::from_utf8_lossy(&d.key).into_owned();
             let r = check_blob(self, &entry.blob, read_data, present, seen, rep);
@@ -147,18 +130,12 @@ fn check_blob(
     let store = repo.store();
     blob.for_each_pointer(store, &mut |kind, p| {
         if !present.contains(&p.object) {
-            return Err(Error::integrity(format!(
-                "chunk in missing object {}",
-                p.object
-            )));
+            return Err(Error::integrity(format!("chunk in missing object {}", p.object)));
         }
         if kind == Kind::Data && read_data && seen.insert(p.id) {
             let data = store.get_chunk_streaming(Kind::Data, p)?;
             if store.keys().chunk_id(&data) != p.id {
-                return Err(Error::integrity(format!(
-                    "chunk {} does not match its id",
-                    p.id
-                )));
+                return Err(Error::integrity(format!("chunk {} does not match its id", p.id)));
             }
             rep.chunks_read += 1;
         }

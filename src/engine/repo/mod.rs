@@ -118,25 +118,18 @@ fn cbor<T: Serialize>(t: &T) -> Vec<u8> {
 
 fn read_config(backend: &dyn Backend) -> Result<Config> {
     let raw = backend.read("config").map_err(|e| match e {
-        BackendError::NotFound { .. } => Error::NoRepository {
-            what: format!("no infini repository at {}", backend.describe()),
-        },
+        BackendError::NotFound { .. } => {
+            Error::NoRepository { what: format!("no infini repository at {}", backend.describe()) }
+        }
         e => e.into(),
     })?;
-    let body =
-        unpad_meta(&raw).ok_or_else(|| Error::integrity("repository header is truncated"))?;
+    let body = unpad_meta(&raw).ok_or_else(|| Error::integrity("repository header is truncated"))?;
     let body = body
         .strip_prefix(CONFIG_MAGIC.as_slice())
-        .ok_or_else(|| Error::NoRepository {
-            what: format!("{} is not an infini repository", backend.describe()),
-        })?;
-    let c: Config = ciborium::from_reader(body)
-        .map_err(|e| Error::integrity(format!("repository header: {e}")))?;
+        .ok_or_else(|| Error::NoRepository { what: format!("{} is not an infini repository", backend.describe()) })?;
+    let c: Config = ciborium::from_reader(body).map_err(|e| Error::integrity(format!("repository header: {e}")))?;
     if c.version != FORMAT_VERSION {
-        return Err(Error::Invalid(format!(
-            "repository format version {} is not supported",
-            c.version
-        )));
+        return Err(Error::Invalid(format!("repository format version {} is not supported", c.version)));
     }
     Ok(c)
 }
@@ -156,17 +149,10 @@ pub fn key_slots(backend: &dyn Backend) -> Result<Vec<(String, KeySlot)>> {
 
 impl Repository {
     /// Create a repository in an empty backend, protected by `password`. Returns it opened.
-    pub fn create(
-        backend: Arc<dyn Backend>,
-        password: &[u8],
-        kdf: KdfParams,
-        opts: StoreOptions,
-    ) -> Result<Self> {
+    pub fn create(backend: Arc<dyn Backend>, password: &[u8], kdf: KdfParams, opts: StoreOptions) -> Result<Self> {
         match backend.read("config") {
             Ok(_) => {
-                return Err(Error::Conflict {
-                    what: format!("a repository already exists at {}", backend.describe()),
-                })
+                return Err(Error::Conflict { what: format!("a repository already exists at {}", backend.describe()) })
             }
             Err(e) if e.is_not_found() => {}
             Err(e) => return Err(e.into()),
@@ -174,10 +160,7 @@ impl Repository {
         let master = MasterKey::generate();
         let slot = KeySlot::create(&master, password, kdf)?;
         backend.write(
-            &format!(
-                "keys/{}",
-                hex::encode(crate::engine::crypto::random_bytes::<16>())
-            ),
+            &format!("keys/{}", hex::encode(crate::engine::crypto::random_bytes::<16>())),
             &pad_meta(&cbor(&slot))?,
         )?;
         let config = Config {
@@ -225,28 +208,17 @@ impl Repository {
     }
 
     /// Open with an unlocked master key.
-    pub fn with_key(
-        backend: Arc<dyn Backend>,
-        master: MasterKey,
-        opts: StoreOptions,
-    ) -> Result<Self> {
+    pub fn with_key(backend: Arc<dyn Backend>, master: MasterKey, opts: StoreOptions) -> Result<Self> {
         let config = read_config(&*backend)?;
         let keys = Arc::new(Keys::new(master));
         let store = Arc::new(Store::new(backend.clone(), keys, opts));
-        Ok(Self {
-            backend,
-            store,
-            config,
-        })
+        Ok(Self { backend, store, config })
     }
 
     /// Add a key slot for another password.
     pub fn add_key(&self, password: &[u8], kdf: KdfParams) -> Result<String> {
         let slot = KeySlot::create(self.store.keys().master(), password, kdf)?;
-        let name = format!(
-            "keys/{}",
-            hex::encode(crate::engine::crypto::random_bytes::<16>())
-        );
+        let name = format!("keys/{}", hex::encode(crate::engine::crypto::random_bytes::<16>()));
         self.backend.write(&name, &pad_meta(&cbor(&slot))?)?;
         Ok(name)
     }
@@ -287,8 +259,8 @@ impl Repository {
     /// Load a commit.
     pub fn read_commit(&self, ptr: &ChunkPointer) -> Result<CommitInfo> {
         let bytes = self.store.get_chunk(Kind::Commit, ptr)?;
-        let commit = ciborium::from_reader(bytes.as_slice())
-            .map_err(|e| Error::integrity(format!("commit {}: {e}", ptr.id)))?;
+        let commit =
+            ciborium::from_reader(bytes.as_slice()).map_err(|e| Error::integrity(format!("commit {}: {e}", ptr.id)))?;
         Ok(CommitInfo { ptr: *ptr, commit })
     }
 
@@ -314,9 +286,7 @@ impl Repository {
             .and_then(|b| ciborium::from_reader(b).ok())
             .ok_or_else(|| Error::integrity(format!("ref {name} does not decode")))?;
         if self.store.keys().ref_name(&v.branch) != name {
-            return Err(Error::integrity(format!(
-                "ref {name} holds another branch's head"
-            )));
+            return Err(Error::integrity(format!("ref {name} holds another branch's head")));
         }
         Ok(v)
     }
@@ -327,9 +297,7 @@ impl Repository {
             || name.len() > 255
             || name == "HEAD"
             || name.starts_with('-')
-            || name
-                .chars()
-                .any(|c| c.is_whitespace() || c.is_control() || "~^:".contains(c));
+            || name.chars().any(|c| c.is_whitespace() || c.is_control() || "~^:".contains(c));
         if bad {
             return Err(Error::Invalid(format!("invalid branch name {name:?}")));
         }
@@ -343,11 +311,7 @@ impl Repository {
             None => Ok(None),
             Some((data, version)) => {
                 let v = self.open_ref(&rn, &data)?;
-                Ok(Some(Branch {
-                    name: v.branch,
-                    head: v.head,
-                    version,
-                }))
+                Ok(Some(Branch { name: v.branch, head: v.head, version }))
             }
         }
     }
@@ -358,11 +322,7 @@ impl Repository {
         for rn in self.backend.list_refs()? {
             if let Some((data, version)) = self.backend.read_ref(&rn)? {
                 let v = self.open_ref(&rn, &data)?;
-                out.push(Branch {
-                    name: v.branch,
-                    head: v.head,
-                    version,
-                });
+                out.push(Branch { name: v.branch, head: v.head, version });
             }
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
@@ -374,22 +334,12 @@ impl Repository {
         Self::check_branch_name(name)?;
         self.store.flush()?;
         let rn = self.store.keys().ref_name(name);
-        let sealed = self.seal_ref(
-            &rn,
-            &RefValue {
-                branch: name.into(),
-                head: *head,
-            },
-        )?;
+        let sealed = self.seal_ref(&rn, &RefValue { branch: name.into(), head: *head })?;
         match self.backend.swap_ref(&rn, None, &sealed) {
-            Ok(version) => Ok(Branch {
-                name: name.into(),
-                head: *head,
-                version,
-            }),
-            Err(BackendError::PreconditionFailed { .. }) => Err(Error::Conflict {
-                what: format!("branch {name} already exists"),
-            }),
+            Ok(version) => Ok(Branch { name: name.into(), head: *head, version }),
+            Err(BackendError::PreconditionFailed { .. }) => {
+                Err(Error::Conflict { what: format!("branch {name} already exists") })
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -404,13 +354,7 @@ impl Repository {
         // Write ordering: everything the new head points at must be durable before the ref moves.
         self.store.flush()?;
         let rn = self.store.keys().ref_name(name);
-        let sealed = self.seal_ref(
-            &rn,
-            &RefValue {
-                branch: name.into(),
-                head: *head,
-            },
-        )?;
+        let sealed = self.seal_ref(&rn, &RefValue { branch: name.into(), head: *head })?;
         match self.backend.swap_ref(&rn, expected, &sealed) {
             Ok(v) => Ok(Some(v)),
             Err(BackendError::PreconditionFailed { .. }) => Ok(None),
@@ -455,10 +399,7 @@ impl Repository {
                 host: hostname(),
             };
             let ptr = self.write_commit(&commit)?;
-            if self
-                .swap_branch(branch, current.as_ref().map(|b| &b.version), &ptr)?
-                .is_some()
-            {
+            if self.swap_branch(branch, current.as_ref().map(|b| &b.version), &ptr)?.is_some() {
                 return Ok(CommitInfo { ptr, commit });
             }
             attempt += 1;
@@ -514,11 +455,7 @@ mod tests {
     use crate::engine::backend::memory::MemoryBackend;
 
     fn kdf() -> KdfParams {
-        KdfParams {
-            log_n: 10,
-            r: 8,
-            p: 1,
-        }
+        KdfParams { log_n: 10, r: 8, p: 1 }
     }
 
     fn repo() -> (Arc<MemoryBackend>, Repository) {
@@ -530,30 +467,18 @@ mod tests {
     #[test]
     fn create_open_and_passwords() {
         let (b, r) = repo();
-        assert!(matches!(
-            Repository::open(b.clone(), b"nope", StoreOptions::default()),
-            Err(Error::WrongPassword)
-        ));
+        assert!(matches!(Repository::open(b.clone(), b"nope", StoreOptions::default()), Err(Error::WrongPassword)));
         let r2 = Repository::open(b.clone(), b"pw", StoreOptions::default()).unwrap();
         assert_eq!(r2.config().id, r.config().id);
         let slot = r.add_key(b"second", kdf()).unwrap();
         Repository::open(b.clone(), b"second", StoreOptions::default()).unwrap();
         r.remove_key(&slot).unwrap();
-        assert!(matches!(
-            Repository::open(b.clone(), b"second", StoreOptions::default()),
-            Err(Error::WrongPassword)
-        ));
+        assert!(matches!(Repository::open(b.clone(), b"second", StoreOptions::default()), Err(Error::WrongPassword)));
         let last = key_slots(&*b).unwrap()[0].0.clone();
         assert!(r.remove_key(&last).is_err());
-        assert!(matches!(
-            Repository::create(b, b"x", kdf(), StoreOptions::default()),
-            Err(Error::Conflict { .. })
-        ));
+        assert!(matches!(Repository::create(b, b"x", kdf(), StoreOptions::default()), Err(Error::Conflict { .. })));
         let empty = Arc::new(MemoryBackend::new());
-        assert!(matches!(
-            Repository::open(empty, b"pw", StoreOptions::default()),
-            Err(Error::NoRepository { .. })
-        ));
+        assert!(matches!(Repository::open(empty, b"pw", StoreOptions::default()), Err(Error::NoRepository { .. })));
     }
 
     #[test]
@@ -562,55 +487,37 @@ mod tests {
         let mut n = 0;
         let mut build = |_: Option<&CommitInfo>| {
             n += 1;
-            Ok(IndexRoots::from([(
-                "n".to_string(),
-                serde_bytes::ByteBuf::from(vec![n]),
-            )]))
+            Ok(IndexRoots::from([("n".to_string(), serde_bytes::ByteBuf::from(vec![n]))]))
         };
         let c1 = r.commit("main", "one", &mut build).unwrap();
         let c2 = r.commit("main", "two", &mut build).unwrap();
         assert_eq!(c2.commit.parents, vec![c1.ptr]);
         r.create_branch("exp", &c1.ptr).unwrap();
-        assert!(matches!(
-            r.create_branch("exp", &c1.ptr),
-            Err(Error::Conflict { .. })
-        ));
+        assert!(matches!(r.create_branch("exp", &c1.ptr), Err(Error::Conflict { .. })));
         let c3 = r.commit("exp", "three", &mut build).unwrap();
         assert_eq!(r.merge_base(&c2.ptr, &c3.ptr).unwrap(), Some(c1.ptr));
         assert_eq!(r.merge_base(&c2.ptr, &c1.ptr).unwrap(), Some(c1.ptr));
         let names: Vec<String> = r.branches().unwrap().into_iter().map(|b| b.name).collect();
         assert_eq!(names, vec!["exp", "main"]);
-        let log: Vec<String> = r
-            .log(&c3.ptr, 10)
-            .unwrap()
-            .into_iter()
-            .map(|c| c.commit.message)
-            .collect();
+        let log: Vec<String> = r.log(&c3.ptr, 10).unwrap().into_iter().map(|c| c.commit.message).collect();
         assert_eq!(log, vec!["three", "one"]);
         r.delete_branch("exp").unwrap();
         assert!(r.branch("exp").unwrap().is_none());
-        assert!(matches!(
-            r.delete_branch("exp"),
-            Err(Error::NotFound { .. })
-        ));
+        assert!(matches!(r.delete_branch("exp"), Err(Error::NotFound { .. })));
     }
 
     #[test]
     fn lost_race_rebuilds_on_new_head() {
         let (b, r) = repo();
         let other = Repository::open(b, b"pw", StoreOptions::default()).unwrap();
-        let base = r
-            .commit("main", "base", &mut |_| Ok(IndexRoots::new()))
-            .unwrap();
+        let base = r.commit("main", "base", &mut |_| Ok(IndexRoots::new())).unwrap();
         let mut calls = Vec::new();
         let c = r
             .commit("main", "mine", &mut |parent| {
                 calls.push(parent.map(|p| p.ptr));
                 if calls.len() == 1 {
                     // Another writer commits between our read of the head and our swap.
-                    other
-                        .commit("main", "theirs", &mut |_| Ok(IndexRoots::new()))
-                        .unwrap();
+                    other.commit("main", "theirs", &mut |_| Ok(IndexRoots::new())).unwrap();
                 }
                 Ok(IndexRoots::new())
             })

@@ -27,29 +27,20 @@ impl Revision {
         while !rest.is_empty() {
             let op = rest.as_bytes()[0];
             rest = &rest[1..];
-            let digits = rest
-                .find(|c: char| !c.is_ascii_digit())
-                .unwrap_or(rest.len());
+            let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
             let n = if op == b'~' && digits > 0 {
-                rest[..digits]
-                    .parse::<u32>()
-                    .map_err(|_| Error::Invalid(format!("invalid revision {s:?}")))?
+                rest[..digits].parse::<u32>().map_err(|_| Error::Invalid(format!("invalid revision {s:?}")))?
             } else {
                 1
             };
             if op == b'~' {
                 rest = &rest[digits..];
             } else if digits > 0 {
-                return Err(Error::Invalid(format!(
-                    "invalid revision {s:?}: only first parents (^) are supported"
-                )));
+                return Err(Error::Invalid(format!("invalid revision {s:?}: only first parents (^) are supported")));
             }
             back = back.saturating_add(n);
         }
-        Ok(Self {
-            base: base.to_string(),
-            back,
-        })
+        Ok(Self { base: base.to_string(), back })
     }
 }
 
@@ -72,20 +63,17 @@ impl Repository {
         };
         for i in 0..r.back {
             let c = self.read_commit(&at)?;
-            at = *c.commit.parents.first().ok_or_else(|| {
-                Error::not_found(format!(
-                    "revision {rev}: history has only {} commits before it",
-                    i
-                ))
-            })?;
+            at =
+                *c.commit.parents.first().ok_or_else(|| {
+                    Error::not_found(format!("revision {rev}: history has only {} commits before it", i))
+                })?;
         }
         Ok(at)
     }
 
     /// The commit whose id starts with `prefix`, searched among everything reachable from branch heads and `head`.
     fn find_by_prefix(&self, prefix: &str, head: Option<&ChunkPointer>) -> Result<ChunkPointer> {
-        let mut queue: VecDeque<ChunkPointer> =
-            self.branches()?.into_iter().map(|b| b.head).collect();
+        let mut queue: VecDeque<ChunkPointer> = self.branches()?.into_iter().map(|b| b.head).collect();
         queue.extend(head.copied());
         let mut seen = HashSet::new();
         let mut found: Vec<ChunkPointer> = Vec::new();
@@ -101,9 +89,7 @@ impl Repository {
         match found.len() {
             0 => Err(Error::not_found(format!("revision {prefix}"))),
             1 => Ok(found[0]),
-            n => Err(Error::Invalid(format!(
-                "revision {prefix} is ambiguous ({n} commits match); use more digits"
-            ))),
+            n => Err(Error::Invalid(format!("revision {prefix} is ambiguous ({n} commits match); use more digits"))),
         }
     }
 }
@@ -114,20 +100,8 @@ mod tests {
 
     #[test]
     fn parse() {
-        assert_eq!(
-            Revision::parse("main").unwrap(),
-            Revision {
-                base: "main".into(),
-                back: 0
-            }
-        );
-        assert_eq!(
-            Revision::parse("HEAD~3").unwrap(),
-            Revision {
-                base: "HEAD".into(),
-                back: 3
-            }
-        );
+        assert_eq!(Revision::parse("main").unwrap(), Revision { base: "main".into(), back: 0 });
+        assert_eq!(Revision::parse("HEAD~3").unwrap(), Revision { base: "HEAD".into(), back: 3 });
         assert_eq!(Revision::parse("abcd~").unwrap().back, 1);
         assert_eq!(Revision::parse("abcd^^~2").unwrap().back, 4);
         assert!(Revision::parse("~1").is_err());

@@ -30,21 +30,16 @@ type Entries = Vec<(serde_bytes::ByteBuf, serde_bytes::ByteBuf)>;
 fn load(store: &dyn NodeStore, root: Option<&ChunkPointer>) -> Result<Entries> {
     match root {
         None => Ok(Vec::new()),
-        Some(p) => ciborium::from_reader(store.get_node(p)?.as_slice())
-            .map_err(|e| Error::integrity(format!("node: {e}"))),
+        Some(p) => {
+            ciborium::from_reader(store.get_node(p)?.as_slice()).map_err(|e| Error::integrity(format!("node: {e}")))
+        }
     }
 }
 
 /// Point lookup.
-pub fn get(
-    store: &dyn NodeStore,
-    root: Option<&ChunkPointer>,
-    key: &[u8],
-) -> Result<Option<Vec<u8>>> {
+pub fn get(store: &dyn NodeStore, root: Option<&ChunkPointer>, key: &[u8]) -> Result<Option<Vec<u8>>> {
     let e = load(store, root)?;
-    Ok(e.binary_search_by(|(k, _)| k.as_slice().cmp(key))
-        .ok()
-        .map(|i| e[i].1.to_vec()))
+    Ok(e.binary_search_by(|(k, _)| k.as_slice().cmp(key)).ok().map(|i| e[i].1.to_vec()))
 }
 
 /// Apply sorted changes.
@@ -53,10 +48,8 @@ pub fn apply(
     root: Option<ChunkPointer>,
     changes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
 ) -> Result<Option<ChunkPointer>> {
-    let mut m: std::collections::BTreeMap<Vec<u8>, Vec<u8>> = load(store, root.as_ref())?
-        .into_iter()
-        .map(|(k, v)| (k.into_vec(), v.into_vec()))
-        .collect();
+    let mut m: std::collections::BTreeMap<Vec<u8>, Vec<u8>> =
+        load(store, root.as_ref())?.into_iter().map(|(k, v)| (k.into_vec(), v.into_vec())).collect();
     for (k, v) in changes {
         match v {
             Some(v) => {
@@ -70,10 +63,8 @@ pub fn apply(
     if m.is_empty() {
         return Ok(None);
     }
-    let e: Entries = m
-        .into_iter()
-        .map(|(k, v)| (serde_bytes::ByteBuf::from(k), serde_bytes::ByteBuf::from(v)))
-        .collect();
+    let e: Entries =
+        m.into_iter().map(|(k, v)| (serde_bytes::ByteBuf::from(k), serde_bytes::ByteBuf::from(v))).collect();
     let mut b = Vec::new();
     ciborium::into_writer(&e, &mut b).expect("cbor");
     Ok(Some(store.put_node(&b)?))
@@ -92,11 +83,7 @@ impl Iterator for Range<'_> {
 }
 
 /// Keys with a prefix.
-pub fn prefix<'a>(
-    store: &'a dyn NodeStore,
-    root: Option<ChunkPointer>,
-    prefix: &[u8],
-) -> Range<'a> {
+pub fn prefix<'a>(store: &'a dyn NodeStore, root: Option<ChunkPointer>, prefix: &[u8]) -> Range<'a> {
     let items = match load(store, root.as_ref()) {
         Ok(e) => e
             .into_iter()
@@ -105,10 +92,7 @@ pub fn prefix<'a>(
             .collect::<Vec<_>>(),
         Err(e) => vec![Err(e)],
     };
-    Range {
-        items: items.into_iter(),
-        _s: std::marker::PhantomData,
-    }
+    Range { items: items.into_iter(), _s: std::marker::PhantomData }
 }
 
 /// A difference.
@@ -138,13 +122,7 @@ pub fn diff<'a>(
         .filter_map(|k| {
             let o = ma.get(&k).map(|v| v.to_vec());
             let n = mb.get(&k).map(|v| v.to_vec());
-            (o != n).then(|| {
-                Ok(DiffEntry {
-                    key: k.into_vec(),
-                    old: o,
-                    new: n,
-                })
-            })
+            (o != n).then(|| Ok(DiffEntry { key: k.into_vec(), old: o, new: n }))
         })
         .collect::<Vec<_>>()
         .into_iter()

@@ -89,12 +89,7 @@ fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     let r = (|| {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(mode)
-            .open(&tmp)?;
+        let mut f = fs::OpenOptions::new().write(true).create(true).truncate(true).mode(mode).open(&tmp)?;
         f.write_all(data)?;
         f.sync_all()?;
         fs::rename(&tmp, path)
@@ -115,10 +110,7 @@ impl Workspace {
             }
         }
         Err(Error::NoRepository {
-            what: format!(
-                "not in an infini workspace (no {DIR}/ here or in any parent of {})",
-                start.display()
-            ),
+            what: format!("not in an infini workspace (no {DIR}/ here or in any parent of {})", start.display()),
         })
     }
 
@@ -128,26 +120,17 @@ impl Workspace {
         let raw = fs::read(&path).map_err(io_err(format!("reading {}", path.display())))?;
         let config = serde_json::from_slice(&raw)
             .map_err(|e| Error::Invalid(format!("{} is malformed: {e}", path.display())))?;
-        Ok(Self {
-            root: root.to_path_buf(),
-            config,
-        })
+        Ok(Self { root: root.to_path_buf(), config })
     }
 
     /// Create a workspace at `root`; fails if one exists.
     pub fn create(root: &Path, config: WorkspaceConfig) -> Result<Self> {
         let dir = root.join(DIR);
         if dir.join("config.json").exists() {
-            return Err(Error::Conflict {
-                what: format!("a workspace already exists in {}", root.display()),
-            });
+            return Err(Error::Conflict { what: format!("a workspace already exists in {}", root.display()) });
         }
-        fs::create_dir_all(dir.join("cache"))
-            .map_err(io_err(format!("creating {}", dir.display())))?;
-        let ws = Self {
-            root: root.to_path_buf(),
-            config,
-        };
+        fs::create_dir_all(dir.join("cache")).map_err(io_err(format!("creating {}", dir.display())))?;
+        let ws = Self { root: root.to_path_buf(), config };
         ws.save_config()?;
         Ok(ws)
     }
@@ -164,10 +147,7 @@ impl Workspace {
 
     /// Where caches live.
     pub fn cache_dir(&self) -> PathBuf {
-        self.config
-            .cache_dir
-            .clone()
-            .unwrap_or_else(|| self.dir().join("cache"))
+        self.config.cache_dir.clone().unwrap_or_else(|| self.dir().join("cache"))
     }
 
     /// The repository location, with relative directory paths resolved against the workspace root.
@@ -195,8 +175,7 @@ impl Workspace {
             .write(true)
             .open(&path)
             .map_err(io_err(format!("opening {}", path.display())))?;
-        f.lock()
-            .map_err(io_err(format!("locking {}", path.display())))?;
+        f.lock().map_err(io_err(format!("locking {}", path.display())))?;
         Ok(f)
     }
 
@@ -250,8 +229,7 @@ impl Workspace {
         let plain = keys
             .open(Kind::Workspace, b"staged", &sealed)
             .map_err(|_| Error::integrity(format!("{} does not authenticate", path.display())))?;
-        ciborium::from_reader(plain.as_slice())
-            .map_err(|e| Error::integrity(format!("{}: {e}", path.display())))
+        ciborium::from_reader(plain.as_slice()).map_err(|e| Error::integrity(format!("{}: {e}", path.display())))
     }
 
     /// Save staged changes (sealed); an empty set removes the file.
