@@ -20,7 +20,7 @@ impl Args {
         if ctx.global.json {
             output::json(&serde_json::json!({
                 "packs": rep.packs, "commits": rep.commits, "values": rep.values,
-                "chunks_read": rep.chunks_read, "errors": rep.errors,
+                "chunks": rep.chunks, "bytes_read": rep.bytes_read, "errors": rep.errors,
             }))?;
         } else {
             for e in &rep.errors {
@@ -33,7 +33,11 @@ impl Args {
                     rep.packs,
                     rep.commits,
                     rep.values,
-                    if self.read_data { format!(", {} data chunks", rep.chunks_read) } else { String::new() },
+                    if self.read_data {
+                        format!(", {} chunks ({})", rep.chunks, output::bytes(rep.bytes_read))
+                    } else {
+                        String::new()
+                    },
                     rep.errors.len()
                 ),
             );

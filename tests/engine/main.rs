@@ -1,1 +1,3 @@
+//! Engine integration tests: tampering, crash safety and backends through the public API.
 
+mod tamper;
