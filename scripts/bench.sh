@@ -249,6 +249,7 @@ machine_info() {
     meta cpu "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
     meta mem_mib "$(awk '/MemTotal/ {print int($2 / 1024)}' /proc/meminfo)"
     meta kernel "$(uname -sr)"
+    meta load_start "$(cut -d' ' -f1-3 /proc/loadavg)"
 }
 
 # ---------------------------------------------------------------------------
@@ -590,7 +591,9 @@ out.append("")
 out.append(f"Stream: {stream_bytes:,} bytes ({meta.get('size_mb')} MB; ~77% system files from "
            f"/usr/bin, /usr/lib, /usr/share, ~23% seeded random bytes, interleaved), "
            f"sha256 `{meta.get('stream_sha256', '?')}`. Warm page cache (the stream is read before each tool).")
-out.append(f"Machine: {meta.get('cores')} cores ({meta.get('cpu')}), {meta.get('mem_mib')} MiB RAM, {meta.get('kernel')}.")
+out.append(f"Machine: {meta.get('cores')} cores ({meta.get('cpu')}), {meta.get('mem_mib')} MiB RAM, {meta.get('kernel')}; "
+           f"load average {meta.get('load_start')} at the start, {meta.get('load_end')} at the end "
+           "(other work on the machine skews wall times).")
 versions = []
 for t in TOOLS:
     v = meta.get(f"{t}_version")
@@ -598,7 +601,8 @@ for t in TOOLS:
         versions.append(f"{t}: {v}")
 out.append("Versions: " + ("; ".join(versions) if versions else "n/a") + ".")
 out.append("")
-ratio_cols = PEERS + (["best peer"] if PEERS else [])
+has_infini = any((("infini", op) in res) for op, _ in OPS)
+ratio_cols = (PEERS + (["best peer"] if PEERS else [])) if has_infini else []
 head = ["operation", "tool", "wall s", "CPU s (user+sys)", "peak RSS MiB"] + [f"infini/{c}" for c in ratio_cols]
 out.append("| " + " | ".join(head) + " |")
 out.append("|" + "|".join(["---", "---"] + ["---:"] * (len(head) - 2)) + "|")
@@ -748,6 +752,7 @@ main() {
             "$WORK"/borg-repo "$WORK"/borg-home "$WORK"/restic-repo "$WORK"/restic-cache \
             "$WORK"/rustic-repo "$WORK"/rustic-cache
     fi
+    meta load_end "$(cut -d' ' -f1-3 /proc/loadavg)"
     report
     # Fail (after reporting) when any tool failed, so that `make bench` shows it.
     if cut -f2 "$STATUS_TSV" | grep -qx failed; then
