@@ -344,7 +344,13 @@ bench_infini() {
     measure infini commit /dev/null - "$INFINI_BIN" commit -m one
     measure infini re-put "$STREAM" - "$INFINI_BIN" put big2
     measure infini commit2 /dev/null - "$INFINI_BIN" commit -m two
-    repo_size infini "$ws/.infini"
+    # The repository lives in .infini/repo (the rest of .infini is workspace
+    # state and cache); fall back to the whole .infini for other layouts.
+    if [[ -d $ws/.infini/repo ]]; then
+        repo_size infini "$ws/.infini/repo"
+    else
+        repo_size infini "$ws/.infini"
+    fi
     measure infini get /dev/null /dev/null "$INFINI_BIN" get big
     verify infini "$INFINI_BIN" get big
 }
@@ -479,7 +485,7 @@ bench_overhead() {
 # Hook: if scripts/s3-server.sh exists it is run as `s3-server.sh start` and
 # must print NAME=VALUE lines (an `export ` prefix is fine) for
 # AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and optionally
-# AWS_REGION and BENCH_S3_BUCKET (an existing bucket; default infini-bench);
+# AWS_REGION and BENCH_S3_BUCKET (default infini-bench; created if missing);
 # `s3-server.sh stop` stops it. Without the script, an already running server
 # named by AWS_ENDPOINT_URL (and credentials in the environment) is used.
 
@@ -511,7 +517,7 @@ bench_s3() {
     export INFINI_PASSWORD=$PASSWORD
     echo "infini-s3: (in an empty directory, INFINI_PASSWORD=$PASSWORD, AWS_* credentials of the server)" >>"$COMMANDS_TXT"
     warm_cache
-    step infini-s3 "$INFINI_BIN" init --s3 "$bucket/bench-$(date +%s)" --endpoint "$AWS_ENDPOINT_URL"
+    step infini-s3 "$INFINI_BIN" init --s3 "$bucket/bench-$(date +%s)" --create-bucket --endpoint "$AWS_ENDPOINT_URL"
     measure infini-s3 put "$STREAM" - "$INFINI_BIN" put big
     measure infini-s3 commit /dev/null - "$INFINI_BIN" commit -m one
     measure infini-s3 get /dev/null /dev/null "$INFINI_BIN" get big
