@@ -1,4 +1,71 @@
 //! The index tree: a persistent, copy-on-write ordered map of bytes to bytes whose nodes are chunks.
+//!
+//! # Shape
+//!
+//! The tree is a *prolly tree*: a B-tree whose node boundaries are chosen by the content, not by the history of
+//! insertions. Level 0 is the sorted sequence of all entries, cut into leaves; level `n + 1` has one entry per node
+//! of level `n` (that node's first key, pointer and entry count), cut into nodes by the same rule. The root is the
+//! lowest level that is a single node. A tree is named by its root pointer; `None` is the empty tree.
+//!
+//! Because a node ends after an entry depending only on the entries since the previous node ended, the same set of
+//! entries always gives the same nodes, whatever order and batches they were written in: equal subtrees of two
+//! versions have equal pointers (identical node bytes deduplicate in the store), which is what lets
+//! [`diff`] skip them and [`apply`] rewrite only the paths to changed keys.
+//!
+//! # Node format (part of the on-disk format)
+//!
+//! A node is the CBOR encoding of a two-element array, stored as one index chunk through [`NodeStore`]:
+//!
+//! ```text
+//! leaf      = [0, [[key: bstr, value: bstr], ...]]
+//! internal  = [level: uint (1..=64), [[first_key: bstr, child: bstr(72 bytes, a ChunkPointer), count: uint], ...]]
+//! ```
+//!
+//! * Keys in a node are strictly increasing and a node has at least one entry.
+//! * In an internal node at `level`, each child is a node at `level - 1` whose first key is `first_key`, whose keys
+//!   are all below the next entry's `first_key`, and whose subtree holds `count >= 1` entries.
+//!
+//! # Boundary rule
+//!
+//! Each entry has a *weight*: `len(key) + len(value) + 4` in a leaf, `len(key) + 84` in an internal node. Let
+//! `before` and `after` be the summed weights of the node being built without and with an entry, and
+//! `h = u32_le(SHA-256(level_byte || key)[0..4])`. The node ends after the entry when
+//!
+//! * `after >= MAX` (16 KiB), or
+//! * `after >= MIN` (4 KiB) and `h < floor(2^32 * (a² - b²) / a²)`, where `a = MAX - max(before, MIN)` and
+//!   `b = MAX - after`.
+//!
+//! That is, node sizes follow the survival function `S(x) = (1 - (x - MIN) / (MAX - MIN))²` between `MIN` and
+//! `MAX` (mean about 8 KiB, mode at 4 KiB), independently of how large single entries are. The last node of a level
+//! ends with the level. An entry heavier than `MAX` gets a node of its own (plus whatever precedes it); nothing
+//! limits an entry's size, but values are meant to be at most a few KiB.
+//!
+//! Everything is integer arithmetic on the encoded bytes, so every implementation cuts the same nodes.
+//!
+//! # Costs
+//!
+//! * [`get`]: one node per level.
+//! * [`apply`]: only nodes whose content changes are written: per change, about one node per level (occasionally
+//!   a neighbour whose end moves). Untouched nodes are shared and not even loaded.
+//! * [`range`], [`prefix`], [`diff`]: streaming, holding one root-to-leaf path of nodes (per tree).
+//! * [`len`]: the root only (internal entries carry counts).
+//! * [`for_each_node`]: loads internal nodes only; [`verify`] loads and checks every node.
+//!
+//! Nodes come from authenticated storage, but are still checked when decoded and when followed (levels, key order,
+//! key ranges, counts); a node that fails is reported as [`Error::Integrity`](crate::engine::Error::Integrity).
+
+#![deny(missing_docs)]
+
+mod apply;
+mod diff;
+mod node;
+mod read;
+#[cfg(test)]
+mod tests;
+
+pub use apply::apply;
+pub use diff::{Diff, DiffEntry};
+pub use read::{depth, for_each_node, get, len, verify, Range};
 
 use crate::engine::crypto::Kind;
 use crate::engine::object::{ChunkPointer, Store};
@@ -22,108 +89,26 @@ impl NodeStore for Store {
     }
 }
 
-// Interim single-node implementation with the final API (replaced by the persistent tree).
-use crate::engine::Error;
-
-type Entries = Vec<(serde_bytes::ByteBuf, serde_bytes::ByteBuf)>;
-
-fn load(store: &dyn NodeStore, root: Option<&ChunkPointer>) -> Result<Entries> {
-    match root {
-        None => Ok(Vec::new()),
-        Some(p) => {
-            ciborium::from_reader(store.get_node(p)?.as_slice()).map_err(|e| Error::integrity(format!("node: {e}")))
-        }
-    }
-}
-
-/// Point lookup.
-pub fn get(store: &dyn NodeStore, root: Option<&ChunkPointer>, key: &[u8]) -> Result<Option<Vec<u8>>> {
-    let e = load(store, root)?;
-    Ok(e.binary_search_by(|(k, _)| k.as_slice().cmp(key)).ok().map(|i| e[i].1.to_vec()))
-}
-
-/// Apply sorted changes.
-pub fn apply(
-    store: &dyn NodeStore,
-    root: Option<ChunkPointer>,
-    changes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
-) -> Result<Option<ChunkPointer>> {
-    let mut m: std::collections::BTreeMap<Vec<u8>, Vec<u8>> =
-        load(store, root.as_ref())?.into_iter().map(|(k, v)| (k.into_vec(), v.into_vec())).collect();
-    for (k, v) in changes {
-        match v {
-            Some(v) => {
-                m.insert(k, v);
-            }
-            None => {
-                m.remove(&k);
-            }
-        }
-    }
-    if m.is_empty() {
-        return Ok(None);
-    }
-    let e: Entries =
-        m.into_iter().map(|(k, v)| (serde_bytes::ByteBuf::from(k), serde_bytes::ByteBuf::from(v))).collect();
-    let mut b = Vec::new();
-    ciborium::into_writer(&e, &mut b).expect("cbor");
-    Ok(Some(store.put_node(&b)?))
-}
-
-/// Streaming range.
-pub struct Range<'a> {
-    items: std::vec::IntoIter<Result<(Vec<u8>, Vec<u8>)>>,
-    _s: std::marker::PhantomData<&'a ()>,
-}
-impl Iterator for Range<'_> {
-    type Item = Result<(Vec<u8>, Vec<u8>)>;
-    fn next(&mut self) -> Option<Self::Item> {
-        self.items.next()
-    }
-}
-
-/// Keys with a prefix.
-pub fn prefix<'a>(store: &'a dyn NodeStore, root: Option<ChunkPointer>, prefix: &[u8]) -> Range<'a> {
-    let items = match load(store, root.as_ref()) {
-        Ok(e) => e
-            .into_iter()
-            .filter(|(k, _)| k.starts_with(prefix))
-            .map(|(k, v)| Ok((k.into_vec(), v.into_vec())))
-            .collect::<Vec<_>>(),
-        Err(e) => vec![Err(e)],
-    };
-    Range { items: items.into_iter(), _s: std::marker::PhantomData }
-}
-
-/// A difference.
-pub struct DiffEntry {
-    pub key: Vec<u8>,
-    pub old: Option<Vec<u8>>,
-    pub new: Option<Vec<u8>>,
-}
-
-/// Diff.
-#[allow(clippy::needless_lifetimes)]
-pub fn diff<'a>(
+/// Streaming iteration over the keys in `[start, end)`, in key order (`None`: from the first key / to the last).
+///
+/// Memory is bounded by the tree's depth (one path of nodes), not by the number of keys.
+pub fn range<'a>(
     store: &'a dyn NodeStore,
-    a: Option<ChunkPointer>,
-    b: Option<ChunkPointer>,
-) -> std::vec::IntoIter<Result<DiffEntry>> {
-    let (ea, eb) = match (load(store, a.as_ref()), load(store, b.as_ref())) {
-        (Ok(x), Ok(y)) => (x, y),
-        (Err(e), _) | (_, Err(e)) => return vec![Err(e)].into_iter(),
-    };
-    let ma: std::collections::BTreeMap<_, _> = ea.into_iter().collect();
-    let mb: std::collections::BTreeMap<_, _> = eb.into_iter().collect();
-    let mut keys: Vec<_> = ma.keys().chain(mb.keys()).cloned().collect();
-    keys.sort();
-    keys.dedup();
-    keys.into_iter()
-        .filter_map(|k| {
-            let o = ma.get(&k).map(|v| v.to_vec());
-            let n = mb.get(&k).map(|v| v.to_vec());
-            (o != n).then(|| Ok(DiffEntry { key: k.into_vec(), old: o, new: n }))
-        })
-        .collect::<Vec<_>>()
-        .into_iter()
+    root: Option<ChunkPointer>,
+    start: Option<Vec<u8>>,
+    end: Option<Vec<u8>>,
+) -> Range<'a> {
+    Range::new(store, root, start, end)
+}
+
+/// Streaming iteration over all keys starting with `prefix`, in key order.
+pub fn prefix<'a>(store: &'a dyn NodeStore, root: Option<ChunkPointer>, prefix: &[u8]) -> Range<'a> {
+    let start = (!prefix.is_empty()).then(|| prefix.to_vec());
+    Range::new(store, root, start, read::prefix_end(prefix))
+}
+
+/// Differences from tree `a` to tree `b` in key order, streaming. Only subtrees whose pointers differ are
+/// descended into; identical subtrees are skipped without being loaded.
+pub fn diff<'a>(store: &'a dyn NodeStore, a: Option<ChunkPointer>, b: Option<ChunkPointer>) -> Diff<'a> {
+    Diff::new(store, a, b)
 }
