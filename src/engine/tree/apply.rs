@@ -244,7 +244,7 @@ fn apply_level(
             ch.begin_old(ptr, node.len());
             let mut i = 0;
             loop {
-                let next_change = changes.peek().filter(|(k, _)| upper.as_ref().map_or(true, |u| k < u));
+                let next_change = changes.peek().filter(|(k, _)| upper.as_ref().is_none_or(|u| k < u));
                 let order = match (node.keys.get(i), next_change) {
                     (None, None) => break,
                     (Some(_), None) => std::cmp::Ordering::Less,
@@ -327,7 +327,7 @@ pub fn apply(
     // Climb the old tree's levels below its root, passing the changes of each level up to the next.
     let nodes = loop {
         let out = apply_level(&mut ctx, old.as_ref().map(|(n, p)| (n, *p)), level, changes)?;
-        if top.map_or(true, |t| level >= t) {
+        if top.is_none_or(|t| level >= t) {
             break out.nodes;
         }
         let mut next: BTreeMap<Vec<u8>, Option<Val>> = out.removed.into_iter().map(|k| (k, None)).collect();

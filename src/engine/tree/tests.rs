@@ -159,7 +159,7 @@ proptest! {
                 for (s, e) in &bounds {
                     let expect: Vec<_> = model
                         .iter()
-                        .filter(|(k, _)| s.as_ref().map_or(true, |s| *k >= s) && e.as_ref().map_or(true, |e| *k < e))
+                        .filter(|(k, _)| s.as_ref().is_none_or(|s| *k >= s) && e.as_ref().is_none_or(|e| *k < e))
                         .map(|(k, v)| (k.clone(), v.clone()))
                         .collect();
                     prop_assert_eq!(collect(range(&store, root, s.clone(), e.clone())), expect);
@@ -344,7 +344,7 @@ fn range_streams() {
     let mut prev: Option<Vec<u8>> = None;
     while let Some(e) = r.next() {
         let (k, _) = e.unwrap();
-        assert!(prev.as_ref().map_or(true, |p| *p < k));
+        assert!(prev.as_ref().is_none_or(|p| *p < k));
         prev = Some(k);
         max_held = max_held.max(r.held_nodes());
         count += 1;
