@@ -11,7 +11,8 @@ pub struct Args {
     /// The repository.
     source: String,
     /// Directory for the workspace (default: the current directory).
-    dir: Option<std::path::PathBuf>,
+    #[arg(value_name = "DIR")]
+    directory: Option<std::path::PathBuf>,
     /// Branch to check out (default: main).
     #[arg(long = "checkout", value_name = "BRANCH")]
     checkout: Option<String>,
@@ -20,7 +21,7 @@ pub struct Args {
 impl Args {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
         let here = cwd(ctx)?;
-        let root = match &self.dir {
+        let root = match &self.directory {
             Some(d) => here.join(d),
             None => here.clone(),
         };

@@ -14,7 +14,8 @@ pub struct Args {
 #[derive(clap::Args)]
 pub struct GenDocsArgs {
     /// Project directory.
-    dir: PathBuf,
+    #[arg(value_name = "DIR")]
+    out: PathBuf,
 }
 
 impl Args {
@@ -43,6 +44,6 @@ pub fn generate_docs(dir: &std::path::Path) -> anyhow::Result<()> {
 
 impl GenDocsArgs {
     pub fn run(self, _ctx: &Context) -> anyhow::Result<()> {
-        generate_docs(&self.dir)
+        generate_docs(&self.out)
     }
 }

@@ -18,7 +18,8 @@ pub struct Args {
     /// KEY (or PREFIX with -r).
     key: String,
     /// DIR (with -r).
-    dir: Option<PathBuf>,
+    #[arg(value_name = "DIR")]
+    target_dir: Option<PathBuf>,
     /// Write to FILE instead of stdout.
     #[arg(short = 'o', long, value_name = "FILE")]
     output: Option<PathBuf>,
@@ -97,7 +98,7 @@ impl Args {
         let s = Session::read(ctx)?;
         let ns = s.view_at(self.at.as_deref())?;
         if self.recursive {
-            let dir = self.dir.as_ref().ok_or_else(|| usage("get -r needs PREFIX and DIR"))?;
+            let dir = self.target_dir.as_ref().ok_or_else(|| usage("get -r needs PREFIX and DIR"))?;
             let dir = super::session::cwd(ctx)?.join(dir);
             let store = s.repo.store();
             let mut n = 0usize;
@@ -123,7 +124,7 @@ impl Args {
             }
             return Ok(());
         }
-        if self.dir.is_some() {
+        if self.target_dir.is_some() {
             return Err(usage("unexpected argument after KEY (did you mean -o FILE or -r?)"));
         }
         let entry = ns.get(&self.key)?.ok_or_else(|| Error::not_found(format!("key {}", self.key)))?;

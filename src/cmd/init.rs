@@ -12,7 +12,8 @@ use infini::engine::workspace::{Head, Workspace, WorkspaceConfig, DIR};
 #[derive(clap::Args)]
 pub struct Args {
     /// Directory for the workspace.
-    dir: Option<std::path::PathBuf>,
+    #[arg(value_name = "DIR")]
+    directory: Option<std::path::PathBuf>,
     /// Keep the repository in an S3 bucket: BUCKET or BUCKET/PREFIX.
     #[arg(long, value_name = "BUCKET[/PREFIX]")]
     s3: Option<String>,
@@ -26,7 +27,7 @@ pub struct Args {
 
 impl Args {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
-        let root = match &self.dir {
+        let root = match &self.directory {
             Some(d) => cwd(ctx)?.join(d),
             None => cwd(ctx)?,
         };
