@@ -16,8 +16,22 @@ use std::time::Instant;
 
 fn compressible(len: usize) -> Vec<u8> {
     const WORDS: [&str; 16] = [
-        "infini", "stream", "chunk", "value", "commit", "branch", "encrypted", "the", "of", "and", "data", "0x1f",
-        "pack", "index", "{\"key\":", "\n",
+        "infini",
+        "stream",
+        "chunk",
+        "value",
+        "commit",
+        "branch",
+        "encrypted",
+        "the",
+        "of",
+        "and",
+        "data",
+        "0x1f",
+        "pack",
+        "index",
+        "{\"key\":",
+        "\n",
     ];
     let mut r = rand::rngs::StdRng::seed_from_u64(1);
     let mut v = Vec::with_capacity(len + 16);
@@ -61,7 +75,11 @@ fn main() {
         // Physical limits, single core.
         let sample = &data[..data.len().min(64 << 20)];
         let (c, s) = time(|| zstd::bulk::compress(sample, 3).expect("zstd"));
-        println!("| zstd -3 (1 core) | {name} (ratio {:.2}) | {:.0} |", sample.len() as f64 / c.len() as f64, mbps(sample.len(), s));
+        println!(
+            "| zstd -3 (1 core) | {name} (ratio {:.2}) | {:.0} |",
+            sample.len() as f64 / c.len() as f64,
+            mbps(sample.len(), s)
+        );
         let (_, s) = time(|| sha2::Sha256::digest(sample));
         println!("| SHA-256 (1 core) | {name} | {:.0} |", mbps(sample.len(), s));
         let cipher = aes_gcm::Aes256Gcm::new_from_slice(&[7u8; 32]).expect("key");
