@@ -48,9 +48,9 @@ impl Args {
             endpoint: ctx.global.endpoint.clone(),
             region: ctx.global.region.clone(),
             head: Head::Branch(self.checkout.clone().unwrap_or_else(|| DEFAULT_BRANCH.into())),
-            mem_cache: None,
-            cache_size: None,
-            cache_dir: None,
+            mem_cache: ctx.global.mem_cache,
+            cache_size: ctx.global.cache_size,
+            cache_dir: ctx.global.cache_dir.clone(),
             zstd_level: None,
             create_bucket: false,
             storage_class: None,
@@ -59,7 +59,7 @@ impl Args {
         let opened = (|| -> anyhow::Result<Repository> {
             let backend = open_backend(ctx, &location, Some(&ws), false)?;
             let pw = password::get(ctx)?;
-            Ok(Repository::open(backend, &pw, store_options(Some(&ws), remote))?)
+            Ok(Repository::open(backend, &pw, store_options(ctx, Some(&ws), remote))?)
         })();
         let repo = match opened {
             Ok(r) => r,

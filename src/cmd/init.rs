@@ -50,9 +50,9 @@ impl Args {
             endpoint: ctx.global.endpoint.clone(),
             region: ctx.global.region.clone(),
             head: Head::Branch(DEFAULT_BRANCH.into()),
-            mem_cache: None,
-            cache_size: None,
-            cache_dir: None,
+            mem_cache: ctx.global.mem_cache,
+            cache_size: ctx.global.cache_size,
+            cache_dir: ctx.global.cache_dir.clone(),
             zstd_level: None,
             create_bucket: self.create_bucket,
             storage_class: self.storage_class.clone(),
@@ -63,7 +63,7 @@ impl Args {
         let ws = Workspace::create(&root, config)?;
         let result = (|| -> anyhow::Result<Repository> {
             let backend = open_backend(ctx, &repo_loc, Some(&ws), true)?;
-            Ok(Repository::create(backend, &pw, KdfParams::from_env(), store_options(Some(&ws), remote))?)
+            Ok(Repository::create(backend, &pw, KdfParams::from_env(), store_options(ctx, Some(&ws), remote))?)
         })();
         let repo = match result {
             Ok(r) => r,

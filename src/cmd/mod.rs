@@ -99,6 +99,16 @@ pub struct Global {
     /// S3 region (default: AWS_REGION, else us-east-1).
     #[arg(long, global = true, value_name = "REGION")]
     pub region: Option<String>,
+    /// Hot cache budget (decrypted chunks in memory), e.g. 256M. Default 256M.
+    #[arg(long, global = true, value_name = "SIZE", value_parser = parse_size)]
+    pub mem_cache: Option<u64>,
+    /// Warm cache budget (encrypted chunks on local disk), e.g. 1G. Default 1G for S3 repositories; off for local
+    /// ones unless given. Remembered by init/clone.
+    #[arg(long, global = true, value_name = "SIZE", value_parser = parse_size)]
+    pub cache_size: Option<u64>,
+    /// Warm cache directory (default .infini/cache/warm). Remembered by init/clone.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
     /// Machine-readable output on stdout; errors as JSON on stderr.
     #[arg(long, global = true)]
     pub json: bool,
@@ -267,6 +277,23 @@ fn backend_code(b: &BackendError) -> u8 {
         BackendError::NotFound { .. } => code::INTEGRITY,
         _ => code::OTHER,
     }
+}
+
+/// Parse a byte size: a number with an optional K, M, G or T suffix (powers of 1024; `KiB`, `MB` etc. accepted).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num.parse().map_err(|_| format!("invalid size {s:?}"))?;
+    let mult: u64 = match unit.trim().to_ascii_uppercase().trim_end_matches("IB").trim_end_matches('B') {
+        "" => 1,
+        "K" => 1 << 10,
+        "M" => 1 << 20,
+        "G" => 1 << 30,
+        "T" => 1 << 40,
+        _ => return Err(format!("invalid size {s:?} (use e.g. 512K, 256M, 1G)")),
+    };
+    n.checked_mul(mult).ok_or_else(|| format!("size {s:?} is too large"))
 }
 
 /// A usage error raised by a command (exit code 2).

@@ -51,13 +51,24 @@ pub fn local_repo_path(p: &Path) -> PathBuf {
     }
 }
 
-/// Store options for a workspace (or defaults).
-pub fn store_options(ws: Option<&Workspace>, remote: bool) -> StoreOptions {
+/// Default warm cache budget for remote repositories.
+pub const DEFAULT_CACHE_SIZE: u64 = 1 << 30;
+
+/// Store options for a workspace (or defaults), with command-line overrides.
+pub fn store_options(ctx: &Context, ws: Option<&Workspace>, remote: bool) -> StoreOptions {
     let mut o = StoreOptions { uploaders: if remote { 8 } else { 2 }, ..StoreOptions::default() };
-    if let Some(ws) = ws {
-        if let Some(m) = ws.config.mem_cache {
-            o.mem_cache = m as usize;
+    let g = &ctx.global;
+    if let Some(m) = g.mem_cache.or(ws.and_then(|w| w.config.mem_cache)) {
+        o.mem_cache = m as usize;
+    }
+    let size = g.cache_size.or(ws.and_then(|w| w.config.cache_size));
+    let dir = g.cache_dir.clone().or_else(|| ws.map(|w| w.cache_dir()));
+    if let (Some(dir), Some(budget)) = (dir, size.or(remote.then_some(DEFAULT_CACHE_SIZE))) {
+        if budget > 0 {
+            o.warm = Some((dir.join("warm"), budget));
         }
+    }
+    if let Some(ws) = ws {
         if let Some(z) = ws.config.zstd_level {
             o.zstd_level = z;
         }
@@ -109,7 +120,7 @@ impl Session {
             let location = if url.starts_with("s3://") { url } else { cwd(ctx)?.join(url).display().to_string() };
             let backend = open_backend(ctx, &location, None, false)?;
             let pw = password::get(ctx)?;
-            let repo = Arc::new(Repository::open(backend, &pw, store_options(None, location.starts_with("s3://")))?);
+            let repo = Arc::new(Repository::open(backend, &pw, store_options(ctx, None, location.starts_with("s3://")))?);
             let branch = ctx.global.branch.clone().unwrap_or_else(|| DEFAULT_BRANCH.to_string());
             let head = Head::Branch(branch);
             let tip = resolve_head(&repo, &head)?;
@@ -195,9 +206,89 @@ impl Session {
     }
 }
 
+/// Cache counters of this workspace, accumulated over commands in `.infini/cache/stats.json`.
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+pub struct TierStats {
+    /// Hot tier hits and misses.
+    pub hot_hits: u64,
+    /// Hot tier misses.
+    pub hot_misses: u64,
+    /// Warm tier hits.
+    pub warm_hits: u64,
+    /// Warm tier misses.
+    pub warm_misses: u64,
+    /// Bytes served by the warm tier.
+    pub warm_bytes: u64,
+    /// Chunk reads that went to the backend.
+    pub cold_reads: u64,
+    /// Bytes fetched from the backend for chunks.
+    pub cold_bytes: u64,
+}
+
+impl TierStats {
+    fn path(ws: &Workspace) -> PathBuf {
+        ws.cache_dir().join("stats.json")
+    }
+
+    /// What the workspace has accumulated.
+    pub fn load(ws: &Workspace) -> Self {
+        std::fs::read(Self::path(ws)).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
+    }
+
+    /// This process's counters.
+    pub fn of(store: &infini::engine::object::Store) -> Self {
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut t = TierStats {
+            hot_hits: store.hot().hits.load(Relaxed),
+            hot_misses: store.hot().misses.load(Relaxed),
+            cold_reads: store.stats.chunks_fetched.load(Relaxed),
+            cold_bytes: store.stats.bytes_fetched.load(Relaxed),
+            ..Default::default()
+        };
+        if let Some(w) = store.warm() {
+            t.warm_hits = w.hits.load(Relaxed);
+            t.warm_misses = w.misses.load(Relaxed);
+            t.warm_bytes = w.hit_bytes.load(Relaxed);
+        }
+        t
+    }
+
+    /// Sum of two sets of counters.
+    pub fn add(&self, o: &Self) -> Self {
+        TierStats {
+            hot_hits: self.hot_hits + o.hot_hits,
+            hot_misses: self.hot_misses + o.hot_misses,
+            warm_hits: self.warm_hits + o.warm_hits,
+            warm_misses: self.warm_misses + o.warm_misses,
+            warm_bytes: self.warm_bytes + o.warm_bytes,
+            cold_reads: self.cold_reads + o.cold_reads,
+            cold_bytes: self.cold_bytes + o.cold_bytes,
+        }
+    }
+
+    fn is_zero(&self) -> bool {
+        self.hot_hits + self.hot_misses + self.warm_hits + self.warm_misses + self.cold_reads == 0
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        // Best effort: counters are informational.
+        if let Some(ws) = &self.ws {
+            let now = TierStats::of(self.repo.store());
+            if !now.is_zero() {
+                let total = TierStats::load(ws).add(&now);
+                if let Ok(json) = serde_json::to_vec(&total) {
+                    let _ = std::fs::write(TierStats::path(ws), json);
+                }
+            }
+        }
+    }
+}
+
 /// Open the workspace's repository with its unlocked key, else with a password.
 pub fn open_repo(ctx: &Context, ws: &Workspace, backend: Arc<dyn Backend>, remote: bool) -> anyhow::Result<Repository> {
-    let opts = store_options(Some(ws), remote);
+    let opts = store_options(ctx, Some(ws), remote);
     let probe = Repository::header(&*backend)?;
     if let Some(key) = ws.read_key(&probe.id)? {
         return Ok(Repository::with_key(backend, key, opts)?);

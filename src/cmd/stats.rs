@@ -4,7 +4,8 @@ use super::session::Session;
 use super::{output, Context};
 use infini::engine::object::parse_object_name;
 
-/// Report repository size, object counts, and the size of HEAD's values against what is stored.
+/// Report repository size, object counts, the size of HEAD's values against what is stored, and per-tier cache
+/// hits, misses and bytes fetched in this workspace.
 #[derive(clap::Args)]
 pub struct Args {}
 
@@ -31,8 +32,11 @@ impl Args {
             logical += e.size();
         }
         let ratio = if chunk_bytes > 0 { logical as f64 / chunk_bytes as f64 } else { 0.0 };
-        let hot = store.hot();
-        let st = &store.stats;
+        let tiers = match &s.ws {
+            Some(ws) => super::session::TierStats::load(ws).add(&super::session::TierStats::of(store)),
+            None => super::session::TierStats::of(store),
+        };
+        let warm_disk = store.warm().map(|w| w.disk_bytes());
         let v = serde_json::json!({
             "repository_bytes": repo_bytes,
             "objects": objects.len(),
@@ -42,9 +46,9 @@ impl Args {
             "head_logical_bytes": logical,
             "head_logical_per_stored": ratio,
             "cache": {
-                "hot": { "hits": hot.hits.load(std::sync::atomic::Ordering::Relaxed), "misses": hot.misses.load(std::sync::atomic::Ordering::Relaxed), "bytes": hot.bytes() },
-                "fetched_chunks": st.chunks_fetched.load(std::sync::atomic::Ordering::Relaxed),
-                "fetched_bytes": st.bytes_fetched.load(std::sync::atomic::Ordering::Relaxed),
+                "hot": { "hits": tiers.hot_hits, "misses": tiers.hot_misses },
+                "warm": { "hits": tiers.warm_hits, "misses": tiers.warm_misses, "bytes_served": tiers.warm_bytes, "disk_bytes": warm_disk },
+                "cold": { "reads": tiers.cold_reads, "bytes_fetched": tiers.cold_bytes },
             },
         });
         if ctx.global.json {
@@ -54,6 +58,18 @@ impl Args {
         println!("chunks:            {chunks} ({} sealed)", output::bytes(chunk_bytes));
         println!("HEAD:              {keys} keys, {}", output::bytes(logical));
         println!("HEAD / stored:     {ratio:.2}x (dedup and compression)");
+        println!("hot tier:          {} hits, {} misses", tiers.hot_hits, tiers.hot_misses);
+        match warm_disk {
+            Some(d) => println!(
+                "warm tier:         {} hits, {} misses, {} served, {} on disk",
+                tiers.warm_hits,
+                tiers.warm_misses,
+                output::bytes(tiers.warm_bytes),
+                output::bytes(d)
+            ),
+            None => println!("warm tier:         off (local repository; enable with --cache-size)"),
+        }
+        println!("cold tier:         {} reads, {} fetched", tiers.cold_reads, output::bytes(tiers.cold_bytes));
         Ok(())
     }
 }

@@ -4,6 +4,7 @@
 use super::{kind_from_u8, object_name, parse_object_name, read_table, ChunkPointer, PackBuilder, TableEntry};
 use crate::engine::backend::Backend;
 use crate::engine::cache::hot::HotCache;
+use crate::engine::cache::warm::WarmCache;
 use crate::engine::crypto::{Keys, Kind};
 use crate::engine::format::DEFAULT_ZSTD_LEVEL;
 use crate::engine::id::{ChunkId, ObjectId};
@@ -31,11 +32,13 @@ pub struct StoreOptions {
     pub mem_cache: usize,
     /// Where to persist the dedup index between runs (a workspace's cache), if anywhere.
     pub index_path: Option<PathBuf>,
+    /// Warm tier: directory and byte budget, if any.
+    pub warm: Option<(PathBuf, u64)>,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        Self { zstd_level: DEFAULT_ZSTD_LEVEL, uploaders: 2, mem_cache: 256 << 20, index_path: None }
+        Self { zstd_level: DEFAULT_ZSTD_LEVEL, uploaders: 2, mem_cache: 256 << 20, index_path: None, warm: None }
     }
 }
 
@@ -137,6 +140,7 @@ pub struct Store {
     open_data: Mutex<PackBuilder>,
     uploads: Arc<Uploads>,
     hot: HotCache,
+    warm: Option<WarmCache>,
     /// Counters.
     pub stats: Arc<StoreStats>,
     /// New packs written by this process, to persist into the index file.
@@ -201,7 +205,9 @@ impl Store {
     /// A store over `backend` with `keys`.
     pub fn new(backend: Arc<dyn Backend>, keys: Arc<Keys>, opts: StoreOptions) -> Self {
         let hot = HotCache::new(opts.mem_cache);
+        let warm = opts.warm.as_ref().map(|(d, b)| WarmCache::new(d, *b));
         Self {
+            warm,
             backend,
             keys,
             opts,
@@ -229,6 +235,11 @@ impl Store {
     /// The hot tier.
     pub fn hot(&self) -> &HotCache {
         &self.hot
+    }
+
+    /// The warm tier, if configured.
+    pub fn warm(&self) -> Option<&WarmCache> {
+        self.warm.as_ref()
     }
 
     /// The dedup index.
@@ -386,15 +397,19 @@ impl Store {
     }
 
     fn read_chunk(&self, kind: Kind, ptr: &ChunkPointer) -> Result<Vec<u8>> {
-        let sealed = self.fetch_sealed(ptr)?;
+        let sealed = self.fetch_sealed(kind, ptr)?;
         let name = object_name(&ptr.object);
         let payload = self.keys.open(kind, &ptr.id.0, &sealed).map_err(|_| {
             Error::integrity(format!("chunk at {name}+{} does not authenticate (corrupt or tampered)", ptr.offset))
         })?;
+        // Only authenticated bytes enter the warm tier (inserting what is already there is a no-op).
+        if let Some(w) = &self.warm {
+            w.insert(ptr, kind != Kind::Data, &sealed);
+        }
         decode(&payload).ok_or_else(|| Error::integrity(format!("chunk at {name}+{} does not decode", ptr.offset)))
     }
 
-    fn fetch_sealed(&self, ptr: &ChunkPointer) -> Result<Vec<u8>> {
+    fn fetch_sealed(&self, kind: Kind, ptr: &ChunkPointer) -> Result<Vec<u8>> {
         for slot in [&self.open_data, &self.open_index] {
             let pack = slot.lock().expect("pack lock");
             if pack.id() == ptr.object {
@@ -408,6 +423,10 @@ impl Store {
             if let Some(b) = bytes.get(s..s + ptr.len as usize) {
                 return Ok(b.to_vec());
             }
+        }
+        let index = kind != Kind::Data;
+        if let Some(b) = self.warm.as_ref().and_then(|w| w.get(ptr, index)) {
+            return Ok(b);
         }
         let name = object_name(&ptr.object);
         let sealed = self.backend.read_range(&name, ptr.offset as u64, ptr.len as u64).map_err(|e| {
