@@ -156,6 +156,12 @@ impl Keys {
         seal(self.key_for(kind), &ad(kind, place), plaintext, random_bytes())
     }
 
+    /// [`Keys::seal`] without copying: `buf` holds [`SEAL_PREFIX`] bytes of room followed by the plaintext, and is
+    /// encrypted in place. The result is the same as sealing the plaintext.
+    pub fn seal_buffer(&self, kind: Kind, place: &[u8], buf: Vec<u8>) -> Vec<u8> {
+        seal_in_place(self.key_for(kind), &ad(kind, place), buf, random_bytes())
+    }
+
     /// Open what [`Keys::seal`] sealed with the same kind and place.
     pub fn open(&self, kind: Kind, place: &[u8], sealed: &[u8]) -> Result<Vec<u8>> {
         open(self.key_for(kind), &ad(kind, place), sealed)
@@ -175,16 +181,26 @@ fn message_cipher(key: &SubKey, salt: &[u8; 32]) -> Aes256Gcm {
     Aes256Gcm::new_from_slice(&*k).expect("32-byte key")
 }
 
+/// Room a buffer passed to [`Keys::seal_buffer`] keeps in front of the plaintext (for the salt).
+pub const SEAL_PREFIX: usize = 32;
+
 /// `salt || AES-256-GCM(HMAC(key, salt), nonce = 0, ad, plaintext)`.
 fn seal(key: &SubKey, ad: &[u8], plaintext: &[u8], salt: [u8; 32]) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(plaintext.len() + SEAL_OVERHEAD);
+    buf.resize(SEAL_PREFIX, 0);
+    buf.extend_from_slice(plaintext);
+    seal_in_place(key, ad, buf, salt)
+}
+
+fn seal_in_place(key: &SubKey, ad: &[u8], mut buf: Vec<u8>, salt: [u8; 32]) -> Vec<u8> {
+    use aes_gcm::aead::AeadInPlace;
     let cipher = message_cipher(key, &salt);
-    let mut out = Vec::with_capacity(plaintext.len() + SEAL_OVERHEAD);
-    out.extend_from_slice(&salt);
-    let ct = cipher
-        .encrypt(Nonce::from_slice(&[0u8; 12]), Payload { msg: plaintext, aad: ad })
+    buf[..SEAL_PREFIX].copy_from_slice(&salt);
+    let tag = cipher
+        .encrypt_in_place_detached(Nonce::from_slice(&[0u8; 12]), ad, &mut buf[SEAL_PREFIX..])
         .expect("AES-GCM encryption of an in-memory buffer cannot fail");
-    out.extend_from_slice(&ct);
-    out
+    buf.extend_from_slice(&tag);
+    buf
 }
 
 fn open(key: &SubKey, ad: &[u8], sealed: &[u8]) -> Result<Vec<u8>> {

@@ -5,7 +5,7 @@ use super::{kind_from_u8, object_name, parse_object_name, read_table, ChunkPoint
 use crate::engine::backend::Backend;
 use crate::engine::cache::hot::HotCache;
 use crate::engine::cache::warm::WarmCache;
-use crate::engine::crypto::{Keys, Kind};
+use crate::engine::crypto::{Keys, Kind, SEAL_PREFIX};
 use crate::engine::format::DEFAULT_ZSTD_LEVEL;
 use crate::engine::id::{ChunkId, ObjectId};
 use crate::engine::{Error, Result};
@@ -173,18 +173,24 @@ fn decompress(data: &[u8], raw_len: usize) -> Option<Vec<u8>> {
     })
 }
 
-/// `encoding || raw_len:u32 || body`, compressed when that saves space.
-fn encode(level: i32, plain: &[u8]) -> Vec<u8> {
+/// `encoding || raw_len:u32 || body`, compressed when that saves space, after `room` zero bytes.
+fn encode_with_room(level: i32, plain: &[u8], room: usize) -> Vec<u8> {
     let compressed = if level > 0 && plain.len() > 64 { compress(level, plain) } else { None };
     let (enc, body) = match &compressed {
         Some(c) if c.len() < plain.len() => (ENC_ZSTD, c.as_slice()),
         _ => (ENC_RAW, plain),
     };
-    let mut out = Vec::with_capacity(ENC_HEADER + body.len());
+    let mut out = Vec::with_capacity(room + ENC_HEADER + body.len() + 16);
+    out.resize(room, 0);
     out.push(enc);
     out.extend_from_slice(&(plain.len() as u32).to_le_bytes());
     out.extend_from_slice(body);
     out
+}
+
+#[cfg(test)]
+fn encode(level: i32, plain: &[u8]) -> Vec<u8> {
+    encode_with_room(level, plain, 0)
 }
 
 fn decode(payload: &[u8]) -> Option<Vec<u8>> {
@@ -255,8 +261,8 @@ impl Store {
 
     /// [`Store::seal_chunk`] with the id already computed.
     pub fn seal_with_id(&self, kind: Kind, id: ChunkId, plain: &[u8]) -> SealedChunk {
-        let payload = encode(self.opts.zstd_level, plain);
-        let sealed = self.keys.seal(kind, &id.0, &payload);
+        let buf = encode_with_room(self.opts.zstd_level, plain, SEAL_PREFIX);
+        let sealed = self.keys.seal_buffer(kind, &id.0, buf);
         self.stats.plain_bytes_written.fetch_add(plain.len() as u64, Ordering::Relaxed);
         SealedChunk { kind, id, sealed }
     }
