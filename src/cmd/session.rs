@@ -120,7 +120,8 @@ impl Session {
             let location = if url.starts_with("s3://") { url } else { cwd(ctx)?.join(url).display().to_string() };
             let backend = open_backend(ctx, &location, None, false)?;
             let pw = password::get(ctx)?;
-            let repo = Arc::new(Repository::open(backend, &pw, store_options(ctx, None, location.starts_with("s3://")))?);
+            let repo =
+                Arc::new(Repository::open(backend, &pw, store_options(ctx, None, location.starts_with("s3://")))?);
             let branch = ctx.global.branch.clone().unwrap_or_else(|| DEFAULT_BRANCH.to_string());
             let head = Head::Branch(branch);
             let tip = resolve_head(&repo, &head)?;

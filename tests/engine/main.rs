@@ -1,3 +1,4 @@
 //! Engine integration tests: tampering, crash safety and backends through the public API.
 
+mod concurrency;
 mod tamper;
