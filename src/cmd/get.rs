@@ -64,15 +64,17 @@ fn safe_relative(rel: &str) -> Option<PathBuf> {
     ok.then(|| p.to_path_buf())
 }
 
-fn write_file(s: &Session, entry: &Entry, path: &Path, range: (u64, u64)) -> anyhow::Result<u64> {
+fn write_file(ctx: &Context, s: &Session, entry: &Entry, path: &Path, range: (u64, u64)) -> anyhow::Result<u64> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     }
     let tmp = path.with_extension("infini-partial");
     let r = (|| -> anyhow::Result<u64> {
         let f = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-        let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+        let bar = big(range).then(|| output::progress(ctx, Some(range.1 - range.0), "get")).flatten();
+        let mut w = output::ProgressWriter::new(std::io::BufWriter::with_capacity(1 << 20, f), bar);
         let n = copy_range(s.repo.store(), &entry.blob, range.0, range.1, threads(), &mut w)?;
+        let mut w = w.into_inner();
         w.flush()?;
         w.get_ref().sync_all()?;
         Ok(n)
@@ -87,6 +89,11 @@ fn write_file(s: &Session, entry: &Entry, path: &Path, range: (u64, u64)) -> any
             Err(e)
         }
     }
+}
+
+/// Worth a progress bar.
+fn big(range: (u64, u64)) -> bool {
+    range.1 - range.0 >= 64 << 20
 }
 
 fn threads() -> usize {
@@ -108,7 +115,7 @@ impl Args {
                 let rel = safe_relative(&key[self.key.len()..])
                     .ok_or_else(|| usage(format!("key {key:?} does not map to a safe path under {}", dir.display())))?;
                 let size = entry.size();
-                write_file(&s, &entry, &dir.join(&rel), (0, size))?;
+                write_file(ctx, &s, &entry, &dir.join(&rel), (0, size))?;
                 files.push(
                     serde_json::json!({ "key": key, "size": size, "path": dir.join(&rel).display().to_string() }),
                 );
@@ -136,7 +143,7 @@ impl Args {
         match &self.output {
             Some(path) => {
                 let path = super::session::cwd(ctx)?.join(path);
-                let n = write_file(&s, &entry, &path, range)?;
+                let n = write_file(ctx, &s, &entry, &path, range)?;
                 if ctx.global.json {
                     output::json(
                         &serde_json::json!({ "key": self.key, "size": n, "path": path.display().to_string() }),
@@ -145,9 +152,11 @@ impl Args {
             }
             None => {
                 let stdout = std::io::stdout();
-                let mut w = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
+                let bar = big(range).then(|| output::progress(ctx, Some(range.1 - range.0), "get")).flatten();
+                let mut w =
+                    output::ProgressWriter::new(std::io::BufWriter::with_capacity(1 << 20, stdout.lock()), bar);
                 copy_range(s.repo.store(), &entry.blob, range.0, range.1, threads(), &mut w)?;
-                w.flush().map_err(|e| Error::io("writing output", e))?;
+                w.into_inner().flush().map_err(|e| Error::io("writing output", e))?;
             }
         }
         Ok(())

@@ -77,3 +77,37 @@ pub fn bytes(n: u64) -> String {
         format!("{v:.1} {}", UNITS[u])
     }
 }
+
+/// A writer that advances a progress bar by the bytes written through it.
+pub struct ProgressWriter<W> {
+    inner: W,
+    bar: Option<ProgressBar>,
+}
+
+impl<W: Write> ProgressWriter<W> {
+    /// Wrap `inner`; `bar` may be `None` (no progress shown).
+    pub fn new(inner: W, bar: Option<ProgressBar>) -> Self {
+        Self { inner, bar }
+    }
+
+    /// Finish the bar and return the inner writer.
+    pub fn into_inner(self) -> W {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+        self.inner
+    }
+}
+
+impl<W: Write> Write for ProgressWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        if let Some(b) = &self.bar {
+            b.inc(n as u64);
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
