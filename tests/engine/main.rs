@@ -1,4 +1,5 @@
 //! Engine integration tests: tampering, crash safety and backends through the public API.
 
 mod concurrency;
+mod crash;
 mod tamper;
