@@ -1,0 +1,513 @@
+//! Versions: commits, revisions, forks, detached checkouts, and the staging commands.
+
+use crate::util::*;
+use serde_json::Value;
+
+fn branch_of(env: &Env) -> Value {
+    env.ok(["status", "--json"]).json()["branch"].clone()
+}
+
+#[test]
+fn fork_isolates_changes_both_ways() {
+    let env = Env::init();
+    env.put("shared", b"v1");
+    env.put("only-main-later", b"x");
+    let base = env.commit("base");
+
+    env.ok(["fork", "exp"]);
+    assert_eq!(branch_of(&env), "exp");
+    env.put("shared", b"changed on exp");
+    env.put("exp-only", b"e");
+    env.ok(["rm", "only-main-later"]);
+    let exp1 = env.commit("on exp");
+
+    env.ok(["checkout", "main"]);
+    assert_eq!(branch_of(&env), "main");
+    assert_eq!(env.get("shared"), b"v1", "a fork's change is invisible on main");
+    env.fails_with(3, ["get", "exp-only"]);
+    assert_eq!(env.get("only-main-later"), b"x", "a removal on the fork does not touch main");
+    env.put("main-only", b"m");
+    let main2 = env.commit("on main");
+    assert_eq!(env.log_ids(), vec![main2.clone(), base.clone()]);
+
+    env.ok(["checkout", "exp"]);
+    assert_eq!(env.get("shared"), b"changed on exp");
+    env.fails_with(3, ["get", "main-only"]);
+    env.fails_with(3, ["get", "only-main-later"]);
+    assert_eq!(env.log_ids(), vec![exp1.clone(), base.clone()]);
+
+    // Either branch is readable from the other with --at.
+    assert_eq!(env.ok(["get", "--at", "main", "main-only"]).stdout, b"m");
+    assert_eq!(env.ok(["get", "--at", "main", "shared"]).stdout, b"v1");
+    env.ok(["checkout", "main"]);
+    assert_eq!(env.ok(["get", "--at", "exp", "shared"]).stdout, b"changed on exp");
+    assert_eq!(env.ok(["ls", "--at", "exp"]).lines(), ["exp-only", "shared"]);
+}
+
+#[test]
+fn fork_at_a_revision_and_staged_changes_come_along() {
+    let env = Env::init();
+    env.put("k", b"1");
+    let c1 = env.commit("1");
+    env.put("k", b"2");
+    let c2 = env.commit("2");
+    env.ok(["fork", "old", "HEAD~1"]);
+    assert_eq!(env.log_ids(), vec![c1.clone()], "fork NAME REV starts the branch at REV");
+    assert_eq!(env.get("k"), b"1");
+    // Staged changes follow a fork.
+    env.put("staged", b"s");
+    env.ok(["fork", "carry"]);
+    assert_eq!(env.get("staged"), b"s");
+    let c3 = env.commit("on carry");
+    assert_eq!(env.log_ids(), vec![c3, c1.clone()]);
+    env.ok(["checkout", "main"]);
+    assert_eq!(env.log_ids(), vec![c2, c1]);
+    env.fails_with(3, ["get", "staged"]);
+}
+
+#[test]
+fn detached_checkout_is_read_only() {
+    let env = Env::init();
+    env.put("a", b"1");
+    env.put("b", b"2");
+    let c1 = env.commit("1");
+    env.put("a", b"changed");
+    let c2 = env.commit("2");
+
+    env.ok(["checkout", &c1]);
+    let st = env.ok(["status", "--json"]).json();
+    assert_eq!(st["detached"], c1.as_str(), "{st}");
+    assert!(st["branch"].is_null(), "{st}");
+    assert_eq!(env.get("a"), b"1");
+    assert_eq!(env.log_ids(), vec![c1.clone()]);
+    assert_eq!(env.ok(["ls"]).lines(), ["a", "b"]);
+
+    env.cmd(["put", "a"]).stdin(b"nope").fails_with(2);
+    env.fails_with(2, ["rm", "a"]);
+    env.fails_with(2, ["mv", "a", "c"]);
+    env.fails_with(2, ["cp", "a", "c"]);
+    env.fails_with(2, ["commit", "-m", "nope"]);
+    assert_eq!(env.get("a"), b"1", "nothing changed while detached");
+    let st = env.ok(["status", "--json"]).json();
+    assert_eq!(st["staged"], serde_json::json!([]), "nothing staged while detached: {st}");
+
+    // The branch did not move.
+    assert_eq!(env.ok(["log", "--json", "main"]).json()[0]["id"], c2.as_str());
+    // Reads still work at other revisions.
+    assert_eq!(env.ok(["get", "--at", "main", "a"]).stdout, b"changed");
+
+    // A fork from a detached HEAD makes it writable there.
+    env.ok(["fork", "from-old"]);
+    env.put("a", b"3");
+    let c3 = env.commit("3");
+    assert_eq!(env.log_ids(), vec![c3, c1.clone()]);
+}
+
+#[test]
+fn get_at_each_of_twenty_commits() {
+    let env = Env::init();
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        env.put("counter", format!("value-{i}").as_bytes());
+        env.put(&format!("key-{i:02}"), format!("{i}").as_bytes());
+        ids.push(env.commit(&format!("commit {i}")));
+    }
+    let mut newest_first = ids.clone();
+    newest_first.reverse();
+    assert_eq!(env.log_ids(), newest_first, "log lists every commit, newest first");
+
+    for (i, id) in ids.iter().enumerate() {
+        let want = format!("value-{i}");
+        let out = env.ok(["get", "--at", id, "counter"]);
+        assert_eq!(out.text(), want, "--at full id:\n{out}");
+        let back = format!("HEAD~{}", 19 - i);
+        let out = env.ok(["get", "--at", &back, "counter"]);
+        assert_eq!(out.text(), want, "--at {back}:\n{out}");
+        let short = &id[..12];
+        let out = env.ok(["get", "--at", short, "counter"]);
+        assert_eq!(out.text(), want, "--at {short}:\n{out}");
+        if i % 5 == 0 {
+            let rev = format!("main~{}", 19 - i);
+            let out = env.ok(["get", "--at", &rev, "counter"]);
+            assert_eq!(out.text(), want, "--at {rev}:\n{out}");
+            let keys = env.ok(["ls", "--at", id]).lines();
+            assert_eq!(keys.len(), i + 2, "ls --at {id}: {keys:?}");
+            env.fails_with(3, ["get", "--at", id, &format!("key-{:02}", i + 1)]);
+        }
+    }
+}
+
+#[test]
+fn revision_forms() {
+    let env = Env::init();
+    env.put("k", b"1");
+    let c1 = env.commit("1");
+    env.put("k", b"2");
+    let c2 = env.commit("2");
+    env.put("k", b"3");
+    let c3 = env.commit("3");
+    for (rev, want) in [
+        ("HEAD", &c3),
+        ("HEAD~0", &c3),
+        ("HEAD~", &c2),
+        ("HEAD~1", &c2),
+        ("HEAD^", &c2),
+        ("HEAD~~", &c1),
+        ("HEAD^^", &c1),
+        ("HEAD~2", &c1),
+        ("main", &c3),
+        ("main~2", &c1),
+    ] {
+        let out = env.ok(["show", "--json", rev]);
+        assert_eq!(out.json()["id"], want.as_str(), "show {rev}:\n{out}");
+    }
+    for id in [&c1, &c2, &c3] {
+        for n in [8usize, 10, 20, 64] {
+            let out = env.ok(["show", "--json", &id[..n]]);
+            assert_eq!(out.json()["id"], id.as_str(), "show {}:\n{out}", &id[..n]);
+        }
+        let rev = format!("{}~0", &id[..10]);
+        assert_eq!(env.ok(["show", "--json", &rev]).json()["id"], id.as_str());
+    }
+    let rev = format!("{}~1", &c3[..10]);
+    assert_eq!(env.ok(["show", "--json", &rev]).json()["id"], c2.as_str());
+    env.fails_with(3, ["show", "HEAD~3"]);
+    env.fails_with(3, ["show", "no-such-branch"]);
+}
+
+#[test]
+fn log_limits_and_json_fields() {
+    let env = Env::init();
+    let before = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        env.put("k", format!("{i}").as_bytes());
+        ids.push(env.commit(&format!("message {i}\n\nbody line {i}")));
+    }
+    let out = env.ok(["log", "--json"]);
+    let v = out.json();
+    let arr = v.as_array().unwrap_or_else(|| panic!("log --json is an array:\n{out}"));
+    assert_eq!(arr.len(), 4, "{out}");
+    for (j, c) in arr.iter().enumerate() {
+        let i = 3 - j;
+        assert_eq!(c["id"], ids[i].as_str(), "{out}");
+        assert_eq!(c["message"], format!("message {i}\n\nbody line {i}"), "{out}");
+        let parents: Vec<&str> = c["parents"]
+            .as_array()
+            .unwrap_or_else(|| panic!("parents is an array:\n{out}"))
+            .iter()
+            .map(|p| p.as_str().expect("parent ids are strings"))
+            .collect();
+        if i == 0 {
+            assert!(parents.is_empty(), "the first commit has no parents:\n{out}");
+        } else {
+            assert_eq!(parents, [ids[i - 1].as_str()], "{out}");
+        }
+        match &c["time"] {
+            Value::Number(n) => {
+                let t = n.as_u64().expect("time is a whole number of seconds");
+                assert!(t + 5 >= before && t <= before + 600, "commit time {t} is now-ish ({before}):\n{out}");
+            }
+            Value::String(s) => assert!(!s.is_empty(), "{out}"),
+            other => panic!("time is {other}:\n{out}"),
+        }
+    }
+
+    let out = env.ok(["log", "-n", "2", "--json"]);
+    assert_eq!(out.json().as_array().map(|a| a.len()), Some(2), "log -n 2:\n{out}");
+    assert_eq!(out.json()[0]["id"], ids[3].as_str());
+    assert_eq!(out.json()[1]["id"], ids[2].as_str());
+
+    // Text log: -n limits, REV starts elsewhere.
+    let out = env.ok(["log", "-n", "1"]);
+    let text = out.text();
+    assert!(text.contains(&ids[3]), "{out}");
+    assert!(!text.contains(&ids[2]), "log -n 1 shows one commit:\n{out}");
+    let out = env.ok(["log", &ids[1]]);
+    let text = out.text();
+    assert!(text.contains(&ids[1]) && text.contains(&ids[0]), "{out}");
+    assert!(!text.contains(&ids[2]) && !text.contains(&ids[3]), "log REV starts at REV:\n{out}");
+    let out = env.ok(["log", "--oneline"]);
+    assert_eq!(out.lines().len(), 4, "log --oneline: one line per commit:\n{out}");
+    assert!(out.lines()[0].starts_with(&ids[3][..7]), "{out}");
+}
+
+#[test]
+fn log_of_an_empty_repository_is_empty() {
+    let env = Env::init();
+    let out = env.ok(["log"]);
+    assert!(out.stdout.is_empty(), "{out}");
+    let out = env.ok(["log", "--json"]);
+    assert_eq!(out.json(), serde_json::json!([]), "{out}");
+    let out = env.ok(["ls", "--json"]);
+    assert_eq!(out.json(), serde_json::json!([]), "{out}");
+}
+
+#[test]
+fn show_json_has_commit_fields_and_changes() {
+    let env = Env::init();
+    env.put("a", b"1");
+    env.put("b", b"2");
+    let c1 = env.commit("first");
+    env.put("a", b"changed");
+    env.ok(["rm", "b"]);
+    env.put("c", b"3");
+    let c2 = env.commit("second");
+
+    let out = env.ok(["show", "--json"]);
+    let v = out.json();
+    assert_eq!(v["id"], c2.as_str(), "show defaults to HEAD:\n{out}");
+    assert_eq!(v["parents"], serde_json::json!([c1]), "{out}");
+    assert_eq!(v["message"], "second", "{out}");
+    assert!(v["time"].is_number() || v["time"].is_string(), "{out}");
+    let mut changes: Vec<(String, String)> = v["changes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("changes is an array:\n{out}"))
+        .iter()
+        .map(|c| (c["key"].as_str().unwrap().into(), c["change"].as_str().unwrap().into()))
+        .collect();
+    changes.sort();
+    assert_eq!(
+        changes,
+        [
+            ("a".to_string(), "modified".to_string()),
+            ("b".to_string(), "removed".to_string()),
+            ("c".to_string(), "added".to_string())
+        ],
+        "{out}"
+    );
+    let out = env.ok(["show", "--json", &c1[..10]]);
+    assert_eq!(out.json()["id"], c1.as_str());
+    assert_eq!(out.json()["parents"], serde_json::json!([]));
+
+    // Text form names the commit and the changed keys.
+    let out = env.ok(["show", "HEAD"]);
+    let t = out.text();
+    assert!(t.contains(&c2) && t.contains("second"), "{out}");
+    for k in ["a", "b", "c"] {
+        assert!(t.lines().any(|l| l.ends_with(&format!("\t{k}"))), "show lists {k}:\n{out}");
+    }
+}
+
+#[test]
+fn ls_json_gives_key_and_size() {
+    let env = Env::init();
+    env.put("dir/a", b"12345");
+    env.put("dir/b", b"");
+    env.put("other", &random_bytes(3, 5000));
+    let out = env.ok(["ls", "--json"]);
+    let v = out.json();
+    let got: Vec<(String, u64)> = v
+        .as_array()
+        .unwrap_or_else(|| panic!("ls --json is an array:\n{out}"))
+        .iter()
+        .map(|e| (e["key"].as_str().unwrap().to_string(), e["size"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(got, [("dir/a".to_string(), 5), ("dir/b".to_string(), 0), ("other".to_string(), 5000)], "{out}");
+    env.commit("c");
+    assert_eq!(env.ok(["ls", "dir/"]).lines(), ["dir/a", "dir/b"]);
+    assert_eq!(env.ok(["ls", "--json", "dir/"]).json().as_array().unwrap().len(), 2);
+    assert!(env.ok(["ls", "nothing/"]).stdout.is_empty());
+    let out = env.ok(["ls", "-l"]);
+    let lines = out.lines();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(lines[2].contains("5000") && lines[2].ends_with("other"), "ls -l shows size and key:\n{out}");
+}
+
+#[test]
+fn status_and_reset() {
+    let env = Env::init();
+    env.put("keep", b"1");
+    env.put("modify", b"1");
+    env.put("remove", b"1");
+    env.commit("base");
+
+    let out = env.ok(["status"]);
+    assert!(out.stdout.is_empty(), "nothing staged: nothing on stdout:\n{out}");
+    assert!(out.stderr.contains("main"), "status names the branch:\n{out}");
+
+    env.put("new", b"n");
+    env.put("modify", b"2");
+    env.ok(["rm", "remove"]);
+    let out = env.ok(["status"]);
+    assert_eq!(out.lines(), ["M\tmodify", "A\tnew", "D\tremove"], "{out}");
+    let out = env.ok(["status", "--json"]);
+    let v = out.json();
+    assert_eq!(v["branch"], "main", "{out}");
+    let staged: Vec<(String, String)> = v["staged"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["key"].as_str().unwrap().into(), c["change"].as_str().unwrap().into()))
+        .collect();
+    assert_eq!(
+        staged,
+        [
+            ("modify".to_string(), "modified".to_string()),
+            ("new".to_string(), "added".to_string()),
+            ("remove".to_string(), "removed".to_string())
+        ],
+        "{out}"
+    );
+    // diff with no revision: the same staged changes.
+    assert_eq!(env.ok(["diff"]).lines(), ["M\tmodify", "A\tnew", "D\tremove"]);
+
+    // Reset one key.
+    env.ok(["reset", "modify"]);
+    assert_eq!(env.get("modify"), b"1");
+    assert_eq!(env.ok(["status"]).lines(), ["A\tnew", "D\tremove"]);
+    // Reset all.
+    let out = env.ok(["reset"]);
+    assert!(out.stdout.is_empty(), "{out}");
+    assert!(env.ok(["status"]).stdout.is_empty());
+    env.fails_with(3, ["get", "new"]);
+    assert_eq!(env.get("remove"), b"1");
+    // Nothing staged: commit creates nothing.
+    let out = env.ok(["commit", "-m", "empty"]);
+    assert!(out.stdout.is_empty(), "{out}");
+    assert_eq!(env.log_ids().len(), 1);
+
+    // Putting back the committed value is not a change.
+    env.put("modify", b"1");
+    assert!(env.ok(["status"]).stdout.is_empty(), "same value as committed: no staged change");
+}
+
+#[test]
+fn rm_mv_cp() {
+    let env = Env::init();
+    let big = random_bytes(11, 2_000_000);
+    env.put("a", b"alpha");
+    env.put("b", b"beta");
+    env.put("c", &big);
+    env.put("dir/x", b"x");
+    env.put("dir/y", b"y");
+    env.put("dirz", b"not under dir/");
+    env.commit("base");
+
+    env.ok(["rm", "a"]);
+    env.fails_with(3, ["get", "a"]);
+    env.ok(["mv", "b", "b2"]);
+    env.fails_with(3, ["get", "b"]);
+    assert_eq!(env.get("b2"), b"beta");
+    let objects_before = bytes_under(env.repo_dir().join("objects"));
+    env.ok(["cp", "c", "c2"]);
+    assert_bytes_eq(&env.get("c"), &big, "cp keeps the source");
+    assert_bytes_eq(&env.get("c2"), &big, "cp makes the copy");
+    env.ok(["rm", "-r", "dir/"]);
+    env.fails_with(3, ["get", "dir/x"]);
+    assert_eq!(env.get("dirz"), b"not under dir/", "rm -r dir/ removes only keys under dir/");
+    env.commit("changes");
+    let grown = bytes_under(env.repo_dir().join("objects")) - objects_before;
+    assert!(
+        grown < big.len() as u64 / 2,
+        "cp copies no data: objects grew by {grown} bytes for a {}-byte value",
+        big.len()
+    );
+    assert_eq!(env.ok(["ls"]).lines(), ["b2", "c", "c2", "dirz"]);
+    assert_eq!(env.ok(["get", "--at", "HEAD~1", "a"]).stdout, b"alpha", "history keeps removed keys");
+
+    // Errors: missing sources.
+    env.fails_with(3, ["rm", "nope"]);
+    env.fails_with(3, ["mv", "nope", "x"]);
+    env.fails_with(3, ["cp", "nope", "x"]);
+    env.fails_with(3, ["rm", "-r", "nope/"]);
+    // mv over an existing key replaces it.
+    env.ok(["mv", "b2", "dirz"]);
+    assert_eq!(env.get("dirz"), b"beta");
+    env.fails_with(3, ["get", "b2"]);
+}
+
+#[test]
+fn commit_with_nothing_staged_creates_nothing() {
+    let env = Env::init();
+    // Before the first commit.
+    let out = env.ok(["commit", "-m", "nothing"]);
+    assert!(out.stdout.is_empty(), "no id printed when nothing is committed:\n{out}");
+    assert!(env.log_ids().is_empty());
+    env.put("k", b"v");
+    let c1 = env.commit("one");
+    let out = env.ok(["commit", "-m", "nothing again"]);
+    assert!(out.stdout.is_empty(), "{out}");
+    assert_eq!(env.log_ids(), vec![c1.clone()]);
+    let out = env.ok(["--json", "commit", "-m", "nothing again"]);
+    assert!(out.json().get("id").is_none(), "no id in JSON either:\n{out}");
+    assert_eq!(env.log_ids(), vec![c1]);
+}
+
+#[test]
+fn checkout_refuses_while_changes_are_staged() {
+    let env = Env::init();
+    env.put("k", b"1");
+    let c1 = env.commit("1");
+    env.ok(["fork", "other"]);
+    env.ok(["checkout", "main"]);
+    env.put("k", b"staged");
+    for target in ["other", c1.as_str()] {
+        let out = env.run(["checkout", target]);
+        assert!(out.code == 11 || out.code == 2, "checkout with staged changes must be refused (exit 11 or 2):\n{out}");
+        assert!(out.stdout.is_empty(), "{out}");
+    }
+    assert_eq!(branch_of(&env), "main", "HEAD did not move");
+    assert_eq!(env.get("k"), b"staged", "the staged change survives");
+    env.ok(["reset"]);
+    env.ok(["checkout", "other"]);
+    assert_eq!(branch_of(&env), "other");
+}
+
+#[test]
+fn branch_list_and_delete() {
+    let env = Env::init();
+    env.put("k", b"1");
+    let c1 = env.commit("1");
+    env.ok(["fork", "alpha"]);
+    env.put("k", b"2");
+    let c2 = env.commit("2");
+    env.ok(["fork", "beta"]);
+    env.ok(["checkout", "main"]);
+
+    let out = env.ok(["branch"]);
+    let lines = out.lines();
+    assert_eq!(lines.len(), 3, "{out}");
+    let current: Vec<&String> = lines.iter().filter(|l| l.starts_with('*')).collect();
+    assert_eq!(current.len(), 1, "exactly one current branch:\n{out}");
+    assert!(current[0].contains("main"), "{out}");
+    for b in ["alpha", "beta", "main"] {
+        assert!(lines.iter().any(|l| l.split_whitespace().any(|w| w == b)), "{b} listed:\n{out}");
+    }
+    let out = env.ok(["branch", "--json"]);
+    let mut got: Vec<(String, String, bool)> = out
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["name"].as_str().unwrap().to_string(),
+                b["head"].as_str().unwrap().to_string(),
+                b["current"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("alpha".to_string(), c2.clone(), false),
+            ("beta".to_string(), c2.clone(), false),
+            ("main".to_string(), c1.clone(), true)
+        ],
+        "{out}"
+    );
+
+    env.ok(["branch", "-d", "alpha"]);
+    let out = env.ok(["branch"]);
+    assert!(!out.text().contains("alpha"), "deleted branch is gone:\n{out}");
+    env.fails_with(3, ["checkout", "alpha"]);
+    env.fails_with(3, ["branch", "-d", "alpha"]);
+    env.fails_with(2, ["branch", "-d", "main"]);
+    // Commits of a deleted branch stay reachable from others.
+    assert_eq!(env.ok(["get", "--at", "beta", "k"]).stdout, b"2");
+    // The name is free again.
+    env.ok(["fork", "alpha", &c1]);
+    assert_eq!(env.log_ids(), vec![c1]);
+}
