@@ -153,8 +153,7 @@ impl Args {
             None => {
                 let stdout = std::io::stdout();
                 let bar = big(range).then(|| output::progress(ctx, Some(range.1 - range.0), "get")).flatten();
-                let mut w =
-                    output::ProgressWriter::new(std::io::BufWriter::with_capacity(1 << 20, stdout.lock()), bar);
+                let mut w = output::ProgressWriter::new(std::io::BufWriter::with_capacity(1 << 20, stdout.lock()), bar);
                 copy_range(s.repo.store(), &entry.blob, range.0, range.1, threads(), &mut w)?;
                 w.into_inner().flush().map_err(|e| Error::io("writing output", e))?;
             }
