@@ -43,6 +43,9 @@ _infini() {
             infini,fork)
                 cmd="infini__subcmd__fork"
                 ;;
+            infini,gc)
+                cmd="infini__subcmd__gc"
+                ;;
             infini,gen-docs)
                 cmd="infini__subcmd__gen__subcmd__docs"
                 ;;
@@ -117,6 +120,9 @@ _infini() {
                 ;;
             infini__subcmd__help,fork)
                 cmd="infini__subcmd__help__subcmd__fork"
+                ;;
+            infini__subcmd__help,gc)
+                cmd="infini__subcmd__help__subcmd__gc"
                 ;;
             infini__subcmd__help,gen-docs)
                 cmd="infini__subcmd__help__subcmd__gen__subcmd__docs"
@@ -215,7 +221,7 @@ _infini() {
 
     case "${cmd}" in
         infini)
-            opts="-C -R -q -h -V --repo --branch --password-file --password-command --endpoint --region --mem-cache --cache-size --cache-dir --json --quiet --help --version init clone put get rm mv cp ls status reset diff commit log show checkout fork branch check stats key lock unlock completions gen-docs help"
+            opts="-C -R -q -h -V --repo --branch --password-file --password-command --endpoint --region --mem-cache --cache-size --cache-dir --json --quiet --help --version init clone put get rm mv cp ls status reset diff commit log show checkout fork branch check gc stats key lock unlock completions gen-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -814,6 +820,68 @@ _infini() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        infini__subcmd__gc)
+            opts="-n -C -R -q -h --dry-run --grace --repo --branch --password-file --password-command --endpoint --region --mem-cache --cache-size --cache-dir --json --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --grace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --repo)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -R)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --branch)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --password-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --password-command)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --region)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --mem-cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         infini__subcmd__gen__subcmd__docs)
             opts="-C -R -q -h --repo --branch --password-file --password-command --endpoint --region --mem-cache --cache-size --cache-dir --json --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -947,7 +1015,7 @@ _infini() {
             return 0
             ;;
         infini__subcmd__help)
-            opts="init clone put get rm mv cp ls status reset diff commit log show checkout fork branch check stats key lock unlock completions gen-docs help"
+            opts="init clone put get rm mv cp ls status reset diff commit log show checkout fork branch check gc stats key lock unlock completions gen-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1073,6 +1141,20 @@ _infini() {
             return 0
             ;;
         infini__subcmd__help__subcmd__fork)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        infini__subcmd__help__subcmd__gc)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -9,6 +9,7 @@ mod completions;
 mod cp;
 mod diff;
 mod fork;
+mod gc;
 mod get;
 mod init;
 mod key;
@@ -137,6 +138,7 @@ enum Command {
     Fork(fork::Args),
     Branch(branch::Args),
     Check(check::Args),
+    Gc(gc::Args),
     Stats(stats::Args),
     Key(key::Args),
     Lock(lock::LockArgs),
@@ -225,6 +227,7 @@ fn run(cmd: Command, ctx: &Context) -> anyhow::Result<()> {
         Command::Fork(a) => a.run(ctx),
         Command::Branch(a) => a.run(ctx),
         Command::Check(a) => a.run(ctx),
+        Command::Gc(a) => a.run(ctx),
         Command::Stats(a) => a.run(ctx),
         Command::Key(a) => a.run(ctx),
         Command::Lock(a) => a.run(ctx),

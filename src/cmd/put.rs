@@ -30,7 +30,7 @@ impl Args {
         s.branch_for_write()?;
         let ns = s.view()?;
         let store = s.repo.store().clone();
-        store.sync_index()?;
+        s.repo.sync_dedup_index()?;
         let mut staged = Vec::new();
         if self.recursive {
             let dir = super::session::cwd(ctx)?.join(&self.target);

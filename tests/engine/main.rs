@@ -2,4 +2,5 @@
 
 mod concurrency;
 mod crash;
+mod gc;
 mod tamper;

@@ -453,6 +453,12 @@ impl Store {
     /// Bring the dedup index up to date with the repository: load the persisted index, list packs, and read the
     /// table of every pack not seen before. Packs that disappeared are forgotten.
     pub fn sync_index(&self) -> Result<()> {
+        self.sync_index_excluding(&std::collections::HashSet::new())
+    }
+
+    /// [`Store::sync_index`], leaving out packs in `excluded` (condemned by garbage collection) so that nothing new
+    /// comes to depend on them.
+    pub fn sync_index_excluding(&self, excluded: &std::collections::HashSet<ObjectId>) -> Result<()> {
         if let Some(path) = &self.opts.index_path {
             if let Ok(sealed) = std::fs::read(path) {
                 // A damaged local cache is only a cache: rebuild from the repository.
@@ -467,7 +473,7 @@ impl Store {
         }
         let listed = self.backend.list("objects/")?;
         let present: std::collections::HashSet<ObjectId> =
-            listed.iter().filter_map(|o| parse_object_name(&o.name)).collect();
+            listed.iter().filter_map(|o| parse_object_name(&o.name)).filter(|id| !excluded.contains(id)).collect();
         let known: Vec<ObjectId> = self.index.packs.iter().map(|p| *p).collect();
         let mut changed = false;
         for id in known {

@@ -6,9 +6,11 @@
 //! head and swaps the ref; when it loses a race it asks the caller to rebuild on the new head (three-way merge).
 
 mod check;
+mod gc;
 mod revision;
 
 pub use check::CheckReport;
+pub use gc::{GcOptions, GcPlan};
 
 pub use revision::Revision;
 
@@ -319,7 +321,11 @@ impl Repository {
     /// All branches, sorted by name.
     pub fn branches(&self) -> Result<Vec<Branch>> {
         let mut out = Vec::new();
+        let gc_ref = self.store.keys().ref_name(gc::GC_REF);
         for rn in self.backend.list_refs()? {
+            if rn == gc_ref {
+                continue;
+            }
             if let Some((data, version)) = self.backend.read_ref(&rn)? {
                 let v = self.open_ref(&rn, &data)?;
                 out.push(Branch { name: v.branch, head: v.head, version });

@@ -1,0 +1,50 @@
+//! `infini gc`: remove packs no branch needs any more.
+
+use super::session::Session;
+use super::{output, usage, Context};
+use infini::engine::repo::GcOptions;
+
+/// Collect garbage in two phases: packs no branch reaches are first condemned, and deleted by a later run once
+/// they have stayed condemned and unreachable for the grace period, so concurrent writers never lose data.
+/// Staged (uncommitted) changes are not reachable from any branch: commit them within the grace period.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Show the plan without changing anything.
+    #[arg(short = 'n', long)]
+    dry_run: bool,
+    /// How long a pack stays condemned before it is deleted (e.g. 24h, 30m, 0s).
+    #[arg(long, default_value = "24h", value_name = "DURATION")]
+    grace: String,
+}
+
+impl Args {
+    pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        let grace = humantime::parse_duration(&self.grace).map_err(|e| usage(format!("invalid --grace: {e}")))?;
+        let s = Session::read(ctx)?;
+        let plan = s.repo.gc(&GcOptions { grace_secs: grace.as_secs(), dry_run: self.dry_run })?;
+        if ctx.global.json {
+            let mut v = serde_json::to_value(&plan)?;
+            v["dry_run"] = serde_json::json!(self.dry_run);
+            return output::json(&v);
+        }
+        let verb = if self.dry_run { "would" } else { "did" };
+        output::info(ctx, format!("{} packs, {} in use", plan.packs, plan.live_packs));
+        output::info(ctx, format!("{verb} condemn {} unreachable pack(s)", plan.condemn.len()));
+        output::info(
+            ctx,
+            format!(
+                "{verb} delete {} pack(s) condemned for over {}, {}",
+                plan.delete.len(),
+                self.grace,
+                output::bytes(plan.delete_bytes)
+            ),
+        );
+        if !plan.pardon.is_empty() {
+            output::info(ctx, format!("{verb} pardon {} condemned pack(s) in use again", plan.pardon.len()));
+        }
+        for (p, pct) in &plan.partly_garbage {
+            output::info(ctx, format!("kept {p}: {pct}% garbage"));
+        }
+        Ok(())
+    }
+}

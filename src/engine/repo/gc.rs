@@ -1,0 +1,226 @@
+//! Garbage collection in two phases, so that no concurrent writer ever loses data.
+//!
+//! 1. **Mark** every chunk reachable from every branch: commits, index nodes, chunk-list nodes, data chunks.
+//! 2. Packs holding no reachable chunk are **condemned**: recorded, with the time, in the repository's gc ref
+//!    (a sealed ref whose name, like a branch's, is a keyed hash). Writers leave condemned packs out of their dedup
+//!    index, so nothing new comes to depend on them.
+//! 3. A later run **deletes** packs that were condemned at least the grace period ago and are still unreachable;
+//!    a condemned pack that became reachable again (a writer that deduplicated against it before it was condemned
+//!    committed meanwhile) is pardoned.
+//!
+//! Packs that are partly garbage are kept whole (chunk pointers carry their pack, so moving live chunks would mean
+//! rewriting every tree that points at them); the plan reports how much of each is garbage.
+
+use super::Repository;
+use crate::engine::backend::BackendError;
+use crate::engine::crypto::{now_secs, Kind};
+use crate::engine::fields::decode_root;
+use crate::engine::format::{META_CLASS, PACK_CLASSES, SEAL_OVERHEAD};
+use crate::engine::id::ObjectId;
+use crate::engine::namespace::{Entry, FIELD};
+use crate::engine::object::{object_name, parse_object_name, ChunkPointer};
+use crate::engine::tree::{self, NodeStore};
+use crate::engine::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// Name (before hashing) of the ref holding condemned packs. Not a valid branch name.
+pub(crate) const GC_REF: &str = "gc:condemned";
+
+/// Tunables of [`Repository::gc`].
+#[derive(Clone, Debug)]
+pub struct GcOptions {
+    /// Seconds a pack must stay condemned before it is deleted.
+    pub grace_secs: u64,
+    /// Only compute the plan.
+    pub dry_run: bool,
+}
+
+impl Default for GcOptions {
+    fn default() -> Self {
+        Self { grace_secs: 24 * 3600, dry_run: false }
+    }
+}
+
+/// What a gc run decided (and, unless a dry run, did).
+#[derive(Debug, Default, Serialize)]
+pub struct GcPlan {
+    /// Packs examined.
+    pub packs: usize,
+    /// Packs with live chunks.
+    pub live_packs: usize,
+    /// Packs newly condemned (deleted by a run after the grace period).
+    pub condemn: Vec<String>,
+    /// Packs deleted (or to delete, in a dry run).
+    pub delete: Vec<String>,
+    /// Bytes the deleted packs occupy.
+    pub delete_bytes: u64,
+    /// Condemned packs found reachable again and pardoned.
+    pub pardon: Vec<String>,
+    /// Packs kept although partly garbage: (pack, percent of sealed bytes that are garbage).
+    pub partly_garbage: Vec<(String, u8)>,
+}
+
+#[derive(Default, Serialize, Deserialize)]
+struct Condemned {
+    /// pack -> when it was condemned (seconds since the epoch).
+    packs: BTreeMap<ObjectId, u64>,
+}
+
+fn pad_to_class(mut v: Vec<u8>) -> Vec<u8> {
+    let need = v.len() + 4 + SEAL_OVERHEAD;
+    let class = std::iter::once(META_CLASS).chain(PACK_CLASSES).find(|&c| c >= need).unwrap_or(need);
+    let len = (v.len() as u32).to_le_bytes();
+    v.splice(0..0, len);
+    v.resize(class - SEAL_OVERHEAD, 0);
+    v
+}
+
+impl Repository {
+    fn gc_ref_name(&self) -> String {
+        self.store().keys().ref_name(GC_REF)
+    }
+
+    fn read_condemned(&self) -> Result<(Condemned, Option<crate::engine::backend::RefVersion>)> {
+        let name = self.gc_ref_name();
+        let Some((sealed, version)) = self.backend().read_ref(&name)? else { return Ok((Condemned::default(), None)) };
+        let plain = self
+            .store()
+            .keys()
+            .open(Kind::Ref, name.as_bytes(), &sealed)
+            .map_err(|_| Error::integrity("gc ref does not authenticate"))?;
+        let n = plain.get(..4).map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")) as usize);
+        let body = n.and_then(|n| plain.get(4..4 + n)).ok_or_else(|| Error::integrity("gc ref is truncated"))?;
+        let c = ciborium::from_reader(body).map_err(|e| Error::integrity(format!("gc ref: {e}")))?;
+        Ok((c, Some(version)))
+    }
+
+    /// Packs condemned by garbage collection: writers must not deduplicate against them.
+    pub fn condemned_packs(&self) -> Result<HashSet<ObjectId>> {
+        Ok(self.read_condemned()?.0.packs.into_keys().collect())
+    }
+
+    /// Bring the store's dedup index up to date, leaving out condemned packs.
+    pub fn sync_dedup_index(&self) -> Result<()> {
+        self.store().sync_index_excluding(&self.condemned_packs()?)
+    }
+
+    /// Every chunk reachable from every branch.
+    fn mark(&self) -> Result<HashSet<ChunkPointer>> {
+        let store = self.store();
+        let mut live = HashSet::new();
+        let mut seen_commits = HashSet::new();
+        let mut queue: Vec<ChunkPointer> = self.branches()?.into_iter().map(|b| b.head).collect();
+        while let Some(p) = queue.pop() {
+            if !seen_commits.insert(p.id) {
+                continue;
+            }
+            live.insert(p);
+            let c = self.read_commit(&p)?;
+            queue.extend(c.commit.parents.iter().copied());
+            for name in c.commit.index.keys() {
+                if name != FIELD {
+                    return Err(Error::Invalid(format!(
+                        "commit {} has a field {name:?} that gc cannot trace; refusing to collect",
+                        c.id()
+                    )));
+                }
+            }
+            let root = decode_root(c.commit.index.get(FIELD).map(|b| b.as_slice()))?;
+            tree::for_each_node(&**store as &dyn NodeStore, root.as_ref(), &mut |n| {
+                live.insert(*n);
+                Ok(())
+            })?;
+            let parent = match c.commit.parents.first() {
+                Some(pp) => decode_root(self.read_commit(pp)?.commit.index.get(FIELD).map(|b| b.as_slice()))?,
+                None => None,
+            };
+            // Values that are new in this commit; older ones were marked from the commit that introduced them.
+            for d in tree::diff(&**store as &dyn NodeStore, parent, root) {
+                let Some(v) = d?.new else { continue };
+                let e: Entry =
+                    ciborium::from_reader(v.as_slice()).map_err(|e| Error::integrity(format!("index entry: {e}")))?;
+                e.blob.for_each_pointer(store, &mut |_, p| {
+                    live.insert(*p);
+                    Ok(())
+                })?;
+            }
+        }
+        Ok(live)
+    }
+
+    /// Collect garbage (see the module documentation). Returns the plan; with `dry_run` nothing changes.
+    pub fn gc(&self, opts: &GcOptions) -> Result<GcPlan> {
+        let store = self.store();
+        let live = self.mark()?;
+        let mut live_bytes: HashMap<ObjectId, u64> = HashMap::new();
+        for p in &live {
+            *live_bytes.entry(p.object).or_default() += p.len as u64;
+        }
+        let (mut condemned, version) = self.read_condemned()?;
+        let now = now_secs();
+        let mut plan = GcPlan::default();
+        let listed = self.backend().list("objects/")?;
+        let present: HashSet<ObjectId> = listed.iter().filter_map(|o| parse_object_name(&o.name)).collect();
+        for o in &listed {
+            let Some(id) = parse_object_name(&o.name) else { continue };
+            plan.packs += 1;
+            match live_bytes.get(&id) {
+                Some(&lb) => {
+                    plan.live_packs += 1;
+                    if condemned.packs.remove(&id).is_some() {
+                        plan.pardon.push(o.name.clone());
+                    }
+                    if let Ok(t) = store.pack_table(&id) {
+                        let total: u64 = t.iter().map(|e| e.len as u64).sum();
+                        if total > 0 && lb < total {
+                            plan.partly_garbage.push((o.name.clone(), (100 * (total - lb) / total) as u8));
+                        }
+                    }
+                }
+                None => match condemned.packs.get(&id) {
+                    Some(&since) if since + opts.grace_secs <= now => {
+                        plan.delete.push(o.name.clone());
+                        plan.delete_bytes += o.size;
+                    }
+                    Some(_) => {}
+                    None => {
+                        condemned.packs.insert(id, now);
+                        plan.condemn.push(o.name.clone());
+                    }
+                },
+            }
+        }
+        condemned.packs.retain(|id, _| present.contains(id));
+        if opts.dry_run {
+            return Ok(plan);
+        }
+        // Record condemnations before deleting anything; a lost race means another gc ran: let the user rerun.
+        let name = self.gc_ref_name();
+        let mut body = Vec::new();
+        ciborium::into_writer(&condemned, &mut body).expect("CBOR encoding into memory cannot fail");
+        let to_delete: Vec<ObjectId> = plan.delete.iter().filter_map(|n| parse_object_name(n)).collect();
+        for id in &to_delete {
+            condemned.packs.remove(id);
+        }
+        let mut body_after = Vec::new();
+        ciborium::into_writer(&condemned, &mut body_after).expect("CBOR encoding into memory cannot fail");
+        let sealed = store.keys().seal(Kind::Ref, name.as_bytes(), &pad_to_class(body));
+        let v = match self.backend().swap_ref(&name, version.as_ref(), &sealed) {
+            Ok(v) => v,
+            Err(BackendError::PreconditionFailed { .. }) => {
+                return Err(Error::Conflict { what: "another gc ran concurrently; run gc again".into() })
+            }
+            Err(e) => return Err(e.into()),
+        };
+        for id in &to_delete {
+            self.backend().delete(&object_name(id))?;
+        }
+        if !to_delete.is_empty() {
+            let sealed = store.keys().seal(Kind::Ref, name.as_bytes(), &pad_to_class(body_after));
+            // Forgetting deleted packs is tidiness only; a lost race leaves harmless stale entries.
+            let _ = self.backend().swap_ref(&name, Some(&v), &sealed);
+        }
+        Ok(plan)
+    }
+}

@@ -1,0 +1,66 @@
+//! Garbage collection: unreachable packs are condemned, then deleted after the grace period; everything
+//! reachable survives; condemned packs are not deduplicated against.
+
+use infini::engine::backend::{memory::MemoryBackend, Backend};
+use infini::engine::chunk::copy_range;
+use infini::engine::crypto::KdfParams;
+use infini::engine::db::Infinitree;
+use infini::engine::namespace::{store_value, NamespaceIndex};
+use infini::engine::object::StoreOptions;
+use infini::engine::repo::{GcOptions, Repository};
+use std::sync::Arc;
+
+fn bytes(seed: u8, len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i as u8).wrapping_mul(seed).wrapping_add((i >> 9) as u8)).collect()
+}
+
+#[test]
+fn unreachable_packs_are_condemned_then_deleted() {
+    let mem = Arc::new(MemoryBackend::new());
+    let repo = Arc::new(
+        Repository::create(mem.clone(), b"pw", KdfParams { log_n: 10, r: 8, p: 1 }, StoreOptions::default()).unwrap(),
+    );
+    let mut main = Infinitree::<NamespaceIndex>::open(repo.clone(), "main").unwrap();
+    let keep = bytes(3, 2_000_000);
+    let e = store_value(repo.store(), &mut keep.as_slice(), &mut |_| {}).unwrap();
+    main.index().ns.insert("keep".into(), e);
+    main.commit("keep").unwrap();
+    let mut exp = main.fork("exp").unwrap();
+    let drop_me = bytes(7, 3_000_000);
+    let e = store_value(repo.store(), &mut drop_me.as_slice(), &mut |_| {}).unwrap();
+    exp.index().ns.insert("drop".into(), e);
+    exp.commit("drop").unwrap();
+    let before = mem.list("objects/").unwrap().len();
+
+    // Everything is reachable: nothing to do.
+    let plan = repo.gc(&GcOptions { grace_secs: 0, dry_run: false }).unwrap();
+    assert!(plan.condemn.is_empty() && plan.delete.is_empty(), "{plan:?}");
+
+    repo.delete_branch("exp").unwrap();
+    let dry = repo.gc(&GcOptions { grace_secs: 0, dry_run: true }).unwrap();
+    assert!(!dry.condemn.is_empty());
+    assert_eq!(mem.list("objects/").unwrap().len(), before, "a dry run changed nothing");
+    let first = repo.gc(&GcOptions { grace_secs: 0, dry_run: false }).unwrap();
+    assert_eq!(first.condemn, dry.condemn);
+    assert!(first.delete.is_empty(), "nothing is deleted before it was condemned");
+    assert_eq!(mem.list("objects/").unwrap().len(), before);
+    // Condemned packs are not deduplicated against.
+    repo.sync_dedup_index().unwrap();
+    assert!(repo.condemned_packs().unwrap().len() == first.condemn.len());
+
+    // With a long grace period the condemned packs stay.
+    let waiting = repo.gc(&GcOptions { grace_secs: 3600, dry_run: false }).unwrap();
+    assert!(waiting.delete.is_empty());
+    let second = repo.gc(&GcOptions { grace_secs: 0, dry_run: false }).unwrap();
+    assert_eq!(second.delete.len(), first.condemn.len());
+    assert_eq!(mem.list("objects/").unwrap().len(), before - second.delete.len());
+
+    // What main reaches is intact.
+    let fresh = Infinitree::<NamespaceIndex>::open(repo.clone(), "main").unwrap();
+    let e = fresh.index().ns.get(&"keep".to_string()).unwrap().unwrap();
+    let mut out = Vec::new();
+    copy_range(repo.store(), &e.blob, 0, u64::MAX, 2, &mut out).unwrap();
+    assert_eq!(out, keep);
+    assert!(repo.check(true).unwrap().errors.is_empty());
+    assert_eq!(repo.branches().unwrap().len(), 1, "the gc ref is not a branch");
+}
