@@ -1,1 +1,6 @@
+//! Engine integration tests.
 
+#[path = "../support/mod.rs"]
+mod support;
+
+mod s3;
