@@ -43,7 +43,7 @@ pub enum Error {
     #[error("invalid argument: {0}")]
     Invalid(String),
     /// A local I/O failure (workspace files, stdin/stdout).
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Io {
         /// What was being done.
         context: String,

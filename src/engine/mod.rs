@@ -6,10 +6,15 @@ pub mod backend;
 pub mod cache;
 pub mod chunk;
 pub mod crypto;
+pub mod db;
 pub mod error;
+pub mod fields;
 pub mod format;
 pub mod id;
+pub mod namespace;
 pub mod object;
+pub mod repo;
 pub mod tree;
+pub mod workspace;
 
 pub use error::{Error, Result};

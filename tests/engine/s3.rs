@@ -39,8 +39,8 @@ fn conformance_under_a_prefix() {
     let b = Arc::new(S3Backend::open_with_credentials(cfg.clone(), srv.credentials()).unwrap());
     assert!(b.describe().contains("/some/repo at http://127.0.0.1:"), "{}", b.describe());
     // Another repository in the same bucket, beside and above this one, must stay invisible.
-    let root = S3Backend::open_with_credentials(S3Config { prefix: String::new(), ..cfg.clone() }, srv.credentials())
-        .unwrap();
+    let root =
+        S3Backend::open_with_credentials(S3Config { prefix: String::new(), ..cfg.clone() }, srv.credentials()).unwrap();
     let sibling =
         S3Backend::open_with_credentials(S3Config { prefix: "some/other".into(), ..cfg }, srv.credentials()).unwrap();
     sibling.write("objects/aa/sibling", b"x").unwrap();
@@ -55,7 +55,12 @@ fn conformance_under_a_prefix() {
     // Seen from the bucket root, the refs of the repositories below are plain objects.
     assert_eq!(
         names,
-        ["some/other/objects/aa/sibling", "some/other/refs/sibling", "some/repo/objects/aa/mine", "some/repo/refs/main"]
+        [
+            "some/other/objects/aa/sibling",
+            "some/other/refs/sibling",
+            "some/repo/objects/aa/mine",
+            "some/repo/refs/main"
+        ]
     );
     assert_eq!(b.list("").unwrap().len(), 1, "refs are not objects");
     assert_eq!(b.list_refs().unwrap(), ["main"]);
@@ -200,7 +205,8 @@ fn closed_port_becomes_unavailable_in_bounded_time() {
         ..S3Config::default()
     };
     let creds = S3Credentials { access_key_id: "AK".into(), secret_access_key: "SK".into() };
-    let policy = RetryPolicy { max_attempts: 6, base_delay: Duration::from_millis(100), max_delay: Duration::from_secs(1) };
+    let policy =
+        RetryPolicy { max_attempts: 6, base_delay: Duration::from_millis(100), max_delay: Duration::from_secs(1) };
     let b = Retry::with_policy(S3Backend::connect(cfg.clone(), Some(creds.clone())).unwrap(), policy.clone());
     let t = Instant::now();
     let e = b.write("objects/aa/x", b"x").unwrap_err();

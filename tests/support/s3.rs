@@ -217,8 +217,8 @@ impl S3Server {
     /// Wait until a signed request is answered by our server (our random credentials prove it is not another one).
     fn wait_ready(&self) -> Result<(), String> {
         let deadline = Instant::now() + READY_TIMEOUT;
-        let probe = S3Backend::connect(self.config("readiness-probe"), Some(self.credentials()))
-            .map_err(|e| e.to_string())?;
+        let probe =
+            S3Backend::connect(self.config("readiness-probe"), Some(self.credentials())).map_err(|e| e.to_string())?;
         let mut last = String::from("no answer yet");
         loop {
             if !self.is_alive() {

@@ -1,7 +1,8 @@
 //! A repository in a local directory: the embedded default.
 //!
-//! Objects are files, written to `tmp/` first, fsynced, then hard-linked into place (a link fails if the name is
-//! taken, so writes are create-only even between processes), and the directory is fsynced.
+//! Objects are files, written to `tmp/` first, then hard-linked into place (a link fails if the name is taken, so
+//! writes are create-only even between processes). Object files and their directories are fsynced in one batch by
+//! [`Backend::sync`], which writers call before a ref may point at them; refs are fsynced on every swap.
 //!
 //! A ref is a directory `refs/<name>/` of numbered generations. The current value is the highest generation.
 //! Compare-and-swap from generation `g` hard-links a new file as `g + 1`: the link either creates that name or fails,
@@ -16,6 +17,8 @@ use std::path::{Path, PathBuf};
 /// A backend rooted at a local directory.
 pub struct DirBackend {
     root: PathBuf,
+    /// Objects written but not yet fsynced.
+    unsynced: std::sync::Mutex<Vec<PathBuf>>,
 }
 
 const GEN_WIDTH: usize = 20;
@@ -24,7 +27,7 @@ impl DirBackend {
     /// Open (or prepare) a directory backend at `root`. The directory is created if missing.
     pub fn new(root: impl Into<PathBuf>) -> BResult<Self> {
         let root = root.into();
-        let b = Self { root };
+        let b = Self { root, unsynced: Default::default() };
         for d in ["tmp", "refs", "objects", "keys"] {
             fs::create_dir_all(b.root.join(d)).map_err(|e| b.err("init", d, e))?;
         }
@@ -57,11 +60,11 @@ impl DirBackend {
         }
     }
 
-    /// Write `data` to a fresh temporary file, fsynced; returns its path.
-    fn write_temp(&self, data: &[u8]) -> io::Result<PathBuf> {
+    /// Write `data` to a fresh temporary file (fsynced with `sync`); returns its path.
+    fn write_temp(&self, data: &[u8], sync: bool) -> io::Result<PathBuf> {
         let tmp = self.root.join("tmp").join(format!("{}.tmp", hex::encode(rand::random::<[u8; 16]>())));
         let mut f = fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-        let r = f.write_all(data).and_then(|_| f.sync_all());
+        let r = f.write_all(data).and_then(|_| if sync { f.sync_all() } else { Ok(()) });
         if let Err(e) = r {
             let _ = fs::remove_file(&tmp);
             return Err(e);
@@ -69,12 +72,12 @@ impl DirBackend {
         Ok(tmp)
     }
 
-    /// Link `tmp` to `dest` (failing if it exists), remove `tmp`, fsync the directory.
-    fn link_into_place(&self, tmp: &Path, dest: &Path) -> io::Result<()> {
+    /// Link `tmp` to `dest` (failing if it exists), remove `tmp`, fsync the directory if `sync`.
+    fn link_into_place(&self, tmp: &Path, dest: &Path, sync: bool) -> io::Result<()> {
         let r = fs::hard_link(tmp, dest);
         let _ = fs::remove_file(tmp);
         r?;
-        if let Some(parent) = dest.parent() {
+        if let (Some(parent), true) = (dest.parent(), sync) {
             sync_dir(parent)?;
         }
         Ok(())
@@ -165,7 +168,7 @@ impl Backend for DirBackend {
     fn write(&self, name: &str, data: &[u8]) -> BResult<()> {
         check_name(name)?;
         let dest = self.path(name);
-        let r = (|| {
+        let r = (|| -> io::Result<()> {
             if let Some(parent) = dest.parent() {
                 if !parent.exists() {
                     fs::create_dir_all(parent)?;
@@ -174,8 +177,10 @@ impl Backend for DirBackend {
                     }
                 }
             }
-            let tmp = self.write_temp(data)?;
-            self.link_into_place(&tmp, &dest)
+            let tmp = self.write_temp(data, false)?;
+            self.link_into_place(&tmp, &dest, false)?;
+            self.unsynced.lock().expect("unsynced lock").push(dest.clone());
+            Ok(())
         })();
         r.map_err(|e| {
             if e.kind() == io::ErrorKind::AlreadyExists {
@@ -239,7 +244,9 @@ impl Backend for DirBackend {
         check_name(name)?;
         // A generation may be pruned between listing and reading; list again then.
         for _ in 0..16 {
-            let Some(g) = self.current_gen(name)? else { return Ok(None) };
+            let Some(g) = self.current_gen(name)? else {
+                return Ok(None);
+            };
             match fs::read(self.gen_path(name, g)) {
                 Ok(d) => return Ok(Some((d, RefVersion(g.to_string())))),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
@@ -269,8 +276,8 @@ impl Backend for DirBackend {
                 fs::create_dir_all(&dir)?;
                 sync_dir(&self.root.join("refs"))?;
             }
-            let tmp = self.write_temp(data)?;
-            self.link_into_place(&tmp, &self.gen_path(name, next))
+            let tmp = self.write_temp(data, true)?;
+            self.link_into_place(&tmp, &self.gen_path(name, next), true)
         })();
         match r {
             Ok(()) => {}
@@ -293,6 +300,22 @@ impl Backend for DirBackend {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(self.err("delete ref", name, e)),
         }
+    }
+
+    fn sync(&self) -> BResult<()> {
+        let paths = std::mem::take(&mut *self.unsynced.lock().expect("unsynced lock"));
+        let mut dirs = std::collections::BTreeSet::new();
+        for p in &paths {
+            let r = File::open(p).and_then(|f| f.sync_all());
+            r.map_err(|e| self.err("sync", &p.display().to_string(), e))?;
+            if let Some(d) = p.parent() {
+                dirs.insert(d.to_path_buf());
+            }
+        }
+        for d in dirs {
+            sync_dir(&d).map_err(|e| self.err("sync", &d.display().to_string(), e))?;
+        }
+        Ok(())
     }
 
     fn list_refs(&self) -> BResult<Vec<String>> {

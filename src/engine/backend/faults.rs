@@ -36,11 +36,13 @@ pub enum Op {
     DeleteRef,
     /// [`Backend::list_refs`].
     ListRefs,
+    /// [`Backend::sync`].
+    Sync,
 }
 
 impl Op {
     /// Every operation.
-    pub const ALL: [Op; 10] = [
+    pub const ALL: [Op; 11] = [
         Op::Read,
         Op::ReadRange,
         Op::ReadTail,
@@ -51,6 +53,7 @@ impl Op {
         Op::SwapRef,
         Op::DeleteRef,
         Op::ListRefs,
+        Op::Sync,
     ];
 
     /// Whether the operation changes what is stored.
@@ -71,6 +74,7 @@ impl Op {
             Op::SwapRef => "swap ref",
             Op::DeleteRef => "delete ref",
             Op::ListRefs => "list refs",
+            Op::Sync => "sync",
         }
     }
 }
@@ -226,7 +230,7 @@ impl<B: Backend> Faulty<B> {
                 } else if p.lose_next > 0 {
                     p.lose_next -= 1;
                     decision = Decision::Lose;
-                } else if p.fail_every > 0 && p.matching % u64::from(p.fail_every) == 0 {
+                } else if p.fail_every > 0 && p.matching.is_multiple_of(u64::from(p.fail_every)) {
                     decision = Decision::Fail;
                 }
             }
@@ -306,6 +310,9 @@ impl<B: Backend> Backend for Faulty<B> {
     }
     fn list_refs(&self) -> BResult<Vec<String>> {
         self.call(Op::ListRefs, "refs", || self.inner.list_refs())
+    }
+    fn sync(&self) -> BResult<()> {
+        self.call(Op::Sync, "sync", || self.inner.sync())
     }
 }
 

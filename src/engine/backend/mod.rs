@@ -129,6 +129,11 @@ pub trait Backend: Send + Sync + 'static {
     fn delete_ref(&self, name: &str) -> BResult<()>;
     /// Names of all refs.
     fn list_refs(&self) -> BResult<Vec<String>>;
+    /// Make every object written so far durable. Writers call this before publishing anything that points at
+    /// those objects (a ref swap); backends whose writes are durable on return need not do anything.
+    fn sync(&self) -> BResult<()> {
+        Ok(())
+    }
 }
 
 impl<B: Backend + ?Sized> Backend for Arc<B> {
@@ -164,6 +169,9 @@ impl<B: Backend + ?Sized> Backend for Arc<B> {
     }
     fn list_refs(&self) -> BResult<Vec<String>> {
         (**self).list_refs()
+    }
+    fn sync(&self) -> BResult<()> {
+        (**self).sync()
     }
 }
 

@@ -38,7 +38,11 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
     /// A policy for tests: `attempts` attempts with delays of at most a few milliseconds.
     pub fn quick(attempts: u32) -> Self {
-        RetryPolicy { max_attempts: attempts, base_delay: Duration::from_millis(1), max_delay: Duration::from_millis(4) }
+        RetryPolicy {
+            max_attempts: attempts,
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(4),
+        }
     }
 
     /// The randomized delay after failed attempt number `attempt` (1-based).
@@ -188,6 +192,10 @@ impl<B: Backend> Backend for Retry<B> {
 
     fn list_refs(&self) -> BResult<Vec<String>> {
         self.run(|| self.inner.list_refs())
+    }
+
+    fn sync(&self) -> BResult<()> {
+        self.run(|| self.inner.sync())
     }
 }
 

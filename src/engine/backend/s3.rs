@@ -12,6 +12,8 @@
 //!   missing key). Before reporting a lost race the ref is read back: a write whose response was lost and which
 //!   was then repeated (by a proxy, say) is recognised by finding exactly our bytes, nonce included, there.
 //!
+//! A successful PUT is durable, so [`Backend::sync`] has nothing to do.
+//!
 //! The SDK is asynchronous; this backend keeps one private multi-threaded tokio runtime for the whole process and
 //! exposes synchronous methods that block on it, so it may be used from any number of threads at once. The SDK's
 //! own retries are disabled: wrap the backend in [`Retry`](super::retry::Retry) for retries with backoff.
@@ -580,7 +582,11 @@ impl Backend for S3Backend {
         match self.read_ref_object(name)? {
             Some((mut stored, version)) => {
                 if stored.len() < REF_NONCE_LEN {
-                    return Err(self.permanent("read ref", name, "malformed ref object (shorter than its nonce)".into()));
+                    return Err(self.permanent(
+                        "read ref",
+                        name,
+                        "malformed ref object (shorter than its nonce)".into(),
+                    ));
                 }
                 stored.truncate(stored.len() - REF_NONCE_LEN);
                 Ok(Some((stored, version)))
@@ -593,8 +599,12 @@ impl Backend for S3Backend {
         let mut stored = Vec::with_capacity(data.len() + REF_NONCE_LEN);
         stored.extend_from_slice(data);
         stored.extend_from_slice(&rand::random::<[u8; REF_NONCE_LEN]>());
-        let mut req =
-            self.client.put_object().bucket(&self.bucket).key(self.ref_key(name)).body(ByteStream::from(stored.clone()));
+        let mut req = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(self.ref_key(name))
+            .body(ByteStream::from(stored.clone()));
         req = match expected {
             None => req.if_none_match("*"),
             Some(v) => req.if_match(&v.0),
@@ -602,11 +612,9 @@ impl Backend for S3Backend {
         match block_on(req.send())? {
             Ok(out) => match out.e_tag() {
                 Some(etag) => Ok(RefVersion(etag.to_string())),
-                None => Err(self.permanent(
-                    "swap ref",
-                    name,
-                    "the server returned no ETag for a conditional write".into(),
-                )),
+                None => {
+                    Err(self.permanent("swap ref", name, "the server returned no ETag for a conditional write".into()))
+                }
             },
             Err(e) => {
                 let f = failure(e);

@@ -69,7 +69,9 @@ impl HotCache {
             return;
         }
         while inner.bytes + data.len() > self.budget {
-            let Some((_, victim)) = inner.order.pop_first() else { break };
+            let Some((_, victim)) = inner.order.pop_first() else {
+                break;
+            };
             if let Some((v, _)) = inner.map.remove(&victim) {
                 inner.bytes -= v.len();
             }

@@ -2,3 +2,4 @@
 //! disk) wraps a backend; the cold tier is the backend itself.
 
 pub mod hot;
+pub mod warm;

@@ -127,6 +127,18 @@ impl Keys {
         ChunkId(self.chunk_id.hmac(&[plaintext]))
     }
 
+    /// Seed for the chunker's gear table, so chunk boundaries (and thus sizes) depend on the key.
+    pub fn cdc_seed(&self) -> u64 {
+        let h = self.chunk_id.hmac(&[b"cdc-seed"]);
+        u64::from_le_bytes(h[..8].try_into().expect("32-byte hash"))
+    }
+
+    /// Seed of a pack's padding: padding is a keyed pseudo-random stream, indistinguishable from random bytes to
+    /// an observer but reproducible with the key, so `check` can verify every byte of a pack.
+    pub fn padding_seed(&self, pack: &[u8; 32]) -> [u8; 32] {
+        self.meta.hmac(&[b"padding/", pack])
+    }
+
     /// Storage name of the ref for branch `branch`: a keyed hash, so branch names stay secret.
     pub fn ref_name(&self, branch: &str) -> String {
         hex::encode(self.ref_name.hmac(&[b"branch/", branch.as_bytes()]))

@@ -194,7 +194,7 @@ impl PackBuilder {
         let pad = class - needed;
         let start = self.buf.len();
         self.buf.resize(start + pad, 0);
-        rand::thread_rng().fill_bytes(&mut self.buf[start..]);
+        fill_padding(keys, &self.id, &mut self.buf[start..]);
         let mut loc = [0u8; 8];
         loc[..4].copy_from_slice(&table_offset.to_le_bytes());
         loc[4..].copy_from_slice(&(table.len() as u32).to_le_bytes());
@@ -202,6 +202,51 @@ impl PackBuilder {
         debug_assert_eq!(self.buf.len(), class);
         (self.id, self.buf, self.table)
     }
+}
+
+/// Fill `out` with the pack's padding stream (ChaCha20 keyed by [`Keys::padding_seed`]).
+fn fill_padding(keys: &Keys, id: &ObjectId, out: &mut [u8]) {
+    use rand::SeedableRng;
+    rand_chacha::ChaCha20Rng::from_seed(keys.padding_seed(&id.0)).fill_bytes(out);
+}
+
+/// Verify every byte of a whole pack: locator, table, that the chunks tile the space before the table, that every
+/// chunk authenticates as the kind and id its table entry says, and that the padding is the expected stream.
+pub fn verify_pack(keys: &Keys, id: &ObjectId, bytes: &[u8]) -> Result<Vec<TableEntry>> {
+    let name = object_name(id);
+    let bad = |what: &str| Error::integrity(format!("pack {name}: {what}"));
+    if !crate::engine::format::is_size_class(bytes.len() as u64) || bytes.len() < LOCATOR_LEN {
+        return Err(bad("size is not a size class (truncated or extended)"));
+    }
+    let loc_at = bytes.len() - LOCATOR_LEN;
+    let loc =
+        keys.open(Kind::PackLocator, &id.0, &bytes[loc_at..]).map_err(|_| bad("locator does not authenticate"))?;
+    let off = u32::from_le_bytes(loc[..4].try_into().expect("8-byte locator")) as usize;
+    let len = u32::from_le_bytes(loc[4..8].try_into().expect("8-byte locator")) as usize;
+    let table_end = off.checked_add(len).filter(|&e| e <= loc_at).ok_or_else(|| bad("table out of bounds"))?;
+    let plain =
+        keys.open(Kind::PackTable, &id.0, &bytes[off..table_end]).map_err(|_| bad("table does not authenticate"))?;
+    let table: Vec<TableEntry> = ciborium::from_reader(plain.as_slice()).map_err(|_| bad("table does not decode"))?;
+    let mut at = 0usize;
+    for e in &table {
+        let kind = kind_from_u8(e.kind).ok_or_else(|| bad("unknown chunk kind"))?;
+        if e.offset as usize != at {
+            return Err(bad("chunks do not tile the pack"));
+        }
+        let end = at + e.len as usize;
+        let sealed = bytes.get(at..end).filter(|_| end <= off).ok_or_else(|| bad("chunk out of bounds"))?;
+        keys.open(kind, &e.id.0, sealed).map_err(|_| bad(&format!("chunk at offset {at} does not authenticate")))?;
+        at = end;
+    }
+    if at != off {
+        return Err(bad("unaccounted bytes before the table"));
+    }
+    let mut pad = vec![0u8; loc_at - table_end];
+    fill_padding(keys, id, &mut pad);
+    if pad != bytes[table_end..loc_at] {
+        return Err(bad("padding was modified"));
+    }
+    Ok(table)
 }
 
 /// Read a stored pack's table of contents: the locator from the tail, then the table.

@@ -4,6 +4,7 @@
 use super::{kind_from_u8, object_name, parse_object_name, read_table, ChunkPointer, PackBuilder, TableEntry};
 use crate::engine::backend::Backend;
 use crate::engine::cache::hot::HotCache;
+use crate::engine::cache::warm::WarmCache;
 use crate::engine::crypto::{Keys, Kind};
 use crate::engine::format::DEFAULT_ZSTD_LEVEL;
 use crate::engine::id::{ChunkId, ObjectId};
@@ -31,11 +32,13 @@ pub struct StoreOptions {
     pub mem_cache: usize,
     /// Where to persist the dedup index between runs (a workspace's cache), if anywhere.
     pub index_path: Option<PathBuf>,
+    /// Warm tier: directory and byte budget, if any.
+    pub warm: Option<(PathBuf, u64)>,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        Self { zstd_level: DEFAULT_ZSTD_LEVEL, uploaders: 2, mem_cache: 256 << 20, index_path: None }
+        Self { zstd_level: DEFAULT_ZSTD_LEVEL, uploaders: 2, mem_cache: 256 << 20, index_path: None, warm: None }
     }
 }
 
@@ -79,7 +82,7 @@ pub struct ChunkIndex {
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct PersistedIndex {
-    packs: Vec<(ObjectId, Vec<TableEntry>)>,
+    packs: PackTables,
 }
 
 impl ChunkIndex {
@@ -107,8 +110,13 @@ impl ChunkIndex {
     }
 }
 
+/// A finished pack on its way to the backend: id, bytes, table.
+type UploadJob = (ObjectId, Arc<Vec<u8>>, Vec<TableEntry>);
+/// Packs with their tables.
+type PackTables = Vec<(ObjectId, Vec<TableEntry>)>;
+
 struct Uploads {
-    tx: Mutex<Option<SyncSender<(ObjectId, Arc<Vec<u8>>, Vec<TableEntry>)>>>,
+    tx: Mutex<Option<SyncSender<UploadJob>>>,
     state: Mutex<UploadState>,
     done: Condvar,
 }
@@ -132,10 +140,11 @@ pub struct Store {
     open_data: Mutex<PackBuilder>,
     uploads: Arc<Uploads>,
     hot: HotCache,
+    warm: Option<WarmCache>,
     /// Counters.
     pub stats: Arc<StoreStats>,
     /// New packs written by this process, to persist into the index file.
-    written: Arc<Mutex<Vec<(ObjectId, Vec<TableEntry>)>>>,
+    written: Arc<Mutex<PackTables>>,
 }
 
 thread_local! {
@@ -196,7 +205,9 @@ impl Store {
     /// A store over `backend` with `keys`.
     pub fn new(backend: Arc<dyn Backend>, keys: Arc<Keys>, opts: StoreOptions) -> Self {
         let hot = HotCache::new(opts.mem_cache);
+        let warm = opts.warm.as_ref().map(|(d, b)| WarmCache::new(d, *b));
         Self {
+            warm,
             backend,
             keys,
             opts,
@@ -224,6 +235,11 @@ impl Store {
     /// The hot tier.
     pub fn hot(&self) -> &HotCache {
         &self.hot
+    }
+
+    /// The warm tier, if configured.
+    pub fn warm(&self) -> Option<&WarmCache> {
+        self.warm.as_ref()
     }
 
     /// The dedup index.
@@ -295,12 +311,12 @@ impl Store {
         tx.send((id, bytes, table)).map_err(|_| Error::Invalid("upload workers stopped".into()))
     }
 
-    fn sender(&self) -> SyncSender<(ObjectId, Arc<Vec<u8>>, Vec<TableEntry>)> {
+    fn sender(&self) -> SyncSender<UploadJob> {
         let mut tx = self.uploads.tx.lock().expect("upload lock");
         if let Some(t) = tx.as_ref() {
             return t.clone();
         }
-        let (t, rx) = sync_channel::<(ObjectId, Arc<Vec<u8>>, Vec<TableEntry>)>(1);
+        let (t, rx) = sync_channel::<UploadJob>(0);
         let rx: Arc<Mutex<Receiver<_>>> = Arc::new(Mutex::new(rx));
         for _ in 0..self.opts.uploaders.max(1) {
             let rx = rx.clone();
@@ -345,6 +361,7 @@ impl Store {
             self.upload(full)?;
         }
         self.wait_uploads()?;
+        self.backend.sync()?;
         self.save_index()
     }
 
@@ -365,19 +382,34 @@ impl Store {
         if let Some(v) = self.hot.get(&(kind as u8, ptr.id)) {
             return Ok(v);
         }
-        let sealed = self.fetch_sealed(ptr)?;
-        let name = object_name(&ptr.object);
-        let payload = self.keys.open(kind, &ptr.id.0, &sealed).map_err(|_| {
-            Error::integrity(format!("chunk at {name}+{} does not authenticate (corrupt or tampered)", ptr.offset))
-        })?;
-        let plain = decode(&payload)
-            .ok_or_else(|| Error::integrity(format!("chunk at {name}+{} does not decode", ptr.offset)))?;
-        let plain = Arc::new(plain);
+        let plain = Arc::new(self.read_chunk(kind, ptr)?);
         self.hot.insert((kind as u8, ptr.id), plain.clone());
         Ok(plain)
     }
 
-    fn fetch_sealed(&self, ptr: &ChunkPointer) -> Result<Vec<u8>> {
+    /// Like [`Store::get_chunk`], but a bulk read: served from the hot tier if there, and not added to it, so
+    /// streaming a large value does not flush the cache or grow memory.
+    pub fn get_chunk_streaming(&self, kind: Kind, ptr: &ChunkPointer) -> Result<Arc<Vec<u8>>> {
+        if let Some(v) = self.hot.get(&(kind as u8, ptr.id)) {
+            return Ok(v);
+        }
+        self.read_chunk(kind, ptr).map(Arc::new)
+    }
+
+    fn read_chunk(&self, kind: Kind, ptr: &ChunkPointer) -> Result<Vec<u8>> {
+        let sealed = self.fetch_sealed(kind, ptr)?;
+        let name = object_name(&ptr.object);
+        let payload = self.keys.open(kind, &ptr.id.0, &sealed).map_err(|_| {
+            Error::integrity(format!("chunk at {name}+{} does not authenticate (corrupt or tampered)", ptr.offset))
+        })?;
+        // Only authenticated bytes enter the warm tier (inserting what is already there is a no-op).
+        if let Some(w) = &self.warm {
+            w.insert(ptr, kind != Kind::Data, &sealed);
+        }
+        decode(&payload).ok_or_else(|| Error::integrity(format!("chunk at {name}+{} does not decode", ptr.offset)))
+    }
+
+    fn fetch_sealed(&self, kind: Kind, ptr: &ChunkPointer) -> Result<Vec<u8>> {
         for slot in [&self.open_data, &self.open_index] {
             let pack = slot.lock().expect("pack lock");
             if pack.id() == ptr.object {
@@ -391,6 +423,10 @@ impl Store {
             if let Some(b) = bytes.get(s..s + ptr.len as usize) {
                 return Ok(b.to_vec());
             }
+        }
+        let index = kind != Kind::Data;
+        if let Some(b) = self.warm.as_ref().and_then(|w| w.get(ptr, index)) {
+            return Ok(b);
         }
         let name = object_name(&ptr.object);
         let sealed = self.backend.read_range(&name, ptr.offset as u64, ptr.len as u64).map_err(|e| {
@@ -457,7 +493,9 @@ impl Store {
 
     /// Persist the dedup index to the workspace cache (if configured).
     fn save_index(&self) -> Result<()> {
-        let Some(path) = &self.opts.index_path else { return Ok(()) };
+        let Some(path) = &self.opts.index_path else {
+            return Ok(());
+        };
         if self.written.lock().expect("written lock").is_empty() {
             return Ok(());
         }

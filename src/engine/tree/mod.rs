@@ -1,4 +1,71 @@
 //! The index tree: a persistent, copy-on-write ordered map of bytes to bytes whose nodes are chunks.
+//!
+//! # Shape
+//!
+//! The tree is a *prolly tree*: a B-tree whose node boundaries are chosen by the content, not by the history of
+//! insertions. Level 0 is the sorted sequence of all entries, cut into leaves; level `n + 1` has one entry per node
+//! of level `n` (that node's first key, pointer and entry count), cut into nodes by the same rule. The root is the
+//! lowest level that is a single node. A tree is named by its root pointer; `None` is the empty tree.
+//!
+//! Because a node ends after an entry depending only on the entries since the previous node ended, the same set of
+//! entries always gives the same nodes, whatever order and batches they were written in: equal subtrees of two
+//! versions have equal pointers (identical node bytes deduplicate in the store), which is what lets
+//! [`diff`] skip them and [`apply`] rewrite only the paths to changed keys.
+//!
+//! # Node format (part of the on-disk format)
+//!
+//! A node is the CBOR encoding of a two-element array, stored as one index chunk through [`NodeStore`]:
+//!
+//! ```text
+//! leaf      = [0, [[key: bstr, value: bstr], ...]]
+//! internal  = [level: uint (1..=64), [[first_key: bstr, child: bstr(72 bytes, a ChunkPointer), count: uint], ...]]
+//! ```
+//!
+//! * Keys in a node are strictly increasing and a node has at least one entry.
+//! * In an internal node at `level`, each child is a node at `level - 1` whose first key is `first_key`, whose keys
+//!   are all below the next entry's `first_key`, and whose subtree holds `count >= 1` entries.
+//!
+//! # Boundary rule
+//!
+//! Each entry has a *weight*: `len(key) + len(value) + 4` in a leaf, `len(key) + 84` in an internal node. Let
+//! `before` and `after` be the summed weights of the node being built without and with an entry, and
+//! `h = u32_le(SHA-256(level_byte || key)[0..4])`. The node ends after the entry when
+//!
+//! * `after >= MAX` (16 KiB), or
+//! * `after >= MIN` (4 KiB) and `h < floor(2^32 * (a² - b²) / a²)`, where `a = MAX - max(before, MIN)` and
+//!   `b = MAX - after`.
+//!
+//! That is, node sizes follow the survival function `S(x) = (1 - (x - MIN) / (MAX - MIN))²` between `MIN` and
+//! `MAX` (mean about 8 KiB, mode at 4 KiB), independently of how large single entries are. The last node of a level
+//! ends with the level. An entry heavier than `MAX` gets a node of its own (plus whatever precedes it); nothing
+//! limits an entry's size, but values are meant to be at most a few KiB.
+//!
+//! Everything is integer arithmetic on the encoded bytes, so every implementation cuts the same nodes.
+//!
+//! # Costs
+//!
+//! * [`get`]: one node per level.
+//! * [`apply`]: only nodes whose content changes are written: per change, about one node per level (occasionally
+//!   a neighbour whose end moves). Untouched nodes are shared and not even loaded.
+//! * [`range`], [`prefix`], [`diff`]: streaming, holding one root-to-leaf path of nodes (per tree).
+//! * [`len`]: the root only (internal entries carry counts).
+//! * [`for_each_node`]: loads internal nodes only; [`verify`] loads and checks every node.
+//!
+//! Nodes come from authenticated storage, but are still checked when decoded and when followed (levels, key order,
+//! key ranges, counts); a node that fails is reported as [`Error::Integrity`](crate::engine::Error::Integrity).
+
+#![deny(missing_docs)]
+
+mod apply;
+mod diff;
+mod node;
+mod read;
+#[cfg(test)]
+mod tests;
+
+pub use apply::apply;
+pub use diff::{Diff, DiffEntry};
+pub use read::{depth, for_each_node, get, len, verify, Range};
 
 use crate::engine::crypto::Kind;
 use crate::engine::object::{ChunkPointer, Store};
@@ -20,4 +87,28 @@ impl NodeStore for Store {
     fn get_node(&self, ptr: &ChunkPointer) -> Result<Arc<Vec<u8>>> {
         self.get_chunk(Kind::Index, ptr)
     }
+}
+
+/// Streaming iteration over the keys in `[start, end)`, in key order (`None`: from the first key / to the last).
+///
+/// Memory is bounded by the tree's depth (one path of nodes), not by the number of keys.
+pub fn range<'a>(
+    store: &'a dyn NodeStore,
+    root: Option<ChunkPointer>,
+    start: Option<Vec<u8>>,
+    end: Option<Vec<u8>>,
+) -> Range<'a> {
+    Range::new(store, root, start, end)
+}
+
+/// Streaming iteration over all keys starting with `prefix`, in key order.
+pub fn prefix<'a>(store: &'a dyn NodeStore, root: Option<ChunkPointer>, prefix: &[u8]) -> Range<'a> {
+    let start = (!prefix.is_empty()).then(|| prefix.to_vec());
+    Range::new(store, root, start, read::prefix_end(prefix))
+}
+
+/// Differences from tree `a` to tree `b` in key order, streaming. Only subtrees whose pointers differ are
+/// descended into; identical subtrees are skipped without being loaded.
+pub fn diff<'a>(store: &'a dyn NodeStore, a: Option<ChunkPointer>, b: Option<ChunkPointer>) -> Diff<'a> {
+    Diff::new(store, a, b)
 }

@@ -1,0 +1,44 @@
+# infini — build, test, benchmark.
+CARGO ?= cargo
+PREFIX ?= $(HOME)/.local
+BIN := target/release/infini
+
+.PHONY: build install test test-deps demo bench fmt lint docs check-docs clean
+
+build:
+	$(CARGO) build --release
+
+install: build
+	install -Dm755 $(BIN) $(PREFIX)/bin/infini
+	install -Dm644 man/*.1 -t $(PREFIX)/share/man/man1/ 2>/dev/null || true
+
+# Everything CI runs: formatting, lints, unit/property/integration tests (including S3 against a local server).
+test: test-deps
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) test --all-targets
+
+# Tools the tests need that are not Rust crates (a local S3 server).
+test-deps:
+	@if [ -x scripts/install-s3-server.sh ]; then scripts/install-s3-server.sh; fi
+
+# A scripted init/put/commit/log/get round in a fresh local repository.
+demo: build
+	@scripts/demo.sh $(abspath $(BIN))
+
+fmt:
+	$(CARGO) fmt
+
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+# Regenerate shell completions and man pages from the clap definitions.
+docs:
+	$(CARGO) run --quiet -- gen-docs .
+
+clean:
+	$(CARGO) clean
+	rm -rf bench-work
+
+-include scripts/bench.mk

@@ -1,0 +1,79 @@
+//! `infini clone`: attach a new workspace to an existing repository.
+
+use super::session::{cwd, local_repo_path, open_backend, store_options, DEFAULT_BRANCH};
+use super::{output, password, Context};
+use infini::engine::repo::Repository;
+use infini::engine::workspace::{Head, Workspace, WorkspaceConfig, DIR};
+
+/// Create a workspace for an existing repository (a directory, a workspace holding one, or s3://BUCKET[/PREFIX]).
+#[derive(clap::Args)]
+pub struct Args {
+    /// The repository.
+    source: String,
+    /// Directory for the workspace (default: the current directory).
+    #[arg(value_name = "DIR")]
+    directory: Option<std::path::PathBuf>,
+    /// Branch to check out (default: main).
+    #[arg(long = "checkout", value_name = "BRANCH")]
+    checkout: Option<String>,
+}
+
+impl Args {
+    pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        let here = cwd(ctx)?;
+        let root = match &self.directory {
+            Some(d) => here.join(d),
+            None => here.clone(),
+        };
+        let location = if self.source.starts_with("s3://") {
+            self.source.clone()
+        } else {
+            let p = std::fs::canonicalize(here.join(&self.source)).map_err(|e| {
+                anyhow::Error::new(infini::engine::Error::NoRepository {
+                    what: format!("no infini repository at {}: {e}", self.source),
+                })
+            })?;
+            local_repo_path(&p).display().to_string()
+        };
+        std::fs::create_dir_all(&root)?;
+        let root = std::fs::canonicalize(&root)?;
+        if root.join(DIR).join("config.json").exists() {
+            anyhow::bail!(infini::engine::Error::Conflict {
+                what: format!("a workspace already exists in {}", root.display())
+            });
+        }
+        let remote = location.starts_with("s3://");
+        let config = WorkspaceConfig {
+            repo: location.clone(),
+            endpoint: ctx.global.endpoint.clone(),
+            region: ctx.global.region.clone(),
+            head: Head::Branch(self.checkout.clone().unwrap_or_else(|| DEFAULT_BRANCH.into())),
+            mem_cache: ctx.global.mem_cache,
+            cache_size: ctx.global.cache_size,
+            cache_dir: ctx.global.cache_dir.clone(),
+            zstd_level: None,
+            create_bucket: false,
+            storage_class: None,
+        };
+        let ws = Workspace::create(&root, config)?;
+        let opened = (|| -> anyhow::Result<Repository> {
+            let backend = open_backend(ctx, &location, Some(&ws), false)?;
+            let pw = password::get(ctx)?;
+            Ok(Repository::open(backend, &pw, store_options(ctx, Some(&ws), remote))?)
+        })();
+        let repo = match opened {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(ws.dir());
+                return Err(e);
+            }
+        };
+        ws.write_key(repo.store().keys().master(), &repo.config().id)?;
+        if ctx.global.json {
+            output::json(&serde_json::json!({ "workspace": root.display().to_string(), "repository": location }))?;
+        } else {
+            output::info(ctx, format!("Cloned {location} into {}", root.display()));
+        }
+        Ok(())
+    }
+}

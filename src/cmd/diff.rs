@@ -1,0 +1,130 @@
+//! `infini diff`: what changed between two revisions, or between a revision and the workspace.
+
+use super::session::Session;
+use super::{output, Context};
+use infini::engine::fields::decode_root;
+use infini::engine::namespace::{Entry, Namespace, FIELD};
+use infini::engine::repo::CommitInfo;
+use infini::engine::tree;
+use infini::engine::Error;
+use std::collections::BTreeMap;
+use std::io::Write;
+
+/// Show changed keys. No REV: staged changes against HEAD. One REV: the workspace against REV. Two: REV1 to REV2.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Revisions to compare.
+    #[arg(num_args = 0..=2)]
+    revs: Vec<String>,
+}
+
+/// One changed key.
+pub struct Row {
+    pub key: String,
+    pub old: Option<Entry>,
+    pub new: Option<Entry>,
+}
+
+impl Row {
+    fn letter(&self) -> &'static str {
+        match (&self.old, &self.new) {
+            (None, _) => "A",
+            (_, None) => "D",
+            _ => "M",
+        }
+    }
+    fn word(&self) -> &'static str {
+        match (&self.old, &self.new) {
+            (None, _) => "added",
+            (_, None) => "removed",
+            _ => "modified",
+        }
+    }
+}
+
+fn decode_entry(b: &[u8]) -> anyhow::Result<Entry> {
+    ciborium::from_reader(b).map_err(|e| Error::integrity(format!("index entry: {e}")).into())
+}
+
+/// Namespace tree root of a commit.
+pub fn root_of(c: Option<&CommitInfo>) -> anyhow::Result<Option<infini::engine::object::ChunkPointer>> {
+    Ok(decode_root(c.and_then(|c| c.commit.index.get(FIELD)).map(|b| b.as_slice()))?)
+}
+
+/// Differences between two commits, by walking only the differing parts of their trees.
+pub fn between(s: &Session, a: Option<&CommitInfo>, b: Option<&CommitInfo>) -> anyhow::Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    for d in tree::diff(&**s.repo.store() as &dyn tree::NodeStore, root_of(a)?, root_of(b)?) {
+        let d = d?;
+        let key = String::from_utf8(d.key).map_err(|_| Error::integrity("index key is not UTF-8"))?;
+        let old = d.old.as_deref().map(decode_entry).transpose()?;
+        let new = d.new.as_deref().map(decode_entry).transpose()?;
+        rows.push(Row { key, old, new });
+    }
+    Ok(rows)
+}
+
+/// Differences from commit `a` to the workspace view (HEAD plus staged changes).
+pub fn to_workspace(s: &Session, a: Option<&CommitInfo>, ns_a: &Namespace) -> anyhow::Result<Vec<Row>> {
+    let mut rows: BTreeMap<String, Row> =
+        between(s, a, s.tip.as_ref())?.into_iter().map(|r| (r.key.clone(), r)).collect();
+    let view = s.view()?;
+    for (key, new) in view.staged() {
+        let old = ns_a.get(&key)?;
+        if old == new {
+            rows.remove(&key);
+        } else {
+            rows.insert(key.clone(), Row { key, old, new });
+        }
+    }
+    Ok(rows.into_values().collect())
+}
+
+/// Print rows as `A|M|D<TAB>key` lines or a JSON array.
+pub fn print(ctx: &Context, rows: &[Row]) -> anyhow::Result<()> {
+    if ctx.global.json {
+        let v: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "key": r.key,
+                    "change": r.word(),
+                    "old_size": r.old.as_ref().map(|e| e.size()),
+                    "new_size": r.new.as_ref().map(|e| e.size()),
+                })
+            })
+            .collect();
+        return output::json(&serde_json::Value::Array(v));
+    }
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for r in rows {
+        writeln!(out, "{}\t{}", r.letter(), r.key)?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+impl Args {
+    pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        let s = Session::read(ctx)?;
+        let rows = match self.revs.as_slice() {
+            [] => {
+                let base = s.tip.clone();
+                let idx = infini::engine::namespace::NamespaceIndex::default();
+                infini::engine::db::load_index(&s.repo, &idx, base.as_ref())?;
+                to_workspace(&s, base.as_ref(), &idx.ns)?
+            }
+            [a] => {
+                let (ca, ns) = s.at(a)?;
+                to_workspace(&s, Some(&ca), &ns)?
+            }
+            [a, b] => {
+                let (ca, _) = s.at(a)?;
+                let (cb, _) = s.at(b)?;
+                between(&s, Some(&ca), Some(&cb))?
+            }
+            _ => unreachable!("clap limits revisions to two"),
+        };
+        print(ctx, &rows)
+    }
+}

@@ -1,0 +1,77 @@
+//! `infini log`: commit history.
+
+use super::session::Session;
+use super::{output, Context};
+use infini::engine::repo::CommitInfo;
+use std::io::Write;
+
+/// Show commits reachable from REV (default: HEAD), newest first.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Where to start.
+    rev: Option<String>,
+    /// At most N commits.
+    #[arg(short = 'n', long = "max-count", value_name = "N")]
+    n: Option<usize>,
+    /// One line per commit: short id, time, message.
+    #[arg(long)]
+    oneline: bool,
+}
+
+/// A commit as JSON (`id`, `parents`, `message`, `time`, `host`).
+pub fn commit_json(c: &CommitInfo) -> serde_json::Value {
+    serde_json::json!({
+        "id": output::id(&c.ptr),
+        "parents": c.commit.parents.iter().map(output::id).collect::<Vec<_>>(),
+        "message": c.commit.message,
+        "time": c.commit.time,
+        "host": c.commit.host,
+    })
+}
+
+/// A commit in the long text format.
+pub fn write_commit(out: &mut dyn Write, c: &CommitInfo) -> std::io::Result<()> {
+    writeln!(out, "commit {}", output::id(&c.ptr))?;
+    if c.commit.parents.len() > 1 {
+        let ps: Vec<String> = c.commit.parents.iter().map(output::short).collect();
+        writeln!(out, "Merge:  {}", ps.join(" "))?;
+    }
+    writeln!(out, "Date:   {}", output::time(c.commit.time))?;
+    writeln!(out, "Host:   {}", c.commit.host)?;
+    writeln!(out)?;
+    for line in c.commit.message.lines() {
+        writeln!(out, "    {line}")?;
+    }
+    writeln!(out)
+}
+
+impl Args {
+    pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        let s = Session::read(ctx)?;
+        let start = match &self.rev {
+            Some(r) => Some(s.repo.resolve(r, s.tip_ptr().as_ref())?),
+            None => s.tip_ptr(),
+        };
+        let commits = match start {
+            Some(p) => s.repo.log(&p, self.n.unwrap_or(usize::MAX))?,
+            None => {
+                output::info(ctx, "no commits yet");
+                Vec::new()
+            }
+        };
+        if ctx.global.json {
+            return output::json(&serde_json::Value::Array(commits.iter().map(commit_json).collect()));
+        }
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        for c in &commits {
+            if self.oneline {
+                let first = c.commit.message.lines().next().unwrap_or("");
+                writeln!(out, "{} {} {first}", output::short(&c.ptr), output::time(c.commit.time))?;
+            } else {
+                write_commit(&mut out, c)?;
+            }
+        }
+        out.flush()?;
+        Ok(())
+    }
+}

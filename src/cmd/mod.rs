@@ -1,0 +1,307 @@
+//! The command line: argument definitions, dispatch, and the one place errors become exit codes.
+
+mod branch;
+mod check;
+mod checkout;
+mod clone;
+mod commit;
+mod completions;
+mod cp;
+mod diff;
+mod fork;
+mod get;
+mod init;
+mod key;
+mod lock;
+mod log;
+mod ls;
+mod mv;
+mod output;
+mod password;
+mod put;
+mod reset;
+mod rm;
+mod session;
+mod show;
+mod stats;
+mod status;
+
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use infini::engine::backend::BackendError;
+use infini::engine::Error;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// The exit-code table, printed at the end of every `--help`.
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0   success
+  1   any other error
+  2   usage error (bad arguments, invalid revision or key)
+  3   not found (key, revision, branch)
+  10  no repository or workspace
+  11  conflict (a concurrent change that could not be merged, or a branch that already exists)
+  12  wrong password or no usable key
+  13  integrity failure (corrupt, truncated or tampered data)
+  14  backend unavailable after retries";
+
+/// Exit codes.
+pub mod code {
+    /// Anything else.
+    pub const OTHER: u8 = 1;
+    /// Usage.
+    pub const USAGE: u8 = 2;
+    /// Not found.
+    pub const NOT_FOUND: u8 = 3;
+    /// No repository or workspace.
+    pub const NO_REPO: u8 = 10;
+    /// Conflict.
+    pub const CONFLICT: u8 = 11;
+    /// Wrong password.
+    pub const PASSWORD: u8 = 12;
+    /// Integrity failure.
+    pub const INTEGRITY: u8 = 13;
+    /// Backend unavailable.
+    pub const UNAVAILABLE: u8 = 14;
+}
+
+/// infini: versioned, encrypted key/value state on storage you don't trust.
+#[derive(Parser)]
+#[command(name = "infini", version, about, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options every command takes.
+#[derive(clap::Args, Clone, Debug)]
+pub struct Global {
+    /// Run as if started in DIR.
+    #[arg(short = 'C', global = true, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Use this repository directly (a directory or s3://BUCKET[/PREFIX]) instead of the workspace's.
+    #[arg(short = 'R', long = "repo", env = "INFINI_REPO", global = true, value_name = "URL")]
+    pub repo: Option<String>,
+    /// Branch to use with --repo (default: main).
+    #[arg(long, env = "INFINI_BRANCH", global = true, value_name = "NAME")]
+    pub branch: Option<String>,
+    /// Read the password from FILE.
+    #[arg(long, env = "INFINI_PASSWORD_FILE", global = true, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+    /// Run COMMAND (with sh -c) and use its output as the password.
+    #[arg(long, env = "INFINI_PASSWORD_COMMAND", global = true, value_name = "COMMAND")]
+    pub password_command: Option<String>,
+    /// S3 endpoint URL (path-style addressing is used whenever one is given).
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// S3 region (default: AWS_REGION, else us-east-1).
+    #[arg(long, global = true, value_name = "REGION")]
+    pub region: Option<String>,
+    /// Hot cache budget (decrypted chunks in memory), e.g. 256M. Default 256M.
+    #[arg(long, global = true, value_name = "SIZE", value_parser = parse_size)]
+    pub mem_cache: Option<u64>,
+    /// Warm cache budget (encrypted chunks on local disk), e.g. 1G. Default 1G for S3 repositories; off for local
+    /// ones unless given. Remembered by init/clone.
+    #[arg(long, global = true, value_name = "SIZE", value_parser = parse_size)]
+    pub cache_size: Option<u64>,
+    /// Warm cache directory (default .infini/cache/warm). Remembered by init/clone.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Machine-readable output on stdout; errors as JSON on stderr.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// No progress or informational messages on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Init(init::Args),
+    Clone(clone::Args),
+    Put(put::Args),
+    Get(get::Args),
+    Rm(rm::Args),
+    Mv(mv::Args),
+    Cp(cp::Args),
+    Ls(ls::Args),
+    Status(status::Args),
+    Reset(reset::Args),
+    Diff(diff::Args),
+    Commit(commit::Args),
+    Log(log::Args),
+    Show(show::Args),
+    Checkout(checkout::Args),
+    Fork(fork::Args),
+    Branch(branch::Args),
+    Check(check::Args),
+    Stats(stats::Args),
+    Key(key::Args),
+    Lock(lock::LockArgs),
+    Unlock(lock::UnlockArgs),
+    Completions(completions::Args),
+    #[command(hide = true)]
+    GenDocs(completions::GenDocsArgs),
+}
+
+/// What every command gets.
+pub struct Context {
+    /// Global options.
+    pub global: Global,
+}
+
+/// The clap command with the exit-code table appended to every help text.
+pub fn command() -> clap::Command {
+    Cli::command().after_help(EXIT_CODES).mut_subcommands(|s| {
+        let s = s.after_help(EXIT_CODES);
+        s.mut_subcommands(|ss| ss.after_help(EXIT_CODES))
+    })
+}
+
+/// Entry point: parse, run, map errors to exit codes.
+pub fn main() -> ExitCode {
+    let json_requested = std::env::args().any(|a| a == "--json");
+    let matches = match command().try_get_matches() {
+        Ok(m) => m,
+        Err(e) => {
+            let code = match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
+                _ => code::USAGE,
+            };
+            if code != 0 && json_requested {
+                output::json_error(&e.to_string(), code);
+            } else {
+                let _ = e.print();
+            }
+            return ExitCode::from(code);
+        }
+    };
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(code::USAGE);
+        }
+    };
+    let json = cli.global.json;
+    let ctx = Context { global: cli.global };
+    match run(cli.command, &ctx) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if is_broken_pipe(&e) {
+                return ExitCode::SUCCESS;
+            }
+            let code = exit_code(&e);
+            let msg = format!("{e:#}");
+            if json {
+                output::json_error(&msg, code);
+            } else {
+                eprintln!("infini: error: {msg}");
+            }
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn run(cmd: Command, ctx: &Context) -> anyhow::Result<()> {
+    match cmd {
+        Command::Init(a) => a.run(ctx),
+        Command::Clone(a) => a.run(ctx),
+        Command::Put(a) => a.run(ctx),
+        Command::Get(a) => a.run(ctx),
+        Command::Rm(a) => a.run(ctx),
+        Command::Mv(a) => a.run(ctx),
+        Command::Cp(a) => a.run(ctx),
+        Command::Ls(a) => a.run(ctx),
+        Command::Status(a) => a.run(ctx),
+        Command::Reset(a) => a.run(ctx),
+        Command::Diff(a) => a.run(ctx),
+        Command::Commit(a) => a.run(ctx),
+        Command::Log(a) => a.run(ctx),
+        Command::Show(a) => a.run(ctx),
+        Command::Checkout(a) => a.run(ctx),
+        Command::Fork(a) => a.run(ctx),
+        Command::Branch(a) => a.run(ctx),
+        Command::Check(a) => a.run(ctx),
+        Command::Stats(a) => a.run(ctx),
+        Command::Key(a) => a.run(ctx),
+        Command::Lock(a) => a.run(ctx),
+        Command::Unlock(a) => a.run(ctx),
+        Command::Completions(a) => a.run(ctx),
+        Command::GenDocs(a) => a.run(ctx),
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || matches!(c.downcast_ref::<Error>(), Some(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// The documented exit code for an error.
+pub fn exit_code(e: &anyhow::Error) -> u8 {
+    for c in e.chain() {
+        if let Some(u) = c.downcast_ref::<UsageError>() {
+            let _ = u;
+            return code::USAGE;
+        }
+        if let Some(err) = c.downcast_ref::<Error>() {
+            return engine_code(err);
+        }
+        if let Some(b) = c.downcast_ref::<BackendError>() {
+            return backend_code(b);
+        }
+    }
+    code::OTHER
+}
+
+fn engine_code(e: &Error) -> u8 {
+    match e {
+        Error::Backend(b) => backend_code(b),
+        Error::Integrity { .. } => code::INTEGRITY,
+        Error::NotFound { .. } => code::NOT_FOUND,
+        Error::WrongPassword => code::PASSWORD,
+        Error::Conflict { .. } => code::CONFLICT,
+        Error::NoRepository { .. } => code::NO_REPO,
+        Error::Invalid(_) => code::USAGE,
+        _ => code::OTHER,
+    }
+}
+
+fn backend_code(b: &BackendError) -> u8 {
+    match b {
+        BackendError::Unavailable { .. } | BackendError::Transient { .. } => code::UNAVAILABLE,
+        BackendError::NotFound { .. } => code::INTEGRITY,
+        _ => code::OTHER,
+    }
+}
+
+/// Parse a byte size: a number with an optional K, M, G or T suffix (powers of 1024; `KiB`, `MB` etc. accepted).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num.parse().map_err(|_| format!("invalid size {s:?}"))?;
+    let mult: u64 = match unit.trim().to_ascii_uppercase().trim_end_matches("IB").trim_end_matches('B') {
+        "" => 1,
+        "K" => 1 << 10,
+        "M" => 1 << 20,
+        "G" => 1 << 30,
+        "T" => 1 << 40,
+        _ => return Err(format!("invalid size {s:?} (use e.g. 512K, 256M, 1G)")),
+    };
+    n.checked_mul(mult).ok_or_else(|| format!("size {s:?} is too large"))
+}
+
+/// A usage error raised by a command (exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Shorthand for a usage error.
+pub fn usage(msg: impl Into<String>) -> anyhow::Error {
+    UsageError(msg.into()).into()
+}

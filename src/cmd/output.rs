@@ -1,0 +1,79 @@
+//! Output helpers: stdout carries only data; messages and progress go to stderr.
+
+use super::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use infini::engine::object::ChunkPointer;
+use std::io::{IsTerminal, Write};
+
+/// Print an error as JSON on stderr.
+pub fn json_error(msg: &str, code: u8) {
+    let v = serde_json::json!({ "error": { "message": msg.trim_end(), "code": code } });
+    eprintln!("{v}");
+}
+
+/// Print a JSON value on stdout.
+pub fn json(v: &serde_json::Value) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer(&mut out, v)?;
+    writeln!(out)?;
+    out.flush()?;
+    Ok(())
+}
+
+/// An informational message on stderr, unless quiet.
+pub fn info(ctx: &Context, msg: impl AsRef<str>) {
+    if !ctx.global.quiet {
+        eprintln!("{}", msg.as_ref());
+    }
+}
+
+/// A byte progress bar on stderr when it is a terminal and output is for humans.
+pub fn progress(ctx: &Context, total: Option<u64>, what: &str) -> Option<ProgressBar> {
+    if ctx.global.quiet || ctx.global.json || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let pb = match total {
+        Some(t) => ProgressBar::new(t),
+        None => ProgressBar::no_length(),
+    };
+    let style = if total.is_some() {
+        "{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}"
+    } else {
+        "{msg} {bytes} {bytes_per_sec}"
+    };
+    pb.set_style(ProgressStyle::with_template(style).unwrap_or_else(|_| ProgressStyle::default_bar()));
+    pb.set_message(what.to_string());
+    pb.set_draw_target(indicatif::ProgressDrawTarget::stderr_with_hz(4));
+    Some(pb)
+}
+
+/// Full commit id.
+pub fn id(ptr: &ChunkPointer) -> String {
+    ptr.id.to_hex()
+}
+
+/// Git-style short id.
+pub fn short(ptr: &ChunkPointer) -> String {
+    ptr.id.to_hex()[..10].to_string()
+}
+
+/// RFC 3339 time in UTC.
+pub fn time(secs: u64) -> String {
+    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs)).to_string()
+}
+
+/// Human-readable byte count.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}

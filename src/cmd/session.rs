@@ -1,0 +1,310 @@
+//! Opening what a command works on: the workspace (if any), the repository, HEAD and staged changes.
+
+use super::{password, Context};
+use anyhow::Context as _;
+use infini::engine::backend::{dir::DirBackend, Backend};
+use infini::engine::db::load_index;
+use infini::engine::namespace::{Namespace, NamespaceIndex};
+use infini::engine::object::{ChunkPointer, StoreOptions};
+use infini::engine::repo::{CommitInfo, Repository};
+use infini::engine::workspace::{Head, StagedFile, Workspace, DIR};
+use infini::engine::Error;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The default branch of a new repository.
+pub const DEFAULT_BRANCH: &str = "main";
+
+/// An opened repository with the workspace's view of it.
+pub struct Session {
+    /// The workspace, unless the repository was named with `--repo`.
+    pub ws: Option<Workspace>,
+    /// The repository.
+    pub repo: Arc<Repository>,
+    /// What HEAD is.
+    pub head: Head,
+    /// The commit HEAD resolves to now (branch tip or detached commit), if any.
+    pub tip: Option<CommitInfo>,
+    /// Staged changes.
+    pub staged: StagedFile,
+    /// Held while the command may change the workspace.
+    _lock: Option<std::fs::File>,
+}
+
+/// Working directory for the command (`-C`).
+pub fn cwd(ctx: &Context) -> anyhow::Result<PathBuf> {
+    let here = std::env::current_dir().context("reading the current directory")?;
+    Ok(match &ctx.global.dir {
+        Some(d) => here.join(d),
+        None => here,
+    })
+}
+
+/// Where a repository named by the user lives: a repository directory, or a workspace holding one.
+pub fn local_repo_path(p: &Path) -> PathBuf {
+    if p.join("config").is_file() {
+        p.to_path_buf()
+    } else if p.join(DIR).join("repo").join("config").is_file() {
+        p.join(DIR).join("repo")
+    } else {
+        p.to_path_buf()
+    }
+}
+
+/// Default warm cache budget for remote repositories.
+pub const DEFAULT_CACHE_SIZE: u64 = 1 << 30;
+
+/// Store options for a workspace (or defaults), with command-line overrides.
+pub fn store_options(ctx: &Context, ws: Option<&Workspace>, remote: bool) -> StoreOptions {
+    let mut o = StoreOptions { uploaders: if remote { 8 } else { 2 }, ..StoreOptions::default() };
+    let g = &ctx.global;
+    if let Some(m) = g.mem_cache.or(ws.and_then(|w| w.config.mem_cache)) {
+        o.mem_cache = m as usize;
+    }
+    let size = g.cache_size.or(ws.and_then(|w| w.config.cache_size));
+    let dir = g.cache_dir.clone().or_else(|| ws.map(|w| w.cache_dir()));
+    if let (Some(dir), Some(budget)) = (dir, size.or(remote.then_some(DEFAULT_CACHE_SIZE))) {
+        if budget > 0 {
+            o.warm = Some((dir.join("warm"), budget));
+        }
+    }
+    if let Some(ws) = ws {
+        if let Some(z) = ws.config.zstd_level {
+            o.zstd_level = z;
+        }
+        o.index_path = Some(ws.cache_dir().join("chunk-index"));
+    }
+    if let Some(z) = std::env::var("INFINI_ZSTD_LEVEL").ok().and_then(|v| v.parse().ok()) {
+        o.zstd_level = z;
+    }
+    o
+}
+
+/// Open the backend at `location` (a directory or `s3://...`). With `create`, a missing directory is made.
+pub fn open_backend(
+    ctx: &Context,
+    location: &str,
+    ws: Option<&Workspace>,
+    create: bool,
+) -> anyhow::Result<Arc<dyn Backend>> {
+    if location.starts_with("s3://") {
+        let _ = ws;
+        anyhow::bail!(Error::Invalid("S3 repositories are not supported by this build".into()));
+    }
+    let path = local_repo_path(Path::new(location));
+    if !create && !path.join("config").is_file() {
+        anyhow::bail!(Error::NoRepository { what: format!("no infini repository at {}", path.display()) });
+    }
+    let _ = ctx;
+    Ok(Arc::new(DirBackend::new(&path)?))
+}
+
+impl Session {
+    /// Open for reading: the workspace if there is one, or the repository named by `--repo`.
+    pub fn read(ctx: &Context) -> anyhow::Result<Self> {
+        Self::open(ctx, false)
+    }
+
+    /// Open for changing the workspace: requires a workspace, holds its lock.
+    pub fn write(ctx: &Context) -> anyhow::Result<Self> {
+        Self::open(ctx, true)
+    }
+
+    fn open(ctx: &Context, write: bool) -> anyhow::Result<Self> {
+        if let Some(url) = ctx.global.repo.clone() {
+            if write {
+                anyhow::bail!(Error::NoRepository {
+                    what: "this command changes a workspace; run it inside one (init or clone), not with --repo".into()
+                });
+            }
+            let location = if url.starts_with("s3://") { url } else { cwd(ctx)?.join(url).display().to_string() };
+            let backend = open_backend(ctx, &location, None, false)?;
+            let pw = password::get(ctx)?;
+            let repo =
+                Arc::new(Repository::open(backend, &pw, store_options(ctx, None, location.starts_with("s3://")))?);
+            let branch = ctx.global.branch.clone().unwrap_or_else(|| DEFAULT_BRANCH.to_string());
+            let head = Head::Branch(branch);
+            let tip = resolve_head(&repo, &head)?;
+            return Ok(Self { ws: None, repo, head, tip, staged: StagedFile::default(), _lock: None });
+        }
+        let ws = Workspace::find(&cwd(ctx)?)?;
+        let lock = if write { Some(ws.lock()?) } else { None };
+        let location = ws.repo_location();
+        let backend = open_backend(ctx, &location, Some(&ws), false)?;
+        let repo = Arc::new(open_repo(ctx, &ws, backend, location.starts_with("s3://"))?);
+        let head = ws.config.head.clone();
+        let tip = resolve_head(&repo, &head)?;
+        let staged = ws.load_staged(repo.store().keys())?;
+        Ok(Self { ws: Some(ws), repo, head, tip, staged, _lock: lock })
+    }
+
+    /// The workspace (commands that need one are opened with [`Session::write`]).
+    pub fn workspace(&self) -> anyhow::Result<&Workspace> {
+        self.ws.as_ref().ok_or_else(|| {
+            Error::NoRepository { what: "this command needs a workspace (init or clone one)".into() }.into()
+        })
+    }
+
+    /// The branch HEAD is on, or an error if detached (read-only).
+    pub fn branch_for_write(&self) -> anyhow::Result<&str> {
+        match &self.head {
+            Head::Branch(b) => Ok(b),
+            Head::Detached(p) => Err(super::usage(format!(
+                "HEAD is detached at {} (read-only); use `infini fork NAME` to start a branch there, or `infini checkout BRANCH`",
+                super::output::short(p)
+            ))),
+        }
+    }
+
+    /// Pointer of the tip commit.
+    pub fn tip_ptr(&self) -> Option<ChunkPointer> {
+        self.tip.as_ref().map(|c| c.ptr)
+    }
+
+    /// The namespace as the workspace sees it: HEAD's commit plus staged changes.
+    pub fn view(&self) -> anyhow::Result<Namespace> {
+        let idx = NamespaceIndex::default();
+        load_index(&self.repo, &idx, self.tip.as_ref())?;
+        idx.ns.import_staged(self.staged_changes())?;
+        Ok(idx.ns)
+    }
+
+    /// The namespace at a revision (no staged changes), with the commit.
+    pub fn at(&self, rev: &str) -> anyhow::Result<(CommitInfo, Namespace)> {
+        let ptr = self.repo.resolve(rev, self.tip_ptr().as_ref())?;
+        let c = self.repo.read_commit(&ptr)?;
+        let idx = NamespaceIndex::default();
+        load_index(&self.repo, &idx, Some(&c))?;
+        Ok((c, idx.ns))
+    }
+
+    /// The view at `--at REV` if given, else the workspace view.
+    pub fn view_at(&self, rev: Option<&str>) -> anyhow::Result<Namespace> {
+        match rev {
+            Some(r) => Ok(self.at(r)?.1),
+            None => self.view(),
+        }
+    }
+
+    /// Staged changes as `(key, value)` encodings.
+    pub fn staged_changes(&self) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+        self.staged.changes.iter().map(|(k, v)| (k.to_vec(), v.as_ref().map(|v| v.to_vec()))).collect()
+    }
+
+    /// Persist the view's staged changes. Data they reference must already be flushed.
+    pub fn save_staged(&mut self, ns: &Namespace) -> anyhow::Result<()> {
+        self.repo.store().flush()?;
+        let changes: Vec<_> = ns
+            .export_staged()
+            .into_iter()
+            .map(|(k, v)| (serde_bytes::ByteBuf::from(k), v.map(serde_bytes::ByteBuf::from)))
+            .collect();
+        let base = if self.staged.changes.is_empty() { self.tip_ptr() } else { self.staged.base };
+        self.staged = StagedFile { base, changes };
+        let ws = self.workspace()?;
+        ws.save_staged(self.repo.store().keys(), &self.staged)?;
+        Ok(())
+    }
+}
+
+/// Cache counters of this workspace, accumulated over commands in `.infini/cache/stats.json`.
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+pub struct TierStats {
+    /// Hot tier hits and misses.
+    pub hot_hits: u64,
+    /// Hot tier misses.
+    pub hot_misses: u64,
+    /// Warm tier hits.
+    pub warm_hits: u64,
+    /// Warm tier misses.
+    pub warm_misses: u64,
+    /// Bytes served by the warm tier.
+    pub warm_bytes: u64,
+    /// Chunk reads that went to the backend.
+    pub cold_reads: u64,
+    /// Bytes fetched from the backend for chunks.
+    pub cold_bytes: u64,
+}
+
+impl TierStats {
+    fn path(ws: &Workspace) -> PathBuf {
+        ws.cache_dir().join("stats.json")
+    }
+
+    /// What the workspace has accumulated.
+    pub fn load(ws: &Workspace) -> Self {
+        std::fs::read(Self::path(ws)).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
+    }
+
+    /// This process's counters.
+    pub fn of(store: &infini::engine::object::Store) -> Self {
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut t = TierStats {
+            hot_hits: store.hot().hits.load(Relaxed),
+            hot_misses: store.hot().misses.load(Relaxed),
+            cold_reads: store.stats.chunks_fetched.load(Relaxed),
+            cold_bytes: store.stats.bytes_fetched.load(Relaxed),
+            ..Default::default()
+        };
+        if let Some(w) = store.warm() {
+            t.warm_hits = w.hits.load(Relaxed);
+            t.warm_misses = w.misses.load(Relaxed);
+            t.warm_bytes = w.hit_bytes.load(Relaxed);
+        }
+        t
+    }
+
+    /// Sum of two sets of counters.
+    pub fn add(&self, o: &Self) -> Self {
+        TierStats {
+            hot_hits: self.hot_hits + o.hot_hits,
+            hot_misses: self.hot_misses + o.hot_misses,
+            warm_hits: self.warm_hits + o.warm_hits,
+            warm_misses: self.warm_misses + o.warm_misses,
+            warm_bytes: self.warm_bytes + o.warm_bytes,
+            cold_reads: self.cold_reads + o.cold_reads,
+            cold_bytes: self.cold_bytes + o.cold_bytes,
+        }
+    }
+
+    fn is_zero(&self) -> bool {
+        self.hot_hits + self.hot_misses + self.warm_hits + self.warm_misses + self.cold_reads == 0
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        // Best effort: counters are informational.
+        if let Some(ws) = &self.ws {
+            let now = TierStats::of(self.repo.store());
+            if !now.is_zero() {
+                let total = TierStats::load(ws).add(&now);
+                if let Ok(json) = serde_json::to_vec(&total) {
+                    let _ = std::fs::write(TierStats::path(ws), json);
+                }
+            }
+        }
+    }
+}
+
+/// Open the workspace's repository with its unlocked key, else with a password.
+pub fn open_repo(ctx: &Context, ws: &Workspace, backend: Arc<dyn Backend>, remote: bool) -> anyhow::Result<Repository> {
+    let opts = store_options(ctx, Some(ws), remote);
+    let probe = Repository::header(&*backend)?;
+    if let Some(key) = ws.read_key(&probe.id)? {
+        return Ok(Repository::with_key(backend, key, opts)?);
+    }
+    let pw = password::get(ctx)?;
+    Ok(Repository::open(backend, &pw, opts)?)
+}
+
+/// The commit HEAD points at now, if any.
+pub fn resolve_head(repo: &Repository, head: &Head) -> anyhow::Result<Option<CommitInfo>> {
+    Ok(match head {
+        Head::Branch(b) => match repo.branch(b)? {
+            Some(br) => Some(repo.read_commit(&br.head)?),
+            None => None,
+        },
+        Head::Detached(p) => Some(repo.read_commit(p)?),
+    })
+}

@@ -1,0 +1,45 @@
+//! `infini show`: one commit and what it changed.
+
+use super::session::Session;
+use super::{diff, log, output, Context};
+use std::io::Write;
+
+/// Show commit REV (default: HEAD) and the keys it changed relative to its first parent.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The commit.
+    rev: Option<String>,
+}
+
+impl Args {
+    pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        let s = Session::read(ctx)?;
+        let (c, _) = s.at(self.rev.as_deref().unwrap_or("HEAD"))?;
+        let parent = match c.commit.parents.first() {
+            Some(p) => Some(s.repo.read_commit(p)?),
+            None => None,
+        };
+        let rows = diff::between(&s, parent.as_ref(), Some(&c))?;
+        if ctx.global.json {
+            let mut v = log::commit_json(&c);
+            v["changes"] = rows
+                .iter()
+                .map(|r| {
+                    let change = match (&r.old, &r.new) {
+                        (None, _) => "added",
+                        (_, None) => "removed",
+                        _ => "modified",
+                    };
+                    serde_json::json!({ "key": r.key, "change": change })
+                })
+                .collect();
+            return output::json(&v);
+        }
+        {
+            let mut out = std::io::stdout().lock();
+            log::write_commit(&mut out, &c)?;
+            out.flush()?;
+        }
+        diff::print(ctx, &rows)
+    }
+}

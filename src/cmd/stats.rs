@@ -1,0 +1,75 @@
+//! `infini stats`: repository size, dedup and compression, and cache use.
+
+use super::session::Session;
+use super::{output, Context};
+use infini::engine::object::parse_object_name;
+
+/// Report repository size, object counts, the size of HEAD's values against what is stored, and per-tier cache
+/// hits, misses and bytes fetched in this workspace.
+#[derive(clap::Args)]
+pub struct Args {}
+
+impl Args {
+    pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        let s = Session::read(ctx)?;
+        let store = s.repo.store();
+        let objects = s.repo.backend().list("objects/")?;
+        let repo_bytes: u64 = objects.iter().map(|o| o.size).sum();
+        let mut chunks = 0u64;
+        let mut chunk_bytes = 0u64;
+        for o in &objects {
+            if let Some(id) = parse_object_name(&o.name) {
+                let t = store.pack_table(&id)?;
+                chunks += t.len() as u64;
+                chunk_bytes += t.iter().map(|e| e.len as u64).sum::<u64>();
+            }
+        }
+        let ns = s.view()?;
+        let (mut keys, mut logical) = (0u64, 0u64);
+        for item in ns.iter_prefix(store, b"") {
+            let (_, e) = item?;
+            keys += 1;
+            logical += e.size();
+        }
+        let ratio = if chunk_bytes > 0 { logical as f64 / chunk_bytes as f64 } else { 0.0 };
+        let tiers = match &s.ws {
+            Some(ws) => super::session::TierStats::load(ws).add(&super::session::TierStats::of(store)),
+            None => super::session::TierStats::of(store),
+        };
+        let warm_disk = store.warm().map(|w| w.disk_bytes());
+        let v = serde_json::json!({
+            "repository_bytes": repo_bytes,
+            "objects": objects.len(),
+            "chunks": chunks,
+            "stored_chunk_bytes": chunk_bytes,
+            "head_keys": keys,
+            "head_logical_bytes": logical,
+            "head_logical_per_stored": ratio,
+            "cache": {
+                "hot": { "hits": tiers.hot_hits, "misses": tiers.hot_misses },
+                "warm": { "hits": tiers.warm_hits, "misses": tiers.warm_misses, "bytes_served": tiers.warm_bytes, "disk_bytes": warm_disk },
+                "cold": { "reads": tiers.cold_reads, "bytes_fetched": tiers.cold_bytes },
+            },
+        });
+        if ctx.global.json {
+            return output::json(&v);
+        }
+        println!("repository size:   {} in {} objects", output::bytes(repo_bytes), objects.len());
+        println!("chunks:            {chunks} ({} sealed)", output::bytes(chunk_bytes));
+        println!("HEAD:              {keys} keys, {}", output::bytes(logical));
+        println!("HEAD / stored:     {ratio:.2}x (dedup and compression)");
+        println!("hot tier:          {} hits, {} misses", tiers.hot_hits, tiers.hot_misses);
+        match warm_disk {
+            Some(d) => println!(
+                "warm tier:         {} hits, {} misses, {} served, {} on disk",
+                tiers.warm_hits,
+                tiers.warm_misses,
+                output::bytes(tiers.warm_bytes),
+                output::bytes(d)
+            ),
+            None => println!("warm tier:         off (local repository; enable with --cache-size)"),
+        }
+        println!("cold tier:         {} reads, {} fetched", tiers.cold_reads, output::bytes(tiers.cold_bytes));
+        Ok(())
+    }
+}

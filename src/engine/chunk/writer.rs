@@ -1,0 +1,254 @@
+//! [`BlobWriter`]: the `io::Write` sink that stores a byte stream of any length.
+//!
+//! Pipeline (bounded at every stage, so memory does not grow with input size):
+//! ```text
+//! write() --cut (FastCDC)--> [jobs: bounded] --> N workers: id, dedup check, zstd, seal
+//!        --> [results: bounded] --> assembler: reorder, dedup again, pack, upload (bounded)
+//! ```
+
+use super::{Blob, ChunkRef, ListBuilder};
+use crate::engine::crypto::Kind;
+use crate::engine::format::{DATA_CHUNK_AVG, DATA_CHUNK_MAX, DATA_CHUNK_MIN, INLINE_MAX};
+use crate::engine::object::{ChunkPointer, PackBuilder, SealedChunk, Store};
+use crate::engine::{Error, Result};
+use fastcdc::v2020::{FastCDC, Normalization};
+use std::collections::BTreeMap;
+use std::io;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+/// Tunables of a [`BlobWriter`].
+#[derive(Clone, Debug)]
+pub struct WriteOptions {
+    /// Worker threads for hashing, compression and encryption (default: all cores).
+    pub threads: usize,
+    /// Values up to this size are kept inline in the index.
+    pub inline_max: usize,
+}
+
+impl Default for WriteOptions {
+    fn default() -> Self {
+        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        Self { threads, inline_max: INLINE_MAX }
+    }
+}
+
+enum Outcome {
+    Known(ChunkPointer, u32),
+    Sealed(SealedChunk, u32),
+}
+
+struct Pipeline {
+    jobs: Option<SyncSender<(u64, Vec<u8>)>>,
+    workers: Vec<JoinHandle<()>>,
+    assembler: Option<JoinHandle<Result<Blob>>>,
+    seq: u64,
+}
+
+/// Stores a byte stream; [`BlobWriter::finish`] returns the [`Blob`] to keep in the index.
+///
+/// The chunks become durable when the store is flushed (see [`Store::flush`]).
+pub struct BlobWriter {
+    store: Arc<Store>,
+    opts: WriteOptions,
+    buf: Vec<u8>,
+    seed: u64,
+    pipeline: Option<Pipeline>,
+    written: u64,
+}
+
+const BUF_HIGH: usize = 2 * DATA_CHUNK_MAX as usize;
+
+impl BlobWriter {
+    /// A writer into `store`.
+    pub fn new(store: Arc<Store>, opts: WriteOptions) -> Self {
+        let seed = store.keys().cdc_seed();
+        Self { store, opts, buf: Vec::new(), seed, pipeline: None, written: 0 }
+    }
+
+    /// Bytes written so far.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    fn pipeline(&mut self) -> &mut Pipeline {
+        if self.pipeline.is_none() {
+            self.pipeline = Some(start_pipeline(self.store.clone(), self.opts.threads.max(1)));
+        }
+        self.pipeline.as_mut().expect("just created")
+    }
+
+    /// Chunk boundaries in the buffer whose end is decided (all of them with `last`).
+    fn cut_points(&self, last: bool) -> Vec<(usize, usize)> {
+        let cdc = FastCDC::with_level_and_seed(
+            &self.buf,
+            DATA_CHUNK_MIN,
+            DATA_CHUNK_AVG,
+            DATA_CHUNK_MAX,
+            Normalization::Level1,
+            self.seed,
+        );
+        let mut out = Vec::new();
+        let mut iter = cdc.peekable();
+        while let Some(c) = iter.next() {
+            if iter.peek().is_none() && !last {
+                break;
+            }
+            out.push((c.offset, c.length));
+        }
+        out
+    }
+
+    /// Cut and send every chunk whose end is decided; with `last`, send everything.
+    fn cut(&mut self, last: bool) -> Result<()> {
+        let pending = self.cut_points(last);
+        let consumed = pending.last().map(|(o, l)| o + l).unwrap_or(0);
+        for (off, len) in pending {
+            let chunk = self.buf[off..off + len].to_vec();
+            self.send(chunk)?;
+        }
+        self.buf.drain(..consumed);
+        Ok(())
+    }
+
+    fn send(&mut self, chunk: Vec<u8>) -> Result<()> {
+        let p = self.pipeline();
+        let seq = p.seq;
+        p.seq += 1;
+        let sent = p.jobs.as_ref().map(|tx| tx.send((seq, chunk)).is_ok()).unwrap_or(false);
+        if !sent {
+            // The assembler stopped early: its error says why.
+            return Err(self.abort());
+        }
+        Ok(())
+    }
+
+    fn abort(&mut self) -> Error {
+        match self.pipeline.take().map(join) {
+            Some(Err(e)) => e,
+            _ => Error::Invalid("stream pipeline stopped".into()),
+        }
+    }
+
+    /// Store what remains and return the blob.
+    pub fn finish(mut self) -> Result<Blob> {
+        if self.pipeline.is_none() && self.buf.len() <= self.opts.inline_max {
+            return Ok(Blob::Inline(std::mem::take(&mut self.buf)));
+        }
+        if self.pipeline.is_none() {
+            // A small value: chunk and seal on this thread rather than starting workers.
+            let mut list = ListBuilder::default();
+            for (off, len) in self.cut_points(true) {
+                let ptr = self.store.put_chunk(Kind::Data, &self.buf[off..off + len])?;
+                list.push(&self.store, ChunkRef { len: len as u32, ptr })?;
+            }
+            return list.finish(&self.store);
+        }
+        if !self.buf.is_empty() {
+            self.cut(true)?;
+        }
+        match self.pipeline.take() {
+            Some(p) => join(p),
+            None => Ok(Blob::Chunks(Vec::new())),
+        }
+    }
+}
+
+fn join(mut p: Pipeline) -> Result<Blob> {
+    drop(p.jobs.take());
+    for w in p.workers.drain(..) {
+        let _ = w.join();
+    }
+    match p.assembler.take().map(|a| a.join()) {
+        Some(Ok(r)) => r,
+        _ => Err(Error::Invalid("stream assembler panicked".into())),
+    }
+}
+
+impl io::Write for BlobWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        self.written += data.len() as u64;
+        if self.buf.len() >= BUF_HIGH {
+            self.cut(false)?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for BlobWriter {
+    fn drop(&mut self) {
+        if let Some(p) = self.pipeline.take() {
+            let _ = join(p);
+        }
+    }
+}
+
+fn start_pipeline(store: Arc<Store>, threads: usize) -> Pipeline {
+    let (jobs_tx, jobs_rx) = sync_channel::<(u64, Vec<u8>)>(threads);
+    let (res_tx, res_rx) = sync_channel::<(u64, Outcome)>(threads * 2);
+    let jobs_rx = Arc::new(Mutex::new(jobs_rx));
+    let workers = (0..threads)
+        .map(|_| {
+            let rx = jobs_rx.clone();
+            let tx = res_tx.clone();
+            let store = store.clone();
+            std::thread::spawn(move || loop {
+                let job = rx.lock().map(|r| r.recv());
+                let Ok(Ok((seq, data))) = job else { break };
+                let len = data.len() as u32;
+                let id = store.keys().chunk_id(&data);
+                let out = match store.lookup(Kind::Data, &id) {
+                    Some(p) => Outcome::Known(p, len),
+                    None => Outcome::Sealed(store.seal_with_id(Kind::Data, id, &data), len),
+                };
+                drop(data);
+                if tx.send((seq, out)).is_err() {
+                    break;
+                }
+            })
+        })
+        .collect();
+    drop(res_tx);
+    let assembler = std::thread::spawn(move || assemble(store, res_rx));
+    Pipeline { jobs: Some(jobs_tx), workers, assembler: Some(assembler), seq: 0 }
+}
+
+fn assemble(store: Arc<Store>, results: Receiver<(u64, Outcome)>) -> Result<Blob> {
+    let mut next = 0u64;
+    let mut waiting: BTreeMap<u64, Outcome> = BTreeMap::new();
+    let mut pack = PackBuilder::new();
+    let mut list = ListBuilder::default();
+    for (seq, out) in results {
+        waiting.insert(seq, out);
+        while let Some(out) = waiting.remove(&next) {
+            next += 1;
+            let cr = match out {
+                Outcome::Known(ptr, len) => {
+                    store.stats.chunks_deduped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    ChunkRef { len, ptr }
+                }
+                Outcome::Sealed(sc, len) => match store.lookup(Kind::Data, &sc.id) {
+                    // An identical chunk earlier in this stream, sealed concurrently.
+                    Some(ptr) => ChunkRef { len, ptr },
+                    None => {
+                        if !pack.fits(sc.sealed.len()) {
+                            store.upload(std::mem::take(&mut pack))?;
+                        }
+                        let ptr = pack.push(Kind::Data, sc.id, &sc.sealed);
+                        store.note_placed(Kind::Data, ptr, sc.sealed.len());
+                        ChunkRef { len, ptr }
+                    }
+                },
+            };
+            list.push(&store, cr)?;
+        }
+    }
+    store.upload(pack)?;
+    list.finish(&store)
+}

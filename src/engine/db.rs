@@ -1,0 +1,107 @@
+//! [`Infinitree`]: an [`Index`] bound to a branch of a repository — the library's entry point.
+//!
+//! ```no_run
+//! use infini::engine::{backend::memory::MemoryBackend, crypto::KdfParams, db::Infinitree, fields::VersionedMap};
+//! use infini::engine::{object::StoreOptions, repo::Repository};
+//! use std::sync::Arc;
+//! # fn main() -> infini::engine::Result<()> {
+//! let repo = Arc::new(Repository::create(Arc::new(MemoryBackend::new()), b"secret", KdfParams::default(), StoreOptions::default())?);
+//! let mut tree = Infinitree::<VersionedMap<String, usize>>::open(repo, "main")?;
+//! tree.index().insert("sample_size".into(), 1234);
+//! let first = tree.commit("first measurement! yay!")?;
+//! let old = tree.at(&first.id().to_hex())?;
+//! assert_eq!(old.get(&"sample_size".to_string())?, Some(1234));
+//! # Ok(()) }
+//! ```
+
+use crate::engine::fields::Index;
+use crate::engine::object::ChunkPointer;
+use crate::engine::repo::{CommitInfo, IndexRoots, Repository};
+use crate::engine::{Error, Result};
+use std::sync::Arc;
+
+/// Load every field of `index` from a commit's roots.
+pub fn load_index(repo: &Repository, index: &dyn Index, commit: Option<&CommitInfo>) -> Result<()> {
+    for (name, field) in index.fields() {
+        let root = commit.and_then(|c| c.commit.index.get(name)).map(|b| b.as_slice());
+        field.load(repo.store(), root)?;
+    }
+    Ok(())
+}
+
+/// Build the roots of a new commit on `parent`: every field commits its staged changes, merging when the parent
+/// moved past the field's base.
+pub fn build_roots(repo: &Repository, index: &dyn Index, parent: Option<&CommitInfo>) -> Result<IndexRoots> {
+    let mut roots = IndexRoots::new();
+    for (name, field) in index.fields() {
+        let p = parent.and_then(|c| c.commit.index.get(name)).map(|b| b.as_slice());
+        roots.insert(name.to_string(), serde_bytes::ByteBuf::from(field.commit(repo.store(), p)?));
+    }
+    // Fields a newer writer added that this index does not know are carried over.
+    if let Some(p) = parent {
+        for (k, v) in &p.commit.index {
+            roots.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+    Ok(roots)
+}
+
+/// An index on a branch.
+pub struct Infinitree<I> {
+    repo: Arc<Repository>,
+    branch: String,
+    index: I,
+    head: Option<CommitInfo>,
+}
+
+impl<I: Index + Default> Infinitree<I> {
+    /// Open `branch` (created by the first commit if it does not exist) and load its head.
+    pub fn open(repo: Arc<Repository>, branch: &str) -> Result<Self> {
+        Repository::check_branch_name(branch)?;
+        let head = match repo.branch(branch)? {
+            Some(b) => Some(repo.read_commit(&b.head)?),
+            None => None,
+        };
+        let index = I::default();
+        load_index(&repo, &index, head.as_ref())?;
+        Ok(Self { repo, branch: branch.to_string(), index, head })
+    }
+
+    /// The index: read and stage changes through its fields.
+    pub fn index(&self) -> &I {
+        &self.index
+    }
+
+    /// The commit the index was loaded from or last committed.
+    pub fn head(&self) -> Option<&CommitInfo> {
+        self.head.as_ref()
+    }
+
+    /// Commit staged changes. Concurrent commits to the branch are merged by key; overlapping changes fail with
+    /// [`Error::Conflict`] and stay staged.
+    pub fn commit(&mut self, message: &str) -> Result<CommitInfo> {
+        let repo = self.repo.clone();
+        let index = &self.index;
+        let c = repo.commit(&self.branch, message, &mut |parent| build_roots(&repo, index, parent))?;
+        load_index(&self.repo, &self.index, Some(&c))?;
+        self.head = Some(c.clone());
+        Ok(c)
+    }
+
+    /// A read-only copy of the index at any revision (branch, id prefix, `HEAD~N`).
+    pub fn at(&self, rev: &str) -> Result<I> {
+        let head: Option<ChunkPointer> = self.head.as_ref().map(|c| c.ptr);
+        let ptr = self.repo.resolve(rev, head.as_ref())?;
+        let c = self.repo.read_commit(&ptr)?;
+        let index = I::default();
+        load_index(&self.repo, &index, Some(&c))?;
+        Ok(index)
+    }
+
+    /// Create branch `name` at this head and open it.
+    pub fn fork(&self, name: &str) -> Result<Self> {
+        let head = self.head.as_ref().ok_or_else(|| Error::Invalid("nothing committed to fork from".into()))?;
+        self.repo.create_branch(name, &head.ptr)?;
+        Self::open(self.repo.clone(), name)
+    }
+}

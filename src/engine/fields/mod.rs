@@ -1,0 +1,108 @@
+//! Typed, versioned fields over the index tree, and the [`Index`] of named fields a commit snapshots.
+//!
+//! - [`VersionedMap`]: an ordered map persisted as an index tree; only staged changes are written at commit, every
+//!   untouched node is shared with the parent commit, and lookups load only the nodes on one path.
+//! - [`Serialized`]: any serde value, stored whole (as a blob) at each commit.
+//!
+//! A field knows how to [`Field::load`] its root from a commit and how to [`Field::commit`] its staged changes on
+//! top of a (possibly newer) parent, merging by key against the base it was loaded from.
+
+mod map;
+mod serialized;
+
+pub use map::{decode_root, MapIter, VersionedMap};
+pub use serialized::Serialized;
+
+use crate::engine::object::Store;
+use crate::engine::Result;
+use std::sync::Arc;
+
+/// Keys of a [`VersionedMap`]: encoded so that byte order is the key order.
+pub trait Key: Ord + Clone + Send + Sync + 'static {
+    /// Encode.
+    fn encode(&self) -> Vec<u8>;
+    /// Decode; `None` if the bytes are not a valid key.
+    fn decode(b: &[u8]) -> Option<Self>;
+}
+
+impl Key for String {
+    fn encode(&self) -> Vec<u8> {
+        self.as_bytes().to_vec()
+    }
+    fn decode(b: &[u8]) -> Option<Self> {
+        String::from_utf8(b.to_vec()).ok()
+    }
+}
+
+impl Key for Vec<u8> {
+    fn encode(&self) -> Vec<u8> {
+        self.clone()
+    }
+    fn decode(b: &[u8]) -> Option<Self> {
+        Some(b.to_vec())
+    }
+}
+
+impl Key for u64 {
+    fn encode(&self) -> Vec<u8> {
+        self.to_be_bytes().to_vec()
+    }
+    fn decode(b: &[u8]) -> Option<Self> {
+        Some(u64::from_be_bytes(b.try_into().ok()?))
+    }
+}
+
+/// A persisted field of an index.
+pub trait Field: Send + Sync {
+    /// Point the field at its state in a commit (`None`: the field did not exist yet). Discards staged changes.
+    fn load(&self, store: &Arc<Store>, root: Option<&[u8]>) -> Result<()>;
+    /// Write staged changes on top of `parent` (the field's root in the commit being built upon), merging against
+    /// the root it was loaded from; returns the new root. Fails with a conflict when a staged change collides with
+    /// a different change made since the base.
+    fn commit(&self, store: &Arc<Store>, parent: Option<&[u8]>) -> Result<Vec<u8>>;
+    /// Whether anything is staged.
+    fn is_dirty(&self) -> bool;
+}
+
+/// A set of named fields: the schema of what a commit stores.
+pub trait Index: Send + Sync {
+    /// The fields with their stable names.
+    fn fields(&self) -> Vec<(&'static str, &dyn Field)>;
+}
+
+/// A single field is an index of one field named `root`.
+impl<K: Key, V: serde::Serialize + serde::de::DeserializeOwned + Clone + Send + Sync + 'static> Index
+    for VersionedMap<K, V>
+{
+    fn fields(&self) -> Vec<(&'static str, &dyn Field)> {
+        vec![("root", self)]
+    }
+}
+
+/// Declare a struct of fields and implement [`Index`] for it.
+///
+/// ```
+/// use infini::engine::fields::{VersionedMap, Serialized};
+/// infini::index! {
+///     /// My application's state.
+///     pub struct State {
+///         pub samples: VersionedMap<String, u64>,
+///         pub settings: Serialized<Vec<String>>,
+///     }
+/// }
+/// let s = State::default();
+/// s.samples.insert("a".into(), 1);
+/// ```
+#[macro_export]
+macro_rules! index {
+    ($(#[$m:meta])* $vis:vis struct $name:ident { $($(#[$fm:meta])* $fvis:vis $field:ident : $ty:ty),* $(,)? }) => {
+        $(#[$m])*
+        #[derive(Default)]
+        $vis struct $name { $($(#[$fm])* $fvis $field: $ty),* }
+        impl $crate::engine::fields::Index for $name {
+            fn fields(&self) -> Vec<(&'static str, &dyn $crate::engine::fields::Field)> {
+                vec![$((stringify!($field), &self.$field as &dyn $crate::engine::fields::Field)),*]
+            }
+        }
+    };
+}

@@ -1,0 +1,72 @@
+//! The namespace: the key -> value map the command line works on, one [`VersionedMap`] of [`Entry`]s.
+
+use crate::engine::chunk::{Blob, BlobWriter, WriteOptions};
+use crate::engine::fields::VersionedMap;
+use crate::engine::object::Store;
+use crate::engine::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::io::{Read, Write};
+use std::sync::Arc;
+
+/// A stored value and what is known about it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// The value.
+    pub blob: Blob,
+    /// Modification time of the file it came from, seconds since the epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtime: Option<u64>,
+}
+
+impl Entry {
+    /// Value length in bytes.
+    pub fn size(&self) -> u64 {
+        self.blob.size()
+    }
+}
+
+/// The namespace field.
+pub type Namespace = VersionedMap<String, Entry>;
+
+/// Name of the namespace field in a commit's index.
+pub const FIELD: &str = "namespace";
+
+/// An index holding just the namespace.
+#[derive(Default)]
+pub struct NamespaceIndex {
+    /// The namespace.
+    pub ns: Namespace,
+}
+
+impl crate::engine::fields::Index for NamespaceIndex {
+    fn fields(&self) -> Vec<(&'static str, &dyn crate::engine::fields::Field)> {
+        vec![(FIELD, &self.ns)]
+    }
+}
+
+/// Validate a key: non-empty UTF-8 without NUL, at most 4096 bytes.
+pub fn check_key(key: &str) -> Result<()> {
+    if key.is_empty() || key.len() > 4096 || key.contains('\0') {
+        return Err(Error::Invalid(format!("invalid key {key:?}: keys are 1-4096 bytes without NUL")));
+    }
+    Ok(())
+}
+
+/// Store everything `input` yields as a value. `progress` is called with the bytes read so far.
+pub fn store_value(store: &Arc<Store>, input: &mut dyn Read, progress: &mut dyn FnMut(u64)) -> Result<Entry> {
+    let mut w = BlobWriter::new(store.clone(), WriteOptions::default());
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0u64;
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::io("reading input", e)),
+        };
+        w.write_all(&buf[..n]).map_err(|e| Error::io("storing value", e))?;
+        total += n as u64;
+        progress(total);
+    }
+    Ok(Entry { blob: w.finish()?, mtime: None })
+}

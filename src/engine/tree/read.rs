@@ -1,0 +1,233 @@
+//! Reading: point lookups, streaming ranges, counts and node walks.
+
+use super::node::{child_upper, load, load_child, Body, Node};
+use super::NodeStore;
+use crate::engine::object::ChunkPointer;
+use crate::engine::{Error, Result};
+use std::sync::Arc;
+
+/// Look up one key.
+pub fn get(store: &dyn NodeStore, root: Option<&ChunkPointer>, key: &[u8]) -> Result<Option<Vec<u8>>> {
+    let Some(root) = root else { return Ok(None) };
+    let mut node = load(store, root)?;
+    let mut upper: Option<Vec<u8>> = None;
+    loop {
+        match &node.body {
+            Body::Leaf(vals) => {
+                return Ok(node.keys.binary_search_by(|k| k.as_slice().cmp(key)).ok().map(|i| vals[i].clone()));
+            }
+            Body::Internal(_) => {
+                if node.keys.first().is_some_and(|k| key < k.as_slice()) {
+                    return Ok(None);
+                }
+                let i = node.child_index(key);
+                let child = load_child(store, &node, i, upper.as_deref())?;
+                upper = child_upper(&node, i, upper.as_deref()).map(<[u8]>::to_vec);
+                node = child;
+            }
+        }
+    }
+}
+
+/// Number of entries, from the counts the root records.
+pub fn len(store: &dyn NodeStore, root: Option<&ChunkPointer>) -> Result<u64> {
+    match root {
+        None => Ok(0),
+        Some(r) => load(store, r)?.count(),
+    }
+}
+
+/// Number of levels: 0 for the empty tree, 1 for a single leaf, and so on.
+pub fn depth(store: &dyn NodeStore, root: Option<&ChunkPointer>) -> Result<usize> {
+    match root {
+        None => Ok(0),
+        Some(r) => Ok(load(store, r)?.level as usize + 1),
+    }
+}
+
+/// Visit every node pointer reachable from `root`, parents before children, in key order.
+///
+/// Internal nodes are loaded (and checked) to find their children; leaves are only reported, not loaded.
+pub fn for_each_node(
+    store: &dyn NodeStore,
+    root: Option<&ChunkPointer>,
+    f: &mut dyn FnMut(&ChunkPointer) -> Result<()>,
+) -> Result<()> {
+    fn walk(
+        store: &dyn NodeStore,
+        node: &Node,
+        upper: Option<&[u8]>,
+        f: &mut dyn FnMut(&ChunkPointer) -> Result<()>,
+    ) -> Result<()> {
+        let Body::Internal(children) = &node.body else { return Ok(()) };
+        for (i, c) in children.iter().enumerate() {
+            f(&c.ptr)?;
+            if node.level > 1 {
+                let child = load_child(store, node, i, upper)?;
+                walk(store, &child, child_upper(node, i, upper), f)?;
+            }
+        }
+        Ok(())
+    }
+    let Some(root) = root else { return Ok(()) };
+    f(root)?;
+    let node = load(store, root)?;
+    walk(store, &node, None, f)
+}
+
+/// Load and check every node reachable from `root`, leaves included (levels, key order and ranges, counts);
+/// returns the number of entries. Memory is bounded by the tree's depth.
+pub fn verify(store: &dyn NodeStore, root: Option<&ChunkPointer>) -> Result<u64> {
+    fn walk(store: &dyn NodeStore, node: &Node, upper: Option<&[u8]>) -> Result<()> {
+        if node.level == 0 {
+            return Ok(());
+        }
+        for i in 0..node.len() {
+            let child = load_child(store, node, i, upper)?;
+            walk(store, &child, child_upper(node, i, upper))?;
+        }
+        Ok(())
+    }
+    let Some(root) = root else { return Ok(0) };
+    let node = load(store, root)?;
+    if node.level > 0 && node.len() < 2 {
+        return Err(Error::integrity("index root has a single child"));
+    }
+    walk(store, &node, None)?;
+    node.count()
+}
+
+/// Streaming iterator over a key range, from [`range`](super::range) or [`prefix`](super::prefix).
+///
+/// It holds one path of nodes from the root to the current leaf, so its memory is bounded by the tree's depth.
+pub struct Range<'a> {
+    store: &'a dyn NodeStore,
+    /// Root and start key, until the first call to `next`.
+    pending: Option<(ChunkPointer, Option<Vec<u8>>)>,
+    /// The current path: each node with the index of the current entry (leaf) or child (internal), and the node's
+    /// upper key bound.
+    path: Vec<(Arc<Node>, usize, Option<Vec<u8>>)>,
+    end: Option<Vec<u8>>,
+    done: bool,
+}
+
+impl<'a> Range<'a> {
+    pub(crate) fn new(
+        store: &'a dyn NodeStore,
+        root: Option<ChunkPointer>,
+        start: Option<Vec<u8>>,
+        end: Option<Vec<u8>>,
+    ) -> Self {
+        let empty = matches!((&start, &end), (Some(s), Some(e)) if s >= e);
+        Self { store, pending: root.filter(|_| !empty).map(|r| (r, start)), path: Vec::new(), end, done: false }
+    }
+
+    /// Nodes currently held (the length of the root-to-leaf path): never more than the tree's depth.
+    pub fn held_nodes(&self) -> usize {
+        self.path.len()
+    }
+
+    /// Descend from the root to the first entry `>= start`.
+    fn seek(&mut self, root: ChunkPointer, start: Option<Vec<u8>>) -> Result<()> {
+        let mut node = load(self.store, &root)?;
+        let mut upper: Option<Vec<u8>> = None;
+        loop {
+            let i = match &start {
+                None => 0,
+                Some(s) if node.level == 0 => node.keys.partition_point(|k| k < s),
+                Some(s) => node.child_index(s),
+            };
+            if node.level == 0 {
+                self.path.push((node, i, upper));
+                return Ok(());
+            }
+            let child = load_child(self.store, &node, i, upper.as_deref())?;
+            let child_up = child_upper(&node, i, upper.as_deref()).map(<[u8]>::to_vec);
+            self.path.push((node, i, upper));
+            node = child;
+            upper = child_up;
+        }
+    }
+
+    /// Move past an exhausted leaf to the first entry of the next one; false at the end of the tree.
+    fn next_leaf(&mut self) -> Result<bool> {
+        self.path.pop();
+        loop {
+            let Some((node, i, _)) = self.path.last_mut() else { return Ok(false) };
+            *i += 1;
+            if *i < node.len() {
+                break;
+            }
+            self.path.pop();
+        }
+        loop {
+            let (node, i, upper) = self.path.last().expect("path is not empty here");
+            if node.level == 0 {
+                return Ok(true);
+            }
+            let child = load_child(self.store, node, *i, upper.as_deref())?;
+            let child_up = child_upper(node, *i, upper.as_deref()).map(<[u8]>::to_vec);
+            self.path.push((child, 0, child_up));
+        }
+    }
+
+    fn step(&mut self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        if let Some((root, start)) = self.pending.take() {
+            self.seek(root, start)?;
+        }
+        loop {
+            let Some((node, i, _)) = self.path.last_mut() else { return Ok(None) };
+            if *i < node.len() {
+                let Body::Leaf(vals) = &node.body else {
+                    return Err(Error::integrity("index node: expected a leaf"));
+                };
+                let key = &node.keys[*i];
+                if self.end.as_ref().is_some_and(|e| key >= e) {
+                    self.path.clear();
+                    return Ok(None);
+                }
+                let item = (key.clone(), vals[*i].clone());
+                *i += 1;
+                return Ok(Some(item));
+            }
+            if !self.next_leaf()? {
+                return Ok(None);
+            }
+        }
+    }
+}
+
+impl Iterator for Range<'_> {
+    type Item = Result<(Vec<u8>, Vec<u8>)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        match self.step() {
+            Ok(Some(item)) => Some(Ok(item)),
+            Ok(None) => {
+                self.done = true;
+                self.path.clear();
+                None
+            }
+            Err(e) => {
+                self.done = true;
+                self.path.clear();
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+/// The smallest key greater than every key starting with `prefix`, if there is one.
+pub(crate) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}

@@ -1,0 +1,249 @@
+//! Workspaces: a directory's `.infini/`, like git's `.git/`.
+//!
+//! ```text
+//! .infini/
+//!   config.json   repository location, options, HEAD (a branch, or a detached commit)
+//!   key           the unlocked master key (mode 0600) until `infini lock`
+//!   staged        staged changes, sealed with the repository key
+//!   lock          advisory lock held while a command changes the workspace
+//!   cache/        dedup index and warm cache
+//!   repo/         the repository itself, for the embedded default
+//! ```
+
+use crate::engine::crypto::{Keys, Kind, MasterKey};
+use crate::engine::object::ChunkPointer;
+use crate::engine::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Name of the workspace directory.
+pub const DIR: &str = ".infini";
+
+/// Where HEAD points.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Head {
+    /// On a branch: commits move it.
+    Branch(String),
+    /// At a commit, read-only.
+    Detached(ChunkPointer),
+}
+
+/// `.infini/config.json`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct WorkspaceConfig {
+    /// Repository location: a directory path (relative to the workspace root or absolute) or `s3://bucket/prefix`.
+    pub repo: String,
+    /// S3 endpoint, if not AWS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// S3 region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// HEAD.
+    pub head: Head,
+    /// Hot cache budget in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mem_cache: Option<u64>,
+    /// Warm cache budget in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_size: Option<u64>,
+    /// Warm cache directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_dir: Option<PathBuf>,
+    /// zstd level.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zstd_level: Option<i32>,
+    /// Create the S3 bucket if missing (at init).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub create_bucket: bool,
+    /// S3 storage class for data objects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_class: Option<String>,
+}
+
+/// Staged changes as stored in `.infini/staged`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct StagedFile {
+    /// The commit the changes were made against (their merge base at commit time).
+    pub base: Option<ChunkPointer>,
+    /// Encoded key -> encoded value (`None`: removed).
+    pub changes: Vec<(serde_bytes::ByteBuf, Option<serde_bytes::ByteBuf>)>,
+}
+
+/// An opened workspace.
+pub struct Workspace {
+    root: PathBuf,
+    /// Its configuration.
+    pub config: WorkspaceConfig,
+}
+
+fn io_err(ctx: String) -> impl FnOnce(std::io::Error) -> Error {
+    move |e| Error::io(ctx, e)
+}
+
+/// Write a file atomically (temp + rename), with `mode` permissions from the start.
+fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let r = (|| {
+        let mut f = fs::OpenOptions::new().write(true).create(true).truncate(true).mode(mode).open(&tmp)?;
+        f.write_all(data)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if r.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    r.map_err(io_err(format!("writing {}", path.display())))
+}
+
+impl Workspace {
+    /// Find the workspace containing `start` by walking up.
+    pub fn find(start: &Path) -> Result<Self> {
+        let start = fs::canonicalize(start).map_err(io_err(format!("{}", start.display())))?;
+        for dir in start.ancestors() {
+            if dir.join(DIR).join("config.json").is_file() {
+                return Self::open(dir);
+            }
+        }
+        Err(Error::NoRepository {
+            what: format!("not in an infini workspace (no {DIR}/ here or in any parent of {})", start.display()),
+        })
+    }
+
+    /// Open the workspace rooted at `root`.
+    pub fn open(root: &Path) -> Result<Self> {
+        let path = root.join(DIR).join("config.json");
+        let raw = fs::read(&path).map_err(io_err(format!("reading {}", path.display())))?;
+        let config = serde_json::from_slice(&raw)
+            .map_err(|e| Error::Invalid(format!("{} is malformed: {e}", path.display())))?;
+        Ok(Self { root: root.to_path_buf(), config })
+    }
+
+    /// Create a workspace at `root`; fails if one exists.
+    pub fn create(root: &Path, config: WorkspaceConfig) -> Result<Self> {
+        let dir = root.join(DIR);
+        if dir.join("config.json").exists() {
+            return Err(Error::Conflict { what: format!("a workspace already exists in {}", root.display()) });
+        }
+        fs::create_dir_all(dir.join("cache")).map_err(io_err(format!("creating {}", dir.display())))?;
+        let ws = Self { root: root.to_path_buf(), config };
+        ws.save_config()?;
+        Ok(ws)
+    }
+
+    /// The directory holding `.infini/`.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The `.infini/` directory.
+    pub fn dir(&self) -> PathBuf {
+        self.root.join(DIR)
+    }
+
+    /// Where caches live.
+    pub fn cache_dir(&self) -> PathBuf {
+        self.config.cache_dir.clone().unwrap_or_else(|| self.dir().join("cache"))
+    }
+
+    /// The repository location, with relative directory paths resolved against the workspace root.
+    pub fn repo_location(&self) -> String {
+        if self.config.repo.starts_with("s3://") || Path::new(&self.config.repo).is_absolute() {
+            self.config.repo.clone()
+        } else {
+            self.root.join(&self.config.repo).display().to_string()
+        }
+    }
+
+    /// Persist the configuration.
+    pub fn save_config(&self) -> Result<()> {
+        let json = serde_json::to_vec_pretty(&self.config).expect("config serializes");
+        write_atomic(&self.dir().join("config.json"), &json, 0o644)
+    }
+
+    /// Hold the workspace's advisory lock until the returned file is dropped. Released by the OS if the process
+    /// dies, so it can never go stale.
+    pub fn lock(&self) -> Result<fs::File> {
+        let path = self.dir().join("lock");
+        let f = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io_err(format!("opening {}", path.display())))?;
+        f.lock().map_err(io_err(format!("locking {}", path.display())))?;
+        Ok(f)
+    }
+
+    fn key_path(&self) -> PathBuf {
+        self.dir().join("key")
+    }
+
+    /// The unlocked master key for repository `repo_id`, if this workspace holds one.
+    pub fn read_key(&self, repo_id: &[u8]) -> Result<Option<MasterKey>> {
+        let raw = match fs::read(self.key_path()) {
+            Ok(r) => zeroize::Zeroizing::new(r),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io("reading the unlocked key", e)),
+        };
+        if raw.len() != 32 + repo_id.len() || &raw[32..] != repo_id {
+            return Ok(None);
+        }
+        let b: [u8; 32] = raw[..32].try_into().expect("checked length");
+        Ok(Some(MasterKey::from_bytes(b)))
+    }
+
+    /// Remember the master key (file mode 0600).
+    pub fn write_key(&self, key: &MasterKey, repo_id: &[u8]) -> Result<()> {
+        let mut raw = zeroize::Zeroizing::new(key.expose().to_vec());
+        raw.extend_from_slice(repo_id);
+        write_atomic(&self.key_path(), &raw, 0o600)
+    }
+
+    /// Forget the master key. Returns whether one was there.
+    pub fn remove_key(&self) -> Result<bool> {
+        match fs::remove_file(self.key_path()) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(Error::io("removing the unlocked key", e)),
+        }
+    }
+
+    /// Whether the workspace holds an unlocked key.
+    pub fn is_unlocked(&self) -> bool {
+        self.key_path().exists()
+    }
+
+    /// Load staged changes.
+    pub fn load_staged(&self, keys: &Keys) -> Result<StagedFile> {
+        let path = self.dir().join("staged");
+        let sealed = match fs::read(&path) {
+            Ok(s) => s,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(StagedFile::default()),
+            Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
+        };
+        let plain = keys
+            .open(Kind::Workspace, b"staged", &sealed)
+            .map_err(|_| Error::integrity(format!("{} does not authenticate", path.display())))?;
+        ciborium::from_reader(plain.as_slice()).map_err(|e| Error::integrity(format!("{}: {e}", path.display())))
+    }
+
+    /// Save staged changes (sealed); an empty set removes the file.
+    pub fn save_staged(&self, keys: &Keys, staged: &StagedFile) -> Result<()> {
+        let path = self.dir().join("staged");
+        if staged.changes.is_empty() {
+            return match fs::remove_file(&path) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(Error::io(format!("removing {}", path.display()), e)),
+            };
+        }
+        let mut plain = Vec::new();
+        ciborium::into_writer(staged, &mut plain).expect("CBOR encoding into memory cannot fail");
+        write_atomic(&path, &keys.seal(Kind::Workspace, b"staged", &plain), 0o600)
+    }
+}
