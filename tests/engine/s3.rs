@@ -83,6 +83,25 @@ fn rewriting_a_ref_with_its_current_value_changes_its_version() {
 }
 
 #[test]
+fn ranges_at_the_edges() {
+    let Some(srv) = srv() else { return };
+    let b = srv.fresh_backend("edges");
+    b.write("objects/ee/empty", b"").unwrap();
+    b.write("objects/ee/ten", b"0123456789").unwrap();
+    assert_eq!(b.read_tail("objects/ee/empty", 10).unwrap(), b"");
+    assert_eq!(b.read_range("objects/ee/empty", 0, 10).unwrap(), b"");
+    assert_eq!(b.read_range("objects/ee/ten", 10, 5).unwrap(), b"");
+    assert_eq!(b.read_range("objects/ee/ten", 100, 5).unwrap(), b"");
+    assert_eq!(b.read_range("objects/ee/ten", 3, 0).unwrap(), b"");
+    assert_eq!(b.read_tail("objects/ee/ten", 0).unwrap(), b"");
+    assert_eq!(b.read_range("objects/ee/ten", 9, u64::MAX).unwrap(), b"9");
+    assert_eq!(b.read_tail("objects/ee/ten", u64::MAX).unwrap(), b"0123456789");
+    assert_eq!(b.read_tail("objects/ee/ten", 10).unwrap(), b"0123456789");
+    assert!(b.read_range("objects/ee/missing", 0, 0).unwrap_err().is_not_found());
+    assert!(b.read_tail("objects/ee/missing", 0).unwrap_err().is_not_found());
+}
+
+#[test]
 fn large_objects_from_several_threads() {
     let Some(srv) = srv() else { return };
     let b = Arc::new(srv.fresh_backend("large"));
@@ -143,12 +162,17 @@ fn listing_paginates() {
 fn storage_class_applies_to_pack_objects() {
     let Some(srv) = srv() else { return };
     let cfg = S3Config { storage_class: Some("STANDARD_IA".into()), ..srv.fresh_config("class") };
-    let b = S3Backend::open_with_credentials(cfg, srv.credentials()).unwrap();
+    let b = S3Backend::open_with_credentials(cfg.clone(), srv.credentials()).unwrap();
     b.write("objects/aa/pack", b"pack").unwrap();
     b.write("index/aa", b"index").unwrap();
     b.swap_ref("main", None, b"ref").unwrap();
     assert_eq!(b.read("objects/aa/pack").unwrap(), b"pack");
     assert_eq!(b.read("index/aa").unwrap(), b"index");
+    let class = |key: &str| srv.storage_class_of(&cfg.bucket, key);
+    assert_eq!(class("objects/aa/pack").as_deref(), Some("STANDARD_IA"));
+    for key in ["index/aa", "refs/main"] {
+        assert!(matches!(class(key).as_deref(), None | Some("STANDARD")), "{key}: {:?}", class(key));
+    }
 }
 
 #[test]

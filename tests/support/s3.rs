@@ -6,11 +6,12 @@
 //!
 //! One server is started per test binary and shared; every test gets its own bucket. The server runs under a small
 //! `sh` supervisor that reads its standard input: when the test process ends, in any way, the pipe closes and the
-//! supervisor sends SIGTERM, then SIGKILL after a timeout, and removes the server's data directory and the gRPC
+//! supervisor sends SIGTERM, then SIGKILL after a timeout, and removes the server's working directory and the gRPC
 //! sockets it leaves in `/tmp`.
 
 use infini::engine::backend::s3::{S3Backend, S3Config, S3Credentials};
 use infini::engine::backend::BackendError;
+use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -23,7 +24,7 @@ const COMPONENTS: [&str; 5] = ["s3", "master", "volume", "filer", "admin"];
 /// How long the server may take to answer a signed request after starting.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long the supervisor waits after SIGTERM before SIGKILL (tenths of a second).
-const TERM_GRACE_TENTHS: u32 = 150;
+const TERM_GRACE_TENTHS: u32 = 50;
 
 /// Supervisor: starts `weed`, stops it when stdin closes, cleans up after it.
 /// Arguments: data dir, space-separated gRPC ports, then the command.
@@ -79,7 +80,8 @@ pub fn server() -> Option<&'static S3Server> {
                 if under_ci() {
                     panic!("{msg}: S3 tests cannot run under CI");
                 }
-                eprintln!("\n######## SKIPPING S3 TESTS: {msg} ########\n");
+                // Straight to stderr: the test harness captures `eprintln!` of passing tests.
+                let _ = writeln!(std::io::stderr(), "\n######## SKIPPING S3 TESTS: {msg} ########\n");
                 return None;
             };
             match S3Server::start(&weed) {
@@ -298,6 +300,24 @@ impl S3Server {
             Ok(b) => b,
             Err(e) => panic!("opening a fresh bucket: {e}"),
         }
+    }
+
+    /// The storage class the server reports for `key` (a full key), through a plain SDK client.
+    pub fn storage_class_of(&self, bucket: &str, key: &str) -> Option<String> {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        rt.block_on(async {
+            let creds = aws_sdk_s3::config::Credentials::new(&self.access_key, &self.secret_key, None, None, "test");
+            let conf = aws_sdk_s3::config::Builder::new()
+                .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+                .endpoint_url(&self.endpoint)
+                .region(aws_sdk_s3::config::Region::new("us-east-1"))
+                .credentials_provider(creds)
+                .force_path_style(true)
+                .build();
+            let client = aws_sdk_s3::Client::from_conf(conf);
+            let head = client.head_object().bucket(bucket).key(key).send().await.expect("head object");
+            head.storage_class().map(|c| c.as_str().to_string())
+        })
     }
 
     /// Stop the server and wait for it to be gone (also done by the supervisor when the test process exits).

@@ -518,8 +518,12 @@ impl Backend for S3Backend {
             self.head("read", name)?;
             return Ok(Vec::new());
         }
-        let last = offset.saturating_add(len - 1);
-        let body = self.get("read", name, self.key(name), Some(format!("bytes={offset}-{last}")))?;
+        // Servers parse range ends as signed 64-bit numbers: ask for "to the end" when the end is beyond that.
+        let range = match offset.checked_add(len - 1) {
+            Some(last) if last <= i64::MAX as u64 => format!("bytes={offset}-{last}"),
+            _ => format!("bytes={offset}-"),
+        };
+        let body = self.get("read", name, self.key(name), Some(range))?;
         let Some(mut body) = body else { return Ok(Vec::new()) };
         if body.len() as u64 > len {
             // The server ignored the range and sent the whole object.
@@ -534,6 +538,9 @@ impl Backend for S3Backend {
         if len == 0 {
             self.head("read", name)?;
             return Ok(Vec::new());
+        }
+        if len > i64::MAX as u64 {
+            return self.read(name);
         }
         let body = self.get("read", name, self.key(name), Some(format!("bytes=-{len}")))?;
         let Some(mut body) = body else { return Ok(Vec::new()) };
@@ -681,6 +688,22 @@ mod tests {
         assert_eq!(b.key("objects/ab/x"), "repo/objects/ab/x");
         assert_eq!(b.ref_key("main"), "repo/refs/main");
         assert_eq!(b.endpoint(), "http://127.0.0.1:1");
+    }
+
+    #[test]
+    fn usable_from_inside_an_async_runtime() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let cfg = S3Config {
+                bucket: "bucket".into(),
+                endpoint: Some("http://127.0.0.1:1".into()),
+                region: Some("us-east-1".into()),
+                ..S3Config::default()
+            };
+            let creds = S3Credentials { access_key_id: "AK".into(), secret_access_key: "SK".into() };
+            let b = S3Backend::connect(cfg, Some(creds)).unwrap();
+            assert!(b.read("objects/x").unwrap_err().is_transient());
+        });
     }
 
     #[test]
