@@ -1,6 +1,10 @@
-//! Engine integration tests: tampering, crash safety and backends through the public API.
+//! Engine integration tests: tampering, crash safety, concurrency, gc and backends through the public API.
+
+#[path = "../support/mod.rs"]
+mod support;
 
 mod concurrency;
 mod crash;
 mod gc;
+mod s3;
 mod tamper;

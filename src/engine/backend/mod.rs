@@ -7,7 +7,10 @@
 //! The trait is synchronous; implementations that talk to the network keep their async runtime private.
 
 pub mod dir;
+pub mod faults;
 pub mod memory;
+pub mod retry;
+pub mod s3;
 
 use std::sync::Arc;
 
@@ -253,6 +256,12 @@ pub mod conformance {
         b.delete_ref("r2").unwrap();
         assert!(b.read_ref("r2").unwrap().is_none());
         assert_eq!(b.list_refs().unwrap(), vec!["r1"]);
+        // Rewriting the current value still makes a new version: a writer holding the old one must lose.
+        let (_, v2) = b.read_ref("r1").unwrap().unwrap();
+        let v3 = b.swap_ref("r1", Some(&v2), b"two").unwrap();
+        assert_ne!(v2, v3, "a swap must change the version even when the value is unchanged");
+        let e = b.swap_ref("r1", Some(&v2), b"two").unwrap_err();
+        assert!(matches!(e, BackendError::PreconditionFailed { .. }), "{e:?}");
         b.delete_ref("r1").unwrap();
     }
 

@@ -1,0 +1,5 @@
+//! Helpers shared by the integration test binaries. Each binary uses only some of them.
+#![allow(dead_code)]
+
+pub mod proxy;
+pub mod s3;
