@@ -2,6 +2,8 @@
 
 use super::{password, Context};
 use anyhow::Context as _;
+use infini::engine::backend::retry::{Retry, RetryPolicy};
+use infini::engine::backend::s3::{S3Backend, S3Config};
 use infini::engine::backend::{dir::DirBackend, Backend};
 use infini::engine::db::load_index;
 use infini::engine::namespace::{Namespace, NamespaceIndex};
@@ -80,7 +82,17 @@ pub fn store_options(ctx: &Context, ws: Option<&Workspace>, remote: bool) -> Sto
     o
 }
 
-/// Open the backend at `location` (a directory or `s3://...`). With `create`, a missing directory is made.
+/// Retry policy for remote backends: the default, or `INFINI_RETRIES` attempts (scripts that prefer to fail fast).
+pub fn retry_policy() -> RetryPolicy {
+    let mut p = RetryPolicy::default();
+    if let Some(n) = std::env::var("INFINI_RETRIES").ok().and_then(|v| v.parse::<u32>().ok()) {
+        p.max_attempts = n.max(1);
+    }
+    p
+}
+
+/// Open the backend at `location` (a directory or `s3://...`). With `create`, a missing directory is made and
+/// (when the workspace asks for it) a missing bucket is created.
 pub fn open_backend(
     ctx: &Context,
     location: &str,
@@ -88,14 +100,21 @@ pub fn open_backend(
     create: bool,
 ) -> anyhow::Result<Arc<dyn Backend>> {
     if location.starts_with("s3://") {
-        let _ = ws;
-        anyhow::bail!(Error::Invalid("S3 repositories are not supported by this build".into()));
+        let mut cfg = S3Config::from_url(location)
+            .ok_or_else(|| super::usage(format!("invalid S3 location {location:?}: use s3://BUCKET[/PREFIX]")))?;
+        let wc = ws.map(|w| &w.config);
+        cfg.endpoint = ctx.global.endpoint.clone().or_else(|| wc.and_then(|c| c.endpoint.clone()));
+        cfg.region = ctx.global.region.clone().or_else(|| wc.and_then(|c| c.region.clone()));
+        cfg.create_bucket = create && wc.is_some_and(|c| c.create_bucket);
+        cfg.storage_class = wc.and_then(|c| c.storage_class.clone());
+        let policy = retry_policy();
+        let backend = policy.run(|| S3Backend::open(cfg.clone()))?;
+        return Ok(Arc::new(Retry::with_policy(backend, policy)));
     }
     let path = local_repo_path(Path::new(location));
     if !create && !path.join("config").is_file() {
         anyhow::bail!(Error::NoRepository { what: format!("no infini repository at {}", path.display()) });
     }
-    let _ = ctx;
     Ok(Arc::new(DirBackend::new(&path)?))
 }
 
