@@ -222,7 +222,7 @@ fn corrupted_big_value_writes_no_wrong_bytes() {
     // BUG: with the first chunk of a multi-chunk value corrupt, `get` hangs forever (the chunk producer thread
     // blocks sending into the bounded channel in copy_range, src/engine/chunk/reader.rs:140, while the caller
     // joins it at reader.rs:175 after the workers stopped on the error). It must exit 13.
-    let out = env.cmd(["get", "big"]).timeout(std::time::Duration::from_secs(30)).run();
+    let out = env.cmd(["get", "big"]).timeout(std::time::Duration::from_secs(20)).run();
     assert_eq!(out.code, 13, "{out}");
     assert!(
         out.stdout.len() < big.len() && big.starts_with(&out.stdout),

@@ -351,6 +351,8 @@ fn status_and_reset() {
     );
     // diff with no revision: the same staged changes.
     assert_eq!(env.ok(["diff"]).lines(), ["M\tmodify", "A\tnew", "D\tremove"]);
+    // diff REV: the workspace (HEAD and staged changes) against REV.
+    assert_eq!(env.ok(["diff", "HEAD"]).lines(), ["M\tmodify", "A\tnew", "D\tremove"]);
 
     // Reset one key.
     env.ok(["reset", "modify"]);
@@ -510,4 +512,138 @@ fn branch_list_and_delete() {
     // The name is free again.
     env.ok(["fork", "alpha", &c1]);
     assert_eq!(env.log_ids(), vec![c1]);
+}
+
+#[test]
+fn commits_from_two_workspaces_merge_when_keys_do_not_overlap() {
+    let env = Env::init();
+    env.put("k", b"1");
+    let c1 = env.commit("c1");
+    let ws2 = env.path("ws2");
+    env.cmd(["clone", env.ws.to_str().unwrap(), ws2.to_str().unwrap()]).ok();
+    env.put("a", b"from ws1");
+    env.cmd(["put", "b"]).stdin(b"from ws2").cwd(&ws2).ok();
+    let ca = env.commit("a");
+    // ws2's change was staged against c1; the branch moved meanwhile: merged by key.
+    let cb = commit_id(&env.cmd(["commit", "-m", "b"]).cwd(&ws2).ok());
+    let ids = env.log_ids();
+    assert_eq!(ids.first(), Some(&cb), "the merged commit is the new head: {ids:?}");
+    assert!(ids.contains(&ca) && ids.contains(&c1), "nothing was lost: {ids:?}");
+    assert_eq!(env.ok(["ls"]).lines(), ["a", "b", "k"]);
+    assert_eq!(env.get("a"), b"from ws1");
+    assert_eq!(env.get("b"), b"from ws2");
+}
+
+#[test]
+fn conflicting_commits_exit_11_and_keep_the_changes_staged() {
+    let env = Env::init();
+    env.put("k", b"base");
+    env.commit("base");
+    let ws2 = env.path("ws2");
+    env.cmd(["clone", env.ws.to_str().unwrap(), ws2.to_str().unwrap()]).ok();
+    env.put("k", b"from ws1");
+    env.cmd(["put", "k"]).stdin(b"from ws2").cwd(&ws2).ok();
+    let c = env.commit("ws1 wins");
+    let out = env.cmd(["commit", "-m", "ws2 loses"]).cwd(&ws2).fails_with(11);
+    assert!(out.stderr.contains('k'), "the conflict names the key:\n{out}");
+    assert_eq!(env.log_ids()[0], c, "the branch keeps the first commit");
+    assert_eq!(env.get("k"), b"from ws1");
+    let out = env.cmd(["status"]).cwd(&ws2).ok();
+    assert_eq!(out.lines(), ["M\tk"], "the change stays staged in ws2:\n{out}");
+    assert_eq!(env.cmd(["get", "k"]).cwd(&ws2).ok().stdout, b"from ws2");
+}
+
+#[test]
+fn concurrent_commits_from_several_workspaces_lose_nothing() {
+    const W: usize = 4;
+    let env = Env::init();
+    env.put("base", b"b");
+    env.commit("base");
+    let dirs: Vec<_> = (0..W).map(|i| env.path(format!("w{i}"))).collect();
+    for (i, d) in dirs.iter().enumerate() {
+        env.cmd(["clone", env.ws.to_str().unwrap(), d.to_str().unwrap()]).ok();
+        env.cmd(["put", &format!("key-{i}")]).stdin(format!("value {i}").as_bytes()).cwd(d).ok();
+    }
+    let outs: Vec<Out> = std::thread::scope(|s| {
+        let hs: Vec<_> = dirs
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                let env = &env;
+                s.spawn(move || env.cmd(["commit", "-m", &format!("from w{i}")]).cwd(d).run())
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for out in &outs {
+        assert_eq!(out.code, 0, "every concurrent commit succeeds (no overlapping keys):\n{out}");
+        commit_id(out);
+    }
+    let keys = env.ok(["ls"]).lines();
+    let mut want: Vec<String> = (0..W).map(|i| format!("key-{i}")).collect();
+    want.insert(0, "base".into());
+    assert_eq!(keys, want, "no update was lost");
+    for i in 0..W {
+        assert_eq!(env.get(&format!("key-{i}")), format!("value {i}").as_bytes());
+    }
+    let log = env.ok(["log", "--json"]).json();
+    let messages: Vec<&str> = log.as_array().unwrap().iter().map(|c| c["message"].as_str().unwrap()).collect();
+    for i in 0..W {
+        assert!(messages.contains(&format!("from w{i}").as_str()), "commit from w{i} is in the log: {messages:?}");
+    }
+}
+
+fn object_set(env: &Env) -> std::collections::BTreeSet<std::path::PathBuf> {
+    files_under(env.repo_dir().join("objects")).into_iter().map(|(p, _)| p).collect()
+}
+
+#[test]
+fn gc_removes_only_what_no_branch_reaches() {
+    let env = Env::init();
+    let keep = random_bytes(31, 300_000);
+    let old = random_bytes(32, 300_000);
+    env.put("keep", &keep);
+    env.put("old", &old);
+    env.commit("keep");
+    env.ok(["rm", "old"]);
+    env.commit("old is only in history now");
+    // Unreachable: a staged value that was reset, and a deleted branch's commit.
+    let before = object_set(&env);
+    env.put("garbage", &random_bytes(33, 300_000));
+    env.ok(["reset"]);
+    env.ok(["fork", "doomed"]);
+    env.put("doomed", &random_bytes(34, 300_000));
+    env.commit("doomed");
+    env.ok(["checkout", "main"]);
+    env.ok(["branch", "-d", "doomed"]);
+    let garbage: Vec<_> = object_set(&env).difference(&before).cloned().collect();
+    assert!(!garbage.is_empty());
+
+    // A dry run changes nothing.
+    let all = object_set(&env);
+    env.ok(["gc", "-n", "--grace", "0s"]);
+    env.ok(["gc", "--dry-run", "--grace", "0s"]);
+    assert_eq!(object_set(&env), all, "gc -n deleted something");
+    // Condemn, then delete.
+    env.ok(["gc", "--grace", "0s"]);
+    let out = env.ok(["gc", "--grace", "0s"]);
+    assert!(out.stdout.is_empty(), "gc reports on stderr only:\n{out}");
+    let after = object_set(&env);
+    for g in &garbage {
+        assert!(!after.contains(g), "unreachable pack {} survived two gc runs", g.display());
+    }
+    assert!(
+        before.is_subset(&after),
+        "gc deleted a reachable pack: {:?}",
+        before.difference(&after).collect::<Vec<_>>()
+    );
+    assert_bytes_eq(&env.get("keep"), &keep, "keep after gc");
+    assert_bytes_eq(&env.ok(["get", "--at", "HEAD~1", "old"]).stdout, &old, "history after gc");
+    env.fails_with(3, ["get", "garbage"]);
+    env.ok(["check", "--read-data"]);
+    // Later commits still work (the dedup index must not point into deleted packs).
+    env.put("garbage", &random_bytes(33, 300_000));
+    env.commit("same bytes again");
+    env.ok(["check", "--read-data"]);
+    assert_bytes_eq(&env.get("garbage"), &random_bytes(33, 300_000), "re-put after gc");
 }
