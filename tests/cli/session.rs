@@ -98,3 +98,54 @@ fn product_session_on_a_local_repository() {
     let third = env.commit("third");
     assert_eq!(env.log_ids(), vec![third, second, first]);
 }
+
+#[test]
+fn every_command_speaks_json() {
+    // Scripting contract: with --json, stdout is one JSON document (data only); nothing else is mixed in.
+    let env = Env::new();
+    let clone_dir = env.path("clone");
+    let out_file = env.path("o.bin");
+    let steps: Vec<(Vec<&str>, Option<&[u8]>, &str)> = vec![
+        (vec!["init"], None, "workspace"),
+        (vec!["put", "k"], Some(b"v"), "[key]"),
+        (vec!["commit", "-m", "x"], None, "id"),
+        (vec!["rm", "k"], None, "removed"),
+        (vec!["reset"], None, "unstaged"),
+        (vec!["cp", "k", "k2"], None, "to"),
+        (vec!["mv", "k2", "k3"], None, "to"),
+        (vec!["ls"], None, "[key]"),
+        (vec!["status"], None, "staged"),
+        (vec!["diff"], None, "[key]"),
+        (vec!["commit", "-m", "y"], None, "id"),
+        (vec!["log"], None, "[id]"),
+        (vec!["show"], None, "changes"),
+        (vec!["get", "k", "-o", out_file.to_str().unwrap()], None, "size"),
+        (vec!["fork", "f"], None, "branch"),
+        (vec!["checkout", "main"], None, "branch"),
+        (vec!["branch"], None, "[name]"),
+        (vec!["check"], None, "errors"),
+        (vec!["stats"], None, "objects"),
+        (vec!["key", "list"], None, "[name]"),
+        (vec!["lock"], None, "locked"),
+        (vec!["unlock"], None, "unlocked"),
+        (vec!["gc", "--grace", "0s"], None, "packs"),
+        (vec!["clone", ".", clone_dir.to_str().unwrap()], None, "workspace"),
+    ];
+    for (args, stdin, field) in steps {
+        let mut all = vec!["--json"];
+        all.extend(&args);
+        let mut cmd = env.cmd(&all);
+        if let Some(s) = stdin {
+            cmd = cmd.stdin(s);
+        }
+        let out = cmd.ok();
+        let v = out.json();
+        match field.strip_prefix('[').and_then(|f| f.strip_suffix(']')) {
+            Some(f) => {
+                let arr = v.as_array().unwrap_or_else(|| panic!("an array expected:\n{out}"));
+                assert!(!arr.is_empty() && arr.iter().all(|e| e.get(f).is_some()), "each entry has {f:?}:\n{out}");
+            }
+            None => assert!(v.get(field).is_some(), "{field:?} expected:\n{out}"),
+        }
+    }
+}

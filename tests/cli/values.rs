@@ -78,12 +78,18 @@ fn hundred_megabyte_value_round_trips_with_ranges() {
     let src = env.path("big.bin");
     write(&src, &data);
     // Streamed from stdin.
-    env.cmd(["put", "blob/big"]).stdin(&data).ok();
+    let out = env.cmd(["put", "blob/big"]).stdin(&data).ok();
+    // Progress bars only when stderr is a terminal; here it is a pipe.
+    assert!(
+        !out.stderr.contains('\r') && !out.stderr.contains('\x1b'),
+        "no progress bar or terminal codes on a piped stderr:\n{out}"
+    );
     let id = env.commit("100 MB");
     assert_eq!(size_of(&env, "blob/big"), N as u64);
 
     let out = env.ok(["get", "blob/big"]);
     assert_bytes_eq(&out.stdout, &data, "get blob/big to stdout");
+    assert!(out.stderr.is_empty(), "get writes nothing but the value:\n{out}");
     drop(out);
     let file = env.path("big.out");
     env.ok(["get", "blob/big", "-o", file.to_str().unwrap()]);
