@@ -27,7 +27,7 @@ pub struct Args {
     #[arg(long, value_name = "REV")]
     at: Option<String>,
     /// Only bytes A to B, inclusive (`A-B`, `A-` to the end, `-N` for the last N bytes).
-    #[arg(long, value_name = "A-B")]
+    #[arg(long, value_name = "A-B", allow_hyphen_values = true)]
     range: Option<String>,
 }
 

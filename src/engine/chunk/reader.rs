@@ -133,6 +133,9 @@ pub fn copy_range(
                 }
             });
         }
+        // Only the workers may hold the job queue: when they stop (after an error, or because the output closed),
+        // the queue closes and the producer stops too.
+        drop(job_rx);
         drop(res_tx);
         let producer = s.spawn(move || -> Result<()> {
             for (seq, item) in ChunkWalk::new(store, blob, start, end).enumerate() {
