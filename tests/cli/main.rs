@@ -1,5 +1,7 @@
 //! Integration tests of the `infini` command line: each test drives the real binary in a temporary directory.
 
+#[path = "../support/mod.rs"]
+mod support;
 mod util;
 
 mod confidentiality;
@@ -7,6 +9,8 @@ mod docs;
 mod errors;
 mod history;
 mod incremental;
+mod many_writers;
+mod s3;
 mod session;
 mod values;
 mod workspace;

@@ -1,0 +1,147 @@
+//! The command line over S3: a real SeaweedFS server on 127.0.0.1, started by the test harness.
+
+use crate::support::proxy::{Fault, FaultProxy};
+use crate::support::s3::{server, S3Server};
+use crate::util::{random_bytes, write, Env};
+use std::net::SocketAddr;
+
+/// A workspace whose repository lives in a fresh bucket; `None` (skipped loudly) without a server outside CI.
+fn s3_env(hint: &str, extra: &[&str]) -> Option<(Env, &'static S3Server, String)> {
+    let srv = server()?;
+    let mut env = Env::new();
+    env.set("AWS_ACCESS_KEY_ID", srv.access_key.clone());
+    env.set("AWS_SECRET_ACCESS_KEY", srv.secret_key.clone());
+    env.set("AWS_REGION", "us-east-1");
+    let bucket = srv.unique_bucket(hint);
+    let url = format!("{bucket}/team-a");
+    let mut args = vec!["init", "--s3", &url, "--create-bucket", "--endpoint", &srv.endpoint];
+    args.extend_from_slice(extra);
+    env.ok(args);
+    Some((env, srv, format!("s3://{url}")))
+}
+
+fn stats(env: &Env, dir: &str) -> serde_json::Value {
+    env.cmd(["stats", "--json"]).cwd(env.root.join(dir)).ok().json()
+}
+
+#[test]
+fn put_commit_get_clone_and_ranges_over_s3() {
+    let Some((env, srv, url)) = s3_env("basic", &[]) else { return };
+    let value = random_bytes(1, 5_000_000);
+    env.cmd(["put", "data/big"]).stdin(&value).ok();
+    env.put("small", b"hello");
+    let id = env.commit("first");
+    assert_eq!(env.get("data/big"), value);
+
+    // A second workspace attached to the same bucket sees the same commit and bytes.
+    env.cmd(["clone", &url, "ws2", "--endpoint", &srv.endpoint]).cwd(&env.root).ok();
+    let ws2 = env.root.join("ws2");
+    let log = env.cmd(["log", "--json"]).cwd(&ws2).ok().json();
+    assert_eq!(log[0]["id"], id);
+    assert_eq!(env.cmd(["get", "small"]).cwd(&ws2).ok().stdout, b"hello");
+    let ranged = env.cmd(["get", "data/big", "--range", "1000000-1999999"]).cwd(&ws2).ok().stdout;
+    assert_eq!(ranged, &value[1_000_000..2_000_000]);
+    let tail = env.cmd(["get", "data/big", "--range", "-10"]).cwd(&ws2).ok().stdout;
+    assert_eq!(tail, &value[value.len() - 10..]);
+
+    // Read-only commands work with only --repo/INFINI_REPO and credentials.
+    let out = env.cmd(["ls"]).cwd(&env.root).env("INFINI_REPO", &url).env("AWS_ENDPOINT_URL", &srv.endpoint).ok();
+    assert_eq!(out.lines(), vec!["data/big", "small"]);
+
+    // Changes from the second workspace reach the first.
+    env.cmd(["put", "from-ws2"]).cwd(&ws2).stdin(b"2").ok();
+    env.cmd(["commit", "-m", "second"]).cwd(&ws2).ok();
+    assert_eq!(env.get("from-ws2"), b"2");
+}
+
+#[test]
+fn repeat_get_is_served_by_the_warm_tier() {
+    let Some((env, _, _)) = s3_env("warm", &[]) else { return };
+    let value = random_bytes(2, 6_000_000);
+    env.cmd(["put", "v"]).stdin(&value).ok();
+    env.commit("v");
+    assert_eq!(env.get("v"), value);
+    let before = stats(&env, "ws");
+    assert_eq!(env.get("v"), value);
+    let after = stats(&env, "ws");
+    assert_eq!(
+        before["cache"]["cold"]["reads"], after["cache"]["cold"]["reads"],
+        "a repeated get fetched from S3: {before} -> {after}"
+    );
+    assert!(after["cache"]["warm"]["hits"].as_u64() > before["cache"]["warm"]["hits"].as_u64());
+}
+
+#[test]
+fn warm_cache_budget_is_a_hard_limit() {
+    let budget: u64 = 3 << 20;
+    let Some((env, _, _)) = s3_env("budget", &["--cache-size", "3M"]) else { return };
+    for i in 0..4 {
+        env.cmd(["put", &format!("v{i}")]).stdin(&random_bytes(10 + i, 2_500_000)).ok();
+    }
+    env.commit("four values, 10 MB in all");
+    for i in 0..4 {
+        assert_eq!(env.get(&format!("v{i}")), random_bytes(10 + i, 2_500_000));
+        let disk = stats(&env, "ws")["cache"]["warm"]["disk_bytes"].as_u64().expect("warm tier is on");
+        assert!(disk <= budget, "warm cache holds {disk} bytes, budget {budget}");
+        assert!(disk > 0);
+    }
+    let mut total = 0;
+    for e in walkdir::WalkDir::new(env.ws.join(".infini/cache/warm")).into_iter().flatten() {
+        if e.file_type().is_file() {
+            total += e.metadata().unwrap().len();
+        }
+    }
+    assert!(total <= budget, "{total} bytes on disk");
+}
+
+#[test]
+fn wrong_credentials_and_unreachable_endpoints_are_clear_errors() {
+    let Some((env, srv, url)) = s3_env("creds", &[]) else { return };
+    env.put("k", b"v");
+    env.commit("one");
+    let out =
+        env.cmd(["-R", &url, "--endpoint", &srv.endpoint, "ls"]).env("AWS_SECRET_ACCESS_KEY", "wrong").fails_with(1);
+    assert!(out.stderr.contains("credentials were rejected"), "{out}");
+    let out = env.cmd(["-R", &url, "--endpoint", "http://127.0.0.1:9", "ls"]).env("INFINI_RETRIES", "2").fails_with(14);
+    assert!(out.stderr.contains("127.0.0.1:9") && out.stderr.contains("unavailable"), "{out}");
+    let out = env.cmd(["-R", "s3://no-such-bucket-here", "--endpoint", &srv.endpoint, "ls"]).fails_with(1);
+    assert!(out.stderr.contains("does not exist"), "{out}");
+}
+
+#[test]
+fn transient_faults_are_retried_and_persistent_ones_exit_14() {
+    let Some((env, srv, url)) = s3_env("faults", &[]) else { return };
+    env.put("k", b"value");
+    env.commit("one");
+    let upstream: SocketAddr = srv.endpoint.trim_start_matches("http://").parse().unwrap();
+    let proxy = FaultProxy::start(upstream);
+    proxy.fail_next(2, Fault::ServiceUnavailable);
+    proxy.fail_next(1, Fault::Reset);
+    proxy.fail_next(1, Fault::Delay(std::time::Duration::from_millis(300)));
+    let out = env.cmd(["-R", &url, "--endpoint", &proxy.endpoint(), "get", "k"]).ok();
+    assert_eq!(out.stdout, b"value");
+    proxy.fail_always(Fault::ServiceUnavailable);
+    let out =
+        env.cmd(["-R", &url, "--endpoint", &proxy.endpoint(), "get", "k"]).env("INFINI_RETRIES", "3").fails_with(14);
+    assert!(out.stderr.contains(&proxy.endpoint()), "the message names the endpoint: {out}");
+    proxy.heal();
+    env.cmd(["-R", &url, "--endpoint", &proxy.endpoint(), "get", "k"]).ok();
+}
+
+#[test]
+fn eight_writers_on_s3_lose_nothing() {
+    let Some((env, srv, url)) = s3_env("writers", &[]) else { return };
+    crate::many_writers::run(&env, &url, &["--endpoint", &srv.endpoint], 8, 25);
+}
+
+#[test]
+fn large_put_streams_to_s3() {
+    let Some((env, _, _)) = s3_env("large", &[]) else { return };
+    let value = random_bytes(3, 40_000_000);
+    let file = env.root.join("big.bin");
+    write(&file, &value);
+    env.ok(["put", "big", file.to_str().unwrap()]);
+    env.commit("big");
+    assert_eq!(env.get("big"), value);
+    env.ok(["check", "--read-data"]);
+}
