@@ -99,13 +99,16 @@ fn product_session_on_a_local_repository() {
     assert_eq!(env.log_ids(), vec![third, second, first]);
 }
 
+/// Arguments, stdin, and what the JSON must mention.
+type Step<'a> = (Vec<&'a str>, Option<&'a [u8]>, &'a str);
+
 #[test]
 fn every_command_speaks_json() {
     // Scripting contract: with --json, stdout is one JSON document (data only); nothing else is mixed in.
     let env = Env::new();
     let clone_dir = env.path("clone");
     let out_file = env.path("o.bin");
-    let steps: Vec<(Vec<&str>, Option<&[u8]>, &str)> = vec![
+    let steps: Vec<Step> = vec![
         (vec!["init"], None, "workspace"),
         (vec!["put", "k"], Some(b"v"), "[key]"),
         (vec!["commit", "-m", "x"], None, "id"),
