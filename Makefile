@@ -17,6 +17,7 @@ test: test-deps
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) test --all-targets
+	$(CARGO) test --doc
 
 # Tools the tests need that are not Rust crates (a local S3 server).
 test-deps:

@@ -7,4 +7,5 @@ BENCH_MK_DIR := $(dir $(lastword $(MAKEFILE_LIST)))
 .PHONY: bench
 bench:
 	cargo build --release
+	mkdir -p bench-work && cargo bench --bench stream | tee bench-work/stream.md
 	bash $(BENCH_MK_DIR)bench.sh
