@@ -65,6 +65,7 @@ complete -c infini -n "__fish_infini_needs_command" -f -a "completions" -d 'Prin
 complete -c infini -n "__fish_infini_needs_command" -f -a "gen-docs" -d 'Write completions and man pages into DIR/completions and DIR/man'
 complete -c infini -n "__fish_infini_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c infini -n "__fish_infini_using_subcommand init" -l s3 -d 'Keep the repository in an S3 bucket: BUCKET or BUCKET/PREFIX' -r
+complete -c infini -n "__fish_infini_using_subcommand init" -l compression -d 'zstd level for new chunks written from this workspace (1-22; 0 stores raw). Default 2' -r
 complete -c infini -n "__fish_infini_using_subcommand init" -l storage-class -d 'S3 storage class for data objects (index and refs stay in the standard class)' -r
 complete -c infini -n "__fish_infini_using_subcommand init" -s C -d 'Run as if started in DIR' -r -F
 complete -c infini -n "__fish_infini_using_subcommand init" -s R -l repo -d 'Use this repository directly (a directory or s3://BUCKET[/PREFIX]) instead of the workspace\'s' -r

@@ -20,6 +20,9 @@ pub struct Args {
     /// Create the bucket if it does not exist.
     #[arg(long, requires = "s3")]
     create_bucket: bool,
+    /// zstd level for new chunks written from this workspace (1-22; 0 stores raw). Default 2.
+    #[arg(long, value_name = "LEVEL", value_parser = clap::value_parser!(i32).range(0..=22))]
+    compression: Option<i32>,
     /// S3 storage class for data objects (index and refs stay in the standard class).
     #[arg(long, requires = "s3", value_name = "CLASS")]
     storage_class: Option<String>,
@@ -53,7 +56,7 @@ impl Args {
             mem_cache: ctx.global.mem_cache,
             cache_size: ctx.global.cache_size,
             cache_dir: ctx.global.cache_dir.clone(),
-            zstd_level: None,
+            zstd_level: self.compression,
             create_bucket: self.create_bucket,
             storage_class: self.storage_class.clone(),
         };

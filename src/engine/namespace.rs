@@ -5,7 +5,7 @@ use crate::engine::fields::VersionedMap;
 use crate::engine::object::Store;
 use crate::engine::{Error, Result};
 use serde::{Deserialize, Serialize};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::sync::Arc;
 
 /// A stored value and what is known about it.
@@ -55,18 +55,6 @@ pub fn check_key(key: &str) -> Result<()> {
 /// Store everything `input` yields as a value. `progress` is called with the bytes read so far.
 pub fn store_value(store: &Arc<Store>, input: &mut dyn Read, progress: &mut dyn FnMut(u64)) -> Result<Entry> {
     let mut w = BlobWriter::new(store.clone(), WriteOptions::default());
-    let mut buf = vec![0u8; 1 << 20];
-    let mut total = 0u64;
-    loop {
-        let n = match input.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Error::io("reading input", e)),
-        };
-        w.write_all(&buf[..n]).map_err(|e| Error::io("storing value", e))?;
-        total += n as u64;
-        progress(total);
-    }
+    w.write_from(input, progress)?;
     Ok(Entry { blob: w.finish()?, mtime: None })
 }

@@ -13,7 +13,7 @@ use crate::engine::object::{ChunkPointer, PackBuilder, SealedChunk, Store};
 use crate::engine::{Error, Result};
 use fastcdc::v2020::{FastCDC, Normalization};
 use std::collections::BTreeMap;
-use std::io;
+use std::io::{self, Read as _};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -39,8 +39,16 @@ enum Outcome {
     Sealed(SealedChunk, u32),
 }
 
+/// One chunk to process: a range of a shared input batch.
+struct Job {
+    seq: u64,
+    batch: Arc<Vec<u8>>,
+    start: usize,
+    len: usize,
+}
+
 struct Pipeline {
-    jobs: Option<SyncSender<(u64, Vec<u8>)>>,
+    jobs: Option<SyncSender<Job>>,
     workers: Vec<JoinHandle<()>>,
     assembler: Option<JoinHandle<Result<Blob>>>,
     seq: u64,
@@ -59,6 +67,8 @@ pub struct BlobWriter {
 }
 
 const BUF_HIGH: usize = 2 * DATA_CHUNK_MAX as usize;
+/// How much [`BlobWriter::write_from`] reads at a time.
+const READ_STEP: usize = 1 << 20;
 
 impl BlobWriter {
     /// A writer into `store`.
@@ -100,23 +110,52 @@ impl BlobWriter {
         out
     }
 
-    /// Cut and send every chunk whose end is decided; with `last`, send everything.
+    /// Cut and send every chunk whose end is decided; with `last`, send everything. The buffer itself is handed
+    /// to the workers (shared, no copy); only the undecided tail is copied into a fresh buffer.
     fn cut(&mut self, last: bool) -> Result<()> {
         let pending = self.cut_points(last);
         let consumed = pending.last().map(|(o, l)| o + l).unwrap_or(0);
+        let mut next = Vec::with_capacity(BUF_HIGH + READ_STEP);
+        next.extend_from_slice(&self.buf[consumed..]);
+        let batch: Arc<Vec<u8>> = Arc::new(std::mem::replace(&mut self.buf, next));
         for (off, len) in pending {
-            let chunk = self.buf[off..off + len].to_vec();
-            self.send(chunk)?;
+            self.send(Job { seq: 0, batch: batch.clone(), start: off, len })?;
         }
-        self.buf.drain(..consumed);
         Ok(())
     }
 
-    fn send(&mut self, chunk: Vec<u8>) -> Result<()> {
+    /// Store everything `input` yields, reading straight into the chunking buffer (one copy fewer than
+    /// [`io::Write`]). Returns the bytes read; `progress` is told the running total.
+    pub fn write_from(&mut self, input: &mut dyn io::Read, progress: &mut dyn FnMut(u64)) -> Result<u64> {
+        let mut total = 0u64;
+        loop {
+            if self.buf.capacity() < BUF_HIGH + READ_STEP {
+                self.buf.reserve(BUF_HIGH + READ_STEP - self.buf.len());
+            }
+            let want = (BUF_HIGH + READ_STEP).saturating_sub(self.buf.len()).max(READ_STEP) as u64;
+            let mut limited = <&mut dyn io::Read as io::Read>::take(&mut *input, want);
+            let n = match limited.read_to_end(&mut self.buf) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::io("reading input", e)),
+            };
+            total += n as u64;
+            self.written += n as u64;
+            progress(total);
+            if self.buf.len() >= BUF_HIGH {
+                self.cut(false)?;
+            }
+            if n == 0 {
+                return Ok(total);
+            }
+        }
+    }
+
+    fn send(&mut self, mut job: Job) -> Result<()> {
         let p = self.pipeline();
-        let seq = p.seq;
+        job.seq = p.seq;
         p.seq += 1;
-        let sent = p.jobs.as_ref().map(|tx| tx.send((seq, chunk)).is_ok()).unwrap_or(false);
+        let sent = p.jobs.as_ref().map(|tx| tx.send(job).is_ok()).unwrap_or(false);
         if !sent {
             // The assembler stopped early: its error says why.
             return Err(self.abort());
@@ -190,8 +229,8 @@ impl Drop for BlobWriter {
 }
 
 fn start_pipeline(store: Arc<Store>, threads: usize) -> Pipeline {
-    let (jobs_tx, jobs_rx) = sync_channel::<(u64, Vec<u8>)>(threads);
-    let (res_tx, res_rx) = sync_channel::<(u64, Outcome)>(threads * 2);
+    let (jobs_tx, jobs_rx) = sync_channel::<Job>(threads * 4);
+    let (res_tx, res_rx) = sync_channel::<(u64, Outcome)>(threads * 4);
     let jobs_rx = Arc::new(Mutex::new(jobs_rx));
     let workers = (0..threads)
         .map(|_| {
@@ -200,14 +239,15 @@ fn start_pipeline(store: Arc<Store>, threads: usize) -> Pipeline {
             let store = store.clone();
             std::thread::spawn(move || loop {
                 let job = rx.lock().map(|r| r.recv());
-                let Ok(Ok((seq, data))) = job else { break };
-                let len = data.len() as u32;
-                let id = store.keys().chunk_id(&data);
+                let Ok(Ok(Job { seq, batch, start, len })) = job else { break };
+                let data = &batch[start..start + len];
+                let len = len as u32;
+                let id = store.keys().chunk_id(data);
                 let out = match store.lookup(Kind::Data, &id) {
                     Some(p) => Outcome::Known(p, len),
-                    None => Outcome::Sealed(store.seal_with_id(Kind::Data, id, &data), len),
+                    None => Outcome::Sealed(store.seal_with_id(Kind::Data, id, data), len),
                 };
-                drop(data);
+                drop(batch);
                 if tx.send((seq, out)).is_err() {
                     break;
                 }

@@ -131,7 +131,7 @@ impl Default for PackBuilder {
 impl PackBuilder {
     /// An empty pack with a fresh random name.
     pub fn new() -> Self {
-        Self { id: ObjectId::random(), buf: Vec::new(), table: Vec::new() }
+        Self { id: ObjectId::random(), buf: Vec::with_capacity(MAX_PACK), table: Vec::new() }
     }
 
     /// This pack's id.
