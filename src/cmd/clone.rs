@@ -1,9 +1,9 @@
 //! `infini clone`: attach a new workspace to an existing repository.
 
-use super::session::{cwd, local_repo_path, open_backend, store_options, DEFAULT_BRANCH};
+use super::session::{attach_workspace, cwd, local_repo_path, open_backend, store_options, DEFAULT_BRANCH};
 use super::{output, password, Context};
 use infini::engine::repo::Repository;
-use infini::engine::workspace::{Head, Workspace, WorkspaceConfig, DIR};
+use infini::engine::workspace::{Head, WorkspaceConfig};
 
 /// Create a workspace for an existing repository (a directory, a workspace holding one, or s3://BUCKET[/PREFIX]).
 #[derive(clap::Args)]
@@ -37,11 +37,6 @@ impl Args {
         };
         std::fs::create_dir_all(&root)?;
         let root = std::fs::canonicalize(&root)?;
-        if root.join(DIR).join("config.json").exists() {
-            anyhow::bail!(infini::engine::Error::Conflict {
-                what: format!("a workspace already exists in {}", root.display())
-            });
-        }
         let remote = location.starts_with("s3://");
         let config = WorkspaceConfig {
             repo: location.clone(),
@@ -55,20 +50,11 @@ impl Args {
             create_bucket: false,
             storage_class: None,
         };
-        let ws = Workspace::create(&root, config)?;
-        let opened = (|| -> anyhow::Result<Repository> {
-            let backend = open_backend(ctx, &location, Some(&ws), false)?;
+        attach_workspace(ctx, &root, config, |ws| {
+            let backend = open_backend(ctx, &location, Some(ws), false)?;
             let pw = password::get(ctx)?;
-            Ok(Repository::open(backend, &pw, store_options(ctx, Some(&ws), remote))?)
-        })();
-        let repo = match opened {
-            Ok(r) => r,
-            Err(e) => {
-                let _ = std::fs::remove_dir_all(ws.dir());
-                return Err(e);
-            }
-        };
-        ws.write_key(repo.store().keys().master(), &repo.config().id)?;
+            Ok(Repository::open(backend, &pw, store_options(ctx, Some(ws), remote))?)
+        })?;
         if ctx.global.json {
             output::json(&serde_json::json!({ "workspace": root.display().to_string(), "repository": location }))?;
         } else {

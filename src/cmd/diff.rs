@@ -33,7 +33,8 @@ impl Row {
             _ => "M",
         }
     }
-    fn word(&self) -> &'static str {
+    /// `added`, `removed` or `modified`.
+    pub fn word(&self) -> &'static str {
         match (&self.old, &self.new) {
             (None, _) => "added",
             (_, None) => "removed",

@@ -73,7 +73,7 @@ fn write_file(ctx: &Context, s: &Session, entry: &Entry, path: &Path, range: (u6
         let f = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
         let bar = big(range).then(|| output::progress(ctx, Some(range.1 - range.0), "get")).flatten();
         let mut w = output::ProgressWriter::new(std::io::BufWriter::with_capacity(1 << 20, f), bar);
-        let n = copy_range(s.repo.store(), &entry.blob, range.0, range.1, threads(), &mut w)?;
+        let n = copy_range(s.repo.store(), &entry.blob, range.0, range.1, s.repo.store().read_parallelism(), &mut w)?;
         let mut w = w.into_inner();
         w.flush()?;
         w.get_ref().sync_all()?;
@@ -94,10 +94,6 @@ fn write_file(ctx: &Context, s: &Session, entry: &Entry, path: &Path, range: (u6
 /// Worth a progress bar.
 fn big(range: (u64, u64)) -> bool {
     range.1 - range.0 >= 64 << 20
-}
-
-fn threads() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).max(2)
 }
 
 impl Args {
@@ -154,7 +150,7 @@ impl Args {
                 let stdout = std::io::stdout();
                 let bar = big(range).then(|| output::progress(ctx, Some(range.1 - range.0), "get")).flatten();
                 let mut w = output::ProgressWriter::new(std::io::BufWriter::with_capacity(1 << 20, stdout.lock()), bar);
-                copy_range(s.repo.store(), &entry.blob, range.0, range.1, threads(), &mut w)?;
+                copy_range(s.repo.store(), &entry.blob, range.0, range.1, s.repo.store().read_parallelism(), &mut w)?;
                 w.into_inner().flush().map_err(|e| Error::io("writing output", e))?;
             }
         }

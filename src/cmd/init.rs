@@ -1,10 +1,10 @@
 //! `infini init`: create a repository and a workspace attached to it.
 
-use super::session::{cwd, open_backend, store_options, DEFAULT_BRANCH};
+use super::session::{attach_workspace, cwd, open_backend, store_options, DEFAULT_BRANCH};
 use super::{output, password, Context};
 use infini::engine::crypto::KdfParams;
 use infini::engine::repo::Repository;
-use infini::engine::workspace::{Head, Workspace, WorkspaceConfig, DIR};
+use infini::engine::workspace::{Head, WorkspaceConfig, DIR};
 
 /// Create an encrypted repository and a workspace in DIR (default: the current directory).
 ///
@@ -36,11 +36,6 @@ impl Args {
         };
         std::fs::create_dir_all(&root)?;
         let root = std::fs::canonicalize(&root)?;
-        if root.join(DIR).join("config.json").exists() {
-            anyhow::bail!(infini::engine::Error::Conflict {
-                what: format!("a workspace already exists in {}", root.display())
-            });
-        }
         let (repo_loc, stored) = match &self.s3 {
             Some(b) => {
                 let url = format!("s3://{}", b.trim_start_matches("s3://"));
@@ -62,20 +57,11 @@ impl Args {
         };
         let pw = password::new(ctx, true)?;
         let remote = self.s3.is_some();
-        // The workspace config first (the backend may need its S3 settings), removed again if creation fails.
-        let ws = Workspace::create(&root, config)?;
-        let result = (|| -> anyhow::Result<Repository> {
-            let backend = open_backend(ctx, &repo_loc, Some(&ws), true)?;
-            Ok(Repository::create(backend, &pw, KdfParams::from_env(), store_options(ctx, Some(&ws), remote))?)
-        })();
-        let repo = match result {
-            Ok(r) => r,
-            Err(e) => {
-                let _ = std::fs::remove_dir_all(ws.dir());
-                return Err(e);
-            }
-        };
-        ws.write_key(repo.store().keys().master(), &repo.config().id)?;
+        // The workspace first (the backend may need its S3 settings); removed again if creation fails.
+        attach_workspace(ctx, &root, config, |ws| {
+            let backend = open_backend(ctx, &repo_loc, Some(ws), true)?;
+            Ok(Repository::create(backend, &pw, KdfParams::from_env(), store_options(ctx, Some(ws), remote))?)
+        })?;
         if ctx.global.json {
             output::json(&serde_json::json!({
                 "workspace": root.display().to_string(),

@@ -9,7 +9,7 @@ use infini::engine::db::load_index;
 use infini::engine::namespace::{Namespace, NamespaceIndex};
 use infini::engine::object::{ChunkPointer, StoreOptions};
 use infini::engine::repo::{CommitInfo, Repository};
-use infini::engine::workspace::{Head, StagedFile, Workspace, DIR};
+use infini::engine::workspace::{Head, StagedFile, Workspace, WorkspaceConfig, DIR};
 use infini::engine::Error;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -58,7 +58,7 @@ pub const DEFAULT_CACHE_SIZE: u64 = 1 << 30;
 
 /// Store options for a workspace (or defaults), with command-line overrides.
 pub fn store_options(ctx: &Context, ws: Option<&Workspace>, remote: bool) -> StoreOptions {
-    let mut o = StoreOptions { uploaders: if remote { 8 } else { 1 }, ..StoreOptions::default() };
+    let mut o = StoreOptions { uploaders: if remote { 4 } else { 1 }, ..StoreOptions::default() };
     let g = &ctx.global;
     if let Some(m) = g.mem_cache.or(ws.and_then(|w| w.config.mem_cache)) {
         o.mem_cache = m as usize;
@@ -304,6 +304,30 @@ impl Drop for Session {
             }
         }
     }
+}
+
+/// Create a workspace at `root` for the repository at `location`, run `open` to create or open the repository,
+/// and leave the workspace unlocked. If anything fails the workspace is removed again.
+pub fn attach_workspace(
+    ctx: &Context,
+    root: &Path,
+    config: WorkspaceConfig,
+    open: impl FnOnce(&Workspace) -> anyhow::Result<Repository>,
+) -> anyhow::Result<Repository> {
+    if root.join(DIR).join("config.json").exists() {
+        anyhow::bail!(Error::Conflict { what: format!("a workspace already exists in {}", root.display()) });
+    }
+    let _ = ctx;
+    let ws = Workspace::create(root, config)?;
+    let repo = match open(&ws) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(ws.dir());
+            return Err(e);
+        }
+    };
+    ws.write_key(repo.store().keys().master(), &repo.config().id)?;
+    Ok(repo)
 }
 
 /// Open the workspace's repository with its unlocked key, else with a password.

@@ -22,17 +22,7 @@ impl Args {
         let rows = diff::between(&s, parent.as_ref(), Some(&c))?;
         if ctx.global.json {
             let mut v = log::commit_json(&c);
-            v["changes"] = rows
-                .iter()
-                .map(|r| {
-                    let change = match (&r.old, &r.new) {
-                        (None, _) => "added",
-                        (_, None) => "removed",
-                        _ => "modified",
-                    };
-                    serde_json::json!({ "key": r.key, "change": change })
-                })
-                .collect();
+            v["changes"] = rows.iter().map(|r| serde_json::json!({ "key": r.key, "change": r.word() })).collect();
             return output::json(&v);
         }
         {

@@ -28,14 +28,7 @@ impl Args {
             };
             let staged: Vec<_> = rows
                 .iter()
-                .map(|r| {
-                    let change = match (&r.old, &r.new) {
-                        (None, _) => "added",
-                        (_, None) => "removed",
-                        _ => "modified",
-                    };
-                    serde_json::json!({ "key": r.key, "change": change, "size": r.new.as_ref().map(|e| e.size()) })
-                })
+                .map(|r| serde_json::json!({ "key": r.key, "change": r.word(), "size": r.new.as_ref().map(|e| e.size()) }))
                 .collect();
             return output::json(&serde_json::json!({
                 "branch": branch,

@@ -116,6 +116,11 @@ pub trait Backend: Send + Sync + 'static {
     fn read_tail(&self, name: &str, len: u64) -> BResult<Vec<u8>>;
     /// Create an object. Fails with `AlreadyExists` if the name is taken; never replaces.
     fn write(&self, name: &str, data: &[u8]) -> BResult<()>;
+    /// [`Backend::write`] of a shared buffer; backends that hand the bytes to another thread (network clients)
+    /// override it to avoid a copy.
+    fn write_shared(&self, name: &str, data: Arc<Vec<u8>>) -> BResult<()> {
+        self.write(name, &data)
+    }
     /// List objects whose names start with `prefix`.
     fn list(&self, prefix: &str) -> BResult<Vec<ObjectInfo>>;
     /// Delete an object. Deleting a missing object is not an error.
@@ -151,6 +156,9 @@ impl<B: Backend + ?Sized> Backend for Arc<B> {
     }
     fn write(&self, name: &str, data: &[u8]) -> BResult<()> {
         (**self).write(name, data)
+    }
+    fn write_shared(&self, name: &str, data: Arc<Vec<u8>>) -> BResult<()> {
+        (**self).write_shared(name, data)
     }
     fn list(&self, prefix: &str) -> BResult<Vec<ObjectInfo>> {
         (**self).list(prefix)

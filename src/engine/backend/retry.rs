@@ -103,6 +103,28 @@ pub struct Retry<B: Backend> {
 }
 
 impl<B: Backend> Retry<B> {
+    /// After a create-only write: an `AlreadyExists` following a transient failure probably means an earlier
+    /// attempt whose response was lost created the object; confirm by reading it back.
+    fn confirm_write(
+        &self,
+        name: &str,
+        data: &[u8],
+        r: BResult<()>,
+        attempts: u32,
+        saw_transient: bool,
+    ) -> BResult<()> {
+        match r {
+            Err(BackendError::AlreadyExists { .. }) if saw_transient => {
+                if self.read(name)? == data {
+                    Ok(())
+                } else {
+                    Err(BackendError::AlreadyExists { name: name.into() })
+                }
+            }
+            r => r.map_err(|e| unavailable(e, attempts)),
+        }
+    }
+
     /// Wrap `inner` with the default policy.
     pub fn new(inner: B) -> Self {
         Self::with_policy(inner, RetryPolicy::default())
@@ -147,17 +169,12 @@ impl<B: Backend> Backend for Retry<B> {
 
     fn write(&self, name: &str, data: &[u8]) -> BResult<()> {
         let (r, attempts, saw_transient) = self.policy.run_inner(|| self.inner.write(name, data));
-        match r {
-            Err(BackendError::AlreadyExists { .. }) if saw_transient => {
-                // Probably an earlier attempt whose response was lost created the object: confirm.
-                if self.read(name)? == data {
-                    Ok(())
-                } else {
-                    Err(BackendError::AlreadyExists { name: name.into() })
-                }
-            }
-            r => r.map_err(|e| unavailable(e, attempts)),
-        }
+        self.confirm_write(name, data, r, attempts, saw_transient)
+    }
+
+    fn write_shared(&self, name: &str, data: std::sync::Arc<Vec<u8>>) -> BResult<()> {
+        let (r, attempts, saw_transient) = self.policy.run_inner(|| self.inner.write_shared(name, data.clone()));
+        self.confirm_write(name, &data, r, attempts, saw_transient)
     }
 
     fn list(&self, prefix: &str) -> BResult<Vec<ObjectInfo>> {

@@ -501,6 +501,44 @@ impl S3Backend {
     }
 }
 
+/// A shared buffer handed to the HTTP client without copying.
+struct SharedBytes(std::sync::Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for SharedBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl S3Backend {
+    /// Create-only PUT of an object.
+    fn put_new(&self, name: &str, body: ByteStream) -> BResult<()> {
+        let storage_class = if name.starts_with("objects/") { self.storage_class.clone() } else { None };
+        let req = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(self.key(name))
+            .if_none_match("*")
+            .set_storage_class(storage_class)
+            .body(body)
+            // Objects are authenticated end to end by their own encryption; hashing every byte again for the
+            // request signature would only cost CPU.
+            .customize()
+            .disable_payload_signing();
+        match block_on(req.send())? {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let f = failure(e);
+                if f.status == Some(412) {
+                    return Err(BackendError::AlreadyExists { name: name.into() });
+                }
+                Err(self.error("write", name, f))
+            }
+        }
+    }
+}
+
 impl Backend for S3Backend {
     fn describe(&self) -> String {
         self.describe.clone()
@@ -551,25 +589,11 @@ impl Backend for S3Backend {
     }
 
     fn write(&self, name: &str, data: &[u8]) -> BResult<()> {
-        let storage_class = if name.starts_with("objects/") { self.storage_class.clone() } else { None };
-        let req = self
-            .client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(self.key(name))
-            .if_none_match("*")
-            .set_storage_class(storage_class)
-            .body(ByteStream::from(data.to_vec()));
-        match block_on(req.send())? {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let f = failure(e);
-                if f.status == Some(412) {
-                    return Err(BackendError::AlreadyExists { name: name.into() });
-                }
-                Err(self.error("write", name, f))
-            }
-        }
+        self.put_new(name, ByteStream::from(data.to_vec()))
+    }
+
+    fn write_shared(&self, name: &str, data: std::sync::Arc<Vec<u8>>) -> BResult<()> {
+        self.put_new(name, ByteStream::from(bytes::Bytes::from_owner(SharedBytes(data))))
     }
 
     fn list(&self, prefix: &str) -> BResult<Vec<ObjectInfo>> {

@@ -228,6 +228,12 @@ impl Store {
         }
     }
 
+    /// How many chunk reads are worth running at once (more for remote backends, where latency dominates).
+    pub fn read_parallelism(&self) -> usize {
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        self.opts.uploaders.max(cores).max(2)
+    }
+
     /// The backend underneath.
     pub fn backend(&self) -> &Arc<dyn Backend> {
         &self.backend
@@ -335,7 +341,7 @@ impl Store {
             std::thread::spawn(move || loop {
                 let job = rx.lock().expect("upload queue lock").recv();
                 let Ok((id, bytes, table)) = job else { break };
-                let r = backend.write(&object_name(&id), &bytes);
+                let r = backend.write_shared(&object_name(&id), bytes.clone());
                 let mut st = uploads.state.lock().expect("upload lock");
                 match r {
                     Ok(()) => {
