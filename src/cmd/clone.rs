@@ -50,7 +50,7 @@ impl Args {
             create_bucket: false,
             storage_class: None,
         };
-        attach_workspace(ctx, &root, config, |ws| {
+        attach_workspace(&root, config, |ws| {
             let backend = open_backend(ctx, &location, Some(ws), false)?;
             let pw = password::get(ctx)?;
             Ok(Repository::open(backend, &pw, store_options(ctx, Some(ws), remote))?)

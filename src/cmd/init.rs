@@ -58,7 +58,7 @@ impl Args {
         let pw = password::new(ctx, true)?;
         let remote = self.s3.is_some();
         // The workspace first (the backend may need its S3 settings); removed again if creation fails.
-        attach_workspace(ctx, &root, config, |ws| {
+        attach_workspace(&root, config, |ws| {
             let backend = open_backend(ctx, &repo_loc, Some(ws), true)?;
             Ok(Repository::create(backend, &pw, KdfParams::from_env(), store_options(ctx, Some(ws), remote))?)
         })?;

@@ -309,7 +309,6 @@ impl Drop for Session {
 /// Create a workspace at `root` for the repository at `location`, run `open` to create or open the repository,
 /// and leave the workspace unlocked. If anything fails the workspace is removed again.
 pub fn attach_workspace(
-    ctx: &Context,
     root: &Path,
     config: WorkspaceConfig,
     open: impl FnOnce(&Workspace) -> anyhow::Result<Repository>,
@@ -317,7 +316,6 @@ pub fn attach_workspace(
     if root.join(DIR).join("config.json").exists() {
         anyhow::bail!(Error::Conflict { what: format!("a workspace already exists in {}", root.display()) });
     }
-    let _ = ctx;
     let ws = Workspace::create(root, config)?;
     let repo = match open(&ws) {
         Ok(r) => r,
