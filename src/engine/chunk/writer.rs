@@ -21,7 +21,7 @@ use std::thread::JoinHandle;
 /// Tunables of a [`BlobWriter`].
 #[derive(Clone, Debug)]
 pub struct WriteOptions {
-    /// Worker threads for hashing, compression and encryption (default: all cores).
+    /// Worker threads for hashing, compression and encryption (default: all cores, or `INFINI_THREADS`).
     pub threads: usize,
     /// Values up to this size are kept inline in the index.
     pub inline_max: usize,
@@ -29,7 +29,8 @@ pub struct WriteOptions {
 
 impl Default for WriteOptions {
     fn default() -> Self {
-        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let threads = std::env::var("INFINI_THREADS").ok().and_then(|v| v.parse().ok()).unwrap_or(cores);
         Self { threads, inline_max: INLINE_MAX }
     }
 }
@@ -230,7 +231,7 @@ impl Drop for BlobWriter {
 
 fn start_pipeline(store: Arc<Store>, threads: usize) -> Pipeline {
     let (jobs_tx, jobs_rx) = sync_channel::<Job>(threads * 4);
-    let (res_tx, res_rx) = sync_channel::<(u64, Outcome)>(threads * 4);
+    let (res_tx, res_rx) = sync_channel::<(u64, Outcome)>(threads * 2);
     let jobs_rx = Arc::new(Mutex::new(jobs_rx));
     let workers = (0..threads)
         .map(|_| {
