@@ -1,9 +1,6 @@
 //! `infini cp`: copy a key (no data is copied: both keys share the chunks).
 
-use super::session::Session;
-use super::{output, Context};
-use infini::engine::namespace::check_key;
-use infini::engine::Error;
+use super::{mv, Context};
 
 /// Copy SRC to DST, replacing DST if it exists. Only the index changes; the data is shared.
 #[derive(clap::Args)]
@@ -16,18 +13,6 @@ pub struct Args {
 
 impl Args {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
-        let mut s = Session::write(ctx)?;
-        s.branch_for_write()?;
-        check_key(&self.dst)?;
-        let ns = s.view()?;
-        let e = ns.get(&self.src)?.ok_or_else(|| Error::not_found(format!("key {}", self.src)))?;
-        if self.src != self.dst {
-            ns.insert(self.dst.clone(), e);
-        }
-        s.save_staged(&ns)?;
-        if ctx.global.json {
-            output::json(&serde_json::json!({ "from": self.src, "to": self.dst }))?;
-        }
-        Ok(())
+        mv::relink(ctx, &self.src, &self.dst, true)
     }
 }

@@ -14,21 +14,28 @@ pub struct Args {
     dst: String,
 }
 
+/// Stage `dst` = the entry of `src` (sharing its data), and the removal of `src` unless `keep_src`.
+pub fn relink(ctx: &Context, src: &str, dst: &str, keep_src: bool) -> anyhow::Result<()> {
+    let mut s = Session::write(ctx)?;
+    s.branch_for_write()?;
+    check_key(dst)?;
+    let ns = s.view()?;
+    let e = ns.get(&src.to_string())?.ok_or_else(|| Error::not_found(format!("key {src}")))?;
+    if src != dst {
+        ns.insert(dst.to_string(), e);
+        if !keep_src {
+            ns.remove(&src.to_string());
+        }
+    }
+    s.save_staged(&ns)?;
+    if ctx.global.json {
+        output::json(&serde_json::json!({ "from": src, "to": dst }))?;
+    }
+    Ok(())
+}
+
 impl Args {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
-        let mut s = Session::write(ctx)?;
-        s.branch_for_write()?;
-        check_key(&self.dst)?;
-        let ns = s.view()?;
-        let e = ns.get(&self.src)?.ok_or_else(|| Error::not_found(format!("key {}", self.src)))?;
-        if self.src != self.dst {
-            ns.insert(self.dst.clone(), e);
-            ns.remove(&self.src);
-        }
-        s.save_staged(&ns)?;
-        if ctx.global.json {
-            output::json(&serde_json::json!({ "from": self.src, "to": self.dst }))?;
-        }
-        Ok(())
+        relink(ctx, &self.src, &self.dst, false)
     }
 }
