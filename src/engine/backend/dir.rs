@@ -31,7 +31,20 @@ impl DirBackend {
         for d in ["tmp", "refs", "objects", "keys"] {
             fs::create_dir_all(b.root.join(d)).map_err(|e| b.err("init", d, e))?;
         }
+        b.remove_stale_temps();
         Ok(b)
+    }
+
+    /// Remove temporary files a killed writer left behind (older than an hour, so no live write is touched).
+    fn remove_stale_temps(&self) {
+        let Ok(entries) = fs::read_dir(self.root.join("tmp")) else { return };
+        let cutoff = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        for e in entries.flatten() {
+            let old = e.metadata().and_then(|m| m.modified()).is_ok_and(|t| t < cutoff);
+            if old {
+                let _ = fs::remove_file(e.path());
+            }
+        }
     }
 
     /// The directory this backend stores into.
@@ -341,6 +354,21 @@ mod tests {
     fn conformance() {
         let dir = tempfile::tempdir().unwrap();
         super::super::conformance::run_all(Arc::new(DirBackend::new(dir.path().join("repo")).unwrap()));
+    }
+
+    #[test]
+    fn stale_temporary_files_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        DirBackend::new(dir.path()).unwrap();
+        let stale = dir.path().join("tmp").join("dead.tmp");
+        let fresh = dir.path().join("tmp").join("live.tmp");
+        fs::write(&stale, b"x").unwrap();
+        fs::write(&fresh, b"x").unwrap();
+        let f = File::options().write(true).open(&stale).unwrap();
+        f.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(7200)).unwrap();
+        DirBackend::new(dir.path()).unwrap();
+        assert!(!stale.exists());
+        assert!(fresh.exists());
     }
 
     #[test]
