@@ -9,6 +9,7 @@ mod docs;
 mod errors;
 mod history;
 mod incremental;
+mod killed;
 mod many_writers;
 mod s3;
 mod session;
