@@ -13,14 +13,7 @@ impl Args {
         let s = Session::read(ctx)?;
         let idx = infini::engine::namespace::NamespaceIndex::default();
         infini::engine::db::load_index(&s.repo, &idx, s.tip.as_ref())?;
-        let view = s.view()?;
-        let mut rows = Vec::new();
-        for (key, new) in view.staged() {
-            let old = idx.ns.get(&key)?;
-            if old != new {
-                rows.push(diff::Row { key, old, new });
-            }
-        }
+        let rows = diff::to_workspace(&s, s.tip.as_ref(), &idx.ns)?;
         if ctx.global.json {
             let (branch, detached) = match &s.head {
                 Head::Branch(b) => (Some(b.clone()), None),

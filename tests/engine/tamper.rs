@@ -149,6 +149,8 @@ fn tampered_refs_are_integrity_errors() {
     let repo =
         Repository::with_key(f.backend.clone(), MasterKey::from_bytes(f.master), StoreOptions::default()).unwrap();
     assert!(matches!(repo.branch("main"), Err(Error::Integrity { .. })));
+    // Resolving the branch as a revision reports the damage instead of "no such revision".
+    assert!(matches!(repo.resolve("main", None), Err(Error::Integrity { .. })));
 }
 
 #[test]

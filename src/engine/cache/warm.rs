@@ -120,9 +120,6 @@ impl WarmCache {
             }
         }
         let path = self.path(ptr, index);
-        if path.exists() {
-            return;
-        }
         let Some(parent) = path.parent() else { return };
         if fs::create_dir_all(parent).is_err() {
             return;

@@ -482,12 +482,16 @@ impl Store {
             listed.iter().filter_map(|o| parse_object_name(&o.name)).filter(|id| !excluded.contains(id)).collect();
         let known: Vec<ObjectId> = self.index.packs.iter().map(|p| *p).collect();
         let mut changed = false;
-        for id in known {
-            if !present.contains(&id) && !self.pending.lock().expect("pending lock").contains_key(&id) {
-                self.index.packs.remove(&id);
-                self.index.chunks.retain(|_, v| v.1.object != id);
-                changed = true;
+        let gone: std::collections::HashSet<ObjectId> = {
+            let pending = self.pending.lock().expect("pending lock");
+            known.into_iter().filter(|id| !present.contains(id) && !pending.contains_key(id)).collect()
+        };
+        if !gone.is_empty() {
+            for id in &gone {
+                self.index.packs.remove(id);
             }
+            self.index.chunks.retain(|_, v| !gone.contains(&v.1.object));
+            changed = true;
         }
         for id in present {
             if !self.index.packs.contains(&id) {

@@ -54,7 +54,7 @@ impl Repository {
         let r = Revision::parse(rev)?;
         let mut at = if r.base == "HEAD" {
             *head.ok_or_else(|| Error::not_found("revision HEAD (nothing committed yet)"))?
-        } else if let Some(b) = self.branch(&r.base).ok().flatten() {
+        } else if let Some(b) = self.branch(&r.base)? {
             b.head
         } else if is_hex_prefix(&r.base) {
             self.find_by_prefix(&r.base.to_ascii_lowercase(), head)?
