@@ -2,7 +2,7 @@
 
 use super::session::{cwd, open_backend, Session};
 use super::{output, password, Context};
-use infini::engine::crypto::KdfParams;
+use infini::engine::crypto::Keys;
 use infini::engine::repo::{key_slots, Repository};
 use infini::engine::workspace::Workspace;
 use std::io::Write;
@@ -49,10 +49,12 @@ impl Args {
             KeyCmd::Passwd => {
                 let b = backend(ctx)?;
                 let old = password::get(ctx)?;
-                let (slot, key) = Repository::unlock_slot(&*b, &old)?;
+                let unlocked = Repository::unlock_report(&*b, &old)?;
+                password::warn_skipped(ctx, &unlocked.skipped);
+                let (slot, key) = (unlocked.slot, unlocked.key);
                 let new = password::new(ctx, false)?;
                 let repo = Repository::with_key(b, key, Default::default())?;
-                let added = repo.add_key(&new, KdfParams::from_env())?;
+                let added = repo.add_key(&new, password::kdf_params()?)?;
                 repo.remove_key(&slot)?;
                 if ctx.global.json {
                     output::json(&serde_json::json!({ "added": added, "removed": slot }))?;
@@ -63,7 +65,7 @@ impl Args {
             KeyCmd::Add => {
                 let s = Session::read(ctx)?;
                 let new = password::new(ctx, false)?;
-                let name = s.repo.add_key(&new, KdfParams::from_env())?;
+                let name = s.repo.add_key(&new, password::kdf_params()?)?;
                 if ctx.global.json {
                     output::json(&serde_json::json!({ "added": name }))?;
                 } else {
@@ -72,18 +74,41 @@ impl Args {
             }
             KeyCmd::List => {
                 let b = backend(ctx)?;
-                Repository::header(&*b)?;
+                let header = Repository::header(&*b)?;
                 let slots = key_slots(&*b)?;
+                // When and where a slot was made is sealed; shown when this workspace holds the key.
+                let keys = match &ctx.global.repo {
+                    None => Workspace::find(&cwd(ctx)?)?.read_key(&header.id)?.map(Keys::new),
+                    Some(_) => None,
+                };
+                let info =
+                    |n: &str, s: &infini::engine::crypto::KeySlot| keys.as_ref().and_then(|k| s.info(k, &header.id, n));
                 if ctx.global.json {
-                    let v: Vec<_> = slots
+                    let mut v: Vec<_> = slots
+                        .slots
                         .iter()
-                        .map(|(n, s)| serde_json::json!({ "name": n, "created": s.created, "host": s.host, "kdf": { "log_n": s.kdf.log_n, "r": s.kdf.r, "p": s.kdf.p } }))
+                        .map(|(n, s)| {
+                            let i = info(n, s);
+                            serde_json::json!({
+                                "name": n,
+                                "created": i.as_ref().map(|i| i.created),
+                                "host": i.as_ref().map(|i| i.host.clone()),
+                                "kdf": { "log_n": s.kdf.log_n, "r": s.kdf.r, "p": s.kdf.p },
+                            })
+                        })
                         .collect();
+                    v.extend(slots.damaged.iter().map(|(n, why)| serde_json::json!({ "name": n, "damaged": why })));
                     output::json(&serde_json::Value::Array(v))?;
                 } else {
                     let mut out = std::io::stdout().lock();
-                    for (n, s) in &slots {
-                        writeln!(out, "{n}  {}  {}", output::time(s.created), s.host)?;
+                    for (n, s) in &slots.slots {
+                        match info(n, s) {
+                            Some(i) => writeln!(out, "{n}  {}  {}", output::time(i.created), i.host)?,
+                            None => writeln!(out, "{n}")?,
+                        }
+                    }
+                    for (n, why) in &slots.damaged {
+                        writeln!(out, "{n}  damaged: {why}")?;
                     }
                 }
             }

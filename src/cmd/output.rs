@@ -27,6 +27,11 @@ pub fn info(ctx: &Context, msg: impl AsRef<str>) {
     }
 }
 
+/// A warning on stderr (even when quiet: it is about the repository's health).
+pub fn warn(_ctx: &Context, msg: impl AsRef<str>) {
+    eprintln!("infini: warning: {}", msg.as_ref());
+}
+
 /// A byte progress bar on stderr when it is a terminal and output is for humans.
 pub fn progress(ctx: &Context, total: Option<u64>, what: &str) -> Option<ProgressBar> {
     if ctx.global.quiet || ctx.global.json || !std::io::stderr().is_terminal() {

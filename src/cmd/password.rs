@@ -3,6 +3,7 @@
 
 use super::Context;
 use anyhow::Context as _;
+use infini::engine::crypto::KdfParams;
 use infini::engine::Error;
 use std::io::IsTerminal;
 use zeroize::Zeroizing;
@@ -80,4 +81,29 @@ fn check(p: Zeroizing<Vec<u8>>) -> anyhow::Result<Zeroizing<Vec<u8>>> {
         anyhow::bail!(super::UsageError("empty passwords are not allowed".into()));
     }
     Ok(p)
+}
+
+/// scrypt parameters for a new key slot: the default, or a cheaper `INFINI_KDF_LOG_N` for tests — honoured only
+/// together with `INFINI_INSECURE_KDF=1`, so a stray variable can never quietly make a real password cheap to guess.
+pub fn kdf_params() -> anyhow::Result<KdfParams> {
+    let mut p = KdfParams::default();
+    let Ok(v) = std::env::var("INFINI_KDF_LOG_N") else { return Ok(p) };
+    let n: u8 = v.parse().map_err(|_| super::usage(format!("INFINI_KDF_LOG_N={v:?} is not a number")))?;
+    p.log_n = n;
+    p.validate().map_err(|e| super::usage(format!("INFINI_KDF_LOG_N={v}: {e}")))?;
+    if p.is_weak() && std::env::var("INFINI_INSECURE_KDF").as_deref() != Ok("1") {
+        return Err(super::usage(format!(
+            "INFINI_KDF_LOG_N={n} is below {} and would make the password cheap to guess; \
+             set INFINI_INSECURE_KDF=1 as well if this is a throwaway test repository",
+            KdfParams::MIN_LOG_N
+        )));
+    }
+    Ok(p)
+}
+
+/// Say on stderr which key slots were skipped while unlocking (damaged, foreign or absurd), once each.
+pub fn warn_skipped(ctx: &Context, skipped: &[(String, String)]) {
+    for (name, why) in skipped {
+        super::output::warn(ctx, format!("key slot {name} skipped: it {why}"));
+    }
 }

@@ -5,6 +5,7 @@ use anyhow::Context as _;
 use infini::engine::backend::retry::{Retry, RetryPolicy};
 use infini::engine::backend::s3::{S3Backend, S3Config};
 use infini::engine::backend::{dir::DirBackend, Backend};
+use infini::engine::cache::warm::WarmNotice;
 use infini::engine::db::load_index;
 use infini::engine::namespace::{Namespace, NamespaceIndex};
 use infini::engine::object::{ChunkPointer, StoreOptions};
@@ -68,6 +69,7 @@ pub fn store_options(ctx: &Context, ws: Option<&Workspace>, remote: bool) -> Sto
     if let (Some(dir), Some(budget)) = (dir, size.or(remote.then_some(DEFAULT_CACHE_SIZE))) {
         if budget > 0 {
             o.warm = Some((dir.join("warm"), budget));
+            o.warm_notice = Some(WarmNotice(Arc::new(|m| eprintln!("infini: warning: {m}"))));
         }
     }
     if let Some(ws) = ws {
@@ -336,7 +338,9 @@ pub fn open_repo(ctx: &Context, ws: &Workspace, backend: Arc<dyn Backend>, remot
         return Ok(Repository::with_key(backend, key, opts)?);
     }
     let pw = password::get(ctx)?;
-    Ok(Repository::open(backend, &pw, opts)?)
+    let unlocked = Repository::unlock_report(&*backend, &pw)?;
+    password::warn_skipped(ctx, &unlocked.skipped);
+    Ok(Repository::with_key(backend, unlocked.key, opts)?)
 }
 
 /// The commit HEAD points at now, if any.

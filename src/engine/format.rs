@@ -1,7 +1,7 @@
 //! Format constants in one place. All integers on storage are little-endian.
 
 /// Format version written in the repository's public header.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Magic at the start of the public repository header (`config`).
 pub const CONFIG_MAGIC: &[u8; 8] = b"INFINI\x00\x01";
@@ -19,6 +19,10 @@ pub const MAX_PACK: usize = PACK_CLASSES[PACK_CLASSES.len() - 1];
 pub fn is_size_class(len: u64) -> bool {
     len == META_CLASS as u64 || PACK_CLASSES.iter().any(|&c| c as u64 == len)
 }
+
+/// Largest plaintext a chunk may decode to: no stored chunk is larger (data chunks are at most
+/// [`DATA_CHUNK_MAX`], index chunks far smaller), and a decoder never allocates more for one.
+pub const MAX_CHUNK_PLAIN: usize = MAX_PACK;
 
 /// Content-defined chunking of values: minimum, average and maximum chunk size.
 pub const DATA_CHUNK_MIN: u32 = 256 * 1024;

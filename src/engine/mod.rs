@@ -10,6 +10,8 @@ pub mod db;
 pub mod error;
 pub mod fields;
 pub mod format;
+#[cfg(test)]
+mod fuzz;
 pub mod id;
 pub mod namespace;
 pub mod object;

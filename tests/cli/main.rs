@@ -8,6 +8,7 @@ mod confidentiality;
 mod docs;
 mod errors;
 mod history;
+mod hostile;
 mod incremental;
 mod killed;
 mod many_writers;

@@ -113,6 +113,7 @@ impl Env {
         vars.insert("HOME".into(), root.display().to_string());
         vars.insert("INFINI_PASSWORD".into(), PASSWORD.into());
         vars.insert("INFINI_KDF_LOG_N".into(), "10".into());
+        vars.insert("INFINI_INSECURE_KDF".into(), "1".into());
         Self { _tmp: tmp, root, ws, vars }
     }
 

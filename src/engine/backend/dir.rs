@@ -5,11 +5,12 @@
 //! [`Backend::sync`], which writers call before a ref may point at them; refs are fsynced on every swap.
 //!
 //! A ref is a directory `refs/<name>/` of numbered generations. The current value is the highest generation.
-//! Compare-and-swap from generation `g` hard-links a new file as `g + 1`: the link either creates that name or fails,
+//! A new ref starts at a random generation below 2^62 (so generation numbers do not count commits), and
+//! compare-and-swap from generation `g` hard-links a new file as `g + 1`: the link either creates that name or fails,
 //! so of any writers racing from the same generation exactly one wins. No lock files are involved, so nothing can
 //! be left stale by a killed process. Old generations are pruned by the winner.
 
-use super::{BResult, Backend, BackendError, ObjectInfo, RefVersion};
+use super::{BResult, Backend, BackendError, ObjectInfo, RefVersion, MAX_OBJECT_READ};
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -122,6 +123,27 @@ impl DirBackend {
     }
 }
 
+/// The generation a new ref starts at: random below 2^62, so a ref's generation number says nothing about how
+/// often it changed, and the counter cannot run out (2^62 further swaps).
+fn first_generation() -> u64 {
+    1 + rand::random::<u64>() % (1u64 << 62)
+}
+
+/// Read a whole file of at most [`MAX_OBJECT_READ`] bytes; a larger one is refused before anything is allocated.
+fn read_capped(path: &Path) -> io::Result<Vec<u8>> {
+    let f = File::open(path)?;
+    let size = f.metadata()?.len();
+    if size > MAX_OBJECT_READ {
+        return Err(io::Error::other(format!("{size} bytes is larger than any object the format has")));
+    }
+    let mut buf = Vec::with_capacity(size as usize);
+    f.take(MAX_OBJECT_READ + 1).read_to_end(&mut buf)?;
+    if buf.len() as u64 > MAX_OBJECT_READ {
+        return Err(io::Error::other("object grew beyond any size the format has while being read"));
+    }
+    Ok(buf)
+}
+
 fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
@@ -150,7 +172,7 @@ impl Backend for DirBackend {
 
     fn read(&self, name: &str) -> BResult<Vec<u8>> {
         check_name(name)?;
-        fs::read(self.path(name)).map_err(|e| self.err("read", name, e))
+        read_capped(&self.path(name)).map_err(|e| self.err("read", name, e))
     }
 
     fn read_range(&self, name: &str, offset: u64, len: u64) -> BResult<Vec<u8>> {
@@ -158,7 +180,7 @@ impl Backend for DirBackend {
         let r = (|| {
             let mut f = File::open(self.path(name))?;
             f.seek(SeekFrom::Start(offset))?;
-            let mut buf = Vec::with_capacity(len.min(64 << 20) as usize);
+            let mut buf = Vec::with_capacity(len.min(MAX_OBJECT_READ) as usize);
             f.take(len).read_to_end(&mut buf)?;
             Ok(buf)
         })();
@@ -260,7 +282,7 @@ impl Backend for DirBackend {
             let Some(g) = self.current_gen(name)? else {
                 return Ok(None);
             };
-            match fs::read(self.gen_path(name, g)) {
+            match read_capped(&self.gen_path(name, g)) {
                 Ok(d) => return Ok(Some((d, RefVersion(g.to_string())))),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(self.err("read ref", name, e)),
@@ -279,8 +301,16 @@ impl Backend for DirBackend {
         let lost = || BackendError::PreconditionFailed { name: name.into() };
         let current = self.current_gen(name)?;
         let next = match (current, expected) {
-            (None, None) => 1,
-            (Some(c), Some(e)) if e.0.parse::<u64>().ok() == Some(c) => c + 1,
+            // A new ref starts at a random generation, so the numbers do not reveal how many commits a branch has.
+            (None, None) => first_generation(),
+            (Some(c), Some(e)) if e.0.parse::<u64>().ok() == Some(c) => {
+                c.checked_add(1).ok_or_else(|| BackendError::Permanent {
+                    backend: self.describe(),
+                    op: "swap ref",
+                    name: name.into(),
+                    message: format!("ref generation {c} cannot be incremented (counter exhausted or planted)"),
+                })?
+            }
             _ => return Err(lost()),
         };
         let dir = self.path(&format!("refs/{name}"));
@@ -369,6 +399,20 @@ mod tests {
         DirBackend::new(dir.path()).unwrap();
         assert!(!stale.exists());
         assert!(fresh.exists());
+    }
+
+    #[test]
+    fn generation_overflow_is_an_error_not_a_wrap() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = DirBackend::new(dir.path()).unwrap();
+        let v = b.swap_ref("r", None, b"one").unwrap();
+        let first: u64 = v.0.parse().unwrap();
+        assert!(first >= 1 && first <= 1 << 62, "first generation {first}");
+        // A ref already at the last generation cannot move; it must not wrap to a lower, invisible one.
+        let top = RefVersion(u64::MAX.to_string());
+        fs::write(b.gen_path("r", u64::MAX), b"planted").unwrap();
+        assert!(matches!(b.swap_ref("r", Some(&top), b"two"), Err(BackendError::Permanent { .. })));
+        assert_eq!(b.read_ref("r").unwrap().unwrap().0, b"planted");
     }
 
     #[test]

@@ -14,6 +14,10 @@ pub mod s3;
 
 use std::sync::Arc;
 
+/// Largest object a backend reads whole (the largest size class): an object beyond it on storage is refused rather
+/// than loaded into memory.
+pub const MAX_OBJECT_READ: u64 = crate::engine::format::MAX_PACK as u64;
+
 /// Opaque version of a ref's current value (a generation number, an ETag). Compared only for equality.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RefVersion(pub String);

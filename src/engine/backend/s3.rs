@@ -23,7 +23,7 @@
 //! path-style addressing is used. The region is, in order: the configuration, `AWS_REGION`/`AWS_DEFAULT_REGION`,
 //! the profile, `us-east-1`.
 
-use super::{BResult, Backend, BackendError, ObjectInfo, RefVersion};
+use super::{BResult, Backend, BackendError, ObjectInfo, RefVersion, MAX_OBJECT_READ};
 use aws_config::environment::region::EnvironmentVariableRegionProvider;
 use aws_config::meta::region::RegionProviderChain;
 use aws_config::profile::region::ProfileFileRegionProvider;
@@ -405,16 +405,23 @@ impl S3Backend {
         let req = self.client.get_object().bucket(&self.bucket).key(key).set_range(range);
         let r = block_on(async move {
             match req.send().await {
+                Ok(out) if out.content_length().unwrap_or(0) as u64 > MAX_OBJECT_READ => Ok(Err(format!(
+                    "{} bytes is larger than any object the format has",
+                    out.content_length().unwrap_or(0)
+                ))),
                 Ok(out) => match out.body.collect().await {
-                    Ok(b) => Ok(Ok(b.into_bytes().to_vec())),
-                    Err(e) => Ok(Err(e.to_string())),
+                    Ok(b) => Ok(Ok(Ok(b.into_bytes().to_vec()))),
+                    Err(e) => Ok(Ok(Err(e.to_string()))),
                 },
                 Err(e) => Err(failure(e)),
             }
         })?;
         match r {
-            Ok(Ok(body)) => Ok(Some(body)),
-            Ok(Err(read_error)) => Err(self.transient(op, name, format!("reading the response body: {read_error}"))),
+            Ok(Err(too_large)) => Err(self.permanent(op, name, too_large)),
+            Ok(Ok(Ok(body))) => Ok(Some(body)),
+            Ok(Ok(Err(read_error))) => {
+                Err(self.transient(op, name, format!("reading the response body: {read_error}")))
+            }
             Err(f) if f.status == Some(416) => Ok(None),
             Err(f) => Err(self.error(op, name, f)),
         }
@@ -466,6 +473,9 @@ impl S3Backend {
         let req = self.client.get_object().bucket(&self.bucket).key(self.ref_key(name));
         let r = block_on(async move {
             match req.send().await {
+                Ok(out) if out.content_length().unwrap_or(0) as u64 > MAX_OBJECT_READ => {
+                    Ok(Err("ref object is larger than any object the format has".to_string()))
+                }
                 Ok(out) => {
                     let etag = out.e_tag().map(str::to_string);
                     match out.body.collect().await {

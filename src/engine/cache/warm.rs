@@ -3,13 +3,17 @@
 //! Entries are the exact byte ranges chunk reads fetch (still encrypted and authenticated on use), one file each:
 //! `<dir>/<i|d>/<object hex>-<offset>-<len>`. `i` holds index nodes and commits, `d` data. When the budget is
 //! exceeded, data entries are evicted before index entries, least recently used (by modification time) first.
+//!
+//! The cache is only a copy: an entry that fails authentication when used (a damaged disk, an edited file) is
+//! discarded with [`WarmCache::discard`] and read again from the repository; the first such event is reported
+//! through the [`WarmNotice`] callback, if one was given.
 
 use crate::engine::object::ChunkPointer;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 struct Item {
@@ -19,8 +23,22 @@ struct Item {
     index: bool,
 }
 
+/// Told (once per process) that a damaged warm-cache entry was discarded; the message names the entry.
+#[derive(Clone)]
+pub struct WarmNotice(pub Arc<dyn Fn(&str) + Send + Sync>);
+
+impl std::fmt::Debug for WarmNotice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WarmNotice")
+    }
+}
+
 /// A disk cache of sealed chunk bytes.
 pub struct WarmCache {
+    notice: Option<WarmNotice>,
+    noticed: AtomicBool,
+    /// Damaged entries discarded.
+    pub discarded: AtomicU64,
     dir: PathBuf,
     budget: u64,
     /// Everything on disk, loaded at the first insert (reads need no scan).
@@ -37,12 +55,39 @@ impl WarmCache {
     /// A cache in `dir` holding at most `budget` bytes.
     pub fn new(dir: impl Into<PathBuf>, budget: u64) -> Self {
         Self {
+            notice: None,
+            noticed: AtomicBool::new(false),
+            discarded: AtomicU64::new(0),
             dir: dir.into(),
             budget,
             items: Mutex::new(None),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             hit_bytes: AtomicU64::new(0),
+        }
+    }
+
+    /// Report discarded entries to `notice` (the first one only).
+    pub fn with_notice(mut self, notice: Option<WarmNotice>) -> Self {
+        self.notice = notice;
+        self
+    }
+
+    /// Throw away an entry whose bytes failed authentication; the caller reads the chunk from the repository.
+    pub fn discard(&self, ptr: &ChunkPointer, index: bool) {
+        let path = self.path(ptr, index);
+        let _ = fs::remove_file(&path);
+        if let Some(items) = self.items.lock().expect("warm cache lock").as_mut() {
+            items.retain(|i| i.path != path);
+        }
+        self.discarded.fetch_add(1, Ordering::Relaxed);
+        if let Some(n) = &self.notice {
+            if !self.noticed.swap(true, Ordering::Relaxed) {
+                (n.0)(&format!(
+                    "damaged warm-cache entry {} discarded; reading it from the repository",
+                    path.display()
+                ));
+            }
         }
     }
 
@@ -165,6 +210,17 @@ mod tests {
         // Too large for the budget: not cached.
         c.insert(&ptr(99, 20_000), false, &vec![0; 20_000]);
         assert!(c.get(&ptr(99, 20_000), false).is_none());
+        // A discarded entry is gone, and the notice comes once.
+        let said = Arc::new(AtomicU64::new(0));
+        let s2 = said.clone();
+        let c = c.with_notice(Some(WarmNotice(Arc::new(move |_| {
+            s2.fetch_add(1, Ordering::Relaxed);
+        }))));
+        c.discard(&ptr(1, 3000), true);
+        c.discard(&ptr(2, 3000), true);
+        assert!(c.get(&ptr(1, 3000), true).is_none());
+        assert_eq!(said.load(Ordering::Relaxed), 1);
+        assert_eq!(c.discarded.load(Ordering::Relaxed), 2);
         // A fresh instance sees what is on disk and still keeps the budget.
         let c2 = WarmCache::new(d.path(), 10_000);
         for i in 40..60 {

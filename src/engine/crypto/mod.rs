@@ -15,9 +15,14 @@ use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use hmac::{Hmac, Mac};
 use rand::RngCore;
-use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use zeroize::{Zeroize, Zeroizing};
+
+mod header;
+mod slot;
+
+pub use header::{decode_header, encode_header, Header, HeaderError, HEADER_MAC_LEN};
+pub use slot::{decode_slot, KdfParams, KdfParamsError, KeySlot, SlotInfo, SLOT_VERSION};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -28,19 +33,38 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
     b
 }
 
+/// A zeroed 32-byte secret on the heap, wiped on drop. Moving its owner moves only the pointer, so no stray
+/// copies of the key are left behind on the stack.
+fn secret_box() -> Box<Zeroizing<[u8; 32]>> {
+    Box::new(Zeroizing::new([0u8; 32]))
+}
+
 /// The repository's master key: 256 random bits. Zeroized on drop; never printed or copied implicitly.
-pub struct MasterKey(Zeroizing<[u8; 32]>);
+pub struct MasterKey(Box<Zeroizing<[u8; 32]>>);
 
 impl MasterKey {
     /// A fresh random key.
     pub fn generate() -> Self {
-        Self(Zeroizing::new(random_bytes()))
+        let mut k = secret_box();
+        rand::rngs::OsRng.fill_bytes(&mut **k);
+        Self(k)
     }
-    /// Rebuild from raw bytes (an unlocked workspace's key file).
+    /// Rebuild from raw bytes (tests and embedders holding a key); the argument is wiped.
     pub fn from_bytes(mut b: [u8; 32]) -> Self {
-        let k = Self(Zeroizing::new(b));
+        let mut k = secret_box();
+        k.copy_from_slice(&b);
         b.zeroize();
-        k
+        Self(k)
+    }
+    /// Rebuild from a 32-byte slice (an unlocked workspace's key file, an unwrapped key slot) without an
+    /// intermediate copy; `None` if the length is wrong.
+    pub fn from_slice(b: &[u8]) -> Option<Self> {
+        if b.len() != 32 {
+            return None;
+        }
+        let mut k = secret_box();
+        k.copy_from_slice(b);
+        Some(Self(k))
     }
     /// The raw bytes, for wrapping into a key slot or an unlocked workspace.
     pub fn expose(&self) -> &[u8; 32] {
@@ -49,18 +73,22 @@ impl MasterKey {
 }
 
 /// A 256-bit subkey for one purpose.
-pub struct SubKey(Zeroizing<[u8; 32]>);
+pub struct SubKey(Box<Zeroizing<[u8; 32]>>);
 
 impl SubKey {
     fn derive(master: &[u8; 32], purpose: &str) -> Self {
         let mut mac = <HmacSha256 as Mac>::new_from_slice(master).expect("HMAC takes any key length");
         mac.update(b"infini/1/subkey/");
         mac.update(purpose.as_bytes());
-        Self(Zeroizing::new(mac.finalize().into_bytes().into()))
+        let mut k = secret_box();
+        let mut out = mac.finalize().into_bytes();
+        k.copy_from_slice(&out);
+        out.as_mut_slice().zeroize();
+        Self(k)
     }
 
     fn mac(&self) -> HmacSha256 {
-        <HmacSha256 as Mac>::new_from_slice(&*self.0).expect("HMAC takes any key length")
+        <HmacSha256 as Mac>::new_from_slice(&**self.0).expect("HMAC takes any key length")
     }
 
     /// HMAC-SHA-256 of `parts` under this key.
@@ -139,6 +167,20 @@ impl Keys {
         self.meta.hmac(&[b"padding/", pack])
     }
 
+    /// Authentication tag of the public header's bytes, so a header changed on storage is detected once the key
+    /// is known.
+    pub fn header_mac(&self, header: &[u8]) -> [u8; 32] {
+        self.meta.hmac(&[b"header/", header])
+    }
+
+    /// Whether `tag` is [`Keys::header_mac`] of `header` (compared in constant time).
+    pub fn verify_header_mac(&self, header: &[u8], tag: &[u8]) -> bool {
+        let mut mac = self.meta.mac();
+        mac.update(b"header/");
+        mac.update(header);
+        mac.verify_slice(tag).is_ok()
+    }
+
     /// Storage name of the ref for branch `branch`: a keyed hash, so branch names stay secret.
     pub fn ref_name(&self, branch: &str) -> String {
         hex::encode(self.ref_name.hmac(&[b"branch/", branch.as_bytes()]))
@@ -168,7 +210,7 @@ impl Keys {
     }
 }
 
-fn ad(kind: Kind, place: &[u8]) -> Vec<u8> {
+pub(crate) fn ad(kind: Kind, place: &[u8]) -> Vec<u8> {
     let mut ad = Vec::with_capacity(12 + place.len());
     ad.extend_from_slice(b"infini/1/");
     ad.push(kind as u8);
@@ -185,7 +227,7 @@ fn message_cipher(key: &SubKey, salt: &[u8; 32]) -> Aes256Gcm {
 pub const SEAL_PREFIX: usize = 32;
 
 /// `salt || AES-256-GCM(HMAC(key, salt), nonce = 0, ad, plaintext)`.
-fn seal(key: &SubKey, ad: &[u8], plaintext: &[u8], salt: [u8; 32]) -> Vec<u8> {
+pub(crate) fn seal(key: &SubKey, ad: &[u8], plaintext: &[u8], salt: [u8; 32]) -> Vec<u8> {
     let mut buf = Vec::with_capacity(plaintext.len() + SEAL_OVERHEAD);
     buf.resize(SEAL_PREFIX, 0);
     buf.extend_from_slice(plaintext);
@@ -203,7 +245,7 @@ fn seal_in_place(key: &SubKey, ad: &[u8], mut buf: Vec<u8>, salt: [u8; 32]) -> V
     buf
 }
 
-fn open(key: &SubKey, ad: &[u8], sealed: &[u8]) -> Result<Vec<u8>> {
+pub(crate) fn open(key: &SubKey, ad: &[u8], sealed: &[u8]) -> Result<Vec<u8>> {
     if sealed.len() < SEAL_OVERHEAD {
         return Err(Error::integrity("sealed message is truncated"));
     }
@@ -212,81 +254,6 @@ fn open(key: &SubKey, ad: &[u8], sealed: &[u8]) -> Result<Vec<u8>> {
     cipher
         .decrypt(Nonce::from_slice(&[0u8; 12]), Payload { msg: &sealed[32..], aad: ad })
         .map_err(|_| Error::integrity("authentication failed"))
-}
-
-/// scrypt cost parameters, stored in each key slot.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct KdfParams {
-    /// log2 of N.
-    pub log_n: u8,
-    /// Block size.
-    pub r: u32,
-    /// Parallelism.
-    pub p: u32,
-}
-
-impl Default for KdfParams {
-    /// N = 2^17, r = 8, p = 1: 128 MiB and roughly half a second here.
-    fn default() -> Self {
-        Self { log_n: 17, r: 8, p: 1 }
-    }
-}
-
-impl KdfParams {
-    /// Default parameters, or cheaper ones when `INFINI_KDF_LOG_N` asks (for tests only: lowers brute-force cost).
-    pub fn from_env() -> Self {
-        let mut p = Self::default();
-        if let Some(n) = std::env::var("INFINI_KDF_LOG_N").ok().and_then(|v| v.parse::<u8>().ok()) {
-            p.log_n = n.clamp(10, 22);
-        }
-        p
-    }
-
-    fn derive(&self, password: &[u8], salt: &[u8]) -> Result<SubKey> {
-        let params = scrypt::Params::new(self.log_n, self.r, self.p, 32)
-            .map_err(|e| Error::integrity(format!("invalid key slot parameters: {e}")))?;
-        let mut out = Zeroizing::new([0u8; 32]);
-        scrypt::scrypt(password, salt, &params, &mut *out)
-            .map_err(|e| Error::integrity(format!("key derivation failed: {e}")))?;
-        Ok(SubKey(out))
-    }
-}
-
-/// A password-protected copy of the master key. Stored in the clear under `keys/`: it reveals only KDF parameters.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct KeySlot {
-    /// Format version of the slot.
-    pub version: u32,
-    /// scrypt parameters.
-    pub kdf: KdfParams,
-    /// scrypt salt.
-    #[serde(with = "serde_bytes")]
-    pub salt: Vec<u8>,
-    /// The master key sealed under the password-derived key.
-    #[serde(with = "serde_bytes")]
-    pub wrapped: Vec<u8>,
-    /// When the slot was made (seconds since the epoch).
-    pub created: u64,
-    /// Host that made it.
-    pub host: String,
-}
-
-impl KeySlot {
-    /// Wrap `master` under `password`.
-    pub fn create(master: &MasterKey, password: &[u8], kdf: KdfParams) -> Result<Self> {
-        let salt: [u8; 32] = random_bytes();
-        let k = kdf.derive(password, &salt)?;
-        let wrapped = seal(&k, &ad(Kind::KeySlot, b""), master.expose(), random_bytes());
-        Ok(Self { version: 1, kdf, salt: salt.to_vec(), wrapped, created: now_secs(), host: hostname() })
-    }
-
-    /// Unwrap the master key; [`Error::WrongPassword`] if the password does not fit.
-    pub fn open(&self, password: &[u8]) -> Result<MasterKey> {
-        let k = self.kdf.derive(password, &self.salt)?;
-        let raw = Zeroizing::new(open(&k, &ad(Kind::KeySlot, b""), &self.wrapped).map_err(|_| Error::WrongPassword)?);
-        let b: [u8; 32] = raw.as_slice().try_into().map_err(|_| Error::integrity("key slot holds a malformed key"))?;
-        Ok(MasterKey::from_bytes(b))
-    }
 }
 
 /// Seconds since the Unix epoch.
@@ -356,14 +323,5 @@ mod tests {
     fn salts_differ_per_message() {
         let k = fixed_keys();
         assert_ne!(k.seal(Kind::Data, b"", b"same"), k.seal(Kind::Data, b"", b"same"));
-    }
-
-    #[test]
-    fn key_slot_round_trip_and_wrong_password() {
-        let master = MasterKey::generate();
-        let kdf = KdfParams { log_n: 10, r: 8, p: 1 };
-        let slot = KeySlot::create(&master, b"secret", kdf).unwrap();
-        assert_eq!(slot.open(b"secret").unwrap().expose(), master.expose());
-        assert!(matches!(slot.open(b"wrong"), Err(Error::WrongPassword)));
     }
 }

@@ -221,6 +221,9 @@ pub fn verify_pack(keys: &Keys, id: &ObjectId, bytes: &[u8]) -> Result<Vec<Table
     let loc_at = bytes.len() - LOCATOR_LEN;
     let loc =
         keys.open(Kind::PackLocator, &id.0, &bytes[loc_at..]).map_err(|_| bad("locator does not authenticate"))?;
+    if loc.len() != 8 {
+        return Err(bad("locator is malformed"));
+    }
     let off = u32::from_le_bytes(loc[..4].try_into().expect("8-byte locator")) as usize;
     let len = u32::from_le_bytes(loc[4..8].try_into().expect("8-byte locator")) as usize;
     let table_end = off.checked_add(len).filter(|&e| e <= loc_at).ok_or_else(|| bad("table out of bounds"))?;
@@ -260,8 +263,15 @@ pub fn read_table(
     let loc = keys
         .open(Kind::PackLocator, &id.0, &tail)
         .map_err(|_| Error::integrity(format!("pack {name}: locator does not authenticate")))?;
+    if loc.len() != 8 {
+        return Err(Error::integrity(format!("pack {name}: locator is malformed")));
+    }
     let off = u32::from_le_bytes(loc[..4].try_into().expect("8-byte locator"));
     let len = u32::from_le_bytes(loc[4..8].try_into().expect("8-byte locator"));
+    // A table lies inside its pack: never read (or allocate) more than the largest size class.
+    if u64::from(off) + u64::from(len) > crate::engine::format::MAX_PACK as u64 {
+        return Err(Error::integrity(format!("pack {name}: table out of bounds")));
+    }
     let sealed = backend.read_range(&name, off as u64, len as u64)?;
     let plain = keys
         .open(Kind::PackTable, &id.0, &sealed)

@@ -4,7 +4,7 @@
 use super::{kind_from_u8, object_name, parse_object_name, read_table, ChunkPointer, PackBuilder, TableEntry};
 use crate::engine::backend::Backend;
 use crate::engine::cache::hot::HotCache;
-use crate::engine::cache::warm::WarmCache;
+use crate::engine::cache::warm::{WarmCache, WarmNotice};
 use crate::engine::crypto::{Keys, Kind, SEAL_PREFIX};
 use crate::engine::format::DEFAULT_ZSTD_LEVEL;
 use crate::engine::id::{ChunkId, ObjectId};
@@ -34,11 +34,20 @@ pub struct StoreOptions {
     pub index_path: Option<PathBuf>,
     /// Warm tier: directory and byte budget, if any.
     pub warm: Option<(PathBuf, u64)>,
+    /// Told once when a damaged warm-tier entry is discarded (and read again from the backend).
+    pub warm_notice: Option<WarmNotice>,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        Self { zstd_level: DEFAULT_ZSTD_LEVEL, uploaders: 2, mem_cache: 256 << 20, index_path: None, warm: None }
+        Self {
+            zstd_level: DEFAULT_ZSTD_LEVEL,
+            uploaders: 2,
+            mem_cache: 256 << 20,
+            index_path: None,
+            warm: None,
+            warm_notice: None,
+        }
     }
 }
 
@@ -198,6 +207,9 @@ fn decode(payload: &[u8]) -> Option<Vec<u8>> {
         return None;
     }
     let raw_len = u32::from_le_bytes(payload[1..5].try_into().ok()?) as usize;
+    if raw_len > crate::engine::format::MAX_CHUNK_PLAIN {
+        return None;
+    }
     let body = &payload[ENC_HEADER..];
     let out = match payload[0] {
         ENC_RAW => body.to_vec(),
@@ -211,7 +223,7 @@ impl Store {
     /// A store over `backend` with `keys`.
     pub fn new(backend: Arc<dyn Backend>, keys: Arc<Keys>, opts: StoreOptions) -> Self {
         let hot = HotCache::new(opts.mem_cache);
-        let warm = opts.warm.as_ref().map(|(d, b)| WarmCache::new(d, *b));
+        let warm = opts.warm.as_ref().map(|(d, b)| WarmCache::new(d, *b).with_notice(opts.warm_notice.clone()));
         Self {
             warm,
             backend,
@@ -409,9 +421,18 @@ impl Store {
     }
 
     fn read_chunk(&self, kind: Kind, ptr: &ChunkPointer) -> Result<Vec<u8>> {
-        let sealed = self.fetch_sealed(kind, ptr)?;
+        let (mut sealed, from_warm) = self.fetch_sealed(kind, ptr, true)?;
         let name = object_name(&ptr.object);
-        let payload = self.keys.open(kind, &ptr.id.0, &sealed).map_err(|_| {
+        let mut opened = self.keys.open(kind, &ptr.id.0, &sealed);
+        if opened.is_err() && from_warm {
+            // The warm tier is only a copy: drop the damaged entry and read the repository's bytes.
+            if let Some(w) = &self.warm {
+                w.discard(ptr, kind != Kind::Data);
+            }
+            sealed = self.fetch_sealed(kind, ptr, false)?.0;
+            opened = self.keys.open(kind, &ptr.id.0, &sealed);
+        }
+        let payload = opened.map_err(|_| {
             Error::integrity(format!("chunk at {name}+{} does not authenticate (corrupt or tampered)", ptr.offset))
         })?;
         // Only authenticated bytes enter the warm tier (inserting what is already there is a no-op).
@@ -421,24 +442,25 @@ impl Store {
         decode(&payload).ok_or_else(|| Error::integrity(format!("chunk at {name}+{} does not decode", ptr.offset)))
     }
 
-    fn fetch_sealed(&self, kind: Kind, ptr: &ChunkPointer) -> Result<Vec<u8>> {
+    /// The sealed bytes of a chunk, and whether they came from the warm tier (consulted only with `use_warm`).
+    fn fetch_sealed(&self, kind: Kind, ptr: &ChunkPointer, use_warm: bool) -> Result<(Vec<u8>, bool)> {
         for slot in [&self.open_data, &self.open_index] {
             let pack = slot.lock().expect("pack lock");
             if pack.id() == ptr.object {
                 if let Some(s) = pack.slice(ptr.offset, ptr.len) {
-                    return Ok(s.to_vec());
+                    return Ok((s.to_vec(), false));
                 }
             }
         }
         if let Some(bytes) = self.pending.lock().expect("pending lock").get(&ptr.object) {
             let s = ptr.offset as usize;
             if let Some(b) = bytes.get(s..s + ptr.len as usize) {
-                return Ok(b.to_vec());
+                return Ok((b.to_vec(), false));
             }
         }
         let index = kind != Kind::Data;
-        if let Some(b) = self.warm.as_ref().and_then(|w| w.get(ptr, index)) {
-            return Ok(b);
+        if let Some(b) = self.warm.as_ref().filter(|_| use_warm).and_then(|w| w.get(ptr, index)) {
+            return Ok((b, true));
         }
         let name = object_name(&ptr.object);
         let sealed = self.backend.read_range(&name, ptr.offset as u64, ptr.len as u64).map_err(|e| {
@@ -453,7 +475,7 @@ impl Store {
         if sealed.len() != ptr.len as usize {
             return Err(Error::integrity(format!("object {name} is truncated")));
         }
-        Ok(sealed)
+        Ok((sealed, false))
     }
 
     /// Bring the dedup index up to date with the repository: load the persisted index, list packs, and read the

@@ -15,8 +15,11 @@ pub use gc::{GcOptions, GcPlan};
 pub use revision::Revision;
 
 use crate::engine::backend::{Backend, BackendError, RefVersion};
-use crate::engine::crypto::{hostname, now_secs, KdfParams, KeySlot, Keys, Kind, MasterKey};
-use crate::engine::format::{CONFIG_MAGIC, FORMAT_VERSION, META_CLASS, SEAL_OVERHEAD};
+use crate::engine::crypto::{
+    decode_header, decode_slot, encode_header, hostname, now_secs, HeaderError, KdfParams, KeySlot, Keys, Kind,
+    MasterKey,
+};
+use crate::engine::format::{FORMAT_VERSION, META_CLASS, SEAL_OVERHEAD};
 use crate::engine::id::CommitId;
 use crate::engine::object::{ChunkPointer, Store, StoreOptions};
 use crate::engine::{Error, Result};
@@ -24,17 +27,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::Arc;
 
-/// The public repository header, stored unencrypted as `config`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Config {
-    /// Format version.
-    pub version: u32,
-    /// Random repository id.
-    #[serde(with = "serde_bytes")]
-    pub id: Vec<u8>,
-    /// Creation time, seconds since the epoch.
-    pub created: u64,
-}
+/// The public repository header, stored unencrypted as `config` and authenticated once the key is known.
+pub use crate::engine::crypto::Header as Config;
 
 /// The roots of an index's fields at one commit: field name -> the field's encoded root.
 pub type IndexRoots = BTreeMap<String, serde_bytes::ByteBuf>;
@@ -88,23 +82,14 @@ pub struct Branch {
     pub version: RefVersion,
 }
 
+/// Attempts [`Repository::commit`] makes before giving up on a branch that keeps moving.
+pub const MAX_COMMIT_ATTEMPTS: u32 = 200;
+
 /// An open repository.
 pub struct Repository {
     backend: Arc<dyn Backend>,
     store: Arc<Store>,
     config: Config,
-}
-
-/// Store small metadata padded to [`META_CLASS`]: `len:u32 || bytes || zeros`.
-fn pad_meta(bytes: &[u8]) -> Result<Vec<u8>> {
-    if bytes.len() + 4 > META_CLASS {
-        return Err(Error::Invalid("metadata too large".into()));
-    }
-    let mut v = Vec::with_capacity(META_CLASS);
-    v.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
-    v.extend_from_slice(bytes);
-    v.resize(META_CLASS, 0);
-    Ok(v)
 }
 
 fn unpad_meta(v: &[u8]) -> Option<&[u8]> {
@@ -125,28 +110,54 @@ fn read_config(backend: &dyn Backend) -> Result<Config> {
         }
         e => e.into(),
     })?;
-    let body = unpad_meta(&raw).ok_or_else(|| Error::integrity("repository header is truncated"))?;
-    let body = body
-        .strip_prefix(CONFIG_MAGIC.as_slice())
-        .ok_or_else(|| Error::NoRepository { what: format!("{} is not an infini repository", backend.describe()) })?;
-    let c: Config = ciborium::from_reader(body).map_err(|e| Error::integrity(format!("repository header: {e}")))?;
-    if c.version != FORMAT_VERSION {
-        return Err(Error::Invalid(format!("repository format version {} is not supported", c.version)));
-    }
-    Ok(c)
+    decode_header(&raw).map_err(|e| match e {
+        HeaderError::NotInfini => {
+            Error::NoRepository { what: format!("{} is not an infini repository", backend.describe()) }
+        }
+        HeaderError::Damaged(why) => Error::integrity(format!("repository header {why}")),
+        HeaderError::Version(v) => Error::Unsupported {
+            what: format!(
+                "repository at {} has format version {v}; this infini reads format version {FORMAT_VERSION}",
+                backend.describe()
+            ),
+        },
+    })
+}
+
+/// The key slots of a repository (readable without a key): those that decode, and `(name, why)` for those that
+/// do not, which are skipped.
+pub struct KeySlots {
+    /// Usable slots, by object name.
+    pub slots: Vec<(String, KeySlot)>,
+    /// Slots that could not be used, with the reason.
+    pub damaged: Vec<(String, String)>,
 }
 
 /// List the key slots of a repository (readable without a key).
-pub fn key_slots(backend: &dyn Backend) -> Result<Vec<(String, KeySlot)>> {
-    let mut out = Vec::new();
+pub fn key_slots(backend: &dyn Backend) -> Result<KeySlots> {
+    let mut out = KeySlots { slots: Vec::new(), damaged: Vec::new() };
     for o in backend.list("keys/")? {
+        if o.size != META_CLASS as u64 {
+            out.damaged.push((o.name, format!("has {} bytes, not {META_CLASS}", o.size)));
+            continue;
+        }
         let raw = backend.read(&o.name)?;
-        let slot = unpad_meta(&raw)
-            .and_then(|b| ciborium::from_reader::<KeySlot, _>(b).ok())
-            .ok_or_else(|| Error::integrity(format!("key slot {} does not decode", o.name)))?;
-        out.push((o.name, slot));
+        match decode_slot(&raw) {
+            Ok(slot) => out.slots.push((o.name, slot)),
+            Err(why) => out.damaged.push((o.name, why)),
+        }
     }
     Ok(out)
+}
+
+/// A master key recovered from a key slot.
+pub struct Unlocked {
+    /// The slot that opened.
+    pub slot: String,
+    /// The master key.
+    pub key: MasterKey,
+    /// Slots skipped because they could not be used, with the reason.
+    pub skipped: Vec<(String, String)>,
 }
 
 impl Repository {
@@ -159,20 +170,13 @@ impl Repository {
             Err(e) if e.is_not_found() => {}
             Err(e) => return Err(e.into()),
         }
-        let master = MasterKey::generate();
-        let slot = KeySlot::create(&master, password, kdf)?;
-        backend.write(
-            &format!("keys/{}", hex::encode(crate::engine::crypto::random_bytes::<16>())),
-            &pad_meta(&cbor(&slot))?,
-        )?;
-        let config = Config {
-            version: FORMAT_VERSION,
-            id: crate::engine::crypto::random_bytes::<32>().to_vec(),
-            created: now_secs(),
-        };
-        let mut header = CONFIG_MAGIC.to_vec();
-        header.extend_from_slice(&cbor(&config));
-        backend.write("config", &pad_meta(&header)?)?;
+        let keys = Keys::new(MasterKey::generate());
+        let config = Config::new(&keys);
+        let name = format!("keys/{}", hex::encode(crate::engine::crypto::random_bytes::<16>()));
+        let slot = KeySlot::create(&keys, password, kdf, &config.id, &name)?;
+        backend.write(&name, &slot.encode()?)?;
+        backend.write("config", &encode_header(&config)?)?;
+        let master = MasterKey::from_slice(keys.master().expose()).expect("32-byte key");
         Self::with_key(backend, master, opts)
     }
 
@@ -194,16 +198,19 @@ impl Repository {
 
     /// Recover the master key with a password, and say which key slot opened.
     pub fn unlock_slot(backend: &dyn Backend, password: &[u8]) -> Result<(String, MasterKey)> {
-        read_config(backend)?;
-        let slots = key_slots(backend)?;
-        if slots.is_empty() {
-            return Err(Error::WrongPassword);
-        }
+        Self::unlock_report(backend, password).map(|u| (u.slot, u.key))
+    }
+
+    /// Recover the master key with a password, trying every usable key slot; slots that cannot be used are skipped
+    /// and listed in the result. [`Error::WrongPassword`] when no slot opens.
+    pub fn unlock_report(backend: &dyn Backend, password: &[u8]) -> Result<Unlocked> {
+        let config = read_config(backend)?;
+        let KeySlots { slots, mut damaged } = key_slots(backend)?;
         for (name, slot) in slots {
-            match slot.open(password) {
-                Ok(k) => return Ok((name, k)),
+            match slot.open(password, &config.id, &name) {
+                Ok(key) => return Ok(Unlocked { slot: name, key, skipped: damaged }),
                 Err(Error::WrongPassword) => continue,
-                Err(e) => return Err(e),
+                Err(e) => damaged.push((name, e.to_string())),
             }
         }
         Err(Error::WrongPassword)
@@ -213,25 +220,26 @@ impl Repository {
     pub fn with_key(backend: Arc<dyn Backend>, master: MasterKey, opts: StoreOptions) -> Result<Self> {
         let config = read_config(&*backend)?;
         let keys = Arc::new(Keys::new(master));
+        config.verify(&keys)?;
         let store = Arc::new(Store::new(backend.clone(), keys, opts));
         Ok(Self { backend, store, config })
     }
 
     /// Add a key slot for another password.
     pub fn add_key(&self, password: &[u8], kdf: KdfParams) -> Result<String> {
-        let slot = KeySlot::create(self.store.keys().master(), password, kdf)?;
         let name = format!("keys/{}", hex::encode(crate::engine::crypto::random_bytes::<16>()));
-        self.backend.write(&name, &pad_meta(&cbor(&slot))?)?;
+        let slot = KeySlot::create(self.store.keys(), password, kdf, &self.config.id, &name)?;
+        self.backend.write(&name, &slot.encode()?)?;
         Ok(name)
     }
 
     /// Remove a key slot; refuses to remove the last one.
     pub fn remove_key(&self, name: &str) -> Result<()> {
         let slots = key_slots(&*self.backend)?;
-        if !slots.iter().any(|(n, _)| n == name) {
+        if !slots.slots.iter().any(|(n, _)| n == name) && !slots.damaged.iter().any(|(n, _)| n == name) {
             return Err(Error::not_found(format!("key {name}")));
         }
-        if slots.len() == 1 {
+        if slots.slots.len() == 1 && slots.slots[0].0 == name {
             return Err(Error::Invalid("refusing to remove the last key".into()));
         }
         self.backend.delete(name)?;
@@ -409,8 +417,13 @@ impl Repository {
                 return Ok(CommitInfo { ptr, commit });
             }
             attempt += 1;
+            if attempt >= MAX_COMMIT_ATTEMPTS {
+                return Err(Error::Conflict {
+                    what: format!("branch {branch} kept changing: gave up after {attempt} attempts; nothing was lost"),
+                });
+            }
             // Back off a little with jitter so racing writers spread out.
-            let ms = rand::random::<u64>() % (5 * u64::from(attempt.min(20)) + 1);
+            let ms = rand::random::<u64>() % (5 * u64::from(attempt.min(40)) + 1);
             std::thread::sleep(std::time::Duration::from_millis(ms));
         }
     }
@@ -480,7 +493,7 @@ mod tests {
         Repository::open(b.clone(), b"second", StoreOptions::default()).unwrap();
         r.remove_key(&slot).unwrap();
         assert!(matches!(Repository::open(b.clone(), b"second", StoreOptions::default()), Err(Error::WrongPassword)));
-        let last = key_slots(&*b).unwrap()[0].0.clone();
+        let last = key_slots(&*b).unwrap().slots[0].0.clone();
         assert!(r.remove_key(&last).is_err());
         assert!(matches!(Repository::create(b, b"x", kdf(), StoreOptions::default()), Err(Error::Conflict { .. })));
         let empty = Arc::new(MemoryBackend::new());

@@ -193,13 +193,14 @@ impl Workspace {
         if raw.len() != 32 + repo_id.len() || &raw[32..] != repo_id {
             return Ok(None);
         }
-        let b: [u8; 32] = raw[..32].try_into().expect("checked length");
-        Ok(Some(MasterKey::from_bytes(b)))
+        Ok(MasterKey::from_slice(&raw[..32]))
     }
 
     /// Remember the master key (file mode 0600).
     pub fn write_key(&self, key: &MasterKey, repo_id: &[u8]) -> Result<()> {
-        let mut raw = zeroize::Zeroizing::new(key.expose().to_vec());
+        // Sized up front: a growing Vec would leave a copy of the key in the memory it gave up.
+        let mut raw = zeroize::Zeroizing::new(Vec::with_capacity(32 + repo_id.len()));
+        raw.extend_from_slice(key.expose());
         raw.extend_from_slice(repo_id);
         write_atomic(&self.key_path(), &raw, 0o600)
     }

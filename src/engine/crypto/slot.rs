@@ -1,0 +1,236 @@
+//! Key slots: the master key wrapped under a password-derived key (scrypt), stored in the clear under `keys/`.
+//!
+//! A slot is untrusted input until its password opens it: its scrypt parameters are checked against hard limits
+//! before any memory is allocated for the derivation, and a slot that does not decode is reported and skipped, never
+//! allowed to stop the others from being tried. The wrapped key is bound to the repository id and the slot's own
+//! name through associated data, so a slot copied from another repository or renamed fails to open.
+
+use super::{ad, open, random_bytes, seal, Keys, Kind, MasterKey, SubKey};
+use crate::engine::format::{META_CLASS, SEAL_OVERHEAD};
+use crate::engine::{Error, Result};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+/// Version of the key slot format written by this build.
+pub const SLOT_VERSION: u32 = 2;
+
+/// scrypt cost parameters, stored in each key slot.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct KdfParams {
+    /// log2 of N.
+    pub log_n: u8,
+    /// Block size.
+    pub r: u32,
+    /// Parallelism.
+    pub p: u32,
+}
+
+impl Default for KdfParams {
+    /// N = 2^17, r = 8, p = 1: 128 MiB and roughly half a second here.
+    fn default() -> Self {
+        Self { log_n: 17, r: 8, p: 1 }
+    }
+}
+
+/// Why scrypt parameters were refused.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[error("scrypt parameters log_n={log_n}, r={r}, p={p} {why}")]
+pub struct KdfParamsError {
+    log_n: u8,
+    r: u32,
+    p: u32,
+    why: &'static str,
+}
+
+impl KdfParams {
+    /// Most memory a derivation may need (`128 · r · 2^log_n` bytes): 1 GiB, eight times the default.
+    pub const MAX_MEMORY: u64 = 1 << 30;
+    /// Largest accepted parallelism (work grows linearly with it).
+    pub const MAX_P: u32 = 16;
+    /// Largest accepted block size.
+    pub const MAX_R: u32 = 64;
+    /// Smallest `log_n` a new slot gets without the caller explicitly asking for a weak one.
+    pub const MIN_LOG_N: u8 = 15;
+
+    /// Check the parameters against the limits above, before anything is allocated for them.
+    pub fn validate(&self) -> std::result::Result<(), KdfParamsError> {
+        let err = |why| Err(KdfParamsError { log_n: self.log_n, r: self.r, p: self.p, why });
+        if self.log_n == 0 || self.log_n > 40 {
+            return err("are out of range");
+        }
+        if self.r == 0 || self.r > Self::MAX_R || self.p == 0 || self.p > Self::MAX_P {
+            return err("are out of range");
+        }
+        // log_n <= 40 and r <= 64: the product fits in u64 comfortably.
+        let memory = 128u64 * u64::from(self.r) * (1u64 << self.log_n);
+        if memory > Self::MAX_MEMORY {
+            return err("need more than 1 GiB of memory");
+        }
+        Ok(())
+    }
+
+    /// Whether these parameters are below what a real repository should use.
+    pub fn is_weak(&self) -> bool {
+        self.log_n < Self::MIN_LOG_N
+    }
+
+    fn derive(&self, password: &[u8], salt: &[u8]) -> Result<SubKey> {
+        self.validate().map_err(|e| Error::integrity(e.to_string()))?;
+        let params = scrypt::Params::new(self.log_n, self.r, self.p, 32)
+            .map_err(|e| Error::integrity(format!("invalid key slot parameters: {e}")))?;
+        let mut out = super::secret_box();
+        scrypt::scrypt(password, salt, &params, &mut **out)
+            .map_err(|e| Error::integrity(format!("key derivation failed: {e}")))?;
+        Ok(SubKey(out))
+    }
+}
+
+/// When and where a slot was made; sealed with the repository key, so storage does not reveal it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SlotInfo {
+    /// Seconds since the epoch.
+    pub created: u64,
+    /// Host that made it.
+    pub host: String,
+}
+
+/// A password-protected copy of the master key, readable without a key except for its wrapped key and its
+/// [`SlotInfo`]. Its CBOR is stored as `len:u32 || CBOR || zeros` padded to 4096 bytes.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct KeySlot {
+    /// Format version of the slot.
+    pub version: u32,
+    /// scrypt parameters.
+    pub kdf: KdfParams,
+    /// scrypt salt (32 bytes).
+    #[serde(with = "serde_bytes")]
+    salt: Vec<u8>,
+    /// The master key sealed under the password-derived key, bound to the repository id and slot name.
+    #[serde(with = "serde_bytes")]
+    wrapped: Vec<u8>,
+    /// [`SlotInfo`] sealed with the repository's metadata key.
+    #[serde(with = "serde_bytes")]
+    info: Vec<u8>,
+}
+
+/// Associated-data place of a slot: `repository id || slot name`.
+fn slot_place(repo_id: &[u8], name: &str) -> Vec<u8> {
+    let mut p = repo_id.to_vec();
+    p.extend_from_slice(name.as_bytes());
+    p
+}
+
+fn info_place(repo_id: &[u8], name: &str) -> Vec<u8> {
+    let mut p = b"info/".to_vec();
+    p.extend_from_slice(&slot_place(repo_id, name));
+    p
+}
+
+impl KeySlot {
+    /// Wrap the master key of `keys` under `password`, for the slot named `name` of repository `repo_id`.
+    /// Parameters beyond the limits are refused; weak ones are the caller's decision (see [`KdfParams::is_weak`]).
+    pub fn create(keys: &Keys, password: &[u8], kdf: KdfParams, repo_id: &[u8], name: &str) -> Result<Self> {
+        kdf.validate().map_err(|e| Error::Invalid(e.to_string()))?;
+        let salt: [u8; 32] = random_bytes();
+        let k = kdf.derive(password, &salt)?;
+        let place = slot_place(repo_id, name);
+        let wrapped = seal(&k, &ad(Kind::KeySlot, &place), keys.master().expose(), random_bytes());
+        let mut info = Vec::new();
+        let meta = SlotInfo { created: super::now_secs(), host: super::hostname() };
+        ciborium::into_writer(&meta, &mut info).expect("CBOR encoding into memory cannot fail");
+        let info = keys.seal(Kind::KeySlot, &info_place(repo_id, name), &info);
+        Ok(Self { version: SLOT_VERSION, kdf, salt: salt.to_vec(), wrapped, info })
+    }
+
+    /// Unwrap the master key; [`Error::WrongPassword`] if the password does not fit (or the slot belongs to another
+    /// repository or name).
+    pub fn open(&self, password: &[u8], repo_id: &[u8], name: &str) -> Result<MasterKey> {
+        let k = self.kdf.derive(password, &self.salt)?;
+        let place = slot_place(repo_id, name);
+        let raw =
+            Zeroizing::new(open(&k, &ad(Kind::KeySlot, &place), &self.wrapped).map_err(|_| Error::WrongPassword)?);
+        MasterKey::from_slice(&raw).ok_or_else(|| Error::integrity(format!("key slot {name} holds a malformed key")))
+    }
+
+    /// When and where the slot was made, if `keys` opens it.
+    pub fn info(&self, keys: &Keys, repo_id: &[u8], name: &str) -> Option<SlotInfo> {
+        let plain = keys.open(Kind::KeySlot, &info_place(repo_id, name), &self.info).ok()?;
+        ciborium::from_reader(plain.as_slice()).ok()
+    }
+
+    /// The slot's stored form: `len:u32 || CBOR || zeros`, 4096 bytes.
+    pub fn encode(&self) -> Result<Vec<u8>> {
+        let mut body = Vec::new();
+        ciborium::into_writer(self, &mut body).expect("CBOR encoding into memory cannot fail");
+        super::header::pad_meta(&body)
+    }
+}
+
+/// Decode a stored key slot and check it before use: version, salt and key lengths, and scrypt parameters within
+/// [`KdfParams::validate`]'s limits. Allocates nothing beyond the 4096-byte input's size.
+pub fn decode_slot(raw: &[u8]) -> std::result::Result<KeySlot, String> {
+    if raw.len() != META_CLASS {
+        return Err(format!("has {} bytes, not {META_CLASS}", raw.len()));
+    }
+    let body = super::header::unpad_meta(raw).ok_or("is truncated")?;
+    let slot: KeySlot = ciborium::from_reader(body).map_err(|e| format!("does not decode: {e}"))?;
+    if slot.version != SLOT_VERSION {
+        return Err(format!("has format version {}; this build reads version {SLOT_VERSION}", slot.version));
+    }
+    if slot.salt.len() != 32 || slot.wrapped.len() != 32 + SEAL_OVERHEAD {
+        return Err("is malformed".into());
+    }
+    slot.kdf.validate().map_err(|e| e.to_string())?;
+    Ok(slot)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys() -> Keys {
+        Keys::new(MasterKey::generate())
+    }
+
+    const CHEAP: KdfParams = KdfParams { log_n: 10, r: 8, p: 1 };
+
+    #[test]
+    fn round_trip_wrong_password_and_binding() {
+        let k = keys();
+        let slot = KeySlot::create(&k, b"secret", CHEAP, b"repo-a", "keys/1").unwrap();
+        let slot = decode_slot(&slot.encode().unwrap()).unwrap();
+        assert_eq!(slot.open(b"secret", b"repo-a", "keys/1").unwrap().expose(), k.master().expose());
+        assert!(matches!(slot.open(b"wrong", b"repo-a", "keys/1"), Err(Error::WrongPassword)));
+        // Bound to the repository and to its name.
+        assert!(matches!(slot.open(b"secret", b"repo-b", "keys/1"), Err(Error::WrongPassword)));
+        assert!(matches!(slot.open(b"secret", b"repo-a", "keys/2"), Err(Error::WrongPassword)));
+        let info = slot.info(&k, b"repo-a", "keys/1").unwrap();
+        assert!(info.created > 0);
+        assert!(slot.info(&k, b"repo-a", "keys/2").is_none());
+    }
+
+    #[test]
+    fn absurd_parameters_are_refused_before_allocating() {
+        for (log_n, r, p) in [(40, 8, 1), (21, 8, 1), (17, 65, 1), (17, 8, 17), (0, 8, 1), (17, 0, 1), (255, 8, 1)] {
+            let kdf = KdfParams { log_n, r, p };
+            assert!(kdf.validate().is_err(), "{kdf:?} accepted");
+            assert!(KeySlot::create(&keys(), b"pw", kdf, b"r", "n").is_err());
+        }
+        assert!(KdfParams::default().validate().is_ok());
+        assert!(KdfParams { log_n: 20, r: 8, p: 1 }.validate().is_ok());
+        // A stored slot claiming absurd parameters is rejected by the decoder, before any derivation.
+        let k = keys();
+        let mut slot = KeySlot::create(&k, b"pw", CHEAP, b"r", "n").unwrap();
+        slot.kdf.log_n = 40;
+        let err = decode_slot(&slot.encode().unwrap()).unwrap_err();
+        assert!(err.contains("log_n=40"), "{err}");
+        assert!(slot.open(b"pw", b"r", "n").is_err());
+    }
+
+    #[test]
+    fn decoder_rejects_garbage() {
+        assert!(decode_slot(&[]).is_err());
+        assert!(decode_slot(&[0xff; META_CLASS]).is_err());
+        assert!(decode_slot(&[0; META_CLASS]).is_err());
+    }
+}
