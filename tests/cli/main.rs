@@ -13,5 +13,6 @@ mod killed;
 mod many_writers;
 mod s3;
 mod session;
+mod trees;
 mod values;
 mod workspace;
