@@ -5,10 +5,11 @@ use super::session::Session;
 use super::{output, usage, Context};
 use anyhow::Context as _;
 use infini::engine::chunk::copy_range;
+use infini::engine::files::{get_tree, GetTreeOptions};
 use infini::engine::namespace::Entry;
 use infini::engine::Error;
 use std::io::{IsTerminal, Write};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 /// Write the value of KEY to stdout (or -o FILE); with -r, write every key under PREFIX into DIR.
 #[derive(clap::Args)]
@@ -58,13 +59,6 @@ pub fn parse_range(spec: &str, size: u64) -> anyhow::Result<(u64, u64)> {
     Ok((start, end.max(start)))
 }
 
-/// `rel` as a safe relative path (no `..`, no absolute parts).
-fn safe_relative(rel: &str) -> Option<PathBuf> {
-    let p = Path::new(rel);
-    let ok = !rel.is_empty() && p.components().all(|c| matches!(c, Component::Normal(_)));
-    ok.then(|| p.to_path_buf())
-}
-
 fn write_file(s: &Session, entry: &Entry, path: &Path, range: (u64, u64), bar: &Bar) -> anyhow::Result<u64> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
@@ -98,50 +92,26 @@ impl Args {
         if self.recursive {
             let dir = self.target_dir.as_ref().ok_or_else(|| usage("get -r needs PREFIX and DIR"))?;
             let dir = super::session::cwd(ctx)?.join(dir);
-            let store = s.repo.store();
-            let mut n = 0usize;
-            let mut files = Vec::new();
-            // List first, so that the bar knows how many files and bytes there are.
-            let scan = Bar::spinner(ctx, "get -r", "listing keys");
-            let mut todo = Vec::new();
-            let mut total = 0u64;
-            for item in ns.iter_prefix(store, self.key.as_bytes()) {
-                let (key, entry) = item?;
-                total += entry.size();
-                todo.push((key, entry));
-            }
-            drop(scan);
-            let bar = Bar::tree(ctx, "get -r", todo.len() as u64, total);
-            let mut done = 0u64;
-            for (key, entry) in todo {
-                let rel = safe_relative(&key[self.key.len()..])
-                    .ok_or_else(|| usage(format!("key {key:?} does not map to a safe path under {}", dir.display())))?;
-                let size = entry.size();
-                bar.file(&key);
-                write_file(&s, &entry, &dir.join(&rel), (0, size), &bar)?;
-                done += size;
-                bar.set_position(done);
-                bar.file_done();
-                files.push(
-                    serde_json::json!({ "key": key, "size": size, "path": dir.join(&rel).display().to_string() }),
-                );
-                n += 1;
-            }
+            let bar = Bar::phases(ctx, "get -r");
+            let opts = GetTreeOptions { progress: bar.sink(), ..GetTreeOptions::default() };
+            let out = get_tree(s.repo.store(), &ns, &self.key, &dir, &opts)?;
             bar.finish(|took| {
                 format!(
                     "get -r: {} files, {} in {}",
-                    progress::count(n as u64),
-                    output::bytes(done),
+                    progress::count(out.written.len() as u64),
+                    output::bytes(out.bytes),
                     progress::secs(took)
                 )
             });
-            if n == 0 {
-                anyhow::bail!(Error::not_found(format!("no keys under prefix {:?}", self.key)));
-            }
             if ctx.global.json {
+                let files: Vec<_> = out
+                    .written
+                    .iter()
+                    .map(|w| serde_json::json!({ "key": w.key, "size": w.size, "path": w.path.display().to_string() }))
+                    .collect();
                 output::json(&serde_json::Value::Array(files))?;
             } else {
-                output::info(ctx, format!("wrote {n} files to {}", dir.display()));
+                output::info(ctx, format!("wrote {} files to {}", out.written.len(), dir.display()));
             }
             return Ok(());
         }

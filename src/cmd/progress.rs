@@ -216,14 +216,6 @@ impl Bar {
         Arc::new(Self::make(ctx, label, None, items_style(false)))
     }
 
-    /// Files and bytes of a tree: `files` files holding `bytes` bytes, the current path as message.
-    pub fn tree(ctx: &Context, label: &str, files: u64, bytes: u64) -> Self {
-        let b = Self::make(ctx, label, Some(bytes), bytes_style(true));
-        *b.files.lock().unwrap_or_else(|e| e.into_inner()) = (0, files);
-        b.show_files();
-        b
-    }
-
     /// A sink for engine options that draws on this bar.
     pub fn sink(self: &Arc<Self>) -> ProgressSink {
         if self.pb.is_some() {
@@ -254,8 +246,8 @@ impl Bar {
         }
     }
 
-    /// The tree form's current file: shown shortened to fit the terminal.
-    pub fn file(&self, path: &str) {
+    /// The current file of a tree: shown shortened to fit the terminal.
+    fn file(&self, path: &str) {
         if let Some(pb) = &self.pb {
             // Room left after "label 12,345/43,267 files ████ 123.45 MiB/650.00 MiB 45.67 MiB/s eta 12s ", and
             // one column more, so that the line never reaches the terminal's edge.
@@ -266,18 +258,12 @@ impl Bar {
         }
     }
 
-    /// The tree form: one more file done.
-    pub fn file_done(&self) {
-        if self.pb.is_some() {
-            self.files.lock().unwrap_or_else(|e| e.into_inner()).0 += 1;
-            self.show_files();
-        }
-    }
-
-    fn show_files(&self) {
+    /// Show the files done of the total in the prefix (the phase name gives way to it).
+    fn update_files(&self, f: impl FnOnce(&mut (u64, u64))) {
         if let Some(pb) = &self.pb {
-            let (done, total) = *self.files.lock().unwrap_or_else(|e| e.into_inner());
-            pb.set_prefix(format!("{} {}/{} files", self.label, count(done), count(total)));
+            let mut files = self.files.lock().unwrap_or_else(|e| e.into_inner());
+            f(&mut files);
+            pb.set_prefix(format!("{} {}/{} files", self.label, count(files.0), count(files.1)));
         }
     }
 
@@ -352,6 +338,14 @@ impl Progress for Bar {
 
     fn message(&self, msg: &str) {
         self.file(msg);
+    }
+
+    fn set_items(&self, total: u64) {
+        self.update_files(|f| f.1 = total);
+    }
+
+    fn item_done(&self) {
+        self.update_files(|f| f.0 += 1);
     }
 }
 

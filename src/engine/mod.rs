@@ -9,6 +9,7 @@ pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod fields;
+pub mod files;
 pub mod format;
 pub mod id;
 pub mod namespace;

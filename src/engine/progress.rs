@@ -64,6 +64,15 @@ pub trait Progress: Send + Sync {
     fn message(&self, msg: &str) {
         let _ = msg;
     }
+
+    /// A phase that counts the bytes of many items (the files of a tree) counts the items too: `total` are known
+    /// so far (it may grow as they are discovered).
+    fn set_items(&self, total: u64) {
+        let _ = total;
+    }
+
+    /// One more item of the current phase is finished (see [`Progress::set_items`]).
+    fn item_done(&self) {}
 }
 
 /// Where an operation sends its progress: a shared [`Progress`] implementation, or nowhere (the default).
@@ -112,6 +121,20 @@ impl ProgressSink {
     pub fn message(&self, msg: impl FnOnce() -> String) {
         if let Some(p) = &self.0 {
             p.message(&msg());
+        }
+    }
+
+    /// See [`Progress::set_items`].
+    pub fn set_items(&self, total: u64) {
+        if let Some(p) = &self.0 {
+            p.set_items(total);
+        }
+    }
+
+    /// See [`Progress::item_done`].
+    pub fn item_done(&self) {
+        if let Some(p) = &self.0 {
+            p.item_done();
         }
     }
 }

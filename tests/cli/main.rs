@@ -14,5 +14,6 @@ mod many_writers;
 mod progress;
 mod s3;
 mod session;
+mod trees;
 mod values;
 mod workspace;
