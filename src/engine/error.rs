@@ -39,12 +39,6 @@ pub enum Error {
         /// Where one was expected.
         what: String,
     },
-    /// A repository or workspace of a format version this build does not read.
-    #[error("unsupported format: {what}")]
-    Unsupported {
-        /// What has which version, and which version this build reads.
-        what: String,
-    },
     /// Invalid input from the caller.
     #[error("invalid argument: {0}")]
     Invalid(String),

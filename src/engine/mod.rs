@@ -9,12 +9,14 @@ pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod fields;
+pub mod files;
 pub mod format;
 #[cfg(test)]
 mod fuzz;
 pub mod id;
 pub mod namespace;
 pub mod object;
+pub mod progress;
 pub mod repo;
 pub mod tree;
 pub mod workspace;

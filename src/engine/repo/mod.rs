@@ -9,7 +9,7 @@ mod check;
 mod gc;
 mod revision;
 
-pub use check::CheckReport;
+pub use check::{CheckOptions, CheckReport};
 pub use gc::{GcOptions, GcPlan};
 
 pub use revision::Revision;
@@ -115,9 +115,9 @@ fn read_config(backend: &dyn Backend) -> Result<Config> {
             Error::NoRepository { what: format!("{} is not an infini repository", backend.describe()) }
         }
         HeaderError::Damaged(why) => Error::integrity(format!("repository header {why}")),
-        HeaderError::Version(v) => Error::Unsupported {
+        HeaderError::Version(v) => Error::NoRepository {
             what: format!(
-                "repository at {} has format version {v}; this infini reads format version {FORMAT_VERSION}",
+                "{} has repository format version {v}; this infini reads only version {FORMAT_VERSION}",
                 backend.describe()
             ),
         },
