@@ -4,7 +4,7 @@ use super::progress::Bar;
 use super::session::Session;
 use super::{output, Context};
 use infini::engine::db::{build_roots, load_index};
-use infini::engine::namespace::NamespaceIndex;
+use infini::engine::namespace::{staged_packs, NamespaceIndex};
 use infini::engine::workspace::StagedFile;
 
 /// Commit the staged changes and print the new commit's id on stdout.
@@ -38,6 +38,9 @@ impl Args {
         let idx = NamespaceIndex::default();
         load_index(&repo, &idx, base.as_ref())?;
         idx.ns.import_staged(s.staged_changes())?;
+        // Everything staged must still be there, and stay: a pack gc condemned is pardoned, one it removed stops
+        // the commit before anything is published.
+        repo.claim_packs(&staged_packs(repo.store(), &s.staged_changes())?)?;
         let c = repo.commit(&branch, &self.message, &mut |parent| build_roots(&repo, &idx, parent))?;
         drop(bar);
         s.staged = StagedFile::default();

@@ -39,6 +39,13 @@ pub enum Error {
         /// Where one was expected.
         what: String,
     },
+    /// Staged changes point into a pack that garbage collection removed (or is removing): committing them would
+    /// publish dangling pointers, so nothing was committed.
+    #[error("staged data was removed by garbage collection (pack {pack}); nothing was committed")]
+    StagedDataCollected {
+        /// The pack.
+        pack: String,
+    },
     /// Invalid input from the caller.
     #[error("invalid argument: {0}")]
     Invalid(String),

@@ -139,7 +139,7 @@ pub(crate) fn target_pack(n: usize) {
     let (oid, bytes, _) = pb.finish(&k);
     let backend = MemoryBackend::new();
     // Raw packs as an attacker can write them.
-    inputs(3, &[bytes.clone()], n / 2, &mut |b| {
+    inputs(3, std::slice::from_ref(&bytes), n / 2, &mut |b| {
         let _ = verify_pack(&k, &oid, b);
         let name = object_name(&oid);
         backend.delete(&name).expect("memory delete");

@@ -185,3 +185,23 @@ pub fn store_value(store: &Arc<Store>, input: &mut dyn Read, progress: &mut dyn 
     w.write_from(input, progress)?;
     Ok(Entry::new(w.finish()?))
 }
+
+/// The packs that staged changes (`(key, encoded entry or None)`, as exported) point into, including those holding
+/// their chunk-list nodes: what [`Repository::claim_packs`](crate::engine::repo::Repository::claim_packs) must
+/// secure before a commit publishes them.
+pub fn staged_packs(
+    store: &Store,
+    changes: &[(Vec<u8>, Option<Vec<u8>>)],
+) -> Result<std::collections::HashSet<crate::engine::id::ObjectId>> {
+    let mut packs = std::collections::HashSet::new();
+    for (_, v) in changes {
+        let Some(v) = v else { continue };
+        let e: Entry = ciborium::from_reader(v.as_slice())
+            .map_err(|e| crate::engine::Error::integrity(format!("staged entry: {e}")))?;
+        e.blob.for_each_pointer(store, &mut |_, p| {
+            packs.insert(p.object);
+            Ok(())
+        })?;
+    }
+    Ok(packs)
+}

@@ -197,15 +197,6 @@ fn ref_at_the_last_generation_fails_cleanly_and_keeps_staged_changes() {
 }
 
 #[test]
-fn ref_generations_do_not_count_commits() {
-    let env = Env::init();
-    env.put("a", b"1");
-    env.commit("one");
-    let g = generations(&ref_dirs(&env)[0]);
-    assert!(*g.last().unwrap() > 1_000_000, "first generation looks like a counter: {g:?}");
-}
-
-#[test]
 fn damaged_warm_cache_entry_is_refetched_not_blamed_on_the_repository() {
     let env = Env::new();
     env.ok(["init", "--cache-size", "64M"]);
@@ -230,4 +221,55 @@ fn damaged_warm_cache_entry_is_refetched_not_blamed_on_the_repository() {
     assert_bytes_eq(&out.stdout, &value, "third read");
     assert!(!out.stderr.contains("warm-cache"), "entries were replaced:\n{out}");
     env.ok(["check", "--read-data"]);
+}
+
+#[test]
+fn gc_never_deletes_what_a_commit_then_publishes() {
+    let env = Env::init();
+    env.put("small", b"s");
+    let first = env.commit("one");
+    let big = random_bytes(11, 2_000_000);
+    env.put("big", &big);
+    // Staged data is unreachable from every branch: gc condemns its pack, a second run with no grace deletes it.
+    env.ok(["gc"]);
+    env.ok(["gc", "--grace", "0s"]);
+    let out = env.run(["commit", "-m", "two"]);
+    assert_ne!(out.code, 0, "a commit pointing at deleted data must not succeed:\n{out}");
+    assert!(out.stdout.is_empty(), "{out}");
+    assert!(out.stderr.contains("garbage collection"), "the reason is given:\n{out}");
+    assert_eq!(env.log_ids(), vec![first], "nothing was published");
+    env.ok(["check", "--read-data"]);
+    assert_eq!(env.get("small"), b"s");
+}
+
+#[test]
+fn commit_pardons_staged_packs_that_gc_condemned() {
+    let env = Env::init();
+    let big = random_bytes(12, 2_000_000);
+    env.put("big", &big);
+    env.ok(["gc"]);
+    env.commit("one");
+    env.ok(["gc", "--grace", "0s"]);
+    env.ok(["gc", "--grace", "0s"]);
+    assert_bytes_eq(&env.get("big"), &big, "committed data after gc");
+    env.ok(["check", "--read-data"]);
+}
+
+#[test]
+fn huge_grace_period_does_not_overflow_into_deleting_at_once() {
+    let env = Env::init();
+    env.put("keep", b"k");
+    env.commit("one");
+    env.ok(["fork", "doomed"]);
+    env.put("gone", &random_bytes(13, 500_000));
+    env.commit("two");
+    env.ok(["checkout", "main"]);
+    env.ok(["branch", "-d", "doomed"]);
+    let packs = || files_under(env.repo_dir().join("objects")).len();
+    env.ok(["gc"]);
+    let before = packs();
+    env.ok(["gc", "--grace", "18446744073709551615s"]);
+    assert_eq!(packs(), before, "nothing deleted before the grace period ends");
+    env.ok(["gc", "--grace", "0s"]);
+    assert!(packs() < before, "deleted once the grace period ended");
 }

@@ -5,8 +5,7 @@
 //! [`Backend::sync`], which writers call before a ref may point at them; refs are fsynced on every swap.
 //!
 //! A ref is a directory `refs/<name>/` of numbered generations. The current value is the highest generation.
-//! A new ref starts at a random generation below 2^62 (so generation numbers do not count commits), and
-//! compare-and-swap from generation `g` hard-links a new file as `g + 1`: the link either creates that name or fails,
+//! Compare-and-swap from generation `g` hard-links a new file as `g + 1`: the link either creates that name or fails,
 //! so of any writers racing from the same generation exactly one wins. No lock files are involved, so nothing can
 //! be left stale by a killed process. Old generations are pruned by the winner.
 
@@ -121,12 +120,6 @@ impl DirBackend {
             Err(e) => Err(self.err("read ref", name, e)),
         }
     }
-}
-
-/// The generation a new ref starts at: random below 2^62, so a ref's generation number says nothing about how
-/// often it changed, and the counter cannot run out (2^62 further swaps).
-fn first_generation() -> u64 {
-    1 + rand::random::<u64>() % (1u64 << 62)
 }
 
 /// Read a whole file of at most [`MAX_OBJECT_READ`] bytes; a larger one is refused before anything is allocated.
@@ -301,8 +294,8 @@ impl Backend for DirBackend {
         let lost = || BackendError::PreconditionFailed { name: name.into() };
         let current = self.current_gen(name)?;
         let next = match (current, expected) {
-            // A new ref starts at a random generation, so the numbers do not reveal how many commits a branch has.
-            (None, None) => first_generation(),
+            // Racing creators must all aim at the same name, so a new ref starts at generation 1.
+            (None, None) => 1,
             (Some(c), Some(e)) if e.0.parse::<u64>().ok() == Some(c) => {
                 c.checked_add(1).ok_or_else(|| BackendError::Permanent {
                     backend: self.describe(),
@@ -405,9 +398,7 @@ mod tests {
     fn generation_overflow_is_an_error_not_a_wrap() {
         let dir = tempfile::tempdir().unwrap();
         let b = DirBackend::new(dir.path()).unwrap();
-        let v = b.swap_ref("r", None, b"one").unwrap();
-        let first: u64 = v.0.parse().unwrap();
-        assert!(first >= 1 && first <= 1 << 62, "first generation {first}");
+        b.swap_ref("r", None, b"one").unwrap();
         // A ref already at the last generation cannot move; it must not wrap to a lower, invisible one.
         let top = RefVersion(u64::MAX.to_string());
         fs::write(b.gen_path("r", u64::MAX), b"planted").unwrap();

@@ -401,6 +401,12 @@ impl Store {
         }
     }
 
+    /// Whether pack `id` was written by this store and is still in memory (being built or uploaded).
+    pub fn is_pending(&self, id: &ObjectId) -> bool {
+        self.pending.lock().expect("pending lock").contains_key(id)
+            || [&self.open_data, &self.open_index].iter().any(|s| s.lock().expect("pack lock").id() == *id)
+    }
+
     /// Read a chunk by pointer: hot cache, packs not yet stored, then a ranged read of exactly the sealed bytes.
     pub fn get_chunk(&self, kind: Kind, ptr: &ChunkPointer) -> Result<Arc<Vec<u8>>> {
         if let Some(v) = self.hot.get(&(kind as u8, ptr.id)) {

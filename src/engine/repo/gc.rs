@@ -23,7 +23,7 @@ use crate::engine::progress::{ProgressSink, Unit};
 use crate::engine::tree::{self, NodeStore};
 use crate::engine::{Error, Result};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// Name (before hashing) of the ref holding condemned packs. Not a valid branch name.
 pub(crate) const GC_REF: &str = "gc:condemned";
@@ -68,7 +68,13 @@ pub struct GcPlan {
 struct Condemned {
     /// pack -> when it was condemned (seconds since the epoch).
     packs: BTreeMap<ObjectId, u64>,
+    /// Packs a gc run decided to delete (recorded before it deletes them): no commit may claim them any more.
+    #[serde(default)]
+    deleting: BTreeSet<ObjectId>,
 }
+
+/// Attempts [`Repository::claim_packs`] makes against concurrent gc runs before giving up.
+const CLAIM_ATTEMPTS: u32 = 50;
 
 fn pad_to_class(mut v: Vec<u8>) -> Vec<u8> {
     let need = v.len() + 4 + SEAL_OVERHEAD;
@@ -96,6 +102,41 @@ impl Repository {
         let body = n.and_then(|n| plain.get(4..4 + n)).ok_or_else(|| Error::integrity("gc ref is truncated"))?;
         let c = ciborium::from_reader(body).map_err(|e| Error::integrity(format!("gc ref: {e}")))?;
         Ok((c, Some(version)))
+    }
+
+    /// Make sure every pack in `packs` (those staged changes point into) exists and will not be deleted, before a
+    /// commit publishes pointers into them: packs condemned by gc are pardoned (a compare-and-swap on the gc ref, so
+    /// a concurrent gc either sees the pardon or makes this fail and retry); a pack that is gone, or that a gc run
+    /// has already decided to delete, is an error and nothing may be published.
+    pub fn claim_packs(&self, packs: &HashSet<ObjectId>) -> Result<()> {
+        if packs.is_empty() {
+            return Ok(());
+        }
+        let name = self.gc_ref_name();
+        for _ in 0..CLAIM_ATTEMPTS {
+            let (mut condemned, version) = self.read_condemned()?;
+            let lost = packs.iter().find(|p| condemned.deleting.contains(p));
+            let present: HashSet<ObjectId> =
+                self.backend().list("objects/")?.iter().filter_map(|o| parse_object_name(&o.name)).collect();
+            let lost = lost.or_else(|| packs.iter().find(|p| !present.contains(p) && !self.store().is_pending(p)));
+            if let Some(p) = lost {
+                return Err(Error::StagedDataCollected { pack: object_name(p) });
+            }
+            let before = condemned.packs.len();
+            condemned.packs.retain(|id, _| !packs.contains(id));
+            if condemned.packs.len() == before {
+                return Ok(());
+            }
+            let mut body = Vec::new();
+            ciborium::into_writer(&condemned, &mut body).expect("CBOR encoding into memory cannot fail");
+            let sealed = self.store().keys().seal(Kind::Ref, name.as_bytes(), &pad_to_class(body));
+            match self.backend().swap_ref(&name, version.as_ref(), &sealed) {
+                Ok(_) => return Ok(()),
+                Err(BackendError::PreconditionFailed { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::Conflict { what: "garbage collection kept running concurrently; commit again".into() })
     }
 
     /// Packs condemned by garbage collection: writers must not deduplicate against them.
@@ -186,8 +227,13 @@ impl Repository {
                         }
                     }
                 }
+                None if condemned.deleting.contains(&id) => {
+                    // A run that was interrupted while deleting: finish its work.
+                    plan.delete.push(o.name.clone());
+                    plan.delete_bytes += o.size;
+                }
                 None => match condemned.packs.get(&id) {
-                    Some(&since) if since + opts.grace_secs <= now => {
+                    Some(&since) if since.saturating_add(opts.grace_secs) <= now => {
                         plan.delete.push(o.name.clone());
                         plan.delete_bytes += o.size;
                     }
@@ -200,16 +246,22 @@ impl Repository {
             }
         }
         condemned.packs.retain(|id, _| present.contains(id));
+        condemned.deleting.retain(|id| present.contains(id) && !live_bytes.contains_key(id));
         if opts.dry_run {
             return Ok(plan);
         }
-        // Record condemnations before deleting anything; a lost race means another gc ran: let the user rerun.
+        // Record condemnations, and what is about to be deleted, before deleting anything: a commit that claims a
+        // pack from now on sees it is going. A lost race means another gc or a commit's claim came first: rerun.
         let name = self.gc_ref_name();
-        let mut body = Vec::new();
-        ciborium::into_writer(&condemned, &mut body).expect("CBOR encoding into memory cannot fail");
         let to_delete: Vec<ObjectId> = plan.delete.iter().filter_map(|n| parse_object_name(n)).collect();
         for id in &to_delete {
             condemned.packs.remove(id);
+            condemned.deleting.insert(*id);
+        }
+        let mut body = Vec::new();
+        ciborium::into_writer(&condemned, &mut body).expect("CBOR encoding into memory cannot fail");
+        for id in &to_delete {
+            condemned.deleting.remove(id);
         }
         let mut body_after = Vec::new();
         ciborium::into_writer(&condemned, &mut body_after).expect("CBOR encoding into memory cannot fail");
@@ -217,7 +269,9 @@ impl Repository {
         let v = match self.backend().swap_ref(&name, version.as_ref(), &sealed) {
             Ok(v) => v,
             Err(BackendError::PreconditionFailed { .. }) => {
-                return Err(Error::Conflict { what: "another gc ran concurrently; run gc again".into() })
+                return Err(Error::Conflict {
+                    what: "another gc or a commit changed the gc state concurrently; run gc again".into(),
+                })
             }
             Err(e) => return Err(e.into()),
         };
