@@ -149,11 +149,45 @@ pub fn put_tree(
     let items = walk(&dir, &prefix, &mut out)?;
     let mut cache = opts.stat_cache.as_ref().map(|p| StatCache::load(p, store.keys()));
 
-    // Values: from the stat cache, else read (in parallel).
+    // What the namespace holds for each item, and keys under the prefix with no file (both in key order).
+    let mut olds: Vec<Option<Entry>> = Vec::with_capacity(items.len());
+    let mut existing = ns.iter_prefix(store, prefix.as_bytes()).peekable();
+    for item in &items {
+        let mut old = None;
+        while let Some(next) = existing.peek() {
+            let next_key = match next {
+                Ok((k, _)) => k.as_str(),
+                Err(_) => return Err(existing.next().expect("peeked").expect_err("peeked an error")),
+            };
+            match next_key.cmp(item.key.as_str()) {
+                std::cmp::Ordering::Less => {
+                    let (k, _) = existing.next().expect("peeked")?;
+                    out.removed.push(k);
+                }
+                std::cmp::Ordering::Equal => {
+                    old = Some(existing.next().expect("peeked")?.1);
+                    break;
+                }
+                std::cmp::Ordering::Greater => break,
+            }
+        }
+        olds.push(old);
+    }
+    for rest in existing {
+        out.removed.push(rest?.0);
+    }
+    if !opts.delete {
+        out.removed.clear();
+    }
+
+    // Values: the namespace's own where the stat cache shows the file unchanged, else read (in parallel).
     let mut blobs: Vec<Option<Blob>> = items
         .iter()
-        .map(|it| match (&cache, &it.link) {
-            (Some(c), None) => c.lookup(store, &it.path, &it.meta).cloned(),
+        .zip(&olds)
+        .map(|(it, old)| match (&cache, &it.link, old) {
+            (Some(c), None, Some(old)) if old.kind == EntryKind::File && c.unchanged(&it.path, &it.meta, &old.blob) => {
+                Some(old.blob.clone())
+            }
             _ => None,
         })
         .collect();
@@ -197,32 +231,9 @@ pub fn put_tree(
         c.forget_under(&dir);
     }
 
-    // Stage against what the namespace holds under the prefix (both in key order).
-    let mut existing = ns.iter_prefix(store, prefix.as_bytes()).peekable();
-    for (item, blob) in items.iter().zip(blobs) {
-        let blob = blob.expect("every item has a value by now");
-        let entry = file_entry(blob, &item.meta);
-        let mut old = None;
-        while let Some(next) = existing.peek() {
-            let next_key = match next {
-                Ok((k, _)) => k.as_str(),
-                Err(_) => return Err(existing.next().expect("peeked").expect_err("peeked an error")),
-            };
-            match next_key.cmp(item.key.as_str()) {
-                std::cmp::Ordering::Less => {
-                    let (k, _) = existing.next().expect("peeked")?;
-                    if opts.delete {
-                        ns.remove(&k);
-                        out.removed.push(k);
-                    }
-                }
-                std::cmp::Ordering::Equal => {
-                    old = Some(existing.next().expect("peeked")?.1);
-                    break;
-                }
-                std::cmp::Ordering::Greater => break,
-            }
-        }
+    // Stage what differs.
+    for ((item, blob), old) in items.iter().zip(blobs).zip(olds) {
+        let entry = file_entry(blob.expect("every item has a value by now"), &item.meta);
         if let (Some(c), None) = (cache.as_mut(), &item.link) {
             c.record(&item.path, &item.meta, &entry.blob, start);
         }
@@ -233,12 +244,8 @@ pub fn put_tree(
         out.staged.push((item.key.clone(), entry.size()));
         ns.insert(item.key.clone(), entry);
     }
-    if opts.delete {
-        for rest in existing {
-            let (k, _) = rest?;
-            ns.remove(&k);
-            out.removed.push(k);
-        }
+    for k in &out.removed {
+        ns.remove(k);
     }
     if let Some(c) = cache.as_ref() {
         c.save(store.keys())?;

@@ -2,8 +2,8 @@
 
 use crate::engine::chunk::Blob;
 use crate::engine::crypto::{Keys, Kind};
-use crate::engine::object::Store;
 use crate::engine::{Error, Result};
+use sha2::{Digest as _, Sha256};
 use std::collections::HashMap;
 use std::fs::Metadata;
 use std::os::unix::ffi::OsStrExt;
@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Format of the cache file's plaintext; another version is ignored (the cache starts empty).
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 /// Associated data place of the sealed file.
 const PLACE: &[u8] = b"stat-cache";
 
@@ -23,19 +23,49 @@ fn stat_of(m: &Metadata) -> Stat {
     (m.dev(), m.ino(), m.size(), m.mtime(), m.mtime_nsec(), m.ctime(), m.ctime_nsec())
 }
 
-/// A workspace's memory of the files it stored: absolute path -> stat data and the value stored from the file.
+/// What identifies a stored value: SHA-256 of its content identity (inline bytes, or chunk ids and lengths),
+/// truncated to 128 bits.
+type Digest = [u8; 16];
+
+fn digest(blob: &Blob) -> Digest {
+    let mut h = Sha256::new();
+    match blob {
+        Blob::Inline(v) => {
+            h.update(b"i");
+            h.update(v);
+        }
+        Blob::Chunks(c) => {
+            h.update(b"c");
+            for c in c {
+                h.update(c.len.to_le_bytes());
+                h.update(c.ptr.id.0);
+            }
+        }
+        Blob::Lists(l) => {
+            h.update(b"l");
+            for l in l {
+                h.update(l.size.to_le_bytes());
+                h.update(l.ptr.id.0);
+            }
+        }
+    }
+    h.finalize()[..16].try_into().expect("SHA-256 is 32 bytes")
+}
+
+/// A workspace's memory of the files it stored: absolute path -> stat data and which value was stored from the
+/// file (a digest of the value's encoding; the value itself is the entry already in the namespace).
 ///
-/// Kept in one sealed file (the paths and chunk pointers are as private as the staged changes). A missing,
-/// unreadable or foreign file is an empty cache: the cache only saves reads, it is never needed.
+/// Kept in one sealed file (the paths are as private as the staged changes). A missing, unreadable or foreign
+/// file is an empty cache: the cache only saves reads, it is never needed.
 pub struct StatCache {
     path: PathBuf,
-    map: HashMap<Vec<u8>, (Stat, Blob)>,
+    map: HashMap<Vec<u8>, (Stat, Digest)>,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct CacheFile {
     version: u32,
-    entries: Vec<(serde_bytes::ByteBuf, Stat, Blob)>,
+    entries: Vec<(serde_bytes::ByteBuf, Stat, serde_bytes::ByteArray<16>)>,
 }
 
 impl StatCache {
@@ -46,7 +76,7 @@ impl StatCache {
             if let Ok(plain) = keys.open(Kind::Workspace, PLACE, &sealed) {
                 if let Ok(f) = ciborium::from_reader::<CacheFile, _>(plain.as_slice()) {
                     if f.version == VERSION {
-                        map = f.entries.into_iter().map(|(p, s, b)| (p.into_vec(), (s, b))).collect();
+                        map = f.entries.into_iter().map(|(p, s, d)| (p.into_vec(), (s, d.into_array()))).collect();
                     }
                 }
             }
@@ -54,14 +84,13 @@ impl StatCache {
         Self { path: path.to_path_buf(), map }
     }
 
-    /// The value stored from the file at `path` if its stat data are unchanged and every chunk it names is still
-    /// known to the repository's dedup index.
-    pub fn lookup(&self, store: &Store, path: &Path, meta: &Metadata) -> Option<&Blob> {
-        let (stat, blob) = self.map.get(path.as_os_str().as_bytes())?;
-        if *stat != stat_of(meta) || !known(store, blob) {
-            return None;
+    /// Whether the file at `path` still is what `blob` was stored from: its stat data are unchanged and `blob`
+    /// (the entry the namespace holds for it) is the value stored from it then.
+    pub fn unchanged(&self, path: &Path, meta: &Metadata, blob: &Blob) -> bool {
+        match self.map.get(path.as_os_str().as_bytes()) {
+            Some((stat, d)) => *stat == stat_of(meta) && *d == digest(blob),
+            None => false,
         }
-        Some(blob)
     }
 
     /// Forget every file under `dir` (before recording what a new walk of it found).
@@ -82,7 +111,7 @@ impl StatCache {
         if changed(meta.mtime(), meta.mtime_nsec()) || changed(meta.ctime(), meta.ctime_nsec()) {
             return;
         }
-        self.map.insert(path.as_os_str().as_bytes().to_vec(), (stat_of(meta), blob.clone()));
+        self.map.insert(path.as_os_str().as_bytes().to_vec(), (stat_of(meta), digest(blob)));
     }
 
     /// Files remembered.
@@ -102,7 +131,7 @@ impl StatCache {
             entries: self
                 .map
                 .iter()
-                .map(|(p, (s, b))| (serde_bytes::ByteBuf::from(p.clone()), *s, b.clone()))
+                .map(|(p, (s, d))| (serde_bytes::ByteBuf::from(p.clone()), *s, serde_bytes::ByteArray::new(*d)))
                 .collect(),
         };
         let mut plain = Vec::new();
@@ -114,14 +143,5 @@ impl StatCache {
             let _ = std::fs::remove_file(&tmp);
         }
         r.map_err(|e| Error::io(format!("writing {}", self.path.display()), e))
-    }
-}
-
-/// Whether the chunks a value names are in the dedup index (not collected since they were written).
-fn known(store: &Store, blob: &Blob) -> bool {
-    match blob {
-        Blob::Inline(_) => true,
-        Blob::Chunks(c) => c.iter().all(|c| store.lookup(Kind::Data, &c.ptr.id).is_some()),
-        Blob::Lists(l) => l.iter().all(|l| store.lookup(Kind::Index, &l.ptr.id).is_some()),
     }
 }
