@@ -306,3 +306,45 @@ fn piped_stderr_holds_no_bar() {
     assert_eq!(out.stdout.len(), 5 << 20, "{out}");
     assert!(out.stderr.is_empty(), "{out}");
 }
+
+#[test]
+fn get_recursive_draws_files_and_bytes_then_one_summary_line() {
+    need_tmux!();
+    let mut env = Env::init();
+    tree(&env.ws.join("photos"), 24, 512 << 10);
+    env.ok(["put", "-r", "photos", "p"]);
+    env.commit("photos");
+    env.set("INFINI_BACKEND_LATENCY_MS", "300");
+    // A fresh cache, so that reads reach the slow backend.
+    env.set("INFINI_THREADS", "1");
+    let t = Term::start(&env.root, env.cmd(["--mem-cache", "0", "get", "-r", "p", "../out"]));
+    let seen = t.wait();
+    assert_eq!(seen.code, 0, "{}", seen.dump());
+    let bar = seen.line_with(&["get -r ", "/24 files", "MiB/", "/s", "eta"]);
+    assert!(bar.is_some(), "no bar with files, bytes and rate:\n{}", seen.dump());
+    assert!(
+        seen.last.lines().any(|l| l.starts_with("get -r: 24 files, 12.0 MiB in ")),
+        "no summary line:\n{}",
+        seen.dump()
+    );
+    seen.assert_clean_exit();
+    println!("bar:\n{}\nafter exit:\n{}", bar.unwrap_or_default(), seen.last.trim_end());
+}
+
+#[test]
+fn commit_and_stats_show_a_spinner_saying_what_happens() {
+    need_tmux!();
+    let mut env = Env::init();
+    tree(&env.ws.join("d"), 16, 300 << 10);
+    env.ok(["put", "-r", "d", "d"]);
+    env.set("INFINI_BACKEND_LATENCY_MS", "400");
+    for (args, want) in [(vec!["commit", "-m", "m"], "commit 16 staged changes"), (vec!["stats"], "stats ")] {
+        let t = Term::start(&env.root, env.cmd(&args));
+        let seen = t.wait();
+        assert_eq!(seen.code, 0, "{args:?}:\n{}", seen.dump());
+        let spin = seen.line_with(&[want]).filter(|l| l.contains(BAR_GLYPHS));
+        assert!(spin.is_some(), "{args:?}: no spinner:\n{}", seen.dump());
+        seen.assert_clean_exit();
+        println!("{args:?}:\n{}\nafter exit:\n{}", spin.unwrap_or_default(), seen.last.trim_end());
+    }
+}
