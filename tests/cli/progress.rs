@@ -192,7 +192,7 @@ fn put_recursive_draws_files_and_bytes_with_the_current_path() {
     let t = Term::start(&env.root, env.cmd(["put", "-r", "photos", "p/"]));
     let seen = t.wait();
     assert_eq!(seen.code, 0, "{}", seen.dump());
-    let bar = seen.line_with(&["put -r ", "/48 files", "/12.00 MiB", "/s", "eta", "file-"]);
+    let bar = seen.line_with(&["put -r ", "/48 files", "/12.00 MiB", "/s", "eta", ".bin"]);
     assert!(bar.is_some(), "no bar with files, bytes, rate and path:\n{}", seen.dump());
     assert!(
         seen.last.lines().any(|l| l.starts_with("put -r: 48 files, 12.0 MiB in ")),
