@@ -11,6 +11,7 @@ mod history;
 mod incremental;
 mod killed;
 mod many_writers;
+mod progress;
 mod s3;
 mod session;
 mod trees;

@@ -4,6 +4,7 @@ use super::StatCache;
 use crate::engine::chunk::{Blob, BlobWriter, WriteOptions};
 use crate::engine::namespace::{check_key, dir_prefix, Entry, EntryKind, Namespace};
 use crate::engine::object::Store;
+use crate::engine::progress::{ProgressSink, Unit};
 use crate::engine::{Error, Result};
 use std::fs::Metadata;
 use std::io;
@@ -25,6 +26,9 @@ pub struct PutTreeOptions {
     pub stat_cache: Option<PathBuf>,
     /// Options for storing each value.
     pub write: WriteOptions,
+    /// Where progress goes: phase `scan` (items found), then `read` (bytes of the files to read, with the files
+    /// as items and each file's key as message).
+    pub progress: ProgressSink,
 }
 
 /// What [`put_tree`] staged.
@@ -70,7 +74,8 @@ pub fn file_entry(blob: Blob, meta: &Metadata) -> Entry {
     e
 }
 
-fn walk(dir: &Path, prefix: &str, out: &mut PutTreeOutcome) -> Result<Vec<Item>> {
+fn walk(dir: &Path, prefix: &str, out: &mut PutTreeOutcome, progress: &ProgressSink) -> Result<Vec<Item>> {
+    progress.phase("scan", Unit::Items, None);
     let mut items = Vec::new();
     for e in walkdir::WalkDir::new(dir).follow_links(false).min_depth(1) {
         let e = e.map_err(|e| {
@@ -99,6 +104,7 @@ fn walk(dir: &Path, prefix: &str, out: &mut PutTreeOutcome) -> Result<Vec<Item>>
             None
         };
         items.push(Item { key, path: e.path().to_path_buf(), meta, link });
+        progress.inc(1);
     }
     items.sort_by(|a, b| a.key.cmp(&b.key));
     Ok(items)
@@ -108,7 +114,13 @@ fn walk(dir: &Path, prefix: &str, out: &mut PutTreeOutcome) -> Result<Vec<Item>>
 const SMALL_FILE: u64 = 1 << 20;
 
 /// Store one file's content (or a link's target).
-fn store_item(store: &Arc<Store>, item: &Item, write: &WriteOptions, read: &AtomicU64) -> Result<Blob> {
+fn store_item(
+    store: &Arc<Store>,
+    item: &Item,
+    write: &WriteOptions,
+    read: &AtomicU64,
+    progress: &ProgressSink,
+) -> Result<Blob> {
     if let Some(target) = &item.link {
         return Ok(Blob::Inline(target.clone()));
     }
@@ -117,6 +129,7 @@ fn store_item(store: &Arc<Store>, item: &Item, write: &WriteOptions, read: &Atom
         // Small files are read whole (no streaming buffers to set up for them).
         let data = std::fs::read(&item.path).map_err(|e| Error::io(format!("reading {}", item.path.display()), e))?;
         read.fetch_add(data.len() as u64, Ordering::Relaxed);
+        progress.inc(data.len() as u64);
         io::Write::write_all(&mut w, &data).map_err(|e| Error::io(format!("storing {}", item.path.display()), e))?;
         return w.finish();
     }
@@ -125,6 +138,7 @@ fn store_item(store: &Arc<Store>, item: &Item, write: &WriteOptions, read: &Atom
     let mut last = 0;
     w.write_from(&mut f, &mut |n| {
         read.fetch_add(n - last, Ordering::Relaxed);
+        progress.inc(n - last);
         last = n;
     })?;
     w.finish()
@@ -133,20 +147,15 @@ fn store_item(store: &Arc<Store>, item: &Item, write: &WriteOptions, read: &Atom
 /// Stage every regular file and symbolic link under `dir` as `prefix` + its relative path (with `/`), in `ns`.
 ///
 /// Entries that are already exactly as stored are not staged again. Files the stat cache knows unchanged are not
-/// read. Files are read and stored on several threads; `progress` is told the bytes read so far. The values'
-/// chunks are durable once the store is flushed.
-pub fn put_tree(
-    store: &Arc<Store>,
-    ns: &Namespace,
-    dir: &Path,
-    opts: &PutTreeOptions,
-    progress: &(dyn Fn(u64) + Sync),
-) -> Result<PutTreeOutcome> {
+/// read. Files are read and stored on several threads; progress goes to [`PutTreeOptions::progress`]. The
+/// values' chunks are durable once the store is flushed.
+pub fn put_tree(store: &Arc<Store>, ns: &Namespace, dir: &Path, opts: &PutTreeOptions) -> Result<PutTreeOutcome> {
+    let progress = &opts.progress;
     let prefix = dir_prefix(&opts.prefix)?;
     let dir = std::fs::canonicalize(dir).map_err(|e| Error::io(format!("opening {}", dir.display()), e))?;
     let start = SystemTime::now();
     let mut out = PutTreeOutcome::default();
-    let items = walk(&dir, &prefix, &mut out)?;
+    let items = walk(&dir, &prefix, &mut out, progress)?;
     let mut cache = opts.stat_cache.as_ref().map(|p| StatCache::load(p, store.keys()));
 
     // What the namespace holds for each item, and keys under the prefix with no file (both in key order).
@@ -193,6 +202,12 @@ pub fn put_tree(
         .collect();
     out.not_read = blobs.iter().filter(|b| b.is_some()).count();
     let todo: Vec<usize> = (0..items.len()).filter(|&i| blobs[i].is_none()).collect();
+    let to_read = todo.iter().filter(|&&i| items[i].link.is_none()).map(|&i| items[i].meta.len()).sum();
+    progress.phase("read", Unit::Bytes, Some(to_read));
+    progress.set_items(items.len() as u64);
+    for _ in 0..out.not_read {
+        progress.item_done();
+    }
     let read = AtomicU64::new(0);
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<(usize, Blob)>> = Mutex::new(Vec::with_capacity(todo.len()));
@@ -208,14 +223,15 @@ pub fn put_tree(
                 }
                 let n = next.fetch_add(1, Ordering::Relaxed);
                 let Some(&i) = todo.get(n) else { break };
-                match store_item(store, &items[i], &opts.write, &read) {
+                progress.message(|| items[i].key.clone());
+                match store_item(store, &items[i], &opts.write, &read, progress) {
                     Ok(b) => results.lock().expect("results lock").push((i, b)),
                     Err(e) => {
                         failure.lock().expect("failure lock").get_or_insert(e);
                         break;
                     }
                 }
-                progress(read.load(Ordering::Relaxed));
+                progress.item_done();
             });
         }
     });
