@@ -46,7 +46,7 @@ fresh() {
 measure() {
     local tool=$1 op=$2 tf=$LOGS/$1-$2.time wall user sys rss
     shift 2
-    printf '%-7s %s\n' "$tool:" "$*" | sed "s#$W#bench-work/tree#g; s#$INFINI_BIN#infini#g" >>"$CMDS"
+    printf '%-7s %s\n' "$tool:" "$*" | sed "s#'$INFINI_BIN'#infini#g; s#$W#bench-work/tree#g; s#$INFINI_BIN#infini#g" >>"$CMDS"
     say "$tool $op"
     if ! "$GNU_TIME" -f '%e %U %S %M' -o "$tf" "$@" </dev/null >>"$LOGS/$tool.log" 2>&1; then
         warn "$tool $op failed; see $LOGS/$tool.log"
