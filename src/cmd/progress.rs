@@ -286,6 +286,15 @@ impl Bar {
         }
     }
 
+    /// The counted work is done but the command still waits (for uploads): a spinner with what was done and
+    /// `what`, instead of a full bar whose rate decays and whose ETA says 0 s.
+    pub fn waiting(&self, what: &str) {
+        if let Some(pb) = &self.pb {
+            pb.set_style(style("{spinner} {prefix} {files}{bytes} {wide_msg}", &self.files));
+            pb.set_message(what.to_string());
+        }
+    }
+
     /// The current file of a tree: shown shortened to fit the terminal.
     fn file(&self, path: &str) {
         if let Some(pb) = &self.pb {
