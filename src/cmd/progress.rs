@@ -96,6 +96,16 @@ impl indicatif::TermLike for Stderr {
     }
 }
 
+/// Print `msg` on stderr above the bar being drawn, if any (the bar is cleared, the line printed, the bar redrawn
+/// below it), so that a message never lands in the middle of a bar's line.
+pub fn eprintln_above(msg: &str) {
+    let active = active().lock().unwrap_or_else(|e| e.into_inner());
+    match active.last() {
+        Some((_, pb)) => pb.suspend(|| eprintln!("{msg}")),
+        None => eprintln!("{msg}"),
+    }
+}
+
 /// `n` with thousands separators: 43,267.
 pub fn count(n: u64) -> String {
     let s = n.to_string();

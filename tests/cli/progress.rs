@@ -348,3 +348,24 @@ fn commit_and_stats_show_a_spinner_saying_what_happens() {
         println!("{args:?}:\n{}\nafter exit:\n{}", spin.unwrap_or_default(), seen.last.trim_end());
     }
 }
+
+#[test]
+fn a_message_during_a_bar_gets_a_line_of_its_own() {
+    need_tmux!();
+    let env = slow_env(1500);
+    tree(&env.ws.join("d"), 8, 256 << 10);
+    let fifo = env.ws.join("d").join("pipe");
+    let made = Command::new("mkfifo").arg(&fifo).status().map(|s| s.success()).unwrap_or(false);
+    assert!(made, "mkfifo {}", fifo.display());
+    let t = Term::start(&env.root, env.cmd(["put", "-r", "d", "d"]));
+    let seen = t.wait();
+    assert_eq!(seen.code, 0, "{}", seen.dump());
+    assert!(
+        seen.last.lines().any(|l| l.starts_with("skipped 1 special file")),
+        "the message does not start its own line:\n{}",
+        seen.dump()
+    );
+    assert!(seen.last.lines().any(|l| l.starts_with("put -r: 8 files, ")), "no summary line:\n{}", seen.dump());
+    seen.assert_clean_exit();
+    println!("{}", seen.dump());
+}
