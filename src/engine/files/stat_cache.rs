@@ -59,7 +59,10 @@ fn digest(blob: &Blob) -> Digest {
 /// file is an empty cache: the cache only saves reads, it is never needed.
 pub struct StatCache {
     path: PathBuf,
-    map: HashMap<Vec<u8>, (Stat, Digest)>,
+    /// Path -> stat data, digest, and whether this run has confirmed or recorded it.
+    map: HashMap<Vec<u8>, (Stat, Digest, bool)>,
+    /// Whether anything changed since loading.
+    dirty: bool,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -76,42 +79,55 @@ impl StatCache {
             if let Ok(plain) = keys.open(Kind::Workspace, PLACE, &sealed) {
                 if let Ok(f) = ciborium::from_reader::<CacheFile, _>(plain.as_slice()) {
                     if f.version == VERSION {
-                        map = f.entries.into_iter().map(|(p, s, d)| (p.into_vec(), (s, d.into_array()))).collect();
+                        map =
+                            f.entries.into_iter().map(|(p, s, d)| (p.into_vec(), (s, d.into_array(), false))).collect();
                     }
                 }
             }
         }
-        Self { path: path.to_path_buf(), map }
+        Self { path: path.to_path_buf(), map, dirty: false }
     }
 
     /// Whether the file at `path` still is what `blob` was stored from: its stat data are unchanged and `blob`
-    /// (the entry the namespace holds for it) is the value stored from it then.
-    pub fn unchanged(&self, path: &Path, meta: &Metadata, blob: &Blob) -> bool {
-        match self.map.get(path.as_os_str().as_bytes()) {
-            Some((stat, d)) => *stat == stat_of(meta) && *d == digest(blob),
-            None => false,
+    /// (the entry the namespace holds for it) is the value stored from it then. A file found unchanged counts as
+    /// seen by this run (see [`StatCache::forget_unseen_under`]).
+    pub fn unchanged(&mut self, path: &Path, meta: &Metadata, blob: &Blob) -> bool {
+        match self.map.get_mut(path.as_os_str().as_bytes()) {
+            Some((stat, d, seen)) if *stat == stat_of(meta) && *d == digest(blob) => {
+                *seen = true;
+                true
+            }
+            _ => false,
         }
-    }
-
-    /// Forget every file under `dir` (before recording what a new walk of it found).
-    pub fn forget_under(&mut self, dir: &Path) {
-        let mut d = dir.as_os_str().as_bytes().to_vec();
-        if !d.ends_with(b"/") {
-            d.push(b'/');
-        }
-        self.map.retain(|p, _| !p.starts_with(&d));
     }
 
     /// Remember that the file at `path`, with stat data `meta` taken at `seen`, was stored as `blob`. Files
     /// changed within [`RACY_WINDOW`](super::RACY_WINDOW) of `seen` are not remembered.
     pub fn record(&mut self, path: &Path, meta: &Metadata, blob: &Blob, seen: SystemTime) {
+        let key = path.as_os_str().as_bytes();
         let limit = seen.checked_sub(super::RACY_WINDOW).and_then(|t| t.duration_since(UNIX_EPOCH).ok());
-        let Some(limit) = limit else { return };
-        let changed = |s: i64, ns: i64| (s, ns) >= (limit.as_secs() as i64, limit.subsec_nanos() as i64);
+        let changed = |s: i64, ns: i64| match limit {
+            Some(l) => (s, ns) >= (l.as_secs() as i64, l.subsec_nanos() as i64),
+            None => true,
+        };
         if changed(meta.mtime(), meta.mtime_nsec()) || changed(meta.ctime(), meta.ctime_nsec()) {
+            self.dirty |= self.map.remove(key).is_some();
             return;
         }
-        self.map.insert(path.as_os_str().as_bytes().to_vec(), (stat_of(meta), digest(blob)));
+        self.dirty = true;
+        self.map.insert(key.to_vec(), (stat_of(meta), digest(blob), true));
+    }
+
+    /// Forget every file under `dir` this run has neither found unchanged nor recorded (files since removed,
+    /// changed or unreadable).
+    pub fn forget_unseen_under(&mut self, dir: &Path) {
+        let mut d = dir.as_os_str().as_bytes().to_vec();
+        if !d.ends_with(b"/") {
+            d.push(b'/');
+        }
+        let before = self.map.len();
+        self.map.retain(|p, (_, _, seen)| *seen || !p.starts_with(&d));
+        self.dirty |= self.map.len() != before;
     }
 
     /// Files remembered.
@@ -124,14 +140,17 @@ impl StatCache {
         self.map.is_empty()
     }
 
-    /// Write the cache back (sealed, replaced atomically).
+    /// Write the cache back (sealed, replaced atomically) if anything changed.
     pub fn save(&self, keys: &Keys) -> Result<()> {
+        if !self.dirty {
+            return Ok(());
+        }
         let f = CacheFile {
             version: VERSION,
             entries: self
                 .map
                 .iter()
-                .map(|(p, (s, d))| (serde_bytes::ByteBuf::from(p.clone()), *s, serde_bytes::ByteArray::new(*d)))
+                .map(|(p, (s, d, _))| (serde_bytes::ByteBuf::from(p.clone()), *s, serde_bytes::ByteArray::new(*d)))
                 .collect(),
         };
         let mut plain = Vec::new();
