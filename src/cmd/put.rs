@@ -43,6 +43,7 @@ impl Args {
                 delete: self.delete,
                 stat_cache: Some(s.workspace()?.cache_dir().join("stat-cache")),
                 progress: bar.sink(),
+                write: store.write_options(),
                 ..PutTreeOptions::default()
             };
             let out = put_tree(&store, &ns, &dir, &opts)?;
