@@ -44,7 +44,6 @@ impl Args {
                 stat_cache: Some(s.workspace()?.cache_dir().join("stat-cache")),
                 progress: bar.sink(),
                 write: store.write_options(),
-                ..PutTreeOptions::default()
             };
             let out = put_tree(&store, &ns, &dir, &opts)?;
             if let Some(first) = &out.first_special {
