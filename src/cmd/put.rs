@@ -45,7 +45,7 @@ impl Args {
                 // A tree that holds the workspace never stores the workspace's own files (key, caches, repository).
                 exclude: vec![s.workspace()?.dir()],
                 progress: bar.sink(),
-                ..PutTreeOptions::default()
+                write: store.write_options(),
             };
             let out = put_tree(&store, &ns, &dir, &opts)?;
             if let Some(first) = &out.first_special {
