@@ -8,4 +8,5 @@ BENCH_MK_DIR := $(dir $(lastword $(MAKEFILE_LIST)))
 bench:
 	cargo build --release
 	mkdir -p bench-work && cargo bench --bench stream | tee bench-work/stream.md
+	cargo bench --bench fields | tee bench-work/fields.md
 	bash $(BENCH_MK_DIR)bench.sh
