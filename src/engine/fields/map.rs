@@ -35,8 +35,7 @@
 //! ```
 
 use super::strategy::{Local, Strategy};
-use super::{Field, Key};
-use crate::engine::crypto::Kind;
+use super::{Field, Key, Trace, Tracer};
 use crate::engine::object::{ChunkPointer, Store};
 use crate::engine::tree::{self, NodeStore};
 use crate::engine::{Error, Result};
@@ -376,28 +375,6 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S:
         });
         Ok(MapDiff { inner, _k: PhantomData })
     }
-
-    /// Report every chunk the map's root `root` reaches that `parent` does not: the tree's nodes, and the value
-    /// chunks of the strategy (values new or changed since `parent`). Values themselves are handed to `value`, to
-    /// report blobs they hold.
-    pub fn trace_root(
-        store: &Arc<Store>,
-        root: &[u8],
-        parent: Option<&[u8]>,
-        chunk: &mut dyn FnMut(Kind, &ChunkPointer) -> Result<()>,
-        value: &mut dyn FnMut(V) -> Result<()>,
-    ) -> Result<()> {
-        let nodes = &**store as &dyn NodeStore;
-        let root = decode_root(Some(root))?;
-        let parent = decode_root(parent)?;
-        tree::for_each_node(nodes, root.as_ref(), &mut |n| chunk(Kind::Index, n))?;
-        for d in tree::diff(nodes, parent, root) {
-            let Some(stored) = d?.new else { continue };
-            S::trace(&stored, chunk)?;
-            value(decode_value(&S::get(store, &stored)?)?)?;
-        }
-        Ok(())
-    }
 }
 
 /// The store an iterator reads values through.
@@ -591,7 +568,7 @@ fn same_stored<S: Strategy>(a: &Option<Vec<u8>>, b: &Option<Vec<u8>>) -> bool {
     }
 }
 
-impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S: Strategy> Field
+impl<K: Key, V: Serialize + DeserializeOwned + Clone + Trace + Send + Sync + 'static, S: Strategy> Field
     for VersionedMap<K, V, S>
 {
     fn load(&self, store: &Arc<Store>, root: Option<&[u8]>) -> Result<()> {
@@ -644,5 +621,23 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S:
 
     fn is_dirty(&self) -> bool {
         self.staged_len() > 0
+    }
+
+    fn trace(&self, root: &[u8], parent: Option<&[u8]>, tracer: &mut Tracer<'_>) -> Result<()> {
+        let store = tracer.store().clone();
+        let nodes = &*store as &dyn NodeStore;
+        let root = decode_root(Some(root))?;
+        let parent = decode_root(parent)?;
+        tree::for_each_node(nodes, root.as_ref(), &mut |n| tracer.chunk(n))?;
+        // Values that are new in this commit; older ones are traced from the commit that introduced them. The diff
+        // loads (and so authenticates) every index node that differs from the parent.
+        for d in tree::diff(nodes, parent, root) {
+            let Some(stored) = d?.new else { continue };
+            S::trace(&stored, &mut |_, p| tracer.chunk(p))?;
+            let v: V = decode_value(&S::get(&store, &stored)?)?;
+            tracer.value();
+            v.trace(tracer)?;
+        }
+        Ok(())
     }
 }

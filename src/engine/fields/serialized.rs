@@ -22,8 +22,8 @@
 //! # Ok(()) }
 //! ```
 
-use super::Field;
-use crate::engine::chunk::{copy_range, Blob, BlobWriter, WriteOptions};
+use super::{Field, Trace, Tracer};
+use crate::engine::chunk::{copy_range, Blob, BlobWriter};
 use crate::engine::object::Store;
 use crate::engine::{Error, Result};
 use serde::{de::DeserializeOwned, Serialize};
@@ -87,7 +87,7 @@ pub(crate) fn read_blob_root(store: &Arc<Store>, root: &[u8]) -> Result<(Blob, V
 
 /// Store `bytes` as a blob; returns the root (the CBOR of the blob).
 pub(crate) fn write_blob_root(store: &Arc<Store>, bytes: &[u8]) -> Result<Vec<u8>> {
-    let mut w = BlobWriter::new(store.clone(), WriteOptions::default());
+    let mut w = BlobWriter::new(store.clone(), store.write_options());
     w.write_all(bytes).map_err(|e| Error::io("storing field", e))?;
     let blob = w.finish()?;
     let mut root = Vec::new();
@@ -120,7 +120,7 @@ pub(crate) fn commit_whole(
     write_blob_root(store, ours)
 }
 
-impl<T: Serialize + DeserializeOwned + Default + Send + Sync> Field for Serialized<T> {
+impl<T: Serialize + DeserializeOwned + Default + Trace + Send + Sync> Field for Serialized<T> {
     fn load(&self, store: &Arc<Store>, root: Option<&[u8]>) -> Result<()> {
         let v = match root {
             None => T::default(),
@@ -145,5 +145,17 @@ impl<T: Serialize + DeserializeOwned + Default + Send + Sync> Field for Serializ
 
     fn is_dirty(&self) -> bool {
         self.dirty.load(Ordering::SeqCst)
+    }
+
+    fn trace(&self, root: &[u8], parent: Option<&[u8]>, tracer: &mut Tracer<'_>) -> Result<()> {
+        if parent == Some(root) {
+            return Ok(());
+        }
+        let (blob, bytes) = read_blob_root(&tracer.store().clone(), root)?;
+        tracer.blob(&blob)?;
+        let v: T =
+            ciborium::from_reader(bytes.as_slice()).map_err(|e| Error::integrity(format!("field value: {e}")))?;
+        tracer.value();
+        v.trace(tracer)
     }
 }
