@@ -32,6 +32,9 @@ pub use engine::crypto::{KdfParams, MasterKey};
 pub use engine::db::Infinitree;
 pub use engine::error::{Error, Result};
 pub use engine::fields::{Field, Index, Trace, Tracer};
+pub use engine::id::CommitId;
+pub use engine::object::StoreOptions;
+pub use engine::repo::{Branch, CheckReport, CommitInfo, GcOptions, GcPlan, Repository};
 /// `#[derive(Index)]`: implement [`Index`](trait@Index) for a struct of fields.
 ///
 /// Each field is stored under its Rust name, or under `#[infini(name = "...")]`; `#[infini(skip)]` leaves a field
@@ -57,9 +60,6 @@ pub use engine::fields::{Field, Index, Trace, Tracer};
 /// assert_eq!(names, State::FIELD_NAMES);
 /// ```
 pub use infini_derive::Index;
-pub use engine::id::CommitId;
-pub use engine::object::StoreOptions;
-pub use engine::repo::{Branch, CheckReport, CommitInfo, GcOptions, GcPlan, Repository};
 
 /// Typed, versioned fields and the [`Index`] of named fields a commit snapshots.
 pub mod fields {

@@ -25,9 +25,8 @@
 use super::map::{decode_value, encode_value, show_key};
 use super::serialized::{read_blob_root, write_blob_root};
 use super::strategy::{Local, Strategy};
-use super::{Field, Key};
-use crate::engine::crypto::Kind;
-use crate::engine::object::{ChunkPointer, Store};
+use super::{Field, Key, Trace, Tracer};
+use crate::engine::object::Store;
 use crate::engine::{Error, Result};
 use dashmap::{DashMap, DashSet};
 use serde::{de::DeserializeOwned, Serialize};
@@ -146,26 +145,9 @@ impl<K: Key + Hash, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'sta
         v.sort_by(|a, b| a.0.cmp(&b.0));
         v
     }
-
-    /// Report every chunk `root` reaches: the entry stream's chunks, and each stored value's chunks (for
-    /// [`Sparse`](super::Sparse)); values are handed to `value` (to report blobs they hold).
-    pub fn trace_root(
-        store: &Arc<Store>,
-        root: &[u8],
-        chunk: &mut dyn FnMut(Kind, &ChunkPointer) -> Result<()>,
-        value: &mut dyn FnMut(V) -> Result<()>,
-    ) -> Result<()> {
-        let (blob, _) = read_blob_root(store, root)?;
-        blob.for_each_pointer(store, chunk)?;
-        for (_, stored) in read_stored(store, Some(root))? {
-            S::trace(&stored, chunk)?;
-            value(decode_value(&S::get(store, &stored)?)?)?;
-        }
-        Ok(())
-    }
 }
 
-impl<K: Key + Hash, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S: Strategy> Field
+impl<K: Key + Hash, V: Serialize + DeserializeOwned + Clone + Trace + Send + Sync + 'static, S: Strategy> Field
     for Map<K, V, S>
 {
     fn load(&self, store: &Arc<Store>, root: Option<&[u8]>) -> Result<()> {
@@ -228,5 +210,21 @@ impl<K: Key + Hash, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'sta
 
     fn is_dirty(&self) -> bool {
         !self.changed.is_empty()
+    }
+
+    fn trace(&self, root: &[u8], parent: Option<&[u8]>, tracer: &mut Tracer<'_>) -> Result<()> {
+        if parent == Some(root) {
+            return Ok(());
+        }
+        let store = tracer.store().clone();
+        let (blob, _) = read_blob_root(&store, root)?;
+        tracer.blob(&blob)?;
+        for (_, stored) in read_stored(&store, Some(root))? {
+            S::trace(&stored, &mut |_, p| tracer.chunk(p))?;
+            let v: V = decode_value(&S::get(&store, &stored)?)?;
+            tracer.value();
+            v.trace(tracer)?;
+        }
+        Ok(())
     }
 }

@@ -42,7 +42,7 @@
 //! ```
 
 use super::map::{decode_value, encode_value};
-use super::Field;
+use super::{Field, Trace, Tracer};
 use crate::engine::crypto::Kind;
 use crate::engine::object::{ChunkPointer, Store};
 use crate::engine::tree::{self, NodeStore};
@@ -169,33 +169,6 @@ impl<T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static> LinkedList
             _t: PhantomData,
         }
     }
-
-    /// Report every chunk `root` reaches that `parent` does not: the nodes of the segment tree and the segments
-    /// appended since `parent`; the items of those segments are handed to `item` (to report blobs they hold).
-    pub fn trace_root(
-        store: &Arc<Store>,
-        root: &[u8],
-        parent: Option<&[u8]>,
-        chunk: &mut dyn FnMut(Kind, &ChunkPointer) -> Result<()>,
-        item: &mut dyn FnMut(T) -> Result<()>,
-    ) -> Result<()> {
-        let root = decode_list_root(Some(root))?;
-        let parent = decode_list_root(parent)?;
-        tree::for_each_node(&**store as &dyn NodeStore, root.index.as_ref(), &mut |n| chunk(Kind::Index, n))?;
-        let mut next = root.head;
-        while let Some(p) = next {
-            if Some(p) == parent.head {
-                break;
-            }
-            chunk(Kind::Index, &p)?;
-            let seg = load_segment(store, &p)?;
-            for b in &seg.items {
-                item(decode_value(b)?)?;
-            }
-            next = seg.prev;
-        }
-        Ok(())
-    }
 }
 
 /// Write `items` as segments on top of `root`; returns the new root.
@@ -222,7 +195,7 @@ fn append(store: &Store, mut root: ListRoot, items: Vec<Vec<u8>>) -> Result<List
     Ok(root)
 }
 
-impl<T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static> Field for LinkedList<T> {
+impl<T: Serialize + DeserializeOwned + Clone + Trace + Send + Sync + 'static> Field for LinkedList<T> {
     fn load(&self, store: &Arc<Store>, root: Option<&[u8]>) -> Result<()> {
         let root = decode_list_root(root)?;
         *self.store.write().expect("field lock") = Some(store.clone());
@@ -245,6 +218,29 @@ impl<T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static> Field for 
 
     fn is_dirty(&self) -> bool {
         !self.pending.lock().expect("field lock").is_empty()
+    }
+
+    fn trace(&self, root: &[u8], parent: Option<&[u8]>, tracer: &mut Tracer<'_>) -> Result<()> {
+        let store = tracer.store().clone();
+        let root = decode_list_root(Some(root))?;
+        let parent = decode_list_root(parent)?;
+        tree::for_each_node(&*store as &dyn NodeStore, root.index.as_ref(), &mut |n| tracer.chunk(n))?;
+        // Segments appended since the parent; older ones are traced from the commits that wrote them.
+        let mut next = root.head;
+        while let Some(p) = next {
+            if Some(p) == parent.head {
+                break;
+            }
+            tracer.chunk(&p)?;
+            let seg = load_segment(&store, &p)?;
+            for b in &seg.items {
+                let item: T = decode_value(b)?;
+                tracer.value();
+                item.trace(tracer)?;
+            }
+            next = seg.prev;
+        }
+        Ok(())
     }
 }
 

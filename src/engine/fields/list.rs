@@ -19,7 +19,7 @@
 //! ```
 
 use super::serialized::{commit_whole, read_blob_root};
-use super::Field;
+use super::{Field, Trace, Tracer};
 use crate::engine::object::Store;
 use crate::engine::{Error, Result};
 use serde::{de::DeserializeOwned, Serialize};
@@ -85,7 +85,7 @@ impl<T: Clone> List<T> {
     }
 }
 
-impl<T: Serialize + DeserializeOwned + Send + Sync> Field for List<T> {
+impl<T: Serialize + DeserializeOwned + Trace + Send + Sync> Field for List<T> {
     fn load(&self, store: &Arc<Store>, root: Option<&[u8]>) -> Result<()> {
         let items = match root {
             None => Vec::new(),
@@ -110,5 +110,20 @@ impl<T: Serialize + DeserializeOwned + Send + Sync> Field for List<T> {
 
     fn is_dirty(&self) -> bool {
         self.dirty.load(Ordering::SeqCst)
+    }
+
+    fn trace(&self, root: &[u8], parent: Option<&[u8]>, tracer: &mut Tracer<'_>) -> Result<()> {
+        if parent == Some(root) {
+            return Ok(());
+        }
+        let (blob, bytes) = read_blob_root(&tracer.store().clone(), root)?;
+        tracer.blob(&blob)?;
+        let items: Vec<T> =
+            ciborium::from_reader(bytes.as_slice()).map_err(|e| Error::integrity(format!("list items: {e}")))?;
+        for item in &items {
+            tracer.value();
+            item.trace(tracer)?;
+        }
+        Ok(())
     }
 }

@@ -57,8 +57,11 @@ pub trait Index: Send + Sync {
 }
 
 /// A single field is an index of one field named `root`.
-impl<K: Key, V: serde::Serialize + serde::de::DeserializeOwned + Clone + Trace + Send + Sync + 'static, S: Strategy> Index
-    for VersionedMap<K, V, S>
+impl<
+        K: Key,
+        V: serde::Serialize + serde::de::DeserializeOwned + Clone + Trace + Send + Sync + 'static,
+        S: Strategy,
+    > Index for VersionedMap<K, V, S>
 {
     fn fields(&self) -> Vec<(&'static str, &dyn Field)> {
         vec![("root", self)]
@@ -79,7 +82,8 @@ impl<
 
 /// A single field is an index of one field named `root`.
 impl<T: serde::Serialize + serde::de::DeserializeOwned + Clone + Trace + Send + Sync + 'static> Index
-    for LinkedList<T> {
+    for LinkedList<T>
+{
     fn fields(&self) -> Vec<(&'static str, &dyn Field)> {
         vec![("root", self)]
     }
