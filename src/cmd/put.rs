@@ -42,8 +42,10 @@ impl Args {
                 prefix: self.source.clone().unwrap_or_default(),
                 delete: self.delete,
                 stat_cache: Some(s.workspace()?.cache_dir().join("stat-cache")),
+                // A tree that holds the workspace never stores the workspace's own files (key, caches, repository).
+                exclude: vec![s.workspace()?.dir()],
                 progress: bar.sink(),
-                ..PutTreeOptions::default()
+                write: store.write_options(),
             };
             let out = put_tree(&store, &ns, &dir, &opts)?;
             if let Some(first) = &out.first_special {
@@ -58,7 +60,7 @@ impl Args {
                 );
             }
             // The bar stays up until the uploads are done; then the summary replaces it.
-            bar.message("uploading");
+            bar.waiting("uploading");
             s.save_staged(&ns)?;
             let files = (out.staged.len() + out.unchanged) as u64;
             bar.finish(|took| {
@@ -108,7 +110,7 @@ impl Args {
         let size = entry.size();
         staged.push((self.target.clone(), size));
         ns.insert(self.target.clone(), entry);
-        bar.message("uploading");
+        bar.waiting("uploading");
         s.save_staged(&ns)?;
         bar.finish(bar.bytes_summary(size));
         if ctx.global.json {

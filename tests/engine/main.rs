@@ -7,5 +7,6 @@ mod concurrency;
 mod crash;
 mod gc;
 mod hostile;
+#[cfg(feature = "s3")]
 mod s3;
 mod tamper;

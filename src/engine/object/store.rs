@@ -36,6 +36,8 @@ pub struct StoreOptions {
     pub warm: Option<(PathBuf, u64)>,
     /// Told once when a damaged warm-tier entry is discarded (and read again from the backend).
     pub warm_notice: Option<WarmNotice>,
+    /// Worker threads for storing values (hashing, compression, encryption); default: all cores.
+    pub threads: usize,
 }
 
 impl Default for StoreOptions {
@@ -47,6 +49,7 @@ impl Default for StoreOptions {
             index_path: None,
             warm: None,
             warm_notice: None,
+            threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
         }
     }
 }
@@ -246,6 +249,11 @@ impl Store {
         self.opts.uploaders.max(cores).max(2)
     }
 
+    /// Options for writing values into this store (its thread count).
+    pub fn write_options(&self) -> crate::engine::chunk::WriteOptions {
+        crate::engine::chunk::WriteOptions { threads: self.opts.threads.max(1), ..Default::default() }
+    }
+
     /// The backend underneath.
     pub fn backend(&self) -> &Arc<dyn Backend> {
         &self.backend
@@ -332,7 +340,7 @@ impl Store {
             st.inflight += 1;
         }
         let tx = self.sender();
-        tx.send((id, bytes, table)).map_err(|_| Error::Invalid("upload workers stopped".into()))
+        tx.send((id, bytes, table)).map_err(|_| Error::internal("pack upload workers stopped"))
     }
 
     fn sender(&self) -> SyncSender<UploadJob> {

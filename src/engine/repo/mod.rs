@@ -1,4 +1,5 @@
-//! Repositories: the public header, key slots, commits and branch refs.
+//! Repositories: the public header (`header.rs`), key slots (`keys.rs`), commits (`commits.rs`) and branch refs
+//! (`refs.rs`); padded metadata (`meta.rs`).
 //!
 //! A [`Repository`] is opened with a password (trying every key slot) or with an already unlocked master key.
 //! Commits are chunks; a branch is a ref object, named by a keyed hash of the branch name and sealed, replaced only
@@ -6,158 +7,35 @@
 //! head and swaps the ref; when it loses a race it asks the caller to rebuild on the new head (three-way merge).
 
 mod check;
+mod commits;
 mod gc;
+mod header;
+mod keys;
+mod meta;
+mod refs;
 mod revision;
 
 pub use check::{CheckOptions, CheckReport};
+pub use commits::{Commit, CommitInfo, IndexRoots, MAX_COMMIT_ATTEMPTS};
 pub use gc::{GcOptions, GcPlan};
+pub use header::Config;
+pub use keys::{key_slots, KeySlots, Unlocked};
+pub use refs::Branch;
 
 pub use revision::Revision;
 
-use crate::engine::backend::{Backend, BackendError, RefVersion};
-use crate::engine::crypto::{
-    decode_header, decode_slot, encode_header, hostname, now_secs, HeaderError, KdfParams, KeySlot, Keys, Kind,
-    MasterKey,
-};
-use crate::engine::format::{FORMAT_VERSION, META_CLASS, SEAL_OVERHEAD};
-use crate::engine::id::CommitId;
-use crate::engine::object::{ChunkPointer, Store, StoreOptions};
+use crate::engine::backend::Backend;
+use crate::engine::crypto::{encode_header, KdfParams, KeySlot, Keys, MasterKey};
+use crate::engine::object::{Store, StoreOptions};
 use crate::engine::{Error, Result};
-use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use header::read_config;
 use std::sync::Arc;
-
-/// The public repository header, stored unencrypted as `config` and authenticated once the key is known.
-pub use crate::engine::crypto::Header as Config;
-
-/// The roots of an index's fields at one commit: field name -> the field's encoded root.
-pub type IndexRoots = BTreeMap<String, serde_bytes::ByteBuf>;
-
-/// A commit: an immutable snapshot of an index.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Commit {
-    /// Parent commits (none for the first, two or more never yet: merges are linearised).
-    pub parents: Vec<ChunkPointer>,
-    /// The index's field roots.
-    pub index: IndexRoots,
-    /// Commit message.
-    pub message: String,
-    /// Seconds since the epoch.
-    pub time: u64,
-    /// Host that made it.
-    pub host: String,
-}
-
-/// A commit with where it is stored.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CommitInfo {
-    /// Pointer to the commit chunk (its chunk id is the commit id).
-    pub ptr: ChunkPointer,
-    /// The commit.
-    pub commit: Commit,
-}
-
-impl CommitInfo {
-    /// The commit's id.
-    pub fn id(&self) -> CommitId {
-        CommitId(self.ptr.id.0)
-    }
-}
-
-/// Contents of a branch ref.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-struct RefValue {
-    branch: String,
-    head: ChunkPointer,
-}
-
-/// A branch and its head.
-#[derive(Clone, Debug)]
-pub struct Branch {
-    /// Branch name.
-    pub name: String,
-    /// Head commit.
-    pub head: ChunkPointer,
-    /// Version of the ref, for compare-and-swap.
-    pub version: RefVersion,
-}
-
-/// Attempts [`Repository::commit`] makes before giving up on a branch that keeps moving.
-pub const MAX_COMMIT_ATTEMPTS: u32 = 200;
 
 /// An open repository.
 pub struct Repository {
     backend: Arc<dyn Backend>,
     store: Arc<Store>,
     config: Config,
-}
-
-fn unpad_meta(v: &[u8]) -> Option<&[u8]> {
-    let n = u32::from_le_bytes(v.get(..4)?.try_into().ok()?) as usize;
-    v.get(4..4 + n)
-}
-
-fn cbor<T: Serialize>(t: &T) -> Vec<u8> {
-    let mut v = Vec::new();
-    ciborium::into_writer(t, &mut v).expect("CBOR encoding into memory cannot fail");
-    v
-}
-
-fn read_config(backend: &dyn Backend) -> Result<Config> {
-    let raw = backend.read("config").map_err(|e| match e {
-        BackendError::NotFound { .. } => {
-            Error::NoRepository { what: format!("no infini repository at {}", backend.describe()) }
-        }
-        e => e.into(),
-    })?;
-    decode_header(&raw).map_err(|e| match e {
-        HeaderError::NotInfini => {
-            Error::NoRepository { what: format!("{} is not an infini repository", backend.describe()) }
-        }
-        HeaderError::Damaged(why) => Error::integrity(format!("repository header {why}")),
-        HeaderError::Version(v) => Error::NoRepository {
-            what: format!(
-                "{} has repository format version {v}; this infini reads only version {FORMAT_VERSION}",
-                backend.describe()
-            ),
-        },
-    })
-}
-
-/// The key slots of a repository (readable without a key): those that decode, and `(name, why)` for those that
-/// do not, which are skipped.
-pub struct KeySlots {
-    /// Usable slots, by object name.
-    pub slots: Vec<(String, KeySlot)>,
-    /// Slots that could not be used, with the reason.
-    pub damaged: Vec<(String, String)>,
-}
-
-/// List the key slots of a repository (readable without a key).
-pub fn key_slots(backend: &dyn Backend) -> Result<KeySlots> {
-    let mut out = KeySlots { slots: Vec::new(), damaged: Vec::new() };
-    for o in backend.list("keys/")? {
-        if o.size != META_CLASS as u64 {
-            out.damaged.push((o.name, format!("has {} bytes, not {META_CLASS}", o.size)));
-            continue;
-        }
-        let raw = backend.read(&o.name)?;
-        match decode_slot(&raw) {
-            Ok(slot) => out.slots.push((o.name, slot)),
-            Err(why) => out.damaged.push((o.name, why)),
-        }
-    }
-    Ok(out)
-}
-
-/// A master key recovered from a key slot.
-pub struct Unlocked {
-    /// The slot that opened.
-    pub slot: String,
-    /// The master key.
-    pub key: MasterKey,
-    /// Slots skipped because they could not be used, with the reason.
-    pub skipped: Vec<(String, String)>,
 }
 
 impl Repository {
@@ -180,40 +58,10 @@ impl Repository {
         Self::with_key(backend, master, opts)
     }
 
-    /// Read a repository's public header without opening it.
-    pub fn header(backend: &dyn Backend) -> Result<Config> {
-        read_config(backend)
-    }
-
     /// Open with a password, trying every key slot.
     pub fn open(backend: Arc<dyn Backend>, password: &[u8], opts: StoreOptions) -> Result<Self> {
         let master = Self::unlock(&*backend, password)?;
         Self::with_key(backend, master, opts)
-    }
-
-    /// Recover the master key with a password.
-    pub fn unlock(backend: &dyn Backend, password: &[u8]) -> Result<MasterKey> {
-        Self::unlock_slot(backend, password).map(|(_, k)| k)
-    }
-
-    /// Recover the master key with a password, and say which key slot opened.
-    pub fn unlock_slot(backend: &dyn Backend, password: &[u8]) -> Result<(String, MasterKey)> {
-        Self::unlock_report(backend, password).map(|u| (u.slot, u.key))
-    }
-
-    /// Recover the master key with a password, trying every usable key slot; slots that cannot be used are skipped
-    /// and listed in the result. [`Error::WrongPassword`] when no slot opens.
-    pub fn unlock_report(backend: &dyn Backend, password: &[u8]) -> Result<Unlocked> {
-        let config = read_config(backend)?;
-        let KeySlots { slots, mut damaged } = key_slots(backend)?;
-        for (name, slot) in slots {
-            match slot.open(password, &config.id, &name) {
-                Ok(key) => return Ok(Unlocked { slot: name, key, skipped: damaged }),
-                Err(Error::WrongPassword) => continue,
-                Err(e) => damaged.push((name, e.to_string())),
-            }
-        }
-        Err(Error::WrongPassword)
     }
 
     /// Open with an unlocked master key.
@@ -223,27 +71,6 @@ impl Repository {
         config.verify(&keys)?;
         let store = Arc::new(Store::new(backend.clone(), keys, opts));
         Ok(Self { backend, store, config })
-    }
-
-    /// Add a key slot for another password.
-    pub fn add_key(&self, password: &[u8], kdf: KdfParams) -> Result<String> {
-        let name = format!("keys/{}", hex::encode(crate::engine::crypto::random_bytes::<16>()));
-        let slot = KeySlot::create(self.store.keys(), password, kdf, &self.config.id, &name)?;
-        self.backend.write(&name, &slot.encode()?)?;
-        Ok(name)
-    }
-
-    /// Remove a key slot; refuses to remove the last one.
-    pub fn remove_key(&self, name: &str) -> Result<()> {
-        let slots = key_slots(&*self.backend)?;
-        if !slots.slots.iter().any(|(n, _)| n == name) && !slots.damaged.iter().any(|(n, _)| n == name) {
-            return Err(Error::not_found(format!("key {name}")));
-        }
-        if slots.slots.len() == 1 && slots.slots[0].0 == name {
-            return Err(Error::Invalid("refusing to remove the last key".into()));
-        }
-        self.backend.delete(name)?;
-        Ok(())
     }
 
     /// The backend.
@@ -259,212 +86,6 @@ impl Repository {
     /// The public header.
     pub fn config(&self) -> &Config {
         &self.config
-    }
-
-    /// Store a commit (durable at the next flush). Returns its pointer.
-    pub fn write_commit(&self, commit: &Commit) -> Result<ChunkPointer> {
-        self.store.put_chunk(Kind::Commit, &cbor(commit))
-    }
-
-    /// Load a commit.
-    pub fn read_commit(&self, ptr: &ChunkPointer) -> Result<CommitInfo> {
-        let bytes = self.store.get_chunk(Kind::Commit, ptr)?;
-        let commit =
-            ciborium::from_reader(bytes.as_slice()).map_err(|e| Error::integrity(format!("commit {}: {e}", ptr.id)))?;
-        Ok(CommitInfo { ptr: *ptr, commit })
-    }
-
-    fn seal_ref(&self, name: &str, value: &RefValue) -> Result<Vec<u8>> {
-        let body = cbor(value);
-        if body.len() + 4 > META_CLASS - SEAL_OVERHEAD {
-            return Err(Error::Invalid("branch name too long".into()));
-        }
-        let mut plain = Vec::with_capacity(META_CLASS - SEAL_OVERHEAD);
-        plain.extend_from_slice(&(body.len() as u32).to_le_bytes());
-        plain.extend_from_slice(&body);
-        plain.resize(META_CLASS - SEAL_OVERHEAD, 0);
-        Ok(self.store.keys().seal(Kind::Ref, name.as_bytes(), &plain))
-    }
-
-    fn open_ref(&self, name: &str, sealed: &[u8]) -> Result<RefValue> {
-        let plain = self
-            .store
-            .keys()
-            .open(Kind::Ref, name.as_bytes(), sealed)
-            .map_err(|_| Error::integrity(format!("ref {name} does not authenticate")))?;
-        let v: RefValue = unpad_meta(&plain)
-            .and_then(|b| ciborium::from_reader(b).ok())
-            .ok_or_else(|| Error::integrity(format!("ref {name} does not decode")))?;
-        if self.store.keys().ref_name(&v.branch) != name {
-            return Err(Error::integrity(format!("ref {name} holds another branch's head")));
-        }
-        Ok(v)
-    }
-
-    /// Validate a branch name: non-empty, no whitespace or control characters, not a revision expression.
-    pub fn check_branch_name(name: &str) -> Result<()> {
-        let bad = name.is_empty()
-            || name.len() > 255
-            || name == "HEAD"
-            || name.starts_with('-')
-            || name.chars().any(|c| c.is_whitespace() || c.is_control() || "~^:".contains(c));
-        if bad {
-            return Err(Error::Invalid(format!("invalid branch name {name:?}")));
-        }
-        Ok(())
-    }
-
-    /// A branch's head and ref version, or `None`.
-    pub fn branch(&self, name: &str) -> Result<Option<Branch>> {
-        let rn = self.store.keys().ref_name(name);
-        match self.backend.read_ref(&rn)? {
-            None => Ok(None),
-            Some((data, version)) => {
-                let v = self.open_ref(&rn, &data)?;
-                Ok(Some(Branch { name: v.branch, head: v.head, version }))
-            }
-        }
-    }
-
-    /// All branches, sorted by name.
-    pub fn branches(&self) -> Result<Vec<Branch>> {
-        let mut out = Vec::new();
-        let gc_ref = self.store.keys().ref_name(gc::GC_REF);
-        for rn in self.backend.list_refs()? {
-            if rn == gc_ref {
-                continue;
-            }
-            if let Some((data, version)) = self.backend.read_ref(&rn)? {
-                let v = self.open_ref(&rn, &data)?;
-                out.push(Branch { name: v.branch, head: v.head, version });
-            }
-        }
-        out.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(out)
-    }
-
-    /// Create a branch at `head`; [`Error::Conflict`] if it exists.
-    pub fn create_branch(&self, name: &str, head: &ChunkPointer) -> Result<Branch> {
-        Self::check_branch_name(name)?;
-        self.store.flush()?;
-        let rn = self.store.keys().ref_name(name);
-        let sealed = self.seal_ref(&rn, &RefValue { branch: name.into(), head: *head })?;
-        match self.backend.swap_ref(&rn, None, &sealed) {
-            Ok(version) => Ok(Branch { name: name.into(), head: *head, version }),
-            Err(BackendError::PreconditionFailed { .. }) => {
-                Err(Error::Conflict { what: format!("branch {name} already exists") })
-            }
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    /// Move a branch from `expected` to `head` with compare-and-swap. `Ok(None)` when another writer won.
-    pub fn swap_branch(
-        &self,
-        name: &str,
-        expected: Option<&RefVersion>,
-        head: &ChunkPointer,
-    ) -> Result<Option<RefVersion>> {
-        // Write ordering: everything the new head points at must be durable before the ref moves.
-        self.store.flush()?;
-        let rn = self.store.keys().ref_name(name);
-        let sealed = self.seal_ref(&rn, &RefValue { branch: name.into(), head: *head })?;
-        match self.backend.swap_ref(&rn, expected, &sealed) {
-            Ok(v) => Ok(Some(v)),
-            Err(BackendError::PreconditionFailed { .. }) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    /// Delete a branch.
-    pub fn delete_branch(&self, name: &str) -> Result<()> {
-        if self.branch(name)?.is_none() {
-            return Err(Error::not_found(format!("branch {name}")));
-        }
-        self.backend.delete_ref(&self.store.keys().ref_name(name))?;
-        Ok(())
-    }
-
-    /// Commit onto `branch` with a compare-and-swap loop.
-    ///
-    /// `build(parent)` returns the new index roots on top of `parent` (the branch head now, `None` for a new
-    /// branch); it is called again with the new head whenever another writer moved the branch meanwhile, and may
-    /// fail with [`Error::Conflict`] when its changes cannot be merged. Returns the new commit.
-    pub fn commit(
-        &self,
-        branch: &str,
-        message: &str,
-        build: &mut dyn FnMut(Option<&CommitInfo>) -> Result<IndexRoots>,
-    ) -> Result<CommitInfo> {
-        Self::check_branch_name(branch)?;
-        let mut attempt = 0u32;
-        loop {
-            let current = self.branch(branch)?;
-            let parent = match &current {
-                Some(b) => Some(self.read_commit(&b.head)?),
-                None => None,
-            };
-            let index = build(parent.as_ref())?;
-            let commit = Commit {
-                parents: parent.iter().map(|p| p.ptr).collect(),
-                index,
-                message: message.to_string(),
-                time: now_secs(),
-                host: hostname(),
-            };
-            let ptr = self.write_commit(&commit)?;
-            if self.swap_branch(branch, current.as_ref().map(|b| &b.version), &ptr)?.is_some() {
-                return Ok(CommitInfo { ptr, commit });
-            }
-            attempt += 1;
-            if attempt >= MAX_COMMIT_ATTEMPTS {
-                return Err(Error::Conflict {
-                    what: format!("branch {branch} kept changing: gave up after {attempt} attempts; nothing was lost"),
-                });
-            }
-            // Back off a little with jitter so racing writers spread out.
-            let ms = rand::random::<u64>() % (5 * u64::from(attempt.min(40)) + 1);
-            std::thread::sleep(std::time::Duration::from_millis(ms));
-        }
-    }
-
-    /// Commits reachable from `start`, newest first by breadth (first parents first), at most `limit`.
-    pub fn log(&self, start: &ChunkPointer, limit: usize) -> Result<Vec<CommitInfo>> {
-        let mut out = Vec::new();
-        let mut seen = HashSet::new();
-        let mut queue = VecDeque::from([*start]);
-        while let Some(p) = queue.pop_front() {
-            if out.len() >= limit {
-                break;
-            }
-            if !seen.insert(p.id) {
-                continue;
-            }
-            let c = self.read_commit(&p)?;
-            queue.extend(c.commit.parents.iter().copied());
-            out.push(c);
-        }
-        Ok(out)
-    }
-
-    /// The nearest common ancestor of two commits, if any.
-    pub fn merge_base(&self, a: &ChunkPointer, b: &ChunkPointer) -> Result<Option<ChunkPointer>> {
-        // Breadth-first from both sides at once; the first commit seen from both is the nearest common one.
-        let mut seen = [HashSet::new(), HashSet::new()];
-        let mut queues = [VecDeque::from([*a]), VecDeque::from([*b])];
-        while queues.iter().any(|q| !q.is_empty()) {
-            for side in 0..2 {
-                if let Some(p) = queues[side].pop_front() {
-                    if seen[1 - side].contains(&p.id) {
-                        return Ok(Some(p));
-                    }
-                    if seen[side].insert(p.id) {
-                        queues[side].extend(self.read_commit(&p)?.commit.parents);
-                    }
-                }
-            }
-        }
-        Ok(None)
     }
 }
 
