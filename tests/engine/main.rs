@@ -6,5 +6,6 @@ mod support;
 mod concurrency;
 mod crash;
 mod gc;
+mod progress;
 mod s3;
 mod tamper;
