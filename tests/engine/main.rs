@@ -7,5 +7,6 @@ mod concurrency;
 mod crash;
 mod gc;
 mod progress;
+#[cfg(feature = "s3")]
 mod s3;
 mod tamper;

@@ -5,8 +5,8 @@ use infini::engine::crypto::KdfParams;
 use infini::engine::db::Infinitree;
 use infini::engine::namespace::{store_value, NamespaceIndex};
 use infini::engine::object::StoreOptions;
-use infini::engine::progress::{Progress, ProgressSink, Unit};
-use infini::engine::repo::{CheckOptions, GcOptions, Repository};
+use infini::progress::{Progress, ProgressSink, Unit};
+use infini::{CheckOptions, GcOptions, Repository};
 use std::sync::{Arc, Mutex};
 
 /// A phase: its name, unit, announced total and the units counted in it.
@@ -44,7 +44,8 @@ fn repo_with_two_branches() -> Arc<Repository> {
 fn check_reports_bytes_of_every_pack_then_commits() {
     let repo = repo_with_two_branches();
     let rec = Arc::new(Recorder::default());
-    let rep = repo.check_with(&CheckOptions { read_data: true, progress: ProgressSink::new(rec.clone()) }).unwrap();
+    let opts = CheckOptions { read_data: true, progress: ProgressSink::new(rec.clone()) };
+    let rep = repo.check_with(&NamespaceIndex::default(), &opts).unwrap();
     assert!(rep.errors.is_empty(), "{rep:?}");
     let phases = rec.0.lock().unwrap().clone();
     assert_eq!(phases.len(), 2, "{phases:?}");
@@ -55,7 +56,8 @@ fn check_reports_bytes_of_every_pack_then_commits() {
     assert_eq!((phases[1].0.as_str(), phases[1].1, phases[1].3), ("commits", Unit::Items, rep.commits));
 
     let rec = Arc::new(Recorder::default());
-    let rep = repo.check_with(&CheckOptions { read_data: false, progress: ProgressSink::new(rec.clone()) }).unwrap();
+    let opts = CheckOptions { read_data: false, progress: ProgressSink::new(rec.clone()) };
+    let rep = repo.check_with(&NamespaceIndex::default(), &opts).unwrap();
     let phases = rec.0.lock().unwrap().clone();
     assert_eq!(phases[0], ("packs".to_string(), Unit::Items, Some(rep.packs), rep.packs));
 }
@@ -65,7 +67,7 @@ fn gc_reports_mark_condemn_and_delete() {
     let repo = repo_with_two_branches();
     let rec = Arc::new(Recorder::default());
     let opts = GcOptions { grace_secs: 0, dry_run: false, progress: ProgressSink::new(rec.clone()) };
-    let plan = repo.gc(&opts).unwrap();
+    let plan = repo.gc(&NamespaceIndex::default(), &opts).unwrap();
     let phases = rec.0.lock().unwrap().clone();
     let names: Vec<_> = phases.iter().map(|p| p.0.as_str()).collect();
     assert_eq!(names, ["mark", "condemn", "delete"], "{phases:?}");
