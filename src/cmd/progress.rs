@@ -8,7 +8,7 @@ use super::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use infini::engine::progress::{Progress, ProgressSink, Unit};
 use std::io::IsTerminal;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -96,6 +96,16 @@ impl indicatif::TermLike for Stderr {
     }
 }
 
+/// Print `msg` on stderr above the bar being drawn, if any (the bar is cleared, the line printed, the bar redrawn
+/// below it), so that a message never lands in the middle of a bar's line.
+pub fn eprintln_above(msg: &str) {
+    let active = active().lock().unwrap_or_else(|e| e.into_inner());
+    match active.last() {
+        Some((_, pb)) => pb.suspend(|| eprintln!("{msg}")),
+        None => eprintln!("{msg}"),
+    }
+}
+
 /// `n` with thousands separators: 43,267.
 pub fn count(n: u64) -> String {
     let s = n.to_string();
@@ -140,26 +150,46 @@ fn columns() -> usize {
     }
 }
 
-fn style(template: &str) -> ProgressStyle {
+/// Files done and known, for phases that count the bytes of many files; read when drawing, so that finishing a
+/// file costs one atomic increment.
+#[derive(Default)]
+struct Files {
+    done: AtomicU64,
+    total: AtomicU64,
+    shown: AtomicBool,
+}
+
+fn style(template: &str, files: &Arc<Files>) -> ProgressStyle {
+    let files = files.clone();
     ProgressStyle::with_template(template)
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .with_key("rate", |s: &ProgressState, w: &mut dyn std::fmt::Write| {
             let _ = write!(w, "{}/s", count(s.per_sec().round() as u64));
         })
+        .with_key("files", move |_: &ProgressState, w: &mut dyn std::fmt::Write| {
+            if files.shown.load(Ordering::Relaxed) {
+                let (d, t) = (files.done.load(Ordering::Relaxed), files.total.load(Ordering::Relaxed));
+                let _ = write!(w, "{}/{} files ", count(d), count(t));
+            }
+        })
         .progress_chars("█▉▊▋▌▍▎▏ ")
         .tick_chars("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏ ")
 }
 
-fn bytes_style(total: bool) -> ProgressStyle {
-    let bar =
-        format!("{{prefix}} {{bar:{BAR_WIDTH}}} {{bytes}}/{{total_bytes}} {{bytes_per_sec}} eta {{eta}} {{wide_msg}}");
-    style(if total { &bar } else { "{spinner} {prefix} {bytes} {bytes_per_sec} {wide_msg}" })
+fn bytes_style(total: bool, files: &Arc<Files>) -> ProgressStyle {
+    let bar = format!(
+        "{{prefix}} {{files}}{{bar:{BAR_WIDTH}}} {{bytes}}/{{total_bytes}} {{bytes_per_sec}} eta {{eta}} {{wide_msg}}"
+    );
+    style(if total { &bar } else { "{spinner} {prefix} {files}{bytes} {bytes_per_sec} {wide_msg}" }, files)
 }
 
-fn items_style(total: bool) -> ProgressStyle {
+fn items_style(total: bool, files: &Arc<Files>) -> ProgressStyle {
     let bar = format!("{{prefix}} {{bar:{BAR_WIDTH}}} {{human_pos}}/{{human_len}} {{rate}} eta {{eta}} {{wide_msg}}");
-    style(if total { &bar } else { "{spinner} {prefix} {human_pos} {wide_msg}" })
+    style(if total { &bar } else { "{spinner} {prefix} {human_pos} {wide_msg}" }, files)
 }
+
+/// The current file shown changes at most this often (building its shortened path costs more than the rest).
+const MESSAGE_EVERY: Duration = Duration::from_millis(100);
 
 /// A progress bar or spinner on stderr, or nothing (see the [module documentation](self)). Dropping it clears it.
 pub struct Bar {
@@ -168,17 +198,21 @@ pub struct Bar {
     id: u64,
     start: Instant,
     label: String,
-    /// For the tree form: (files done, files total), shown in the prefix.
-    files: Mutex<(u64, u64)>,
+    files: Arc<Files>,
+    /// Terminal columns when the bar was made.
+    columns: usize,
+    /// When the message last changed, in milliseconds since `start`.
+    message_at: AtomicU64,
 }
 
 impl Bar {
-    fn make(ctx: &Context, label: &str, len: Option<u64>, style: ProgressStyle) -> Self {
+    fn make(ctx: &Context, label: &str, len: Option<u64>, style: impl FnOnce(&Arc<Files>) -> ProgressStyle) -> Self {
+        let files = Arc::new(Files::default());
         let pb = enabled(ctx).then(|| {
             install_interrupt_handler();
             let target = ProgressDrawTarget::term_like_with_hz(Box::new(Stderr(console::Term::buffered_stderr())), HZ);
             let pb = ProgressBar::with_draw_target(len, target);
-            pb.set_style(style);
+            pb.set_style(style(&files));
             pb.set_prefix(label.to_string());
             // Keeps rate, ETA and spinners moving while the work stalls (a slow backend).
             pb.enable_steady_tick(Duration::from_millis(1000 / HZ as u64));
@@ -191,29 +225,45 @@ impl Bar {
             Some((id, pb)) => (id, Some(pb)),
             None => (0, None),
         };
-        Bar { id, pb, start: Instant::now(), label: label.to_string(), files: Mutex::new((0, 0)) }
+        Bar {
+            id,
+            pb,
+            start: Instant::now(),
+            label: label.to_string(),
+            files,
+            columns: columns(),
+            message_at: AtomicU64::new(0),
+        }
     }
 
     /// Draws nothing.
     pub fn hidden() -> Self {
-        Bar { pb: None, id: 0, start: Instant::now(), label: String::new(), files: Mutex::new((0, 0)) }
+        Bar {
+            pb: None,
+            id: 0,
+            start: Instant::now(),
+            label: String::new(),
+            files: Arc::default(),
+            columns: 80,
+            message_at: AtomicU64::new(0),
+        }
     }
 
     /// Bytes towards `total` (a spinner with the byte count and rate when the total is unknown).
     pub fn bytes(ctx: &Context, label: &str, total: Option<u64>) -> Self {
-        Self::make(ctx, label, total, bytes_style(total.is_some()))
+        Self::make(ctx, label, total, |f| bytes_style(total.is_some(), f))
     }
 
     /// A spinner saying what is happening.
     pub fn spinner(ctx: &Context, label: &str, what: &str) -> Self {
-        let b = Self::make(ctx, label, None, style("{spinner} {prefix} {wide_msg}"));
+        let b = Self::make(ctx, label, None, |f| style("{spinner} {prefix} {wide_msg}", f));
         b.message(what);
         b
     }
 
     /// Phases reported by the engine (see [`Bar::sink`]).
     pub fn phases(ctx: &Context, label: &str) -> Arc<Self> {
-        Arc::new(Self::make(ctx, label, None, items_style(false)))
+        Arc::new(Self::make(ctx, label, None, |f| items_style(false, f)))
     }
 
     /// A sink for engine options that draws on this bar.
@@ -246,24 +296,30 @@ impl Bar {
         }
     }
 
-    /// The current file of a tree: shown shortened to fit the terminal.
-    fn file(&self, path: &str) {
+    /// The counted work is done but the command still waits (for uploads): a spinner with what was done and
+    /// `what`, instead of a full bar whose rate decays and whose ETA says 0 s.
+    pub fn waiting(&self, what: &str) {
         if let Some(pb) = &self.pb {
-            // Room left after "label 12,345/43,267 files ████ 123.45 MiB/650.00 MiB 45.67 MiB/s eta 12s ", and
-            // one column more, so that the line never reaches the terminal's edge.
-            let total = self.files.lock().unwrap_or_else(|e| e.into_inner()).1;
-            let fixed = self.label.len() + 2 * count(total).len() + BAR_WIDTH + 55;
-            let room = columns().saturating_sub(fixed);
-            pb.set_message(if room >= 8 { shorten(path, room) } else { String::new() });
+            pb.set_style(style("{spinner} {prefix} {files}{bytes} {wide_msg}", &self.files));
+            pb.set_message(what.to_string());
         }
     }
 
-    /// Show the files done of the total in the prefix (the phase name gives way to it).
-    fn update_files(&self, f: impl FnOnce(&mut (u64, u64))) {
+    /// The current file of a tree: shown shortened to fit the terminal.
+    fn file(&self, path: &str) {
         if let Some(pb) = &self.pb {
-            let mut files = self.files.lock().unwrap_or_else(|e| e.into_inner());
-            f(&mut files);
-            pb.set_prefix(format!("{} {}/{} files", self.label, count(files.0), count(files.1)));
+            let now = self.start.elapsed().as_millis() as u64;
+            let last = self.message_at.load(Ordering::Relaxed);
+            if now.saturating_sub(last) < MESSAGE_EVERY.as_millis() as u64 && last != 0 {
+                return;
+            }
+            self.message_at.store(now.max(1), Ordering::Relaxed);
+            // Room left after "label phase 12,345/43,267 files ████ 123.45 MiB/650.00 MiB 45.67 MiB/s eta 12s ",
+            // and one column more, so that the line never reaches the terminal's edge.
+            let total = self.files.total.load(Ordering::Relaxed);
+            let fixed = self.label.len() + 6 + 2 * count(total).len() + BAR_WIDTH + 55;
+            let room = self.columns.saturating_sub(fixed);
+            pb.set_message(if room >= 8 { shorten(path, room) } else { String::new() });
         }
     }
 
@@ -313,8 +369,8 @@ impl Progress for Bar {
     fn phase(&self, name: &str, unit: Unit, total: Option<u64>) {
         if let Some(pb) = &self.pb {
             pb.set_style(match unit {
-                Unit::Bytes => bytes_style(total.is_some()),
-                Unit::Items => items_style(total.is_some()),
+                Unit::Bytes => bytes_style(total.is_some(), &self.files),
+                Unit::Items => items_style(total.is_some(), &self.files),
             });
             pb.set_prefix(format!("{} {name}", self.label));
             pb.set_message("");
@@ -341,11 +397,12 @@ impl Progress for Bar {
     }
 
     fn set_items(&self, total: u64) {
-        self.update_files(|f| f.1 = total);
+        self.files.total.store(total, Ordering::Relaxed);
+        self.files.shown.store(true, Ordering::Relaxed);
     }
 
     fn item_done(&self) {
-        self.update_files(|f| f.0 += 1);
+        self.files.done.fetch_add(1, Ordering::Relaxed);
     }
 }
 

@@ -58,7 +58,7 @@ impl Args {
                 );
             }
             // The bar stays up until the uploads are done; then the summary replaces it.
-            bar.message("uploading");
+            bar.waiting("uploading");
             s.save_staged(&ns)?;
             let files = (out.staged.len() + out.unchanged) as u64;
             bar.finish(|took| {
@@ -108,7 +108,7 @@ impl Args {
         let size = entry.size();
         staged.push((self.target.clone(), size));
         ns.insert(self.target.clone(), entry);
-        bar.message("uploading");
+        bar.waiting("uploading");
         s.save_staged(&ns)?;
         bar.finish(bar.bytes_summary(size));
         if ctx.global.json {

@@ -63,7 +63,6 @@ impl Repository {
             progress.phase("packs", Unit::Items, Some(objects.len() as u64));
         }
         for o in objects {
-            progress.message(|| o.name.clone());
             let Some(id) = parse_object_name(&o.name) else {
                 rep.errors.push(format!("{}: unexpected object name", o.name));
                 continue;
