@@ -71,7 +71,7 @@ impl Cursor {
     }
 }
 
-/// Streaming iterator over the differences between two trees, in key order, from [`diff`](super::diff).
+/// Streaming iterator over the differences between two trees, in key order, from `diff`.
 ///
 /// Memory is bounded by the depth of the two trees. Subtrees whose pointers are equal on both sides are skipped
 /// without being loaded.

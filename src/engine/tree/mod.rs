@@ -10,7 +10,7 @@
 //! Because a node ends after an entry depending only on the entries since the previous node ended, the same set of
 //! entries always gives the same nodes, whatever order and batches they were written in: equal subtrees of two
 //! versions have equal pointers (identical node bytes deduplicate in the store), which is what lets
-//! [`diff`] skip them and [`apply`] rewrite only the paths to changed keys.
+//! `diff` skip them and `apply` rewrite only the paths to changed keys.
 //!
 //! # Node format (part of the on-disk format)
 //!
@@ -45,9 +45,9 @@
 //! # Costs
 //!
 //! * [`get`]: one node per level.
-//! * [`apply`]: only nodes whose content changes are written: per change, about one node per level (occasionally
+//! * `apply`: only nodes whose content changes are written: per change, about one node per level (occasionally
 //!   a neighbour whose end moves). Untouched nodes are shared and not even loaded.
-//! * [`range`], [`prefix`], [`diff`]: streaming, holding one root-to-leaf path of nodes (per tree).
+//! * [`range`], [`prefix`], `diff`: streaming, holding one root-to-leaf path of nodes (per tree).
 //! * [`len`]: the root only (internal entries carry counts).
 //! * [`for_each_node`]: loads internal nodes only; [`verify`] loads and checks every node.
 //!
@@ -125,7 +125,7 @@ pub fn diff<'a>(store: &'a dyn NodeStore, a: Option<ChunkPointer>, b: Option<Chu
     Diff::new(StoreRef::Borrowed(store), a, b)
 }
 
-/// Like [`diff`], but the iterator shares ownership of the store.
+/// Like `diff`, but the iterator shares ownership of the store.
 pub fn diff_shared(store: Arc<dyn NodeStore>, a: Option<ChunkPointer>, b: Option<ChunkPointer>) -> Diff<'static> {
     Diff::new(StoreRef::Shared(store), a, b)
 }
