@@ -7,6 +7,7 @@ mod concurrency;
 mod crash;
 mod gc;
 mod hostile;
+mod progress;
 #[cfg(feature = "s3")]
 mod s3;
 mod tamper;
