@@ -26,6 +26,7 @@ pub use revision::Revision;
 
 use crate::engine::backend::Backend;
 use crate::engine::crypto::{encode_header, KdfParams, KeySlot, Keys, MasterKey};
+use crate::engine::format::FORMAT_VERSION;
 use crate::engine::object::{Store, StoreOptions};
 use crate::engine::{Error, Result};
 use header::read_config;
