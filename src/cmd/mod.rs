@@ -9,12 +9,14 @@ mod completions;
 mod cp;
 mod diff;
 mod fork;
+mod fuse;
 mod gc;
 mod get;
 mod init;
 mod key;
 mod lock;
 mod log;
+mod mount;
 mod ls;
 mod mv;
 mod output;
@@ -26,6 +28,7 @@ mod session;
 mod show;
 mod stats;
 mod status;
+mod tar;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use infini::engine::backend::BackendError;
@@ -44,7 +47,8 @@ Exit codes:
   11  conflict (a concurrent change that could not be merged, or a branch that already exists)
   12  wrong password or no usable key
   13  integrity failure (corrupt, truncated or tampered data)
-  14  backend unavailable after retries";
+  14  backend unavailable after retries
+  16  cannot mount (no /dev/fuse, no fusermount, or a stale or unusable mountpoint)";
 
 /// Exit codes.
 pub mod code {
@@ -64,6 +68,8 @@ pub mod code {
     pub const INTEGRITY: u8 = 13;
     /// Backend unavailable.
     pub const UNAVAILABLE: u8 = 14;
+    /// FUSE unavailable or the mountpoint unusable.
+    pub const MOUNT: u8 = 16;
 }
 
 /// infini: versioned, encrypted key/value state on storage you don't trust.
@@ -140,6 +146,7 @@ enum Command {
     Check(check::Args),
     Gc(gc::Args),
     Stats(stats::Args),
+    Mount(mount::Args),
     Key(key::Args),
     Lock(lock::LockArgs),
     Unlock(lock::UnlockArgs),
@@ -229,6 +236,7 @@ fn run(cmd: Command, ctx: &Context) -> anyhow::Result<()> {
         Command::Check(a) => a.run(ctx),
         Command::Gc(a) => a.run(ctx),
         Command::Stats(a) => a.run(ctx),
+        Command::Mount(a) => a.run(ctx),
         Command::Key(a) => a.run(ctx),
         Command::Lock(a) => a.run(ctx),
         Command::Unlock(a) => a.run(ctx),
@@ -250,6 +258,12 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
         if let Some(u) = c.downcast_ref::<UsageError>() {
             let _ = u;
             return code::USAGE;
+        }
+        if c.is::<mount::MountError>() {
+            return code::MOUNT;
+        }
+        if let Some(m) = c.downcast_ref::<mount::ChildError>() {
+            return m.code;
         }
         if let Some(err) = c.downcast_ref::<Error>() {
             return engine_code(err);

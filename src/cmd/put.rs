@@ -14,6 +14,9 @@ pub struct Args {
     /// Stage a directory tree: `put -r DIR [PREFIX]`.
     #[arg(short = 'r', long)]
     recursive: bool,
+    /// Stage the files of a tar archive (from stdin, or FILE) under PREFIX: `put --tar PREFIX [FILE] < x.tar`.
+    #[arg(long, conflicts_with = "recursive")]
+    tar: bool,
     /// KEY (or DIR with -r).
     target: String,
     /// FILE to read, `-` or nothing for stdin (or PREFIX with -r).
@@ -32,7 +35,32 @@ impl Args {
         let store = s.repo.store().clone();
         s.repo.sync_dedup_index()?;
         let mut staged = Vec::new();
-        if self.recursive {
+        if self.tar {
+            let prefix = self.target.as_str();
+            let pb = output::progress(ctx, None, "put");
+            let mut progress = |n| {
+                if let Some(pb) = &pb {
+                    pb.set_position(n)
+                }
+            };
+            let o = match self.source.as_deref() {
+                None | Some("-") => super::tar::stage(&store, &ns, prefix, &mut std::io::stdin().lock(), &mut progress)?,
+                Some(path) => {
+                    let p = super::session::cwd(ctx)?.join(path);
+                    let mut f = std::io::BufReader::new(
+                        std::fs::File::open(&p).with_context(|| format!("opening {}", Path::new(path).display()))?,
+                    );
+                    super::tar::stage(&store, &ns, prefix, &mut f, &mut progress)?
+                }
+            };
+            if let Some(pb) = pb {
+                pb.finish_and_clear();
+            }
+            if let (n @ 1.., Some(first)) = &o.skipped {
+                output::info(ctx, format!("skipped {n} archive members that are not files or links (first: {first})"));
+            }
+            staged = o.keys;
+        } else if self.recursive {
             let dir = super::session::cwd(ctx)?.join(&self.target);
             if !dir.is_dir() {
                 return Err(usage(format!("{} is not a directory", self.target)));
