@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, UNIX_EPOCH};
 
 use fuser::{
-    Errno, FileHandle, FopenFlags, Generation, INodeNo, LockOwner, OpenFlags, ReplyAttr,
-    ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyOpen, Request,
+    Errno, FileHandle, FopenFlags, Generation, INodeNo, LockOwner, OpenFlags, ReplyAttr, ReplyData, ReplyDirectory,
+    ReplyEmpty, ReplyEntry, ReplyOpen, Request,
 };
 
 /// A [`Browser`] served over FUSE.
@@ -28,7 +28,7 @@ impl Fs {
     }
 
     fn attr(&self, a: &Attr) -> fuser::FileAttr {
-        let t = UNIX_EPOCH + Duration::from_secs(a.mtime);
+        let t = UNIX_EPOCH + Duration::new(a.mtime, a.mtime_nsec);
         fuser::FileAttr {
             ino: INodeNo(a.ino),
             size: a.size,

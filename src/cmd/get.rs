@@ -4,10 +4,11 @@ use super::session::Session;
 use super::{output, usage, Context};
 use anyhow::Context as _;
 use infini::engine::chunk::copy_range;
+use infini::engine::files::{get_tree, GetTreeOptions};
 use infini::engine::namespace::Entry;
 use infini::engine::Error;
 use std::io::Write;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 /// Write the value of KEY to stdout (or -o FILE); with -r, write every key under PREFIX into DIR.
 #[derive(clap::Args)]
@@ -61,13 +62,6 @@ pub fn parse_range(spec: &str, size: u64) -> anyhow::Result<(u64, u64)> {
     Ok((start, end.max(start)))
 }
 
-/// `rel` as a safe relative path (no `..`, no absolute parts).
-fn safe_relative(rel: &str) -> Option<PathBuf> {
-    let p = Path::new(rel);
-    let ok = !rel.is_empty() && p.components().all(|c| matches!(c, Component::Normal(_)));
-    ok.then(|| p.to_path_buf())
-}
-
 fn write_file(ctx: &Context, s: &Session, entry: &Entry, path: &Path, range: (u64, u64)) -> anyhow::Result<u64> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
@@ -110,27 +104,24 @@ impl Args {
         if self.recursive {
             let dir = self.target_dir.as_ref().ok_or_else(|| usage("get -r needs PREFIX and DIR"))?;
             let dir = super::session::cwd(ctx)?.join(dir);
-            let store = s.repo.store();
-            let mut n = 0usize;
-            let mut files = Vec::new();
-            for item in ns.iter_prefix(store, self.key.as_bytes()) {
-                let (key, entry) = item?;
-                let rel = safe_relative(&key[self.key.len()..])
-                    .ok_or_else(|| usage(format!("key {key:?} does not map to a safe path under {}", dir.display())))?;
-                let size = entry.size();
-                write_file(ctx, &s, &entry, &dir.join(&rel), (0, size))?;
-                files.push(
-                    serde_json::json!({ "key": key, "size": size, "path": dir.join(&rel).display().to_string() }),
-                );
-                n += 1;
-            }
-            if n == 0 {
-                anyhow::bail!(Error::not_found(format!("no keys under prefix {:?}", self.key)));
+            let pb = output::progress(ctx, None, "get");
+            let out = get_tree(s.repo.store(), &ns, &self.key, &dir, &GetTreeOptions::default(), &|n| {
+                if let Some(pb) = &pb {
+                    pb.set_position(n)
+                }
+            })?;
+            if let Some(pb) = pb {
+                pb.finish_and_clear();
             }
             if ctx.global.json {
+                let files: Vec<_> = out
+                    .written
+                    .iter()
+                    .map(|w| serde_json::json!({ "key": w.key, "size": w.size, "path": w.path.display().to_string() }))
+                    .collect();
                 output::json(&serde_json::Value::Array(files))?;
             } else {
-                output::info(ctx, format!("wrote {n} files to {}", dir.display()));
+                output::info(ctx, format!("wrote {} files to {}", out.written.len(), dir.display()));
             }
             return Ok(());
         }
@@ -169,11 +160,6 @@ impl Args {
     /// `get -r PREFIX --tar`: the prefix as a tar archive on stdout or in `-o FILE`.
     fn write_tar(&self, ctx: &Context, s: &Session, ns: &infini::engine::namespace::Namespace) -> anyhow::Result<()> {
         let prefix = self.key.as_str();
-        let rel = |key: &str| -> anyhow::Result<String> {
-            safe_relative(&key[prefix.len()..])
-                .map(|p| p.to_string_lossy().into_owned())
-                .ok_or_else(|| usage(format!("key {key:?} does not map to a safe path in an archive")))
-        };
         let when = match &self.at {
             Some(rev) => s.at(rev)?.0.commit.time,
             None => s.tip.as_ref().map(|c| c.commit.time).unwrap_or_else(now_secs),
@@ -184,7 +170,7 @@ impl Args {
                 let tmp = path.with_extension("infini-partial");
                 let f = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
                 let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
-                let r = super::tar::write(s.repo.store(), ns, prefix, &rel, when, &mut w);
+                let r = super::tar::write(s.repo.store(), ns, prefix, when, &mut w);
                 let r = r.and_then(|o| {
                     w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
                     std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
@@ -197,7 +183,7 @@ impl Args {
             }
             None => {
                 let mut w = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
-                super::tar::write(s.repo.store(), ns, prefix, &rel, when, &mut w)?
+                super::tar::write(s.repo.store(), ns, prefix, when, &mut w)?
             }
         };
         if o.files == 0 {

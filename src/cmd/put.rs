@@ -3,17 +3,21 @@
 use super::session::Session;
 use super::{output, usage, Context};
 use anyhow::Context as _;
+use infini::engine::files::{file_entry, put_tree, PutTreeOptions};
 use infini::engine::namespace::{check_key, store_value, Entry};
 use std::io::Read;
 use std::path::Path;
 
-/// Stage a value under KEY, read from FILE or stdin (`-`); with -r, stage every file under DIR as PREFIX + its
-/// relative path.
+/// Stage a value under KEY, read from FILE or stdin (`-`); with -r, stage every file under DIR as PREFIX/ + its
+/// relative path (symbolic links as links; permission bits and mtime kept).
 #[derive(clap::Args)]
 pub struct Args {
-    /// Stage a directory tree: `put -r DIR [PREFIX]`.
+    /// Stage a directory tree: `put -r DIR [PREFIX]` (`web` and `web/` are the same prefix).
     #[arg(short = 'r', long)]
     recursive: bool,
+    /// With -r: also stage the removal of keys under PREFIX that are no longer in DIR (mirror the tree).
+    #[arg(long, requires = "recursive")]
+    delete: bool,
     /// Stage the files of a tar archive (from stdin, or FILE) under PREFIX: `put --tar PREFIX [FILE] < x.tar`.
     #[arg(long, conflicts_with = "recursive")]
     tar: bool,
@@ -21,10 +25,6 @@ pub struct Args {
     target: String,
     /// FILE to read, `-` or nothing for stdin (or PREFIX with -r).
     source: Option<String>,
-}
-
-fn mtime(meta: &std::fs::Metadata) -> Option<u64> {
-    meta.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok().map(|d| d.as_secs())
 }
 
 impl Args {
@@ -44,7 +44,9 @@ impl Args {
                 }
             };
             let o = match self.source.as_deref() {
-                None | Some("-") => super::tar::stage(&store, &ns, prefix, &mut std::io::stdin().lock(), &mut progress)?,
+                None | Some("-") => {
+                    super::tar::stage(&store, &ns, prefix, &mut std::io::stdin().lock(), &mut progress)?
+                }
                 Some(path) => {
                     let p = super::session::cwd(ctx)?.join(path);
                     let mut f = std::io::BufReader::new(
@@ -59,75 +61,95 @@ impl Args {
             if let (n @ 1.., Some(first)) = &o.skipped {
                 output::info(ctx, format!("skipped {n} archive members that are not files or links (first: {first})"));
             }
-            staged = o.keys;
-        } else if self.recursive {
+            s.save_staged(&ns)?;
+            if ctx.global.json {
+                let v: Vec<_> = o.keys.iter().map(|(k, n)| serde_json::json!({ "key": k, "size": n })).collect();
+                output::json(&serde_json::Value::Array(v))?;
+            } else {
+                output::info(ctx, format!("staged {} keys", o.keys.len()));
+            }
+            return Ok(());
+        }
+        if self.recursive {
             let dir = super::session::cwd(ctx)?.join(&self.target);
             if !dir.is_dir() {
                 return Err(usage(format!("{} is not a directory", self.target)));
             }
-            let prefix = self.source.clone().unwrap_or_default();
+            let opts = PutTreeOptions {
+                prefix: self.source.clone().unwrap_or_default(),
+                delete: self.delete,
+                stat_cache: Some(s.workspace()?.cache_dir().join("stat-cache")),
+                ..PutTreeOptions::default()
+            };
             let pb = output::progress(ctx, None, "put");
-            let mut total = 0u64;
-            for e in walkdir::WalkDir::new(&dir).sort_by_file_name() {
-                let e = e.with_context(|| format!("walking {}", dir.display()))?;
-                if !e.file_type().is_file() {
-                    continue;
+            let out = put_tree(&store, &ns, &dir, &opts, &|n| {
+                if let Some(pb) = &pb {
+                    pb.set_position(n)
                 }
-                let rel = e.path().strip_prefix(&dir).expect("walkdir yields paths under its root");
-                let rel = rel.to_str().ok_or_else(|| usage(format!("{} is not valid UTF-8", rel.display())))?;
-                let key = format!("{prefix}{rel}");
-                check_key(&key)?;
-                let meta = e.metadata()?;
-                let mut f = std::fs::File::open(e.path()).with_context(|| format!("opening {}", e.path().display()))?;
-                let base = total;
-                let mut entry = store_value(&store, &mut f, &mut |n| {
-                    if let Some(pb) = &pb {
-                        pb.set_position(base + n)
-                    }
-                })?;
-                total += entry.size();
-                entry.mtime = mtime(&meta);
-                staged.push((key.clone(), entry.size()));
-                ns.insert(key, entry);
-            }
+            })?;
             if let Some(pb) = pb {
                 pb.finish_and_clear();
             }
-        } else {
-            check_key(&self.target)?;
-            let entry = match self.source.as_deref() {
-                None | Some("-") => {
-                    let pb = output::progress(ctx, None, "put");
-                    let mut stdin = std::io::stdin().lock();
-                    let e = put_stream(&store, &mut stdin, &pb)?;
-                    if let Some(pb) = pb {
-                        pb.finish_and_clear();
-                    }
-                    e
+            if let Some(first) = &out.first_special {
+                output::info(
+                    ctx,
+                    format!(
+                        "skipped {} special file{} (sockets, FIFOs, devices), the first {}",
+                        out.special,
+                        if out.special == 1 { "" } else { "s" },
+                        first.display()
+                    ),
+                );
+            }
+            s.save_staged(&ns)?;
+            if ctx.global.json {
+                let mut v: Vec<_> =
+                    out.staged.iter().map(|(k, n)| serde_json::json!({ "key": k, "size": n })).collect();
+                v.extend(out.removed.iter().map(|k| serde_json::json!({ "key": k, "removed": true })));
+                output::json(&serde_json::Value::Array(v))?;
+            } else {
+                let mut msg = format!("staged {} keys", out.staged.len());
+                if self.delete {
+                    msg += &format!(", {} removed", out.removed.len());
                 }
-                Some(path) => {
-                    let p = super::session::cwd(ctx)?.join(path);
-                    let mut f =
-                        std::fs::File::open(&p).with_context(|| format!("opening {}", Path::new(path).display()))?;
-                    let meta = f.metadata()?;
-                    let pb = output::progress(ctx, Some(meta.len()), "put");
-                    let mut e = put_stream(&store, &mut f, &pb)?;
-                    if let Some(pb) = pb {
-                        pb.finish_and_clear();
-                    }
-                    e.mtime = mtime(&meta);
-                    e
-                }
-            };
-            staged.push((self.target.clone(), entry.size()));
-            ns.insert(self.target.clone(), entry);
+                msg += &format!(
+                    "; {} unchanged, {} files not read (unchanged since the last put)",
+                    out.unchanged, out.not_read
+                );
+                output::info(ctx, msg);
+            }
+            return Ok(());
         }
+        check_key(&self.target)?;
+        let entry = match self.source.as_deref() {
+            None | Some("-") => {
+                let pb = output::progress(ctx, None, "put");
+                let mut stdin = std::io::stdin().lock();
+                let e = put_stream(&store, &mut stdin, &pb)?;
+                if let Some(pb) = pb {
+                    pb.finish_and_clear();
+                }
+                e
+            }
+            Some(path) => {
+                let p = super::session::cwd(ctx)?.join(path);
+                let mut f =
+                    std::fs::File::open(&p).with_context(|| format!("opening {}", Path::new(path).display()))?;
+                let meta = f.metadata()?;
+                let pb = output::progress(ctx, Some(meta.len()), "put");
+                let e = put_stream(&store, &mut f, &pb)?;
+                if let Some(pb) = pb {
+                    pb.finish_and_clear();
+                }
+                file_entry(e.blob, &meta)
+            }
+        };
+        staged.push((self.target.clone(), entry.size()));
+        ns.insert(self.target.clone(), entry);
         s.save_staged(&ns)?;
         if ctx.global.json {
             let v: Vec<_> = staged.iter().map(|(k, n)| serde_json::json!({ "key": k, "size": n })).collect();
             output::json(&serde_json::Value::Array(v))?;
-        } else if staged.len() > 1 {
-            output::info(ctx, format!("staged {} keys", staged.len()));
         }
         Ok(())
     }

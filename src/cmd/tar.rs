@@ -6,8 +6,9 @@
 use super::usage;
 use anyhow::Context as _;
 use infini::engine::browse::FileMeta;
+use infini::engine::chunk::Blob;
 use infini::engine::chunk::{BlobReader, StreamReader};
-use infini::engine::namespace::{check_key, store_value, Entry, Namespace};
+use infini::engine::namespace::{check_key, dir_prefix, store_value, Entry, EntryKind, Namespace};
 use infini::engine::object::Store;
 use infini::engine::Error;
 use std::collections::HashSet;
@@ -21,7 +22,7 @@ pub struct Outcome {
     pub files: u64,
     /// Bytes of values.
     pub bytes: u64,
-    /// Archive members left out (not a regular file, symlink or hard link), with the first one's path.
+    /// Archive members left out (not a regular file, directory, symlink or hard link), with the first one's path.
     pub skipped: (u64, Option<String>),
     /// Keys staged (put) or written (get), with sizes.
     pub keys: Vec<(String, u64)>,
@@ -29,7 +30,6 @@ pub struct Outcome {
 
 /// A reader of a whole value: background parallel fetches for values of several chunks, direct reads otherwise.
 fn value_reader(store: &Arc<Store>, e: &Entry) -> Box<dyn Read + Send> {
-    use infini::engine::chunk::Blob;
     let multi = match &e.blob {
         Blob::Inline(_) => false,
         Blob::Chunks(c) => c.len() > 1,
@@ -53,24 +53,33 @@ fn header(kind: tar::EntryType, mode: u32, mtime: u64, size: u64, owner: (u32, u
     h
 }
 
-/// Write every key under `prefix` of `ns` as a tar archive to `out`. `rel` maps a key to its relative path (or
-/// fails, as `get -r` does); `dir_mtime` is the time given to directories.
+/// Write every key under `prefix` (a directory name: `web` and `web/` are the same) of `ns` as a tar archive to
+/// `out`, each as its path after the prefix, the way `get -r` lays them out. `dir_mtime` is the time given to
+/// directories and to files stored without one.
 pub fn write(
     store: &Arc<Store>,
     ns: &Namespace,
     prefix: &str,
-    rel: &dyn Fn(&str) -> anyhow::Result<String>,
     dir_mtime: u64,
     out: &mut dyn Write,
 ) -> anyhow::Result<Outcome> {
+    let prefix = dir_prefix(prefix)?;
+    let prefix = prefix.as_str();
     use std::os::unix::fs::MetadataExt;
     let owner = std::fs::metadata("/proc/self").map(|m| (m.uid(), m.gid())).unwrap_or((0, 0));
+    let mut items = ns.iter_prefix(store, prefix.as_bytes()).peekable();
+    if items.peek().is_none() {
+        // Nothing is written at all (not even an empty archive).
+        return Err(Error::not_found(format!("no keys under prefix {prefix:?}")).into());
+    }
     let mut b = tar::Builder::new(out);
     let mut dirs: HashSet<String> = HashSet::new();
     let mut o = Outcome { files: 0, bytes: 0, skipped: (0, None), keys: Vec::new() };
-    for item in ns.iter_prefix(store, prefix.as_bytes()) {
+    for item in items {
         let (key, entry) = item?;
-        let path = rel(&key)?;
+        let path = member_path(Path::new(&key[prefix.len()..]))?
+            .filter(|p| p.len() == key.len() - prefix.len())
+            .ok_or_else(|| usage(format!("key {key:?} does not map to a safe path in an archive")))?;
         // Parent directories first, once each, as tar itself writes them.
         let mut at = 0;
         while let Some(i) = path[at..].find('/') {
@@ -85,7 +94,7 @@ pub fn write(
         let mtime = meta.mtime.unwrap_or(dir_mtime);
         if meta.symlink {
             let mut target = Vec::new();
-            BlobReader::new(store.clone(), entry.blob.clone()).read_to_end(&mut target)?;
+            BlobReader::new(store.clone(), entry.blob.clone()).read_to_end(&mut target).map_err(read_err)?;
             let target = String::from_utf8(target).map_err(|_| Error::integrity(format!("symlink {key}")))?;
             let mut h = header(tar::EntryType::Symlink, u32::from(meta.perm), mtime, 0, owner);
             b.append_link(&mut h, &path, &target).map_err(write_err)?;
@@ -101,6 +110,10 @@ pub fn write(
     }
     b.into_inner().map_err(write_err)?.flush().map_err(write_err)?;
     Ok(o)
+}
+
+fn read_err(e: std::io::Error) -> anyhow::Error {
+    write_err(e)
 }
 
 /// An I/O error while writing the archive; an engine error that travelled through `Read` comes back as itself.
@@ -129,8 +142,9 @@ fn member_path(p: &Path) -> anyhow::Result<Option<String>> {
     Ok((!parts.is_empty()).then(|| parts.join("/")))
 }
 
-/// Stage every file of the tar archive `input` as `prefix` + its path (directories are implied by keys; symlinks
-/// and special files are skipped and counted; a hard link stores the content of the file it links to).
+/// Stage every member of the tar archive `input` under `prefix` (a directory name) as `put -r` would stage the
+/// same tree: files with their permission bits and mtime, symbolic links as links; directories are implied by
+/// keys; a hard link stores the content of the file it links to; other members are skipped and counted.
 pub fn stage(
     store: &Arc<Store>,
     ns: &Namespace,
@@ -138,6 +152,8 @@ pub fn stage(
     input: &mut dyn Read,
     progress: &mut dyn FnMut(u64),
 ) -> anyhow::Result<Outcome> {
+    let prefix = dir_prefix(prefix)?;
+    let prefix = prefix.as_str();
     let mut archive = tar::Archive::new(input);
     let mut o = Outcome { files: 0, bytes: 0, skipped: (0, None), keys: Vec::new() };
     for member in archive.entries().context("reading the tar stream")? {
@@ -147,6 +163,7 @@ pub fn stage(
         let Some(rel) = member_path(&path)? else { continue };
         let key = format!("{prefix}{rel}");
         let mtime = member.header().mtime().ok();
+        let mode = member.header().mode().ok().map(|m| m & 0o7777);
         match kind {
             tar::EntryType::Regular | tar::EntryType::Continuous => {
                 check_key(&key)?;
@@ -154,6 +171,7 @@ pub fn stage(
                 let mut entry = store_value(store, &mut member, &mut |n| progress(base + n))
                     .with_context(|| format!("reading {} from the tar stream", path.display()))?;
                 entry.mtime = mtime;
+                entry.mode = mode;
                 o.bytes += entry.size();
                 o.files += 1;
                 o.keys.push((key.clone(), entry.size()));
@@ -175,6 +193,22 @@ pub fn stage(
                 };
                 check_key(&key)?;
                 entry.mtime = mtime;
+                entry.mtime_nsec = 0;
+                entry.mode = mode;
+                o.files += 1;
+                o.keys.push((key.clone(), entry.size()));
+                ns.insert(key, entry);
+            }
+            tar::EntryType::Symlink => {
+                let target = member
+                    .link_name_bytes()
+                    .ok_or_else(|| {
+                        Error::integrity(format!("symbolic link {} has no target in the archive", path.display()))
+                    })?
+                    .into_owned();
+                check_key(&key)?;
+                let mut entry = Entry::new(Blob::Inline(target));
+                entry.kind = EntryKind::Symlink;
                 o.files += 1;
                 o.keys.push((key.clone(), entry.size()));
                 ns.insert(key, entry);

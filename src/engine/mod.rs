@@ -10,6 +10,7 @@ pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod fields;
+pub mod files;
 pub mod format;
 pub mod id;
 pub mod namespace;

@@ -15,5 +15,6 @@ mod mount;
 mod s3;
 mod session;
 mod tar;
+mod trees;
 mod values;
 mod workspace;

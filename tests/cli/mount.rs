@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 /// Whether this machine can mount FUSE file systems; prints a loud notice when it cannot.
 fn fuse_usable() -> bool {
     let dev = std::fs::OpenOptions::new().read(true).write(true).open("/dev/fuse");
-    let fusermount = ["fusermount3", "fusermount"].iter().any(|b| {
-        Command::new(b).arg("-V").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
-    });
+    let fusermount = ["fusermount3", "fusermount"]
+        .iter()
+        .any(|b| Command::new(b).arg("-V").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok());
     if dev.is_ok() && fusermount {
         return true;
     }
@@ -184,7 +184,7 @@ fn mount_shows_commits_and_branches_as_get_r_writes_them_and_follows_new_commits
     // Short ids are symlinks to the full id; HEAD names the branch.
     let short = &c1[..10];
     assert_eq!(std::fs::read_link(mnt.join("commits").join(short)).unwrap(), PathBuf::from(&c1));
-    assert_same_tree(&env.path(format!("want-{}", &c1[..8])), &mnt.join("commits").join(short), "short id");
+    assert_eq!(read(mnt.join("commits").join(short).join("README")), b"top level\n", "a path through a short id");
     assert_eq!(std::fs::read_link(mnt.join("HEAD")).unwrap(), PathBuf::from("branches/main"));
     let mut names: Vec<String> = std::fs::read_dir(mnt.join("branches"))
         .unwrap()
@@ -212,7 +212,7 @@ fn mount_shows_commits_and_branches_as_get_r_writes_them_and_follows_new_commits
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_same_tree(&want3, &mnt.join("branches/main"), "branches/main after a new commit");
-    assert_same_tree(&want3, &mnt.join("HEAD"), "HEAD after a new commit");
+    assert_same_tree(&want3, &mnt.join("HEAD/."), "HEAD after a new commit");
     assert!(mnt.join(format!("commits/{c3}")).is_dir(), "the new commit is listed under commits/");
     m.unmount();
 }
@@ -271,6 +271,7 @@ fn mount_reads_ranges_of_a_200_mb_value_in_bounded_memory() {
         f.read_exact(&mut buf).unwrap();
         assert!(buf == data[a..a + len], "bytes {a}..{} through the mount differ", a + len);
     }
+    drop(f);
     // The whole value, streamed.
     let mut f = std::fs::File::open(mnt.join("big")).unwrap();
     let mut buf = vec![0u8; 1 << 20];

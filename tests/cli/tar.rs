@@ -12,6 +12,10 @@ fn make_tree(dir: &Path) {
     write(dir.join("bin/blob"), &random_bytes(3, 5_000_000));
     let long = format!("{}/{}", "d".repeat(90), "f".repeat(90));
     write(dir.join(long), b"a path longer than ustar's 100 bytes\n");
+    write(dir.join("bin/run"), b"#!/bin/sh\n");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.join("bin/run"), std::fs::Permissions::from_mode(0o750)).unwrap();
+    std::os::unix::fs::symlink("guide.txt", dir.join("docs/latest")).unwrap();
 }
 
 fn assert_same_tree(a: &Path, b: &Path, what: &str) {
@@ -70,9 +74,13 @@ fn get_r_tar_extracts_to_what_get_r_writes() {
     untar(&read(&file), &got);
     assert_same_tree(&want, &got, "get -r --tar --at ID -o FILE");
 
-    // Mtimes come back as stored.
-    let m = |p: &Path| std::fs::metadata(p).unwrap().modified().unwrap();
+    // Mtimes (to the second, as ustar/GNU headers hold them), permission bits and symbolic links come back.
+    use std::os::unix::fs::MetadataExt;
+    let m = |p: &Path| std::fs::metadata(p).unwrap().mtime();
     assert_eq!(m(&got.join("bin/blob")), m(&src.join("bin/blob")), "mtime restored from the archive");
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().mode() & 0o7777;
+    assert_eq!(mode(&got.join("bin/run")), 0o750, "permission bits restored from the archive");
+    assert_eq!(std::fs::read_link(got.join("docs/latest")).unwrap(), Path::new("guide.txt"), "a link stays a link");
 
     // Nothing under the prefix: not found, nothing on stdout.
     env.fails_with(3, ["get", "-r", "nothing/", "--tar"]);
@@ -90,7 +98,9 @@ fn put_tar_of_a_gnu_tar_archive_equals_put_r_of_the_tree() {
 
     env.ok(["put", "-r", src.to_str().unwrap(), "a/"]);
     env.cmd(["put", "--tar", "b/"]).stdin(&tar.stdout).ok();
-    let listing = |prefix: &str| -> Vec<(String, u64, Option<u64>)> {
+    // Key (after the prefix), size, mtime, mode, link target.
+    type Listed = (String, u64, Option<u64>, Option<String>, Option<String>);
+    let listing = |prefix: &str| -> Vec<Listed> {
         let out = env.ok(["ls", "--json", prefix]);
         out.json()
             .as_array()
@@ -101,13 +111,15 @@ fn put_tar_of_a_gnu_tar_archive_equals_put_r_of_the_tree() {
                     e["key"].as_str().unwrap()[prefix.len()..].to_string(),
                     e["size"].as_u64().unwrap(),
                     e["mtime"].as_u64(),
+                    e["mode"].as_str().map(str::to_string),
+                    e["target"].as_str().map(str::to_string),
                 )
             })
             .collect()
     };
     let a = listing("a/");
-    assert_eq!(a.len(), 7, "{a:?}");
-    assert_eq!(a, listing("b/"), "put --tar stages the same keys, sizes and mtimes as put -r");
+    assert_eq!(a.len(), 9, "{a:?}");
+    assert_eq!(a, listing("b/"), "put --tar stages the same keys, sizes, mtimes, modes and links as put -r");
     env.commit("both");
     let (x, y) = (env.path("x"), env.path("y"));
     env.ok(["get", "-r", "a/", x.to_str().unwrap()]);

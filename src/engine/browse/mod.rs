@@ -30,7 +30,7 @@
 
 mod version;
 
-pub use version::{DirEntry, FileMeta, Kind, VersionView};
+pub use version::{DirEntry, FileMeta, Kind, VersionView, DIR_PERM};
 
 use crate::engine::chunk::{BlobReader, StreamReader};
 use crate::engine::id::ChunkId;
@@ -116,6 +116,8 @@ pub struct Attr {
     pub perm: u16,
     /// Modification time, seconds since the epoch.
     pub mtime: u64,
+    /// Nanoseconds past `mtime`'s second.
+    pub mtime_nsec: u32,
     /// How long the caller may cache these attributes and the name that led to them.
     pub ttl: Duration,
 }
@@ -139,10 +141,17 @@ enum Node {
     Commits,
     Head,
     /// A short commit id in `commits/`: a symlink to the full id.
-    Link { target: String },
+    Link {
+        target: String,
+    },
     /// A path in a version. `anchor` says where the version hangs (`b:NAME`, `c`, `at`), so the same commit under
     /// two names gets distinct directory inodes.
-    Tree { anchor: Arc<str>, version: Arc<VersionView>, path: String, kind: Kind },
+    Tree {
+        anchor: Arc<str>,
+        version: Arc<VersionView>,
+        path: String,
+        kind: Kind,
+    },
 }
 
 struct Slot {
@@ -446,7 +455,7 @@ impl Browser {
     }
 
     fn attr_of(&self, ino: u64, node: &Node) -> Result<Attr> {
-        let dir = |mtime, ttl| Attr { ino, kind: FileType::Dir, size: 0, perm: 0o555, mtime, ttl };
+        let dir = |mtime, ttl| Attr { ino, kind: FileType::Dir, size: 0, perm: DIR_PERM, mtime, mtime_nsec: 0, ttl };
         Ok(match node {
             Node::Root | Node::Branches | Node::Commits => dir(self.started, self.short_ttl()),
             Node::Head => {
@@ -457,6 +466,7 @@ impl Browser {
                     size: t.len() as u64,
                     perm: 0o777,
                     mtime: self.started,
+                    mtime_nsec: 0,
                     ttl: self.short_ttl(),
                 }
             }
@@ -466,6 +476,7 @@ impl Browser {
                 size: target.len() as u64,
                 perm: 0o777,
                 mtime: self.started,
+                mtime_nsec: 0,
                 ttl: self.short_ttl(),
             },
             Node::Tree { version, kind, .. } => {
@@ -480,6 +491,7 @@ impl Browser {
                             size: e.size(),
                             perm: m.perm,
                             mtime: m.mtime.unwrap_or(ctime),
+                            mtime_nsec: if m.mtime.is_some() { m.mtime_nsec } else { 0 },
                             ttl: self.opts.immutable_ttl,
                         }
                     }
@@ -505,7 +517,10 @@ impl Browser {
     /// Look `name` up in directory `parent`: its attributes, or `None` if there is no such name. Each successful
     /// lookup is remembered until [`Browser::forget`] drops it.
     pub fn lookup(&self, parent: u64, name: &str) -> Result<Option<Attr>> {
-        let node = match self.node(parent)? {
+        let parent_node = self.node(parent)?;
+        // Names in the synthetic directories (branch heads, HEAD, commits) are valid only until the next refresh.
+        let synthetic = matches!(parent_node, Node::Root | Node::Branches | Node::Commits);
+        let node = match parent_node {
             Node::Root => match name {
                 "branches" => Some(Node::Branches),
                 "commits" => Some(Node::Commits),
@@ -541,7 +556,11 @@ impl Browser {
         };
         let Some(node) = node else { return Ok(None) };
         let ino = self.remember(node.clone());
-        self.attr_of(ino, &node).map(Some)
+        let mut attr = self.attr_of(ino, &node)?;
+        if synthetic {
+            attr.ttl = attr.ttl.min(self.short_ttl());
+        }
+        Ok(Some(attr))
     }
 
     fn lookup_commit(&self, name: &str) -> Result<Option<Node>> {
@@ -633,7 +652,7 @@ impl Browser {
             Node::Tree { version, kind: Kind::File(e), .. } if FileMeta::of(&e).symlink => {
                 let mut r = BlobReader::new(version.store().clone(), e.blob.clone());
                 let mut v = Vec::new();
-                r.read_to_end(&mut v).map_err(|e| Error::io("reading a symlink target", e))?;
+                r.read_to_end(&mut v).map_err(unwrap_io)?;
                 Ok(v)
             }
             _ => Err(Error::Invalid("not a symlink".into())),
@@ -694,9 +713,10 @@ fn unwrap_io(e: std::io::Error) -> Error {
 fn same(a: &Node, b: &Node) -> bool {
     match (a, b) {
         (Node::Link { target: x }, Node::Link { target: y }) => x == y,
-        (Node::Tree { anchor: a1, version: v1, path: p1, .. }, Node::Tree { anchor: a2, version: v2, path: p2, .. }) => {
-            a1 == a2 && v1.commit().ptr.id == v2.commit().ptr.id && p1 == p2
-        }
+        (
+            Node::Tree { anchor: a1, version: v1, path: p1, .. },
+            Node::Tree { anchor: a2, version: v2, path: p2, .. },
+        ) => a1 == a2 && v1.commit().ptr.id == v2.commit().ptr.id && p1 == p2,
         _ => false,
     }
 }

@@ -8,7 +8,7 @@
 //! listing a directory costs one root-to-leaf path per child, not one entry per key below it.
 
 use crate::engine::fields::decode_root;
-use crate::engine::namespace::{Entry, FIELD};
+use crate::engine::namespace::{Entry, EntryKind, FIELD};
 use crate::engine::object::{ChunkPointer, Store};
 use crate::engine::repo::CommitInfo;
 use crate::engine::tree::{self, NodeStore};
@@ -29,16 +29,23 @@ pub enum Kind {
 pub struct FileMeta {
     /// A symbolic link (its value is the target) rather than a regular file.
     pub symlink: bool,
-    /// Permission bits (`0o644` when none were stored).
+    /// Permission bits (`0o644` for a file stored without them, `0o777` for a link).
     pub perm: u16,
     /// Modification time, seconds since the epoch, if stored.
     pub mtime: Option<u64>,
+    /// Nanoseconds past `mtime`'s second.
+    pub mtime_nsec: u32,
 }
+
+/// Permission bits of directories, which are implied by keys and have none stored (what `get -r` creates).
+pub const DIR_PERM: u16 = 0o755;
 
 impl FileMeta {
     /// The presentation of a stored entry, the way `get -r` restores it.
     pub fn of(e: &Entry) -> Self {
-        Self { symlink: false, perm: 0o644, mtime: e.mtime }
+        let symlink = e.kind == EntryKind::Symlink;
+        let perm = if symlink { 0o777 } else { e.mode.map(|m| (m & 0o7777) as u16).unwrap_or(0o644) };
+        Self { symlink, perm, mtime: e.mtime, mtime_nsec: e.mtime_nsec.min(999_999_999) }
     }
 }
 

@@ -65,8 +65,8 @@ mod tests;
 
 pub use apply::apply;
 pub use diff::{Diff, DiffEntry};
-pub use read::{depth, for_each_node, get, len, verify, Range};
 pub(crate) use read::prefix_end;
+pub use read::{depth, for_each_node, get, len, verify, Range};
 
 use crate::engine::crypto::Kind;
 use crate::engine::object::{ChunkPointer, Store};
