@@ -4,13 +4,20 @@
 
 BENCH_MK_DIR := $(dir $(lastword $(MAKEFILE_LIST)))
 
-.PHONY: bench bench-tree
+.PHONY: bench bench-tree bench-mount
 bench:
 	cargo build --release
 	mkdir -p bench-work && cargo bench --bench stream | tee bench-work/stream.md
-	bash $(BENCH_MK_DIR)bench.sh; s=$$?; bash $(BENCH_MK_DIR)bench-tree.sh && exit $$s
+	cargo bench --bench fields | tee bench-work/fields.md
+	bash $(BENCH_MK_DIR)bench.sh; s=$$?; bash $(BENCH_MK_DIR)bench-tree.sh || s=$$?; \
+	  bash $(BENCH_MK_DIR)bench-mount.sh || s=$$?; exit $$s
 
 # Only the directory-tree comparison (put -r / get -r against borg, restic and rustic).
 bench-tree:
 	cargo build --release
 	bash $(BENCH_MK_DIR)bench-tree.sh
+
+# Only the mount benchmark (reading through `infini mount` against get -r).
+bench-mount:
+	cargo build --release
+	bash $(BENCH_MK_DIR)bench-mount.sh

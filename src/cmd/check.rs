@@ -1,7 +1,10 @@
 //! `infini check`: verify the repository's integrity.
 
+use super::progress::Bar;
 use super::session::Session;
 use super::{output, Context};
+use infini::engine::namespace::NamespaceIndex;
+use infini::engine::repo::CheckOptions;
 use infini::engine::Error;
 
 /// Check every pack table, commit and index node; with --read-data also read and verify every data chunk.
@@ -16,7 +19,12 @@ pub struct Args {
 impl Args {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
         let s = Session::read(ctx)?;
-        let rep = s.repo.check(self.read_data)?;
+        let bar = Bar::phases(ctx, "check");
+        let rep = s.repo.check_with(
+            &NamespaceIndex::default(),
+            &CheckOptions { read_data: self.read_data, progress: bar.sink() },
+        )?;
+        drop(bar);
         if ctx.global.json {
             output::json(&serde_json::json!({
                 "packs": rep.packs, "commits": rep.commits, "values": rep.values,

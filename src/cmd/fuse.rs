@@ -1,7 +1,7 @@
 //! The FUSE driver of `infini mount`: translates kernel requests into calls on the library's [`Browser`].
 
-use infini::engine::browse::{Attr, Browser, FileType};
-use infini::engine::Error;
+use infini::browse::{Attr, Browser, FileType};
+use infini::Error;
 use std::ffi::OsStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, UNIX_EPOCH};

@@ -1,5 +1,6 @@
 //! `infini get`: write a value (or a byte range of it) to stdout or a file, or a whole prefix to a directory.
 
+use super::progress::{self, Bar};
 use super::session::Session;
 use super::{output, usage, Context};
 use anyhow::Context as _;
@@ -7,7 +8,7 @@ use infini::engine::chunk::copy_range;
 use infini::engine::files::{get_tree, GetTreeOptions};
 use infini::engine::namespace::Entry;
 use infini::engine::Error;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 /// Write the value of KEY to stdout (or -o FILE); with -r, write every key under PREFIX into DIR.
@@ -62,14 +63,13 @@ pub fn parse_range(spec: &str, size: u64) -> anyhow::Result<(u64, u64)> {
     Ok((start, end.max(start)))
 }
 
-fn write_file(ctx: &Context, s: &Session, entry: &Entry, path: &Path, range: (u64, u64)) -> anyhow::Result<u64> {
+fn write_file(s: &Session, entry: &Entry, path: &Path, range: (u64, u64), bar: &Bar) -> anyhow::Result<u64> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     }
     let tmp = path.with_extension("infini-partial");
     let r = (|| -> anyhow::Result<u64> {
         let f = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-        let bar = big(range).then(|| output::progress(ctx, Some(range.1 - range.0), "get")).flatten();
         let mut w = output::ProgressWriter::new(std::io::BufWriter::with_capacity(1 << 20, f), bar);
         let n = copy_range(s.repo.store(), &entry.blob, range.0, range.1, s.repo.store().read_parallelism(), &mut w)?;
         let mut w = w.into_inner();
@@ -89,11 +89,6 @@ fn write_file(ctx: &Context, s: &Session, entry: &Entry, path: &Path, range: (u6
     }
 }
 
-/// Worth a progress bar.
-fn big(range: (u64, u64)) -> bool {
-    range.1 - range.0 >= 64 << 20
-}
-
 impl Args {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
         let s = Session::read(ctx)?;
@@ -104,15 +99,17 @@ impl Args {
         if self.recursive {
             let dir = self.target_dir.as_ref().ok_or_else(|| usage("get -r needs PREFIX and DIR"))?;
             let dir = super::session::cwd(ctx)?.join(dir);
-            let pb = output::progress(ctx, None, "get");
-            let out = get_tree(s.repo.store(), &ns, &self.key, &dir, &GetTreeOptions::default(), &|n| {
-                if let Some(pb) = &pb {
-                    pb.set_position(n)
-                }
-            })?;
-            if let Some(pb) = pb {
-                pb.finish_and_clear();
-            }
+            let bar = Bar::phases(ctx, "get -r");
+            let opts = GetTreeOptions { progress: bar.sink(), ..GetTreeOptions::default() };
+            let out = get_tree(s.repo.store(), &ns, &self.key, &dir, &opts)?;
+            bar.finish(|took| {
+                format!(
+                    "get -r: {} files, {} in {}",
+                    progress::count(out.written.len() as u64),
+                    output::bytes(out.bytes),
+                    progress::secs(took)
+                )
+            });
             if ctx.global.json {
                 let files: Vec<_> = out
                     .written
@@ -137,7 +134,9 @@ impl Args {
         match &self.output {
             Some(path) => {
                 let path = super::session::cwd(ctx)?.join(path);
-                let n = write_file(ctx, &s, &entry, &path, range)?;
+                let bar = Bar::bytes(ctx, "get", Some(range.1 - range.0));
+                let n = write_file(&s, &entry, &path, range, &bar)?;
+                bar.finish(bar.bytes_summary(n));
                 if ctx.global.json {
                     output::json(
                         &serde_json::json!({ "key": self.key, "size": n, "path": path.display().to_string() }),
@@ -146,10 +145,21 @@ impl Args {
             }
             None => {
                 let stdout = std::io::stdout();
-                let bar = big(range).then(|| output::progress(ctx, Some(range.1 - range.0), "get")).flatten();
-                let mut w = output::ProgressWriter::new(std::io::BufWriter::with_capacity(1 << 20, stdout.lock()), bar);
-                copy_range(s.repo.store(), &entry.blob, range.0, range.1, s.repo.store().read_parallelism(), &mut w)?;
+                // Data on a terminal and a bar on the same screen would garble each other.
+                let bar =
+                    if stdout.is_terminal() { Bar::hidden() } else { Bar::bytes(ctx, "get", Some(range.1 - range.0)) };
+                let mut w =
+                    output::ProgressWriter::new(std::io::BufWriter::with_capacity(1 << 20, stdout.lock()), &bar);
+                let n = copy_range(
+                    s.repo.store(),
+                    &entry.blob,
+                    range.0,
+                    range.1,
+                    s.repo.store().read_parallelism(),
+                    &mut w,
+                )?;
                 w.into_inner().flush().map_err(|e| Error::io("writing output", e))?;
+                bar.finish(bar.bytes_summary(n));
             }
         }
         Ok(())

@@ -21,6 +21,7 @@ mod mount;
 mod mv;
 mod output;
 mod password;
+mod progress;
 mod put;
 mod reset;
 mod rm;
@@ -284,6 +285,7 @@ fn engine_code(e: &Error) -> u8 {
         Error::Conflict { .. } => code::CONFLICT,
         Error::NoRepository { .. } => code::NO_REPO,
         Error::Invalid(_) => code::USAGE,
+        Error::Internal { .. } => code::OTHER,
         _ => code::OTHER,
     }
 }

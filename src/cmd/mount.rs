@@ -4,7 +4,7 @@ use super::fuse::Fs;
 use super::session::Session;
 use super::{code, output, usage, Context};
 use anyhow::Context as _;
-use infini::engine::browse::{BrowseOptions, Browser, HeadTarget, Layout};
+use infini::browse::{BrowseOptions, Browser, HeadTarget, Layout};
 use infini::engine::workspace::Head;
 use std::io::{BufRead, Write};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
@@ -59,7 +59,7 @@ fn preflight(mountpoint: &Path) -> anyhow::Result<()> {
             )))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(infini::engine::Error::not_found(format!("mountpoint {shown}")).into())
+            return Err(infini::Error::not_found(format!("mountpoint {shown}")).into())
         }
         Err(e) => return Err(mount_error(format!("mountpoint {shown}: {e}"))),
     }

@@ -1,11 +1,11 @@
 //! `infini put`: stage values from stdin, a file, or a whole directory tree.
 
+use super::progress::{self, Bar};
 use super::session::Session;
 use super::{output, usage, Context};
 use anyhow::Context as _;
 use infini::engine::files::{file_entry, put_tree, PutTreeOptions};
-use infini::engine::namespace::{check_key, store_value, Entry};
-use std::io::Read;
+use infini::engine::namespace::{check_key, store_value};
 use std::path::Path;
 
 /// Stage a value under KEY, read from FILE or stdin (`-`); with -r, stage every file under DIR as PREFIX/ + its
@@ -37,12 +37,8 @@ impl Args {
         let mut staged = Vec::new();
         if self.tar {
             let prefix = self.target.as_str();
-            let pb = output::progress(ctx, None, "put");
-            let mut progress = |n| {
-                if let Some(pb) = &pb {
-                    pb.set_position(n)
-                }
-            };
+            let bar = super::progress::Bar::bytes(ctx, "put", None);
+            let mut progress = |n| bar.set_position(n);
             let o = match self.source.as_deref() {
                 None | Some("-") => {
                     super::tar::stage(&store, &ns, prefix, &mut std::io::stdin().lock(), &mut progress)?
@@ -55,9 +51,7 @@ impl Args {
                     super::tar::stage(&store, &ns, prefix, &mut f, &mut progress)?
                 }
             };
-            if let Some(pb) = pb {
-                pb.finish_and_clear();
-            }
+            bar.finish(bar.bytes_summary(o.keys.iter().map(|(_, n)| *n).sum()));
             if let (n @ 1.., Some(first)) = &o.skipped {
                 output::info(ctx, format!("skipped {n} archive members that are not files or links (first: {first})"));
             }
@@ -75,21 +69,17 @@ impl Args {
             if !dir.is_dir() {
                 return Err(usage(format!("{} is not a directory", self.target)));
             }
+            let bar = Bar::phases(ctx, "put -r");
             let opts = PutTreeOptions {
                 prefix: self.source.clone().unwrap_or_default(),
                 delete: self.delete,
                 stat_cache: Some(s.workspace()?.cache_dir().join("stat-cache")),
-                ..PutTreeOptions::default()
+                // A tree that holds the workspace never stores the workspace's own files (key, caches, repository).
+                exclude: vec![s.workspace()?.dir()],
+                progress: bar.sink(),
+                write: store.write_options(),
             };
-            let pb = output::progress(ctx, None, "put");
-            let out = put_tree(&store, &ns, &dir, &opts, &|n| {
-                if let Some(pb) = &pb {
-                    pb.set_position(n)
-                }
-            })?;
-            if let Some(pb) = pb {
-                pb.finish_and_clear();
-            }
+            let out = put_tree(&store, &ns, &dir, &opts)?;
             if let Some(first) = &out.first_special {
                 output::info(
                     ctx,
@@ -101,7 +91,18 @@ impl Args {
                     ),
                 );
             }
+            // The bar stays up until the uploads are done; then the summary replaces it.
+            bar.waiting("uploading");
             s.save_staged(&ns)?;
+            let files = (out.staged.len() + out.unchanged) as u64;
+            bar.finish(|took| {
+                format!(
+                    "put -r: {} files, {} in {}",
+                    progress::count(files),
+                    output::bytes(out.bytes_read),
+                    progress::secs(took)
+                )
+            });
             if ctx.global.json {
                 let mut v: Vec<_> =
                     out.staged.iter().map(|(k, n)| serde_json::json!({ "key": k, "size": n })).collect();
@@ -121,48 +122,33 @@ impl Args {
             return Ok(());
         }
         check_key(&self.target)?;
-        let entry = match self.source.as_deref() {
+        let (bar, entry) = match self.source.as_deref() {
             None | Some("-") => {
-                let pb = output::progress(ctx, None, "put");
+                let bar = Bar::bytes(ctx, "put", None);
                 let mut stdin = std::io::stdin().lock();
-                let e = put_stream(&store, &mut stdin, &pb)?;
-                if let Some(pb) = pb {
-                    pb.finish_and_clear();
-                }
-                e
+                let e = store_value(&store, &mut stdin, &mut |n| bar.set_position(n))?;
+                (bar, e)
             }
             Some(path) => {
                 let p = super::session::cwd(ctx)?.join(path);
                 let mut f =
                     std::fs::File::open(&p).with_context(|| format!("opening {}", Path::new(path).display()))?;
                 let meta = f.metadata()?;
-                let pb = output::progress(ctx, Some(meta.len()), "put");
-                let e = put_stream(&store, &mut f, &pb)?;
-                if let Some(pb) = pb {
-                    pb.finish_and_clear();
-                }
-                file_entry(e.blob, &meta)
+                let bar = Bar::bytes(ctx, "put", Some(meta.len()));
+                let e = store_value(&store, &mut f, &mut |n| bar.set_position(n))?;
+                (bar, file_entry(e.blob, &meta))
             }
         };
-        staged.push((self.target.clone(), entry.size()));
+        let size = entry.size();
+        staged.push((self.target.clone(), size));
         ns.insert(self.target.clone(), entry);
+        bar.waiting("uploading");
         s.save_staged(&ns)?;
+        bar.finish(bar.bytes_summary(size));
         if ctx.global.json {
             let v: Vec<_> = staged.iter().map(|(k, n)| serde_json::json!({ "key": k, "size": n })).collect();
             output::json(&serde_json::Value::Array(v))?;
         }
         Ok(())
     }
-}
-
-fn put_stream(
-    store: &std::sync::Arc<infini::engine::object::Store>,
-    input: &mut dyn Read,
-    pb: &Option<indicatif::ProgressBar>,
-) -> anyhow::Result<Entry> {
-    Ok(store_value(store, input, &mut |n| {
-        if let Some(pb) = pb {
-            pb.set_position(n)
-        }
-    })?)
 }

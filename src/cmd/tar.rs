@@ -5,12 +5,11 @@
 
 use super::usage;
 use anyhow::Context as _;
-use infini::engine::browse::FileMeta;
-use infini::engine::chunk::Blob;
-use infini::engine::chunk::{BlobReader, StreamReader};
-use infini::engine::namespace::{check_key, dir_prefix, store_value, Entry, EntryKind, Namespace};
+use infini::browse::FileMeta;
 use infini::engine::object::Store;
-use infini::engine::Error;
+use infini::namespace::{check_key, dir_prefix, store_value, Entry, EntryKind, Namespace};
+use infini::Error;
+use infini::{Blob, BlobReader, StreamReader};
 use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::path::{Component, Path};

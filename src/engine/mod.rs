@@ -15,6 +15,7 @@ pub mod format;
 pub mod id;
 pub mod namespace;
 pub mod object;
+pub mod progress;
 pub mod repo;
 pub mod tree;
 pub mod workspace;

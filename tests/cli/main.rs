@@ -12,6 +12,7 @@ mod incremental;
 mod killed;
 mod many_writers;
 mod mount;
+mod progress;
 mod s3;
 mod session;
 mod tar;

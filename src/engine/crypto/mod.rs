@@ -3,7 +3,7 @@
 //! - A random 256-bit [`MasterKey`] encrypts everything; [`KeySlot`]s wrap it under passwords (scrypt), so a
 //!   password can change without re-encrypting data and several can coexist.
 //! - [`Keys`] holds purpose-separated subkeys derived from the master key with HMAC-SHA-256.
-//! - [`seal`]/[`open`] are the one AEAD construction used for every stored byte: AES-256-GCM under a key derived
+//! - `seal`/`open` are the one AEAD construction used for every stored byte: AES-256-GCM under a key derived
 //!   from a fresh random 256-bit salt per message (`K = HMAC-SHA-256(subkey, salt)`) with a zero nonce. No key ever
 //!   encrypts two messages, so there is no nonce-reuse bound to track however many messages are written. Associated
 //!   data binds each ciphertext to its kind and place.
@@ -233,15 +233,6 @@ impl Default for KdfParams {
 }
 
 impl KdfParams {
-    /// Default parameters, or cheaper ones when `INFINI_KDF_LOG_N` asks (for tests only: lowers brute-force cost).
-    pub fn from_env() -> Self {
-        let mut p = Self::default();
-        if let Some(n) = std::env::var("INFINI_KDF_LOG_N").ok().and_then(|v| v.parse::<u8>().ok()) {
-            p.log_n = n.clamp(10, 22);
-        }
-        p
-    }
-
     fn derive(&self, password: &[u8], salt: &[u8]) -> Result<SubKey> {
         let params = scrypt::Params::new(self.log_n, self.r, self.p, 32)
             .map_err(|e| Error::integrity(format!("invalid key slot parameters: {e}")))?;

@@ -4,53 +4,34 @@
 //!   untouched node is shared with the parent commit, and lookups load only the nodes on one path.
 //! - [`Serialized`]: any serde value, stored whole (as a blob) at each commit.
 //!
-//! A field knows how to [`Field::load`] its root from a commit and how to [`Field::commit`] its staged changes on
-//! top of a (possibly newer) parent, merging by key against the base it was loaded from.
+//! A field knows how to [`Field::load`] its root from a commit, how to [`Field::commit`] its staged changes on
+//! top of a (possibly newer) parent, merging by key against the base it was loaded from, and how to
+//! [`Field::trace`] every chunk a root reaches, so that garbage collection and `check` work for any schema.
+//!
+//! Every value type kept in a field implements [`Trace`] (a type that holds no [`Blob`](crate::engine::chunk::Blob)
+//! needs only `impl Trace for MyType {}`).
 
+mod hashmap;
+mod key;
+pub mod linked_list;
+mod list;
 mod map;
 mod serialized;
+pub mod strategy;
+mod trace;
 
-pub use map::{decode_root, MapIter, VersionedMap};
+pub use hashmap::Map;
+pub use key::{nested_prefix, Key};
+pub use linked_list::{LinkedList, ListIter, ListRevIter};
+pub use list::List;
+pub use map::{decode_root, Change, Keys, MapDiff, MapIter, VersionedMap};
 pub use serialized::Serialized;
+pub use strategy::{Local, Sparse, Strategy};
+pub use trace::{Trace, Tracer};
 
 use crate::engine::object::Store;
 use crate::engine::Result;
 use std::sync::Arc;
-
-/// Keys of a [`VersionedMap`]: encoded so that byte order is the key order.
-pub trait Key: Ord + Clone + Send + Sync + 'static {
-    /// Encode.
-    fn encode(&self) -> Vec<u8>;
-    /// Decode; `None` if the bytes are not a valid key.
-    fn decode(b: &[u8]) -> Option<Self>;
-}
-
-impl Key for String {
-    fn encode(&self) -> Vec<u8> {
-        self.as_bytes().to_vec()
-    }
-    fn decode(b: &[u8]) -> Option<Self> {
-        String::from_utf8(b.to_vec()).ok()
-    }
-}
-
-impl Key for Vec<u8> {
-    fn encode(&self) -> Vec<u8> {
-        self.clone()
-    }
-    fn decode(b: &[u8]) -> Option<Self> {
-        Some(b.to_vec())
-    }
-}
-
-impl Key for u64 {
-    fn encode(&self) -> Vec<u8> {
-        self.to_be_bytes().to_vec()
-    }
-    fn decode(b: &[u8]) -> Option<Self> {
-        Some(u64::from_be_bytes(b.try_into().ok()?))
-    }
-}
 
 /// A persisted field of an index.
 pub trait Field: Send + Sync {
@@ -62,6 +43,11 @@ pub trait Field: Send + Sync {
     fn commit(&self, store: &Arc<Store>, parent: Option<&[u8]>) -> Result<Vec<u8>>;
     /// Whether anything is staged.
     fn is_dirty(&self) -> bool;
+    /// Report to `tracer` every chunk that `root` (this field's root as stored in a commit) reaches: the field's
+    /// own nodes and every blob inside its values (through [`Trace`]). `parent` is the field's root in the
+    /// commit's first parent, if any: chunks also reachable from it may be skipped, because every ancestor is
+    /// traced as well. Garbage collection keeps exactly what is reported, so a chunk left out is deleted.
+    fn trace(&self, root: &[u8], parent: Option<&[u8]>, tracer: &mut Tracer<'_>) -> Result<()>;
 }
 
 /// A set of named fields: the schema of what a commit stores.
@@ -71,15 +57,54 @@ pub trait Index: Send + Sync {
 }
 
 /// A single field is an index of one field named `root`.
-impl<K: Key, V: serde::Serialize + serde::de::DeserializeOwned + Clone + Send + Sync + 'static> Index
-    for VersionedMap<K, V>
+impl<
+        K: Key,
+        V: serde::Serialize + serde::de::DeserializeOwned + Clone + Trace + Send + Sync + 'static,
+        S: Strategy,
+    > Index for VersionedMap<K, V, S>
 {
     fn fields(&self) -> Vec<(&'static str, &dyn Field)> {
         vec![("root", self)]
     }
 }
 
-/// Declare a struct of fields and implement [`Index`] for it.
+/// A single field is an index of one field named `root`.
+impl<
+        K: Key + std::hash::Hash,
+        V: serde::Serialize + serde::de::DeserializeOwned + Clone + Trace + Send + Sync + 'static,
+        S: Strategy,
+    > Index for Map<K, V, S>
+{
+    fn fields(&self) -> Vec<(&'static str, &dyn Field)> {
+        vec![("root", self)]
+    }
+}
+
+/// A single field is an index of one field named `root`.
+impl<T: serde::Serialize + serde::de::DeserializeOwned + Clone + Trace + Send + Sync + 'static> Index
+    for LinkedList<T>
+{
+    fn fields(&self) -> Vec<(&'static str, &dyn Field)> {
+        vec![("root", self)]
+    }
+}
+
+/// A single field is an index of one field named `root`.
+impl<T: serde::Serialize + serde::de::DeserializeOwned + Trace + Send + Sync> Index for List<T> {
+    fn fields(&self) -> Vec<(&'static str, &dyn Field)> {
+        vec![("root", self)]
+    }
+}
+
+/// A single field is an index of one field named `root`.
+impl<T: serde::Serialize + serde::de::DeserializeOwned + Default + Trace + Send + Sync> Index for Serialized<T> {
+    fn fields(&self) -> Vec<(&'static str, &dyn Field)> {
+        vec![("root", self)]
+    }
+}
+
+/// Declare a struct of fields with `#[derive(Default, Index)]` (see [`derive@crate::Index`]; field attributes
+/// such as `#[infini(name = "...")]` and `#[infini(skip)]` pass through).
 ///
 /// ```
 /// use infini::engine::fields::{VersionedMap, Serialized};
@@ -87,22 +112,22 @@ impl<K: Key, V: serde::Serialize + serde::de::DeserializeOwned + Clone + Send + 
 ///     /// My application's state.
 ///     pub struct State {
 ///         pub samples: VersionedMap<String, u64>,
+///         #[infini(name = "config")]
 ///         pub settings: Serialized<Vec<String>>,
 ///     }
 /// }
 /// let s = State::default();
 /// s.samples.insert("a".into(), 1);
+/// assert_eq!(State::FIELD_NAMES, ["samples", "config"]);
 /// ```
 #[macro_export]
 macro_rules! index {
     ($(#[$m:meta])* $vis:vis struct $name:ident { $($(#[$fm:meta])* $fvis:vis $field:ident : $ty:ty),* $(,)? }) => {
         $(#[$m])*
-        #[derive(Default)]
+        #[derive(Default, $crate::Index)]
         $vis struct $name { $($(#[$fm])* $fvis $field: $ty),* }
-        impl $crate::engine::fields::Index for $name {
-            fn fields(&self) -> Vec<(&'static str, &dyn $crate::engine::fields::Field)> {
-                vec![$((stringify!($field), &self.$field as &dyn $crate::engine::fields::Field)),*]
-            }
-        }
     };
 }
+
+#[cfg(test)]
+mod tests;

@@ -3,6 +3,7 @@
 use crate::engine::chunk::{copy_range, Blob};
 use crate::engine::namespace::{dir_prefix, Entry, EntryKind, Namespace};
 use crate::engine::object::Store;
+use crate::engine::progress::{ProgressSink, Unit};
 use crate::engine::{Error, Result};
 use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
@@ -21,12 +22,14 @@ pub struct GetTreeOptions {
     pub threads: usize,
     /// Files at least this large are fetched with parallel chunk reads (smaller ones on their worker alone).
     pub parallel_from: u64,
+    /// Where progress goes: phase `write`, bytes and files, both totals growing as keys are listed.
+    pub progress: ProgressSink,
 }
 
 impl Default for GetTreeOptions {
     fn default() -> Self {
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-        Self { threads: (2 * cores).clamp(2, 16), parallel_from: 16 << 20 }
+        Self { threads: (2 * cores).clamp(2, 16), parallel_from: 16 << 20, progress: ProgressSink::none() }
     }
 }
 
@@ -169,8 +172,10 @@ pub fn get_tree(
     prefix: &str,
     dir: &Path,
     opts: &GetTreeOptions,
-    progress: &(dyn Fn(u64) + Sync),
 ) -> Result<GetTreeOutcome> {
+    let progress = &opts.progress;
+    progress.phase("write", Unit::Bytes, Some(0));
+    let (mut listed_bytes, mut listed) = (0u64, 0u64);
     let prefix = dir_prefix(prefix)?;
     let mut dirs = Dirs { root: dir.to_path_buf(), known: HashSet::new() };
     let mut out = GetTreeOutcome::default();
@@ -192,8 +197,9 @@ pub fn get_tree(
                 let par = if entry.size() >= opts.parallel_from { parallel } else { 1 };
                 match write_file(store, &entry, &path, par) {
                     Ok(n) => {
-                        let total = bytes.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n;
-                        progress(total);
+                        bytes.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+                        progress.inc(n);
+                        progress.item_done();
                     }
                     Err(e) => {
                         failure.lock().expect("failure lock").get_or_insert(e);
@@ -216,9 +222,18 @@ pub fn get_tree(
                 }
                 dirs.ensure(rel.parent().unwrap_or(Path::new("")))?;
                 let path = dir.join(&rel);
+                listed += 1;
+                listed_bytes += entry.size();
+                progress.set_items(listed);
+                progress.set_total(listed_bytes);
+                progress.message(|| key.clone());
                 out.written.push(Written { key, size: entry.size(), path: path.clone() });
                 match entry.kind {
-                    EntryKind::Symlink => write_link(&entry, &path)?,
+                    EntryKind::Symlink => {
+                        write_link(&entry, &path)?;
+                        progress.inc(entry.size());
+                        progress.item_done();
+                    }
                     EntryKind::File => {
                         if tx.send((entry, path)).is_err() {
                             break;

@@ -1,12 +1,17 @@
 //! Integrity checking: every pack's table, every commit, every index node, and (optionally) every data chunk.
 
 use super::{CommitInfo, Repository};
-use crate::engine::fields::decode_root;
-use crate::engine::namespace::{Entry, FIELD};
+use crate::engine::fields::{Index, Tracer};
 use crate::engine::object::{parse_object_name, ChunkPointer};
-use crate::engine::tree::{self, NodeStore};
+use crate::engine::progress::{ProgressSink, Unit};
 use crate::engine::{Error, Result};
 use std::collections::HashSet;
+
+/// An integrity error as a report line: what is affected and why, without the "integrity failure" prefix.
+fn integrity_detail(e: &Error) -> String {
+    let d = e.detail();
+    d.strip_prefix("integrity failure: ").map(str::to_string).unwrap_or(d)
+}
 
 /// What [`Repository::check`] found.
 #[derive(Debug, Default)]
@@ -25,16 +30,39 @@ pub struct CheckReport {
     pub errors: Vec<String>,
 }
 
+/// Tunables of [`Repository::check_with`].
+#[derive(Clone, Debug, Default)]
+pub struct CheckOptions {
+    /// Read and authenticate every byte of every pack, not only the tables.
+    pub read_data: bool,
+    /// Where progress goes: phase `packs` (bytes with `read_data`, else packs), then `commits`.
+    pub progress: ProgressSink,
+}
+
 impl Repository {
+    /// [`Repository::check_with`] with default options but `read_data`.
+    pub fn check(&self, index: &dyn Index, read_data: bool) -> Result<CheckReport> {
+        self.check_with(index, &CheckOptions { read_data, ..CheckOptions::default() })
+    }
+
     /// Check the repository: pack tables (with `read_data`, every byte of every pack), every commit on every
-    /// branch, every index node that differs between consecutive commits, and that every chunk a value references
-    /// is listed in its pack's table. Integrity problems are collected in the report; backend failures abort.
-    pub fn check(&self, read_data: bool) -> Result<CheckReport> {
+    /// branch, and, tracing every field of every commit through `index`, that every chunk a field reaches is listed
+    /// in its pack's table (fields load, and so authenticate, what differs between consecutive commits). Integrity
+    /// problems are collected in the report; backend failures, and a field `index` does not declare, abort.
+    pub fn check_with(&self, index: &dyn Index, opts: &CheckOptions) -> Result<CheckReport> {
+        let read_data = opts.read_data;
+        let progress = &opts.progress;
         let mut rep = CheckReport::default();
         let store = self.store();
         // Every chunk the packs' tables vouch for; references must point at one of them exactly.
         let mut present = HashSet::new();
-        for o in self.backend().list("objects/")? {
+        let objects = self.backend().list("objects/")?;
+        if read_data {
+            progress.phase("packs", Unit::Bytes, Some(objects.iter().map(|o| o.size).sum()));
+        } else {
+            progress.phase("packs", Unit::Items, Some(objects.len() as u64));
+        }
+        for o in objects {
             let Some(id) = parse_object_name(&o.name) else {
                 rep.errors.push(format!("{}: unexpected object name", o.name));
                 continue;
@@ -60,28 +88,31 @@ impl Repository {
                         id: e.id,
                     }));
                 }
-                Err(Error::Integrity { what }) => rep.errors.push(what),
+                Err(e @ Error::Integrity { .. }) => rep.errors.push(integrity_detail(&e)),
                 Err(e) => return Err(e),
             }
+            progress.inc(if read_data { o.size } else { 1 });
         }
         let mut seen_commits = HashSet::new();
         let branches = match self.branches() {
             Ok(b) => b,
-            Err(Error::Integrity { what }) => {
-                rep.errors.push(what);
+            Err(e @ Error::Integrity { .. }) => {
+                rep.errors.push(integrity_detail(&e));
                 Vec::new()
             }
             Err(e) => return Err(e),
         };
         let mut queue: Vec<_> = branches.iter().map(|b| b.head).collect();
+        progress.phase("commits", Unit::Items, None);
         while let Some(p) = queue.pop() {
             if !seen_commits.insert(p.id) {
                 continue;
             }
+            progress.inc(1);
             let c = match self.read_commit(&p) {
                 Ok(c) => c,
-                Err(Error::Integrity { what }) => {
-                    rep.errors.push(format!("commit {}: {what}", p.id));
+                Err(e @ Error::Integrity { .. }) => {
+                    rep.errors.push(format!("commit {}: {}", p.id, integrity_detail(&e)));
                     continue;
                 }
                 Err(e) => return Err(e),
@@ -92,9 +123,11 @@ impl Repository {
                 None => None,
             };
             queue.extend(c.commit.parents.iter().copied());
-            if let Err(e) = self.check_commit(&c, parent.as_ref(), &present, &mut rep) {
+            if let Err(e) = self.check_commit(index, &c, parent.as_ref(), &present, &mut rep) {
                 match e {
-                    Error::Integrity { what } => rep.errors.push(format!("commit {}: {what}", c.id())),
+                    e @ Error::Integrity { .. } => {
+                        rep.errors.push(format!("commit {}: {}", c.id(), integrity_detail(&e)))
+                    }
                     e => return Err(e),
                 }
             }
@@ -104,37 +137,44 @@ impl Repository {
 
     fn check_commit(
         &self,
+        index: &dyn Index,
         c: &CommitInfo,
         parent: Option<&CommitInfo>,
         present: &HashSet<ChunkPointer>,
         rep: &mut CheckReport,
     ) -> Result<()> {
-        let store = self.store();
-        let root = decode_root(c.commit.index.get(FIELD).map(|b| b.as_slice()))?;
-        let proot = decode_root(parent.and_then(|p| p.commit.index.get(FIELD)).map(|b| b.as_slice()))?;
-        // Only what changed against the parent needs checking; the diff loads (and so authenticates) every
-        // differing index node.
-        for d in tree::diff(&**store as &dyn NodeStore, proot, root) {
-            let d = d?;
-            let Some(v) = d.new else { continue };
-            let entry: Entry =
-                ciborium::from_reader(v.as_slice()).map_err(|e| Error::integrity(format!("index entry: {e}")))?;
-            rep.values += 1;
-            let key = String::from_utf8_lossy(&d.key).into_owned();
-            let r = entry.blob.for_each_pointer(store, &mut |_, p| {
-                if present.contains(p) {
-                    Ok(())
-                } else {
-                    Err(Error::integrity(format!("chunk {} is missing from object {}", p.id, p.object)))
-                }
-            });
-            if let Err(e) = r {
-                match e {
-                    Error::Integrity { what } => rep.errors.push(format!("key {key}: {what}")),
-                    e => return Err(e),
-                }
+        let mut missing = Vec::new();
+        rep.values += self.trace_commit(index, c, parent, &mut |p| {
+            if !present.contains(p) {
+                missing.push(format!("chunk {} is missing from object {}", p.id, p.object));
             }
-        }
+            Ok(())
+        })?;
+        rep.errors.extend(missing.into_iter().map(|m| format!("commit {}: {m}", c.id())));
         Ok(())
+    }
+
+    /// Report every chunk the fields of commit `c` reach to `visit`, through the fields of `index` (skipping what
+    /// each field also reaches from the first parent `parent`). Returns how many values were traced.
+    pub(crate) fn trace_commit(
+        &self,
+        index: &dyn Index,
+        c: &CommitInfo,
+        parent: Option<&CommitInfo>,
+        visit: &mut dyn FnMut(&ChunkPointer) -> Result<()>,
+    ) -> Result<u64> {
+        let fields = index.fields();
+        let mut tracer = Tracer::new(self.store(), visit);
+        for (name, root) in &c.commit.index {
+            let Some((_, field)) = fields.iter().find(|(n, _)| *n == name.as_str()) else {
+                return Err(Error::Invalid(format!(
+                    "commit {} has a field {name:?} that the index does not declare, so what it reaches is unknown",
+                    c.id()
+                )));
+            };
+            let proot = parent.and_then(|p| p.commit.index.get(name)).map(|b| b.as_slice());
+            field.trace(root, proot, &mut tracer)?;
+        }
+        Ok(tracer.values())
     }
 }
