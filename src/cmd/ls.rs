@@ -38,7 +38,7 @@ impl Args {
                 if let Some(m) = entry.mtime {
                     v["mtime"] = serde_json::json!(m);
                 }
-                serde_json::to_writer(&mut out, &v)?;
+                output::json_to(&mut out, &v)?;
             } else if self.long {
                 let t = entry.mtime.map(output::time).unwrap_or_else(|| "-".into());
                 writeln!(out, "{:>12}  {:<20}  {key}", entry.size(), t)?;

@@ -4,6 +4,7 @@ use super::session::Session;
 use super::{output, usage, Context};
 use anyhow::Context as _;
 use infini::engine::namespace::{check_key, store_value, Entry};
+use infini::engine::Error;
 use std::io::Read;
 use std::path::Path;
 
@@ -79,8 +80,12 @@ impl Args {
                 }
                 Some(path) => {
                     let p = super::session::cwd(ctx)?.join(path);
-                    let mut f =
-                        std::fs::File::open(&p).with_context(|| format!("opening {}", Path::new(path).display()))?;
+                    let mut f = std::fs::File::open(&p).map_err(|e| match e.kind() {
+                        std::io::ErrorKind::NotFound => {
+                            Error::not_found(format!("input file {}", Path::new(path).display())).into()
+                        }
+                        _ => anyhow::Error::new(e).context(format!("opening {}", Path::new(path).display())),
+                    })?;
                     let meta = f.metadata()?;
                     let pb = output::progress(ctx, Some(meta.len()), "put");
                     let mut e = put_stream(&store, &mut f, &pb)?;
@@ -94,6 +99,8 @@ impl Args {
             staged.push((self.target.clone(), entry.size()));
             ns.insert(self.target.clone(), entry);
         }
+        // Staging a key again is how a conflict is resolved with this side's value, even with the same bytes.
+        s.resolve(staged.iter().map(|(k, _)| k.as_str()));
         s.save_staged(&ns)?;
         if ctx.global.json {
             let v: Vec<_> = staged.iter().map(|(k, n)| serde_json::json!({ "key": k, "size": n })).collect();

@@ -4,14 +4,18 @@
 mod support;
 mod util;
 
+mod check;
 mod confidentiality;
+mod conflicts;
 mod docs;
 mod errors;
 mod history;
 mod incremental;
 mod killed;
 mod many_writers;
+mod readme;
 mod s3;
+mod scripting;
 mod session;
 mod values;
 mod workspace;

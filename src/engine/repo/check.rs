@@ -2,11 +2,29 @@
 
 use super::{CommitInfo, Repository};
 use crate::engine::fields::decode_root;
+use crate::engine::id::{CommitId, ObjectId};
 use crate::engine::namespace::{Entry, FIELD};
-use crate::engine::object::{parse_object_name, ChunkPointer};
+use crate::engine::object::{object_name, parse_object_name, ChunkPointer};
 use crate::engine::tree::{self, NodeStore};
 use crate::engine::{Error, Result};
-use std::collections::HashSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+/// A damaged or missing object and what depends on it: reported once, however many values need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Damage {
+    /// The object's storage name.
+    pub object: String,
+    /// What is wrong with it.
+    pub problem: String,
+    /// Keys whose values need a chunk of it, at any checked commit, sorted.
+    pub keys: Vec<String>,
+    /// Commits holding such a value, sorted.
+    pub commits: Vec<CommitId>,
+}
+
+/// At most this many (damaged value, commit) lookups are made to find every commit that holds a damaged value;
+/// past it, only the commits that introduced one are listed.
+const DEPENDENT_LOOKUPS: usize = 1_000_000;
 
 /// What [`Repository::check`] found.
 #[derive(Debug, Default)]
@@ -21,8 +39,22 @@ pub struct CheckReport {
     pub chunks: u64,
     /// Bytes read to verify packs (with `read_data`).
     pub bytes_read: u64,
-    /// Problems found, each naming what is affected.
+    /// Problems found, each once, each naming what is affected: one per damaged object (with how many keys and
+    /// commits depend on it), then any other problem.
     pub errors: Vec<String>,
+    /// Damaged or missing objects with the keys and commits that depend on them.
+    pub damaged: Vec<Damage>,
+}
+
+/// What the walk collects about damaged objects before the report is written.
+#[derive(Default)]
+struct DamageLog {
+    /// Objects found damaged (or referenced but absent) -> problem.
+    objects: BTreeMap<ObjectId, String>,
+    /// Object -> (key, encoded entry) of values needing it.
+    values: BTreeMap<ObjectId, BTreeSet<(String, Vec<u8>)>>,
+    /// Object -> commits found holding such a value.
+    commits: BTreeMap<ObjectId, BTreeSet<CommitId>>,
 }
 
 impl Repository {
@@ -31,16 +63,19 @@ impl Repository {
     /// is listed in its pack's table. Integrity problems are collected in the report; backend failures abort.
     pub fn check(&self, read_data: bool) -> Result<CheckReport> {
         let mut rep = CheckReport::default();
+        let mut log = DamageLog::default();
         let store = self.store();
         // Every chunk the packs' tables vouch for; references must point at one of them exactly.
         let mut present = HashSet::new();
+        let mut listed = HashSet::new();
         for o in self.backend().list("objects/")? {
             let Some(id) = parse_object_name(&o.name) else {
                 rep.errors.push(format!("{}: unexpected object name", o.name));
                 continue;
             };
+            listed.insert(id);
             if !crate::engine::format::is_size_class(o.size) {
-                rep.errors.push(format!("{}: size {} is not a size class (truncated?)", o.name, o.size));
+                log.objects.insert(id, format!("size {} is not a size class (truncated?)", o.size));
             }
             let table = if read_data {
                 let bytes = self.backend().read(&o.name)?;
@@ -60,11 +95,14 @@ impl Repository {
                         id: e.id,
                     }));
                 }
-                Err(Error::Integrity { what }) => rep.errors.push(what),
+                Err(Error::Integrity { what }) => {
+                    log.objects.entry(id).or_insert(what);
+                }
                 Err(e) => return Err(e),
             }
         }
         let mut seen_commits = HashSet::new();
+        let mut checked: Vec<CommitInfo> = Vec::new();
         let branches = match self.branches() {
             Ok(b) => b,
             Err(Error::Integrity { what }) => {
@@ -92,14 +130,63 @@ impl Repository {
                 None => None,
             };
             queue.extend(c.commit.parents.iter().copied());
-            if let Err(e) = self.check_commit(&c, parent.as_ref(), &present, &mut rep) {
+            if let Err(e) = self.check_commit(&c, parent.as_ref(), &present, &listed, &mut log, &mut rep) {
                 match e {
                     Error::Integrity { what } => rep.errors.push(format!("commit {}: {what}", c.id())),
                     e => return Err(e),
                 }
             }
+            checked.push(c);
         }
+        self.dependent_commits(&checked, &mut log)?;
+        let mut object_errors = Vec::new();
+        for (id, problem) in log.objects {
+            let keys: BTreeSet<String> =
+                log.values.get(&id).map(|v| v.iter().map(|(k, _)| k.clone()).collect()).unwrap_or_default();
+            let commits: Vec<CommitId> = log.commits.remove(&id).unwrap_or_default().into_iter().collect();
+            let name = object_name(&id);
+            let problem = problem.strip_prefix(&format!("pack {name}: ")).unwrap_or(&problem).to_string();
+            object_errors.push(format!(
+                "object {name}: {problem} (needed by {} key(s) in {} commit(s))",
+                keys.len(),
+                commits.len()
+            ));
+            rep.damaged.push(Damage { object: name, problem, keys: keys.into_iter().collect(), commits });
+        }
+        object_errors.append(&mut rep.errors);
+        rep.errors = object_errors;
         Ok(rep)
+    }
+
+    /// Every checked commit that holds one of the damaged values (not only the commit that introduced it).
+    fn dependent_commits(&self, checked: &[CommitInfo], log: &mut DamageLog) -> Result<()> {
+        let damaged: HashMap<&(String, Vec<u8>), Vec<ObjectId>> = log
+            .values
+            .iter()
+            .flat_map(|(o, vs)| vs.iter().map(move |v| (v, *o)))
+            .fold(HashMap::new(), |mut m, (v, o)| {
+                m.entry(v).or_insert_with(Vec::new).push(o);
+                m
+            });
+        if damaged.len().saturating_mul(checked.len()) > DEPENDENT_LOOKUPS {
+            return Ok(());
+        }
+        let store = self.store();
+        for c in checked {
+            let Ok(root) = decode_root(c.commit.index.get(FIELD).map(|b| b.as_slice())) else { continue };
+            for ((key, entry), objects) in &damaged {
+                match tree::get(&**store as &dyn NodeStore, root.as_ref(), key.as_bytes()) {
+                    Ok(Some(v)) if v == *entry => {
+                        for o in objects {
+                            log.commits.entry(*o).or_default().insert(c.id());
+                        }
+                    }
+                    Ok(_) | Err(Error::Integrity { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(())
     }
 
     fn check_commit(
@@ -107,6 +194,8 @@ impl Repository {
         c: &CommitInfo,
         parent: Option<&CommitInfo>,
         present: &HashSet<ChunkPointer>,
+        listed: &HashSet<ObjectId>,
+        log: &mut DamageLog,
         rep: &mut CheckReport,
     ) -> Result<()> {
         let store = self.store();
@@ -121,12 +210,21 @@ impl Repository {
                 ciborium::from_reader(v.as_slice()).map_err(|e| Error::integrity(format!("index entry: {e}")))?;
             rep.values += 1;
             let key = String::from_utf8_lossy(&d.key).into_owned();
+            // A chunk in a damaged or missing object is recorded against the object (reported once, with every
+            // key that needs it); a chunk its intact pack does not hold is a problem of this value.
             let r = entry.blob.for_each_pointer(store, &mut |_, p| {
                 if present.contains(p) {
-                    Ok(())
-                } else {
-                    Err(Error::integrity(format!("chunk {} is missing from object {}", p.id, p.object)))
+                    return Ok(());
                 }
+                if !listed.contains(&p.object) {
+                    log.objects.entry(p.object).or_insert_with(|| "missing (referenced but not stored)".into());
+                }
+                if log.objects.contains_key(&p.object) {
+                    log.values.entry(p.object).or_default().insert((key.clone(), v.clone()));
+                    log.commits.entry(p.object).or_default().insert(c.id());
+                    return Ok(());
+                }
+                Err(Error::integrity(format!("chunk {} is missing from object {}", p.id, object_name(&p.object))))
             });
             if let Err(e) = r {
                 match e {

@@ -9,7 +9,7 @@ mod check;
 mod gc;
 mod revision;
 
-pub use check::CheckReport;
+pub use check::{CheckReport, Damage};
 pub use gc::{GcOptions, GcPlan};
 
 pub use revision::Revision;
