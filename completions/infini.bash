@@ -2157,7 +2157,7 @@ _infini() {
             return 0
             ;;
         infini__subcmd__put)
-            opts="-r -C -R -q -h --recursive --repo --branch --password-file --password-command --endpoint --region --mem-cache --cache-size --cache-dir --json --quiet --help"
+            opts="-r -C -R -q -h --recursive --delete --repo --branch --password-file --password-command --endpoint --region --mem-cache --cache-size --cache-dir --json --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

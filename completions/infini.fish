@@ -40,7 +40,7 @@ complete -c infini -n "__fish_infini_needs_command" -s h -l help -d 'Print help'
 complete -c infini -n "__fish_infini_needs_command" -s V -l version -d 'Print version'
 complete -c infini -n "__fish_infini_needs_command" -f -a "init" -d 'Create an encrypted repository and a workspace in DIR (default: the current directory)'
 complete -c infini -n "__fish_infini_needs_command" -f -a "clone" -d 'Create a workspace for an existing repository (a directory, a workspace holding one, or s3://BUCKET[/PREFIX])'
-complete -c infini -n "__fish_infini_needs_command" -f -a "put" -d 'Stage a value under KEY, read from FILE or stdin (`-`); with -r, stage every file under DIR as PREFIX + its relative path'
+complete -c infini -n "__fish_infini_needs_command" -f -a "put" -d 'Stage a value under KEY, read from FILE or stdin (`-`); with -r, stage every file under DIR as PREFIX/ + its relative path (symbolic links as links; permission bits and mtime kept)'
 complete -c infini -n "__fish_infini_needs_command" -f -a "get" -d 'Write the value of KEY to stdout (or -o FILE); with -r, write every key under PREFIX into DIR'
 complete -c infini -n "__fish_infini_needs_command" -f -a "rm" -d 'Stage the removal of KEYs (with -r, of every key under each PREFIX)'
 complete -c infini -n "__fish_infini_needs_command" -f -a "mv" -d 'Rename SRC to DST, replacing DST if it exists. Only the index changes'
@@ -106,7 +106,8 @@ complete -c infini -n "__fish_infini_using_subcommand put" -l region -d 'S3 regi
 complete -c infini -n "__fish_infini_using_subcommand put" -l mem-cache -d 'Hot cache budget (decrypted chunks in memory), e.g. 256M. Default 256M' -r
 complete -c infini -n "__fish_infini_using_subcommand put" -l cache-size -d 'Warm cache budget (encrypted chunks on local disk), e.g. 1G. Default 1G for S3 repositories; off for local ones unless given. Remembered by init/clone' -r
 complete -c infini -n "__fish_infini_using_subcommand put" -l cache-dir -d 'Warm cache directory (default .infini/cache/warm). Remembered by init/clone' -r -F
-complete -c infini -n "__fish_infini_using_subcommand put" -s r -l recursive -d 'Stage a directory tree: `put -r DIR [PREFIX]`'
+complete -c infini -n "__fish_infini_using_subcommand put" -s r -l recursive -d 'Stage a directory tree: `put -r DIR [PREFIX]` (`web` and `web/` are the same prefix)'
+complete -c infini -n "__fish_infini_using_subcommand put" -l delete -d 'With -r: also stage the removal of keys under PREFIX that are no longer in DIR (mirror the tree)'
 complete -c infini -n "__fish_infini_using_subcommand put" -l json -d 'Machine-readable output on stdout; errors as JSON on stderr'
 complete -c infini -n "__fish_infini_using_subcommand put" -s q -l quiet -d 'No progress or informational messages on stderr'
 complete -c infini -n "__fish_infini_using_subcommand put" -s h -l help -d 'Print help'
@@ -179,7 +180,7 @@ complete -c infini -n "__fish_infini_using_subcommand ls" -l region -d 'S3 regio
 complete -c infini -n "__fish_infini_using_subcommand ls" -l mem-cache -d 'Hot cache budget (decrypted chunks in memory), e.g. 256M. Default 256M' -r
 complete -c infini -n "__fish_infini_using_subcommand ls" -l cache-size -d 'Warm cache budget (encrypted chunks on local disk), e.g. 1G. Default 1G for S3 repositories; off for local ones unless given. Remembered by init/clone' -r
 complete -c infini -n "__fish_infini_using_subcommand ls" -l cache-dir -d 'Warm cache directory (default .infini/cache/warm). Remembered by init/clone' -r -F
-complete -c infini -n "__fish_infini_using_subcommand ls" -s l -l long -d 'Long format: size, modification time and key'
+complete -c infini -n "__fish_infini_using_subcommand ls" -s l -l long -d 'Long format: mode (as `ls -l` shows it; `?` where unknown), size, modification time and key (`-> TARGET` for a symbolic link)'
 complete -c infini -n "__fish_infini_using_subcommand ls" -l json -d 'Machine-readable output on stdout; errors as JSON on stderr'
 complete -c infini -n "__fish_infini_using_subcommand ls" -s q -l quiet -d 'No progress or informational messages on stderr'
 complete -c infini -n "__fish_infini_using_subcommand ls" -s h -l help -d 'Print help'
@@ -494,7 +495,7 @@ complete -c infini -n "__fish_infini_using_subcommand gen-docs" -s q -l quiet -d
 complete -c infini -n "__fish_infini_using_subcommand gen-docs" -s h -l help -d 'Print help'
 complete -c infini -n "__fish_infini_using_subcommand help; and not __fish_seen_subcommand_from init clone put get rm mv cp ls status reset diff commit update log show checkout fork branch check gc stats key lock unlock completions gen-docs help" -f -a "init" -d 'Create an encrypted repository and a workspace in DIR (default: the current directory)'
 complete -c infini -n "__fish_infini_using_subcommand help; and not __fish_seen_subcommand_from init clone put get rm mv cp ls status reset diff commit update log show checkout fork branch check gc stats key lock unlock completions gen-docs help" -f -a "clone" -d 'Create a workspace for an existing repository (a directory, a workspace holding one, or s3://BUCKET[/PREFIX])'
-complete -c infini -n "__fish_infini_using_subcommand help; and not __fish_seen_subcommand_from init clone put get rm mv cp ls status reset diff commit update log show checkout fork branch check gc stats key lock unlock completions gen-docs help" -f -a "put" -d 'Stage a value under KEY, read from FILE or stdin (`-`); with -r, stage every file under DIR as PREFIX + its relative path'
+complete -c infini -n "__fish_infini_using_subcommand help; and not __fish_seen_subcommand_from init clone put get rm mv cp ls status reset diff commit update log show checkout fork branch check gc stats key lock unlock completions gen-docs help" -f -a "put" -d 'Stage a value under KEY, read from FILE or stdin (`-`); with -r, stage every file under DIR as PREFIX/ + its relative path (symbolic links as links; permission bits and mtime kept)'
 complete -c infini -n "__fish_infini_using_subcommand help; and not __fish_seen_subcommand_from init clone put get rm mv cp ls status reset diff commit update log show checkout fork branch check gc stats key lock unlock completions gen-docs help" -f -a "get" -d 'Write the value of KEY to stdout (or -o FILE); with -r, write every key under PREFIX into DIR'
 complete -c infini -n "__fish_infini_using_subcommand help; and not __fish_seen_subcommand_from init clone put get rm mv cp ls status reset diff commit update log show checkout fork branch check gc stats key lock unlock completions gen-docs help" -f -a "rm" -d 'Stage the removal of KEYs (with -r, of every key under each PREFIX)'
 complete -c infini -n "__fish_infini_using_subcommand help; and not __fish_seen_subcommand_from init clone put get rm mv cp ls status reset diff commit update log show checkout fork branch check gc stats key lock unlock completions gen-docs help" -f -a "mv" -d 'Rename SRC to DST, replacing DST if it exists. Only the index changes'

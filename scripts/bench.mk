@@ -4,8 +4,13 @@
 
 BENCH_MK_DIR := $(dir $(lastword $(MAKEFILE_LIST)))
 
-.PHONY: bench
+.PHONY: bench bench-tree
 bench:
 	cargo build --release
 	mkdir -p bench-work && cargo bench --bench stream | tee bench-work/stream.md
-	bash $(BENCH_MK_DIR)bench.sh
+	bash $(BENCH_MK_DIR)bench.sh; s=$$?; bash $(BENCH_MK_DIR)bench-tree.sh && exit $$s
+
+# Only the directory-tree comparison (put -r / get -r against borg, restic and rustic).
+bench-tree:
+	cargo build --release
+	bash $(BENCH_MK_DIR)bench-tree.sh

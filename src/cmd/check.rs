@@ -1,7 +1,9 @@
 //! `infini check`: verify the repository's integrity.
 
+use super::progress::Bar;
 use super::session::Session;
 use super::{output, Context};
+use infini::engine::repo::CheckOptions;
 use infini::engine::Error;
 
 /// Check every pack table, commit and index node; with --read-data also read and verify every data chunk.
@@ -16,7 +18,9 @@ pub struct Args {
 impl Args {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
         let s = Session::read(ctx)?;
-        let rep = s.repo.check(self.read_data)?;
+        let bar = Bar::phases(ctx, "check");
+        let rep = s.repo.check_with(&CheckOptions { read_data: self.read_data, progress: bar.sink() })?;
+        drop(bar);
         if ctx.global.json {
             let damaged: Vec<_> = rep
                 .damaged

@@ -1,5 +1,6 @@
 //! `infini clone`: attach a new workspace to an existing repository.
 
+use super::progress::Bar;
 use super::session::{attach_workspace, cwd, local_repo_path, open_backend, store_options, DEFAULT_BRANCH};
 use super::{output, password, Context};
 use infini::engine::repo::Repository;
@@ -53,6 +54,7 @@ impl Args {
         attach_workspace(&root, config, |ws| {
             let backend = open_backend(ctx, &location, Some(ws), false)?;
             let pw = password::get(ctx)?;
+            let _bar = Bar::spinner(ctx, "clone", &format!("opening {location}"));
             Ok(Repository::open(backend, &pw, store_options(ctx, Some(ws), remote))?)
         })?;
         if ctx.global.json {

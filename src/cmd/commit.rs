@@ -1,5 +1,6 @@
 //! `infini commit`: record the staged changes as a new commit on the current branch.
 
+use super::progress::Bar;
 use super::session::Session;
 use super::{output, Context};
 use infini::engine::db::{build_roots, load_index};
@@ -60,10 +61,12 @@ impl Args {
             Some(p) => Some(repo.read_commit(&p)?),
             None => None,
         };
+        let bar = Bar::spinner(ctx, "commit", &format!("{} staged changes", s.staged.changes.len()));
         let idx = NamespaceIndex::default();
         load_index(&repo, &idx, base.as_ref())?;
         idx.ns.import_staged(s.staged_changes())?;
         let c = repo.commit(&branch, &self.message, &mut |parent| build_roots(&repo, &idx, parent))?;
+        drop(bar);
         s.staged = StagedFile::default();
         s.workspace()?.save_staged(repo.store().keys(), &s.staged)?;
         if ctx.global.json {

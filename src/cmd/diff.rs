@@ -3,7 +3,7 @@
 use super::session::Session;
 use super::{output, Context};
 use infini::engine::fields::decode_root;
-use infini::engine::namespace::{Entry, Namespace, FIELD};
+use infini::engine::namespace::{Change, Entry, Namespace, FIELD};
 use infini::engine::repo::CommitInfo;
 use infini::engine::tree;
 use infini::engine::Error;
@@ -26,20 +26,15 @@ pub struct Row {
 }
 
 impl Row {
-    fn letter(&self) -> &'static str {
-        match (&self.old, &self.new) {
-            (None, _) => "A",
-            (_, None) => "D",
-            _ => "M",
-        }
+    fn change(&self) -> Change {
+        Change::between(self.old.as_ref(), self.new.as_ref()).unwrap_or(Change::Metadata)
     }
-    /// `added`, `removed` or `modified`.
+    fn letter(&self) -> &'static str {
+        self.change().letter()
+    }
+    /// `added`, `removed`, `modified` (the bytes changed) or `metadata` (only mode or mtime changed).
     pub fn word(&self) -> &'static str {
-        match (&self.old, &self.new) {
-            (None, _) => "added",
-            (_, None) => "removed",
-            _ => "modified",
-        }
+        self.change().word()
     }
 }
 
@@ -81,7 +76,7 @@ pub fn to_workspace(s: &Session, a: Option<&CommitInfo>, ns_a: &Namespace) -> an
     Ok(rows.into_values().collect())
 }
 
-/// Print rows as `A|M|D<TAB>key` lines or a JSON array.
+/// Print rows as `A|M|T|D<TAB>key` lines (`T`: only metadata changed) or a JSON array.
 pub fn print(ctx: &Context, rows: &[Row]) -> anyhow::Result<()> {
     if ctx.global.json {
         let v: Vec<_> = rows

@@ -1,5 +1,6 @@
 //! `infini gc`: remove packs no branch needs any more.
 
+use super::progress::Bar;
 use super::session::Session;
 use super::{output, usage, Context};
 use infini::engine::repo::GcOptions;
@@ -21,7 +22,10 @@ impl Args {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
         let grace = humantime::parse_duration(&self.grace).map_err(|e| usage(format!("invalid --grace: {e}")))?;
         let s = Session::read(ctx)?;
-        let plan = s.repo.gc(&GcOptions { grace_secs: grace.as_secs(), dry_run: self.dry_run })?;
+        let bar = Bar::phases(ctx, "gc");
+        let plan =
+            s.repo.gc(&GcOptions { grace_secs: grace.as_secs(), dry_run: self.dry_run, progress: bar.sink() })?;
+        drop(bar);
         if ctx.global.json {
             let mut v = serde_json::to_value(&plan)?;
             v["dry_run"] = serde_json::json!(self.dry_run);

@@ -1,13 +1,15 @@
 //! `infini get`: write a value (or a byte range of it) to stdout or a file, or a whole prefix to a directory.
 
+use super::progress::{self, Bar};
 use super::session::Session;
 use super::{output, usage, Context};
 use anyhow::Context as _;
 use infini::engine::chunk::copy_range;
+use infini::engine::files::{get_tree, GetTreeOptions};
 use infini::engine::namespace::Entry;
 use infini::engine::Error;
-use std::io::Write;
-use std::path::{Component, Path, PathBuf};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
 
 /// Write the value of KEY to stdout (or -o FILE); with -r, write every key under PREFIX into DIR.
 #[derive(clap::Args)]
@@ -60,21 +62,13 @@ pub fn parse_range(spec: &str, size: u64) -> anyhow::Result<(u64, u64)> {
     Ok((start, end.max(start)))
 }
 
-/// `rel` as a safe relative path (no `..`, no absolute parts).
-fn safe_relative(rel: &str) -> Option<PathBuf> {
-    let p = Path::new(rel);
-    let ok = !rel.is_empty() && p.components().all(|c| matches!(c, Component::Normal(_)));
-    ok.then(|| p.to_path_buf())
-}
-
-fn write_file(ctx: &Context, s: &Session, entry: &Entry, path: &Path, range: (u64, u64)) -> anyhow::Result<u64> {
+fn write_file(s: &Session, entry: &Entry, path: &Path, range: (u64, u64), bar: &Bar) -> anyhow::Result<u64> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     }
     let tmp = path.with_extension("infini-partial");
     let r = (|| -> anyhow::Result<u64> {
         let f = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-        let bar = big(range).then(|| output::progress(ctx, Some(range.1 - range.0), "get")).flatten();
         let mut w = output::ProgressWriter::new(std::io::BufWriter::with_capacity(1 << 20, f), bar);
         let n = copy_range(s.repo.store(), &entry.blob, range.0, range.1, s.repo.store().read_parallelism(), &mut w)?;
         let mut w = w.into_inner();
@@ -94,11 +88,6 @@ fn write_file(ctx: &Context, s: &Session, entry: &Entry, path: &Path, range: (u6
     }
 }
 
-/// Worth a progress bar.
-fn big(range: (u64, u64)) -> bool {
-    range.1 - range.0 >= 64 << 20
-}
-
 impl Args {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
         let s = Session::read(ctx)?;
@@ -106,27 +95,26 @@ impl Args {
         if self.recursive {
             let dir = self.target_dir.as_ref().ok_or_else(|| usage("get -r needs PREFIX and DIR"))?;
             let dir = super::session::cwd(ctx)?.join(dir);
-            let store = s.repo.store();
-            let mut n = 0usize;
-            let mut files = Vec::new();
-            for item in ns.iter_prefix(store, self.key.as_bytes()) {
-                let (key, entry) = item?;
-                let rel = safe_relative(&key[self.key.len()..])
-                    .ok_or_else(|| usage(format!("key {key:?} does not map to a safe path under {}", dir.display())))?;
-                let size = entry.size();
-                write_file(ctx, &s, &entry, &dir.join(&rel), (0, size))?;
-                files.push(
-                    serde_json::json!({ "key": key, "size": size, "path": dir.join(&rel).display().to_string() }),
-                );
-                n += 1;
-            }
-            if n == 0 {
-                anyhow::bail!(Error::not_found(format!("no keys under prefix {:?}", self.key)));
-            }
+            let bar = Bar::phases(ctx, "get -r");
+            let opts = GetTreeOptions { progress: bar.sink(), ..GetTreeOptions::default() };
+            let out = get_tree(s.repo.store(), &ns, &self.key, &dir, &opts)?;
+            bar.finish(|took| {
+                format!(
+                    "get -r: {} files, {} in {}",
+                    progress::count(out.written.len() as u64),
+                    output::bytes(out.bytes),
+                    progress::secs(took)
+                )
+            });
             if ctx.global.json {
+                let files: Vec<_> = out
+                    .written
+                    .iter()
+                    .map(|w| serde_json::json!({ "key": w.key, "size": w.size, "path": w.path.display().to_string() }))
+                    .collect();
                 output::json(&serde_json::Value::Array(files))?;
             } else {
-                output::info(ctx, format!("wrote {n} files to {}", dir.display()));
+                output::info(ctx, format!("wrote {} files to {}", out.written.len(), dir.display()));
             }
             return Ok(());
         }
@@ -151,7 +139,9 @@ impl Args {
                         )));
                     }
                 }
-                let n = write_file(ctx, &s, &entry, &path, range)?;
+                let bar = Bar::bytes(ctx, "get", Some(range.1 - range.0));
+                let n = write_file(&s, &entry, &path, range, &bar)?;
+                bar.finish(bar.bytes_summary(n));
                 if ctx.global.json {
                     output::json(
                         &serde_json::json!({ "key": self.key, "size": n, "path": path.display().to_string() }),
@@ -160,10 +150,21 @@ impl Args {
             }
             None => {
                 let stdout = std::io::stdout();
-                let bar = big(range).then(|| output::progress(ctx, Some(range.1 - range.0), "get")).flatten();
-                let mut w = output::ProgressWriter::new(std::io::BufWriter::with_capacity(1 << 20, stdout.lock()), bar);
-                copy_range(s.repo.store(), &entry.blob, range.0, range.1, s.repo.store().read_parallelism(), &mut w)?;
+                // Data on a terminal and a bar on the same screen would garble each other.
+                let bar =
+                    if stdout.is_terminal() { Bar::hidden() } else { Bar::bytes(ctx, "get", Some(range.1 - range.0)) };
+                let mut w =
+                    output::ProgressWriter::new(std::io::BufWriter::with_capacity(1 << 20, stdout.lock()), &bar);
+                let n = copy_range(
+                    s.repo.store(),
+                    &entry.blob,
+                    range.0,
+                    range.1,
+                    s.repo.store().read_parallelism(),
+                    &mut w,
+                )?;
                 w.into_inner().flush().map_err(|e| Error::io("writing output", e))?;
+                bar.finish(bar.bytes_summary(n));
             }
         }
         Ok(())

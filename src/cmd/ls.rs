@@ -2,14 +2,46 @@
 
 use super::session::Session;
 use super::{output, Context};
+use infini::engine::chunk::Blob;
+use infini::engine::namespace::{Entry, EntryKind};
 use std::io::Write;
+
+/// `-rwxr-xr-x`-style mode of an entry (`l` and `rwxrwxrwx` for links; `-?????????` when unknown).
+fn mode_string(e: &Entry) -> String {
+    if e.kind == EntryKind::Symlink {
+        return "lrwxrwxrwx".into();
+    }
+    let Some(m) = e.mode else { return "-?????????".into() };
+    let mut s = String::from("-");
+    for (shift, special, lower, upper) in [(6, 0o4000, 's', 'S'), (3, 0o2000, 's', 'S'), (0, 0o1000, 't', 'T')] {
+        let bits = (m >> shift) & 7;
+        s.push(if bits & 4 != 0 { 'r' } else { '-' });
+        s.push(if bits & 2 != 0 { 'w' } else { '-' });
+        s.push(match (bits & 1 != 0, m & special != 0) {
+            (true, true) => lower,
+            (false, true) => upper,
+            (true, false) => 'x',
+            (false, false) => '-',
+        });
+    }
+    s
+}
+
+/// A link's target as text.
+fn link_target(e: &Entry) -> String {
+    match &e.blob {
+        Blob::Inline(t) => String::from_utf8_lossy(t).into_owned(),
+        _ => String::new(),
+    }
+}
 
 /// List keys (starting with PREFIX), in order, from the workspace's view or a revision.
 #[derive(clap::Args)]
 pub struct Args {
     /// Only keys starting with PREFIX.
     prefix: Option<String>,
-    /// Long format: size, modification time and key.
+    /// Long format: mode (as `ls -l` shows it; `?` where unknown), size, modification time and key (`-> TARGET`
+    /// for a symbolic link).
     #[arg(short = 'l', long)]
     long: bool,
     /// List the keys at revision REV.
@@ -38,10 +70,22 @@ impl Args {
                 if let Some(m) = entry.mtime {
                     v["mtime"] = serde_json::json!(m);
                 }
+                if let Some(m) = entry.mode {
+                    v["mode"] = serde_json::json!(format!("{m:04o}"));
+                }
+                if entry.kind == EntryKind::Symlink {
+                    v["kind"] = serde_json::json!("symlink");
+                    v["target"] = serde_json::json!(link_target(&entry));
+                }
                 output::json_to(&mut out, &v)?;
             } else if self.long {
                 let t = entry.mtime.map(output::time).unwrap_or_else(|| "-".into());
-                writeln!(out, "{:>12}  {:<20}  {key}", entry.size(), t)?;
+                let mode = mode_string(&entry);
+                if entry.kind == EntryKind::Symlink {
+                    writeln!(out, "{mode}  {:>12}  {:<20}  {key} -> {}", entry.size(), t, link_target(&entry))?;
+                } else {
+                    writeln!(out, "{mode}  {:>12}  {:<20}  {key}", entry.size(), t)?;
+                }
             } else {
                 writeln!(out, "{key}")?;
             }

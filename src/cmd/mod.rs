@@ -19,6 +19,7 @@ mod ls;
 mod mv;
 mod output;
 mod password;
+mod progress;
 mod put;
 mod reset;
 mod rm;

@@ -1,9 +1,9 @@
 //! Output helpers: stdout carries only data; messages and progress go to stderr.
 
+use super::progress::Bar;
 use super::Context;
-use indicatif::{ProgressBar, ProgressStyle};
 use infini::engine::object::ChunkPointer;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 
 /// Print an error as JSON on stderr, with what to do next if known.
 pub fn json_error(msg: &str, code: u8, hint: Option<&str>) {
@@ -49,26 +49,6 @@ pub fn info(ctx: &Context, msg: impl AsRef<str>) {
     }
 }
 
-/// A byte progress bar on stderr when it is a terminal and output is for humans.
-pub fn progress(ctx: &Context, total: Option<u64>, what: &str) -> Option<ProgressBar> {
-    if ctx.global.quiet || ctx.global.json || !std::io::stderr().is_terminal() {
-        return None;
-    }
-    let pb = match total {
-        Some(t) => ProgressBar::new(t),
-        None => ProgressBar::no_length(),
-    };
-    let style = if total.is_some() {
-        "{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}"
-    } else {
-        "{msg} {bytes} {bytes_per_sec}"
-    };
-    pb.set_style(ProgressStyle::with_template(style).unwrap_or_else(|_| ProgressStyle::default_bar()));
-    pb.set_message(what.to_string());
-    pb.set_draw_target(indicatif::ProgressDrawTarget::stderr_with_hz(4));
-    Some(pb)
-}
-
 /// Full commit id.
 pub fn id(ptr: &ChunkPointer) -> String {
     ptr.id.to_hex()
@@ -101,32 +81,27 @@ pub fn bytes(n: u64) -> String {
 }
 
 /// A writer that advances a progress bar by the bytes written through it.
-pub struct ProgressWriter<W> {
+pub struct ProgressWriter<'a, W> {
     inner: W,
-    bar: Option<ProgressBar>,
+    bar: &'a Bar,
 }
 
-impl<W: Write> ProgressWriter<W> {
-    /// Wrap `inner`; `bar` may be `None` (no progress shown).
-    pub fn new(inner: W, bar: Option<ProgressBar>) -> Self {
+impl<'a, W: Write> ProgressWriter<'a, W> {
+    /// Wrap `inner`, counting on `bar`.
+    pub fn new(inner: W, bar: &'a Bar) -> Self {
         Self { inner, bar }
     }
 
-    /// Finish the bar and return the inner writer.
+    /// The inner writer.
     pub fn into_inner(self) -> W {
-        if let Some(b) = &self.bar {
-            b.finish_and_clear();
-        }
         self.inner
     }
 }
 
-impl<W: Write> Write for ProgressWriter<W> {
+impl<W: Write> Write for ProgressWriter<'_, W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let n = self.inner.write(buf)?;
-        if let Some(b) = &self.bar {
-            b.inc(n as u64);
-        }
+        self.bar.inc(n as u64);
         Ok(n)
     }
     fn flush(&mut self) -> std::io::Result<()> {

@@ -2,6 +2,7 @@
 
 use super::{password, Context};
 use anyhow::Context as _;
+use infini::engine::backend::faults::{Faulty, Op};
 use infini::engine::backend::retry::{Retry, RetryPolicy};
 use infini::engine::backend::s3::{S3Backend, S3Config};
 use infini::engine::backend::{dir::DirBackend, Backend};
@@ -109,13 +110,26 @@ pub fn open_backend(
         cfg.storage_class = wc.and_then(|c| c.storage_class.clone());
         let policy = retry_policy();
         let backend = policy.run(|| S3Backend::open(cfg.clone()))?;
-        return Ok(Arc::new(Retry::with_policy(backend, policy)));
+        return Ok(slowed(Arc::new(Retry::with_policy(backend, policy))));
     }
     let path = local_repo_path(Path::new(location));
     if !create && !path.join("config").is_file() {
         anyhow::bail!(Error::NoRepository { what: format!("no infini repository at {}", path.display()) });
     }
-    Ok(Arc::new(DirBackend::new(&path)?))
+    Ok(slowed(Arc::new(DirBackend::new(&path)?)))
+}
+
+/// `INFINI_BACKEND_LATENCY_MS` adds that many milliseconds to every object read and write: a slow backend on demand,
+/// for watching (and testing) progress output with small inputs.
+fn slowed(backend: Arc<dyn Backend>) -> Arc<dyn Backend> {
+    match std::env::var("INFINI_BACKEND_LATENCY_MS").ok().and_then(|v| v.parse::<u64>().ok()) {
+        Some(ms) if ms > 0 => {
+            let f = Faulty::new(backend);
+            f.only(&[Op::Read, Op::ReadRange, Op::ReadTail, Op::Write]).latency(std::time::Duration::from_millis(ms));
+            Arc::new(f)
+        }
+        _ => backend,
+    }
 }
 
 impl Session {

@@ -1,5 +1,6 @@
 //! `infini stats`: repository size, dedup and compression, and cache use.
 
+use super::progress::Bar;
 use super::session::Session;
 use super::{output, Context};
 use infini::engine::object::parse_object_name;
@@ -13,17 +14,20 @@ impl Args {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
         let s = Session::read(ctx)?;
         let store = s.repo.store();
+        let bar = Bar::spinner(ctx, "stats", "listing objects");
         let objects = s.repo.backend().list("objects/")?;
         let repo_bytes: u64 = objects.iter().map(|o| o.size).sum();
         let mut chunks = 0u64;
         let mut chunk_bytes = 0u64;
-        for o in &objects {
+        for (i, o) in objects.iter().enumerate() {
+            bar.message(&format!("reading pack tables: {}/{}", i + 1, objects.len()));
             if let Some(id) = parse_object_name(&o.name) {
                 let t = store.pack_table(&id)?;
                 chunks += t.len() as u64;
                 chunk_bytes += t.iter().map(|e| e.len as u64).sum::<u64>();
             }
         }
+        bar.message("summing HEAD's values");
         let ns = s.view()?;
         let (mut keys, mut logical) = (0u64, 0u64);
         for item in ns.iter_prefix(store, b"") {
@@ -31,6 +35,7 @@ impl Args {
             keys += 1;
             logical += e.size();
         }
+        drop(bar);
         let ratio = if chunk_bytes > 0 { logical as f64 / chunk_bytes as f64 } else { 0.0 };
         let tiers = match &s.ws {
             Some(ws) => super::session::TierStats::load(ws).add(&super::session::TierStats::of(store)),

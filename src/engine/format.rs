@@ -1,7 +1,8 @@
 //! Format constants in one place. All integers on storage are little-endian.
 
-/// Format version written in the repository's public header.
-pub const FORMAT_VERSION: u32 = 1;
+/// Format version written in the repository's public header. Repositories of any other version are refused
+/// (docs/design.md, "Changes", lists what each version changed).
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Magic at the start of the public repository header (`config`).
 pub const CONFIG_MAGIC: &[u8; 8] = b"INFINI\x00\x01";

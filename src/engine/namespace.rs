@@ -8,20 +8,117 @@ use serde::{Deserialize, Serialize};
 use std::io::Read;
 use std::sync::Arc;
 
+/// What a namespace entry stands for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryKind {
+    /// A value (a regular file's content).
+    #[default]
+    File,
+    /// A symbolic link: the value is the link's target, as bytes.
+    Symlink,
+}
+
+impl EntryKind {
+    fn is_file(&self) -> bool {
+        *self == EntryKind::File
+    }
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
 /// A stored value and what is known about it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
-    /// The value.
+    /// The value (for a symbolic link: its target).
     pub blob: Blob,
     /// Modification time of the file it came from, seconds since the epoch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mtime: Option<u64>,
+    /// Nanoseconds past `mtime`'s second.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub mtime_nsec: u32,
+    /// Permission bits (`st_mode & 0o7777`) of the file it came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<u32>,
+    /// A file or a symbolic link.
+    #[serde(default, skip_serializing_if = "EntryKind::is_file")]
+    pub kind: EntryKind,
 }
 
 impl Entry {
+    /// An entry holding `blob` with no file metadata.
+    pub fn new(blob: Blob) -> Self {
+        Self { blob, mtime: None, mtime_nsec: 0, mode: None, kind: EntryKind::File }
+    }
+
     /// Value length in bytes.
     pub fn size(&self) -> u64 {
         self.blob.size()
+    }
+
+    /// Whether two entries hold the same bytes as the same kind (their metadata may differ). Compares content
+    /// identities (inline bytes, chunk ids), never reads a value.
+    pub fn same_content(&self, other: &Entry) -> bool {
+        self.kind == other.kind && self.blob.same_content(&other.blob)
+    }
+
+    /// How `new` differs from `self`: `None` when equal.
+    pub fn change_to(&self, new: &Entry) -> Option<Change> {
+        if self == new {
+            None
+        } else if self.same_content(new) {
+            Some(Change::Metadata)
+        } else {
+            Some(Change::Modified)
+        }
+    }
+}
+
+/// How a key changed between two versions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// The key is new.
+    Added,
+    /// The key is gone.
+    Removed,
+    /// The bytes (or the kind) changed.
+    Modified,
+    /// Only metadata (mode, mtime) changed; the bytes are the same.
+    Metadata,
+}
+
+impl Change {
+    /// The change between two optional entries (`None` when equal).
+    pub fn between(old: Option<&Entry>, new: Option<&Entry>) -> Option<Change> {
+        match (old, new) {
+            (None, None) => None,
+            (None, Some(_)) => Some(Change::Added),
+            (Some(_), None) => Some(Change::Removed),
+            (Some(a), Some(b)) => a.change_to(b),
+        }
+    }
+
+    /// One letter: `A`, `D`, `M`, or `T` (metadata only, as git shows a type change).
+    pub fn letter(self) -> &'static str {
+        match self {
+            Change::Added => "A",
+            Change::Removed => "D",
+            Change::Modified => "M",
+            Change::Metadata => "T",
+        }
+    }
+
+    /// `added`, `removed`, `modified` or `metadata`.
+    pub fn word(self) -> &'static str {
+        match self {
+            Change::Added => "added",
+            Change::Removed => "removed",
+            Change::Modified => "modified",
+            Change::Metadata => "metadata",
+        }
     }
 }
 
@@ -44,17 +141,47 @@ impl crate::engine::fields::Index for NamespaceIndex {
     }
 }
 
-/// Validate a key: non-empty UTF-8 without NUL, at most 4096 bytes.
+/// Validate a key: 1-4096 bytes of UTF-8, no NUL, no leading `/`, and `/`-separated segments that are neither
+/// empty nor `.` or `..` (so every key maps to a safe relative path).
 pub fn check_key(key: &str) -> Result<()> {
-    if key.is_empty() || key.len() > 4096 || key.contains('\0') {
-        return Err(Error::Invalid(format!("invalid key {key:?}: keys are 1-4096 bytes without NUL")));
+    let rule = "keys are 1-4096 bytes without NUL, not starting with '/', with no empty, '.' or '..' segments";
+    let bad = |why: &str| Err(Error::Invalid(format!("invalid key {key:?}: {why} ({rule})")));
+    if key.is_empty() {
+        return bad("empty");
+    }
+    if key.len() > 4096 {
+        return bad("longer than 4096 bytes");
+    }
+    if key.contains('\0') {
+        return bad("contains NUL");
+    }
+    if key.starts_with('/') {
+        return bad("starts with '/'");
+    }
+    for seg in key.split('/') {
+        match seg {
+            "" => return bad("has an empty segment"),
+            "." | ".." => return bad(&format!("has a '{seg}' segment")),
+            _ => {}
+        }
     }
     Ok(())
+}
+
+/// A key prefix naming a directory: `web`, `web/` and `web//` all become `web/`; empty (or `/`) is the whole
+/// namespace. The prefix itself must be a valid key.
+pub fn dir_prefix(prefix: &str) -> Result<String> {
+    let p = prefix.trim_end_matches('/');
+    if p.is_empty() {
+        return Ok(String::new());
+    }
+    check_key(p)?;
+    Ok(format!("{p}/"))
 }
 
 /// Store everything `input` yields as a value. `progress` is called with the bytes read so far.
 pub fn store_value(store: &Arc<Store>, input: &mut dyn Read, progress: &mut dyn FnMut(u64)) -> Result<Entry> {
     let mut w = BlobWriter::new(store.clone(), WriteOptions::default());
     w.write_from(input, progress)?;
-    Ok(Entry { blob: w.finish()?, mtime: None })
+    Ok(Entry::new(w.finish()?))
 }

@@ -33,14 +33,14 @@ fn unreachable_packs_are_condemned_then_deleted() {
     let before = mem.list("objects/").unwrap().len();
 
     // Everything is reachable: nothing to do.
-    let plan = repo.gc(&GcOptions { grace_secs: 0, dry_run: false }).unwrap();
+    let plan = repo.gc(&GcOptions { grace_secs: 0, dry_run: false, ..GcOptions::default() }).unwrap();
     assert!(plan.condemn.is_empty() && plan.delete.is_empty(), "{plan:?}");
 
     repo.delete_branch("exp").unwrap();
-    let dry = repo.gc(&GcOptions { grace_secs: 0, dry_run: true }).unwrap();
+    let dry = repo.gc(&GcOptions { grace_secs: 0, dry_run: true, ..GcOptions::default() }).unwrap();
     assert!(!dry.condemn.is_empty());
     assert_eq!(mem.list("objects/").unwrap().len(), before, "a dry run changed nothing");
-    let first = repo.gc(&GcOptions { grace_secs: 0, dry_run: false }).unwrap();
+    let first = repo.gc(&GcOptions { grace_secs: 0, dry_run: false, ..GcOptions::default() }).unwrap();
     assert_eq!(first.condemn, dry.condemn);
     assert!(first.delete.is_empty(), "nothing is deleted before it was condemned");
     assert_eq!(mem.list("objects/").unwrap().len(), before);
@@ -49,9 +49,9 @@ fn unreachable_packs_are_condemned_then_deleted() {
     assert!(repo.condemned_packs().unwrap().len() == first.condemn.len());
 
     // With a long grace period the condemned packs stay.
-    let waiting = repo.gc(&GcOptions { grace_secs: 3600, dry_run: false }).unwrap();
+    let waiting = repo.gc(&GcOptions { grace_secs: 3600, dry_run: false, ..GcOptions::default() }).unwrap();
     assert!(waiting.delete.is_empty());
-    let second = repo.gc(&GcOptions { grace_secs: 0, dry_run: false }).unwrap();
+    let second = repo.gc(&GcOptions { grace_secs: 0, dry_run: false, ..GcOptions::default() }).unwrap();
     assert_eq!(second.delete.len(), first.condemn.len());
     assert_eq!(mem.list("objects/").unwrap().len(), before - second.delete.len());
 

@@ -99,7 +99,7 @@ impl Seek for BlobReader {
 }
 
 /// Write bytes `[start, end)` of `blob` to `out`, fetching chunks on `threads` threads in a bounded window
-/// and writing them in order. Returns the bytes written.
+/// and writing them in order (with one thread, on the caller's thread). Returns the bytes written.
 pub fn copy_range(
     store: &Arc<Store>,
     blob: &Blob,
@@ -116,7 +116,22 @@ pub fn copy_range(
         out.write_all(&v[start as usize..end as usize]).map_err(|e| Error::io("writing output", e))?;
         return Ok(end - start);
     }
-    let threads = threads.max(1);
+    if threads <= 1 {
+        // One thread: fetch in order on the caller's thread (no workers to start for a small value).
+        let mut written = 0u64;
+        for item in ChunkWalk::new(store, blob, start, end) {
+            let (off, cr) = item?;
+            let data = fetch(store, &cr)?;
+            let a = start.saturating_sub(off) as usize;
+            let b = ((end - off) as usize).min(data.len());
+            out.write_all(&data[a..b]).map_err(|e| Error::io("writing output", e))?;
+            written += (b - a) as u64;
+        }
+        if written != end - start {
+            return Err(Error::integrity("value's chunk list is shorter than its size"));
+        }
+        return Ok(written);
+    }
     let (job_tx, job_rx) = sync_channel::<(u64, u64, ChunkRef)>(threads);
     let job_rx = Arc::new(Mutex::new(job_rx));
     let (res_tx, res_rx) = sync_channel::<(u64, Result<(u64, Arc<Vec<u8>>)>)>(threads);

@@ -5,6 +5,7 @@ use crate::engine::fields::decode_root;
 use crate::engine::id::{CommitId, ObjectId};
 use crate::engine::namespace::{Entry, FIELD};
 use crate::engine::object::{object_name, parse_object_name, ChunkPointer};
+use crate::engine::progress::{ProgressSink, Unit};
 use crate::engine::tree::{self, NodeStore};
 use crate::engine::{Error, Result};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -57,18 +58,40 @@ struct DamageLog {
     commits: BTreeMap<ObjectId, BTreeSet<CommitId>>,
 }
 
+/// Tunables of [`Repository::check_with`].
+#[derive(Clone, Debug, Default)]
+pub struct CheckOptions {
+    /// Read and authenticate every byte of every pack, not only the tables.
+    pub read_data: bool,
+    /// Where progress goes: phase `packs` (bytes with `read_data`, else packs), then `commits`.
+    pub progress: ProgressSink,
+}
+
 impl Repository {
+    /// [`Repository::check_with`] with default options but `read_data`.
+    pub fn check(&self, read_data: bool) -> Result<CheckReport> {
+        self.check_with(&CheckOptions { read_data, ..CheckOptions::default() })
+    }
+
     /// Check the repository: pack tables (with `read_data`, every byte of every pack), every commit on every
     /// branch, every index node that differs between consecutive commits, and that every chunk a value references
     /// is listed in its pack's table. Integrity problems are collected in the report; backend failures abort.
-    pub fn check(&self, read_data: bool) -> Result<CheckReport> {
+    pub fn check_with(&self, opts: &CheckOptions) -> Result<CheckReport> {
+        let read_data = opts.read_data;
+        let progress = &opts.progress;
         let mut rep = CheckReport::default();
         let mut log = DamageLog::default();
         let store = self.store();
         // Every chunk the packs' tables vouch for; references must point at one of them exactly.
         let mut present = HashSet::new();
         let mut listed = HashSet::new();
-        for o in self.backend().list("objects/")? {
+        let objects = self.backend().list("objects/")?;
+        if read_data {
+            progress.phase("packs", Unit::Bytes, Some(objects.iter().map(|o| o.size).sum()));
+        } else {
+            progress.phase("packs", Unit::Items, Some(objects.len() as u64));
+        }
+        for o in objects {
             let Some(id) = parse_object_name(&o.name) else {
                 rep.errors.push(format!("{}: unexpected object name", o.name));
                 continue;
@@ -84,6 +107,7 @@ impl Repository {
             } else {
                 store.pack_table(&id)
             };
+            progress.inc(if read_data { o.size } else { 1 });
             match table {
                 Ok(t) => {
                     rep.packs += 1;
@@ -112,10 +136,12 @@ impl Repository {
             Err(e) => return Err(e),
         };
         let mut queue: Vec<_> = branches.iter().map(|b| b.head).collect();
+        progress.phase("commits", Unit::Items, None);
         while let Some(p) = queue.pop() {
             if !seen_commits.insert(p.id) {
                 continue;
             }
+            progress.inc(1);
             let c = match self.read_commit(&p) {
                 Ok(c) => c,
                 Err(Error::Integrity { what }) => {

@@ -19,6 +19,7 @@ use crate::engine::format::{META_CLASS, PACK_CLASSES, SEAL_OVERHEAD};
 use crate::engine::id::ObjectId;
 use crate::engine::namespace::{Entry, FIELD};
 use crate::engine::object::{object_name, parse_object_name, ChunkPointer};
+use crate::engine::progress::{ProgressSink, Unit};
 use crate::engine::tree::{self, NodeStore};
 use crate::engine::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -34,11 +35,13 @@ pub struct GcOptions {
     pub grace_secs: u64,
     /// Only compute the plan.
     pub dry_run: bool,
+    /// Where progress goes: phases `mark` (commits), `condemn` (packs) and `delete` (packs).
+    pub progress: ProgressSink,
 }
 
 impl Default for GcOptions {
     fn default() -> Self {
-        Self { grace_secs: 24 * 3600, dry_run: false }
+        Self { grace_secs: 24 * 3600, dry_run: false, progress: ProgressSink::none() }
     }
 }
 
@@ -106,8 +109,9 @@ impl Repository {
     }
 
     /// Every chunk reachable from every branch.
-    fn mark(&self) -> Result<HashSet<ChunkPointer>> {
+    fn mark(&self, progress: &ProgressSink) -> Result<HashSet<ChunkPointer>> {
         let store = self.store();
+        progress.phase("mark", Unit::Items, None);
         let mut live = HashSet::new();
         let mut seen_commits = HashSet::new();
         let mut queue: Vec<ChunkPointer> = self.branches()?.into_iter().map(|b| b.head).collect();
@@ -116,6 +120,7 @@ impl Repository {
                 continue;
             }
             live.insert(p);
+            progress.inc(1);
             let c = self.read_commit(&p)?;
             queue.extend(c.commit.parents.iter().copied());
             for name in c.commit.index.keys() {
@@ -152,7 +157,8 @@ impl Repository {
     /// Collect garbage (see the module documentation). Returns the plan; with `dry_run` nothing changes.
     pub fn gc(&self, opts: &GcOptions) -> Result<GcPlan> {
         let store = self.store();
-        let live = self.mark()?;
+        let progress = &opts.progress;
+        let live = self.mark(progress)?;
         let mut live_bytes: HashMap<ObjectId, u64> = HashMap::new();
         for p in &live {
             *live_bytes.entry(p.object).or_default() += p.len as u64;
@@ -162,7 +168,9 @@ impl Repository {
         let mut plan = GcPlan::default();
         let listed = self.backend().list("objects/")?;
         let present: HashSet<ObjectId> = listed.iter().filter_map(|o| parse_object_name(&o.name)).collect();
+        progress.phase("condemn", Unit::Items, Some(listed.len() as u64));
         for o in &listed {
+            progress.inc(1);
             let Some(id) = parse_object_name(&o.name) else { continue };
             plan.packs += 1;
             match live_bytes.get(&id) {
@@ -213,8 +221,10 @@ impl Repository {
             }
             Err(e) => return Err(e.into()),
         };
+        progress.phase("delete", Unit::Items, Some(to_delete.len() as u64));
         for id in &to_delete {
             self.backend().delete(&object_name(id))?;
+            progress.inc(1);
         }
         if !to_delete.is_empty() {
             let sealed = store.keys().seal(Kind::Ref, name.as_bytes(), &pad_to_class(body_after));

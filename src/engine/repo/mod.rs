@@ -9,7 +9,7 @@ mod check;
 mod gc;
 mod revision;
 
-pub use check::{CheckReport, Damage};
+pub use check::{CheckOptions, CheckReport, Damage};
 pub use gc::{GcOptions, GcPlan};
 
 pub use revision::Revision;
@@ -131,7 +131,13 @@ fn read_config(backend: &dyn Backend) -> Result<Config> {
         .ok_or_else(|| Error::NoRepository { what: format!("{} is not an infini repository", backend.describe()) })?;
     let c: Config = ciborium::from_reader(body).map_err(|e| Error::integrity(format!("repository header: {e}")))?;
     if c.version != FORMAT_VERSION {
-        return Err(Error::Invalid(format!("repository format version {} is not supported", c.version)));
+        return Err(Error::NoRepository {
+            what: format!(
+                "{} has repository format version {}; this infini reads only version {FORMAT_VERSION}",
+                backend.describe(),
+                c.version
+            ),
+        });
     }
     Ok(c)
 }

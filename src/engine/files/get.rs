@@ -1,0 +1,258 @@
+//! [`get_tree`]: write the keys under a prefix into a directory.
+
+use crate::engine::chunk::{copy_range, Blob};
+use crate::engine::namespace::{dir_prefix, Entry, EntryKind, Namespace};
+use crate::engine::object::Store;
+use crate::engine::progress::{ProgressSink, Unit};
+use crate::engine::{Error, Result};
+use std::collections::HashSet;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Component, Path, PathBuf};
+use std::sync::mpsc::sync_channel;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, UNIX_EPOCH};
+
+/// How to write a tree out.
+#[derive(Clone, Debug)]
+pub struct GetTreeOptions {
+    /// Files written at the same time.
+    pub threads: usize,
+    /// Files at least this large are fetched with parallel chunk reads (smaller ones on their worker alone).
+    pub parallel_from: u64,
+    /// Where progress goes: phase `write`, bytes and files, both totals growing as keys are listed.
+    pub progress: ProgressSink,
+}
+
+impl Default for GetTreeOptions {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        Self { threads: (2 * cores).clamp(2, 16), parallel_from: 16 << 20, progress: ProgressSink::none() }
+    }
+}
+
+/// One file or link written by [`get_tree`].
+#[derive(Clone, Debug)]
+pub struct Written {
+    /// The key.
+    pub key: String,
+    /// Bytes of its value.
+    pub size: u64,
+    /// Where it was written.
+    pub path: PathBuf,
+}
+
+/// What [`get_tree`] wrote.
+#[derive(Clone, Debug, Default)]
+pub struct GetTreeOutcome {
+    /// Every file and link, in key order.
+    pub written: Vec<Written>,
+    /// Bytes of file content written.
+    pub bytes: u64,
+}
+
+/// `rel` as a safe relative path (only normal components).
+fn safe_relative(rel: &str) -> Option<PathBuf> {
+    let p = Path::new(rel);
+    let ok = !rel.is_empty() && p.components().all(|c| matches!(c, Component::Normal(_)));
+    ok.then(|| p.to_path_buf())
+}
+
+/// Creates directories under a root, refusing to pass through anything that is not a real directory (a symbolic
+/// link in particular), so nothing is ever written outside the root.
+struct Dirs {
+    root: PathBuf,
+    known: HashSet<PathBuf>,
+}
+
+impl Dirs {
+    /// Make `rel`'s directory (relative to the root) and every directory above it.
+    fn ensure(&mut self, rel: &Path) -> Result<()> {
+        if rel.as_os_str().is_empty() || self.known.contains(rel) {
+            return Ok(());
+        }
+        if let Some(parent) = rel.parent() {
+            self.ensure(parent)?;
+        }
+        let path = self.root.join(rel);
+        match fs::symlink_metadata(&path) {
+            Ok(m) if m.file_type().is_dir() => {}
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(Error::Invalid(format!(
+                    "{} is a symbolic link; refusing to write through it",
+                    path.display()
+                )))
+            }
+            Ok(_) => return Err(Error::Invalid(format!("{} exists and is not a directory", path.display()))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => match fs::create_dir(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && path.is_dir() => {}
+                Err(e) => return Err(Error::io(format!("creating {}", path.display()), e)),
+            },
+            Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
+        }
+        self.known.insert(rel.to_path_buf());
+        Ok(())
+    }
+}
+
+/// Create `path` as a new file, replacing a file or link already there (never following a link, never replacing
+/// a directory).
+fn create_fresh(path: &Path) -> Result<File> {
+    let open = || OpenOptions::new().write(true).create_new(true).open(path);
+    match open() {
+        Ok(f) => Ok(f),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            remove_non_dir(path)?;
+            open().map_err(|e| Error::io(format!("creating {}", path.display()), e))
+        }
+        Err(e) => Err(Error::io(format!("creating {}", path.display()), e)),
+    }
+}
+
+fn remove_non_dir(path: &Path) -> Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_dir() => Err(Error::Invalid(format!("{} exists and is a directory", path.display()))),
+        Ok(_) => fs::remove_file(path).map_err(|e| Error::io(format!("replacing {}", path.display()), e)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io(format!("reading {}", path.display()), e)),
+    }
+}
+
+fn write_link(entry: &Entry, path: &Path) -> Result<()> {
+    let Blob::Inline(target) = &entry.blob else {
+        return Err(Error::integrity(format!("symbolic link {} has a chunked target", path.display())));
+    };
+    let target = Path::new(std::ffi::OsStr::from_bytes(target));
+    remove_non_dir(path)?;
+    std::os::unix::fs::symlink(target, path).map_err(|e| Error::io(format!("creating link {}", path.display()), e))
+}
+
+/// Write one file: content, then permission bits and mtime.
+fn write_file(store: &Arc<Store>, entry: &Entry, path: &Path, parallel: usize) -> Result<u64> {
+    let f = create_fresh(path)?;
+    let ctx = || format!("writing {}", path.display());
+    let size = entry.size();
+    let n = match &entry.blob {
+        Blob::Inline(v) => {
+            (&f).write_all(v).map_err(|e| Error::io(ctx(), e))?;
+            v.len() as u64
+        }
+        blob => {
+            let mut w = io::BufWriter::with_capacity(256 << 10, &f);
+            let n = copy_range(store, blob, 0, size, parallel, &mut w)?;
+            w.flush().map_err(|e| Error::io(ctx(), e))?;
+            n
+        }
+    };
+    if let Some(mode) = entry.mode {
+        f.set_permissions(fs::Permissions::from_mode(mode & 0o7777)).map_err(|e| Error::io(ctx(), e))?;
+    }
+    if let Some(secs) = entry.mtime {
+        let t = UNIX_EPOCH + Duration::new(secs, entry.mtime_nsec.min(999_999_999));
+        f.set_times(fs::FileTimes::new().set_modified(t)).map_err(|e| Error::io(ctx(), e))?;
+    }
+    Ok(n)
+}
+
+/// Write every key under `prefix` (a directory name: `web` and `web/` are the same) into `dir`, as the relative
+/// path after the prefix. Files get their permission bits and mtime back; symbolic links are recreated as links
+/// (with their stored target, which is never followed: nothing is written through a link, and a directory on the
+/// way that is a link is refused). Existing files are replaced.
+///
+/// Files are written by a bounded pool of workers; small values are fetched on the worker alone, large ones with
+/// parallel chunk reads. Files are not fsynced (as `cp` and `tar`); call `sync` if the tree must survive a crash
+/// of the machine right away. A key that does not map to a safe relative path is refused before anything is
+/// written for it. [`Error::NotFound`] when no key has the prefix.
+pub fn get_tree(
+    store: &Arc<Store>,
+    ns: &Namespace,
+    prefix: &str,
+    dir: &Path,
+    opts: &GetTreeOptions,
+) -> Result<GetTreeOutcome> {
+    let progress = &opts.progress;
+    progress.phase("write", Unit::Bytes, Some(0));
+    let (mut listed_bytes, mut listed) = (0u64, 0u64);
+    let prefix = dir_prefix(prefix)?;
+    let mut dirs = Dirs { root: dir.to_path_buf(), known: HashSet::new() };
+    let mut out = GetTreeOutcome::default();
+    let threads = opts.threads.max(1);
+    let parallel = store.read_parallelism();
+    let (tx, rx) = sync_channel::<(Entry, PathBuf)>(threads * 4);
+    let rx = Mutex::new(rx);
+    let failure: Mutex<Option<Error>> = Mutex::new(None);
+    let bytes = std::sync::atomic::AtomicU64::new(0);
+    let mut ensured_root = false;
+    let dispatched = std::thread::scope(|s| -> Result<()> {
+        for _ in 0..threads {
+            s.spawn(|| loop {
+                let job = rx.lock().expect("job queue lock").recv();
+                let Ok((entry, path)) = job else { break };
+                if failure.lock().expect("failure lock").is_some() {
+                    continue; // drain the queue so the dispatcher never blocks
+                }
+                let par = if entry.size() >= opts.parallel_from { parallel } else { 1 };
+                match write_file(store, &entry, &path, par) {
+                    Ok(n) => {
+                        bytes.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+                        progress.inc(n);
+                        progress.item_done();
+                    }
+                    Err(e) => {
+                        failure.lock().expect("failure lock").get_or_insert(e);
+                    }
+                }
+            });
+        }
+        let r = (|| -> Result<()> {
+            for item in ns.iter_prefix(store, prefix.as_bytes()) {
+                if failure.lock().expect("failure lock").is_some() {
+                    break;
+                }
+                let (key, entry) = item?;
+                let rel = safe_relative(&key[prefix.len()..]).ok_or_else(|| {
+                    Error::Invalid(format!("key {key:?} does not map to a safe path under {}", dir.display()))
+                })?;
+                if !ensured_root {
+                    fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+                    ensured_root = true;
+                }
+                dirs.ensure(rel.parent().unwrap_or(Path::new("")))?;
+                let path = dir.join(&rel);
+                listed += 1;
+                listed_bytes += entry.size();
+                progress.set_items(listed);
+                progress.set_total(listed_bytes);
+                progress.message(|| key.clone());
+                out.written.push(Written { key, size: entry.size(), path: path.clone() });
+                match entry.kind {
+                    EntryKind::Symlink => {
+                        write_link(&entry, &path)?;
+                        progress.inc(entry.size());
+                        progress.item_done();
+                    }
+                    EntryKind::File => {
+                        if tx.send((entry, path)).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+            Ok(())
+        })();
+        drop(tx);
+        r
+    });
+    if let Some(e) = failure.into_inner().expect("failure lock") {
+        return Err(e);
+    }
+    dispatched?;
+    if out.written.is_empty() {
+        return Err(Error::not_found(format!("no keys under prefix {prefix:?}")));
+    }
+    out.bytes = bytes.into_inner();
+    Ok(out)
+}
