@@ -45,7 +45,7 @@ pub fn json_to(out: &mut impl Write, v: &serde_json::Value) -> anyhow::Result<()
 /// An informational message on stderr, unless quiet.
 pub fn info(ctx: &Context, msg: impl AsRef<str>) {
     if !ctx.global.quiet {
-        eprintln!("{}", msg.as_ref());
+        super::progress::eprintln_above(msg.as_ref());
     }
 }
 

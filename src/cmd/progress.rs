@@ -96,6 +96,16 @@ impl indicatif::TermLike for Stderr {
     }
 }
 
+/// Print `msg` on stderr above the bar being drawn, if any (the bar is cleared, the line printed, the bar redrawn
+/// below it), so that a message never lands in the middle of a bar's line.
+pub fn eprintln_above(msg: &str) {
+    let active = active().lock().unwrap_or_else(|e| e.into_inner());
+    match active.last() {
+        Some((_, pb)) => pb.suspend(|| eprintln!("{msg}")),
+        None => eprintln!("{msg}"),
+    }
+}
+
 /// `n` with thousands separators: 43,267.
 pub fn count(n: u64) -> String {
     let s = n.to_string();
@@ -283,6 +293,15 @@ impl Bar {
     pub fn message(&self, msg: &str) {
         if let Some(pb) = &self.pb {
             pb.set_message(msg.to_string());
+        }
+    }
+
+    /// The counted work is done but the command still waits (for uploads): a spinner with what was done and
+    /// `what`, instead of a full bar whose rate decays and whose ETA says 0 s.
+    pub fn waiting(&self, what: &str) {
+        if let Some(pb) = &self.pb {
+            pb.set_style(style("{spinner} {prefix} {files}{bytes} {wide_msg}", &self.files));
+            pb.set_message(what.to_string());
         }
     }
 

@@ -58,7 +58,7 @@ impl Args {
                 );
             }
             // The bar stays up until the uploads are done; then the summary replaces it.
-            bar.message("uploading");
+            bar.waiting("uploading");
             // Staging a key again is how a conflict is resolved with this side's value, even with the same bytes.
             s.resolve(out.staged.iter().map(|(k, _)| k.as_str()));
             s.save_staged(&ns)?;
@@ -114,7 +114,7 @@ impl Args {
         let size = entry.size();
         staged.push((self.target.clone(), size));
         ns.insert(self.target.clone(), entry);
-        bar.message("uploading");
+        bar.waiting("uploading");
         s.resolve([self.target.as_str()]);
         s.save_staged(&ns)?;
         bar.finish(bar.bytes_summary(size));

@@ -46,9 +46,9 @@ struct Seen {
 }
 
 impl Seen {
-    /// The first frame containing every one of `parts` in one line, for messages.
+    /// The last line of any frame containing every one of `parts`.
     fn line_with(&self, parts: &[&str]) -> Option<String> {
-        self.frames.iter().flat_map(|f| f.lines()).find(|l| parts.iter().all(|p| l.contains(p))).map(str::to_string)
+        self.frames.iter().flat_map(|f| f.lines()).rfind(|l| parts.iter().all(|p| l.contains(p))).map(str::to_string)
     }
 
     fn dump(&self) -> String {
@@ -181,7 +181,7 @@ fn put_draws_bytes_total_rate_and_eta_then_one_summary_line() {
     assert!(bar.is_some(), "no bar with a total and a rate while putting:\n{}", seen.dump());
     assert!(seen.last.lines().any(|l| l.starts_with("put: 40.0 MiB in ")), "no summary line:\n{}", seen.dump());
     seen.assert_clean_exit();
-    println!("bar:\n{}\nafter exit:\n{}", bar.unwrap_or_default(), seen.last.trim_end());
+    println!("bar:\n{}\n{}", bar.unwrap_or_default(), seen.dump());
 }
 
 #[test]
@@ -200,7 +200,7 @@ fn put_recursive_draws_files_and_bytes_with_the_current_path() {
         seen.dump()
     );
     seen.assert_clean_exit();
-    println!("bar:\n{}\nafter exit:\n{}", bar.unwrap_or_default(), seen.last.trim_end());
+    println!("bar:\n{}\n{}", bar.unwrap_or_default(), seen.dump());
 }
 
 #[test]
@@ -221,7 +221,7 @@ fn check_read_data_draws_bytes_of_all_packs() {
     assert!(bar.is_some(), "no bar with a byte total and a rate while checking:\n{}", seen.dump());
     assert!(seen.last.lines().any(|l| l.starts_with("checked ")), "no summary line:\n{}", seen.dump());
     seen.assert_clean_exit();
-    println!("bar:\n{}\nafter exit:\n{}", bar.unwrap_or_default(), seen.last.trim_end());
+    println!("bar:\n{}\n{}", bar.unwrap_or_default(), seen.dump());
 }
 
 #[test]
@@ -328,7 +328,7 @@ fn get_recursive_draws_files_and_bytes_then_one_summary_line() {
         seen.dump()
     );
     seen.assert_clean_exit();
-    println!("bar:\n{}\nafter exit:\n{}", bar.unwrap_or_default(), seen.last.trim_end());
+    println!("bar:\n{}\n{}", bar.unwrap_or_default(), seen.dump());
 }
 
 #[test]
@@ -347,4 +347,25 @@ fn commit_and_stats_show_a_spinner_saying_what_happens() {
         seen.assert_clean_exit();
         println!("{args:?}:\n{}\nafter exit:\n{}", spin.unwrap_or_default(), seen.last.trim_end());
     }
+}
+
+#[test]
+fn a_message_during_a_bar_gets_a_line_of_its_own() {
+    need_tmux!();
+    let env = slow_env(1500);
+    tree(&env.ws.join("d"), 8, 256 << 10);
+    let fifo = env.ws.join("d").join("pipe");
+    let made = Command::new("mkfifo").arg(&fifo).status().map(|s| s.success()).unwrap_or(false);
+    assert!(made, "mkfifo {}", fifo.display());
+    let t = Term::start(&env.root, env.cmd(["put", "-r", "d", "d"]));
+    let seen = t.wait();
+    assert_eq!(seen.code, 0, "{}", seen.dump());
+    assert!(
+        seen.last.lines().any(|l| l.starts_with("skipped 1 special file")),
+        "the message does not start its own line:\n{}",
+        seen.dump()
+    );
+    assert!(seen.last.lines().any(|l| l.starts_with("put -r: 8 files, ")), "no summary line:\n{}", seen.dump());
+    seen.assert_clean_exit();
+    println!("{}", seen.dump());
 }
