@@ -1,2 +1,55 @@
 //! infini: an embedded, encrypted, versioned database.
+//!
+//! An [`Infinitree`] is an [`Index`] — a set of named, typed [`fields`] — bound to a branch of a [`Repository`].
+//! Changes are staged in the fields and written by [`Infinitree::commit`]; every commit is an immutable snapshot,
+//! and a commit costs what changed, not what exists. Everything on storage is encrypted and padded into uniform
+//! objects; storage is any [`backends::Backend`] (a directory, memory, S3 with the `s3` feature).
+//!
+//! The crate root is the front door: everything a program needs is re-exported here or in [`fields`],
+//! [`backends`] and [`namespace`]. The `infini` command line (feature `cli`, on by default) is built on this same
+//! API; `default-features = false` builds the engine alone.
+//!
+//! ```no_run
+//! use infini::{backends::MemoryBackend, fields::VersionedMap, Infinitree, KdfParams, Repository, StoreOptions};
+//! use std::sync::Arc;
+//! # fn main() -> infini::Result<()> {
+//! let repo = Arc::new(Repository::create(Arc::new(MemoryBackend::new()), b"secret", KdfParams::default(), StoreOptions::default())?);
+//! let mut tree = Infinitree::<VersionedMap<String, usize>>::open(repo, "main")?;
+//! tree.index().insert("sample_size".into(), 1234);
+//! tree.commit("first measurement! yay!")?;
+//! assert_eq!(tree.index().get(&"sample_size".to_string())?, Some(1234));
+//! # Ok(()) }
+//! ```
+
+#[doc(hidden)]
 pub mod engine;
+
+pub use engine::chunk::{Blob, BlobReader, BlobWriter, WriteOptions};
+pub use engine::crypto::{KdfParams, MasterKey};
+pub use engine::db::Infinitree;
+pub use engine::error::{Error, Result};
+pub use engine::fields::{Field, Index, Trace, Tracer};
+pub use engine::id::CommitId;
+pub use engine::object::StoreOptions;
+pub use engine::repo::{Branch, CheckReport, CommitInfo, GcOptions, GcPlan, Repository};
+
+/// Typed, versioned fields and the [`Index`] of named fields a commit snapshots.
+pub mod fields {
+    pub use crate::engine::fields::*;
+}
+
+/// Storage backends: where encrypted objects and refs live.
+pub mod backends {
+    pub use crate::engine::backend::dir::DirBackend;
+    pub use crate::engine::backend::faults::{Faulty, Op};
+    pub use crate::engine::backend::memory::MemoryBackend;
+    pub use crate::engine::backend::retry::{Retry, RetryPolicy};
+    #[cfg(feature = "s3")]
+    pub use crate::engine::backend::s3::{S3Backend, S3Config, S3Credentials};
+    pub use crate::engine::backend::{BResult, Backend, BackendError, ObjectInfo, RefVersion};
+}
+
+/// The key → value namespace the command line works on: one [`fields::VersionedMap`] of [`namespace::Entry`].
+pub mod namespace {
+    pub use crate::engine::namespace::*;
+}

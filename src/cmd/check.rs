@@ -3,6 +3,7 @@
 use super::progress::Bar;
 use super::session::Session;
 use super::{output, Context};
+use infini::engine::namespace::NamespaceIndex;
 use infini::engine::repo::CheckOptions;
 use infini::engine::Error;
 
@@ -19,7 +20,10 @@ impl Args {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
         let s = Session::read(ctx)?;
         let bar = Bar::phases(ctx, "check");
-        let rep = s.repo.check_with(&CheckOptions { read_data: self.read_data, progress: bar.sink() })?;
+        let rep = s.repo.check_with(
+            &NamespaceIndex::default(),
+            &CheckOptions { read_data: self.read_data, progress: bar.sink() },
+        )?;
         drop(bar);
         if ctx.global.json {
             let damaged: Vec<_> = rep

@@ -3,6 +3,7 @@
 use super::progress::Bar;
 use super::session::Session;
 use super::{output, usage, Context};
+use infini::engine::namespace::NamespaceIndex;
 use infini::engine::repo::GcOptions;
 
 /// Collect garbage in two phases: packs no branch reaches are first condemned, and deleted by a later run once
@@ -23,8 +24,8 @@ impl Args {
         let grace = humantime::parse_duration(&self.grace).map_err(|e| usage(format!("invalid --grace: {e}")))?;
         let s = Session::read(ctx)?;
         let bar = Bar::phases(ctx, "gc");
-        let plan =
-            s.repo.gc(&GcOptions { grace_secs: grace.as_secs(), dry_run: self.dry_run, progress: bar.sink() })?;
+        let opts = GcOptions { grace_secs: grace.as_secs(), dry_run: self.dry_run, progress: bar.sink() };
+        let plan = s.repo.gc(&NamespaceIndex::default(), &opts)?;
         drop(bar);
         if ctx.global.json {
             let mut v = serde_json::to_value(&plan)?;

@@ -2,7 +2,6 @@
 
 use super::session::{attach_workspace, cwd, open_backend, store_options, DEFAULT_BRANCH};
 use super::{output, password, Context};
-use infini::engine::crypto::KdfParams;
 use infini::engine::repo::Repository;
 use infini::engine::workspace::{Head, WorkspaceConfig, DIR};
 
@@ -60,7 +59,7 @@ impl Args {
         // The workspace first (the backend may need its S3 settings); removed again if creation fails.
         attach_workspace(&root, config, |ws| {
             let backend = open_backend(ctx, &repo_loc, Some(ws), true)?;
-            Ok(Repository::create(backend, &pw, KdfParams::from_env(), store_options(ctx, Some(ws), remote))?)
+            Ok(Repository::create(backend, &pw, password::kdf_params(), store_options(ctx, Some(ws), remote))?)
         })?;
         if ctx.global.json {
             output::json(&serde_json::json!({

@@ -2,7 +2,6 @@
 
 use super::session::{cwd, open_backend, Session};
 use super::{output, password, Context};
-use infini::engine::crypto::KdfParams;
 use infini::engine::repo::{key_slots, Repository};
 use infini::engine::workspace::Workspace;
 use std::io::Write;
@@ -52,7 +51,7 @@ impl Args {
                 let (slot, key) = Repository::unlock_slot(&*b, &old)?;
                 let new = password::new(ctx, false)?;
                 let repo = Repository::with_key(b, key, Default::default())?;
-                let added = repo.add_key(&new, KdfParams::from_env())?;
+                let added = repo.add_key(&new, password::kdf_params())?;
                 repo.remove_key(&slot)?;
                 if ctx.global.json {
                     output::json(&serde_json::json!({ "added": added, "removed": slot }))?;
@@ -63,7 +62,7 @@ impl Args {
             KeyCmd::Add => {
                 let s = Session::read(ctx)?;
                 let new = password::new(ctx, false)?;
-                let name = s.repo.add_key(&new, KdfParams::from_env())?;
+                let name = s.repo.add_key(&new, password::kdf_params())?;
                 if ctx.global.json {
                     output::json(&serde_json::json!({ "added": name }))?;
                 } else {

@@ -337,6 +337,7 @@ fn engine_code(e: &Error) -> u8 {
         Error::Conflict { .. } | Error::MergeConflict { .. } => code::CONFLICT,
         Error::NoRepository { .. } => code::NO_REPO,
         Error::Invalid(_) => code::USAGE,
+        Error::Internal { .. } => code::OTHER,
         _ => code::OTHER,
     }
 }

@@ -81,3 +81,13 @@ fn check(p: Zeroizing<Vec<u8>>) -> anyhow::Result<Zeroizing<Vec<u8>>> {
     }
     Ok(p)
 }
+
+/// Key-derivation parameters for new key slots: the default, or cheaper ones when `INFINI_KDF_LOG_N` asks (for
+/// tests only: it lowers the cost of brute-forcing the password).
+pub fn kdf_params() -> infini::engine::crypto::KdfParams {
+    let mut p = infini::engine::crypto::KdfParams::default();
+    if let Some(n) = std::env::var("INFINI_KDF_LOG_N").ok().and_then(|v| v.parse::<u8>().ok()) {
+        p.log_n = n.clamp(10, 22);
+    }
+    p
+}

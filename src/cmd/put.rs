@@ -43,7 +43,7 @@ impl Args {
                 delete: self.delete,
                 stat_cache: Some(s.workspace()?.cache_dir().join("stat-cache")),
                 progress: bar.sink(),
-                ..PutTreeOptions::default()
+                write: store.write_options(),
             };
             let out = put_tree(&store, &ns, &dir, &opts)?;
             if let Some(first) = &out.first_special {

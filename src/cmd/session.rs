@@ -80,6 +80,9 @@ pub fn store_options(ctx: &Context, ws: Option<&Workspace>, remote: bool) -> Sto
     if let Some(z) = std::env::var("INFINI_ZSTD_LEVEL").ok().and_then(|v| v.parse().ok()) {
         o.zstd_level = z;
     }
+    if let Some(t) = std::env::var("INFINI_THREADS").ok().and_then(|v| v.parse::<usize>().ok()) {
+        o.threads = t.max(1);
+    }
     o
 }
 

@@ -17,6 +17,9 @@ pub enum Error {
     Integrity {
         /// What was affected (object, chunk, ref, ...).
         what: String,
+        /// Why it failed to decode, when a decoder said.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
     /// A key, revision, branch or other named thing does not exist.
     #[error("not found: {what}")]
@@ -49,6 +52,12 @@ pub enum Error {
     /// Invalid input from the caller.
     #[error("invalid argument: {0}")]
     Invalid(String),
+    /// A fault inside the engine (a worker thread that panicked, a pipeline that stopped): not the caller's doing.
+    #[error("internal error: {what}")]
+    Internal {
+        /// What failed.
+        what: String,
+    },
     /// A local I/O failure (workspace files, stdin/stdout).
     #[error("{context}")]
     Io {
@@ -63,11 +72,30 @@ pub enum Error {
 impl Error {
     /// An integrity error about `what`.
     pub fn integrity(what: impl Into<String>) -> Self {
-        Error::Integrity { what: what.into() }
+        Error::Integrity { what: what.into(), source: None }
+    }
+    /// An integrity error about `what`, caused by `source` (a decoder's error).
+    pub fn corrupt(what: impl Into<String>, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Error::Integrity { what: what.into(), source: Some(Box::new(source)) }
+    }
+    /// The message with every underlying cause, `what: cause: cause...` (for reports that collect errors).
+    pub fn detail(&self) -> String {
+        let mut s = self.to_string();
+        let mut cur = std::error::Error::source(self);
+        while let Some(c) = cur {
+            s.push_str(": ");
+            s.push_str(&c.to_string());
+            cur = c.source();
+        }
+        s
     }
     /// A not-found error about `what`.
     pub fn not_found(what: impl Into<String>) -> Self {
         Error::NotFound { what: what.into() }
+    }
+    /// An internal fault about `what`.
+    pub fn internal(what: impl Into<String>) -> Self {
+        Error::Internal { what: what.into() }
     }
     /// An I/O error with context.
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {

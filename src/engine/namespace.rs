@@ -1,6 +1,6 @@
 //! The namespace: the key -> value map the command line works on, one [`VersionedMap`] of [`Entry`]s.
 
-use crate::engine::chunk::{Blob, BlobWriter, WriteOptions};
+use crate::engine::chunk::{Blob, BlobWriter};
 use crate::engine::fields::VersionedMap;
 use crate::engine::object::Store;
 use crate::engine::{Error, Result};
@@ -46,6 +46,12 @@ pub struct Entry {
     /// A file or a symbolic link.
     #[serde(default, skip_serializing_if = "EntryKind::is_file")]
     pub kind: EntryKind,
+}
+
+impl crate::engine::fields::Trace for Entry {
+    fn trace(&self, tracer: &mut crate::engine::fields::Tracer<'_>) -> Result<()> {
+        tracer.blob(&self.blob)
+    }
 }
 
 impl Entry {
@@ -181,7 +187,7 @@ pub fn dir_prefix(prefix: &str) -> Result<String> {
 
 /// Store everything `input` yields as a value. `progress` is called with the bytes read so far.
 pub fn store_value(store: &Arc<Store>, input: &mut dyn Read, progress: &mut dyn FnMut(u64)) -> Result<Entry> {
-    let mut w = BlobWriter::new(store.clone(), WriteOptions::default());
+    let mut w = BlobWriter::new(store.clone(), store.write_options());
     w.write_from(input, progress)?;
     Ok(Entry::new(w.finish()?))
 }

@@ -123,12 +123,12 @@ fn a_crash_at_any_write_leaves_the_last_commit_intact() {
                 infini::engine::chunk::copy_range(fresh.store(), &e.blob, 0, u64::MAX, 2, &mut out).unwrap();
                 assert_eq!(out, value(i, 2_500_000));
             }
-            assert!(fresh.check(true).unwrap().errors.is_empty());
+            assert!(fresh.check(&NamespaceIndex::default(), true).unwrap().errors.is_empty());
             break;
         }
         assert_eq!(head.ptr, base.ptr, "a failed commit moved the branch (crash after {crash_point} writes)");
         assert!(
-            fresh.check(true).unwrap().errors.is_empty(),
+            fresh.check(&NamespaceIndex::default(), true).unwrap().errors.is_empty(),
             "crash after {crash_point} writes damaged the repository"
         );
         crash_point += 1;

@@ -2,12 +2,14 @@
 //! reachable survives; condemned packs are not deduplicated against.
 
 use infini::engine::backend::{memory::MemoryBackend, Backend};
-use infini::engine::chunk::copy_range;
+use infini::engine::chunk::{copy_range, Blob, BlobWriter, WriteOptions};
 use infini::engine::crypto::KdfParams;
 use infini::engine::db::Infinitree;
+use infini::engine::fields::{Serialized, Trace, Tracer, VersionedMap};
 use infini::engine::namespace::{store_value, NamespaceIndex};
 use infini::engine::object::StoreOptions;
 use infini::engine::repo::{GcOptions, Repository};
+use std::io::Write;
 use std::sync::Arc;
 
 fn bytes(seed: u8, len: usize) -> Vec<u8> {
@@ -33,14 +35,20 @@ fn unreachable_packs_are_condemned_then_deleted() {
     let before = mem.list("objects/").unwrap().len();
 
     // Everything is reachable: nothing to do.
-    let plan = repo.gc(&GcOptions { grace_secs: 0, dry_run: false, ..GcOptions::default() }).unwrap();
+    let plan = repo
+        .gc(&NamespaceIndex::default(), &GcOptions { grace_secs: 0, dry_run: false, ..GcOptions::default() })
+        .unwrap();
     assert!(plan.condemn.is_empty() && plan.delete.is_empty(), "{plan:?}");
 
     repo.delete_branch("exp").unwrap();
-    let dry = repo.gc(&GcOptions { grace_secs: 0, dry_run: true, ..GcOptions::default() }).unwrap();
+    let dry = repo
+        .gc(&NamespaceIndex::default(), &GcOptions { grace_secs: 0, dry_run: true, ..GcOptions::default() })
+        .unwrap();
     assert!(!dry.condemn.is_empty());
     assert_eq!(mem.list("objects/").unwrap().len(), before, "a dry run changed nothing");
-    let first = repo.gc(&GcOptions { grace_secs: 0, dry_run: false, ..GcOptions::default() }).unwrap();
+    let first = repo
+        .gc(&NamespaceIndex::default(), &GcOptions { grace_secs: 0, dry_run: false, ..GcOptions::default() })
+        .unwrap();
     assert_eq!(first.condemn, dry.condemn);
     assert!(first.delete.is_empty(), "nothing is deleted before it was condemned");
     assert_eq!(mem.list("objects/").unwrap().len(), before);
@@ -49,9 +57,13 @@ fn unreachable_packs_are_condemned_then_deleted() {
     assert!(repo.condemned_packs().unwrap().len() == first.condemn.len());
 
     // With a long grace period the condemned packs stay.
-    let waiting = repo.gc(&GcOptions { grace_secs: 3600, dry_run: false, ..GcOptions::default() }).unwrap();
+    let waiting = repo
+        .gc(&NamespaceIndex::default(), &GcOptions { grace_secs: 3600, dry_run: false, ..GcOptions::default() })
+        .unwrap();
     assert!(waiting.delete.is_empty());
-    let second = repo.gc(&GcOptions { grace_secs: 0, dry_run: false, ..GcOptions::default() }).unwrap();
+    let second = repo
+        .gc(&NamespaceIndex::default(), &GcOptions { grace_secs: 0, dry_run: false, ..GcOptions::default() })
+        .unwrap();
     assert_eq!(second.delete.len(), first.condemn.len());
     assert_eq!(mem.list("objects/").unwrap().len(), before - second.delete.len());
 
@@ -61,6 +73,85 @@ fn unreachable_packs_are_condemned_then_deleted() {
     let mut out = Vec::new();
     copy_range(repo.store(), &e.blob, 0, u64::MAX, 2, &mut out).unwrap();
     assert_eq!(out, keep);
-    assert!(repo.check(true).unwrap().errors.is_empty());
+    assert!(repo.check(&NamespaceIndex::default(), true).unwrap().errors.is_empty());
     assert_eq!(repo.branches().unwrap().len(), 1, "the gc ref is not a branch");
+}
+
+/// A value of an embedder's own field that holds a blob.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+struct Photo {
+    caption: String,
+    pixels: Blob,
+}
+
+impl Trace for Photo {
+    fn trace(&self, t: &mut Tracer<'_>) -> infini::Result<()> {
+        self.pixels.trace(t)
+    }
+}
+
+infini::index! {
+    /// An embedder's schema: blobs inside a map's values and inside a serialized value.
+    struct Album {
+        photos: VersionedMap<String, Photo>,
+        cover: Serialized<Option<Blob>>,
+    }
+}
+
+fn blob(repo: &Repository, data: &[u8]) -> Blob {
+    let mut w = BlobWriter::new(repo.store().clone(), WriteOptions::default());
+    w.write_all(data).unwrap();
+    w.finish().unwrap()
+}
+
+fn read(repo: &Repository, b: &Blob) -> Vec<u8> {
+    let mut out = Vec::new();
+    copy_range(repo.store(), b, 0, u64::MAX, 2, &mut out).unwrap();
+    out
+}
+
+#[test]
+fn gc_traces_blobs_in_any_field() {
+    let mem = Arc::new(MemoryBackend::new());
+    let repo = Arc::new(
+        Repository::create(mem.clone(), b"pw", KdfParams { log_n: 10, r: 8, p: 1 }, StoreOptions::default()).unwrap(),
+    );
+    let mut main = Infinitree::<Album>::open(repo.clone(), "main").unwrap();
+    let (a, b) = (bytes(3, 1_500_000), bytes(5, 1_200_000));
+    main.index().photos.insert("a".into(), Photo { caption: "kept".into(), pixels: blob(&repo, &a) });
+    main.index().cover.set(Some(blob(&repo, &b)));
+    main.commit("album").unwrap();
+    let mut exp = main.fork("exp").unwrap();
+    exp.index()
+        .photos
+        .insert("c".into(), Photo { caption: "dropped".into(), pixels: blob(&repo, &bytes(7, 2_000_000)) });
+    exp.index().cover.set(Some(blob(&repo, &bytes(11, 1_700_000))));
+    exp.commit("experiment").unwrap();
+    let before = mem.list("objects/").unwrap().len();
+
+    // Everything is reachable through the embedder's fields: nothing is condemned.
+    let plan =
+        repo.gc(&Album::default(), &GcOptions { grace_secs: 0, dry_run: false, ..GcOptions::default() }).unwrap();
+    assert!(plan.condemn.is_empty() && plan.delete.is_empty(), "{plan:?}");
+    // An index that does not declare the fields cannot trace them: gc refuses rather than delete their blobs.
+    assert!(repo
+        .gc(&NamespaceIndex::default(), &GcOptions { grace_secs: 0, dry_run: true, ..GcOptions::default() })
+        .is_err());
+
+    repo.delete_branch("exp").unwrap();
+    let first =
+        repo.gc(&Album::default(), &GcOptions { grace_secs: 0, dry_run: false, ..GcOptions::default() }).unwrap();
+    assert!(!first.condemn.is_empty());
+    let second =
+        repo.gc(&Album::default(), &GcOptions { grace_secs: 0, dry_run: false, ..GcOptions::default() }).unwrap();
+    assert_eq!(second.delete.len(), first.condemn.len());
+    assert!(mem.list("objects/").unwrap().len() < before, "unreachable blobs were freed");
+
+    let fresh = Infinitree::<Album>::open(repo.clone(), "main").unwrap();
+    let p = fresh.index().photos.get(&"a".to_string()).unwrap().unwrap();
+    assert_eq!(read(&repo, &p.pixels), a, "a blob inside a map value survives");
+    assert_eq!(read(&repo, &fresh.index().cover.get().unwrap()), b, "a blob inside a serialized value survives");
+    let rep = repo.check(&Album::default(), true).unwrap();
+    assert!(rep.errors.is_empty(), "{:?}", rep.errors);
+    assert!(rep.values >= 2);
 }

@@ -6,5 +6,6 @@ mod support;
 mod concurrency;
 mod crash;
 mod gc;
+#[cfg(feature = "s3")]
 mod s3;
 mod tamper;

@@ -65,7 +65,7 @@ fn read_all(f: &Fixture) -> Result<(), Error> {
 fn check(f: &Fixture) -> Vec<String> {
     let repo =
         Repository::with_key(f.backend.clone(), MasterKey::from_bytes(f.master), StoreOptions::default()).unwrap();
-    repo.check(true).unwrap().errors
+    repo.check(&NamespaceIndex::default(), true).unwrap().errors
 }
 
 fn expect_integrity(r: Result<(), Error>, what: &str) {

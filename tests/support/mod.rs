@@ -2,4 +2,5 @@
 #![allow(dead_code)]
 
 pub mod proxy;
+#[cfg(feature = "s3")]
 pub mod s3;

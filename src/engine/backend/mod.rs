@@ -10,6 +10,7 @@ pub mod dir;
 pub mod faults;
 pub mod memory;
 pub mod retry;
+#[cfg(feature = "s3")]
 pub mod s3;
 
 use std::sync::Arc;

@@ -139,7 +139,7 @@ fn walk_list(store: &Store, l: &ListRef, f: &mut dyn FnMut(Kind, &ChunkPointer) 
 /// Load and decode a chunk-list node.
 pub fn load_list(store: &Store, ptr: &ChunkPointer) -> Result<ListNode> {
     let bytes = store.get_chunk(Kind::Index, ptr)?;
-    ciborium::from_reader(bytes.as_slice()).map_err(|e| Error::integrity(format!("chunk-list node: {e}")))
+    ciborium::from_reader(bytes.as_slice()).map_err(|e| Error::corrupt("chunk-list node", e))
 }
 
 /// Builds a chunk list bottom-up, writing full nodes as it goes so memory stays bounded for any value size.
@@ -316,7 +316,7 @@ mod tests {
     }
 
     fn put(store: &Arc<Store>, bytes: &[u8], piece: usize) -> Blob {
-        let mut w = BlobWriter::new(store.clone(), WriteOptions::default());
+        let mut w = BlobWriter::new(store.clone(), store.write_options());
         for c in bytes.chunks(piece.max(1)) {
             w.write_all(c).unwrap();
         }

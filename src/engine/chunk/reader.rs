@@ -190,7 +190,7 @@ pub fn copy_range(
             }
         }
         drop(res_rx);
-        let produced = producer.join().unwrap_or_else(|_| Err(Error::Invalid("chunk walker panicked".into())));
+        let produced = producer.join().unwrap_or_else(|_| Err(Error::internal("chunk walker panicked")));
         if let Some(e) = failure {
             return Err(e);
         }

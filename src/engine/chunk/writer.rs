@@ -21,7 +21,8 @@ use std::thread::JoinHandle;
 /// Tunables of a [`BlobWriter`].
 #[derive(Clone, Debug)]
 pub struct WriteOptions {
-    /// Worker threads for hashing, compression and encryption (default: all cores, or `INFINI_THREADS`).
+    /// Worker threads for hashing, compression and encryption (default: the store's setting, all cores unless
+    /// [`StoreOptions::threads`](crate::engine::object::StoreOptions::threads) says otherwise).
     pub threads: usize,
     /// Values up to this size are kept inline in the index.
     pub inline_max: usize,
@@ -29,8 +30,7 @@ pub struct WriteOptions {
 
 impl Default for WriteOptions {
     fn default() -> Self {
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-        let threads = std::env::var("INFINI_THREADS").ok().and_then(|v| v.parse().ok()).unwrap_or(cores);
+        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         Self { threads, inline_max: INLINE_MAX }
     }
 }
@@ -167,7 +167,7 @@ impl BlobWriter {
     fn abort(&mut self) -> Error {
         match self.pipeline.take().map(join) {
             Some(Err(e)) => e,
-            _ => Error::Invalid("stream pipeline stopped".into()),
+            _ => Error::internal("stream pipeline stopped"),
         }
     }
 
@@ -202,7 +202,7 @@ fn join(mut p: Pipeline) -> Result<Blob> {
     }
     match p.assembler.take().map(|a| a.join()) {
         Some(Ok(r)) => r,
-        _ => Err(Error::Invalid("stream assembler panicked".into())),
+        _ => Err(Error::internal("stream assembler panicked")),
     }
 }
 

@@ -233,15 +233,6 @@ impl Default for KdfParams {
 }
 
 impl KdfParams {
-    /// Default parameters, or cheaper ones when `INFINI_KDF_LOG_N` asks (for tests only: lowers brute-force cost).
-    pub fn from_env() -> Self {
-        let mut p = Self::default();
-        if let Some(n) = std::env::var("INFINI_KDF_LOG_N").ok().and_then(|v| v.parse::<u8>().ok()) {
-            p.log_n = n.clamp(10, 22);
-        }
-        p
-    }
-
     fn derive(&self, password: &[u8], salt: &[u8]) -> Result<SubKey> {
         let params = scrypt::Params::new(self.log_n, self.r, self.p, 32)
             .map_err(|e| Error::integrity(format!("invalid key slot parameters: {e}")))?;

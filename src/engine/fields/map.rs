@@ -1,7 +1,7 @@
 //! [`VersionedMap`]: an ordered map whose committed state is an index tree and whose changes are staged in memory
 //! until commit.
 
-use super::{Field, Key};
+use super::{Field, Key, Trace, Tracer};
 use crate::engine::object::{ChunkPointer, Store};
 use crate::engine::tree::{self, NodeStore};
 use crate::engine::{Error, Result};
@@ -271,7 +271,7 @@ impl<K: Key, V: DeserializeOwned> Iterator for MapIter<'_, K, V> {
     }
 }
 
-impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static> Field for VersionedMap<K, V> {
+impl<K: Key, V: Serialize + DeserializeOwned + Clone + Trace + Send + Sync + 'static> Field for VersionedMap<K, V> {
     fn load(&self, store: &Arc<Store>, root: Option<&[u8]>) -> Result<()> {
         let root = decode_root(root)?;
         *self.store.write().expect("field lock") = Some(store.clone());
@@ -313,5 +313,23 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static> Fi
 
     fn is_dirty(&self) -> bool {
         self.staged_len() > 0
+    }
+
+    fn trace(&self, root: &[u8], parent: Option<&[u8]>, tracer: &mut Tracer<'_>) -> Result<()> {
+        let store = tracer.store().clone();
+        let nodes = &*store as &dyn NodeStore;
+        let root = decode_root(Some(root))?;
+        let parent = decode_root(parent)?;
+        tree::for_each_node(nodes, root.as_ref(), &mut |n| tracer.chunk(n))?;
+        // Values that are new in this commit; older ones are traced from the commit that introduced them. The diff
+        // loads (and so authenticates) every index node that differs from the parent.
+        for d in tree::diff(nodes, parent, root) {
+            let d = d?;
+            let Some(v) = d.new else { continue };
+            let v: V = decode_value(&v)?;
+            tracer.keyed_value(&d.key);
+            v.trace(tracer)?;
+        }
+        Ok(())
     }
 }

@@ -4,14 +4,21 @@
 //!   untouched node is shared with the parent commit, and lookups load only the nodes on one path.
 //! - [`Serialized`]: any serde value, stored whole (as a blob) at each commit.
 //!
-//! A field knows how to [`Field::load`] its root from a commit and how to [`Field::commit`] its staged changes on
-//! top of a (possibly newer) parent, merging by key against the base it was loaded from.
+//! A field knows how to [`Field::load`] its root from a commit, how to [`Field::commit`] its staged changes on
+//! top of a (possibly newer) parent, merging by key against the base it was loaded from, and how to
+//! [`Field::trace`] every chunk a root reaches, so that garbage collection and `check` work for any schema.
+//!
+//! Every value type kept in a field implements [`Trace`] (a type that holds no [`Blob`](crate::engine::chunk::Blob)
+//! needs only `impl Trace for MyType {}`).
 
 mod map;
 mod serialized;
+mod trace;
+pub(crate) use trace::Visit;
 
 pub use map::{decode_root, MapIter, VersionedMap};
 pub use serialized::Serialized;
+pub use trace::{Trace, Tracer};
 
 use crate::engine::object::Store;
 use crate::engine::Result;
@@ -62,6 +69,11 @@ pub trait Field: Send + Sync {
     fn commit(&self, store: &Arc<Store>, parent: Option<&[u8]>) -> Result<Vec<u8>>;
     /// Whether anything is staged.
     fn is_dirty(&self) -> bool;
+    /// Report to `tracer` every chunk that `root` (this field's root as stored in a commit) reaches: the field's
+    /// own nodes and every blob inside its values (through [`Trace`]). `parent` is the field's root in the
+    /// commit's first parent, if any: chunks also reachable from it may be skipped, because every ancestor is
+    /// traced as well. Garbage collection keeps exactly what is reported, so a chunk left out is deleted.
+    fn trace(&self, root: &[u8], parent: Option<&[u8]>, tracer: &mut Tracer<'_>) -> Result<()>;
 }
 
 /// A set of named fields: the schema of what a commit stores.
@@ -71,7 +83,7 @@ pub trait Index: Send + Sync {
 }
 
 /// A single field is an index of one field named `root`.
-impl<K: Key, V: serde::Serialize + serde::de::DeserializeOwned + Clone + Send + Sync + 'static> Index
+impl<K: Key, V: serde::Serialize + serde::de::DeserializeOwned + Clone + Trace + Send + Sync + 'static> Index
     for VersionedMap<K, V>
 {
     fn fields(&self) -> Vec<(&'static str, &dyn Field)> {

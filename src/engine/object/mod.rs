@@ -266,7 +266,7 @@ pub fn read_table(
     let plain = keys
         .open(Kind::PackTable, &id.0, &sealed)
         .map_err(|_| Error::integrity(format!("pack {name}: table does not authenticate")))?;
-    ciborium::from_reader(plain.as_slice()).map_err(|e| Error::integrity(format!("pack {name}: table: {e}")))
+    ciborium::from_reader(plain.as_slice()).map_err(|e| Error::corrupt(format!("pack {name}: table"), e))
 }
 
 #[cfg(test)]

@@ -34,11 +34,20 @@ pub struct StoreOptions {
     pub index_path: Option<PathBuf>,
     /// Warm tier: directory and byte budget, if any.
     pub warm: Option<(PathBuf, u64)>,
+    /// Worker threads for storing values (hashing, compression, encryption); default: all cores.
+    pub threads: usize,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        Self { zstd_level: DEFAULT_ZSTD_LEVEL, uploaders: 2, mem_cache: 256 << 20, index_path: None, warm: None }
+        Self {
+            zstd_level: DEFAULT_ZSTD_LEVEL,
+            uploaders: 2,
+            mem_cache: 256 << 20,
+            index_path: None,
+            warm: None,
+            threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+        }
     }
 }
 
@@ -234,6 +243,11 @@ impl Store {
         self.opts.uploaders.max(cores).max(2)
     }
 
+    /// Options for writing values into this store (its thread count).
+    pub fn write_options(&self) -> crate::engine::chunk::WriteOptions {
+        crate::engine::chunk::WriteOptions { threads: self.opts.threads.max(1), ..Default::default() }
+    }
+
     /// The backend underneath.
     pub fn backend(&self) -> &Arc<dyn Backend> {
         &self.backend
@@ -320,7 +334,7 @@ impl Store {
             st.inflight += 1;
         }
         let tx = self.sender();
-        tx.send((id, bytes, table)).map_err(|_| Error::Invalid("upload workers stopped".into()))
+        tx.send((id, bytes, table)).map_err(|_| Error::internal("pack upload workers stopped"))
     }
 
     fn sender(&self) -> SyncSender<UploadJob> {

@@ -1,14 +1,12 @@
 //! Integrity checking: every pack's table, every commit, every index node, and (optionally) every data chunk.
 
 use super::{CommitInfo, Repository};
-use crate::engine::fields::decode_root;
+use crate::engine::fields::{Index, Tracer};
 use crate::engine::id::{CommitId, ObjectId};
-use crate::engine::namespace::{Entry, FIELD};
 use crate::engine::object::{object_name, parse_object_name, ChunkPointer};
 use crate::engine::progress::{ProgressSink, Unit};
-use crate::engine::tree::{self, NodeStore};
 use crate::engine::{Error, Result};
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 /// A damaged or missing object and what depends on it: reported once, however many values need it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,15 +15,30 @@ pub struct Damage {
     pub object: String,
     /// What is wrong with it.
     pub problem: String,
-    /// Keys whose values need a chunk of it, at any checked commit, sorted.
+    /// Keys (of keyed fields, lossily decoded) whose values need a chunk of it, sorted.
     pub keys: Vec<String>,
-    /// Commits holding such a value, sorted.
+    /// Commits that hold such a value: the one that introduced it and every later one still holding it, sorted.
     pub commits: Vec<CommitId>,
 }
 
-/// At most this many (damaged value, commit) lookups are made to find every commit that holds a damaged value;
-/// past it, only the commits that introduced one are listed.
-const DEPENDENT_LOOKUPS: usize = 1_000_000;
+/// What the walk collects about damaged objects before the report is written.
+#[derive(Default)]
+struct DamageLog {
+    /// Every object the repository lists.
+    listed: HashSet<ObjectId>,
+    /// Objects found damaged (or referenced but absent) -> problem.
+    objects: BTreeMap<ObjectId, String>,
+    /// Object -> keys of values needing it.
+    keys: BTreeMap<ObjectId, BTreeSet<String>>,
+    /// Object -> commits that introduced a value needing it.
+    introduced: BTreeMap<ObjectId, BTreeSet<CommitId>>,
+}
+
+/// An integrity error as a report line: what is affected and why, without the "integrity failure" prefix.
+fn integrity_detail(e: &Error) -> String {
+    let d = e.detail();
+    d.strip_prefix("integrity failure: ").map(str::to_string).unwrap_or(d)
+}
 
 /// What [`Repository::check`] found.
 #[derive(Debug, Default)]
@@ -47,17 +60,6 @@ pub struct CheckReport {
     pub damaged: Vec<Damage>,
 }
 
-/// What the walk collects about damaged objects before the report is written.
-#[derive(Default)]
-struct DamageLog {
-    /// Objects found damaged (or referenced but absent) -> problem.
-    objects: BTreeMap<ObjectId, String>,
-    /// Object -> (key, encoded entry) of values needing it.
-    values: BTreeMap<ObjectId, BTreeSet<(String, Vec<u8>)>>,
-    /// Object -> commits found holding such a value.
-    commits: BTreeMap<ObjectId, BTreeSet<CommitId>>,
-}
-
 /// Tunables of [`Repository::check_with`].
 #[derive(Clone, Debug, Default)]
 pub struct CheckOptions {
@@ -69,14 +71,15 @@ pub struct CheckOptions {
 
 impl Repository {
     /// [`Repository::check_with`] with default options but `read_data`.
-    pub fn check(&self, read_data: bool) -> Result<CheckReport> {
-        self.check_with(&CheckOptions { read_data, ..CheckOptions::default() })
+    pub fn check(&self, index: &dyn Index, read_data: bool) -> Result<CheckReport> {
+        self.check_with(index, &CheckOptions { read_data, ..CheckOptions::default() })
     }
 
     /// Check the repository: pack tables (with `read_data`, every byte of every pack), every commit on every
-    /// branch, every index node that differs between consecutive commits, and that every chunk a value references
-    /// is listed in its pack's table. Integrity problems are collected in the report; backend failures abort.
-    pub fn check_with(&self, opts: &CheckOptions) -> Result<CheckReport> {
+    /// branch, and, tracing every field of every commit through `index`, that every chunk a field reaches is listed
+    /// in its pack's table (fields load, and so authenticate, what differs between consecutive commits). Integrity
+    /// problems are collected in the report; backend failures, and a field `index` does not declare, abort.
+    pub fn check_with(&self, index: &dyn Index, opts: &CheckOptions) -> Result<CheckReport> {
         let read_data = opts.read_data;
         let progress = &opts.progress;
         let mut rep = CheckReport::default();
@@ -84,7 +87,6 @@ impl Repository {
         let store = self.store();
         // Every chunk the packs' tables vouch for; references must point at one of them exactly.
         let mut present = HashSet::new();
-        let mut listed = HashSet::new();
         let objects = self.backend().list("objects/")?;
         if read_data {
             progress.phase("packs", Unit::Bytes, Some(objects.iter().map(|o| o.size).sum()));
@@ -96,7 +98,7 @@ impl Repository {
                 rep.errors.push(format!("{}: unexpected object name", o.name));
                 continue;
             };
-            listed.insert(id);
+            log.listed.insert(id);
             if !crate::engine::format::is_size_class(o.size) {
                 log.objects.insert(id, format!("size {} is not a size class (truncated?)", o.size));
             }
@@ -107,7 +109,6 @@ impl Repository {
             } else {
                 store.pack_table(&id)
             };
-            progress.inc(if read_data { o.size } else { 1 });
             match table {
                 Ok(t) => {
                     rep.packs += 1;
@@ -119,23 +120,24 @@ impl Repository {
                         id: e.id,
                     }));
                 }
-                Err(Error::Integrity { what }) => {
-                    log.objects.entry(id).or_insert(what);
+                Err(e @ Error::Integrity { .. }) => {
+                    log.objects.entry(id).or_insert_with(|| integrity_detail(&e));
                 }
                 Err(e) => return Err(e),
             }
+            progress.inc(if read_data { o.size } else { 1 });
         }
         let mut seen_commits = HashSet::new();
-        let mut checked: Vec<CommitInfo> = Vec::new();
         let branches = match self.branches() {
             Ok(b) => b,
-            Err(Error::Integrity { what }) => {
-                rep.errors.push(what);
+            Err(e @ Error::Integrity { .. }) => {
+                rep.errors.push(integrity_detail(&e));
                 Vec::new()
             }
             Err(e) => return Err(e),
         };
         let mut queue: Vec<_> = branches.iter().map(|b| b.head).collect();
+        let mut checked: Vec<CommitInfo> = Vec::new();
         progress.phase("commits", Unit::Items, None);
         while let Some(p) = queue.pop() {
             if !seen_commits.insert(p.id) {
@@ -144,8 +146,8 @@ impl Repository {
             progress.inc(1);
             let c = match self.read_commit(&p) {
                 Ok(c) => c,
-                Err(Error::Integrity { what }) => {
-                    rep.errors.push(format!("commit {}: {what}", p.id));
+                Err(e @ Error::Integrity { .. }) => {
+                    rep.errors.push(format!("commit {}: {}", p.id, integrity_detail(&e)));
                     continue;
                 }
                 Err(e) => return Err(e),
@@ -156,20 +158,25 @@ impl Repository {
                 None => None,
             };
             queue.extend(c.commit.parents.iter().copied());
-            if let Err(e) = self.check_commit(&c, parent.as_ref(), &present, &listed, &mut log, &mut rep) {
+            let checked_ok = self.check_commit(index, &c, parent.as_ref(), &present, &mut log, &mut rep);
+            if let Err(e) = checked_ok {
                 match e {
-                    Error::Integrity { what } => rep.errors.push(format!("commit {}: {what}", c.id())),
+                    e @ Error::Integrity { .. } => {
+                        rep.errors.push(format!("commit {}: {}", c.id(), integrity_detail(&e)))
+                    }
                     e => return Err(e),
                 }
             }
             checked.push(c);
         }
-        self.dependent_commits(&checked, &mut log)?;
+        // A value introduced by one commit is held by its descendants too: every checked commit that has a commit
+        // introducing damage among its ancestors depends on the damaged object (conservatively: even if it later
+        // replaced the value).
+        let holders = descendants(&checked, &log.introduced);
         let mut object_errors = Vec::new();
         for (id, problem) in log.objects {
-            let keys: BTreeSet<String> =
-                log.values.get(&id).map(|v| v.iter().map(|(k, _)| k.clone()).collect()).unwrap_or_default();
-            let commits: Vec<CommitId> = log.commits.remove(&id).unwrap_or_default().into_iter().collect();
+            let keys: Vec<String> = log.keys.remove(&id).unwrap_or_default().into_iter().collect();
+            let commits: Vec<CommitId> = holders.get(&id).cloned().unwrap_or_default().into_iter().collect();
             let name = object_name(&id);
             let problem = problem.strip_prefix(&format!("pack {name}: ")).unwrap_or(&problem).to_string();
             object_errors.push(format!(
@@ -177,88 +184,117 @@ impl Repository {
                 keys.len(),
                 commits.len()
             ));
-            rep.damaged.push(Damage { object: name, problem, keys: keys.into_iter().collect(), commits });
+            rep.damaged.push(Damage { object: name, problem, keys, commits });
         }
         object_errors.append(&mut rep.errors);
         rep.errors = object_errors;
         Ok(rep)
     }
 
-    /// Every checked commit that holds one of the damaged values (not only the commit that introduced it).
-    fn dependent_commits(&self, checked: &[CommitInfo], log: &mut DamageLog) -> Result<()> {
-        let damaged: HashMap<&(String, Vec<u8>), Vec<ObjectId>> = log
-            .values
-            .iter()
-            .flat_map(|(o, vs)| vs.iter().map(move |v| (v, *o)))
-            .fold(HashMap::new(), |mut m, (v, o)| {
-                m.entry(v).or_insert_with(Vec::new).push(o);
-                m
-            });
-        if damaged.len().saturating_mul(checked.len()) > DEPENDENT_LOOKUPS {
-            return Ok(());
-        }
-        let store = self.store();
-        for c in checked {
-            let Ok(root) = decode_root(c.commit.index.get(FIELD).map(|b| b.as_slice())) else { continue };
-            for ((key, entry), objects) in &damaged {
-                match tree::get(&**store as &dyn NodeStore, root.as_ref(), key.as_bytes()) {
-                    Ok(Some(v)) if v == *entry => {
-                        for o in objects {
-                            log.commits.entry(*o).or_default().insert(c.id());
-                        }
-                    }
-                    Ok(_) | Err(Error::Integrity { .. }) => {}
-                    Err(e) => return Err(e),
-                }
-            }
-        }
-        Ok(())
-    }
-
     fn check_commit(
         &self,
+        index: &dyn Index,
         c: &CommitInfo,
         parent: Option<&CommitInfo>,
         present: &HashSet<ChunkPointer>,
-        listed: &HashSet<ObjectId>,
         log: &mut DamageLog,
         rep: &mut CheckReport,
     ) -> Result<()> {
-        let store = self.store();
-        let root = decode_root(c.commit.index.get(FIELD).map(|b| b.as_slice()))?;
-        let proot = decode_root(parent.and_then(|p| p.commit.index.get(FIELD)).map(|b| b.as_slice()))?;
-        // Only what changed against the parent needs checking; the diff loads (and so authenticates) every
-        // differing index node.
-        for d in tree::diff(&**store as &dyn NodeStore, proot, root) {
-            let d = d?;
-            let Some(v) = d.new else { continue };
-            let entry: Entry =
-                ciborium::from_reader(v.as_slice()).map_err(|e| Error::integrity(format!("index entry: {e}")))?;
-            rep.values += 1;
-            let key = String::from_utf8_lossy(&d.key).into_owned();
-            // A chunk in a damaged or missing object is recorded against the object (reported once, with every
-            // key that needs it); a chunk its intact pack does not hold is a problem of this value.
-            let r = entry.blob.for_each_pointer(store, &mut |_, p| {
-                if present.contains(p) {
-                    return Ok(());
-                }
-                if !listed.contains(&p.object) {
-                    log.objects.entry(p.object).or_insert_with(|| "missing (referenced but not stored)".into());
-                }
-                if log.objects.contains_key(&p.object) {
-                    log.values.entry(p.object).or_default().insert((key.clone(), v.clone()));
-                    log.commits.entry(p.object).or_default().insert(c.id());
-                    return Ok(());
-                }
-                Err(Error::integrity(format!("chunk {} is missing from object {}", p.id, object_name(&p.object))))
-            });
-            if let Err(e) = r {
-                match e {
-                    Error::Integrity { what } => rep.errors.push(format!("key {key}: {what}")),
-                    e => return Err(e),
-                }
+        let mut missing = Vec::new();
+        // A chunk in a damaged or missing object is recorded against the object (reported once, with every key
+        // that needs it); a chunk that its intact pack does not hold is a problem of its own.
+        rep.values += self.trace_commit(index, c, parent, &mut |p, key| {
+            if present.contains(p) {
+                return Ok(());
             }
-        }
+            if !log.listed.contains(&p.object) {
+                log.objects.entry(p.object).or_insert_with(|| "missing (referenced but not stored)".into());
+            }
+            if log.objects.contains_key(&p.object) {
+                if let Some(k) = key {
+                    log.keys.entry(p.object).or_default().insert(String::from_utf8_lossy(k).into_owned());
+                }
+                log.introduced.entry(p.object).or_default().insert(c.id());
+            } else {
+                missing.push(format!("chunk {} is missing from object {}", p.id, object_name(&p.object)));
+            }
+            Ok(())
+        })?;
+        rep.errors.extend(missing.into_iter().map(|m| format!("commit {}: {m}", c.id())));
         Ok(())
     }
+
+    /// Report every chunk the fields of commit `c` reach to `visit`, through the fields of `index` (skipping what
+    /// each field also reaches from the first parent `parent`). Returns how many values were traced.
+    pub(crate) fn trace_commit(
+        &self,
+        index: &dyn Index,
+        c: &CommitInfo,
+        parent: Option<&CommitInfo>,
+        visit: &mut crate::engine::fields::Visit<'_>,
+    ) -> Result<u64> {
+        let fields = index.fields();
+        let mut tracer = Tracer::new(self.store(), visit);
+        for (name, root) in &c.commit.index {
+            let Some((_, field)) = fields.iter().find(|(n, _)| *n == name.as_str()) else {
+                return Err(Error::Invalid(format!(
+                    "commit {} has a field {name:?} that the index does not declare, so what it reaches is unknown",
+                    c.id()
+                )));
+            };
+            let proot = parent.and_then(|p| p.commit.index.get(name)).map(|b| b.as_slice());
+            field.trace(root, proot, &mut tracer)?;
+        }
+        Ok(tracer.values())
+    }
+}
+
+/// For each damaged object, the checked commits that are, or descend from, a commit that introduced a value needing
+/// it.
+fn descendants(
+    checked: &[CommitInfo],
+    introduced: &BTreeMap<ObjectId, BTreeSet<CommitId>>,
+) -> BTreeMap<ObjectId, BTreeSet<CommitId>> {
+    let parents: BTreeMap<CommitId, Vec<CommitId>> =
+        checked.iter().map(|c| (c.id(), c.commit.parents.iter().map(|p| CommitId(p.id.0)).collect())).collect();
+    let mut out = BTreeMap::new();
+    for (object, roots) in introduced {
+        let mut memo: BTreeMap<CommitId, bool> = BTreeMap::new();
+        let mut holders = BTreeSet::new();
+        for c in parents.keys() {
+            if reaches(*c, roots, &parents, &mut memo) {
+                holders.insert(*c);
+            }
+        }
+        out.insert(*object, holders);
+    }
+    out
+}
+
+/// Whether commit `c` is one of `roots` or has one among its ancestors (iteratively, memoized).
+fn reaches(
+    c: CommitId,
+    roots: &BTreeSet<CommitId>,
+    parents: &BTreeMap<CommitId, Vec<CommitId>>,
+    memo: &mut BTreeMap<CommitId, bool>,
+) -> bool {
+    let mut stack = vec![(c, false)];
+    while let Some((n, expanded)) = stack.pop() {
+        if memo.contains_key(&n) {
+            continue;
+        }
+        if roots.contains(&n) {
+            memo.insert(n, true);
+            continue;
+        }
+        let ps = parents.get(&n).map(Vec::as_slice).unwrap_or(&[]);
+        if expanded {
+            let hit = ps.iter().any(|p| memo.get(p).copied().unwrap_or(false));
+            memo.insert(n, hit);
+        } else {
+            stack.push((n, true));
+            stack.extend(ps.iter().filter(|p| !memo.contains_key(p)).map(|p| (*p, false)));
+        }
+    }
+    memo.get(&c).copied().unwrap_or(false)
 }

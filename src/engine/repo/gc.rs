@@ -14,13 +14,11 @@
 use super::Repository;
 use crate::engine::backend::BackendError;
 use crate::engine::crypto::{now_secs, Kind};
-use crate::engine::fields::decode_root;
+use crate::engine::fields::Index;
 use crate::engine::format::{META_CLASS, PACK_CLASSES, SEAL_OVERHEAD};
 use crate::engine::id::ObjectId;
-use crate::engine::namespace::{Entry, FIELD};
 use crate::engine::object::{object_name, parse_object_name, ChunkPointer};
 use crate::engine::progress::{ProgressSink, Unit};
-use crate::engine::tree::{self, NodeStore};
 use crate::engine::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -94,7 +92,7 @@ impl Repository {
             .map_err(|_| Error::integrity("gc ref does not authenticate"))?;
         let n = plain.get(..4).map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")) as usize);
         let body = n.and_then(|n| plain.get(4..4 + n)).ok_or_else(|| Error::integrity("gc ref is truncated"))?;
-        let c = ciborium::from_reader(body).map_err(|e| Error::integrity(format!("gc ref: {e}")))?;
+        let c = ciborium::from_reader(body).map_err(|e| Error::corrupt("gc ref", e))?;
         Ok((c, Some(version)))
     }
 
@@ -108,9 +106,9 @@ impl Repository {
         self.store().sync_index_excluding(&self.condemned_packs()?)
     }
 
-    /// Every chunk reachable from every branch.
-    fn mark(&self, progress: &ProgressSink) -> Result<HashSet<ChunkPointer>> {
-        let store = self.store();
+    /// Every chunk reachable from every branch: commits, and whatever each field of each commit reaches, traced
+    /// through the fields of `index`.
+    fn mark(&self, index: &dyn Index, progress: &ProgressSink) -> Result<HashSet<ChunkPointer>> {
         progress.phase("mark", Unit::Items, None);
         let mut live = HashSet::new();
         let mut seen_commits = HashSet::new();
@@ -123,42 +121,25 @@ impl Repository {
             progress.inc(1);
             let c = self.read_commit(&p)?;
             queue.extend(c.commit.parents.iter().copied());
-            for name in c.commit.index.keys() {
-                if name != FIELD {
-                    return Err(Error::Invalid(format!(
-                        "commit {} has a field {name:?} that gc cannot trace; refusing to collect",
-                        c.id()
-                    )));
-                }
-            }
-            let root = decode_root(c.commit.index.get(FIELD).map(|b| b.as_slice()))?;
-            tree::for_each_node(&**store as &dyn NodeStore, root.as_ref(), &mut |n| {
-                live.insert(*n);
-                Ok(())
-            })?;
             let parent = match c.commit.parents.first() {
-                Some(pp) => decode_root(self.read_commit(pp)?.commit.index.get(FIELD).map(|b| b.as_slice()))?,
+                Some(pp) => Some(self.read_commit(pp)?),
                 None => None,
             };
-            // Values that are new in this commit; older ones were marked from the commit that introduced them.
-            for d in tree::diff(&**store as &dyn NodeStore, parent, root) {
-                let Some(v) = d?.new else { continue };
-                let e: Entry =
-                    ciborium::from_reader(v.as_slice()).map_err(|e| Error::integrity(format!("index entry: {e}")))?;
-                e.blob.for_each_pointer(store, &mut |_, p| {
-                    live.insert(*p);
-                    Ok(())
-                })?;
-            }
+            self.trace_commit(index, &c, parent.as_ref(), &mut |p, _| {
+                live.insert(*p);
+                Ok(())
+            })?;
         }
         Ok(live)
     }
 
-    /// Collect garbage (see the module documentation). Returns the plan; with `dry_run` nothing changes.
-    pub fn gc(&self, opts: &GcOptions) -> Result<GcPlan> {
+    /// Collect garbage (see the module documentation), tracing every commit's fields through `index`. Returns the
+    /// plan; with `dry_run` nothing changes. Fails without changing anything when a commit holds a field `index`
+    /// does not declare (what it reaches cannot be known).
+    pub fn gc(&self, index: &dyn Index, opts: &GcOptions) -> Result<GcPlan> {
         let store = self.store();
         let progress = &opts.progress;
-        let live = self.mark(progress)?;
+        let live = self.mark(index, progress)?;
         let mut live_bytes: HashMap<ObjectId, u64> = HashMap::new();
         for p in &live {
             *live_bytes.entry(p.object).or_default() += p.len as u64;

@@ -100,8 +100,8 @@ impl Node {
     /// Decode and validate CBOR bytes.
     pub fn decode(bytes: &[u8]) -> Result<Self> {
         let mut rest = bytes;
-        let node: Node = ciborium::from_reader(&mut rest)
-            .map_err(|e| Error::integrity(format!("index node does not decode: {e}")))?;
+        let node: Node =
+            ciborium::from_reader(&mut rest).map_err(|e| Error::corrupt("index node does not decode", e))?;
         if !rest.is_empty() {
             return Err(Error::integrity("index node has trailing bytes"));
         }

@@ -233,7 +233,7 @@ impl Workspace {
         let plain = keys
             .open(Kind::Workspace, b"staged", &sealed)
             .map_err(|_| Error::integrity(format!("{} does not authenticate", path.display())))?;
-        ciborium::from_reader(plain.as_slice()).map_err(|e| Error::integrity(format!("{}: {e}", path.display())))
+        ciborium::from_reader(plain.as_slice()).map_err(|e| Error::corrupt(path.display().to_string(), e))
     }
 
     /// Save staged changes (sealed); an empty set removes the file.

@@ -1,0 +1,136 @@
+//! Commits: immutable snapshots of an index's field roots, the compare-and-swap commit loop, and history walks.
+
+use super::meta::cbor;
+use super::Repository;
+use crate::engine::crypto::{hostname, now_secs, Kind};
+use crate::engine::id::CommitId;
+use crate::engine::object::ChunkPointer;
+use crate::engine::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashSet, VecDeque};
+
+/// The roots of an index's fields at one commit: field name -> the field's encoded root.
+pub type IndexRoots = BTreeMap<String, serde_bytes::ByteBuf>;
+
+/// A commit: an immutable snapshot of an index.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Commit {
+    /// Parent commits (none for the first, two or more never yet: merges are linearised).
+    pub parents: Vec<ChunkPointer>,
+    /// The index's field roots.
+    pub index: IndexRoots,
+    /// Commit message.
+    pub message: String,
+    /// Seconds since the epoch.
+    pub time: u64,
+    /// Host that made it.
+    pub host: String,
+}
+
+/// A commit with where it is stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommitInfo {
+    /// Pointer to the commit chunk (its chunk id is the commit id).
+    pub ptr: ChunkPointer,
+    /// The commit.
+    pub commit: Commit,
+}
+
+impl CommitInfo {
+    /// The commit's id.
+    pub fn id(&self) -> CommitId {
+        CommitId(self.ptr.id.0)
+    }
+}
+
+impl Repository {
+    /// Store a commit (durable at the next flush). Returns its pointer.
+    pub fn write_commit(&self, commit: &Commit) -> Result<ChunkPointer> {
+        self.store.put_chunk(Kind::Commit, &cbor(commit))
+    }
+
+    /// Load a commit.
+    pub fn read_commit(&self, ptr: &ChunkPointer) -> Result<CommitInfo> {
+        let bytes = self.store.get_chunk(Kind::Commit, ptr)?;
+        let commit =
+            ciborium::from_reader(bytes.as_slice()).map_err(|e| Error::corrupt(format!("commit {}", ptr.id), e))?;
+        Ok(CommitInfo { ptr: *ptr, commit })
+    }
+
+    /// Commit onto `branch` with a compare-and-swap loop.
+    ///
+    /// `build(parent)` returns the new index roots on top of `parent` (the branch head now, `None` for a new
+    /// branch); it is called again with the new head whenever another writer moved the branch meanwhile, and may
+    /// fail with [`Error::Conflict`] when its changes cannot be merged. Returns the new commit.
+    pub fn commit(
+        &self,
+        branch: &str,
+        message: &str,
+        build: &mut dyn FnMut(Option<&CommitInfo>) -> Result<IndexRoots>,
+    ) -> Result<CommitInfo> {
+        Self::check_branch_name(branch)?;
+        let mut attempt = 0u32;
+        loop {
+            let current = self.branch(branch)?;
+            let parent = match &current {
+                Some(b) => Some(self.read_commit(&b.head)?),
+                None => None,
+            };
+            let index = build(parent.as_ref())?;
+            let commit = Commit {
+                parents: parent.iter().map(|p| p.ptr).collect(),
+                index,
+                message: message.to_string(),
+                time: now_secs(),
+                host: hostname(),
+            };
+            let ptr = self.write_commit(&commit)?;
+            if self.swap_branch(branch, current.as_ref().map(|b| &b.version), &ptr)?.is_some() {
+                return Ok(CommitInfo { ptr, commit });
+            }
+            attempt += 1;
+            // Back off a little with jitter so racing writers spread out.
+            let ms = rand::random::<u64>() % (5 * u64::from(attempt.min(20)) + 1);
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+        }
+    }
+
+    /// Commits reachable from `start`, newest first by breadth (first parents first), at most `limit`.
+    pub fn log(&self, start: &ChunkPointer, limit: usize) -> Result<Vec<CommitInfo>> {
+        let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        let mut queue = VecDeque::from([*start]);
+        while let Some(p) = queue.pop_front() {
+            if out.len() >= limit {
+                break;
+            }
+            if !seen.insert(p.id) {
+                continue;
+            }
+            let c = self.read_commit(&p)?;
+            queue.extend(c.commit.parents.iter().copied());
+            out.push(c);
+        }
+        Ok(out)
+    }
+
+    /// The nearest common ancestor of two commits, if any.
+    pub fn merge_base(&self, a: &ChunkPointer, b: &ChunkPointer) -> Result<Option<ChunkPointer>> {
+        // Breadth-first from both sides at once; the first commit seen from both is the nearest common one.
+        let mut seen = [HashSet::new(), HashSet::new()];
+        let mut queues = [VecDeque::from([*a]), VecDeque::from([*b])];
+        while queues.iter().any(|q| !q.is_empty()) {
+            for side in 0..2 {
+                if let Some(p) = queues[side].pop_front() {
+                    if seen[1 - side].contains(&p.id) {
+                        return Ok(Some(p));
+                    }
+                    if seen[side].insert(p.id) {
+                        queues[side].extend(self.read_commit(&p)?.commit.parents);
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+}
