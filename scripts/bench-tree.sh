@@ -46,7 +46,7 @@ fresh() {
 measure() {
     local tool=$1 op=$2 tf=$LOGS/$1-$2.time wall user sys rss
     shift 2
-    printf '%-7s %s\n' "$tool:" "$*" | sed "s#$W#bench-work/tree#g; s#$INFINI_BIN#infini#g" >>"$CMDS"
+    printf '%-7s %s\n' "$tool:" "$*" | sed "s#'$INFINI_BIN'#infini#g; s#$W#bench-work/tree#g; s#$INFINI_BIN#infini#g" >>"$CMDS"
     say "$tool $op"
     if ! "$GNU_TIME" -f '%e %U %S %M' -o "$tf" "$@" </dev/null >>"$LOGS/$tool.log" 2>&1; then
         warn "$tool $op failed; see $LOGS/$tool.log"
@@ -64,7 +64,7 @@ verify() {
     [[ ${BENCH_VERIFY:-1} == 1 ]] || return 0
     # Empty directories are not keys in infini (a key is a file or a link), so they are left out of the
     # comparison for every tool alike.
-    diff -r --no-dereference "$TREE" "$dir" 2>&1 | while IFS= read -r line; do
+    { diff -r --no-dereference "$TREE" "$dir" 2>&1 || true; } | while IFS= read -r line; do
         if [[ $line =~ ^Only\ in\ (.*):\ (.*)$ ]]; then
             local p="${BASH_REMATCH[1]}/${BASH_REMATCH[2]}"
             [[ -d $p && ! -L $p && -z $(find "$p" ! -type d -print -quit) ]] && continue

@@ -8,6 +8,7 @@ BENCH_MK_DIR := $(dir $(lastword $(MAKEFILE_LIST)))
 bench:
 	cargo build --release
 	mkdir -p bench-work && cargo bench --bench stream | tee bench-work/stream.md
+	cargo bench --bench fields | tee bench-work/fields.md
 	bash $(BENCH_MK_DIR)bench.sh; s=$$?; bash $(BENCH_MK_DIR)bench-tree.sh && exit $$s
 
 # Only the directory-tree comparison (put -r / get -r against borg, restic and rustic).

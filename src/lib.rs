@@ -21,6 +21,9 @@
 //! # Ok(()) }
 //! ```
 
+// Lets `#[derive(Index)]` name this crate as `::infini` from inside it too.
+extern crate self as infini;
+
 #[doc(hidden)]
 pub mod engine;
 
@@ -32,6 +35,31 @@ pub use engine::fields::{Field, Index, Trace, Tracer};
 pub use engine::id::CommitId;
 pub use engine::object::StoreOptions;
 pub use engine::repo::{Branch, CheckReport, CommitInfo, GcOptions, GcPlan, Repository};
+/// `#[derive(Index)]`: implement [`Index`](trait@Index) for a struct of fields.
+///
+/// Each field is stored under its Rust name, or under `#[infini(name = "...")]`; `#[infini(skip)]` leaves a field
+/// out (not persisted; `Default` when an index is loaded). The derive also adds `FIELD_NAMES`, the stored names.
+///
+/// ```
+/// use infini::fields::{LinkedList, Serialized, VersionedMap};
+/// use infini::Index;
+///
+/// #[derive(Default, Index)]
+/// struct State {
+///     samples: VersionedMap<String, u64>,
+///     #[infini(name = "events")]
+///     log: LinkedList<String>,
+///     settings: Serialized<Vec<String>>,
+///     #[infini(skip)]
+///     scratch: std::sync::Mutex<Vec<u8>>,
+/// }
+///
+/// assert_eq!(State::FIELD_NAMES, ["samples", "events", "settings"]);
+/// let s = State::default();
+/// let names: Vec<&str> = s.fields().into_iter().map(|(n, _)| n).collect();
+/// assert_eq!(names, State::FIELD_NAMES);
+/// ```
+pub use infini_derive::Index;
 
 /// Typed, versioned fields and the [`Index`] of named fields a commit snapshots.
 pub mod fields {
@@ -52,4 +80,9 @@ pub mod backends {
 /// The key → value namespace the command line works on: one [`fields::VersionedMap`] of [`namespace::Entry`].
 pub mod namespace {
     pub use crate::engine::namespace::*;
+}
+
+#[doc(hidden)]
+pub mod __derive {
+    pub use crate::engine::fields::{Field, Index};
 }

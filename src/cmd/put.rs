@@ -42,6 +42,8 @@ impl Args {
                 prefix: self.source.clone().unwrap_or_default(),
                 delete: self.delete,
                 stat_cache: Some(s.workspace()?.cache_dir().join("stat-cache")),
+                // A tree that holds the workspace never stores the workspace's own files (key, caches, repository).
+                exclude: vec![s.workspace()?.dir()],
                 progress: bar.sink(),
                 write: store.write_options(),
             };

@@ -273,3 +273,12 @@ fn a_repository_of_another_format_version_is_refused_naming_both() {
     let out = env.fails_with(10, ["get", "k"]);
     assert!(out.stderr.contains("version 1") && out.stderr.contains("version 2"), "both versions named:\n{out}");
 }
+
+#[test]
+fn put_r_of_the_workspace_leaves_its_own_directory_out() {
+    let env = Env::init();
+    write(env.ws.join("notes.txt"), b"n");
+    write(env.ws.join("sub/a"), b"a");
+    env.ok(["put", "-r", ".", "all"]);
+    assert_eq!(env.ok(["ls"]).lines(), ["all/notes.txt", "all/sub/a"], "no .infini/ keys (key, caches, repository)");
+}

@@ -3,7 +3,7 @@
 //! - A random 256-bit [`MasterKey`] encrypts everything; [`KeySlot`]s wrap it under passwords (scrypt), so a
 //!   password can change without re-encrypting data and several can coexist.
 //! - [`Keys`] holds purpose-separated subkeys derived from the master key with HMAC-SHA-256.
-//! - [`seal`]/[`open`] are the one AEAD construction used for every stored byte: AES-256-GCM under a key derived
+//! - `seal`/`open` are the one AEAD construction used for every stored byte: AES-256-GCM under a key derived
 //!   from a fresh random 256-bit salt per message (`K = HMAC-SHA-256(subkey, salt)`) with a zero nonce. No key ever
 //!   encrypts two messages, so there is no nonce-reuse bound to track however many messages are written. Associated
 //!   data binds each ciphertext to its kind and place.

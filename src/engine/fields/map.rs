@@ -1,6 +1,40 @@
 //! [`VersionedMap`]: an ordered map whose committed state is an index tree and whose changes are staged in memory
 //! until commit.
+//!
+//! ```
+//! use infini::engine::backend::memory::MemoryBackend;
+//! use infini::engine::{crypto::KdfParams, db::Infinitree, fields::VersionedMap};
+//! use infini::engine::{object::StoreOptions, repo::Repository};
+//! use std::sync::Arc;
+//! # fn main() -> infini::engine::Result<()> {
+//! let kdf = KdfParams { log_n: 10, r: 8, p: 1 };
+//! let repo = Arc::new(Repository::create(Arc::new(MemoryBackend::new()), b"pw", kdf, StoreOptions::default())?);
+//! // Readings keyed by (sensor, time): a tuple key, ordered element by element.
+//! let mut tree = Infinitree::<VersionedMap<(String, i64), f64>>::open(repo, "main")?;
+//! let readings = tree.index();
+//! readings.insert(("east".into(), -20), 1.5);
+//! readings.insert(("east".into(), 10), 2.5);
+//! readings.insert(("west".into(), 0), 9.0);
+//! let first = tree.commit("readings")?;
+//!
+//! let readings = tree.index();
+//! assert_eq!(readings.len()?, 3);
+//! // Every reading of one sensor, in time order, streamed from the tree.
+//! let east: Vec<_> = readings.tuple_prefix(&"east".to_string()).collect::<Result<_, _>>()?;
+//! assert_eq!(east, vec![(("east".into(), -20), 1.5), (("east".into(), 10), 2.5)]);
+//! // Read-modify-write under the map's lock.
+//! readings.update_with(&("west".into(), 0), |v| *v += 1.0)?;
+//! readings.insert_with(("west".into(), 5), || 0.0)?;
+//! tree.commit("more")?;
+//!
+//! // What changed between two versions, typed.
+//! let old = tree.at(&first.id().to_hex())?;
+//! let changes: Vec<_> = old.diff(tree.index())?.collect::<Result<_, _>>()?;
+//! assert_eq!(changes.len(), 2);
+//! # Ok(()) }
+//! ```
 
+use super::strategy::{Local, Strategy};
 use super::{Field, Key, Trace, Tracer};
 use crate::engine::object::{ChunkPointer, Store};
 use crate::engine::tree::{self, NodeStore};
@@ -9,20 +43,25 @@ use serde::{de::DeserializeOwned, Serialize};
 use std::collections::BTreeMap;
 use std::iter::Peekable;
 use std::marker::PhantomData;
+use std::ops::{Bound, RangeBounds};
 use std::sync::{Arc, RwLock};
 
 /// Staged changes: encoded key -> new value (`None` = removed).
 type Staged<V> = BTreeMap<Vec<u8>, Option<V>>;
 
-/// A versioned ordered map `K -> V`.
-pub struct VersionedMap<K, V> {
+/// A versioned ordered map `K -> V`, stored as an index tree, values kept as the strategy `S` says ([`Local`]:
+/// in the tree's leaves; [`Sparse`](super::Sparse): each value a chunk of its own).
+///
+/// Reads see staged changes over the committed state; a commit writes only the tree nodes on the paths to changed
+/// keys, and every read (point lookups, ranges, counts, diffs) loads only the nodes it needs.
+pub struct VersionedMap<K, V, S = Local> {
     store: RwLock<Option<Arc<Store>>>,
     base: RwLock<Option<ChunkPointer>>,
     staged: RwLock<Staged<V>>,
-    _k: PhantomData<fn() -> K>,
+    _k: PhantomData<fn() -> (K, S)>,
 }
 
-impl<K, V> Default for VersionedMap<K, V> {
+impl<K, V, S> Default for VersionedMap<K, V, S> {
     fn default() -> Self {
         Self {
             store: RwLock::new(None),
@@ -33,13 +72,13 @@ impl<K, V> Default for VersionedMap<K, V> {
     }
 }
 
-fn encode_value<V: Serialize>(v: &V) -> Vec<u8> {
+pub(crate) fn encode_value<V: Serialize>(v: &V) -> Vec<u8> {
     let mut b = Vec::new();
     ciborium::into_writer(v, &mut b).expect("CBOR encoding into memory cannot fail");
     b
 }
 
-fn decode_value<V: DeserializeOwned>(b: &[u8]) -> Result<V> {
+pub(crate) fn decode_value<V: DeserializeOwned>(b: &[u8]) -> Result<V> {
     ciborium::from_reader(b).map_err(|e| Error::integrity(format!("index value does not decode: {e}")))
 }
 
@@ -51,7 +90,36 @@ pub fn decode_root(root: Option<&[u8]>) -> Result<Option<ChunkPointer>> {
     }
 }
 
-impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static> VersionedMap<K, V> {
+/// A key for messages: UTF-8 if it is, else hex.
+pub(crate) fn show_key(k: &[u8]) -> String {
+    match std::str::from_utf8(k) {
+        Ok(s) if !s.chars().any(char::is_control) => s.to_string(),
+        _ => format!("0x{}", hex::encode(k)),
+    }
+}
+
+/// `[start, end)` in encoded bytes for typed bounds (encodings preserve order, and `e || 0x00` is the smallest
+/// byte string above `e`).
+fn encoded_bounds<K: Key>(r: &impl RangeBounds<K>) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
+    let after = |k: &K| {
+        let mut e = k.encode();
+        e.push(0);
+        e
+    };
+    let start = match r.start_bound() {
+        Bound::Included(k) => Some(k.encode()),
+        Bound::Excluded(k) => Some(after(k)),
+        Bound::Unbounded => None,
+    };
+    let end = match r.end_bound() {
+        Bound::Included(k) => Some(after(k)),
+        Bound::Excluded(k) => Some(k.encode()),
+        Bound::Unbounded => None,
+    };
+    (start, end)
+}
+
+impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S: Strategy> VersionedMap<K, V, S> {
     /// A map attached to `store` at tree `root` (`None`: empty).
     pub fn at(store: Arc<Store>, root: Option<ChunkPointer>) -> Self {
         let m = Self::default();
@@ -83,7 +151,7 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static> Ve
             return Ok(None);
         };
         match tree::get(&*store as &dyn NodeStore, Some(&base), ek)? {
-            Some(b) => Ok(Some(decode_value(&b)?)),
+            Some(b) => Ok(Some(decode_value(&S::get(&store, &b)?)?)),
             None => Ok(None),
         }
     }
@@ -132,14 +200,81 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static> Ve
         Ok(conflicts)
     }
 
+    fn has_committed(&self, ek: &[u8]) -> Result<bool> {
+        let (Some(store), Some(base)) = (self.store(), self.base()) else {
+            return Ok(false);
+        };
+        Ok(tree::get(&*store as &dyn NodeStore, Some(&base), ek)?.is_some())
+    }
+
     /// Whether `k` has a value.
     pub fn contains_key(&self, k: &K) -> Result<bool> {
-        Ok(self.get(k)?.is_some())
+        let ek = k.encode();
+        if let Some(change) = self.staged.read().expect("field lock").get(&ek) {
+            return Ok(change.is_some());
+        }
+        self.has_committed(&ek)
+    }
+
+    /// Number of entries, staged changes included. Reads the root (entry counts are kept in internal nodes) plus
+    /// one lookup per staged key: never the whole map.
+    pub fn len(&self) -> Result<u64> {
+        let committed = match (self.store(), self.base()) {
+            (Some(store), Some(base)) => tree::len(&*store as &dyn NodeStore, Some(&base))?,
+            _ => 0,
+        };
+        let staged = self.staged.read().expect("field lock");
+        let mut n = committed;
+        for (k, v) in staged.iter() {
+            match (self.has_committed(k)?, v.is_some()) {
+                (false, true) => n += 1,
+                (true, false) => n -= 1,
+                _ => {}
+            }
+        }
+        Ok(n)
+    }
+
+    /// Whether the map has no entries.
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(self.len()? == 0)
     }
 
     /// Stage `k = v`.
     pub fn insert(&self, k: K, v: V) {
         self.staged.write().expect("field lock").insert(k.encode(), Some(v));
+    }
+
+    /// The value of `k`, staging `make()` first if `k` has none. Atomic with respect to other calls on this map.
+    pub fn insert_with(&self, k: K, make: impl FnOnce() -> V) -> Result<V> {
+        let ek = k.encode();
+        let mut staged = self.staged.write().expect("field lock");
+        let current = match staged.get(&ek) {
+            Some(v) => v.clone(),
+            None => self.get_committed(&ek)?,
+        };
+        if let Some(v) = current {
+            return Ok(v);
+        }
+        let v = make();
+        staged.insert(ek, Some(v.clone()));
+        Ok(v)
+    }
+
+    /// Change the value of `k` in place with `f` and stage the result; returns the new value, or `None` (and
+    /// stages nothing) if `k` has no value. Atomic with respect to other calls on this map, so concurrent
+    /// `update_with` calls from many threads lose no update.
+    pub fn update_with(&self, k: &K, f: impl FnOnce(&mut V)) -> Result<Option<V>> {
+        let ek = k.encode();
+        let mut staged = self.staged.write().expect("field lock");
+        let current = match staged.get(&ek) {
+            Some(v) => v.clone(),
+            None => self.get_committed(&ek)?,
+        };
+        let Some(mut v) = current else { return Ok(None) };
+        f(&mut v);
+        staged.insert(ek, Some(v.clone()));
+        Ok(Some(v))
     }
 
     /// Stage removal of `k`.
@@ -185,53 +320,143 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static> Ve
         Ok(())
     }
 
+    fn staged_between(&self, start: &Option<Vec<u8>>, end: &Option<Vec<u8>>) -> Vec<(Vec<u8>, Option<V>)> {
+        let staged = self.staged.read().expect("field lock");
+        let lo = start.clone().map_or(Bound::Unbounded, Bound::Included);
+        let hi = end.clone().map_or(Bound::Unbounded, Bound::Excluded);
+        if matches!((&lo, &hi), (Bound::Included(s), Bound::Excluded(e)) if s >= e) {
+            return Vec::new();
+        }
+        staged.range::<Vec<u8>, _>((lo, hi)).map(|(k, v)| (k.clone(), v.clone())).collect()
+    }
+
+    fn entries(&self, start: Option<Vec<u8>>, end: Option<Vec<u8>>) -> MapIter<'static, K, V, S> {
+        let staged = self.staged_between(&start, &end);
+        let store = self.store();
+        let committed = store.clone().map(|store| {
+            let nodes: Arc<dyn NodeStore> = store;
+            tree::range_shared(nodes, self.base(), start, end).peekable()
+        });
+        MapIter {
+            merge: Merge { committed, staged: staged.into_iter().peekable() },
+            handle: store.map(StoreHandle::Shared),
+            _k: PhantomData,
+        }
+    }
+
+    /// Every entry in key order, staged changes included. Streams from the tree: memory is bounded by the tree's
+    /// depth plus the staged changes, whatever the map's size.
+    pub fn iter(&self) -> MapIter<'static, K, V, S> {
+        self.entries(None, None)
+    }
+
+    /// The entries whose keys lie in `range`, in key order, streaming (see [`VersionedMap::iter`]).
+    pub fn range(&self, range: impl RangeBounds<K>) -> MapIter<'static, K, V, S> {
+        let (start, end) = encoded_bounds(&range);
+        self.entries(start, end)
+    }
+
+    /// The entries whose encoded keys start with `prefix`, in key order, streaming. For `String` keys this is
+    /// "keys starting with this string"; for tuple keys see [`VersionedMap::tuple_prefix`].
+    pub fn prefix(&self, prefix: &[u8]) -> MapIter<'static, K, V, S> {
+        let start = (!prefix.is_empty()).then(|| prefix.to_vec());
+        self.entries(start, tree::prefix_end(prefix))
+    }
+
+    /// For tuple keys: the entries whose leading elements equal `leading` (one element, or a tuple of the first
+    /// few), in key order, streaming.
+    pub fn tuple_prefix<P: Key>(&self, leading: &P) -> MapIter<'static, K, V, S> {
+        self.prefix(&super::key::nested_prefix(leading))
+    }
+
+    /// Every key in order, staged changes included, without reading any value: with the [`Sparse`](super::Sparse)
+    /// strategy no value chunk is fetched at all.
+    pub fn keys(&self) -> Keys<K, V> {
+        let staged = self.staged_between(&None, &None);
+        let committed = self.store().map(|store| {
+            let nodes: Arc<dyn NodeStore> = store;
+            tree::range_shared(nodes, self.base(), None, None).peekable()
+        });
+        Keys { inner: Merge { committed, staged: staged.into_iter().peekable() }, _k: PhantomData }
+    }
+
     /// Entries whose keys start with `prefix`, committed merged with staged, in key order. Streams: memory is
     /// bounded by the tree's depth plus the staged changes.
-    pub fn iter_prefix<'a>(&self, store: &'a Store, prefix: &[u8]) -> MapIter<'a, K, V> {
-        let staged: Vec<(Vec<u8>, Option<V>)> = self
-            .staged
-            .read()
-            .expect("field lock")
-            .range(prefix.to_vec()..)
-            .take_while(|(k, _)| k.starts_with(prefix))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+    pub fn iter_prefix<'a>(&self, store: &'a Store, prefix: &[u8]) -> MapIter<'a, K, V, S> {
+        let start = (!prefix.is_empty()).then(|| prefix.to_vec());
+        let staged = self.staged_between(&start, &tree::prefix_end(prefix));
         MapIter {
-            committed: tree::prefix(store as &dyn NodeStore, self.base(), prefix).peekable(),
-            staged: staged.into_iter().peekable(),
+            merge: Merge {
+                committed: Some(tree::prefix(store as &dyn NodeStore, self.base(), prefix).peekable()),
+                staged: staged.into_iter().peekable(),
+            },
+            handle: Some(StoreHandle::Borrowed(store)),
             _k: PhantomData,
         }
     }
 
     /// Only the committed entries under `prefix` in the tree `root`.
-    pub fn iter_root<'a>(store: &'a Store, root: Option<ChunkPointer>, prefix: &[u8]) -> MapIter<'a, K, V> {
+    pub fn iter_root<'a>(store: &'a Store, root: Option<ChunkPointer>, prefix: &[u8]) -> MapIter<'a, K, V, S> {
         MapIter {
-            committed: tree::prefix(store as &dyn NodeStore, root, prefix).peekable(),
-            staged: Vec::new().into_iter().peekable(),
+            merge: Merge {
+                committed: Some(tree::prefix(store as &dyn NodeStore, root, prefix).peekable()),
+                staged: Vec::new().into_iter().peekable(),
+            },
+            handle: Some(StoreHandle::Borrowed(store)),
             _k: PhantomData,
+        }
+    }
+
+    /// The differences from this map's committed version to `newer`'s (two versions of one field, e.g. from
+    /// [`Infinitree::at`](crate::engine::db::Infinitree::at)), in key order, streaming. Staged changes are not
+    /// included. Subtrees the versions share are skipped without being read, so the cost follows the size of the
+    /// difference, not of the map.
+    pub fn diff(&self, newer: &Self) -> Result<MapDiff<K, V, S>> {
+        let store = self.store().or_else(|| newer.store());
+        let inner = store.map(|store| {
+            let nodes: Arc<dyn NodeStore> = store.clone();
+            (tree::diff_shared(nodes, self.base(), newer.base()), store)
+        });
+        Ok(MapDiff { inner, _k: PhantomData })
+    }
+}
+
+/// The store an iterator reads values through.
+enum StoreHandle<'a> {
+    Borrowed(&'a Store),
+    Shared(Arc<Store>),
+}
+
+impl StoreHandle<'_> {
+    fn get(&self) -> &Store {
+        match self {
+            StoreHandle::Borrowed(s) => s,
+            StoreHandle::Shared(s) => s,
         }
     }
 }
 
-/// Iterator over a [`VersionedMap`]'s entries.
-pub struct MapIter<'a, K, V> {
-    committed: Peekable<tree::Range<'a>>,
-    staged: Peekable<std::vec::IntoIter<(Vec<u8>, Option<V>)>>,
-    _k: PhantomData<fn() -> K>,
+/// A key's entry from either side of a merge of committed and staged state.
+enum Source<V> {
+    Committed(Vec<u8>),
+    Staged(V),
 }
 
-impl<K: Key, V: DeserializeOwned> Iterator for MapIter<'_, K, V> {
-    type Item = Result<(K, V)>;
+/// Committed entries merged with staged changes, in key order; staged wins, staged removals hide entries.
+struct Merge<'a, V> {
+    committed: Option<Peekable<tree::Range<'a>>>,
+    staged: Peekable<std::vec::IntoIter<(Vec<u8>, Option<V>)>>,
+}
+
+impl<V> Iterator for Merge<'_, V> {
+    type Item = Result<(Vec<u8>, Source<V>)>;
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            let ck = match self.committed.peek() {
+            let ck = match self.committed.as_mut().and_then(|c| c.peek()) {
                 Some(Ok((k, _))) => Some(k.clone()),
                 Some(Err(_)) => {
-                    return match self.committed.next() {
-                        Some(Err(e)) => Some(Err(e)),
-                        _ => None,
-                    }
+                    return self.committed.as_mut()?.next().map(|r| r.map(|(k, v)| (k, Source::Committed(v))))
                 }
                 None => None,
             };
@@ -242,36 +467,154 @@ impl<K: Key, V: DeserializeOwned> Iterator for MapIter<'_, K, V> {
                 (None, Some(_)) => true,
                 (Some(c), Some(s)) => {
                     if c == s {
-                        self.committed.next();
+                        self.committed.as_mut()?.next();
                     }
                     s <= c
                 }
             };
-            let (k, v) = if take_staged {
+            if take_staged {
                 let (k, v) = self.staged.next()?;
                 match v {
-                    Some(v) => (k, Ok(v)),
+                    Some(v) => return Some(Ok((k, Source::Staged(v)))),
                     None => continue,
                 }
-            } else {
-                match self.committed.next()? {
-                    Ok((k, b)) => {
-                        let v = decode_value(&b);
-                        (k, v)
-                    }
-                    Err(e) => return Some(Err(e)),
-                }
-            };
-            let key = match K::decode(&k) {
-                Some(key) => key,
-                None => return Some(Err(Error::integrity("index key does not decode"))),
-            };
-            return Some(v.map(|v| (key, v)));
+            }
+            return self.committed.as_mut()?.next().map(|r| r.map(|(k, v)| (k, Source::Committed(v))));
         }
     }
 }
 
-impl<K: Key, V: Serialize + DeserializeOwned + Clone + Trace + Send + Sync + 'static> Field for VersionedMap<K, V> {
+fn typed_key<K: Key>(k: &[u8]) -> Result<K> {
+    K::decode(k).ok_or_else(|| Error::integrity(format!("index key {} does not decode", show_key(k))))
+}
+
+/// Iterator over a [`VersionedMap`]'s entries, in key order.
+pub struct MapIter<'a, K, V, S = Local> {
+    merge: Merge<'a, V>,
+    handle: Option<StoreHandle<'a>>,
+    _k: PhantomData<fn() -> (K, S)>,
+}
+
+impl<K: Key, V: DeserializeOwned, S: Strategy> Iterator for MapIter<'_, K, V, S> {
+    type Item = Result<(K, V)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (k, src) = match self.merge.next()? {
+            Ok(x) => x,
+            Err(e) => return Some(Err(e)),
+        };
+        let value = match src {
+            Source::Staged(v) => Ok(v),
+            Source::Committed(stored) => match &self.handle {
+                Some(h) => S::get(h.get(), &stored).and_then(|b| decode_value(&b)),
+                None => Err(Error::integrity("index entry without a store")),
+            },
+        };
+        Some(typed_key(&k).and_then(|k| value.map(|v| (k, v))))
+    }
+}
+
+/// Iterator over a [`VersionedMap`]'s keys, in order, from [`VersionedMap::keys`]: values are not read.
+pub struct Keys<K, V> {
+    inner: Merge<'static, V>,
+    _k: PhantomData<fn() -> K>,
+}
+
+impl<K: Key, V> Iterator for Keys<K, V> {
+    type Item = Result<K>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        Some(self.inner.next()?.and_then(|(k, _)| typed_key(&k)))
+    }
+}
+
+/// One difference between two versions of a [`VersionedMap`], from [`VersionedMap::diff`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum Change<K, V> {
+    /// The key is new.
+    Added {
+        /// Key.
+        key: K,
+        /// Its value in the newer version.
+        value: V,
+    },
+    /// The key is gone.
+    Removed {
+        /// Key.
+        key: K,
+        /// Its value in the older version.
+        value: V,
+    },
+    /// The key's value changed.
+    Changed {
+        /// Key.
+        key: K,
+        /// Value in the older version.
+        old: V,
+        /// Value in the newer version.
+        new: V,
+    },
+}
+
+impl<K, V> Change<K, V> {
+    /// The key that changed.
+    pub fn key(&self) -> &K {
+        match self {
+            Change::Added { key, .. } | Change::Removed { key, .. } | Change::Changed { key, .. } => key,
+        }
+    }
+}
+
+/// Streaming, typed differences between two versions of a [`VersionedMap`].
+pub struct MapDiff<K, V, S = Local> {
+    inner: Option<(tree::Diff<'static>, Arc<Store>)>,
+    _k: PhantomData<Types<K, V, S>>,
+}
+
+/// The types a [`MapDiff`] decodes to.
+type Types<K, V, S> = fn() -> (K, V, S);
+
+impl<K: Key, V: DeserializeOwned, S: Strategy> Iterator for MapDiff<K, V, S> {
+    type Item = Result<Change<K, V>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (diff, store) = self.inner.as_mut()?;
+        loop {
+            let d = match diff.next()? {
+                Ok(d) => d,
+                Err(e) => return Some(Err(e)),
+            };
+            let value = |b: &[u8]| -> Result<V> { decode_value(&S::get(store, b)?) };
+            let r = (|| {
+                let key = typed_key::<K>(&d.key)?;
+                Ok(Some(match (&d.old, &d.new) {
+                    (None, Some(n)) => Change::Added { key, value: value(n)? },
+                    (Some(o), None) => Change::Removed { key, value: value(o)? },
+                    (Some(o), Some(n)) if S::same(o, n) => return Ok(None),
+                    (Some(o), Some(n)) => Change::Changed { key, old: value(o)?, new: value(n)? },
+                    (None, None) => return Ok(None),
+                }))
+            })();
+            match r {
+                Ok(Some(c)) => return Some(Ok(c)),
+                Ok(None) => continue,
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+}
+
+fn same_stored<S: Strategy>(a: &Option<Vec<u8>>, b: &Option<Vec<u8>>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(x), Some(y)) => S::same(x, y),
+        _ => false,
+    }
+}
+
+impl<K: Key, V: Serialize + DeserializeOwned + Clone + Trace + Send + Sync + 'static, S: Strategy> Field
+    for VersionedMap<K, V, S>
+{
     fn load(&self, store: &Arc<Store>, root: Option<&[u8]>) -> Result<()> {
         let root = decode_root(root)?;
         *self.store.write().expect("field lock") = Some(store.clone());
@@ -283,7 +626,14 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Trace + Send + Sync + 'st
     fn commit(&self, store: &Arc<Store>, parent: Option<&[u8]>) -> Result<Vec<u8>> {
         let parent = decode_root(parent)?;
         let base = self.base();
-        let changes: Vec<(Vec<u8>, Option<Vec<u8>>)> = self.export_staged();
+        let mut changes: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::new();
+        for (k, v) in self.export_staged() {
+            let stored = match v {
+                Some(v) => Some(S::put(store, &v)?),
+                None => None,
+            };
+            changes.push((k, stored));
+        }
         if parent != base {
             // Someone committed since our base: merge by key. A staged key conflicts when it changed between the
             // base and the parent to something other than what we staged.
@@ -297,8 +647,8 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Trace + Send + Sync + 'st
                     Some(p) => tree::get(&**store as &dyn NodeStore, Some(&p), k)?,
                     None => None,
                 };
-                if at_base != at_parent && at_parent != *ours {
-                    keys.push(String::from_utf8_lossy(k).into_owned());
+                if !same_stored::<S>(&at_base, &at_parent) && !same_stored::<S>(&at_parent, ours) {
+                    keys.push(show_key(k));
                 }
             }
             if !keys.is_empty() {
@@ -325,9 +675,10 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Trace + Send + Sync + 'st
         // loads (and so authenticates) every index node that differs from the parent.
         for d in tree::diff(nodes, parent, root) {
             let d = d?;
-            let Some(v) = d.new else { continue };
-            let v: V = decode_value(&v)?;
+            let Some(stored) = d.new else { continue };
             tracer.keyed_value(&d.key);
+            S::trace(&stored, &mut |_, p| tracer.chunk(p))?;
+            let v: V = decode_value(&S::get(&store, &stored)?)?;
             v.trace(tracer)?;
         }
         Ok(())

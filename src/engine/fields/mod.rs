@@ -11,53 +11,28 @@
 //! Every value type kept in a field implements [`Trace`] (a type that holds no [`Blob`](crate::engine::chunk::Blob)
 //! needs only `impl Trace for MyType {}`).
 
+mod hashmap;
+mod key;
+pub mod linked_list;
+mod list;
 mod map;
 mod serialized;
+pub mod strategy;
 mod trace;
 pub(crate) use trace::Visit;
 
-pub use map::{decode_root, MapIter, VersionedMap};
+pub use hashmap::Map;
+pub use key::{nested_prefix, Key};
+pub use linked_list::{LinkedList, ListIter, ListRevIter};
+pub use list::List;
+pub use map::{decode_root, Change, Keys, MapDiff, MapIter, VersionedMap};
 pub use serialized::Serialized;
+pub use strategy::{Local, Sparse, Strategy};
 pub use trace::{Trace, Tracer};
 
 use crate::engine::object::Store;
 use crate::engine::Result;
 use std::sync::Arc;
-
-/// Keys of a [`VersionedMap`]: encoded so that byte order is the key order.
-pub trait Key: Ord + Clone + Send + Sync + 'static {
-    /// Encode.
-    fn encode(&self) -> Vec<u8>;
-    /// Decode; `None` if the bytes are not a valid key.
-    fn decode(b: &[u8]) -> Option<Self>;
-}
-
-impl Key for String {
-    fn encode(&self) -> Vec<u8> {
-        self.as_bytes().to_vec()
-    }
-    fn decode(b: &[u8]) -> Option<Self> {
-        String::from_utf8(b.to_vec()).ok()
-    }
-}
-
-impl Key for Vec<u8> {
-    fn encode(&self) -> Vec<u8> {
-        self.clone()
-    }
-    fn decode(b: &[u8]) -> Option<Self> {
-        Some(b.to_vec())
-    }
-}
-
-impl Key for u64 {
-    fn encode(&self) -> Vec<u8> {
-        self.to_be_bytes().to_vec()
-    }
-    fn decode(b: &[u8]) -> Option<Self> {
-        Some(u64::from_be_bytes(b.try_into().ok()?))
-    }
-}
 
 /// A persisted field of an index.
 pub trait Field: Send + Sync {
@@ -83,15 +58,54 @@ pub trait Index: Send + Sync {
 }
 
 /// A single field is an index of one field named `root`.
-impl<K: Key, V: serde::Serialize + serde::de::DeserializeOwned + Clone + Trace + Send + Sync + 'static> Index
-    for VersionedMap<K, V>
+impl<
+        K: Key,
+        V: serde::Serialize + serde::de::DeserializeOwned + Clone + Trace + Send + Sync + 'static,
+        S: Strategy,
+    > Index for VersionedMap<K, V, S>
 {
     fn fields(&self) -> Vec<(&'static str, &dyn Field)> {
         vec![("root", self)]
     }
 }
 
-/// Declare a struct of fields and implement [`Index`] for it.
+/// A single field is an index of one field named `root`.
+impl<
+        K: Key + std::hash::Hash,
+        V: serde::Serialize + serde::de::DeserializeOwned + Clone + Trace + Send + Sync + 'static,
+        S: Strategy,
+    > Index for Map<K, V, S>
+{
+    fn fields(&self) -> Vec<(&'static str, &dyn Field)> {
+        vec![("root", self)]
+    }
+}
+
+/// A single field is an index of one field named `root`.
+impl<T: serde::Serialize + serde::de::DeserializeOwned + Clone + Trace + Send + Sync + 'static> Index
+    for LinkedList<T>
+{
+    fn fields(&self) -> Vec<(&'static str, &dyn Field)> {
+        vec![("root", self)]
+    }
+}
+
+/// A single field is an index of one field named `root`.
+impl<T: serde::Serialize + serde::de::DeserializeOwned + Trace + Send + Sync> Index for List<T> {
+    fn fields(&self) -> Vec<(&'static str, &dyn Field)> {
+        vec![("root", self)]
+    }
+}
+
+/// A single field is an index of one field named `root`.
+impl<T: serde::Serialize + serde::de::DeserializeOwned + Default + Trace + Send + Sync> Index for Serialized<T> {
+    fn fields(&self) -> Vec<(&'static str, &dyn Field)> {
+        vec![("root", self)]
+    }
+}
+
+/// Declare a struct of fields with `#[derive(Default, Index)]` (see [`derive@crate::Index`]; field attributes
+/// such as `#[infini(name = "...")]` and `#[infini(skip)]` pass through).
 ///
 /// ```
 /// use infini::engine::fields::{VersionedMap, Serialized};
@@ -99,22 +113,22 @@ impl<K: Key, V: serde::Serialize + serde::de::DeserializeOwned + Clone + Trace +
 ///     /// My application's state.
 ///     pub struct State {
 ///         pub samples: VersionedMap<String, u64>,
+///         #[infini(name = "config")]
 ///         pub settings: Serialized<Vec<String>>,
 ///     }
 /// }
 /// let s = State::default();
 /// s.samples.insert("a".into(), 1);
+/// assert_eq!(State::FIELD_NAMES, ["samples", "config"]);
 /// ```
 #[macro_export]
 macro_rules! index {
     ($(#[$m:meta])* $vis:vis struct $name:ident { $($(#[$fm:meta])* $fvis:vis $field:ident : $ty:ty),* $(,)? }) => {
         $(#[$m])*
-        #[derive(Default)]
+        #[derive(Default, $crate::Index)]
         $vis struct $name { $($(#[$fm])* $fvis $field: $ty),* }
-        impl $crate::engine::fields::Index for $name {
-            fn fields(&self) -> Vec<(&'static str, &dyn $crate::engine::fields::Field)> {
-                vec![$((stringify!($field), &self.$field as &dyn $crate::engine::fields::Field)),*]
-            }
-        }
     };
 }
+
+#[cfg(test)]
+mod tests;

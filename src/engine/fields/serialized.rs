@@ -1,4 +1,26 @@
-//! [`Serialized`]: any serde value as a field, stored whole at each commit.
+//! [`Serialized`]: any serde value as a field, stored whole at each commit that changes it.
+//!
+//! ```
+//! use infini::engine::backend::memory::MemoryBackend;
+//! use infini::engine::{crypto::KdfParams, db::Infinitree, fields::Serialized, Error};
+//! use infini::engine::{object::StoreOptions, repo::Repository};
+//! use std::sync::Arc;
+//! # fn main() -> infini::engine::Result<()> {
+//! let kdf = KdfParams { log_n: 10, r: 8, p: 1 };
+//! let repo = Arc::new(Repository::create(Arc::new(MemoryBackend::new()), b"pw", kdf, StoreOptions::default())?);
+//! let mut a = Infinitree::<Serialized<Vec<String>>>::open(repo.clone(), "main")?;
+//! a.index().set(vec!["dark mode".into()]);
+//! a.commit("settings")?;
+//!
+//! // Two writers load the same version and both change the value: the second commit is a conflict, not a
+//! // silent overwrite.
+//! let mut b = Infinitree::<Serialized<Vec<String>>>::open(repo.clone(), "main")?;
+//! a.index().set(vec!["light mode".into()]);
+//! b.index().set(vec!["large fonts".into()]);
+//! a.commit("light")?;
+//! assert!(matches!(b.commit("fonts"), Err(Error::Conflict { .. })));
+//! # Ok(()) }
+//! ```
 
 use super::{Field, Trace, Tracer};
 use crate::engine::chunk::{copy_range, Blob, BlobWriter};
@@ -6,17 +28,25 @@ use crate::engine::object::Store;
 use crate::engine::{Error, Result};
 use serde::{de::DeserializeOwned, Serialize};
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 /// A value of type `T`, replaced as a whole.
+///
+/// Stored as one blob (the CBOR encoding of the value, chunked like any stream); the field's root is the CBOR of
+/// that [`Blob`]. A commit that did not [`set`](Serialized::set) the value keeps whatever the branch holds. A commit
+/// that did, on a branch where another writer changed the value since it was loaded, fails with
+/// [`Error::Conflict`] (unless both wrote the same value): whole values cannot be merged.
 pub struct Serialized<T> {
     value: RwLock<T>,
-    dirty: std::sync::atomic::AtomicBool,
+    /// The root this value was loaded from (`None`: the field did not exist).
+    base: RwLock<Option<Vec<u8>>>,
+    dirty: AtomicBool,
 }
 
 impl<T: Default> Default for Serialized<T> {
     fn default() -> Self {
-        Self { value: RwLock::new(T::default()), dirty: Default::default() }
+        Self { value: RwLock::new(T::default()), base: RwLock::new(None), dirty: AtomicBool::new(false) }
     }
 }
 
@@ -25,55 +55,106 @@ impl<T: Clone> Serialized<T> {
     pub fn get(&self) -> T {
         self.value.read().expect("field lock").clone()
     }
+}
+
+impl<T> Serialized<T> {
     /// Replace the value (staged until commit).
     pub fn set(&self, v: T) {
         *self.value.write().expect("field lock") = v;
-        self.dirty.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.dirty.store(true, Ordering::SeqCst);
+    }
+
+    /// Change the value in place (staged until commit); returns what `f` returns.
+    pub fn update<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        let mut v = self.value.write().expect("field lock");
+        self.dirty.store(true, Ordering::SeqCst);
+        f(&mut v)
+    }
+
+    /// Read the value in place.
+    pub fn read<R>(&self, f: impl FnOnce(&T) -> R) -> R {
+        f(&self.value.read().expect("field lock"))
     }
 }
 
-fn read_root<T: DeserializeOwned>(store: &Arc<Store>, root: &[u8]) -> Result<(Blob, T)> {
+/// Decode a whole-value root (a [`Blob`]) and read its bytes.
+pub(crate) fn read_blob_root(store: &Arc<Store>, root: &[u8]) -> Result<(Blob, Vec<u8>)> {
     let blob: Blob = ciborium::from_reader(root).map_err(|e| Error::integrity(format!("field root: {e}")))?;
     let mut bytes = Vec::new();
     copy_range(store, &blob, 0, u64::MAX, 2, &mut bytes)?;
-    let v = ciborium::from_reader(bytes.as_slice()).map_err(|e| Error::integrity(format!("field value: {e}")))?;
-    Ok((blob, v))
+    Ok((blob, bytes))
+}
+
+/// Store `bytes` as a blob; returns the root (the CBOR of the blob).
+pub(crate) fn write_blob_root(store: &Arc<Store>, bytes: &[u8]) -> Result<Vec<u8>> {
+    let mut w = BlobWriter::new(store.clone(), store.write_options());
+    w.write_all(bytes).map_err(|e| Error::io("storing field", e))?;
+    let blob = w.finish()?;
+    let mut root = Vec::new();
+    ciborium::into_writer(&blob, &mut root).expect("CBOR encoding into memory cannot fail");
+    Ok(root)
+}
+
+/// The whole-value commit rule shared by fields stored as one value: keep the parent when nothing is staged;
+/// otherwise write `ours`, unless the parent moved past `base` to a different value (a conflict).
+pub(crate) fn commit_whole(
+    store: &Arc<Store>,
+    what: &str,
+    dirty: bool,
+    base: Option<&[u8]>,
+    parent: Option<&[u8]>,
+    ours: &[u8],
+) -> Result<Vec<u8>> {
+    if !dirty {
+        if let Some(p) = parent {
+            return Ok(p.to_vec());
+        }
+    }
+    if let Some(p) = parent.filter(|p| dirty && Some(*p) != base) {
+        let theirs = read_blob_root(store, p)?.1;
+        if theirs == ours {
+            return Ok(p.to_vec());
+        }
+        return Err(Error::Conflict { what: format!("{what} was changed concurrently on the branch") });
+    }
+    write_blob_root(store, ours)
 }
 
 impl<T: Serialize + DeserializeOwned + Default + Trace + Send + Sync> Field for Serialized<T> {
     fn load(&self, store: &Arc<Store>, root: Option<&[u8]>) -> Result<()> {
         let v = match root {
             None => T::default(),
-            Some(r) => read_root(store, r)?.1,
+            Some(r) => {
+                let bytes = read_blob_root(store, r)?.1;
+                ciborium::from_reader(bytes.as_slice()).map_err(|e| Error::integrity(format!("field value: {e}")))?
+            }
         };
         *self.value.write().expect("field lock") = v;
-        self.dirty.store(false, std::sync::atomic::Ordering::SeqCst);
+        *self.base.write().expect("field lock") = root.map(<[u8]>::to_vec);
+        self.dirty.store(false, Ordering::SeqCst);
         Ok(())
     }
 
-    fn commit(&self, store: &Arc<Store>, _parent: Option<&[u8]>) -> Result<Vec<u8>> {
+    fn commit(&self, store: &Arc<Store>, parent: Option<&[u8]>) -> Result<Vec<u8>> {
         let mut bytes = Vec::new();
         ciborium::into_writer(&*self.value.read().expect("field lock"), &mut bytes)
             .map_err(|e| Error::Invalid(format!("field does not serialize: {e}")))?;
-        let mut w = BlobWriter::new(store.clone(), store.write_options());
-        w.write_all(&bytes).map_err(|e| Error::io("storing field", e))?;
-        let blob = w.finish()?;
-        let mut root = Vec::new();
-        ciborium::into_writer(&blob, &mut root).expect("CBOR encoding into memory cannot fail");
-        self.dirty.store(false, std::sync::atomic::Ordering::SeqCst);
-        Ok(root)
+        let base = self.base.read().expect("field lock").clone();
+        commit_whole(store, "the value", self.is_dirty(), base.as_deref(), parent, &bytes)
     }
 
     fn is_dirty(&self) -> bool {
-        self.dirty.load(std::sync::atomic::Ordering::SeqCst)
+        self.dirty.load(Ordering::SeqCst)
     }
 
     fn trace(&self, root: &[u8], parent: Option<&[u8]>, tracer: &mut Tracer<'_>) -> Result<()> {
         if parent == Some(root) {
             return Ok(());
         }
-        let (blob, v) = read_root::<T>(&tracer.store().clone(), root)?;
+        let (blob, bytes) = read_blob_root(&tracer.store().clone(), root)?;
         tracer.blob(&blob)?;
+        let v: T =
+            ciborium::from_reader(bytes.as_slice()).map_err(|e| Error::integrity(format!("field value: {e}")))?;
         tracer.value();
         v.trace(tracer)
     }

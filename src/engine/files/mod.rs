@@ -6,8 +6,8 @@
 //! restored as links, never followed; sockets, FIFOs and devices are skipped and counted.
 //!
 //! Re-storing an unchanged tree is cheap: a [`StatCache`] kept by the workspace remembers, for every file read,
-//! its device, inode, size, mtime and ctime (both with nanoseconds) and the value stored from it. A file whose
-//! stat data all match is not read again. ctime cannot be set by a user, so a file rewritten with the same size
+//! its device, inode, size, mtime and ctime (both with nanoseconds) and a digest of the value stored from it. A
+//! file whose stat data all match, and whose key still holds that value, is not read again. ctime cannot be set by a user, so a file rewritten with the same size
 //! and a restored mtime is still read. Files changed less than [`RACY_WINDOW`] before their stat was taken are
 //! not remembered (a later write within the same timestamp tick could otherwise go unnoticed).
 

@@ -22,6 +22,8 @@ pub struct PutTreeOptions {
     pub prefix: String,
     /// Also stage the removal of keys under the prefix that have no file in the directory (mirror the tree).
     pub delete: bool,
+    /// Paths left out of the walk with everything under them (the workspace's own directory, say).
+    pub exclude: Vec<PathBuf>,
     /// Where the workspace keeps its [`StatCache`]; `None` reads every file.
     pub stat_cache: Option<PathBuf>,
     /// Options for storing each value.
@@ -74,10 +76,17 @@ pub fn file_entry(blob: Blob, meta: &Metadata) -> Entry {
     e
 }
 
-fn walk(dir: &Path, prefix: &str, out: &mut PutTreeOutcome, progress: &ProgressSink) -> Result<Vec<Item>> {
+fn walk(
+    dir: &Path,
+    prefix: &str,
+    exclude: &[PathBuf],
+    out: &mut PutTreeOutcome,
+    progress: &ProgressSink,
+) -> Result<Vec<Item>> {
     progress.phase("scan", Unit::Items, None);
     let mut items = Vec::new();
-    for e in walkdir::WalkDir::new(dir).follow_links(false).min_depth(1) {
+    let walker = walkdir::WalkDir::new(dir).follow_links(false).min_depth(1);
+    for e in walker.into_iter().filter_entry(|e| !exclude.iter().any(|x| e.path() == x)) {
         let e = e.map_err(|e| {
             let path = e.path().unwrap_or(dir).display().to_string();
             Error::io(format!("walking {path}"), e.into())
@@ -155,18 +164,54 @@ pub fn put_tree(store: &Arc<Store>, ns: &Namespace, dir: &Path, opts: &PutTreeOp
     let dir = std::fs::canonicalize(dir).map_err(|e| Error::io(format!("opening {}", dir.display()), e))?;
     let start = SystemTime::now();
     let mut out = PutTreeOutcome::default();
-    let items = walk(&dir, &prefix, &mut out, progress)?;
+    let exclude: Vec<PathBuf> = opts.exclude.iter().filter_map(|p| std::fs::canonicalize(p).ok()).collect();
+    let items = walk(&dir, &prefix, &exclude, &mut out, progress)?;
     let mut cache = opts.stat_cache.as_ref().map(|p| StatCache::load(p, store.keys()));
 
-    // Values: from the stat cache, else read (in parallel).
+    // What the namespace holds for each item, and keys under the prefix with no file (both in key order).
+    let mut olds: Vec<Option<Entry>> = Vec::with_capacity(items.len());
+    let mut existing = ns.iter_prefix(store, prefix.as_bytes()).peekable();
+    for item in &items {
+        let mut old = None;
+        while let Some(next) = existing.peek() {
+            let next_key = match next {
+                Ok((k, _)) => k.as_str(),
+                Err(_) => return Err(existing.next().expect("peeked").expect_err("peeked an error")),
+            };
+            match next_key.cmp(item.key.as_str()) {
+                std::cmp::Ordering::Less => {
+                    let (k, _) = existing.next().expect("peeked")?;
+                    out.removed.push(k);
+                }
+                std::cmp::Ordering::Equal => {
+                    old = Some(existing.next().expect("peeked")?.1);
+                    break;
+                }
+                std::cmp::Ordering::Greater => break,
+            }
+        }
+        olds.push(old);
+    }
+    for rest in existing {
+        out.removed.push(rest?.0);
+    }
+    if !opts.delete {
+        out.removed.clear();
+    }
+
+    // Values: the namespace's own where the stat cache shows the file unchanged, else read (in parallel).
     let mut blobs: Vec<Option<Blob>> = items
         .iter()
-        .map(|it| match (&cache, &it.link) {
-            (Some(c), None) => c.lookup(store, &it.path, &it.meta).cloned(),
+        .zip(&olds)
+        .map(|(it, old)| match (cache.as_mut(), &it.link, old) {
+            (Some(c), None, Some(old)) if old.kind == EntryKind::File => {
+                c.unchanged(&it.path, &it.meta, &old.blob).then(|| old.blob.clone())
+            }
             _ => None,
         })
         .collect();
-    out.not_read = blobs.iter().filter(|b| b.is_some()).count();
+    let hit: Vec<bool> = blobs.iter().map(Option::is_some).collect();
+    out.not_read = hit.iter().filter(|&&h| h).count();
     let todo: Vec<usize> = (0..items.len()).filter(|&i| blobs[i].is_none()).collect();
     let to_read = todo.iter().filter(|&&i| items[i].link.is_none()).map(|&i| items[i].meta.len()).sum();
     progress.phase("read", Unit::Bytes, Some(to_read));
@@ -208,38 +253,11 @@ pub fn put_tree(store: &Arc<Store>, ns: &Namespace, dir: &Path, opts: &PutTreeOp
         blobs[i] = Some(b);
     }
     out.bytes_read = read.load(Ordering::Relaxed);
-    if let Some(c) = cache.as_mut() {
-        // What this walk finds replaces what earlier walks of the directory left (files since removed).
-        c.forget_under(&dir);
-    }
 
-    // Stage against what the namespace holds under the prefix (both in key order).
-    let mut existing = ns.iter_prefix(store, prefix.as_bytes()).peekable();
-    for (item, blob) in items.iter().zip(blobs) {
-        let blob = blob.expect("every item has a value by now");
-        let entry = file_entry(blob, &item.meta);
-        let mut old = None;
-        while let Some(next) = existing.peek() {
-            let next_key = match next {
-                Ok((k, _)) => k.as_str(),
-                Err(_) => return Err(existing.next().expect("peeked").expect_err("peeked an error")),
-            };
-            match next_key.cmp(item.key.as_str()) {
-                std::cmp::Ordering::Less => {
-                    let (k, _) = existing.next().expect("peeked")?;
-                    if opts.delete {
-                        ns.remove(&k);
-                        out.removed.push(k);
-                    }
-                }
-                std::cmp::Ordering::Equal => {
-                    old = Some(existing.next().expect("peeked")?.1);
-                    break;
-                }
-                std::cmp::Ordering::Greater => break,
-            }
-        }
-        if let (Some(c), None) = (cache.as_mut(), &item.link) {
+    // Stage what differs.
+    for (((item, blob), old), from_cache) in items.iter().zip(blobs).zip(olds).zip(hit) {
+        let entry = file_entry(blob.expect("every item has a value by now"), &item.meta);
+        if let (Some(c), None, false) = (cache.as_mut(), &item.link, from_cache) {
             c.record(&item.path, &item.meta, &entry.blob, start);
         }
         if old.as_ref() == Some(&entry) {
@@ -249,14 +267,12 @@ pub fn put_tree(store: &Arc<Store>, ns: &Namespace, dir: &Path, opts: &PutTreeOp
         out.staged.push((item.key.clone(), entry.size()));
         ns.insert(item.key.clone(), entry);
     }
-    if opts.delete {
-        for rest in existing {
-            let (k, _) = rest?;
-            ns.remove(&k);
-            out.removed.push(k);
-        }
+    for k in &out.removed {
+        ns.remove(k);
     }
-    if let Some(c) = cache.as_ref() {
+    if let Some(c) = cache.as_mut() {
+        // Files of earlier walks of this directory that this walk did not confirm are forgotten.
+        c.forget_unseen_under(&dir);
         c.save(store.keys())?;
     }
     Ok(out)

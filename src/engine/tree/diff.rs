@@ -1,6 +1,7 @@
 //! Streaming differences between two trees, skipping shared subtrees without loading them.
 
 use super::node::{child_upper, load, load_child, Body, Node};
+use super::read::StoreRef;
 use super::NodeStore;
 use crate::engine::object::ChunkPointer;
 use crate::engine::Result;
@@ -70,12 +71,12 @@ impl Cursor {
     }
 }
 
-/// Streaming iterator over the differences between two trees, in key order, from [`diff`](super::diff).
+/// Streaming iterator over the differences between two trees, in key order, from `diff`.
 ///
 /// Memory is bounded by the depth of the two trees. Subtrees whose pointers are equal on both sides are skipped
 /// without being loaded.
 pub struct Diff<'a> {
-    store: &'a dyn NodeStore,
+    store: StoreRef<'a>,
     pending: Option<(Option<ChunkPointer>, Option<ChunkPointer>)>,
     a: Cursor,
     b: Cursor,
@@ -95,7 +96,7 @@ enum Step {
 }
 
 impl<'a> Diff<'a> {
-    pub(crate) fn new(store: &'a dyn NodeStore, a: Option<ChunkPointer>, b: Option<ChunkPointer>) -> Self {
+    pub(crate) fn new(store: StoreRef<'a>, a: Option<ChunkPointer>, b: Option<ChunkPointer>) -> Self {
         let pending = (a != b).then_some((a, b));
         Self { store, pending, a: Cursor { path: Vec::new() }, b: Cursor { path: Vec::new() }, done: pending.is_none() }
     }
@@ -139,8 +140,8 @@ impl<'a> Diff<'a> {
 
     fn step(&mut self) -> Result<Option<DiffEntry>> {
         if let Some((a, b)) = self.pending.take() {
-            self.a = Cursor::new(self.store, a.as_ref())?;
-            self.b = Cursor::new(self.store, b.as_ref())?;
+            self.a = Cursor::new(self.store.get(), a.as_ref())?;
+            self.b = Cursor::new(self.store.get(), b.as_ref())?;
         }
         loop {
             match self.decide() {
@@ -149,11 +150,11 @@ impl<'a> Diff<'a> {
                     self.a.advance();
                     self.b.advance();
                 }
-                Step::DescendA => self.a.descend(self.store)?,
-                Step::DescendB => self.b.descend(self.store)?,
+                Step::DescendA => self.a.descend(self.store.get())?,
+                Step::DescendB => self.b.descend(self.store.get())?,
                 Step::DescendBoth => {
-                    self.a.descend(self.store)?;
-                    self.b.descend(self.store)?;
+                    self.a.descend(self.store.get())?;
+                    self.b.descend(self.store.get())?;
                 }
                 Step::Removed => {
                     let Item::Entry { key, value } = self.a.item() else { unreachable!("decided on an entry") };

@@ -10,7 +10,7 @@
 //! Because a node ends after an entry depending only on the entries since the previous node ended, the same set of
 //! entries always gives the same nodes, whatever order and batches they were written in: equal subtrees of two
 //! versions have equal pointers (identical node bytes deduplicate in the store), which is what lets
-//! [`diff`] skip them and [`apply`] rewrite only the paths to changed keys.
+//! `diff` skip them and `apply` rewrite only the paths to changed keys.
 //!
 //! # Node format (part of the on-disk format)
 //!
@@ -45,9 +45,9 @@
 //! # Costs
 //!
 //! * [`get`]: one node per level.
-//! * [`apply`]: only nodes whose content changes are written: per change, about one node per level (occasionally
+//! * `apply`: only nodes whose content changes are written: per change, about one node per level (occasionally
 //!   a neighbour whose end moves). Untouched nodes are shared and not even loaded.
-//! * [`range`], [`prefix`], [`diff`]: streaming, holding one root-to-leaf path of nodes (per tree).
+//! * [`range`], [`prefix`], `diff`: streaming, holding one root-to-leaf path of nodes (per tree).
 //! * [`len`]: the root only (internal entries carry counts).
 //! * [`for_each_node`]: loads internal nodes only; [`verify`] loads and checks every node.
 //!
@@ -65,7 +65,8 @@ mod tests;
 
 pub use apply::apply;
 pub use diff::{Diff, DiffEntry};
-pub use read::{depth, for_each_node, get, len, verify, Range};
+pub(crate) use read::prefix_end;
+pub use read::{depth, for_each_node, get, len, verify, Range, StoreRef};
 
 use crate::engine::crypto::Kind;
 use crate::engine::object::{ChunkPointer, Store};
@@ -98,17 +99,33 @@ pub fn range<'a>(
     start: Option<Vec<u8>>,
     end: Option<Vec<u8>>,
 ) -> Range<'a> {
-    Range::new(store, root, start, end)
+    Range::new(StoreRef::Borrowed(store), root, start, end)
+}
+
+/// Like [`range`], but the iterator shares ownership of the store, so it can be returned from where the store was
+/// only borrowed (a field's iterators).
+pub fn range_shared(
+    store: Arc<dyn NodeStore>,
+    root: Option<ChunkPointer>,
+    start: Option<Vec<u8>>,
+    end: Option<Vec<u8>>,
+) -> Range<'static> {
+    Range::new(StoreRef::Shared(store), root, start, end)
 }
 
 /// Streaming iteration over all keys starting with `prefix`, in key order.
 pub fn prefix<'a>(store: &'a dyn NodeStore, root: Option<ChunkPointer>, prefix: &[u8]) -> Range<'a> {
     let start = (!prefix.is_empty()).then(|| prefix.to_vec());
-    Range::new(store, root, start, read::prefix_end(prefix))
+    Range::new(StoreRef::Borrowed(store), root, start, read::prefix_end(prefix))
 }
 
 /// Differences from tree `a` to tree `b` in key order, streaming. Only subtrees whose pointers differ are
 /// descended into; identical subtrees are skipped without being loaded.
 pub fn diff<'a>(store: &'a dyn NodeStore, a: Option<ChunkPointer>, b: Option<ChunkPointer>) -> Diff<'a> {
-    Diff::new(store, a, b)
+    Diff::new(StoreRef::Borrowed(store), a, b)
+}
+
+/// Like `diff`, but the iterator shares ownership of the store.
+pub fn diff_shared(store: Arc<dyn NodeStore>, a: Option<ChunkPointer>, b: Option<ChunkPointer>) -> Diff<'static> {
+    Diff::new(StoreRef::Shared(store), a, b)
 }

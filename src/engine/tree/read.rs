@@ -101,7 +101,7 @@ pub fn verify(store: &dyn NodeStore, root: Option<&ChunkPointer>) -> Result<u64>
 ///
 /// It holds one path of nodes from the root to the current leaf, so its memory is bounded by the tree's depth.
 pub struct Range<'a> {
-    store: &'a dyn NodeStore,
+    store: StoreRef<'a>,
     /// Root and start key, until the first call to `next`.
     pending: Option<(ChunkPointer, Option<Vec<u8>>)>,
     /// The current path: each node with the index of the current entry (leaf) or child (internal), and the node's
@@ -113,7 +113,7 @@ pub struct Range<'a> {
 
 impl<'a> Range<'a> {
     pub(crate) fn new(
-        store: &'a dyn NodeStore,
+        store: StoreRef<'a>,
         root: Option<ChunkPointer>,
         start: Option<Vec<u8>>,
         end: Option<Vec<u8>>,
@@ -129,7 +129,7 @@ impl<'a> Range<'a> {
 
     /// Descend from the root to the first entry `>= start`.
     fn seek(&mut self, root: ChunkPointer, start: Option<Vec<u8>>) -> Result<()> {
-        let mut node = load(self.store, &root)?;
+        let mut node = load(self.store.get(), &root)?;
         let mut upper: Option<Vec<u8>> = None;
         loop {
             let i = match &start {
@@ -141,7 +141,7 @@ impl<'a> Range<'a> {
                 self.path.push((node, i, upper));
                 return Ok(());
             }
-            let child = load_child(self.store, &node, i, upper.as_deref())?;
+            let child = load_child(self.store.get(), &node, i, upper.as_deref())?;
             let child_up = child_upper(&node, i, upper.as_deref()).map(<[u8]>::to_vec);
             self.path.push((node, i, upper));
             node = child;
@@ -165,7 +165,7 @@ impl<'a> Range<'a> {
             if node.level == 0 {
                 return Ok(true);
             }
-            let child = load_child(self.store, node, *i, upper.as_deref())?;
+            let child = load_child(self.store.get(), node, *i, upper.as_deref())?;
             let child_up = child_upper(node, *i, upper.as_deref()).map(<[u8]>::to_vec);
             self.path.push((child, 0, child_up));
         }
@@ -216,6 +216,25 @@ impl Iterator for Range<'_> {
                 self.path.clear();
                 Some(Err(e))
             }
+        }
+    }
+}
+
+/// A node store an iterator reads through: borrowed, or shared so the iterator can outlive its creator's borrows.
+#[derive(Clone)]
+pub enum StoreRef<'a> {
+    /// Borrowed for the iterator's lifetime.
+    Borrowed(&'a dyn NodeStore),
+    /// Shared ownership.
+    Shared(Arc<dyn NodeStore>),
+}
+
+impl StoreRef<'_> {
+    /// The store.
+    pub fn get(&self) -> &dyn NodeStore {
+        match self {
+            StoreRef::Borrowed(s) => *s,
+            StoreRef::Shared(s) => &**s,
         }
     }
 }

@@ -1,0 +1,129 @@
+//! [`List`]: a `RwLock<Vec<T>>` stored whole, for short lists that change as a unit.
+//!
+//! ```
+//! use infini::engine::backend::memory::MemoryBackend;
+//! use infini::engine::{crypto::KdfParams, db::Infinitree, fields::List};
+//! use infini::engine::{object::StoreOptions, repo::Repository};
+//! use std::sync::Arc;
+//! # fn main() -> infini::engine::Result<()> {
+//! let kdf = KdfParams { log_n: 10, r: 8, p: 1 };
+//! let repo = Arc::new(Repository::create(Arc::new(MemoryBackend::new()), b"pw", kdf, StoreOptions::default())?);
+//! let mut tree = Infinitree::<List<u32>>::open(repo, "main")?;
+//! tree.index().push(3);
+//! tree.index().write(|v| v.extend([1, 2]));
+//! tree.index().write(|v| v.sort());
+//! tree.commit("sorted")?;
+//! assert_eq!(tree.index().to_vec(), vec![1, 2, 3]);
+//! assert_eq!(tree.index().get(0), Some(1));
+//! # Ok(()) }
+//! ```
+
+use super::serialized::{commit_whole, read_blob_root};
+use super::{Field, Trace, Tracer};
+use crate::engine::object::Store;
+use crate::engine::{Error, Result};
+use serde::{de::DeserializeOwned, Serialize};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+
+/// A list stored whole: every commit that changes it writes all of it (as one blob, the CBOR array of the items),
+/// and loading reads all of it. Concurrent commits that both change the list conflict ([`Error::Conflict`]); use
+/// [`LinkedList`](super::LinkedList) for a long or append-mostly sequence.
+pub struct List<T> {
+    items: RwLock<Vec<T>>,
+    base: RwLock<Option<Vec<u8>>>,
+    dirty: AtomicBool,
+}
+
+impl<T> Default for List<T> {
+    fn default() -> Self {
+        Self { items: RwLock::new(Vec::new()), base: RwLock::new(None), dirty: AtomicBool::new(false) }
+    }
+}
+
+impl<T: Clone> List<T> {
+    /// Append an item.
+    pub fn push(&self, item: T) {
+        self.write(|v| v.push(item));
+    }
+
+    /// The item at `i`.
+    pub fn get(&self, i: usize) -> Option<T> {
+        self.read(|v| v.get(i).cloned())
+    }
+
+    /// A copy of all items.
+    pub fn to_vec(&self) -> Vec<T> {
+        self.read(|v| v.clone())
+    }
+
+    /// Replace all items.
+    pub fn set(&self, items: Vec<T>) {
+        self.write(|v| *v = items);
+    }
+
+    /// Number of items.
+    pub fn len(&self) -> usize {
+        self.read(Vec::len)
+    }
+
+    /// Whether the list is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Read the items under the lock.
+    pub fn read<R>(&self, f: impl FnOnce(&Vec<T>) -> R) -> R {
+        f(&self.items.read().expect("field lock"))
+    }
+
+    /// Change the items under the lock (marks the list changed).
+    pub fn write<R>(&self, f: impl FnOnce(&mut Vec<T>) -> R) -> R {
+        let mut items = self.items.write().expect("field lock");
+        self.dirty.store(true, Ordering::SeqCst);
+        f(&mut items)
+    }
+}
+
+impl<T: Serialize + DeserializeOwned + Trace + Send + Sync> Field for List<T> {
+    fn load(&self, store: &Arc<Store>, root: Option<&[u8]>) -> Result<()> {
+        let items = match root {
+            None => Vec::new(),
+            Some(r) => {
+                let bytes = read_blob_root(store, r)?.1;
+                ciborium::from_reader(bytes.as_slice()).map_err(|e| Error::integrity(format!("list items: {e}")))?
+            }
+        };
+        *self.items.write().expect("field lock") = items;
+        *self.base.write().expect("field lock") = root.map(<[u8]>::to_vec);
+        self.dirty.store(false, Ordering::SeqCst);
+        Ok(())
+    }
+
+    fn commit(&self, store: &Arc<Store>, parent: Option<&[u8]>) -> Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        ciborium::into_writer(&*self.items.read().expect("field lock"), &mut bytes)
+            .map_err(|e| Error::Invalid(format!("list item does not serialize: {e}")))?;
+        let base = self.base.read().expect("field lock").clone();
+        commit_whole(store, "the list", self.is_dirty(), base.as_deref(), parent, &bytes)
+    }
+
+    fn is_dirty(&self) -> bool {
+        self.dirty.load(Ordering::SeqCst)
+    }
+
+    fn trace(&self, root: &[u8], parent: Option<&[u8]>, tracer: &mut Tracer<'_>) -> Result<()> {
+        if parent == Some(root) {
+            return Ok(());
+        }
+        let (blob, bytes) = read_blob_root(&tracer.store().clone(), root)?;
+        tracer.blob(&blob)?;
+        let items: Vec<T> =
+            ciborium::from_reader(bytes.as_slice()).map_err(|e| Error::integrity(format!("list items: {e}")))?;
+        for item in &items {
+            tracer.value();
+            item.trace(tracer)?;
+        }
+        Ok(())
+    }
+}
