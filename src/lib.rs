@@ -34,7 +34,7 @@ pub use engine::error::{Error, Result};
 pub use engine::fields::{Field, Index, Trace, Tracer};
 pub use engine::id::CommitId;
 pub use engine::object::StoreOptions;
-pub use engine::repo::{Branch, CheckReport, CommitInfo, GcOptions, GcPlan, Repository};
+pub use engine::repo::{Branch, CheckOptions, CheckReport, CommitInfo, GcOptions, GcPlan, Repository};
 /// `#[derive(Index)]`: implement [`Index`](trait@Index) for a struct of fields.
 ///
 /// Each field is stored under its Rust name, or under `#[infini(name = "...")]`; `#[infini(skip)]` leaves a field
@@ -80,6 +80,12 @@ pub mod backends {
 /// The key → value namespace the command line works on: one [`fields::VersionedMap`] of [`namespace::Entry`].
 pub mod namespace {
     pub use crate::engine::namespace::*;
+}
+
+/// Progress of long operations ([`Repository::check_with`], [`Repository::gc`], tree puts and gets): implement
+/// [`progress::Progress`] and pass it in the operation's options as a [`progress::ProgressSink`].
+pub mod progress {
+    pub use crate::engine::progress::*;
 }
 
 #[doc(hidden)]

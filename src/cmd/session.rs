@@ -112,7 +112,10 @@ pub fn open_backend(
         cfg.create_bucket = create && wc.is_some_and(|c| c.create_bucket);
         cfg.storage_class = wc.and_then(|c| c.storage_class.clone());
         let policy = retry_policy();
-        let backend = policy.run(|| S3Backend::open(cfg.clone()))?;
+        // Checking that the bucket exists costs a request; a missing bucket shows up as a clear error at the first
+        // read anyway, so only a new workspace (which may have to create the bucket) checks first.
+        let backend =
+            if create { policy.run(|| S3Backend::open(cfg.clone()))? } else { S3Backend::connect(cfg.clone(), None)? };
         return Ok(slowed(Arc::new(Retry::with_policy(backend, policy))));
     }
     let path = local_repo_path(Path::new(location));
@@ -435,15 +438,24 @@ pub fn attach_workspace(
         }
     };
     ws.write_key(repo.store().keys().master(), &repo.config().id)?;
+    ws.write_header(repo.config())?;
     Ok(repo)
 }
 
 /// Open the workspace's repository with its unlocked key, else with a password.
 pub fn open_repo(ctx: &Context, ws: &Workspace, backend: Arc<dyn Backend>, remote: bool) -> anyhow::Result<Repository> {
     let opts = store_options(ctx, Some(ws), remote);
+    // With the key unlocked and the header remembered, opening a remote repository makes no request at all (a
+    // local one's header costs no round trip: it is read, so a format change is always seen).
+    if let Some(header) = ws.read_header().filter(|_| remote) {
+        if let Some(key) = ws.read_key(&header.id)? {
+            return Ok(Repository::with_header(backend, key, header, opts)?);
+        }
+    }
     let probe = Repository::header(&*backend)?;
     if let Some(key) = ws.read_key(&probe.id)? {
-        return Ok(Repository::with_key(backend, key, opts)?);
+        let _ = ws.write_header(&probe);
+        return Ok(Repository::with_header(backend, key, probe, opts)?);
     }
     let pw = password::get(ctx)?;
     Ok(Repository::open(backend, &pw, opts)?)

@@ -207,3 +207,89 @@ fn large_put_streams_to_s3() {
     assert_eq!(env.get("big"), value);
     env.ok(["check", "--read-data"]);
 }
+
+/// The requests each command makes, counted at a proxy in front of the server. A repeated `get` of a value the
+/// warm tier holds asks S3 for the branch's ref and nothing else. The counts are those the README reports.
+#[test]
+fn requests_per_command() {
+    let Some(srv) = server() else { return };
+    let upstream: SocketAddr = srv.endpoint.trim_start_matches("http://").parse().unwrap();
+    let proxy = FaultProxy::start(upstream);
+    let mut env = Env::new();
+    env.set("AWS_ACCESS_KEY_ID", srv.access_key.clone());
+    env.set("AWS_SECRET_ACCESS_KEY", srv.secret_key.clone());
+    env.set("AWS_REGION", "us-east-1");
+    let url = format!("{}/counted", srv.unique_bucket("requests"));
+    let endpoint = proxy.endpoint();
+    let counted = |what: &str, run: &dyn Fn()| -> Vec<String> {
+        proxy.clear_requests();
+        run();
+        let r = proxy.requests();
+        eprintln!("{what}: {} requests: {r:#?}", r.len());
+        r
+    };
+    let count = |reqs: &[String], method: &str, path_part: &str| {
+        reqs.iter().filter(|r| r.starts_with(&format!("{method} ")) && r.contains(path_part)).count()
+    };
+
+    // Values of one chunk each (below the smallest data chunk), so the counts do not depend on where the
+    // key-dependent chunker cuts.
+    let value = random_bytes(4, 100_000);
+    let init = counted("init", &|| {
+        env.ok(["init", "--s3", &url, "--create-bucket", "--endpoint", &endpoint]);
+    });
+    let put = counted("put", &|| {
+        env.cmd(["put", "big"]).stdin(&value).ok();
+    });
+    let commit = counted("commit", &|| {
+        env.commit("one");
+    });
+    let put2 = counted("put after commit", &|| {
+        env.cmd(["put", "second"]).stdin(&random_bytes(5, 100_000)).ok();
+    });
+    let s3_url = format!("s3://{url}");
+    let clone = counted("clone", &|| {
+        env.cmd(["clone", &s3_url, "ws2", "--endpoint", &endpoint]).cwd(&env.root).ok();
+    });
+    let ws2 = env.root.join("ws2");
+    let get_cold = counted("get (cold)", &|| {
+        assert_eq!(env.cmd(["get", "big"]).cwd(&ws2).ok().stdout, value);
+    });
+    let get_warm = counted("get (warm)", &|| {
+        assert_eq!(env.cmd(["get", "big"]).cwd(&ws2).ok().stdout, value);
+    });
+    let ls = counted("ls", &|| {
+        assert_eq!(env.cmd(["ls"]).cwd(&ws2).ok().lines(), vec!["big"]);
+    });
+    let log = counted("log", &|| {
+        env.cmd(["log"]).cwd(&ws2).ok();
+    });
+
+    // Warm reads in an unlocked workspace: the branch's ref, nothing else (no bucket check, no header).
+    for (what, reqs) in [("get (warm)", &get_warm), ("ls", &ls), ("log", &log)] {
+        assert_eq!(reqs.len(), 1, "{what}: {reqs:?}");
+        assert_eq!(count(reqs, "GET", "/refs/"), 1, "{what}: {reqs:?}");
+    }
+    // Cold: the ref, then one ranged read per chunk: the commit, the index node, the value.
+    assert_eq!(get_cold.len(), 4, "{get_cold:?}");
+    assert_eq!(count(&get_cold, "GET", "/objects/"), 3, "{get_cold:?}");
+    // Once the workspace exists, nothing checks the bucket or reads the repository header again.
+    for (what, reqs) in [("put", &put), ("commit", &commit), ("put after commit", &put2), ("get (cold)", &get_cold)] {
+        assert_eq!(count(reqs, "HEAD", "/"), 0, "{what} checked the bucket: {reqs:?}");
+        assert_eq!(count(reqs, "GET", "/config"), 0, "{what} read the header: {reqs:?}");
+    }
+    // put: the branch ref and the garbage collector's, one listing, one pack.
+    assert_eq!(put.len(), 4, "{put:?}");
+    assert_eq!((count(&put, "GET", "list-type=2"), count(&put, "PUT", "/objects/")), (1, 1), "{put:?}");
+    // After a commit the dedup index this workspace extended is on disk: the listing finds no pack whose table
+    // it must read; the one read from a pack is the commit the view is loaded from.
+    assert_eq!(put2.len(), 5, "{put2:?}");
+    assert_eq!(count(&put2, "GET", "/objects/"), 1, "{put2:?}");
+    // commit: the ref twice (the head, then the compare-and-swap's check), the index pack, the ref swap.
+    assert_eq!(commit.len(), 4, "{commit:?}");
+    assert_eq!((count(&commit, "PUT", "/objects/"), count(&commit, "PUT", "/refs/")), (1, 1), "{commit:?}");
+    // init: the bucket (checked, created), the header (absent; written; read back), a key slot.
+    assert_eq!(init.len(), 6, "{init:?}");
+    // clone: the header, the key slots (listed, read), the header again.
+    assert_eq!(clone.len(), 4, "{clone:?}");
+}
