@@ -28,7 +28,7 @@
 //! tree.commit("more")?;
 //!
 //! // What changed between two versions, typed.
-//! let old = tree.at(&first.id().to_hex())?;
+//! let old = tree.at(first.id())?;
 //! let changes: Vec<_> = old.diff(tree.index())?.collect::<Result<_, _>>()?;
 //! assert_eq!(changes.len(), 2);
 //! # Ok(()) }

@@ -126,7 +126,7 @@ fn versioned_map_typed_diff_of_two_versions() {
     t.index().insert(5000, "added".into());
     t.index().insert(9, "v9".into()); // same value: not a change
     t.commit("second").unwrap();
-    let old = t.at(&first.id().to_hex()).unwrap();
+    let old = t.at(first.id()).unwrap();
     let changes: Vec<Change<u32, String>> = old.diff(t.index()).unwrap().collect::<Result<_>>().unwrap();
     assert_eq!(
         changes,
