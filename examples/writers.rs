@@ -1,5 +1,5 @@
 //! Two writers committing to one branch at once: changes to different keys merge automatically; changes to the
-//! same key are a conflict, reported as `Error::Conflict` and left staged.
+//! same key are a conflict, reported as `Error::MergeConflict` naming the keys, and left staged.
 //!
 //! ```sh
 //! cargo run --example writers
@@ -48,7 +48,7 @@ fn main() -> infini::Result<()> {
     b.index().insert("shared".into(), 2);
     a.commit("a sets shared")?;
     match b.commit("b sets shared") {
-        Err(Error::Conflict { .. }) => println!("same key: conflict, b's change is still staged"),
+        Err(Error::MergeConflict { keys }) => println!("same key: conflict on {keys:?}, b's change is still staged"),
         other => panic!("expected a conflict, got {other:?}"),
     }
     let tree = Infinitree::<Counters>::open(repo, "main")?;
