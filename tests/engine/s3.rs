@@ -162,7 +162,9 @@ fn listing_paginates() {
 fn storage_class_applies_to_pack_objects() {
     let Some(srv) = srv() else { return };
     let cfg = S3Config { storage_class: Some("STANDARD_IA".into()), ..srv.fresh_config("class") };
-    let b = S3Backend::open_with_credentials(cfg.clone(), srv.credentials()).unwrap();
+    // Through the retry layer, as the repository uses it: a server may answer the first write to a new storage
+    // class with a transient InternalError while it allocates space for that class.
+    let b = Retry::new(S3Backend::open_with_credentials(cfg.clone(), srv.credentials()).unwrap());
     b.write("objects/aa/pack", b"pack").unwrap();
     b.write("index/aa", b"index").unwrap();
     b.swap_ref("main", None, b"ref").unwrap();
