@@ -1,16 +1,25 @@
-# Side-by-side benchmark against borg, restic (and rustic): `make bench`.
-# Included by the top-level Makefile. Environment knobs (BENCH_SIZE_MB,
-# INFINI_BIN, BENCH_RUSTIC, BENCH_S3, ...) are documented in scripts/bench.sh.
+# Side-by-side benchmarks (not run by CI). Included by the top-level Makefile.
+#   make bench         every section in scripts/bench.d/ (the stream, many small keys, ...; BENCH_S3=1 adds S3)
+#   make bench-scale   many small keys at scale: 1,000,000 and 10,000,000 keys (long: tens of minutes)
+# Environment knobs (BENCH_SECTIONS, BENCH_SIZE_MB, INFINI_BIN, BENCH_RUSTIC, BENCH_S3, BENCH_KEYS, ...) are
+# documented in scripts/bench.sh and the section files.
 
 BENCH_MK_DIR := $(dir $(lastword $(MAKEFILE_LIST)))
 
-.PHONY: bench bench-tree bench-mount
-bench:
-	cargo build --release
+.PHONY: bench bench-scale bench-build bench-tree bench-mount
+
+bench-build:
+	cargo build --release --bin infini --example cpu_limit
+
+bench: bench-build
 	mkdir -p bench-work && cargo bench --bench stream | tee bench-work/stream.md
 	cargo bench --bench fields | tee bench-work/fields.md
 	bash $(BENCH_MK_DIR)bench.sh; s=$$?; bash $(BENCH_MK_DIR)bench-tree.sh || s=$$?; \
 	  bash $(BENCH_MK_DIR)bench-mount.sh || s=$$?; exit $$s
+
+bench-scale: bench-build
+	BENCH_SECTIONS=$${BENCH_SECTIONS:-keys} BENCH_KEYS="$${BENCH_KEYS:-1000000 10000000}" \
+		BENCH_TARGET="make bench-scale" bash $(BENCH_MK_DIR)bench.sh
 
 # Only the directory-tree comparison (put -r / get -r against borg, restic and rustic).
 bench-tree:

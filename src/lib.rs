@@ -29,12 +29,13 @@ pub mod engine;
 
 pub use engine::chunk::{Blob, BlobReader, BlobWriter, StreamReader, WriteOptions};
 pub use engine::crypto::{KdfParams, MasterKey};
-pub use engine::db::Infinitree;
+pub use engine::db::{Commits, Infinitree};
 pub use engine::error::{Error, Result};
 pub use engine::fields::{Field, Index, Trace, Tracer};
 pub use engine::id::CommitId;
+pub use engine::location::Location;
 pub use engine::object::StoreOptions;
-pub use engine::repo::{Branch, CheckReport, CommitInfo, GcOptions, GcPlan, Repository};
+pub use engine::repo::{Branch, CheckOptions, CheckReport, CommitInfo, GcOptions, GcPlan, Repository};
 /// `#[derive(Index)]`: implement [`Index`](trait@Index) for a struct of fields.
 ///
 /// Each field is stored under its Rust name, or under `#[infini(name = "...")]`; `#[infini(skip)]` leaves a field
@@ -82,6 +83,12 @@ pub mod namespace {
     pub use crate::engine::namespace::*;
 }
 
+/// Progress of long operations ([`Repository::check_with`], [`Repository::gc`], tree puts and gets): implement
+/// [`progress::Progress`] and pass it in the operation's options as a [`progress::ProgressSink`].
+pub mod progress {
+    pub use crate::engine::progress::*;
+}
+
 /// Read-only browsing of a repository as a file tree: branches, commits and the keys of each version laid out as
 /// directories and files (what `infini mount` and `get -r --tar` serve).
 pub mod browse {
@@ -92,3 +99,8 @@ pub mod browse {
 pub mod __derive {
     pub use crate::engine::fields::{Field, Index};
 }
+
+/// The README's Rust examples compile and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

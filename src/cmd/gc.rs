@@ -24,8 +24,10 @@ impl Args {
         let grace = humantime::parse_duration(&self.grace).map_err(|e| usage(format!("invalid --grace: {e}")))?;
         let s = Session::read(ctx)?;
         let bar = Bar::phases(ctx, "gc");
-        let opts = GcOptions { grace_secs: grace.as_secs(), dry_run: self.dry_run, progress: bar.sink() };
-        let plan = s.repo.gc(&NamespaceIndex::default(), &opts)?;
+        let plan = s.repo.gc(
+            &NamespaceIndex::default(),
+            &GcOptions { grace_secs: grace.as_secs(), dry_run: self.dry_run, progress: bar.sink() },
+        )?;
         drop(bar);
         if ctx.global.json {
             let mut v = serde_json::to_value(&plan)?;

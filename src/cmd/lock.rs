@@ -34,6 +34,7 @@ impl UnlockArgs {
         let key = Repository::unlock(&*backend, &pw)?;
         let header = Repository::header(&*backend)?;
         ws.write_key(&key, &header.id)?;
+        ws.write_header(&header)?;
         if ctx.global.json {
             output::json(&serde_json::json!({ "unlocked": true }))?;
         } else {

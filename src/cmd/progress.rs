@@ -6,7 +6,7 @@
 
 use super::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
-use infini::engine::progress::{Progress, ProgressSink, Unit};
+use infini::progress::{Progress, ProgressSink, Unit};
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};

@@ -112,7 +112,10 @@ pub fn open_backend(
         cfg.create_bucket = create && wc.is_some_and(|c| c.create_bucket);
         cfg.storage_class = wc.and_then(|c| c.storage_class.clone());
         let policy = retry_policy();
-        let backend = policy.run(|| S3Backend::open(cfg.clone()))?;
+        // Checking that the bucket exists costs a request; a missing bucket shows up as a clear error at the first
+        // read anyway, so only a new workspace (which may have to create the bucket) checks first.
+        let backend =
+            if create { policy.run(|| S3Backend::open(cfg.clone()))? } else { S3Backend::connect(cfg.clone(), None)? };
         return Ok(slowed(Arc::new(Retry::with_policy(backend, policy))));
     }
     let path = local_repo_path(Path::new(location));
@@ -228,6 +231,10 @@ impl Session {
     }
 
     /// Persist the view's staged changes. Data they reference must already be flushed.
+    ///
+    /// A conflicted key stays conflicted only while its staged change is the one the conflict was found with:
+    /// staging anything else for it (`put`, `rm`, ...) resolves it with that value, unstaging it (`reset KEY`) takes
+    /// the branch's value. [`Session::resolve`] resolves keys explicitly (a `put` of the same bytes again).
     pub fn save_staged(&mut self, ns: &Namespace) -> anyhow::Result<()> {
         self.repo.store().flush()?;
         let changes: Vec<_> = ns
@@ -235,12 +242,101 @@ impl Session {
             .into_iter()
             .map(|(k, v)| (serde_bytes::ByteBuf::from(k), v.map(serde_bytes::ByteBuf::from)))
             .collect();
+        let before: std::collections::HashMap<_, _> = self.staged.changes.iter().cloned().collect();
+        let conflicts = self
+            .staged
+            .conflicts
+            .iter()
+            .filter(|k| changes.iter().any(|(ck, cv)| ck == *k && before.get(*k) == Some(cv)))
+            .cloned()
+            .collect();
         let base = if self.staged.changes.is_empty() { self.tip_ptr() } else { self.staged.base };
-        self.staged = StagedFile { base, changes };
+        self.staged = StagedFile { base, changes, conflicts };
         let ws = self.workspace()?;
         ws.save_staged(self.repo.store().keys(), &self.staged)?;
         Ok(())
     }
+
+    /// Mark `keys` as resolved with the value staged for them now (call before [`Session::save_staged`]).
+    pub fn resolve<'a>(&mut self, keys: impl IntoIterator<Item = &'a str>) {
+        for k in keys {
+            self.staged.conflicts.retain(|c| c.as_slice() != k.as_bytes());
+        }
+    }
+
+    /// Conflicted keys that are not resolved yet.
+    pub fn conflicts(&self) -> Vec<String> {
+        self.staged.conflicts.iter().map(|k| String::from_utf8_lossy(k).into_owned()).collect()
+    }
+
+    /// Take the branch's current head as the base of the staged changes, keeping them (like `git rebase` of
+    /// uncommitted work). Keys both sides changed differently are recorded as conflicts, with this side's value
+    /// staged; `ours` resolves them all with the staged value, `theirs` by unstaging them. Returns the conflicts
+    /// still to resolve and the number of changes that the new head already held (dropped).
+    pub fn update(&mut self, side: Option<Side>) -> anyhow::Result<Rebased> {
+        let idx = NamespaceIndex::default();
+        let base = match self.staged.base {
+            Some(p) if !self.staged.changes.is_empty() => Some(self.repo.read_commit(&p)?),
+            _ => self.tip.clone(),
+        };
+        load_index(&self.repo, &idx, base.as_ref())?;
+        idx.ns.import_staged(self.staged_changes())?;
+        let before = idx.ns.staged_len();
+        let new_root = self.tip.as_ref().and_then(|c| c.commit.index.get(infini::engine::namespace::FIELD));
+        let found = idx.ns.rebase(new_root.map(|b| b.as_slice()))?;
+        let dropped = before - idx.ns.staged_len();
+        let mut conflicts: Vec<String> = self.conflicts();
+        for k in found {
+            if !conflicts.contains(&k) {
+                conflicts.push(k);
+            }
+        }
+        let still_staged: std::collections::HashSet<String> = idx.ns.staged().into_iter().map(|(k, _)| k).collect();
+        conflicts.retain(|k| still_staged.contains(k));
+        conflicts.sort();
+        match side {
+            Some(Side::Ours) => conflicts.clear(),
+            Some(Side::Theirs) => {
+                for k in conflicts.drain(..) {
+                    idx.ns.unstage(&k);
+                }
+            }
+            None => {}
+        }
+        self.repo.store().flush()?;
+        let changes: Vec<_> = idx
+            .ns
+            .export_staged()
+            .into_iter()
+            .map(|(k, v)| (serde_bytes::ByteBuf::from(k), v.map(serde_bytes::ByteBuf::from)))
+            .collect();
+        self.staged = StagedFile {
+            base: self.tip_ptr(),
+            conflicts: conflicts.iter().map(|k| serde_bytes::ByteBuf::from(k.as_bytes().to_vec())).collect(),
+            changes,
+        };
+        self.workspace()?.save_staged(self.repo.store().keys(), &self.staged)?;
+        Ok(Rebased { conflicts, dropped, staged: self.staged.changes.len() })
+    }
+}
+
+/// Which side wins every conflict of an update.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// The staged change.
+    Ours,
+    /// The branch's committed value.
+    Theirs,
+}
+
+/// What [`Session::update`] did.
+pub struct Rebased {
+    /// Keys still conflicted.
+    pub conflicts: Vec<String>,
+    /// Staged changes the new head already held.
+    pub dropped: usize,
+    /// Staged changes now.
+    pub staged: usize,
 }
 
 /// Cache counters of this workspace, accumulated over commands in `.infini/cache/stats.json`.
@@ -342,15 +438,24 @@ pub fn attach_workspace(
         }
     };
     ws.write_key(repo.store().keys().master(), &repo.config().id)?;
+    ws.write_header(repo.config())?;
     Ok(repo)
 }
 
 /// Open the workspace's repository with its unlocked key, else with a password.
 pub fn open_repo(ctx: &Context, ws: &Workspace, backend: Arc<dyn Backend>, remote: bool) -> anyhow::Result<Repository> {
     let opts = store_options(ctx, Some(ws), remote);
+    // With the key unlocked and the header remembered, opening a remote repository makes no request at all (a
+    // local one's header costs no round trip: it is read, so a format change is always seen).
+    if let Some(header) = ws.read_header().filter(|_| remote) {
+        if let Some(key) = ws.read_key(&header.id)? {
+            return Ok(Repository::with_header(backend, key, header, opts)?);
+        }
+    }
     let probe = Repository::header(&*backend)?;
     if let Some(key) = ws.read_key(&probe.id)? {
-        return Ok(Repository::with_key(backend, key, opts)?);
+        let _ = ws.write_header(&probe);
+        return Ok(Repository::with_header(backend, key, probe, opts)?);
     }
     let pw = password::get(ctx)?;
     Ok(Repository::open(backend, &pw, opts)?)

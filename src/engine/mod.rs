@@ -13,6 +13,7 @@ pub mod fields;
 pub mod files;
 pub mod format;
 pub mod id;
+pub mod location;
 pub mod namespace;
 pub mod object;
 pub mod progress;

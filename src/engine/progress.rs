@@ -8,7 +8,7 @@
 //! bytes) towards a total when the total is known.
 //!
 //! ```
-//! use infini::engine::progress::{Progress, ProgressSink, Unit};
+//! use infini::progress::{Progress, ProgressSink, Unit};
 //! use std::sync::atomic::{AtomicU64, Ordering};
 //! use std::sync::Arc;
 //!

@@ -94,18 +94,81 @@ fn warm_cache_budget_is_a_hard_limit() {
     assert!(total <= budget, "{total} bytes on disk");
 }
 
+/// An error message is one line on stderr, without the SDK's debug dump or doubled spaces.
+#[track_caller]
+fn one_clear_line(out: &crate::util::Out) {
+    let lines: Vec<&str> = out.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one line on stderr:\n{out}");
+    for raw in ["DispatchFailure", "ConnectorError", "Some(", "source:", "{ "] {
+        assert!(!out.stderr.contains(raw), "no Rust debug output ({raw}):\n{out}");
+    }
+    assert!(!out.stderr.contains("  "), "no doubled spaces:\n{out}");
+}
+
 #[test]
-fn wrong_credentials_and_unreachable_endpoints_are_clear_errors() {
+fn access_denied_is_15_with_what_to_check() {
     let Some((env, srv, url)) = s3_env("creds", &[]) else { return };
     env.put("k", b"v");
     env.commit("one");
     let out =
-        env.cmd(["-R", &url, "--endpoint", &srv.endpoint, "ls"]).env("AWS_SECRET_ACCESS_KEY", "wrong").fails_with(1);
-    assert!(out.stderr.contains("credentials were rejected"), "{out}");
+        env.cmd(["-R", &url, "--endpoint", &srv.endpoint, "ls"]).env("AWS_SECRET_ACCESS_KEY", "wrong").fails_with(15);
+    one_clear_line(&out);
+    assert!(out.stderr.contains("access denied"), "{out}");
+    assert!(out.stderr.contains(&srv.endpoint), "names the endpoint: {out}");
+    assert!(out.stderr.contains("AWS_SECRET_ACCESS_KEY"), "says what to check: {out}");
+    let out = env
+        .cmd(["--json", "-R", &url, "--endpoint", &srv.endpoint, "ls"])
+        .env("AWS_SECRET_ACCESS_KEY", "wrong")
+        .fails_with(15);
+    assert_eq!(out.stderr_json()["error"]["code"], 15, "{out}");
+    // The workspace's own commands too.
+    env.cmd(["ls"]).env("AWS_ACCESS_KEY_ID", "nobody").fails_with(15);
+}
+
+#[test]
+fn unreachable_endpoint_is_one_line_naming_endpoint_and_operation() {
+    let Some((env, _, url)) = s3_env("unreachable", &[]) else { return };
     let out = env.cmd(["-R", &url, "--endpoint", "http://127.0.0.1:9", "ls"]).env("INFINI_RETRIES", "2").fails_with(14);
-    assert!(out.stderr.contains("127.0.0.1:9") && out.stderr.contains("unavailable"), "{out}");
-    let out = env.cmd(["-R", "s3://no-such-bucket-here", "--endpoint", &srv.endpoint, "ls"]).fails_with(1);
-    assert!(out.stderr.contains("does not exist"), "{out}");
+    one_clear_line(&out);
+    assert!(out.stderr.contains("http://127.0.0.1:9"), "names the endpoint: {out}");
+    // The first request a read-only command makes: reading the header, or checking the bucket.
+    assert!(out.stderr.contains("read config") || out.stderr.contains("check bucket"), "names the operation: {out}");
+    assert!(out.stderr.contains("unavailable after 2 attempts"), "{out}");
+    assert!(out.stderr.contains("check that the endpoint"), "says what to do: {out}");
+}
+
+#[test]
+fn missing_bucket_is_10_and_only_init_suggests_creating_it() {
+    let Some((env, srv, _)) = s3_env("nobucket", &[]) else { return };
+    let out = env.cmd(["-R", "s3://no-such-bucket-here", "--endpoint", &srv.endpoint, "ls"]).fails_with(10);
+    one_clear_line(&out);
+    assert!(out.stderr.contains("no-such-bucket-here") && out.stderr.contains("does not exist"), "{out}");
+    assert!(!out.stderr.contains("--create-bucket"), "a read-only ls must not suggest creating a bucket: {out}");
+    let out = env
+        .cmd(["clone", "s3://no-such-bucket-here/x", "c", "--endpoint", &srv.endpoint])
+        .cwd(&env.root)
+        .fails_with(10);
+    assert!(!out.stderr.contains("--create-bucket"), "{out}");
+    let out = env
+        .cmd(["init", "ws-new", "--s3", "no-such-bucket-here/x", "--endpoint", &srv.endpoint])
+        .cwd(&env.root)
+        .fails_with(10);
+    one_clear_line(&out);
+    assert!(out.stderr.contains("--create-bucket"), "init says how to create it: {out}");
+}
+
+#[test]
+fn without_credentials_or_endpoint_a_command_fails_fast() {
+    // No AWS_* variables, no profile (HOME is the test's directory), no endpoint: the credential chain ends with
+    // the instance-metadata probe, which must not hold the command for seconds off EC2.
+    let env = Env::new();
+    let start = std::time::Instant::now();
+    let out = env.cmd(["-R", "s3://some-bucket/x", "ls"]).env("INFINI_RETRIES", "1").fails_with(15);
+    let took = start.elapsed();
+    assert!(took < std::time::Duration::from_secs(4), "took {took:?}:\n{out}");
+    one_clear_line(&out);
+    assert!(out.stderr.contains("no credentials"), "{out}");
+    assert!(out.stderr.contains("AWS_ACCESS_KEY_ID"), "says what to set: {out}");
 }
 
 #[test]
@@ -144,4 +207,90 @@ fn large_put_streams_to_s3() {
     env.commit("big");
     assert_eq!(env.get("big"), value);
     env.ok(["check", "--read-data"]);
+}
+
+/// The requests each command makes, counted at a proxy in front of the server. A repeated `get` of a value the
+/// warm tier holds asks S3 for the branch's ref and nothing else. The counts are those the README reports.
+#[test]
+fn requests_per_command() {
+    let Some(srv) = server() else { return };
+    let upstream: SocketAddr = srv.endpoint.trim_start_matches("http://").parse().unwrap();
+    let proxy = FaultProxy::start(upstream);
+    let mut env = Env::new();
+    env.set("AWS_ACCESS_KEY_ID", srv.access_key.clone());
+    env.set("AWS_SECRET_ACCESS_KEY", srv.secret_key.clone());
+    env.set("AWS_REGION", "us-east-1");
+    let url = format!("{}/counted", srv.unique_bucket("requests"));
+    let endpoint = proxy.endpoint();
+    let counted = |what: &str, run: &dyn Fn()| -> Vec<String> {
+        proxy.clear_requests();
+        run();
+        let r = proxy.requests();
+        eprintln!("{what}: {} requests: {r:#?}", r.len());
+        r
+    };
+    let count = |reqs: &[String], method: &str, path_part: &str| {
+        reqs.iter().filter(|r| r.starts_with(&format!("{method} ")) && r.contains(path_part)).count()
+    };
+
+    // Values of one chunk each (below the smallest data chunk), so the counts do not depend on where the
+    // key-dependent chunker cuts.
+    let value = random_bytes(4, 100_000);
+    let init = counted("init", &|| {
+        env.ok(["init", "--s3", &url, "--create-bucket", "--endpoint", &endpoint]);
+    });
+    let put = counted("put", &|| {
+        env.cmd(["put", "big"]).stdin(&value).ok();
+    });
+    let commit = counted("commit", &|| {
+        env.commit("one");
+    });
+    let put2 = counted("put after commit", &|| {
+        env.cmd(["put", "second"]).stdin(&random_bytes(5, 100_000)).ok();
+    });
+    let s3_url = format!("s3://{url}");
+    let clone = counted("clone", &|| {
+        env.cmd(["clone", &s3_url, "ws2", "--endpoint", &endpoint]).cwd(&env.root).ok();
+    });
+    let ws2 = env.root.join("ws2");
+    let get_cold = counted("get (cold)", &|| {
+        assert_eq!(env.cmd(["get", "big"]).cwd(&ws2).ok().stdout, value);
+    });
+    let get_warm = counted("get (warm)", &|| {
+        assert_eq!(env.cmd(["get", "big"]).cwd(&ws2).ok().stdout, value);
+    });
+    let ls = counted("ls", &|| {
+        assert_eq!(env.cmd(["ls"]).cwd(&ws2).ok().lines(), vec!["big"]);
+    });
+    let log = counted("log", &|| {
+        env.cmd(["log"]).cwd(&ws2).ok();
+    });
+
+    // Warm reads in an unlocked workspace: the branch's ref, nothing else (no bucket check, no header).
+    for (what, reqs) in [("get (warm)", &get_warm), ("ls", &ls), ("log", &log)] {
+        assert_eq!(reqs.len(), 1, "{what}: {reqs:?}");
+        assert_eq!(count(reqs, "GET", "/refs/"), 1, "{what}: {reqs:?}");
+    }
+    // Cold: the ref, then one ranged read per chunk: the commit, the index node, the value.
+    assert_eq!(get_cold.len(), 4, "{get_cold:?}");
+    assert_eq!(count(&get_cold, "GET", "/objects/"), 3, "{get_cold:?}");
+    // Once the workspace exists, nothing checks the bucket or reads the repository header again.
+    for (what, reqs) in [("put", &put), ("commit", &commit), ("put after commit", &put2), ("get (cold)", &get_cold)] {
+        assert_eq!(count(reqs, "HEAD", "/"), 0, "{what} checked the bucket: {reqs:?}");
+        assert_eq!(count(reqs, "GET", "/config"), 0, "{what} read the header: {reqs:?}");
+    }
+    // put: the branch ref and the garbage collector's, one listing, one pack.
+    assert_eq!(put.len(), 4, "{put:?}");
+    assert_eq!((count(&put, "GET", "list-type=2"), count(&put, "PUT", "/objects/")), (1, 1), "{put:?}");
+    // After a commit the dedup index this workspace extended is on disk: the listing finds no pack whose table
+    // it must read; the one read from a pack is the commit the view is loaded from.
+    assert_eq!(put2.len(), 5, "{put2:?}");
+    assert_eq!(count(&put2, "GET", "/objects/"), 1, "{put2:?}");
+    // commit: the ref twice (the head, then the compare-and-swap's check), the index pack, the ref swap.
+    assert_eq!(commit.len(), 4, "{commit:?}");
+    assert_eq!((count(&commit, "PUT", "/objects/"), count(&commit, "PUT", "/refs/")), (1, 1), "{commit:?}");
+    // init: the bucket (checked, created), the header (absent; written; read back), a key slot.
+    assert_eq!(init.len(), 6, "{init:?}");
+    // clone: the header, the key slots (listed, read), the header again.
+    assert_eq!(clone.len(), 4, "{clone:?}");
 }

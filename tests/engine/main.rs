@@ -6,6 +6,7 @@ mod support;
 mod concurrency;
 mod crash;
 mod gc;
+mod progress;
 #[cfg(feature = "s3")]
 mod s3;
 mod tamper;

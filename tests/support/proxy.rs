@@ -3,6 +3,9 @@
 //!
 //! Faults apply per connection, in the order connections are accepted. Clients keep connections alive, so give each
 //! test its own proxy (and client) to know which requests meet which fault.
+//!
+//! The proxy also parses the HTTP/1.1 requests it forwards and logs each one's method and path, so tests can count
+//! the round trips a command makes ([`FaultProxy::requests`]).
 
 use std::collections::VecDeque;
 use std::io::{Read, Write};
@@ -35,6 +38,7 @@ struct Plan {
 pub struct FaultProxy {
     addr: SocketAddr,
     plan: Arc<Mutex<Plan>>,
+    requests: Arc<Mutex<Vec<String>>>,
     accepted: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
@@ -46,10 +50,11 @@ impl FaultProxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
         let addr = listener.local_addr().expect("proxy address");
         let plan = Arc::new(Mutex::new(Plan::default()));
+        let requests: Arc<Mutex<Vec<String>>> = Arc::default();
         let accepted = Arc::new(AtomicUsize::new(0));
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
-            let (plan, accepted, stop) = (plan.clone(), accepted.clone(), stop.clone());
+            let (plan, accepted, stop, requests) = (plan.clone(), accepted.clone(), stop.clone(), requests.clone());
             std::thread::spawn(move || {
                 for conn in listener.incoming() {
                     if stop.load(Ordering::SeqCst) {
@@ -61,11 +66,12 @@ impl FaultProxy {
                         let mut p = plan.lock().expect("plan");
                         p.next.pop_front().or(p.always).unwrap_or(Fault::Pass)
                     };
-                    std::thread::spawn(move || handle(conn, upstream, fault));
+                    let requests = requests.clone();
+                    std::thread::spawn(move || handle(conn, upstream, fault, requests));
                 }
             })
         };
-        FaultProxy { addr, plan, accepted, stop, thread: Some(thread) }
+        FaultProxy { addr, plan, requests, accepted, stop, thread: Some(thread) }
     }
 
     /// The URL to give a client instead of the upstream's.
@@ -89,6 +95,16 @@ impl FaultProxy {
         *self.plan.lock().expect("plan") = Plan::default();
     }
 
+    /// The requests forwarded so far, as `METHOD /path?query`, in the order they were sent.
+    pub fn requests(&self) -> Vec<String> {
+        self.requests.lock().expect("request log").clone()
+    }
+
+    /// Forget the requests logged so far.
+    pub fn clear_requests(&self) {
+        self.requests.lock().expect("request log").clear();
+    }
+
     /// Connections accepted so far.
     pub fn connections(&self) -> usize {
         self.accepted.load(Ordering::SeqCst)
@@ -105,13 +121,13 @@ impl Drop for FaultProxy {
     }
 }
 
-fn handle(mut client: TcpStream, upstream: SocketAddr, fault: Fault) {
+fn handle(mut client: TcpStream, upstream: SocketAddr, fault: Fault, log: Arc<Mutex<Vec<String>>>) {
     let _ = client.set_nodelay(true);
     match fault {
-        Fault::Pass => forward(client, upstream),
+        Fault::Pass => forward(client, upstream, log),
         Fault::Delay(d) => {
             std::thread::sleep(d);
-            forward(client, upstream)
+            forward(client, upstream, log)
         }
         Fault::Reset => {
             let _ = client.set_read_timeout(Some(Duration::from_secs(5)));
@@ -172,13 +188,26 @@ fn drain_request(client: &mut TcpStream) {
     }
 }
 
-/// Copy bytes both ways until either side closes.
-fn forward(client: TcpStream, upstream: SocketAddr) {
+/// Copy bytes both ways until either side closes, logging the requests that go up.
+fn forward(client: TcpStream, upstream: SocketAddr, log: Arc<Mutex<Vec<String>>>) {
     let Ok(server) = TcpStream::connect(upstream) else { return };
     let _ = server.set_nodelay(true);
     let (Ok(mut client_r), Ok(mut server_w)) = (client.try_clone(), server.try_clone()) else { return };
     let up = std::thread::spawn(move || {
-        let _ = std::io::copy(&mut client_r, &mut server_w);
+        let mut scanner = RequestScanner::default();
+        let mut buf = vec![0u8; 64 << 10];
+        loop {
+            let n = match client_r.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            for r in scanner.feed(&buf[..n]) {
+                log.lock().expect("request log").push(r);
+            }
+            if server_w.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
         let _ = server_w.shutdown(Shutdown::Write);
     });
     let (mut server_r, mut client_w) = (server, client);
@@ -186,4 +215,109 @@ fn forward(client: TcpStream, upstream: SocketAddr) {
     let _ = client_w.shutdown(Shutdown::Both);
     let _ = server_r.shutdown(Shutdown::Both);
     let _ = up.join();
+}
+
+/// Finds the request lines in an HTTP/1.1 byte stream: headers, then a `Content-Length` or chunked body.
+#[derive(Default)]
+struct RequestScanner {
+    /// Header bytes of the request being read.
+    head: Vec<u8>,
+    /// Body bytes still to skip (`Content-Length`), or the chunked-body state.
+    body: Body,
+}
+
+#[derive(Default)]
+enum Body {
+    #[default]
+    None,
+    Length(usize),
+    /// A chunk-size line being read.
+    ChunkSize(Vec<u8>),
+    /// Chunk data (plus its CRLF) still to skip.
+    ChunkData(usize),
+    /// Trailer lines after the last chunk, until an empty line.
+    Trailer(Vec<u8>),
+}
+
+impl RequestScanner {
+    /// Take more bytes; returns the request lines completed in them.
+    fn feed(&mut self, mut data: &[u8]) -> Vec<String> {
+        let mut out = Vec::new();
+        while !data.is_empty() {
+            match &mut self.body {
+                Body::Length(n) => {
+                    let k = (*n).min(data.len());
+                    *n -= k;
+                    data = &data[k..];
+                    if *n == 0 {
+                        self.body = Body::None;
+                    }
+                }
+                Body::ChunkData(n) => {
+                    let k = (*n).min(data.len());
+                    *n -= k;
+                    data = &data[k..];
+                    if *n == 0 {
+                        self.body = Body::ChunkSize(Vec::new());
+                    }
+                }
+                Body::ChunkSize(line) | Body::Trailer(line) => {
+                    let Some(i) = data.iter().position(|&b| b == b'\n') else {
+                        line.extend_from_slice(data);
+                        break;
+                    };
+                    line.extend_from_slice(&data[..=i]);
+                    data = &data[i + 1..];
+                    let text = String::from_utf8_lossy(line).trim().to_string();
+                    self.body = match &self.body {
+                        Body::Trailer(_) if text.is_empty() => Body::None,
+                        Body::Trailer(_) => Body::Trailer(Vec::new()),
+                        _ => {
+                            let size =
+                                usize::from_str_radix(text.split(';').next().unwrap_or("0").trim(), 16).unwrap_or(0);
+                            if size == 0 {
+                                Body::Trailer(Vec::new())
+                            } else {
+                                Body::ChunkData(size + 2)
+                            }
+                        }
+                    };
+                }
+                Body::None => {
+                    let start = self.head.len().saturating_sub(3);
+                    self.head.extend_from_slice(data);
+                    data = &[];
+                    let Some(end) = self.head[start..].windows(4).position(|w| w == b"\r\n\r\n").map(|i| start + i + 4)
+                    else {
+                        continue;
+                    };
+                    let rest = self.head.split_off(end);
+                    let head = String::from_utf8_lossy(&std::mem::take(&mut self.head)).into_owned();
+                    let mut lines = head.lines();
+                    let request = lines.next().unwrap_or_default();
+                    let mut parts = request.split(' ');
+                    out.push(format!("{} {}", parts.next().unwrap_or_default(), parts.next().unwrap_or_default()));
+                    let mut len = 0;
+                    let mut chunked = false;
+                    for l in lines {
+                        let l = l.to_ascii_lowercase();
+                        if let Some(v) = l.strip_prefix("content-length:") {
+                            len = v.trim().parse().unwrap_or(0);
+                        } else if l.starts_with("transfer-encoding:") && l.contains("chunked") {
+                            chunked = true;
+                        }
+                    }
+                    self.body = if chunked {
+                        Body::ChunkSize(Vec::new())
+                    } else if len > 0 {
+                        Body::Length(len)
+                    } else {
+                        Body::None
+                    };
+                    out.extend(self.feed(&rest));
+                }
+            }
+        }
+        out
+    }
 }

@@ -13,6 +13,7 @@
 //! locator = seal(PackLocator, object id, table_offset:u32 || table_len:u32)   (last LOCATOR_LEN bytes)
 //! ```
 
+mod index_file;
 mod store;
 
 pub use store::{ChunkIndex, SealedChunk, Store, StoreOptions, StoreStats};

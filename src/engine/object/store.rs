@@ -89,11 +89,6 @@ pub struct ChunkIndex {
     packs: DashSet<ObjectId>,
 }
 
-#[derive(serde::Serialize, serde::Deserialize)]
-struct PersistedIndex {
-    packs: PackTables,
-}
-
 impl ChunkIndex {
     fn add_pack(&self, id: ObjectId, entries: &[TableEntry]) {
         self.packs.insert(id);
@@ -154,6 +149,10 @@ pub struct Store {
     pub stats: Arc<StoreStats>,
     /// New packs written by this process, to persist into the index file.
     written: Arc<Mutex<PackTables>>,
+    /// Packs found gone from the repository, to persist into the index file.
+    forgotten: Mutex<Vec<ObjectId>>,
+    /// The index file as this process knows it (loaded by [`Store::sync_index`]).
+    journal: Mutex<Option<super::index_file::Journal>>,
 }
 
 thread_local! {
@@ -234,6 +233,8 @@ impl Store {
             hot,
             stats: Arc::default(),
             written: Arc::default(),
+            forgotten: Mutex::default(),
+            journal: Mutex::default(),
         }
     }
 
@@ -480,16 +481,12 @@ impl Store {
     /// comes to depend on them.
     pub fn sync_index_excluding(&self, excluded: &std::collections::HashSet<ObjectId>) -> Result<()> {
         if let Some(path) = &self.opts.index_path {
-            if let Ok(sealed) = std::fs::read(path) {
-                // A damaged local cache is only a cache: rebuild from the repository.
-                if let Ok(plain) = self.keys.open(Kind::Workspace, b"chunk-index", &sealed) {
-                    if let Ok(p) = ciborium::from_reader::<PersistedIndex, _>(plain.as_slice()) {
-                        for (id, entries) in p.packs {
-                            self.index.add_pack(id, &entries);
-                        }
-                    }
-                }
+            // A damaged local cache is only a cache: what it lacks is rebuilt from the repository.
+            let journal = super::index_file::Journal::load(path, &self.keys);
+            for (id, entries) in &journal.packs {
+                self.index.add_pack(*id, entries);
             }
+            *self.journal.lock().expect("journal lock") = Some(journal);
         }
         let listed = self.backend.list("objects/")?;
         let present: std::collections::HashSet<ObjectId> =
@@ -504,6 +501,7 @@ impl Store {
             for id in &gone {
                 self.index.packs.remove(id);
             }
+            self.forgotten.lock().expect("forgotten lock").extend(gone.iter().copied());
             self.index.chunks.retain(|_, v| !gone.contains(&v.1.object));
             changed = true;
         }
@@ -527,29 +525,31 @@ impl Store {
         Ok(())
     }
 
-    /// Persist the dedup index to the workspace cache (if configured).
+    /// Persist what changed in the dedup index to the workspace cache (if configured): one record appended to its
+    /// journal, so the cost follows the packs this process wrote or found gone, not the size of the index.
     fn save_index(&self) -> Result<()> {
         let Some(path) = &self.opts.index_path else {
             return Ok(());
         };
-        if self.written.lock().expect("written lock").is_empty() {
+        let added = std::mem::take(&mut *self.written.lock().expect("written lock"));
+        let removed = std::mem::take(&mut *self.forgotten.lock().expect("forgotten lock"));
+        if added.is_empty() && removed.is_empty() {
             return Ok(());
         }
-        let mut by_pack: HashMap<ObjectId, Vec<TableEntry>> = HashMap::new();
-        for e in self.index.chunks.iter() {
-            let (kind, p) = *e.value();
-            by_pack.entry(p.object).or_default().push(TableEntry { id: p.id, kind, offset: p.offset, len: p.len });
+        let mut journal = self.journal.lock().expect("journal lock");
+        let loaded = journal.is_some();
+        let j = journal.get_or_insert_with(Default::default);
+        j.append(path, &self.keys, added, removed)?;
+        // Compact only with the whole index in memory (after a sync), from what this process knows.
+        if loaded && j.wants_compaction() {
+            let mut by_pack: HashMap<ObjectId, Vec<TableEntry>> = HashMap::new();
+            for e in self.index.chunks.iter() {
+                let (kind, p) = *e.value();
+                by_pack.entry(p.object).or_default().push(TableEntry { id: p.id, kind, offset: p.offset, len: p.len });
+            }
+            by_pack.retain(|id, _| self.index.packs.contains(id));
+            *j = super::index_file::Journal::rewrite(path, &self.keys, by_pack.into_iter().collect())?;
         }
-        by_pack.retain(|id, _| self.index.packs.contains(id));
-        let persisted = PersistedIndex { packs: by_pack.into_iter().collect() };
-        let mut plain = Vec::new();
-        ciborium::into_writer(&persisted, &mut plain).expect("CBOR encoding into memory cannot fail");
-        let sealed = self.keys.seal(Kind::Workspace, b"chunk-index", &plain);
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, &sealed)
-            .and_then(|_| std::fs::rename(&tmp, path))
-            .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
-        self.written.lock().expect("written lock").clear();
         Ok(())
     }
 

@@ -15,7 +15,7 @@ mod meta;
 mod refs;
 mod revision;
 
-pub use check::{CheckOptions, CheckReport};
+pub use check::{CheckOptions, CheckReport, Damage};
 pub use commits::{Commit, CommitInfo, IndexRoots};
 pub use gc::{GcOptions, GcPlan};
 pub use header::Config;
@@ -76,6 +76,27 @@ impl Repository {
     /// Open with an unlocked master key.
     pub fn with_key(backend: Arc<dyn Backend>, master: MasterKey, opts: StoreOptions) -> Result<Self> {
         let config = read_config(&*backend)?;
+        Self::with_header(backend, master, config, opts)
+    }
+
+    /// Open with an unlocked master key and the repository's header as read before (by [`Repository::header`]),
+    /// without reading it again: opening then makes no request to the backend. A header that belongs to another
+    /// repository shows up as an integrity error at the first authenticated read.
+    pub fn with_header(
+        backend: Arc<dyn Backend>,
+        master: MasterKey,
+        config: Config,
+        opts: StoreOptions,
+    ) -> Result<Self> {
+        if config.version != FORMAT_VERSION {
+            return Err(Error::NoRepository {
+                what: format!(
+                    "{} has repository format version {}; this infini reads only version {FORMAT_VERSION}",
+                    backend.describe(),
+                    config.version
+                ),
+            });
+        }
         let keys = Arc::new(Keys::new(master));
         let store = Arc::new(Store::new(backend.clone(), keys, opts));
         Ok(Self { backend, store, config })

@@ -5,6 +5,7 @@
 //!   config.json   repository location, options, HEAD (a branch, or a detached commit)
 //!   key           the unlocked master key (mode 0600) until `infini lock`
 //!   staged        staged changes, sealed with the repository key
+//!   header        the repository's public header (`config`), kept so that commands need not read it again
 //!   lock          advisory lock held while a command changes the workspace
 //!   cache/        dedup index and warm cache
 //!   repo/         the repository itself, for the embedded default
@@ -71,6 +72,10 @@ pub struct StagedFile {
     pub base: Option<ChunkPointer>,
     /// Encoded key -> encoded value (`None`: removed).
     pub changes: Vec<(serde_bytes::ByteBuf, Option<serde_bytes::ByteBuf>)>,
+    /// Encoded keys whose staged change collides with a change committed since (found when the changes were
+    /// rebased onto a newer head of the branch) and that are not resolved yet. Each is also in `changes`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conflicts: Vec<serde_bytes::ByteBuf>,
 }
 
 /// An opened workspace.
@@ -211,6 +216,19 @@ impl Workspace {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
             Err(e) => Err(Error::io("removing the unlocked key", e)),
         }
+    }
+
+    /// The repository header remembered by [`Workspace::write_header`], if any (a damaged copy is ignored).
+    pub fn read_header(&self) -> Option<crate::engine::repo::Config> {
+        let raw = fs::read(self.dir().join("header")).ok()?;
+        ciborium::from_reader(raw.as_slice()).ok()
+    }
+
+    /// Remember the repository header (public, like the repository's own `config`).
+    pub fn write_header(&self, config: &crate::engine::repo::Config) -> Result<()> {
+        let mut raw = Vec::new();
+        ciborium::into_writer(config, &mut raw).expect("CBOR encoding into memory cannot fail");
+        write_atomic(&self.dir().join("header"), &raw, 0o644)
     }
 
     /// Whether the workspace holds an unlocked key.

@@ -1,0 +1,250 @@
+//! The dedup index's file in a workspace cache: a journal of sealed records, each naming packs added to (with their
+//! tables) or removed from the repository, so that a command appends what it changed instead of rewriting the
+//! index (whose size grows with every chunk the repository holds).
+//!
+//! ```text
+//! file   = magic:"INFINIJ1" || record*
+//! record = len:u32 || sealed(Workspace, place = "chunk-index", CBOR {add: [[pack id, table]], remove: [pack id]})
+//!          || len:u32 || "IJR1"
+//! ```
+//!
+//! The length is repeated after the record with a mark, so an append checks the file's end (the last record) without
+//! reading the rest. A record cut short by a crash (or that does not authenticate) ends the journal: it and anything
+//! after it are ignored and overwritten by the next append. When the journal has grown to more than twice
+//! what its live entries need, it is rewritten as one record. The file is only a cache: whatever is lost is
+//! rebuilt from the repository's pack tables.
+
+use super::TableEntry;
+use crate::engine::crypto::{Keys, Kind};
+use crate::engine::id::ObjectId;
+use crate::engine::{Error, Result};
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::Path;
+
+const MAGIC: &[u8; 8] = b"INFINIJ1";
+const MARK: &[u8; 4] = b"IJR1";
+const PLACE: &[u8] = b"chunk-index";
+/// Bytes a table entry takes in a record, about (for the compaction rule).
+const ENTRY_BYTES: u64 = 90;
+
+/// Packs with their tables.
+pub type PackTables = Vec<(ObjectId, Vec<TableEntry>)>;
+
+#[derive(serde::Serialize, serde::Deserialize, Default)]
+struct Record {
+    #[serde(default)]
+    add: PackTables,
+    #[serde(default)]
+    remove: Vec<ObjectId>,
+}
+
+/// The index file as read.
+#[derive(Default)]
+pub struct Journal {
+    /// Live packs and their tables.
+    pub packs: HashMap<ObjectId, Vec<TableEntry>>,
+    /// Valid records.
+    records: u64,
+    /// Length of the valid part of the file.
+    valid_len: u64,
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |e| Error::io(format!("writing {}", path.display()), e)
+}
+
+impl Journal {
+    /// Read the journal at `path`. A missing, foreign or damaged file reads as empty (or up to the damage).
+    pub fn load(path: &Path, keys: &Keys) -> Journal {
+        let mut j = Journal::default();
+        let Ok(raw) = std::fs::read(path) else { return j };
+        if raw.len() < MAGIC.len() || &raw[..MAGIC.len()] != MAGIC {
+            return j;
+        }
+        let mut at = MAGIC.len();
+        while let Some(len) = raw.get(at..at + 4).map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")) as usize) {
+            let Some(sealed) = raw.get(at + 4..at + 4 + len) else { break };
+            if raw.get(at + 4 + len..at + 12 + len) != Some(&footer(len)[..]) {
+                break;
+            }
+            let Ok(plain) = keys.open(Kind::Workspace, PLACE, sealed) else { break };
+            let Ok(rec) = ciborium::from_reader::<Record, _>(plain.as_slice()) else { break };
+            for id in rec.remove {
+                j.packs.remove(&id);
+            }
+            for (id, table) in rec.add {
+                j.packs.insert(id, table);
+            }
+            j.records += 1;
+            at += 12 + len;
+        }
+        j.valid_len = at as u64;
+        j
+    }
+
+    /// Whether the file is worth rewriting: more than twice what its live entries need.
+    pub fn wants_compaction(&self) -> bool {
+        let live: u64 = self.packs.values().map(|t| t.len() as u64 * ENTRY_BYTES + 40).sum();
+        self.records > 1 && self.valid_len > 64 * 1024 && self.valid_len > 2 * live
+    }
+
+    /// Append a record of packs added and removed (nothing when both are empty).
+    pub fn append(&mut self, path: &Path, keys: &Keys, add: PackTables, remove: Vec<ObjectId>) -> Result<()> {
+        if add.is_empty() && remove.is_empty() {
+            return Ok(());
+        }
+        let mut f =
+            OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path).map_err(io_err(path))?;
+        // Another process may have appended since this one read the file (or this one never read it): continue
+        // after the last record if the file ends with a whole one, else after the last valid record.
+        let len = f.metadata().map_err(io_err(path))?.len();
+        if len != self.valid_len {
+            if ends_with_record(&mut f, len, keys) {
+                self.valid_len = len;
+            } else {
+                let current = Journal::load(path, keys);
+                self.records = current.records;
+                self.valid_len = current.valid_len;
+            }
+        }
+        if self.valid_len < MAGIC.len() as u64 {
+            f.set_len(0).map_err(io_err(path))?;
+            f.seek(SeekFrom::Start(0)).map_err(io_err(path))?;
+            f.write_all(MAGIC).map_err(io_err(path))?;
+            self.valid_len = MAGIC.len() as u64;
+            self.records = 0;
+        }
+        for id in &remove {
+            self.packs.remove(id);
+        }
+        for (id, t) in &add {
+            self.packs.insert(*id, t.clone());
+        }
+        let mut plain = Vec::new();
+        ciborium::into_writer(&Record { add, remove }, &mut plain).expect("CBOR encoding into memory cannot fail");
+        let sealed = keys.seal(Kind::Workspace, PLACE, &plain);
+        let mut rec = Vec::with_capacity(12 + sealed.len());
+        rec.extend_from_slice(&(sealed.len() as u32).to_le_bytes());
+        rec.extend_from_slice(&sealed);
+        rec.extend_from_slice(&footer(sealed.len()));
+        f.set_len(self.valid_len).map_err(io_err(path))?;
+        f.seek(SeekFrom::Start(self.valid_len)).map_err(io_err(path))?;
+        f.write_all(&rec).map_err(io_err(path))?;
+        self.valid_len += rec.len() as u64;
+        self.records += 1;
+        Ok(())
+    }
+
+    /// Rewrite the file as one record holding `packs` (atomically: a temporary file renamed over it).
+    pub fn rewrite(path: &Path, keys: &Keys, packs: PackTables) -> Result<Journal> {
+        let tmp = path.with_extension("tmp");
+        let mut j = Journal::default();
+        {
+            let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
+            f.write_all(MAGIC).map_err(io_err(&tmp))?;
+        }
+        j.valid_len = MAGIC.len() as u64;
+        j.append(&tmp, keys, packs, Vec::new())?;
+        std::fs::rename(&tmp, path).map_err(io_err(path))?;
+        Ok(j)
+    }
+}
+
+fn footer(len: usize) -> [u8; 8] {
+    let mut b = [0u8; 8];
+    b[..4].copy_from_slice(&(len as u32).to_le_bytes());
+    b[4..].copy_from_slice(MARK);
+    b
+}
+
+/// Whether the `len` bytes of `f` start with the magic and end with a whole record that authenticates.
+fn ends_with_record(f: &mut File, len: u64, keys: &Keys) -> bool {
+    let mut read_at = |at: u64, n: usize| -> Option<Vec<u8>> {
+        let mut b = vec![0u8; n];
+        f.seek(SeekFrom::Start(at)).ok()?;
+        f.read_exact(&mut b).ok()?;
+        Some(b)
+    };
+    if len < MAGIC.len() as u64 + 12 || read_at(0, MAGIC.len()).as_deref() != Some(&MAGIC[..]) {
+        return false;
+    }
+    let Some(tail) = read_at(len - 8, 8) else { return false };
+    if &tail[4..] != MARK {
+        return false;
+    }
+    let n = u32::from_le_bytes(tail[..4].try_into().expect("4 bytes")) as u64;
+    let Some(start) = len.checked_sub(12 + n).filter(|s| *s >= MAGIC.len() as u64) else { return false };
+    let Some(rec) = read_at(start, 4 + n as usize) else { return false };
+    rec[..4] == tail[..4] && keys.open(Kind::Workspace, PLACE, &rec[4..]).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::crypto::MasterKey;
+    use crate::engine::id::ChunkId;
+
+    fn table(n: u8) -> Vec<TableEntry> {
+        (0..3)
+            .map(|i| TableEntry { id: ChunkId([n.wrapping_add(i); 32]), kind: 1, offset: i as u32 * 10, len: 10 })
+            .collect()
+    }
+
+    #[test]
+    fn appends_reopen_and_survive_a_torn_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chunk-index");
+        let keys = Keys::new(MasterKey::generate());
+        let (a, b, c) = (ObjectId([1; 32]), ObjectId([2; 32]), ObjectId([3; 32]));
+        let mut j = Journal::load(&path, &keys);
+        assert!(j.packs.is_empty());
+        j.append(&path, &keys, vec![(a, table(1)), (b, table(2))], vec![]).unwrap();
+        // A second process appends to what the first wrote.
+        let mut j2 = Journal::load(&path, &keys);
+        j2.append(&path, &keys, vec![(c, table(3))], vec![a]).unwrap();
+        let r = Journal::load(&path, &keys);
+        assert_eq!(r.packs.len(), 2);
+        assert!(r.packs.contains_key(&b) && r.packs.contains_key(&c) && !r.packs.contains_key(&a));
+        // The first process appends again without rereading: it continues after the second's record.
+        j.append(&path, &keys, vec![(a, table(4))], vec![]).unwrap();
+        let r = Journal::load(&path, &keys);
+        assert_eq!(r.packs.len(), 3);
+        assert_eq!(r.packs[&a], table(4));
+
+        // A crash mid-append leaves a torn record: it and only it is ignored, and the next append replaces it.
+        let full = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &full[..full.len() - 7]).unwrap();
+        let mut r = Journal::load(&path, &keys);
+        assert_eq!(r.packs.len(), 2, "the torn last record is dropped");
+        assert!(!r.packs.contains_key(&a));
+        r.append(&path, &keys, vec![(a, table(5))], vec![]).unwrap();
+        let r = Journal::load(&path, &keys);
+        assert_eq!(r.packs.len(), 3);
+        assert_eq!(r.packs[&a], table(5));
+
+        // Records are sealed with the repository key: another key reads nothing.
+        let other = Keys::new(MasterKey::generate());
+        assert!(Journal::load(&path, &other).packs.is_empty());
+
+        // Rewriting keeps exactly the live packs.
+        let live: PackTables = r.packs.iter().map(|(k, v)| (*k, v.clone())).collect();
+        Journal::rewrite(&path, &keys, live).unwrap();
+        let again = Journal::load(&path, &keys);
+        assert_eq!(again.packs, r.packs);
+        assert_eq!(again.records, 1);
+    }
+
+    #[test]
+    fn garbage_and_foreign_files_read_as_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chunk-index");
+        let keys = Keys::new(MasterKey::generate());
+        std::fs::write(&path, b"not an index at all").unwrap();
+        assert!(Journal::load(&path, &keys).packs.is_empty());
+        let mut j = Journal::load(&path, &keys);
+        j.append(&path, &keys, vec![(ObjectId([9; 32]), table(9))], vec![]).unwrap();
+        assert_eq!(Journal::load(&path, &keys).packs.len(), 1);
+    }
+}
