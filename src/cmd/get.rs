@@ -25,12 +25,19 @@ pub struct Args {
     /// Write to FILE instead of stdout.
     #[arg(short = 'o', long, value_name = "FILE")]
     output: Option<PathBuf>,
+    /// Create the missing parent directories of -o FILE (otherwise a missing one is an error, exit code 3).
+    #[arg(long, requires = "output")]
+    parents: bool,
     /// Read the value at revision REV instead of the workspace's view.
     #[arg(long, value_name = "REV")]
     at: Option<String>,
     /// Only bytes A to B, inclusive (`A-B`, `A-` to the end, `-N` for the last N bytes).
     #[arg(long, value_name = "A-B", allow_hyphen_values = true)]
     range: Option<String>,
+    /// With -r: write PREFIX as a tar archive to stdout (or -o FILE) instead of files in DIR (modes, mtimes and
+    /// symlinks included).
+    #[arg(long, requires = "recursive", conflicts_with_all = ["target_dir", "range"])]
+    tar: bool,
 }
 
 /// Parse `A-B` / `A-` / `-N` into a half-open range for a value of `size` bytes.
@@ -89,6 +96,9 @@ impl Args {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
         let s = Session::read(ctx)?;
         let ns = s.view_at(self.at.as_deref())?;
+        if self.tar {
+            return self.write_tar(ctx, &s, &ns);
+        }
         if self.recursive {
             let dir = self.target_dir.as_ref().ok_or_else(|| usage("get -r needs PREFIX and DIR"))?;
             let dir = super::session::cwd(ctx)?.join(dir);
@@ -127,6 +137,15 @@ impl Args {
         match &self.output {
             Some(path) => {
                 let path = super::session::cwd(ctx)?.join(path);
+                if let Some(parent) = path.parent().filter(|p| !self.parents && !p.as_os_str().is_empty()) {
+                    if !parent.is_dir() {
+                        anyhow::bail!(Error::not_found(format!(
+                            "directory {} (the parent of -o {}; add --parents to create it)",
+                            parent.display(),
+                            self.output.as_ref().map(|o| o.display().to_string()).unwrap_or_default()
+                        )));
+                    }
+                }
                 let bar = Bar::bytes(ctx, "get", Some(range.1 - range.0));
                 let n = write_file(&s, &entry, &path, range, &bar)?;
                 bar.finish(bar.bytes_summary(n));
@@ -157,6 +176,51 @@ impl Args {
         }
         Ok(())
     }
+}
+
+impl Args {
+    /// `get -r PREFIX --tar`: the prefix as a tar archive on stdout or in `-o FILE`.
+    fn write_tar(&self, ctx: &Context, s: &Session, ns: &infini::engine::namespace::Namespace) -> anyhow::Result<()> {
+        let prefix = self.key.as_str();
+        let when = match &self.at {
+            Some(rev) => s.at(rev)?.0.commit.time,
+            None => s.tip.as_ref().map(|c| c.commit.time).unwrap_or_else(now_secs),
+        };
+        let o = match &self.output {
+            Some(path) => {
+                let path = super::session::cwd(ctx)?.join(path);
+                let tmp = path.with_extension("infini-partial");
+                let f = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+                let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+                let r = super::tar::write(s.repo.store(), ns, prefix, when, &mut w);
+                let r = r.and_then(|o| {
+                    w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+                    std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+                    Ok(o)
+                });
+                if r.is_err() {
+                    let _ = std::fs::remove_file(&tmp);
+                }
+                r?
+            }
+            None => {
+                let mut w = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
+                super::tar::write(s.repo.store(), ns, prefix, when, &mut w)?
+            }
+        };
+        if o.files == 0 {
+            anyhow::bail!(Error::not_found(format!("no keys under prefix {:?}", self.key)));
+        }
+        if ctx.global.json && self.output.is_some() {
+            let v: Vec<_> = o.keys.iter().map(|(k, n)| serde_json::json!({ "key": k, "size": n })).collect();
+            output::json(&serde_json::Value::Array(v))?;
+        }
+        Ok(())
+    }
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -3,9 +3,9 @@
 use super::progress::{self, Bar};
 use super::session::Session;
 use super::{output, usage, Context};
-use anyhow::Context as _;
 use infini::engine::files::{file_entry, put_tree, PutTreeOptions};
 use infini::engine::namespace::{check_key, store_value};
+use infini::engine::Error;
 use std::path::Path;
 
 /// Stage a value under KEY, read from FILE or stdin (`-`); with -r, stage every file under DIR as PREFIX/ + its
@@ -18,6 +18,9 @@ pub struct Args {
     /// With -r: also stage the removal of keys under PREFIX that are no longer in DIR (mirror the tree).
     #[arg(long, requires = "recursive")]
     delete: bool,
+    /// Stage the files of a tar archive (from stdin, or FILE) under PREFIX: `put --tar PREFIX [FILE] < x.tar`.
+    #[arg(long, conflicts_with = "recursive")]
+    tar: bool,
     /// KEY (or DIR with -r).
     target: String,
     /// FILE to read, `-` or nothing for stdin (or PREFIX with -r).
@@ -32,6 +35,33 @@ impl Args {
         let store = s.repo.store().clone();
         s.repo.sync_dedup_index()?;
         let mut staged = Vec::new();
+        if self.tar {
+            let prefix = self.target.as_str();
+            let bar = super::progress::Bar::bytes(ctx, "put", None);
+            let mut progress = |n| bar.set_position(n);
+            let o = match self.source.as_deref() {
+                None | Some("-") => {
+                    super::tar::stage(&store, &ns, prefix, &mut std::io::stdin().lock(), &mut progress)?
+                }
+                Some(path) => {
+                    let mut f = std::io::BufReader::new(open_input(ctx, path)?);
+                    super::tar::stage(&store, &ns, prefix, &mut f, &mut progress)?
+                }
+            };
+            bar.finish(bar.bytes_summary(o.keys.iter().map(|(_, n)| *n).sum()));
+            if let (n @ 1.., Some(first)) = &o.skipped {
+                output::info(ctx, format!("skipped {n} archive members that are not files or links (first: {first})"));
+            }
+            s.resolve(o.keys.iter().map(|(k, _)| k.as_str()));
+            s.save_staged(&ns)?;
+            if ctx.global.json {
+                let v: Vec<_> = o.keys.iter().map(|(k, n)| serde_json::json!({ "key": k, "size": n })).collect();
+                output::json(&serde_json::Value::Array(v))?;
+            } else {
+                output::info(ctx, format!("staged {} keys", o.keys.len()));
+            }
+            return Ok(());
+        }
         if self.recursive {
             let dir = super::session::cwd(ctx)?.join(&self.target);
             if !dir.is_dir() {
@@ -61,6 +91,8 @@ impl Args {
             }
             // The bar stays up until the uploads are done; then the summary replaces it.
             bar.waiting("uploading");
+            // Staging a key again is how a conflict is resolved with this side's value, even with the same bytes.
+            s.resolve(out.staged.iter().map(|(k, _)| k.as_str()));
             s.save_staged(&ns)?;
             let files = (out.staged.len() + out.unchanged) as u64;
             bar.finish(|took| {
@@ -98,9 +130,7 @@ impl Args {
                 (bar, e)
             }
             Some(path) => {
-                let p = super::session::cwd(ctx)?.join(path);
-                let mut f =
-                    std::fs::File::open(&p).with_context(|| format!("opening {}", Path::new(path).display()))?;
+                let mut f = open_input(ctx, path)?;
                 let meta = f.metadata()?;
                 let bar = Bar::bytes(ctx, "put", Some(meta.len()));
                 let e = store_value(&store, &mut f, &mut |n| bar.set_position(n))?;
@@ -111,6 +141,7 @@ impl Args {
         staged.push((self.target.clone(), size));
         ns.insert(self.target.clone(), entry);
         bar.waiting("uploading");
+        s.resolve([self.target.as_str()]);
         s.save_staged(&ns)?;
         bar.finish(bar.bytes_summary(size));
         if ctx.global.json {
@@ -119,4 +150,13 @@ impl Args {
         }
         Ok(())
     }
+}
+
+/// Open an input file named on the command line (relative to the working directory): a missing one is "not found".
+fn open_input(ctx: &Context, path: &str) -> anyhow::Result<std::fs::File> {
+    let p = super::session::cwd(ctx)?.join(path);
+    std::fs::File::open(&p).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::not_found(format!("input file {}", Path::new(path).display())).into(),
+        _ => anyhow::Error::new(e).context(format!("opening {}", Path::new(path).display())),
+    })
 }

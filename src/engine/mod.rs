@@ -3,6 +3,7 @@
 //! Everything here is independent of the command line; the `infini` binary is one user of it.
 
 pub mod backend;
+pub mod browse;
 pub mod cache;
 pub mod chunk;
 pub mod crypto;
@@ -14,6 +15,7 @@ pub mod format;
 #[cfg(test)]
 mod fuzz;
 pub mod id;
+pub mod location;
 pub mod namespace;
 pub mod object;
 pub mod progress;

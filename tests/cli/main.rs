@@ -4,7 +4,9 @@
 mod support;
 mod util;
 
+mod check;
 mod confidentiality;
+mod conflicts;
 mod docs;
 mod errors;
 mod history;
@@ -12,9 +14,13 @@ mod hostile;
 mod incremental;
 mod killed;
 mod many_writers;
+mod mount;
 mod progress;
+mod readme;
 mod s3;
+mod scripting;
 mod session;
+mod tar;
 mod trees;
 mod values;
 mod workspace;
