@@ -35,7 +35,10 @@ pub use engine::fields::{Field, Index, Trace, Tracer};
 pub use engine::id::CommitId;
 pub use engine::location::Location;
 pub use engine::object::StoreOptions;
-pub use engine::repo::{Branch, CheckOptions, CheckReport, CommitInfo, GcOptions, GcPlan, Repository};
+pub use engine::repo::{
+    Branch, CheckOptions, CheckReport, CommitInfo, GcOptions, GcPlan, RefChanged, Repository, SeenMap, SeenRef,
+    SeenRefs,
+};
 /// `#[derive(Index)]`: implement [`Index`](trait@Index) for a struct of fields.
 ///
 /// Each field is stored under its Rust name, or under `#[infini(name = "...")]`; `#[infini(skip)]` leaves a field

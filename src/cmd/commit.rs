@@ -68,7 +68,22 @@ impl Args {
         // Everything staged must still be there, and stay: a pack gc condemned is pardoned, one it removed stops
         // the commit before anything is published.
         repo.claim_packs(&staged_packs(repo.store(), &s.staged_changes())?)?;
-        let c = repo.commit(&branch, &self.message, &mut |parent| build_roots(&repo, &idx, parent))?;
+        if let (None, Some(b)) = (&s.tip, &base) {
+            // The branch is gone (deleted, or accepted as gone), but the staged changes were made on a commit: the
+            // new commit builds on that one, never on nothing.
+            match repo.create_branch(&branch, &b.ptr) {
+                Ok(_) | Err(Error::Conflict { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let c = repo.commit(&branch, &self.message, &mut |parent| {
+            if parent.is_none() && base.is_some() {
+                return Err(Error::integrity(format!(
+                    "branch {branch} vanished while committing; the staged changes are kept"
+                )));
+            }
+            build_roots(&repo, &idx, parent)
+        })?;
         drop(bar);
         s.staged = StagedFile::default();
         s.workspace()?.save_staged(repo.store().keys(), &s.staged)?;

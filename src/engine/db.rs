@@ -83,7 +83,15 @@ impl<I: Index + Default> Infinitree<I> {
     pub fn commit(&mut self, message: &str) -> Result<CommitInfo> {
         let repo = self.repo.clone();
         let index = &self.index;
-        let c = repo.commit(&self.branch, message, &mut |parent| build_roots(&repo, index, parent))?;
+        let had_head = self.head.is_some();
+        let branch = &self.branch;
+        let c = repo.commit(branch, message, &mut |parent| {
+            // A branch that had a head never starts over from nothing: its ref vanished.
+            if parent.is_none() && had_head {
+                return Err(Error::integrity(format!("branch {branch}: its ref is gone; nothing was committed")));
+            }
+            build_roots(&repo, index, parent)
+        })?;
         load_index(&self.repo, &self.index, Some(&c))?;
         self.head = Some(c.clone());
         Ok(c)

@@ -88,7 +88,7 @@ impl Repository {
                 host: hostname(),
             };
             let ptr = self.write_commit(&commit)?;
-            if self.swap_branch(branch, current.as_ref().map(|b| &b.version), &ptr)?.is_some() {
+            if self.swap_branch(branch, current.as_ref(), &ptr)?.is_some() {
                 return Ok(CommitInfo { ptr, commit });
             }
             attempt += 1;
