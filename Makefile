@@ -22,6 +22,10 @@ test: test-deps
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --no-default-features
 	$(CARGO) test --all-targets
 	$(CARGO) test --doc
+	$(CARGO) run --quiet --example seed
+	$(CARGO) run --quiet --example app_state
+	$(CARGO) run --quiet --example writers
+	$(CARGO) run --quiet --example big_blob -- 64
 
 # Tools the tests need that are not Rust crates (a local S3 server).
 test-deps:

@@ -94,6 +94,9 @@ _infini() {
             infini,unlock)
                 cmd="infini__subcmd__unlock"
                 ;;
+            infini,update)
+                cmd="infini__subcmd__update"
+                ;;
             infini__subcmd__help,branch)
                 cmd="infini__subcmd__help__subcmd__branch"
                 ;;
@@ -172,6 +175,9 @@ _infini() {
             infini__subcmd__help,unlock)
                 cmd="infini__subcmd__help__subcmd__unlock"
                 ;;
+            infini__subcmd__help,update)
+                cmd="infini__subcmd__help__subcmd__update"
+                ;;
             infini__subcmd__help__subcmd__key,add)
                 cmd="infini__subcmd__help__subcmd__key__subcmd__add"
                 ;;
@@ -221,7 +227,7 @@ _infini() {
 
     case "${cmd}" in
         infini)
-            opts="-C -R -q -h -V --repo --branch --password-file --password-command --endpoint --region --mem-cache --cache-size --cache-dir --json --quiet --help --version init clone put get rm mv cp ls status reset diff commit log show checkout fork branch check gc stats key lock unlock completions gen-docs help"
+            opts="-C -R -q -h -V --repo --branch --password-file --password-command --endpoint --region --mem-cache --cache-size --cache-dir --json --quiet --help --version init clone put get rm mv cp ls status reset diff commit update log show checkout fork branch check gc stats key lock unlock completions gen-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -523,7 +529,7 @@ _infini() {
             return 0
             ;;
         infini__subcmd__commit)
-            opts="-m -C -R -q -h --message --repo --branch --password-file --password-command --endpoint --region --mem-cache --cache-size --cache-dir --json --quiet --help"
+            opts="-m -C -R -q -h --message --allow-empty --rebase --ours --theirs --repo --branch --password-file --password-command --endpoint --region --mem-cache --cache-size --cache-dir --json --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -941,7 +947,7 @@ _infini() {
             return 0
             ;;
         infini__subcmd__get)
-            opts="-r -o -C -R -q -h --recursive --output --at --range --repo --branch --password-file --password-command --endpoint --region --mem-cache --cache-size --cache-dir --json --quiet --help"
+            opts="-r -o -C -R -q -h --recursive --output --parents --at --range --repo --branch --password-file --password-command --endpoint --region --mem-cache --cache-size --cache-dir --json --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1015,7 +1021,7 @@ _infini() {
             return 0
             ;;
         infini__subcmd__help)
-            opts="init clone put get rm mv cp ls status reset diff commit log show checkout fork branch check gc stats key lock unlock completions gen-docs help"
+            opts="init clone put get rm mv cp ls status reset diff commit update log show checkout fork branch check gc stats key lock unlock completions gen-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1435,6 +1441,20 @@ _infini() {
             return 0
             ;;
         infini__subcmd__help__subcmd__unlock)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        infini__subcmd__help__subcmd__update)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2486,6 +2506,64 @@ _infini() {
             ;;
         infini__subcmd__unlock)
             opts="-C -R -q -h --repo --branch --password-file --password-command --endpoint --region --mem-cache --cache-size --cache-dir --json --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --repo)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -R)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --branch)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --password-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --password-command)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --region)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --mem-cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        infini__subcmd__update)
+            opts="-C -R -q -h --ours --theirs --repo --branch --password-file --password-command --endpoint --region --mem-cache --cache-size --cache-dir --json --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -29,10 +29,11 @@ pub mod engine;
 
 pub use engine::chunk::{Blob, BlobReader, BlobWriter, WriteOptions};
 pub use engine::crypto::{KdfParams, MasterKey};
-pub use engine::db::Infinitree;
+pub use engine::db::{Commits, Infinitree};
 pub use engine::error::{Error, Result};
 pub use engine::fields::{Field, Index, Trace, Tracer};
 pub use engine::id::CommitId;
+pub use engine::location::Location;
 pub use engine::object::StoreOptions;
 pub use engine::repo::{Branch, CheckOptions, CheckReport, CommitInfo, GcOptions, GcPlan, Repository};
 /// `#[derive(Index)]`: implement [`Index`](trait@Index) for a struct of fields.
@@ -92,3 +93,8 @@ pub mod progress {
 pub mod __derive {
     pub use crate::engine::fields::{Field, Index};
 }
+
+/// The README's Rust examples compile and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

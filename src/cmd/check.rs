@@ -26,12 +26,32 @@ impl Args {
         )?;
         drop(bar);
         if ctx.global.json {
+            let damaged: Vec<_> = rep
+                .damaged
+                .iter()
+                .map(|d| {
+                    serde_json::json!({
+                        "object": d.object,
+                        "problem": d.problem,
+                        "keys": d.keys,
+                        "commits": d.commits.iter().map(|c| c.to_hex()).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
             output::json(&serde_json::json!({
                 "packs": rep.packs, "commits": rep.commits, "values": rep.values,
                 "chunks": rep.chunks, "bytes_read": rep.bytes_read, "errors": rep.errors,
+                "damaged": damaged,
             }))?;
         } else {
-            for e in &rep.errors {
+            // Each damaged object once, then what depends on it; then any other problem.
+            for d in &rep.damaged {
+                eprintln!("error: object {}: {}", d.object, d.problem);
+                eprintln!("  needed by {} key(s): {}", d.keys.len(), sample(&d.keys));
+                let commits: Vec<String> = d.commits.iter().map(|c| c.to_hex()[..10].to_string()).collect();
+                eprintln!("  held by {} commit(s): {}", commits.len(), sample(&commits));
+            }
+            for e in rep.errors.iter().skip(rep.damaged.len()) {
                 eprintln!("error: {e}");
             }
             output::info(
@@ -55,4 +75,14 @@ impl Args {
         }
         Ok(())
     }
+}
+
+/// The first few items of a list, and how many more there are (`--json` lists them all).
+fn sample(items: &[String]) -> String {
+    const SHOW: usize = 10;
+    let mut s = items.iter().take(SHOW).cloned().collect::<Vec<_>>().join(", ");
+    if items.len() > SHOW {
+        s.push_str(&format!(", ... and {} more (all with --json)", items.len() - SHOW));
+    }
+    s
 }

@@ -6,28 +6,55 @@ use super::{output, Context};
 use infini::engine::db::{build_roots, load_index};
 use infini::engine::namespace::{staged_packs, NamespaceIndex};
 use infini::engine::workspace::StagedFile;
+use infini::engine::Error;
+
+/// `commit` with nothing staged (exit code 1, like git).
+#[derive(Debug, thiserror::Error)]
+#[error("nothing to commit (nothing staged; use --allow-empty to commit anyway)")]
+pub struct NothingToCommit;
 
 /// Commit the staged changes and print the new commit's id on stdout.
 ///
 /// If another writer moved the branch meanwhile, the changes are merged by key onto the new head; when both sides
-/// changed the same key differently the commit stops with exit code 11, names the keys, and keeps them staged.
+/// changed the same key differently the commit stops with exit code 11, names the keys, and keeps them staged:
+/// run `infini update` (or `commit --rebase`) to base them on the new head, then resolve each conflict.
+/// With nothing staged it exits 1 ("nothing to commit") unless --allow-empty.
 #[derive(clap::Args)]
 pub struct Args {
     /// Commit message.
     #[arg(short = 'm', long = "message", required = true)]
     message: String,
+    /// Record a commit even when nothing is staged.
+    #[arg(long)]
+    allow_empty: bool,
+    /// First take the branch's current head as the base of the staged changes (`infini update`); stops on
+    /// conflicts unless --ours or --theirs settles them.
+    #[arg(long)]
+    rebase: bool,
+    #[command(flatten)]
+    side: super::update::SideArgs,
 }
 
 impl Args {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
         let mut s = Session::write(ctx)?;
         let branch = s.branch_for_write()?.to_string();
-        if s.staged.changes.is_empty() {
-            if ctx.global.json {
-                output::json(&serde_json::json!({ "committed": false }))?;
+        if (self.side.ours || self.side.theirs) && !self.rebase {
+            return Err(super::usage("--ours and --theirs go with --rebase (or use `infini update --ours|--theirs`)"));
+        }
+        if self.rebase {
+            let r = s.update(self.side.side())?;
+            if !r.conflicts.is_empty() {
+                super::update::report(ctx, &s, &r)?;
+                anyhow::bail!(Error::MergeConflict { keys: r.conflicts });
             }
-            output::info(ctx, "nothing to commit (nothing staged)");
-            return Ok(());
+        }
+        let unresolved = s.conflicts();
+        if !unresolved.is_empty() {
+            anyhow::bail!(Error::MergeConflict { keys: unresolved });
+        }
+        if s.staged.changes.is_empty() && !self.allow_empty {
+            anyhow::bail!(NothingToCommit);
         }
         let repo = s.repo.clone();
         let base = match s.staged.base {
@@ -54,7 +81,7 @@ impl Args {
                 "branch": branch,
             }))?;
         } else {
-            println!("{}", output::id(&c.ptr));
+            output::line(output::id(&c.ptr))?;
         }
         Ok(())
     }

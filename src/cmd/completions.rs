@@ -21,8 +21,9 @@ pub struct GenDocsArgs {
 impl Args {
     pub fn run(self, _ctx: &Context) -> anyhow::Result<()> {
         let mut cmd = super::command();
-        clap_complete::generate(self.shell, &mut cmd, "infini", &mut std::io::stdout());
-        Ok(())
+        let mut script = Vec::new();
+        clap_complete::generate(self.shell, &mut cmd, "infini", &mut script);
+        super::output::line(String::from_utf8(script)?.trim_end())
     }
 }
 
@@ -37,9 +38,91 @@ pub fn generate_docs(dir: &std::path::Path) -> anyhow::Result<()> {
         let mut cmd = super::command();
         clap_complete::generate_to(shell, &mut cmd, "infini", &comp)?;
     }
-    let cmd = super::command();
-    clap_mangen::generate_to(cmd, &man)?;
+    let mut cmd = super::command().disable_help_subcommand(true);
+    cmd.build();
+    write_man_pages(&cmd, &man)
+}
+
+/// One man page per (visible) command, recursively. clap_mangen renders most sections; the synopsis (with value
+/// names: `-C <DIR>`) and the exit status list are rendered here.
+fn write_man_pages(cmd: &clap::Command, dir: &std::path::Path) -> anyhow::Result<()> {
+    use std::io::Write;
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        write_man_pages(sub, dir)?;
+    }
+    let man = clap_mangen::Man::new(cmd.clone());
+    let mut page = Vec::new();
+    man.render_title(&mut page)?;
+    man.render_name_section(&mut page)?;
+    page.write_all(synopsis(cmd).as_bytes())?;
+    man.render_description_section(&mut page)?;
+    if cmd.get_arguments().any(|a| !a.is_hide_set()) {
+        man.render_options_section(&mut page)?;
+    }
+    if cmd.get_subcommands().any(|s| !s.is_hide_set()) {
+        man.render_subcommands_section(&mut page)?;
+    }
+    page.write_all(b".SH \"EXIT STATUS\"\n")?;
+    for (code, meaning) in super::EXIT_CODE_TABLE {
+        writeln!(page, ".TP\n\\fB{code}\\fR\n{}", roff_escape(meaning))?;
+    }
+    if cmd.get_version().is_some() {
+        man.render_version_section(&mut page)?;
+    }
+    std::fs::write(dir.join(man.get_filename()), page)?;
     Ok(())
+}
+
+/// Escape text for roff: backslashes, hyphens (so they are not hyphenation points), and a leading dot or quote.
+fn roff_escape(s: &str) -> String {
+    let t = s.replace('\\', "\\e").replace('-', "\\-");
+    if t.starts_with('.') || t.starts_with('\'') {
+        format!("\\&{t}")
+    } else {
+        t
+    }
+}
+
+/// The SYNOPSIS section: every option with its value name (`[-C <DIR>]`), then the positionals.
+fn synopsis(cmd: &clap::Command) -> String {
+    let bold = |s: &str| format!("\\fB{}\\fR", roff_escape(s));
+    let italic = |s: &str| format!("\\fI{}\\fR", roff_escape(s));
+    let name = cmd.get_bin_name().unwrap_or_else(|| cmd.get_name());
+    let mut parts = vec![bold(name)];
+    for a in cmd.get_arguments().filter(|a| !a.is_hide_set() && !a.is_positional()) {
+        let flag = match (a.get_short(), a.get_long()) {
+            (Some(s), Some(l)) => format!("{}|{}", bold(&format!("-{s}")), bold(&format!("--{l}"))),
+            (Some(s), None) => bold(&format!("-{s}")),
+            (None, Some(l)) => bold(&format!("--{l}")),
+            (None, None) => continue,
+        };
+        let takes_value = a.get_num_args().is_some_and(|n| n.takes_values());
+        let value = match a.get_value_names() {
+            // `\ `: a space roff never breaks a line at, so an option stays with its value.
+            Some(v) if takes_value => format!("\\ <{}>", v.iter().map(|n| italic(n)).collect::<Vec<_>>().join(" ")),
+            None if takes_value => format!("\\ <{}>", italic(&a.get_id().as_str().to_uppercase())),
+            _ => String::new(),
+        };
+        if a.is_required_set() {
+            parts.push(format!("{flag}{value}"));
+        } else {
+            parts.push(format!("[{flag}{value}]"));
+        }
+    }
+    for a in cmd.get_positionals().filter(|a| !a.is_hide_set()) {
+        let names = a
+            .get_value_names()
+            .map(|v| v.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(" "))
+            .unwrap_or_else(|| a.get_id().as_str().to_uppercase());
+        let many = a.get_num_args().is_some_and(|n| n.max_values() > 1);
+        let text = format!("{}{}", italic(&names), if many { "..." } else { "" });
+        parts.push(if a.is_required_set() { text } else { format!("[{text}]") });
+    }
+    if cmd.get_subcommands().any(|s| !s.is_hide_set()) {
+        parts.push(format!("<{}>", italic("COMMAND")));
+    }
+    // Left-adjusted, without hyphenation: option names are not words to split.
+    format!(".SH SYNOPSIS\n.nh\n.ad l\n{}\n.ad\n.hy\n", parts.join(" "))
 }
 
 impl GenDocsArgs {

@@ -25,6 +25,9 @@ pub struct Args {
     /// Write to FILE instead of stdout.
     #[arg(short = 'o', long, value_name = "FILE")]
     output: Option<PathBuf>,
+    /// Create the missing parent directories of -o FILE (otherwise a missing one is an error, exit code 3).
+    #[arg(long, requires = "output")]
+    parents: bool,
     /// Read the value at revision REV instead of the workspace's view.
     #[arg(long, value_name = "REV")]
     at: Option<String>,
@@ -127,6 +130,15 @@ impl Args {
         match &self.output {
             Some(path) => {
                 let path = super::session::cwd(ctx)?.join(path);
+                if let Some(parent) = path.parent().filter(|p| !self.parents && !p.as_os_str().is_empty()) {
+                    if !parent.is_dir() {
+                        anyhow::bail!(Error::not_found(format!(
+                            "directory {} (the parent of -o {}; add --parents to create it)",
+                            parent.display(),
+                            self.output.as_ref().map(|o| o.display().to_string()).unwrap_or_default()
+                        )));
+                    }
+                }
                 let bar = Bar::bytes(ctx, "get", Some(range.1 - range.0));
                 let n = write_file(&s, &entry, &path, range, &bar)?;
                 bar.finish(bar.bytes_summary(n));

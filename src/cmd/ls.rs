@@ -77,7 +77,7 @@ impl Args {
                     v["kind"] = serde_json::json!("symlink");
                     v["target"] = serde_json::json!(link_target(&entry));
                 }
-                serde_json::to_writer(&mut out, &v)?;
+                output::json_to(&mut out, &v)?;
             } else if self.long {
                 let t = entry.mtime.map(output::time).unwrap_or_else(|| "-".into());
                 let mode = mode_string(&entry);

@@ -27,6 +27,7 @@ mod session;
 mod show;
 mod stats;
 mod status;
+mod update;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use infini::engine::backend::BackendError;
@@ -34,18 +35,28 @@ use infini::engine::Error;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// The exit-code table, printed at the end of every `--help`.
-pub const EXIT_CODES: &str = "\
-Exit codes:
-  0   success
-  1   any other error
-  2   usage error (bad arguments, invalid revision or key)
-  3   not found (key, revision, branch)
-  10  no repository or workspace
-  11  conflict (a concurrent change that could not be merged, or a branch that already exists)
-  12  wrong password or no usable key
-  13  integrity failure (corrupt, truncated or tampered data)
-  14  backend unavailable after retries";
+/// The documented exit codes and what each means (the README, `--help` and the man pages list them).
+pub const EXIT_CODE_TABLE: &[(u8, &str)] = &[
+    (0, "success"),
+    (code::OTHER, "any other error"),
+    (code::USAGE, "usage error (bad arguments, invalid revision or key)"),
+    (code::NOT_FOUND, "not found (key, revision, branch, input file)"),
+    (code::NO_REPO, "no repository or workspace (or no such bucket)"),
+    (code::CONFLICT, "conflict (a concurrent change that could not be merged, or a branch that already exists)"),
+    (code::PASSWORD, "wrong password or no usable key"),
+    (code::INTEGRITY, "integrity failure (corrupt, truncated or tampered data)"),
+    (code::UNAVAILABLE, "backend unavailable after retries"),
+    (code::ACCESS_DENIED, "access denied by the backend (credentials or permissions)"),
+];
+
+/// The exit-code table as printed at the end of every `--help`.
+pub fn exit_codes_help() -> String {
+    let mut s = String::from("Exit codes:");
+    for (c, meaning) in EXIT_CODE_TABLE {
+        s.push_str(&format!("\n  {c:<3} {meaning}"));
+    }
+    s
+}
 
 /// Exit codes.
 pub mod code {
@@ -65,6 +76,8 @@ pub mod code {
     pub const INTEGRITY: u8 = 13;
     /// Backend unavailable.
     pub const UNAVAILABLE: u8 = 14;
+    /// Access denied by the backend.
+    pub const ACCESS_DENIED: u8 = 15;
 }
 
 /// infini: versioned, encrypted key/value state on storage you don't trust.
@@ -133,6 +146,7 @@ enum Command {
     Reset(reset::Args),
     Diff(diff::Args),
     Commit(commit::Args),
+    Update(update::Args),
     Log(log::Args),
     Show(show::Args),
     Checkout(checkout::Args),
@@ -157,9 +171,10 @@ pub struct Context {
 
 /// The clap command with the exit-code table appended to every help text.
 pub fn command() -> clap::Command {
-    Cli::command().after_help(EXIT_CODES).mut_subcommands(|s| {
-        let s = s.after_help(EXIT_CODES);
-        s.mut_subcommands(|ss| ss.after_help(EXIT_CODES))
+    let codes = exit_codes_help();
+    Cli::command().after_help(codes.clone()).mut_subcommands(|s| {
+        let s = s.after_help(codes.clone());
+        s.mut_subcommands(|ss| ss.after_help(codes.clone()))
     })
 }
 
@@ -174,7 +189,7 @@ pub fn main() -> ExitCode {
                 _ => code::USAGE,
             };
             if code != 0 && json_requested {
-                output::json_error(&e.to_string(), code);
+                output::json_error(&e.to_string(), code, None);
             } else {
                 let _ = e.print();
             }
@@ -189,6 +204,7 @@ pub fn main() -> ExitCode {
         }
     };
     let json = cli.global.json;
+    let command_name = matches.subcommand_name().unwrap_or("").to_string();
     let ctx = Context { global: cli.global };
     match run(cli.command, &ctx) {
         Ok(()) => ExitCode::SUCCESS,
@@ -198,10 +214,14 @@ pub fn main() -> ExitCode {
             }
             let code = exit_code(&e);
             let msg = format!("{e:#}");
+            let hint = hint(&e, &command_name);
             if json {
-                output::json_error(&msg, code);
+                output::json_error(&msg, code, hint.as_deref());
             } else {
-                eprintln!("infini: error: {msg}");
+                match hint {
+                    Some(h) => eprintln!("infini: error: {msg}; {h}"),
+                    None => eprintln!("infini: error: {msg}"),
+                }
             }
             ExitCode::from(code)
         }
@@ -222,6 +242,7 @@ fn run(cmd: Command, ctx: &Context) -> anyhow::Result<()> {
         Command::Reset(a) => a.run(ctx),
         Command::Diff(a) => a.run(ctx),
         Command::Commit(a) => a.run(ctx),
+        Command::Update(a) => a.run(ctx),
         Command::Log(a) => a.run(ctx),
         Command::Show(a) => a.run(ctx),
         Command::Checkout(a) => a.run(ctx),
@@ -238,11 +259,56 @@ fn run(cmd: Command, ctx: &Context) -> anyhow::Result<()> {
     }
 }
 
+/// Whether `e` comes from writing into a closed stdout (a reader like `head` that stopped early): never an error.
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    use std::io::ErrorKind::BrokenPipe;
     e.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == BrokenPipe)
+            || c.downcast_ref::<serde_json::Error>().is_some_and(|j| j.io_error_kind() == Some(BrokenPipe))
             || matches!(c.downcast_ref::<Error>(), Some(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe)
     })
+}
+
+/// What to do next about an error, when the command line knows better than the engine (which names only what
+/// went wrong). `command` is the subcommand that failed.
+pub fn hint(e: &anyhow::Error, command: &str) -> Option<String> {
+    let backend = e.chain().find_map(|c| {
+        c.downcast_ref::<BackendError>().or_else(|| match c.downcast_ref::<Error>() {
+            Some(Error::Backend(b)) => Some(b),
+            _ => None,
+        })
+    });
+    if let Some(b) = backend {
+        return match b {
+            BackendError::NoBucket { .. } if command == "init" => {
+                Some("add --create-bucket to create it, or check the bucket name and --endpoint".into())
+            }
+            BackendError::NoBucket { .. } => Some("check the bucket name and --endpoint (or AWS_ENDPOINT_URL)".into()),
+            BackendError::AccessDenied { .. } => Some(
+                "check the access key and secret (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the AWS profile) and \
+                 the bucket's permissions"
+                    .into(),
+            ),
+            BackendError::Unavailable { .. } => Some(
+                "check that the endpoint is right and reachable (--endpoint, AWS_ENDPOINT_URL); INFINI_RETRIES sets \
+                 the number of attempts"
+                    .into(),
+            ),
+            _ => None,
+        };
+    }
+    for c in e.chain() {
+        if let Some(Error::MergeConflict { .. }) = c.downcast_ref::<Error>() {
+            return Some(if command == "commit" {
+                "run `infini update` to base your staged changes on the branch's new head (or `infini commit \
+                 --rebase`), then resolve each conflict: `infini status` lists them"
+                    .into()
+            } else {
+                format!("resolve each conflict: {}", update::RESOLVE_HINT)
+            });
+        }
+    }
+    None
 }
 
 /// The documented exit code for an error.
@@ -268,7 +334,7 @@ fn engine_code(e: &Error) -> u8 {
         Error::Integrity { .. } => code::INTEGRITY,
         Error::NotFound { .. } => code::NOT_FOUND,
         Error::WrongPassword => code::PASSWORD,
-        Error::Conflict { .. } => code::CONFLICT,
+        Error::Conflict { .. } | Error::MergeConflict { .. } => code::CONFLICT,
         Error::NoRepository { .. } => code::NO_REPO,
         Error::Invalid(_) => code::USAGE,
         Error::Internal { .. } => code::OTHER,
@@ -280,6 +346,8 @@ fn backend_code(b: &BackendError) -> u8 {
     match b {
         BackendError::Unavailable { .. } | BackendError::Transient { .. } => code::UNAVAILABLE,
         BackendError::NotFound { .. } => code::INTEGRITY,
+        BackendError::AccessDenied { .. } => code::ACCESS_DENIED,
+        BackendError::NoBucket { .. } => code::NO_REPO,
         _ => code::OTHER,
     }
 }

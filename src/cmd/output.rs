@@ -5,18 +5,40 @@ use super::Context;
 use infini::engine::object::ChunkPointer;
 use std::io::Write;
 
-/// Print an error as JSON on stderr.
-pub fn json_error(msg: &str, code: u8) {
-    let v = serde_json::json!({ "error": { "message": msg.trim_end(), "code": code } });
+/// Print an error as JSON on stderr, with what to do next if known.
+pub fn json_error(msg: &str, code: u8, hint: Option<&str>) {
+    let mut v = serde_json::json!({ "error": { "message": msg.trim_end(), "code": code } });
+    if let Some(h) = hint {
+        v["error"]["hint"] = serde_json::json!(h);
+    }
     eprintln!("{v}");
 }
 
 /// Print a JSON value on stdout.
 pub fn json(v: &serde_json::Value) -> anyhow::Result<()> {
+    let mut text = serde_json::to_vec(v)?;
+    text.push(b'\n');
+    stdout_bytes(&text)
+}
+
+/// Print one line of data on stdout. Unlike `println!`, a closed stdout is an error the caller can return (and
+/// [`super::main`] treats as a quiet success), never a panic.
+pub fn line(s: impl AsRef<str>) -> anyhow::Result<()> {
+    let mut text = s.as_ref().as_bytes().to_vec();
+    text.push(b'\n');
+    stdout_bytes(&text)
+}
+
+fn stdout_bytes(b: &[u8]) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    serde_json::to_writer(&mut out, v)?;
-    writeln!(out)?;
+    out.write_all(b)?;
     out.flush()?;
+    Ok(())
+}
+
+/// Write one JSON value into a stream of output (e.g. an element of a streamed array).
+pub fn json_to(out: &mut impl Write, v: &serde_json::Value) -> anyhow::Result<()> {
+    out.write_all(&serde_json::to_vec(v)?)?;
     Ok(())
 }
 

@@ -3,9 +3,9 @@
 use super::progress::{self, Bar};
 use super::session::Session;
 use super::{output, usage, Context};
-use anyhow::Context as _;
 use infini::engine::files::{file_entry, put_tree, PutTreeOptions};
 use infini::engine::namespace::{check_key, store_value};
+use infini::engine::Error;
 use std::path::Path;
 
 /// Stage a value under KEY, read from FILE or stdin (`-`); with -r, stage every file under DIR as PREFIX/ + its
@@ -61,6 +61,8 @@ impl Args {
             }
             // The bar stays up until the uploads are done; then the summary replaces it.
             bar.waiting("uploading");
+            // Staging a key again is how a conflict is resolved with this side's value, even with the same bytes.
+            s.resolve(out.staged.iter().map(|(k, _)| k.as_str()));
             s.save_staged(&ns)?;
             let files = (out.staged.len() + out.unchanged) as u64;
             bar.finish(|took| {
@@ -99,8 +101,12 @@ impl Args {
             }
             Some(path) => {
                 let p = super::session::cwd(ctx)?.join(path);
-                let mut f =
-                    std::fs::File::open(&p).with_context(|| format!("opening {}", Path::new(path).display()))?;
+                let mut f = std::fs::File::open(&p).map_err(|e| match e.kind() {
+                    std::io::ErrorKind::NotFound => {
+                        Error::not_found(format!("input file {}", Path::new(path).display())).into()
+                    }
+                    _ => anyhow::Error::new(e).context(format!("opening {}", Path::new(path).display())),
+                })?;
                 let meta = f.metadata()?;
                 let bar = Bar::bytes(ctx, "put", Some(meta.len()));
                 let e = store_value(&store, &mut f, &mut |n| bar.set_position(n))?;
@@ -111,6 +117,7 @@ impl Args {
         staged.push((self.target.clone(), size));
         ns.insert(self.target.clone(), entry);
         bar.waiting("uploading");
+        s.resolve([self.target.as_str()]);
         s.save_staged(&ns)?;
         bar.finish(bar.bytes_summary(size));
         if ctx.global.json {

@@ -233,6 +233,10 @@ impl Session {
     }
 
     /// Persist the view's staged changes. Data they reference must already be flushed.
+    ///
+    /// A conflicted key stays conflicted only while its staged change is the one the conflict was found with:
+    /// staging anything else for it (`put`, `rm`, ...) resolves it with that value, unstaging it (`reset KEY`) takes
+    /// the branch's value. [`Session::resolve`] resolves keys explicitly (a `put` of the same bytes again).
     pub fn save_staged(&mut self, ns: &Namespace) -> anyhow::Result<()> {
         self.repo.store().flush()?;
         let changes: Vec<_> = ns
@@ -240,12 +244,101 @@ impl Session {
             .into_iter()
             .map(|(k, v)| (serde_bytes::ByteBuf::from(k), v.map(serde_bytes::ByteBuf::from)))
             .collect();
+        let before: std::collections::HashMap<_, _> = self.staged.changes.iter().cloned().collect();
+        let conflicts = self
+            .staged
+            .conflicts
+            .iter()
+            .filter(|k| changes.iter().any(|(ck, cv)| ck == *k && before.get(*k) == Some(cv)))
+            .cloned()
+            .collect();
         let base = if self.staged.changes.is_empty() { self.tip_ptr() } else { self.staged.base };
-        self.staged = StagedFile { base, changes };
+        self.staged = StagedFile { base, changes, conflicts };
         let ws = self.workspace()?;
         ws.save_staged(self.repo.store().keys(), &self.staged)?;
         Ok(())
     }
+
+    /// Mark `keys` as resolved with the value staged for them now (call before [`Session::save_staged`]).
+    pub fn resolve<'a>(&mut self, keys: impl IntoIterator<Item = &'a str>) {
+        for k in keys {
+            self.staged.conflicts.retain(|c| c.as_slice() != k.as_bytes());
+        }
+    }
+
+    /// Conflicted keys that are not resolved yet.
+    pub fn conflicts(&self) -> Vec<String> {
+        self.staged.conflicts.iter().map(|k| String::from_utf8_lossy(k).into_owned()).collect()
+    }
+
+    /// Take the branch's current head as the base of the staged changes, keeping them (like `git rebase` of
+    /// uncommitted work). Keys both sides changed differently are recorded as conflicts, with this side's value
+    /// staged; `ours` resolves them all with the staged value, `theirs` by unstaging them. Returns the conflicts
+    /// still to resolve and the number of changes that the new head already held (dropped).
+    pub fn update(&mut self, side: Option<Side>) -> anyhow::Result<Rebased> {
+        let idx = NamespaceIndex::default();
+        let base = match self.staged.base {
+            Some(p) if !self.staged.changes.is_empty() => Some(self.repo.read_commit(&p)?),
+            _ => self.tip.clone(),
+        };
+        load_index(&self.repo, &idx, base.as_ref())?;
+        idx.ns.import_staged(self.staged_changes())?;
+        let before = idx.ns.staged_len();
+        let new_root = self.tip.as_ref().and_then(|c| c.commit.index.get(infini::engine::namespace::FIELD));
+        let found = idx.ns.rebase(new_root.map(|b| b.as_slice()))?;
+        let dropped = before - idx.ns.staged_len();
+        let mut conflicts: Vec<String> = self.conflicts();
+        for k in found {
+            if !conflicts.contains(&k) {
+                conflicts.push(k);
+            }
+        }
+        let still_staged: std::collections::HashSet<String> = idx.ns.staged().into_iter().map(|(k, _)| k).collect();
+        conflicts.retain(|k| still_staged.contains(k));
+        conflicts.sort();
+        match side {
+            Some(Side::Ours) => conflicts.clear(),
+            Some(Side::Theirs) => {
+                for k in conflicts.drain(..) {
+                    idx.ns.unstage(&k);
+                }
+            }
+            None => {}
+        }
+        self.repo.store().flush()?;
+        let changes: Vec<_> = idx
+            .ns
+            .export_staged()
+            .into_iter()
+            .map(|(k, v)| (serde_bytes::ByteBuf::from(k), v.map(serde_bytes::ByteBuf::from)))
+            .collect();
+        self.staged = StagedFile {
+            base: self.tip_ptr(),
+            conflicts: conflicts.iter().map(|k| serde_bytes::ByteBuf::from(k.as_bytes().to_vec())).collect(),
+            changes,
+        };
+        self.workspace()?.save_staged(self.repo.store().keys(), &self.staged)?;
+        Ok(Rebased { conflicts, dropped, staged: self.staged.changes.len() })
+    }
+}
+
+/// Which side wins every conflict of an update.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// The staged change.
+    Ours,
+    /// The branch's committed value.
+    Theirs,
+}
+
+/// What [`Session::update`] did.
+pub struct Rebased {
+    /// Keys still conflicted.
+    pub conflicts: Vec<String>,
+    /// Staged changes the new head already held.
+    pub dropped: usize,
+    /// Staged changes now.
+    pub staged: usize,
 }
 
 /// Cache counters of this workspace, accumulated over commands in `.infini/cache/stats.json`.

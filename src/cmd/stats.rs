@@ -59,22 +59,33 @@ impl Args {
         if ctx.global.json {
             return output::json(&v);
         }
-        println!("repository size:   {} in {} objects", output::bytes(repo_bytes), objects.len());
-        println!("chunks:            {chunks} ({} sealed)", output::bytes(chunk_bytes));
-        println!("HEAD:              {keys} keys, {}", output::bytes(logical));
-        println!("HEAD / stored:     {ratio:.2}x (dedup and compression)");
-        println!("hot tier:          {} hits, {} misses", tiers.hot_hits, tiers.hot_misses);
-        match warm_disk {
-            Some(d) => println!(
-                "warm tier:         {} hits, {} misses, {} served, {} on disk",
+        let warm = match warm_disk {
+            Some(d) => format!(
+                "{} hits, {} misses, {} served, {} on disk",
                 tiers.warm_hits,
                 tiers.warm_misses,
                 output::bytes(tiers.warm_bytes),
                 output::bytes(d)
             ),
-            None => println!("warm tier:         off (local repository; enable with --cache-size)"),
-        }
-        println!("cold tier:         {} reads, {} fetched", tiers.cold_reads, output::bytes(tiers.cold_bytes));
+            None => "off (local repository; enable with --cache-size)".to_string(),
+        };
+        output::line(format!(
+            "repository size:   {} in {} objects\n\
+             chunks:            {chunks} ({} sealed)\n\
+             HEAD:              {keys} keys, {}\n\
+             HEAD / stored:     {ratio:.2}x (dedup and compression)\n\
+             hot tier:          {} hits, {} misses\n\
+             warm tier:         {warm}\n\
+             cold tier:         {} reads, {} fetched",
+            output::bytes(repo_bytes),
+            objects.len(),
+            output::bytes(chunk_bytes),
+            output::bytes(logical),
+            tiers.hot_hits,
+            tiers.hot_misses,
+            tiers.cold_reads,
+            output::bytes(tiers.cold_bytes)
+        ))?;
         Ok(())
     }
 }

@@ -2,7 +2,13 @@
 
 use super::session::Session;
 use super::{diff, output, Context};
+use infini::engine::namespace::Entry;
 use infini::engine::workspace::Head;
+
+/// A value's content id, in hex.
+fn value_id(e: &Entry) -> String {
+    hex::encode(e.blob.content_id())
+}
 
 /// Show the current branch (or detached commit) and the staged changes.
 #[derive(clap::Args)]
@@ -14,6 +20,19 @@ impl Args {
         let idx = infini::engine::namespace::NamespaceIndex::default();
         infini::engine::db::load_index(&s.repo, &idx, s.tip.as_ref())?;
         let rows = diff::to_workspace(&s, s.tip.as_ref(), &idx.ns)?;
+        // Each conflicted key: the staged value (ours) against the branch's committed one (theirs).
+        let view = s.view()?;
+        let mut conflicts = Vec::new();
+        for key in s.conflicts() {
+            let ours = view.get(&key)?;
+            let theirs = idx.ns.get(&key)?;
+            conflicts.push((key, ours, theirs));
+        }
+        let side = |e: &Option<Entry>| e.as_ref().map(|e| serde_json::json!({ "size": e.size(), "id": value_id(e) }));
+        let side_text = |e: &Option<Entry>| match e {
+            Some(e) => format!("{} {}", e.size(), &value_id(e)[..10]),
+            None => "deleted".to_string(),
+        };
         if ctx.global.json {
             let (branch, detached) = match &s.head {
                 Head::Branch(b) => (Some(b.clone()), None),
@@ -28,6 +47,9 @@ impl Args {
                 "detached": detached,
                 "head": s.tip.as_ref().map(|c| output::id(&c.ptr)),
                 "staged": staged,
+                "conflicts": conflicts.iter().map(|(k, o, t)| serde_json::json!({
+                    "key": k, "ours": side(o), "theirs": side(t),
+                })).collect::<Vec<_>>(),
             }));
         }
         match &s.head {
@@ -37,6 +59,22 @@ impl Args {
         if rows.is_empty() {
             output::info(ctx, "nothing staged");
         }
-        diff::print(ctx, &rows)
+        diff::print(ctx, &rows)?;
+        if !conflicts.is_empty() {
+            output::info(
+                ctx,
+                format!(
+                    "{} unresolved conflict(s) (C<TAB>key<TAB>ours: size id<TAB>theirs: size id); {}",
+                    conflicts.len(),
+                    super::update::RESOLVE_HINT
+                ),
+            );
+            let mut text = String::new();
+            for (k, o, t) in &conflicts {
+                text.push_str(&format!("C\t{k}\tours: {}\ttheirs: {}\n", side_text(o), side_text(t)));
+            }
+            output::line(text.trim_end())?;
+        }
+        Ok(())
     }
 }

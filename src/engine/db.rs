@@ -1,23 +1,24 @@
 //! [`Infinitree`]: an [`Index`] bound to a branch of a repository — the library's entry point.
 //!
-//! ```no_run
-//! use infini::engine::{backend::memory::MemoryBackend, crypto::KdfParams, db::Infinitree, fields::VersionedMap};
-//! use infini::engine::{object::StoreOptions, repo::Repository};
-//! use std::sync::Arc;
-//! # fn main() -> infini::engine::Result<()> {
-//! let repo = Arc::new(Repository::create(Arc::new(MemoryBackend::new()), b"secret", KdfParams::default(), StoreOptions::default())?);
+//! ```
+//! use infini::{fields::VersionedMap, Infinitree, Location, Repository};
+//! # fn main() -> infini::Result<()> {
+//! let repo = Repository::create_at(&Location::Memory, b"secret")?;
 //! let mut tree = Infinitree::<VersionedMap<String, usize>>::open(repo, "main")?;
 //! tree.index().insert("sample_size".into(), 1234);
 //! let first = tree.commit("first measurement! yay!")?;
-//! let old = tree.at(&first.id().to_hex())?;
+//! let old = tree.at(first.id())?;
 //! assert_eq!(old.get(&"sample_size".to_string())?, Some(1234));
 //! # Ok(()) }
 //! ```
 
+use crate::engine::chunk::{Blob, BlobReader, BlobWriter, WriteOptions};
 use crate::engine::fields::Index;
+use crate::engine::id::CommitId;
 use crate::engine::object::ChunkPointer;
 use crate::engine::repo::{CommitInfo, IndexRoots, Repository};
 use crate::engine::{Error, Result};
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
 /// Load every field of `index` from a commit's roots.
@@ -88,8 +89,14 @@ impl<I: Index + Default> Infinitree<I> {
         Ok(c)
     }
 
-    /// A read-only copy of the index at any revision (branch, id prefix, `HEAD~N`).
-    pub fn at(&self, rev: &str) -> Result<I> {
+    /// A read-only copy of the index as it was at commit `id`. Only the nodes a read touches are loaded.
+    pub fn at(&self, id: CommitId) -> Result<I> {
+        self.at_rev(&id.to_hex())
+    }
+
+    /// A read-only copy of the index at a revision expression: a branch name, `HEAD`, a unique commit-id prefix,
+    /// or any of these followed by `~N`.
+    pub fn at_rev(&self, rev: &str) -> Result<I> {
         let head: Option<ChunkPointer> = self.head.as_ref().map(|c| c.ptr);
         let ptr = self.repo.resolve(rev, head.as_ref())?;
         let c = self.repo.read_commit(&ptr)?;
@@ -98,10 +105,58 @@ impl<I: Index + Default> Infinitree<I> {
         Ok(index)
     }
 
+    /// The commits of this branch, newest first (first parents first), read lazily one at a time.
+    pub fn commits(&self) -> Commits<'_> {
+        Commits { repo: &self.repo, queue: self.head.iter().map(|c| c.ptr).collect(), seen: HashSet::new() }
+    }
+
+    /// The repository this index is bound to.
+    pub fn repository(&self) -> &Arc<Repository> {
+        &self.repo
+    }
+
+    /// The branch this index commits to.
+    pub fn branch(&self) -> &str {
+        &self.branch
+    }
+
+    /// A streaming writer for a large value (the seed's `BufferedSink`): write any number of bytes, then
+    /// [`BlobWriter::finish`] returns the [`Blob`] to keep in any field. Memory stays bounded whatever the size.
+    pub fn blob_writer(&self) -> BlobWriter {
+        BlobWriter::new(self.repo.store().clone(), WriteOptions::default())
+    }
+
+    /// A reader of a stored blob with `io::Read + io::Seek`; a seek and read fetch only the chunks covering the
+    /// range read.
+    pub fn blob_reader(&self, blob: Blob) -> BlobReader {
+        BlobReader::new(self.repo.store().clone(), blob)
+    }
+
     /// Create branch `name` at this head and open it.
     pub fn fork(&self, name: &str) -> Result<Self> {
         let head = self.head.as_ref().ok_or_else(|| Error::Invalid("nothing committed to fork from".into()))?;
         self.repo.create_branch(name, &head.ptr)?;
         Self::open(self.repo.clone(), name)
+    }
+}
+
+/// Iterator over a branch's commits, newest first: see [`Infinitree::commits`].
+pub struct Commits<'a> {
+    repo: &'a Repository,
+    queue: VecDeque<ChunkPointer>,
+    seen: HashSet<CommitId>,
+}
+
+impl Iterator for Commits<'_> {
+    type Item = Result<CommitInfo>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let ptr = self.queue.pop_front()?;
+            if !self.seen.insert(CommitId(ptr.id.0)) {
+                continue;
+            }
+            return Some(self.repo.read_commit(&ptr).inspect(|c| self.queue.extend(c.commit.parents.iter().copied())));
+        }
     }
 }

@@ -36,6 +36,13 @@ pub enum Error {
         /// What conflicts (keys, branch name).
         what: String,
     },
+    /// Staged changes collide with changes committed to the branch since they were staged: both sides changed
+    /// these keys differently. Nothing was committed; the changes stay staged.
+    #[error("conflict: changed concurrently on the branch: {}", keys.join(", "))]
+    MergeConflict {
+        /// The colliding keys.
+        keys: Vec<String>,
+    },
     /// The repository or workspace does not exist or is not usable.
     #[error("no repository: {what}")]
     NoRepository {

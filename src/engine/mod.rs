@@ -14,6 +14,7 @@ pub mod format;
 #[cfg(test)]
 mod fuzz;
 pub mod id;
+pub mod location;
 pub mod namespace;
 pub mod object;
 pub mod progress;

@@ -30,6 +30,7 @@ const COMMANDS: &[&str] = &[
     "lock",
     "unlock",
     "completions",
+    "update",
 ];
 
 const KEY_COMMANDS: &[&str] = &["passwd", "add", "list", "rm"];
@@ -84,8 +85,8 @@ fn assert_ends_with_exit_codes(out: &crate::util::Out) {
     let text = out.text();
     assert!(text.contains("Exit codes:"), "help has the exit-code table:\n{out}");
     let last = text.trim_end().lines().last().unwrap_or("");
-    assert!(last.trim_start().starts_with("14"), "help ends with the exit-code table (last line is code 14):\n{out}");
-    for code in ["0", "1", "2", "3", "10", "11", "12", "13", "14"] {
+    assert!(last.trim_start().starts_with("15"), "help ends with the exit-code table (last line is code 15):\n{out}");
+    for code in ["0", "1", "2", "3", "10", "11", "12", "13", "14", "15"] {
         assert!(
             text.lines().any(|l| l.trim_start().starts_with(&format!("{code} "))),
             "help lists exit code {code}:\n{out}"
@@ -145,4 +146,245 @@ fn every_product_command_exists() {
     for c in COMMANDS {
         env.ok([c, "--help"]);
     }
+}
+
+/// `man -l PAGE` rendered as plain text (`None`, after a note, when `man` is not installed).
+fn render_man(page: &Path) -> Option<String> {
+    let out = std::process::Command::new("man")
+        .arg("-l")
+        .arg(page)
+        .env("MANWIDTH", "100")
+        .env("MANPAGER", "cat")
+        .env("PAGER", "cat")
+        .env("MAN_KEEP_FORMATTING", "")
+        .output();
+    match out {
+        Ok(o) if o.status.success() => {
+            // Strip overstrike formatting (bold as c\bc, underline as _\bc).
+            let raw = String::from_utf8_lossy(&o.stdout).into_owned();
+            let mut text = String::new();
+            for c in raw.chars() {
+                if c == '\u{8}' {
+                    text.pop();
+                } else {
+                    text.push(c);
+                }
+            }
+            Some(text)
+        }
+        _ => {
+            eprintln!("note: `man` is not available; only the roff source of {} is checked", page.display());
+            None
+        }
+    }
+}
+
+#[test]
+fn man_pages_show_value_names_and_a_clean_exit_code_list() {
+    let project = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let top = project.join("man/infini.1");
+    let roff = String::from_utf8(read(&top)).expect("man page is UTF-8");
+    let synopsis = roff.split(".SH SYNOPSIS").nth(1).and_then(|s| s.split(".SH").next()).expect("a SYNOPSIS");
+    for want in
+        [r"\fB\-C\fR\ <\fIDIR\fR>", r"\fB\-R\fR|\fB\-\-repo\fR\ <\fIURL\fR>", r"\fB\-\-endpoint\fR\ <\fIURL\fR>"]
+    {
+        assert!(synopsis.contains(want), "the synopsis shows {want}:\n{synopsis}");
+    }
+    assert!(roff.contains(".SH \"EXIT STATUS\""), "an EXIT STATUS section");
+    let get = String::from_utf8(read(project.join("man/infini-get.1"))).unwrap();
+    assert!(get.contains(r"[\fB\-o\fR|\fB\-\-output\fR\ <\fIFILE\fR>]"), "subcommand synopses too:\n{get}");
+    let Some(text) = render_man(&top) else { return };
+    let syn = text.split("SYNOPSIS").nth(1).and_then(|s| s.split("DESCRIPTION").next()).unwrap_or("");
+    let syn = syn.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(syn.contains("[-C <DIR>]") && syn.contains("[-R|--repo <URL>]"), "rendered synopsis:\n{syn}");
+    let exit = text.split("EXIT STATUS").nth(1).expect("rendered EXIT STATUS");
+    let exit = exit.split("VERSION").next().unwrap_or(exit);
+    // Each code on its own line, its meaning indented below it, no line wrapped into the code column.
+    let codes: Vec<&str> =
+        exit.lines().filter_map(|l| l.split_whitespace().next()).filter(|w| w.parse::<u8>().is_ok()).collect();
+    assert_eq!(codes, ["0", "1", "2", "3", "10", "11", "12", "13", "14", "15"], "rendered exit codes:\n{exit}");
+    assert!(exit.contains("access denied by the backend"), "{exit}");
+    // Every meaning starts in the same column, after its code.
+    let columns: std::collections::BTreeSet<usize> = exit
+        .lines()
+        .filter(|l| l.split_whitespace().next().is_some_and(|w| w.parse::<u8>().is_ok()))
+        .map(|l| {
+            let code_end = l.find(|c: char| c.is_ascii_digit()).unwrap() + l.trim_start().find(' ').unwrap();
+            code_end + l[code_end..].find(|c: char| c != ' ').unwrap()
+        })
+        .collect();
+    assert_eq!(columns.len(), 1, "meanings aligned in one column:\n{exit}");
+}
+
+/// One documented command output in docs/json.md.
+struct JsonDoc {
+    /// `## ...` heading text without backticks (`infini ls`, `error`).
+    label: String,
+    /// Field path -> optional.
+    fields: std::collections::BTreeMap<String, bool>,
+}
+
+fn parse_json_md() -> Vec<JsonDoc> {
+    let text = String::from_utf8(read(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/json.md"))).unwrap();
+    let mut docs: Vec<JsonDoc> = Vec::new();
+    let mut is_json = false;
+    for line in text.lines() {
+        if let Some(h) = line.strip_prefix("## ") {
+            docs.push(JsonDoc { label: h.replace('`', ""), fields: Default::default() });
+            is_json = false;
+        } else if let Some(o) = line.strip_prefix("Output: ") {
+            is_json = o.starts_with("object") || o.starts_with("array");
+        } else if let (Some(d), true, Some(row)) = (docs.last_mut(), is_json, line.strip_prefix("| `")) {
+            let (path, rest) = row.split_once('`').expect("a `path` cell");
+            d.fields.insert(path.to_string(), rest.contains("optional"));
+        }
+    }
+    docs.retain(|d| !d.fields.is_empty());
+    docs
+}
+
+/// Every field path of a JSON value (`a.b`, `list[].x`), and the paths of arrays that are empty (`list[]`).
+fn json_paths(
+    v: &serde_json::Value,
+    prefix: &str,
+    out: &mut std::collections::BTreeSet<String>,
+    empty: &mut Vec<String>,
+) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m {
+                let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                out.insert(p.clone());
+                json_paths(x, &p, out, empty);
+            }
+        }
+        serde_json::Value::Array(a) => {
+            let p = format!("{prefix}[]");
+            if a.is_empty() {
+                empty.push(p.clone());
+            }
+            for x in a {
+                if x.is_object() {
+                    json_paths(x, &p, out, empty);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn every_commands_json_matches_docs_json_md() {
+    let docs = parse_json_md();
+    let mut env = Env::new();
+    let f = env.path("f.txt");
+    write(&f, b"from a file");
+    let tree = env.path("tree");
+    write(tree.join("x/1"), b"one");
+    let ws2 = env.path("ws2");
+    let out_file = env.path("out.bin");
+    let out_dir = env.path("out-dir");
+    let ws = env.ws.to_str().unwrap().to_string();
+    // (label in docs/json.md, arguments, stdin, workspace): run in order; every documented output is produced.
+    let mut outputs: Vec<(String, serde_json::Value)> = Vec::new();
+    let mut run = |label: &str, args: &[&str], stdin: Option<&[u8]>, dir: &Path| {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let mut cmd = env.cmd(&all).cwd(dir);
+        if args[0] == "key" {
+            cmd = cmd.env("INFINI_NEW_PASSWORD", "another password");
+        }
+        if let Some(b) = stdin {
+            cmd = cmd.stdin(b);
+        }
+        let out = cmd.run();
+        let v = if label == "error" {
+            assert_ne!(out.code, 0, "{out}");
+            out.stderr_json()
+        } else {
+            assert_eq!(out.code, 0, "{out}");
+            out.json()
+        };
+        outputs.push((label.to_string(), v.clone()));
+        v
+    };
+    let w = env.ws.clone();
+    run("infini init", &["init"], None, &w);
+    run("infini put", &["put", "a"], Some(b"base"), &w);
+    run("infini put", &["put", "file", f.to_str().unwrap()], None, &w);
+    run("infini put", &["put", "-r", tree.to_str().unwrap(), "t/"], None, &w);
+    run("infini commit", &["commit", "-m", "base"], None, &w);
+    run("infini clone", &["clone", &ws, ws2.to_str().unwrap()], None, &w);
+    run("infini put", &["put", "a"], Some(b"mine"), &ws2);
+    run("infini put", &["put", "a"], Some(b"theirs"), &w);
+    run("infini commit", &["commit", "-m", "theirs"], None, &w);
+    run("error", &["commit", "-m", "conflict"], None, &ws2);
+    run("infini update", &["update"], None, &ws2);
+    run("infini status", &["status"], None, &ws2);
+    run("infini reset", &["reset", "a"], None, &ws2);
+    run("infini get -o FILE", &["get", "a", "-o", out_file.to_str().unwrap()], None, &w);
+    run("infini get -r PREFIX DIR", &["get", "-r", "t/", out_dir.to_str().unwrap()], None, &w);
+    run("infini cp", &["cp", "a", "b"], None, &w);
+    run("infini mv", &["mv", "b", "c"], None, &w);
+    run("infini rm", &["rm", "c"], None, &w);
+    run("infini put", &["put", "d"], Some(b"d"), &w);
+    run("infini status", &["status"], None, &w);
+    run("infini diff", &["diff"], None, &w);
+    run("infini ls", &["ls"], None, &w);
+    run("infini commit", &["commit", "-m", "more"], None, &w);
+    run("infini log", &["log"], None, &w);
+    run("infini show", &["show"], None, &w);
+    run("infini fork", &["fork", "side"], None, &w);
+    run("infini checkout", &["checkout", "main"], None, &w);
+    run("infini branch", &["branch"], None, &w);
+    run("infini branch -d NAME", &["branch", "-d", "side"], None, &w);
+    run("infini check", &["check"], None, &w);
+    run("infini gc", &["gc", "--grace", "0s"], None, &w);
+    run("infini stats", &["stats"], None, &w);
+    let added = run("infini key add", &["key", "add"], None, &w)["added"].as_str().unwrap().to_string();
+    run("infini key list", &["key", "list"], None, &w);
+    run("infini key rm", &["key", "rm", &added], None, &w);
+    run("infini key passwd", &["key", "passwd"], None, &w);
+    run("error", &["get", "no-such-key"], None, &w);
+    run("infini lock", &["lock"], None, &w);
+    env.set("INFINI_PASSWORD", "another password");
+    env_unlock(&env, &w, &mut outputs);
+
+    let mut problems = Vec::new();
+    for d in &docs {
+        if !outputs.iter().any(|(l, _)| *l == d.label) {
+            problems.push(format!("docs/json.md documents `{}` but this test never runs it", d.label));
+        }
+    }
+    for c in COMMANDS.iter().filter(|c| !["completions", "key"].contains(c)) {
+        if !docs.iter().any(|d| d.label == format!("infini {c}") || d.label.starts_with(&format!("infini {c} "))) {
+            problems.push(format!("docs/json.md has no section for `infini {c}`"));
+        }
+    }
+    for (label, v) in &outputs {
+        let Some(d) = docs.iter().find(|d| d.label == *label) else {
+            problems.push(format!("`{label}` produced JSON that docs/json.md does not document: {v}"));
+            continue;
+        };
+        let mut actual = std::collections::BTreeSet::new();
+        let mut empty = Vec::new();
+        json_paths(v, "", &mut actual, &mut empty);
+        for p in &actual {
+            if !d.fields.contains_key(p) {
+                problems.push(format!("`{label}` emits `{p}`, not in docs/json.md: {v}"));
+            }
+        }
+        for (p, optional) in &d.fields {
+            let excused = *optional || empty.iter().any(|e| p.starts_with(e.as_str()));
+            if !excused && !actual.contains(p) {
+                problems.push(format!("`{label}` lacks documented field `{p}`: {v}"));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "--json output and docs/json.md disagree:\n  {}", problems.join("\n  "));
+}
+
+fn env_unlock(env: &Env, dir: &Path, outputs: &mut Vec<(String, serde_json::Value)>) {
+    let out = env.cmd(["--json", "unlock"]).cwd(dir).ok();
+    outputs.push(("infini unlock".into(), out.json()));
 }

@@ -365,8 +365,8 @@ fn status_and_reset() {
     env.fails_with(3, ["get", "new"]);
     assert_eq!(env.get("remove"), b"1");
     // Nothing staged: commit creates nothing.
-    let out = env.ok(["commit", "-m", "empty"]);
-    assert!(out.stdout.is_empty(), "{out}");
+    let out = env.fails_with(1, ["commit", "-m", "empty"]);
+    assert!(out.stderr.contains("nothing to commit"), "{out}");
     assert_eq!(env.log_ids().len(), 1);
 
     // Putting back the committed value is not a change.
@@ -420,20 +420,31 @@ fn rm_mv_cp() {
 }
 
 #[test]
-fn commit_with_nothing_staged_creates_nothing() {
+fn commit_with_nothing_staged_exits_1_unless_allow_empty() {
+    // `id=$(infini commit -m x)` must never get an empty id and success.
     let env = Env::init();
     // Before the first commit.
-    let out = env.ok(["commit", "-m", "nothing"]);
-    assert!(out.stdout.is_empty(), "no id printed when nothing is committed:\n{out}");
+    let out = env.fails_with(1, ["commit", "-m", "nothing"]);
+    assert!(out.stderr.contains("nothing to commit"), "git's wording:\n{out}");
+    assert!(out.stderr.contains("--allow-empty"), "the message names the way to commit anyway:\n{out}");
     assert!(env.log_ids().is_empty());
     env.put("k", b"v");
     let c1 = env.commit("one");
-    let out = env.ok(["commit", "-m", "nothing again"]);
-    assert!(out.stdout.is_empty(), "{out}");
+    let out = env.fails_with(1, ["commit", "-m", "nothing again"]);
+    assert!(out.stderr.contains("nothing to commit"), "{out}");
     assert_eq!(env.log_ids(), vec![c1.clone()]);
-    let out = env.ok(["--json", "commit", "-m", "nothing again"]);
-    assert!(out.json().get("id").is_none(), "no id in JSON either:\n{out}");
-    assert_eq!(env.log_ids(), vec![c1]);
+    let out = env.fails_with(1, ["--json", "commit", "-m", "nothing again"]);
+    assert_eq!(out.stderr_json()["error"]["code"], 1, "{out}");
+    assert_eq!(env.log_ids(), vec![c1.clone()]);
+    // --allow-empty records a commit with the same content.
+    let c2 = commit_id(&env.ok(["commit", "-m", "marker", "--allow-empty"]));
+    assert_eq!(env.log_ids(), vec![c2, c1]);
+    assert_eq!(env.ok(["ls"]).lines(), ["k"]);
+    assert_eq!(env.get("k"), b"v");
+    // Also as the very first commit of a branch.
+    let env = Env::init();
+    let c = commit_id(&env.ok(["commit", "-m", "root", "--allow-empty"]));
+    assert_eq!(env.log_ids(), vec![c]);
 }
 
 #[test]

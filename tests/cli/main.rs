@@ -4,7 +4,9 @@
 mod support;
 mod util;
 
+mod check;
 mod confidentiality;
+mod conflicts;
 mod docs;
 mod errors;
 mod history;
@@ -13,7 +15,9 @@ mod incremental;
 mod killed;
 mod many_writers;
 mod progress;
+mod readme;
 mod s3;
+mod scripting;
 mod session;
 mod trees;
 mod values;

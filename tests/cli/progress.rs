@@ -188,14 +188,15 @@ fn put_draws_bytes_total_rate_and_eta_then_one_summary_line() {
 fn put_recursive_draws_files_and_bytes_with_the_current_path() {
     need_tmux!();
     let env = slow_env(1000);
-    tree(&env.ws.join("photos"), 48, 256 << 10);
+    // Large enough that reading takes longer than a few frames on a quiet machine.
+    tree(&env.ws.join("photos"), 160, 256 << 10);
     let t = Term::start(&env.root, env.cmd(["put", "-r", "photos", "p/"]));
     let seen = t.wait();
     assert_eq!(seen.code, 0, "{}", seen.dump());
-    let bar = seen.line_with(&["put -r ", "/48 files", "/12.00 MiB", "/s", "eta", ".bin"]);
+    let bar = seen.line_with(&["put -r ", "/160 files", "/40.00 MiB", "/s", "eta", ".bin"]);
     assert!(bar.is_some(), "no bar with files, bytes, rate and path:\n{}", seen.dump());
     assert!(
-        seen.last.lines().any(|l| l.starts_with("put -r: 48 files, 12.0 MiB in ")),
+        seen.last.lines().any(|l| l.starts_with("put -r: 160 files, 40.0 MiB in ")),
         "no summary line:\n{}",
         seen.dump()
     );

@@ -94,18 +94,81 @@ fn warm_cache_budget_is_a_hard_limit() {
     assert!(total <= budget, "{total} bytes on disk");
 }
 
+/// An error message is one line on stderr, without the SDK's debug dump or doubled spaces.
+#[track_caller]
+fn one_clear_line(out: &crate::util::Out) {
+    let lines: Vec<&str> = out.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one line on stderr:\n{out}");
+    for raw in ["DispatchFailure", "ConnectorError", "Some(", "source:", "{ "] {
+        assert!(!out.stderr.contains(raw), "no Rust debug output ({raw}):\n{out}");
+    }
+    assert!(!out.stderr.contains("  "), "no doubled spaces:\n{out}");
+}
+
 #[test]
-fn wrong_credentials_and_unreachable_endpoints_are_clear_errors() {
+fn access_denied_is_15_with_what_to_check() {
     let Some((env, srv, url)) = s3_env("creds", &[]) else { return };
     env.put("k", b"v");
     env.commit("one");
     let out =
-        env.cmd(["-R", &url, "--endpoint", &srv.endpoint, "ls"]).env("AWS_SECRET_ACCESS_KEY", "wrong").fails_with(1);
-    assert!(out.stderr.contains("credentials were rejected"), "{out}");
+        env.cmd(["-R", &url, "--endpoint", &srv.endpoint, "ls"]).env("AWS_SECRET_ACCESS_KEY", "wrong").fails_with(15);
+    one_clear_line(&out);
+    assert!(out.stderr.contains("access denied"), "{out}");
+    assert!(out.stderr.contains(&srv.endpoint), "names the endpoint: {out}");
+    assert!(out.stderr.contains("AWS_SECRET_ACCESS_KEY"), "says what to check: {out}");
+    let out = env
+        .cmd(["--json", "-R", &url, "--endpoint", &srv.endpoint, "ls"])
+        .env("AWS_SECRET_ACCESS_KEY", "wrong")
+        .fails_with(15);
+    assert_eq!(out.stderr_json()["error"]["code"], 15, "{out}");
+    // The workspace's own commands too.
+    env.cmd(["ls"]).env("AWS_ACCESS_KEY_ID", "nobody").fails_with(15);
+}
+
+#[test]
+fn unreachable_endpoint_is_one_line_naming_endpoint_and_operation() {
+    let Some((env, _, url)) = s3_env("unreachable", &[]) else { return };
     let out = env.cmd(["-R", &url, "--endpoint", "http://127.0.0.1:9", "ls"]).env("INFINI_RETRIES", "2").fails_with(14);
-    assert!(out.stderr.contains("127.0.0.1:9") && out.stderr.contains("unavailable"), "{out}");
-    let out = env.cmd(["-R", "s3://no-such-bucket-here", "--endpoint", &srv.endpoint, "ls"]).fails_with(1);
-    assert!(out.stderr.contains("does not exist"), "{out}");
+    one_clear_line(&out);
+    assert!(out.stderr.contains("http://127.0.0.1:9"), "names the endpoint: {out}");
+    // The first request a read-only command makes: reading the header, or checking the bucket.
+    assert!(out.stderr.contains("read config") || out.stderr.contains("check bucket"), "names the operation: {out}");
+    assert!(out.stderr.contains("unavailable after 2 attempts"), "{out}");
+    assert!(out.stderr.contains("check that the endpoint"), "says what to do: {out}");
+}
+
+#[test]
+fn missing_bucket_is_10_and_only_init_suggests_creating_it() {
+    let Some((env, srv, _)) = s3_env("nobucket", &[]) else { return };
+    let out = env.cmd(["-R", "s3://no-such-bucket-here", "--endpoint", &srv.endpoint, "ls"]).fails_with(10);
+    one_clear_line(&out);
+    assert!(out.stderr.contains("no-such-bucket-here") && out.stderr.contains("does not exist"), "{out}");
+    assert!(!out.stderr.contains("--create-bucket"), "a read-only ls must not suggest creating a bucket: {out}");
+    let out = env
+        .cmd(["clone", "s3://no-such-bucket-here/x", "c", "--endpoint", &srv.endpoint])
+        .cwd(&env.root)
+        .fails_with(10);
+    assert!(!out.stderr.contains("--create-bucket"), "{out}");
+    let out = env
+        .cmd(["init", "ws-new", "--s3", "no-such-bucket-here/x", "--endpoint", &srv.endpoint])
+        .cwd(&env.root)
+        .fails_with(10);
+    one_clear_line(&out);
+    assert!(out.stderr.contains("--create-bucket"), "init says how to create it: {out}");
+}
+
+#[test]
+fn without_credentials_or_endpoint_a_command_fails_fast() {
+    // No AWS_* variables, no profile (HOME is the test's directory), no endpoint: the credential chain ends with
+    // the instance-metadata probe, which must not hold the command for seconds off EC2.
+    let env = Env::new();
+    let start = std::time::Instant::now();
+    let out = env.cmd(["-R", "s3://some-bucket/x", "ls"]).env("INFINI_RETRIES", "1").fails_with(15);
+    let took = start.elapsed();
+    assert!(took < std::time::Duration::from_secs(4), "took {took:?}:\n{out}");
+    one_clear_line(&out);
+    assert!(out.stderr.contains("no credentials"), "{out}");
+    assert!(out.stderr.contains("AWS_ACCESS_KEY_ID"), "says what to set: {out}");
 }
 
 #[test]

@@ -164,11 +164,12 @@ fn range_of_last_n_bytes_as_a_separate_argument() {
 }
 
 #[test]
-fn get_to_a_file_replaces_it_and_creates_parents() {
+fn get_to_a_file_replaces_it_and_creates_parents_when_asked() {
     let env = Env::init();
     env.put("k", b"new contents");
     let f = env.path("a/b/c.txt");
-    env.ok(["get", "k", "-o", f.to_str().unwrap()]);
+    env.fails_with(3, ["get", "k", "-o", f.to_str().unwrap()]);
+    env.ok(["get", "k", "-o", f.to_str().unwrap(), "--parents"]);
     assert_eq!(read(&f), b"new contents");
     write(&f, &[b'x'; 100_000]);
     env.ok(["get", "k", "-o", f.to_str().unwrap()]);

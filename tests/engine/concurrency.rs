@@ -72,15 +72,33 @@ fn overlapping_edits_conflict_and_name_the_key() {
     b.index().insert("only-b".into(), 2);
     a.commit("a").unwrap();
     match b.commit("b") {
-        Err(Error::Conflict { what }) => assert!(what.contains("shared"), "{what}"),
+        Err(Error::MergeConflict { keys }) => assert_eq!(keys, vec!["shared".to_string()]),
         other => panic!("expected a conflict, got {other:?}"),
     }
+    // Retrying is the same conflict: b's base is still the old head.
+    assert!(matches!(b.commit("b again"), Err(Error::MergeConflict { .. })));
     // Nothing was lost: b's changes are still staged, a's are committed.
     assert_eq!(b.index().get(&"shared".to_string()).unwrap(), Some(2));
     assert_eq!(b.index().get(&"only-b".to_string()).unwrap(), Some(2));
+    let backend_again = backend.clone();
     let fresh = Infinitree::<VersionedMap<String, u64>>::open(open(backend, &master), "main").unwrap();
     assert_eq!(fresh.index().get(&"shared".to_string()).unwrap(), Some(1));
     assert_eq!(fresh.index().get(&"only-a".to_string()).unwrap(), Some(1));
+    // The way out: rebase b's staged changes onto the new head. "shared" is reported as conflicted (both sides
+    // changed it); b's value stays staged, a's is the committed one; "only-b" applies cleanly.
+    let head = repo_head(&fresh);
+    let conflicts = b.index().rebase(head.as_deref()).unwrap();
+    assert_eq!(conflicts, vec!["shared".to_string()]);
+    assert_eq!(b.index().get(&"shared".to_string()).unwrap(), Some(2));
+    assert_eq!(b.index().committed(&"shared".to_string()).unwrap(), Some(1));
+    assert_eq!(b.index().committed(&"only-a".to_string()).unwrap(), Some(1));
+    // Taking theirs for "shared" (unstage) and committing keeps a's and b's other changes.
+    b.index().unstage(&"shared".to_string());
+    b.commit("b rebased").unwrap();
+    let after = Infinitree::<VersionedMap<String, u64>>::open(open(backend_again.clone(), &master), "main").unwrap();
+    assert_eq!(after.index().get(&"shared".to_string()).unwrap(), Some(1));
+    assert_eq!(after.index().get(&"only-a".to_string()).unwrap(), Some(1));
+    assert_eq!(after.index().get(&"only-b".to_string()).unwrap(), Some(2));
     // The same change on both sides is not a conflict.
     let mut c = Infinitree::<VersionedMap<String, u64>>::open(repo.clone(), "main").unwrap();
     let mut d = Infinitree::<VersionedMap<String, u64>>::open(repo, "main").unwrap();
@@ -88,4 +106,9 @@ fn overlapping_edits_conflict_and_name_the_key() {
     d.index().insert("same".into(), 7);
     c.commit("c").unwrap();
     d.commit("d").unwrap();
+}
+
+/// The encoded root of the single-map index at a tree's head.
+fn repo_head(t: &Infinitree<VersionedMap<String, u64>>) -> Option<Vec<u8>> {
+    t.head().and_then(|c| c.commit.index.get("root")).map(|b| b.to_vec())
 }

@@ -227,7 +227,7 @@ impl S3Server {
                 return Err(format!("weed exited during startup (last probe: {last})"));
             }
             match probe.ensure_bucket() {
-                Err(BackendError::Permanent { message, .. }) if message.contains("does not exist") => break,
+                Err(BackendError::NoBucket { .. }) => break,
                 Ok(()) => break,
                 Err(e) => last = e.to_string(),
             }

@@ -23,6 +23,10 @@ pub struct DirBackend {
 
 const GEN_WIDTH: usize = 20;
 
+/// Generations kept behind the newest. A compare-and-swap can only be fooled by a pruned generation if this many
+/// commits land while one writer stalls between its check and its link; the check after linking catches even that.
+const PRUNE_DISTANCE: u64 = 32;
+
 impl DirBackend {
     /// Open (or prepare) a directory backend at `root`. The directory is created if missing.
     pub fn new(root: impl Into<PathBuf>) -> BResult<Self> {
@@ -313,6 +317,12 @@ impl Backend for DirBackend {
                 sync_dir(&self.root.join("refs"))?;
             }
             let tmp = self.write_temp(data, true)?;
+            // Check again right before linking: the temporary write (with its fsync) can take long enough for
+            // other writers to move the ref on.
+            if self.current_gen(name).ok().flatten() != current {
+                let _ = fs::remove_file(&tmp);
+                return Err(io::Error::from(io::ErrorKind::AlreadyExists));
+            }
             self.link_into_place(&tmp, &self.gen_path(name, next), true)
         })();
         match r {
@@ -320,11 +330,17 @@ impl Backend for DirBackend {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Err(lost()),
             Err(e) => return Err(self.err("swap ref", name, e)),
         }
-        // Prune generations older than the one we replaced; a reader may still be reading that one.
-        if let Ok(gens) = self.generations(name) {
-            for g in gens.into_iter().filter(|&g| g + 1 < next) {
-                let _ = fs::remove_file(self.gen_path(name, g));
-            }
+        // A writer that stalled between reading the current generation and linking can find its `next` pruned
+        // away after others went further, link it, and be invisible (a higher generation exists). Generations are
+        // pruned only far behind the newest, so then `next - 1` is gone as well: that is a lost race, never a win.
+        let gens = self.generations(name).map_err(|e| self.err("swap ref", name, e))?;
+        if gens.last().is_some_and(|&g| g > next) && next > 1 && !gens.contains(&(next - 1)) {
+            let _ = fs::remove_file(self.gen_path(name, next));
+            return Err(lost());
+        }
+        // Prune generations far older than the one we replaced; a reader may still be reading recent ones.
+        for g in gens.into_iter().filter(|&g| g.saturating_add(PRUNE_DISTANCE) < next) {
+            let _ = fs::remove_file(self.gen_path(name, g));
         }
         Ok(RefVersion(next.to_string()))
     }

@@ -55,7 +55,7 @@ pub enum BackendError {
         name: String,
     },
     /// A failure that may succeed when retried (timeouts, 5xx, throttling, resets).
-    #[error("{op} {name} on {backend}: temporary failure: {message}")]
+    #[error("{op}{} on {backend}: temporary failure: {message}", named(name))]
     Transient {
         /// Which backend (path or endpoint).
         backend: String,
@@ -66,8 +66,8 @@ pub enum BackendError {
         /// What went wrong.
         message: String,
     },
-    /// A failure that will not go away by retrying (permissions, full disk, bad credentials).
-    #[error("{op} {name} on {backend}: {message}")]
+    /// A failure that will not go away by retrying (full disk, a malformed request, ...).
+    #[error("{op}{} on {backend}: {message}", named(name))]
     Permanent {
         /// Which backend (path or endpoint).
         backend: String,
@@ -79,7 +79,7 @@ pub enum BackendError {
         message: String,
     },
     /// Transient failures persisted past the retry budget.
-    #[error("{op} {name} on {backend}: unavailable after {attempts} attempts: {message}")]
+    #[error("{op}{} on {backend}: unavailable after {attempts} attempts: {message}", named(name))]
     Unavailable {
         /// Which backend (path or endpoint).
         backend: String,
@@ -92,6 +92,35 @@ pub enum BackendError {
         /// The last failure.
         message: String,
     },
+    /// The backend refused the request: the credentials were rejected or lack the permission.
+    #[error("{op}{} on {backend}: access denied: {message}", named(name))]
+    AccessDenied {
+        /// Which backend (path or endpoint).
+        backend: String,
+        /// Operation.
+        op: &'static str,
+        /// Object or ref name.
+        name: String,
+        /// What the backend said.
+        message: String,
+    },
+    /// The container the repository lives in (an S3 bucket) does not exist.
+    #[error("bucket {bucket} does not exist on {backend}")]
+    NoBucket {
+        /// Which backend (endpoint).
+        backend: String,
+        /// The bucket.
+        bucket: String,
+    },
+}
+
+/// ` NAME` for messages, or nothing for operations that concern no particular object.
+fn named(name: &str) -> String {
+    if name.is_empty() {
+        String::new()
+    } else {
+        format!(" {name}")
+    }
 }
 
 impl BackendError {

@@ -115,6 +115,11 @@ const READ_TIMEOUT: Duration = Duration::from_secs(60);
 /// Time allowed for one request, including the transfer of a large object.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(300);
 
+/// Time allowed to reach the instance metadata service (the last link of the credential chain).
+const IMDS_CONNECT_TIMEOUT: Duration = Duration::from_millis(300);
+/// Time allowed for the instance metadata service to answer.
+const IMDS_READ_TIMEOUT: Duration = Duration::from_millis(700);
+
 /// The process-wide runtime every S3 backend blocks on.
 fn runtime() -> BResult<&'static Runtime> {
     static RT: OnceLock<Result<Runtime, String>> = OnceLock::new();
@@ -183,17 +188,44 @@ where
 {
     let status = err.raw_response().map(|r| r.status().as_u16());
     let code = err.code().map(str::to_string);
-    let message = DisplayErrorContext(&err).to_string();
-    let permanent = match &err {
-        SdkError::ConstructionFailure(_) => true,
+    let full = DisplayErrorContext(&err).to_string().to_ascii_lowercase();
+    let (permanent, message) = match &err {
+        SdkError::ConstructionFailure(_) => (true, root_cause(&err)),
+        SdkError::TimeoutError(_) => (false, "timed out".to_string()),
         SdkError::DispatchFailure(d) => {
             // Identity resolution failures surface as "other" dispatch failures.
-            let lower = message.to_ascii_lowercase();
-            d.is_user() || (d.is_other() && lower.contains("credential") && !lower.contains("timed out"))
+            let credentials = d.is_other() && full.contains("credential") && !full.contains("timed out");
+            let message = if credentials {
+                "no credentials found".to_string()
+            } else if d.is_timeout() {
+                "timed out".to_string()
+            } else if d.is_io() {
+                format!("cannot connect ({})", root_cause(&err))
+            } else {
+                root_cause(&err)
+            };
+            (d.is_user() || credentials, message)
         }
-        _ => false,
+        SdkError::ResponseError(_) => (false, format!("unreadable response ({})", root_cause(&err))),
+        _ => {
+            let what = match (&code, err.message()) {
+                (Some(c), Some(m)) => format!("{c}: {m}"),
+                (Some(c), None) => c.clone(),
+                (None, _) => format!("HTTP status {}", status.unwrap_or(0)),
+            };
+            (false, what)
+        }
     };
     Failure { status, code, permanent, message }
+}
+
+/// The innermost cause of an error, on one line: what actually went wrong, without the SDK's wrapping.
+fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut e = err;
+    while let Some(next) = e.source() {
+        e = next;
+    }
+    e.to_string().lines().next().unwrap_or("").trim().to_string()
 }
 
 impl S3Backend {
@@ -247,6 +279,25 @@ impl S3Backend {
                 None,
                 "infini",
             ));
+        } else {
+            // The standard chain, with a quick instance-metadata probe: off EC2 the default (4 attempts, 1 s
+            // timeouts, token then credentials) makes every command without credentials wait about 8 s.
+            let imds = aws_config::imds::Client::builder()
+                .max_attempts(1)
+                .connect_timeout(IMDS_CONNECT_TIMEOUT)
+                .read_timeout(IMDS_READ_TIMEOUT)
+                .build();
+            let region = RegionProviderChain::first_try(cfg.region.clone().map(Region::new))
+                .or_else(EnvironmentVariableRegionProvider::new())
+                .or_else(ProfileFileRegionProvider::new())
+                .or_else(Region::new("us-east-1"));
+            let chain = block_on(
+                aws_config::default_provider::credentials::DefaultCredentialsChain::builder()
+                    .region(region)
+                    .imds_client(imds)
+                    .build(),
+            )?;
+            loader = loader.credentials_provider(chain);
         }
         let sdk = block_on(loader.load())?;
         let custom_endpoint = sdk.endpoint_url().map(str::to_string);
@@ -286,11 +337,7 @@ impl S3Backend {
             return Err(self.error("check bucket", "", f));
         }
         if !self.create_bucket {
-            return Err(self.permanent(
-                "open",
-                "",
-                format!("bucket {} does not exist (use --create-bucket)", self.bucket),
-            ));
+            return Err(self.no_bucket());
         }
         let mut create = self.client.create_bucket().bucket(&self.bucket);
         if self.region != "us-east-1" {
@@ -341,6 +388,10 @@ impl S3Backend {
         BackendError::Permanent { backend: self.describe.clone(), op, name: name.into(), message }
     }
 
+    fn no_bucket(&self) -> BackendError {
+        BackendError::NoBucket { backend: self.endpoint.clone(), bucket: self.bucket.clone() }
+    }
+
     fn transient(&self, op: &'static str, name: &str, message: String) -> BackendError {
         BackendError::Transient { backend: self.describe.clone(), op, name: name.into(), message }
     }
@@ -350,35 +401,30 @@ impl S3Backend {
         let code = f.code.as_deref().unwrap_or("");
         let status = f.status.unwrap_or(0);
         if code == "NoSuchBucket" {
-            return self.permanent(op, name, format!("bucket {} does not exist", self.bucket));
+            return self.no_bucket();
         }
         if matches!(code, "AccessDenied" | "InvalidAccessKeyId" | "SignatureDoesNotMatch") || status == 403 {
             let code = if code.is_empty() { "403 Forbidden" } else { code };
-            return self.permanent(
+            return BackendError::AccessDenied {
+                backend: self.describe.clone(),
                 op,
-                name,
-                format!(
-                    "credentials were rejected by {} for bucket {} during {op} ({code}): check the access key and \
-                     secret (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the AWS profile) and the bucket's \
-                     permissions",
-                    self.endpoint, self.bucket
-                ),
-            );
+                name: name.into(),
+                message: format!("the server answered {code} for bucket {}", self.bucket),
+            };
         }
         if status == 404 || code == "NoSuchKey" {
             return BackendError::NotFound { name: name.into() };
         }
         if f.permanent {
-            let message = if f.message.to_ascii_lowercase().contains("credential") {
-                format!(
-                    "no usable AWS credentials for {} (set AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or configure \
-                     a profile): {}",
-                    self.endpoint, f.message
-                )
-            } else {
-                f.message
-            };
-            return self.permanent(op, name, message);
+            if f.message == "no credentials found" {
+                return BackendError::AccessDenied {
+                    backend: self.describe.clone(),
+                    op,
+                    name: name.into(),
+                    message: f.message,
+                };
+            }
+            return self.permanent(op, name, f.message);
         }
         let transient_code = matches!(
             code,

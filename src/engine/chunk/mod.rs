@@ -78,6 +78,30 @@ impl Blob {
         }
     }
 
+    /// An identity of the value's content, computed from what the blob records (no reads): equal ids mean equal
+    /// bytes. Chunk ids are keyed hashes of their plaintext, so the same bytes stored twice have the same id; an
+    /// inline value is hashed as it is. Meant for showing and comparing values, not as a storage name.
+    pub fn content_id(&self) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(self.size().to_le_bytes());
+        match self {
+            Blob::Inline(v) => {
+                h.update(b"inline");
+                h.update(v);
+            }
+            Blob::Chunks(c) => {
+                h.update(b"chunks");
+                c.iter().for_each(|c| h.update(c.ptr.id.0));
+            }
+            Blob::Lists(l) => {
+                h.update(b"lists");
+                l.iter().for_each(|l| h.update(l.ptr.id.0));
+            }
+        }
+        h.finalize().into()
+    }
+
     /// Whether two values hold the same bytes, judged by content identity: inline bytes, or chunk ids (keyed
     /// hashes of the plaintext) and lengths; nothing is read. Equal chunk lists stored as separate list nodes
     /// compare by the nodes' ids, so the same bytes stored twice as a list tree may compare unequal.

@@ -28,7 +28,7 @@
 //! tree.commit("more")?;
 //!
 //! // What changed between two versions, typed.
-//! let old = tree.at(&first.id().to_hex())?;
+//! let old = tree.at(first.id())?;
 //! let changes: Vec<_> = old.diff(tree.index())?.collect::<Result<_, _>>()?;
 //! assert_eq!(changes.len(), 2);
 //! # Ok(()) }
@@ -154,6 +154,50 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S:
             Some(b) => Ok(Some(decode_value(&S::get(&store, &b)?)?)),
             None => Ok(None),
         }
+    }
+
+    /// The committed value for `k` at the map's base, ignoring anything staged.
+    pub fn committed(&self, k: &K) -> Result<Option<V>> {
+        self.get_committed(&k.encode())
+    }
+
+    /// Move the map's base to the committed tree `root` (a newer head of the branch), keeping the staged changes:
+    /// afterwards they apply on top of `root`, as if they had been staged there. Returns the keys whose staged
+    /// change collides with a different change committed between the old base and `root` (a commit would have
+    /// failed with [`Error::MergeConflict`] on them); they stay staged with this side's value, and the committed
+    /// value is what [`committed`](Self::committed) returns now. Staged changes that `root` already holds are
+    /// dropped.
+    pub fn rebase(&self, root: Option<&[u8]>) -> Result<Vec<K>> {
+        let new_base = decode_root(root)?;
+        let Some(store) = self.store() else {
+            return Err(Error::Invalid("rebase of a map that was never loaded".into()));
+        };
+        let old_base = self.base();
+        let mut conflicts = Vec::new();
+        let mut settled = Vec::new();
+        for (k, ours) in self.export_staged() {
+            let at_new = match new_base {
+                Some(b) => tree::get(&*store as &dyn NodeStore, Some(&b), &k)?,
+                None => None,
+            };
+            if at_new == ours {
+                settled.push(k);
+                continue;
+            }
+            let at_old = match old_base {
+                Some(b) => tree::get(&*store as &dyn NodeStore, Some(&b), &k)?,
+                None => None,
+            };
+            if at_old != at_new {
+                conflicts.push(K::decode(&k).ok_or_else(|| Error::integrity("staged key does not decode"))?);
+            }
+        }
+        let mut staged = self.staged.write().expect("field lock");
+        for k in settled {
+            staged.remove(&k);
+        }
+        *self.base.write().expect("field lock") = new_base;
+        Ok(conflicts)
     }
 
     fn has_committed(&self, ek: &[u8]) -> Result<bool> {
@@ -593,7 +637,7 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Trace + Send + Sync + 'st
         if parent != base {
             // Someone committed since our base: merge by key. A staged key conflicts when it changed between the
             // base and the parent to something other than what we staged.
-            let mut conflicts = Vec::new();
+            let mut keys = Vec::new();
             for (k, ours) in &changes {
                 let at_base = match base {
                     Some(b) => tree::get(&**store as &dyn NodeStore, Some(&b), k)?,
@@ -604,13 +648,11 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Trace + Send + Sync + 'st
                     None => None,
                 };
                 if !same_stored::<S>(&at_base, &at_parent) && !same_stored::<S>(&at_parent, ours) {
-                    conflicts.push(show_key(k));
+                    keys.push(show_key(k));
                 }
             }
-            if !conflicts.is_empty() {
-                return Err(Error::Conflict {
-                    what: format!("changed concurrently on the branch: {}", conflicts.join(", ")),
-                });
+            if !keys.is_empty() {
+                return Err(Error::MergeConflict { keys });
             }
         }
         let root = tree::apply(&**store as &dyn NodeStore, parent, changes)?;
@@ -632,10 +674,11 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Trace + Send + Sync + 'st
         // Values that are new in this commit; older ones are traced from the commit that introduced them. The diff
         // loads (and so authenticates) every index node that differs from the parent.
         for d in tree::diff(nodes, parent, root) {
-            let Some(stored) = d?.new else { continue };
+            let d = d?;
+            let Some(stored) = d.new else { continue };
+            tracer.keyed_value(&d.key);
             S::trace(&stored, &mut |_, p| tracer.chunk(p))?;
             let v: V = decode_value(&S::get(&store, &stored)?)?;
-            tracer.value();
             v.trace(tracer)?;
         }
         Ok(())

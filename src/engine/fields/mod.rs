@@ -19,6 +19,7 @@ mod map;
 mod serialized;
 pub mod strategy;
 mod trace;
+pub(crate) use trace::Visit;
 
 pub use hashmap::Map;
 pub use key::{nested_prefix, Key};

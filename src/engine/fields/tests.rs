@@ -126,7 +126,7 @@ fn versioned_map_typed_diff_of_two_versions() {
     t.index().insert(5000, "added".into());
     t.index().insert(9, "v9".into()); // same value: not a change
     t.commit("second").unwrap();
-    let old = t.at(&first.id().to_hex()).unwrap();
+    let old = t.at(first.id()).unwrap();
     let changes: Vec<Change<u32, String>> = old.diff(t.index()).unwrap().collect::<Result<_>>().unwrap();
     assert_eq!(
         changes,
@@ -184,7 +184,7 @@ fn sparse_map_merges_concurrent_commits_by_key() {
     a.index().insert("x".into(), "from a".into());
     c.index().insert("x".into(), "from c".into());
     a.commit("a2").unwrap();
-    assert!(matches!(c.commit("c"), Err(Error::Conflict { .. })));
+    assert!(matches!(c.commit("c"), Err(Error::MergeConflict { .. })));
 }
 
 /// One changed key in a map of 20,000 rewrites one path of the tree: at most `depth` nodes (plus, rarely, a
@@ -563,7 +563,7 @@ fn tracing_reaches_every_stored_chunk_of_every_field() {
         for (name, field) in index.fields() {
             let root = c.commit.index.get(name).unwrap();
             let proot = parent.as_ref().and_then(|p| p.commit.index.get(name)).map(|r| r.as_slice());
-            let mut visit = |p: &crate::engine::object::ChunkPointer| {
+            let mut visit = |p: &crate::engine::object::ChunkPointer, _: Option<&[u8]>| {
                 traced.insert(p.id);
                 Ok(())
             };

@@ -9,17 +9,23 @@ use crate::engine::object::{ChunkPointer, Store};
 use crate::engine::Result;
 use std::sync::Arc;
 
+/// What a [`Tracer`] reports each chunk to: the chunk, and the key of the value it belongs to (if any).
+pub(crate) type Visit<'v> = dyn FnMut(&ChunkPointer, Option<&[u8]>) -> Result<()> + 'v;
+
 /// Collects what a field's root reaches; handed to [`Field::trace`](super::Field::trace).
 pub struct Tracer<'a> {
     store: &'a Arc<Store>,
-    visit: &'a mut dyn FnMut(&ChunkPointer) -> Result<()>,
+    visit: &'a mut Visit<'a>,
     values: u64,
+    /// The key of the value being traced, when the field has keys (for reports that name what depends on a chunk).
+    key: Option<Vec<u8>>,
 }
 
 impl<'a> Tracer<'a> {
-    /// A tracer reading through `store` and reporting every chunk to `visit`.
-    pub(crate) fn new(store: &'a Arc<Store>, visit: &'a mut dyn FnMut(&ChunkPointer) -> Result<()>) -> Self {
-        Self { store, visit, values: 0 }
+    /// A tracer reading through `store` and reporting every chunk to `visit`, with the key of the value it belongs
+    /// to (if any).
+    pub(crate) fn new(store: &'a Arc<Store>, visit: &'a mut Visit<'a>) -> Self {
+        Self { store, visit, values: 0, key: None }
     }
 
     /// The store to load nodes from while tracing.
@@ -29,19 +35,28 @@ impl<'a> Tracer<'a> {
 
     /// Report a chunk the root reaches.
     pub fn chunk(&mut self, ptr: &ChunkPointer) -> Result<()> {
-        (self.visit)(ptr)
+        (self.visit)(ptr, self.key.as_deref())
     }
 
     /// Report every chunk of a blob: its data chunks and the nodes of its chunk list.
     pub fn blob(&mut self, blob: &Blob) -> Result<()> {
         let store = self.store;
         let visit = &mut *self.visit;
-        blob.for_each_pointer(store, &mut |_, p| visit(p))
+        let key = self.key.as_deref();
+        blob.for_each_pointer(store, &mut |_, p| visit(p, key))
     }
 
-    /// Count one value traced (for reports).
+    /// Count one value traced (for reports); the chunks reported next belong to it.
     pub fn value(&mut self) {
         self.values += 1;
+        self.key = None;
+    }
+
+    /// Count one value traced, stored under `key`: the chunks reported next are reported with it, so a damaged
+    /// chunk can be traced back to the keys that need it.
+    pub fn keyed_value(&mut self, key: &[u8]) {
+        self.values += 1;
+        self.key = Some(key.to_vec());
     }
 
     /// Values traced so far.

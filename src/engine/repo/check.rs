@@ -2,10 +2,37 @@
 
 use super::{CommitInfo, Repository};
 use crate::engine::fields::{Index, Tracer};
-use crate::engine::object::{parse_object_name, ChunkPointer};
+use crate::engine::id::{CommitId, ObjectId};
+use crate::engine::object::{object_name, parse_object_name, ChunkPointer};
 use crate::engine::progress::{ProgressSink, Unit};
 use crate::engine::{Error, Result};
-use std::collections::HashSet;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+/// A damaged or missing object and what depends on it: reported once, however many values need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Damage {
+    /// The object's storage name.
+    pub object: String,
+    /// What is wrong with it.
+    pub problem: String,
+    /// Keys (of keyed fields, lossily decoded) whose values need a chunk of it, sorted.
+    pub keys: Vec<String>,
+    /// Commits that hold such a value: the one that introduced it and every later one still holding it, sorted.
+    pub commits: Vec<CommitId>,
+}
+
+/// What the walk collects about damaged objects before the report is written.
+#[derive(Default)]
+struct DamageLog {
+    /// Every object the repository lists.
+    listed: HashSet<ObjectId>,
+    /// Objects found damaged (or referenced but absent) -> problem.
+    objects: BTreeMap<ObjectId, String>,
+    /// Object -> keys of values needing it.
+    keys: BTreeMap<ObjectId, BTreeSet<String>>,
+    /// Object -> commits that introduced a value needing it.
+    introduced: BTreeMap<ObjectId, BTreeSet<CommitId>>,
+}
 
 /// An integrity error as a report line: what is affected and why, without the "integrity failure" prefix.
 fn integrity_detail(e: &Error) -> String {
@@ -26,8 +53,11 @@ pub struct CheckReport {
     pub chunks: u64,
     /// Bytes read to verify packs (with `read_data`).
     pub bytes_read: u64,
-    /// Problems found, each naming what is affected.
+    /// Problems found, each once, each naming what is affected: one per damaged object (with how many keys and
+    /// commits depend on it), then any other problem.
     pub errors: Vec<String>,
+    /// Damaged or missing objects with the keys and commits that depend on them.
+    pub damaged: Vec<Damage>,
 }
 
 /// Tunables of [`Repository::check_with`].
@@ -53,6 +83,7 @@ impl Repository {
         let read_data = opts.read_data;
         let progress = &opts.progress;
         let mut rep = CheckReport::default();
+        let mut log = DamageLog::default();
         let store = self.store();
         // Every chunk the packs' tables vouch for; references must point at one of them exactly.
         let mut present = HashSet::new();
@@ -67,8 +98,9 @@ impl Repository {
                 rep.errors.push(format!("{}: unexpected object name", o.name));
                 continue;
             };
+            log.listed.insert(id);
             if !crate::engine::format::is_size_class(o.size) {
-                rep.errors.push(format!("{}: size {} is not a size class (truncated?)", o.name, o.size));
+                log.objects.insert(id, format!("size {} is not a size class (truncated?)", o.size));
             }
             let table = if read_data {
                 let bytes = self.backend().read(&o.name)?;
@@ -88,7 +120,9 @@ impl Repository {
                         id: e.id,
                     }));
                 }
-                Err(e @ Error::Integrity { .. }) => rep.errors.push(integrity_detail(&e)),
+                Err(e @ Error::Integrity { .. }) => {
+                    log.objects.entry(id).or_insert_with(|| integrity_detail(&e));
+                }
                 Err(e) => return Err(e),
             }
             progress.inc(if read_data { o.size } else { 1 });
@@ -103,6 +137,7 @@ impl Repository {
             Err(e) => return Err(e),
         };
         let mut queue: Vec<_> = branches.iter().map(|b| b.head).collect();
+        let mut checked: Vec<CommitInfo> = Vec::new();
         progress.phase("commits", Unit::Items, None);
         while let Some(p) = queue.pop() {
             if !seen_commits.insert(p.id) {
@@ -123,7 +158,8 @@ impl Repository {
                 None => None,
             };
             queue.extend(c.commit.parents.iter().copied());
-            if let Err(e) = self.check_commit(index, &c, parent.as_ref(), &present, &mut rep) {
+            let checked_ok = self.check_commit(index, &c, parent.as_ref(), &present, &mut log, &mut rep);
+            if let Err(e) = checked_ok {
                 match e {
                     e @ Error::Integrity { .. } => {
                         rep.errors.push(format!("commit {}: {}", c.id(), integrity_detail(&e)))
@@ -131,7 +167,27 @@ impl Repository {
                     e => return Err(e),
                 }
             }
+            checked.push(c);
         }
+        // A value introduced by one commit is held by its descendants too: every checked commit that has a commit
+        // introducing damage among its ancestors depends on the damaged object (conservatively: even if it later
+        // replaced the value).
+        let holders = descendants(&checked, &log.introduced);
+        let mut object_errors = Vec::new();
+        for (id, problem) in log.objects {
+            let keys: Vec<String> = log.keys.remove(&id).unwrap_or_default().into_iter().collect();
+            let commits: Vec<CommitId> = holders.get(&id).cloned().unwrap_or_default().into_iter().collect();
+            let name = object_name(&id);
+            let problem = problem.strip_prefix(&format!("pack {name}: ")).unwrap_or(&problem).to_string();
+            object_errors.push(format!(
+                "object {name}: {problem} (needed by {} key(s) in {} commit(s))",
+                keys.len(),
+                commits.len()
+            ));
+            rep.damaged.push(Damage { object: name, problem, keys, commits });
+        }
+        object_errors.append(&mut rep.errors);
+        rep.errors = object_errors;
         Ok(rep)
     }
 
@@ -141,12 +197,26 @@ impl Repository {
         c: &CommitInfo,
         parent: Option<&CommitInfo>,
         present: &HashSet<ChunkPointer>,
+        log: &mut DamageLog,
         rep: &mut CheckReport,
     ) -> Result<()> {
         let mut missing = Vec::new();
-        rep.values += self.trace_commit(index, c, parent, &mut |p| {
-            if !present.contains(p) {
-                missing.push(format!("chunk {} is missing from object {}", p.id, p.object));
+        // A chunk in a damaged or missing object is recorded against the object (reported once, with every key
+        // that needs it); a chunk that its intact pack does not hold is a problem of its own.
+        rep.values += self.trace_commit(index, c, parent, &mut |p, key| {
+            if present.contains(p) {
+                return Ok(());
+            }
+            if !log.listed.contains(&p.object) {
+                log.objects.entry(p.object).or_insert_with(|| "missing (referenced but not stored)".into());
+            }
+            if log.objects.contains_key(&p.object) {
+                if let Some(k) = key {
+                    log.keys.entry(p.object).or_default().insert(String::from_utf8_lossy(k).into_owned());
+                }
+                log.introduced.entry(p.object).or_default().insert(c.id());
+            } else {
+                missing.push(format!("chunk {} is missing from object {}", p.id, object_name(&p.object)));
             }
             Ok(())
         })?;
@@ -161,7 +231,7 @@ impl Repository {
         index: &dyn Index,
         c: &CommitInfo,
         parent: Option<&CommitInfo>,
-        visit: &mut dyn FnMut(&ChunkPointer) -> Result<()>,
+        visit: &mut crate::engine::fields::Visit<'_>,
     ) -> Result<u64> {
         let fields = index.fields();
         let mut tracer = Tracer::new(self.store(), visit);
@@ -177,4 +247,54 @@ impl Repository {
         }
         Ok(tracer.values())
     }
+}
+
+/// For each damaged object, the checked commits that are, or descend from, a commit that introduced a value needing
+/// it.
+fn descendants(
+    checked: &[CommitInfo],
+    introduced: &BTreeMap<ObjectId, BTreeSet<CommitId>>,
+) -> BTreeMap<ObjectId, BTreeSet<CommitId>> {
+    let parents: BTreeMap<CommitId, Vec<CommitId>> =
+        checked.iter().map(|c| (c.id(), c.commit.parents.iter().map(|p| CommitId(p.id.0)).collect())).collect();
+    let mut out = BTreeMap::new();
+    for (object, roots) in introduced {
+        let mut memo: BTreeMap<CommitId, bool> = BTreeMap::new();
+        let mut holders = BTreeSet::new();
+        for c in parents.keys() {
+            if reaches(*c, roots, &parents, &mut memo) {
+                holders.insert(*c);
+            }
+        }
+        out.insert(*object, holders);
+    }
+    out
+}
+
+/// Whether commit `c` is one of `roots` or has one among its ancestors (iteratively, memoized).
+fn reaches(
+    c: CommitId,
+    roots: &BTreeSet<CommitId>,
+    parents: &BTreeMap<CommitId, Vec<CommitId>>,
+    memo: &mut BTreeMap<CommitId, bool>,
+) -> bool {
+    let mut stack = vec![(c, false)];
+    while let Some((n, expanded)) = stack.pop() {
+        if memo.contains_key(&n) {
+            continue;
+        }
+        if roots.contains(&n) {
+            memo.insert(n, true);
+            continue;
+        }
+        let ps = parents.get(&n).map(Vec::as_slice).unwrap_or(&[]);
+        if expanded {
+            let hit = ps.iter().any(|p| memo.get(p).copied().unwrap_or(false));
+            memo.insert(n, hit);
+        } else {
+            stack.push((n, true));
+            stack.extend(ps.iter().filter(|p| !memo.contains_key(p)).map(|p| (*p, false)));
+        }
+    }
+    memo.get(&c).copied().unwrap_or(false)
 }

@@ -166,7 +166,7 @@ impl Repository {
                 Some(pp) => Some(self.read_commit(pp)?),
                 None => None,
             };
-            self.trace_commit(index, &c, parent.as_ref(), &mut |p| {
+            self.trace_commit(index, &c, parent.as_ref(), &mut |p, _| {
                 live.insert(*p);
                 Ok(())
             })?;

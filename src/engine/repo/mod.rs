@@ -15,7 +15,7 @@ mod meta;
 mod refs;
 mod revision;
 
-pub use check::{CheckOptions, CheckReport};
+pub use check::{CheckOptions, CheckReport, Damage};
 pub use commits::{Commit, CommitInfo, IndexRoots, MAX_COMMIT_ATTEMPTS};
 pub use gc::{GcOptions, GcPlan};
 pub use header::Config;

@@ -72,6 +72,10 @@ pub struct StagedFile {
     pub base: Option<ChunkPointer>,
     /// Encoded key -> encoded value (`None`: removed).
     pub changes: Vec<(serde_bytes::ByteBuf, Option<serde_bytes::ByteBuf>)>,
+    /// Encoded keys whose staged change collides with a change committed since (found when the changes were
+    /// rebased onto a newer head of the branch) and that are not resolved yet. Each is also in `changes`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conflicts: Vec<serde_bytes::ByteBuf>,
 }
 
 /// An opened workspace.

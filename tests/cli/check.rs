@@ -1,0 +1,65 @@
+//! `check --read-data` reports a damaged object once, then the keys and commits that depend on it.
+
+use crate::util::*;
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+fn objects(env: &Env) -> BTreeSet<PathBuf> {
+    files_under(env.repo_dir().join("objects"))
+        .into_iter()
+        .map(|(p, _)| env.repo_dir().join("objects").join(p))
+        .collect()
+}
+
+#[test]
+fn one_flipped_byte_is_one_damaged_object_then_its_keys_and_commits() {
+    let env = Env::init();
+    env.put("elsewhere", &random_bytes(1, 10_000));
+    let base = env.commit("base");
+    let before = objects(&env);
+    let tree = env.path("tree");
+    for i in 0..300u64 {
+        write(tree.join(format!("f{i:03}")), &random_bytes(100 + i, 3000));
+    }
+    env.ok(["put", "-r", tree.to_str().unwrap(), "t/"]);
+    // Data packs are written by put; index nodes by commit.
+    let data: Vec<PathBuf> = objects(&env).difference(&before).cloned().collect();
+    assert!(!data.is_empty());
+    let with_tree = env.commit("tree");
+    env.put("later", b"a later commit still holds the damaged values");
+    let later = env.commit("later");
+    env.ok(["check", "--read-data"]);
+
+    let pack = data.iter().max_by_key(|p| std::fs::metadata(p).unwrap().len()).unwrap().clone();
+    let mut bytes = read(&pack);
+    let mid = bytes.len() / 3;
+    bytes[mid] ^= 0x01;
+    std::fs::write(&pack, bytes).unwrap();
+    let pack_name = pack.strip_prefix(env.repo_dir()).unwrap().display().to_string();
+
+    let out = env.fails_with(13, ["check", "--read-data"]);
+    let error_lines: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(error_lines.len(), 1, "one problem, reported once:\n{out}");
+    assert!(error_lines[0].contains(&pack_name), "it names the object:\n{out}");
+    assert!(out.stderr.lines().count() <= 5, "a short report, not one line per value:\n{out}");
+    assert!(out.stderr.contains("needed by") && out.stderr.contains("commit(s)"), "{out}");
+
+    let out = env.cmd(["--json", "check", "--read-data"]).run();
+    assert_eq!(out.code, 13, "{out}");
+    let v = out.json();
+    assert_eq!(v["errors"].as_array().map(Vec::len), Some(1), "{v}");
+    let damaged = v["damaged"].as_array().expect("damaged array");
+    assert_eq!(damaged.len(), 1, "{v}");
+    assert_eq!(damaged[0]["object"], pack_name);
+    let keys: Vec<&str> = damaged[0]["keys"].as_array().unwrap().iter().map(|k| k.as_str().unwrap()).collect();
+    assert!(!keys.is_empty() && keys.iter().all(|k| k.starts_with("t/f")), "the keys whose values need it: {keys:?}");
+    let commits: BTreeSet<&str> =
+        damaged[0]["commits"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
+    assert_eq!(
+        commits,
+        BTreeSet::from([with_tree.as_str(), later.as_str()]),
+        "every commit holding such a value, not {base}"
+    );
+    // A value elsewhere still reads.
+    assert_eq!(env.get("elsewhere"), random_bytes(1, 10_000));
+}
