@@ -45,7 +45,7 @@ fn bash(env: &Env, dir: &Path, script: &str) -> Out {
         .current_dir(dir)
         .env_clear()
         .envs([("PATH", path.as_str()), ("HOME", env.root.to_str().unwrap())])
-        .envs([("INFINI_PASSWORD", PASSWORD), ("INFINI_KDF_LOG_N", "10")])
+        .envs([("INFINI_PASSWORD", PASSWORD), ("INFINI_KDF_LOG_N", "10"), ("INFINI_INSECURE_KDF", "1")])
         .output()
         .expect("running bash");
     Out {
