@@ -2,8 +2,8 @@
 
 use super::session::{cwd, open_backend, Session};
 use super::{output, password, Context};
-use infini::engine::repo::{key_slots, Repository};
-use infini::engine::workspace::Workspace;
+use infini::workspace::Workspace;
+use infini::Repository;
 use std::io::Write;
 
 /// Manage key slots: each holds the repository key wrapped under one password.
@@ -29,7 +29,7 @@ enum KeyCmd {
     },
 }
 
-fn backend(ctx: &Context) -> anyhow::Result<std::sync::Arc<dyn infini::engine::backend::Backend>> {
+fn backend(ctx: &Context) -> anyhow::Result<std::sync::Arc<dyn infini::backends::Backend>> {
     match &ctx.global.repo {
         Some(r) => {
             let loc = if r.starts_with("s3://") { r.clone() } else { cwd(ctx)?.join(r).display().to_string() };
@@ -72,7 +72,7 @@ impl Args {
             KeyCmd::List => {
                 let b = backend(ctx)?;
                 Repository::header(&*b)?;
-                let slots = key_slots(&*b)?;
+                let slots = Repository::key_slots(&*b)?;
                 if ctx.global.json {
                     let v: Vec<_> = slots
                         .iter()

@@ -33,8 +33,8 @@ mod tar;
 mod update;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
-use infini::engine::backend::BackendError;
-use infini::engine::Error;
+use infini::backends::BackendError;
+use infini::Error;
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -3,7 +3,7 @@
 
 use super::Context;
 use anyhow::Context as _;
-use infini::engine::Error;
+use infini::Error;
 use std::io::IsTerminal;
 use zeroize::Zeroizing;
 
@@ -84,8 +84,8 @@ fn check(p: Zeroizing<Vec<u8>>) -> anyhow::Result<Zeroizing<Vec<u8>>> {
 
 /// Key-derivation parameters for new key slots: the default, or cheaper ones when `INFINI_KDF_LOG_N` asks (for
 /// tests only: it lowers the cost of brute-forcing the password).
-pub fn kdf_params() -> infini::engine::crypto::KdfParams {
-    let mut p = infini::engine::crypto::KdfParams::default();
+pub fn kdf_params() -> infini::KdfParams {
+    let mut p = infini::KdfParams::default();
     if let Some(n) = std::env::var("INFINI_KDF_LOG_N").ok().and_then(|v| v.parse::<u8>().ok()) {
         p.log_n = n.clamp(10, 22);
     }

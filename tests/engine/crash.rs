@@ -85,7 +85,7 @@ fn a_crash_at_any_write_leaves_the_last_commit_intact() {
     );
     let master = *repo.store().keys().master().expose();
     let mut t = Infinitree::<NamespaceIndex>::open(repo.clone(), "main").unwrap();
-    let e = store_value(repo.store(), &mut value(0, 3_000_000).as_slice(), &mut |_| {}).unwrap();
+    let e = store_value(&repo, &mut value(0, 3_000_000).as_slice(), &mut |_| {}).unwrap();
     t.index().ns.insert("base".into(), e);
     let base = t.commit("base").unwrap();
 
@@ -98,7 +98,7 @@ fn a_crash_at_any_write_leaves_the_last_commit_intact() {
                 Arc::new(Repository::with_key(crashing, MasterKey::from_bytes(master), StoreOptions::default())?);
             let mut t = Infinitree::<NamespaceIndex>::open(repo.clone(), "main")?;
             for i in 1..3 {
-                let e = store_value(repo.store(), &mut value(i, 2_500_000).as_slice(), &mut |_| {})?;
+                let e = store_value(&repo, &mut value(i, 2_500_000).as_slice(), &mut |_| {})?;
                 t.index().ns.insert(format!("new/{i}"), e);
             }
             repo.store().flush()?;

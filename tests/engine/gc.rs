@@ -24,12 +24,12 @@ fn unreachable_packs_are_condemned_then_deleted() {
     );
     let mut main = Infinitree::<NamespaceIndex>::open(repo.clone(), "main").unwrap();
     let keep = bytes(3, 2_000_000);
-    let e = store_value(repo.store(), &mut keep.as_slice(), &mut |_| {}).unwrap();
+    let e = store_value(&repo, &mut keep.as_slice(), &mut |_| {}).unwrap();
     main.index().ns.insert("keep".into(), e);
     main.commit("keep").unwrap();
     let mut exp = main.fork("exp").unwrap();
     let drop_me = bytes(7, 3_000_000);
-    let e = store_value(repo.store(), &mut drop_me.as_slice(), &mut |_| {}).unwrap();
+    let e = store_value(&repo, &mut drop_me.as_slice(), &mut |_| {}).unwrap();
     exp.index().ns.insert("drop".into(), e);
     exp.commit("drop").unwrap();
     let before = mem.list("objects/").unwrap().len();

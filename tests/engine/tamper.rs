@@ -32,7 +32,7 @@ fn fixture() -> Fixture {
         let mut v = vec![0u8; size];
         rng.fill_bytes(&mut v);
         let key = format!("key/{i}");
-        let e = store_value(repo.store(), &mut v.as_slice(), &mut |_| {}).unwrap();
+        let e = store_value(&repo, &mut v.as_slice(), &mut |_| {}).unwrap();
         tree.index().ns.insert(key.clone(), e);
         values.insert(key, v);
         if i == 3 {

@@ -168,7 +168,16 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S:
     /// value is what [`committed`](Self::committed) returns now. Staged changes that `root` already holds are
     /// dropped.
     pub fn rebase(&self, root: Option<&[u8]>) -> Result<Vec<K>> {
-        let new_base = decode_root(root)?;
+        self.rebase_to(decode_root(root)?)
+    }
+
+    /// [`rebase`](Self::rebase) onto the committed version `newer` was loaded from (the same field at a newer
+    /// commit, e.g. loaded with [`Repository::load_index`](crate::engine::repo::Repository::load_index)).
+    pub fn rebase_onto(&self, newer: &Self) -> Result<Vec<K>> {
+        self.rebase_to(newer.base())
+    }
+
+    fn rebase_to(&self, new_base: Option<ChunkPointer>) -> Result<Vec<K>> {
         let Some(store) = self.store() else {
             return Err(Error::Invalid("rebase of a map that was never loaded".into()));
         };

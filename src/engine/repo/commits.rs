@@ -41,12 +41,37 @@ impl CommitInfo {
     pub fn id(&self) -> CommitId {
         CommitId(self.ptr.id.0)
     }
+
+    /// The parents' ids (none for a first commit).
+    pub fn parent_ids(&self) -> Vec<CommitId> {
+        self.commit.parents.iter().map(ChunkPointer::commit_id).collect()
+    }
+
+    /// The commit message.
+    pub fn message(&self) -> &str {
+        &self.commit.message
+    }
+
+    /// When it was made, in seconds since the Unix epoch.
+    pub fn time(&self) -> u64 {
+        self.commit.time
+    }
+
+    /// The host that made it.
+    pub fn host(&self) -> &str {
+        &self.commit.host
+    }
 }
 
 impl Repository {
     /// Store a commit (durable at the next flush). Returns its pointer.
     pub fn write_commit(&self, commit: &Commit) -> Result<ChunkPointer> {
         self.store.put_chunk(Kind::Commit, &cbor(commit))
+    }
+
+    /// Load the first parent of `commit` (`None` for a first commit).
+    pub fn first_parent(&self, commit: &CommitInfo) -> Result<Option<CommitInfo>> {
+        commit.commit.parents.first().map(|p| self.read_commit(p)).transpose()
     }
 
     /// Load a commit.

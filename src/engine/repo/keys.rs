@@ -21,6 +21,12 @@ pub fn key_slots(backend: &dyn Backend) -> Result<Vec<(String, KeySlot)>> {
 }
 
 impl Repository {
+    /// The key slots of the repository in `backend`, by name (readable without a key: the slots hold no secret
+    /// in the clear).
+    pub fn key_slots(backend: &dyn Backend) -> Result<Vec<(String, KeySlot)>> {
+        key_slots(backend)
+    }
+
     /// Recover the master key with a password.
     pub fn unlock(backend: &dyn Backend, password: &[u8]) -> Result<MasterKey> {
         Self::unlock_slot(backend, password).map(|(_, k)| k)

@@ -14,6 +14,7 @@ mod keys;
 mod meta;
 mod refs;
 mod revision;
+mod values;
 
 pub use check::{CheckOptions, CheckReport, Damage};
 pub use commits::{Commit, CommitInfo, IndexRoots};
@@ -23,6 +24,7 @@ pub use keys::key_slots;
 pub use refs::Branch;
 
 pub use revision::Revision;
+pub use values::{CacheStats, RepositoryStats};
 
 use crate::engine::backend::Backend;
 use crate::engine::crypto::{now_secs, KdfParams, KeySlot, Keys, MasterKey};
@@ -110,6 +112,11 @@ impl Repository {
     /// The chunk store.
     pub fn store(&self) -> &Arc<Store> {
         &self.store
+    }
+
+    /// The unlocked master key (to remember it, as a workspace does until it is locked).
+    pub fn master_key(&self) -> &MasterKey {
+        self.store.keys().master()
     }
 
     /// The public header.
