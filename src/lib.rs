@@ -21,11 +21,12 @@
 //! # Ok(()) }
 //! ```
 
+#![warn(missing_docs)]
+
 // Lets `#[derive(Index)]` name this crate as `::infini` from inside it too.
 extern crate self as infini;
 
-#[doc(hidden)]
-pub mod engine;
+pub(crate) mod engine;
 
 pub use engine::chunk::{Blob, BlobReader, BlobWriter, StreamReader, WriteOptions};
 pub use engine::crypto::{KdfParams, KeySlot, MasterKey};
@@ -35,8 +36,9 @@ pub use engine::fields::{Field, Index, Trace, Tracer};
 pub use engine::id::CommitId;
 pub use engine::location::Location;
 pub use engine::object::{ChunkPointer, StoreOptions};
+pub use engine::repo::Config as RepositoryConfig;
 pub use engine::repo::{
-    Branch, CacheStats, CheckOptions, CheckReport, CommitInfo, GcOptions, GcPlan, Repository, RepositoryStats,
+    Branch, CacheStats, CheckOptions, CheckReport, CommitInfo, Damage, GcOptions, GcPlan, Repository, RepositoryStats,
 };
 /// `#[derive(Index)]`: implement [`Index`](trait@Index) for a struct of fields.
 ///
@@ -77,7 +79,7 @@ pub mod backends {
     pub use crate::engine::backend::retry::{Retry, RetryPolicy};
     #[cfg(feature = "s3")]
     pub use crate::engine::backend::s3::{S3Backend, S3Config, S3Credentials};
-    pub use crate::engine::backend::{BResult, Backend, BackendError, ObjectInfo, RefVersion};
+    pub use crate::engine::backend::{conformance, BResult, Backend, BackendError, ObjectInfo, RefVersion};
 }
 
 /// The key → value namespace the command line works on: one [`fields::VersionedMap`] of [`namespace::Entry`].

@@ -1,11 +1,11 @@
 //! Long operations report their phases, totals and work done through the options' progress sink.
 
-use infini::engine::backend::memory::MemoryBackend;
-use infini::engine::crypto::KdfParams;
-use infini::engine::db::Infinitree;
-use infini::engine::namespace::{store_value, NamespaceIndex};
-use infini::engine::object::StoreOptions;
+use infini::backends::MemoryBackend;
+use infini::namespace::{store_value, NamespaceIndex};
 use infini::progress::{Progress, ProgressSink, Unit};
+use infini::Infinitree;
+use infini::KdfParams;
+use infini::StoreOptions;
 use infini::{CheckOptions, GcOptions, Repository};
 use std::sync::{Arc, Mutex};
 

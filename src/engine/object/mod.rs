@@ -16,7 +16,7 @@
 mod index_file;
 mod store;
 
-pub use store::{ChunkIndex, SealedChunk, Store, StoreOptions, StoreStats};
+pub use store::{SealedChunk, Store, StoreOptions};
 
 use crate::engine::crypto::{Keys, Kind};
 use crate::engine::format::{LOCATOR_LEN, MAX_PACK, PACK_CLASSES, SEAL_OVERHEAD};

@@ -33,7 +33,7 @@ pub struct CommitInfo {
     /// Pointer to the commit chunk (its chunk id is the commit id).
     pub ptr: ChunkPointer,
     /// The commit.
-    pub commit: Commit,
+    pub(crate) commit: Commit,
 }
 
 impl CommitInfo {
@@ -65,7 +65,7 @@ impl CommitInfo {
 
 impl Repository {
     /// Store a commit (durable at the next flush). Returns its pointer.
-    pub fn write_commit(&self, commit: &Commit) -> Result<ChunkPointer> {
+    pub(crate) fn write_commit(&self, commit: &Commit) -> Result<ChunkPointer> {
         self.store.put_chunk(Kind::Commit, &cbor(commit))
     }
 

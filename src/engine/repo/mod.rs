@@ -17,13 +17,11 @@ mod revision;
 mod values;
 
 pub use check::{CheckOptions, CheckReport, Damage};
-pub use commits::{Commit, CommitInfo, IndexRoots};
+pub use commits::{CommitInfo, IndexRoots};
 pub use gc::{GcOptions, GcPlan};
 pub use header::Config;
-pub use keys::key_slots;
 pub use refs::Branch;
 
-pub use revision::Revision;
 pub use values::{CacheStats, RepositoryStats};
 
 use crate::engine::backend::Backend;
@@ -150,7 +148,7 @@ mod tests {
         Repository::open(b.clone(), b"second", StoreOptions::default()).unwrap();
         r.remove_key(&slot).unwrap();
         assert!(matches!(Repository::open(b.clone(), b"second", StoreOptions::default()), Err(Error::WrongPassword)));
-        let last = key_slots(&*b).unwrap()[0].0.clone();
+        let last = Repository::key_slots(&*b).unwrap()[0].0.clone();
         assert!(r.remove_key(&last).is_err());
         assert!(matches!(Repository::create(b, b"x", kdf(), StoreOptions::default()), Err(Error::Conflict { .. })));
         let empty = Arc::new(MemoryBackend::new());
