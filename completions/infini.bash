@@ -70,6 +70,9 @@ _infini() {
             infini,ls)
                 cmd="infini__subcmd__ls"
                 ;;
+            infini,mount)
+                cmd="infini__subcmd__mount"
+                ;;
             infini,mv)
                 cmd="infini__subcmd__mv"
                 ;;
@@ -151,6 +154,9 @@ _infini() {
             infini__subcmd__help,ls)
                 cmd="infini__subcmd__help__subcmd__ls"
                 ;;
+            infini__subcmd__help,mount)
+                cmd="infini__subcmd__help__subcmd__mount"
+                ;;
             infini__subcmd__help,mv)
                 cmd="infini__subcmd__help__subcmd__mv"
                 ;;
@@ -227,7 +233,7 @@ _infini() {
 
     case "${cmd}" in
         infini)
-            opts="-C -R -q -h -V --repo --branch --password-file --password-command --endpoint --region --mem-cache --cache-size --cache-dir --json --quiet --help --version init clone put get rm mv cp ls status reset diff commit update log show checkout fork branch check gc stats key lock unlock completions gen-docs help"
+            opts="-C -R -q -h -V --repo --branch --password-file --password-command --endpoint --region --mem-cache --cache-size --cache-dir --json --quiet --help --version init clone put get rm mv cp ls status reset diff commit update log show checkout fork branch check gc stats mount key lock unlock completions gen-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -947,7 +953,7 @@ _infini() {
             return 0
             ;;
         infini__subcmd__get)
-            opts="-r -o -C -R -q -h --recursive --output --parents --at --range --repo --branch --password-file --password-command --endpoint --region --mem-cache --cache-size --cache-dir --json --quiet --help"
+            opts="-r -o -C -R -q -h --recursive --output --parents --at --range --tar --repo --branch --password-file --password-command --endpoint --region --mem-cache --cache-size --cache-dir --json --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1021,7 +1027,7 @@ _infini() {
             return 0
             ;;
         infini__subcmd__help)
-            opts="init clone put get rm mv cp ls status reset diff commit update log show checkout fork branch check gc stats key lock unlock completions gen-docs help"
+            opts="init clone put get rm mv cp ls status reset diff commit update log show checkout fork branch check gc stats mount key lock unlock completions gen-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1329,6 +1335,20 @@ _infini() {
             return 0
             ;;
         infini__subcmd__help__subcmd__ls)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        infini__subcmd__help__subcmd__mount)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2098,6 +2118,68 @@ _infini() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        infini__subcmd__mount)
+            opts="-C -R -q -h --at --daemon --daemon-child --repo --branch --password-file --password-command --endpoint --region --mem-cache --cache-size --cache-dir --json --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --at)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --repo)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -R)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --branch)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --password-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --password-command)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --region)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --mem-cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         infini__subcmd__mv)
             opts="-C -R -q -h --repo --branch --password-file --password-command --endpoint --region --mem-cache --cache-size --cache-dir --json --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -2157,7 +2239,7 @@ _infini() {
             return 0
             ;;
         infini__subcmd__put)
-            opts="-r -C -R -q -h --recursive --delete --repo --branch --password-file --password-command --endpoint --region --mem-cache --cache-size --cache-dir --json --quiet --help"
+            opts="-r -C -R -q -h --recursive --delete --tar --repo --branch --password-file --password-command --endpoint --region --mem-cache --cache-size --cache-dir --json --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -6,7 +6,7 @@
 
 BENCH_MK_DIR := $(dir $(lastword $(MAKEFILE_LIST)))
 
-.PHONY: bench bench-scale bench-build bench-tree
+.PHONY: bench bench-scale bench-build bench-tree bench-mount
 
 bench-build:
 	cargo build --release --bin infini --example cpu_limit
@@ -14,7 +14,8 @@ bench-build:
 bench: bench-build
 	mkdir -p bench-work && cargo bench --bench stream | tee bench-work/stream.md
 	cargo bench --bench fields | tee bench-work/fields.md
-	bash $(BENCH_MK_DIR)bench.sh; s=$$?; bash $(BENCH_MK_DIR)bench-tree.sh && exit $$s
+	bash $(BENCH_MK_DIR)bench.sh; s=$$?; bash $(BENCH_MK_DIR)bench-tree.sh || s=$$?; \
+	  bash $(BENCH_MK_DIR)bench-mount.sh || s=$$?; exit $$s
 
 bench-scale: bench-build
 	BENCH_SECTIONS=$${BENCH_SECTIONS:-keys} BENCH_KEYS="$${BENCH_KEYS:-1000000 10000000}" \
@@ -24,3 +25,8 @@ bench-scale: bench-build
 bench-tree:
 	cargo build --release
 	bash $(BENCH_MK_DIR)bench-tree.sh
+
+# Only the mount benchmark (reading through `infini mount` against get -r).
+bench-mount:
+	cargo build --release
+	bash $(BENCH_MK_DIR)bench-mount.sh

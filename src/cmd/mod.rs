@@ -9,6 +9,7 @@ mod completions;
 mod cp;
 mod diff;
 mod fork;
+mod fuse;
 mod gc;
 mod get;
 mod init;
@@ -16,6 +17,7 @@ mod key;
 mod lock;
 mod log;
 mod ls;
+mod mount;
 mod mv;
 mod output;
 mod password;
@@ -27,11 +29,12 @@ mod session;
 mod show;
 mod stats;
 mod status;
+mod tar;
 mod update;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
-use infini::engine::backend::BackendError;
-use infini::engine::Error;
+use infini::backends::BackendError;
+use infini::Error;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -47,6 +50,7 @@ pub const EXIT_CODE_TABLE: &[(u8, &str)] = &[
     (code::INTEGRITY, "integrity failure (corrupt, truncated or tampered data)"),
     (code::UNAVAILABLE, "backend unavailable after retries"),
     (code::ACCESS_DENIED, "access denied by the backend (credentials or permissions)"),
+    (code::MOUNT, "cannot mount (no /dev/fuse, no fusermount, or a stale or unusable mountpoint)"),
 ];
 
 /// The exit-code table as printed at the end of every `--help`.
@@ -78,6 +82,8 @@ pub mod code {
     pub const UNAVAILABLE: u8 = 14;
     /// Access denied by the backend.
     pub const ACCESS_DENIED: u8 = 15;
+    /// FUSE unavailable or the mountpoint unusable.
+    pub const MOUNT: u8 = 16;
 }
 
 /// infini: versioned, encrypted key/value state on storage you don't trust.
@@ -155,6 +161,7 @@ enum Command {
     Check(check::Args),
     Gc(gc::Args),
     Stats(stats::Args),
+    Mount(mount::Args),
     Key(key::Args),
     Lock(lock::LockArgs),
     Unlock(lock::UnlockArgs),
@@ -251,6 +258,7 @@ fn run(cmd: Command, ctx: &Context) -> anyhow::Result<()> {
         Command::Check(a) => a.run(ctx),
         Command::Gc(a) => a.run(ctx),
         Command::Stats(a) => a.run(ctx),
+        Command::Mount(a) => a.run(ctx),
         Command::Key(a) => a.run(ctx),
         Command::Lock(a) => a.run(ctx),
         Command::Unlock(a) => a.run(ctx),
@@ -317,6 +325,12 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
         if let Some(u) = c.downcast_ref::<UsageError>() {
             let _ = u;
             return code::USAGE;
+        }
+        if c.is::<mount::MountError>() {
+            return code::MOUNT;
+        }
+        if let Some(m) = c.downcast_ref::<mount::ChildError>() {
+            return m.code;
         }
         if let Some(err) = c.downcast_ref::<Error>() {
             return engine_code(err);

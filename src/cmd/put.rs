@@ -3,9 +3,9 @@
 use super::progress::{self, Bar};
 use super::session::Session;
 use super::{output, usage, Context};
-use infini::engine::files::{file_entry, put_tree, PutTreeOptions};
-use infini::engine::namespace::{check_key, store_value};
-use infini::engine::Error;
+use infini::files::{file_entry, put_tree, PutTreeOptions};
+use infini::namespace::{check_key, store_value};
+use infini::Error;
 use std::path::Path;
 
 /// Stage a value under KEY, read from FILE or stdin (`-`); with -r, stage every file under DIR as PREFIX/ + its
@@ -18,6 +18,9 @@ pub struct Args {
     /// With -r: also stage the removal of keys under PREFIX that are no longer in DIR (mirror the tree).
     #[arg(long, requires = "recursive")]
     delete: bool,
+    /// Stage the files of a tar archive (from stdin, or FILE) under PREFIX: `put --tar PREFIX [FILE] < x.tar`.
+    #[arg(long, conflicts_with = "recursive")]
+    tar: bool,
     /// KEY (or DIR with -r).
     target: String,
     /// FILE to read, `-` or nothing for stdin (or PREFIX with -r).
@@ -29,9 +32,35 @@ impl Args {
         let mut s = Session::write(ctx)?;
         s.branch_for_write()?;
         let ns = s.view()?;
-        let store = s.repo.store().clone();
         s.repo.sync_dedup_index()?;
         let mut staged = Vec::new();
+        if self.tar {
+            let prefix = self.target.as_str();
+            let bar = super::progress::Bar::bytes(ctx, "put", None);
+            let mut progress = |n| bar.set_position(n);
+            let o = match self.source.as_deref() {
+                None | Some("-") => {
+                    super::tar::stage(&s.repo, &ns, prefix, &mut std::io::stdin().lock(), &mut progress)?
+                }
+                Some(path) => {
+                    let mut f = std::io::BufReader::new(open_input(ctx, path)?);
+                    super::tar::stage(&s.repo, &ns, prefix, &mut f, &mut progress)?
+                }
+            };
+            bar.finish(bar.bytes_summary(o.keys.iter().map(|(_, n)| *n).sum()));
+            if let (n @ 1.., Some(first)) = &o.skipped {
+                output::info(ctx, format!("skipped {n} archive members that are not files or links (first: {first})"));
+            }
+            s.resolve(o.keys.iter().map(|(k, _)| k.as_str()));
+            s.save_staged(&ns)?;
+            if ctx.global.json {
+                let v: Vec<_> = o.keys.iter().map(|(k, n)| serde_json::json!({ "key": k, "size": n })).collect();
+                output::json(&serde_json::Value::Array(v))?;
+            } else {
+                output::info(ctx, format!("staged {} keys", o.keys.len()));
+            }
+            return Ok(());
+        }
         if self.recursive {
             let dir = super::session::cwd(ctx)?.join(&self.target);
             if !dir.is_dir() {
@@ -45,9 +74,9 @@ impl Args {
                 // A tree that holds the workspace never stores the workspace's own files (key, caches, repository).
                 exclude: vec![s.workspace()?.dir()],
                 progress: bar.sink(),
-                write: store.write_options(),
+                write: s.repo.write_options(),
             };
-            let out = put_tree(&store, &ns, &dir, &opts)?;
+            let out = put_tree(&s.repo, &ns, &dir, &opts)?;
             if let Some(first) = &out.first_special {
                 output::info(
                     ctx,
@@ -96,20 +125,14 @@ impl Args {
             None | Some("-") => {
                 let bar = Bar::bytes(ctx, "put", None);
                 let mut stdin = std::io::stdin().lock();
-                let e = store_value(&store, &mut stdin, &mut |n| bar.set_position(n))?;
+                let e = store_value(&s.repo, &mut stdin, &mut |n| bar.set_position(n))?;
                 (bar, e)
             }
             Some(path) => {
-                let p = super::session::cwd(ctx)?.join(path);
-                let mut f = std::fs::File::open(&p).map_err(|e| match e.kind() {
-                    std::io::ErrorKind::NotFound => {
-                        Error::not_found(format!("input file {}", Path::new(path).display())).into()
-                    }
-                    _ => anyhow::Error::new(e).context(format!("opening {}", Path::new(path).display())),
-                })?;
+                let mut f = open_input(ctx, path)?;
                 let meta = f.metadata()?;
                 let bar = Bar::bytes(ctx, "put", Some(meta.len()));
-                let e = store_value(&store, &mut f, &mut |n| bar.set_position(n))?;
+                let e = store_value(&s.repo, &mut f, &mut |n| bar.set_position(n))?;
                 (bar, file_entry(e.blob, &meta))
             }
         };
@@ -126,4 +149,13 @@ impl Args {
         }
         Ok(())
     }
+}
+
+/// Open an input file named on the command line (relative to the working directory): a missing one is "not found".
+fn open_input(ctx: &Context, path: &str) -> anyhow::Result<std::fs::File> {
+    let p = super::session::cwd(ctx)?.join(path);
+    std::fs::File::open(&p).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::not_found(format!("input file {}", Path::new(path).display())).into(),
+        _ => anyhow::Error::new(e).context(format!("opening {}", Path::new(path).display())),
+    })
 }

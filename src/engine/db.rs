@@ -47,6 +47,22 @@ pub fn build_roots(repo: &Repository, index: &dyn Index, parent: Option<&CommitI
     Ok(roots)
 }
 
+impl Repository {
+    /// Load every field of `index` as it was at `commit` (`None`: empty, as before a branch's first commit),
+    /// discarding what the fields had staged. Only the nodes later reads touch are fetched.
+    pub fn load_index(&self, index: &dyn Index, commit: Option<&CommitInfo>) -> Result<()> {
+        load_index(self, index, commit)
+    }
+
+    /// Commit what `index`'s fields have staged onto `branch` (created by its first commit). When other writers
+    /// moved the branch since the fields were loaded, the changes are merged by key onto the new head;
+    /// overlapping changes fail with [`Error::MergeConflict`] and nothing is committed. This is
+    /// [`Infinitree::commit`] for an index that is not bound to a branch.
+    pub fn commit_index(&self, branch: &str, message: &str, index: &dyn Index) -> Result<CommitInfo> {
+        self.commit(branch, message, &mut |parent| build_roots(self, index, parent))
+    }
+}
+
 /// An index on a branch.
 pub struct Infinitree<I> {
     repo: Arc<Repository>,

@@ -3,6 +3,7 @@
 //! Everything here is independent of the command line; the `infini` binary is one user of it.
 
 pub mod backend;
+pub mod browse;
 pub mod cache;
 pub mod chunk;
 pub mod crypto;

@@ -9,9 +9,11 @@
 //! chunks it needs; [`copy_range`] streams a range out with parallel fetches.
 
 mod reader;
+mod stream;
 mod writer;
 
 pub use reader::{copy_range, BlobReader};
+pub use stream::StreamReader;
 pub use writer::{BlobWriter, WriteOptions};
 
 use crate::engine::crypto::Kind;

@@ -11,8 +11,9 @@
 //!   repo/         the repository itself, for the embedded default
 //! ```
 
-use crate::engine::crypto::{Keys, Kind, MasterKey};
+use crate::engine::crypto::{Kind, MasterKey};
 use crate::engine::object::ChunkPointer;
+use crate::engine::repo::Repository;
 use crate::engine::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::fs;
@@ -237,8 +238,9 @@ impl Workspace {
         self.key_path().exists()
     }
 
-    /// Load staged changes.
-    pub fn load_staged(&self, keys: &Keys) -> Result<StagedFile> {
+    /// Load staged changes (sealed with `repo`'s key).
+    pub fn load_staged(&self, repo: &Repository) -> Result<StagedFile> {
+        let keys = repo.store().keys();
         let path = self.dir().join("staged");
         let sealed = match fs::read(&path) {
             Ok(s) => s,
@@ -251,8 +253,9 @@ impl Workspace {
         ciborium::from_reader(plain.as_slice()).map_err(|e| Error::corrupt(path.display().to_string(), e))
     }
 
-    /// Save staged changes (sealed); an empty set removes the file.
-    pub fn save_staged(&self, keys: &Keys, staged: &StagedFile) -> Result<()> {
+    /// Save staged changes (sealed with `repo`'s key); an empty set removes the file.
+    pub fn save_staged(&self, repo: &Repository, staged: &StagedFile) -> Result<()> {
+        let keys = repo.store().keys();
         let path = self.dir().join("staged");
         if staged.changes.is_empty() {
             return match fs::remove_file(&path) {

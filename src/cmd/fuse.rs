@@ -1,0 +1,162 @@
+//! The FUSE driver of `infini mount`: translates kernel requests into calls on the library's [`Browser`].
+
+use infini::browse::{Attr, Browser, FileType};
+use infini::Error;
+use std::ffi::OsStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, UNIX_EPOCH};
+
+use fuser::{
+    Errno, FileHandle, FopenFlags, Generation, INodeNo, LockOwner, OpenFlags, ReplyAttr, ReplyData, ReplyDirectory,
+    ReplyEmpty, ReplyEntry, ReplyOpen, Request,
+};
+
+/// A [`Browser`] served over FUSE.
+pub struct Fs {
+    browser: Browser,
+    uid: u32,
+    gid: u32,
+    /// Whether an I/O failure was already reported on stderr (later ones only go to the caller as EIO).
+    reported: AtomicBool,
+    quiet: bool,
+}
+
+impl Fs {
+    /// Serve `browser`, files owned by `uid:gid`.
+    pub fn new(browser: Browser, uid: u32, gid: u32, quiet: bool) -> Self {
+        Self { browser, uid, gid, reported: AtomicBool::new(false), quiet }
+    }
+
+    fn attr(&self, a: &Attr) -> fuser::FileAttr {
+        let t = UNIX_EPOCH + Duration::new(a.mtime, a.mtime_nsec);
+        fuser::FileAttr {
+            ino: INodeNo(a.ino),
+            size: a.size,
+            blocks: a.size.div_ceil(512),
+            atime: t,
+            mtime: t,
+            ctime: t,
+            crtime: t,
+            kind: kind(a.kind),
+            perm: a.perm,
+            nlink: if a.kind == FileType::Dir { 2 } else { 1 },
+            uid: self.uid,
+            gid: self.gid,
+            rdev: 0,
+            blksize: 128 * 1024,
+            flags: 0,
+        }
+    }
+
+    /// The errno for an engine error; integrity and backend failures are reported once on stderr.
+    fn errno(&self, e: &Error) -> Errno {
+        match e {
+            Error::NotFound { .. } => Errno::ENOENT,
+            Error::Invalid(_) => Errno::EINVAL,
+            _ => {
+                if !self.quiet && !self.reported.swap(true, Ordering::Relaxed) {
+                    eprintln!("infini: error: {e} (reads that fail return EIO)");
+                }
+                Errno::EIO
+            }
+        }
+    }
+}
+
+fn kind(k: FileType) -> fuser::FileType {
+    match k {
+        FileType::Dir => fuser::FileType::Directory,
+        FileType::File => fuser::FileType::RegularFile,
+        FileType::Symlink => fuser::FileType::Symlink,
+    }
+}
+
+impl fuser::Filesystem for Fs {
+    fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        let Some(name) = name.to_str() else { return reply.error(Errno::ENOENT) };
+        match self.browser.lookup(parent.0, name) {
+            Ok(Some(a)) => reply.entry(&a.ttl, &self.attr(&a), Generation(0)),
+            Ok(None) => reply.error(Errno::ENOENT),
+            Err(e) => reply.error(self.errno(&e)),
+        }
+    }
+
+    fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
+        self.browser.forget(ino.0, nlookup);
+    }
+
+    fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
+        match self.browser.getattr(ino.0) {
+            Ok(a) => reply.attr(&a.ttl, &self.attr(&a)),
+            Err(e) => reply.error(self.errno(&e)),
+        }
+    }
+
+    fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
+        match self.browser.readlink(ino.0) {
+            Ok(t) => reply.data(&t),
+            Err(e) => reply.error(self.errno(&e)),
+        }
+    }
+
+    fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        if flags.acc_mode() != fuser::OpenAccMode::O_RDONLY {
+            return reply.error(Errno::EROFS);
+        }
+        match self.browser.open(ino.0) {
+            // Contents under an inode never change (a moved branch gets new inodes): the kernel may keep its cache.
+            Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::FOPEN_KEEP_CACHE),
+            Err(e) => reply.error(self.errno(&e)),
+        }
+    }
+
+    fn read(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        size: u32,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        reply: ReplyData,
+    ) {
+        match self.browser.read(fh.0, offset, size as usize) {
+            Ok(data) => reply.data(&data),
+            Err(e) => reply.error(self.errno(&e)),
+        }
+    }
+
+    fn release(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        _flush: bool,
+        reply: ReplyEmpty,
+    ) {
+        self.browser.release(fh.0);
+        reply.ok();
+    }
+
+    fn readdir(&self, _req: &Request, ino: INodeNo, _fh: FileHandle, offset: u64, mut reply: ReplyDirectory) {
+        let list = match self.browser.readdir(ino.0) {
+            Ok(l) => l,
+            Err(e) => return reply.error(self.errno(&e)),
+        };
+        // Offsets: 1 is after ".", 2 after "..", 2 + i + 1 after the i-th name.
+        let dots = [(ino.0, fuser::FileType::Directory, "."), (ino.0, fuser::FileType::Directory, "..")];
+        let all = dots
+            .into_iter()
+            .map(|(i, k, n)| (i, k, n.to_string()))
+            .chain(list.into_iter().map(|l| (l.ino, kind(l.kind), l.name)));
+        for (i, (ino, k, name)) in all.enumerate().skip(offset as usize) {
+            if reply.add(INodeNo(ino), i as u64 + 1, k, &name) {
+                break;
+            }
+        }
+        reply.ok();
+    }
+}

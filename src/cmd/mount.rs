@@ -1,0 +1,213 @@
+//! `infini mount`: browse every branch and commit (or one version) as a read-only file system.
+
+use super::fuse::Fs;
+use super::session::Session;
+use super::{code, output, usage, Context};
+use anyhow::Context as _;
+use infini::browse::{BrowseOptions, Browser, HeadTarget, Layout};
+use infini::workspace::Head;
+use std::io::{BufRead, Write};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+/// Mount the repository read-only on MOUNTPOINT: `branches/NAME/…` (following new commits), `commits/ID/…` (full
+/// ids; short ids are symlinks) and `HEAD`, or one version with `--at REV`. Runs until unmounted (Ctrl-C, or
+/// `fusermount -u MOUNTPOINT`); `--daemon` returns once mounted.
+#[derive(clap::Args)]
+pub struct Args {
+    /// An existing directory to mount on.
+    mountpoint: PathBuf,
+    /// Show one version (a revision: branch, commit id prefix, HEAD~N) at the top instead.
+    #[arg(long, value_name = "REV")]
+    at: Option<String>,
+    /// Return once mounted and keep serving in the background until unmounted.
+    #[arg(long)]
+    daemon: bool,
+    /// Internal: the background process `--daemon` starts.
+    #[arg(long, hide = true)]
+    daemon_child: bool,
+}
+
+/// The mount could not be made (exit code 16): no FUSE device, no fusermount, or a stale or unusable mountpoint.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct MountError(pub String);
+
+/// A failure a `--daemon` child reported, with its exit code.
+#[derive(Debug, thiserror::Error)]
+#[error("{msg}")]
+pub struct ChildError {
+    /// The child's exit code.
+    pub code: u8,
+    /// Its message.
+    pub msg: String,
+}
+
+fn mount_error(msg: impl Into<String>) -> anyhow::Error {
+    MountError(msg.into()).into()
+}
+
+/// Check what FUSE needs before starting: the mountpoint, `/dev/fuse` and `fusermount`.
+fn preflight(mountpoint: &Path) -> anyhow::Result<()> {
+    let shown = mountpoint.display();
+    match std::fs::metadata(mountpoint) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => return Err(usage(format!("mountpoint {shown} is not a directory"))),
+        Err(e) if e.raw_os_error() == Some(107) => {
+            return Err(mount_error(format!(
+                "mountpoint {shown} is a stale mount (its process ended); unmount it with `fusermount -u {shown}`"
+            )))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(infini::Error::not_found(format!("mountpoint {shown}")).into())
+        }
+        Err(e) => return Err(mount_error(format!("mountpoint {shown}: {e}"))),
+    }
+    match std::fs::metadata("/dev/fuse") {
+        Ok(m) if m.file_type().is_char_device() => {}
+        Ok(_) => return Err(mount_error("/dev/fuse is not a character device: FUSE is not available here")),
+        Err(_) => {
+            return Err(mount_error(
+                "/dev/fuse does not exist: FUSE is not available here (load the fuse module, or give the container /dev/fuse)",
+            ))
+        }
+    }
+    if let Err(e) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/fuse") {
+        return Err(mount_error(format!("cannot open /dev/fuse: {e}")));
+    }
+    if find_fusermount().is_none() {
+        return Err(mount_error("fusermount not found on PATH: install the fuse3 (or fuse) package"));
+    }
+    Ok(())
+}
+
+/// `fusermount3` or `fusermount`, as fuser looks for them.
+fn find_fusermount() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("FUSERMOUNT_PATH") {
+        let p = PathBuf::from(p);
+        return p.is_file().then_some(p);
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for dir in std::env::split_paths(&path) {
+        for name in ["fusermount3", "fusermount"] {
+            let p = dir.join(name);
+            if p.is_file() {
+                return Some(p);
+            }
+        }
+    }
+    None
+}
+
+impl Args {
+    pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        let mountpoint = super::session::cwd(ctx)?.join(&self.mountpoint);
+        if self.daemon && !self.daemon_child {
+            return detach(ctx, &mountpoint);
+        }
+        let r = self.serve(ctx, &mountpoint);
+        if self.daemon_child {
+            // The parent reads one line: `ready`, or the exit code and message of the failure.
+            let mut out = std::io::stdout().lock();
+            let line = match &r {
+                Ok(()) => "done".to_string(),
+                Err(e) => format!("{} {e:#}", super::exit_code(e)),
+            };
+            let _ = writeln!(out, "{line}");
+        }
+        r
+    }
+
+    fn serve(&self, ctx: &Context, mountpoint: &Path) -> anyhow::Result<()> {
+        preflight(mountpoint)?;
+        let s = Session::read(ctx)?;
+        let layout = match &self.at {
+            Some(rev) => Layout::At(s.at(rev)?.0),
+            None => Layout::All {
+                head: Some(match &s.head {
+                    Head::Branch(b) => HeadTarget::Branch(b.clone()),
+                    Head::Detached(p) => HeadTarget::Commit(*p),
+                }),
+            },
+        };
+        let browser = Browser::new(s.repo.clone(), layout, BrowseOptions::default());
+        let me = std::fs::metadata("/proc/self").map(|m| (m.uid(), m.gid())).unwrap_or((0, 0));
+        let fs = Fs::new(browser, me.0, me.1, ctx.global.quiet);
+        let mut config = fuser::Config::default();
+        config.mount_options = vec![
+            fuser::MountOption::RO,
+            fuser::MountOption::FSName("infini".into()),
+            fuser::MountOption::Subtype("infini".into()),
+            fuser::MountOption::NoSuid,
+            fuser::MountOption::NoDev,
+            fuser::MountOption::DefaultPermissions,
+        ];
+        config.n_threads = Some(4);
+        let mut session = fuser::Session::new(fs, mountpoint, &config)
+            .map_err(|e| mount_error(format!("mounting on {}: {e}", mountpoint.display())))?;
+        let mut unmounter = session.unmount_callable();
+        let mut signals = signal_hook::iterator::Signals::new([
+            signal_hook::consts::SIGINT,
+            signal_hook::consts::SIGTERM,
+            signal_hook::consts::SIGHUP,
+        ])
+        .context("installing signal handlers")?;
+        let handle = signals.handle();
+        let shown = mountpoint.display().to_string();
+        let quiet = ctx.global.quiet;
+        let watcher = std::thread::spawn(move || {
+            for _ in signals.forever() {
+                match unmounter.unmount() {
+                    Ok(()) => break,
+                    Err(e) if !quiet => eprintln!(
+                        "infini: cannot unmount {shown}: {e} (close what uses it, or `fusermount -u -z {shown}`)"
+                    ),
+                    Err(_) => {}
+                }
+            }
+        });
+        if self.daemon_child {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "ready");
+            let _ = out.flush();
+        } else {
+            output::info(ctx, format!("mounted on {} (Ctrl-C or `fusermount -u` to unmount)", mountpoint.display()));
+        }
+        let r = session.run();
+        handle.close();
+        let _ = watcher.join();
+        r.map_err(|e| mount_error(format!("serving {}: {e}", mountpoint.display())))?;
+        Ok(())
+    }
+}
+
+/// Start `infini mount` again as a background process and return once it has mounted (or failed).
+fn detach(ctx: &Context, mountpoint: &Path) -> anyhow::Result<()> {
+    use std::os::unix::process::CommandExt;
+    let exe = std::env::current_exe().context("finding the infini executable")?;
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).filter(|a| a != "--daemon").collect();
+    args.push("--daemon-child".into());
+    let mut child = std::process::Command::new(exe)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        // Its own process group: a Ctrl-C at the terminal does not reach it.
+        .process_group(0)
+        .spawn()
+        .context("starting the background mount")?;
+    let out = child.stdout.take().expect("piped stdout");
+    let mut line = String::new();
+    let _ = std::io::BufReader::new(out).read_line(&mut line);
+    let line = line.trim_end();
+    if line == "ready" {
+        output::info(ctx, format!("mounted on {} (unmount with `fusermount -u`)", mountpoint.display()));
+        return Ok(());
+    }
+    let status = child.wait().context("waiting for the background mount")?;
+    let (code, msg) = match line.split_once(' ') {
+        Some((c, m)) if c.parse::<u8>().is_ok() => (c.parse().expect("checked"), m.to_string()),
+        _ => (status.code().unwrap_or(code::OTHER as i32) as u8, "the background mount exited".to_string()),
+    };
+    Err(ChildError { code, msg }.into())
+}
