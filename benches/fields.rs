@@ -7,13 +7,13 @@
 //! `cargo bench --bench fields` (`BENCH_FIELDS_KEYS` entries, default 2000, of `BENCH_FIELDS_VALUE` bytes, default
 //! 4096).
 
-use infini::engine::backend::memory::MemoryBackend;
-use infini::engine::backend::{BResult, Backend, ObjectInfo, RefVersion};
-use infini::engine::crypto::KdfParams;
-use infini::engine::db::Infinitree;
-use infini::engine::fields::{Index, Local, Map, Sparse, Strategy, VersionedMap};
-use infini::engine::object::StoreOptions;
-use infini::engine::repo::Repository;
+use infini::backends::MemoryBackend;
+use infini::backends::{BResult, Backend, ObjectInfo, RefVersion};
+use infini::fields::{Index, Local, Map, Sparse, Strategy, VersionedMap};
+use infini::Infinitree;
+use infini::KdfParams;
+use infini::Repository;
+use infini::StoreOptions;
 use rand::{RngCore, SeedableRng};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

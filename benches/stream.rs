@@ -4,10 +4,8 @@
 //! `cargo bench --bench stream` (`BENCH_STREAM_MB` sets the data size, default 256).
 
 use aes_gcm::aead::{AeadInPlace, KeyInit};
-use infini::engine::backend::dir::DirBackend;
-use infini::engine::chunk::{copy_range, BlobWriter, WriteOptions};
-use infini::engine::crypto::{KdfParams, Keys, MasterKey};
-use infini::engine::object::{Store, StoreOptions};
+use infini::backends::DirBackend;
+use infini::{KdfParams, MasterKey, Repository, StoreOptions};
 use rand::{Rng, RngCore, SeedableRng};
 use sha2::Digest;
 use std::io::Write;
@@ -90,10 +88,10 @@ fn main() {
         // The stream writer and reader on a local directory repository.
         let dir = tempfile::tempdir().expect("tempdir");
         let backend = Arc::new(DirBackend::new(dir.path()).expect("dir backend"));
-        let _ = KdfParams::default();
-        let store = Arc::new(Store::new(backend, Arc::new(Keys::new(MasterKey::generate())), StoreOptions::default()));
+        let kdf = KdfParams { log_n: 10, ..KdfParams::default() };
+        let store = Repository::create(backend.clone(), b"bench", kdf, StoreOptions::default()).expect("repo");
         let (blob, s) = time(|| {
-            let mut w = BlobWriter::new(store.clone(), WriteOptions::default());
+            let mut w = store.blob_writer();
             for piece in data.chunks(1 << 20) {
                 w.write_all(piece).expect("write");
             }
@@ -103,15 +101,16 @@ fn main() {
         });
         println!("| stream write ({cores} threads) | {name} | {:.0} |", mbps(data.len(), s));
         let (_, s) = time(|| {
-            let mut w = BlobWriter::new(store.clone(), WriteOptions::default());
+            let mut w = store.blob_writer();
             for piece in data.chunks(1 << 20) {
                 w.write_all(piece).expect("write");
             }
             w.finish().expect("finish")
         });
         println!("| stream write, all deduplicated | {name} | {:.0} |", mbps(data.len(), s));
-        let fresh = Arc::new(Store::new(store.backend().clone(), store.keys().clone(), StoreOptions::default()));
-        let (n, s) = time(|| copy_range(&fresh, &blob, 0, u64::MAX, cores.max(2), &mut std::io::sink()).expect("read"));
+        let key = MasterKey::from_bytes(*store.master_key().expose());
+        let fresh = Repository::with_key(backend, key, StoreOptions::default()).expect("repo");
+        let (n, s) = time(|| fresh.copy_range(&blob, 0, u64::MAX, &mut std::io::sink()).expect("read"));
         assert_eq!(n as usize, data.len());
         println!("| stream read ({cores} threads) | {name} | {:.0} |", mbps(data.len(), s));
     }

@@ -80,7 +80,7 @@ fn main() -> infini::Result<()> {
 
     for c in main.commits() {
         let c = c?;
-        println!("{} {}", c.id(), c.commit.message);
+        println!("{} {}", c.id(), c.message());
     }
     std::fs::remove_dir_all(&dir).ok();
     Ok(())

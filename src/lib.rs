@@ -21,23 +21,26 @@
 //! # Ok(()) }
 //! ```
 
+#![warn(missing_docs)]
+
 // Lets `#[derive(Index)]` name this crate as `::infini` from inside it too.
 extern crate self as infini;
 
-#[doc(hidden)]
-pub mod engine;
+pub(crate) mod engine;
 
+pub use engine::cache::warm::WarmNotice;
 pub use engine::chunk::{Blob, BlobReader, BlobWriter, StreamReader, WriteOptions};
-pub use engine::crypto::{KdfParams, MasterKey};
+pub use engine::crypto::{KdfParams, KeySlot, MasterKey, SlotInfo};
 pub use engine::db::{Commits, Infinitree};
 pub use engine::error::{Error, Result};
 pub use engine::fields::{Field, Index, Trace, Tracer};
 pub use engine::id::CommitId;
 pub use engine::location::Location;
-pub use engine::object::StoreOptions;
+pub use engine::object::{ChunkPointer, StoreOptions};
+pub use engine::repo::Config as RepositoryConfig;
 pub use engine::repo::{
-    Branch, CheckOptions, CheckReport, CommitInfo, GcOptions, GcPlan, RefChanged, Repository, SeenMap, SeenRef,
-    SeenRefs,
+    Branch, CacheStats, CheckOptions, CheckReport, CommitInfo, Damage, GcOptions, GcPlan, KeySlots, RefChanged,
+    Repository, RepositoryStats, SaveSeen, SeenMap, SeenRef, SeenRefs, Unlocked,
 };
 /// `#[derive(Index)]`: implement [`Index`](trait@Index) for a struct of fields.
 ///
@@ -78,7 +81,7 @@ pub mod backends {
     pub use crate::engine::backend::retry::{Retry, RetryPolicy};
     #[cfg(feature = "s3")]
     pub use crate::engine::backend::s3::{S3Backend, S3Config, S3Credentials};
-    pub use crate::engine::backend::{BResult, Backend, BackendError, ObjectInfo, RefVersion};
+    pub use crate::engine::backend::{conformance, BResult, Backend, BackendError, ObjectInfo, RefVersion};
 }
 
 /// The key → value namespace the command line works on: one [`fields::VersionedMap`] of [`namespace::Entry`].
@@ -90,6 +93,18 @@ pub mod namespace {
 /// [`progress::Progress`] and pass it in the operation's options as a [`progress::ProgressSink`].
 pub mod progress {
     pub use crate::engine::progress::*;
+}
+
+/// Directory trees in and out of a [`namespace`]: stage a tree of files as keys under a prefix
+/// ([`files::put_tree`]), write the keys under a prefix back out as files ([`files::get_tree`]).
+pub mod files {
+    pub use crate::engine::files::*;
+}
+
+/// A workspace: a local working copy of a repository in a `.infini/` directory (its configuration, HEAD, the
+/// changes staged between commands, caches, and the remembered key), as the command line keeps it.
+pub mod workspace {
+    pub use crate::engine::workspace::*;
 }
 
 /// Read-only browsing of a repository as a file tree: branches, commits and the keys of each version laid out as

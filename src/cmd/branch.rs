@@ -2,7 +2,7 @@
 
 use super::session::Session;
 use super::{output, Context};
-use infini::engine::workspace::Head;
+use infini::workspace::Head;
 use std::io::Write;
 
 /// List branches (the current one marked with `*`), delete one with -d, or accept a branch whose ref went back or

@@ -3,9 +3,9 @@
 use super::progress::Bar;
 use super::session::Session;
 use super::{output, Context};
-use infini::engine::namespace::NamespaceIndex;
-use infini::engine::repo::CheckOptions;
-use infini::engine::Error;
+use infini::namespace::NamespaceIndex;
+use infini::CheckOptions;
+use infini::Error;
 
 /// Check every pack table, commit and index node; with --read-data also read and verify every data chunk.
 /// Exits 13 if anything is damaged.

@@ -2,8 +2,8 @@
 
 use super::session::Session;
 use super::{output, Context};
-use infini::engine::workspace::Head;
-use infini::engine::Error;
+use infini::workspace::Head;
+use infini::Error;
 
 /// Switch to branch REV, or to commit REV as a detached, read-only HEAD. Refuses while changes are staged.
 #[derive(clap::Args)]

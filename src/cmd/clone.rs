@@ -3,8 +3,8 @@
 use super::progress::Bar;
 use super::session::{attach_workspace, cwd, local_repo_path, open_backend, store_options, DEFAULT_BRANCH};
 use super::{output, password, Context};
-use infini::engine::repo::Repository;
-use infini::engine::workspace::{Head, WorkspaceConfig};
+use infini::workspace::{Head, WorkspaceConfig};
+use infini::Repository;
 
 /// Create a workspace for an existing repository (a directory, a workspace holding one, or s3://BUCKET[/PREFIX]).
 #[derive(clap::Args)]
@@ -30,7 +30,7 @@ impl Args {
             self.source.clone()
         } else {
             let p = std::fs::canonicalize(here.join(&self.source)).map_err(|e| {
-                anyhow::Error::new(infini::engine::Error::NoRepository {
+                anyhow::Error::new(infini::Error::NoRepository {
                     what: format!("no infini repository at {}: {e}", self.source),
                 })
             })?;

@@ -3,10 +3,9 @@
 use super::progress::Bar;
 use super::session::Session;
 use super::{output, Context};
-use infini::engine::db::{build_roots, load_index};
-use infini::engine::namespace::{staged_packs, NamespaceIndex};
-use infini::engine::workspace::StagedFile;
-use infini::engine::Error;
+use infini::namespace::{staged_packs, NamespaceIndex};
+use infini::workspace::StagedFile;
+use infini::Error;
 
 /// `commit` with nothing staged (exit code 1, like git).
 #[derive(Debug, thiserror::Error)]
@@ -63,40 +62,25 @@ impl Args {
         };
         let bar = Bar::spinner(ctx, "commit", &format!("{} staged changes", s.staged.changes.len()));
         let idx = NamespaceIndex::default();
-        load_index(&repo, &idx, base.as_ref())?;
+        repo.load_index(&idx, base.as_ref())?;
         idx.ns.import_staged(s.staged_changes())?;
         // Everything staged must still be there, and stay: a pack gc condemned is pardoned, one it removed stops
         // the commit before anything is published.
         repo.claim_packs(&staged_packs(repo.store(), &s.staged_changes())?)?;
-        if let (None, Some(b)) = (&s.tip, &base) {
-            // The branch is gone (deleted, or accepted as gone), but the staged changes were made on a commit: the
-            // new commit builds on that one, never on nothing.
-            match repo.create_branch(&branch, &b.ptr) {
-                Ok(_) | Err(Error::Conflict { .. }) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        let c = repo.commit(&branch, &self.message, &mut |parent| {
-            if parent.is_none() && base.is_some() {
-                return Err(Error::integrity(format!(
-                    "branch {branch} vanished while committing; the staged changes are kept"
-                )));
-            }
-            build_roots(&repo, &idx, parent)
-        })?;
+        let c = repo.commit_index_on(&branch, &self.message, &idx, base.as_ref())?;
         drop(bar);
         s.staged = StagedFile::default();
-        s.workspace()?.save_staged(repo.store().keys(), &s.staged)?;
+        s.workspace()?.save_staged(&repo, &s.staged)?;
         if ctx.global.json {
             output::json(&serde_json::json!({
-                "id": output::id(&c.ptr),
-                "parents": c.commit.parents.iter().map(output::id).collect::<Vec<_>>(),
-                "message": c.commit.message,
-                "time": c.commit.time,
+                "id": c.id().to_hex(),
+                "parents": c.parent_ids().iter().map(|p| p.to_hex()).collect::<Vec<_>>(),
+                "message": c.message(),
+                "time": c.time(),
                 "branch": branch,
             }))?;
         } else {
-            output::line(output::id(&c.ptr))?;
+            output::line(c.id().to_hex())?;
         }
         Ok(())
     }

@@ -2,11 +2,9 @@
 
 use super::session::Session;
 use super::{output, Context};
-use infini::engine::fields::decode_root;
-use infini::engine::namespace::{Change, Entry, Namespace, FIELD};
-use infini::engine::repo::CommitInfo;
-use infini::engine::tree;
-use infini::engine::Error;
+use infini::fields::Change as MapChange;
+use infini::namespace::{Change, Entry, Namespace, NamespaceIndex};
+use infini::CommitInfo;
 use std::collections::BTreeMap;
 use std::io::Write;
 
@@ -38,24 +36,18 @@ impl Row {
     }
 }
 
-fn decode_entry(b: &[u8]) -> anyhow::Result<Entry> {
-    ciborium::from_reader(b).map_err(|e| Error::integrity(format!("index entry: {e}")).into())
-}
-
-/// Namespace tree root of a commit.
-pub fn root_of(c: Option<&CommitInfo>) -> anyhow::Result<Option<infini::engine::object::ChunkPointer>> {
-    Ok(decode_root(c.and_then(|c| c.commit.index.get(FIELD)).map(|b| b.as_slice()))?)
-}
-
 /// Differences between two commits, by walking only the differing parts of their trees.
 pub fn between(s: &Session, a: Option<&CommitInfo>, b: Option<&CommitInfo>) -> anyhow::Result<Vec<Row>> {
+    let (ia, ib) = (NamespaceIndex::default(), NamespaceIndex::default());
+    s.repo.load_index(&ia, a)?;
+    s.repo.load_index(&ib, b)?;
     let mut rows = Vec::new();
-    for d in tree::diff(&**s.repo.store() as &dyn tree::NodeStore, root_of(a)?, root_of(b)?) {
-        let d = d?;
-        let key = String::from_utf8(d.key).map_err(|_| Error::integrity("index key is not UTF-8"))?;
-        let old = d.old.as_deref().map(decode_entry).transpose()?;
-        let new = d.new.as_deref().map(decode_entry).transpose()?;
-        rows.push(Row { key, old, new });
+    for d in ia.ns.diff(&ib.ns)? {
+        rows.push(match d? {
+            MapChange::Added { key, value } => Row { key, old: None, new: Some(value) },
+            MapChange::Removed { key, value } => Row { key, old: Some(value), new: None },
+            MapChange::Changed { key, old, new } => Row { key, old: Some(old), new: Some(new) },
+        });
     }
     Ok(rows)
 }
@@ -106,8 +98,8 @@ impl Args {
         let rows = match self.revs.as_slice() {
             [] => {
                 let base = s.tip.clone();
-                let idx = infini::engine::namespace::NamespaceIndex::default();
-                infini::engine::db::load_index(&s.repo, &idx, base.as_ref())?;
+                let idx = NamespaceIndex::default();
+                s.repo.load_index(&idx, base.as_ref())?;
                 to_workspace(&s, base.as_ref(), &idx.ns)?
             }
             [a] => {

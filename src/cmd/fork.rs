@@ -2,9 +2,9 @@
 
 use super::session::Session;
 use super::{output, Context};
-use infini::engine::repo::Repository;
-use infini::engine::workspace::Head;
-use infini::engine::Error;
+use infini::workspace::Head;
+use infini::Error;
+use infini::Repository;
 
 /// Create branch NAME at REV (default: HEAD) and switch to it. Staged changes come along.
 #[derive(clap::Args)]

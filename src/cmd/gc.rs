@@ -3,8 +3,8 @@
 use super::progress::Bar;
 use super::session::Session;
 use super::{output, usage, Context};
-use infini::engine::namespace::NamespaceIndex;
-use infini::engine::repo::GcOptions;
+use infini::namespace::NamespaceIndex;
+use infini::GcOptions;
 
 /// Collect garbage in two phases: packs no branch reaches are first condemned, and deleted by a later run once
 /// they have stayed condemned and unreachable for the grace period, so concurrent writers never lose data.

@@ -4,10 +4,9 @@ use super::progress::{self, Bar};
 use super::session::Session;
 use super::{output, usage, Context};
 use anyhow::Context as _;
-use infini::engine::chunk::copy_range;
-use infini::engine::files::{get_tree, GetTreeOptions};
-use infini::engine::namespace::Entry;
-use infini::engine::Error;
+use infini::files::{get_tree, GetTreeOptions};
+use infini::namespace::Entry;
+use infini::Error;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
@@ -74,7 +73,7 @@ fn write_file(s: &Session, entry: &Entry, path: &Path, range: (u64, u64), bar: &
     let r = (|| -> anyhow::Result<u64> {
         let f = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
         let mut w = output::ProgressWriter::new(std::io::BufWriter::with_capacity(1 << 20, f), bar);
-        let n = copy_range(s.repo.store(), &entry.blob, range.0, range.1, s.repo.store().read_parallelism(), &mut w)?;
+        let n = s.repo.copy_range(&entry.blob, range.0, range.1, &mut w)?;
         let mut w = w.into_inner();
         w.flush()?;
         w.get_ref().sync_all()?;
@@ -104,7 +103,7 @@ impl Args {
             let dir = super::session::cwd(ctx)?.join(dir);
             let bar = Bar::phases(ctx, "get -r");
             let opts = GetTreeOptions { progress: bar.sink(), ..GetTreeOptions::default() };
-            let out = get_tree(s.repo.store(), &ns, &self.key, &dir, &opts)?;
+            let out = get_tree(&s.repo, &ns, &self.key, &dir, &opts)?;
             bar.finish(|took| {
                 format!(
                     "get -r: {} files, {} in {}",
@@ -162,14 +161,7 @@ impl Args {
                     if stdout.is_terminal() { Bar::hidden() } else { Bar::bytes(ctx, "get", Some(range.1 - range.0)) };
                 let mut w =
                     output::ProgressWriter::new(std::io::BufWriter::with_capacity(1 << 20, stdout.lock()), &bar);
-                let n = copy_range(
-                    s.repo.store(),
-                    &entry.blob,
-                    range.0,
-                    range.1,
-                    s.repo.store().read_parallelism(),
-                    &mut w,
-                )?;
+                let n = s.repo.copy_range(&entry.blob, range.0, range.1, &mut w)?;
                 w.into_inner().flush().map_err(|e| Error::io("writing output", e))?;
                 bar.finish(bar.bytes_summary(n));
             }
@@ -180,11 +172,11 @@ impl Args {
 
 impl Args {
     /// `get -r PREFIX --tar`: the prefix as a tar archive on stdout or in `-o FILE`.
-    fn write_tar(&self, ctx: &Context, s: &Session, ns: &infini::engine::namespace::Namespace) -> anyhow::Result<()> {
+    fn write_tar(&self, ctx: &Context, s: &Session, ns: &infini::namespace::Namespace) -> anyhow::Result<()> {
         let prefix = self.key.as_str();
         let when = match &self.at {
-            Some(rev) => s.at(rev)?.0.commit.time,
-            None => s.tip.as_ref().map(|c| c.commit.time).unwrap_or_else(now_secs),
+            Some(rev) => s.at(rev)?.0.time(),
+            None => s.tip.as_ref().map(|c| c.time()).unwrap_or_else(now_secs),
         };
         let o = match &self.output {
             Some(path) => {
@@ -192,7 +184,7 @@ impl Args {
                 let tmp = path.with_extension("infini-partial");
                 let f = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
                 let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
-                let r = super::tar::write(s.repo.store(), ns, prefix, when, &mut w);
+                let r = super::tar::write(&s.repo, ns, prefix, when, &mut w);
                 let r = r.and_then(|o| {
                     w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
                     std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
@@ -205,7 +197,7 @@ impl Args {
             }
             None => {
                 let mut w = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
-                super::tar::write(s.repo.store(), ns, prefix, when, &mut w)?
+                super::tar::write(&s.repo, ns, prefix, when, &mut w)?
             }
         };
         if o.files == 0 {

@@ -2,8 +2,8 @@
 
 use super::session::{attach_workspace, cwd, open_backend, store_options, DEFAULT_BRANCH};
 use super::{output, password, Context};
-use infini::engine::repo::Repository;
-use infini::engine::workspace::{Head, WorkspaceConfig, DIR};
+use infini::workspace::{Head, WorkspaceConfig, DIR};
+use infini::Repository;
 
 /// Create an encrypted repository and a workspace in DIR (default: the current directory).
 ///

@@ -2,9 +2,8 @@
 
 use super::session::{cwd, open_backend, Session};
 use super::{output, password, Context};
-use infini::engine::crypto::Keys;
-use infini::engine::repo::{key_slots, Repository};
-use infini::engine::workspace::Workspace;
+use infini::workspace::Workspace;
+use infini::Repository;
 use std::io::Write;
 
 /// Manage key slots: each holds the repository key wrapped under one password.
@@ -30,7 +29,7 @@ enum KeyCmd {
     },
 }
 
-fn backend(ctx: &Context) -> anyhow::Result<std::sync::Arc<dyn infini::engine::backend::Backend>> {
+fn backend(ctx: &Context) -> anyhow::Result<std::sync::Arc<dyn infini::backends::Backend>> {
     match &ctx.global.repo {
         Some(r) => {
             let loc = if r.starts_with("s3://") { r.clone() } else { cwd(ctx)?.join(r).display().to_string() };
@@ -75,14 +74,13 @@ impl Args {
             KeyCmd::List => {
                 let b = backend(ctx)?;
                 let header = Repository::header(&*b)?;
-                let slots = key_slots(&*b)?;
+                let slots = Repository::key_slots(&*b)?;
                 // When and where a slot was made is sealed; shown when this workspace holds the key.
-                let keys = match &ctx.global.repo {
-                    None => Workspace::find(&cwd(ctx)?)?.read_key(&header.id)?.map(Keys::new),
+                let key = match &ctx.global.repo {
+                    None => Workspace::find(&cwd(ctx)?)?.read_key(&header.id)?,
                     Some(_) => None,
                 };
-                let info =
-                    |n: &str, s: &infini::engine::crypto::KeySlot| keys.as_ref().and_then(|k| s.info(k, &header.id, n));
+                let info = |n: &str, s: &infini::KeySlot| key.as_ref().and_then(|k| s.info_with(k, &header.id, n));
                 if ctx.global.json {
                     let mut v: Vec<_> = slots
                         .slots

@@ -2,8 +2,8 @@
 
 use super::session::{cwd, open_backend};
 use super::{output, password, Context};
-use infini::engine::repo::Repository;
-use infini::engine::workspace::Workspace;
+use infini::workspace::Workspace;
+use infini::Repository;
 
 /// Remove the workspace's unlocked key: later commands need the password.
 #[derive(clap::Args)]

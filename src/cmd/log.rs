@@ -2,7 +2,7 @@
 
 use super::session::Session;
 use super::{output, Context};
-use infini::engine::repo::CommitInfo;
+use infini::CommitInfo;
 use std::io::Write;
 
 /// Show commits reachable from REV (default: HEAD), newest first.
@@ -22,24 +22,24 @@ pub struct Args {
 pub fn commit_json(c: &CommitInfo) -> serde_json::Value {
     serde_json::json!({
         "id": output::id(&c.ptr),
-        "parents": c.commit.parents.iter().map(output::id).collect::<Vec<_>>(),
-        "message": c.commit.message,
-        "time": c.commit.time,
-        "host": c.commit.host,
+        "parents": c.parent_ids().iter().map(|p| p.to_hex()).collect::<Vec<_>>(),
+        "message": c.message(),
+        "time": c.time(),
+        "host": c.host(),
     })
 }
 
 /// A commit in the long text format.
 pub fn write_commit(out: &mut dyn Write, c: &CommitInfo) -> std::io::Result<()> {
     writeln!(out, "commit {}", output::id(&c.ptr))?;
-    if c.commit.parents.len() > 1 {
-        let ps: Vec<String> = c.commit.parents.iter().map(output::short).collect();
+    if c.parent_ids().len() > 1 {
+        let ps: Vec<String> = c.parent_ids().iter().map(|p| p.to_hex()[..10].to_string()).collect();
         writeln!(out, "Merge:  {}", ps.join(" "))?;
     }
-    writeln!(out, "Date:   {}", output::time(c.commit.time))?;
-    writeln!(out, "Host:   {}", c.commit.host)?;
+    writeln!(out, "Date:   {}", output::time(c.time()))?;
+    writeln!(out, "Host:   {}", c.host())?;
     writeln!(out)?;
-    for line in c.commit.message.lines() {
+    for line in c.message().lines() {
         writeln!(out, "    {line}")?;
     }
     writeln!(out)
@@ -65,8 +65,8 @@ impl Args {
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         for c in &commits {
             if self.oneline {
-                let first = c.commit.message.lines().next().unwrap_or("");
-                writeln!(out, "{} {} {first}", output::short(&c.ptr), output::time(c.commit.time))?;
+                let first = c.message().lines().next().unwrap_or("");
+                writeln!(out, "{} {} {first}", output::short(&c.ptr), output::time(c.time()))?;
             } else {
                 write_commit(&mut out, c)?;
             }

@@ -2,8 +2,8 @@
 
 use super::session::Session;
 use super::{output, Context};
-use infini::engine::chunk::Blob;
-use infini::engine::namespace::{Entry, EntryKind};
+use infini::namespace::{Entry, EntryKind};
+use infini::Blob;
 use std::io::Write;
 
 /// `-rwxr-xr-x`-style mode of an entry (`l` and `rwxrwxrwx` for links; `-?????????` when unknown).
@@ -60,7 +60,7 @@ impl Args {
             out.write_all(b"[")?;
         }
         let mut first = true;
-        for item in ns.iter_prefix(s.repo.store(), prefix.as_bytes()) {
+        for item in ns.prefix(prefix.as_bytes()) {
             let (key, entry) = item?;
             if json {
                 if !first {

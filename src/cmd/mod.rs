@@ -33,8 +33,8 @@ mod tar;
 mod update;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
-use infini::engine::backend::BackendError;
-use infini::engine::Error;
+use infini::backends::BackendError;
+use infini::Error;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -306,7 +306,7 @@ pub fn hint(e: &anyhow::Error, command: &str) -> Option<String> {
         };
     }
     for c in e.chain() {
-        if let Some(r) = c.downcast_ref::<infini::engine::repo::RefChanged>() {
+        if let Some(r) = c.downcast_ref::<infini::RefChanged>() {
             return Some(format!(
                 "nothing was changed; if branch {0} was rolled back or removed on purpose (a restored backup), \
                  accept it with `infini branch --accept-rollback {0}`",

@@ -5,7 +5,7 @@ use super::session::Session;
 use super::{code, output, usage, Context};
 use anyhow::Context as _;
 use infini::browse::{BrowseOptions, Browser, HeadTarget, Layout};
-use infini::engine::workspace::Head;
+use infini::workspace::Head;
 use std::io::{BufRead, Write};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};

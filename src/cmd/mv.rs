@@ -2,8 +2,8 @@
 
 use super::session::Session;
 use super::{output, Context};
-use infini::engine::namespace::check_key;
-use infini::engine::Error;
+use infini::namespace::check_key;
+use infini::Error;
 
 /// Rename SRC to DST, replacing DST if it exists. Only the index changes.
 #[derive(clap::Args)]

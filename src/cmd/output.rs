@@ -2,7 +2,7 @@
 
 use super::progress::Bar;
 use super::Context;
-use infini::engine::object::ChunkPointer;
+use infini::ChunkPointer;
 use std::io::Write;
 
 /// Print an error as JSON on stderr, with what to do next if known.
@@ -55,12 +55,12 @@ pub fn warn(_ctx: &Context, msg: impl AsRef<str>) {
 }
 /// Full commit id.
 pub fn id(ptr: &ChunkPointer) -> String {
-    ptr.id.to_hex()
+    ptr.commit_id().to_hex()
 }
 
 /// Git-style short id.
 pub fn short(ptr: &ChunkPointer) -> String {
-    ptr.id.to_hex()[..10].to_string()
+    ptr.commit_id().to_hex()[..10].to_string()
 }
 
 /// RFC 3339 time in UTC.

@@ -3,8 +3,7 @@
 
 use super::Context;
 use anyhow::Context as _;
-use infini::engine::crypto::KdfParams;
-use infini::engine::Error;
+use infini::{Error, KdfParams};
 use std::io::IsTerminal;
 use zeroize::Zeroizing;
 

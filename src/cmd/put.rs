@@ -3,9 +3,9 @@
 use super::progress::{self, Bar};
 use super::session::Session;
 use super::{output, usage, Context};
-use infini::engine::files::{file_entry, put_tree, PutTreeOptions};
-use infini::engine::namespace::{check_key, store_value};
-use infini::engine::Error;
+use infini::files::{file_entry, put_tree, PutTreeOptions};
+use infini::namespace::{check_key, store_value};
+use infini::Error;
 use std::path::Path;
 
 /// Stage a value under KEY, read from FILE or stdin (`-`); with -r, stage every file under DIR as PREFIX/ + its
@@ -32,7 +32,6 @@ impl Args {
         let mut s = Session::write(ctx)?;
         s.branch_for_write()?;
         let ns = s.view()?;
-        let store = s.repo.store().clone();
         s.repo.sync_dedup_index()?;
         let mut staged = Vec::new();
         if self.tar {
@@ -41,11 +40,11 @@ impl Args {
             let mut progress = |n| bar.set_position(n);
             let o = match self.source.as_deref() {
                 None | Some("-") => {
-                    super::tar::stage(&store, &ns, prefix, &mut std::io::stdin().lock(), &mut progress)?
+                    super::tar::stage(&s.repo, &ns, prefix, &mut std::io::stdin().lock(), &mut progress)?
                 }
                 Some(path) => {
                     let mut f = std::io::BufReader::new(open_input(ctx, path)?);
-                    super::tar::stage(&store, &ns, prefix, &mut f, &mut progress)?
+                    super::tar::stage(&s.repo, &ns, prefix, &mut f, &mut progress)?
                 }
             };
             bar.finish(bar.bytes_summary(o.keys.iter().map(|(_, n)| *n).sum()));
@@ -75,9 +74,9 @@ impl Args {
                 // A tree that holds the workspace never stores the workspace's own files (key, caches, repository).
                 exclude: vec![s.workspace()?.dir()],
                 progress: bar.sink(),
-                write: store.write_options(),
+                write: s.repo.write_options(),
             };
-            let out = put_tree(&store, &ns, &dir, &opts)?;
+            let out = put_tree(&s.repo, &ns, &dir, &opts)?;
             if let Some(first) = &out.first_special {
                 output::info(
                     ctx,
@@ -126,14 +125,14 @@ impl Args {
             None | Some("-") => {
                 let bar = Bar::bytes(ctx, "put", None);
                 let mut stdin = std::io::stdin().lock();
-                let e = store_value(&store, &mut stdin, &mut |n| bar.set_position(n))?;
+                let e = store_value(&s.repo, &mut stdin, &mut |n| bar.set_position(n))?;
                 (bar, e)
             }
             Some(path) => {
                 let mut f = open_input(ctx, path)?;
                 let meta = f.metadata()?;
                 let bar = Bar::bytes(ctx, "put", Some(meta.len()));
-                let e = store_value(&store, &mut f, &mut |n| bar.set_position(n))?;
+                let e = store_value(&s.repo, &mut f, &mut |n| bar.set_position(n))?;
                 (bar, file_entry(e.blob, &meta))
             }
         };

@@ -2,7 +2,7 @@
 
 use super::session::Session;
 use super::{output, Context};
-use infini::engine::Error;
+use infini::Error;
 
 /// Stage the removal of KEYs (with -r, of every key under each PREFIX).
 #[derive(clap::Args)]
@@ -23,10 +23,7 @@ impl Args {
         let mut removed = Vec::new();
         for k in &self.keys {
             if self.recursive {
-                let keys: Vec<String> = ns
-                    .iter_prefix(s.repo.store(), k.as_bytes())
-                    .map(|r| r.map(|(k, _)| k))
-                    .collect::<Result<_, _>>()?;
+                let keys: Vec<String> = ns.prefix(k.as_bytes()).map(|r| r.map(|(k, _)| k)).collect::<Result<_, _>>()?;
                 if keys.is_empty() {
                     anyhow::bail!(Error::not_found(format!("no keys under prefix {k:?}")));
                 }

@@ -2,17 +2,11 @@
 
 use super::{password, Context};
 use anyhow::Context as _;
-use infini::engine::backend::faults::{Faulty, Op};
-use infini::engine::backend::retry::{Retry, RetryPolicy};
-use infini::engine::backend::s3::{S3Backend, S3Config};
-use infini::engine::backend::{dir::DirBackend, Backend};
-use infini::engine::cache::warm::WarmNotice;
-use infini::engine::db::load_index;
-use infini::engine::namespace::{Namespace, NamespaceIndex};
-use infini::engine::object::{ChunkPointer, StoreOptions};
-use infini::engine::repo::{Branch, CommitInfo, Repository, SaveSeen, SeenRef, SeenRefs};
-use infini::engine::workspace::{Head, StagedFile, Workspace, WorkspaceConfig, DIR};
-use infini::engine::Error;
+use infini::backends::{Backend, DirBackend, Faulty, Op, Retry, RetryPolicy, S3Backend, S3Config};
+use infini::namespace::{Namespace, NamespaceIndex};
+use infini::workspace::{Head, StagedFile, Workspace, WorkspaceConfig, DIR};
+use infini::WarmNotice;
+use infini::{Branch, CacheStats, ChunkPointer, CommitInfo, Error, Repository, SeenRef, StoreOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -189,7 +183,7 @@ impl Session {
         }
         let head = ws.config.head.clone();
         let tip = resolve_head(&repo, &head)?;
-        let staged = ws.load_staged(repo.store().keys())?;
+        let staged = ws.load_staged(&repo)?;
         Ok(Self { ws: Some(ws), repo, head, tip, staged, _lock: lock })
     }
 
@@ -219,7 +213,7 @@ impl Session {
     /// The namespace as the workspace sees it: HEAD's commit plus staged changes.
     pub fn view(&self) -> anyhow::Result<Namespace> {
         let idx = NamespaceIndex::default();
-        load_index(&self.repo, &idx, self.tip.as_ref())?;
+        self.repo.load_index(&idx, self.tip.as_ref())?;
         idx.ns.import_staged(self.staged_changes())?;
         Ok(idx.ns)
     }
@@ -229,7 +223,7 @@ impl Session {
         let ptr = self.repo.resolve(rev, self.tip_ptr().as_ref())?;
         let c = self.repo.read_commit(&ptr)?;
         let idx = NamespaceIndex::default();
-        load_index(&self.repo, &idx, Some(&c))?;
+        self.repo.load_index(&idx, Some(&c))?;
         Ok((c, idx.ns))
     }
 
@@ -252,7 +246,7 @@ impl Session {
     /// staging anything else for it (`put`, `rm`, ...) resolves it with that value, unstaging it (`reset KEY`) takes
     /// the branch's value. [`Session::resolve`] resolves keys explicitly (a `put` of the same bytes again).
     pub fn save_staged(&mut self, ns: &Namespace) -> anyhow::Result<()> {
-        self.repo.store().flush()?;
+        self.repo.flush()?;
         let changes: Vec<_> = ns
             .export_staged()
             .into_iter()
@@ -269,7 +263,7 @@ impl Session {
         let base = if self.staged.changes.is_empty() { self.tip_ptr() } else { self.staged.base };
         self.staged = StagedFile { base, changes, conflicts };
         let ws = self.workspace()?;
-        ws.save_staged(self.repo.store().keys(), &self.staged)?;
+        ws.save_staged(&self.repo, &self.staged)?;
         Ok(())
     }
 
@@ -295,11 +289,12 @@ impl Session {
             Some(p) if !self.staged.changes.is_empty() => Some(self.repo.read_commit(&p)?),
             _ => self.tip.clone(),
         };
-        load_index(&self.repo, &idx, base.as_ref())?;
+        self.repo.load_index(&idx, base.as_ref())?;
         idx.ns.import_staged(self.staged_changes())?;
         let before = idx.ns.staged_len();
-        let new_root = self.tip.as_ref().and_then(|c| c.commit.index.get(infini::engine::namespace::FIELD));
-        let found = idx.ns.rebase(new_root.map(|b| b.as_slice()))?;
+        let head = NamespaceIndex::default();
+        self.repo.load_index(&head, self.tip.as_ref())?;
+        let found = idx.ns.rebase_onto(&head.ns)?;
         let dropped = before - idx.ns.staged_len();
         let mut conflicts: Vec<String> = self.conflicts();
         for k in found {
@@ -319,7 +314,7 @@ impl Session {
             }
             None => {}
         }
-        self.repo.store().flush()?;
+        self.repo.flush()?;
         let changes: Vec<_> = idx
             .ns
             .export_staged()
@@ -331,7 +326,7 @@ impl Session {
             conflicts: conflicts.iter().map(|k| serde_bytes::ByteBuf::from(k.as_bytes().to_vec())).collect(),
             changes,
         };
-        self.workspace()?.save_staged(self.repo.store().keys(), &self.staged)?;
+        self.workspace()?.save_staged(&self.repo, &self.staged)?;
         Ok(Rebased { conflicts, dropped, staged: self.staged.changes.len() })
     }
 }
@@ -385,21 +380,17 @@ impl TierStats {
     }
 
     /// This process's counters.
-    pub fn of(store: &infini::engine::object::Store) -> Self {
-        use std::sync::atomic::Ordering::Relaxed;
-        let mut t = TierStats {
-            hot_hits: store.hot().hits.load(Relaxed),
-            hot_misses: store.hot().misses.load(Relaxed),
-            cold_reads: store.stats.chunks_fetched.load(Relaxed),
-            cold_bytes: store.stats.bytes_fetched.load(Relaxed),
-            ..Default::default()
-        };
-        if let Some(w) = store.warm() {
-            t.warm_hits = w.hits.load(Relaxed);
-            t.warm_misses = w.misses.load(Relaxed);
-            t.warm_bytes = w.hit_bytes.load(Relaxed);
+    pub fn of(repo: &Repository) -> Self {
+        let c: CacheStats = repo.cache_stats();
+        TierStats {
+            hot_hits: c.hot_hits,
+            hot_misses: c.hot_misses,
+            warm_hits: c.warm_hits,
+            warm_misses: c.warm_misses,
+            warm_bytes: c.warm_bytes,
+            cold_reads: c.cold_reads,
+            cold_bytes: c.cold_bytes,
         }
-        t
     }
 
     /// Sum of two sets of counters.
@@ -424,7 +415,7 @@ impl Drop for Session {
     fn drop(&mut self) {
         // Best effort: counters are informational.
         if let Some(ws) = &self.ws {
-            let now = TierStats::of(self.repo.store());
+            let now = TierStats::of(&self.repo);
             if !now.is_zero() {
                 let total = TierStats::load(ws).add(&now);
                 if let Ok(json) = serde_json::to_vec(&total) {
@@ -453,7 +444,7 @@ pub fn attach_workspace(
             return Err(e);
         }
     };
-    ws.write_key(repo.store().keys().master(), &repo.config().id)?;
+    ws.write_key(repo.master_key(), &repo.config().id)?;
     ws.write_header(repo.config())?;
     Ok(repo)
 }
@@ -464,16 +455,8 @@ pub type Accepted = (Option<SeenRef>, Option<Branch>);
 /// Check every ref `repo` reads against the last state of it this workspace saw (`.infini/seen-refs`), and keep the
 /// newer states it sees there: a ref that went back, vanished or was replaced is then an integrity error.
 pub fn watch_refs(ws: &Workspace, repo: &mut Repository) -> anyhow::Result<()> {
-    let keys = repo.store().keys().clone();
-    let map = ws.load_seen(&keys)?;
-    let ws = ws.clone();
-    // One writer of the file at a time within this process (others merge what they find).
-    let writing = std::sync::Mutex::new(());
-    let save: SaveSeen = Box::new(move |branch, state, forced| {
-        let _w = writing.lock().expect("seen refs writer");
-        ws.save_seen(&keys, branch, state, forced)
-    });
-    repo.watch_refs(Arc::new(SeenRefs::new(map, Some(save))));
+    let seen = ws.seen_refs(repo)?;
+    repo.watch_refs(seen);
     Ok(())
 }
 

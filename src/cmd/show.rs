@@ -15,10 +15,7 @@ impl Args {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
         let s = Session::read(ctx)?;
         let (c, _) = s.at(self.rev.as_deref().unwrap_or("HEAD"))?;
-        let parent = match c.commit.parents.first() {
-            Some(p) => Some(s.repo.read_commit(p)?),
-            None => None,
-        };
+        let parent = s.repo.first_parent(&c)?;
         let rows = diff::between(&s, parent.as_ref(), Some(&c))?;
         if ctx.global.json {
             let mut v = log::commit_json(&c);

@@ -3,7 +3,6 @@
 use super::progress::Bar;
 use super::session::Session;
 use super::{output, Context};
-use infini::engine::object::parse_object_name;
 
 /// Report repository size, object counts, the size of HEAD's values against what is stored, and per-tier cache
 /// hits, misses and bytes fetched in this workspace.
@@ -13,24 +12,13 @@ pub struct Args {}
 impl Args {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
         let s = Session::read(ctx)?;
-        let store = s.repo.store();
         let bar = Bar::spinner(ctx, "stats", "listing objects");
-        let objects = s.repo.backend().list("objects/")?;
-        let repo_bytes: u64 = objects.iter().map(|o| o.size).sum();
-        let mut chunks = 0u64;
-        let mut chunk_bytes = 0u64;
-        for (i, o) in objects.iter().enumerate() {
-            bar.message(&format!("reading pack tables: {}/{}", i + 1, objects.len()));
-            if let Some(id) = parse_object_name(&o.name) {
-                let t = store.pack_table(&id)?;
-                chunks += t.len() as u64;
-                chunk_bytes += t.iter().map(|e| e.len as u64).sum::<u64>();
-            }
-        }
+        let st = s.repo.stats(&mut |i, n| bar.message(&format!("reading pack tables: {i}/{n}")))?;
+        let (repo_bytes, chunks, chunk_bytes) = (st.repository_bytes, st.chunks, st.stored_chunk_bytes);
         bar.message("summing HEAD's values");
         let ns = s.view()?;
         let (mut keys, mut logical) = (0u64, 0u64);
-        for item in ns.iter_prefix(store, b"") {
+        for item in ns.iter() {
             let (_, e) = item?;
             keys += 1;
             logical += e.size();
@@ -38,13 +26,13 @@ impl Args {
         drop(bar);
         let ratio = if chunk_bytes > 0 { logical as f64 / chunk_bytes as f64 } else { 0.0 };
         let tiers = match &s.ws {
-            Some(ws) => super::session::TierStats::load(ws).add(&super::session::TierStats::of(store)),
-            None => super::session::TierStats::of(store),
+            Some(ws) => super::session::TierStats::load(ws).add(&super::session::TierStats::of(&s.repo)),
+            None => super::session::TierStats::of(&s.repo),
         };
-        let warm_disk = store.warm().map(|w| w.disk_bytes());
+        let warm_disk = s.repo.cache_stats().warm_disk_bytes;
         let v = serde_json::json!({
             "repository_bytes": repo_bytes,
-            "objects": objects.len(),
+            "objects": st.objects,
             "chunks": chunks,
             "stored_chunk_bytes": chunk_bytes,
             "head_keys": keys,
@@ -78,7 +66,7 @@ impl Args {
              warm tier:         {warm}\n\
              cold tier:         {} reads, {} fetched",
             output::bytes(repo_bytes),
-            objects.len(),
+            st.objects,
             output::bytes(chunk_bytes),
             output::bytes(logical),
             tiers.hot_hits,

@@ -2,8 +2,8 @@
 
 use super::session::Session;
 use super::{diff, output, Context};
-use infini::engine::namespace::Entry;
-use infini::engine::workspace::Head;
+use infini::namespace::Entry;
+use infini::workspace::Head;
 
 /// A value's content id, in hex.
 fn value_id(e: &Entry) -> String {
@@ -17,8 +17,8 @@ pub struct Args {}
 impl Args {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
         let s = Session::read(ctx)?;
-        let idx = infini::engine::namespace::NamespaceIndex::default();
-        infini::engine::db::load_index(&s.repo, &idx, s.tip.as_ref())?;
+        let idx = infini::namespace::NamespaceIndex::default();
+        s.repo.load_index(&idx, s.tip.as_ref())?;
         let rows = diff::to_workspace(&s, s.tip.as_ref(), &idx.ns)?;
         // Each conflicted key: the staged value (ours) against the branch's committed one (theirs).
         let view = s.view()?;

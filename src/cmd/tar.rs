@@ -6,14 +6,11 @@
 use super::usage;
 use anyhow::Context as _;
 use infini::browse::FileMeta;
-use infini::engine::object::Store;
 use infini::namespace::{check_key, dir_prefix, store_value, Entry, EntryKind, Namespace};
-use infini::Error;
-use infini::{Blob, BlobReader, StreamReader};
+use infini::{Blob, Error, Repository};
 use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::path::{Component, Path};
-use std::sync::Arc;
 
 /// What was written or staged.
 pub struct Outcome {
@@ -28,16 +25,16 @@ pub struct Outcome {
 }
 
 /// A reader of a whole value: background parallel fetches for values of several chunks, direct reads otherwise.
-fn value_reader(store: &Arc<Store>, e: &Entry) -> Box<dyn Read + Send> {
+fn value_reader(repo: &Repository, e: &Entry) -> Box<dyn Read + Send> {
     let multi = match &e.blob {
         Blob::Inline(_) => false,
         Blob::Chunks(c) => c.len() > 1,
         Blob::Lists(_) => true,
     };
     if multi {
-        Box::new(StreamReader::new(store.clone(), e.blob.clone(), 0, e.size(), store.read_parallelism()))
+        Box::new(repo.stream_reader(e.blob.clone(), 0, e.size()))
     } else {
-        Box::new(BlobReader::new(store.clone(), e.blob.clone()))
+        Box::new(repo.blob_reader(e.blob.clone()))
     }
 }
 
@@ -56,7 +53,7 @@ fn header(kind: tar::EntryType, mode: u32, mtime: u64, size: u64, owner: (u32, u
 /// `out`, each as its path after the prefix, the way `get -r` lays them out. `dir_mtime` is the time given to
 /// directories and to files stored without one.
 pub fn write(
-    store: &Arc<Store>,
+    repo: &Repository,
     ns: &Namespace,
     prefix: &str,
     dir_mtime: u64,
@@ -66,7 +63,7 @@ pub fn write(
     let prefix = prefix.as_str();
     use std::os::unix::fs::MetadataExt;
     let owner = std::fs::metadata("/proc/self").map(|m| (m.uid(), m.gid())).unwrap_or((0, 0));
-    let mut items = ns.iter_prefix(store, prefix.as_bytes()).peekable();
+    let mut items = ns.prefix(prefix.as_bytes()).peekable();
     if items.peek().is_none() {
         // Nothing is written at all (not even an empty archive).
         return Err(Error::not_found(format!("no keys under prefix {prefix:?}")).into());
@@ -93,14 +90,14 @@ pub fn write(
         let mtime = meta.mtime.unwrap_or(dir_mtime);
         if meta.symlink {
             let mut target = Vec::new();
-            BlobReader::new(store.clone(), entry.blob.clone()).read_to_end(&mut target).map_err(read_err)?;
+            repo.blob_reader(entry.blob.clone()).read_to_end(&mut target).map_err(read_err)?;
             let target = String::from_utf8(target).map_err(|_| Error::integrity(format!("symlink {key}")))?;
             let mut h = header(tar::EntryType::Symlink, u32::from(meta.perm), mtime, 0, owner);
             b.append_link(&mut h, &path, &target).map_err(write_err)?;
         } else {
             let size = entry.size();
             let mut h = header(tar::EntryType::Regular, u32::from(meta.perm), mtime, size, owner);
-            let mut r = value_reader(store, &entry).take(size);
+            let mut r = value_reader(repo, &entry).take(size);
             b.append_data(&mut h, &path, &mut r).map_err(write_err)?;
             o.bytes += size;
         }
@@ -145,7 +142,7 @@ fn member_path(p: &Path) -> anyhow::Result<Option<String>> {
 /// same tree: files with their permission bits and mtime, symbolic links as links; directories are implied by
 /// keys; a hard link stores the content of the file it links to; other members are skipped and counted.
 pub fn stage(
-    store: &Arc<Store>,
+    repo: &Repository,
     ns: &Namespace,
     prefix: &str,
     input: &mut dyn Read,
@@ -167,7 +164,7 @@ pub fn stage(
             tar::EntryType::Regular | tar::EntryType::Continuous => {
                 check_key(&key)?;
                 let base = o.bytes;
-                let mut entry = store_value(store, &mut member, &mut |n| progress(base + n))
+                let mut entry = store_value(repo, &mut member, &mut |n| progress(base + n))
                     .with_context(|| format!("reading {} from the tar stream", path.display()))?;
                 entry.mtime = mtime;
                 entry.mode = mode;

@@ -47,6 +47,51 @@ pub fn build_roots(repo: &Repository, index: &dyn Index, parent: Option<&CommitI
     Ok(roots)
 }
 
+impl Repository {
+    /// Load every field of `index` as it was at `commit` (`None`: empty, as before a branch's first commit),
+    /// discarding what the fields had staged. Only the nodes later reads touch are fetched.
+    pub fn load_index(&self, index: &dyn Index, commit: Option<&CommitInfo>) -> Result<()> {
+        load_index(self, index, commit)
+    }
+
+    /// Commit what `index`'s fields have staged onto `branch` (created by its first commit). When other writers
+    /// moved the branch since the fields were loaded, the changes are merged by key onto the new head;
+    /// overlapping changes fail with [`Error::MergeConflict`] and nothing is committed. This is
+    /// [`Infinitree::commit`] for an index that is not bound to a branch.
+    pub fn commit_index(&self, branch: &str, message: &str, index: &dyn Index) -> Result<CommitInfo> {
+        self.commit(branch, message, &mut |parent| build_roots(self, index, parent))
+    }
+
+    /// [`Repository::commit_index`] for changes made on `base`, the commit `index` was loaded from (`None`: on
+    /// nothing, before the branch's first commit). A branch that had history never starts over from nothing: when
+    /// it no longer exists (deleted, or its ref gone), it is created again at `base` and the commit builds on it;
+    /// a branch that vanishes while committing is an integrity error and nothing is committed.
+    pub fn commit_index_on(
+        &self,
+        branch: &str,
+        message: &str,
+        index: &dyn Index,
+        base: Option<&CommitInfo>,
+    ) -> Result<CommitInfo> {
+        if let Some(b) = base {
+            if self.branch(branch)?.is_none() {
+                match self.create_branch(branch, &b.ptr) {
+                    Ok(_) | Err(Error::Conflict { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        self.commit(branch, message, &mut |parent| {
+            if parent.is_none() && base.is_some() {
+                return Err(Error::integrity(format!(
+                    "branch {branch}: its ref vanished while committing; nothing was committed"
+                )));
+            }
+            build_roots(self, index, parent)
+        })
+    }
+}
+
 /// An index on a branch.
 pub struct Infinitree<I> {
     repo: Arc<Repository>,
@@ -83,15 +128,7 @@ impl<I: Index + Default> Infinitree<I> {
     pub fn commit(&mut self, message: &str) -> Result<CommitInfo> {
         let repo = self.repo.clone();
         let index = &self.index;
-        let had_head = self.head.is_some();
-        let branch = &self.branch;
-        let c = repo.commit(branch, message, &mut |parent| {
-            // A branch that had a head never starts over from nothing: its ref vanished.
-            if parent.is_none() && had_head {
-                return Err(Error::integrity(format!("branch {branch}: its ref is gone; nothing was committed")));
-            }
-            build_roots(&repo, index, parent)
-        })?;
+        let c = repo.commit_index_on(&self.branch, message, index, self.head.as_ref())?;
         load_index(&self.repo, &self.index, Some(&c))?;
         self.head = Some(c.clone());
         Ok(c)

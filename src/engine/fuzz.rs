@@ -282,7 +282,10 @@ pub(crate) fn target_staged_file(n: usize) {
         storage_class: None,
     };
     let ws = Workspace::create(dir.path(), cfg).expect("workspace");
-    let k = keys();
+    let kdf = crate::engine::crypto::KdfParams { log_n: 10, r: 8, p: 1 };
+    let mem = std::sync::Arc::new(crate::engine::backend::memory::MemoryBackend::new());
+    let repo = crate::engine::repo::Repository::create(mem, b"pw", kdf, Default::default()).expect("repository");
+    let k = repo.store().keys().clone();
     let staged = crate::engine::workspace::StagedFile {
         base: Some(ptr(1)),
         changes: vec![(serde_bytes::ByteBuf::from(b"k".to_vec()), Some(serde_bytes::ByteBuf::from(b"v".to_vec())))],
@@ -292,9 +295,9 @@ pub(crate) fn target_staged_file(n: usize) {
     let path = ws.dir().join("staged");
     inputs(9, &[sample], n, &mut |b| {
         std::fs::write(&path, k.seal(Kind::Workspace, b"staged", b)).expect("staged");
-        let _ = ws.load_staged(&k);
+        let _ = ws.load_staged(&repo);
         std::fs::write(&path, b).expect("staged");
-        let _ = ws.load_staged(&k);
+        let _ = ws.load_staged(&repo);
     });
     // The last seen ref states, kept beside it the same way.
     let seen: crate::engine::repo::SeenMap =

@@ -17,6 +17,7 @@ macro_rules! define_id {
                 Self(b)
             }
             /// Lower-case hex, 64 characters.
+            #[allow(clippy::wrong_self_convention)] // by reference, as the public `CommitId::to_hex` always was
             pub fn to_hex(&self) -> String {
                 hex::encode(self.0)
             }

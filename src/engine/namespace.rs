@@ -1,12 +1,12 @@
 //! The namespace: the key -> value map the command line works on, one [`VersionedMap`] of [`Entry`]s.
 
-use crate::engine::chunk::{Blob, BlobWriter};
+use crate::engine::chunk::Blob;
 use crate::engine::fields::VersionedMap;
 use crate::engine::object::Store;
+use crate::engine::repo::Repository;
 use crate::engine::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::io::Read;
-use std::sync::Arc;
 
 /// What a namespace entry stands for.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -186,10 +186,8 @@ pub fn dir_prefix(prefix: &str) -> Result<String> {
 }
 
 /// Store everything `input` yields as a value. `progress` is called with the bytes read so far.
-pub fn store_value(store: &Arc<Store>, input: &mut dyn Read, progress: &mut dyn FnMut(u64)) -> Result<Entry> {
-    let mut w = BlobWriter::new(store.clone(), store.write_options());
-    w.write_from(input, progress)?;
-    Ok(Entry::new(w.finish()?))
+pub fn store_value(repo: &Repository, input: &mut dyn Read, progress: &mut dyn FnMut(u64)) -> Result<Entry> {
+    Ok(Entry::new(repo.write_blob(input, progress)?))
 }
 
 /// The packs that staged changes (`(key, encoded entry or None)`, as exported) point into, including those holding

@@ -3,7 +3,7 @@
 use crate::support::proxy::{Fault, FaultProxy};
 use crate::support::s3::{server, S3Server};
 use crate::util::{random_bytes, write, Env};
-use infini::engine::backend::s3::S3Config;
+use infini::backends::S3Config;
 use std::net::SocketAddr;
 
 /// A workspace whose repository lives in a fresh bucket; `None` (skipped loudly) without a server outside CI.
@@ -298,8 +298,7 @@ fn requests_per_command() {
 
 #[test]
 fn replayed_and_deleted_refs_are_detected_over_s3() {
-    use infini::engine::backend::s3::S3Backend;
-    use infini::engine::backend::Backend;
+    use infini::backends::{Backend, S3Backend};
     let Some((env, srv, url)) = s3_env("rollback", &[]) else { return };
     let cfg = S3Config::from_url(&url).expect("the test's url");
     let cfg = S3Config { prefix: cfg.prefix, ..srv.config(&cfg.bucket) };

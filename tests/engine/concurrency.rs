@@ -1,12 +1,12 @@
 //! Many writers on one repository: concurrent commits never lose an update; overlapping edits conflict.
 
-use infini::engine::backend::{dir::DirBackend, Backend};
-use infini::engine::crypto::{KdfParams, MasterKey};
-use infini::engine::db::Infinitree;
-use infini::engine::fields::VersionedMap;
-use infini::engine::object::StoreOptions;
-use infini::engine::repo::Repository;
-use infini::engine::Error;
+use infini::backends::{Backend, DirBackend};
+use infini::fields::VersionedMap;
+use infini::Error;
+use infini::Infinitree;
+use infini::Repository;
+use infini::StoreOptions;
+use infini::{KdfParams, MasterKey};
 use std::sync::{Arc, Barrier};
 
 fn open(backend: Arc<dyn Backend>, master: &[u8; 32]) -> Arc<Repository> {
@@ -19,7 +19,7 @@ fn eight_writers_lose_nothing_on_a_shared_directory() {
     let backend: Arc<dyn Backend> = Arc::new(DirBackend::new(dir.path()).unwrap());
     let repo = Repository::create(backend.clone(), b"pw", KdfParams { log_n: 10, r: 8, p: 1 }, StoreOptions::default())
         .unwrap();
-    let master = *repo.store().keys().master().expose();
+    let master = *repo.master_key().expose();
     let writers = 8;
     let commits = 25;
     let barrier = Arc::new(Barrier::new(writers));
@@ -61,7 +61,7 @@ fn overlapping_edits_conflict_and_name_the_key() {
         Repository::create(backend.clone(), b"pw", KdfParams { log_n: 10, r: 8, p: 1 }, StoreOptions::default())
             .unwrap(),
     );
-    let master = *repo.store().keys().master().expose();
+    let master = *repo.master_key().expose();
     let mut a = Infinitree::<VersionedMap<String, u64>>::open(repo.clone(), "main").unwrap();
     a.index().insert("shared".into(), 0);
     a.commit("base").unwrap();
@@ -86,8 +86,7 @@ fn overlapping_edits_conflict_and_name_the_key() {
     assert_eq!(fresh.index().get(&"only-a".to_string()).unwrap(), Some(1));
     // The way out: rebase b's staged changes onto the new head. "shared" is reported as conflicted (both sides
     // changed it); b's value stays staged, a's is the committed one; "only-b" applies cleanly.
-    let head = repo_head(&fresh);
-    let conflicts = b.index().rebase(head.as_deref()).unwrap();
+    let conflicts = b.index().rebase_onto(fresh.index()).unwrap();
     assert_eq!(conflicts, vec!["shared".to_string()]);
     assert_eq!(b.index().get(&"shared".to_string()).unwrap(), Some(2));
     assert_eq!(b.index().committed(&"shared".to_string()).unwrap(), Some(1));
@@ -106,9 +105,4 @@ fn overlapping_edits_conflict_and_name_the_key() {
     d.index().insert("same".into(), 7);
     c.commit("c").unwrap();
     d.commit("d").unwrap();
-}
-
-/// The encoded root of the single-map index at a tree's head.
-fn repo_head(t: &Infinitree<VersionedMap<String, u64>>) -> Option<Vec<u8>> {
-    t.head().and_then(|c| c.commit.index.get("root")).map(|b| b.to_vec())
 }

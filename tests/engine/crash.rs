@@ -1,12 +1,12 @@
 //! Crash safety: a writer that dies after any number of storage writes leaves the last commit intact and
 //! readable, and running the interrupted work again succeeds.
 
-use infini::engine::backend::{memory::MemoryBackend, BResult, Backend, BackendError, ObjectInfo, RefVersion};
-use infini::engine::crypto::{KdfParams, MasterKey};
-use infini::engine::db::Infinitree;
-use infini::engine::namespace::{store_value, NamespaceIndex};
-use infini::engine::object::StoreOptions;
-use infini::engine::repo::Repository;
+use infini::backends::{BResult, Backend, BackendError, MemoryBackend, ObjectInfo, RefVersion};
+use infini::namespace::{store_value, NamespaceIndex};
+use infini::Infinitree;
+use infini::Repository;
+use infini::StoreOptions;
+use infini::{KdfParams, MasterKey};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -83,9 +83,9 @@ fn a_crash_at_any_write_leaves_the_last_commit_intact() {
     let repo = Arc::new(
         Repository::create(mem.clone(), b"pw", KdfParams { log_n: 10, r: 8, p: 1 }, StoreOptions::default()).unwrap(),
     );
-    let master = *repo.store().keys().master().expose();
+    let master = *repo.master_key().expose();
     let mut t = Infinitree::<NamespaceIndex>::open(repo.clone(), "main").unwrap();
-    let e = store_value(repo.store(), &mut value(0, 3_000_000).as_slice(), &mut |_| {}).unwrap();
+    let e = store_value(&repo, &mut value(0, 3_000_000).as_slice(), &mut |_| {}).unwrap();
     t.index().ns.insert("base".into(), e);
     let base = t.commit("base").unwrap();
 
@@ -93,15 +93,15 @@ fn a_crash_at_any_write_leaves_the_last_commit_intact() {
     loop {
         // A writer that dies after `crash_point` writes tries to add two values and commit.
         let crashing = Arc::new(CrashAfter { inner: mem.clone(), budget: AtomicUsize::new(crash_point) });
-        let r = (|| -> infini::engine::Result<()> {
+        let r = (|| -> infini::Result<()> {
             let repo =
                 Arc::new(Repository::with_key(crashing, MasterKey::from_bytes(master), StoreOptions::default())?);
             let mut t = Infinitree::<NamespaceIndex>::open(repo.clone(), "main")?;
             for i in 1..3 {
-                let e = store_value(repo.store(), &mut value(i, 2_500_000).as_slice(), &mut |_| {})?;
+                let e = store_value(&repo, &mut value(i, 2_500_000).as_slice(), &mut |_| {})?;
                 t.index().ns.insert(format!("new/{i}"), e);
             }
-            repo.store().flush()?;
+            repo.flush()?;
             t.commit("more")?;
             Ok(())
         })();
@@ -113,14 +113,14 @@ fn a_crash_at_any_write_leaves_the_last_commit_intact() {
         let head = t.head().unwrap();
         let mut out = Vec::new();
         let b = t.index().ns.get(&"base".to_string()).unwrap().unwrap();
-        infini::engine::chunk::copy_range(fresh.store(), &b.blob, 0, u64::MAX, 2, &mut out).unwrap();
+        fresh.copy_range(&b.blob, 0, u64::MAX, &mut out).unwrap();
         assert_eq!(out, value(0, 3_000_000));
         if r.is_ok() {
             assert_ne!(head.ptr, base.ptr);
             for i in 1..3 {
                 let e = t.index().ns.get(&format!("new/{i}")).unwrap().unwrap();
                 let mut out = Vec::new();
-                infini::engine::chunk::copy_range(fresh.store(), &e.blob, 0, u64::MAX, 2, &mut out).unwrap();
+                fresh.copy_range(&e.blob, 0, u64::MAX, &mut out).unwrap();
                 assert_eq!(out, value(i, 2_500_000));
             }
             assert!(fresh.check(&NamespaceIndex::default(), true).unwrap().errors.is_empty());

@@ -1,14 +1,14 @@
 //! Garbage collection: unreachable packs are condemned, then deleted after the grace period; everything
 //! reachable survives; condemned packs are not deduplicated against.
 
-use infini::engine::backend::{memory::MemoryBackend, Backend};
-use infini::engine::chunk::{copy_range, Blob, BlobWriter, WriteOptions};
-use infini::engine::crypto::KdfParams;
-use infini::engine::db::Infinitree;
-use infini::engine::fields::{Serialized, Trace, Tracer, VersionedMap};
-use infini::engine::namespace::{store_value, NamespaceIndex};
-use infini::engine::object::StoreOptions;
-use infini::engine::repo::{GcOptions, Repository};
+use infini::backends::{Backend, MemoryBackend};
+use infini::fields::{Serialized, Trace, Tracer, VersionedMap};
+use infini::namespace::{store_value, NamespaceIndex};
+use infini::Blob;
+use infini::Infinitree;
+use infini::KdfParams;
+use infini::StoreOptions;
+use infini::{GcOptions, Repository};
 use std::io::Write;
 use std::sync::Arc;
 
@@ -24,12 +24,12 @@ fn unreachable_packs_are_condemned_then_deleted() {
     );
     let mut main = Infinitree::<NamespaceIndex>::open(repo.clone(), "main").unwrap();
     let keep = bytes(3, 2_000_000);
-    let e = store_value(repo.store(), &mut keep.as_slice(), &mut |_| {}).unwrap();
+    let e = store_value(&repo, &mut keep.as_slice(), &mut |_| {}).unwrap();
     main.index().ns.insert("keep".into(), e);
     main.commit("keep").unwrap();
     let mut exp = main.fork("exp").unwrap();
     let drop_me = bytes(7, 3_000_000);
-    let e = store_value(repo.store(), &mut drop_me.as_slice(), &mut |_| {}).unwrap();
+    let e = store_value(&repo, &mut drop_me.as_slice(), &mut |_| {}).unwrap();
     exp.index().ns.insert("drop".into(), e);
     exp.commit("drop").unwrap();
     let before = mem.list("objects/").unwrap().len();
@@ -71,7 +71,7 @@ fn unreachable_packs_are_condemned_then_deleted() {
     let fresh = Infinitree::<NamespaceIndex>::open(repo.clone(), "main").unwrap();
     let e = fresh.index().ns.get(&"keep".to_string()).unwrap().unwrap();
     let mut out = Vec::new();
-    copy_range(repo.store(), &e.blob, 0, u64::MAX, 2, &mut out).unwrap();
+    repo.copy_range(&e.blob, 0, u64::MAX, &mut out).unwrap();
     assert_eq!(out, keep);
     assert!(repo.check(&NamespaceIndex::default(), true).unwrap().errors.is_empty());
     assert_eq!(repo.branches().unwrap().len(), 1, "the gc ref is not a branch");
@@ -99,14 +99,14 @@ infini::index! {
 }
 
 fn blob(repo: &Repository, data: &[u8]) -> Blob {
-    let mut w = BlobWriter::new(repo.store().clone(), WriteOptions::default());
+    let mut w = repo.blob_writer();
     w.write_all(data).unwrap();
     w.finish().unwrap()
 }
 
 fn read(repo: &Repository, b: &Blob) -> Vec<u8> {
     let mut out = Vec::new();
-    copy_range(repo.store(), b, 0, u64::MAX, 2, &mut out).unwrap();
+    repo.copy_range(b, 0, u64::MAX, &mut out).unwrap();
     out
 }
 

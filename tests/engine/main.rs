@@ -6,7 +6,6 @@ mod support;
 mod concurrency;
 mod crash;
 mod gc;
-mod hostile;
 mod progress;
 #[cfg(feature = "s3")]
 mod s3;

@@ -1,11 +1,11 @@
 //! Long operations report their phases, totals and work done through the options' progress sink.
 
-use infini::engine::backend::memory::MemoryBackend;
-use infini::engine::crypto::KdfParams;
-use infini::engine::db::Infinitree;
-use infini::engine::namespace::{store_value, NamespaceIndex};
-use infini::engine::object::StoreOptions;
+use infini::backends::MemoryBackend;
+use infini::namespace::{store_value, NamespaceIndex};
 use infini::progress::{Progress, ProgressSink, Unit};
+use infini::Infinitree;
+use infini::KdfParams;
+use infini::StoreOptions;
 use infini::{CheckOptions, GcOptions, Repository};
 use std::sync::{Arc, Mutex};
 
@@ -32,7 +32,7 @@ fn repo_with_two_branches() -> Arc<Repository> {
     let mut main = Infinitree::<NamespaceIndex>::open(repo.clone(), "main").unwrap();
     for i in 0..3u8 {
         let v: Vec<u8> = (0..300_000u32).map(|j| (j as u8).wrapping_mul(i + 3)).collect();
-        let e = store_value(repo.store(), &mut v.as_slice(), &mut |_| {}).unwrap();
+        let e = store_value(&repo, &mut v.as_slice(), &mut |_| {}).unwrap();
         main.index().ns.insert(format!("k{i}"), e);
         main.commit("k").unwrap();
     }

@@ -3,10 +3,10 @@
 
 use crate::support::proxy::{Fault, FaultProxy};
 use crate::support::s3::{server, S3Server};
-use infini::engine::backend::faults::{Faulty, Op};
-use infini::engine::backend::retry::{Retry, RetryPolicy};
-use infini::engine::backend::s3::{S3Backend, S3Config, S3Credentials};
-use infini::engine::backend::{conformance, Backend, BackendError};
+use infini::backends::{conformance, Backend, BackendError};
+use infini::backends::{Faulty, Op};
+use infini::backends::{Retry, RetryPolicy};
+use infini::backends::{S3Backend, S3Config, S3Credentials};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -1,14 +1,13 @@
 //! Flip any byte of any stored object, truncate it, or swap two objects: reading reports a typed integrity error
 //! (never a panic, never wrong bytes), and `check --read-data` finds it.
 
-use infini::engine::backend::{memory::MemoryBackend, Backend};
-use infini::engine::chunk::copy_range;
-use infini::engine::crypto::{KdfParams, MasterKey};
-use infini::engine::db::Infinitree;
-use infini::engine::namespace::{store_value, NamespaceIndex};
-use infini::engine::object::StoreOptions;
-use infini::engine::repo::Repository;
-use infini::engine::Error;
+use infini::backends::{Backend, MemoryBackend};
+use infini::namespace::{store_value, NamespaceIndex};
+use infini::Error;
+use infini::Infinitree;
+use infini::Repository;
+use infini::StoreOptions;
+use infini::{KdfParams, MasterKey};
 use rand::{Rng, RngCore, SeedableRng};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -32,7 +31,7 @@ fn fixture() -> Fixture {
         let mut v = vec![0u8; size];
         rng.fill_bytes(&mut v);
         let key = format!("key/{i}");
-        let e = store_value(repo.store(), &mut v.as_slice(), &mut |_| {}).unwrap();
+        let e = store_value(&repo, &mut v.as_slice(), &mut |_| {}).unwrap();
         tree.index().ns.insert(key.clone(), e);
         values.insert(key, v);
         if i == 3 {
@@ -40,7 +39,7 @@ fn fixture() -> Fixture {
         }
     }
     tree.commit("second").unwrap();
-    let master = *repo.store().keys().master().expose();
+    let master = *repo.master_key().expose();
     Fixture { backend, master, values }
 }
 
@@ -51,10 +50,10 @@ fn read_all(f: &Fixture) -> Result<(), Error> {
         Arc::new(Repository::with_key(f.backend.clone(), MasterKey::from_bytes(f.master), StoreOptions::default())?);
     let tree = Infinitree::<NamespaceIndex>::open(repo.clone(), "main")?;
     let mut n = 0;
-    for item in tree.index().ns.iter_prefix(repo.store(), b"") {
+    for item in tree.index().ns.iter() {
         let (k, e) = item?;
         let mut out = Vec::new();
-        copy_range(repo.store(), &e.blob, 0, u64::MAX, 2, &mut out)?;
+        repo.copy_range(&e.blob, 0, u64::MAX, &mut out)?;
         assert_eq!(Some(&out), f.values.get(&k), "wrong bytes returned for {k}");
         n += 1;
     }

@@ -9,8 +9,8 @@
 //! supervisor sends SIGTERM, then SIGKILL after a timeout, and removes the server's working directory and the gRPC
 //! sockets it leaves in `/tmp`.
 
-use infini::engine::backend::s3::{S3Backend, S3Config, S3Credentials};
-use infini::engine::backend::BackendError;
+use infini::backends::BackendError;
+use infini::backends::{S3Backend, S3Config, S3Credentials};
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

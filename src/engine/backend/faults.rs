@@ -101,7 +101,14 @@ enum Decision {
     Drop,
 }
 
-/// A backend wrapper that injects failures into calls to `B`. See the [module documentation](self).
+/// A backend wrapper that injects failures into calls to `B`, a tool for tests.
+///
+/// It can fail the next N calls or every k-th call with [`BackendError::Transient`] (before the call reaches the
+/// wrapped backend), apply the next N calls but report them as failed (a response lost on the way back), restrict
+/// all of that to some operations ([`Op`]), add latency, and simulate a crash: after N mutating calls (`write`,
+/// `delete`, `swap_ref`, `delete_ref`) every later mutating call is dropped without reaching the wrapped backend,
+/// so the backend holds exactly what a process killed at that point would have left behind. All settings can be
+/// changed while the backend is shared between threads.
 pub struct Faulty<B> {
     inner: B,
     plan: Mutex<Plan>,

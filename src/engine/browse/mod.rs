@@ -19,8 +19,8 @@
 //! (through the hot and warm tiers), so reading byte `n` of a huge value costs one chunk.
 //!
 //! ```no_run
-//! use infini::engine::browse::{Browser, BrowseOptions, Layout, ROOT_INO};
-//! # fn demo(repo: std::sync::Arc<infini::engine::repo::Repository>) -> infini::engine::Result<()> {
+//! use infini::browse::{Browser, BrowseOptions, Layout, ROOT_INO};
+//! # fn demo(repo: std::sync::Arc<infini::Repository>) -> infini::Result<()> {
 //! let b = Browser::new(repo, Layout::All { head: None }, BrowseOptions::default());
 //! for e in b.readdir(ROOT_INO)? {
 //!     println!("{}", e.name);

@@ -57,7 +57,8 @@ struct Pipeline {
 
 /// Stores a byte stream; [`BlobWriter::finish`] returns the [`Blob`] to keep in the index.
 ///
-/// The chunks become durable when the store is flushed (see [`Store::flush`]).
+/// The chunks become durable when the repository is flushed (by the next commit, or
+/// [`Repository::flush`](crate::engine::repo::Repository::flush)).
 pub struct BlobWriter {
     store: Arc<Store>,
     opts: WriteOptions,

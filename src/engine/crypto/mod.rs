@@ -21,8 +21,8 @@ use zeroize::{Zeroize, Zeroizing};
 mod header;
 mod slot;
 
-pub use header::{decode_header, encode_header, Header, HeaderError, HEADER_MAC_LEN};
-pub use slot::{decode_slot, KdfParams, KdfParamsError, KeySlot, SlotInfo, SLOT_VERSION};
+pub use header::{decode_header, encode_header, Header, HeaderError};
+pub use slot::{decode_slot, KdfParams, KeySlot, SlotInfo};
 
 type HmacSha256 = Hmac<Sha256>;
 

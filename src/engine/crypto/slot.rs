@@ -158,6 +158,12 @@ impl KeySlot {
         ciborium::from_reader(plain.as_slice()).ok()
     }
 
+    /// When and where the slot was made, readable with the repository's master key (e.g. the one a workspace
+    /// holds); `None` when the key does not open it.
+    pub fn info_with(&self, key: &MasterKey, repo_id: &[u8], name: &str) -> Option<SlotInfo> {
+        self.info(&Keys::new(MasterKey::from_bytes(**key.0)), repo_id, name)
+    }
+
     /// The slot's stored form: `len:u32 || CBOR || zeros`, 4096 bytes.
     pub fn encode(&self) -> Result<Vec<u8>> {
         let mut body = Vec::new();

@@ -1,11 +1,11 @@
 //! [`Map`]: a concurrent hash map loaded whole, for small, hot state.
 //!
 //! ```
-//! use infini::engine::backend::memory::MemoryBackend;
-//! use infini::engine::{crypto::KdfParams, db::Infinitree, fields::Map};
-//! use infini::engine::{object::StoreOptions, repo::Repository};
+//! use infini::backends::MemoryBackend;
+//! use infini::{fields::Map, Infinitree, KdfParams};
+//! use infini::{Repository, StoreOptions};
 //! use std::sync::Arc;
-//! # fn main() -> infini::engine::Result<()> {
+//! # fn main() -> infini::Result<()> {
 //! let kdf = KdfParams { log_n: 10, r: 8, p: 1 };
 //! let repo = Arc::new(Repository::create(Arc::new(MemoryBackend::new()), b"pw", kdf, StoreOptions::default())?);
 //! let mut tree = Infinitree::<Map<String, u64>>::open(repo, "main")?;

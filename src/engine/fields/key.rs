@@ -16,7 +16,7 @@
 //! composite key. Fixed-width encodings are self-delimiting already.
 //!
 //! ```
-//! use infini::engine::fields::Key;
+//! use infini::fields::Key;
 //! // Negative numbers sort before positive ones.
 //! assert!((-5i64).encode() < 3i64.encode());
 //! // Tuples sort element by element, and strings inside them are delimited.

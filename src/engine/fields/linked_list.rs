@@ -19,11 +19,11 @@
 //! pushed them.
 //!
 //! ```
-//! use infini::engine::backend::memory::MemoryBackend;
-//! use infini::engine::{crypto::KdfParams, db::Infinitree, fields::LinkedList};
-//! use infini::engine::{object::StoreOptions, repo::Repository};
+//! use infini::backends::MemoryBackend;
+//! use infini::{fields::LinkedList, Infinitree, KdfParams};
+//! use infini::{Repository, StoreOptions};
 //! use std::sync::Arc;
-//! # fn main() -> infini::engine::Result<()> {
+//! # fn main() -> infini::Result<()> {
 //! let kdf = KdfParams { log_n: 10, r: 8, p: 1 };
 //! let repo = Arc::new(Repository::create(Arc::new(MemoryBackend::new()), b"pw", kdf, StoreOptions::default())?);
 //! let mut log = Infinitree::<LinkedList<String>>::open(repo, "main")?;

@@ -1,11 +1,11 @@
 //! [`List`]: a `RwLock<Vec<T>>` stored whole, for short lists that change as a unit.
 //!
 //! ```
-//! use infini::engine::backend::memory::MemoryBackend;
-//! use infini::engine::{crypto::KdfParams, db::Infinitree, fields::List};
-//! use infini::engine::{object::StoreOptions, repo::Repository};
+//! use infini::backends::MemoryBackend;
+//! use infini::{fields::List, Infinitree, KdfParams};
+//! use infini::{Repository, StoreOptions};
 //! use std::sync::Arc;
-//! # fn main() -> infini::engine::Result<()> {
+//! # fn main() -> infini::Result<()> {
 //! let kdf = KdfParams { log_n: 10, r: 8, p: 1 };
 //! let repo = Arc::new(Repository::create(Arc::new(MemoryBackend::new()), b"pw", kdf, StoreOptions::default())?);
 //! let mut tree = Infinitree::<List<u32>>::open(repo, "main")?;

@@ -2,11 +2,11 @@
 //! until commit.
 //!
 //! ```
-//! use infini::engine::backend::memory::MemoryBackend;
-//! use infini::engine::{crypto::KdfParams, db::Infinitree, fields::VersionedMap};
-//! use infini::engine::{object::StoreOptions, repo::Repository};
+//! use infini::backends::MemoryBackend;
+//! use infini::{fields::VersionedMap, Infinitree, KdfParams};
+//! use infini::{Repository, StoreOptions};
 //! use std::sync::Arc;
-//! # fn main() -> infini::engine::Result<()> {
+//! # fn main() -> infini::Result<()> {
 //! let kdf = KdfParams { log_n: 10, r: 8, p: 1 };
 //! let repo = Arc::new(Repository::create(Arc::new(MemoryBackend::new()), b"pw", kdf, StoreOptions::default())?);
 //! // Readings keyed by (sensor, time): a tuple key, ordered element by element.
@@ -161,14 +161,15 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S:
         self.get_committed(&k.encode())
     }
 
-    /// Move the map's base to the committed tree `root` (a newer head of the branch), keeping the staged changes:
-    /// afterwards they apply on top of `root`, as if they had been staged there. Returns the keys whose staged
-    /// change collides with a different change committed between the old base and `root` (a commit would have
-    /// failed with [`Error::MergeConflict`] on them); they stay staged with this side's value, and the committed
-    /// value is what [`committed`](Self::committed) returns now. Staged changes that `root` already holds are
-    /// dropped.
-    pub fn rebase(&self, root: Option<&[u8]>) -> Result<Vec<K>> {
-        let new_base = decode_root(root)?;
+    /// Move the map's base to the committed version `newer` was loaded from (the same field at a newer head of the
+    /// branch, e.g. loaded with [`Repository::load_index`](crate::engine::repo::Repository::load_index)), keeping
+    /// the staged changes: afterwards they apply on top of it, as if they had been staged there. Returns the keys
+    /// whose staged change collides with a different change committed between the old base and the new one (a
+    /// commit would have failed with [`Error::MergeConflict`] on them); they stay staged with this side's value,
+    /// and the committed value is what [`committed`](Self::committed) returns now. Staged changes that the new
+    /// base already holds are dropped.
+    pub fn rebase_onto(&self, newer: &Self) -> Result<Vec<K>> {
+        let new_base = newer.base();
         let Some(store) = self.store() else {
             return Err(Error::Invalid("rebase of a map that was never loaded".into()));
         };

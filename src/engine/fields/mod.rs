@@ -108,7 +108,7 @@ impl<T: serde::Serialize + serde::de::DeserializeOwned + Default + Trace + Send 
 /// such as `#[infini(name = "...")]` and `#[infini(skip)]` pass through).
 ///
 /// ```
-/// use infini::engine::fields::{VersionedMap, Serialized};
+/// use infini::fields::{VersionedMap, Serialized};
 /// infini::index! {
 ///     /// My application's state.
 ///     pub struct State {

@@ -1,11 +1,11 @@
 //! [`Serialized`]: any serde value as a field, stored whole at each commit that changes it.
 //!
 //! ```
-//! use infini::engine::backend::memory::MemoryBackend;
-//! use infini::engine::{crypto::KdfParams, db::Infinitree, fields::Serialized, Error};
-//! use infini::engine::{object::StoreOptions, repo::Repository};
+//! use infini::backends::MemoryBackend;
+//! use infini::{fields::Serialized, Error, Infinitree, KdfParams};
+//! use infini::{Repository, StoreOptions};
 //! use std::sync::Arc;
-//! # fn main() -> infini::engine::Result<()> {
+//! # fn main() -> infini::Result<()> {
 //! let kdf = KdfParams { log_n: 10, r: 8, p: 1 };
 //! let repo = Arc::new(Repository::create(Arc::new(MemoryBackend::new()), b"pw", kdf, StoreOptions::default())?);
 //! let mut a = Infinitree::<Serialized<Vec<String>>>::open(repo.clone(), "main")?;

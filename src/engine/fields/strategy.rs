@@ -15,7 +15,7 @@
 //! A strategy is a type parameter of the field, so the choice is fixed in the schema:
 //!
 //! ```
-//! use infini::engine::fields::{Sparse, VersionedMap};
+//! use infini::fields::{Sparse, VersionedMap};
 //! // Thumbnails are large and read one at a time: store them apart from the keys.
 //! let thumbnails: VersionedMap<String, Vec<u8>, Sparse> = VersionedMap::default();
 //! thumbnails.insert("cat.jpg".into(), vec![0xff; 10_000]);

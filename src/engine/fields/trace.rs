@@ -69,11 +69,11 @@ impl<'a> Tracer<'a> {
 /// default method reports nothing, so a type without blobs needs only `impl Trace for MyType {}`.
 ///
 /// ```
-/// use infini::engine::fields::{Trace, Tracer};
-/// use infini::engine::chunk::Blob;
+/// use infini::fields::{Trace, Tracer};
+/// use infini::Blob;
 /// struct Photo { caption: String, pixels: Blob }
 /// impl Trace for Photo {
-///     fn trace(&self, t: &mut Tracer<'_>) -> infini::engine::Result<()> {
+///     fn trace(&self, t: &mut Tracer<'_>) -> infini::Result<()> {
 ///         self.pixels.trace(t)
 ///     }
 /// }

@@ -4,6 +4,7 @@ use crate::engine::chunk::{copy_range, Blob};
 use crate::engine::namespace::{dir_prefix, Entry, EntryKind, Namespace};
 use crate::engine::object::Store;
 use crate::engine::progress::{ProgressSink, Unit};
+use crate::engine::repo::Repository;
 use crate::engine::{Error, Result};
 use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
@@ -167,12 +168,13 @@ fn write_file(store: &Arc<Store>, entry: &Entry, path: &Path, parallel: usize) -
 /// of the machine right away. A key that does not map to a safe relative path is refused before anything is
 /// written for it. [`Error::NotFound`] when no key has the prefix.
 pub fn get_tree(
-    store: &Arc<Store>,
+    repo: &Repository,
     ns: &Namespace,
     prefix: &str,
     dir: &Path,
     opts: &GetTreeOptions,
 ) -> Result<GetTreeOutcome> {
+    let store = repo.store();
     let progress = &opts.progress;
     progress.phase("write", Unit::Bytes, Some(0));
     let (mut listed_bytes, mut listed) = (0u64, 0u64);

@@ -5,6 +5,7 @@ use crate::engine::chunk::{Blob, BlobWriter, WriteOptions};
 use crate::engine::namespace::{check_key, dir_prefix, Entry, EntryKind, Namespace};
 use crate::engine::object::Store;
 use crate::engine::progress::{ProgressSink, Unit};
+use crate::engine::repo::Repository;
 use crate::engine::{Error, Result};
 use std::fs::Metadata;
 use std::io;
@@ -157,8 +158,9 @@ fn store_item(
 ///
 /// Entries that are already exactly as stored are not staged again. Files the stat cache knows unchanged are not
 /// read. Files are read and stored on several threads; progress goes to [`PutTreeOptions::progress`]. The
-/// values' chunks are durable once the store is flushed.
-pub fn put_tree(store: &Arc<Store>, ns: &Namespace, dir: &Path, opts: &PutTreeOptions) -> Result<PutTreeOutcome> {
+/// values' chunks are durable once the repository is flushed.
+pub fn put_tree(repo: &Repository, ns: &Namespace, dir: &Path, opts: &PutTreeOptions) -> Result<PutTreeOutcome> {
+    let store = repo.store();
     let progress = &opts.progress;
     let prefix = dir_prefix(&opts.prefix)?;
     let dir = std::fs::canonicalize(dir).map_err(|e| Error::io(format!("opening {}", dir.display()), e))?;

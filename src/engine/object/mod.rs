@@ -16,7 +16,7 @@
 mod index_file;
 mod store;
 
-pub use store::{ChunkIndex, SealedChunk, Store, StoreOptions, StoreStats};
+pub use store::{SealedChunk, Store, StoreOptions};
 
 use crate::engine::crypto::{Keys, Kind};
 use crate::engine::format::{LOCATOR_LEN, MAX_PACK, PACK_CLASSES, SEAL_OVERHEAD};
@@ -41,6 +41,12 @@ pub struct ChunkPointer {
 const POINTER_LEN: usize = 72;
 
 impl ChunkPointer {
+    /// The id of the commit stored in this chunk (meaningful for a pointer to a commit, as
+    /// [`CommitInfo::ptr`](crate::engine::repo::CommitInfo::ptr) and a detached HEAD hold).
+    pub fn commit_id(&self) -> crate::engine::id::CommitId {
+        crate::engine::id::CommitId(self.id.0)
+    }
+
     fn to_bytes(self) -> [u8; POINTER_LEN] {
         let mut b = [0u8; POINTER_LEN];
         b[..32].copy_from_slice(&self.object.0);

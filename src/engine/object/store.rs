@@ -21,7 +21,8 @@ const ENC_RAW: u8 = 0;
 const ENC_ZSTD: u8 = 1;
 const ENC_HEADER: usize = 5;
 
-/// Tunables of a [`Store`].
+/// Tunables of a repository's chunk store: caches, compression, threads and uploads, given when a
+/// [`Repository`](crate::engine::repo::Repository) is opened.
 #[derive(Clone, Debug)]
 pub struct StoreOptions {
     /// zstd level for chunks (1..=22); 0 disables compression.

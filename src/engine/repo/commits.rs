@@ -36,7 +36,7 @@ pub struct CommitInfo {
     /// Pointer to the commit chunk (its chunk id is the commit id).
     pub ptr: ChunkPointer,
     /// The commit.
-    pub commit: Commit,
+    pub(crate) commit: Commit,
 }
 
 impl CommitInfo {
@@ -44,12 +44,37 @@ impl CommitInfo {
     pub fn id(&self) -> CommitId {
         CommitId(self.ptr.id.0)
     }
+
+    /// The parents' ids (none for a first commit).
+    pub fn parent_ids(&self) -> Vec<CommitId> {
+        self.commit.parents.iter().map(ChunkPointer::commit_id).collect()
+    }
+
+    /// The commit message.
+    pub fn message(&self) -> &str {
+        &self.commit.message
+    }
+
+    /// When it was made, in seconds since the Unix epoch.
+    pub fn time(&self) -> u64 {
+        self.commit.time
+    }
+
+    /// The host that made it.
+    pub fn host(&self) -> &str {
+        &self.commit.host
+    }
 }
 
 impl Repository {
     /// Store a commit (durable at the next flush). Returns its pointer.
-    pub fn write_commit(&self, commit: &Commit) -> Result<ChunkPointer> {
+    pub(crate) fn write_commit(&self, commit: &Commit) -> Result<ChunkPointer> {
         self.store.put_chunk(Kind::Commit, &cbor(commit))
+    }
+
+    /// Load the first parent of `commit` (`None` for a first commit).
+    pub fn first_parent(&self, commit: &CommitInfo) -> Result<Option<CommitInfo>> {
+        commit.commit.parents.first().map(|p| self.read_commit(p)).transpose()
     }
 
     /// Load a commit.
@@ -140,5 +165,35 @@ impl Repository {
             }
         }
         Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::backend::memory::MemoryBackend;
+    use crate::engine::crypto::KdfParams;
+    use crate::engine::object::StoreOptions;
+    use crate::engine::Error;
+    use std::sync::Arc;
+
+    /// Bounded behaviour against an unlucky schedule: a branch that never stops moving ends in a conflict after
+    /// [`MAX_COMMIT_ATTEMPTS`] rebuilds, never in a loop without end.
+    #[test]
+    fn commit_gives_up_on_a_branch_that_never_stops_moving() {
+        let mem = Arc::new(MemoryBackend::new());
+        let kdf = KdfParams { log_n: 10, r: 8, p: 1 };
+        let repo = Repository::create(mem.clone(), b"pw", kdf, StoreOptions::default()).unwrap();
+        let other = Repository::open(mem, b"pw", StoreOptions::default()).unwrap();
+        repo.commit("main", "base", &mut |_| Ok(IndexRoots::new())).unwrap();
+        let mut calls = 0u32;
+        // Another writer moves the branch between every read of the head and every swap.
+        let r = repo.commit("main", "mine", &mut |_| {
+            calls += 1;
+            other.commit("main", "theirs", &mut |_| Ok(IndexRoots::new())).unwrap();
+            Ok(IndexRoots::new())
+        });
+        assert!(matches!(r, Err(Error::Conflict { .. })), "{r:?}");
+        assert_eq!(calls, MAX_COMMIT_ATTEMPTS);
     }
 }

@@ -18,7 +18,7 @@ pub struct KeySlots {
 }
 
 /// List the key slots of a repository (readable without a key).
-pub fn key_slots(backend: &dyn Backend) -> Result<KeySlots> {
+pub(crate) fn key_slots(backend: &dyn Backend) -> Result<KeySlots> {
     let mut out = KeySlots { slots: Vec::new(), damaged: Vec::new() };
     for o in backend.list("keys/")? {
         if o.size != META_CLASS as u64 {
@@ -45,6 +45,12 @@ pub struct Unlocked {
 }
 
 impl Repository {
+    /// The key slots of the repository in `backend`, by name (readable without a key: the slots hold no secret
+    /// in the clear).
+    pub fn key_slots(backend: &dyn Backend) -> Result<KeySlots> {
+        key_slots(backend)
+    }
+
     /// Recover the master key with a password.
     pub fn unlock(backend: &dyn Backend, password: &[u8]) -> Result<MasterKey> {
         Self::unlock_slot(backend, password).map(|(_, k)| k)

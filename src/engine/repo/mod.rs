@@ -15,16 +15,19 @@ mod meta;
 mod refs;
 mod revision;
 mod seen;
+mod values;
 
 pub use check::{CheckOptions, CheckReport, Damage};
-pub use commits::{Commit, CommitInfo, IndexRoots, MAX_COMMIT_ATTEMPTS};
+#[cfg(test)]
+pub(crate) use commits::Commit;
+pub use commits::{CommitInfo, IndexRoots};
 pub use gc::{GcOptions, GcPlan};
 pub use header::Config;
-pub use keys::{key_slots, KeySlots, Unlocked};
+pub use keys::{KeySlots, Unlocked};
 pub use refs::{Branch, RefChanged};
 pub use seen::{SaveSeen, SeenMap, SeenRef, SeenRefs};
 
-pub use revision::Revision;
+pub use values::{CacheStats, RepositoryStats};
 
 use crate::engine::backend::Backend;
 use crate::engine::crypto::{encode_header, KdfParams, KeySlot, Keys, MasterKey};
@@ -109,6 +112,11 @@ impl Repository {
         &self.store
     }
 
+    /// The unlocked master key (to remember it, as a workspace does until it is locked).
+    pub fn master_key(&self) -> &MasterKey {
+        self.store.keys().master()
+    }
+
     /// The public header.
     pub fn config(&self) -> &Config {
         &self.config
@@ -140,7 +148,7 @@ mod tests {
         Repository::open(b.clone(), b"second", StoreOptions::default()).unwrap();
         r.remove_key(&slot).unwrap();
         assert!(matches!(Repository::open(b.clone(), b"second", StoreOptions::default()), Err(Error::WrongPassword)));
-        let last = key_slots(&*b).unwrap().slots[0].0.clone();
+        let last = Repository::key_slots(&*b).unwrap().slots[0].0.clone();
         assert!(r.remove_key(&last).is_err());
         assert!(matches!(Repository::create(b, b"x", kdf(), StoreOptions::default()), Err(Error::Conflict { .. })));
         let empty = Arc::new(MemoryBackend::new());

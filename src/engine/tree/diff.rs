@@ -101,11 +101,6 @@ impl<'a> Diff<'a> {
         Self { store, pending, a: Cursor { path: Vec::new() }, b: Cursor { path: Vec::new() }, done: pending.is_none() }
     }
 
-    /// Nodes currently held by both sides.
-    pub fn held_nodes(&self) -> usize {
-        self.a.path.len() + self.b.path.len()
-    }
-
     fn decide(&self) -> Step {
         use Item::*;
         let (ia, ib) = (self.a.item(), self.b.item());

@@ -64,9 +64,13 @@ mod read;
 mod tests;
 
 pub use apply::apply;
-pub use diff::{Diff, DiffEntry};
+pub use diff::Diff;
+#[cfg(test)]
+pub use diff::DiffEntry;
 pub(crate) use read::prefix_end;
-pub use read::{depth, for_each_node, get, len, verify, Range, StoreRef};
+#[cfg(test)]
+pub use read::{depth, verify};
+pub use read::{for_each_node, get, len, Range, StoreRef};
 
 use crate::engine::crypto::Kind;
 use crate::engine::object::{ChunkPointer, Store};

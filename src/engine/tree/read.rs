@@ -37,6 +37,7 @@ pub fn len(store: &dyn NodeStore, root: Option<&ChunkPointer>) -> Result<u64> {
     }
 }
 
+#[cfg(test)]
 /// Number of levels: 0 for the empty tree, 1 for a single leaf, and so on.
 pub fn depth(store: &dyn NodeStore, root: Option<&ChunkPointer>) -> Result<usize> {
     match root {
@@ -75,6 +76,7 @@ pub fn for_each_node(
     walk(store, &node, None, f)
 }
 
+#[cfg(test)]
 /// Load and check every node reachable from `root`, leaves included (levels, key order and ranges, counts);
 /// returns the number of entries. Memory is bounded by the tree's depth.
 pub fn verify(store: &dyn NodeStore, root: Option<&ChunkPointer>) -> Result<u64> {
@@ -123,6 +125,7 @@ impl<'a> Range<'a> {
     }
 
     /// Nodes currently held (the length of the root-to-leaf path): never more than the tree's depth.
+    #[cfg(test)]
     pub fn held_nodes(&self) -> usize {
         self.path.len()
     }

@@ -12,9 +12,10 @@
 //!   repo/         the repository itself, for the embedded default
 //! ```
 
-use crate::engine::crypto::{Keys, Kind, MasterKey};
+use crate::engine::crypto::Keys;
+use crate::engine::crypto::{Kind, MasterKey};
 use crate::engine::object::ChunkPointer;
-use crate::engine::repo::{SeenMap, SeenRef};
+use crate::engine::repo::{Repository, SeenMap, SeenRef, SeenRefs};
 use crate::engine::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::fs;
@@ -240,8 +241,9 @@ impl Workspace {
         self.key_path().exists()
     }
 
-    /// Load staged changes.
-    pub fn load_staged(&self, keys: &Keys) -> Result<StagedFile> {
+    /// Load staged changes (sealed with `repo`'s key).
+    pub fn load_staged(&self, repo: &Repository) -> Result<StagedFile> {
+        let keys = repo.store().keys();
         let path = self.dir().join("staged");
         let sealed = match fs::read(&path) {
             Ok(s) => s,
@@ -254,8 +256,9 @@ impl Workspace {
         ciborium::from_reader(plain.as_slice()).map_err(|e| Error::corrupt(path.display().to_string(), e))
     }
 
-    /// Save staged changes (sealed); an empty set removes the file.
-    pub fn save_staged(&self, keys: &Keys, staged: &StagedFile) -> Result<()> {
+    /// Save staged changes (sealed with `repo`'s key); an empty set removes the file.
+    pub fn save_staged(&self, repo: &Repository, staged: &StagedFile) -> Result<()> {
+        let keys = repo.store().keys();
         let path = self.dir().join("staged");
         if staged.changes.is_empty() {
             return match fs::remove_file(&path) {
@@ -273,8 +276,23 @@ impl Workspace {
         self.dir().join("seen-refs")
     }
 
+    /// The last state of each branch's ref this workspace saw, kept in `.infini/seen-refs`, ready for
+    /// [`Repository::watch_refs`]: every newer state the repository sees is saved there as it is seen.
+    pub fn seen_refs(&self, repo: &Repository) -> Result<std::sync::Arc<SeenRefs>> {
+        let keys = repo.store().keys().clone();
+        let map = self.load_seen(&keys)?;
+        let ws = self.clone();
+        // One writer of the file at a time within this process (other processes merge what they find).
+        let writing = std::sync::Mutex::new(());
+        let save: crate::engine::repo::SaveSeen = Box::new(move |branch, state, forced| {
+            let _w = writing.lock().expect("seen refs writer");
+            ws.save_seen(&keys, branch, state, forced)
+        });
+        Ok(std::sync::Arc::new(SeenRefs::new(map, Some(save))))
+    }
+
     /// The last state of each branch's ref this workspace saw (empty if none was kept yet).
-    pub fn load_seen(&self, keys: &Keys) -> Result<SeenMap> {
+    pub(crate) fn load_seen(&self, keys: &Keys) -> Result<SeenMap> {
         let path = self.seen_path();
         let sealed = match fs::read(&path) {
             Ok(s) => s,
@@ -289,7 +307,7 @@ impl Workspace {
 
     /// Record `state` as the last seen state of `branch` (`None`: forget it) in `.infini/seen-refs`, merged with
     /// what other commands recorded meanwhile: unless `forced`, a state never replaces a newer one.
-    pub fn save_seen(&self, keys: &Keys, branch: &str, state: Option<&SeenRef>, forced: bool) -> Result<()> {
+    pub(crate) fn save_seen(&self, keys: &Keys, branch: &str, state: Option<&SeenRef>, forced: bool) -> Result<()> {
         let mut map = self.load_seen(keys)?;
         match state {
             Some(s) if forced || map.get(branch).is_none_or(|old| old.seq < s.seq) => {
