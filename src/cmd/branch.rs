@@ -78,22 +78,16 @@ fn accept(ctx: &Context, name: &str) -> anyhow::Result<()> {
         }));
     }
     let was = match &before {
-        Some(b) if b.deleted => format!("deleted at sequence {}", b.seq),
-        Some(b) => format!("at {} (sequence {})", output::short(&b.head), b.seq),
-        None => "never".to_string(),
+        Some(b) if b.deleted => format!("this workspace last saw it deleted (sequence {})", b.seq),
+        Some(b) => format!("this workspace last saw it at {} (sequence {})", output::short(&b.head), b.seq),
+        None => "this workspace had not seen it".to_string(),
     };
     match &now {
         Some(b) => output::info(
             ctx,
-            format!(
-                "Accepted branch {name} at {} (sequence {}); this workspace last saw it {was}",
-                output::short(&b.head),
-                b.seq
-            ),
+            format!("Accepted branch {name} at {} (sequence {}); {was}", output::short(&b.head), b.seq),
         ),
-        None => {
-            output::info(ctx, format!("Accepted that branch {name} does not exist; this workspace last saw it {was}"))
-        }
+        None => output::info(ctx, format!("Accepted that branch {name} does not exist; {was}")),
     }
     Ok(())
 }

@@ -153,16 +153,16 @@ impl Repository {
         let refuse = |why: String| {
             Err(Error::corrupt(format!("branch {branch}"), RefChanged { branch: branch.to_string(), why }))
         };
-        let saw = format!("last seen at sequence {} (commit {})", last.seq, short(&last.head));
+        let saw = format!("this workspace last saw sequence {} (commit {})", last.seq, short(&last.head));
         let Some(c) = cur else {
             if last.deleted {
                 return Ok(());
             }
-            return refuse(format!("its ref is gone ({saw}): deleted without a deletion marker"));
+            return refuse(format!("its ref is gone, deleted without a deletion marker; {saw}"));
         };
         if c.seq < last.seq {
             return refuse(format!(
-                "its ref went back to sequence {} (commit {}), {saw}: an older ref was restored or replayed",
+                "its ref went back to sequence {} (commit {}), an older ref restored or replayed; {saw}",
                 c.seq,
                 short(&c.head)
             ));
@@ -170,7 +170,7 @@ impl Repository {
         if c.seq == last.seq {
             if c.head != last.head || c.deleted != last.deleted {
                 return refuse(format!(
-                    "its ref was replaced: sequence {} now holds commit {}, {saw}",
+                    "its ref was replaced: sequence {} now holds commit {}; {saw}",
                     c.seq,
                     short(&c.head)
                 ));
@@ -181,15 +181,15 @@ impl Repository {
         // otherwise the new head must.
         if !c.deleted && c.since <= last.seq {
             if last.deleted {
-                return refuse(format!("its ref came back without being created again ({saw}, deleted)"));
+                return refuse(format!("its ref came back without being created again; {saw}, deleted"));
             }
             let start = match c.prev {
                 Some(p) => p,
-                None => return refuse(format!("its ref at sequence {} starts a new history, {saw}", c.seq)),
+                None => return refuse(format!("its ref at sequence {} starts a new history; {saw}", c.seq)),
             };
             if !self.descends_from(&start, &last.head, c.seq - 1 - last.seq)? {
                 return refuse(format!(
-                    "its ref at sequence {} (commit {}) does not descend from what this workspace saw, {saw}",
+                    "its ref at sequence {} (commit {}) does not descend from the commit seen before; {saw}",
                     c.seq,
                     short(&c.head)
                 ));
