@@ -147,7 +147,7 @@ impl VersionView {
                             .map_err(|_| Error::integrity("namespace key is not UTF-8"))?
                             .to_string();
                         let entry: Entry = ciborium::from_reader(value.as_slice())
-                            .map_err(|e| Error::integrity(format!("namespace entry {name:?}: {e}")))?;
+                            .map_err(|e| Error::corrupt(format!("namespace entry {name:?}"), e))?;
                         out.push(DirEntry { name, kind: Kind::File(Box::new(entry)) });
                     }
                 }

@@ -79,14 +79,14 @@ pub(crate) fn encode_value<V: Serialize>(v: &V) -> Vec<u8> {
 }
 
 pub(crate) fn decode_value<V: DeserializeOwned>(b: &[u8]) -> Result<V> {
-    ciborium::from_reader(b).map_err(|e| Error::integrity(format!("index value does not decode: {e}")))
+    ciborium::from_reader(b).map_err(|e| Error::corrupt("index value does not decode", e))
 }
 
 /// Decode a map root as stored in a commit.
 pub fn decode_root(root: Option<&[u8]>) -> Result<Option<ChunkPointer>> {
     match root {
         None => Ok(None),
-        Some(r) => ciborium::from_reader(r).map_err(|e| Error::integrity(format!("map root: {e}"))),
+        Some(r) => ciborium::from_reader(r).map_err(|e| Error::corrupt("map root", e)),
     }
 }
 
