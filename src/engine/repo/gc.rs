@@ -11,11 +11,11 @@
 //! Packs that are partly garbage are kept whole (chunk pointers carry their pack, so moving live chunks would mean
 //! rewriting every tree that points at them); the plan reports how much of each is garbage.
 
+use super::meta::{pad_for_seal, unpad_meta};
 use super::Repository;
 use crate::engine::backend::BackendError;
 use crate::engine::crypto::{now_secs, Kind};
 use crate::engine::fields::Index;
-use crate::engine::format::{META_CLASS, PACK_CLASSES, SEAL_OVERHEAD};
 use crate::engine::id::ObjectId;
 use crate::engine::object::{object_name, parse_object_name, ChunkPointer};
 use crate::engine::progress::{ProgressSink, Unit};
@@ -68,15 +68,6 @@ struct Condemned {
     packs: BTreeMap<ObjectId, u64>,
 }
 
-fn pad_to_class(mut v: Vec<u8>) -> Vec<u8> {
-    let need = v.len() + 4 + SEAL_OVERHEAD;
-    let class = std::iter::once(META_CLASS).chain(PACK_CLASSES).find(|&c| c >= need).unwrap_or(need);
-    let len = (v.len() as u32).to_le_bytes();
-    v.splice(0..0, len);
-    v.resize(class - SEAL_OVERHEAD, 0);
-    v
-}
-
 impl Repository {
     fn gc_ref_name(&self) -> String {
         self.store().keys().ref_name(GC_REF)
@@ -90,8 +81,7 @@ impl Repository {
             .keys()
             .open(Kind::Ref, name.as_bytes(), &sealed)
             .map_err(|_| Error::integrity("gc ref does not authenticate"))?;
-        let n = plain.get(..4).map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")) as usize);
-        let body = n.and_then(|n| plain.get(4..4 + n)).ok_or_else(|| Error::integrity("gc ref is truncated"))?;
+        let body = unpad_meta(&plain).ok_or_else(|| Error::integrity("gc ref is truncated"))?;
         let c = ciborium::from_reader(body).map_err(|e| Error::corrupt("gc ref", e))?;
         Ok((c, Some(version)))
     }
@@ -194,7 +184,7 @@ impl Repository {
         }
         let mut body_after = Vec::new();
         ciborium::into_writer(&condemned, &mut body_after).expect("CBOR encoding into memory cannot fail");
-        let sealed = store.keys().seal(Kind::Ref, name.as_bytes(), &pad_to_class(body));
+        let sealed = store.keys().seal(Kind::Ref, name.as_bytes(), &pad_for_seal(&body));
         let v = match self.backend().swap_ref(&name, version.as_ref(), &sealed) {
             Ok(v) => v,
             Err(BackendError::PreconditionFailed { .. }) => {
@@ -208,7 +198,7 @@ impl Repository {
             progress.inc(1);
         }
         if !to_delete.is_empty() {
-            let sealed = store.keys().seal(Kind::Ref, name.as_bytes(), &pad_to_class(body_after));
+            let sealed = store.keys().seal(Kind::Ref, name.as_bytes(), &pad_for_seal(&body_after));
             // Forgetting deleted packs is tidiness only; a lost race leaves harmless stale entries.
             let _ = self.backend().swap_ref(&name, Some(&v), &sealed);
         }
