@@ -88,7 +88,7 @@ fn valid_name(name: &[u8]) -> bool {
 
 impl VersionView {
     /// The namespace of `commit`.
-    pub fn new(store: Arc<Store>, commit: CommitInfo) -> Result<Self> {
+    pub(crate) fn new(store: Arc<Store>, commit: CommitInfo) -> Result<Self> {
         let root = decode_root(commit.commit.index.get(FIELD).map(|b| b.as_slice()))?;
         Ok(Self { store, commit, root })
     }
@@ -104,7 +104,7 @@ impl VersionView {
     }
 
     /// The store values are read from.
-    pub fn store(&self) -> &Arc<Store> {
+    pub(crate) fn store(&self) -> &Arc<Store> {
         &self.store
     }
 

@@ -87,13 +87,19 @@ impl Repository {
     }
 
     /// Packs condemned by garbage collection: writers must not deduplicate against them.
-    pub fn condemned_packs(&self) -> Result<HashSet<ObjectId>> {
+    fn condemned_ids(&self) -> Result<HashSet<ObjectId>> {
         Ok(self.read_condemned()?.0.packs.into_keys().collect())
+    }
+
+    /// The object names of the packs garbage collection has condemned (deleted by a later run once the grace
+    /// period is over, unless found reachable again), as [`GcPlan::condemn`] names them.
+    pub fn condemned_packs(&self) -> Result<Vec<String>> {
+        Ok(self.condemned_ids()?.iter().map(object_name).collect())
     }
 
     /// Bring the store's dedup index up to date, leaving out condemned packs.
     pub fn sync_dedup_index(&self) -> Result<()> {
-        self.store().sync_index_excluding(&self.condemned_packs()?)
+        self.store().sync_index_excluding(&self.condemned_ids()?)
     }
 
     /// Every chunk reachable from every branch: commits, and whatever each field of each commit reaches, traced

@@ -108,7 +108,7 @@ impl Repository {
     }
 
     /// The chunk store.
-    pub fn store(&self) -> &Arc<Store> {
+    pub(crate) fn store(&self) -> &Arc<Store> {
         &self.store
     }
 

@@ -28,29 +28,19 @@ impl ChunkIndex {
     }
 
     /// Pointer to a stored chunk of `kind` with id `id`, if known.
-    pub fn lookup(&self, kind: Kind, id: &ChunkId) -> Option<ChunkPointer> {
+    pub(crate) fn lookup(&self, kind: Kind, id: &ChunkId) -> Option<ChunkPointer> {
         self.chunks.get(id).filter(|e| e.0 == kind as u8).map(|e| e.1)
-    }
-
-    /// Number of chunks known.
-    pub fn len(&self) -> usize {
-        self.chunks.len()
-    }
-
-    /// No chunks known.
-    pub fn is_empty(&self) -> bool {
-        self.chunks.is_empty()
     }
 }
 
 impl Store {
     /// Pointer to an already stored chunk of this kind and content, if the dedup index knows one.
-    pub fn lookup(&self, kind: Kind, id: &ChunkId) -> Option<ChunkPointer> {
+    pub(crate) fn lookup(&self, kind: Kind, id: &ChunkId) -> Option<ChunkPointer> {
         self.index.lookup(kind, id)
     }
 
     /// Record a chunk just placed into a pack (so later identical chunks deduplicate against it).
-    pub fn note_placed(&self, kind: Kind, ptr: ChunkPointer, sealed_len: usize) {
+    pub(crate) fn note_placed(&self, kind: Kind, ptr: ChunkPointer, sealed_len: usize) {
         self.index.chunks.entry(ptr.id).or_insert((kind as u8, ptr));
         self.stats.chunks_written.fetch_add(1, Ordering::Relaxed);
         self.stats.sealed_bytes_written.fetch_add(sealed_len as u64, Ordering::Relaxed);
@@ -58,13 +48,14 @@ impl Store {
 
     /// Bring the dedup index up to date with the repository: load the persisted index, list packs, and read the
     /// table of every pack not seen before. Packs that disappeared are forgotten.
-    pub fn sync_index(&self) -> Result<()> {
+    #[cfg(test)]
+    pub(crate) fn sync_index(&self) -> Result<()> {
         self.sync_index_excluding(&HashSet::new())
     }
 
     /// [`Store::sync_index`], leaving out packs in `excluded` (condemned by garbage collection) so that nothing new
     /// comes to depend on them.
-    pub fn sync_index_excluding(&self, excluded: &HashSet<ObjectId>) -> Result<()> {
+    pub(crate) fn sync_index_excluding(&self, excluded: &HashSet<ObjectId>) -> Result<()> {
         if let Some(path) = &self.opts.index_path {
             // A damaged local cache is only a cache: what it lacks is rebuilt from the repository.
             let journal = index_file::Journal::load(path, &self.keys);

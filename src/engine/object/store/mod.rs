@@ -82,15 +82,18 @@ pub struct StoreStats {
 
 /// A chunk compressed and sealed, ready to be appended to a pack.
 pub struct SealedChunk {
-    /// What it is.
-    pub kind: Kind,
     /// Its keyed id.
     pub id: ChunkId,
     /// Sealed bytes.
     pub sealed: Vec<u8>,
 }
 
-/// Reads and writes chunks of one repository.
+/// Reads and writes chunks of one repository: seals them into packs, uploads packs, reads chunks back through the
+/// cache tiers, and keeps the dedup index.
+///
+/// Opaque outside the crate: it is what [`Field`](crate::engine::fields::Field)'s methods are handed, and a
+/// [`Repository`](crate::engine::repo::Repository) owns one; programs store and read values through the repository
+/// and their fields.
 pub struct Store {
     backend: Arc<dyn Backend>,
     keys: Arc<Keys>,
@@ -105,7 +108,7 @@ pub struct Store {
     hot: HotCache,
     warm: Option<WarmCache>,
     /// Counters.
-    pub stats: Arc<StoreStats>,
+    pub(crate) stats: Arc<StoreStats>,
     /// New packs written by this process, to persist into the index file.
     written: Arc<Mutex<PackTables>>,
     /// Packs found gone from the repository, to persist into the index file.
@@ -116,7 +119,7 @@ pub struct Store {
 
 impl Store {
     /// A store over `backend` with `keys`.
-    pub fn new(backend: Arc<dyn Backend>, keys: Arc<Keys>, opts: StoreOptions) -> Self {
+    pub(crate) fn new(backend: Arc<dyn Backend>, keys: Arc<Keys>, opts: StoreOptions) -> Self {
         let hot = HotCache::new(opts.mem_cache);
         let warm = opts.warm.as_ref().map(|(d, b)| WarmCache::new(d, *b));
         Self {
@@ -138,57 +141,42 @@ impl Store {
     }
 
     /// How many chunk reads are worth running at once (more for remote backends, where latency dominates).
-    pub fn read_parallelism(&self) -> usize {
+    pub(crate) fn read_parallelism(&self) -> usize {
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         self.opts.uploaders.max(cores).max(2)
     }
 
     /// Options for writing values into this store (its thread count).
-    pub fn write_options(&self) -> crate::engine::chunk::WriteOptions {
+    pub(crate) fn write_options(&self) -> crate::engine::chunk::WriteOptions {
         crate::engine::chunk::WriteOptions { threads: self.opts.threads.max(1), ..Default::default() }
     }
 
-    /// The backend underneath.
-    pub fn backend(&self) -> &Arc<dyn Backend> {
-        &self.backend
-    }
-
     /// The repository keys.
-    pub fn keys(&self) -> &Arc<Keys> {
+    pub(crate) fn keys(&self) -> &Arc<Keys> {
         &self.keys
     }
 
     /// The hot tier.
-    pub fn hot(&self) -> &HotCache {
+    pub(crate) fn hot(&self) -> &HotCache {
         &self.hot
     }
 
     /// The warm tier, if configured.
-    pub fn warm(&self) -> Option<&WarmCache> {
+    pub(crate) fn warm(&self) -> Option<&WarmCache> {
         self.warm.as_ref()
     }
 
-    /// The dedup index.
-    pub fn index(&self) -> &ChunkIndex {
-        &self.index
-    }
-
-    /// Compress and seal a chunk. Pure and thread-safe: the stream writer calls this from many threads.
-    pub fn seal_chunk(&self, kind: Kind, plain: &[u8]) -> SealedChunk {
-        let id = self.keys.chunk_id(plain);
-        self.seal_with_id(kind, id, plain)
-    }
-
-    /// [`Store::seal_chunk`] with the id already computed.
-    pub fn seal_with_id(&self, kind: Kind, id: ChunkId, plain: &[u8]) -> SealedChunk {
+    /// Compress and seal a chunk whose keyed id is `id`. Pure and thread-safe: the stream writer calls this from
+    /// many threads.
+    pub(crate) fn seal_with_id(&self, kind: Kind, id: ChunkId, plain: &[u8]) -> SealedChunk {
         let buf = encode_with_room(self.opts.zstd_level, plain, SEAL_PREFIX);
         let sealed = self.keys.seal_buffer(kind, &id.0, buf);
         self.stats.plain_bytes_written.fetch_add(plain.len() as u64, Ordering::Relaxed);
-        SealedChunk { kind, id, sealed }
+        SealedChunk { id, sealed }
     }
 
     /// Store one chunk (an index node, a commit, a small value), deduplicated. It becomes durable at [`Store::flush`].
-    pub fn put_chunk(&self, kind: Kind, plain: &[u8]) -> Result<ChunkPointer> {
+    pub(crate) fn put_chunk(&self, kind: Kind, plain: &[u8]) -> Result<ChunkPointer> {
         let id = self.keys.chunk_id(plain);
         if let Some(p) = self.lookup(kind, &id) {
             self.stats.chunks_deduped.fetch_add(1, Ordering::Relaxed);

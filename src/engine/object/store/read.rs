@@ -5,14 +5,14 @@ use super::codec::decode;
 use super::Store;
 use crate::engine::crypto::Kind;
 use crate::engine::id::ObjectId;
-use crate::engine::object::{kind_from_u8, object_name, read_table, ChunkPointer, TableEntry};
+use crate::engine::object::{object_name, read_table, ChunkPointer, TableEntry};
 use crate::engine::{Error, Result};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 impl Store {
     /// Read a chunk by pointer: hot cache, packs not yet stored, then a ranged read of exactly the sealed bytes.
-    pub fn get_chunk(&self, kind: Kind, ptr: &ChunkPointer) -> Result<Arc<Vec<u8>>> {
+    pub(crate) fn get_chunk(&self, kind: Kind, ptr: &ChunkPointer) -> Result<Arc<Vec<u8>>> {
         if let Some(v) = self.hot.get(&(kind as u8, ptr.id)) {
             return Ok(v);
         }
@@ -23,7 +23,7 @@ impl Store {
 
     /// Like [`Store::get_chunk`], but a bulk read: served from the hot tier if there, and not added to it, so
     /// streaming a large value does not flush the cache or grow memory.
-    pub fn get_chunk_streaming(&self, kind: Kind, ptr: &ChunkPointer) -> Result<Arc<Vec<u8>>> {
+    pub(crate) fn get_chunk_streaming(&self, kind: Kind, ptr: &ChunkPointer) -> Result<Arc<Vec<u8>>> {
         if let Some(v) = self.hot.get(&(kind as u8, ptr.id)) {
             return Ok(v);
         }
@@ -79,12 +79,13 @@ impl Store {
     }
 
     /// Every chunk of a pack as listed by its table (for `check`).
-    pub fn pack_table(&self, id: &ObjectId) -> Result<Vec<TableEntry>> {
+    pub(crate) fn pack_table(&self, id: &ObjectId) -> Result<Vec<TableEntry>> {
         read_table(&*self.backend, &self.keys, id)
     }
 
     /// Decode a table entry's kind.
-    pub fn entry_kind(e: &TableEntry) -> Option<Kind> {
-        kind_from_u8(e.kind)
+    #[cfg(test)]
+    pub(crate) fn entry_kind(e: &TableEntry) -> Option<Kind> {
+        crate::engine::object::kind_from_u8(e.kind)
     }
 }

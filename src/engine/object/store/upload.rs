@@ -39,7 +39,7 @@ impl Uploads {
 
 impl Store {
     /// Finish a pack and hand it to the background uploaders. Blocks while too many uploads are in flight.
-    pub fn upload(&self, pack: PackBuilder) -> Result<()> {
+    pub(crate) fn upload(&self, pack: PackBuilder) -> Result<()> {
         if pack.is_empty() {
             return Ok(());
         }
@@ -101,7 +101,7 @@ impl Store {
 
     /// Upload the open packs and wait until every pack is durably stored. Call before publishing anything that
     /// points at the chunks (write ordering: data, index, commit, ref).
-    pub fn flush(&self) -> Result<()> {
+    pub(crate) fn flush(&self) -> Result<()> {
         for slot in [&self.open_data, &self.open_index] {
             let full = std::mem::take(&mut *slot.lock().expect("pack lock"));
             self.upload(full)?;
@@ -112,7 +112,7 @@ impl Store {
     }
 
     /// Wait for background uploads; report the first failure.
-    pub fn wait_uploads(&self) -> Result<()> {
+    pub(crate) fn wait_uploads(&self) -> Result<()> {
         let mut st = self.uploads.state.lock().expect("upload lock");
         while st.inflight > 0 {
             st = self.uploads.done.wait(st).expect("upload lock");
