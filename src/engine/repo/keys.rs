@@ -12,9 +12,9 @@ pub fn key_slots(backend: &dyn Backend) -> Result<Vec<(String, KeySlot)>> {
     let mut out = Vec::new();
     for o in backend.list("keys/")? {
         let raw = backend.read(&o.name)?;
-        let slot = unpad_meta(&raw)
-            .and_then(|b| ciborium::from_reader::<KeySlot, _>(b).ok())
-            .ok_or_else(|| Error::integrity(format!("key slot {} does not decode", o.name)))?;
+        let body = unpad_meta(&raw).ok_or_else(|| Error::integrity(format!("key slot {} does not decode", o.name)))?;
+        let slot: KeySlot = ciborium::from_reader(body)
+            .map_err(|e| Error::corrupt(format!("key slot {} does not decode", o.name), e))?;
         out.push((o.name, slot));
     }
     Ok(out)

@@ -41,9 +41,9 @@ impl Repository {
             .keys()
             .open(Kind::Ref, name.as_bytes(), sealed)
             .map_err(|_| Error::integrity(format!("ref {name} does not authenticate")))?;
-        let v: RefValue = unpad_meta(&plain)
-            .and_then(|b| ciborium::from_reader(b).ok())
-            .ok_or_else(|| Error::integrity(format!("ref {name} does not decode")))?;
+        let body = unpad_meta(&plain).ok_or_else(|| Error::integrity(format!("ref {name} does not decode")))?;
+        let v: RefValue =
+            ciborium::from_reader(body).map_err(|e| Error::corrupt(format!("ref {name} does not decode"), e))?;
         if self.store.keys().ref_name(&v.branch) != name {
             return Err(Error::integrity(format!("ref {name} holds another branch's head")));
         }
