@@ -41,7 +41,10 @@ fusermount_bin() { if have fusermount3; then echo fusermount3; else echo fusermo
 need=()
 selected restic && ! have restic && need+=(restic)
 selected borg && ! have borg && need+=(borgbackup)
-if selected borg && ! python3 -c 'import llfuse' 2>/dev/null && ! python3 -c 'import pyfuse3' 2>/dev/null; then
+# borg's own interpreter (its shebang), not whichever python3 is first on PATH.
+borg_python() { local b; b=$(command -v borg 2>/dev/null) && head -1 "$b" | sed -n 's/^#! *\([^ ]*\).*/\1/p'; }
+BORG_PY=$(borg_python || true); BORG_PY=${BORG_PY:-/usr/bin/python3}
+if selected borg && ! "$BORG_PY" -c 'import llfuse' 2>/dev/null && ! "$BORG_PY" -c 'import pyfuse3' 2>/dev/null; then
     need+=(python3-llfuse)
 fi
 if ((${#need[@]})); then

@@ -29,14 +29,14 @@ extern crate self as infini;
 pub(crate) mod engine;
 
 pub use engine::cache::warm::WarmNotice;
-pub use engine::chunk::{Blob, BlobReader, BlobWriter, StreamReader, WriteOptions};
+pub use engine::chunk::{Blob, BlobReader, BlobWriter, ChunkRef, ListRef, StreamReader, WriteOptions};
 pub use engine::crypto::{KdfParams, KeySlot, MasterKey, SlotInfo};
 pub use engine::db::{Commits, Infinitree};
 pub use engine::error::{Error, Result};
 pub use engine::fields::{Field, Index, Trace, Tracer};
 pub use engine::id::CommitId;
 pub use engine::location::Location;
-pub use engine::object::{ChunkPointer, StoreOptions};
+pub use engine::object::{ChunkPointer, Store, StoreOptions};
 pub use engine::repo::Config as RepositoryConfig;
 pub use engine::repo::{
     Branch, CacheStats, CheckOptions, CheckReport, CommitInfo, Damage, GcOptions, GcPlan, KeySlots, RefChanged,

@@ -3,7 +3,7 @@
 use super::progress::Bar;
 use super::session::Session;
 use super::{output, Context};
-use infini::namespace::{staged_packs, NamespaceIndex};
+use infini::namespace::{claim_staged, NamespaceIndex};
 use infini::workspace::StagedFile;
 use infini::Error;
 
@@ -66,7 +66,7 @@ impl Args {
         idx.ns.import_staged(s.staged_changes())?;
         // Everything staged must still be there, and stay: a pack gc condemned is pardoned, one it removed stops
         // the commit before anything is published.
-        repo.claim_packs(&staged_packs(repo.store(), &s.staged_changes())?)?;
+        claim_staged(&repo, &s.staged_changes())?;
         let c = repo.commit_index_on(&branch, &self.message, &idx, base.as_ref())?;
         drop(bar);
         s.staged = StagedFile::default();

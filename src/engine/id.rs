@@ -8,6 +8,8 @@ macro_rules! define_id {
         #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
         pub struct $name(pub [u8; 32]);
 
+        // Not every id type uses every method.
+        #[allow(dead_code)]
         impl $name {
             /// A fresh random id.
             pub fn random() -> Self {

@@ -191,9 +191,8 @@ pub fn store_value(repo: &Repository, input: &mut dyn Read, progress: &mut dyn F
 }
 
 /// The packs that staged changes (`(key, encoded entry or None)`, as exported) point into, including those holding
-/// their chunk-list nodes: what [`Repository::claim_packs`](crate::engine::repo::Repository::claim_packs) must
-/// secure before a commit publishes them.
-pub fn staged_packs(
+/// their chunk-list nodes.
+fn staged_packs(
     store: &Store,
     changes: &[(Vec<u8>, Option<Vec<u8>>)],
 ) -> Result<std::collections::HashSet<crate::engine::id::ObjectId>> {
@@ -208,4 +207,11 @@ pub fn staged_packs(
         })?;
     }
     Ok(packs)
+}
+
+/// Secure every pack that staged changes (`(key, encoded entry or None)`, as exported) point into before a commit
+/// publishes them: packs garbage collection condemned are pardoned; a pack already gone (or being deleted) is
+/// [`Error::StagedDataCollected`](crate::engine::Error::StagedDataCollected) and nothing may be published.
+pub fn claim_staged(repo: &Repository, changes: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()> {
+    repo.claim_packs(&staged_packs(repo.store(), changes)?)
 }

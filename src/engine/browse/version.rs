@@ -88,7 +88,7 @@ fn valid_name(name: &[u8]) -> bool {
 
 impl VersionView {
     /// The namespace of `commit`.
-    pub fn new(store: Arc<Store>, commit: CommitInfo) -> Result<Self> {
+    pub(crate) fn new(store: Arc<Store>, commit: CommitInfo) -> Result<Self> {
         let root = decode_root(commit.commit.index.get(FIELD).map(|b| b.as_slice()))?;
         Ok(Self { store, commit, root })
     }
@@ -104,7 +104,7 @@ impl VersionView {
     }
 
     /// The store values are read from.
-    pub fn store(&self) -> &Arc<Store> {
+    pub(crate) fn store(&self) -> &Arc<Store> {
         &self.store
     }
 
@@ -147,7 +147,7 @@ impl VersionView {
                             .map_err(|_| Error::integrity("namespace key is not UTF-8"))?
                             .to_string();
                         let entry: Entry = ciborium::from_reader(value.as_slice())
-                            .map_err(|e| Error::integrity(format!("namespace entry {name:?}: {e}")))?;
+                            .map_err(|e| Error::corrupt(format!("namespace entry {name:?}"), e))?;
                         out.push(DirEntry { name, kind: Kind::File(Box::new(entry)) });
                     }
                 }

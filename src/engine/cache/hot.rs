@@ -84,6 +84,7 @@ impl HotCache {
     }
 
     /// Bytes currently held.
+    #[cfg(test)]
     pub fn bytes(&self) -> usize {
         self.inner.lock().expect("hot cache lock").bytes
     }

@@ -121,7 +121,11 @@ impl Blob {
     }
 
     /// Visit every chunk pointer the value uses: data chunks and list nodes (for `check` and `gc`).
-    pub fn for_each_pointer(&self, store: &Store, f: &mut dyn FnMut(Kind, &ChunkPointer) -> Result<()>) -> Result<()> {
+    pub(crate) fn for_each_pointer(
+        &self,
+        store: &Store,
+        f: &mut dyn FnMut(Kind, &ChunkPointer) -> Result<()>,
+    ) -> Result<()> {
         match self {
             Blob::Inline(_) => Ok(()),
             Blob::Chunks(c) => c.iter().try_for_each(|c| f(Kind::Data, &c.ptr)),
@@ -139,7 +143,7 @@ fn walk_list(store: &Store, l: &ListRef, f: &mut dyn FnMut(Kind, &ChunkPointer) 
 }
 
 /// Load and decode a chunk-list node.
-pub fn load_list(store: &Store, ptr: &ChunkPointer) -> Result<ListNode> {
+pub(crate) fn load_list(store: &Store, ptr: &ChunkPointer) -> Result<ListNode> {
     let bytes = store.get_chunk(Kind::Index, ptr)?;
     ciborium::from_reader(bytes.as_slice()).map_err(|e| Error::corrupt("chunk-list node", e))
 }

@@ -22,7 +22,7 @@ pub struct BlobReader {
 
 impl BlobReader {
     /// A reader positioned at the start of `blob`.
-    pub fn new(store: Arc<Store>, blob: Blob) -> Self {
+    pub(crate) fn new(store: Arc<Store>, blob: Blob) -> Self {
         let size = blob.size();
         Self { store, blob, size, pos: 0, current: None }
     }

@@ -38,7 +38,7 @@ impl Write for Pipe {
 
 impl StreamReader {
     /// Start reading bytes `[start, end)` of `blob` (clipped to its size).
-    pub fn new(store: Arc<Store>, blob: Blob, start: u64, end: u64, threads: usize) -> Self {
+    pub(crate) fn new(store: Arc<Store>, blob: Blob, start: u64, end: u64, threads: usize) -> Self {
         let end = end.min(blob.size());
         let (tx, rx) = sync_channel(QUEUE);
         let worker = std::thread::spawn(move || {

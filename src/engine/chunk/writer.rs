@@ -74,7 +74,7 @@ const READ_STEP: usize = 1 << 20;
 
 impl BlobWriter {
     /// A writer into `store`.
-    pub fn new(store: Arc<Store>, opts: WriteOptions) -> Self {
+    pub(crate) fn new(store: Arc<Store>, opts: WriteOptions) -> Self {
         let seed = store.keys().cdc_seed();
         Self { store, opts, buf: Vec::new(), seed, pipeline: None, written: 0 }
     }

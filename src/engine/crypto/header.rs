@@ -90,23 +90,7 @@ pub fn decode_header(raw: &[u8]) -> std::result::Result<Header, HeaderError> {
     Ok(h)
 }
 
-/// Small metadata padded to [`META_CLASS`]: `len:u32 || bytes || zeros`.
-pub(crate) fn pad_meta(bytes: &[u8]) -> Result<Vec<u8>> {
-    if bytes.len() + 4 > META_CLASS {
-        return Err(Error::Invalid("metadata too large".into()));
-    }
-    let mut v = Vec::with_capacity(META_CLASS);
-    v.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
-    v.extend_from_slice(bytes);
-    v.resize(META_CLASS, 0);
-    Ok(v)
-}
-
-/// The bytes [`pad_meta`] padded, if the length prefix fits.
-pub(crate) fn unpad_meta(v: &[u8]) -> Option<&[u8]> {
-    let n = u32::from_le_bytes(v.get(..4)?.try_into().ok()?) as usize;
-    v.get(4..4usize.checked_add(n)?)
-}
+pub(crate) use crate::engine::repo::meta::{pad_meta, unpad_meta};
 
 #[cfg(test)]
 mod tests {

@@ -68,7 +68,7 @@ fn read_stored(store: &Arc<Store>, root: Option<&[u8]>) -> Result<Stored> {
     let Some(r) = root else { return Ok(Stored::new()) };
     let bytes = read_blob_root(store, r)?.1;
     let pairs: Vec<(serde_bytes::ByteBuf, serde_bytes::ByteBuf)> =
-        ciborium::from_reader(bytes.as_slice()).map_err(|e| Error::integrity(format!("map entries: {e}")))?;
+        ciborium::from_reader(bytes.as_slice()).map_err(|e| Error::corrupt("map entries", e))?;
     Ok(pairs.into_iter().map(|(k, v)| (k.into_vec(), v.into_vec())).collect())
 }
 

@@ -82,17 +82,17 @@ struct Segment {
 fn decode_list_root(root: Option<&[u8]>) -> Result<ListRoot> {
     match root {
         None => Ok(ListRoot::default()),
-        Some(r) => ciborium::from_reader(r).map_err(|e| Error::integrity(format!("list root: {e}"))),
+        Some(r) => ciborium::from_reader(r).map_err(|e| Error::corrupt("list root", e)),
     }
 }
 
 fn load_segment(store: &Store, ptr: &ChunkPointer) -> Result<Segment> {
     let bytes = store.get_chunk(Kind::Index, ptr)?;
-    ciborium::from_reader(bytes.as_slice()).map_err(|e| Error::integrity(format!("list segment {}: {e}", ptr.id)))
+    ciborium::from_reader(bytes.as_slice()).map_err(|e| Error::corrupt(format!("list segment {}", ptr.id), e))
 }
 
 fn decode_pointer(b: &[u8]) -> Result<ChunkPointer> {
-    ciborium::from_reader(b).map_err(|e| Error::integrity(format!("list segment pointer: {e}")))
+    ciborium::from_reader(b).map_err(|e| Error::corrupt("list segment pointer", e))
 }
 
 /// An append-only list that stores, per commit, only the items appended (see the [module docs](self)).

@@ -91,7 +91,7 @@ impl<T: Serialize + DeserializeOwned + Trace + Send + Sync> Field for List<T> {
             None => Vec::new(),
             Some(r) => {
                 let bytes = read_blob_root(store, r)?.1;
-                ciborium::from_reader(bytes.as_slice()).map_err(|e| Error::integrity(format!("list items: {e}")))?
+                ciborium::from_reader(bytes.as_slice()).map_err(|e| Error::corrupt("list items", e))?
             }
         };
         *self.items.write().expect("field lock") = items;
@@ -118,8 +118,7 @@ impl<T: Serialize + DeserializeOwned + Trace + Send + Sync> Field for List<T> {
         }
         let (blob, bytes) = read_blob_root(&tracer.store().clone(), root)?;
         tracer.blob(&blob)?;
-        let items: Vec<T> =
-            ciborium::from_reader(bytes.as_slice()).map_err(|e| Error::integrity(format!("list items: {e}")))?;
+        let items: Vec<T> = ciborium::from_reader(bytes.as_slice()).map_err(|e| Error::corrupt("list items", e))?;
         for item in &items {
             tracer.value();
             item.trace(tracer)?;

@@ -79,14 +79,14 @@ pub(crate) fn encode_value<V: Serialize>(v: &V) -> Vec<u8> {
 }
 
 pub(crate) fn decode_value<V: DeserializeOwned>(b: &[u8]) -> Result<V> {
-    ciborium::from_reader(b).map_err(|e| Error::integrity(format!("index value does not decode: {e}")))
+    ciborium::from_reader(b).map_err(|e| Error::corrupt("index value does not decode", e))
 }
 
 /// Decode a map root as stored in a commit.
 pub fn decode_root(root: Option<&[u8]>) -> Result<Option<ChunkPointer>> {
     match root {
         None => Ok(None),
-        Some(r) => ciborium::from_reader(r).map_err(|e| Error::integrity(format!("map root: {e}"))),
+        Some(r) => ciborium::from_reader(r).map_err(|e| Error::corrupt("map root", e)),
     }
 }
 
@@ -120,14 +120,6 @@ fn encoded_bounds<K: Key>(r: &impl RangeBounds<K>) -> (Option<Vec<u8>>, Option<V
 }
 
 impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S: Strategy> VersionedMap<K, V, S> {
-    /// A map attached to `store` at tree `root` (`None`: empty).
-    pub fn at(store: Arc<Store>, root: Option<ChunkPointer>) -> Self {
-        let m = Self::default();
-        *m.store.write().expect("field lock") = Some(store);
-        *m.base.write().expect("field lock") = root;
-        m
-    }
-
     fn store(&self) -> Option<Arc<Store>> {
         self.store.read().expect("field lock").clone()
     }
@@ -383,25 +375,13 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S:
 
     /// Entries whose keys start with `prefix`, committed merged with staged, in key order. Streams: memory is
     /// bounded by the tree's depth plus the staged changes.
-    pub fn iter_prefix<'a>(&self, store: &'a Store, prefix: &[u8]) -> MapIter<'a, K, V, S> {
+    pub(crate) fn iter_prefix<'a>(&self, store: &'a Store, prefix: &[u8]) -> MapIter<'a, K, V, S> {
         let start = (!prefix.is_empty()).then(|| prefix.to_vec());
         let staged = self.staged_between(&start, &tree::prefix_end(prefix));
         MapIter {
             merge: Merge {
                 committed: Some(tree::prefix(store as &dyn NodeStore, self.base(), prefix).peekable()),
                 staged: staged.into_iter().peekable(),
-            },
-            handle: Some(StoreHandle::Borrowed(store)),
-            _k: PhantomData,
-        }
-    }
-
-    /// Only the committed entries under `prefix` in the tree `root`.
-    pub fn iter_root<'a>(store: &'a Store, root: Option<ChunkPointer>, prefix: &[u8]) -> MapIter<'a, K, V, S> {
-        MapIter {
-            merge: Merge {
-                committed: Some(tree::prefix(store as &dyn NodeStore, root, prefix).peekable()),
-                staged: Vec::new().into_iter().peekable(),
             },
             handle: Some(StoreHandle::Borrowed(store)),
             _k: PhantomData,

@@ -79,7 +79,7 @@ impl<T> Serialized<T> {
 
 /// Decode a whole-value root (a [`Blob`]) and read its bytes.
 pub(crate) fn read_blob_root(store: &Arc<Store>, root: &[u8]) -> Result<(Blob, Vec<u8>)> {
-    let blob: Blob = ciborium::from_reader(root).map_err(|e| Error::integrity(format!("field root: {e}")))?;
+    let blob: Blob = ciborium::from_reader(root).map_err(|e| Error::corrupt("field root", e))?;
     let mut bytes = Vec::new();
     copy_range(store, &blob, 0, u64::MAX, 2, &mut bytes)?;
     Ok((blob, bytes))
@@ -126,7 +126,7 @@ impl<T: Serialize + DeserializeOwned + Default + Trace + Send + Sync> Field for 
             None => T::default(),
             Some(r) => {
                 let bytes = read_blob_root(store, r)?.1;
-                ciborium::from_reader(bytes.as_slice()).map_err(|e| Error::integrity(format!("field value: {e}")))?
+                ciborium::from_reader(bytes.as_slice()).map_err(|e| Error::corrupt("field value", e))?
             }
         };
         *self.value.write().expect("field lock") = v;
@@ -153,8 +153,7 @@ impl<T: Serialize + DeserializeOwned + Default + Trace + Send + Sync> Field for 
         }
         let (blob, bytes) = read_blob_root(&tracer.store().clone(), root)?;
         tracer.blob(&blob)?;
-        let v: T =
-            ciborium::from_reader(bytes.as_slice()).map_err(|e| Error::integrity(format!("field value: {e}")))?;
+        let v: T = ciborium::from_reader(bytes.as_slice()).map_err(|e| Error::corrupt("field value", e))?;
         tracer.value();
         v.trace(tracer)
     }

@@ -66,7 +66,7 @@ impl Strategy for Local {
 }
 
 fn decode_pointer(stored: &[u8]) -> Result<ChunkPointer> {
-    ciborium::from_reader(stored).map_err(|e| Error::integrity(format!("sparse value pointer: {e}")))
+    ciborium::from_reader(stored).map_err(|e| Error::corrupt("sparse value pointer", e))
 }
 
 impl Strategy for Sparse {

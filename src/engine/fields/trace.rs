@@ -29,7 +29,7 @@ impl<'a> Tracer<'a> {
     }
 
     /// The store to load nodes from while tracing.
-    pub fn store(&self) -> &Arc<Store> {
+    pub(crate) fn store(&self) -> &Arc<Store> {
         self.store
     }
 

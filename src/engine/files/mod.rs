@@ -17,7 +17,7 @@ mod stat_cache;
 
 pub use get::{get_tree, GetTreeOptions, GetTreeOutcome, Written};
 pub use put::{file_entry, put_tree, PutTreeOptions, PutTreeOutcome};
-pub use stat_cache::StatCache;
+pub(crate) use stat_cache::StatCache;
 
 /// Files whose ctime or mtime is this close to the moment they were examined are not remembered in the stat cache.
 pub const RACY_WINDOW: std::time::Duration = std::time::Duration::from_secs(2);

@@ -25,7 +25,8 @@ pub struct PutTreeOptions {
     pub delete: bool,
     /// Paths left out of the walk with everything under them (the workspace's own directory, say).
     pub exclude: Vec<PathBuf>,
-    /// Where the workspace keeps its [`StatCache`]; `None` reads every file.
+    /// Where the workspace keeps its stat cache (which value each file was stored as, with its device, inode, size,
+    /// mtime and ctime then, sealed), so an unchanged file is not read again; `None` reads every file.
     pub stat_cache: Option<PathBuf>,
     /// Options for storing each value.
     pub write: WriteOptions,

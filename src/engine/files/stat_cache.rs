@@ -130,16 +130,6 @@ impl StatCache {
         self.dirty |= self.map.len() != before;
     }
 
-    /// Files remembered.
-    pub fn len(&self) -> usize {
-        self.map.len()
-    }
-
-    /// Whether nothing is remembered.
-    pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
-    }
-
     /// Write the cache back (sealed, replaced atomically) if anything changed.
     pub fn save(&self, keys: &Keys) -> Result<()> {
         if !self.dirty {

@@ -29,13 +29,13 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub struct ChunkPointer {
     /// The pack holding it.
-    pub object: ObjectId,
+    pub(crate) object: ObjectId,
     /// Offset of the sealed chunk in the pack.
-    pub offset: u32,
+    pub(crate) offset: u32,
     /// Length of the sealed chunk.
-    pub len: u32,
+    pub(crate) len: u32,
     /// Keyed hash of the plaintext.
-    pub id: ChunkId,
+    pub(crate) id: ChunkId,
 }
 
 const POINTER_LEN: usize = 72;
@@ -151,11 +151,6 @@ impl PackBuilder {
         self.table.is_empty()
     }
 
-    /// Bytes of chunks so far.
-    pub fn len(&self) -> usize {
-        self.buf.len()
-    }
-
     fn finished_len(&self, extra_chunk: usize, extra_entries: usize) -> usize {
         self.buf.len()
             + extra_chunk
@@ -182,11 +177,6 @@ impl PackBuilder {
     /// The bytes of a chunk already pushed (to read back before the pack is stored).
     pub fn slice(&self, offset: u32, len: u32) -> Option<&[u8]> {
         self.buf.get(offset as usize..(offset as usize).checked_add(len as usize)?)
-    }
-
-    /// Entries pushed so far.
-    pub fn entries(&self) -> &[TableEntry] {
-        &self.table
     }
 
     /// Seal the table, pad to the smallest size class that fits, append the locator.

@@ -11,11 +11,11 @@
 //! Packs that are partly garbage are kept whole (chunk pointers carry their pack, so moving live chunks would mean
 //! rewriting every tree that points at them); the plan reports how much of each is garbage.
 
+use super::meta::{pad_for_seal, unpad_meta};
 use super::Repository;
 use crate::engine::backend::BackendError;
 use crate::engine::crypto::{now_secs, Kind};
 use crate::engine::fields::Index;
-use crate::engine::format::{META_CLASS, PACK_CLASSES, SEAL_OVERHEAD};
 use crate::engine::id::ObjectId;
 use crate::engine::object::{object_name, parse_object_name, ChunkPointer};
 use crate::engine::progress::{ProgressSink, Unit};
@@ -74,15 +74,6 @@ struct Condemned {
 /// Attempts [`Repository::claim_packs`] makes against concurrent gc runs before giving up.
 const CLAIM_ATTEMPTS: u32 = 50;
 
-fn pad_to_class(mut v: Vec<u8>) -> Vec<u8> {
-    let need = v.len() + 4 + SEAL_OVERHEAD;
-    let class = std::iter::once(META_CLASS).chain(PACK_CLASSES).find(|&c| c >= need).unwrap_or(need);
-    let len = (v.len() as u32).to_le_bytes();
-    v.splice(0..0, len);
-    v.resize(class - SEAL_OVERHEAD, 0);
-    v
-}
-
 impl Repository {
     fn gc_ref_name(&self) -> String {
         self.store().keys().ref_name(GC_REF)
@@ -96,8 +87,7 @@ impl Repository {
             .keys()
             .open(Kind::Ref, name.as_bytes(), &sealed)
             .map_err(|_| Error::integrity("gc ref does not authenticate"))?;
-        let n = plain.get(..4).map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")) as usize);
-        let body = n.and_then(|n| plain.get(4..4 + n)).ok_or_else(|| Error::integrity("gc ref is truncated"))?;
+        let body = unpad_meta(&plain).ok_or_else(|| Error::integrity("gc ref is truncated"))?;
         let c = ciborium::from_reader(body).map_err(|e| Error::corrupt("gc ref", e))?;
         Ok((c, Some(version)))
     }
@@ -106,7 +96,7 @@ impl Repository {
     /// commit publishes pointers into them: packs condemned by gc are pardoned (a compare-and-swap on the gc ref, so
     /// a concurrent gc either sees the pardon or makes this fail and retry); a pack that is gone, or that a gc run
     /// has already decided to delete, is an error and nothing may be published.
-    pub fn claim_packs(&self, packs: &HashSet<ObjectId>) -> Result<()> {
+    pub(crate) fn claim_packs(&self, packs: &HashSet<ObjectId>) -> Result<()> {
         if packs.is_empty() {
             return Ok(());
         }
@@ -127,7 +117,7 @@ impl Repository {
             }
             let mut body = Vec::new();
             ciborium::into_writer(&condemned, &mut body).expect("CBOR encoding into memory cannot fail");
-            let sealed = self.store().keys().seal(Kind::Ref, name.as_bytes(), &pad_to_class(body));
+            let sealed = self.store().keys().seal(Kind::Ref, name.as_bytes(), &pad_for_seal(&body));
             match self.backend().swap_ref(&name, version.as_ref(), &sealed) {
                 Ok(_) => return Ok(()),
                 Err(BackendError::PreconditionFailed { .. }) => continue,
@@ -138,13 +128,19 @@ impl Repository {
     }
 
     /// Packs condemned by garbage collection: writers must not deduplicate against them.
-    pub fn condemned_packs(&self) -> Result<HashSet<ObjectId>> {
+    fn condemned_ids(&self) -> Result<HashSet<ObjectId>> {
         Ok(self.read_condemned()?.0.packs.into_keys().collect())
+    }
+
+    /// The object names of the packs garbage collection has condemned (deleted by a later run once the grace
+    /// period is over, unless found reachable again), as [`GcPlan::condemn`] names them.
+    pub fn condemned_packs(&self) -> Result<Vec<String>> {
+        Ok(self.condemned_ids()?.iter().map(object_name).collect())
     }
 
     /// Bring the store's dedup index up to date, leaving out condemned packs.
     pub fn sync_dedup_index(&self) -> Result<()> {
-        self.store().sync_index_excluding(&self.condemned_packs()?)
+        self.store().sync_index_excluding(&self.condemned_ids()?)
     }
 
     /// Every chunk reachable from every branch: commits, and whatever each field of each commit reaches, traced
@@ -246,7 +242,7 @@ impl Repository {
         }
         let mut body_after = Vec::new();
         ciborium::into_writer(&condemned, &mut body_after).expect("CBOR encoding into memory cannot fail");
-        let sealed = store.keys().seal(Kind::Ref, name.as_bytes(), &pad_to_class(body));
+        let sealed = store.keys().seal(Kind::Ref, name.as_bytes(), &pad_for_seal(&body));
         let v = match self.backend().swap_ref(&name, version.as_ref(), &sealed) {
             Ok(v) => v,
             Err(BackendError::PreconditionFailed { .. }) => {
@@ -262,7 +258,7 @@ impl Repository {
             progress.inc(1);
         }
         if !to_delete.is_empty() {
-            let sealed = store.keys().seal(Kind::Ref, name.as_bytes(), &pad_to_class(body_after));
+            let sealed = store.keys().seal(Kind::Ref, name.as_bytes(), &pad_for_seal(&body_after));
             // Forgetting deleted packs is tidiness only; a lost race leaves harmless stale entries.
             let _ = self.backend().swap_ref(&name, Some(&v), &sealed);
         }

@@ -11,7 +11,7 @@ mod commits;
 mod gc;
 mod header;
 mod keys;
-mod meta;
+pub(crate) mod meta;
 mod refs;
 mod revision;
 mod seen;
@@ -108,7 +108,7 @@ impl Repository {
     }
 
     /// The chunk store.
-    pub fn store(&self) -> &Arc<Store> {
+    pub(crate) fn store(&self) -> &Arc<Store> {
         &self.store
     }
 

@@ -5,7 +5,7 @@
 //! whether the branch is deleted: a deleted branch keeps its ref as a sealed deletion marker, so that a deletion is
 //! told apart from a ref that vanished. See [`super::seen`] for how a workspace checks refs against what it saw.
 
-use super::meta::{cbor, unpad_meta};
+use super::meta::{cbor, pad_to, unpad_meta};
 use super::seen::{SeenRef, SeenRefs};
 use super::{gc, Repository};
 use crate::engine::backend::{BackendError, RefVersion};
@@ -88,14 +88,9 @@ pub struct RefChanged {
 
 impl Repository {
     fn seal_ref(&self, name: &str, value: &RefValue) -> Result<Vec<u8>> {
-        let body = cbor(value);
-        if body.len() + 4 > META_CLASS - SEAL_OVERHEAD {
-            return Err(Error::Invalid("branch name too long".into()));
-        }
-        let mut plain = Vec::with_capacity(META_CLASS - SEAL_OVERHEAD);
-        plain.extend_from_slice(&(body.len() as u32).to_le_bytes());
-        plain.extend_from_slice(&body);
-        plain.resize(META_CLASS - SEAL_OVERHEAD, 0);
+        // A ref seals to exactly one META_CLASS object.
+        let plain = pad_to(&cbor(value), META_CLASS - SEAL_OVERHEAD)
+            .ok_or_else(|| Error::Invalid("branch name too long".into()))?;
         Ok(self.store.keys().seal(Kind::Ref, name.as_bytes(), &plain))
     }
 
@@ -105,9 +100,9 @@ impl Repository {
             .keys()
             .open(Kind::Ref, name.as_bytes(), sealed)
             .map_err(|_| Error::integrity(format!("ref {name} does not authenticate")))?;
-        let v: RefValue = unpad_meta(&plain)
-            .and_then(|b| ciborium::from_reader(b).ok())
-            .ok_or_else(|| Error::integrity(format!("ref {name} does not decode")))?;
+        let body = unpad_meta(&plain).ok_or_else(|| Error::integrity(format!("ref {name} does not decode")))?;
+        let v: RefValue =
+            ciborium::from_reader(body).map_err(|e| Error::corrupt(format!("ref {name} does not decode"), e))?;
         if self.store.keys().ref_name(&v.branch) != name {
             return Err(Error::integrity(format!("ref {name} holds another branch's head")));
         }

@@ -1,0 +1,238 @@
+//! The chunk store: seals chunks into packs, uploads packs in the background, reads chunks back by pointer
+//! through the hot cache, and keeps the dedup index (chunk id -> pointer).
+//!
+//! One idea per file: the chunk encoding (`codec.rs`), the dedup index (`dedup.rs`), the background uploaders and
+//! flushing (`upload.rs`), and the read path through the cache tiers (`read.rs`). This file holds the store itself,
+//! its options, and sealing and placing single chunks.
+
+mod codec;
+mod dedup;
+mod read;
+mod upload;
+
+pub use dedup::ChunkIndex;
+
+use super::PackBuilder;
+use crate::engine::backend::Backend;
+use crate::engine::cache::hot::HotCache;
+use crate::engine::cache::warm::{WarmCache, WarmNotice};
+use crate::engine::crypto::{Keys, Kind, SEAL_PREFIX};
+use crate::engine::format::DEFAULT_ZSTD_LEVEL;
+use crate::engine::id::{ChunkId, ObjectId};
+use crate::engine::object::ChunkPointer;
+use crate::engine::Result;
+use codec::encode_with_room;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use upload::{PackTables, Uploads};
+
+/// Tunables of a repository's chunk store: caches, compression, threads and uploads, given when a
+/// [`Repository`](crate::engine::repo::Repository) is opened.
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    /// zstd level for chunks (1..=22); 0 disables compression.
+    pub zstd_level: i32,
+    /// Concurrent pack uploads.
+    pub uploaders: usize,
+    /// Hot tier budget in bytes.
+    pub mem_cache: usize,
+    /// Where to persist the dedup index between runs (a workspace's cache), if anywhere.
+    pub index_path: Option<PathBuf>,
+    /// Warm tier: directory and byte budget, if any.
+    pub warm: Option<(PathBuf, u64)>,
+    /// Told once when a damaged warm-tier entry is discarded (and read again from the backend).
+    pub warm_notice: Option<WarmNotice>,
+    /// Worker threads for storing values (hashing, compression, encryption); default: all cores.
+    pub threads: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            zstd_level: DEFAULT_ZSTD_LEVEL,
+            uploaders: 2,
+            mem_cache: 256 << 20,
+            index_path: None,
+            warm: None,
+            warm_notice: None,
+            threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+        }
+    }
+}
+
+/// Counters of what a store did in this process.
+#[derive(Default, Debug)]
+pub struct StoreStats {
+    /// Chunks sealed and stored.
+    pub chunks_written: AtomicU64,
+    /// Chunks found already stored (deduplicated).
+    pub chunks_deduped: AtomicU64,
+    /// Plaintext bytes of chunks stored.
+    pub plain_bytes_written: AtomicU64,
+    /// Sealed bytes of chunks stored (after compression).
+    pub sealed_bytes_written: AtomicU64,
+    /// Packs written.
+    pub packs_written: AtomicU64,
+    /// Bytes of packs written, padding included.
+    pub pack_bytes_written: AtomicU64,
+    /// Chunks read from the backend.
+    pub chunks_fetched: AtomicU64,
+    /// Bytes read from the backend for chunks.
+    pub bytes_fetched: AtomicU64,
+}
+
+/// A chunk compressed and sealed, ready to be appended to a pack.
+pub struct SealedChunk {
+    /// Its keyed id.
+    pub id: ChunkId,
+    /// Sealed bytes.
+    pub sealed: Vec<u8>,
+}
+
+/// Reads and writes chunks of one repository: seals them into packs, uploads packs, reads chunks back through the
+/// cache tiers, and keeps the dedup index.
+///
+/// Opaque outside the crate: it is what [`Field`](crate::engine::fields::Field)'s methods are handed, and a
+/// [`Repository`](crate::engine::repo::Repository) owns one; programs store and read values through the repository
+/// and their fields.
+pub struct Store {
+    backend: Arc<dyn Backend>,
+    keys: Arc<Keys>,
+    opts: StoreOptions,
+    index: Arc<ChunkIndex>,
+    /// Packs finished but not yet durably stored (readable from here meanwhile).
+    pending: Arc<Mutex<HashMap<ObjectId, Arc<Vec<u8>>>>>,
+    /// Open packs for single chunks: index nodes/commits, and small data.
+    open_index: Mutex<PackBuilder>,
+    open_data: Mutex<PackBuilder>,
+    uploads: Arc<Uploads>,
+    hot: HotCache,
+    warm: Option<WarmCache>,
+    /// Counters.
+    pub(crate) stats: Arc<StoreStats>,
+    /// New packs written by this process, to persist into the index file.
+    written: Arc<Mutex<PackTables>>,
+    /// Packs found gone from the repository, to persist into the index file.
+    forgotten: Mutex<Vec<ObjectId>>,
+    /// The index file as this process knows it (loaded by [`Store::sync_index`]).
+    journal: Mutex<Option<super::index_file::Journal>>,
+}
+
+impl Store {
+    /// A store over `backend` with `keys`.
+    pub(crate) fn new(backend: Arc<dyn Backend>, keys: Arc<Keys>, opts: StoreOptions) -> Self {
+        let hot = HotCache::new(opts.mem_cache);
+        let warm = opts.warm.as_ref().map(|(d, b)| WarmCache::new(d, *b).with_notice(opts.warm_notice.clone()));
+        Self {
+            warm,
+            backend,
+            keys,
+            opts,
+            index: Arc::new(ChunkIndex::default()),
+            pending: Arc::default(),
+            open_index: Mutex::new(PackBuilder::new()),
+            open_data: Mutex::new(PackBuilder::new()),
+            uploads: Arc::new(Uploads::new()),
+            hot,
+            stats: Arc::default(),
+            written: Arc::default(),
+            forgotten: Mutex::default(),
+            journal: Mutex::default(),
+        }
+    }
+
+    /// How many chunk reads are worth running at once (more for remote backends, where latency dominates).
+    pub(crate) fn read_parallelism(&self) -> usize {
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        self.opts.uploaders.max(cores).max(2)
+    }
+
+    /// Options for writing values into this store (its thread count).
+    pub(crate) fn write_options(&self) -> crate::engine::chunk::WriteOptions {
+        crate::engine::chunk::WriteOptions { threads: self.opts.threads.max(1), ..Default::default() }
+    }
+
+    /// The repository keys.
+    pub(crate) fn keys(&self) -> &Arc<Keys> {
+        &self.keys
+    }
+
+    /// The hot tier.
+    pub(crate) fn hot(&self) -> &HotCache {
+        &self.hot
+    }
+
+    /// The warm tier, if configured.
+    pub(crate) fn warm(&self) -> Option<&WarmCache> {
+        self.warm.as_ref()
+    }
+
+    /// Compress and seal a chunk whose keyed id is `id`. Pure and thread-safe: the stream writer calls this from
+    /// many threads.
+    pub(crate) fn seal_with_id(&self, kind: Kind, id: ChunkId, plain: &[u8]) -> SealedChunk {
+        let buf = encode_with_room(self.opts.zstd_level, plain, SEAL_PREFIX);
+        let sealed = self.keys.seal_buffer(kind, &id.0, buf);
+        self.stats.plain_bytes_written.fetch_add(plain.len() as u64, Ordering::Relaxed);
+        SealedChunk { id, sealed }
+    }
+
+    /// Store one chunk (an index node, a commit, a small value), deduplicated. It becomes durable at [`Store::flush`].
+    pub(crate) fn put_chunk(&self, kind: Kind, plain: &[u8]) -> Result<ChunkPointer> {
+        let id = self.keys.chunk_id(plain);
+        if let Some(p) = self.lookup(kind, &id) {
+            self.stats.chunks_deduped.fetch_add(1, Ordering::Relaxed);
+            return Ok(p);
+        }
+        let sc = self.seal_with_id(kind, id, plain);
+        let slot = if kind == Kind::Data { &self.open_data } else { &self.open_index };
+        let mut pack = slot.lock().expect("pack lock");
+        if !pack.fits(sc.sealed.len()) {
+            let full = std::mem::take(&mut *pack);
+            self.upload(full)?;
+        }
+        let ptr = pack.push(kind, id, &sc.sealed);
+        self.note_placed(kind, ptr, sc.sealed.len());
+        Ok(ptr)
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        // Stop the upload workers; pending uploads were waited for by `flush` if the caller cared.
+        self.uploads.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::backend::memory::MemoryBackend;
+    use crate::engine::crypto::MasterKey;
+    use crate::engine::Error;
+
+    fn store() -> (Arc<MemoryBackend>, Store) {
+        let b = Arc::new(MemoryBackend::new());
+        let s = Store::new(b.clone(), Arc::new(Keys::new(MasterKey::generate())), StoreOptions::default());
+        (b, s)
+    }
+
+    #[test]
+    fn put_get_dedup_and_flush() {
+        let (b, s) = store();
+        let p1 = s.put_chunk(Kind::Index, b"node one").unwrap();
+        let p2 = s.put_chunk(Kind::Index, b"node one").unwrap();
+        assert_eq!(p1, p2);
+        let big: Vec<u8> = (0..300_000u32).map(|i| (i % 7) as u8).collect();
+        let p3 = s.put_chunk(Kind::Data, &big).unwrap();
+        assert_eq!(&**s.get_chunk(Kind::Index, &p1).unwrap(), b"node one");
+        s.flush().unwrap();
+        assert_eq!(b.list("objects/").unwrap().len(), 2);
+        let fresh = Store::new(b.clone(), s.keys().clone(), StoreOptions::default());
+        assert_eq!(&**fresh.get_chunk(Kind::Data, &p3).unwrap(), &big);
+        assert!(matches!(fresh.get_chunk(Kind::Index, &p3), Err(Error::Integrity { .. })));
+        fresh.sync_index().unwrap();
+        assert_eq!(fresh.lookup(Kind::Data, &p3.id), Some(p3));
+    }
+}

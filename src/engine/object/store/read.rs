@@ -1,0 +1,107 @@
+//! The read path: a chunk by pointer from the hot tier, the packs not yet uploaded, the warm tier, then a ranged
+//! read of exactly the sealed bytes; authenticated and decoded before anyone sees it.
+
+use super::codec::decode;
+use super::Store;
+use crate::engine::crypto::Kind;
+use crate::engine::id::ObjectId;
+use crate::engine::object::{object_name, read_table, ChunkPointer, TableEntry};
+use crate::engine::{Error, Result};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+impl Store {
+    /// Read a chunk by pointer: hot cache, packs not yet stored, then a ranged read of exactly the sealed bytes.
+    pub(crate) fn get_chunk(&self, kind: Kind, ptr: &ChunkPointer) -> Result<Arc<Vec<u8>>> {
+        if let Some(v) = self.hot.get(&(kind as u8, ptr.id)) {
+            return Ok(v);
+        }
+        let plain = Arc::new(self.read_chunk(kind, ptr)?);
+        self.hot.insert((kind as u8, ptr.id), plain.clone());
+        Ok(plain)
+    }
+
+    /// Like [`Store::get_chunk`], but a bulk read: served from the hot tier if there, and not added to it, so
+    /// streaming a large value does not flush the cache or grow memory.
+    pub(crate) fn get_chunk_streaming(&self, kind: Kind, ptr: &ChunkPointer) -> Result<Arc<Vec<u8>>> {
+        if let Some(v) = self.hot.get(&(kind as u8, ptr.id)) {
+            return Ok(v);
+        }
+        self.read_chunk(kind, ptr).map(Arc::new)
+    }
+
+    /// Whether pack `id` was written by this store and is still in memory (being built or uploaded).
+    pub(crate) fn is_pending(&self, id: &ObjectId) -> bool {
+        self.pending.lock().expect("pending lock").contains_key(id)
+            || [&self.open_data, &self.open_index].iter().any(|s| s.lock().expect("pack lock").id() == *id)
+    }
+
+    fn read_chunk(&self, kind: Kind, ptr: &ChunkPointer) -> Result<Vec<u8>> {
+        let (mut sealed, from_warm) = self.fetch_sealed(kind, ptr, true)?;
+        let name = object_name(&ptr.object);
+        let mut opened = self.keys.open(kind, &ptr.id.0, &sealed);
+        if opened.is_err() && from_warm {
+            // The warm tier is only a copy: drop the damaged entry and read the repository's bytes.
+            if let Some(w) = &self.warm {
+                w.discard(ptr, kind != Kind::Data);
+            }
+            sealed = self.fetch_sealed(kind, ptr, false)?.0;
+            opened = self.keys.open(kind, &ptr.id.0, &sealed);
+        }
+        let payload = opened.map_err(|_| {
+            Error::integrity(format!("chunk at {name}+{} does not authenticate (corrupt or tampered)", ptr.offset))
+        })?;
+        // Only authenticated bytes enter the warm tier (inserting what is already there is a no-op).
+        if let Some(w) = &self.warm {
+            w.insert(ptr, kind != Kind::Data, &sealed);
+        }
+        decode(&payload).ok_or_else(|| Error::integrity(format!("chunk at {name}+{} does not decode", ptr.offset)))
+    }
+
+    /// The sealed bytes of a chunk, and whether they came from the warm tier (consulted only with `use_warm`).
+    fn fetch_sealed(&self, kind: Kind, ptr: &ChunkPointer, use_warm: bool) -> Result<(Vec<u8>, bool)> {
+        for slot in [&self.open_data, &self.open_index] {
+            let pack = slot.lock().expect("pack lock");
+            if pack.id() == ptr.object {
+                if let Some(s) = pack.slice(ptr.offset, ptr.len) {
+                    return Ok((s.to_vec(), false));
+                }
+            }
+        }
+        if let Some(bytes) = self.pending.lock().expect("pending lock").get(&ptr.object) {
+            let s = ptr.offset as usize;
+            if let Some(b) = bytes.get(s..s + ptr.len as usize) {
+                return Ok((b.to_vec(), false));
+            }
+        }
+        let index = kind != Kind::Data;
+        if let Some(b) = self.warm.as_ref().filter(|_| use_warm).and_then(|w| w.get(ptr, index)) {
+            return Ok((b, true));
+        }
+        let name = object_name(&ptr.object);
+        let sealed = self.backend.read_range(&name, ptr.offset as u64, ptr.len as u64).map_err(|e| {
+            if e.is_not_found() {
+                Error::integrity(format!("object {name} is missing"))
+            } else {
+                e.into()
+            }
+        })?;
+        self.stats.chunks_fetched.fetch_add(1, Ordering::Relaxed);
+        self.stats.bytes_fetched.fetch_add(sealed.len() as u64, Ordering::Relaxed);
+        if sealed.len() != ptr.len as usize {
+            return Err(Error::integrity(format!("object {name} is truncated")));
+        }
+        Ok((sealed, false))
+    }
+
+    /// Every chunk of a pack as listed by its table (for `check`).
+    pub(crate) fn pack_table(&self, id: &ObjectId) -> Result<Vec<TableEntry>> {
+        read_table(&*self.backend, &self.keys, id)
+    }
+
+    /// Decode a table entry's kind.
+    #[cfg(test)]
+    pub(crate) fn entry_kind(e: &TableEntry) -> Option<Kind> {
+        crate::engine::object::kind_from_u8(e.kind)
+    }
+}

@@ -1,0 +1,125 @@
+//! Background uploads: finished packs go to a pool of uploader threads over a rendezvous channel (so at most one
+//! pack per uploader is in flight); `flush` uploads the open packs and waits until everything is durable.
+
+use super::Store;
+use crate::engine::id::ObjectId;
+use crate::engine::object::{object_name, PackBuilder, TableEntry};
+use crate::engine::{Error, Result};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::{Arc, Condvar, Mutex};
+
+/// A finished pack on its way to the backend: id, bytes, table.
+pub(super) type UploadJob = (ObjectId, Arc<Vec<u8>>, Vec<TableEntry>);
+/// Packs with their tables.
+pub(super) type PackTables = Vec<(ObjectId, Vec<TableEntry>)>;
+
+pub(super) struct Uploads {
+    tx: Mutex<Option<SyncSender<UploadJob>>>,
+    state: Mutex<UploadState>,
+    done: Condvar,
+}
+
+#[derive(Default)]
+pub(super) struct UploadState {
+    inflight: usize,
+    error: Option<Error>,
+}
+
+impl Uploads {
+    pub(super) fn new() -> Self {
+        Uploads { tx: Mutex::new(None), state: Mutex::default(), done: Condvar::new() }
+    }
+
+    /// Stop the upload workers (they finish the pack in hand).
+    pub(super) fn stop(&self) {
+        self.tx.lock().map(|mut t| t.take()).ok();
+    }
+}
+
+impl Store {
+    /// Finish a pack and hand it to the background uploaders. Blocks while too many uploads are in flight.
+    pub(crate) fn upload(&self, pack: PackBuilder) -> Result<()> {
+        if pack.is_empty() {
+            return Ok(());
+        }
+        let (id, bytes, table) = pack.finish(&self.keys);
+        let bytes = Arc::new(bytes);
+        self.pending.lock().expect("pending lock").insert(id, bytes.clone());
+        {
+            let mut st = self.uploads.state.lock().expect("upload lock");
+            if let Some(e) = st.error.take() {
+                return Err(e);
+            }
+            st.inflight += 1;
+        }
+        let tx = self.sender();
+        tx.send((id, bytes, table)).map_err(|_| Error::internal("pack upload workers stopped"))
+    }
+
+    fn sender(&self) -> SyncSender<UploadJob> {
+        let mut tx = self.uploads.tx.lock().expect("upload lock");
+        if let Some(t) = tx.as_ref() {
+            return t.clone();
+        }
+        let (t, rx) = sync_channel::<UploadJob>(0);
+        let rx: Arc<Mutex<Receiver<_>>> = Arc::new(Mutex::new(rx));
+        for _ in 0..self.opts.uploaders.max(1) {
+            let rx = rx.clone();
+            let backend = self.backend.clone();
+            let uploads = self.uploads.clone();
+            let pending = self.pending.clone();
+            let stats = self.stats.clone();
+            let written = self.written.clone();
+            let index = self.index.clone();
+            std::thread::spawn(move || loop {
+                let job = rx.lock().expect("upload queue lock").recv();
+                let Ok((id, bytes, table)) = job else { break };
+                let r = backend.write_shared(&object_name(&id), bytes.clone());
+                let mut st = uploads.state.lock().expect("upload lock");
+                match r {
+                    Ok(()) => {
+                        stats.packs_written.fetch_add(1, Ordering::Relaxed);
+                        stats.pack_bytes_written.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                        index.packs.insert(id);
+                        written.lock().expect("written lock").push((id, table));
+                        pending.lock().expect("pending lock").remove(&id);
+                    }
+                    Err(e) => {
+                        if st.error.is_none() {
+                            st.error = Some(e.into());
+                        }
+                    }
+                }
+                st.inflight -= 1;
+                uploads.done.notify_all();
+            });
+        }
+        *tx = Some(t.clone());
+        t
+    }
+
+    /// Upload the open packs and wait until every pack is durably stored. Call before publishing anything that
+    /// points at the chunks (write ordering: data, index, commit, ref).
+    pub(crate) fn flush(&self) -> Result<()> {
+        for slot in [&self.open_data, &self.open_index] {
+            let full = std::mem::take(&mut *slot.lock().expect("pack lock"));
+            self.upload(full)?;
+        }
+        self.wait_uploads()?;
+        self.backend.sync()?;
+        self.save_index()
+    }
+
+    /// Wait for background uploads; report the first failure.
+    pub(crate) fn wait_uploads(&self) -> Result<()> {
+        let mut st = self.uploads.state.lock().expect("upload lock");
+        while st.inflight > 0 {
+            st = self.uploads.done.wait(st).expect("upload lock");
+        }
+        match st.error.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
