@@ -64,8 +64,7 @@ impl Repository {
 
     /// [`Repository::commit_index`] for changes made on `base`, the commit `index` was loaded from (`None`: on
     /// nothing, before the branch's first commit). A branch that had history never starts over from nothing: when
-    /// it no longer exists (deleted, or its ref gone), it is created again at `base` and the commit builds on it;
-    /// a branch that vanishes while committing is an integrity error and nothing is committed.
+    /// it no longer exists (deleted, or its ref gone), the commit builds on `base` and creates the branch again.
     pub fn commit_index_on(
         &self,
         branch: &str,
@@ -73,22 +72,7 @@ impl Repository {
         index: &dyn Index,
         base: Option<&CommitInfo>,
     ) -> Result<CommitInfo> {
-        if let Some(b) = base {
-            if self.branch(branch)?.is_none() {
-                match self.create_branch(branch, &b.ptr) {
-                    Ok(_) | Err(Error::Conflict { .. }) => {}
-                    Err(e) => return Err(e),
-                }
-            }
-        }
-        self.commit(branch, message, &mut |parent| {
-            if parent.is_none() && base.is_some() {
-                return Err(Error::integrity(format!(
-                    "branch {branch}: its ref vanished while committing; nothing was committed"
-                )));
-            }
-            build_roots(self, index, parent)
-        })
+        self.commit_on(branch, message, base, &mut |parent| build_roots(self, index, parent))
     }
 }
 

@@ -63,9 +63,16 @@ impl Branch {
 }
 
 /// A ref as stored: a live branch or a deletion marker.
-struct Stored {
+pub(super) struct Stored {
     value: RefValue,
     version: RefVersion,
+}
+
+impl Stored {
+    /// The head, unless the branch is deleted.
+    pub(super) fn live_head(&self) -> Option<ChunkPointer> {
+        (!self.value.deleted).then_some(self.value.head)
+    }
 }
 
 /// Attempts [`Repository::delete_branch`] makes against concurrent changes.
@@ -124,7 +131,7 @@ impl Repository {
     }
 
     /// Read a branch's ref as stored (a live branch or a deletion marker), checked against the last seen state.
-    fn read_stored(&self, branch: &str) -> Result<Option<Stored>> {
+    pub(super) fn read_stored(&self, branch: &str) -> Result<Option<Stored>> {
         let _reading = self.seen.as_ref().map(|s| s.reading.lock().expect("seen refs lock"));
         let rn = self.store.keys().ref_name(branch);
         let cur = match self.backend.read_ref(&rn)? {
@@ -327,21 +334,17 @@ impl Repository {
         expected: Option<&Branch>,
         head: &ChunkPointer,
     ) -> Result<Option<RefVersion>> {
-        // Write ordering: everything the new head points at must be durable before the ref moves.
-        self.store.flush()?;
         match expected {
             Some(b) => {
-                let seq = b.seq.checked_add(1).ok_or_else(|| Error::integrity("ref sequence number exhausted"))?;
                 let value = RefValue {
-                    branch: name.into(),
-                    head: *head,
-                    seq,
-                    prev: Some(b.head),
+                    branch: b.name.clone(),
+                    head: b.head,
+                    seq: b.seq,
+                    prev: None,
                     since: b.since,
                     deleted: false,
                 };
-                let cur = Stored { value: value.clone(), version: b.version.clone() };
-                self.write_ref(Some(&cur), &value)
+                self.move_ref(name, Some(&Stored { value, version: b.version.clone() }), head)
             }
             None => {
                 // A new branch, or one created again over its deletion marker.
@@ -349,9 +352,28 @@ impl Repository {
                 if cur.as_ref().is_some_and(|s| !s.value.deleted) {
                     return Ok(None);
                 }
-                self.write_ref(cur.as_ref(), &Self::creation(name, cur.as_ref(), head)?)
+                self.move_ref(name, cur.as_ref(), head)
             }
         }
+    }
+
+    /// Move branch `name` from its ref as read (`cur`: live, a deletion marker, or absent) to `head`: the next
+    /// value of a live branch, or the value that creates it (again). `Ok(None)` when another writer won.
+    pub(super) fn move_ref(&self, name: &str, cur: Option<&Stored>, head: &ChunkPointer) -> Result<Option<RefVersion>> {
+        // Write ordering: everything the new head points at must be durable before the ref moves.
+        self.store.flush()?;
+        let value = match cur {
+            Some(s) if !s.value.deleted => RefValue {
+                branch: name.into(),
+                head: *head,
+                seq: s.value.seq.checked_add(1).ok_or_else(|| Error::integrity("ref sequence number exhausted"))?,
+                prev: Some(s.value.head),
+                since: s.value.since,
+                deleted: false,
+            },
+            _ => Self::creation(name, cur, head)?,
+        };
+        self.write_ref(cur, &value)
     }
 
     /// Delete a branch. Its ref stays as a sealed deletion marker (one more sequence number), so that readers that
