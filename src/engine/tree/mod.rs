@@ -57,6 +57,7 @@
 #![deny(missing_docs)]
 
 mod apply;
+mod cache;
 mod diff;
 mod node;
 mod read;
@@ -64,6 +65,7 @@ mod read;
 mod tests;
 
 pub use apply::apply;
+pub use cache::NodeCache;
 pub use diff::Diff;
 #[cfg(test)]
 pub use diff::DiffEntry;
@@ -83,6 +85,10 @@ pub trait NodeStore: Send + Sync {
     fn put_node(&self, bytes: &[u8]) -> Result<ChunkPointer>;
     /// Load an encoded node by pointer.
     fn get_node(&self, ptr: &ChunkPointer) -> Result<Arc<Vec<u8>>>;
+    /// Decoded nodes this store keeps for reuse, if any.
+    fn node_cache(&self) -> Option<&NodeCache> {
+        None
+    }
 }
 
 impl NodeStore for Store {
@@ -91,6 +97,9 @@ impl NodeStore for Store {
     }
     fn get_node(&self, ptr: &ChunkPointer) -> Result<Arc<Vec<u8>>> {
         self.get_chunk(Kind::Index, ptr)
+    }
+    fn node_cache(&self) -> Option<&NodeCache> {
+        Some(self.nodes())
     }
 }
 

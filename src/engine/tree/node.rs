@@ -190,8 +190,16 @@ impl<'de> Deserialize<'de> for Node {
 
 /// Load and decode any node (a root: its level is not known in advance).
 pub(crate) fn load(store: &dyn NodeStore, ptr: &ChunkPointer) -> Result<Arc<Node>> {
+    let cache = store.node_cache();
+    if let Some(n) = cache.and_then(|c| c.get(ptr)) {
+        return Ok(n);
+    }
     let bytes = store.get_node(ptr)?;
-    Node::decode(&bytes).map(Arc::new)
+    let node = Arc::new(Node::decode(&bytes)?);
+    if let Some(c) = cache {
+        c.insert(ptr, node.clone());
+    }
+    Ok(node)
 }
 
 /// Load the child `i` of `parent` and check that it fits: one level lower, starting with the parent's key for it,

@@ -560,3 +560,50 @@ fn measure() {
         );
     }
 }
+
+/// A node store that keeps decoded nodes, over [`MemStore`].
+struct CachingStore {
+    inner: MemStore,
+    cache: NodeCache,
+}
+
+impl NodeStore for CachingStore {
+    fn put_node(&self, bytes: &[u8]) -> Result<ChunkPointer> {
+        self.inner.put_node(bytes)
+    }
+    fn get_node(&self, ptr: &ChunkPointer) -> Result<Arc<Vec<u8>>> {
+        self.inner.get_node(ptr)
+    }
+    fn node_cache(&self) -> Option<&NodeCache> {
+        Some(&self.cache)
+    }
+}
+
+#[test]
+fn decoded_nodes_are_reused_and_the_cache_stays_bounded() {
+    small_nodes(|| {
+        let model: Model = (0..2_000u32).map(|i| (format!("k{i:05}").into_bytes(), vec![i as u8; 20])).collect();
+        let store = CachingStore { inner: MemStore::default(), cache: NodeCache::new(64) };
+        let root = build(&store, &model);
+        let walk = || range(&store, root, None, None).map(|r| r.unwrap()).collect::<Model>();
+        store.inner.reset();
+        assert_eq!(walk(), model);
+        let (_, _, cold) = store.inner.counts();
+        // Point reads of the same few keys again and again load each node once.
+        store.inner.reset();
+        for _ in 0..50 {
+            for k in [b"k00007".to_vec(), b"k01500".to_vec()] {
+                assert_eq!(get(&store, root.as_ref(), &k).unwrap(), model.get(&k).cloned());
+            }
+        }
+        let (_, _, repeated) = store.inner.counts();
+        assert!(repeated <= 2 * depth(&store, root.as_ref()).unwrap() as u64, "{repeated} node loads for 100 reads of 2 keys");
+        assert!(cold > 64, "the tree has more nodes ({cold}) than the cache holds, so the bound is exercised");
+        assert!(store.cache.len() <= 64, "the cache holds {} nodes, more than its 64", store.cache.len());
+        // A cache of size 0 keeps nothing.
+        let none = CachingStore { inner: MemStore::default(), cache: NodeCache::new(0) };
+        let root = build(&none, &model);
+        let _ = get(&none, root.as_ref(), b"k00007").unwrap();
+        assert_eq!(none.cache.len(), 0);
+    });
+}

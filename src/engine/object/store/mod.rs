@@ -13,6 +13,7 @@ mod upload;
 pub use dedup::ChunkIndex;
 
 use super::PackBuilder;
+use crate::engine::tree::NodeCache;
 use crate::engine::backend::Backend;
 use crate::engine::cache::hot::HotCache;
 use crate::engine::cache::warm::{WarmCache, WarmNotice};
@@ -91,6 +92,10 @@ pub struct SealedChunk {
     pub sealed: Vec<u8>,
 }
 
+/// Decoded index nodes a store keeps: enough for the paths a listing or a merge revisits (at most about 16 MiB
+/// at the largest node size, typically a few).
+const NODE_CACHE_NODES: usize = 512;
+
 /// Reads and writes chunks of one repository: seals them into packs, uploads packs, reads chunks back through the
 /// cache tiers, and keeps the dedup index.
 ///
@@ -109,6 +114,8 @@ pub struct Store {
     open_data: Mutex<PackBuilder>,
     uploads: Arc<Uploads>,
     hot: HotCache,
+    /// Decoded index nodes (see [`NodeCache`]).
+    nodes: NodeCache,
     warm: Option<WarmCache>,
     /// Counters.
     pub(crate) stats: Arc<StoreStats>,
@@ -136,6 +143,7 @@ impl Store {
             open_data: Mutex::new(PackBuilder::new()),
             uploads: Arc::new(Uploads::new()),
             hot,
+            nodes: NodeCache::new(NODE_CACHE_NODES),
             stats: Arc::default(),
             written: Arc::default(),
             forgotten: Mutex::default(),
@@ -157,6 +165,11 @@ impl Store {
     /// The repository keys.
     pub(crate) fn keys(&self) -> &Arc<Keys> {
         &self.keys
+    }
+
+    /// Decoded index nodes kept for reuse.
+    pub(crate) fn nodes(&self) -> &NodeCache {
+        &self.nodes
     }
 
     /// The hot tier.
