@@ -30,6 +30,9 @@ pub struct ObjectInfo {
     pub name: String,
     /// Size in bytes.
     pub size: u64,
+    /// When the storage wrote the object, in seconds since the epoch by the storage's own clock (a file's mtime,
+    /// S3's LastModified); `None` when the backend cannot tell.
+    pub modified: Option<u64>,
 }
 
 /// Errors every backend reports, typed so callers can retry, treat as missing, or give up.

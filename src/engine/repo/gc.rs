@@ -8,6 +8,13 @@
 //!    a condemned pack that became reachable again (a writer that deduplicated against it before it was condemned
 //!    committed meanwhile) is pardoned.
 //!
+//! **Time is the storage's.** Every age is judged by the storage's own clock, never the gc host's: the run writes
+//! a probe object and reads back the time the storage stamped on it ("now"), condemnations are recorded in that
+//! time, and a pack is condemned only once the storage's timestamp on it (a file's mtime, S3's LastModified) is at
+//! least the minimum age old. A fresh pack — data a workspace has staged but not yet committed — is therefore never
+//! condemned, whatever the grace period or the host's clock says. Backends that cannot tell an object's time fall
+//! back to the host's clock and condemnation time alone.
+//!
 //! Packs that are partly garbage are kept whole (chunk pointers carry their pack, so moving live chunks would mean
 //! rewriting every tree that points at them); the plan reports how much of each is garbage.
 
@@ -26,11 +33,17 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 /// Name (before hashing) of the ref holding condemned packs. Not a valid branch name.
 pub(crate) const GC_REF: &str = "gc:condemned";
 
+/// Default [`GcOptions::min_age_secs`]: one hour.
+pub const DEFAULT_MIN_AGE_SECS: u64 = 3600;
+
 /// Tunables of [`Repository::gc`].
 #[derive(Clone, Debug)]
 pub struct GcOptions {
     /// Seconds a pack must stay condemned before it is deleted.
     pub grace_secs: u64,
+    /// Seconds a pack must have existed (by the storage's clock) before it may be condemned: staged, uncommitted
+    /// data younger than this is never touched.
+    pub min_age_secs: u64,
     /// Only compute the plan.
     pub dry_run: bool,
     /// Where progress goes: phases `mark` (commits), `condemn` (packs) and `delete` (packs).
@@ -39,7 +52,7 @@ pub struct GcOptions {
 
 impl Default for GcOptions {
     fn default() -> Self {
-        Self { grace_secs: 24 * 3600, dry_run: false, progress: ProgressSink::none() }
+        Self { grace_secs: 24 * 3600, min_age_secs: DEFAULT_MIN_AGE_SECS, dry_run: false, progress: ProgressSink::none() }
     }
 }
 
@@ -60,6 +73,8 @@ pub struct GcPlan {
     pub pardon: Vec<String>,
     /// Packs kept although partly garbage: (pack, percent of sealed bytes that are garbage).
     pub partly_garbage: Vec<(String, u8)>,
+    /// Unreachable packs left alone because the storage wrote them less than the minimum age ago.
+    pub too_young: usize,
 }
 
 #[derive(Default, Serialize, Deserialize)]
@@ -127,6 +142,20 @@ impl Repository {
         Err(Error::Conflict { what: "garbage collection kept running concurrently; commit again".into() })
     }
 
+    /// The time by the storage's own clock, in seconds since the epoch: a probe object is written, listed for the
+    /// time the storage stamped on it, and removed. The host's clock when the backend reports no times (or, in a
+    /// dry run, which writes nothing).
+    fn storage_now(&self, dry_run: bool) -> Result<u64> {
+        if dry_run {
+            return Ok(now_secs());
+        }
+        let name = format!("clock/{}", hex::encode(rand::random::<[u8; 16]>()));
+        self.backend().write(&name, &[])?;
+        let listed = self.backend().list(&name);
+        let _ = self.backend().delete(&name);
+        Ok(listed?.into_iter().find(|o| o.name == name).and_then(|o| o.modified).unwrap_or_else(now_secs))
+    }
+
     /// Packs condemned by garbage collection: writers must not deduplicate against them.
     fn condemned_ids(&self) -> Result<HashSet<ObjectId>> {
         Ok(self.read_condemned()?.0.packs.into_keys().collect())
@@ -182,7 +211,7 @@ impl Repository {
             *live_bytes.entry(p.object).or_default() += p.len as u64;
         }
         let (mut condemned, version) = self.read_condemned()?;
-        let now = now_secs();
+        let now = self.storage_now(opts.dry_run)?;
         let mut plan = GcPlan::default();
         let listed = self.backend().list("objects/")?;
         let present: HashSet<ObjectId> = listed.iter().filter_map(|o| parse_object_name(&o.name)).collect();
@@ -215,6 +244,10 @@ impl Repository {
                         plan.delete_bytes += o.size;
                     }
                     Some(_) => {}
+                    // Too young (by the storage's clock) to be judged: perhaps staged data not yet committed.
+                    None if o.modified.is_some_and(|m| m.saturating_add(opts.min_age_secs) > now) => {
+                        plan.too_young += 1;
+                    }
                     None => {
                         condemned.packs.insert(id, now);
                         plan.condemn.push(o.name.clone());
