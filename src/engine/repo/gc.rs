@@ -84,6 +84,9 @@ struct Condemned {
     /// Packs a gc run decided to delete (recorded before it deletes them): no commit may claim them any more.
     #[serde(default)]
     deleting: BTreeSet<ObjectId>,
+    /// How many runs have deleted packs (counted when a run records what it is about to delete).
+    #[serde(default)]
+    deletions: u64,
 }
 
 /// Attempts [`Repository::claim_packs`] makes against concurrent gc runs before giving up.
@@ -111,19 +114,24 @@ impl Repository {
     /// commit publishes pointers into them: packs condemned by gc are pardoned (a compare-and-swap on the gc ref, so
     /// a concurrent gc either sees the pardon or makes this fail and retry); a pack that is gone, or that a gc run
     /// has already decided to delete, is an error and nothing may be published.
-    pub(crate) fn claim_packs(&self, packs: &HashSet<ObjectId>) -> Result<()> {
+    ///
+    /// `gc_deletions` is what [`Repository::sync_dedup_index`] returned before the changes were staged, if known:
+    /// when no gc run has deleted anything since, the packs are known to be there and the repository is not listed.
+    pub(crate) fn claim_packs(&self, packs: &HashSet<ObjectId>, gc_deletions: Option<u64>) -> Result<()> {
         if packs.is_empty() {
             return Ok(());
         }
         let name = self.gc_ref_name();
         for _ in 0..CLAIM_ATTEMPTS {
             let (mut condemned, version) = self.read_condemned()?;
-            let lost = packs.iter().find(|p| condemned.deleting.contains(p));
-            let present: HashSet<ObjectId> =
-                self.backend().list("objects/")?.iter().filter_map(|o| parse_object_name(&o.name)).collect();
-            let lost = lost.or_else(|| packs.iter().find(|p| !present.contains(p) && !self.store().is_pending(p)));
+            let mut lost = packs.iter().find(|p| condemned.deleting.contains(p)).copied();
+            if lost.is_none() && gc_deletions != Some(condemned.deletions) {
+                let present: HashSet<ObjectId> =
+                    self.backend().list("objects/")?.iter().filter_map(|o| parse_object_name(&o.name)).collect();
+                lost = packs.iter().find(|p| !present.contains(p) && !self.store().is_pending(p)).copied();
+            }
             if let Some(p) = lost {
-                return Err(Error::StagedDataCollected { pack: object_name(p) });
+                return Err(Error::StagedDataCollected { pack: object_name(&p) });
             }
             let before = condemned.packs.len();
             condemned.packs.retain(|id, _| !packs.contains(id));
@@ -167,9 +175,13 @@ impl Repository {
         Ok(self.condemned_ids()?.iter().map(object_name).collect())
     }
 
-    /// Bring the store's dedup index up to date, leaving out condemned packs.
-    pub fn sync_dedup_index(&self) -> Result<()> {
-        self.store().sync_index_excluding(&self.condemned_ids()?)
+    /// Bring the store's dedup index up to date, leaving out condemned packs. Returns how many gc runs have deleted
+    /// packs so far: keep it with changes staged from now on and pass it to
+    /// [`namespace::claim_staged`](crate::namespace::claim_staged), which then need not list the repository.
+    pub fn sync_dedup_index(&self) -> Result<u64> {
+        let (condemned, _) = self.read_condemned()?;
+        self.store().sync_index_excluding(&condemned.packs.keys().copied().collect())?;
+        Ok(condemned.deletions)
     }
 
     /// Every chunk reachable from every branch: commits, and whatever each field of each commit reaches, traced
@@ -267,6 +279,9 @@ impl Repository {
         for id in &to_delete {
             condemned.packs.remove(id);
             condemned.deleting.insert(*id);
+        }
+        if !to_delete.is_empty() {
+            condemned.deletions = condemned.deletions.saturating_add(1);
         }
         let mut body = Vec::new();
         ciborium::into_writer(&condemned, &mut body).expect("CBOR encoding into memory cannot fail");
