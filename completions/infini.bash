@@ -291,7 +291,7 @@ _infini() {
             return 0
             ;;
         infini__subcmd__branch)
-            opts="-d -C -R -q -h --delete --repo --branch --password-file --password-command --endpoint --region --mem-cache --cache-size --cache-dir --json --quiet --help"
+            opts="-d -C -R -q -h --delete --accept-rollback --repo --branch --password-file --password-command --endpoint --region --mem-cache --cache-size --cache-dir --json --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -302,6 +302,10 @@ _infini() {
                     return 0
                     ;;
                 -d)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --accept-rollback)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

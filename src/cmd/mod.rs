@@ -306,6 +306,13 @@ pub fn hint(e: &anyhow::Error, command: &str) -> Option<String> {
         };
     }
     for c in e.chain() {
+        if let Some(r) = c.downcast_ref::<infini::RefChanged>() {
+            return Some(format!(
+                "nothing was changed; if branch {0} was rolled back or removed on purpose (a restored backup), \
+                 accept it with `infini branch --accept-rollback {0}`",
+                r.branch
+            ));
+        }
         if let Some(Error::MergeConflict { .. }) = c.downcast_ref::<Error>() {
             return Some(if command == "commit" {
                 "run `infini update` to base your staged changes on the branch's new head (or `infini commit \

@@ -6,7 +6,7 @@ use infini::backends::{Backend, DirBackend, Faulty, Op, Retry, RetryPolicy, S3Ba
 use infini::namespace::{Namespace, NamespaceIndex};
 use infini::workspace::{Head, StagedFile, Workspace, WorkspaceConfig, DIR};
 use infini::WarmNotice;
-use infini::{CacheStats, ChunkPointer, CommitInfo, Error, Repository, StoreOptions};
+use infini::{Branch, CacheStats, ChunkPointer, CommitInfo, Error, Repository, SeenRef, StoreOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -137,15 +137,24 @@ fn slowed(backend: Arc<dyn Backend>) -> Arc<dyn Backend> {
 impl Session {
     /// Open for reading: the workspace if there is one, or the repository named by `--repo`.
     pub fn read(ctx: &Context) -> anyhow::Result<Self> {
-        Self::open(ctx, false)
+        Self::open(ctx, false, None, &mut None)
     }
 
     /// Open for changing the workspace: requires a workspace, holds its lock.
     pub fn write(ctx: &Context) -> anyhow::Result<Self> {
-        Self::open(ctx, true)
+        Self::open(ctx, true, None, &mut None)
     }
 
-    fn open(ctx: &Context, write: bool) -> anyhow::Result<Self> {
+    /// Open for changing the workspace after accepting branch `name` as the repository holds it now, whatever
+    /// the workspace saw of it before (see [`Repository::accept_ref`]). Returns what was accepted: the state seen
+    /// before and the branch now (`None`: gone or deleted).
+    pub fn write_accepting(ctx: &Context, name: &str) -> anyhow::Result<(Self, Accepted)> {
+        let mut accepted = None;
+        let s = Self::open(ctx, true, Some(name), &mut accepted)?;
+        Ok((s, accepted.expect("accepted while opening")))
+    }
+
+    fn open(ctx: &Context, write: bool, accept: Option<&str>, accepted: &mut Option<Accepted>) -> anyhow::Result<Self> {
         if let Some(url) = ctx.global.repo.clone() {
             if write {
                 anyhow::bail!(Error::NoRepository {
@@ -166,7 +175,12 @@ impl Session {
         let lock = if write { Some(ws.lock()?) } else { None };
         let location = ws.repo_location();
         let backend = open_backend(ctx, &location, Some(&ws), false)?;
-        let repo = Arc::new(open_repo(ctx, &ws, backend, location.starts_with("s3://"))?);
+        let mut repo = open_repo(ctx, &ws, backend, location.starts_with("s3://"))?;
+        watch_refs(&ws, &mut repo)?;
+        let repo = Arc::new(repo);
+        if let Some(name) = accept {
+            *accepted = Some(repo.accept_ref(name)?);
+        }
         let head = ws.config.head.clone();
         let tip = resolve_head(&repo, &head)?;
         let staged = ws.load_staged(&repo)?;
@@ -434,6 +448,17 @@ pub fn attach_workspace(
     ws.write_key(repo.master_key(), &repo.config().id)?;
     ws.write_header(repo.config())?;
     Ok(repo)
+}
+
+/// What [`Session::write_accepting`] accepted: the state of the branch's ref seen before, and the branch now.
+pub type Accepted = (Option<SeenRef>, Option<Branch>);
+
+/// Check every ref `repo` reads against the last state of it this workspace saw (`.infini/seen-refs`), and keep the
+/// newer states it sees there: a ref that went back, vanished or was replaced is then an integrity error.
+pub fn watch_refs(ws: &Workspace, repo: &mut Repository) -> anyhow::Result<()> {
+    let seen = ws.seen_refs(repo)?;
+    repo.watch_refs(seen);
+    Ok(())
 }
 
 /// Open the workspace's repository with its unlocked key, else with a password.

@@ -61,6 +61,19 @@ impl Repository {
     pub fn commit_index(&self, branch: &str, message: &str, index: &dyn Index) -> Result<CommitInfo> {
         self.commit(branch, message, &mut |parent| build_roots(self, index, parent))
     }
+
+    /// [`Repository::commit_index`] for changes made on `base`, the commit `index` was loaded from (`None`: on
+    /// nothing, before the branch's first commit). A branch that had history never starts over from nothing: when
+    /// it no longer exists (deleted, or its ref gone), the commit builds on `base` and creates the branch again.
+    pub fn commit_index_on(
+        &self,
+        branch: &str,
+        message: &str,
+        index: &dyn Index,
+        base: Option<&CommitInfo>,
+    ) -> Result<CommitInfo> {
+        self.commit_on(branch, message, base, &mut |parent| build_roots(self, index, parent))
+    }
 }
 
 /// An index on a branch.
@@ -99,7 +112,7 @@ impl<I: Index + Default> Infinitree<I> {
     pub fn commit(&mut self, message: &str) -> Result<CommitInfo> {
         let repo = self.repo.clone();
         let index = &self.index;
-        let c = repo.commit(&self.branch, message, &mut |parent| build_roots(&repo, index, parent))?;
+        let c = repo.commit_index_on(&self.branch, message, index, self.head.as_ref())?;
         load_index(&self.repo, &self.index, Some(&c))?;
         self.head = Some(c.clone());
         Ok(c)

@@ -300,6 +300,14 @@ pub(crate) fn target_staged_file(n: usize) {
         std::fs::write(&path, b).expect("staged");
         let _ = ws.load_staged(&repo);
     });
+    // The last seen ref states, kept beside it the same way.
+    let seen: crate::engine::repo::SeenMap =
+        [("main".to_string(), crate::engine::repo::SeenRef { seq: 3, head: ptr(1), deleted: false })].into();
+    let path = ws.dir().join("seen-refs");
+    inputs(10, &[cbor(&seen)], n, &mut |b| {
+        std::fs::write(&path, k.seal(Kind::Workspace, b"seen-refs", b)).expect("seen-refs");
+        let _ = ws.load_seen(&k);
+    });
 }
 
 /// Every target, `n` cases each. Returns the number of cases run.

@@ -17,6 +17,7 @@ mod many_writers;
 mod mount;
 mod progress;
 mod readme;
+mod rollback;
 mod s3;
 mod scripting;
 mod session;

@@ -3,6 +3,7 @@
 use crate::support::proxy::{Fault, FaultProxy};
 use crate::support::s3::{server, S3Server};
 use crate::util::{random_bytes, write, Env};
+use infini::backends::S3Config;
 use std::net::SocketAddr;
 
 /// A workspace whose repository lives in a fresh bucket; `None` (skipped loudly) without a server outside CI.
@@ -296,4 +297,32 @@ fn requests_per_command() {
     assert_eq!(init.len(), 6, "{init:?}");
     // clone: the header, the key slots (listed, read), the header again.
     assert_eq!(clone.len(), 4, "{clone:?}");
+}
+
+#[test]
+fn replayed_and_deleted_refs_are_detected_over_s3() {
+    use infini::backends::{Backend, S3Backend};
+    let Some((env, srv, url)) = s3_env("rollback", &[]) else { return };
+    let cfg = S3Config::from_url(&url).expect("the test's url");
+    let cfg = S3Config { prefix: cfg.prefix, ..srv.config(&cfg.bucket) };
+    let raw = S3Backend::open_with_credentials(cfg, srv.credentials()).expect("a second client on the bucket");
+    env.put("a", b"1");
+    env.commit("one");
+    let refs = raw.list_refs().unwrap();
+    assert_eq!(refs.len(), 1, "{refs:?}");
+    let old = raw.read_ref(&refs[0]).unwrap().unwrap().0;
+    env.put("a", b"2");
+    env.commit("two");
+    // An old ref written back (a bucket with versioning restored, or an attacker who kept it).
+    let (_, now) = raw.read_ref(&refs[0]).unwrap().unwrap();
+    raw.swap_ref(&refs[0], Some(&now), &old).unwrap();
+    let out = env.fails_with(13, ["get", "a"]);
+    assert!(out.stderr.contains("branch main") && out.stderr.contains("went back"), "{out}");
+    env.fails_with(13, ["gc", "--grace", "0s"]);
+    // Deleted outright.
+    raw.delete_ref(&refs[0]).unwrap();
+    let out = env.fails_with(13, ["log"]);
+    assert!(out.stderr.contains("branch main") && out.stderr.contains("gone"), "{out}");
+    env.ok(["branch", "--accept-rollback", "main"]);
+    assert!(env.ok(["log", "--json"]).json().as_array().unwrap().is_empty(), "accepted: no branch");
 }

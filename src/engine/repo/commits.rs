@@ -96,13 +96,27 @@ impl Repository {
         message: &str,
         build: &mut dyn FnMut(Option<&CommitInfo>) -> Result<IndexRoots>,
     ) -> Result<CommitInfo> {
+        self.commit_on(branch, message, None, build)
+    }
+
+    /// [`Repository::commit`] of changes made on `base`: when the branch does not exist (deleted, or its ref
+    /// gone), the commit builds on `base` and creates the branch again, so a branch with history never starts over
+    /// from nothing.
+    pub(crate) fn commit_on(
+        &self,
+        branch: &str,
+        message: &str,
+        base: Option<&CommitInfo>,
+        build: &mut dyn FnMut(Option<&CommitInfo>) -> Result<IndexRoots>,
+    ) -> Result<CommitInfo> {
         Self::check_branch_name(branch)?;
         let mut attempt = 0u32;
         loop {
-            let current = self.branch(branch)?;
-            let parent = match &current {
-                Some(b) => Some(self.read_commit(&b.head)?),
-                None => None,
+            // The ref as stored: a deleted branch's marker is replaced by the value that creates it again.
+            let current = self.read_stored(branch)?;
+            let parent = match current.as_ref().and_then(|s| s.live_head()) {
+                Some(head) => Some(self.read_commit(&head)?),
+                None => base.cloned(),
             };
             let index = build(parent.as_ref())?;
             let commit = Commit {
@@ -113,7 +127,7 @@ impl Repository {
                 host: hostname(),
             };
             let ptr = self.write_commit(&commit)?;
-            if self.swap_branch(branch, current.as_ref().map(|b| &b.version), &ptr)?.is_some() {
+            if self.move_ref(branch, current.as_ref(), &ptr)?.is_some() {
                 return Ok(CommitInfo { ptr, commit });
             }
             attempt += 1;

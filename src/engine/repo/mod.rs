@@ -1,5 +1,5 @@
 //! Repositories: the public header (`header.rs`), key slots (`keys.rs`), commits (`commits.rs`) and branch refs
-//! (`refs.rs`); padded metadata (`meta.rs`).
+//! (`refs.rs`), checked against the last state a reader saw (`seen.rs`); padded metadata (`meta.rs`).
 //!
 //! A [`Repository`] is opened with a password (trying every key slot) or with an already unlocked master key.
 //! Commits are chunks; a branch is a ref object, named by a keyed hash of the branch name and sealed, replaced only
@@ -14,6 +14,7 @@ mod keys;
 pub(crate) mod meta;
 mod refs;
 mod revision;
+mod seen;
 mod values;
 
 pub use check::{CheckOptions, CheckReport, Damage};
@@ -23,7 +24,8 @@ pub use commits::{CommitInfo, IndexRoots};
 pub use gc::{GcOptions, GcPlan};
 pub use header::Config;
 pub use keys::{KeySlots, Unlocked};
-pub use refs::Branch;
+pub use refs::{Branch, RefChanged};
+pub use seen::{SaveSeen, SeenMap, SeenRef, SeenRefs};
 
 pub use values::{CacheStats, RepositoryStats};
 
@@ -40,6 +42,8 @@ pub struct Repository {
     backend: Arc<dyn Backend>,
     store: Arc<Store>,
     config: Config,
+    /// The last seen state of each branch's ref, when refs are checked against it ([`Repository::watch_refs`]).
+    seen: Option<Arc<seen::SeenRefs>>,
 }
 
 impl Repository {
@@ -95,7 +99,7 @@ impl Repository {
         let keys = Arc::new(Keys::new(master));
         config.verify(&keys)?;
         let store = Arc::new(Store::new(backend.clone(), keys, opts));
-        Ok(Self { backend, store, config })
+        Ok(Self { backend, store, config, seen: None })
     }
 
     /// The backend.
@@ -173,7 +177,12 @@ mod tests {
         assert_eq!(log, vec!["three", "one"]);
         r.delete_branch("exp").unwrap();
         assert!(r.branch("exp").unwrap().is_none());
+        let names: Vec<String> = r.branches().unwrap().into_iter().map(|b| b.name).collect();
+        assert_eq!(names, vec!["main"], "a deleted branch's marker is not listed");
         assert!(matches!(r.delete_branch("exp"), Err(Error::NotFound { .. })));
+        let c4 = r.commit("exp", "again", &mut build).unwrap();
+        assert!(c4.commit.parents.is_empty(), "created again from nothing");
+        assert_eq!(r.branch("exp").unwrap().unwrap().seq, 4);
     }
 
     #[test]
@@ -196,5 +205,64 @@ mod tests {
         assert_eq!(calls[0], Some(base.ptr));
         assert_ne!(calls[1], Some(base.ptr));
         assert_eq!(c.commit.parents, vec![calls[1].unwrap()]);
+    }
+
+    #[test]
+    fn watched_refs_catch_rollback_replacement_and_vanishing() {
+        let (b, r) = repo();
+        let mut w = Repository::open(b.clone(), b"pw", StoreOptions::default()).unwrap();
+        let seen = Arc::new(SeenRefs::new(SeenMap::new(), None));
+        w.watch_refs(seen.clone());
+        let mut empty = |_: Option<&CommitInfo>| Ok(IndexRoots::new());
+        let c1 = r.commit("main", "one", &mut empty).unwrap();
+        assert_eq!(w.branch("main").unwrap().unwrap().head, c1.ptr);
+        let rn = r.store().keys().ref_name("main");
+        let old = b.read_ref(&rn).unwrap().unwrap().0;
+        r.commit("main", "two", &mut empty).unwrap();
+        let c3 = r.commit("main", "three", &mut empty).unwrap();
+        // Forward by two changes: accepted silently, recorded.
+        assert_eq!(w.branch("main").unwrap().unwrap().head, c3.ptr);
+        assert_eq!(seen.get("main").unwrap().seq, 3);
+        let rollback = |w: &Repository| {
+            let e = w.branch("main").unwrap_err();
+            assert!(matches!(e, Error::Integrity { .. }), "{e:?}");
+            e.detail()
+        };
+        // An old ref replayed.
+        let v = b.read_ref(&rn).unwrap().unwrap().1;
+        b.swap_ref(&rn, Some(&v), &old).unwrap();
+        assert!(rollback(&w).contains("went back"));
+        assert!(w.branches().is_err());
+        assert!(w.commit("main", "mine", &mut empty).is_err(), "no commit on a rolled-back branch");
+        // Another history written on the old state: the same sequence number with another head, then further.
+        let x = Repository::open(b.clone(), b"pw", StoreOptions::default()).unwrap();
+        x.commit("main", "x2", &mut empty).unwrap();
+        x.commit("main", "x3", &mut empty).unwrap();
+        assert!(rollback(&w).contains("replaced"));
+        x.commit("main", "x4", &mut empty).unwrap();
+        assert!(rollback(&w).contains("does not descend"));
+        // Gone.
+        b.delete_ref(&rn).unwrap();
+        assert!(rollback(&w).contains("gone"));
+        let e = w.branches().unwrap_err();
+        assert!(e.detail().contains("branch main"), "{e:?}");
+        // Accepted: the branch is as the repository holds it.
+        let (before, now) = w.accept_ref("main").unwrap();
+        assert_eq!(before.unwrap().head, c3.ptr);
+        assert!(now.is_none());
+        assert!(w.branch("main").unwrap().is_none());
+        assert!(w.branches().unwrap().is_empty());
+        // Changes made on `three` commit on it and create the branch again: never a new root.
+        let again = w.commit_on("main", "on three", Some(&c3), &mut empty).unwrap();
+        assert_eq!(again.commit.parents, vec![c3.ptr]);
+        assert_eq!(w.branch("main").unwrap().unwrap().head, again.ptr);
+        // A deletion through delete_branch is not a vanished ref.
+        let c = r.commit("side", "s", &mut empty).unwrap();
+        assert_eq!(w.branch("side").unwrap().unwrap().head, c.ptr);
+        r.delete_branch("side").unwrap();
+        assert!(w.branch("side").unwrap().is_none());
+        assert!(seen.get("side").unwrap().deleted);
+        r.create_branch("side", &c1.ptr).unwrap();
+        assert_eq!(w.branch("side").unwrap().unwrap().head, c1.ptr, "created again: need not descend");
     }
 }

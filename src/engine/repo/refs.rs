@@ -1,6 +1,12 @@
 //! Branch refs: sealed, named by a keyed hash of the branch name, replaced only by compare-and-swap.
+//!
+//! A ref's sealed payload holds the branch name, its head, a sequence number (1 when the ref is first written, one
+//! more on every change), the head it replaced, the sequence number at which the branch was (re)created, and
+//! whether the branch is deleted: a deleted branch keeps its ref as a sealed deletion marker, so that a deletion is
+//! told apart from a ref that vanished. See [`super::seen`] for how a workspace checks refs against what it saw.
 
 use super::meta::{cbor, pad_to, unpad_meta};
+use super::seen::{SeenRef, SeenRefs};
 use super::{gc, Repository};
 use crate::engine::backend::{BackendError, RefVersion};
 use crate::engine::crypto::Kind;
@@ -8,12 +14,31 @@ use crate::engine::format::{META_CLASS, SEAL_OVERHEAD};
 use crate::engine::object::ChunkPointer;
 use crate::engine::{Error, Result};
 use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+
+/// Commits [`Repository::descends_from`] walks beyond the number of ref changes before it gives up.
+const DESCENT_SLACK: u64 = 10_000;
 
 /// Contents of a branch ref.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(super) struct RefValue {
     branch: String,
     head: ChunkPointer,
+    /// 1 for the ref's first value, one more on every change.
+    seq: u64,
+    /// The head this value replaced (`None` when it started the branch).
+    prev: Option<ChunkPointer>,
+    /// The sequence number at which the branch was last created.
+    since: u64,
+    /// The branch was deleted; `head` is the head it had.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    deleted: bool,
+}
+
+impl RefValue {
+    fn seen(&self) -> SeenRef {
+        SeenRef { seq: self.seq, head: self.head, deleted: self.deleted }
+    }
 }
 
 /// A branch and its head.
@@ -25,6 +50,47 @@ pub struct Branch {
     pub head: ChunkPointer,
     /// Version of the ref, for compare-and-swap.
     pub version: RefVersion,
+    /// Sequence number of the ref: one more on every change.
+    pub seq: u64,
+    /// Sequence number at which the branch was last created.
+    pub since: u64,
+}
+
+impl Branch {
+    fn of(v: RefValue, version: RefVersion) -> Self {
+        Branch { name: v.branch, head: v.head, version, seq: v.seq, since: v.since }
+    }
+}
+
+/// A ref as stored: a live branch or a deletion marker.
+pub(super) struct Stored {
+    value: RefValue,
+    version: RefVersion,
+}
+
+impl Stored {
+    /// The head, unless the branch is deleted.
+    pub(super) fn live_head(&self) -> Option<ChunkPointer> {
+        (!self.value.deleted).then_some(self.value.head)
+    }
+}
+
+/// Attempts [`Repository::delete_branch`] makes against concurrent changes.
+const DELETE_ATTEMPTS: u32 = 20;
+
+fn short(p: &ChunkPointer) -> String {
+    p.id.to_hex()[..10].to_string()
+}
+
+/// A branch's ref is not what the workspace last saw: it went back, vanished, or was replaced (see
+/// [`super::seen`]). The source of the [`Error::Integrity`] that reports it.
+#[derive(Debug, thiserror::Error)]
+#[error("{why}")]
+pub struct RefChanged {
+    /// The branch.
+    pub branch: String,
+    /// What changed.
+    pub why: String,
 }
 
 impl Repository {
@@ -47,7 +113,126 @@ impl Repository {
         if self.store.keys().ref_name(&v.branch) != name {
             return Err(Error::integrity(format!("ref {name} holds another branch's head")));
         }
+        if v.seq == 0 || v.since == 0 || v.since > v.seq {
+            return Err(Error::integrity(format!("ref of branch {} has an impossible sequence number", v.branch)));
+        }
         Ok(v)
+    }
+
+    /// Check every ref read from now on against `seen`, the last state of each branch's ref that this reader saw
+    /// (a workspace keeps it between commands), and record newer states in it: see [`super::seen`].
+    pub fn watch_refs(&mut self, seen: std::sync::Arc<SeenRefs>) {
+        self.seen = Some(seen);
+    }
+
+    /// The last seen ref states this repository checks refs against, if it was given any.
+    pub fn seen_refs(&self) -> Option<&std::sync::Arc<SeenRefs>> {
+        self.seen.as_ref()
+    }
+
+    /// Read a branch's ref as stored (a live branch or a deletion marker), checked against the last seen state.
+    pub(super) fn read_stored(&self, branch: &str) -> Result<Option<Stored>> {
+        let _reading = self.seen.as_ref().map(|s| s.reading.lock().expect("seen refs lock"));
+        let rn = self.store.keys().ref_name(branch);
+        let cur = match self.backend.read_ref(&rn)? {
+            None => None,
+            Some((data, version)) => Some(Stored { value: self.open_ref(&rn, &data)?, version }),
+        };
+        self.check_seen(branch, cur.as_ref().map(|s| &s.value))?;
+        Ok(cur)
+    }
+
+    /// Compare a branch's ref as read with the last state seen (if watched); record it when it moved forward.
+    fn check_seen(&self, branch: &str, cur: Option<&RefValue>) -> Result<()> {
+        let Some(seen) = &self.seen else { return Ok(()) };
+        let Some(last) = seen.get(branch) else {
+            // Nothing seen before: trusted on first use.
+            return match cur {
+                Some(c) => seen.advance(branch, &c.seen()),
+                None => Ok(()),
+            };
+        };
+        let refuse = |why: String| {
+            Err(Error::corrupt(format!("branch {branch}"), RefChanged { branch: branch.to_string(), why }))
+        };
+        let saw = format!("this workspace last saw sequence {} (commit {})", last.seq, short(&last.head));
+        let Some(c) = cur else {
+            if last.deleted {
+                return Ok(());
+            }
+            return refuse(format!("its ref is gone, deleted without a deletion marker; {saw}"));
+        };
+        if c.seq < last.seq {
+            return refuse(format!(
+                "its ref went back to sequence {} (commit {}), an older ref restored or replayed; {saw}",
+                c.seq,
+                short(&c.head)
+            ));
+        }
+        if c.seq == last.seq {
+            if c.head != last.head || c.deleted != last.deleted {
+                return refuse(format!(
+                    "its ref was replaced: sequence {} now holds commit {}; {saw}",
+                    c.seq,
+                    short(&c.head)
+                ));
+            }
+            return Ok(());
+        }
+        // Moved forward. A deletion, or a branch created again since, need not descend from what was seen;
+        // otherwise the new head must.
+        if !c.deleted && c.since <= last.seq {
+            if last.deleted {
+                return refuse(format!("its ref came back without being created again; {saw}, deleted"));
+            }
+            let start = match c.prev {
+                Some(p) => p,
+                None => return refuse(format!("its ref at sequence {} starts a new history; {saw}", c.seq)),
+            };
+            if !self.descends_from(&start, &last.head, c.seq - 1 - last.seq)? {
+                return refuse(format!(
+                    "its ref at sequence {} (commit {}) does not descend from the commit seen before; {saw}",
+                    c.seq,
+                    short(&c.head)
+                ));
+            }
+        }
+        seen.advance(branch, &c.seen())
+    }
+
+    /// Whether `ancestor` is `head` or one of its first-parent ancestors, looking back `steps` commits (the number
+    /// of ref changes between them: one commit each) and up to a bounded number beyond (a ref moved more than one
+    /// commit at once).
+    pub fn descends_from(&self, head: &ChunkPointer, ancestor: &ChunkPointer, steps: u64) -> Result<bool> {
+        let mut p = *head;
+        for _ in 0..=steps.saturating_add(DESCENT_SLACK) {
+            if p.id == ancestor.id {
+                return Ok(true);
+            }
+            match self.read_commit(&p)?.commit.parents.first() {
+                Some(parent) => p = *parent,
+                None => return Ok(false),
+            }
+        }
+        Ok(false)
+    }
+
+    /// Accept branch `name` as the repository holds it now, whatever this reader saw before (a ref that went back,
+    /// vanished or was replaced): its current state becomes the last seen one. Returns the state seen before and
+    /// the current one (`None`: no live branch).
+    pub fn accept_ref(&self, name: &str) -> Result<(Option<SeenRef>, Option<Branch>)> {
+        let rn = self.store.keys().ref_name(name);
+        let cur = match self.backend.read_ref(&rn)? {
+            None => None,
+            Some((data, version)) => Some(Stored { value: self.open_ref(&rn, &data)?, version }),
+        };
+        let Some(seen) = &self.seen else {
+            return Ok((None, cur.filter(|s| !s.value.deleted).map(|s| Branch::of(s.value, s.version))));
+        };
+        let _reading = seen.reading.lock().expect("seen refs lock");
+        let before = seen.get(name);
+        seen.accept(name, cur.as_ref().map(|s| s.value.seen()))?;
+        Ok((before, cur.filter(|s| !s.value.deleted).map(|s| Branch::of(s.value, s.version))))
     }
 
     /// Validate a branch name: non-empty, no whitespace or control characters, not a revision expression.
@@ -63,74 +248,156 @@ impl Repository {
         Ok(())
     }
 
-    /// A branch's head and ref version, or `None`.
+    /// A branch's head and ref version, or `None` (also for a deleted branch).
     pub fn branch(&self, name: &str) -> Result<Option<Branch>> {
-        let rn = self.store.keys().ref_name(name);
-        match self.backend.read_ref(&rn)? {
-            None => Ok(None),
-            Some((data, version)) => {
-                let v = self.open_ref(&rn, &data)?;
-                Ok(Some(Branch { name: v.branch, head: v.head, version }))
-            }
-        }
+        Ok(self.read_stored(name)?.filter(|s| !s.value.deleted).map(|s| Branch::of(s.value, s.version)))
     }
 
-    /// All branches, sorted by name.
+    /// All branches, sorted by name. With last seen states (see [`Repository::watch_refs`]), every branch seen
+    /// is checked too, so a vanished one is an error here.
     pub fn branches(&self) -> Result<Vec<Branch>> {
         let mut out = Vec::new();
         let gc_ref = self.store.keys().ref_name(gc::GC_REF);
+        let mut listed = HashSet::new();
         for rn in self.backend.list_refs()? {
             if rn == gc_ref {
                 continue;
             }
+            let _reading = self.seen.as_ref().map(|s| s.reading.lock().expect("seen refs lock"));
             if let Some((data, version)) = self.backend.read_ref(&rn)? {
                 let v = self.open_ref(&rn, &data)?;
-                out.push(Branch { name: v.branch, head: v.head, version });
+                self.check_seen(&v.branch, Some(&v))?;
+                listed.insert(v.branch.clone());
+                if !v.deleted {
+                    out.push(Branch::of(v, version));
+                }
+            }
+        }
+        if let Some(seen) = &self.seen {
+            for name in seen.names().into_iter().filter(|n| !listed.contains(n)) {
+                if let Some(s) = self.read_stored(&name)?.filter(|s| !s.value.deleted) {
+                    out.push(Branch::of(s.value, s.version));
+                }
             }
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
     }
 
-    /// Create a branch at `head`; [`Error::Conflict`] if it exists.
-    pub fn create_branch(&self, name: &str, head: &ChunkPointer) -> Result<Branch> {
-        Self::check_branch_name(name)?;
-        self.store.flush()?;
-        let rn = self.store.keys().ref_name(name);
-        let sealed = self.seal_ref(&rn, &RefValue { branch: name.into(), head: *head })?;
-        match self.backend.swap_ref(&rn, None, &sealed) {
-            Ok(version) => Ok(Branch { name: name.into(), head: *head, version }),
-            Err(BackendError::PreconditionFailed { .. }) => {
-                Err(Error::Conflict { what: format!("branch {name} already exists") })
+    /// Compare-and-swap a branch's ref from `cur` (`None`: absent) to `value`; `Ok(None)` when another writer won.
+    fn write_ref(&self, cur: Option<&Stored>, value: &RefValue) -> Result<Option<RefVersion>> {
+        let rn = self.store.keys().ref_name(&value.branch);
+        let sealed = self.seal_ref(&rn, value)?;
+        match self.backend.swap_ref(&rn, cur.map(|s| &s.version), &sealed) {
+            Ok(v) => {
+                if let Some(seen) = &self.seen {
+                    seen.advance(&value.branch, &value.seen())?;
+                }
+                Ok(Some(v))
             }
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    /// Move a branch from `expected` to `head` with compare-and-swap. `Ok(None)` when another writer won.
-    pub fn swap_branch(
-        &self,
-        name: &str,
-        expected: Option<&RefVersion>,
-        head: &ChunkPointer,
-    ) -> Result<Option<RefVersion>> {
-        // Write ordering: everything the new head points at must be durable before the ref moves.
-        self.store.flush()?;
-        let rn = self.store.keys().ref_name(name);
-        let sealed = self.seal_ref(&rn, &RefValue { branch: name.into(), head: *head })?;
-        match self.backend.swap_ref(&rn, expected, &sealed) {
-            Ok(v) => Ok(Some(v)),
             Err(BackendError::PreconditionFailed { .. }) => Ok(None),
             Err(e) => Err(e.into()),
         }
     }
 
-    /// Delete a branch.
-    pub fn delete_branch(&self, name: &str) -> Result<()> {
-        if self.branch(name)?.is_none() {
-            return Err(Error::not_found(format!("branch {name}")));
+    /// The value that (re)creates branch `name` at `head` over `cur` (absent, or a deletion marker).
+    fn creation(name: &str, cur: Option<&Stored>, head: &ChunkPointer) -> Result<RefValue> {
+        let seq = match cur {
+            None => 1,
+            Some(s) => s.value.seq.checked_add(1).ok_or_else(|| Error::integrity("ref sequence number exhausted"))?,
+        };
+        Ok(RefValue { branch: name.into(), head: *head, seq, prev: None, since: seq, deleted: false })
+    }
+
+    /// Create a branch at `head`; [`Error::Conflict`] if it exists.
+    pub fn create_branch(&self, name: &str, head: &ChunkPointer) -> Result<Branch> {
+        Self::check_branch_name(name)?;
+        self.store.flush()?;
+        let exists = || Error::Conflict { what: format!("branch {name} already exists") };
+        let cur = self.read_stored(name)?;
+        if cur.as_ref().is_some_and(|s| !s.value.deleted) {
+            return Err(exists());
         }
-        self.backend.delete_ref(&self.store.keys().ref_name(name))?;
-        Ok(())
+        let value = Self::creation(name, cur.as_ref(), head)?;
+        match self.write_ref(cur.as_ref(), &value)? {
+            Some(version) => Ok(Branch::of(value, version)),
+            None => Err(exists()),
+        }
+    }
+
+    /// Move a branch from `expected` (as read by [`Repository::branch`]; `None`: the branch does not exist) to
+    /// `head`, which should descend from the head it replaces (readers that saw the old head check that). Returns
+    /// the new ref version, or `Ok(None)` when another writer changed the branch meanwhile.
+    pub fn swap_branch(
+        &self,
+        name: &str,
+        expected: Option<&Branch>,
+        head: &ChunkPointer,
+    ) -> Result<Option<RefVersion>> {
+        match expected {
+            Some(b) => {
+                let value = RefValue {
+                    branch: b.name.clone(),
+                    head: b.head,
+                    seq: b.seq,
+                    prev: None,
+                    since: b.since,
+                    deleted: false,
+                };
+                self.move_ref(name, Some(&Stored { value, version: b.version.clone() }), head)
+            }
+            None => {
+                // A new branch, or one created again over its deletion marker.
+                let cur = self.read_stored(name)?;
+                if cur.as_ref().is_some_and(|s| !s.value.deleted) {
+                    return Ok(None);
+                }
+                self.move_ref(name, cur.as_ref(), head)
+            }
+        }
+    }
+
+    /// Move branch `name` from its ref as read (`cur`: live, a deletion marker, or absent) to `head`: the next
+    /// value of a live branch, or the value that creates it (again). `Ok(None)` when another writer won.
+    pub(super) fn move_ref(&self, name: &str, cur: Option<&Stored>, head: &ChunkPointer) -> Result<Option<RefVersion>> {
+        // Write ordering: everything the new head points at must be durable before the ref moves.
+        self.store.flush()?;
+        let value = match cur {
+            Some(s) if !s.value.deleted => RefValue {
+                branch: name.into(),
+                head: *head,
+                seq: s.value.seq.checked_add(1).ok_or_else(|| Error::integrity("ref sequence number exhausted"))?,
+                prev: Some(s.value.head),
+                since: s.value.since,
+                deleted: false,
+            },
+            _ => Self::creation(name, cur, head)?,
+        };
+        self.write_ref(cur, &value)
+    }
+
+    /// Delete a branch. Its ref stays as a sealed deletion marker (one more sequence number), so that readers that
+    /// saw the branch can tell a deletion from a ref that vanished.
+    pub fn delete_branch(&self, name: &str) -> Result<()> {
+        for _ in 0..DELETE_ATTEMPTS {
+            let cur = match self.read_stored(name)? {
+                Some(s) if !s.value.deleted => s,
+                _ => return Err(Error::not_found(format!("branch {name}"))),
+            };
+            let v = &cur.value;
+            let seq = v.seq.checked_add(1).ok_or_else(|| Error::integrity("ref sequence number exhausted"))?;
+            let marker = RefValue {
+                branch: v.branch.clone(),
+                head: v.head,
+                seq,
+                prev: Some(v.head),
+                since: v.since,
+                deleted: true,
+            };
+            if self.write_ref(Some(&cur), &marker)?.is_some() {
+                return Ok(());
+            }
+        }
+        Err(Error::Conflict { what: format!("branch {name} kept changing while being deleted; try again") })
     }
 }

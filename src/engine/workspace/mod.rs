@@ -5,15 +5,17 @@
 //!   config.json   repository location, options, HEAD (a branch, or a detached commit)
 //!   key           the unlocked master key (mode 0600) until `infini lock`
 //!   staged        staged changes, sealed with the repository key
+//!   seen-refs     the last state of each branch's ref this workspace saw, sealed with the repository key
 //!   header        the repository's public header (`config`), kept so that commands need not read it again
 //!   lock          advisory lock held while a command changes the workspace
 //!   cache/        dedup index and warm cache
 //!   repo/         the repository itself, for the embedded default
 //! ```
 
+use crate::engine::crypto::Keys;
 use crate::engine::crypto::{Kind, MasterKey};
 use crate::engine::object::ChunkPointer;
-use crate::engine::repo::Repository;
+use crate::engine::repo::{Repository, SeenMap, SeenRef, SeenRefs};
 use crate::engine::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::fs;
@@ -86,6 +88,7 @@ pub struct StagedFile {
 }
 
 /// An opened workspace.
+#[derive(Clone)]
 pub struct Workspace {
     root: PathBuf,
     /// Its configuration.
@@ -273,5 +276,56 @@ impl Workspace {
         let mut plain = Vec::new();
         ciborium::into_writer(staged, &mut plain).expect("CBOR encoding into memory cannot fail");
         write_atomic(&path, &keys.seal(Kind::Workspace, b"staged", &plain), 0o600)
+    }
+
+    fn seen_path(&self) -> PathBuf {
+        self.dir().join("seen-refs")
+    }
+
+    /// The last state of each branch's ref this workspace saw, kept in `.infini/seen-refs`, ready for
+    /// [`Repository::watch_refs`]: every newer state the repository sees is saved there as it is seen.
+    pub fn seen_refs(&self, repo: &Repository) -> Result<std::sync::Arc<SeenRefs>> {
+        let keys = repo.store().keys().clone();
+        let map = self.load_seen(&keys)?;
+        let ws = self.clone();
+        // One writer of the file at a time within this process (other processes merge what they find).
+        let writing = std::sync::Mutex::new(());
+        let save: crate::engine::repo::SaveSeen = Box::new(move |branch, state, forced| {
+            let _w = writing.lock().expect("seen refs writer");
+            ws.save_seen(&keys, branch, state, forced)
+        });
+        Ok(std::sync::Arc::new(SeenRefs::new(map, Some(save))))
+    }
+
+    /// The last state of each branch's ref this workspace saw (empty if none was kept yet).
+    pub(crate) fn load_seen(&self, keys: &Keys) -> Result<SeenMap> {
+        let path = self.seen_path();
+        let sealed = match fs::read(&path) {
+            Ok(s) => s,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(SeenMap::new()),
+            Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
+        };
+        let plain = keys
+            .open(Kind::Workspace, b"seen-refs", &sealed)
+            .map_err(|_| Error::integrity(format!("{} does not authenticate", path.display())))?;
+        ciborium::from_reader(plain.as_slice()).map_err(|e| Error::corrupt(path.display().to_string(), e))
+    }
+
+    /// Record `state` as the last seen state of `branch` (`None`: forget it) in `.infini/seen-refs`, merged with
+    /// what other commands recorded meanwhile: unless `forced`, a state never replaces a newer one.
+    pub(crate) fn save_seen(&self, keys: &Keys, branch: &str, state: Option<&SeenRef>, forced: bool) -> Result<()> {
+        let mut map = self.load_seen(keys)?;
+        match state {
+            Some(s) if forced || map.get(branch).is_none_or(|old| old.seq < s.seq) => {
+                map.insert(branch.to_string(), s.clone());
+            }
+            None if forced => {
+                map.remove(branch);
+            }
+            _ => return Ok(()),
+        }
+        let mut plain = Vec::new();
+        ciborium::into_writer(&map, &mut plain).expect("CBOR encoding into memory cannot fail");
+        write_atomic(&self.seen_path(), &keys.seal(Kind::Workspace, b"seen-refs", &plain), 0o600)
     }
 }

@@ -1,0 +1,235 @@
+//! A branch's ref that went back, vanished or was replaced on storage is caught by every workspace that saw the newer
+//! state (exit code 13 naming the branch), never turned into a new history or lost history; accepting it is one
+//! explicit command. A workspace that never saw the newer state trusts what it finds (trust on first use).
+
+use crate::util::*;
+use std::path::{Path, PathBuf};
+
+fn ref_dirs(repo: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = match std::fs::read_dir(repo.join("refs")) {
+        Ok(d) => d.map(|e| e.unwrap().path()).collect(),
+        Err(_) => Vec::new(),
+    };
+    v.sort();
+    v
+}
+
+/// The only ref directory (the repository's one branch, before any gc run).
+fn only_ref_dir(env: &Env) -> PathBuf {
+    let dirs = ref_dirs(&env.repo_dir());
+    assert_eq!(dirs.len(), 1, "one ref: {dirs:?}");
+    dirs[0].clone()
+}
+
+fn generations(dir: &Path) -> Vec<u64> {
+    let mut g: Vec<u64> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.unwrap().file_name().to_str().and_then(|s| s.parse().ok()))
+        .collect();
+    g.sort();
+    g
+}
+
+fn gen_path(dir: &Path, g: u64) -> PathBuf {
+    dir.join(format!("{g:020}"))
+}
+
+/// The bytes of a ref's current generation.
+fn current_ref(dir: &Path) -> Vec<u8> {
+    read(gen_path(dir, *generations(dir).last().unwrap()))
+}
+
+/// Replay `old` (a ref's bytes from before) as a newer generation: what a store that keeps old versions, or an
+/// attacker with write access to it, can do.
+fn replay(dir: &Path, old: &[u8]) {
+    let next = generations(dir).last().unwrap() + 1;
+    write(gen_path(dir, next), old);
+}
+
+fn objects(env: &Env) -> Vec<(PathBuf, u64)> {
+    files_under(env.repo_dir().join("objects"))
+}
+
+fn names_branch(out: &Out, branch: &str) {
+    assert!(out.stderr.contains(&format!("branch {branch}")), "the branch is named:\n{out}");
+    assert!(out.stderr.contains(&format!("--accept-rollback {branch}")), "the way to accept it is given:\n{out}");
+}
+
+fn staged(env: &Env) -> Vec<u8> {
+    read(env.ws.join(".infini").join("staged"))
+}
+
+#[test]
+fn deleted_refs_do_not_start_a_new_history() {
+    let env = Env::init();
+    env.put("a", b"1");
+    let one = env.commit("one");
+    env.put("b", b"2");
+    let two = env.commit("two");
+    env.put("c", b"3");
+    let packs = objects(&env);
+    let staged_before = staged(&env);
+    std::fs::remove_dir_all(env.repo_dir().join("refs")).unwrap();
+    std::fs::create_dir(env.repo_dir().join("refs")).unwrap();
+
+    let out = env.fails_with(13, ["commit", "-m", "three"]);
+    names_branch(&out, "main");
+    assert!(out.stderr.contains("gone"), "{out}");
+    assert_eq!(staged(&env), staged_before, "the staged change stays staged");
+    assert!(ref_dirs(&env.repo_dir()).is_empty(), "nothing was published");
+    names_branch(&env.fails_with(13, ["check"]), "main");
+    names_branch(&env.fails_with(13, ["log"]), "main");
+    // gc refuses: it never deletes the packs of the history it cannot see.
+    names_branch(&env.fails_with(13, ["gc", "--grace", "0s"]), "main");
+    names_branch(&env.fails_with(13, ["gc", "--grace", "0s"]), "main");
+    assert_eq!(objects(&env), packs, "no pack deleted");
+
+    // Accepted explicitly, the next commit builds on the commit the changes were staged on, never on nothing.
+    let out = env.ok(["branch", "--accept-rollback", "main"]);
+    assert!(out.stderr.contains("main"), "{out}");
+    assert!(env.ok(["status"]).text().contains('c'), "still staged");
+    let three = env.commit("three");
+    assert_eq!(env.log_ids(), vec![three, two, one]);
+    assert_eq!(env.get("a"), b"1");
+    assert_eq!(env.get("b"), b"2");
+    assert_eq!(env.get("c"), b"3");
+    env.ok(["check", "--read-data"]);
+}
+
+#[test]
+fn replayed_old_ref_is_detected_by_get_log_commit_and_check() {
+    let env = Env::init();
+    env.put("a", b"1");
+    let one = env.commit("one");
+    let dir = only_ref_dir(&env);
+    let old = current_ref(&dir);
+    env.put("a", b"2");
+    let two = env.commit("two");
+    env.put("b", b"3");
+    let three = env.commit("three");
+    env.put("c", b"4");
+    let staged_before = staged(&env);
+    replay(&dir, &old);
+
+    names_branch(&env.fails_with(13, ["get", "a"]), "main");
+    names_branch(&env.fails_with(13, ["log"]), "main");
+    names_branch(&env.fails_with(13, ["check"]), "main");
+    names_branch(&env.fails_with(13, ["branch"]), "main");
+    let out = env.fails_with(13, ["commit", "-m", "four"]);
+    names_branch(&out, "main");
+    assert!(out.stderr.contains("went back"), "{out}");
+    assert_eq!(staged(&env), staged_before, "the staged change stays staged");
+    assert_eq!(current_ref(&dir), old, "nothing was published");
+
+    // Undone (the replayed generation removed), the newest state is the one seen: all is well again.
+    let newest = generations(&dir).last().copied().unwrap();
+    std::fs::remove_file(gen_path(&dir, newest)).unwrap();
+    assert_eq!(env.log_ids(), vec![three.clone(), two.clone(), one.clone()]);
+
+    replay(&dir, &old);
+    let out = env.ok(["--json", "branch", "--accept-rollback", "main"]).json();
+    assert_eq!(out["accepted"], "main");
+    assert_eq!(out["head"], one.as_str());
+    assert_eq!(out["seen_head"], three.as_str());
+    assert_eq!(env.log_ids(), vec![one.clone()], "accepted: the branch is as the repository holds it");
+    assert_eq!(env.get("a"), b"1");
+    env.ok(["check"]);
+    // The staged change was made on `three`; rebased onto the accepted head it commits on top of it.
+    env.ok(["update"]);
+    let four = env.commit("four");
+    assert_eq!(env.log_ids(), vec![four, one]);
+}
+
+#[test]
+fn gc_refuses_to_run_after_a_rollback() {
+    let env = Env::init();
+    env.put("small", b"s");
+    env.commit("one");
+    let dir = only_ref_dir(&env);
+    let old = current_ref(&dir);
+    let big = random_bytes(21, 800_000);
+    env.put("big", &big);
+    env.commit("two");
+    replay(&dir, &old);
+    let packs = objects(&env);
+    for _ in 0..2 {
+        names_branch(&env.fails_with(13, ["gc", "--grace", "0s"]), "main");
+    }
+    assert_eq!(objects(&env), packs, "the packs of the newer history are kept");
+    // Undo the replay: everything is there.
+    std::fs::remove_file(gen_path(&dir, *generations(&dir).last().unwrap())).unwrap();
+    assert_bytes_eq(&env.get("big"), &big, "after the rollback was undone");
+    env.ok(["gc", "--grace", "0s"]);
+    env.ok(["check", "--read-data"]);
+}
+
+#[test]
+fn workspaces_that_saw_the_newer_state_detect_and_a_fresh_clone_trusts_what_it_finds() {
+    let env = Env::init();
+    env.put("a", b"1");
+    let one = env.commit("one");
+    let dir = only_ref_dir(&env);
+    let old = current_ref(&dir);
+    let ws2 = env.root.join("ws2");
+    env.ok(["clone", env.ws.to_str().unwrap(), ws2.to_str().unwrap()]);
+    // Several commits from the second workspace: the first sees the ref moved forward by more than one change and
+    // accepts it silently (its head descends from what it saw).
+    let mut ids = vec![one.clone()];
+    for i in 0..3 {
+        env.cmd(["put", "b"]).cwd(&ws2).stdin(format!("{i}").as_bytes()).ok();
+        let out = env.cmd(["commit", "-m", &format!("ws2 {i}")]).cwd(&ws2).ok();
+        ids.insert(0, commit_id(&out));
+    }
+    env.ok(["get", "a"]);
+    env.put("c", b"from ws");
+    let mine = env.commit("from ws");
+    ids.insert(0, mine.clone());
+    assert_eq!(env.log_ids(), ids);
+    let log2 = env.cmd(["log", "--json"]).cwd(&ws2).ok().json();
+    assert_eq!(log2[0]["id"], mine.as_str(), "the second workspace follows the first forward");
+
+    // Roll the branch back to `one`: both workspaces saw newer states and refuse.
+    replay(&dir, &old);
+    names_branch(&env.fails_with(13, ["log"]), "main");
+    names_branch(&env.cmd(["get", "a"]).cwd(&ws2).fails_with(13), "main");
+
+    // A workspace cloned now never saw the newer state: it trusts what it finds (trust on first use).
+    let ws3 = env.root.join("ws3");
+    env.ok(["clone", env.ws.to_str().unwrap(), ws3.to_str().unwrap()]);
+    let log3 = env.cmd(["log", "--json"]).cwd(&ws3).ok().json();
+    assert_eq!(log3.as_array().unwrap().len(), 1);
+    assert_eq!(log3[0]["id"], one.as_str());
+    // It commits on the rolled-back branch; the workspaces that saw the lost history still refuse (the new head does
+    // not descend from what they saw).
+    env.cmd(["put", "d"]).cwd(&ws3).stdin(b"4").ok();
+    env.cmd(["commit", "-m", "on the old state"]).cwd(&ws3).ok();
+    let out = env.fails_with(13, ["log"]);
+    names_branch(&out, "main");
+    names_branch(&env.cmd(["log"]).cwd(&ws2).fails_with(13), "main");
+}
+
+#[test]
+fn a_branch_deleted_through_infini_is_not_a_vanished_ref() {
+    let env = Env::init();
+    env.put("a", b"1");
+    env.commit("one");
+    env.ok(["fork", "exp"]);
+    env.put("b", b"2");
+    env.commit("on exp");
+    env.ok(["checkout", "main"]);
+    let ws2 = env.root.join("ws2");
+    env.ok(["clone", env.ws.to_str().unwrap(), ws2.to_str().unwrap()]);
+    assert_eq!(env.cmd(["branch"]).cwd(&ws2).ok().lines().len(), 2, "the second workspace saw both branches");
+    env.ok(["branch", "-d", "exp"]);
+    // The deletion is sealed in the ref: the second workspace accepts it, and gc runs.
+    assert_eq!(env.cmd(["branch"]).cwd(&ws2).ok().lines().len(), 1);
+    env.cmd(["gc", "--grace", "0s"]).cwd(&ws2).ok();
+    env.ok(["gc", "--grace", "0s"]);
+    env.ok(["check"]);
+    // The branch can be created again, from any commit.
+    env.ok(["fork", "exp"]);
+    env.put("c", b"3");
+    env.commit("exp again");
+    env.cmd(["checkout", "exp"]).cwd(&ws2).ok();
+    assert_eq!(env.cmd(["get", "c"]).cwd(&ws2).ok().stdout, b"3");
+}
