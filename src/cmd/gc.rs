@@ -26,8 +26,7 @@ pub struct Args {
 impl Args {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
         let grace = humantime::parse_duration(&self.grace).map_err(|e| usage(format!("invalid --grace: {e}")))?;
-        let min_age =
-            humantime::parse_duration(&self.min_age).map_err(|e| usage(format!("invalid --min-age: {e}")))?;
+        let min_age = humantime::parse_duration(&self.min_age).map_err(|e| usage(format!("invalid --min-age: {e}")))?;
         let s = Session::read(ctx)?;
         let bar = Bar::phases(ctx, "gc");
         let plan = s.repo.gc(

@@ -52,7 +52,12 @@ pub struct GcOptions {
 
 impl Default for GcOptions {
     fn default() -> Self {
-        Self { grace_secs: 24 * 3600, min_age_secs: DEFAULT_MIN_AGE_SECS, dry_run: false, progress: ProgressSink::none() }
+        Self {
+            grace_secs: 24 * 3600,
+            min_age_secs: DEFAULT_MIN_AGE_SECS,
+            dry_run: false,
+            progress: ProgressSink::none(),
+        }
     }
 }
 
