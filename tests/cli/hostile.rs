@@ -255,7 +255,12 @@ fn gc_judges_pack_age_by_the_storage_clock() {
     let objects = env.repo_dir().join("objects");
     let aged = files_under(&objects);
     for (f, _) in &aged {
-        let ok = std::process::Command::new("touch").args(["-d", "2 hours ago"]).arg(f).status().unwrap().success();
+        let ok = std::process::Command::new("touch")
+            .args(["-d", "2 hours ago"])
+            .arg(objects.join(f))
+            .status()
+            .unwrap()
+            .success();
         assert!(ok, "touch -d {}", f.display());
     }
     let fresh = random_bytes(15, 400_000);
