@@ -326,3 +326,9 @@ fn replayed_and_deleted_refs_are_detected_over_s3() {
     env.ok(["branch", "--accept-rollback", "main"]);
     assert!(env.ok(["log", "--json"]).json().as_array().unwrap().is_empty(), "accepted: no branch");
 }
+
+#[test]
+fn put_commit_and_gc_killed_at_random_instants_on_s3() {
+    let Some((env, _srv, _)) = s3_env("killed", &[]) else { return };
+    crate::killed::put_commit_gc_killed_at_random(&env, crate::killed::kill_trials(2), 41, 1500);
+}
