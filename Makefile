@@ -3,7 +3,7 @@ CARGO ?= cargo
 PREFIX ?= $(HOME)/.local
 BIN := target/release/infini
 
-.PHONY: build install test test-deps demo bench fmt lint docs check-docs clean
+.PHONY: build install test test-deps demo bench fmt lint docs check-docs clean stress
 
 build:
 	$(CARGO) build --release
@@ -51,3 +51,8 @@ clean:
 	rm -rf bench-work
 
 -include scripts/bench.mk
+
+# Long trials not run by `make test` (which runs a reduced form): 100 SIGKILLed put/commit/gc runs each, on a
+# directory repository and on S3.
+stress: test-deps
+	INFINI_KILL_TRIALS=100 $(CARGO) test --test cli killed_at_random -- --nocapture --test-threads 1

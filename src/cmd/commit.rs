@@ -66,7 +66,7 @@ impl Args {
         idx.ns.import_staged(s.staged_changes())?;
         // Everything staged must still be there, and stay: a pack gc condemned is pardoned, one it removed stops
         // the commit before anything is published.
-        claim_staged(&repo, &s.staged_changes())?;
+        claim_staged(&repo, &s.staged_changes(), s.staged.gc_deletions)?;
         let c = repo.commit_index_on(&branch, &self.message, &idx, base.as_ref())?;
         drop(bar);
         s.staged = StagedFile::default();

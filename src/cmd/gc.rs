@@ -17,16 +17,26 @@ pub struct Args {
     /// How long a pack stays condemned before it is deleted (e.g. 24h, 30m, 0s).
     #[arg(long, default_value = "24h", value_name = "DURATION")]
     grace: String,
+    /// How old (by the storage's own clock) an unreachable pack must be before it is condemned: younger packs may
+    /// hold data a workspace staged and has not committed yet.
+    #[arg(long, default_value = "1h", value_name = "DURATION")]
+    min_age: String,
 }
 
 impl Args {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
         let grace = humantime::parse_duration(&self.grace).map_err(|e| usage(format!("invalid --grace: {e}")))?;
+        let min_age = humantime::parse_duration(&self.min_age).map_err(|e| usage(format!("invalid --min-age: {e}")))?;
         let s = Session::read(ctx)?;
         let bar = Bar::phases(ctx, "gc");
         let plan = s.repo.gc(
             &NamespaceIndex::default(),
-            &GcOptions { grace_secs: grace.as_secs(), dry_run: self.dry_run, progress: bar.sink() },
+            &GcOptions {
+                grace_secs: grace.as_secs(),
+                min_age_secs: min_age.as_secs(),
+                dry_run: self.dry_run,
+                progress: bar.sink(),
+            },
         )?;
         drop(bar);
         if ctx.global.json {
@@ -46,6 +56,12 @@ impl Args {
                 output::bytes(plan.delete_bytes)
             ),
         );
+        if plan.too_young > 0 {
+            output::info(
+                ctx,
+                format!("left {} unreachable pack(s) younger than {} alone (--min-age)", plan.too_young, self.min_age),
+            );
+        }
         if !plan.pardon.is_empty() {
             output::info(ctx, format!("{verb} pardon {} condemned pack(s) in use again", plan.pardon.len()));
         }

@@ -32,7 +32,12 @@ impl Args {
         let mut s = Session::write(ctx)?;
         s.branch_for_write()?;
         let ns = s.view()?;
-        s.repo.sync_dedup_index()?;
+        let gc_deletions = s.repo.sync_dedup_index()?;
+        if s.staged.changes.is_empty() {
+            // Recorded before anything is staged: a commit compares it with the repository's count to know whether
+            // a gc run could have deleted what these changes point into.
+            s.staged.gc_deletions = Some(gc_deletions);
+        }
         let mut staged = Vec::new();
         if self.tar {
             let prefix = self.target.as_str();

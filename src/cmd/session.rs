@@ -261,7 +261,7 @@ impl Session {
             .cloned()
             .collect();
         let base = if self.staged.changes.is_empty() { self.tip_ptr() } else { self.staged.base };
-        self.staged = StagedFile { base, changes, conflicts };
+        self.staged = StagedFile { base, changes, conflicts, gc_deletions: self.staged.gc_deletions };
         let ws = self.workspace()?;
         ws.save_staged(&self.repo, &self.staged)?;
         Ok(())
@@ -322,6 +322,7 @@ impl Session {
             .map(|(k, v)| (serde_bytes::ByteBuf::from(k), v.map(serde_bytes::ByteBuf::from)))
             .collect();
         self.staged = StagedFile {
+            gc_deletions: self.staged.gc_deletions,
             base: self.tip_ptr(),
             conflicts: conflicts.iter().map(|k| serde_bytes::ByteBuf::from(k.as_bytes().to_vec())).collect(),
             changes,

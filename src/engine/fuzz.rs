@@ -290,6 +290,7 @@ pub(crate) fn target_staged_file(n: usize) {
         base: Some(ptr(1)),
         changes: vec![(serde_bytes::ByteBuf::from(b"k".to_vec()), Some(serde_bytes::ByteBuf::from(b"v".to_vec())))],
         conflicts: vec![serde_bytes::ByteBuf::from(b"k".to_vec())],
+        gc_deletions: Some(1),
     };
     let sample = cbor(&staged);
     let path = ws.dir().join("staged");

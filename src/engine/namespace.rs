@@ -212,6 +212,12 @@ fn staged_packs(
 /// Secure every pack that staged changes (`(key, encoded entry or None)`, as exported) point into before a commit
 /// publishes them: packs garbage collection condemned are pardoned; a pack already gone (or being deleted) is
 /// [`Error::StagedDataCollected`](crate::engine::Error::StagedDataCollected) and nothing may be published.
-pub fn claim_staged(repo: &Repository, changes: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()> {
-    repo.claim_packs(&staged_packs(repo.store(), changes)?)
+/// `gc_deletions`: what [`Repository::sync_dedup_index`] returned before the changes began to be staged, if known
+/// (then, unless a gc run deleted packs since, the repository is not listed).
+pub fn claim_staged(
+    repo: &Repository,
+    changes: &[(Vec<u8>, Option<Vec<u8>>)],
+    gc_deletions: Option<u64>,
+) -> Result<()> {
+    repo.claim_packs(&staged_packs(repo.store(), changes)?, gc_deletions)
 }

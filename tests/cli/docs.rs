@@ -340,7 +340,7 @@ fn every_commands_json_matches_docs_json_md() {
     run("infini branch -d NAME", &["branch", "-d", "side"], None, &w);
     run("infini branch --accept-rollback NAME", &["branch", "--accept-rollback", "main"], None, &w);
     run("infini check", &["check"], None, &w);
-    run("infini gc", &["gc", "--grace", "0s"], None, &w);
+    run("infini gc", &["gc", "--grace", "0s", "--min-age", "0s"], None, &w);
     run("infini stats", &["stats"], None, &w);
     let added = run("infini key add", &["key", "add"], None, &w)["added"].as_str().unwrap().to_string();
     run("infini key list", &["key", "list"], None, &w);

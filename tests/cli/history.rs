@@ -632,12 +632,12 @@ fn gc_removes_only_what_no_branch_reaches() {
 
     // A dry run changes nothing.
     let all = object_set(&env);
-    env.ok(["gc", "-n", "--grace", "0s"]);
-    env.ok(["gc", "--dry-run", "--grace", "0s"]);
+    env.ok(["gc", "-n", "--grace", "0s", "--min-age", "0s"]);
+    env.ok(["gc", "--dry-run", "--grace", "0s", "--min-age", "0s"]);
     assert_eq!(object_set(&env), all, "gc -n deleted something");
     // Condemn, then delete.
-    env.ok(["gc", "--grace", "0s"]);
-    let out = env.ok(["gc", "--grace", "0s"]);
+    env.ok(["gc", "--grace", "0s", "--min-age", "0s"]);
+    let out = env.ok(["gc", "--grace", "0s", "--min-age", "0s"]);
     assert!(out.stdout.is_empty(), "gc reports on stderr only:\n{out}");
     let after = object_set(&env);
     for g in &garbage {

@@ -224,15 +224,68 @@ fn damaged_warm_cache_entry_is_refetched_not_blamed_on_the_repository() {
 }
 
 #[test]
-fn gc_never_deletes_what_a_commit_then_publishes() {
+fn gc_leaves_fresh_staged_data_alone_whatever_the_grace() {
+    let env = Env::init();
+    env.put("small", b"s");
+    env.commit("one");
+    let big = random_bytes(10, 2_000_000);
+    env.put("big", &big);
+    // Staged data is unreachable from every branch, but its pack is younger than the minimum age by the storage's
+    // clock: neither run touches it, however short the grace period.
+    env.ok(["gc"]);
+    let out = env.ok(["--json", "gc", "--grace", "0s"]);
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("gc --json");
+    assert!(plan["too_young"].as_u64().unwrap_or(0) >= 1, "the staged pack is left alone as too young: {plan}");
+    env.commit("two");
+    assert_bytes_eq(&env.get("big"), &big, "staged data committed after gc");
+    env.ok(["check", "--read-data"]);
+}
+
+#[test]
+fn gc_judges_pack_age_by_the_storage_clock() {
+    let env = Env::init();
+    env.put("keep", b"k");
+    env.commit("one");
+    env.ok(["fork", "doomed"]);
+    env.put("gone", &random_bytes(14, 400_000));
+    env.commit("two");
+    env.ok(["checkout", "main"]);
+    env.ok(["branch", "-d", "doomed"]);
+    // As the storage sees it, everything so far was written two hours ago (the host's clock plays no part).
+    let objects = env.repo_dir().join("objects");
+    let aged = files_under(&objects);
+    for (f, _) in &aged {
+        let ok = std::process::Command::new("touch")
+            .args(["-d", "2 hours ago"])
+            .arg(objects.join(f))
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "touch -d {}", f.display());
+    }
+    let fresh = random_bytes(15, 400_000);
+    env.put("fresh", &fresh);
+    env.ok(["gc", "--grace", "0s"]);
+    env.ok(["gc", "--grace", "0s"]);
+    let left = files_under(&objects);
+    assert!(left.iter().filter(|f| aged.contains(f)).count() < aged.len(), "old unreachable packs are collected");
+    env.commit("three");
+    assert_bytes_eq(&env.get("fresh"), &fresh, "fresh staged data survives");
+    assert_eq!(env.get("keep"), b"k");
+    env.fails_with(3, ["get", "--at", "HEAD~1", "gone"]);
+    env.ok(["check", "--read-data"]);
+}
+
+#[test]
+fn gc_forced_over_staged_data_stops_the_commit_before_anything_is_published() {
     let env = Env::init();
     env.put("small", b"s");
     let first = env.commit("one");
     let big = random_bytes(11, 2_000_000);
     env.put("big", &big);
-    // Staged data is unreachable from every branch: gc condemns its pack, a second run with no grace deletes it.
-    env.ok(["gc"]);
-    env.ok(["gc", "--grace", "0s"]);
+    // An operator who waives the minimum age: gc condemns the staged pack, a second run with no grace deletes it.
+    env.ok(["gc", "--min-age", "0s"]);
+    env.ok(["gc", "--grace", "0s", "--min-age", "0s"]);
     let out = env.run(["commit", "-m", "two"]);
     assert_ne!(out.code, 0, "a commit pointing at deleted data must not succeed:\n{out}");
     assert!(out.stdout.is_empty(), "{out}");
@@ -247,10 +300,10 @@ fn commit_pardons_staged_packs_that_gc_condemned() {
     let env = Env::init();
     let big = random_bytes(12, 2_000_000);
     env.put("big", &big);
-    env.ok(["gc"]);
+    env.ok(["gc", "--min-age", "0s"]);
     env.commit("one");
-    env.ok(["gc", "--grace", "0s"]);
-    env.ok(["gc", "--grace", "0s"]);
+    env.ok(["gc", "--grace", "0s", "--min-age", "0s"]);
+    env.ok(["gc", "--grace", "0s", "--min-age", "0s"]);
     assert_bytes_eq(&env.get("big"), &big, "committed data after gc");
     env.ok(["check", "--read-data"]);
 }
@@ -266,10 +319,10 @@ fn huge_grace_period_does_not_overflow_into_deleting_at_once() {
     env.ok(["checkout", "main"]);
     env.ok(["branch", "-d", "doomed"]);
     let packs = || files_under(env.repo_dir().join("objects")).len();
-    env.ok(["gc"]);
+    env.ok(["gc", "--min-age", "0s"]);
     let before = packs();
-    env.ok(["gc", "--grace", "18446744073709551615s"]);
+    env.ok(["gc", "--grace", "18446744073709551615s", "--min-age", "0s"]);
     assert_eq!(packs(), before, "nothing deleted before the grace period ends");
-    env.ok(["gc", "--grace", "0s"]);
+    env.ok(["gc", "--grace", "0s", "--min-age", "0s"]);
     assert!(packs() < before, "deleted once the grace period ended");
 }

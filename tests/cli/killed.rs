@@ -1,6 +1,6 @@
 //! A process killed in the middle of a command leaves the last commit intact; the command can simply be run again.
 
-use crate::util::{random_bytes, write, Env};
+use crate::util::{assert_bytes_eq, random_bytes, write, Env};
 use std::time::Duration;
 
 #[test]
@@ -33,4 +33,85 @@ fn killing_a_put_midway_loses_nothing_and_it_can_be_rerun() {
     env.commit("second");
     assert_eq!(env.get("big"), value);
     env.ok(["check", "--read-data"]);
+}
+
+/// Kill trials per command: `INFINI_KILL_TRIALS` (`make stress` runs 100 of each), else `default`.
+pub(crate) fn kill_trials(default: usize) -> usize {
+    std::env::var("INFINI_KILL_TRIALS").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// Start `args` and SIGKILL it after `delay` (if it is still running).
+fn kill_after(env: &Env, args: &[&str], delay: Duration) {
+    let mut child = env
+        .cmd(args)
+        .command()
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(delay);
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// `put`, `commit` and `gc` killed at random instants, `n` times each, in the repository of `env`: after every kill
+/// the last commit is intact (or the killed commit landed whole on top of it), `check --read-data` is clean, and
+/// finally the interrupted work runs again to completion.
+pub(crate) fn put_commit_gc_killed_at_random(env: &Env, n: usize, seed: u64, max_delay_ms: u64) {
+    let kept = random_bytes(seed, 300_000);
+    env.put("kept", &kept);
+    let mut head = env.commit("base");
+    let value = random_bytes(seed + 1, 6_000_000);
+    let file = env.root.join("value.bin");
+    write(&file, &value);
+    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut next_delay = || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        Duration::from_millis((state >> 33) % max_delay_ms)
+    };
+    for t in 0..3 * n {
+        let delay = next_delay();
+        let what = match t % 3 {
+            0 => {
+                kill_after(env, &["put", &format!("v{t}"), file.to_str().unwrap()], delay);
+                "put"
+            }
+            1 => {
+                env.put(&format!("s{t}"), &random_bytes(seed + 2 + t as u64, 50_000));
+                kill_after(env, &["commit", "-m", &format!("c{t}")], delay);
+                "commit"
+            }
+            _ => {
+                // Nothing staged is needed by then: gc may collect everything unreachable at once.
+                env.ok(["reset"]);
+                kill_after(env, &["gc", "--grace", "0s", "--min-age", "0s"], delay);
+                "gc"
+            }
+        };
+        let ids = env.log_ids();
+        let ctx = format!("trial {t}: {what} killed after {delay:?}");
+        if ids[0] != head {
+            assert_eq!(what, "commit", "{ctx}: the head moved to {} without a commit", ids[0]);
+            assert_eq!(ids.get(1), Some(&head), "{ctx}: the killed commit did not land on the last head");
+            head = ids[0].clone();
+        }
+        let out = env.run(["check", "--read-data"]);
+        assert_eq!(out.code, 0, "{ctx}: check after the kill:\n{out}");
+        assert_bytes_eq(&env.get("kept"), &kept, &format!("{ctx}: the committed value"));
+    }
+    // The interrupted work simply runs again.
+    env.ok(["put", "final", file.to_str().unwrap()]);
+    env.commit("final");
+    assert_bytes_eq(&env.get("final"), &value, "rerun after the kill trials");
+    env.ok(["gc", "--grace", "0s", "--min-age", "0s"]);
+    env.ok(["gc", "--grace", "0s", "--min-age", "0s"]);
+    env.ok(["check", "--read-data"]);
+    assert_bytes_eq(&env.get("final"), &value, "after gc");
+}
+
+#[test]
+fn put_commit_and_gc_killed_at_random_instants_on_a_directory() {
+    let env = Env::init();
+    put_commit_gc_killed_at_random(&env, kill_trials(5), 40, 600);
 }

@@ -236,7 +236,7 @@ fn gc_draws_its_phases() {
     env.ok(["rm", "k0"]);
     env.commit("rm");
     env.set("INFINI_BACKEND_LATENCY_MS", "300");
-    let t = Term::start(&env.root, env.cmd(["gc", "--grace", "0s"]));
+    let t = Term::start(&env.root, env.cmd(["gc", "--grace", "0s", "--min-age", "0s"]));
     let seen = t.wait();
     assert_eq!(seen.code, 0, "{}", seen.dump());
     let mark = seen.line_with(&["gc mark"]);
@@ -293,7 +293,7 @@ fn piped_stderr_holds_no_bar() {
         vec!["commit", "-m", "m"],
         vec!["get", "-r", "d/", &out_dir],
         vec!["check", "--read-data"],
-        vec!["gc", "--grace", "0s"],
+        vec!["gc", "--grace", "0s", "--min-age", "0s"],
         vec!["stats"],
     ];
     for args in runs {

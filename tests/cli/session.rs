@@ -131,7 +131,7 @@ fn every_command_speaks_json() {
         (vec!["key", "list"], None, "[name]"),
         (vec!["lock"], None, "locked"),
         (vec!["unlock"], None, "unlocked"),
-        (vec!["gc", "--grace", "0s"], None, "packs"),
+        (vec!["gc", "--grace", "0s", "--min-age", "0s"], None, "packs"),
         (vec!["clone", ".", clone_dir.to_str().unwrap()], None, "workspace"),
     ];
     for (args, stdin, field) in steps {

@@ -66,7 +66,8 @@ fn check_reports_bytes_of_every_pack_then_commits() {
 fn gc_reports_mark_condemn_and_delete() {
     let repo = repo_with_two_branches();
     let rec = Arc::new(Recorder::default());
-    let opts = GcOptions { grace_secs: 0, dry_run: false, progress: ProgressSink::new(rec.clone()) };
+    let opts =
+        GcOptions { grace_secs: 0, dry_run: false, progress: ProgressSink::new(rec.clone()), ..GcOptions::default() };
     let plan = repo.gc(&NamespaceIndex::default(), &opts).unwrap();
     let phases = rec.0.lock().unwrap().clone();
     let names: Vec<_> = phases.iter().map(|p| p.0.as_str()).collect();

@@ -254,8 +254,13 @@ impl Backend for DirBackend {
                         stack.push(path);
                     }
                 } else if rel.starts_with(prefix) {
-                    let size = e.metadata().map_err(|e| self.err("list", prefix, e))?.len();
-                    out.push(ObjectInfo { name: rel, size });
+                    let meta = e.metadata().map_err(|e| self.err("list", prefix, e))?;
+                    let modified = meta
+                        .modified()
+                        .ok()
+                        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                        .map(|d| d.as_secs());
+                    out.push(ObjectInfo { name: rel, size: meta.len(), modified });
                 }
             }
         }

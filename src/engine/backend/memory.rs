@@ -63,7 +63,7 @@ impl Backend for MemoryBackend {
         Ok(objects
             .range(prefix.to_string()..)
             .take_while(|(k, _)| k.starts_with(prefix))
-            .map(|(k, v)| ObjectInfo { name: k.clone(), size: v.len() as u64 })
+            .map(|(k, v)| ObjectInfo { name: k.clone(), size: v.len() as u64, modified: None })
             .collect())
     }
     fn delete(&self, name: &str) -> BResult<()> {

@@ -30,6 +30,9 @@ pub struct ObjectInfo {
     pub name: String,
     /// Size in bytes.
     pub size: u64,
+    /// When the storage wrote the object, in seconds since the epoch by the storage's own clock (a file's mtime,
+    /// S3's LastModified); `None` when the backend cannot tell.
+    pub modified: Option<u64>,
 }
 
 /// Errors every backend reports, typed so callers can retry, treat as missing, or give up.
@@ -251,6 +254,13 @@ pub mod conformance {
         assert_eq!(names(b.list("keys/").unwrap()), vec!["keys/k1"]);
         let sizes: Vec<u64> = b.list("keys/").unwrap().iter().map(|i| i.size).collect();
         assert_eq!(sizes, vec![300]);
+        // A backend that stamps objects stamps them with the storage's time (here: the same machine's clock).
+        let host = crate::engine::crypto::now_secs();
+        for o in b.list("objects/").unwrap() {
+            if let Some(m) = o.modified {
+                assert!(m.abs_diff(host) < 300, "{}: modified {m}, host clock {host}", o.name);
+            }
+        }
         assert!(b.list("nothing/").unwrap().is_empty());
         b.delete("objects/bb/two").unwrap();
         b.delete("objects/bb/two").unwrap();

@@ -483,7 +483,8 @@ impl S3Backend {
     }
 
     /// List keys under `key_prefix` (a full key prefix), as (key without `self.prefix`, size).
-    fn list_keys(&self, op: &'static str, key_prefix: String) -> BResult<Vec<(String, u64)>> {
+    /// Keys under `key_prefix` (relative to the repository's prefix), with their sizes and LastModified seconds.
+    fn list_keys(&self, op: &'static str, key_prefix: String) -> BResult<Vec<(String, u64, Option<u64>)>> {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
         loop {
@@ -503,7 +504,8 @@ impl S3Backend {
                 if rel.is_empty() || rel.ends_with('/') {
                     continue;
                 }
-                out.push((rel.to_string(), obj.size().unwrap_or(0).max(0) as u64));
+                let modified = obj.last_modified().and_then(|t| u64::try_from(t.secs()).ok());
+                out.push((rel.to_string(), obj.size().unwrap_or(0).max(0) as u64, modified));
             }
             match page.next_continuation_token() {
                 Some(t) if page.is_truncated().unwrap_or(false) => token = Some(t.to_string()),
@@ -656,8 +658,8 @@ impl Backend for S3Backend {
         Ok(self
             .list_keys("list", self.key(prefix))?
             .into_iter()
-            .filter(|(name, _)| !name.starts_with("refs/"))
-            .map(|(name, size)| ObjectInfo { name, size })
+            .filter(|(name, _, _)| !name.starts_with("refs/"))
+            .map(|(name, size, modified)| ObjectInfo { name, size, modified })
             .collect())
     }
 
@@ -726,7 +728,7 @@ impl Backend for S3Backend {
         Ok(self
             .list_keys("list refs", self.ref_key(""))?
             .into_iter()
-            .filter_map(|(name, _)| name.strip_prefix(refs_prefix).map(str::to_string))
+            .filter_map(|(name, _, _)| name.strip_prefix(refs_prefix).map(str::to_string))
             .collect())
     }
 }

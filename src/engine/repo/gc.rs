@@ -8,6 +8,13 @@
 //!    a condemned pack that became reachable again (a writer that deduplicated against it before it was condemned
 //!    committed meanwhile) is pardoned.
 //!
+//! **Time is the storage's.** Every age is judged by the storage's own clock, never the gc host's: the run writes
+//! a probe object and reads back the time the storage stamped on it ("now"), condemnations are recorded in that
+//! time, and a pack is condemned only once the storage's timestamp on it (a file's mtime, S3's LastModified) is at
+//! least the minimum age old. A fresh pack — data a workspace has staged but not yet committed — is therefore never
+//! condemned, whatever the grace period or the host's clock says. Backends that cannot tell an object's time fall
+//! back to the host's clock and condemnation time alone.
+//!
 //! Packs that are partly garbage are kept whole (chunk pointers carry their pack, so moving live chunks would mean
 //! rewriting every tree that points at them); the plan reports how much of each is garbage.
 
@@ -26,11 +33,17 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 /// Name (before hashing) of the ref holding condemned packs. Not a valid branch name.
 pub(crate) const GC_REF: &str = "gc:condemned";
 
+/// Default [`GcOptions::min_age_secs`]: one hour.
+pub const DEFAULT_MIN_AGE_SECS: u64 = 3600;
+
 /// Tunables of [`Repository::gc`].
 #[derive(Clone, Debug)]
 pub struct GcOptions {
     /// Seconds a pack must stay condemned before it is deleted.
     pub grace_secs: u64,
+    /// Seconds a pack must have existed (by the storage's clock) before it may be condemned: staged, uncommitted
+    /// data younger than this is never touched.
+    pub min_age_secs: u64,
     /// Only compute the plan.
     pub dry_run: bool,
     /// Where progress goes: phases `mark` (commits), `condemn` (packs) and `delete` (packs).
@@ -39,7 +52,12 @@ pub struct GcOptions {
 
 impl Default for GcOptions {
     fn default() -> Self {
-        Self { grace_secs: 24 * 3600, dry_run: false, progress: ProgressSink::none() }
+        Self {
+            grace_secs: 24 * 3600,
+            min_age_secs: DEFAULT_MIN_AGE_SECS,
+            dry_run: false,
+            progress: ProgressSink::none(),
+        }
     }
 }
 
@@ -60,6 +78,8 @@ pub struct GcPlan {
     pub pardon: Vec<String>,
     /// Packs kept although partly garbage: (pack, percent of sealed bytes that are garbage).
     pub partly_garbage: Vec<(String, u8)>,
+    /// Unreachable packs left alone because the storage wrote them less than the minimum age ago.
+    pub too_young: usize,
 }
 
 #[derive(Default, Serialize, Deserialize)]
@@ -69,6 +89,9 @@ struct Condemned {
     /// Packs a gc run decided to delete (recorded before it deletes them): no commit may claim them any more.
     #[serde(default)]
     deleting: BTreeSet<ObjectId>,
+    /// How many runs have deleted packs (counted when a run records what it is about to delete).
+    #[serde(default)]
+    deletions: u64,
 }
 
 /// Attempts [`Repository::claim_packs`] makes against concurrent gc runs before giving up.
@@ -96,19 +119,24 @@ impl Repository {
     /// commit publishes pointers into them: packs condemned by gc are pardoned (a compare-and-swap on the gc ref, so
     /// a concurrent gc either sees the pardon or makes this fail and retry); a pack that is gone, or that a gc run
     /// has already decided to delete, is an error and nothing may be published.
-    pub(crate) fn claim_packs(&self, packs: &HashSet<ObjectId>) -> Result<()> {
+    ///
+    /// `gc_deletions` is what [`Repository::sync_dedup_index`] returned before the changes were staged, if known:
+    /// when no gc run has deleted anything since, the packs are known to be there and the repository is not listed.
+    pub(crate) fn claim_packs(&self, packs: &HashSet<ObjectId>, gc_deletions: Option<u64>) -> Result<()> {
         if packs.is_empty() {
             return Ok(());
         }
         let name = self.gc_ref_name();
         for _ in 0..CLAIM_ATTEMPTS {
             let (mut condemned, version) = self.read_condemned()?;
-            let lost = packs.iter().find(|p| condemned.deleting.contains(p));
-            let present: HashSet<ObjectId> =
-                self.backend().list("objects/")?.iter().filter_map(|o| parse_object_name(&o.name)).collect();
-            let lost = lost.or_else(|| packs.iter().find(|p| !present.contains(p) && !self.store().is_pending(p)));
+            let mut lost = packs.iter().find(|p| condemned.deleting.contains(p)).copied();
+            if lost.is_none() && gc_deletions != Some(condemned.deletions) {
+                let present: HashSet<ObjectId> =
+                    self.backend().list("objects/")?.iter().filter_map(|o| parse_object_name(&o.name)).collect();
+                lost = packs.iter().find(|p| !present.contains(p) && !self.store().is_pending(p)).copied();
+            }
             if let Some(p) = lost {
-                return Err(Error::StagedDataCollected { pack: object_name(p) });
+                return Err(Error::StagedDataCollected { pack: object_name(&p) });
             }
             let before = condemned.packs.len();
             condemned.packs.retain(|id, _| !packs.contains(id));
@@ -127,6 +155,20 @@ impl Repository {
         Err(Error::Conflict { what: "garbage collection kept running concurrently; commit again".into() })
     }
 
+    /// The time by the storage's own clock, in seconds since the epoch: a probe object is written, listed for the
+    /// time the storage stamped on it, and removed. The host's clock when the backend reports no times (or, in a
+    /// dry run, which writes nothing).
+    fn storage_now(&self, dry_run: bool) -> Result<u64> {
+        if dry_run {
+            return Ok(now_secs());
+        }
+        let name = format!("clock/{}", hex::encode(rand::random::<[u8; 16]>()));
+        self.backend().write(&name, &[])?;
+        let listed = self.backend().list(&name);
+        let _ = self.backend().delete(&name);
+        Ok(listed?.into_iter().find(|o| o.name == name).and_then(|o| o.modified).unwrap_or_else(now_secs))
+    }
+
     /// Packs condemned by garbage collection: writers must not deduplicate against them.
     fn condemned_ids(&self) -> Result<HashSet<ObjectId>> {
         Ok(self.read_condemned()?.0.packs.into_keys().collect())
@@ -138,9 +180,13 @@ impl Repository {
         Ok(self.condemned_ids()?.iter().map(object_name).collect())
     }
 
-    /// Bring the store's dedup index up to date, leaving out condemned packs.
-    pub fn sync_dedup_index(&self) -> Result<()> {
-        self.store().sync_index_excluding(&self.condemned_ids()?)
+    /// Bring the store's dedup index up to date, leaving out condemned packs. Returns how many gc runs have deleted
+    /// packs so far: keep it with changes staged from now on and pass it to
+    /// [`namespace::claim_staged`](crate::namespace::claim_staged), which then need not list the repository.
+    pub fn sync_dedup_index(&self) -> Result<u64> {
+        let (condemned, _) = self.read_condemned()?;
+        self.store().sync_index_excluding(&condemned.packs.keys().copied().collect())?;
+        Ok(condemned.deletions)
     }
 
     /// Every chunk reachable from every branch: commits, and whatever each field of each commit reaches, traced
@@ -182,7 +228,7 @@ impl Repository {
             *live_bytes.entry(p.object).or_default() += p.len as u64;
         }
         let (mut condemned, version) = self.read_condemned()?;
-        let now = now_secs();
+        let now = self.storage_now(opts.dry_run)?;
         let mut plan = GcPlan::default();
         let listed = self.backend().list("objects/")?;
         let present: HashSet<ObjectId> = listed.iter().filter_map(|o| parse_object_name(&o.name)).collect();
@@ -215,6 +261,10 @@ impl Repository {
                         plan.delete_bytes += o.size;
                     }
                     Some(_) => {}
+                    // Too young (by the storage's clock) to be judged: perhaps staged data not yet committed.
+                    None if o.modified.is_some_and(|m| m.saturating_add(opts.min_age_secs) > now) => {
+                        plan.too_young += 1;
+                    }
                     None => {
                         condemned.packs.insert(id, now);
                         plan.condemn.push(o.name.clone());
@@ -234,6 +284,9 @@ impl Repository {
         for id in &to_delete {
             condemned.packs.remove(id);
             condemned.deleting.insert(*id);
+        }
+        if !to_delete.is_empty() {
+            condemned.deletions = condemned.deletions.saturating_add(1);
         }
         let mut body = Vec::new();
         ciborium::into_writer(&condemned, &mut body).expect("CBOR encoding into memory cannot fail");

@@ -83,7 +83,7 @@ fn short(p: &ChunkPointer) -> String {
 }
 
 /// A branch's ref is not what the workspace last saw: it went back, vanished, or was replaced (see
-/// [`super::seen`]). The source of the [`Error::Integrity`] that reports it.
+/// [`SeenRefs`]). The source of the [`Error::Integrity`] that reports it.
 #[derive(Debug, thiserror::Error)]
 #[error("{why}")]
 pub struct RefChanged {
@@ -120,7 +120,7 @@ impl Repository {
     }
 
     /// Check every ref read from now on against `seen`, the last state of each branch's ref that this reader saw
-    /// (a workspace keeps it between commands), and record newer states in it: see [`super::seen`].
+    /// (a workspace keeps it between commands), and record newer states in it: see [`SeenRefs`].
     pub fn watch_refs(&mut self, seen: std::sync::Arc<SeenRefs>) {
         self.seen = Some(seen);
     }

@@ -79,6 +79,12 @@ pub struct StagedFile {
     /// rebased onto a newer head of the branch) and that are not resolved yet. Each is also in `changes`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conflicts: Vec<serde_bytes::ByteBuf>,
+    /// How many gc runs had deleted packs when these changes began to be staged
+    /// ([`Repository::sync_dedup_index`](crate::Repository::sync_dedup_index)); `None` when unknown. While the
+    /// repository's count is unchanged, no pack the changes point into can have been deleted, and a commit need not
+    /// list the repository to check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gc_deletions: Option<u64>,
 }
 
 /// An opened workspace.
