@@ -597,7 +597,10 @@ fn decoded_nodes_are_reused_and_the_cache_stays_bounded() {
             }
         }
         let (_, _, repeated) = store.inner.counts();
-        assert!(repeated <= 2 * depth(&store, root.as_ref()).unwrap() as u64, "{repeated} node loads for 100 reads of 2 keys");
+        assert!(
+            repeated <= 2 * depth(&store, root.as_ref()).unwrap() as u64,
+            "{repeated} node loads for 100 reads of 2 keys"
+        );
         assert!(cold > 64, "the tree has more nodes ({cold}) than the cache holds, so the bound is exercised");
         assert!(store.cache.len() <= 64, "the cache holds {} nodes, more than its 64", store.cache.len());
         // A cache of size 0 keeps nothing.

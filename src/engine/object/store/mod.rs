@@ -13,7 +13,6 @@ mod upload;
 pub use dedup::ChunkIndex;
 
 use super::PackBuilder;
-use crate::engine::tree::NodeCache;
 use crate::engine::backend::Backend;
 use crate::engine::cache::hot::HotCache;
 use crate::engine::cache::warm::{WarmCache, WarmNotice};
@@ -21,6 +20,7 @@ use crate::engine::crypto::{Keys, Kind, SEAL_PREFIX};
 use crate::engine::format::DEFAULT_ZSTD_LEVEL;
 use crate::engine::id::{ChunkId, ObjectId};
 use crate::engine::object::ChunkPointer;
+use crate::engine::tree::NodeCache;
 use crate::engine::Result;
 use codec::encode_with_room;
 use std::collections::HashMap;
