@@ -55,4 +55,4 @@ clean:
 # Long trials not run by `make test` (which runs a reduced form): 100 SIGKILLed put/commit/gc runs each, on a
 # directory repository and on S3.
 stress: test-deps
-	INFINI_KILL_TRIALS=100 $(CARGO) test --test cli killed_at_random -- --nocapture --test-threads 1
+	INFINI_KILL_TRIALS=100 $(CARGO) test --test cli -- killed_at_random fault_storm --nocapture --test-threads 1

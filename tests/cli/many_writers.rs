@@ -31,8 +31,9 @@ pub fn run(env: &Env, source: &str, clone_args: &[&str], writers: usize, commits
             assert!(keys.contains(&format!("w{w}/k{i}")), "w{w}/k{i} was lost");
         }
     }
-    let sample = env.cmd(["get", "w3/k7"]).cwd(env.root.join("w0")).ok().stdout;
-    assert_eq!(sample, b"3-7");
+    let (w, i) = (writers - 1, commits - 1);
+    let sample = env.cmd(["get", &format!("w{w}/k{i}")]).cwd(env.root.join("w0")).ok().stdout;
+    assert_eq!(sample, format!("{w}-{i}").as_bytes());
     let log = env.cmd(["log", "--json"]).cwd(env.root.join("w0")).ok().json();
     assert!(log.as_array().unwrap().len() >= writers * commits, "every commit is in the history");
 }

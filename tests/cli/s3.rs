@@ -1,6 +1,6 @@
 //! The command line over S3: a real SeaweedFS server on 127.0.0.1, started by the test harness.
 
-use crate::support::proxy::{Fault, FaultProxy};
+use crate::support::proxy::{Fault, FaultProxy, Storm};
 use crate::support::s3::{server, S3Server};
 use crate::util::{random_bytes, write, Env};
 use infini::backends::S3Config;
@@ -331,4 +331,31 @@ fn replayed_and_deleted_refs_are_detected_over_s3() {
 fn put_commit_and_gc_killed_at_random_instants_on_s3() {
     let Some((env, _srv, _)) = s3_env("killed", &[]) else { return };
     crate::killed::put_commit_gc_killed_at_random(&env, crate::killed::kill_trials(2), 41, 1500);
+}
+
+/// Writers committing concurrently while the network storms: 503 SlowDown, connection resets and 2 s delays on a
+/// share of all connections. Every commit lands; nothing is lost. `make stress` runs more writers and commits.
+#[test]
+fn concurrent_writers_through_a_fault_storm_lose_nothing() {
+    let Some((mut env, srv, url)) = s3_env("storm", &[]) else { return };
+    let upstream: SocketAddr = srv.endpoint.trim_start_matches("http://").parse().unwrap();
+    let proxy = FaultProxy::start(upstream);
+    proxy.storm(Storm {
+        seed: 7,
+        unavailable_pct: 15,
+        reset_pct: 10,
+        delay_pct: 5,
+        delay: std::time::Duration::from_secs(2),
+    });
+    // Enough attempts that a run of faults on one request is never the end (a fault hits ~30 % of connections).
+    env.set("INFINI_RETRIES", "14");
+    let (writers, commits) = match crate::killed::kill_trials(0) {
+        0 => (3, 4),
+        _ => (6, 20),
+    };
+    crate::many_writers::run(&env, &url, &["--endpoint", &proxy.endpoint()], writers, commits);
+    let faults = proxy.connections();
+    assert!(faults > 10, "the storm met {faults} connections");
+    proxy.heal();
+    env.cmd(["-R", &url, "--endpoint", &proxy.endpoint(), "check", "--read-data"]).ok();
 }

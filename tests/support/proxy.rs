@@ -32,6 +32,38 @@ pub enum Fault {
 struct Plan {
     next: VecDeque<Fault>,
     always: Option<Fault>,
+    storm: Option<Storm>,
+}
+
+/// Faults drawn at random for every connection not covered by [`FaultProxy::fail_next`].
+#[derive(Clone, Copy, Debug)]
+pub struct Storm {
+    /// Seed of the draws (the same seed gives the same sequence of faults).
+    pub seed: u64,
+    /// Share of connections answered 503 SlowDown, in percent.
+    pub unavailable_pct: u64,
+    /// Share of connections reset, in percent.
+    pub reset_pct: u64,
+    /// Share of connections delayed by `delay`, in percent.
+    pub delay_pct: u64,
+    /// How long a delayed connection waits before it is forwarded.
+    pub delay: Duration,
+}
+
+impl Storm {
+    fn draw(&mut self) -> Fault {
+        self.seed = self.seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let r = (self.seed >> 33) % 100;
+        if r < self.unavailable_pct {
+            Fault::ServiceUnavailable
+        } else if r < self.unavailable_pct + self.reset_pct {
+            Fault::Reset
+        } else if r < self.unavailable_pct + self.reset_pct + self.delay_pct {
+            Fault::Delay(self.delay)
+        } else {
+            Fault::Pass
+        }
+    }
 }
 
 /// A running proxy; stops accepting when dropped.
@@ -64,7 +96,8 @@ impl FaultProxy {
                     accepted.fetch_add(1, Ordering::SeqCst);
                     let fault = {
                         let mut p = plan.lock().expect("plan");
-                        p.next.pop_front().or(p.always).unwrap_or(Fault::Pass)
+                        let drawn = p.storm.as_mut().map(Storm::draw);
+                        p.next.pop_front().or(p.always).or(drawn).unwrap_or(Fault::Pass)
                     };
                     let requests = requests.clone();
                     std::thread::spawn(move || handle(conn, upstream, fault, requests));
@@ -88,6 +121,12 @@ impl FaultProxy {
     /// Every connection not covered by [`fail_next`](Self::fail_next) gets `fault`.
     pub fn fail_always(&self, fault: Fault) {
         self.plan.lock().expect("plan").always = Some(fault);
+    }
+
+    /// Every connection not covered by [`fail_next`](Self::fail_next) or [`fail_always`](Self::fail_always) gets
+    /// a fault drawn from `storm`.
+    pub fn storm(&self, storm: Storm) {
+        self.plan.lock().expect("plan").storm = Some(storm);
     }
 
     /// Forward everything from now on.
