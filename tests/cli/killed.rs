@@ -115,3 +115,57 @@ fn put_commit_and_gc_killed_at_random_instants_on_a_directory() {
     let env = Env::init();
     put_commit_gc_killed_at_random(&env, kill_trials(5), 40, 600);
 }
+
+/// A small file system mounted for one test (tmpfs; needs the privilege to mount), unmounted on drop.
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(dir: &std::path::Path, size: &str) -> Option<SmallDisk> {
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!("\n!!!!!!!! SKIPPED: cannot mount a small tmpfs here (needs root); the full-disk test checked nothing !!!!!!!!\n");
+            return None;
+        }
+        Some(SmallDisk(dir.to_path_buf()))
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_is_a_clear_error_and_loses_nothing() {
+    let env = Env::new();
+    let Some(_disk) = SmallDisk::mount(&env.ws, "8m") else { return };
+    env.ok(["init"]);
+    env.put("kept", b"committed");
+    let first = env.commit("one");
+    env.put("staged", b"staged before the disk filled");
+    // A value larger than the whole disk: the write fails partway with ENOSPC.
+    let big = env.root.join("big.bin");
+    write(&big, &random_bytes(50, 20_000_000));
+    let out = env.run(["put", "huge", big.to_str().unwrap()]);
+    assert_eq!(out.code, 1, "{out}");
+    assert!(out.stdout.is_empty(), "{out}");
+    assert!(out.stderr.contains("no space left on device"), "the message says the disk is full:\n{out}");
+    assert_eq!(out.stderr.trim().lines().count(), 1, "one line:\n{out}");
+    // Nothing lost: the last commit, the earlier staged change, a clean check; the failed put left no garbage behind
+    // that keeps the disk full, so work goes on.
+    assert_eq!(env.log_ids(), vec![first.clone()]);
+    assert_eq!(env.get("kept"), b"committed");
+    let status = env.ok(["status"]).text();
+    assert!(status.contains("staged") && !status.contains("huge"), "{status}");
+    env.ok(["check", "--read-data"]);
+    env.commit("two");
+    assert_eq!(env.get("staged"), b"staged before the disk filled");
+    env.fails_with(3, ["get", "huge"]);
+    env.ok(["check", "--read-data"]);
+}
