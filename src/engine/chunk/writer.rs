@@ -231,8 +231,10 @@ impl Drop for BlobWriter {
 }
 
 fn start_pipeline(store: Arc<Store>, threads: usize) -> Pipeline {
-    let (jobs_tx, jobs_rx) = sync_channel::<Job>(threads * 4);
-    let (res_tx, res_rx) = sync_channel::<(u64, Outcome)>(threads * 2);
+    // Short queues: every queued job keeps its input batch (up to 9 MiB) alive, and every queued result holds a
+    // sealed chunk; the workers stay busy with one job waiting each.
+    let (jobs_tx, jobs_rx) = sync_channel::<Job>(threads);
+    let (res_tx, res_rx) = sync_channel::<(u64, Outcome)>(threads);
     let jobs_rx = Arc::new(Mutex::new(jobs_rx));
     let workers = (0..threads)
         .map(|_| {
