@@ -172,7 +172,9 @@ fn tree(dir: &Path, n: usize, size: usize) {
 #[test]
 fn put_draws_bytes_total_rate_and_eta_then_one_summary_line() {
     need_tmux!();
-    let env = slow_env(250);
+    // Slow enough that the command lasts well over the one second after which a summary line is printed, however
+    // fast the machine (three packs over two uploaders at 600 ms each, plus the reads before).
+    let env = slow_env(600);
     write(env.ws.join("big.bin"), &random_bytes(7, 40 << 20));
     let t = Term::start(&env.root, env.cmd(["put", "big", "big.bin"]));
     let seen = t.wait();
