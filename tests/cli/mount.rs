@@ -125,19 +125,6 @@ impl Drop for Mount {
     }
 }
 
-/// `diff -r a b` must find no difference.
-fn assert_same_tree(a: &Path, b: &Path, what: &str) {
-    let out = Command::new("diff").arg("-r").arg("--no-dereference").arg(a).arg(b).output().expect("running diff");
-    assert!(
-        out.status.success(),
-        "{what}: diff -r {} {} found differences:\n{}{}",
-        a.display(),
-        b.display(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// A tree with nested directories, an empty file, binary data and a value of several chunks.
 fn make_tree(dir: &Path) {
     write(dir.join("README"), b"top level\n");

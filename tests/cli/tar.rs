@@ -18,16 +18,6 @@ fn make_tree(dir: &Path) {
     std::os::unix::fs::symlink("guide.txt", dir.join("docs/latest")).unwrap();
 }
 
-fn assert_same_tree(a: &Path, b: &Path, what: &str) {
-    let out = Command::new("diff").arg("-r").arg(a).arg(b).output().expect("running diff");
-    assert!(
-        out.status.success(),
-        "{what}: diff -r found differences:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// `tar -x` of `archive` into `dir` (created).
 fn untar(archive: &[u8], dir: &Path) {
     std::fs::create_dir_all(dir).unwrap();

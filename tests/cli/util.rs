@@ -441,3 +441,16 @@ pub fn assert_bytes_eq(got: &[u8], want: &[u8], what: &str) {
         panic!("{what}: got {} bytes, want {} bytes; first difference at byte {first}", got.len(), want.len());
     }
 }
+
+/// `diff -r a b` (symbolic links compared as links) must find no difference.
+pub fn assert_same_tree(a: &Path, b: &Path, what: &str) {
+    let out = Command::new("diff").arg("-r").arg("--no-dereference").arg(a).arg(b).output().expect("running diff");
+    assert!(
+        out.status.success(),
+        "{what}: diff -r {} {} found differences:\n{}{}",
+        a.display(),
+        b.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
