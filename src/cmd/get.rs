@@ -178,13 +178,16 @@ impl Args {
             Some(rev) => s.at(rev)?.0.time(),
             None => s.tip.as_ref().map(|c| c.time()).unwrap_or_else(now_secs),
         };
+        // The total is not known without a walk of its own: bytes and rate, then one summary line.
+        let bar = super::progress::Bar::bytes(ctx, "get -r --tar", None);
+        let mut progress = |n| bar.set_position(n);
         let o = match &self.output {
             Some(path) => {
                 let path = super::session::cwd(ctx)?.join(path);
                 let tmp = path.with_extension("infini-partial");
                 let f = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
                 let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
-                let r = super::tar::write(&s.repo, ns, prefix, when, &mut w);
+                let r = super::tar::write(&s.repo, ns, prefix, when, &mut w, &mut progress);
                 let r = r.and_then(|o| {
                     w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
                     std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
@@ -197,9 +200,10 @@ impl Args {
             }
             None => {
                 let mut w = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
-                super::tar::write(&s.repo, ns, prefix, when, &mut w)?
+                super::tar::write(&s.repo, ns, prefix, when, &mut w, &mut progress)?
             }
         };
+        bar.finish(bar.bytes_summary(o.bytes));
         if o.files == 0 {
             anyhow::bail!(Error::not_found(format!("no keys under prefix {:?}", self.key)));
         }

@@ -58,6 +58,7 @@ pub fn write(
     prefix: &str,
     dir_mtime: u64,
     out: &mut dyn Write,
+    progress: &mut dyn FnMut(u64),
 ) -> anyhow::Result<Outcome> {
     let prefix = dir_prefix(prefix)?;
     let prefix = prefix.as_str();
@@ -103,6 +104,7 @@ pub fn write(
         }
         o.files += 1;
         o.keys.push((key, entry.size()));
+        progress(o.bytes);
     }
     b.into_inner().map_err(write_err)?.flush().map_err(write_err)?;
     Ok(o)

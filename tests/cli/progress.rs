@@ -372,3 +372,26 @@ fn a_message_during_a_bar_gets_a_line_of_its_own() {
     seen.assert_clean_exit();
     println!("{}", seen.dump());
 }
+
+#[test]
+fn get_r_tar_draws_bytes_and_rate_then_one_summary_line() {
+    need_tmux!();
+    let env = Env::init();
+    tree(&env.ws.join("d"), 12, 1 << 20);
+    env.ok(["put", "-r", "d", "d/"]);
+    env.commit("tree");
+    // A new process (cold in-memory cache) over a slow backend: reading the values takes seconds.
+    let mut env = env;
+    env.set("INFINI_BACKEND_LATENCY_MS", "400");
+    let t = Term::start(&env.root, env.cmd(["get", "-r", "d/", "--tar", "-o", "out.tar"]));
+    let seen = t.wait();
+    assert_eq!(seen.code, 0, "{}", seen.dump());
+    let bar = seen.line_with(&["get -r --tar", "MiB", "/s"]);
+    assert!(bar.is_some(), "no bar with bytes and a rate while writing the archive:\n{}", seen.dump());
+    assert!(
+        seen.last.lines().any(|l| l.starts_with("get -r --tar: 12.0 MiB in ")),
+        "no summary line:\n{}",
+        seen.dump()
+    );
+    seen.assert_clean_exit();
+}
