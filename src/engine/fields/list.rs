@@ -18,10 +18,10 @@
 //! # Ok(()) }
 //! ```
 
-use super::serialized::{commit_whole, read_blob_root};
+use super::serialized::{commit_value, load_whole, trace_whole};
 use super::{Field, Trace, Tracer};
 use crate::engine::object::Store;
-use crate::engine::{Error, Result};
+use crate::engine::Result;
 use serde::{de::DeserializeOwned, Serialize};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
@@ -87,13 +87,7 @@ impl<T: Clone> List<T> {
 
 impl<T: Serialize + DeserializeOwned + Trace + Send + Sync> Field for List<T> {
     fn load(&self, store: &Arc<Store>, root: Option<&[u8]>) -> Result<()> {
-        let items = match root {
-            None => Vec::new(),
-            Some(r) => {
-                let bytes = read_blob_root(store, r)?.1;
-                ciborium::from_reader(bytes.as_slice()).map_err(|e| Error::corrupt("list items", e))?
-            }
-        };
+        let items = load_whole(store, root, "list items")?.unwrap_or_default();
         *self.items.write().expect("field lock") = items;
         *self.base.write().expect("field lock") = root.map(<[u8]>::to_vec);
         self.dirty.store(false, Ordering::SeqCst);
@@ -101,11 +95,9 @@ impl<T: Serialize + DeserializeOwned + Trace + Send + Sync> Field for List<T> {
     }
 
     fn commit(&self, store: &Arc<Store>, parent: Option<&[u8]>) -> Result<Vec<u8>> {
-        let mut bytes = Vec::new();
-        ciborium::into_writer(&*self.items.read().expect("field lock"), &mut bytes)
-            .map_err(|e| Error::Invalid(format!("list item does not serialize: {e}")))?;
         let base = self.base.read().expect("field lock").clone();
-        commit_whole(store, "the list", self.is_dirty(), base.as_deref(), parent, &bytes)
+        let items = self.items.read().expect("field lock");
+        commit_value(store, "the list", "list item", items, self.is_dirty(), base.as_deref(), parent)
     }
 
     fn is_dirty(&self) -> bool {
@@ -113,12 +105,7 @@ impl<T: Serialize + DeserializeOwned + Trace + Send + Sync> Field for List<T> {
     }
 
     fn trace(&self, root: &[u8], parent: Option<&[u8]>, tracer: &mut Tracer<'_>) -> Result<()> {
-        if parent == Some(root) {
-            return Ok(());
-        }
-        let (blob, bytes) = read_blob_root(&tracer.store().clone(), root)?;
-        tracer.blob(&blob)?;
-        let items: Vec<T> = ciborium::from_reader(bytes.as_slice()).map_err(|e| Error::corrupt("list items", e))?;
+        let Some(items) = trace_whole::<Vec<T>>(root, parent, tracer, "list items")? else { return Ok(()) };
         for item in &items {
             tracer.value();
             item.trace(tracer)?;

@@ -120,15 +120,55 @@ pub(crate) fn commit_whole(
     write_blob_root(store, ours)
 }
 
+/// The value a whole-value field ([`Serialized`], [`List`](super::List)) stores at `root`; `None` for no root.
+/// `what` names it in a decode error.
+pub(super) fn load_whole<V: DeserializeOwned>(
+    store: &Arc<Store>,
+    root: Option<&[u8]>,
+    what: &str,
+) -> Result<Option<V>> {
+    let Some(r) = root else { return Ok(None) };
+    let bytes = read_blob_root(store, r)?.1;
+    ciborium::from_reader(bytes.as_slice()).map(Some).map_err(|e| Error::corrupt(what, e))
+}
+
+/// Encode `value` (a lock guard, released once encoded) and commit it whole ([`commit_whole`], which `field` names
+/// in a conflict); `item` names it in an encoding error.
+pub(super) fn commit_value<V: Serialize + ?Sized>(
+    store: &Arc<Store>,
+    field: &str,
+    item: &str,
+    value: impl std::ops::Deref<Target = V>,
+    dirty: bool,
+    base: Option<&[u8]>,
+    parent: Option<&[u8]>,
+) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    ciborium::into_writer(&*value, &mut bytes)
+        .map_err(|e| Error::Invalid(format!("{item} does not serialize: {e}")))?;
+    drop(value);
+    commit_whole(store, field, dirty, base, parent, &bytes)
+}
+
+/// For tracing a whole-value field: trace the blob at `root` and return the value it holds, or `None` when `parent`
+/// holds the same root (already traced).
+pub(super) fn trace_whole<V: DeserializeOwned>(
+    root: &[u8],
+    parent: Option<&[u8]>,
+    tracer: &mut Tracer<'_>,
+    what: &str,
+) -> Result<Option<V>> {
+    if parent == Some(root) {
+        return Ok(None);
+    }
+    let (blob, bytes) = read_blob_root(&tracer.store().clone(), root)?;
+    tracer.blob(&blob)?;
+    ciborium::from_reader(bytes.as_slice()).map(Some).map_err(|e| Error::corrupt(what, e))
+}
+
 impl<T: Serialize + DeserializeOwned + Default + Trace + Send + Sync> Field for Serialized<T> {
     fn load(&self, store: &Arc<Store>, root: Option<&[u8]>) -> Result<()> {
-        let v = match root {
-            None => T::default(),
-            Some(r) => {
-                let bytes = read_blob_root(store, r)?.1;
-                ciborium::from_reader(bytes.as_slice()).map_err(|e| Error::corrupt("field value", e))?
-            }
-        };
+        let v = load_whole(store, root, "field value")?.unwrap_or_default();
         *self.value.write().expect("field lock") = v;
         *self.base.write().expect("field lock") = root.map(<[u8]>::to_vec);
         self.dirty.store(false, Ordering::SeqCst);
@@ -136,11 +176,9 @@ impl<T: Serialize + DeserializeOwned + Default + Trace + Send + Sync> Field for 
     }
 
     fn commit(&self, store: &Arc<Store>, parent: Option<&[u8]>) -> Result<Vec<u8>> {
-        let mut bytes = Vec::new();
-        ciborium::into_writer(&*self.value.read().expect("field lock"), &mut bytes)
-            .map_err(|e| Error::Invalid(format!("field does not serialize: {e}")))?;
         let base = self.base.read().expect("field lock").clone();
-        commit_whole(store, "the value", self.is_dirty(), base.as_deref(), parent, &bytes)
+        let value = self.value.read().expect("field lock");
+        commit_value(store, "the value", "field", value, self.is_dirty(), base.as_deref(), parent)
     }
 
     fn is_dirty(&self) -> bool {
@@ -148,12 +186,7 @@ impl<T: Serialize + DeserializeOwned + Default + Trace + Send + Sync> Field for 
     }
 
     fn trace(&self, root: &[u8], parent: Option<&[u8]>, tracer: &mut Tracer<'_>) -> Result<()> {
-        if parent == Some(root) {
-            return Ok(());
-        }
-        let (blob, bytes) = read_blob_root(&tracer.store().clone(), root)?;
-        tracer.blob(&blob)?;
-        let v: T = ciborium::from_reader(bytes.as_slice()).map_err(|e| Error::corrupt("field value", e))?;
+        let Some(v) = trace_whole::<T>(root, parent, tracer, "field value")? else { return Ok(()) };
         tracer.value();
         v.trace(tracer)
     }
