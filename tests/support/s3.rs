@@ -175,6 +175,11 @@ impl S3Server {
             "-s3.port.iceberg=0".into(),
             "-s3.port.lance=0".into(),
             "-s3.autoCreateBucket=false".into(),
+            // Every bucket (and storage class) gets volumes of its own, and the tests make many buckets at once.
+            // Left at its default the volume count is derived from free disk space, so on a fuller disk a new
+            // bucket's first write fails with InternalError; small volumes, and plenty of them, whatever the disk.
+            "-master.volumeSizeLimitMB=64".into(),
+            "-volume.max=1000".into(),
             format!("-s3.config={}", d("s3.json")),
             format!("-s3.localSocket={}", d("s3.sock")),
             format!("-filer.localSocket={}", d("filer.sock")),
