@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 /// A list stored whole: every commit that changes it writes all of it (as one blob, the CBOR array of the items),
-/// and loading reads all of it. Concurrent commits that both change the list conflict ([`Error::Conflict`]); use
+/// and loading reads all of it. Concurrent commits that both change the list conflict ([`Error::Conflict`](crate::engine::Error::Conflict)); use
 /// [`LinkedList`](super::LinkedList) for a long or append-mostly sequence.
 pub struct List<T> {
     items: RwLock<Vec<T>>,
