@@ -209,6 +209,21 @@ fn staged_packs(
     Ok(packs)
 }
 
+/// Like [`claim_staged`], for every change staged in `ns` (those held in memory and the spilled ones, read as a
+/// stream: memory follows the number of packs, not of changes).
+pub fn claim_staged_in(repo: &Repository, ns: &Namespace, gc_deletions: Option<u64>) -> Result<()> {
+    let mut packs = std::collections::HashSet::new();
+    for change in ns.staged_iter() {
+        let (_, v) = change?;
+        let Some(e) = v else { continue };
+        e.blob.for_each_pointer(repo.store(), &mut |_, p| {
+            packs.insert(p.object);
+            Ok(())
+        })?;
+    }
+    repo.claim_packs(&packs, gc_deletions)
+}
+
 /// Secure every pack that staged changes (`(key, encoded entry or None)`, as exported) point into before a commit
 /// publishes them: packs garbage collection condemned are pardoned; a pack already gone (or being deleted) is
 /// [`Error::StagedDataCollected`](crate::engine::Error::StagedDataCollected) and nothing may be published.
