@@ -224,7 +224,10 @@ pub fn put_tree(repo: &Repository, ns: &Namespace, dir: &Path, opts: &PutTreeOpt
     let exclude: Vec<PathBuf> = opts.exclude.iter().filter_map(|p| std::fs::canonicalize(p).ok()).collect();
     progress.phase("scan", Unit::Items, None);
     let mut walk = Walk::new(&dir, &prefix, exclude);
-    let mut cache = opts.stat_cache.as_ref().map(|p| StatCache::load(p, store.keys()));
+    let mut cache = match &opts.stat_cache {
+        Some(p) => Some(StatCache::load(p, store.keys(), &dir)?),
+        None => None,
+    };
     // What the namespace holds under the prefix, in key order, as it was before this walk staged anything.
     let mut existing = ns.iter_prefix(store, prefix.as_bytes()).peekable();
     let read = AtomicU64::new(0);
@@ -266,16 +269,15 @@ pub fn put_tree(repo: &Repository, ns: &Namespace, dir: &Path, opts: &PutTreeOpt
         }
 
         // Values: the namespace's own where the stat cache shows the file unchanged, else read (in parallel).
-        let mut blobs: Vec<Option<Blob>> = items
-            .iter()
-            .zip(&olds)
-            .map(|(it, old)| match (cache.as_mut(), &it.link, old) {
+        let mut blobs: Vec<Option<Blob>> = Vec::with_capacity(items.len());
+        for (it, old) in items.iter().zip(&olds) {
+            blobs.push(match (cache.as_mut(), &it.link, old) {
                 (Some(c), None, Some(old)) if old.kind == EntryKind::File => {
-                    c.unchanged(&it.path, &it.meta, &old.blob).then(|| old.blob.clone())
+                    c.unchanged(&it.path, &it.meta, &old.blob)?.then(|| old.blob.clone())
                 }
                 _ => None,
-            })
-            .collect();
+            });
+        }
         let hit: Vec<bool> = blobs.iter().map(Option::is_some).collect();
         let not_read = hit.iter().filter(|&&h| h).count();
         out.not_read += not_read;
@@ -301,8 +303,10 @@ pub fn put_tree(repo: &Repository, ns: &Namespace, dir: &Path, opts: &PutTreeOpt
         // Stage what differs.
         for (((item, blob), old), from_cache) in items.iter().zip(blobs).zip(olds).zip(hit) {
             let entry = file_entry(blob.expect("every item has a value by now"), &item.meta);
-            if let (Some(c), None, false) = (cache.as_mut(), &item.link, from_cache) {
-                c.record(&item.path, &item.meta, &entry.blob, start);
+            match (cache.as_mut(), &item.link, from_cache) {
+                (Some(c), None, false) => c.record(&item.path, &item.meta, &entry.blob, start)?,
+                (Some(c), None, true) => c.keep(&item.path, &item.meta, &entry.blob)?,
+                _ => {}
             }
             if old.as_ref() == Some(&entry) {
                 out.unchanged += 1;
@@ -330,10 +334,9 @@ pub fn put_tree(repo: &Repository, ns: &Namespace, dir: &Path, opts: &PutTreeOpt
     out.bytes_read = read.load(Ordering::Relaxed);
     out.special = walk.special;
     out.first_special = walk.first_special.take();
-    if let Some(c) = cache.as_mut() {
+    if let Some(c) = cache {
         // Files of earlier walks of this directory that this walk did not confirm are forgotten.
-        c.forget_unseen_under(&dir);
-        c.save(store.keys())?;
+        c.finish()?;
     }
     Ok(out)
 }
