@@ -37,7 +37,7 @@ pub struct SpillStore {
 }
 
 /// Decoded staged-change nodes kept per store (at most 16 KiB each encoded).
-const NODE_CACHE: usize = 2048;
+const NODE_CACHE: usize = 512;
 
 fn io_err(what: String) -> impl FnOnce(std::io::Error) -> Error {
     move |e| Error::io(what, e)
