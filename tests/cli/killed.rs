@@ -214,7 +214,7 @@ fn killing_a_put_or_commit_of_spilled_changes_loses_nothing() {
         assert!(staged == all || staged == 0, "trial {t}: {staged} staged");
         env.ok(["check", "--read-data"]);
     }
-    if env.ok(["status"]).lines().len() > 0 {
+    if !env.ok(["status"]).lines().is_empty() {
         env.commit("final");
     }
     assert_eq!(env.ok(["ls"]).lines().len(), all);

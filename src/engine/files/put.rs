@@ -88,13 +88,16 @@ pub fn file_entry(blob: Blob, meta: &Metadata) -> Entry {
     e
 }
 
+/// Whether the walk goes into an entry (not one of the excluded paths).
+type Excluded = Box<dyn FnMut(&walkdir::DirEntry) -> bool>;
+
 /// The regular files and symbolic links under a directory, in key order, read as the walk goes (one directory's
 /// entries at a time): siblings are sorted by name, a directory's name with a `/` after it, which is the order of
 /// the keys they become.
 struct Walk {
     dir: PathBuf,
     prefix: String,
-    inner: walkdir::FilterEntry<walkdir::IntoIter, Box<dyn FnMut(&walkdir::DirEntry) -> bool>>,
+    inner: walkdir::FilterEntry<walkdir::IntoIter, Excluded>,
     special: usize,
     first_special: Option<PathBuf>,
     last_key: Option<String>,
