@@ -17,6 +17,7 @@ mod index_file;
 mod store;
 
 pub use store::{SealedChunk, Store, StoreOptions};
+pub(crate) use store::forward;
 
 use crate::engine::crypto::{Keys, Kind};
 use crate::engine::format::{LOCATOR_LEN, MAX_PACK, PACK_CLASSES, SEAL_OVERHEAD};
