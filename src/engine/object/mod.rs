@@ -16,8 +16,8 @@
 mod index_file;
 mod store;
 
-pub use store::{SealedChunk, Store, StoreOptions};
 pub(crate) use store::forward;
+pub use store::{SealedChunk, Store, StoreOptions};
 
 use crate::engine::crypto::{Keys, Kind};
 use crate::engine::format::{LOCATOR_LEN, MAX_PACK, PACK_CLASSES, SEAL_OVERHEAD};

@@ -184,10 +184,12 @@ impl Repository {
             let mut used = HashSet::new();
             let mut packs = HashSet::new();
             for p in pointers {
-                packs.insert(fw.resolve(p, &mut |o| {
-                    used.insert(o);
-                })?
-                .object);
+                packs.insert(
+                    fw.resolve(p, &mut |o| {
+                        used.insert(o);
+                    })?
+                    .object,
+                );
             }
             let mut lost = packs.iter().find(|p| condemned.deleting.contains(p)).copied();
             if lost.is_none() && gc_deletions != Some(condemned.deletions) {
@@ -209,7 +211,8 @@ impl Repository {
             if !changed {
                 return Ok(());
             }
-            let sealed = self.store().keys().seal(Kind::Ref, name.as_bytes(), &pad_for_seal(&encode_gc_state(&condemned)));
+            let sealed =
+                self.store().keys().seal(Kind::Ref, name.as_bytes(), &pad_for_seal(&encode_gc_state(&condemned)));
             match self.backend().swap_ref(&name, version.as_ref(), &sealed) {
                 Ok(_) => return Ok(()),
                 Err(BackendError::PreconditionFailed { .. }) => continue,
@@ -329,7 +332,8 @@ impl Repository {
                         if total > 0 && lb < total {
                             let pct = (100 * (total - lb) / total) as u8;
                             let old_enough = o.modified.is_none_or(|m| m.saturating_add(opts.min_age_secs) <= now);
-                            let entries = live_in.get(&id).map_or(0, Vec::len) + fw.packs.get(&id).map_or(0, |f| f.len());
+                            let entries =
+                                live_in.get(&id).map_or(0, Vec::len) + fw.packs.get(&id).map_or(0, |f| f.len());
                             if pct >= opts.repack_threshold
                                 && old_enough
                                 && !condemned.deleting.contains(&id)
