@@ -172,3 +172,43 @@ fn gc_repacks_packs_shared_with_a_deleted_branch_while_a_reader_and_a_writer_run
     let out = env.ok(["get", "d/00a-shared", "--at", &main_before[0]]);
     assert_bytes_eq(&out.stdout, &shared(0), "the oldest commit of main after three runs");
 }
+
+#[test]
+fn a_tampered_or_missing_forwarding_table_is_an_integrity_error() {
+    let env = Env::init();
+    env.put("base", b"base");
+    env.commit("base");
+    env.ok(["fork", "side"]);
+    put_tree(&env, true);
+    env.commit("side");
+    env.ok(["checkout", "main"]);
+    put_tree(&env, false);
+    let id = env.commit("main");
+    env.ok(["branch", "-d", "side"]);
+    let dry = env.ok(["--json", "gc", "--dry-run", "--min-age", "0s"]).json();
+    assert!(!dry["repack"].as_array().unwrap().is_empty(), "{dry}");
+    gc(&env);
+    gc(&env);
+    let tables = crate::util::files_under(env.repo_dir().join("forward"));
+    assert_eq!(tables.len(), 1);
+    let table = env.repo_dir().join("forward").join(&tables[0].0);
+    let good = crate::util::read(&table);
+    assert_bytes_eq(&env.ok(["get", "d/01a-shared", "--at", &id]).stdout, &shared(1), "read through the forward");
+
+    let mut bad = good.clone();
+    bad[100] ^= 1;
+    crate::util::write(&table, &bad);
+    let out = env.fails_with(13, ["get", "d/01a-shared", "--at", &id]);
+    assert!(out.stderr.contains("forwarding table"), "{out}");
+    env.fails_with(13, ["check"]);
+    // gc refuses to judge anything it cannot trace.
+    env.fails_with(13, ["gc", "--min-age", "0s", "--grace", "0s"]);
+
+    std::fs::remove_file(&table).unwrap();
+    let out = env.fails_with(13, ["get", "d/01a-shared", "--at", &id]);
+    assert!(out.stderr.contains("missing"), "{out}");
+    env.fails_with(13, ["check"]);
+
+    crate::util::write(&table, &good);
+    env.ok(["check", "--read-data"]);
+}
