@@ -337,7 +337,7 @@ pub(crate) fn target_forward_table_and_gc_ref(n: usize) {
         m.insert("forwarded", ciborium::Value::serialized(&forwarded).expect("cbor"));
         cbor(&m)
     };
-    inputs(12, &[state.clone()], n, &mut |b| {
+    inputs(12, std::slice::from_ref(&state), n, &mut |b| {
         let _ = decode_gc_state(b);
     });
     let backend = Arc::new(MemoryBackend::new());

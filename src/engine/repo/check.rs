@@ -202,6 +202,7 @@ impl Repository {
         Ok(rep)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn check_commit(
         &self,
         index: &dyn Index,

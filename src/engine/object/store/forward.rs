@@ -147,10 +147,11 @@ impl Forwards {
                 continue;
             }
             let Some(f) = forwarded.get(&old) else { continue };
-            if !tables.contains_key(&f.table) {
-                tables.insert(f.table, ForwardTable::read(backend, keys, &f.table)?);
-            }
-            let pack = tables[&f.table].pack(&old);
+            let table = match tables.entry(f.table) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => e.insert(ForwardTable::read(backend, keys, &f.table)?),
+            };
+            let pack = table.pack(&old);
             todo.extend(pack.values().map(|(_, to)| to.object));
             out.packs.insert(old, pack);
         }
