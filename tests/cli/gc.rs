@@ -227,3 +227,43 @@ fn a_tampered_or_missing_forwarding_table_is_an_integrity_error() {
     crate::util::write(&table, &good);
     env.ok(["check", "--read-data"]);
 }
+
+/// gc killed at random instants while it repacks (reading old packs, writing new ones and the forwarding table,
+/// swapping the gc ref, deleting): after every kill main reads back and `check --read-data` is clean; runs to
+/// completion afterwards free the space and leave no stray forwarding table.
+#[test]
+fn gc_killed_while_repacking_loses_nothing() {
+    let env = Env::init();
+    env.put("base", b"base");
+    env.commit("base");
+    env.ok(["fork", "side"]);
+    put_tree(&env, true);
+    env.commit("side");
+    env.ok(["checkout", "main"]);
+    put_tree(&env, false);
+    let id = env.commit("main");
+    env.ok(["branch", "-d", "side"]);
+    // A run here takes tens of milliseconds: kill at every few milliseconds of it.
+    let trials = crate::killed::kill_trials(12);
+    for t in 0..trials {
+        let delay = std::time::Duration::from_millis((t as u64 * 5) % 80);
+        crate::killed::kill_after(&env, &["gc", "--grace", "0s", "--min-age", "0s"], delay);
+        let out = env.run(["check", "--read-data"]);
+        assert_eq!(out.code, 0, "trial {t}: gc killed after {delay:?}:\n{out}");
+        let i = t % PAIRS;
+        let got = env.ok(["get", &format!("d/{i:02}a-shared"), "--at", &id]).stdout;
+        assert_bytes_eq(&got, &shared(i), &format!("trial {t}: a value of main after the kill"));
+    }
+    for _ in 0..3 {
+        gc(&env);
+    }
+    for i in 0..PAIRS {
+        let got = env.ok(["get", &format!("d/{i:02}a-shared"), "--at", &id]).stdout;
+        assert_bytes_eq(&got, &shared(i), "a value of main after gc ran to completion");
+    }
+    env.ok(["check", "--read-data"]);
+    let tables = crate::util::files_under(env.repo_dir().join("forward"));
+    assert!(tables.len() <= 1, "stray forwarding tables: {tables:?}");
+    let objects = bytes_under(env.repo_dir().join("objects"));
+    assert!(objects < 8 << 20, "the branch's data was freed: {objects} bytes left");
+}

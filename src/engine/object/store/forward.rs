@@ -184,6 +184,11 @@ impl Forwards {
 }
 
 impl Store {
+    /// Where chunk `ptr` moved, if the forwards read so far say so (no I/O).
+    pub(super) fn forwarded_cached(&self, ptr: &ChunkPointer) -> Option<ChunkPointer> {
+        self.forwards.lock().expect("forwards lock").get(&ptr.object).and_then(|f| f.get(&ptr.id)).map(|(_, to)| *to)
+    }
+
     /// Where a chunk of a pack found missing moved, if garbage collection repacked it: the gc ref names the
     /// forwarding table of the pack; tables are cached per old pack (and read again when a chunk is not in the
     /// cached copy, since a later repack may have added to it).

@@ -63,6 +63,11 @@ impl Store {
     fn fetch_sealed(&self, kind: Kind, ptr: &ChunkPointer, use_warm: bool) -> Result<(Vec<u8>, bool)> {
         let mut at = *ptr;
         for _ in 0..super::forward::MAX_HOPS {
+            // A chunk known to have moved is read where it is now, without first asking for the old pack.
+            if let Some(to) = self.forwarded_cached(&at).filter(|to| to.id == ptr.id) {
+                at = to;
+                continue;
+            }
             if let Some(found) = self.fetch_sealed_at(kind, &at, use_warm)? {
                 return Ok(found);
             }
