@@ -89,7 +89,7 @@ pub fn file_entry(blob: Blob, meta: &Metadata) -> Entry {
 }
 
 /// Whether the walk goes into an entry (not one of the excluded paths).
-type Excluded = Box<dyn FnMut(&walkdir::DirEntry) -> bool>;
+type Excluded = Box<dyn FnMut(&walkdir::DirEntry) -> bool + Send>;
 
 /// The regular files and symbolic links under a directory, in key order, read as the walk goes (one directory's
 /// entries at a time): siblings are sorted by name, a directory's name with a `/` after it, which is the order of
@@ -105,19 +105,16 @@ struct Walk {
 
 impl Walk {
     fn new(dir: &Path, prefix: &str, exclude: Vec<PathBuf>) -> Self {
-        fn sort_name(e: &walkdir::DirEntry) -> Vec<u8> {
-            let mut n = e.file_name().as_bytes().to_vec();
-            if e.file_type().is_dir() {
-                n.push(b'/');
-            }
-            n
+        // Siblings share their parent's path: comparing whole paths compares names, without taking them apart.
+        fn sort_name(e: &walkdir::DirEntry) -> impl Iterator<Item = &u8> {
+            let slash: &[u8] = if e.file_type().is_dir() { b"/" } else { b"" };
+            e.path().as_os_str().as_bytes().iter().chain(slash)
         }
-        let filter: Box<dyn FnMut(&walkdir::DirEntry) -> bool> =
-            Box::new(move |e| !exclude.iter().any(|x| e.path() == x));
+        let filter: Excluded = Box::new(move |e| !exclude.iter().any(|x| e.path() == x));
         let inner = walkdir::WalkDir::new(dir)
             .follow_links(false)
             .min_depth(1)
-            .sort_by(|a, b| sort_name(a).cmp(&sort_name(b)))
+            .sort_by(|a, b| sort_name(a).cmp(sort_name(b)))
             .into_iter()
             .filter_entry(filter);
         Self {
@@ -218,7 +215,6 @@ fn store_item(
 /// read. Files are read and stored on several threads; progress goes to [`PutTreeOptions::progress`]. The
 /// values' chunks are durable once the repository is flushed.
 pub fn put_tree(repo: &Repository, ns: &Namespace, dir: &Path, opts: &PutTreeOptions) -> Result<PutTreeOutcome> {
-    let store = repo.store();
     let progress = &opts.progress;
     let prefix = dir_prefix(&opts.prefix)?;
     let dir = std::fs::canonicalize(dir).map_err(|e| Error::io(format!("opening {}", dir.display()), e))?;
@@ -226,9 +222,50 @@ pub fn put_tree(repo: &Repository, ns: &Namespace, dir: &Path, opts: &PutTreeOpt
     let mut out = PutTreeOutcome::default();
     let exclude: Vec<PathBuf> = opts.exclude.iter().filter_map(|p| std::fs::canonicalize(p).ok()).collect();
     progress.phase("scan", Unit::Items, None);
-    let mut walk = Walk::new(&dir, &prefix, exclude);
+    let walk = Walk::new(&dir, &prefix, exclude);
+    // The walk runs one batch ahead on a thread of its own, while the batch before it is read and staged.
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<Item>>>(1);
+        let walker = scope.spawn(move || {
+            let mut walk = walk;
+            // Items found count in the scan phase, which ends with the first batch.
+            let mut sink = progress.clone();
+            loop {
+                let batch = walk.take(BATCH, &sink);
+                sink = ProgressSink::none();
+                let end = batch.as_ref().map_or(true, |b| b.len() < BATCH);
+                if tx.send(batch).is_err() || end {
+                    break;
+                }
+            }
+            (walk.special, walk.first_special)
+        });
+        let r = stage_batches(repo, ns, &dir, &prefix, opts, start, &rx, &mut out);
+        drop(rx);
+        let (special, first_special) = walker.join().expect("the walk does not panic");
+        out.special = special;
+        out.first_special = first_special;
+        r
+    })?;
+    Ok(out)
+}
+
+/// Stage the batches the walk sends on `rx` (see [`put_tree`]).
+#[allow(clippy::too_many_arguments)]
+fn stage_batches(
+    repo: &Repository,
+    ns: &Namespace,
+    dir: &Path,
+    prefix: &str,
+    opts: &PutTreeOptions,
+    start: SystemTime,
+    rx: &std::sync::mpsc::Receiver<Result<Vec<Item>>>,
+    out: &mut PutTreeOutcome,
+) -> Result<()> {
+    let store = repo.store();
+    let progress = &opts.progress;
     let mut cache = match &opts.stat_cache {
-        Some(p) => Some(StatCache::load(p, store.keys(), &dir)?),
+        Some(p) => Some(StatCache::load(p, store.keys(), dir)?),
         None => None,
     };
     // What the namespace holds under the prefix, in key order, as it was before this walk staged anything.
@@ -238,7 +275,7 @@ pub fn put_tree(repo: &Repository, ns: &Namespace, dir: &Path, opts: &PutTreeOpt
     let mut first = true;
     // A batch of items at a time: memory follows the batch, not the tree.
     loop {
-        let items = walk.take(BATCH, progress)?;
+        let items = rx.recv().map_err(|_| Error::Invalid("the walk ended early".into()))??;
         let last = items.len() < BATCH;
 
         // What the namespace holds for each item, and keys under the prefix with no file (both in key order).
@@ -335,13 +372,11 @@ pub fn put_tree(repo: &Repository, ns: &Namespace, dir: &Path, opts: &PutTreeOpt
         }
     }
     out.bytes_read = read.load(Ordering::Relaxed);
-    out.special = walk.special;
-    out.first_special = walk.first_special.take();
     if let Some(c) = cache {
         // Files of earlier walks of this directory that this walk did not confirm are forgotten.
         c.finish()?;
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Items walked and staged per batch.
