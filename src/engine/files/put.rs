@@ -177,6 +177,8 @@ impl Walk {
 
 /// Files smaller than this are read in one piece.
 const SMALL_FILE: u64 = 1 << 20;
+/// Workers reading a batch of small files, at least.
+const SMALL_FILE_WORKERS: usize = 8;
 
 /// Store one file's content (or a link's target).
 fn store_item(
@@ -394,9 +396,12 @@ fn store_all(
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<(usize, Blob)>> = Mutex::new(Vec::with_capacity(todo.len()));
     let failure: Mutex<Option<Error>> = Mutex::new(None);
-    let workers = opts.write.threads.clamp(1, 16).min(todo.len().max(1));
     // Small files each go to one worker that stores them on its own thread; a large file starts its own
-    // pipeline with `opts.write.threads` workers.
+    // pipeline with `opts.write.threads` workers. Reading small files mostly waits on the disk, so a batch of only
+    // small files gets more workers than cores (more reads in flight when they are not cached).
+    let all_small = todo.iter().all(|&i| items[i].meta.len() < SMALL_FILE);
+    let threads = if all_small { opts.write.threads.max(SMALL_FILE_WORKERS) } else { opts.write.threads };
+    let workers = threads.clamp(1, 16).min(todo.len().max(1));
     std::thread::scope(|s| {
         for _ in 0..workers {
             s.spawn(|| loop {
