@@ -837,7 +837,7 @@ _infini() {
             return 0
             ;;
         infini__subcmd__gc)
-            opts="-n -C -R -q -h --dry-run --grace --min-age --repo --branch --password-file --password-command --endpoint --region --mem-cache --cache-size --cache-dir --json --quiet --help"
+            opts="-n -C -R -q -h --dry-run --grace --min-age --repack-threshold --repo --branch --password-file --password-command --endpoint --region --mem-cache --cache-size --cache-dir --json --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -848,6 +848,10 @@ _infini() {
                     return 0
                     ;;
                 --min-age)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --repack-threshold)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -344,6 +344,7 @@ complete -c infini -n "__fish_infini_using_subcommand check" -s q -l quiet -d 'N
 complete -c infini -n "__fish_infini_using_subcommand check" -s h -l help -d 'Print help'
 complete -c infini -n "__fish_infini_using_subcommand gc" -l grace -d 'How long a pack stays condemned before it is deleted (e.g. 24h, 30m, 0s)' -r
 complete -c infini -n "__fish_infini_using_subcommand gc" -l min-age -d 'How old (by the storage\'s own clock) an unreachable pack must be before it is condemned: younger packs may hold data a workspace staged and has not committed yet' -r
+complete -c infini -n "__fish_infini_using_subcommand gc" -l repack-threshold -d 'Repack packs at least this percent garbage: their live chunks are copied into new packs (readers of old commits follow a sealed forwarding table) and the old packs condemned, so a run after the grace period frees them. 100 never repacks' -r
 complete -c infini -n "__fish_infini_using_subcommand gc" -s C -d 'Run as if started in DIR' -r -F
 complete -c infini -n "__fish_infini_using_subcommand gc" -s R -l repo -d 'Use this repository directly (a directory or s3://BUCKET[/PREFIX]) instead of the workspace\'s' -r
 complete -c infini -n "__fish_infini_using_subcommand gc" -l branch -d 'Branch to use with --repo (default: main)' -r

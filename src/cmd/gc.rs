@@ -21,6 +21,12 @@ pub struct Args {
     /// hold data a workspace staged and has not committed yet.
     #[arg(long, default_value = "1h", value_name = "DURATION")]
     min_age: String,
+    /// Repack packs at least this percent garbage: their live chunks are copied into new packs (readers of old
+    /// commits follow a sealed forwarding table) and the old packs condemned, so a run after the grace period
+    /// frees them. 100 never repacks.
+    #[arg(long, default_value_t = infini::DEFAULT_REPACK_THRESHOLD, value_name = "PCT",
+          value_parser = clap::value_parser!(u8).range(1..=100))]
+    repack_threshold: u8,
 }
 
 impl Args {
@@ -34,6 +40,7 @@ impl Args {
             &GcOptions {
                 grace_secs: grace.as_secs(),
                 min_age_secs: min_age.as_secs(),
+                repack_threshold: self.repack_threshold,
                 dry_run: self.dry_run,
                 progress: bar.sink(),
             },
@@ -64,6 +71,21 @@ impl Args {
         }
         if !plan.pardon.is_empty() {
             output::info(ctx, format!("{verb} pardon {} condemned pack(s) in use again", plan.pardon.len()));
+        }
+        if !plan.repack.is_empty() {
+            output::info(
+                ctx,
+                format!(
+                    "{verb} repack {} mostly-garbage pack(s), {} (moved {} live chunk(s), {}, into {} new pack(s)); \
+                     they are deleted once condemned for over {}",
+                    plan.repack.len(),
+                    output::bytes(plan.repack_bytes),
+                    plan.moved_chunks,
+                    output::bytes(plan.moved_bytes),
+                    plan.new_packs.len(),
+                    self.grace
+                ),
+            );
         }
         for (p, pct) in &plan.partly_garbage {
             output::info(ctx, format!("kept {p}: {pct}% garbage"));

@@ -1,9 +1,9 @@
 //! Fuzzing every decoder of stored bytes, on the stable toolchain.
 //!
 //! Each target feeds a decoder arbitrary bytes and mutations of valid encodings: both what an attacker with write
-//! access to storage can place (public header, key slots, raw packs) and what only a key holder could seal (the
-//! plaintext inside refs, pack tables and locators, index nodes, commits, chunk-list nodes, staged files and
-//! warm-cache entries), since a decoder must stay safe even when authentication is not the line of defence. The
+//! access to storage can place (public header, key slots, raw packs, forwarding tables) and what only a key holder
+//! could seal (the plaintext inside refs and the gc ref, pack tables and locators, forwarding tables, index nodes,
+//! commits, chunk-list nodes, staged files and warm-cache entries), since a decoder must stay safe even when authentication is not the line of defence. The
 //! property is always the same: no panic, an error or a value, and no allocation beyond the caps the format
 //! documents (a whole object is at most the largest size class, 16 MiB; a chunk's plaintext at most 16 MiB).
 //!
@@ -310,6 +310,53 @@ pub(crate) fn target_staged_file(n: usize) {
     });
 }
 
+/// Forwarding tables (the sealed object as stored, and the plaintext inside) and the gc ref's plaintext, and a
+/// read through a forward: a chunk whose pack is missing, with a planted gc ref naming a fuzzed table.
+pub(crate) fn target_forward_table_and_gc_ref(n: usize) {
+    use crate::engine::object::forward::{forward_name, ForwardRef, ForwardTable, Forwards, Moved};
+    use crate::engine::repo::gc::{decode_gc_state, GC_REF};
+    let k = keys();
+    let tid = ObjectId([9; 32]);
+    let old = ptr(3);
+    let table = ForwardTable {
+        packs: [(
+            old.object,
+            vec![Moved { id: old.id, kind: 1, to: ChunkPointer { object: ObjectId([4; 32]), ..old } }],
+        )]
+        .into(),
+    };
+    let body = cbor(&table);
+    inputs(11, &[table.seal(&k, &tid)], n, &mut |b| {
+        let _ = ForwardTable::open(&k, &tid, b);
+    });
+    let forwarded: std::collections::BTreeMap<ObjectId, ForwardRef> =
+        [(old.object, ForwardRef { table: tid, unused_since: Some(5) })].into();
+    let state = {
+        let mut m = std::collections::BTreeMap::new();
+        m.insert("packs", ciborium::Value::Map(vec![]));
+        m.insert("forwarded", ciborium::Value::serialized(&forwarded).expect("cbor"));
+        cbor(&m)
+    };
+    inputs(12, std::slice::from_ref(&state), n, &mut |b| {
+        let _ = decode_gc_state(b);
+    });
+    let backend = Arc::new(MemoryBackend::new());
+    let store = Store::new(backend.clone(), k.clone(), StoreOptions::default());
+    let ref_name = k.ref_name(GC_REF);
+    let sealed_state = k.seal(Kind::Ref, ref_name.as_bytes(), &crate::engine::repo::meta::pad_for_seal(&state));
+    backend.swap_ref(&ref_name, None, &sealed_state).expect("gc ref");
+    inputs(13, &[body], n, &mut |b| {
+        if let Ok(t) = ForwardTable::decode(b) {
+            let fw = Forwards { packs: t.packs.keys().map(|o| (*o, t.pack(o))).collect() };
+            let _ = fw.resolve(&old, &mut |_| {});
+        }
+        let plain = crate::engine::repo::meta::pad_for_seal(b);
+        let _ = backend.delete(&forward_name(&tid));
+        backend.write(&forward_name(&tid), &k.seal(Kind::Forward, forward_name(&tid).as_bytes(), &plain)).ok();
+        let _ = store.get_chunk(Kind::Data, &old);
+    });
+}
+
 /// Every target, `n` cases each. Returns the number of cases run.
 pub(crate) fn run_all(n: usize) -> usize {
     target_header(n);
@@ -319,7 +366,8 @@ pub(crate) fn run_all(n: usize) -> usize {
     target_chunk_and_warm_entry(n);
     target_commit_and_chunk_list(n);
     target_staged_file(n);
-    7 * n
+    target_forward_table_and_gc_ref(n);
+    8 * n
 }
 
 #[cfg(test)]
@@ -330,7 +378,7 @@ mod tests {
     fn fuzz_all_targets() {
         let n = super::cases();
         let ran = super::run_all(n);
-        eprintln!("fuzz: {ran} cases over 7 targets");
+        eprintln!("fuzz: {ran} cases over 8 targets");
     }
 
     /// Re-run this test binary's fuzz targets in a child whose address space is capped at 3 GiB: an allocation

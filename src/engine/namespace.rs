@@ -192,17 +192,17 @@ pub fn store_value(repo: &Repository, input: &mut dyn Read, progress: &mut dyn F
 
 /// The packs that staged changes (`(key, encoded entry or None)`, as exported) point into, including those holding
 /// their chunk-list nodes.
-fn staged_packs(
+fn staged_pointers(
     store: &Store,
     changes: &[(Vec<u8>, Option<Vec<u8>>)],
-) -> Result<std::collections::HashSet<crate::engine::id::ObjectId>> {
+) -> Result<std::collections::HashSet<crate::engine::object::ChunkPointer>> {
     let mut packs = std::collections::HashSet::new();
     for (_, v) in changes {
         let Some(v) = v else { continue };
         let e: Entry = ciborium::from_reader(v.as_slice())
             .map_err(|e| crate::engine::Error::integrity(format!("staged entry: {e}")))?;
         e.blob.for_each_pointer(store, &mut |_, p| {
-            packs.insert(p.object);
+            packs.insert(*p);
             Ok(())
         })?;
     }
@@ -210,7 +210,8 @@ fn staged_packs(
 }
 
 /// Secure every pack that staged changes (`(key, encoded entry or None)`, as exported) point into before a commit
-/// publishes them: packs garbage collection condemned are pardoned; a pack already gone (or being deleted) is
+/// publishes them (for a chunk of a pack gc repacked, the pack it moved to): packs garbage collection condemned are
+/// pardoned; a pack already gone (or being deleted) is
 /// [`Error::StagedDataCollected`](crate::engine::Error::StagedDataCollected) and nothing may be published.
 /// `gc_deletions`: what [`Repository::sync_dedup_index`] returned before the changes began to be staged, if known
 /// (then, unless a gc run deleted packs since, the repository is not listed).
@@ -219,5 +220,5 @@ pub fn claim_staged(
     changes: &[(Vec<u8>, Option<Vec<u8>>)],
     gc_deletions: Option<u64>,
 ) -> Result<()> {
-    repo.claim_packs(&staged_packs(repo.store(), changes)?, gc_deletions)
+    repo.claim_packs(&staged_pointers(repo.store(), changes)?, gc_deletions)
 }

@@ -41,7 +41,7 @@ pub(crate) fn kill_trials(default: usize) -> usize {
 }
 
 /// Start `args` and SIGKILL it after `delay` (if it is still running).
-fn kill_after(env: &Env, args: &[&str], delay: Duration) {
+pub(crate) fn kill_after(env: &Env, args: &[&str], delay: Duration) {
     let mut child = env
         .cmd(args)
         .command()

@@ -9,6 +9,7 @@ mod confidentiality;
 mod conflicts;
 mod docs;
 mod errors;
+mod gc;
 mod history;
 mod hostile;
 mod incremental;

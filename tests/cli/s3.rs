@@ -333,6 +333,14 @@ fn put_commit_and_gc_killed_at_random_instants_on_s3() {
     crate::killed::put_commit_gc_killed_at_random(&env, crate::killed::kill_trials(2), 41, 1500);
 }
 
+/// Repacking over S3: the forwarding table is an S3 object, old commits read through it after the old packs are
+/// deleted.
+#[test]
+fn gc_repacks_over_s3_and_old_commits_read_through_forwards() {
+    let Some((env, _srv, _)) = s3_env("repack", &[]) else { return };
+    crate::gc::repack_and_read_back(&env);
+}
+
 /// Writers committing concurrently while the network storms: 503 SlowDown, connection resets and 2 s delays on a
 /// share of all connections. Every commit lands; nothing is lost. `make stress` runs more writers and commits.
 #[test]

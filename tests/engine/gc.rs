@@ -159,3 +159,57 @@ fn gc_traces_blobs_in_any_field() {
     assert!(rep.errors.is_empty(), "{:?}", rep.errors);
     assert!(rep.values >= 2);
 }
+
+#[test]
+fn mostly_garbage_packs_are_repacked_and_read_through_forwards_until_no_commit_needs_them() {
+    let mem = Arc::new(MemoryBackend::new());
+    let repo = Arc::new(
+        Repository::create(mem.clone(), b"pw", KdfParams { log_n: 10, r: 8, p: 1 }, StoreOptions::default()).unwrap(),
+    );
+    let gc = |grace_secs| {
+        repo.gc(&NamespaceIndex::default(), &GcOptions { grace_secs, min_age_secs: 0, ..GcOptions::default() }).unwrap()
+    };
+    let mut main = Infinitree::<NamespaceIndex>::open(repo.clone(), "main").unwrap();
+    main.index().ns.insert("base".into(), store_value(&repo, &mut &b"base"[..], &mut |_| {}).unwrap());
+    main.commit("base").unwrap();
+    // One pack holds a value `keep` will hold (small) and one only `exp` holds (large).
+    let mut exp = main.fork("exp").unwrap();
+    let (small, large) = (bytes(3, 300_000), bytes(5, 900_000));
+    let a = store_value(&repo, &mut small.as_slice(), &mut |_| {}).unwrap();
+    let b = store_value(&repo, &mut large.as_slice(), &mut |_| {}).unwrap();
+    exp.index().ns.insert("a".into(), a.clone());
+    exp.index().ns.insert("b".into(), b);
+    exp.commit("a and b").unwrap();
+    let mut keep = main.fork("keep").unwrap();
+    keep.index().ns.insert("a".into(), a);
+    let kept = keep.commit("a").unwrap();
+    repo.delete_branch("exp").unwrap();
+
+    let first = gc(0);
+    assert_eq!(first.repack.len(), 1, "{first:?}");
+    assert_eq!(first.moved_chunks, 1, "only the live chunk moves: {first:?}");
+    assert_eq!(mem.list("forward/").unwrap().len(), 1);
+    let second = gc(0);
+    assert!(second.delete.contains(&first.repack[0]), "the repacked pack is deleted: {second:?}");
+    assert!(second.repack.is_empty());
+    assert!(mem.list("objects/").unwrap().iter().all(|o| o.name != first.repack[0]));
+
+    // The commit still names the deleted pack; readers (a fresh repository handle too) follow the forward.
+    for r in [repo.clone(), Arc::new(Repository::open(mem.clone(), b"pw", StoreOptions::default()).unwrap())] {
+        let at = Infinitree::<NamespaceIndex>::open(r.clone(), "main").unwrap().at(kept.id()).unwrap();
+        let e = at.ns.get(&"a".to_string()).unwrap().unwrap();
+        assert_eq!(read(&r, &e.blob), small);
+        let rep = r.check(&NamespaceIndex::default(), true).unwrap();
+        assert!(rep.errors.is_empty(), "{:?}", rep.errors);
+    }
+
+    // Once no branch reaches the old pointer, the forward is dropped a grace period later, and its table deleted.
+    repo.delete_branch("keep").unwrap();
+    let third = gc(0);
+    assert_eq!(third.forwards_dropped, 0, "first marked unused: {third:?}");
+    let fourth = gc(0);
+    assert_eq!(fourth.forwards_dropped, 1, "{fourth:?}");
+    assert_eq!(fourth.forward_tables_deleted, 1, "{fourth:?}");
+    assert!(mem.list("forward/").unwrap().is_empty());
+    assert!(repo.check(&NamespaceIndex::default(), true).unwrap().errors.is_empty());
+}

@@ -121,6 +121,8 @@ pub enum Kind {
     Workspace = 7,
     /// A key slot's wrapped master key.
     KeySlot = 8,
+    /// A forwarding table written by garbage collection (where the live chunks of repacked packs moved).
+    Forward = 9,
 }
 
 /// All subkeys of a repository, derived from its master key.

@@ -16,6 +16,7 @@
 mod index_file;
 mod store;
 
+pub(crate) use store::forward;
 pub use store::{SealedChunk, Store, StoreOptions};
 
 use crate::engine::crypto::{Keys, Kind};

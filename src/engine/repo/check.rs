@@ -127,6 +127,17 @@ impl Repository {
             }
             progress.inc(if read_data { o.size } else { 1 });
         }
+        // Chunks of repacked packs are checked where they moved (their new packs' tables vouch for them there).
+        let forwards = match super::gc::read_gc_state(self.backend(), store.keys()).and_then(|(state, _)| {
+            crate::engine::object::forward::Forwards::load_all(self.backend(), store.keys(), &state.forwarded)
+        }) {
+            Ok(f) => f,
+            Err(e @ Error::Integrity { .. }) => {
+                rep.errors.push(integrity_detail(&e));
+                Default::default()
+            }
+            Err(e) => return Err(e),
+        };
         let mut seen_commits = HashSet::new();
         let branches = match self.branches() {
             Ok(b) => b,
@@ -158,7 +169,7 @@ impl Repository {
                 None => None,
             };
             queue.extend(c.commit.parents.iter().copied());
-            let checked_ok = self.check_commit(index, &c, parent.as_ref(), &present, &mut log, &mut rep);
+            let checked_ok = self.check_commit(index, &c, parent.as_ref(), &present, &forwards, &mut log, &mut rep);
             if let Err(e) = checked_ok {
                 match e {
                     e @ Error::Integrity { .. } => {
@@ -191,12 +202,14 @@ impl Repository {
         Ok(rep)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn check_commit(
         &self,
         index: &dyn Index,
         c: &CommitInfo,
         parent: Option<&CommitInfo>,
         present: &HashSet<ChunkPointer>,
+        forwards: &crate::engine::object::forward::Forwards,
         log: &mut DamageLog,
         rep: &mut CheckReport,
     ) -> Result<()> {
@@ -204,6 +217,10 @@ impl Repository {
         // A chunk in a damaged or missing object is recorded against the object (reported once, with every key
         // that needs it); a chunk that its intact pack does not hold is a problem of its own.
         rep.values += self.trace_commit(index, c, parent, &mut |p, key| {
+            if present.contains(p) {
+                return Ok(());
+            }
+            let p = &forwards.resolve(p, &mut |_| {})?;
             if present.contains(p) {
                 return Ok(());
             }

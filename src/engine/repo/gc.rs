@@ -15,16 +15,25 @@
 //! condemned, whatever the grace period or the host's clock says. Backends that cannot tell an object's time fall
 //! back to the host's clock and condemnation time alone.
 //!
-//! Packs that are partly garbage are kept whole (chunk pointers carry their pack, so moving live chunks would mean
-//! rewriting every tree that points at them); the plan reports how much of each is garbage.
+//! **Repacking.** A pack whose garbage share reaches the repack threshold (default 50 % of its sealed chunk bytes)
+//! has its live chunks copied, sealed bytes unchanged, into new packs; a forwarding table (`forward.rs`) records
+//! where each moved, the gc ref maps the old pack to the table, and the old pack is condemned in the same
+//! compare-and-swap (deleted by a later run, after the grace period, like any other). Pointers in commits are never
+//! rewritten: readers that find the old pack gone follow the forward; the mark phase counts a pointer into a
+//! forwarded pack as keeping the chunk's new place alive; commits claim the packs their staged pointers resolve to.
+//! A forward that no reachable pointer has used for a grace period is dropped, and a table no forward names is
+//! deleted.
 
 use super::meta::{pad_for_seal, unpad_meta};
 use super::Repository;
-use crate::engine::backend::BackendError;
-use crate::engine::crypto::{now_secs, Kind};
+use crate::engine::backend::{Backend, BackendError, RefVersion};
+use crate::engine::crypto::{now_secs, Keys, Kind};
 use crate::engine::fields::Index;
 use crate::engine::id::ObjectId;
-use crate::engine::object::{object_name, parse_object_name, ChunkPointer};
+use crate::engine::object::forward::{
+    forward_name, parse_forward_name, ForwardRef, ForwardTable, Forwards, Moved, MAX_TABLE_ENTRIES,
+};
+use crate::engine::object::{kind_from_u8, object_name, parse_object_name, verify_pack, ChunkPointer, PackBuilder};
 use crate::engine::progress::{ProgressSink, Unit};
 use crate::engine::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -36,6 +45,9 @@ pub(crate) const GC_REF: &str = "gc:condemned";
 /// Default [`GcOptions::min_age_secs`]: one hour.
 pub const DEFAULT_MIN_AGE_SECS: u64 = 3600;
 
+/// Default [`GcOptions::repack_threshold`]: packs at least half garbage are repacked.
+pub const DEFAULT_REPACK_THRESHOLD: u8 = 50;
+
 /// Tunables of [`Repository::gc`].
 #[derive(Clone, Debug)]
 pub struct GcOptions {
@@ -44,6 +56,9 @@ pub struct GcOptions {
     /// Seconds a pack must have existed (by the storage's clock) before it may be condemned: staged, uncommitted
     /// data younger than this is never touched.
     pub min_age_secs: u64,
+    /// Repack packs whose garbage share (of their sealed chunk bytes) is at least this percentage (1..=100; 100
+    /// never repacks, since a pack that is all garbage is condemned whole).
+    pub repack_threshold: u8,
     /// Only compute the plan.
     pub dry_run: bool,
     /// Where progress goes: phases `mark` (commits), `condemn` (packs) and `delete` (packs).
@@ -55,6 +70,7 @@ impl Default for GcOptions {
         Self {
             grace_secs: 24 * 3600,
             min_age_secs: DEFAULT_MIN_AGE_SECS,
+            repack_threshold: DEFAULT_REPACK_THRESHOLD,
             dry_run: false,
             progress: ProgressSink::none(),
         }
@@ -78,12 +94,28 @@ pub struct GcPlan {
     pub pardon: Vec<String>,
     /// Packs kept although partly garbage: (pack, percent of sealed bytes that are garbage).
     pub partly_garbage: Vec<(String, u8)>,
+    /// Packs repacked (or to repack, in a dry run): their live chunks were copied into new packs and the packs
+    /// condemned, so a run after the grace period deletes them.
+    pub repack: Vec<String>,
+    /// Bytes the repacked packs occupy (freed when they are deleted).
+    pub repack_bytes: u64,
+    /// Live chunks copied out of repacked packs, and their sealed bytes.
+    pub moved_chunks: u64,
+    /// Sealed bytes of the chunks copied.
+    pub moved_bytes: u64,
+    /// New packs written to hold them.
+    pub new_packs: Vec<String>,
+    /// Forwards (old pack -> new places) dropped because no reachable pointer used them for the grace period.
+    pub forwards_dropped: usize,
+    /// Forwarding tables deleted because no forward names them any more.
+    pub forward_tables_deleted: usize,
     /// Unreachable packs left alone because the storage wrote them less than the minimum age ago.
     pub too_young: usize,
 }
 
-#[derive(Default, Serialize, Deserialize)]
-struct Condemned {
+/// What the gc ref holds.
+#[derive(Default, Debug, Serialize, Deserialize)]
+pub(crate) struct GcState {
     /// pack -> when it was condemned (seconds since the epoch).
     packs: BTreeMap<ObjectId, u64>,
     /// Packs a gc run decided to delete (recorded before it deletes them): no commit may claim them any more.
@@ -92,6 +124,30 @@ struct Condemned {
     /// How many runs have deleted packs (counted when a run records what it is about to delete).
     #[serde(default)]
     deletions: u64,
+    /// Repacked packs -> the forwarding table saying where their live chunks went.
+    #[serde(default)]
+    pub(crate) forwarded: BTreeMap<ObjectId, ForwardRef>,
+}
+
+/// Decode the plaintext of the gc ref (after authentication and unpadding).
+pub(crate) fn decode_gc_state(body: &[u8]) -> Result<GcState> {
+    ciborium::from_reader(body).map_err(|e| Error::corrupt("gc ref", e))
+}
+
+/// Read, authenticate and decode the gc ref (an empty state when there is none).
+pub(crate) fn read_gc_state(backend: &dyn Backend, keys: &Keys) -> Result<(GcState, Option<RefVersion>)> {
+    let name = keys.ref_name(GC_REF);
+    let Some((sealed, version)) = backend.read_ref(&name)? else { return Ok((GcState::default(), None)) };
+    let plain =
+        keys.open(Kind::Ref, name.as_bytes(), &sealed).map_err(|_| Error::integrity("gc ref does not authenticate"))?;
+    let body = unpad_meta(&plain).ok_or_else(|| Error::integrity("gc ref is truncated"))?;
+    Ok((decode_gc_state(body)?, Some(version)))
+}
+
+fn encode_gc_state(state: &GcState) -> Vec<u8> {
+    let mut body = Vec::new();
+    ciborium::into_writer(state, &mut body).expect("CBOR encoding into memory cannot fail");
+    body
 }
 
 /// Attempts [`Repository::claim_packs`] makes against concurrent gc runs before giving up.
@@ -102,33 +158,39 @@ impl Repository {
         self.store().keys().ref_name(GC_REF)
     }
 
-    fn read_condemned(&self) -> Result<(Condemned, Option<crate::engine::backend::RefVersion>)> {
-        let name = self.gc_ref_name();
-        let Some((sealed, version)) = self.backend().read_ref(&name)? else { return Ok((Condemned::default(), None)) };
-        let plain = self
-            .store()
-            .keys()
-            .open(Kind::Ref, name.as_bytes(), &sealed)
-            .map_err(|_| Error::integrity("gc ref does not authenticate"))?;
-        let body = unpad_meta(&plain).ok_or_else(|| Error::integrity("gc ref is truncated"))?;
-        let c = ciborium::from_reader(body).map_err(|e| Error::corrupt("gc ref", e))?;
-        Ok((c, Some(version)))
+    fn read_condemned(&self) -> Result<(GcState, Option<RefVersion>)> {
+        read_gc_state(self.backend(), self.store().keys())
     }
 
-    /// Make sure every pack in `packs` (those staged changes point into) exists and will not be deleted, before a
-    /// commit publishes pointers into them: packs condemned by gc are pardoned (a compare-and-swap on the gc ref, so
-    /// a concurrent gc either sees the pardon or makes this fail and retry); a pack that is gone, or that a gc run
-    /// has already decided to delete, is an error and nothing may be published.
+    /// Make sure every chunk in `pointers` (those staged changes point at) is stored and will not be deleted, before
+    /// a commit publishes pointers to them. Each pointer is first resolved through the forwards of repacked packs
+    /// (a pointer into a repacked pack is fine as long as its forward exists; readers follow it); the packs the
+    /// chunks then live in are claimed: packs condemned by gc are pardoned, and forwards marked unused are marked
+    /// used again (a compare-and-swap on the gc ref, so a concurrent gc either sees the claim or makes this fail
+    /// and retry). A pack that is gone, or that a gc run has already decided to delete, is an error and nothing may
+    /// be published.
     ///
     /// `gc_deletions` is what [`Repository::sync_dedup_index`] returned before the changes were staged, if known:
     /// when no gc run has deleted anything since, the packs are known to be there and the repository is not listed.
-    pub(crate) fn claim_packs(&self, packs: &HashSet<ObjectId>, gc_deletions: Option<u64>) -> Result<()> {
-        if packs.is_empty() {
+    pub(crate) fn claim_packs(&self, pointers: &HashSet<ChunkPointer>, gc_deletions: Option<u64>) -> Result<()> {
+        if pointers.is_empty() {
             return Ok(());
         }
         let name = self.gc_ref_name();
         for _ in 0..CLAIM_ATTEMPTS {
             let (mut condemned, version) = self.read_condemned()?;
+            let objects: HashSet<ObjectId> = pointers.iter().map(|p| p.object).collect();
+            let fw = Forwards::load(self.backend(), self.store().keys(), &condemned.forwarded, objects)?;
+            let mut used = HashSet::new();
+            let mut packs = HashSet::new();
+            for p in pointers {
+                packs.insert(
+                    fw.resolve(p, &mut |o| {
+                        used.insert(o);
+                    })?
+                    .object,
+                );
+            }
             let mut lost = packs.iter().find(|p| condemned.deleting.contains(p)).copied();
             if lost.is_none() && gc_deletions != Some(condemned.deletions) {
                 let present: HashSet<ObjectId> =
@@ -140,12 +202,17 @@ impl Repository {
             }
             let before = condemned.packs.len();
             condemned.packs.retain(|id, _| !packs.contains(id));
-            if condemned.packs.len() == before {
+            let mut changed = condemned.packs.len() != before;
+            for o in &used {
+                if let Some(f) = condemned.forwarded.get_mut(o) {
+                    changed |= f.unused_since.take().is_some();
+                }
+            }
+            if !changed {
                 return Ok(());
             }
-            let mut body = Vec::new();
-            ciborium::into_writer(&condemned, &mut body).expect("CBOR encoding into memory cannot fail");
-            let sealed = self.store().keys().seal(Kind::Ref, name.as_bytes(), &pad_for_seal(&body));
+            let sealed =
+                self.store().keys().seal(Kind::Ref, name.as_bytes(), &pad_for_seal(&encode_gc_state(&condemned)));
             match self.backend().swap_ref(&name, version.as_ref(), &sealed) {
                 Ok(_) => return Ok(()),
                 Err(BackendError::PreconditionFailed { .. }) => continue,
@@ -223,15 +290,32 @@ impl Repository {
         let store = self.store();
         let progress = &opts.progress;
         let live = self.mark(index, progress)?;
-        let mut live_bytes: HashMap<ObjectId, u64> = HashMap::new();
-        for p in &live {
-            *live_bytes.entry(p.object).or_default() += p.len as u64;
-        }
         let (mut condemned, version) = self.read_condemned()?;
+        // Where each reachable chunk lives now: a pointer into a repacked pack keeps the chunk's new place alive.
+        let fw = Forwards::load_all(self.backend(), store.keys(), &condemned.forwarded)?;
+        let mut used_forwards = HashSet::new();
+        let mut resolved = HashSet::new();
+        for p in &live {
+            resolved.insert(fw.resolve(p, &mut |o| {
+                used_forwards.insert(o);
+            })?);
+        }
+        let mut live_bytes: HashMap<ObjectId, u64> = HashMap::new();
+        let mut live_in: HashMap<ObjectId, Vec<ChunkPointer>> = HashMap::new();
+        for p in &resolved {
+            *live_bytes.entry(p.object).or_default() += p.len as u64;
+            live_in.entry(p.object).or_default().push(*p);
+        }
         let now = self.storage_now(opts.dry_run)?;
         let mut plan = GcPlan::default();
         let listed = self.backend().list("objects/")?;
         let present: HashSet<ObjectId> = listed.iter().filter_map(|o| parse_object_name(&o.name)).collect();
+        // Listed before the gc ref is swapped: a table written by a concurrent run after this listing is not seen,
+        // and one seen but not yet recorded belongs to a run whose swap will fail (it read the ref before ours).
+        let tables: Vec<ObjectId> =
+            self.backend().list("forward/")?.iter().filter_map(|o| parse_forward_name(&o.name)).collect();
+        let mut to_repack: Vec<(ObjectId, u64)> = Vec::new();
+        let mut repack_entries = 0usize;
         progress.phase("condemn", Unit::Items, Some(listed.len() as u64));
         for o in &listed {
             progress.inc(1);
@@ -246,7 +330,20 @@ impl Repository {
                     if let Ok(t) = store.pack_table(&id) {
                         let total: u64 = t.iter().map(|e| e.len as u64).sum();
                         if total > 0 && lb < total {
-                            plan.partly_garbage.push((o.name.clone(), (100 * (total - lb) / total) as u8));
+                            let pct = (100 * (total - lb) / total) as u8;
+                            let old_enough = o.modified.is_none_or(|m| m.saturating_add(opts.min_age_secs) <= now);
+                            let entries =
+                                live_in.get(&id).map_or(0, Vec::len) + fw.packs.get(&id).map_or(0, |f| f.len());
+                            if pct >= opts.repack_threshold
+                                && old_enough
+                                && !condemned.deleting.contains(&id)
+                                && repack_entries + entries <= MAX_TABLE_ENTRIES
+                            {
+                                repack_entries += entries;
+                                to_repack.push((id, o.size));
+                            } else {
+                                plan.partly_garbage.push((o.name.clone(), pct));
+                            }
                         }
                     }
                 }
@@ -274,8 +371,37 @@ impl Repository {
         }
         condemned.packs.retain(|id, _| present.contains(id));
         condemned.deleting.retain(|id| present.contains(id) && !live_bytes.contains_key(id));
+        // Forwards: one a reachable pointer uses (or whose old pack is still stored) stays; one unused for the
+        // grace period is dropped (a commit relying on it meanwhile marks it used again).
+        let grace = opts.grace_secs;
+        let before = condemned.forwarded.len();
+        condemned.forwarded.retain(|old, f| {
+            if used_forwards.contains(old) || present.contains(old) {
+                f.unused_since = None;
+                return true;
+            }
+            match f.unused_since {
+                None => {
+                    f.unused_since = Some(now);
+                    true
+                }
+                Some(t) => t.saturating_add(grace) > now,
+            }
+        });
+        plan.forwards_dropped = before - condemned.forwarded.len();
         if opts.dry_run {
+            for (id, size) in &to_repack {
+                plan.repack.push(object_name(id));
+                plan.repack_bytes += size;
+                for p in live_in.get(id).into_iter().flatten() {
+                    plan.moved_chunks += 1;
+                    plan.moved_bytes += p.len as u64;
+                }
+            }
             return Ok(plan);
+        }
+        if !to_repack.is_empty() {
+            self.repack(&to_repack, &live_in, &fw, now, &mut condemned, &mut plan, progress)?;
         }
         // Record condemnations, and what is about to be deleted, before deleting anything: a commit that claims a
         // pack from now on sees it is going. A lost race means another gc or a commit's claim came first: rerun.
@@ -288,13 +414,11 @@ impl Repository {
         if !to_delete.is_empty() {
             condemned.deletions = condemned.deletions.saturating_add(1);
         }
-        let mut body = Vec::new();
-        ciborium::into_writer(&condemned, &mut body).expect("CBOR encoding into memory cannot fail");
+        let body = encode_gc_state(&condemned);
         for id in &to_delete {
             condemned.deleting.remove(id);
         }
-        let mut body_after = Vec::new();
-        ciborium::into_writer(&condemned, &mut body_after).expect("CBOR encoding into memory cannot fail");
+        let body_after = encode_gc_state(&condemned);
         let sealed = store.keys().seal(Kind::Ref, name.as_bytes(), &pad_for_seal(&body));
         let v = match self.backend().swap_ref(&name, version.as_ref(), &sealed) {
             Ok(v) => v,
@@ -315,6 +439,106 @@ impl Repository {
             // Forgetting deleted packs is tidiness only; a lost race leaves harmless stale entries.
             let _ = self.backend().swap_ref(&name, Some(&v), &sealed);
         }
+        // Tables no forward names any more (dropped forwards, or a crashed run's table).
+        let named: HashSet<ObjectId> = condemned.forwarded.values().map(|f| f.table).collect();
+        for t in tables.iter().filter(|t| !named.contains(t)) {
+            self.backend().delete(&forward_name(t))?;
+            plan.forward_tables_deleted += 1;
+        }
         Ok(plan)
+    }
+
+    /// Copy the live chunks of each pack in `packs` (id, stored size) into new packs, write one forwarding table
+    /// for them, and record in `state` the forwards and the old packs' condemnation. Packs that fail to verify
+    /// are left alone (`check` reports them). Everything written is durable before this returns; the caller's
+    /// swap of the gc ref publishes it.
+    #[allow(clippy::too_many_arguments)]
+    fn repack(
+        &self,
+        packs: &[(ObjectId, u64)],
+        live_in: &HashMap<ObjectId, Vec<ChunkPointer>>,
+        fw: &Forwards,
+        now: u64,
+        state: &mut GcState,
+        plan: &mut GcPlan,
+        progress: &ProgressSink,
+    ) -> Result<()> {
+        let keys = self.store().keys();
+        let backend = self.backend();
+        progress.phase("repack", Unit::Items, Some(packs.len() as u64));
+        let mut table = ForwardTable::default();
+        let mut builder = PackBuilder::new();
+        let write = |b: PackBuilder, plan: &mut GcPlan| -> Result<()> {
+            let (id, bytes, _) = b.finish(keys);
+            backend.write(&object_name(&id), &bytes)?;
+            plan.new_packs.push(object_name(&id));
+            Ok(())
+        };
+        let mut done = Vec::new();
+        for (id, size) in packs {
+            progress.inc(1);
+            let bytes = match backend.read(&object_name(id)) {
+                Ok(b) => b,
+                Err(e) if e.is_not_found() => continue,
+                Err(e) => return Err(e.into()),
+            };
+            let entries = match verify_pack(keys, id, &bytes) {
+                Ok(t) => t,
+                Err(Error::Integrity { .. }) => continue,
+                Err(e) => return Err(e),
+            };
+            let by_place: HashMap<(u32, u32), (crate::engine::id::ChunkId, u8)> =
+                entries.iter().map(|e| ((e.offset, e.len), (e.id, e.kind))).collect();
+            let live = live_in.get(id).map(Vec::as_slice).unwrap_or(&[]);
+            // Every live pointer must be exactly a chunk of the (verified) pack; otherwise leave the pack alone.
+            let mut chunks = Vec::with_capacity(live.len());
+            for p in live {
+                match by_place.get(&(p.offset, p.len)).and_then(|&(cid, k)| (cid == p.id).then_some(k)) {
+                    Some(k) => chunks.push((*p, k)),
+                    None => break,
+                }
+            }
+            if chunks.len() != live.len() {
+                continue;
+            }
+            // Chunks moved by an earlier repack of this pack keep their forwards.
+            let mut moved: Vec<Moved> = fw
+                .packs
+                .get(id)
+                .map(|f| f.iter().map(|(cid, (k, to))| Moved { id: *cid, kind: *k, to: *to }).collect())
+                .unwrap_or_default();
+            chunks.sort_by_key(|(p, _)| p.offset);
+            for (p, k) in chunks {
+                let kind = kind_from_u8(k).ok_or_else(|| Error::integrity("unknown chunk kind"))?;
+                let sealed = &bytes[p.offset as usize..p.offset as usize + p.len as usize];
+                if !builder.fits(sealed.len()) {
+                    write(std::mem::take(&mut builder), plan)?;
+                }
+                let to = builder.push(kind, p.id, sealed);
+                moved.push(Moved { id: p.id, kind: k, to });
+                plan.moved_chunks += 1;
+                plan.moved_bytes += p.len as u64;
+            }
+            moved.sort_by_key(|m| m.id);
+            moved.dedup_by_key(|m| m.id);
+            table.packs.insert(*id, moved);
+            plan.repack.push(object_name(id));
+            plan.repack_bytes += size;
+            done.push(*id);
+        }
+        if !builder.is_empty() {
+            write(builder, plan)?;
+        }
+        if done.is_empty() {
+            return Ok(());
+        }
+        let table_id = ObjectId(rand::random());
+        backend.write(&forward_name(&table_id), &table.seal(keys, &table_id))?;
+        backend.sync()?;
+        for id in done {
+            state.forwarded.insert(id, ForwardRef { table: table_id, unused_since: None });
+            state.packs.insert(id, now);
+        }
+        Ok(())
     }
 }

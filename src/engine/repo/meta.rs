@@ -25,7 +25,7 @@ pub(crate) fn pad_meta(bytes: &[u8]) -> Result<Vec<u8>> {
 
 /// The plaintext of a sealed object holding `bytes`, padded so that the sealed object is the smallest size class
 /// ([`META_CLASS`], then the pack classes) that fits it.
-pub(super) fn pad_for_seal(bytes: &[u8]) -> Vec<u8> {
+pub(crate) fn pad_for_seal(bytes: &[u8]) -> Vec<u8> {
     let need = bytes.len() + 4 + SEAL_OVERHEAD;
     let class = std::iter::once(META_CLASS).chain(PACK_CLASSES).find(|&c| c >= need).unwrap_or(need);
     pad_to(bytes, class - SEAL_OVERHEAD).expect("the class was chosen to fit")

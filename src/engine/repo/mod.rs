@@ -8,7 +8,7 @@
 
 mod check;
 mod commits;
-mod gc;
+pub(crate) mod gc;
 mod header;
 mod keys;
 pub(crate) mod meta;
@@ -21,7 +21,7 @@ pub use check::{CheckOptions, CheckReport, Damage};
 #[cfg(test)]
 pub(crate) use commits::Commit;
 pub use commits::{CommitInfo, IndexRoots};
-pub use gc::{GcOptions, GcPlan};
+pub use gc::{GcOptions, GcPlan, DEFAULT_REPACK_THRESHOLD};
 pub use header::Config;
 pub use keys::{KeySlots, Unlocked};
 pub use refs::{Branch, RefChanged};

@@ -7,6 +7,7 @@
 
 mod codec;
 mod dedup;
+pub(crate) mod forward;
 mod read;
 mod upload;
 
@@ -125,6 +126,8 @@ pub struct Store {
     forgotten: Mutex<Vec<ObjectId>>,
     /// The index file as this process knows it (loaded by [`Store::sync_index`]).
     journal: Mutex<Option<super::index_file::Journal>>,
+    /// Forwards of repacked packs read so far: old pack -> where its chunks moved.
+    forwards: Mutex<HashMap<ObjectId, Arc<forward::PackForward>>>,
 }
 
 impl Store {
@@ -148,6 +151,7 @@ impl Store {
             written: Arc::default(),
             forgotten: Mutex::default(),
             journal: Mutex::default(),
+            forwards: Mutex::default(),
         }
     }
 

@@ -58,40 +58,59 @@ impl Store {
         decode(&payload).ok_or_else(|| Error::integrity(format!("chunk at {name}+{} does not decode", ptr.offset)))
     }
 
-    /// The sealed bytes of a chunk, and whether they came from the warm tier (consulted only with `use_warm`).
+    /// The sealed bytes of a chunk, and whether they came from the warm tier (consulted only with `use_warm`). A
+    /// chunk whose pack is gone is read where garbage collection moved it, if it did (see `forward.rs`).
     fn fetch_sealed(&self, kind: Kind, ptr: &ChunkPointer, use_warm: bool) -> Result<(Vec<u8>, bool)> {
+        let mut at = *ptr;
+        for _ in 0..super::forward::MAX_HOPS {
+            // A chunk known to have moved is read where it is now, without first asking for the old pack.
+            if let Some(to) = self.forwarded_cached(&at).filter(|to| to.id == ptr.id) {
+                at = to;
+                continue;
+            }
+            if let Some(found) = self.fetch_sealed_at(kind, &at, use_warm)? {
+                return Ok(found);
+            }
+            match self.forwarded(&at)? {
+                Some(to) if to.id == ptr.id => at = to,
+                _ => return Err(Error::integrity(format!("object {} is missing", object_name(&at.object)))),
+            }
+        }
+        Err(Error::integrity(format!("chunk {} is forwarded in a loop from {}", ptr.id, object_name(&ptr.object))))
+    }
+
+    /// [`Store::fetch_sealed`] at exactly `ptr`; `None` when its pack is missing.
+    fn fetch_sealed_at(&self, kind: Kind, ptr: &ChunkPointer, use_warm: bool) -> Result<Option<(Vec<u8>, bool)>> {
         for slot in [&self.open_data, &self.open_index] {
             let pack = slot.lock().expect("pack lock");
             if pack.id() == ptr.object {
                 if let Some(s) = pack.slice(ptr.offset, ptr.len) {
-                    return Ok((s.to_vec(), false));
+                    return Ok(Some((s.to_vec(), false)));
                 }
             }
         }
         if let Some(bytes) = self.pending.lock().expect("pending lock").get(&ptr.object) {
             let s = ptr.offset as usize;
             if let Some(b) = bytes.get(s..s + ptr.len as usize) {
-                return Ok((b.to_vec(), false));
+                return Ok(Some((b.to_vec(), false)));
             }
         }
         let index = kind != Kind::Data;
         if let Some(b) = self.warm.as_ref().filter(|_| use_warm).and_then(|w| w.get(ptr, index)) {
-            return Ok((b, true));
+            return Ok(Some((b, true)));
         }
         let name = object_name(&ptr.object);
-        let sealed = self.backend.read_range(&name, ptr.offset as u64, ptr.len as u64).map_err(|e| {
-            if e.is_not_found() {
-                Error::integrity(format!("object {name} is missing"))
-            } else {
-                e.into()
-            }
-        })?;
+        let sealed = match self.backend.read_range(&name, ptr.offset as u64, ptr.len as u64) {
+            Ok(s) => s,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
         self.stats.chunks_fetched.fetch_add(1, Ordering::Relaxed);
         self.stats.bytes_fetched.fetch_add(sealed.len() as u64, Ordering::Relaxed);
         if sealed.len() != ptr.len as usize {
             return Err(Error::integrity(format!("object {name} is truncated")));
         }
-        Ok((sealed, false))
+        Ok(Some((sealed, false)))
     }
 
     /// Every chunk of a pack as listed by its table (for `check`).

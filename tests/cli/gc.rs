@@ -1,0 +1,269 @@
+//! Garbage collection that reclaims space from packs that are only partly garbage (repacking), while a reader and
+//! a writer work on the repository: nothing is lost, old commits still read back through the forwarding table.
+
+use crate::util::{assert_bytes_eq, bytes_under, random_bytes, Env};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Shared (kept on main) and branch-only values, interleaved so that the same packs hold both.
+const PAIRS: usize = 10;
+const SHARED_LEN: usize = 120_000;
+const UNIQUE_LEN: usize = 500_000;
+
+fn shared(i: usize) -> Vec<u8> {
+    random_bytes(1000 + i as u64, SHARED_LEN)
+}
+
+fn unique(i: usize) -> Vec<u8> {
+    random_bytes(2000 + i as u64, UNIQUE_LEN)
+}
+
+/// Every object file under `dir` with its size.
+fn objects(dir: &Path) -> BTreeMap<String, u64> {
+    crate::util::files_under(dir.join("objects"))
+        .into_iter()
+        .map(|(p, s)| (p.file_name().unwrap().to_string_lossy().into_owned(), s))
+        .collect()
+}
+
+/// Stage the shared values (and, with `with_unique`, the branch-only ones between them) in one `put -r`, so that
+/// their chunks are written in that order into the same packs.
+fn put_tree(env: &Env, with_unique: bool) {
+    let src = env.root.join(if with_unique { "mixed" } else { "shared" });
+    std::fs::create_dir_all(&src).unwrap();
+    for i in 0..PAIRS {
+        std::fs::write(src.join(format!("{i:02}a-shared")), shared(i)).unwrap();
+        if with_unique {
+            std::fs::write(src.join(format!("{i:02}b-unique")), unique(i)).unwrap();
+        }
+    }
+    env.ok(["put", "-q", "-r", src.to_str().unwrap(), "d"]);
+}
+
+/// gc, run again while it loses a race with a commit's claim (exit code 11 asks for that).
+fn gc(env: &Env) -> serde_json::Value {
+    for _ in 0..20 {
+        let out = env.run(["--json", "gc", "--min-age", "0s", "--grace", "0s"]);
+        if out.code == 0 {
+            return out.json();
+        }
+        assert_eq!(out.code, 11, "gc failed: {out}");
+    }
+    panic!("gc kept losing races");
+}
+
+#[test]
+fn gc_repacks_packs_shared_with_a_deleted_branch_while_a_reader_and_a_writer_run() {
+    // The space main needs on its own, measured in a repository that never held the branch.
+    let alone = Env::init();
+    alone.put("base", b"base");
+    alone.commit("base");
+    put_tree(&alone, false);
+    alone.commit("shared");
+    let needed = bytes_under(alone.repo_dir().join("objects"));
+
+    let env = Env::init();
+    env.put("base", b"base");
+    env.commit("base");
+    env.ok(["fork", "side"]);
+    put_tree(&env, true);
+    env.commit("side: shared and unique, interleaved");
+    env.ok(["checkout", "main"]);
+    // Main takes the shared values: they deduplicate against the chunks in side's packs.
+    put_tree(&env, false);
+    env.commit("main: shared");
+    let main_before = env.log_ids();
+    env.ok(["branch", "-d", "side"]);
+    let before = objects(&env.repo_dir());
+    let total_before: u64 = before.values().sum();
+    let unreachable = total_before - needed;
+    assert!(unreachable > (PAIRS * UNIQUE_LEN) as u64 * 9 / 10, "the branch's data is there: {unreachable}");
+
+    // A writer in another workspace commits copies of the shared values (deduplicated against the packs being
+    // repacked) and a reader reads main's values, all while gc runs twice.
+    let src = env.ws.display().to_string();
+    env.cmd(["clone", &src, "writer"]).cwd(&env.root).ok();
+    env.cmd(["clone", &src, "reader"]).cwd(&env.root).ok();
+    // The race to survive: a writer deduplicates against a pack about to be repacked, and commits only after gc
+    // deleted that pack.
+    env.cmd(["clone", &src, "late"]).cwd(&env.root).ok();
+    let late = env.root.join("late");
+    env.cmd(["put", "late"]).cwd(&late).stdin(&shared(3)).ok();
+    let stop = AtomicBool::new(false);
+    let (plans, written) = std::thread::scope(|s| {
+        let writer = s.spawn(|| {
+            let dir = env.root.join("writer");
+            let mut n = 0;
+            while n < 4 || !stop.load(Ordering::Relaxed) {
+                let key = format!("w/{n}");
+                env.cmd(["put", &key]).cwd(&dir).stdin(&shared(n % PAIRS)).ok();
+                env.cmd(["commit", "-q", "-m", &key]).cwd(&dir).ok();
+                n += 1;
+            }
+            n
+        });
+        let reader = s.spawn(|| {
+            let dir = env.root.join("reader");
+            let mut n = 0;
+            while n < 4 || !stop.load(Ordering::Relaxed) {
+                let i = n % PAIRS;
+                let out = env.cmd(["get", &format!("d/{i:02}a-shared"), "--at", "main"]).cwd(&dir).ok();
+                assert_bytes_eq(&out.stdout, &shared(i), "a shared value read during gc");
+                n += 1;
+            }
+        });
+        // Stop the loops however the runs end (a failed assertion must not leave them running forever).
+        struct Stop<'a>(&'a AtomicBool);
+        impl Drop for Stop<'_> {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::Relaxed);
+            }
+        }
+        let guard = Stop(&stop);
+        let first = gc(&env);
+        let second = gc(&env);
+        drop(guard);
+        reader.join().unwrap();
+        ((first, second), writer.join().unwrap())
+    });
+    let (first, second) = plans;
+    env.cmd(["commit", "-q", "-m", "late"]).cwd(&late).ok();
+    assert!(!first["repack"].as_array().unwrap().is_empty(), "the first run repacks: {first}");
+    assert!(!second["delete"].as_array().unwrap().is_empty(), "the second run deletes: {second}");
+
+    // Freed: what was stored before and is gone, less what gc wrote to hold the moved chunks (the writer's own
+    // new packs are not counted against gc).
+    let after = objects(&env.repo_dir());
+    let new_by_gc: u64 = [&first, &second]
+        .iter()
+        .flat_map(|p| p["new_packs"].as_array().unwrap().iter())
+        .filter_map(|n| after.get(n.as_str().unwrap().rsplit('/').next().unwrap()))
+        .sum();
+    let gone: u64 = before.iter().filter(|(n, _)| !after.contains_key(*n)).map(|(_, s)| s).sum();
+    let freed = gone.saturating_sub(new_by_gc);
+    let pct = freed as f64 * 100.0 / unreachable as f64;
+    eprintln!(
+        "repack reclaim: {freed} of {unreachable} unreachable bytes freed ({pct:.1} %); objects {total_before} -> {} \
+         bytes ({written} writer commits during gc)",
+        after.values().sum::<u64>()
+    );
+    assert!(pct >= 90.0, "at least 90 % of the unreachable bytes are freed, got {pct:.1} %");
+
+    // Nothing lost: every commit main had reads back, the writer's values are all there, the repository checks.
+    env.ok(["update"]);
+    for id in &main_before {
+        for i in 0..PAIRS {
+            if env.ok(["ls", "--at", id, "d/"]).lines().is_empty() {
+                continue;
+            }
+            let out = env.ok(["get", &format!("d/{i:02}a-shared"), "--at", id]);
+            assert_bytes_eq(&out.stdout, &shared(i), "a shared value of an old commit");
+        }
+    }
+    assert_bytes_eq(&env.get("late"), &shared(3), "a value staged before the repack, committed after the deletion");
+    for n in 0..written {
+        assert_bytes_eq(&env.get(&format!("w/{n}")), &shared(n % PAIRS), "a value the writer committed during gc");
+    }
+    env.ok(["check", "--read-data"]);
+    // A later run finds nothing more to do, and old commits still read through the forwards.
+    let third = gc(&env);
+    assert!(third["repack"].as_array().unwrap().is_empty(), "{third}");
+    let out = env.ok(["get", "d/00a-shared", "--at", &main_before[0]]);
+    assert_bytes_eq(&out.stdout, &shared(0), "the oldest commit of main after three runs");
+}
+
+/// Main and a deleted branch sharing packs, repacked and deleted by two gc runs; main's commit (returned) still
+/// reads back through the forwards and the repository checks clean. Runs on any backend.
+pub fn repack_and_read_back(env: &Env) -> String {
+    env.put("base", b"base");
+    env.commit("base");
+    env.ok(["fork", "side"]);
+    put_tree(env, true);
+    env.commit("side");
+    env.ok(["checkout", "main"]);
+    put_tree(env, false);
+    let id = env.commit("main");
+    env.ok(["branch", "-d", "side"]);
+    let dry = env.ok(["--json", "gc", "--dry-run", "--min-age", "0s"]).json();
+    assert!(!dry["repack"].as_array().unwrap().is_empty(), "{dry}");
+    let first = gc(env);
+    assert_eq!(first["repack"], dry["repack"], "{first}");
+    let second = gc(env);
+    for p in first["repack"].as_array().unwrap() {
+        assert!(second["delete"].as_array().unwrap().contains(p), "{second}");
+    }
+    for i in 0..PAIRS {
+        let out = env.ok(["get", &format!("d/{i:02}a-shared"), "--at", &id]);
+        assert_bytes_eq(&out.stdout, &shared(i), "read through the forward");
+    }
+    env.ok(["check", "--read-data"]);
+    id
+}
+
+#[test]
+fn a_tampered_or_missing_forwarding_table_is_an_integrity_error() {
+    let env = Env::init();
+    let id = repack_and_read_back(&env);
+    let tables = crate::util::files_under(env.repo_dir().join("forward"));
+    assert_eq!(tables.len(), 1);
+    let table = env.repo_dir().join("forward").join(&tables[0].0);
+    let good = crate::util::read(&table);
+
+    let mut bad = good.clone();
+    bad[100] ^= 1;
+    crate::util::write(&table, &bad);
+    let out = env.fails_with(13, ["get", "d/01a-shared", "--at", &id]);
+    assert!(out.stderr.contains("forwarding table"), "{out}");
+    env.fails_with(13, ["check"]);
+    // gc refuses to judge anything it cannot trace.
+    env.fails_with(13, ["gc", "--min-age", "0s", "--grace", "0s"]);
+
+    std::fs::remove_file(&table).unwrap();
+    let out = env.fails_with(13, ["get", "d/01a-shared", "--at", &id]);
+    assert!(out.stderr.contains("missing"), "{out}");
+    env.fails_with(13, ["check"]);
+
+    crate::util::write(&table, &good);
+    env.ok(["check", "--read-data"]);
+}
+
+/// gc killed at random instants while it repacks (reading old packs, writing new ones and the forwarding table,
+/// swapping the gc ref, deleting): after every kill main reads back and `check --read-data` is clean; runs to
+/// completion afterwards free the space and leave no stray forwarding table.
+#[test]
+fn gc_killed_while_repacking_loses_nothing() {
+    let env = Env::init();
+    env.put("base", b"base");
+    env.commit("base");
+    env.ok(["fork", "side"]);
+    put_tree(&env, true);
+    env.commit("side");
+    env.ok(["checkout", "main"]);
+    put_tree(&env, false);
+    let id = env.commit("main");
+    env.ok(["branch", "-d", "side"]);
+    // A run here takes tens of milliseconds: kill at every few milliseconds of it.
+    let trials = crate::killed::kill_trials(12);
+    for t in 0..trials {
+        let delay = std::time::Duration::from_millis((t as u64 * 5) % 80);
+        crate::killed::kill_after(&env, &["gc", "--grace", "0s", "--min-age", "0s"], delay);
+        let out = env.run(["check", "--read-data"]);
+        assert_eq!(out.code, 0, "trial {t}: gc killed after {delay:?}:\n{out}");
+        let i = t % PAIRS;
+        let got = env.ok(["get", &format!("d/{i:02}a-shared"), "--at", &id]).stdout;
+        assert_bytes_eq(&got, &shared(i), &format!("trial {t}: a value of main after the kill"));
+    }
+    for _ in 0..3 {
+        gc(&env);
+    }
+    for i in 0..PAIRS {
+        let got = env.ok(["get", &format!("d/{i:02}a-shared"), "--at", &id]).stdout;
+        assert_bytes_eq(&got, &shared(i), "a value of main after gc ran to completion");
+    }
+    env.ok(["check", "--read-data"]);
+    let tables = crate::util::files_under(env.repo_dir().join("forward"));
+    assert!(tables.len() <= 1, "stray forwarding tables: {tables:?}");
+    let objects = bytes_under(env.repo_dir().join("objects"));
+    assert!(objects < 8 << 20, "the branch's data was freed: {objects} bytes left");
+}
