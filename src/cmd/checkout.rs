@@ -15,11 +15,11 @@ pub struct Args {
 impl Args {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
         let mut s = Session::write(ctx)?;
-        if !s.staged.changes.is_empty() {
+        if !s.staged.is_empty() {
             anyhow::bail!(Error::Conflict {
                 what: format!(
                     "{} staged change(s) would be lost; commit them or `infini reset` first",
-                    s.staged.changes.len()
+                    s.view()?.staged_len()?
                 )
             });
         }

@@ -3,7 +3,7 @@
 use super::progress::Bar;
 use super::session::Session;
 use super::{output, Context};
-use infini::namespace::{claim_staged, NamespaceIndex};
+use infini::namespace::{claim_staged_in, NamespaceIndex};
 use infini::workspace::StagedFile;
 use infini::Error;
 
@@ -52,7 +52,7 @@ impl Args {
         if !unresolved.is_empty() {
             anyhow::bail!(Error::MergeConflict { keys: unresolved });
         }
-        if s.staged.changes.is_empty() && !self.allow_empty {
+        if s.staged.is_empty() && !self.allow_empty {
             anyhow::bail!(NothingToCommit);
         }
         let repo = s.repo.clone();
@@ -60,13 +60,17 @@ impl Args {
             Some(p) => Some(repo.read_commit(&p)?),
             None => None,
         };
-        let bar = Bar::spinner(ctx, "commit", &format!("{} staged changes", s.staged.changes.len()));
+        let what = match s.staged.spilled {
+            Some(_) => "staged changes".to_string(),
+            None => format!("{} staged changes", s.staged.changes.len()),
+        };
+        let bar = Bar::spinner(ctx, "commit", &what);
         let idx = NamespaceIndex::default();
         repo.load_index(&idx, base.as_ref())?;
-        idx.ns.import_staged(s.staged_changes())?;
+        s.attach_staged(&idx.ns)?;
         // Everything staged must still be there, and stay: a pack gc condemned is pardoned, one it removed stops
         // the commit before anything is published.
-        claim_staged(&repo, &s.staged_changes(), s.staged.gc_deletions)?;
+        claim_staged_in(&repo, &idx.ns, s.staged.gc_deletions)?;
         let c = repo.commit_index_on(&branch, &self.message, &idx, base.as_ref())?;
         drop(bar);
         s.staged = StagedFile::default();

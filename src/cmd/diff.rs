@@ -57,7 +57,8 @@ pub fn to_workspace(s: &Session, a: Option<&CommitInfo>, ns_a: &Namespace) -> an
     let mut rows: BTreeMap<String, Row> =
         between(s, a, s.tip.as_ref())?.into_iter().map(|r| (r.key.clone(), r)).collect();
     let view = s.view()?;
-    for (key, new) in view.staged() {
+    for change in view.staged_iter() {
+        let (key, new) = change?;
         let old = ns_a.get(&key)?;
         if old == new {
             rows.remove(&key);

@@ -5,6 +5,7 @@ use super::session::Session;
 use super::{output, usage, Context};
 use infini::files::{file_entry, put_tree, PutTreeOptions};
 use infini::namespace::{check_key, store_value};
+use infini::workspace::spill_at;
 use infini::Error;
 use std::path::Path;
 
@@ -33,7 +34,7 @@ impl Args {
         s.branch_for_write()?;
         let ns = s.view()?;
         let gc_deletions = s.repo.sync_dedup_index()?;
-        if s.staged.changes.is_empty() {
+        if s.staged.is_empty() {
             // Recorded before anything is staged: a commit compares it with the repository's count to know whether
             // a gc run could have deleted what these changes point into.
             s.staged.gc_deletions = Some(gc_deletions);
@@ -80,6 +81,9 @@ impl Args {
                 exclude: vec![s.workspace()?.dir()],
                 progress: bar.sink(),
                 write: s.repo.write_options(),
+                spill_at: spill_at(),
+                // Keys are listed for --json, and to resolve conflicts they stage again.
+                count_only: !ctx.global.json && s.conflicts().is_empty(),
             };
             let out = put_tree(&s.repo, &ns, &dir, &opts)?;
             if let Some(first) = &out.first_special {
@@ -98,7 +102,7 @@ impl Args {
             // Staging a key again is how a conflict is resolved with this side's value, even with the same bytes.
             s.resolve(out.staged.iter().map(|(k, _)| k.as_str()));
             s.save_staged(&ns)?;
-            let files = (out.staged.len() + out.unchanged) as u64;
+            let files = (out.staged_count + out.unchanged) as u64;
             bar.finish(|took| {
                 format!(
                     "put -r: {} files, {} in {}",
@@ -113,7 +117,7 @@ impl Args {
                 v.extend(out.removed.iter().map(|k| serde_json::json!({ "key": k, "removed": true })));
                 output::json(&serde_json::Value::Array(v))?;
             } else {
-                let mut msg = format!("staged {} keys", out.staged.len());
+                let mut msg = format!("staged {} keys", out.staged_count);
                 if self.delete {
                     msg += &format!(", {} removed", out.removed.len());
                 }

@@ -14,15 +14,15 @@ impl Args {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
         let mut s = Session::write(ctx)?;
         let ns = s.view()?;
-        let before = ns.staged_len();
+        let before = ns.staged_len()?;
         if self.keys.is_empty() {
             ns.reset();
         } else {
             for k in &self.keys {
-                ns.unstage(k);
+                ns.unstage(k)?;
             }
         }
-        let dropped = before - ns.staged_len();
+        let dropped = before - ns.staged_len()?;
         s.save_staged(&ns)?;
         if ctx.global.json {
             output::json(&serde_json::json!({ "unstaged": dropped }))?;

@@ -4,7 +4,7 @@ use super::{password, Context};
 use anyhow::Context as _;
 use infini::backends::{Backend, DirBackend, Faulty, Op, Retry, RetryPolicy, S3Backend, S3Config};
 use infini::namespace::{Namespace, NamespaceIndex};
-use infini::workspace::{Head, StagedFile, Workspace, WorkspaceConfig, DIR};
+use infini::workspace::{spill_at, Head, StagedFile, Workspace, WorkspaceConfig, DIR};
 use infini::WarmNotice;
 use infini::{Branch, CacheStats, ChunkPointer, CommitInfo, Error, Repository, SeenRef, StoreOptions};
 use std::path::{Path, PathBuf};
@@ -214,8 +214,18 @@ impl Session {
     pub fn view(&self) -> anyhow::Result<Namespace> {
         let idx = NamespaceIndex::default();
         self.repo.load_index(&idx, self.tip.as_ref())?;
-        idx.ns.import_staged(self.staged_changes())?;
+        self.attach_staged(&idx.ns)?;
         Ok(idx.ns)
+    }
+
+    /// Give `ns` (just loaded) the workspace's staged changes: the spilled ones (and where to spill more), then
+    /// those kept in the staged file.
+    pub fn attach_staged(&self, ns: &Namespace) -> anyhow::Result<()> {
+        match &self.ws {
+            Some(ws) => ws.attach_staging(&self.repo, ns, &self.staged)?,
+            None => ns.import_staged(self.staged_changes())?,
+        }
+        Ok(())
     }
 
     /// The namespace at a revision (no staged changes), with the commit.
@@ -246,24 +256,50 @@ impl Session {
     /// staging anything else for it (`put`, `rm`, ...) resolves it with that value, unstaging it (`reset KEY`) takes
     /// the branch's value. [`Session::resolve`] resolves keys explicitly (a `put` of the same bytes again).
     pub fn save_staged(&mut self, ns: &Namespace) -> anyhow::Result<()> {
+        let mut conflicts = Vec::new();
+        if !self.staged.conflicts.is_empty() {
+            // The changes staged before this command, to compare each conflicted key's change with.
+            let before = NamespaceIndex::default();
+            self.attach_staged(&before.ns)?;
+            for k in &self.staged.conflicts {
+                let key = String::from_utf8_lossy(k).into_owned();
+                let now = ns.staged_change(&key)?;
+                if now.is_some() && now == before.ns.staged_change(&key)? {
+                    conflicts.push(k.clone());
+                }
+            }
+        }
+        let base = if self.staged.is_empty() { self.tip_ptr() } else { self.staged.base };
+        self.persist(ns, base, conflicts)
+    }
+
+    /// Write `ns`'s staged changes as the workspace's, based on `base`, with `conflicts`: the values they point to
+    /// are flushed, changes beyond [`spill_at`] (or all of them, once some were spilled) are spilled out of memory
+    /// and made durable, then the staged file is replaced.
+    fn persist(
+        &mut self,
+        ns: &Namespace,
+        base: Option<ChunkPointer>,
+        conflicts: Vec<serde_bytes::ByteBuf>,
+    ) -> anyhow::Result<()> {
         self.repo.flush()?;
+        if ns.can_spill() && (ns.staged_in_memory() >= spill_at() || ns.spilled_root().is_some()) {
+            ns.spill()?;
+        }
+        let ws = self.workspace()?;
+        let spilled = ns.spilled_root();
+        if spilled.is_some() {
+            ws.sync_staging(&self.repo)?;
+        }
         let changes: Vec<_> = ns
             .export_staged()
             .into_iter()
             .map(|(k, v)| (serde_bytes::ByteBuf::from(k), v.map(serde_bytes::ByteBuf::from)))
             .collect();
-        let before: std::collections::HashMap<_, _> = self.staged.changes.iter().cloned().collect();
-        let conflicts = self
-            .staged
-            .conflicts
-            .iter()
-            .filter(|k| changes.iter().any(|(ck, cv)| ck == *k && before.get(*k) == Some(cv)))
-            .cloned()
-            .collect();
-        let base = if self.staged.changes.is_empty() { self.tip_ptr() } else { self.staged.base };
-        self.staged = StagedFile { base, changes, conflicts, gc_deletions: self.staged.gc_deletions };
-        let ws = self.workspace()?;
-        ws.save_staged(&self.repo, &self.staged)?;
+        let staged =
+            StagedFile { base, changes, conflicts, gc_deletions: self.staged.gc_deletions, spilled, version: None };
+        ws.save_staged(&self.repo, &staged)?;
+        self.staged = staged;
         Ok(())
     }
 
@@ -286,49 +322,42 @@ impl Session {
     pub fn update(&mut self, side: Option<Side>) -> anyhow::Result<Rebased> {
         let idx = NamespaceIndex::default();
         let base = match self.staged.base {
-            Some(p) if !self.staged.changes.is_empty() => Some(self.repo.read_commit(&p)?),
+            Some(p) if !self.staged.is_empty() => Some(self.repo.read_commit(&p)?),
             _ => self.tip.clone(),
         };
         self.repo.load_index(&idx, base.as_ref())?;
-        idx.ns.import_staged(self.staged_changes())?;
-        let before = idx.ns.staged_len();
+        self.attach_staged(&idx.ns)?;
+        let before = idx.ns.staged_len()?;
         let head = NamespaceIndex::default();
         self.repo.load_index(&head, self.tip.as_ref())?;
         let found = idx.ns.rebase_onto(&head.ns)?;
-        let dropped = before - idx.ns.staged_len();
+        let dropped = before - idx.ns.staged_len()?;
         let mut conflicts: Vec<String> = self.conflicts();
         for k in found {
             if !conflicts.contains(&k) {
                 conflicts.push(k);
             }
         }
-        let still_staged: std::collections::HashSet<String> = idx.ns.staged().into_iter().map(|(k, _)| k).collect();
-        conflicts.retain(|k| still_staged.contains(k));
+        let mut still_staged = Vec::with_capacity(conflicts.len());
+        for k in conflicts {
+            if idx.ns.staged_change(&k)?.is_some() {
+                still_staged.push(k);
+            }
+        }
+        let mut conflicts = still_staged;
         conflicts.sort();
         match side {
             Some(Side::Ours) => conflicts.clear(),
             Some(Side::Theirs) => {
                 for k in conflicts.drain(..) {
-                    idx.ns.unstage(&k);
+                    idx.ns.unstage(&k)?;
                 }
             }
             None => {}
         }
-        self.repo.flush()?;
-        let changes: Vec<_> = idx
-            .ns
-            .export_staged()
-            .into_iter()
-            .map(|(k, v)| (serde_bytes::ByteBuf::from(k), v.map(serde_bytes::ByteBuf::from)))
-            .collect();
-        self.staged = StagedFile {
-            gc_deletions: self.staged.gc_deletions,
-            base: self.tip_ptr(),
-            conflicts: conflicts.iter().map(|k| serde_bytes::ByteBuf::from(k.as_bytes().to_vec())).collect(),
-            changes,
-        };
-        self.workspace()?.save_staged(&self.repo, &self.staged)?;
-        Ok(Rebased { conflicts, dropped, staged: self.staged.changes.len() })
+        let keys = conflicts.iter().map(|k| serde_bytes::ByteBuf::from(k.as_bytes().to_vec())).collect();
+        self.persist(&idx.ns, self.tip_ptr(), keys)?;
+        Ok(Rebased { conflicts, dropped, staged: idx.ns.staged_len()? })
     }
 }
 

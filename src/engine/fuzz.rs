@@ -291,11 +291,15 @@ pub(crate) fn target_staged_file(n: usize) {
         changes: vec![(serde_bytes::ByteBuf::from(b"k".to_vec()), Some(serde_bytes::ByteBuf::from(b"v".to_vec())))],
         conflicts: vec![serde_bytes::ByteBuf::from(b"k".to_vec())],
         gc_deletions: Some(1),
+        spilled: Some(ptr(2)),
+        version: Some(2),
     };
     let sample = cbor(&staged);
     let path = ws.dir().join("staged");
     inputs(9, &[sample], n, &mut |b| {
         std::fs::write(&path, k.seal(Kind::Workspace, b"staged", b)).expect("staged");
+        let _ = ws.load_staged(&repo);
+        std::fs::write(&path, k.seal(Kind::Workspace, b"staged/2", b)).expect("staged");
         let _ = ws.load_staged(&repo);
         std::fs::write(&path, b).expect("staged");
         let _ = ws.load_staged(&repo);

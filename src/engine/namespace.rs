@@ -209,6 +209,21 @@ fn staged_pointers(
     Ok(packs)
 }
 
+/// Like [`claim_staged`], for every change staged in `ns` (those held in memory and the spilled ones, read as a
+/// stream: memory follows the number of chunk pointers, values held inline take none).
+pub fn claim_staged_in(repo: &Repository, ns: &Namespace, gc_deletions: Option<u64>) -> Result<()> {
+    let mut pointers = std::collections::HashSet::new();
+    for change in ns.staged_iter() {
+        let (_, v) = change?;
+        let Some(e) = v else { continue };
+        e.blob.for_each_pointer(repo.store(), &mut |_, p| {
+            pointers.insert(*p);
+            Ok(())
+        })?;
+    }
+    repo.claim_packs(&pointers, gc_deletions)
+}
+
 /// Secure every pack that staged changes (`(key, encoded entry or None)`, as exported) point into before a commit
 /// publishes them (for a chunk of a pack gc repacked, the pack it moved to): packs garbage collection condemned are
 /// pardoned; a pack already gone (or being deleted) is

@@ -169,3 +169,55 @@ fn a_full_disk_is_a_clear_error_and_loses_nothing() {
     env.fails_with(3, ["get", "huge"]);
     env.ok(["check", "--read-data"]);
 }
+
+/// With staged changes spilled into `.infini/staging/` (a low `INFINI_SPILL_AT`), a `put -r` or a `commit` killed
+/// at any instant loses nothing: after a killed put the staged set is the one before it or the one it was making,
+/// never part of one; after a killed commit every key is committed or still staged; and the work runs again.
+#[test]
+fn killing_a_put_or_commit_of_spilled_changes_loses_nothing() {
+    let mut env = Env::init();
+    env.set("INFINI_SPILL_AT", "200");
+    let src = env.root.join("tree");
+    for i in 0..4000 {
+        write(src.join(format!("d{}/f{i:04}", i % 13)), format!("value {i}").as_bytes());
+    }
+    env.ok(["put", "-r", src.to_str().unwrap(), "a"]);
+    assert!(env.ws.join(".infini/staging").is_dir(), "the staged changes are spilled");
+    let mut state = 7u64;
+    let mut next_delay = || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        Duration::from_millis((state >> 33) % 400)
+    };
+    for t in 0..kill_trials(6) {
+        let prefix = format!("b{t}");
+        let delay = next_delay();
+        kill_after(&env, &["put", "-r", src.to_str().unwrap(), &prefix], delay);
+        let staged = env.ok(["status"]).lines().len();
+        let here = env.ok(["ls", &format!("{prefix}/")]).lines().len();
+        assert!(here == 0 || here == 4000, "trial {t}: killed after {delay:?}: {here} keys of the put staged");
+        assert!(staged == 4000 * (t + 1) || staged == 4000 * (t + 2), "trial {t}: {staged} staged");
+        if here == 0 {
+            env.ok(["put", "-r", src.to_str().unwrap(), &prefix]);
+        }
+    }
+    let all = 4000 * (kill_trials(6) + 1);
+    assert_eq!(env.ok(["status"]).lines().len(), all);
+    for t in 0..kill_trials(6) {
+        let delay = next_delay();
+        kill_after(&env, &["commit", "-m", &format!("c{t}")], delay);
+        let at_head = env.run(["ls", "--at", "HEAD"]);
+        let committed = if at_head.code == 0 { at_head.lines().len() } else { 0 };
+        let staged = env.ok(["status"]).lines().len();
+        let listed = env.ok(["ls"]).lines().len();
+        assert_eq!(listed, all, "trial {t}: killed commit after {delay:?}: every key committed or staged");
+        assert!(committed == 0 || committed == all, "trial {t}: {committed} keys committed: all or none");
+        assert!(staged == all || staged == 0, "trial {t}: {staged} staged");
+        env.ok(["check", "--read-data"]);
+    }
+    if !env.ok(["status"]).lines().is_empty() {
+        env.commit("final");
+    }
+    assert_eq!(env.ok(["ls"]).lines().len(), all);
+    assert_eq!(env.get("a/d5/f0005"), b"value 5");
+    assert_eq!(env.get("b0/d8/f3999"), b"value 3999");
+}

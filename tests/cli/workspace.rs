@@ -299,3 +299,103 @@ fn key_file_has_mode_0600() {
     env.put("k", b"v");
     assert_eq!(mode(&staged) & 0o077, 0, "the staged file is not readable by others either");
 }
+
+/// Many staged keys are spilled out of memory into `.infini/staging/`: every command sees them as staged, a crash
+/// at any point of a spill (nodes appended but the staged file not yet replaced, or a torn segment tail) keeps the
+/// last saved state, and commit writes exactly them.
+#[test]
+fn spilled_staged_changes_survive_crashes_and_commit() {
+    let mut env = Env::init();
+    env.set("INFINI_SPILL_AT", "40");
+    env.put("early", b"committed");
+    let base = env.commit("base");
+    let src = env.root.join("src");
+    for i in 0..300 {
+        write(src.join(format!("d{}/f{i:03}", i % 7)), format!("value {i}").as_bytes());
+    }
+    env.ok(["put", "-r", src.to_str().unwrap(), "a/"]);
+    let staging = env.ws.join(".infini/staging");
+    assert!(staging.is_dir(), "300 staged keys with INFINI_SPILL_AT=40 are spilled");
+    let saved_staged = read(env.ws.join(".infini/staged"));
+    assert_eq!(env.ok(["ls", "a/"]).lines().len(), 300);
+    assert_eq!(env.get("a/d3/f003"), b"value 3");
+    assert_eq!(env.ok(["status"]).lines().len(), 300);
+
+    // A second put -r spills more; then pretend it crashed before the staged file was replaced: the nodes it
+    // appended are unreachable and the first put's state is intact.
+    env.ok(["put", "-r", src.to_str().unwrap(), "b/"]);
+    assert_eq!(env.ok(["ls"]).lines().len(), 601);
+    std::fs::write(env.ws.join(".infini/staged"), &saved_staged).unwrap();
+    assert_eq!(env.ok(["ls"]).lines().len(), 301, "back to the saved state: early + a/");
+    // A torn write at the end of a segment is ignored too.
+    let seg = std::fs::read_dir(&staging).unwrap().map(|e| e.unwrap().path()).max().unwrap();
+    let mut f = std::fs::OpenOptions::new().append(true).open(&seg).unwrap();
+    std::io::Write::write_all(&mut f, b"half a node").unwrap();
+    drop(f);
+    assert_eq!(env.get("a/d5/f299"), b"value 299");
+    // Spilled changes are sealed: no value appears in the clear.
+    for e in std::fs::read_dir(&staging).unwrap() {
+        assert!(!contains(&read(e.unwrap().path()), b"value 1"), "staging segments are sealed");
+    }
+
+    // Changes on top of spilled ones: overwrite, remove, unstage.
+    env.put("a/d0/f000", b"changed");
+    env.ok(["rm", "a/d1/f001"]);
+    env.ok(["reset", "a/d2/f002"]);
+    let status = env.ok(["status"]).lines();
+    assert_eq!(status.len(), 298, "300 added, one removed before commit, one unstaged: {status:?}");
+    assert!(status.contains(&"A\ta/d0/f000".to_string()));
+    assert_eq!(env.ok(["diff"]).lines().len(), 298);
+    // checkout refuses while spilled changes are staged.
+    env.cmd(["checkout", base.as_str()]).fails_with(11);
+
+    env.commit("many");
+    assert!(!staging.exists(), "nothing staged: the staging directory is gone");
+    assert!(env.ok(["status"]).stdout.is_empty());
+    let listing = env.ok(["ls"]).lines();
+    assert_eq!(listing.len(), 299, "{listing:?}");
+    assert_eq!(env.get("a/d0/f000"), b"changed");
+    assert_eq!(env.get("a/d4/f004"), b"value 4");
+    assert_eq!(env.get("early"), b"committed");
+    env.cmd(["get", "a/d1/f001"]).fails_with(3);
+    env.cmd(["get", "a/d2/f002"]).fails_with(3);
+
+    // reset drops spilled changes too.
+    env.ok(["put", "-r", src.to_str().unwrap(), "c/"]);
+    assert!(staging.is_dir());
+    env.ok(["reset"]);
+    assert!(!staging.exists());
+    assert!(env.ok(["status"]).stdout.is_empty());
+}
+
+/// 30,000 keys put with a spill threshold of 1,000: the staged set goes out of memory thirty times over, and the
+/// commit holds every key with its exact bytes.
+#[test]
+fn thirty_thousand_spilled_keys_commit_byte_exact() {
+    let mut env = Env::init();
+    env.set("INFINI_SPILL_AT", "1000");
+    let src = env.root.join("many");
+    for i in 0..30_000u32 {
+        // Sizes and contents vary with i; a few values are large enough to go into chunks.
+        let mut v = format!("value {i} ").into_bytes();
+        v.resize(8 + (i as usize * 7919) % 300, b'a' + (i % 26) as u8);
+        if i % 5000 == 0 {
+            v = random_bytes(u64::from(i), 70_000);
+        }
+        write(src.join(format!("d{:02}/k{i:05}", i % 37)), &v);
+    }
+    let out = env.ok(["put", "-r", src.to_str().unwrap(), "m"]);
+    assert!(out.stderr.contains("staged 30000 keys"), "{}", out.stderr);
+    let staging = env.ws.join(".infini/staging");
+    assert!(staging.is_dir(), "30,000 staged keys over a threshold of 1,000 are spilled");
+    let staged_file = std::fs::metadata(env.ws.join(".infini/staged")).unwrap().len();
+    assert!(staged_file < 64 * 1024, "the staged file names the spilled tree, not 30,000 changes: {staged_file} bytes");
+    assert_eq!(env.ok(["status"]).lines().len(), 30_000);
+    env.commit("thirty thousand");
+    assert!(!staging.exists());
+    assert_eq!(env.ok(["ls", "m/"]).lines().len(), 30_000);
+    let dst = env.root.join("out");
+    env.ok(["get", "-r", "m", dst.to_str().unwrap()]);
+    assert_same_tree(&src, &dst, "30,000 spilled keys, committed and written back");
+    env.ok(["check", "--read-data"]);
+}

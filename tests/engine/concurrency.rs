@@ -92,7 +92,7 @@ fn overlapping_edits_conflict_and_name_the_key() {
     assert_eq!(b.index().committed(&"shared".to_string()).unwrap(), Some(1));
     assert_eq!(b.index().committed(&"only-a".to_string()).unwrap(), Some(1));
     // Taking theirs for "shared" (unstage) and committing keeps a's and b's other changes.
-    b.index().unstage(&"shared".to_string());
+    b.index().unstage(&"shared".to_string()).unwrap();
     b.commit("b rebased").unwrap();
     let after = Infinitree::<VersionedMap<String, u64>>::open(open(backend_again.clone(), &master), "main").unwrap();
     assert_eq!(after.index().get(&"shared".to_string()).unwrap(), Some(1));

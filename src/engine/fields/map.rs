@@ -1,5 +1,6 @@
 //! [`VersionedMap`]: an ordered map whose committed state is an index tree and whose changes are staged in memory
-//! until commit.
+//! until commit — or, for a large set of changes, spilled into a tree of their own in a separate node store (see
+//! [`VersionedMap::spill`]).
 //!
 //! ```
 //! use infini::backends::MemoryBackend;
@@ -49,6 +50,36 @@ use std::sync::{Arc, RwLock};
 /// Staged changes: encoded key -> new value (`None` = removed).
 type Staged<V> = BTreeMap<Vec<u8>, Option<V>>;
 
+/// Staged changes moved out of memory: a tree in a node store of their own, whose values are `1 || CBOR(value)`
+/// for a value and `0` for a removal.
+struct Spill {
+    store: Arc<dyn NodeStore>,
+    root: Option<ChunkPointer>,
+}
+
+/// Changes applied to the committed tree per batch (bounds the memory a commit of many spilled changes takes).
+const COMMIT_BATCH: usize = 20_000;
+
+fn encode_spilled(v: Option<&[u8]>) -> Vec<u8> {
+    match v {
+        Some(b) => {
+            let mut out = Vec::with_capacity(b.len() + 1);
+            out.push(1);
+            out.extend_from_slice(b);
+            out
+        }
+        None => vec![0],
+    }
+}
+
+fn decode_spilled(b: &[u8]) -> Result<Option<&[u8]>> {
+    match b.split_first() {
+        Some((1, rest)) => Ok(Some(rest)),
+        Some((0, [])) => Ok(None),
+        _ => Err(Error::integrity("a spilled staged change does not decode")),
+    }
+}
+
 /// A versioned ordered map `K -> V`, stored as an index tree, values kept as the strategy `S` says ([`Local`]:
 /// in the tree's leaves; [`Sparse`](super::Sparse): each value a chunk of its own).
 ///
@@ -58,6 +89,7 @@ pub struct VersionedMap<K, V, S = Local> {
     store: RwLock<Option<Arc<Store>>>,
     base: RwLock<Option<ChunkPointer>>,
     staged: RwLock<Staged<V>>,
+    spill: RwLock<Option<Spill>>,
     _k: PhantomData<fn() -> (K, S)>,
 }
 
@@ -67,6 +99,7 @@ impl<K, V, S> Default for VersionedMap<K, V, S> {
             store: RwLock::new(None),
             base: RwLock::new(None),
             staged: RwLock::new(BTreeMap::new()),
+            spill: RwLock::new(None),
             _k: PhantomData,
         }
     }
@@ -135,7 +168,25 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S:
         if let Some(change) = self.staged.read().expect("field lock").get(&ek) {
             return Ok(change.clone());
         }
-        self.get_committed(&ek)
+        self.get_unstaged(&ek)
+    }
+
+    /// The spilled change of `ek` if there is one (`Some(None)`: a removal), else `None`.
+    fn get_spilled(&self, ek: &[u8]) -> Result<Option<Option<V>>> {
+        let spill = self.spill.read().expect("field lock");
+        let Some(sp) = spill.as_ref().filter(|sp| sp.root.is_some()) else { return Ok(None) };
+        match tree::get(&*sp.store, sp.root.as_ref(), ek)? {
+            Some(b) => Ok(Some(decode_spilled(&b)?.map(decode_value).transpose()?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The value of `ek` below the changes held in memory: spilled, else committed.
+    fn get_unstaged(&self, ek: &[u8]) -> Result<Option<V>> {
+        match self.get_spilled(ek)? {
+            Some(change) => Ok(change),
+            None => self.get_committed(ek),
+        }
     }
 
     fn get_committed(&self, ek: &[u8]) -> Result<Option<V>> {
@@ -168,7 +219,9 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S:
         let old_base = self.base();
         let mut conflicts = Vec::new();
         let mut settled = Vec::new();
-        for (k, ours) in self.export_staged() {
+        for change in self.staged_stream(None, None) {
+            let (k, ours) = change?;
+            let ours = ours.as_ref().map(encode_value);
             let at_new = match new_base {
                 Some(b) => tree::get(&*store as &dyn NodeStore, Some(&b), &k)?,
                 None => None,
@@ -185,10 +238,7 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S:
                 conflicts.push(K::decode(&k).ok_or_else(|| Error::integrity("staged key does not decode"))?);
             }
         }
-        let mut staged = self.staged.write().expect("field lock");
-        for k in settled {
-            staged.remove(&k);
-        }
+        self.unstage_encoded(settled)?;
         *self.base.write().expect("field lock") = new_base;
         Ok(conflicts)
     }
@@ -206,6 +256,9 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S:
         if let Some(change) = self.staged.read().expect("field lock").get(&ek) {
             return Ok(change.is_some());
         }
+        if let Some(change) = self.get_spilled(&ek)? {
+            return Ok(change.is_some());
+        }
         self.has_committed(&ek)
     }
 
@@ -216,10 +269,10 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S:
             (Some(store), Some(base)) => tree::len(&*store as &dyn NodeStore, Some(&base))?,
             _ => 0,
         };
-        let staged = self.staged.read().expect("field lock");
         let mut n = committed;
-        for (k, v) in staged.iter() {
-            match (self.has_committed(k)?, v.is_some()) {
+        for change in self.staged_stream(None, None) {
+            let (k, v) = change?;
+            match (self.has_committed(&k)?, v.is_some()) {
                 (false, true) => n += 1,
                 (true, false) => n -= 1,
                 _ => {}
@@ -244,7 +297,7 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S:
         let mut staged = self.staged.write().expect("field lock");
         let current = match staged.get(&ek) {
             Some(v) => v.clone(),
-            None => self.get_committed(&ek)?,
+            None => self.get_unstaged(&ek)?,
         };
         if let Some(v) = current {
             return Ok(v);
@@ -262,7 +315,7 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S:
         let mut staged = self.staged.write().expect("field lock");
         let current = match staged.get(&ek) {
             Some(v) => v.clone(),
-            None => self.get_committed(&ek)?,
+            None => self.get_unstaged(&ek)?,
         };
         let Some(mut v) = current else { return Ok(None) };
         f(&mut v);
@@ -276,26 +329,129 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S:
     }
 
     /// Drop a staged change of `k` (back to the committed value).
-    pub fn unstage(&self, k: &K) {
-        self.staged.write().expect("field lock").remove(&k.encode());
+    pub fn unstage(&self, k: &K) -> Result<()> {
+        self.unstage_encoded(vec![k.encode()])
+    }
+
+    /// Drop the staged changes of the encoded keys `keys`, in memory and spilled.
+    fn unstage_encoded(&self, mut keys: Vec<Vec<u8>>) -> Result<()> {
+        let mut staged = self.staged.write().expect("field lock");
+        for k in &keys {
+            staged.remove(k);
+        }
+        let mut spill = self.spill.write().expect("field lock");
+        if let Some(sp) = spill.as_mut().filter(|sp| sp.root.is_some()) {
+            keys.sort();
+            keys.dedup();
+            for batch in keys.chunks(COMMIT_BATCH) {
+                let removals = batch.iter().map(|k| (k.clone(), None)).collect();
+                sp.root = tree::apply(&*sp.store, sp.root, removals)?;
+            }
+        }
+        Ok(())
     }
 
     /// Drop every staged change.
     pub fn reset(&self) {
         self.staged.write().expect("field lock").clear();
+        if let Some(sp) = self.spill.write().expect("field lock").as_mut() {
+            sp.root = None;
+        }
     }
 
-    /// Staged changes in key order.
-    pub fn staged(&self) -> Vec<(K, Option<V>)> {
-        self.staged.read().expect("field lock").iter().filter_map(|(k, v)| Some((K::decode(k)?, v.clone()))).collect()
+    /// Staged changes in key order (spilled ones included).
+    pub fn staged(&self) -> Result<Vec<(K, Option<V>)>> {
+        self.staged_stream(None, None).map(|c| c.and_then(|(k, v)| Ok((typed_key(&k)?, v)))).collect()
     }
 
-    /// Number of staged changes.
-    pub fn staged_len(&self) -> usize {
+    /// Staged changes in key order (spilled ones included), streaming.
+    pub fn staged_iter(&self) -> impl Iterator<Item = Result<(K, Option<V>)>> {
+        self.staged_stream(None, None).map(|c| c.and_then(|(k, v)| Ok((typed_key(&k)?, v))))
+    }
+
+    /// Number of staged changes (spilled ones included: they are counted by reading them).
+    pub fn staged_len(&self) -> Result<usize> {
+        if self.spilled_root().is_none() {
+            return Ok(self.staged_in_memory());
+        }
+        let mut n = 0;
+        for change in self.staged_stream(None, None) {
+            change?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Whether anything is staged (in memory or spilled).
+    pub fn has_staged(&self) -> bool {
+        self.staged_in_memory() > 0 || self.spilled_root().is_some()
+    }
+
+    /// The staged change of `k`, if any (`Some(None)`: its removal is staged), in memory or spilled.
+    pub fn staged_change(&self, k: &K) -> Result<Option<Option<V>>> {
+        let ek = k.encode();
+        if let Some(change) = self.staged.read().expect("field lock").get(&ek) {
+            return Ok(Some(change.clone()));
+        }
+        self.get_spilled(&ek)
+    }
+
+    /// Number of staged changes held in memory (not spilled).
+    pub fn staged_in_memory(&self) -> usize {
         self.staged.read().expect("field lock").len()
     }
 
-    /// Staged changes encoded (to persist them between processes).
+    /// Keep staged changes beyond memory in `store` (a node store of their own, never the repository's), starting
+    /// from the spilled tree `root` (as [`VersionedMap::spilled_root`] returned it). See [`VersionedMap::spill`].
+    pub(crate) fn attach_spill(&self, store: Arc<dyn NodeStore>, root: Option<ChunkPointer>) {
+        *self.spill.write().expect("field lock") = Some(Spill { store, root });
+    }
+
+    /// Whether a spill store is attached.
+    pub fn can_spill(&self) -> bool {
+        self.spill.read().expect("field lock").is_some()
+    }
+
+    /// Move the staged changes held in memory into the spilled tree of the attached spill store, so that staging
+    /// any number of changes takes bounded memory; reads, [`staged`](Self::staged) and commits see them as before.
+    /// Without a spill store attached (the command line's workspaces attach one), nothing happens.
+    pub fn spill(&self) -> Result<()> {
+        let mut spill = self.spill.write().expect("field lock");
+        let Some(sp) = spill.as_mut() else { return Ok(()) };
+        let mut staged = self.staged.write().expect("field lock");
+        if staged.is_empty() {
+            return Ok(());
+        }
+        let changes: Vec<(Vec<u8>, Option<Vec<u8>>)> = staged
+            .iter()
+            .map(|(k, v)| (k.clone(), Some(encode_spilled(v.as_ref().map(encode_value).as_deref()))))
+            .collect();
+        sp.root = tree::apply(&*sp.store, sp.root, changes)?;
+        staged.clear();
+        Ok(())
+    }
+
+    /// The tree of spilled staged changes (`None`: nothing spilled).
+    pub fn spilled_root(&self) -> Option<ChunkPointer> {
+        self.spill.read().expect("field lock").as_ref().and_then(|s| s.root)
+    }
+
+    /// Every staged change with an encoded key in `[start, end)`, in key order: the changes held in memory over
+    /// the spilled ones, streaming over the spilled tree.
+    fn staged_stream(&self, start: Option<Vec<u8>>, end: Option<Vec<u8>>) -> StagedChanges<V> {
+        let mem = self.staged_between(&start, &end);
+        let spilled = self
+            .spill
+            .read()
+            .expect("field lock")
+            .as_ref()
+            .filter(|sp| sp.root.is_some())
+            .map(|sp| tree::range_shared(sp.store.clone(), sp.root, start, end).peekable());
+        StagedChanges { mem: mem.into_iter().peekable(), spilled, ahead: None }
+    }
+
+    /// Staged changes held in memory, encoded (to persist them between processes; spilled changes are persisted
+    /// by their tree, [`VersionedMap::spilled_root`]).
     pub fn export_staged(&self) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
         self.staged.read().expect("field lock").iter().map(|(k, v)| (k.clone(), v.as_ref().map(encode_value))).collect()
     }
@@ -324,17 +480,13 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S:
     }
 
     fn entries(&self, start: Option<Vec<u8>>, end: Option<Vec<u8>>) -> MapIter<'static, K, V, S> {
-        let staged = self.staged_between(&start, &end);
+        let staged = self.staged_stream(start.clone(), end.clone());
         let store = self.store();
         let committed = store.clone().map(|store| {
             let nodes: Arc<dyn NodeStore> = store;
             tree::range_shared(nodes, self.base(), start, end).peekable()
         });
-        MapIter {
-            merge: Merge { committed, staged: staged.into_iter().peekable() },
-            handle: store.map(StoreHandle::Shared),
-            _k: PhantomData,
-        }
+        MapIter { merge: Merge { committed, staged }, handle: store.map(StoreHandle::Shared), _k: PhantomData }
     }
 
     /// Every entry in key order, staged changes included. Streams from the tree: memory is bounded by the tree's
@@ -365,23 +517,23 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S:
     /// Every key in order, staged changes included, without reading any value: with the [`Sparse`](super::Sparse)
     /// strategy no value chunk is fetched at all.
     pub fn keys(&self) -> Keys<K, V> {
-        let staged = self.staged_between(&None, &None);
+        let staged = self.staged_stream(None, None);
         let committed = self.store().map(|store| {
             let nodes: Arc<dyn NodeStore> = store;
             tree::range_shared(nodes, self.base(), None, None).peekable()
         });
-        Keys { inner: Merge { committed, staged: staged.into_iter().peekable() }, _k: PhantomData }
+        Keys { inner: Merge { committed, staged }, _k: PhantomData }
     }
 
     /// Entries whose keys start with `prefix`, committed merged with staged, in key order. Streams: memory is
     /// bounded by the tree's depth plus the staged changes.
     pub(crate) fn iter_prefix<'a>(&self, store: &'a Store, prefix: &[u8]) -> MapIter<'a, K, V, S> {
         let start = (!prefix.is_empty()).then(|| prefix.to_vec());
-        let staged = self.staged_between(&start, &tree::prefix_end(prefix));
+        let staged = self.staged_stream(start, tree::prefix_end(prefix));
         MapIter {
             merge: Merge {
                 committed: Some(tree::prefix(store as &dyn NodeStore, self.base(), prefix).peekable()),
-                staged: staged.into_iter().peekable(),
+                staged,
             },
             handle: Some(StoreHandle::Borrowed(store)),
             _k: PhantomData,
@@ -423,13 +575,64 @@ enum Source<V> {
     Staged(V),
 }
 
+/// Staged changes in key order: those held in memory over the spilled ones (decoded as they are read).
+pub(crate) struct StagedChanges<V> {
+    mem: Peekable<std::vec::IntoIter<(Vec<u8>, Option<V>)>>,
+    spilled: Option<Peekable<tree::Range<'static>>>,
+    ahead: Option<Result<(Vec<u8>, Option<V>)>>,
+}
+
+impl<V: DeserializeOwned> Iterator for StagedChanges<V> {
+    type Item = Result<(Vec<u8>, Option<V>)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.ahead.take().or_else(|| self.advance())
+    }
+}
+
+impl<V: DeserializeOwned> StagedChanges<V> {
+    fn peek(&mut self) -> Option<&Result<(Vec<u8>, Option<V>)>> {
+        if self.ahead.is_none() {
+            self.ahead = self.advance();
+        }
+        self.ahead.as_ref()
+    }
+
+    fn advance(&mut self) -> Option<Result<(Vec<u8>, Option<V>)>> {
+        let sk = match self.spilled.as_mut().and_then(|s| s.peek()) {
+            Some(Ok((k, _))) => Some(k.clone()),
+            Some(Err(_)) => return self.spilled.as_mut()?.next().map(|r| r.map(|_| unreachable!())),
+            None => None,
+        };
+        let take_mem = match (self.mem.peek(), &sk) {
+            (None, None) => return None,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (Some((m, _)), Some(s)) => {
+                if m == s {
+                    self.spilled.as_mut()?.next();
+                }
+                m <= s
+            }
+        };
+        if take_mem {
+            return self.mem.next().map(Ok);
+        }
+        let (k, v) = match self.spilled.as_mut()?.next()? {
+            Ok(kv) => kv,
+            Err(e) => return Some(Err(e)),
+        };
+        Some(decode_spilled(&v).and_then(|v| Ok((k, v.map(decode_value).transpose()?))))
+    }
+}
+
 /// Committed entries merged with staged changes, in key order; staged wins, staged removals hide entries.
 struct Merge<'a, V> {
     committed: Option<Peekable<tree::Range<'a>>>,
-    staged: Peekable<std::vec::IntoIter<(Vec<u8>, Option<V>)>>,
+    staged: StagedChanges<V>,
 }
 
-impl<V> Iterator for Merge<'_, V> {
+impl<V: DeserializeOwned> Iterator for Merge<'_, V> {
     type Item = Result<(Vec<u8>, Source<V>)>;
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -441,7 +644,11 @@ impl<V> Iterator for Merge<'_, V> {
                 }
                 None => None,
             };
-            let sk = self.staged.peek().map(|(k, _)| k.clone());
+            let sk = match self.staged.peek() {
+                Some(Ok((k, _))) => Some(k.clone()),
+                Some(Err(_)) => return self.staged.next().map(|r| r.map(|_| unreachable!())),
+                None => None,
+            };
             let take_staged = match (&ck, &sk) {
                 (None, None) => return None,
                 (Some(_), None) => false,
@@ -454,7 +661,10 @@ impl<V> Iterator for Merge<'_, V> {
                 }
             };
             if take_staged {
-                let (k, v) = self.staged.next()?;
+                let (k, v) = match self.staged.next()? {
+                    Ok(kv) => kv,
+                    Err(e) => return Some(Err(e)),
+                };
                 match v {
                     Some(v) => return Some(Ok((k, Source::Staged(v)))),
                     None => continue,
@@ -501,7 +711,7 @@ pub struct Keys<K, V> {
     _k: PhantomData<fn() -> K>,
 }
 
-impl<K: Key, V> Iterator for Keys<K, V> {
+impl<K: Key, V: DeserializeOwned> Iterator for Keys<K, V> {
     type Item = Result<K>;
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -607,19 +817,22 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Trace + Send + Sync + 'st
     fn commit(&self, store: &Arc<Store>, parent: Option<&[u8]>) -> Result<Vec<u8>> {
         let parent = decode_root(parent)?;
         let base = self.base();
-        let mut changes: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::new();
-        for (k, v) in self.export_staged() {
+        // Streamed from the staged changes (memory and spilled), a batch at a time.
+        let stored = |change: Result<(Vec<u8>, Option<V>)>| -> Result<(Vec<u8>, Option<Vec<u8>>)> {
+            let (k, v) = change?;
             let stored = match v {
-                Some(v) => Some(S::put(store, &v)?),
+                Some(v) => Some(S::put(store, &encode_value(&v))?),
                 None => None,
             };
-            changes.push((k, stored));
-        }
+            Ok((k, stored))
+        };
         if parent != base {
             // Someone committed since our base: merge by key. A staged key conflicts when it changed between the
             // base and the parent to something other than what we staged.
             let mut keys = Vec::new();
-            for (k, ours) in &changes {
+            for change in self.staged_stream(None, None) {
+                let (k, ours) = stored(change)?;
+                let (k, ours) = (&k, &ours);
                 let at_base = match base {
                     Some(b) => tree::get(&**store as &dyn NodeStore, Some(&b), k)?,
                     None => None,
@@ -636,14 +849,24 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Trace + Send + Sync + 'st
                 return Err(Error::MergeConflict { keys });
             }
         }
-        let root = tree::apply(&**store as &dyn NodeStore, parent, changes)?;
+        let mut root = parent;
+        let mut batch = Vec::new();
+        for change in self.staged_stream(None, None) {
+            batch.push(stored(change)?);
+            if batch.len() >= COMMIT_BATCH {
+                root = tree::apply(&**store as &dyn NodeStore, root, std::mem::take(&mut batch))?;
+            }
+        }
+        if !batch.is_empty() {
+            root = tree::apply(&**store as &dyn NodeStore, root, batch)?;
+        }
         let mut out = Vec::new();
         ciborium::into_writer(&root, &mut out).expect("CBOR encoding into memory cannot fail");
         Ok(out)
     }
 
     fn is_dirty(&self) -> bool {
-        self.staged_len() > 0
+        self.has_staged()
     }
 
     fn trace(&self, root: &[u8], parent: Option<&[u8]>, tracer: &mut Tracer<'_>) -> Result<()> {

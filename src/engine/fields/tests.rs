@@ -577,3 +577,94 @@ fn tracing_reaches_every_stored_chunk_of_every_field() {
     let rep = repo.check(&index, true).unwrap();
     assert!(rep.errors.is_empty(), "{:?}", rep.errors);
 }
+
+/// Spilled, in-memory and committed layers read as one map whatever the order of operations, and a commit writes
+/// exactly the tree a map without spilling writes (both strategies).
+#[test]
+fn spilled_changes_read_and_commit_like_staged_ones() {
+    fn run<S: Strategy>() {
+        let (_, repo) = repo();
+        let store = repo.store().clone();
+        let key = |i: u32| format!("k{i:05}");
+        // Committed: k00000..k00999 = i.
+        let committed = VersionedMap::<String, u32, S>::default();
+        committed.load(&store, None).unwrap();
+        for i in 0..1000 {
+            committed.insert(key(i), i);
+        }
+        let root = committed.commit(&store, None).unwrap();
+
+        // Spilled nodes go to a node store of their own.
+        let (_, other) = self::repo();
+        let spill_store: Arc<dyn crate::engine::tree::NodeStore> = other.store().clone();
+        let plain = VersionedMap::<String, u32, S>::default();
+        let spilled = VersionedMap::<String, u32, S>::default();
+        plain.load(&store, Some(&root)).unwrap();
+        spilled.load(&store, Some(&root)).unwrap();
+        spilled.attach_spill(spill_store.clone(), None);
+        let both = |f: &dyn Fn(&VersionedMap<String, u32, S>)| {
+            f(&plain);
+            f(&spilled);
+        };
+        // Overwrite every third key, remove every fifth, add new ones; spill between rounds.
+        for round in 0..3u32 {
+            both(&|m| {
+                for i in (round..1500).step_by(3) {
+                    m.insert(key(i), 10_000 + i + round);
+                }
+                for i in (round..1500).step_by(5) {
+                    m.remove(&key(i));
+                }
+            });
+            spilled.spill().unwrap();
+            assert_eq!(spilled.staged_in_memory(), 0);
+        }
+        // Some changes stay in memory on top of the spilled ones.
+        both(&|m| {
+            m.insert(key(7), 7777);
+            m.remove(&key(8));
+            m.unstage(&key(9)).unwrap();
+            m.update_with(&key(11), |v| *v += 1).unwrap();
+        });
+        assert!(spilled.spilled_root().is_some());
+        assert!(spilled.staged_in_memory() > 0);
+
+        for i in [0, 1, 2, 7, 8, 9, 10, 11, 15, 999, 1000, 1001, 1499, 1500] {
+            assert_eq!(spilled.get(&key(i)).unwrap(), plain.get(&key(i)).unwrap(), "key {i}");
+            assert_eq!(spilled.contains_key(&key(i)).unwrap(), plain.contains_key(&key(i)).unwrap(), "key {i}");
+            assert_eq!(spilled.staged_change(&key(i)).unwrap(), plain.staged_change(&key(i)).unwrap(), "key {i}");
+        }
+        let all = |m: &VersionedMap<String, u32, S>, p: &[u8]| -> Vec<(String, u32)> {
+            m.prefix(p).map(|r| r.unwrap()).collect()
+        };
+        assert_eq!(all(&spilled, b""), all(&plain, b""));
+        assert_eq!(all(&spilled, b"k004"), all(&plain, b"k004"));
+        assert_eq!(
+            spilled.keys().map(|k| k.unwrap()).collect::<Vec<_>>(),
+            plain.keys().map(|k| k.unwrap()).collect::<Vec<_>>()
+        );
+        assert_eq!(spilled.staged().unwrap(), plain.staged().unwrap());
+        assert_eq!(spilled.staged_len().unwrap(), plain.staged_len().unwrap());
+        assert_eq!(spilled.len().unwrap(), plain.len().unwrap());
+
+        // A fresh map attached to the same spilled root (another process) sees the same changes.
+        let reopened = VersionedMap::<String, u32, S>::default();
+        reopened.load(&store, Some(&root)).unwrap();
+        reopened.attach_spill(spill_store.clone(), spilled.spilled_root());
+        reopened.import_staged(spilled.export_staged()).unwrap();
+        assert_eq!(all(&reopened, b""), all(&plain, b""));
+
+        // Commit gives the very same tree as without spilling.
+        let a = plain.commit(&store, Some(&root)).unwrap();
+        let b = reopened.commit(&store, Some(&root)).unwrap();
+        assert_eq!(a, b);
+
+        // Reset drops both layers.
+        spilled.reset();
+        assert!(spilled.spilled_root().is_none());
+        assert_eq!(spilled.staged_len().unwrap(), 0);
+        assert_eq!(spilled.get(&key(7)).unwrap(), Some(7));
+    }
+    run::<Local>();
+    run::<Sparse>();
+}

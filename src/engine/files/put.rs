@@ -31,15 +31,25 @@ pub struct PutTreeOptions {
     /// Options for storing each value.
     pub write: WriteOptions,
     /// Where progress goes: phase `scan` (items found), then `read` (bytes of the files to read, with the files
-    /// as items and each file's key as message).
+    /// as items and each file's key as message; for a tree of more than 10,000 items the totals grow as the walk
+    /// proceeds).
     pub progress: ProgressSink,
+    /// Spill the namespace's staged changes out of memory ([`VersionedMap::spill`](crate::fields::VersionedMap::spill))
+    /// whenever at least this many are held; 0 never does.
+    pub spill_at: usize,
+    /// Only count the keys staged ([`PutTreeOutcome::staged_count`]), leaving [`PutTreeOutcome::staged`] empty,
+    /// so that memory stays bounded however many files the tree holds.
+    pub count_only: bool,
 }
 
 /// What [`put_tree`] staged.
 #[derive(Clone, Debug, Default)]
 pub struct PutTreeOutcome {
-    /// Keys staged with a new value (or new metadata), with their sizes, in key order.
+    /// Keys staged with a new value (or new metadata), with their sizes, in key order (empty with
+    /// [`PutTreeOptions::count_only`]).
     pub staged: Vec<(String, u64)>,
+    /// How many keys were staged with a new value (or new metadata).
+    pub staged_count: usize,
     /// Keys staged for removal (with [`PutTreeOptions::delete`]).
     pub removed: Vec<String>,
     /// Files and links whose entry was already exactly as stored (nothing staged for them).
@@ -78,47 +88,94 @@ pub fn file_entry(blob: Blob, meta: &Metadata) -> Entry {
     e
 }
 
-fn walk(
-    dir: &Path,
-    prefix: &str,
-    exclude: &[PathBuf],
-    out: &mut PutTreeOutcome,
-    progress: &ProgressSink,
-) -> Result<Vec<Item>> {
-    progress.phase("scan", Unit::Items, None);
-    let mut items = Vec::new();
-    let walker = walkdir::WalkDir::new(dir).follow_links(false).min_depth(1);
-    for e in walker.into_iter().filter_entry(|e| !exclude.iter().any(|x| e.path() == x)) {
-        let e = e.map_err(|e| {
-            let path = e.path().unwrap_or(dir).display().to_string();
-            Error::io(format!("walking {path}"), e.into())
-        })?;
-        let ft = e.file_type();
-        if ft.is_dir() {
-            continue;
+/// Whether the walk goes into an entry (not one of the excluded paths).
+type Excluded = Box<dyn FnMut(&walkdir::DirEntry) -> bool>;
+
+/// The regular files and symbolic links under a directory, in key order, read as the walk goes (one directory's
+/// entries at a time): siblings are sorted by name, a directory's name with a `/` after it, which is the order of
+/// the keys they become.
+struct Walk {
+    dir: PathBuf,
+    prefix: String,
+    inner: walkdir::FilterEntry<walkdir::IntoIter, Excluded>,
+    special: usize,
+    first_special: Option<PathBuf>,
+    last_key: Option<String>,
+}
+
+impl Walk {
+    fn new(dir: &Path, prefix: &str, exclude: Vec<PathBuf>) -> Self {
+        fn sort_name(e: &walkdir::DirEntry) -> Vec<u8> {
+            let mut n = e.file_name().as_bytes().to_vec();
+            if e.file_type().is_dir() {
+                n.push(b'/');
+            }
+            n
         }
-        if !ft.is_file() && !ft.is_symlink() {
-            out.special += 1;
-            out.first_special.get_or_insert_with(|| e.path().to_path_buf());
-            continue;
+        let filter: Box<dyn FnMut(&walkdir::DirEntry) -> bool> =
+            Box::new(move |e| !exclude.iter().any(|x| e.path() == x));
+        let inner = walkdir::WalkDir::new(dir)
+            .follow_links(false)
+            .min_depth(1)
+            .sort_by(|a, b| sort_name(a).cmp(&sort_name(b)))
+            .into_iter()
+            .filter_entry(filter);
+        Self {
+            dir: dir.to_path_buf(),
+            prefix: prefix.to_string(),
+            inner,
+            special: 0,
+            first_special: None,
+            last_key: None,
         }
-        let rel = e.path().strip_prefix(dir).expect("the walk yields paths under its root");
-        let rel = rel.to_str().ok_or_else(|| Error::Invalid(format!("{} is not valid UTF-8", rel.display())))?;
-        let key = format!("{prefix}{rel}");
-        check_key(&key)?;
-        let meta = e.metadata().map_err(|err| Error::io(format!("reading {}", e.path().display()), err.into()))?;
-        let link = if ft.is_symlink() {
-            let t = std::fs::read_link(e.path())
-                .map_err(|err| Error::io(format!("reading link {}", e.path().display()), err))?;
-            Some(t.as_os_str().as_bytes().to_vec())
-        } else {
-            None
-        };
-        items.push(Item { key, path: e.path().to_path_buf(), meta, link });
-        progress.inc(1);
     }
-    items.sort_by(|a, b| a.key.cmp(&b.key));
-    Ok(items)
+
+    /// Up to `n` more items (fewer at the end of the walk).
+    fn take(&mut self, n: usize, progress: &ProgressSink) -> Result<Vec<Item>> {
+        let mut items = Vec::new();
+        while items.len() < n {
+            let Some(e) = self.inner.next() else { break };
+            let e = e.map_err(|e| {
+                let path = e.path().unwrap_or(&self.dir).display().to_string();
+                Error::io(format!("walking {path}"), e.into())
+            })?;
+            let ft = e.file_type();
+            if ft.is_dir() {
+                continue;
+            }
+            if !ft.is_file() && !ft.is_symlink() {
+                self.special += 1;
+                self.first_special.get_or_insert_with(|| e.path().to_path_buf());
+                continue;
+            }
+            let rel = e.path().strip_prefix(&self.dir).expect("the walk yields paths under its root");
+            let rel = rel.to_str().ok_or_else(|| Error::Invalid(format!("{} is not valid UTF-8", rel.display())))?;
+            let key = format!("{}{rel}", self.prefix);
+            check_key(&key)?;
+            let meta = e.metadata().map_err(|err| Error::io(format!("reading {}", e.path().display()), err.into()))?;
+            let link = if ft.is_symlink() {
+                let t = std::fs::read_link(e.path())
+                    .map_err(|err| Error::io(format!("reading link {}", e.path().display()), err))?;
+                Some(t.as_os_str().as_bytes().to_vec())
+            } else {
+                None
+            };
+            items.push(Item { key, path: e.into_path(), meta, link });
+            progress.inc(1);
+        }
+        // Keys must come in order for the merge with the namespace: the walk's order gives it, this checks it.
+        for item in &items {
+            if self.last_key.as_ref().is_some_and(|k| *k >= item.key) {
+                return Err(Error::Invalid(format!(
+                    "the walk of {} is out of key order at {}",
+                    self.dir.display(),
+                    item.key
+                )));
+            }
+            self.last_key = Some(item.key.clone());
+        }
+        Ok(items)
+    }
 }
 
 /// Files smaller than this are read in one piece.
@@ -168,61 +225,137 @@ pub fn put_tree(repo: &Repository, ns: &Namespace, dir: &Path, opts: &PutTreeOpt
     let start = SystemTime::now();
     let mut out = PutTreeOutcome::default();
     let exclude: Vec<PathBuf> = opts.exclude.iter().filter_map(|p| std::fs::canonicalize(p).ok()).collect();
-    let items = walk(&dir, &prefix, &exclude, &mut out, progress)?;
-    let mut cache = opts.stat_cache.as_ref().map(|p| StatCache::load(p, store.keys()));
-
-    // What the namespace holds for each item, and keys under the prefix with no file (both in key order).
-    let mut olds: Vec<Option<Entry>> = Vec::with_capacity(items.len());
+    progress.phase("scan", Unit::Items, None);
+    let mut walk = Walk::new(&dir, &prefix, exclude);
+    let mut cache = match &opts.stat_cache {
+        Some(p) => Some(StatCache::load(p, store.keys(), &dir)?),
+        None => None,
+    };
+    // What the namespace holds under the prefix, in key order, as it was before this walk staged anything.
     let mut existing = ns.iter_prefix(store, prefix.as_bytes()).peekable();
-    for item in &items {
-        let mut old = None;
-        while let Some(next) = existing.peek() {
-            let next_key = match next {
-                Ok((k, _)) => k.as_str(),
-                Err(_) => return Err(existing.next().expect("peeked").expect_err("peeked an error")),
-            };
-            match next_key.cmp(item.key.as_str()) {
-                std::cmp::Ordering::Less => {
-                    let (k, _) = existing.next().expect("peeked")?;
-                    out.removed.push(k);
+    let read = AtomicU64::new(0);
+    let (mut total_bytes, mut total_items) = (0u64, 0u64);
+    let mut first = true;
+    // A batch of items at a time: memory follows the batch, not the tree.
+    loop {
+        let items = walk.take(BATCH, progress)?;
+        let last = items.len() < BATCH;
+
+        // What the namespace holds for each item, and keys under the prefix with no file (both in key order).
+        let mut olds: Vec<Option<Entry>> = Vec::with_capacity(items.len());
+        let mut removed = Vec::new();
+        for item in &items {
+            let mut old = None;
+            while let Some(next) = existing.peek() {
+                let next_key = match next {
+                    Ok((k, _)) => k.as_str(),
+                    Err(_) => return Err(existing.next().expect("peeked").expect_err("peeked an error")),
+                };
+                match next_key.cmp(item.key.as_str()) {
+                    std::cmp::Ordering::Less => {
+                        let (k, _) = existing.next().expect("peeked")?;
+                        removed.push(k);
+                    }
+                    std::cmp::Ordering::Equal => {
+                        old = Some(existing.next().expect("peeked")?.1);
+                        break;
+                    }
+                    std::cmp::Ordering::Greater => break,
                 }
-                std::cmp::Ordering::Equal => {
-                    old = Some(existing.next().expect("peeked")?.1);
-                    break;
-                }
-                std::cmp::Ordering::Greater => break,
+            }
+            olds.push(old);
+        }
+        if last {
+            for rest in existing.by_ref() {
+                removed.push(rest?.0);
             }
         }
-        olds.push(old);
-    }
-    for rest in existing {
-        out.removed.push(rest?.0);
-    }
-    if !opts.delete {
-        out.removed.clear();
-    }
 
-    // Values: the namespace's own where the stat cache shows the file unchanged, else read (in parallel).
-    let mut blobs: Vec<Option<Blob>> = items
-        .iter()
-        .zip(&olds)
-        .map(|(it, old)| match (cache.as_mut(), &it.link, old) {
-            (Some(c), None, Some(old)) if old.kind == EntryKind::File => {
-                c.unchanged(&it.path, &it.meta, &old.blob).then(|| old.blob.clone())
+        // Values: the namespace's own where the stat cache shows the file unchanged, else read (in parallel).
+        let mut blobs: Vec<Option<Blob>> = Vec::with_capacity(items.len());
+        for (it, old) in items.iter().zip(&olds) {
+            blobs.push(match (cache.as_mut(), &it.link, old) {
+                (Some(c), None, Some(old)) if old.kind == EntryKind::File => {
+                    c.unchanged(&it.path, &it.meta, &old.blob)?.then(|| old.blob.clone())
+                }
+                _ => None,
+            });
+        }
+        let hit: Vec<bool> = blobs.iter().map(Option::is_some).collect();
+        let not_read = hit.iter().filter(|&&h| h).count();
+        out.not_read += not_read;
+        let todo: Vec<usize> = (0..items.len()).filter(|&i| blobs[i].is_none()).collect();
+        let to_read: u64 = todo.iter().filter(|&&i| items[i].link.is_none()).map(|&i| items[i].meta.len()).sum();
+        total_bytes += to_read;
+        total_items += items.len() as u64;
+        if first {
+            // The whole tree when it fits in one batch; else what is known so far, growing batch by batch.
+            progress.phase("read", Unit::Bytes, Some(total_bytes));
+            first = false;
+        } else {
+            progress.set_total(total_bytes);
+        }
+        progress.set_items(total_items);
+        for _ in 0..not_read {
+            progress.item_done();
+        }
+        for (i, b) in store_all(store, &items, &todo, opts, &read)? {
+            blobs[i] = Some(b);
+        }
+
+        // Stage what differs.
+        for (((item, blob), old), from_cache) in items.iter().zip(blobs).zip(olds).zip(hit) {
+            let entry = file_entry(blob.expect("every item has a value by now"), &item.meta);
+            match (cache.as_mut(), &item.link, from_cache) {
+                (Some(c), None, false) => c.record(&item.path, &item.meta, &entry.blob, start)?,
+                (Some(c), None, true) => c.keep(&item.path, &item.meta, &entry.blob)?,
+                _ => {}
             }
-            _ => None,
-        })
-        .collect();
-    let hit: Vec<bool> = blobs.iter().map(Option::is_some).collect();
-    out.not_read = hit.iter().filter(|&&h| h).count();
-    let todo: Vec<usize> = (0..items.len()).filter(|&i| blobs[i].is_none()).collect();
-    let to_read = todo.iter().filter(|&&i| items[i].link.is_none()).map(|&i| items[i].meta.len()).sum();
-    progress.phase("read", Unit::Bytes, Some(to_read));
-    progress.set_items(items.len() as u64);
-    for _ in 0..out.not_read {
-        progress.item_done();
+            if old.as_ref() == Some(&entry) {
+                out.unchanged += 1;
+                continue;
+            }
+            out.staged_count += 1;
+            if !opts.count_only {
+                out.staged.push((item.key.clone(), entry.size()));
+            }
+            ns.insert(item.key.clone(), entry);
+        }
+        if opts.delete {
+            for k in &removed {
+                ns.remove(k);
+            }
+            out.removed.extend(removed);
+        }
+        if opts.spill_at > 0 && ns.staged_in_memory() >= opts.spill_at {
+            ns.spill()?;
+        }
+        if last {
+            break;
+        }
     }
-    let read = AtomicU64::new(0);
+    out.bytes_read = read.load(Ordering::Relaxed);
+    out.special = walk.special;
+    out.first_special = walk.first_special.take();
+    if let Some(c) = cache {
+        // Files of earlier walks of this directory that this walk did not confirm are forgotten.
+        c.finish()?;
+    }
+    Ok(out)
+}
+
+/// Items walked and staged per batch.
+const BATCH: usize = 10_000;
+
+/// Store the values of `items[i]` for each `i` in `todo`, on several threads; returns `(i, value)` pairs.
+fn store_all(
+    store: &Arc<Store>,
+    items: &[Item],
+    todo: &[usize],
+    opts: &PutTreeOptions,
+    read: &AtomicU64,
+) -> Result<Vec<(usize, Blob)>> {
+    let progress = &opts.progress;
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<(usize, Blob)>> = Mutex::new(Vec::with_capacity(todo.len()));
     let failure: Mutex<Option<Error>> = Mutex::new(None);
@@ -238,7 +371,7 @@ pub fn put_tree(repo: &Repository, ns: &Namespace, dir: &Path, opts: &PutTreeOpt
                 let n = next.fetch_add(1, Ordering::Relaxed);
                 let Some(&i) = todo.get(n) else { break };
                 progress.message(|| items[i].key.clone());
-                match store_item(store, &items[i], &opts.write, &read, progress) {
+                match store_item(store, &items[i], &opts.write, read, progress) {
                     Ok(b) => results.lock().expect("results lock").push((i, b)),
                     Err(e) => {
                         failure.lock().expect("failure lock").get_or_insert(e);
@@ -252,31 +385,5 @@ pub fn put_tree(repo: &Repository, ns: &Namespace, dir: &Path, opts: &PutTreeOpt
     if let Some(e) = failure.into_inner().expect("failure lock") {
         return Err(e);
     }
-    for (i, b) in results.into_inner().expect("results lock") {
-        blobs[i] = Some(b);
-    }
-    out.bytes_read = read.load(Ordering::Relaxed);
-
-    // Stage what differs.
-    for (((item, blob), old), from_cache) in items.iter().zip(blobs).zip(olds).zip(hit) {
-        let entry = file_entry(blob.expect("every item has a value by now"), &item.meta);
-        if let (Some(c), None, false) = (cache.as_mut(), &item.link, from_cache) {
-            c.record(&item.path, &item.meta, &entry.blob, start);
-        }
-        if old.as_ref() == Some(&entry) {
-            out.unchanged += 1;
-            continue;
-        }
-        out.staged.push((item.key.clone(), entry.size()));
-        ns.insert(item.key.clone(), entry);
-    }
-    for k in &out.removed {
-        ns.remove(k);
-    }
-    if let Some(c) = cache.as_mut() {
-        // Files of earlier walks of this directory that this walk did not confirm are forgotten.
-        c.forget_unseen_under(&dir);
-        c.save(store.keys())?;
-    }
-    Ok(out)
+    Ok(results.into_inner().expect("results lock"))
 }

@@ -5,6 +5,7 @@
 //!   config.json   repository location, options, HEAD (a branch, or a detached commit)
 //!   key           the unlocked master key (mode 0600) until `infini lock`
 //!   staged        staged changes, sealed with the repository key
+//!   staging/      index-tree nodes of a large set of staged changes, sealed (see [`spill`])
 //!   seen-refs     the last state of each branch's ref this workspace saw, sealed with the repository key
 //!   header        the repository's public header (`config`), kept so that commands need not read it again
 //!   lock          advisory lock held while a command changes the workspace
@@ -12,8 +13,11 @@
 //!   repo/         the repository itself, for the embedded default
 //! ```
 
+pub mod spill;
+
 use crate::engine::crypto::Keys;
 use crate::engine::crypto::{Kind, MasterKey};
+use crate::engine::namespace::Namespace;
 use crate::engine::object::ChunkPointer;
 use crate::engine::repo::{Repository, SeenMap, SeenRef, SeenRefs};
 use crate::engine::{Error, Result};
@@ -21,6 +25,9 @@ use serde::{Deserialize, Serialize};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+
+/// Associated data place of a staged file that names spilled changes.
+const STAGED_SPILLED: &[u8] = b"staged/2";
 
 /// Name of the workspace directory.
 pub const DIR: &str = ".infini";
@@ -85,6 +92,30 @@ pub struct StagedFile {
     /// list the repository to check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gc_deletions: Option<u64>,
+    /// More staged changes, spilled into a tree in `staging/` (`changes` take precedence over it). A staged file
+    /// naming one is sealed under another place (`staged/2`), so that a program that does not know of spilled
+    /// changes refuses the file instead of committing only part of what is staged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spilled: Option<ChunkPointer>,
+    /// Format of the staged file: 2 with spilled changes, else absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u32>,
+}
+
+/// The newest staged-file format this build reads.
+pub const STAGED_VERSION: u32 = 2;
+
+impl StagedFile {
+    /// Whether nothing is staged (neither in the file nor spilled).
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty() && self.spilled.is_none()
+    }
+}
+
+/// Staged changes beyond this many are spilled out of memory into the workspace's `staging/` (see
+/// [`Workspace::attach_staging`]); `INFINI_SPILL_AT` sets another count (at least 1).
+pub fn spill_at() -> usize {
+    std::env::var("INFINI_SPILL_AT").ok().and_then(|v| v.parse().ok()).filter(|n| *n > 0).unwrap_or(10_000)
 }
 
 /// An opened workspace.
@@ -258,24 +289,60 @@ impl Workspace {
         };
         let plain = keys
             .open(Kind::Workspace, b"staged", &sealed)
+            .or_else(|_| keys.open(Kind::Workspace, STAGED_SPILLED, &sealed))
             .map_err(|_| Error::integrity(format!("{} does not authenticate", path.display())))?;
-        ciborium::from_reader(plain.as_slice()).map_err(|e| Error::corrupt(path.display().to_string(), e))
+        let staged: StagedFile =
+            ciborium::from_reader(plain.as_slice()).map_err(|e| Error::corrupt(path.display().to_string(), e))?;
+        match staged.version {
+            Some(v) if v > STAGED_VERSION => Err(Error::Invalid(format!(
+                "{} holds staged changes of workspace format {v}; this build reads formats 1 to {STAGED_VERSION} \
+                 (use a newer infini)",
+                path.display()
+            ))),
+            _ => Ok(staged),
+        }
     }
 
-    /// Save staged changes (sealed with `repo`'s key); an empty set removes the file.
+    /// Save staged changes (sealed with `repo`'s key); an empty set removes the file and the spilled changes.
+    /// Nodes of spilled changes must be durable already ([`spill::SpillStore::sync`]).
     pub fn save_staged(&self, repo: &Repository, staged: &StagedFile) -> Result<()> {
         let keys = repo.store().keys();
         let path = self.dir().join("staged");
-        if staged.changes.is_empty() {
-            return match fs::remove_file(&path) {
-                Ok(()) => Ok(()),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-                Err(e) => Err(Error::io(format!("removing {}", path.display()), e)),
-            };
+        if staged.is_empty() {
+            match fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io(format!("removing {}", path.display()), e)),
+            }
+            return self.staging_store(repo).clear();
         }
         let mut plain = Vec::new();
-        ciborium::into_writer(staged, &mut plain).expect("CBOR encoding into memory cannot fail");
+        if staged.spilled.is_some() {
+            let v2 = StagedFile { version: Some(STAGED_VERSION), ..staged.clone() };
+            ciborium::into_writer(&v2, &mut plain).expect("CBOR encoding into memory cannot fail");
+            return write_atomic(&path, &keys.seal(Kind::Workspace, STAGED_SPILLED, &plain), 0o600);
+        }
+        let v1 = StagedFile { version: None, ..staged.clone() };
+        ciborium::into_writer(&v1, &mut plain).expect("CBOR encoding into memory cannot fail");
         write_atomic(&path, &keys.seal(Kind::Workspace, b"staged", &plain), 0o600)
+    }
+
+    /// The store of this workspace's spilled staged changes (`.infini/staging/`).
+    pub fn staging_store(&self, repo: &Repository) -> spill::SpillStore {
+        spill::SpillStore::new(&self.dir().join("staging"), repo.store().keys().clone())
+    }
+
+    /// Give `ns` this workspace's staged changes: the spilled ones of `staged` (and where to spill more, so that
+    /// [`VersionedMap::spill`](crate::fields::VersionedMap::spill) moves changes out of memory), then those kept in
+    /// the staged file.
+    pub fn attach_staging(&self, repo: &Repository, ns: &Namespace, staged: &StagedFile) -> Result<()> {
+        ns.attach_spill(std::sync::Arc::new(self.staging_store(repo)), staged.spilled);
+        ns.import_staged(staged.changes.iter().map(|(k, v)| (k.to_vec(), v.as_ref().map(|v| v.to_vec()))).collect())
+    }
+
+    /// Make the spilled changes written so far durable (before a staged file naming them is saved).
+    pub fn sync_staging(&self, repo: &Repository) -> Result<()> {
+        self.staging_store(repo).sync()
     }
 
     fn seen_path(&self) -> PathBuf {
