@@ -21,6 +21,7 @@
 //! # Ok(()) }
 //! ```
 
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 // Lets `#[derive(Index)]` name this crate as `::infini` from inside it too.

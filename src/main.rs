@@ -3,5 +3,29 @@
 mod cmd;
 
 fn main() -> std::process::ExitCode {
+    bound_malloc_retention();
     cmd::main()
 }
+
+/// glibc raises its mmap threshold to the size of each large block freed, up to 32 MiB, so after the first 16 MiB
+/// pack is freed every later pack buffer comes from the heap, where freed space is kept rather than returned: a put
+/// of 300 MB of random data peaked at 120 MiB RSS, of the 1.3 GB benchmark stream at 117 MiB. A fixed 8 MiB
+/// threshold keeps each pack buffer in its own mapping, returned when freed, while the smaller chunk buffers are
+/// reused from the heap (the stream's put peaks at about 75 MiB; a 1 MiB threshold saved a few MiB more but cost
+/// about 0.5 s of system time in page faults).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+fn bound_malloc_retention() {
+    extern "C" {
+        fn mallopt(param: std::ffi::c_int, value: std::ffi::c_int) -> std::ffi::c_int;
+    }
+    /// `M_MMAP_THRESHOLD` in glibc's malloc.h.
+    const M_MMAP_THRESHOLD: std::ffi::c_int = -3;
+    // SAFETY: mallopt only changes allocator tunables; it is called before any thread is started.
+    unsafe {
+        mallopt(M_MMAP_THRESHOLD, 8 << 20);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn bound_malloc_retention() {}

@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, UNIX_EPOCH};
 
 use fuser::{
-    Errno, FileHandle, FopenFlags, Generation, INodeNo, LockOwner, OpenFlags, ReplyAttr, ReplyData, ReplyDirectory,
-    ReplyEmpty, ReplyEntry, ReplyOpen, Request,
+    Errno, FileHandle, FopenFlags, Generation, INodeNo, InitFlags, KernelConfig, LockOwner, OpenFlags, ReplyAttr,
+    ReplyData, ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyOpen, Request,
 };
 
 /// A [`Browser`] served over FUSE.
@@ -19,12 +19,14 @@ pub struct Fs {
     /// Whether an I/O failure was already reported on stderr (later ones only go to the caller as EIO).
     reported: AtomicBool,
     quiet: bool,
+    /// The kernel reads files without opening them (nothing to keep per open: contents never change).
+    no_open: bool,
 }
 
 impl Fs {
     /// Serve `browser`, files owned by `uid:gid`.
     pub fn new(browser: Browser, uid: u32, gid: u32, quiet: bool) -> Self {
-        Self { browser, uid, gid, reported: AtomicBool::new(false), quiet }
+        Self { browser, uid, gid, reported: AtomicBool::new(false), quiet, no_open: false }
     }
 
     fn attr(&self, a: &Attr) -> fuser::FileAttr {
@@ -72,6 +74,17 @@ fn kind(k: FileType) -> fuser::FileType {
 }
 
 impl fuser::Filesystem for Fs {
+    fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
+        // Each request is a round trip through the kernel, and a `cat` of many small files is dominated by them.
+        // Contents and attributes under an inode never change, so: no open and release per file, attributes
+        // delivered with the listing (no lookup per name), symlinks cached.
+        self.no_open = config.add_capabilities(InitFlags::FUSE_NO_OPEN_SUPPORT).is_ok();
+        for cap in [InitFlags::FUSE_DO_READDIRPLUS, InitFlags::FUSE_CACHE_SYMLINKS, InitFlags::FUSE_PARALLEL_DIROPS] {
+            let _ = config.add_capabilities(cap);
+        }
+        Ok(())
+    }
+
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
         let Some(name) = name.to_str() else { return reply.error(Errno::ENOENT) };
         match self.browser.lookup(parent.0, name) {
@@ -103,6 +116,10 @@ impl fuser::Filesystem for Fs {
         if flags.acc_mode() != fuser::OpenAccMode::O_RDONLY {
             return reply.error(Errno::EROFS);
         }
+        if self.no_open {
+            // The kernel takes this as "opened, keep the page cache", and sends no more opens or releases.
+            return reply.error(Errno::ENOSYS);
+        }
         match self.browser.open(ino.0) {
             // Contents under an inode never change (a moved branch gets new inodes): the kernel may keep its cache.
             Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::FOPEN_KEEP_CACHE),
@@ -113,7 +130,7 @@ impl fuser::Filesystem for Fs {
     fn read(
         &self,
         _req: &Request,
-        _ino: INodeNo,
+        ino: INodeNo,
         fh: FileHandle,
         offset: u64,
         size: u32,
@@ -121,7 +138,12 @@ impl fuser::Filesystem for Fs {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
-        match self.browser.read(fh.0, offset, size as usize) {
+        // Handles start at 1: 0 is a read the kernel sends without an open.
+        let data = match fh.0 {
+            0 => self.browser.read_inode(ino.0, offset, size as usize),
+            fh => self.browser.read(fh, offset, size as usize),
+        };
+        match data {
             Ok(data) => reply.data(&data),
             Err(e) => reply.error(self.errno(&e)),
         }
@@ -141,6 +163,15 @@ impl fuser::Filesystem for Fs {
         reply.ok();
     }
 
+    fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        // A version's directories never change: the kernel may keep their listings. `branches/` and `commits/` do.
+        match self.browser.listing_is_fixed(ino.0) {
+            Ok(true) => reply.opened(FileHandle(0), FopenFlags::FOPEN_CACHE_DIR | FopenFlags::FOPEN_KEEP_CACHE),
+            Ok(false) => reply.opened(FileHandle(0), FopenFlags::empty()),
+            Err(e) => reply.error(self.errno(&e)),
+        }
+    }
+
     fn readdir(&self, _req: &Request, ino: INodeNo, _fh: FileHandle, offset: u64, mut reply: ReplyDirectory) {
         let list = match self.browser.readdir(ino.0) {
             Ok(l) => l,
@@ -156,6 +187,27 @@ impl fuser::Filesystem for Fs {
             if reply.add(INodeNo(ino), i as u64 + 1, k, &name) {
                 break;
             }
+        }
+        reply.ok();
+    }
+
+    fn readdirplus(&self, _req: &Request, ino: INodeNo, _fh: FileHandle, offset: u64, mut reply: ReplyDirectoryPlus) {
+        let own = match self.browser.getattr(ino.0) {
+            Ok(a) => a,
+            Err(e) => return reply.error(self.errno(&e)),
+        };
+        // Offsets as in readdir. The kernel counts a lookup for every name it accepts here, except `.` and `..`.
+        let no_ttl = Duration::ZERO;
+        for (i, name) in [".", ".."].into_iter().enumerate().skip(offset as usize) {
+            if reply.add(ino, i as u64 + 1, name, &no_ttl, &self.attr(&own), Generation(0)) {
+                return reply.ok();
+            }
+        }
+        let r = self.browser.readdir_plus(ino.0, (offset as usize).saturating_sub(2), |i, name, a| {
+            reply.add(INodeNo(a.ino), i as u64 + 3, name, &a.ttl, &self.attr(a), Generation(0))
+        });
+        if let Err(e) = r {
+            return reply.error(self.errno(&e));
         }
         reply.ok();
     }

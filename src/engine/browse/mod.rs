@@ -256,7 +256,12 @@ pub struct Browser {
     commit_index: Mutex<Option<CommitIndex>>,
     handles: Mutex<HashMap<u64, Arc<Mutex<Handle>>>>,
     next_fh: AtomicU64,
+    /// Readers for [`Browser::read_inode`], by inode, least recently used first.
+    inode_readers: Mutex<VecDeque<(u64, Arc<Mutex<Handle>>)>>,
 }
+
+/// How many files [`Browser::read_inode`] keeps a reader open for.
+const INODE_READERS: usize = 16;
 
 fn hash_ino(anchor: &str, commit: &ChunkId, path: &str) -> u64 {
     let mut h = std::hash::DefaultHasher::new();
@@ -295,6 +300,7 @@ impl Browser {
             commit_index: Mutex::new(None),
             handles: Mutex::new(HashMap::new()),
             next_fh: AtomicU64::new(1),
+            inode_readers: Mutex::new(VecDeque::new()),
         }
     }
 
@@ -436,12 +442,18 @@ impl Browser {
 
     /// The caller dropped `n` lookups of `ino` (FUSE `forget`); a node nobody holds is forgotten.
     pub fn forget(&self, ino: u64, n: u64) {
-        let mut inodes = self.inodes.lock().expect("inode lock");
-        if let Some(s) = inodes.get_mut(&ino) {
-            s.lookups = s.lookups.saturating_sub(n);
-            if s.lookups == 0 {
-                inodes.remove(&ino);
+        let gone = {
+            let mut inodes = self.inodes.lock().expect("inode lock");
+            match inodes.get_mut(&ino) {
+                Some(s) => {
+                    s.lookups = s.lookups.saturating_sub(n);
+                    s.lookups == 0 && inodes.remove(&ino).is_some()
+                }
+                None => false,
             }
+        };
+        if gone {
+            self.inode_readers.lock().expect("reader list lock").retain(|(i, _)| *i != ino);
         }
     }
 
@@ -586,6 +598,46 @@ impl Browser {
         }
     }
 
+    /// Whether directory `ino`'s listing can never change (a directory of a version, not `branches/` or
+    /// `commits/`), so a caller may cache it for as long as it likes.
+    pub fn listing_is_fixed(&self, ino: u64) -> Result<bool> {
+        Ok(matches!(self.node(ino)?, Node::Tree { .. }))
+    }
+
+    /// Look up every name of directory `ino` from the `skip`-th on, in order, handing each name with its
+    /// attributes to `add` (its position in [`Browser::readdir`]'s list, the name, the attributes). Each name
+    /// handed over counts as a [`Browser::lookup`]; `add` returns `true` when it took no more, and that last name
+    /// is not counted.
+    pub fn readdir_plus(&self, ino: u64, skip: usize, mut add: impl FnMut(usize, &str, &Attr) -> bool) -> Result<()> {
+        let Node::Tree { anchor, version, path, kind: Kind::Dir } = self.node(ino)? else {
+            // The synthetic directories are short: look each name up.
+            for (i, l) in self.readdir(ino)?.iter().enumerate().skip(skip) {
+                if let Some(a) = self.lookup(ino, &l.name)? {
+                    if add(i, &l.name, &a) {
+                        self.forget(a.ino, 1);
+                        break;
+                    }
+                }
+            }
+            return Ok(());
+        };
+        for (i, e) in self.listing(&version, &path)?.iter().enumerate().skip(skip) {
+            let node = Node::Tree {
+                anchor: anchor.clone(),
+                version: version.clone(),
+                path: join(&path, &e.name),
+                kind: e.kind.clone(),
+            };
+            let attr = self.attr_of(0, &node)?;
+            let attr = Attr { ino: self.remember(node), ..attr };
+            if add(i, &e.name, &attr) {
+                self.forget(attr.ino, 1);
+                break;
+            }
+        }
+        Ok(())
+    }
+
     /// The names in directory `ino` (without `.` and `..`), sorted.
     pub fn readdir(&self, ino: u64) -> Result<Vec<Listed>> {
         Ok(match self.node(ino)? {
@@ -662,14 +714,18 @@ impl Browser {
     /// Open file `ino` for reading; returns a handle for [`Browser::read`]. The handle keeps reading the version
     /// it was opened in.
     pub fn open(&self, ino: u64) -> Result<u64> {
+        let h = self.reader(ino)?;
+        let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
+        self.handles.lock().expect("handle lock").insert(fh, Arc::new(Mutex::new(h)));
+        Ok(fh)
+    }
+
+    fn reader(&self, ino: u64) -> Result<Handle> {
         match self.node(ino)? {
             Node::Tree { version, kind: Kind::File(e), .. } => {
                 let store = version.store().clone();
                 let random = BlobReader::new(store.clone(), e.blob.clone());
-                let h = Handle { store, blob: e.blob, random, stream: None, next: 0 };
-                let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
-                self.handles.lock().expect("handle lock").insert(fh, Arc::new(Mutex::new(h)));
-                Ok(fh)
+                Ok(Handle { store, blob: e.blob, random, stream: None, next: 0 })
             }
             Node::Tree { kind: Kind::Dir, .. } | Node::Root | Node::Branches | Node::Commits => {
                 Err(Error::Invalid("is a directory".into()))
@@ -688,6 +744,34 @@ impl Browser {
             .get(&fh)
             .cloned()
             .ok_or_else(|| Error::Invalid(format!("no open file handle {fh}")))?;
+        let mut h = r.lock().expect("reader lock");
+        let len = h.random.size().saturating_sub(offset).min(size as u64) as usize;
+        h.read(offset, len)
+    }
+
+    /// Like [`Browser::read`], for a caller that does not open files (a FUSE kernel told that `open` is not
+    /// needed): reads file `ino` directly. Readers of the last few files read are kept, so sequential reads of a
+    /// large file still stream ahead.
+    pub fn read_inode(&self, ino: u64, offset: u64, size: usize) -> Result<Vec<u8>> {
+        let r = {
+            let mut readers = self.inode_readers.lock().expect("reader list lock");
+            match readers.iter().position(|(i, _)| *i == ino) {
+                Some(at) => {
+                    let e = readers.remove(at).expect("position is in range");
+                    let r = e.1.clone();
+                    readers.push_back(e);
+                    r
+                }
+                None => {
+                    let r = Arc::new(Mutex::new(self.reader(ino)?));
+                    readers.push_back((ino, r.clone()));
+                    if readers.len() > INODE_READERS {
+                        readers.pop_front();
+                    }
+                    r
+                }
+            }
+        };
         let mut h = r.lock().expect("reader lock");
         let len = h.random.size().saturating_sub(offset).min(size as u64) as usize;
         h.read(offset, len)

@@ -68,7 +68,7 @@ pub struct BlobWriter {
     written: u64,
 }
 
-const BUF_HIGH: usize = 2 * DATA_CHUNK_MAX as usize;
+const BUF_HIGH: usize = DATA_CHUNK_MAX as usize;
 /// How much [`BlobWriter::write_from`] reads at a time.
 const READ_STEP: usize = 1 << 20;
 
