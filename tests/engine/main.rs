@@ -3,6 +3,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod browse;
 mod concurrency;
 mod crash;
 mod gc;

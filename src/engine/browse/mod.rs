@@ -194,6 +194,12 @@ struct Handle {
 const STREAM_SKIP: u64 = 8 << 20;
 
 impl Handle {
+    /// Up to `size` bytes at `offset` (fewer only at the end of the value).
+    fn read_at_most(&mut self, offset: u64, size: usize) -> Result<Vec<u8>> {
+        let len = self.random.size().saturating_sub(offset).min(size as u64) as usize;
+        self.read(offset, len)
+    }
+
     fn read(&mut self, offset: u64, len: usize) -> Result<Vec<u8>> {
         let mut buf = vec![0u8; len];
         let sequential = offset == self.next && offset > 0;
@@ -745,8 +751,7 @@ impl Browser {
             .cloned()
             .ok_or_else(|| Error::Invalid(format!("no open file handle {fh}")))?;
         let mut h = r.lock().expect("reader lock");
-        let len = h.random.size().saturating_sub(offset).min(size as u64) as usize;
-        h.read(offset, len)
+        h.read_at_most(offset, size)
     }
 
     /// Like [`Browser::read`], for a caller that does not open files (a FUSE kernel told that `open` is not
@@ -773,8 +778,7 @@ impl Browser {
             }
         };
         let mut h = r.lock().expect("reader lock");
-        let len = h.random.size().saturating_sub(offset).min(size as u64) as usize;
-        h.read(offset, len)
+        h.read_at_most(offset, size)
     }
 
     /// Close a handle from [`Browser::open`].
