@@ -13,6 +13,11 @@ fn main() -> std::process::ExitCode {
 /// threshold keeps each pack buffer in its own mapping, returned when freed, while the smaller chunk buffers are
 /// reused from the heap (the stream's put peaks at about 75 MiB; a 1 MiB threshold saved a few MiB more but cost
 /// about 0.5 s of system time in page faults).
+///
+/// Fixing the mmap threshold also fixes the trim threshold at its 128 KiB default, so every free at the top of a
+/// thread's heap handed the memory back (`madvise`) and the next chunk buffer faulted it in again: 783 `madvise`
+/// calls and about 0.45 s of system time in a put of the stream. A 32 MiB trim threshold keeps that much free
+/// memory per heap for reuse (a few MiB more peak RSS, 0.2 s less wall time).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[allow(unsafe_code)]
 fn bound_malloc_retention() {
@@ -21,9 +26,12 @@ fn bound_malloc_retention() {
     }
     /// `M_MMAP_THRESHOLD` in glibc's malloc.h.
     const M_MMAP_THRESHOLD: std::ffi::c_int = -3;
+    /// `M_TRIM_THRESHOLD` in glibc's malloc.h.
+    const M_TRIM_THRESHOLD: std::ffi::c_int = -1;
     // SAFETY: mallopt only changes allocator tunables; it is called before any thread is started.
     unsafe {
         mallopt(M_MMAP_THRESHOLD, 8 << 20);
+        mallopt(M_TRIM_THRESHOLD, 32 << 20);
     }
 }
 

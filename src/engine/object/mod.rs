@@ -139,7 +139,15 @@ impl Default for PackBuilder {
 impl PackBuilder {
     /// An empty pack with a fresh random name.
     pub fn new() -> Self {
-        Self { id: ObjectId::random(), buf: Vec::with_capacity(MAX_PACK), table: Vec::new() }
+        Self::with_buffer(Vec::new())
+    }
+
+    /// An empty pack with a fresh random name, filled into `buf` (emptied first; a buffer of an earlier pack, so
+    /// that its memory is reused rather than mapped and faulted in again).
+    pub fn with_buffer(mut buf: Vec<u8>) -> Self {
+        buf.clear();
+        buf.reserve_exact(MAX_PACK);
+        Self { id: ObjectId::random(), buf, table: Vec::new() }
     }
 
     /// This pack's id.
@@ -164,6 +172,11 @@ impl PackBuilder {
     /// Whether a sealed chunk of `len` bytes still fits in the largest class.
     pub fn fits(&self, len: usize) -> bool {
         self.finished_len(len, 1) <= MAX_PACK
+    }
+
+    /// The largest sealed chunk that still fits.
+    pub fn room(&self) -> usize {
+        MAX_PACK.saturating_sub(self.finished_len(0, 1))
     }
 
     /// Append a sealed chunk; returns where it landed.

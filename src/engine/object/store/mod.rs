@@ -113,6 +113,8 @@ pub struct Store {
     /// Open packs for single chunks: index nodes/commits, and small data.
     open_index: Mutex<PackBuilder>,
     open_data: Mutex<PackBuilder>,
+    /// Buffers of packs already stored, kept for the next packs (a few; see `upload.rs`).
+    spare: Arc<Mutex<Vec<Vec<u8>>>>,
     uploads: Arc<Uploads>,
     hot: HotCache,
     /// Decoded index nodes (see [`NodeCache`]).
@@ -144,6 +146,7 @@ impl Store {
             pending: Arc::default(),
             open_index: Mutex::new(PackBuilder::new()),
             open_data: Mutex::new(PackBuilder::new()),
+            spare: Arc::default(),
             uploads: Arc::new(Uploads::new()),
             hot,
             nodes: NodeCache::new(NODE_CACHE_NODES),
@@ -186,6 +189,13 @@ impl Store {
         self.warm.as_ref()
     }
 
+    /// An empty pack to fill, in the buffer of a pack already stored if one is spare: a put of many packs reuses
+    /// the same few buffers instead of mapping and faulting in 16 MiB per pack.
+    pub(crate) fn new_pack(&self) -> PackBuilder {
+        let buf = self.spare.lock().expect("spare lock").pop().unwrap_or_default();
+        PackBuilder::with_buffer(buf)
+    }
+
     /// Compress and seal a chunk whose keyed id is `id`. Pure and thread-safe: the stream writer calls this from
     /// many threads.
     pub(crate) fn seal_with_id(&self, kind: Kind, id: ChunkId, plain: &[u8]) -> SealedChunk {
@@ -206,7 +216,7 @@ impl Store {
         let slot = if kind == Kind::Data { &self.open_data } else { &self.open_index };
         let mut pack = slot.lock().expect("pack lock");
         if !pack.fits(sc.sealed.len()) {
-            let full = std::mem::take(&mut *pack);
+            let full = std::mem::replace(&mut *pack, self.new_pack());
             self.upload(full)?;
         }
         let ptr = pack.push(kind, id, &sc.sealed);

@@ -14,6 +14,9 @@ pub(super) type UploadJob = (ObjectId, Arc<Vec<u8>>, Vec<TableEntry>);
 /// Packs with their tables.
 pub(super) type PackTables = Vec<(ObjectId, Vec<TableEntry>)>;
 
+/// Buffers of stored packs kept for reuse (the assembler's open packs take them; more would only hold memory).
+pub(super) const SPARE_PACKS: usize = 2;
+
 pub(super) struct Uploads {
     tx: Mutex<Option<SyncSender<UploadJob>>>,
     state: Mutex<UploadState>,
@@ -72,6 +75,7 @@ impl Store {
             let stats = self.stats.clone();
             let written = self.written.clone();
             let index = self.index.clone();
+            let spare = self.spare.clone();
             std::thread::spawn(move || loop {
                 let job = rx.lock().expect("upload queue lock").recv();
                 let Ok((id, bytes, table)) = job else { break };
@@ -93,6 +97,14 @@ impl Store {
                 }
                 st.inflight -= 1;
                 uploads.done.notify_all();
+                drop(st);
+                // Nothing else holds the bytes once they are stored (a reader may still, briefly): keep the buffer.
+                if let Ok(buf) = Arc::try_unwrap(bytes) {
+                    let mut spare = spare.lock().expect("spare lock");
+                    if spare.len() < SPARE_PACKS {
+                        spare.push(buf);
+                    }
+                }
             });
         }
         *tx = Some(t.clone());
