@@ -15,7 +15,7 @@ pub(super) type UploadJob = (ObjectId, Arc<Vec<u8>>, Vec<TableEntry>);
 pub(super) type PackTables = Vec<(ObjectId, Vec<TableEntry>)>;
 
 /// Buffers of stored packs kept for reuse (the assembler's open packs take them; more would only hold memory).
-pub(super) const SPARE_PACKS: usize = 2;
+pub(super) const SPARE_PACKS: usize = 1;
 
 pub(super) struct Uploads {
     tx: Mutex<Option<SyncSender<UploadJob>>>,
