@@ -27,7 +27,7 @@
 #
 # Environment:
 #   BENCH_SECTIONS="stream keys s3"  sections to run, in this order (default: every section whose file is present,
-#                        in file order; the s3 section only with BENCH_S3=1)
+#                        in file order; BENCH_S3=0 leaves the s3 section out)
 #   BENCH_SIZE_MB=1300   size of the mixed stream in MB (10^6 bytes)
 #   BENCH_WORK=DIR       working directory (default: ./bench-work)
 #   INFINI_BIN=PATH      infini binary (default: target/release/infini)
@@ -35,7 +35,7 @@
 #   BENCH_RUSTIC=1       install rustic with `cargo install rustic-rs --locked` if missing (a long build);
 #                        BENCH_RUSTIC=0 never runs it; unset: run it when it is on PATH
 #   BENCH_VERIFY=0       skip the untimed checks that each tool returns exactly what it stored
-#   BENCH_S3=1           also run the s3 section (a local S3 server, see scripts/bench.d/40-s3.sh)
+#   BENCH_S3=0           leave out the s3 section (a local S3 server, see scripts/bench.d/40-s3.sh)
 #   BENCH_KEEP=1         keep the repositories after the run
 # Sections document their own variables in their files.
 #

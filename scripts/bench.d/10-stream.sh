@@ -110,6 +110,17 @@ stream_limit() {
     if [[ -n $put && -n $limit ]]; then
         check "infini put ÷ CPU limit" "$(awk -v a="$put" -v b="$limit" 'BEGIN {printf "%.3f", a / b}')" le 1.15
     fi
+    # A get's limit: opening and decompressing every chunk, per byte, over the cores. Where half the best peer's
+    # get is below it, the limit is what a get can reach.
+    local get_limit got
+    get_limit=$(get get_limit_s)
+    if [[ -n $get_limit ]]; then
+        metric "CPU limit of a get (per core: AES-256-GCM open $(get open_mbps), zstd decompression $(get unzstd_mbps) MB/s, × $(get cores) cores)" "$get_limit" s
+        got=$(awk -F'\t' '$1 == "stream" && $2 == "infini" && $3 == "get" {print $4}' "$RESULTS_TSV")
+        if [[ -n $got ]]; then
+            check "infini get ÷ CPU limit of a get" "$(awk -v a="$got" -v b="$get_limit" 'BEGIN {printf "%.3f", a / b}')" le 1.15
+        fi
+    fi
 }
 
 # The zstd level infini writes with by default (its `init --help` names it), else 3.

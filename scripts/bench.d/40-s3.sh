@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# Section "s3" (BENCH_S3=1): infini on a local S3 server (SeaweedFS on 127.0.0.1, sharing the cores) against infini
-# on a local directory, with the server's own CPU time, so the throughput ratio is honest.
+# Section "s3" (on unless BENCH_S3=0): infini on a local S3 server (SeaweedFS on 127.0.0.1, sharing the cores)
+# against infini on a local directory, with the server's own CPU time, so the throughput ratio is honest.
 #
 # Hook: if scripts/s3-server.sh exists it is run as `s3-server.sh start` and must print NAME=VALUE lines (an
 # `export ` prefix is fine) for AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and optionally AWS_REGION
@@ -13,7 +13,7 @@ section s3 "S3 round trips" \
 
 S3_SERVER=$ROOT/scripts/s3-server.sh
 
-default_off_s3() { [[ ${BENCH_S3:-0} != 1 ]]; }
+default_off_s3() { [[ ${BENCH_S3:-1} == 0 ]]; }
 
 # CPU seconds (user + system) a process has used so far.
 proc_cpu() {
