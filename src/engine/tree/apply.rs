@@ -7,7 +7,7 @@
 //! the new ones). Because node ends depend only on the entries since the previous end, the result is the same tree
 //! a from-scratch build of the final entries gives.
 
-use super::node::{internal_weight, is_boundary, leaf_weight, load, load_child, Body, ChildRef, Node};
+use super::node::{internal_weight, is_boundary, leaf_weight, load, load_child, Access, Body, ChildRef, Node};
 use super::NodeStore;
 use crate::engine::object::ChunkPointer;
 use crate::engine::{Error, Result};
@@ -47,7 +47,7 @@ impl Ctx<'_> {
         if let Some(n) = self.cache.get(&c.ptr) {
             return Ok(n.clone());
         }
-        let n = load_child(self.store, parent, i, None)?;
+        let n = load_child(self.store, parent, i, None, Access::Point)?;
         if n.level > 0 {
             self.cache.insert(c.ptr, n.clone());
         }
@@ -318,7 +318,7 @@ pub fn apply(
     }
     let mut ctx = Ctx { store, cache: HashMap::new() };
     let old = match root {
-        Some(p) => Some((load(store, &p)?, p)),
+        Some(p) => Some((load(store, &p, Access::Point)?, p)),
         None => None,
     };
     let top = old.as_ref().map(|(n, _)| n.level);
@@ -355,7 +355,7 @@ pub fn apply(
     // A root with a single child is not a root: the lowest level with one node is.
     let Some(mut new_root) = last.only_child else { return Ok(Some(last.child.ptr)) };
     loop {
-        let n = load(store, &new_root)?;
+        let n = load(store, &new_root, Access::Point)?;
         match &n.body {
             Body::Internal(c) if c.len() == 1 => new_root = c[0].ptr,
             _ => return Ok(Some(new_root)),

@@ -1,6 +1,6 @@
 //! Streaming differences between two trees, skipping shared subtrees without loading them.
 
-use super::node::{child_upper, load, load_child, Body, Node};
+use super::node::{child_upper, load, load_child, Access, Body, Node};
 use super::read::StoreRef;
 use super::NodeStore;
 use crate::engine::object::ChunkPointer;
@@ -36,7 +36,7 @@ impl Cursor {
     fn new(store: &dyn NodeStore, root: Option<&ChunkPointer>) -> Result<Self> {
         let path = match root {
             None => Vec::new(),
-            Some(r) => vec![(load(store, r)?, 0, None)],
+            Some(r) => vec![(load(store, r, Access::Scan)?, 0, None)],
         };
         Ok(Self { path })
     }
@@ -64,7 +64,7 @@ impl Cursor {
     /// Open the current subtree: its first item becomes current.
     fn descend(&mut self, store: &dyn NodeStore) -> Result<()> {
         let (node, i, upper) = self.path.last().expect("descend is only called on a subtree");
-        let child = load_child(store, node, *i, upper.as_deref())?;
+        let child = load_child(store, node, *i, upper.as_deref(), Access::Scan)?;
         let child_up = child_upper(node, *i, upper.as_deref()).map(<[u8]>::to_vec);
         self.path.push((child, 0, child_up));
         Ok(())

@@ -47,7 +47,9 @@
 //! * [`get`]: one node per level.
 //! * `apply`: only nodes whose content changes are written: per change, about one node per level (occasionally
 //!   a neighbour whose end moves). Untouched nodes are shared and not even loaded.
-//! * [`range`], [`prefix`], `diff`: streaming, holding one root-to-leaf path of nodes (per tree).
+//! * [`range`], [`prefix`], `diff`: streaming, holding one root-to-leaf path of nodes (per tree). Their nodes,
+//!   and those of [`for_each_node`], are read as a scan ([`NodeStore::get_node_scan`]): a [`Store`] serves them
+//!   from its hot cache if there but does not add them, so a whole-tree scan leaves the cache as it was.
 //! * [`len`]: the root only (internal entries carry counts).
 //! * [`for_each_node`]: loads internal nodes only; [`verify`] loads and checks every node.
 //!
@@ -85,6 +87,12 @@ pub trait NodeStore: Send + Sync {
     fn put_node(&self, bytes: &[u8]) -> Result<ChunkPointer>;
     /// Load an encoded node by pointer.
     fn get_node(&self, ptr: &ChunkPointer) -> Result<Arc<Vec<u8>>>;
+    /// Load an encoded node for an iteration that reads each node about once ([`range`], [`prefix`], `diff`,
+    /// [`for_each_node`]): like [`NodeStore::get_node`], but a store with a cache of chunks should serve the node
+    /// from it if there and not add it, so that scans do not fill the cache or evict what point reads keep.
+    fn get_node_scan(&self, ptr: &ChunkPointer) -> Result<Arc<Vec<u8>>> {
+        self.get_node(ptr)
+    }
     /// Decoded nodes this store keeps for reuse, if any.
     fn node_cache(&self) -> Option<&NodeCache> {
         None
@@ -97,6 +105,9 @@ impl NodeStore for Store {
     }
     fn get_node(&self, ptr: &ChunkPointer) -> Result<Arc<Vec<u8>>> {
         self.get_chunk(Kind::Index, ptr)
+    }
+    fn get_node_scan(&self, ptr: &ChunkPointer) -> Result<Arc<Vec<u8>>> {
+        self.get_chunk_streaming(Kind::Index, ptr)
     }
     fn node_cache(&self) -> Option<&NodeCache> {
         Some(self.nodes())

@@ -188,13 +188,27 @@ impl<'de> Deserialize<'de> for Node {
     }
 }
 
+/// How a node is being read, so that the store can choose what to keep.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// A point read (a lookup, a path rewritten by `apply`): the store may keep the node in its chunk cache.
+    Point,
+    /// Part of an iteration that reads each node about once (a range, a diff, a walk of every node): the store
+    /// serves it from its caches if there but adds nothing to its chunk cache, so a scan of a whole tree neither
+    /// grows memory with the tree nor evicts what point reads cached.
+    Scan,
+}
+
 /// Load and decode any node (a root: its level is not known in advance).
-pub(crate) fn load(store: &dyn NodeStore, ptr: &ChunkPointer) -> Result<Arc<Node>> {
+pub(crate) fn load(store: &dyn NodeStore, ptr: &ChunkPointer, access: Access) -> Result<Arc<Node>> {
     let cache = store.node_cache();
     if let Some(n) = cache.and_then(|c| c.get(ptr)) {
         return Ok(n);
     }
-    let bytes = store.get_node(ptr)?;
+    let bytes = match access {
+        Access::Point => store.get_node(ptr)?,
+        Access::Scan => store.get_node_scan(ptr)?,
+    };
     let node = Arc::new(Node::decode(&bytes)?);
     if let Some(c) = cache {
         c.insert(ptr, node.clone());
@@ -205,9 +219,15 @@ pub(crate) fn load(store: &dyn NodeStore, ptr: &ChunkPointer) -> Result<Arc<Node
 /// Load the child `i` of `parent` and check that it fits: one level lower, starting with the parent's key for it,
 /// ending before the next key (`upper`: the parent's next key or the parent's own upper bound), with the count the
 /// parent records.
-pub(crate) fn load_child(store: &dyn NodeStore, parent: &Node, i: usize, upper: Option<&[u8]>) -> Result<Arc<Node>> {
+pub(crate) fn load_child(
+    store: &dyn NodeStore,
+    parent: &Node,
+    i: usize,
+    upper: Option<&[u8]>,
+    access: Access,
+) -> Result<Arc<Node>> {
     let child = parent.child(i).ok_or_else(|| Error::integrity("index node: no such child"))?;
-    let node = load(store, &child.ptr)?;
+    let node = load(store, &child.ptr, access)?;
     check_child(parent, i, upper, &node)?;
     Ok(node)
 }

@@ -1,6 +1,6 @@
 //! Reading: point lookups, streaming ranges, counts and node walks.
 
-use super::node::{child_upper, load, load_child, Body, Node};
+use super::node::{child_upper, load, load_child, Access, Body, Node};
 use super::NodeStore;
 use crate::engine::object::ChunkPointer;
 use crate::engine::{Error, Result};
@@ -9,7 +9,7 @@ use std::sync::Arc;
 /// Look up one key.
 pub fn get(store: &dyn NodeStore, root: Option<&ChunkPointer>, key: &[u8]) -> Result<Option<Vec<u8>>> {
     let Some(root) = root else { return Ok(None) };
-    let mut node = load(store, root)?;
+    let mut node = load(store, root, Access::Point)?;
     let mut upper: Option<Vec<u8>> = None;
     loop {
         match &node.body {
@@ -21,7 +21,7 @@ pub fn get(store: &dyn NodeStore, root: Option<&ChunkPointer>, key: &[u8]) -> Re
                     return Ok(None);
                 }
                 let i = node.child_index(key);
-                let child = load_child(store, &node, i, upper.as_deref())?;
+                let child = load_child(store, &node, i, upper.as_deref(), Access::Point)?;
                 upper = child_upper(&node, i, upper.as_deref()).map(<[u8]>::to_vec);
                 node = child;
             }
@@ -33,7 +33,7 @@ pub fn get(store: &dyn NodeStore, root: Option<&ChunkPointer>, key: &[u8]) -> Re
 pub fn len(store: &dyn NodeStore, root: Option<&ChunkPointer>) -> Result<u64> {
     match root {
         None => Ok(0),
-        Some(r) => load(store, r)?.count(),
+        Some(r) => load(store, r, Access::Point)?.count(),
     }
 }
 
@@ -42,7 +42,7 @@ pub fn len(store: &dyn NodeStore, root: Option<&ChunkPointer>) -> Result<u64> {
 pub fn depth(store: &dyn NodeStore, root: Option<&ChunkPointer>) -> Result<usize> {
     match root {
         None => Ok(0),
-        Some(r) => Ok(load(store, r)?.level as usize + 1),
+        Some(r) => Ok(load(store, r, Access::Point)?.level as usize + 1),
     }
 }
 
@@ -64,7 +64,7 @@ pub fn for_each_node(
         for (i, c) in children.iter().enumerate() {
             f(&c.ptr)?;
             if node.level > 1 {
-                let child = load_child(store, node, i, upper)?;
+                let child = load_child(store, node, i, upper, Access::Scan)?;
                 walk(store, &child, child_upper(node, i, upper), f)?;
             }
         }
@@ -72,7 +72,7 @@ pub fn for_each_node(
     }
     let Some(root) = root else { return Ok(()) };
     f(root)?;
-    let node = load(store, root)?;
+    let node = load(store, root, Access::Scan)?;
     walk(store, &node, None, f)
 }
 
@@ -85,13 +85,13 @@ pub fn verify(store: &dyn NodeStore, root: Option<&ChunkPointer>) -> Result<u64>
             return Ok(());
         }
         for i in 0..node.len() {
-            let child = load_child(store, node, i, upper)?;
+            let child = load_child(store, node, i, upper, Access::Scan)?;
             walk(store, &child, child_upper(node, i, upper))?;
         }
         Ok(())
     }
     let Some(root) = root else { return Ok(0) };
-    let node = load(store, root)?;
+    let node = load(store, root, Access::Scan)?;
     if node.level > 0 && node.len() < 2 {
         return Err(Error::integrity("index root has a single child"));
     }
@@ -132,7 +132,7 @@ impl<'a> Range<'a> {
 
     /// Descend from the root to the first entry `>= start`.
     fn seek(&mut self, root: ChunkPointer, start: Option<Vec<u8>>) -> Result<()> {
-        let mut node = load(self.store.get(), &root)?;
+        let mut node = load(self.store.get(), &root, Access::Scan)?;
         let mut upper: Option<Vec<u8>> = None;
         loop {
             let i = match &start {
@@ -144,7 +144,7 @@ impl<'a> Range<'a> {
                 self.path.push((node, i, upper));
                 return Ok(());
             }
-            let child = load_child(self.store.get(), &node, i, upper.as_deref())?;
+            let child = load_child(self.store.get(), &node, i, upper.as_deref(), Access::Scan)?;
             let child_up = child_upper(&node, i, upper.as_deref()).map(<[u8]>::to_vec);
             self.path.push((node, i, upper));
             node = child;
@@ -168,7 +168,7 @@ impl<'a> Range<'a> {
             if node.level == 0 {
                 return Ok(true);
             }
-            let child = load_child(self.store.get(), node, *i, upper.as_deref())?;
+            let child = load_child(self.store.get(), node, *i, upper.as_deref(), Access::Scan)?;
             let child_up = child_upper(node, *i, upper.as_deref()).map(<[u8]>::to_vec);
             self.path.push((child, 0, child_up));
         }

@@ -1,4 +1,4 @@
-use super::node::{load, Body, Node, TEST_SIZES};
+use super::node::{load, Access, Body, Node, TEST_SIZES};
 use super::*;
 use crate::engine::id::{ChunkId, ObjectId};
 use crate::engine::Error;
@@ -97,13 +97,13 @@ fn check_tree(store: &dyn NodeStore, root: Option<&ChunkPointer>) -> Vec<usize> 
         if let Body::Internal(_) = node.body {
             assert!(node.len() >= 1);
             for i in 0..node.len() {
-                let child = super::node::load_child(store, node, i, upper).unwrap();
+                let child = super::node::load_child(store, node, i, upper, Access::Point).unwrap();
                 walk(store, &child, super::node::child_upper(node, i, upper), per_level);
             }
         }
     }
     if let Some(r) = root {
-        let n = load(store, r).unwrap();
+        let n = load(store, r, Access::Point).unwrap();
         per_level.resize(n.level as usize + 1, 0);
         if n.level > 0 {
             assert!(n.len() >= 2, "a root has at least two children");
@@ -393,7 +393,7 @@ fn corrupt_nodes() {
         let model: Model = (0..300u64).map(|i| (key(i), value(i, 20))).collect();
         let root = build(&store, &model);
         let root_ptr = root.unwrap();
-        let root_node = load(&store, &root_ptr).unwrap();
+        let root_node = load(&store, &root_ptr, Access::Point).unwrap();
         assert!(root_node.level >= 2);
         let child = root_node.child(1).unwrap().ptr;
         let original = store.get_node(&child).unwrap();
@@ -447,12 +447,12 @@ fn corrupt_nodes() {
         // A corrupt leaf is found by every reader that reaches it.
         let mut leaf = root_node.clone();
         while leaf.level > 0 {
-            leaf = super::node::load_child(&store, &leaf, leaf.len() - 1, None).unwrap();
+            leaf = super::node::load_child(&store, &leaf, leaf.len() - 1, None, Access::Point).unwrap();
         }
         let leaf_ptr = {
             let mut parent = root_node.clone();
             while parent.level > 1 {
-                parent = super::node::load_child(&store, &parent, parent.len() - 1, None).unwrap();
+                parent = super::node::load_child(&store, &parent, parent.len() - 1, None, Access::Point).unwrap();
             }
             parent.child(parent.len() - 1).unwrap().ptr
         };
@@ -608,5 +608,57 @@ fn decoded_nodes_are_reused_and_the_cache_stays_bounded() {
         let root = build(&none, &model);
         let _ = get(&none, root.as_ref(), b"k00007").unwrap();
         assert_eq!(none.cache.len(), 0);
+    });
+}
+
+/// Iterations read nodes around a [`Store`]'s hot cache: a full range, a diff against the empty tree and a walk of
+/// every node add nothing to it, however many nodes the tree has, while point reads still fill it and a scan still
+/// uses what it holds.
+#[test]
+fn scans_read_around_the_hot_cache() {
+    use crate::engine::backend::memory::MemoryBackend;
+    use crate::engine::crypto::{Keys, MasterKey};
+    use crate::engine::object::StoreOptions;
+    small_nodes(|| {
+        let backend = Arc::new(MemoryBackend::new());
+        let keys = Arc::new(Keys::new(MasterKey::generate()));
+        let model: Model = (0..10_000u64).map(|i| (key(i), value(i, 16))).collect();
+        let root = {
+            let writer = Store::new(backend.clone(), keys.clone(), StoreOptions::default());
+            let root = build(&writer, &model);
+            writer.flush().unwrap();
+            root
+        };
+        // A new store, as a new process has: nothing cached.
+        let store = Store::new(backend, keys, StoreOptions::default());
+        let mut nodes = 0u64;
+        for_each_node(&store, root.as_ref(), &mut |_| {
+            nodes += 1;
+            Ok(())
+        })
+        .unwrap();
+        assert!(nodes > 1_000, "the tree has {nodes} nodes, too few to show a scan filling the cache");
+        assert_eq!(store.hot().bytes(), 0, "walking every node filled the hot cache");
+        assert_eq!(collect(range(&store, root, None, None)), model.clone().into_iter().collect::<Vec<_>>());
+        assert_eq!(store.hot().bytes(), 0, "a full range filled the hot cache");
+        assert_eq!(diff(&store, None, root).count(), model.len());
+        assert_eq!(store.hot().bytes(), 0, "a full diff filled the hot cache");
+        // Point reads still use the hot cache (the first keys' nodes have left the small decoded-node cache).
+        for i in [0u64, 1, 2] {
+            assert_eq!(get(&store, root.as_ref(), &key(i)).unwrap().as_ref(), model.get(&key(i)));
+        }
+        let kept = store.hot().bytes();
+        assert!(kept > 0, "point reads did not fill the hot cache");
+        // And a scan leaves what they cached where it was.
+        assert_eq!(collect(range(&store, root, None, None)).len(), model.len());
+        assert_eq!(store.hot().bytes(), kept, "a full range changed the hot cache");
+        // A scan read is served from the hot cache when the node is there, without a fetch.
+        let root_ptr = root.unwrap();
+        store.get_node(&root_ptr).unwrap();
+        let (hits, fetched) =
+            (store.hot().hits.load(Ordering::Relaxed), store.stats.chunks_fetched.load(Ordering::Relaxed));
+        store.get_node_scan(&root_ptr).unwrap();
+        assert_eq!(store.hot().hits.load(Ordering::Relaxed), hits + 1);
+        assert_eq!(store.stats.chunks_fetched.load(Ordering::Relaxed), fetched);
     });
 }
