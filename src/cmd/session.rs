@@ -54,7 +54,7 @@ pub const DEFAULT_CACHE_SIZE: u64 = 1 << 30;
 
 /// Store options for a workspace (or defaults), with command-line overrides.
 pub fn store_options(ctx: &Context, ws: Option<&Workspace>, remote: bool) -> StoreOptions {
-    let mut o = StoreOptions { uploaders: if remote { 4 } else { 1 }, ..StoreOptions::default() };
+    let mut o = StoreOptions { uploaders: if remote { 3 } else { 1 }, ..StoreOptions::default() };
     let g = &ctx.global;
     if let Some(m) = g.mem_cache.or(ws.and_then(|w| w.config.mem_cache)) {
         o.mem_cache = m as usize;
