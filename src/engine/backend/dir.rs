@@ -1,8 +1,10 @@
 //! A repository in a local directory: the embedded default.
 //!
 //! Objects are files, written to `tmp/` first, then hard-linked into place (a link fails if the name is taken, so
-//! writes are create-only even between processes). Object files and their directories are fsynced in one batch by
-//! [`Backend::sync`], which writers call before a ref may point at them; refs are fsynced on every swap.
+//! writes are create-only even between processes). Object files and their directories are durable once
+//! [`Backend::sync`] returns, which writers call before a ref may point at them; refs are fsynced on every swap.
+//! Each object file is fsynced in the background as soon as it is written, so that its write-back overlaps the
+//! work that follows rather than all falling into `sync` at the end of a put (40 packs of 16 MiB took 0.3 s there).
 //!
 //! A ref is a directory `refs/<name>/` of numbered generations. The current value is the highest generation.
 //! Compare-and-swap from generation `g` hard-links a new file as `g + 1`: the link either creates that name or fails,
@@ -13,12 +15,72 @@ use super::{BResult, Backend, BackendError, ObjectInfo, RefVersion, MAX_OBJECT_R
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Arc, Condvar, Mutex};
 
 /// A backend rooted at a local directory.
 pub struct DirBackend {
     root: PathBuf,
-    /// Objects written but not yet fsynced.
-    unsynced: std::sync::Mutex<Vec<PathBuf>>,
+    /// Objects written since the last [`Backend::sync`].
+    unsynced: Mutex<Vec<PathBuf>>,
+    /// Fsyncs object files in the background as they are written.
+    early: EarlySync,
+}
+
+/// A thread that fsyncs each object file as soon as it is written. [`Backend::sync`] waits for it, skips the files
+/// it made durable and fsyncs the rest (any it failed on) itself, so durability never depends on it.
+#[derive(Default)]
+struct EarlySync {
+    tx: Mutex<Option<mpsc::Sender<PathBuf>>>,
+    state: Arc<(Mutex<EarlyState>, Condvar)>,
+}
+
+#[derive(Default)]
+struct EarlyState {
+    /// Sent to the thread and not yet handled.
+    queued: usize,
+    /// Made durable since the last `sync`.
+    done: std::collections::HashSet<PathBuf>,
+}
+
+impl EarlySync {
+    fn send(&self, path: PathBuf) {
+        let mut tx = self.tx.lock().expect("early sync lock");
+        if tx.is_none() {
+            let (t, rx) = mpsc::channel::<PathBuf>();
+            let state = self.state.clone();
+            let spawned = std::thread::Builder::new().name("infini-fsync".into()).spawn(move || {
+                for p in rx {
+                    let ok = File::open(&p).and_then(|f| f.sync_all()).is_ok();
+                    let (lock, cv) = &*state;
+                    let mut st = lock.lock().expect("early sync lock");
+                    if ok {
+                        st.done.insert(p);
+                    }
+                    st.queued -= 1;
+                    cv.notify_all();
+                }
+            });
+            if spawned.is_err() {
+                return; // `sync` fsyncs the file itself.
+            }
+            *tx = Some(t);
+        }
+        let (lock, _) = &*self.state;
+        lock.lock().expect("early sync lock").queued += 1;
+        if tx.as_ref().is_some_and(|t| t.send(path).is_err()) {
+            lock.lock().expect("early sync lock").queued -= 1;
+        }
+    }
+
+    /// Wait for the thread to handle everything sent; returns the files it made durable.
+    fn drain(&self) -> std::collections::HashSet<PathBuf> {
+        let (lock, cv) = &*self.state;
+        let mut st = lock.lock().expect("early sync lock");
+        while st.queued > 0 {
+            st = cv.wait(st).expect("early sync lock");
+        }
+        std::mem::take(&mut st.done)
+    }
 }
 
 const GEN_WIDTH: usize = 20;
@@ -31,7 +93,7 @@ impl DirBackend {
     /// Open (or prepare) a directory backend at `root`. The directory is created if missing.
     pub fn new(root: impl Into<PathBuf>) -> BResult<Self> {
         let root = root.into();
-        let b = Self { root, unsynced: Default::default() };
+        let b = Self { root, unsynced: Default::default(), early: EarlySync::default() };
         for d in ["tmp", "refs", "objects", "keys"] {
             fs::create_dir_all(b.root.join(d)).map_err(|e| b.err("init", d, e))?;
         }
@@ -212,6 +274,7 @@ impl Backend for DirBackend {
             let tmp = self.write_temp(data, false)?;
             self.link_into_place(&tmp, &dest, false)?;
             self.unsynced.lock().expect("unsynced lock").push(dest.clone());
+            self.early.send(dest.clone());
             Ok(())
         })();
         r.map_err(|e| {
@@ -361,12 +424,19 @@ impl Backend for DirBackend {
 
     fn sync(&self) -> BResult<()> {
         let paths = std::mem::take(&mut *self.unsynced.lock().expect("unsynced lock"));
+        let done = self.early.drain();
         let mut dirs = std::collections::BTreeSet::new();
         for p in &paths {
-            match File::open(p).and_then(|f| f.sync_all()) {
-                // Written and deleted since (gc's clock probe): nothing to make durable.
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                r => r.map_err(|e| self.err("sync", &p.display().to_string(), e))?,
+            if done.contains(p) {
+                if !p.exists() {
+                    continue; // deleted since, as below
+                }
+            } else {
+                match File::open(p).and_then(|f| f.sync_all()) {
+                    // Written and deleted since (gc's clock probe): nothing to make durable.
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                    r => r.map_err(|e| self.err("sync", &p.display().to_string(), e))?,
+                }
             }
             if let Some(d) = p.parent() {
                 dirs.insert(d.to_path_buf());
@@ -401,6 +471,27 @@ mod tests {
     fn conformance() {
         let dir = tempfile::tempdir().unwrap();
         super::super::conformance::run_all(Arc::new(DirBackend::new(dir.path().join("repo")).unwrap()));
+    }
+
+    #[test]
+    fn objects_are_fsynced_early_and_sync_covers_every_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = DirBackend::new(dir.path().join("repo")).unwrap();
+        for i in 0..20u8 {
+            b.write(&format!("objects/{i:02x}/{}", hex::encode([i; 32])), &[i; 4096]).unwrap();
+        }
+        let done = b.early.drain();
+        assert_eq!(done.len(), 20, "every object written is fsynced in the background");
+        assert_eq!(b.early.state.0.lock().unwrap().queued, 0);
+        // As sync finds them, plus a file deleted after it was written (gc's clock probe), before or after the
+        // background thread reached it: neither fails the sync.
+        b.early.state.0.lock().unwrap().done = done;
+        let probe = format!("objects/ff/{}", hex::encode([0xff; 32]));
+        b.write(&probe, b"probe").unwrap();
+        fs::remove_file(b.path(&probe)).unwrap();
+        b.sync().unwrap();
+        assert!(b.unsynced.lock().unwrap().is_empty());
+        assert!(b.early.state.0.lock().unwrap().done.is_empty());
     }
 
     #[test]
