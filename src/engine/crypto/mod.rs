@@ -209,6 +209,12 @@ impl Keys {
     pub fn open(&self, kind: Kind, place: &[u8], sealed: &[u8]) -> Result<Vec<u8>> {
         open(self.key_for(kind), &ad(kind, place), sealed)
     }
+
+    /// [`Keys::open`] without copying: decrypts `sealed` where it is and returns where in it the plaintext lies.
+    /// On failure the buffer's contents are unspecified.
+    pub fn open_in_place(&self, kind: Kind, place: &[u8], sealed: &mut [u8]) -> Result<std::ops::Range<usize>> {
+        open_in_place(self.key_for(kind), &ad(kind, place), sealed)
+    }
 }
 
 pub(crate) fn ad(kind: Kind, place: &[u8]) -> Vec<u8> {
@@ -250,6 +256,19 @@ fn seal_in_place(key: &SubKey, ad: &[u8], mut buf: Vec<u8>, salt: [u8; 32]) -> V
         .expect("AES-GCM encryption of an in-memory buffer cannot fail");
     buf.extend_from_slice(tag.as_ref());
     buf
+}
+
+fn open_in_place(key: &SubKey, ad: &[u8], sealed: &mut [u8]) -> Result<std::ops::Range<usize>> {
+    if sealed.len() < SEAL_OVERHEAD {
+        return Err(Error::integrity("sealed message is truncated"));
+    }
+    let salt: [u8; 32] = sealed[..32].try_into().expect("checked length");
+    let cipher = message_cipher(key, &salt);
+    let plain_len = cipher
+        .open_in_place(zero_nonce(), Aad::from(ad), &mut sealed[32..])
+        .map_err(|_| Error::integrity("authentication failed"))?
+        .len();
+    Ok(32..32 + plain_len)
 }
 
 pub(crate) fn open(key: &SubKey, ad: &[u8], sealed: &[u8]) -> Result<Vec<u8>> {
@@ -324,10 +343,14 @@ mod tests {
             foreign.extend(theirs.encrypt(nonce, Payload { msg: &plain, aad: &ad }).unwrap());
             assert_eq!(foreign, sealed);
             assert_eq!(open(&k.data, &ad, &foreign).unwrap(), plain);
+            let mut in_place = foreign.clone();
+            let r = open_in_place(&k.data, &ad, &mut in_place).unwrap();
+            assert_eq!(in_place[r], plain);
             let mut tampered = foreign.clone();
             let last = tampered.len() - 1;
             tampered[last] ^= 1;
             assert!(open(&k.data, &ad, &tampered).is_err());
+            assert!(open_in_place(&k.data, &ad, &mut tampered).is_err());
         }
     }
 
