@@ -5,7 +5,7 @@
 #   BENCH_CPU_LIMIT=PATH   the cpu_limit program (default: target/release/examples/cpu_limit, built by make bench)
 
 section stream "The stream: one ${SIZE_MB} MB byte stream" \
-    "First put, a second put of the same bytes (all duplicate), and a get to /dev/null, in one run. infini at its default compression level, borg at \`zstd,3\`, restic and rustic at their default (\`auto\`) compression. *CPU limit*: the single-core time per byte of chunking, HMAC-SHA-256, zstd and AES-256-GCM measured on this stream, summed and divided by the cores — the fastest any put of it can be here."
+    "First put, a second put of the same bytes (all duplicate), and a get to /dev/null, in one run. infini at its default compression level, borg at \`zstd,3\`, restic and rustic at their default (\`auto\`) compression. *CPU limit*: the single-core time per byte of chunking, keyed BLAKE3 chunk ids, zstd and AES-256-GCM measured on this stream, summed and divided by the cores — the fastest any put of it can be here."
 
 CPU_LIMIT_BIN=${BENCH_CPU_LIMIT:-$ROOT/target/release/examples/cpu_limit}
 
@@ -105,7 +105,7 @@ stream_limit() {
     get() { awk -F'\t' -v k="$1" '$1 == k {print $2}' <<<"$out"; }
     local limit put
     limit=$(get limit_s)
-    metric "CPU limit of a first put (per core: chunking $(get chunking_mbps), HMAC-SHA-256 $(get hmac_sha256_mbps), zstd -$level $(get zstd_mbps), AES-256-GCM $(get aes_256_gcm_mbps) MB/s; together $(get one_core_mbps) MB/s on one core, × $(get cores) cores)" "$limit" s
+    metric "CPU limit of a first put (per core: chunking $(get chunking_mbps), keyed BLAKE3 $(get keyed_hash_mbps), zstd -$level $(get zstd_mbps), AES-256-GCM $(get aes_256_gcm_mbps) MB/s; together $(get one_core_mbps) MB/s on one core, × $(get cores) cores)" "$limit" s
     put=$(awk -F'\t' '$1 == "stream" && $2 == "infini" && $3 == "put" {print $4}' "$RESULTS_TSV")
     if [[ -n $put && -n $limit ]]; then
         check "infini put ÷ CPU limit" "$(awk -v a="$put" -v b="$limit" 'BEGIN {printf "%.3f", a / b}')" le 1.15
