@@ -16,8 +16,8 @@ install: build
 test: test-deps
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
-	$(CARGO) build --no-default-features
-	$(CARGO) build --no-default-features --features s3
+	$(CARGO) check --no-default-features
+	$(CARGO) check --no-default-features --features s3
 	$(CARGO) clippy --no-default-features --lib -- -D warnings
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --no-default-features
 	$(CARGO) test --all-targets
