@@ -259,31 +259,33 @@ fn seal_in_place(key: &SubKey, ad: &[u8], mut buf: Vec<u8>, salt: [u8; 32]) -> V
     buf
 }
 
-fn open_in_place(key: &SubKey, ad: &[u8], sealed: &mut [u8]) -> Result<std::ops::Range<usize>> {
+/// A sealed message's salt, once its length is checked.
+fn salt_of(sealed: &[u8]) -> Result<[u8; 32]> {
     if sealed.len() < SEAL_OVERHEAD {
         return Err(Error::integrity("sealed message is truncated"));
     }
-    let salt: [u8; 32] = sealed[..32].try_into().expect("checked length");
-    let cipher = message_cipher(key, &salt);
-    let plain_len = cipher
-        .open_in_place(zero_nonce(), Aad::from(ad), &mut sealed[32..])
-        .map_err(|_| Error::integrity("authentication failed"))?
-        .len();
-    Ok(32..32 + plain_len)
+    Ok(sealed[..32].try_into().expect("checked length"))
+}
+
+/// Decrypt `body` (ciphertext and tag) in place under the message key of `salt`; returns the plaintext's length.
+fn open_body(key: &SubKey, ad: &[u8], salt: &[u8; 32], body: &mut [u8]) -> Result<usize> {
+    message_cipher(key, salt)
+        .open_in_place(zero_nonce(), Aad::from(ad), body)
+        .map(|plain| plain.len())
+        .map_err(|_| Error::integrity("authentication failed"))
+}
+
+fn open_in_place(key: &SubKey, ad: &[u8], sealed: &mut [u8]) -> Result<std::ops::Range<usize>> {
+    let salt = salt_of(sealed)?;
+    let len = open_body(key, ad, &salt, &mut sealed[32..])?;
+    Ok(32..32 + len)
 }
 
 pub(crate) fn open(key: &SubKey, ad: &[u8], sealed: &[u8]) -> Result<Vec<u8>> {
-    if sealed.len() < SEAL_OVERHEAD {
-        return Err(Error::integrity("sealed message is truncated"));
-    }
-    let salt: [u8; 32] = sealed[..32].try_into().expect("checked length");
-    let cipher = message_cipher(key, &salt);
+    let salt = salt_of(sealed)?;
     let mut buf = sealed[32..].to_vec();
-    let plain_len = cipher
-        .open_in_place(zero_nonce(), Aad::from(ad), &mut buf)
-        .map_err(|_| Error::integrity("authentication failed"))?
-        .len();
-    buf.truncate(plain_len);
+    let len = open_body(key, ad, &salt, &mut buf)?;
+    buf.truncate(len);
     Ok(buf)
 }
 

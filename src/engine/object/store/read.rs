@@ -38,32 +38,28 @@ impl Store {
 
     fn read_chunk(&self, kind: Kind, ptr: &ChunkPointer) -> Result<Vec<u8>> {
         let (mut sealed, from_warm) = self.fetch_sealed(kind, ptr, true)?;
-        let name = object_name(&ptr.object);
-        if self.warm.is_none() {
-            // Nothing keeps the sealed bytes: decrypt them where they are rather than into a copy.
-            let plain = self.keys.open_in_place(kind, &ptr.id.0, &mut sealed).map_err(|_| {
-                Error::integrity(format!("chunk at {name}+{} does not authenticate (corrupt or tampered)", ptr.offset))
-            })?;
-            return decode(&sealed[plain])
-                .ok_or_else(|| Error::integrity(format!("chunk at {name}+{} does not decode", ptr.offset)));
-        }
-        let mut opened = self.keys.open(kind, &ptr.id.0, &sealed);
+        // The chunk is decrypted where it was read; the warm tier, if any, keeps a copy of the sealed bytes.
+        let mut kept = self.warm.is_some().then(|| sealed.clone());
+        let mut opened = self.keys.open_in_place(kind, &ptr.id.0, &mut sealed);
         if opened.is_err() && from_warm {
             // The warm tier is only a copy: drop the damaged entry and read the repository's bytes.
             if let Some(w) = &self.warm {
                 w.discard(ptr, kind != Kind::Data);
             }
             sealed = self.fetch_sealed(kind, ptr, false)?.0;
-            opened = self.keys.open(kind, &ptr.id.0, &sealed);
+            kept = Some(sealed.clone());
+            opened = self.keys.open_in_place(kind, &ptr.id.0, &mut sealed);
         }
-        let payload = opened.map_err(|_| {
+        let name = object_name(&ptr.object);
+        let plain = opened.map_err(|_| {
             Error::integrity(format!("chunk at {name}+{} does not authenticate (corrupt or tampered)", ptr.offset))
         })?;
         // Only authenticated bytes enter the warm tier (inserting what is already there is a no-op).
-        if let Some(w) = &self.warm {
-            w.insert(ptr, kind != Kind::Data, &sealed);
+        if let (Some(w), Some(kept)) = (&self.warm, &kept) {
+            w.insert(ptr, kind != Kind::Data, kept);
         }
-        decode(&payload).ok_or_else(|| Error::integrity(format!("chunk at {name}+{} does not decode", ptr.offset)))
+        decode(&sealed[plain])
+            .ok_or_else(|| Error::integrity(format!("chunk at {name}+{} does not decode", ptr.offset)))
     }
 
     /// The sealed bytes of a chunk, and whether they came from the warm tier (consulted only with `use_warm`). A
