@@ -401,10 +401,10 @@ fn cost_map_local_rewrites_all_sparse_rewrites_keys_and_changed_values() {
     sparse.index().insert(7, vec![1; 1000]);
     let (_, local_bytes) = field_commit_cost(&local, &repo);
     let (sparse_chunks, sparse_bytes) = field_commit_cost(&sparse, &repo);
-    // The local stream (500 KB) is cut into content-defined chunks of at least 256 KiB; the chunk holding the
-    // change is rewritten, the others deduplicate.
+    // The local stream (500 KB) is cut into content-defined chunks where the repository's keyed chunker says: the
+    // chunk holding the change is rewritten (170 to 620 KB in 100 runs), the others deduplicate.
     eprintln!("map of 500 x 1000 B, one value changed: local {local_bytes} B, sparse {sparse_bytes} B in {sparse_chunks} chunks");
-    assert!(local_bytes > 256 * 1024, "local: {local_bytes}");
+    assert!(local_bytes > 5 * sparse_bytes, "local: {local_bytes}, sparse: {sparse_bytes}");
     // Keys and pointers: about 80 bytes per key, plus the one new value.
     assert!(sparse_bytes < 500 * 100 + 2000, "sparse: {sparse_bytes}");
     assert!(sparse_chunks <= 2, "sparse: {sparse_chunks} chunks");
