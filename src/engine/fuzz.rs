@@ -137,6 +137,7 @@ pub(crate) fn target_pack(n: usize) {
     let sealed = k.seal(Kind::Data, &id.0, b"\x00\x05\x00\x00\x00hello");
     pb.push(Kind::Data, id, &sealed);
     let (oid, bytes, _) = pb.finish(&k);
+    let bytes = bytes.to_vec();
     let backend = MemoryBackend::new();
     // Raw packs as an attacker can write them.
     inputs(3, std::slice::from_ref(&bytes), n / 2, &mut |b| {

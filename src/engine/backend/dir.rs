@@ -6,6 +6,12 @@
 //! Each object file is fsynced in the background as soon as it is written, so that its write-back overlaps the
 //! work that follows rather than all falling into `sync` at the end of a put (40 packs of 16 MiB took 0.3 s there).
 //!
+//! Large objects whose bytes sit at an aligned address (packs, see
+//! [`PACK_ALIGN`](crate::engine::object::PACK_ALIGN)) are written with direct I/O on Linux: from the pack's buffer
+//! straight to the disk, without first copying them into page-cache memory the kernel must find, fill and later
+//! write back (for 640 MiB here: 0.18 s of system time against 2.2 s). A filesystem that refuses direct I/O is
+//! written through the page cache from then on.
+//!
 //! A ref is a directory `refs/<name>/` of numbered generations. The current value is the highest generation.
 //! Compare-and-swap from generation `g` hard-links a new file as `g + 1`: the link either creates that name or fails,
 //! so of any writers racing from the same generation exactly one wins. No lock files are involved, so nothing can
@@ -15,6 +21,7 @@ use super::{BResult, Backend, BackendError, ObjectInfo, RefVersion, MAX_OBJECT_R
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex};
 
 /// A backend rooted at a local directory.
@@ -24,6 +31,46 @@ pub struct DirBackend {
     unsynced: Mutex<Vec<PathBuf>>,
     /// Fsyncs object files in the background as they are written.
     early: EarlySync,
+    /// Direct I/O not yet refused by this filesystem.
+    direct: AtomicBool,
+    /// Objects written by direct I/O.
+    direct_writes: AtomicU64,
+}
+
+/// Objects at least this large, at an address and of a length aligned to [`DIRECT_ALIGN`], are written by direct
+/// I/O (smaller ones gain nothing from it).
+const DIRECT_MIN: usize = 1 << 20;
+/// The alignment direct I/O asks of a buffer, its length and the file offset on any disk (512 on most).
+const DIRECT_ALIGN: usize = 4096;
+
+fn direct_eligible(data: &[u8]) -> bool {
+    data.len() >= DIRECT_MIN
+        && data.len().is_multiple_of(DIRECT_ALIGN)
+        && (data.as_ptr() as usize).is_multiple_of(DIRECT_ALIGN)
+}
+
+/// Create `path` and write `data` to it by direct I/O.
+#[cfg(target_os = "linux")]
+fn write_direct(path: &Path, data: &[u8]) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = fs::OpenOptions::new().write(true).create_new(true).custom_flags(libc::O_DIRECT).open(path)?;
+    f.write_all(data)?;
+    Ok(f)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn write_direct(_: &Path, _: &[u8]) -> io::Result<File> {
+    Err(io::ErrorKind::Unsupported.into())
+}
+
+/// Whether a direct write failed because the filesystem (or the alignment) does not allow it, rather than for a
+/// reason a buffered write would meet too.
+fn direct_refused(e: &io::Error) -> bool {
+    #[cfg(target_os = "linux")]
+    if e.raw_os_error() == Some(libc::EINVAL) {
+        return true;
+    }
+    e.kind() == io::ErrorKind::Unsupported
 }
 
 /// A thread that fsyncs each object file as soon as it is written. [`Backend::sync`] waits for it, skips the files
@@ -93,7 +140,13 @@ impl DirBackend {
     /// Open (or prepare) a directory backend at `root`. The directory is created if missing.
     pub fn new(root: impl Into<PathBuf>) -> BResult<Self> {
         let root = root.into();
-        let b = Self { root, unsynced: Default::default(), early: EarlySync::default() };
+        let b = Self {
+            root,
+            unsynced: Default::default(),
+            early: EarlySync::default(),
+            direct: AtomicBool::new(true),
+            direct_writes: AtomicU64::new(0),
+        };
         for d in ["tmp", "refs", "objects", "keys"] {
             fs::create_dir_all(b.root.join(d)).map_err(|e| b.err("init", d, e))?;
         }
@@ -142,13 +195,32 @@ impl DirBackend {
     /// Write `data` to a fresh temporary file (fsynced with `sync`); returns its path.
     fn write_temp(&self, data: &[u8], sync: bool) -> io::Result<PathBuf> {
         let tmp = self.root.join("tmp").join(format!("{}.tmp", hex::encode(rand::random::<[u8; 16]>())));
-        let mut f = fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-        let r = f.write_all(data).and_then(|_| if sync { f.sync_all() } else { Ok(()) });
+        let r = self.write_file(&tmp, data).and_then(|f| if sync { f.sync_all() } else { Ok(()) });
         if let Err(e) = r {
             let _ = fs::remove_file(&tmp);
             return Err(e);
         }
         Ok(tmp)
+    }
+
+    /// Create `path` holding `data`: by direct I/O where the bytes allow it and the filesystem takes it.
+    fn write_file(&self, path: &Path, data: &[u8]) -> io::Result<File> {
+        if direct_eligible(data) && self.direct.load(Ordering::Relaxed) {
+            match write_direct(path, data) {
+                Ok(f) => {
+                    self.direct_writes.fetch_add(1, Ordering::Relaxed);
+                    return Ok(f);
+                }
+                Err(e) if direct_refused(&e) => {
+                    self.direct.store(false, Ordering::Relaxed);
+                    let _ = fs::remove_file(path);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let mut f = fs::OpenOptions::new().write(true).create_new(true).open(path)?;
+        f.write_all(data)?;
+        Ok(f)
     }
 
     /// Link `tmp` to `dest` (failing if it exists), remove `tmp`, fsync the directory if `sync`.
@@ -471,6 +543,34 @@ mod tests {
     fn conformance() {
         let dir = tempfile::tempdir().unwrap();
         super::super::conformance::run_all(Arc::new(DirBackend::new(dir.path().join("repo")).unwrap()));
+    }
+
+    #[test]
+    fn aligned_large_objects_go_by_direct_io_and_every_object_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = DirBackend::new(dir.path().join("repo")).unwrap();
+        let mut buf = vec![0u8; 3 * DIRECT_MIN + 2 * DIRECT_ALIGN];
+        rand::Rng::fill(&mut rand::thread_rng(), &mut buf[..]);
+        let at = (DIRECT_ALIGN - buf.as_ptr() as usize % DIRECT_ALIGN) % DIRECT_ALIGN;
+        let aligned = &buf[at..at + 2 * DIRECT_MIN];
+        let cases: [(&str, &[u8]); 4] = [
+            ("aligned", aligned),
+            ("misaligned start", &buf[at + 1..at + 1 + DIRECT_MIN]),
+            ("odd length", &buf[at..at + DIRECT_MIN + 100]),
+            ("small", &buf[at..at + DIRECT_ALIGN]),
+        ];
+        for (i, (what, data)) in cases.iter().enumerate() {
+            let name = format!("objects/0{i}/{}", hex::encode([i as u8; 32]));
+            b.write(&name, data).unwrap();
+            assert_eq!(&b.read(&name).unwrap()[..], *data, "{what}");
+            assert!(matches!(b.write(&name, data), Err(BackendError::AlreadyExists { .. })), "{what}");
+        }
+        b.sync().unwrap();
+        // Only the aligned object qualifies (written twice: stored, then refused by name); a filesystem that
+        // refuses direct I/O has it written as the others.
+        let direct = b.direct_writes.load(Ordering::Relaxed);
+        assert!(direct == 2 || (direct == 0 && !b.direct.load(Ordering::Relaxed)), "{direct} direct writes");
+        assert!(fs::read_dir(b.root.join("tmp")).unwrap().next().is_none(), "no temporary file is left");
     }
 
     #[test]

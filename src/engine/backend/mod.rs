@@ -140,6 +140,10 @@ impl BackendError {
 /// Result of backend operations.
 pub type BResult<T> = std::result::Result<T, BackendError>;
 
+/// The bytes of an object shared with the writer that made them (a finished pack, which the store keeps readable
+/// until it is stored), for [`Backend::write_shared`].
+pub type SharedBytes = Arc<dyn AsRef<[u8]> + Send + Sync>;
+
 /// A place to keep objects and refs. Implementations must be safe to share between threads and processes:
 /// `write` is create-only, and `swap_ref` must have exactly one winner among racing writers.
 pub trait Backend: Send + Sync + 'static {
@@ -155,8 +159,8 @@ pub trait Backend: Send + Sync + 'static {
     fn write(&self, name: &str, data: &[u8]) -> BResult<()>;
     /// [`Backend::write`] of a shared buffer; backends that hand the bytes to another thread (network clients)
     /// override it to avoid a copy.
-    fn write_shared(&self, name: &str, data: Arc<Vec<u8>>) -> BResult<()> {
-        self.write(name, &data)
+    fn write_shared(&self, name: &str, data: SharedBytes) -> BResult<()> {
+        self.write(name, (*data).as_ref())
     }
     /// List objects whose names start with `prefix`.
     fn list(&self, prefix: &str) -> BResult<Vec<ObjectInfo>>;
@@ -194,7 +198,7 @@ impl<B: Backend + ?Sized> Backend for Arc<B> {
     fn write(&self, name: &str, data: &[u8]) -> BResult<()> {
         (**self).write(name, data)
     }
-    fn write_shared(&self, name: &str, data: Arc<Vec<u8>>) -> BResult<()> {
+    fn write_shared(&self, name: &str, data: SharedBytes) -> BResult<()> {
         (**self).write_shared(name, data)
     }
     fn list(&self, prefix: &str) -> BResult<Vec<ObjectInfo>> {

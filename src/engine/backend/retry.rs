@@ -172,9 +172,9 @@ impl<B: Backend> Backend for Retry<B> {
         self.confirm_write(name, data, r, attempts, saw_transient)
     }
 
-    fn write_shared(&self, name: &str, data: std::sync::Arc<Vec<u8>>) -> BResult<()> {
+    fn write_shared(&self, name: &str, data: super::SharedBytes) -> BResult<()> {
         let (r, attempts, saw_transient) = self.policy.run_inner(|| self.inner.write_shared(name, data.clone()));
-        self.confirm_write(name, &data, r, attempts, saw_transient)
+        self.confirm_write(name, (*data).as_ref(), r, attempts, saw_transient)
     }
 
     fn list(&self, prefix: &str) -> BResult<Vec<ObjectInfo>> {

@@ -23,7 +23,7 @@
 //! path-style addressing is used. The region is, in order: the configuration, `AWS_REGION`/`AWS_DEFAULT_REGION`,
 //! the profile, `us-east-1`.
 
-use super::{BResult, Backend, BackendError, ObjectInfo, RefVersion, MAX_OBJECT_READ};
+use super::{BResult, Backend, BackendError, ObjectInfo, RefVersion, SharedBytes, MAX_OBJECT_READ};
 use aws_config::environment::region::EnvironmentVariableRegionProvider;
 use aws_config::meta::region::RegionProviderChain;
 use aws_config::profile::region::ProfileFileRegionProvider;
@@ -560,11 +560,11 @@ impl S3Backend {
 }
 
 /// A shared buffer handed to the HTTP client without copying.
-struct SharedBytes(std::sync::Arc<Vec<u8>>);
+struct Body(SharedBytes);
 
-impl AsRef<[u8]> for SharedBytes {
+impl AsRef<[u8]> for Body {
     fn as_ref(&self) -> &[u8] {
-        &self.0
+        (*self.0).as_ref()
     }
 }
 
@@ -650,8 +650,8 @@ impl Backend for S3Backend {
         self.put_new(name, ByteStream::from(data.to_vec()))
     }
 
-    fn write_shared(&self, name: &str, data: std::sync::Arc<Vec<u8>>) -> BResult<()> {
-        self.put_new(name, ByteStream::from(bytes::Bytes::from_owner(SharedBytes(data))))
+    fn write_shared(&self, name: &str, data: SharedBytes) -> BResult<()> {
+        self.put_new(name, ByteStream::from(bytes::Bytes::from_owner(Body(data))))
     }
 
     fn list(&self, prefix: &str) -> BResult<Vec<ObjectInfo>> {

@@ -123,11 +123,44 @@ pub fn kind_from_u8(k: u8) -> Option<Kind> {
     })
 }
 
+/// Packs are laid out in memory from an address aligned to this, and their sizes (the size classes) are multiples
+/// of it, so that a local repository can hand them to the disk by direct I/O without a copy through the page cache.
+pub const PACK_ALIGN: usize = 4096;
+
 /// A pack being filled in memory.
 pub struct PackBuilder {
     id: ObjectId,
+    /// The pack's bytes are `buf[start..]`; `start` puts them at an address aligned to [`PACK_ALIGN`].
     buf: Vec<u8>,
+    start: usize,
     table: Vec<TableEntry>,
+}
+
+/// A finished pack's bytes, in the buffer it was built in (see [`PACK_ALIGN`]); the buffer can be reused for the
+/// next pack once the pack is stored.
+pub struct PackBytes {
+    buf: Vec<u8>,
+    start: usize,
+}
+
+impl PackBytes {
+    /// The buffer, to build another pack in.
+    pub fn into_buffer(self) -> Vec<u8> {
+        self.buf
+    }
+}
+
+impl std::ops::Deref for PackBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+}
+
+impl AsRef<[u8]> for PackBytes {
+    fn as_ref(&self) -> &[u8] {
+        self
+    }
 }
 
 impl Default for PackBuilder {
@@ -146,8 +179,17 @@ impl PackBuilder {
     /// that its memory is reused rather than mapped and faulted in again).
     pub fn with_buffer(mut buf: Vec<u8>) -> Self {
         buf.clear();
-        buf.reserve_exact(MAX_PACK);
-        Self { id: ObjectId::random(), buf, table: Vec::new() }
+        buf.reserve_exact(MAX_PACK + PACK_ALIGN);
+        // The buffer never grows past its capacity while a pack of any size class is built, so the start stays
+        // aligned; were it ever to move, the pack would only lose the direct write, not any byte.
+        let start = (PACK_ALIGN - buf.as_ptr() as usize % PACK_ALIGN) % PACK_ALIGN;
+        buf.resize(start, 0);
+        Self { id: ObjectId::random(), buf, start, table: Vec::new() }
+    }
+
+    /// Bytes of the pack so far.
+    fn len(&self) -> usize {
+        self.buf.len() - self.start
     }
 
     /// This pack's id.
@@ -161,7 +203,7 @@ impl PackBuilder {
     }
 
     fn finished_len(&self, extra_chunk: usize, extra_entries: usize) -> usize {
-        self.buf.len()
+        self.len()
             + extra_chunk
             + (self.table.len() + extra_entries) * TABLE_ENTRY_MAX
             + SEAL_OVERHEAD
@@ -181,7 +223,7 @@ impl PackBuilder {
 
     /// Append a sealed chunk; returns where it landed.
     pub fn push(&mut self, kind: Kind, id: ChunkId, sealed: &[u8]) -> ChunkPointer {
-        let offset = self.buf.len() as u32;
+        let offset = self.len() as u32;
         self.buf.extend_from_slice(sealed);
         let len = sealed.len() as u32;
         self.table.push(TableEntry { id, kind: kind as u8, offset, len });
@@ -190,28 +232,29 @@ impl PackBuilder {
 
     /// The bytes of a chunk already pushed (to read back before the pack is stored).
     pub fn slice(&self, offset: u32, len: u32) -> Option<&[u8]> {
-        self.buf.get(offset as usize..(offset as usize).checked_add(len as usize)?)
+        let at = self.start + offset as usize;
+        self.buf.get(at..at.checked_add(len as usize)?)
     }
 
     /// Seal the table, pad to the smallest size class that fits, append the locator.
-    pub fn finish(mut self, keys: &Keys) -> (ObjectId, Vec<u8>, Vec<TableEntry>) {
+    pub fn finish(mut self, keys: &Keys) -> (ObjectId, PackBytes, Vec<TableEntry>) {
         let mut table_plain = Vec::new();
         ciborium::into_writer(&self.table, &mut table_plain).expect("CBOR encoding into memory cannot fail");
         let table = keys.seal(Kind::PackTable, &self.id.0, &table_plain);
-        let table_offset = self.buf.len() as u32;
+        let table_offset = self.len() as u32;
         self.buf.extend_from_slice(&table);
-        let needed = self.buf.len() + LOCATOR_LEN;
+        let needed = self.len() + LOCATOR_LEN;
         let class = PACK_CLASSES.iter().copied().find(|&c| c >= needed).unwrap_or(needed);
         let pad = class - needed;
-        let start = self.buf.len();
-        self.buf.resize(start + pad, 0);
-        fill_padding(keys, &self.id, &mut self.buf[start..]);
+        let at = self.buf.len();
+        self.buf.resize(at + pad, 0);
+        fill_padding(keys, &self.id, &mut self.buf[at..]);
         let mut loc = [0u8; 8];
         loc[..4].copy_from_slice(&table_offset.to_le_bytes());
         loc[4..].copy_from_slice(&(table.len() as u32).to_le_bytes());
         self.buf.extend_from_slice(&keys.seal(Kind::PackLocator, &self.id.0, &loc));
-        debug_assert_eq!(self.buf.len(), class);
-        (self.id, self.buf, self.table)
+        debug_assert_eq!(self.len(), class);
+        (self.id, PackBytes { buf: self.buf, start: self.start }, self.table)
     }
 }
 
@@ -308,6 +351,32 @@ mod tests {
         assert_eq!(parse_object_name(&object_name(&p.object)), Some(p.object));
     }
 
+    #[test]
+    fn a_pack_built_in_the_buffer_of_another_is_aligned_and_reads_back() {
+        let keys = Keys::new(MasterKey::generate());
+        let mut buffer = Vec::new();
+        for round in 0..3u8 {
+            let mut pb = PackBuilder::with_buffer(buffer);
+            let mut placed = Vec::new();
+            for i in 0..4u8 {
+                let plain = vec![round ^ i; 100_000 + i as usize];
+                let id = keys.chunk_id(&plain);
+                let sealed = keys.seal(Kind::Data, &id.0, &plain);
+                let ptr = pb.push(Kind::Data, id, &sealed);
+                assert_eq!(pb.slice(ptr.offset, ptr.len), Some(&sealed[..]));
+                placed.push((ptr, plain));
+            }
+            let (oid, bytes, table) = pb.finish(&keys);
+            assert_eq!(bytes.as_ptr() as usize % PACK_ALIGN, 0, "round {round}");
+            assert_eq!(verify_pack(&keys, &oid, &bytes).unwrap(), table);
+            for (ptr, plain) in placed {
+                let sealed = &bytes[ptr.offset as usize..][..ptr.len as usize];
+                assert_eq!(keys.open(Kind::Data, &ptr.id.0, sealed).unwrap(), plain);
+            }
+            buffer = bytes.into_buffer();
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(24))]
         #[test]
@@ -325,6 +394,8 @@ mod tests {
             }
             let (oid, bytes, table) = pb.finish(&keys);
             prop_assert!(crate::engine::format::is_size_class(bytes.len() as u64));
+            prop_assert_eq!(bytes.as_ptr() as usize % PACK_ALIGN, 0, "a pack starts at an aligned address");
+            prop_assert_eq!(bytes.len() % PACK_ALIGN, 0);
             let b = MemoryBackend::new();
             b.write(&object_name(&oid), &bytes).unwrap();
             let read = read_table(&b, &keys, &oid).unwrap();

@@ -109,7 +109,7 @@ pub struct Store {
     opts: StoreOptions,
     index: Arc<ChunkIndex>,
     /// Packs finished but not yet durably stored (readable from here meanwhile).
-    pending: Arc<Mutex<HashMap<ObjectId, Arc<Vec<u8>>>>>,
+    pending: Arc<Mutex<HashMap<ObjectId, Arc<super::PackBytes>>>>,
     /// Open packs for single chunks: index nodes/commits, and small data.
     open_index: Mutex<PackBuilder>,
     open_data: Mutex<PackBuilder>,

@@ -3,14 +3,14 @@
 
 use super::Store;
 use crate::engine::id::ObjectId;
-use crate::engine::object::{object_name, PackBuilder, TableEntry};
+use crate::engine::object::{object_name, PackBuilder, PackBytes, TableEntry};
 use crate::engine::{Error, Result};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Condvar, Mutex};
 
 /// A finished pack on its way to the backend: id, bytes, table.
-pub(super) type UploadJob = (ObjectId, Arc<Vec<u8>>, Vec<TableEntry>);
+pub(super) type UploadJob = (ObjectId, Arc<PackBytes>, Vec<TableEntry>);
 /// Packs with their tables.
 pub(super) type PackTables = Vec<(ObjectId, Vec<TableEntry>)>;
 
@@ -79,7 +79,7 @@ impl Store {
             std::thread::spawn(move || loop {
                 let job = rx.lock().expect("upload queue lock").recv();
                 let Ok((id, bytes, table)) = job else { break };
-                let r = backend.write_shared(&object_name(&id), bytes.clone());
+                let r = backend.write_shared(&object_name(&id), bytes.clone() as _);
                 let mut st = uploads.state.lock().expect("upload lock");
                 match r {
                     Ok(()) => {
@@ -99,10 +99,10 @@ impl Store {
                 uploads.done.notify_all();
                 drop(st);
                 // Nothing else holds the bytes once they are stored (a reader may still, briefly): keep the buffer.
-                if let Ok(buf) = Arc::try_unwrap(bytes) {
+                if let Ok(pack) = Arc::try_unwrap(bytes) {
                     let mut spare = spare.lock().expect("spare lock");
                     if spare.len() < SPARE_PACKS {
-                        spare.push(buf);
+                        spare.push(pack.into_buffer());
                     }
                 }
             });
