@@ -187,7 +187,7 @@ impl Args {
                 let tmp = path.with_extension("infini-partial");
                 let f = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
                 let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
-                let r = super::tar::write(&s.repo, ns, prefix, when, &mut w, &mut progress);
+                let r = super::tar::write(&s.repo, ns, prefix, when, ctx.global.json, &mut w, &mut progress);
                 let r = r.and_then(|o| {
                     w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
                     std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
@@ -200,7 +200,7 @@ impl Args {
             }
             None => {
                 let mut w = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
-                super::tar::write(&s.repo, ns, prefix, when, &mut w, &mut progress)?
+                super::tar::write(&s.repo, ns, prefix, when, false, &mut w, &mut progress)?
             }
         };
         bar.finish(bar.bytes_summary(o.bytes));

@@ -8,7 +8,6 @@ use anyhow::Context as _;
 use infini::browse::FileMeta;
 use infini::namespace::{check_key, dir_prefix, store_value, Entry, EntryKind, Namespace};
 use infini::{Blob, Error, Repository};
-use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::path::{Component, Path};
 
@@ -20,7 +19,8 @@ pub struct Outcome {
     pub bytes: u64,
     /// Archive members left out (not a regular file, directory, symlink or hard link), with the first one's path.
     pub skipped: (u64, Option<String>),
-    /// Keys staged (put) or written (get), with sizes.
+    /// Keys staged (put), or written (get, only when asked for: a listing of millions of keys would otherwise be
+    /// held to the end), with sizes.
     pub keys: Vec<(String, u64)>,
 }
 
@@ -51,12 +51,16 @@ fn header(kind: tar::EntryType, mode: u32, mtime: u64, size: u64, owner: (u32, u
 
 /// Write every key under `prefix` (a directory name: `web` and `web/` are the same) of `ns` as a tar archive to
 /// `out`, each as its path after the prefix, the way `get -r` lays them out. `dir_mtime` is the time given to
-/// directories and to files stored without one.
+/// directories and to files stored without one. With `keep_keys`, the outcome lists the keys written.
+///
+/// Memory does not grow with the number of keys: keys come in order, so the keys under any directory are
+/// contiguous, and a directory is new exactly when it differs from the previous path's at the same depth.
 pub fn write(
     repo: &Repository,
     ns: &Namespace,
     prefix: &str,
     dir_mtime: u64,
+    keep_keys: bool,
     out: &mut dyn Write,
     progress: &mut dyn FnMut(u64),
 ) -> anyhow::Result<Outcome> {
@@ -70,7 +74,8 @@ pub fn write(
         return Err(Error::not_found(format!("no keys under prefix {prefix:?}")).into());
     }
     let mut b = tar::Builder::new(out);
-    let mut dirs: HashSet<String> = HashSet::new();
+    // The directories of the previous member, outermost first.
+    let mut dirs: Vec<String> = Vec::new();
     let mut o = Outcome { files: 0, bytes: 0, skipped: (0, None), keys: Vec::new() };
     for item in items {
         let (key, entry) = item?;
@@ -79,14 +84,19 @@ pub fn write(
             .ok_or_else(|| usage(format!("key {key:?} does not map to a safe path in an archive")))?;
         // Parent directories first, once each, as tar itself writes them.
         let mut at = 0;
+        let mut depth = 0;
         while let Some(i) = path[at..].find('/') {
             let dir = &path[..at + i];
-            if dirs.insert(dir.to_string()) {
+            if dirs.get(depth).map(String::as_str) != Some(dir) {
+                dirs.truncate(depth);
+                dirs.push(dir.to_string());
                 let mut h = header(tar::EntryType::Directory, 0o755, dir_mtime, 0, owner);
                 b.append_data(&mut h, format!("{dir}/"), std::io::empty()).map_err(write_err)?;
             }
             at += i + 1;
+            depth += 1;
         }
+        dirs.truncate(depth);
         let meta = FileMeta::of(&entry);
         let mtime = meta.mtime.unwrap_or(dir_mtime);
         if meta.symlink {
@@ -103,7 +113,9 @@ pub fn write(
             o.bytes += size;
         }
         o.files += 1;
-        o.keys.push((key, entry.size()));
+        if keep_keys {
+            o.keys.push((key, entry.size()));
+        }
         progress(o.bytes);
     }
     b.into_inner().map_err(write_err)?.flush().map_err(write_err)?;

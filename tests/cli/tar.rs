@@ -76,6 +76,37 @@ fn get_r_tar_extracts_to_what_get_r_writes() {
     env.fails_with(3, ["get", "-r", "nothing/", "--tar"]);
 }
 
+/// Directory members are written once each, before what they hold, however keys with the same leading bytes sort
+/// around them (`-` and `.` sort before `/`, `0` after).
+#[test]
+fn get_r_tar_writes_each_directory_once_before_its_members() {
+    let env = Env::init();
+    let keys = ["p/a.txt", "p/a/b-c", "p/a/b/c", "p/a/b/d/e", "p/a/b0/f", "p/a/e", "p/a0", "p/z/y/x", "p/z/z"];
+    for k in keys {
+        env.put(k, k.as_bytes());
+    }
+    let out = env.ok(["get", "-r", "p/", "--tar"]);
+    let mut child =
+        Command::new("tar").arg("-t").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("running tar");
+    let mut stdin = child.stdin.take().unwrap();
+    let w = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &out.stdout));
+    let listed = child.wait_with_output().unwrap();
+    w.join().unwrap().unwrap();
+    assert!(listed.status.success());
+    let members: Vec<String> = String::from_utf8(listed.stdout).unwrap().lines().map(String::from).collect();
+    let dirs: Vec<&str> = members.iter().filter(|m| m.ends_with('/')).map(String::as_str).collect();
+    assert_eq!(dirs, ["a/", "a/b/", "a/b/d/", "a/b0/", "z/", "z/y/"], "members: {members:?}");
+    for (i, m) in members.iter().enumerate() {
+        if let Some(parent) = m.trim_end_matches('/').rfind('/').map(|j| &m[..=j]) {
+            let at = members.iter().position(|d| d == parent);
+            assert!(at.is_some_and(|at| at < i), "{parent} is written before {m}: {members:?}");
+        }
+    }
+    let files: Vec<&str> = members.iter().filter(|m| !m.ends_with('/')).map(String::as_str).collect();
+    let want: Vec<&str> = keys.iter().map(|k| &k[2..]).collect();
+    assert_eq!(files, want);
+}
+
 #[test]
 fn put_tar_of_a_gnu_tar_archive_equals_put_r_of_the_tree() {
     let env = Env::init();
