@@ -44,16 +44,19 @@ impl Args {
             let prefix = self.target.as_str();
             let bar = super::progress::Bar::bytes(ctx, "put", None);
             let mut progress = |n| bar.set_position(n);
+            // Keys are listed for --json, and to resolve conflicts they stage again.
+            let keep_keys = ctx.global.json || !s.conflicts().is_empty();
             let o = match self.source.as_deref() {
                 None | Some("-") => {
-                    super::tar::stage(&s.repo, &ns, prefix, &mut std::io::stdin().lock(), &mut progress)?
+                    let mut stdin = std::io::stdin().lock();
+                    super::tar::stage(&s.repo, &ns, prefix, &mut stdin, spill_at(), keep_keys, &mut progress)?
                 }
                 Some(path) => {
                     let mut f = std::io::BufReader::new(open_input(ctx, path)?);
-                    super::tar::stage(&s.repo, &ns, prefix, &mut f, &mut progress)?
+                    super::tar::stage(&s.repo, &ns, prefix, &mut f, spill_at(), keep_keys, &mut progress)?
                 }
             };
-            bar.finish(bar.bytes_summary(o.keys.iter().map(|(_, n)| *n).sum()));
+            bar.finish(bar.bytes_summary(o.bytes));
             if let (n @ 1.., Some(first)) = &o.skipped {
                 output::info(ctx, format!("skipped {n} archive members that are not files or links (first: {first})"));
             }
@@ -63,7 +66,7 @@ impl Args {
                 let v: Vec<_> = o.keys.iter().map(|(k, n)| serde_json::json!({ "key": k, "size": n })).collect();
                 output::json(&serde_json::Value::Array(v))?;
             } else {
-                output::info(ctx, format!("staged {} keys", o.keys.len()));
+                output::info(ctx, format!("staged {} keys", o.files));
             }
             return Ok(());
         }

@@ -155,11 +155,17 @@ fn member_path(p: &Path) -> anyhow::Result<Option<String>> {
 /// Stage every member of the tar archive `input` under `prefix` (a directory name) as `put -r` would stage the
 /// same tree: files with their permission bits and mtime, symbolic links as links; directories are implied by
 /// keys; a hard link stores the content of the file it links to; other members are skipped and counted.
+///
+/// As `put -r` does, the staged changes are spilled out of memory whenever `spill_at` of them are held (0: never),
+/// and the keys are listed in the outcome only with `keep_keys`, so an archive of millions of members is staged in
+/// bounded memory.
 pub fn stage(
     repo: &Repository,
     ns: &Namespace,
     prefix: &str,
     input: &mut dyn Read,
+    spill_at: usize,
+    keep_keys: bool,
     progress: &mut dyn FnMut(u64),
 ) -> anyhow::Result<Outcome> {
     let prefix = dir_prefix(prefix)?;
@@ -184,8 +190,13 @@ pub fn stage(
                 entry.mode = mode;
                 o.bytes += entry.size();
                 o.files += 1;
-                o.keys.push((key.clone(), entry.size()));
+                if keep_keys {
+                    o.keys.push((key.clone(), entry.size()));
+                }
                 ns.insert(key, entry);
+                if spill_at > 0 && ns.can_spill() && ns.staged_in_memory() >= spill_at {
+                    ns.spill()?;
+                }
             }
             tar::EntryType::Link => {
                 let target = member.link_name().context("reading a hard link's target")?;
@@ -206,8 +217,13 @@ pub fn stage(
                 entry.mtime_nsec = 0;
                 entry.mode = mode;
                 o.files += 1;
-                o.keys.push((key.clone(), entry.size()));
+                if keep_keys {
+                    o.keys.push((key.clone(), entry.size()));
+                }
                 ns.insert(key, entry);
+                if spill_at > 0 && ns.can_spill() && ns.staged_in_memory() >= spill_at {
+                    ns.spill()?;
+                }
             }
             tar::EntryType::Symlink => {
                 let target = member
@@ -220,8 +236,13 @@ pub fn stage(
                 let mut entry = Entry::new(Blob::Inline(target));
                 entry.kind = EntryKind::Symlink;
                 o.files += 1;
-                o.keys.push((key.clone(), entry.size()));
+                if keep_keys {
+                    o.keys.push((key.clone(), entry.size()));
+                }
                 ns.insert(key, entry);
+                if spill_at > 0 && ns.can_spill() && ns.staged_in_memory() >= spill_at {
+                    ns.spill()?;
+                }
             }
             tar::EntryType::Directory => {}
             _ => {

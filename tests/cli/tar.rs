@@ -138,14 +138,19 @@ fn put_tar_of_a_gnu_tar_archive_equals_put_r_of_the_tree() {
             })
             .collect()
     };
+    // Staged changes spilled out of memory every two members, the hard link's target among them.
+    env.cmd(["put", "--tar", "s/"]).env("INFINI_SPILL_AT", "2").stdin(&tar.stdout).ok();
     let a = listing("a/");
     assert_eq!(a.len(), 9, "{a:?}");
     assert_eq!(a, listing("b/"), "put --tar stages the same keys, sizes, mtimes, modes and links as put -r");
+    assert_eq!(a, listing("s/"), "and the same when spilling as it goes");
     env.commit("both");
-    let (x, y) = (env.path("x"), env.path("y"));
+    let (x, y, z) = (env.path("x"), env.path("y"), env.path("z"));
     env.ok(["get", "-r", "a/", x.to_str().unwrap()]);
     env.ok(["get", "-r", "b/", y.to_str().unwrap()]);
+    env.ok(["get", "-r", "s/", z.to_str().unwrap()]);
     assert_same_tree(&x, &y, "values staged by put --tar and put -r");
+    assert_same_tree(&x, &z, "values staged by put --tar, spilling");
 
     // Members that leave the prefix are refused, and nothing is staged.
     let evil = Command::new("tar")

@@ -183,6 +183,9 @@ impl ListBuilder {
     pub(crate) fn finish(mut self, store: &Store) -> Result<Blob> {
         if self.levels.is_empty() {
             if self.chunks.len() <= LIST_INLINE_MAX {
+                // Kept in staged entries, maybe many: no room beyond the refs (a one-chunk value's vector had
+                // room for four).
+                self.chunks.shrink_to_fit();
                 return Ok(Blob::Chunks(self.chunks));
             }
             let r = write_node(store, &ListNode::Chunks(std::mem::take(&mut self.chunks)))?;
