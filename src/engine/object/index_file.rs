@@ -43,8 +43,10 @@ struct Record {
 /// The index file as read.
 #[derive(Default)]
 pub struct Journal {
-    /// Live packs and their tables.
+    /// Live packs and their tables, as read (a reader takes them: see [`Journal::take_tables`]).
     pub packs: HashMap<ObjectId, Vec<TableEntry>>,
+    /// Live packs and how many entries their tables have (for the compaction rule), kept up to date by appends.
+    counts: HashMap<ObjectId, u64>,
     /// Valid records.
     records: u64,
     /// Length of the valid part of the file.
@@ -73,8 +75,10 @@ impl Journal {
             let Ok(rec) = ciborium::from_reader::<Record, _>(plain.as_slice()) else { break };
             for id in rec.remove {
                 j.packs.remove(&id);
+                j.counts.remove(&id);
             }
             for (id, table) in rec.add {
+                j.counts.insert(id, table.len() as u64);
                 j.packs.insert(id, table);
             }
             j.records += 1;
@@ -84,9 +88,14 @@ impl Journal {
         j
     }
 
+    /// The tables read, handed over (to the dedup index) rather than kept twice in memory.
+    pub fn take_tables(&mut self) -> HashMap<ObjectId, Vec<TableEntry>> {
+        std::mem::take(&mut self.packs)
+    }
+
     /// Whether the file is worth rewriting: more than twice what its live entries need.
     pub fn wants_compaction(&self) -> bool {
-        let live: u64 = self.packs.values().map(|t| t.len() as u64 * ENTRY_BYTES + 40).sum();
+        let live: u64 = self.counts.values().map(|n| n * ENTRY_BYTES + 40).sum();
         self.records > 1 && self.valid_len > 64 * 1024 && self.valid_len > 2 * live
     }
 
@@ -117,10 +126,10 @@ impl Journal {
             self.records = 0;
         }
         for id in &remove {
-            self.packs.remove(id);
+            self.counts.remove(id);
         }
         for (id, t) in &add {
-            self.packs.insert(*id, t.clone());
+            self.counts.insert(*id, t.len() as u64);
         }
         let mut plain = Vec::new();
         ciborium::into_writer(&Record { add, remove }, &mut plain).expect("CBOR encoding into memory cannot fail");
@@ -231,9 +240,34 @@ mod tests {
         // Rewriting keeps exactly the live packs.
         let live: PackTables = r.packs.iter().map(|(k, v)| (*k, v.clone())).collect();
         Journal::rewrite(&path, &keys, live).unwrap();
-        let again = Journal::load(&path, &keys);
+        let mut again = Journal::load(&path, &keys);
         assert_eq!(again.packs, r.packs);
         assert_eq!(again.records, 1);
+        // The tables are handed over, not kept; the counts the compaction rule needs stay.
+        assert_eq!(again.take_tables(), r.packs);
+        assert!(again.packs.is_empty());
+        assert_eq!(again.counts, r.packs.iter().map(|(id, t)| (*id, t.len() as u64)).collect());
+    }
+
+    #[test]
+    fn a_journal_of_superseded_records_wants_compaction_and_a_rewrite_does_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chunk-index");
+        let keys = Keys::new(MasterKey::generate());
+        let mut j = Journal::load(&path, &keys);
+        for i in 0..600u32 {
+            // The same two packs again and again (each record supersedes the last).
+            j.append(&path, &keys, vec![(ObjectId([1; 32]), table(i as u8)), (ObjectId([2; 32]), table(7))], vec![])
+                .unwrap();
+            assert_eq!(j.wants_compaction(), j.valid_len > 64 * 1024, "after {} records", i + 1);
+        }
+        assert!(j.wants_compaction());
+        let mut loaded = Journal::load(&path, &keys);
+        assert!(loaded.wants_compaction(), "the same from the file");
+        let live: PackTables = loaded.take_tables().into_iter().collect();
+        let rewritten = Journal::rewrite(&path, &keys, live).unwrap();
+        assert!(!rewritten.wants_compaction());
+        assert_eq!(Journal::load(&path, &keys).packs.len(), 2);
     }
 
     #[test]

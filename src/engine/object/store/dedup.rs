@@ -58,9 +58,9 @@ impl Store {
     pub(crate) fn sync_index_excluding(&self, excluded: &HashSet<ObjectId>) -> Result<()> {
         if let Some(path) = &self.opts.index_path {
             // A damaged local cache is only a cache: what it lacks is rebuilt from the repository.
-            let journal = index_file::Journal::load(path, &self.keys);
-            for (id, entries) in &journal.packs {
-                self.index.add_pack(*id, entries);
+            let mut journal = index_file::Journal::load(path, &self.keys);
+            for (id, entries) in journal.take_tables() {
+                self.index.add_pack(id, &entries);
             }
             *self.journal.lock().expect("journal lock") = Some(journal);
         }
