@@ -35,6 +35,48 @@ pub struct DirBackend {
     direct: AtomicBool,
     /// Objects written by direct I/O.
     direct_writes: AtomicU64,
+    /// Direct reads not yet refused by this filesystem.
+    direct_reads: AtomicBool,
+}
+
+/// Ranges at least this long (a data chunk, typically) are read by direct I/O: packs are written around the page
+/// cache, so a read through it would allocate and fill page-cache memory for bytes read once (after a put of the
+/// benchmark stream, 1.38 s of system time for its get, against 0.2 s reading the same bytes directly). Smaller
+/// reads (index nodes, tables, a mount's small files) go through the cache, where repeated reads find them.
+const DIRECT_READ_MIN: u64 = 256 << 10;
+
+/// Read `len` bytes at `offset` of `path` by direct I/O: the aligned span around them into an aligned buffer, then
+/// the bytes asked for (fewer at the end of the file).
+#[cfg(target_os = "linux")]
+fn read_direct(path: &Path, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+    use std::os::unix::fs::{FileExt, OpenOptionsExt};
+    let f = fs::OpenOptions::new().read(true).custom_flags(libc::O_DIRECT).open(path)?;
+    let a = DIRECT_ALIGN as u64;
+    let start = offset / a * a;
+    let span = ((offset + len as u64).div_ceil(a) * a - start) as usize;
+    let mut buf = vec![0u8; span + DIRECT_ALIGN];
+    let at = (DIRECT_ALIGN - buf.as_ptr() as usize % DIRECT_ALIGN) % DIRECT_ALIGN;
+    let mut got = 0;
+    while got < span {
+        match f.read_at(&mut buf[at + got..at + span], start + got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+        // A short read that is not block-aligned is the end of the file.
+        if !got.is_multiple_of(DIRECT_ALIGN) {
+            break;
+        }
+    }
+    let skip = (offset - start) as usize;
+    let end = got.min(skip + len);
+    Ok(buf.get(at + skip..at + end.max(skip)).unwrap_or_default().to_vec())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn read_direct(_: &Path, _: u64, _: usize) -> io::Result<Vec<u8>> {
+    Err(io::ErrorKind::Unsupported.into())
 }
 
 /// Objects at least this large, at an address and of a length aligned to [`DIRECT_ALIGN`], are written by direct
@@ -146,6 +188,7 @@ impl DirBackend {
             early: EarlySync::default(),
             direct: AtomicBool::new(true),
             direct_writes: AtomicU64::new(0),
+            direct_reads: AtomicBool::new(true),
         };
         for d in ["tmp", "refs", "objects", "keys"] {
             fs::create_dir_all(b.root.join(d)).map_err(|e| b.err("init", d, e))?;
@@ -308,6 +351,13 @@ impl Backend for DirBackend {
 
     fn read_range(&self, name: &str, offset: u64, len: u64) -> BResult<Vec<u8>> {
         check_name(name)?;
+        if (DIRECT_READ_MIN..=MAX_OBJECT_READ).contains(&len) && self.direct_reads.load(Ordering::Relaxed) {
+            match read_direct(&self.path(name), offset, len as usize) {
+                Ok(b) => return Ok(b),
+                Err(e) if direct_refused(&e) => self.direct_reads.store(false, Ordering::Relaxed),
+                Err(e) => return Err(self.err("read", name, e)),
+            }
+        }
         let r = (|| {
             let mut f = File::open(self.path(name))?;
             f.seek(SeekFrom::Start(offset))?;
@@ -571,6 +621,30 @@ mod tests {
         let direct = b.direct_writes.load(Ordering::Relaxed);
         assert!(direct == 2 || (direct == 0 && !b.direct.load(Ordering::Relaxed)), "{direct} direct writes");
         assert!(fs::read_dir(b.root.join("tmp")).unwrap().next().is_none(), "no temporary file is left");
+    }
+
+    #[test]
+    fn long_ranges_read_by_direct_io_are_the_bytes_asked_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = DirBackend::new(dir.path().join("repo")).unwrap();
+        let mut data = vec![0u8; 3 * DIRECT_MIN + 1234];
+        rand::Rng::fill(&mut rand::thread_rng(), &mut data[..]);
+        let name = format!("objects/01/{}", hex::encode([1u8; 32]));
+        b.write(&name, &data).unwrap();
+        let n = data.len() as u64;
+        let k = DIRECT_READ_MIN;
+        let ranges =
+            [(0, k), (1, k), (4095, k + 3), (4096, 2 * k), (n - k, k), (n - k + 7, k), (n - 10, k), (n + 5, k)];
+        for (offset, len) in ranges {
+            let want = &data[(offset as usize).min(data.len())..((offset + len) as usize).min(data.len())];
+            assert_eq!(b.read_range(&name, offset, len).unwrap(), want, "{offset} + {len}");
+        }
+        assert!(b.read_range("objects/01/missing", 0, k).unwrap_err().is_not_found());
+        // Where the filesystem takes direct I/O, these went by it.
+        #[cfg(target_os = "linux")]
+        if b.direct_writes.load(Ordering::Relaxed) > 0 {
+            assert!(b.direct_reads.load(Ordering::Relaxed));
+        }
     }
 
     #[test]

@@ -160,8 +160,10 @@ impl Store {
 
     /// How many chunk reads are worth running at once (more for remote backends, where latency dominates).
     pub(crate) fn read_parallelism(&self) -> usize {
+        // Twice the cores: chunks of a local repository are read around the page cache (by direct I/O), so each
+        // read waits on the disk, and a second read per core keeps the cores busy meanwhile.
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-        self.opts.uploaders.max(cores).max(2)
+        self.opts.uploaders.max(2 * cores).max(2)
     }
 
     /// Options for writing values into this store (its thread count).
