@@ -99,7 +99,19 @@ stream_limit() {
     level=$(infini_zstd_level)
     record cpu-limit - - "$CPU_LIMIT_BIN" "$STREAM" --level "$level"
     say "stream: measuring the CPU limit (zstd level $level)"
-    out=$("$CPU_LIMIT_BIN" "$STREAM" --level "$level")
+    # Three measurements, keeping the fastest (the lowest limit, the strictest for infini): one measurement in this
+    # run once came out a third slower than on the idle machine (zstd 251 MB/s against 390-398).
+    local try best="" best_limit=""
+    for try in 1 2 3; do
+        out=$("$CPU_LIMIT_BIN" "$STREAM" --level "$level")
+        printf '%s\n' "$out" >"$LOGS/stream-cpu-limit-$try.tsv"
+        local l
+        l=$(awk -F'\t' '$1 == "limit_s" {print $2}' <<<"$out")
+        if [[ -z $best_limit ]] || awk -v a="$l" -v b="$best_limit" 'BEGIN {exit !(a < b)}'; then
+            best=$out best_limit=$l
+        fi
+    done
+    out=$best
     printf '%s\n' "$out" >"$LOGS/stream-cpu-limit.tsv"
     local get
     get() { awk -F'\t' -v k="$1" '$1 == k {print $2}' <<<"$out"; }
