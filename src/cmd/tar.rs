@@ -172,6 +172,17 @@ pub fn stage(
     let prefix = prefix.as_str();
     let mut archive = tar::Archive::new(input);
     let mut o = Outcome { files: 0, bytes: 0, skipped: (0, None), keys: Vec::new() };
+    let stage_one = |key: String, entry: Entry, o: &mut Outcome| -> anyhow::Result<()> {
+        o.files += 1;
+        if keep_keys {
+            o.keys.push((key.clone(), entry.size()));
+        }
+        ns.insert(key, entry);
+        if spill_at > 0 && ns.can_spill() && ns.staged_in_memory() >= spill_at {
+            ns.spill()?;
+        }
+        Ok(())
+    };
     for member in archive.entries().context("reading the tar stream")? {
         let mut member = member.context("reading the tar stream")?;
         let path = member.path().context("reading a tar member's path")?.into_owned();
@@ -189,14 +200,7 @@ pub fn stage(
                 entry.mtime = mtime;
                 entry.mode = mode;
                 o.bytes += entry.size();
-                o.files += 1;
-                if keep_keys {
-                    o.keys.push((key.clone(), entry.size()));
-                }
-                ns.insert(key, entry);
-                if spill_at > 0 && ns.can_spill() && ns.staged_in_memory() >= spill_at {
-                    ns.spill()?;
-                }
+                stage_one(key, entry, &mut o)?;
             }
             tar::EntryType::Link => {
                 let target = member.link_name().context("reading a hard link's target")?;
@@ -216,14 +220,7 @@ pub fn stage(
                 entry.mtime = mtime;
                 entry.mtime_nsec = 0;
                 entry.mode = mode;
-                o.files += 1;
-                if keep_keys {
-                    o.keys.push((key.clone(), entry.size()));
-                }
-                ns.insert(key, entry);
-                if spill_at > 0 && ns.can_spill() && ns.staged_in_memory() >= spill_at {
-                    ns.spill()?;
-                }
+                stage_one(key, entry, &mut o)?;
             }
             tar::EntryType::Symlink => {
                 let target = member
@@ -235,14 +232,7 @@ pub fn stage(
                 check_key(&key)?;
                 let mut entry = Entry::new(Blob::Inline(target));
                 entry.kind = EntryKind::Symlink;
-                o.files += 1;
-                if keep_keys {
-                    o.keys.push((key.clone(), entry.size()));
-                }
-                ns.insert(key, entry);
-                if spill_at > 0 && ns.can_spill() && ns.staged_in_memory() >= spill_at {
-                    ns.spill()?;
-                }
+                stage_one(key, entry, &mut o)?;
             }
             tar::EntryType::Directory => {}
             _ => {
