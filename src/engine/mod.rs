@@ -24,3 +24,10 @@ pub mod tree;
 pub mod workspace;
 
 pub use error::{Error, Result};
+
+/// The cores this process may use, asked of the system once: `available_parallelism` reads the cgroup files under
+/// `/proc` on every call, which a value-by-value writer would otherwise pay for each value.
+pub(crate) fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2))
+}

@@ -31,7 +31,7 @@ pub struct WriteOptions {
 
 impl Default for WriteOptions {
     fn default() -> Self {
-        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let threads = crate::engine::cores();
         Self { threads, inline_max: INLINE_MAX }
     }
 }

@@ -29,7 +29,7 @@ pub struct GetTreeOptions {
 
 impl Default for GetTreeOptions {
     fn default() -> Self {
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let cores = crate::engine::cores();
         Self { threads: (2 * cores).clamp(2, 16), parallel_from: 16 << 20, progress: ProgressSink::none() }
     }
 }

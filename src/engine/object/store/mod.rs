@@ -59,7 +59,7 @@ impl Default for StoreOptions {
             index_path: None,
             warm: None,
             warm_notice: None,
-            threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            threads: crate::engine::cores(),
         }
     }
 }
@@ -162,7 +162,7 @@ impl Store {
     pub(crate) fn read_parallelism(&self) -> usize {
         // Twice the cores: chunks of a local repository are read around the page cache (by direct I/O), so each
         // read waits on the disk, and a second read per core keeps the cores busy meanwhile.
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let cores = crate::engine::cores();
         self.opts.uploaders.max(2 * cores).max(2)
     }
 
