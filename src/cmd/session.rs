@@ -76,6 +76,9 @@ pub fn store_options(ctx: &Context, ws: Option<&Workspace>, remote: bool) -> Sto
     if let Some(z) = std::env::var("INFINI_ZSTD_LEVEL").ok().and_then(|v| v.parse().ok()) {
         o.zstd_level = z;
     }
+    if let Some(n) = std::env::var("INFINI_INDEX_MERGE_AT").ok().and_then(|v| v.parse::<usize>().ok()) {
+        o.index_merge_at = n;
+    }
     if let Some(t) = std::env::var("INFINI_THREADS").ok().and_then(|v| v.parse::<usize>().ok()) {
         o.threads = t.max(1);
     }

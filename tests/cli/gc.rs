@@ -267,3 +267,46 @@ fn gc_killed_while_repacking_loses_nothing() {
     let objects = bytes_under(env.repo_dir().join("objects"));
     assert!(objects < 8 << 20, "the branch's data was freed: {objects} bytes left");
 }
+
+/// The dedup index merged into its sorted file by every command (`INFINI_INDEX_MERGE_AT=1`): values put again are
+/// found there and not stored twice, and after gc deletes their packs (their branch deleted), putting them again
+/// stores them anew rather than pointing into the deleted packs.
+#[test]
+fn values_put_again_after_gc_deleted_their_packs_are_stored_anew_through_the_merged_index() {
+    let mut env = Env::init();
+    env.set("INFINI_INDEX_MERGE_AT", "1");
+    let src = env.root.join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    let values: Vec<Vec<u8>> = (0..12).map(|i| random_bytes(3000 + i, 5000 + 700 * i as usize)).collect();
+    for (i, v) in values.iter().enumerate() {
+        std::fs::write(src.join(format!("{i:02}")), v).unwrap();
+    }
+    env.put("base", b"base");
+    env.commit("base");
+    env.ok(["fork", "side"]);
+    env.ok(["put", "-q", "-r", src.to_str().unwrap(), "a"]);
+    env.commit("a");
+    assert!(env.ws.join(".infini/cache/chunk-index.sorted").exists(), "the journal was merged into the sorted file");
+
+    // The same bytes under other keys, in this workspace: every chunk is known, no pack is written.
+    let before = objects(&env.repo_dir());
+    env.ok(["put", "-q", "-r", src.to_str().unwrap(), "b"]);
+    assert_eq!(objects(&env.repo_dir()), before, "values put again were stored again");
+    env.ok(["reset", "-q"]);
+
+    // Drop the branch and let gc delete its packs.
+    env.ok(["checkout", "main"]);
+    env.ok(["branch", "-d", "side"]);
+    gc(&env);
+    gc(&env);
+    let after_gc = objects(&env.repo_dir());
+    assert!(after_gc.len() < before.len(), "gc deleted no pack: {before:?} -> {after_gc:?}");
+
+    // Put again: the sorted file still lists the deleted packs, but their chunks must not be used.
+    env.ok(["put", "-q", "-r", src.to_str().unwrap(), "c"]);
+    env.commit("c");
+    for (i, v) in values.iter().enumerate() {
+        assert_bytes_eq(&env.get(&format!("c/{i:02}")), v, "a value put again after gc");
+    }
+    env.ok(["check", "--read-data"]);
+}

@@ -10,15 +10,15 @@
 //!
 //! The length is repeated after the record with a mark, so an append checks the file's end (the last record) without
 //! reading the rest. A record cut short by a crash (or that does not authenticate) ends the journal: it and anything
-//! after it are ignored and overwritten by the next append. When the journal has grown to more than twice
-//! what its live entries need, it is rewritten as one record. The file is only a cache: whatever is lost is
-//! rebuilt from the repository's pack tables.
+//! after it are ignored and overwritten by the next append. Once the journal holds enough entries (see
+//! [`Journal::wants_merge`]), they are merged into the index's sorted file (`sorted_index.rs`) and the journal starts
+//! again empty. The file is only a cache: whatever is lost is rebuilt from the repository's pack tables.
 
 use super::TableEntry;
 use crate::engine::crypto::{Keys, Kind};
 use crate::engine::id::ObjectId;
 use crate::engine::{Error, Result};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
@@ -45,7 +45,9 @@ struct Record {
 pub struct Journal {
     /// Live packs and their tables, as read (a reader takes them: see [`Journal::take_tables`]).
     pub packs: HashMap<ObjectId, Vec<TableEntry>>,
-    /// Live packs and how many entries their tables have (for the compaction rule), kept up to date by appends.
+    /// Packs removed and not added again since: the sorted file (`sorted_index.rs`) may still list them.
+    pub removed: HashSet<ObjectId>,
+    /// Live packs and how many entries their tables have (for the merge rule), kept up to date by appends.
     counts: HashMap<ObjectId, u64>,
     /// Valid records.
     records: u64,
@@ -76,9 +78,11 @@ impl Journal {
             for id in rec.remove {
                 j.packs.remove(&id);
                 j.counts.remove(&id);
+                j.removed.insert(id);
             }
             for (id, table) in rec.add {
                 j.counts.insert(id, table.len() as u64);
+                j.removed.remove(&id);
                 j.packs.insert(id, table);
             }
             j.records += 1;
@@ -93,10 +97,20 @@ impl Journal {
         std::mem::take(&mut self.packs)
     }
 
-    /// Whether the file is worth rewriting: more than twice what its live entries need.
-    pub fn wants_compaction(&self) -> bool {
-        let live: u64 = self.counts.values().map(|n| n * ENTRY_BYTES + 40).sum();
-        self.records > 1 && self.valid_len > 64 * 1024 && self.valid_len > 2 * live
+    /// Entries of the live packs' tables.
+    pub fn live_entries(&self) -> u64 {
+        self.counts.values().sum()
+    }
+
+    /// Whether the journal is worth merging into the sorted file of `base` entries: it holds more than `at_least`
+    /// live entries and more than a sixteenth of the base's (so a merge, which rewrites the base, happens once per
+    /// that many new entries: upkeep proportional to what changed), or more than `at_most`; or it is more than twice
+    /// what its live entries need.
+    pub fn wants_merge(&self, base: u64, at_least: u64, at_most: u64) -> bool {
+        let live = self.live_entries();
+        let bytes: u64 = self.counts.values().map(|n| n * ENTRY_BYTES + 40).sum();
+        let wasteful = self.records > 1 && self.valid_len > 64 * 1024 && self.valid_len > 2 * bytes;
+        wasteful || live > at_most || (live > at_least && live > base / 16)
     }
 
     /// Append a record of packs added and removed (nothing when both are empty).
@@ -127,9 +141,11 @@ impl Journal {
         }
         for id in &remove {
             self.counts.remove(id);
+            self.removed.insert(*id);
         }
         for (id, t) in &add {
             self.counts.insert(*id, t.len() as u64);
+            self.removed.remove(id);
         }
         let mut plain = Vec::new();
         ciborium::into_writer(&Record { add, remove }, &mut plain).expect("CBOR encoding into memory cannot fail");
@@ -251,6 +267,7 @@ mod tests {
 
     #[test]
     fn a_journal_of_superseded_records_wants_compaction_and_a_rewrite_does_not() {
+        let wants_compaction = |j: &Journal| j.wants_merge(0, u64::MAX, u64::MAX);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("chunk-index");
         let keys = Keys::new(MasterKey::generate());
@@ -259,15 +276,41 @@ mod tests {
             // The same two packs again and again (each record supersedes the last).
             j.append(&path, &keys, vec![(ObjectId([1; 32]), table(i as u8)), (ObjectId([2; 32]), table(7))], vec![])
                 .unwrap();
-            assert_eq!(j.wants_compaction(), j.valid_len > 64 * 1024, "after {} records", i + 1);
+            assert_eq!(wants_compaction(&j), j.valid_len > 64 * 1024, "after {} records", i + 1);
         }
-        assert!(j.wants_compaction());
+        assert!(wants_compaction(&j));
         let mut loaded = Journal::load(&path, &keys);
-        assert!(loaded.wants_compaction(), "the same from the file");
+        assert!(wants_compaction(&loaded), "the same from the file");
         let live: PackTables = loaded.take_tables().into_iter().collect();
         let rewritten = Journal::rewrite(&path, &keys, live).unwrap();
-        assert!(!rewritten.wants_compaction());
+        assert!(!wants_compaction(&rewritten));
         assert_eq!(Journal::load(&path, &keys).packs.len(), 2);
+    }
+
+    #[test]
+    fn a_journal_wants_merging_once_it_holds_a_sixteenth_of_the_base_or_its_cap() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chunk-index");
+        let keys = Keys::new(MasterKey::generate());
+        let mut j = Journal::load(&path, &keys);
+        // 30 packs of 3 entries: 90 live entries.
+        for n in 0..30u8 {
+            j.append(&path, &keys, vec![(ObjectId([n; 32]), table(n))], vec![]).unwrap();
+        }
+        assert_eq!(j.live_entries(), 90);
+        assert!(j.wants_merge(0, 80, 1000));
+        assert!(!j.wants_merge(0, 90, 1000), "not more than the floor");
+        assert!(j.wants_merge(1439, 80, 1000));
+        assert!(!j.wants_merge(1440, 80, 1000), "not more than a sixteenth of the base");
+        assert!(j.wants_merge(1_000_000, 80, 89), "more than the cap, whatever the base");
+        // Removed packs stop counting, and are remembered as removed until added again.
+        j.append(&path, &keys, vec![], vec![ObjectId([0; 32]), ObjectId([1; 32])]).unwrap();
+        assert_eq!(j.live_entries(), 84);
+        j.append(&path, &keys, vec![(ObjectId([1; 32]), table(1))], vec![]).unwrap();
+        let r = Journal::load(&path, &keys);
+        assert_eq!(r.live_entries(), 87);
+        assert_eq!(r.removed, HashSet::from([ObjectId([0; 32])]));
+        assert_eq!(j.removed, r.removed);
     }
 
     #[test]

@@ -14,6 +14,7 @@
 //! ```
 
 mod index_file;
+mod sorted_index;
 mod store;
 
 pub(crate) use store::forward;

@@ -1,21 +1,34 @@
 //! The dedup index: which chunks the repository holds and where, so a chunk stored before is never stored again.
-//! Kept in memory, brought up to date from the packs' tables, and persisted between runs in the workspace's cache
-//! (an append-only journal, `index_file.rs`).
+//! Brought up to date from the packs' tables, and persisted between runs in the workspace's cache: a sorted file of
+//! sealed blocks looked up in place (`sorted_index.rs`), and an append-only journal of packs added or removed since
+//! (`index_file.rs`), merged into the sorted file once it has grown by a fraction. A command's memory and time
+//! follow the journal and what it writes, not the number of chunks the repository holds.
 
 use super::Store;
+use crate::engine::crypto::Keys;
 use crate::engine::crypto::Kind;
 use crate::engine::id::{ChunkId, ObjectId};
+use crate::engine::object::sorted_index::{SortedIndex, SortedWriter};
 use crate::engine::object::{index_file, parse_object_name, read_table, ChunkPointer, TableEntry};
 use crate::engine::{Error, Result};
 use dashmap::{DashMap, DashSet};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, RwLock};
+
+/// Entries the journal may hold, whatever the size of the sorted file, before it is merged into it.
+const MERGE_AT_MOST: u64 = 1 << 20;
 
 /// The dedup index: chunk id -> (kind, pointer), plus which packs it has seen.
 #[derive(Default)]
 pub struct ChunkIndex {
+    /// Chunks of the journal's packs and of packs this process wrote (all of them, without a sorted file).
     pub(super) chunks: DashMap<ChunkId, (u8, ChunkPointer)>,
+    /// Live packs the index covers: the sorted file's, less those found gone, and the journal's and this process's.
     pub(super) packs: DashSet<ObjectId>,
+    /// The sorted file, if the workspace has one.
+    base: RwLock<Option<Arc<SortedIndex>>>,
 }
 
 impl ChunkIndex {
@@ -27,16 +40,28 @@ impl ChunkIndex {
         }
     }
 
-    /// Pointer to a stored chunk of `kind` with id `id`, if known.
-    pub(crate) fn lookup(&self, kind: Kind, id: &ChunkId) -> Option<ChunkPointer> {
-        self.chunks.get(id).filter(|e| e.0 == kind as u8).map(|e| e.1)
+    /// Pointer to a stored chunk of `kind` with id `id`, if known. The sorted file's entries count only while their
+    /// pack is live.
+    pub(crate) fn lookup(&self, keys: &Keys, kind: Kind, id: &ChunkId) -> Option<ChunkPointer> {
+        if let Some(p) = self.chunks.get(id).filter(|e| e.0 == kind as u8).map(|e| e.1) {
+            return Some(p);
+        }
+        let base = self.base.read().expect("index lock").clone()?;
+        let (object, offset, len) = base.lookup(keys, kind as u8, id)?;
+        self.packs.contains(&object).then_some(ChunkPointer { object, offset, len, id: *id })
     }
+}
+
+/// Where the sorted file lies, beside the journal at `journal`.
+fn sorted_path(journal: &Path) -> PathBuf {
+    let name = journal.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    journal.with_file_name(format!("{name}.sorted"))
 }
 
 impl Store {
     /// Pointer to an already stored chunk of this kind and content, if the dedup index knows one.
     pub(crate) fn lookup(&self, kind: Kind, id: &ChunkId) -> Option<ChunkPointer> {
-        self.index.lookup(kind, id)
+        self.index.lookup(&self.keys, kind, id)
     }
 
     /// Record a chunk just placed into a pack (so later identical chunks deduplicate against it).
@@ -46,8 +71,9 @@ impl Store {
         self.stats.sealed_bytes_written.fetch_add(sealed_len as u64, Ordering::Relaxed);
     }
 
-    /// Bring the dedup index up to date with the repository: load the persisted index, list packs, and read the
-    /// table of every pack not seen before. Packs that disappeared are forgotten.
+    /// Bring the dedup index up to date with the repository: open the persisted index (the sorted file's pack list,
+    /// fences and filter; the journal whole), list packs, and read the table of every pack not seen before. Packs
+    /// that disappeared are forgotten.
     #[cfg(test)]
     pub(crate) fn sync_index(&self) -> Result<()> {
         self.sync_index_excluding(&HashSet::new())
@@ -58,7 +84,15 @@ impl Store {
     pub(crate) fn sync_index_excluding(&self, excluded: &HashSet<ObjectId>) -> Result<()> {
         if let Some(path) = &self.opts.index_path {
             // A damaged local cache is only a cache: what it lacks is rebuilt from the repository.
+            let base = SortedIndex::open(&sorted_path(path), &self.keys).map(Arc::new);
+            for p in base.iter().flat_map(|b| b.packs()) {
+                self.index.packs.insert(*p);
+            }
+            *self.index.base.write().expect("index lock") = base;
             let mut journal = index_file::Journal::load(path, &self.keys);
+            for id in &journal.removed {
+                self.index.packs.remove(id);
+            }
             for (id, entries) in journal.take_tables() {
                 self.index.add_pack(id, &entries);
             }
@@ -116,16 +150,179 @@ impl Store {
         let loaded = journal.is_some();
         let j = journal.get_or_insert_with(Default::default);
         j.append(path, &self.keys, added, removed)?;
-        // Compact only with the whole index in memory (after a sync), from what this process knows.
-        if loaded && j.wants_compaction() {
-            let mut by_pack: HashMap<ObjectId, Vec<TableEntry>> = HashMap::new();
-            for e in self.index.chunks.iter() {
-                let (kind, p) = *e.value();
-                by_pack.entry(p.object).or_default().push(TableEntry { id: p.id, kind, offset: p.offset, len: p.len });
-            }
-            by_pack.retain(|id, _| self.index.packs.contains(id));
-            *j = index_file::Journal::rewrite(path, &self.keys, by_pack.into_iter().collect())?;
+        // Merge only from a whole view of the index (after a sync): the sorted file, the journal and this process.
+        let base_entries = self.index.base.read().expect("index lock").as_ref().map_or(0, |b| b.entries());
+        if loaded && j.wants_merge(base_entries, self.opts.index_merge_at as u64, MERGE_AT_MOST) {
+            self.merge_index(path, j)?;
         }
         Ok(())
+    }
+
+    /// Merge the sorted file and the chunks in memory (of live, durably stored packs) into a new sorted file, and
+    /// start the journal again empty. Reads the old file block by block, so memory follows the chunks in memory.
+    ///
+    /// Another process may append to the journal between this merge's view and the journal's reset, and its record
+    /// is then lost: the packs it named are simply unknown to the index, and the next sync reads their tables from
+    /// the repository again (a pack found gone is found gone again). So the index never points into a pack the
+    /// listing lacks, whatever the interleaving.
+    fn merge_index(&self, path: &Path, journal: &mut index_file::Journal) -> Result<()> {
+        let base = self.index.base.read().expect("index lock").clone();
+        let mut mem: Vec<(ChunkId, u8, ChunkPointer)> = self
+            .index
+            .chunks
+            .iter()
+            .filter(|e| self.index.packs.contains(&e.value().1.object))
+            .map(|e| (*e.key(), e.value().0, e.value().1))
+            .collect();
+        mem.sort_unstable_by_key(|e| (e.0, e.1));
+        let capacity = base.as_ref().map_or(0, |b| b.entries() as usize) + mem.len();
+        let target = sorted_path(path);
+        let mut w = SortedWriter::create(&target, &self.keys, capacity)?;
+        let mut next = mem.iter().peekable();
+        if let Some(b) = &base {
+            for n in 0..b.block_count() {
+                let Ok(entries) = b.read_block(&self.keys, n) else {
+                    // The old file is damaged: drop the cache whole; the next sync rebuilds it from the repository.
+                    drop(w);
+                    let _ = std::fs::remove_file(&target);
+                    *journal = index_file::Journal::rewrite(path, &self.keys, Vec::new())?;
+                    return Ok(());
+                };
+                for e in entries {
+                    let pack = b.packs()[e.pack as usize];
+                    if !self.index.packs.contains(&pack) {
+                        continue;
+                    }
+                    while let Some((id, kind, p)) = next.next_if(|m| (m.0, m.1) < (e.id, e.kind)) {
+                        w.push(*id, *kind, p.object, p.offset, p.len)?;
+                    }
+                    w.push(e.id, e.kind, pack, e.offset, e.len)?;
+                }
+            }
+        }
+        for (id, kind, p) in next {
+            w.push(*id, *kind, p.object, p.offset, p.len)?;
+        }
+        let merged = Arc::new(w.finish(&target)?);
+        *journal = index_file::Journal::rewrite(path, &self.keys, Vec::new())?;
+        *self.index.base.write().expect("index lock") = Some(merged);
+        // What the new file holds need not be kept in memory too.
+        for (id, kind, p) in &mem {
+            self.index.chunks.remove_if(id, |_, v| v.0 == *kind && v.1 == *p);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Store, StoreOptions};
+    use super::*;
+    use crate::engine::backend::memory::MemoryBackend;
+    use crate::engine::backend::Backend;
+    use crate::engine::crypto::MasterKey;
+    use crate::engine::object::object_name;
+
+    fn open(b: &Arc<MemoryBackend>, keys: &Arc<Keys>, journal: &Path) -> Store {
+        let opts = StoreOptions { index_path: Some(journal.to_path_buf()), index_merge_at: 10, ..Default::default() };
+        let s = Store::new(b.clone(), keys.clone(), opts);
+        s.sync_index().unwrap();
+        s
+    }
+
+    #[test]
+    fn chunks_merged_into_the_sorted_file_are_found_there_and_a_gone_pack_is_forgotten() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = dir.path().join("chunk-index");
+        let b = Arc::new(MemoryBackend::new());
+        let keys = Arc::new(Keys::new(MasterKey::generate()));
+        let value = |batch: u32, i: u32| format!("chunk {i} of batch {batch}").into_bytes();
+
+        // Three commands' worth of chunks, a pack each: the journal is merged after each (10 entries at least,
+        // and a sixteenth of the sorted file's).
+        let s = open(&b, &keys, &journal);
+        let mut ptrs = Vec::new();
+        for batch in 0..3 {
+            for i in 0..100 {
+                ptrs.push(s.put_chunk(Kind::Data, &value(batch, i)).unwrap());
+            }
+            s.flush().unwrap();
+            assert!(s.index.chunks.is_empty(), "merged chunks are not kept in memory too");
+        }
+        let sorted = SortedIndex::open(&sorted_path(&journal), &keys).unwrap();
+        assert_eq!((sorted.entries(), sorted.packs().len()), (300, 3));
+        assert_eq!(index_file::Journal::load(&journal, &keys).live_entries(), 0, "the journal starts again");
+        drop(s);
+
+        // A later command knows every chunk without holding one in memory, and stores none of them again.
+        let s = open(&b, &keys, &journal);
+        assert!(s.index.chunks.is_empty());
+        for (n, p) in ptrs.iter().enumerate() {
+            assert_eq!(s.lookup(Kind::Data, &p.id), Some(*p));
+            assert_eq!(s.lookup(Kind::Index, &p.id), None, "another kind");
+            assert_eq!(s.put_chunk(Kind::Data, &value(n as u32 / 100, n as u32 % 100)).unwrap(), *p);
+        }
+        s.flush().unwrap();
+        assert_eq!(s.stats.chunks_written.load(Ordering::Relaxed), 0);
+        assert_eq!(s.lookup(Kind::Data, &keys.chunk_id(b"never stored")), None);
+        drop(s);
+
+        // A pack deleted from the repository (gc): its chunks are no longer offered, in this command or the next,
+        // and the next merge leaves them out of the file.
+        let gone = ptrs[0].object;
+        b.delete(&object_name(&gone)).unwrap();
+        for _ in 0..2 {
+            let s = open(&b, &keys, &journal);
+            for p in &ptrs {
+                assert_eq!(s.lookup(Kind::Data, &p.id).is_some(), p.object != gone);
+            }
+        }
+        let s = open(&b, &keys, &journal);
+        for i in 0..20 {
+            s.put_chunk(Kind::Data, &value(9, i)).unwrap();
+        }
+        s.flush().unwrap();
+        let sorted = SortedIndex::open(&sorted_path(&journal), &keys).unwrap();
+        assert_eq!((sorted.entries(), sorted.packs().len()), (220, 3));
+        assert!(!sorted.packs().contains(&gone));
+    }
+
+    #[test]
+    fn a_damaged_sorted_file_costs_reads_of_the_repository_never_a_wrong_pointer() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = dir.path().join("chunk-index");
+        let b = Arc::new(MemoryBackend::new());
+        let keys = Arc::new(Keys::new(MasterKey::generate()));
+        let s = open(&b, &keys, &journal);
+        let ptrs: Vec<_> =
+            (0..500).map(|i| s.put_chunk(Kind::Data, format!("value {i}").as_bytes()).unwrap()).collect();
+        s.flush().unwrap();
+        drop(s);
+        let path = sorted_path(&journal);
+        let good = std::fs::read(&path).unwrap();
+
+        // A damaged block: its chunks are not offered (they would be stored again); the rest are, and right.
+        let mut bad = good.clone();
+        bad[200] ^= 0x40;
+        std::fs::write(&path, &bad).unwrap();
+        let s = open(&b, &keys, &journal);
+        let found: Vec<_> = ptrs.iter().filter_map(|p| s.lookup(Kind::Data, &p.id).map(|q| (p, q))).collect();
+        assert!(found.len() < ptrs.len() && found.len() >= ptrs.len() - 200, "{} found", found.len());
+        assert!(found.iter().all(|(p, q)| *p == q));
+        // The next merge (after more than a sixteenth of 500 new entries) finds the damage and drops the cache,
+        // which the next sync rebuilds from the packs' tables.
+        for i in 0..40 {
+            s.put_chunk(Kind::Data, format!("more {i}").as_bytes()).unwrap();
+        }
+        s.flush().unwrap();
+        assert!(!path.exists());
+        drop(s);
+        let s = open(&b, &keys, &journal);
+        assert!(ptrs.iter().all(|p| s.lookup(Kind::Data, &p.id) == Some(*p)));
+
+        // Garbage in place of the file: the same.
+        std::fs::write(&path, vec![7u8; good.len()]).unwrap();
+        let s = open(&b, &keys, &journal);
+        assert!(ptrs.iter().all(|p| s.lookup(Kind::Data, &p.id) == Some(*p)));
     }
 }

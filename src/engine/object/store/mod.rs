@@ -42,6 +42,9 @@ pub struct StoreOptions {
     pub mem_cache: usize,
     /// Where to persist the dedup index between runs (a workspace's cache), if anywhere.
     pub index_path: Option<PathBuf>,
+    /// Entries the persisted index's journal holds before it is merged into the index's sorted file (when it also
+    /// holds a sixteenth of the sorted file's entries). Lower means less memory per command and more merging.
+    pub index_merge_at: usize,
     /// Warm tier: directory and byte budget, if any.
     pub warm: Option<(PathBuf, u64)>,
     /// Told once when a damaged warm-tier entry is discarded (and read again from the backend).
@@ -57,6 +60,7 @@ impl Default for StoreOptions {
             uploaders: 2,
             mem_cache: 256 << 20,
             index_path: None,
+            index_merge_at: 1 << 16,
             warm: None,
             warm_notice: None,
             threads: crate::engine::cores(),

@@ -57,7 +57,16 @@ impl Store {
             st.inflight += 1;
         }
         let tx = self.sender();
-        tx.send((id, bytes, table)).map_err(|_| Error::internal("pack upload workers stopped"))
+        tx.send((id, bytes, table)).map_err(|_| Error::internal("pack upload workers stopped"))?;
+        // A command that writes many chunks merges those of packs already stored into the index's sorted file as it
+        // goes, so its memory does not grow with them.
+        if self.index.chunks.len() > 4 * self.opts.index_merge_at.max(1)
+            && self.journal.lock().expect("journal lock").is_some()
+        {
+            self.backend.sync()?;
+            self.save_index()?;
+        }
+        Ok(())
     }
 
     fn sender(&self) -> SyncSender<UploadJob> {
