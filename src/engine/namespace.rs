@@ -2,7 +2,6 @@
 
 use crate::engine::chunk::Blob;
 use crate::engine::fields::VersionedMap;
-use crate::engine::object::Store;
 use crate::engine::repo::Repository;
 use crate::engine::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -190,38 +189,20 @@ pub fn store_value(repo: &Repository, input: &mut dyn Read, progress: &mut dyn F
     Ok(Entry::new(repo.write_blob(input, progress)?))
 }
 
-/// The packs that staged changes (`(key, encoded entry or None)`, as exported) point into, including those holding
-/// their chunk-list nodes.
-fn staged_pointers(
-    store: &Store,
-    changes: &[(Vec<u8>, Option<Vec<u8>>)],
-) -> Result<std::collections::HashSet<crate::engine::object::ChunkPointer>> {
-    let mut packs = std::collections::HashSet::new();
-    for (_, v) in changes {
-        let Some(v) = v else { continue };
-        let e: Entry = ciborium::from_reader(v.as_slice())
-            .map_err(|e| crate::engine::Error::integrity(format!("staged entry: {e}")))?;
-        e.blob.for_each_pointer(store, &mut |_, p| {
-            packs.insert(*p);
-            Ok(())
-        })?;
-    }
-    Ok(packs)
-}
-
 /// Like [`claim_staged`], for every change staged in `ns` (those held in memory and the spilled ones, read as a
-/// stream: memory follows the number of chunk pointers, values held inline take none).
+/// stream: memory follows the packs pointed into, not the number of pointers).
 pub fn claim_staged_in(repo: &Repository, ns: &Namespace, gc_deletions: Option<u64>) -> Result<()> {
-    let mut pointers = std::collections::HashSet::new();
-    for change in ns.staged_iter() {
-        let (_, v) = change?;
-        let Some(e) = v else { continue };
-        e.blob.for_each_pointer(repo.store(), &mut |_, p| {
-            pointers.insert(*p);
+    repo.claim_packs(
+        &|each| {
+            for change in ns.staged_iter() {
+                let (_, v) = change?;
+                let Some(e) = v else { continue };
+                e.blob.for_each_pointer(repo.store(), &mut |_, p| each(p))?;
+            }
             Ok(())
-        })?;
-    }
-    repo.claim_packs(&pointers, gc_deletions)
+        },
+        gc_deletions,
+    )
 }
 
 /// Secure every pack that staged changes (`(key, encoded entry or None)`, as exported) point into before a commit
@@ -235,5 +216,16 @@ pub fn claim_staged(
     changes: &[(Vec<u8>, Option<Vec<u8>>)],
     gc_deletions: Option<u64>,
 ) -> Result<()> {
-    repo.claim_packs(&staged_pointers(repo.store(), changes)?, gc_deletions)
+    repo.claim_packs(
+        &|each| {
+            for (_, v) in changes {
+                let Some(v) = v else { continue };
+                let e: Entry = ciborium::from_reader(v.as_slice())
+                    .map_err(|e| crate::engine::Error::integrity(format!("staged entry: {e}")))?;
+                e.blob.for_each_pointer(repo.store(), &mut |_, p| each(p))?;
+            }
+            Ok(())
+        },
+        gc_deletions,
+    )
 }

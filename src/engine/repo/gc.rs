@@ -153,6 +153,9 @@ fn encode_gc_state(state: &GcState) -> Vec<u8> {
 /// Attempts [`Repository::claim_packs`] makes against concurrent gc runs before giving up.
 const CLAIM_ATTEMPTS: u32 = 50;
 
+/// Calls its argument with each of a set of chunk pointers (see [`Repository::claim_packs`]).
+pub(crate) type PointerSource<'a> = dyn Fn(&mut dyn FnMut(&ChunkPointer) -> Result<()>) -> Result<()> + 'a;
+
 impl Repository {
     fn gc_ref_name(&self) -> String {
         self.store().keys().ref_name(GC_REF)
@@ -162,34 +165,49 @@ impl Repository {
         read_gc_state(self.backend(), self.store().keys())
     }
 
-    /// Make sure every chunk in `pointers` (those staged changes point at) is stored and will not be deleted, before
-    /// a commit publishes pointers to them. Each pointer is first resolved through the forwards of repacked packs
-    /// (a pointer into a repacked pack is fine as long as its forward exists; readers follow it); the packs the
+    /// Make sure every chunk `pointers` yields (those staged changes point at) is stored and will not be deleted,
+    /// before a commit publishes pointers to them. Each pointer is first resolved through the forwards of repacked
+    /// packs (a pointer into a repacked pack is fine as long as its forward exists; readers follow it); the packs the
     /// chunks then live in are claimed: packs condemned by gc are pardoned, and forwards marked unused are marked
     /// used again (a compare-and-swap on the gc ref, so a concurrent gc either sees the claim or makes this fail
     /// and retry). A pack that is gone, or that a gc run has already decided to delete, is an error and nothing may
     /// be published.
     ///
+    /// `pointers` calls its argument with every pointer, and may be called more than once: memory follows the packs
+    /// pointed into (and the pointers into repacked packs), not the number of pointers.
+    ///
     /// `gc_deletions` is what [`Repository::sync_dedup_index`] returned before the changes were staged, if known:
     /// when no gc run has deleted anything since, the packs are known to be there and the repository is not listed.
-    pub(crate) fn claim_packs(&self, pointers: &HashSet<ChunkPointer>, gc_deletions: Option<u64>) -> Result<()> {
-        if pointers.is_empty() {
+    pub(crate) fn claim_packs(&self, pointers: &PointerSource<'_>, gc_deletions: Option<u64>) -> Result<()> {
+        let mut objects = HashSet::new();
+        pointers(&mut |p| {
+            objects.insert(p.object);
+            Ok(())
+        })?;
+        if objects.is_empty() {
             return Ok(());
         }
         let name = self.gc_ref_name();
         for _ in 0..CLAIM_ATTEMPTS {
             let (mut condemned, version) = self.read_condemned()?;
-            let objects: HashSet<ObjectId> = pointers.iter().map(|p| p.object).collect();
-            let fw = Forwards::load(self.backend(), self.store().keys(), &condemned.forwarded, objects)?;
+            // Only pointers into repacked packs need resolving, one by one; the others stay where they are.
+            let forwarded: HashSet<ObjectId> =
+                objects.iter().filter(|o| condemned.forwarded.contains_key(o)).copied().collect();
+            let mut packs: HashSet<ObjectId> = objects.difference(&forwarded).copied().collect();
             let mut used = HashSet::new();
-            let mut packs = HashSet::new();
-            for p in pointers {
-                packs.insert(
-                    fw.resolve(p, &mut |o| {
-                        used.insert(o);
-                    })?
-                    .object,
-                );
+            if !forwarded.is_empty() {
+                let fw = Forwards::load(self.backend(), self.store().keys(), &condemned.forwarded, forwarded.clone())?;
+                pointers(&mut |p| {
+                    if forwarded.contains(&p.object) {
+                        packs.insert(
+                            fw.resolve(p, &mut |o| {
+                                used.insert(o);
+                            })?
+                            .object,
+                        );
+                    }
+                    Ok(())
+                })?;
             }
             let mut lost = packs.iter().find(|p| condemned.deleting.contains(p)).copied();
             if lost.is_none() && gc_deletions != Some(condemned.deletions) {
