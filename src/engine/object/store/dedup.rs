@@ -122,6 +122,10 @@ impl Store {
                         self.index.add_pack(id, &entries);
                         self.written.lock().expect("written lock").push((id, entries));
                         changed = true;
+                        // A workspace new to a large repository merges the tables it reads as it goes.
+                        if self.holds_too_many() {
+                            self.save_index()?;
+                        }
                     }
                     // A damaged pack must not stop writes; `check` reports it.
                     Err(Error::Integrity { .. }) => {}
@@ -133,6 +137,14 @@ impl Store {
             self.save_index()?;
         }
         Ok(())
+    }
+
+    /// Whether the chunks held in memory are worth merging into the sorted file before the command ends: more than
+    /// four times the journal's merge size, with the journal loaded.
+    pub(super) fn holds_too_many(&self) -> bool {
+        self.opts.index_path.is_some()
+            && self.index.chunks.len() > 4 * self.opts.index_merge_at.max(1)
+            && self.journal.lock().expect("journal lock").is_some()
     }
 
     /// Persist what changed in the dedup index to the workspace cache (if configured): one record appended to its
@@ -265,6 +277,16 @@ mod tests {
         s.flush().unwrap();
         assert_eq!(s.stats.chunks_written.load(Ordering::Relaxed), 0);
         assert_eq!(s.lookup(Kind::Data, &keys.chunk_id(b"never stored")), None);
+        drop(s);
+
+        // A workspace new to the repository reads every pack's table, merging them as it goes (more than four
+        // times the merge size at a time), so it does not hold them all in memory either.
+        let fresh = dir.path().join("fresh").join("chunk-index");
+        std::fs::create_dir_all(fresh.parent().unwrap()).unwrap();
+        let s = open(&b, &keys, &fresh);
+        assert!(s.index.chunks.is_empty());
+        assert_eq!(SortedIndex::open(&sorted_path(&fresh), &keys).unwrap().entries(), 300);
+        assert!(ptrs.iter().all(|p| s.lookup(Kind::Data, &p.id) == Some(*p)));
         drop(s);
 
         // A pack deleted from the repository (gc): its chunks are no longer offered, in this command or the next,

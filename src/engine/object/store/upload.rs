@@ -60,9 +60,7 @@ impl Store {
         tx.send((id, bytes, table)).map_err(|_| Error::internal("pack upload workers stopped"))?;
         // A command that writes many chunks merges those of packs already stored into the index's sorted file as it
         // goes, so its memory does not grow with them.
-        if self.index.chunks.len() > 4 * self.opts.index_merge_at.max(1)
-            && self.journal.lock().expect("journal lock").is_some()
-        {
+        if self.holds_too_many() {
             self.backend.sync()?;
             self.save_index()?;
         }
