@@ -102,15 +102,12 @@ impl Journal {
         self.counts.values().sum()
     }
 
-    /// Whether the journal is worth merging into the sorted file of `base` entries: it holds more than `at_least`
-    /// live entries and more than a sixteenth of the base's (so a merge, which rewrites the base, happens once per
-    /// that many new entries: upkeep proportional to what changed), or more than `at_most`; or it is more than twice
-    /// what its live entries need.
-    pub fn wants_merge(&self, base: u64, at_least: u64, at_most: u64) -> bool {
-        let live = self.live_entries();
+    /// Whether the journal is worth merging into the index's sorted files: it holds more than `at_least` live
+    /// entries, or it is more than twice what its live entries need.
+    pub fn wants_merge(&self, at_least: u64) -> bool {
         let bytes: u64 = self.counts.values().map(|n| n * ENTRY_BYTES + 40).sum();
         let wasteful = self.records > 1 && self.valid_len > 64 * 1024 && self.valid_len > 2 * bytes;
-        wasteful || live > at_most || (live > at_least && live > base / 16)
+        wasteful || self.live_entries() > at_least
     }
 
     /// Append a record of packs added and removed (nothing when both are empty).
@@ -267,7 +264,7 @@ mod tests {
 
     #[test]
     fn a_journal_of_superseded_records_wants_compaction_and_a_rewrite_does_not() {
-        let wants_compaction = |j: &Journal| j.wants_merge(0, u64::MAX, u64::MAX);
+        let wants_compaction = |j: &Journal| j.wants_merge(u64::MAX);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("chunk-index");
         let keys = Keys::new(MasterKey::generate());
@@ -288,7 +285,7 @@ mod tests {
     }
 
     #[test]
-    fn a_journal_wants_merging_once_it_holds_a_sixteenth_of_the_base_or_its_cap() {
+    fn a_journal_wants_merging_once_it_holds_enough_entries() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("chunk-index");
         let keys = Keys::new(MasterKey::generate());
@@ -298,11 +295,8 @@ mod tests {
             j.append(&path, &keys, vec![(ObjectId([n; 32]), table(n))], vec![]).unwrap();
         }
         assert_eq!(j.live_entries(), 90);
-        assert!(j.wants_merge(0, 80, 1000));
-        assert!(!j.wants_merge(0, 90, 1000), "not more than the floor");
-        assert!(j.wants_merge(1439, 80, 1000));
-        assert!(!j.wants_merge(1440, 80, 1000), "not more than a sixteenth of the base");
-        assert!(j.wants_merge(1_000_000, 80, 89), "more than the cap, whatever the base");
+        assert!(j.wants_merge(89));
+        assert!(!j.wants_merge(90), "not more than the floor");
         // Removed packs stop counting, and are remembered as removed until added again.
         j.append(&path, &keys, vec![], vec![ObjectId([0; 32]), ObjectId([1; 32])]).unwrap();
         assert_eq!(j.live_entries(), 84);

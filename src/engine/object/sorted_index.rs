@@ -33,6 +33,9 @@ const BLOCK_ENTRIES: usize = 180;
 const BLOOM_BITS_PER_ENTRY: usize = 10;
 const BLOOM_HASHES: u32 = 7;
 
+/// An entry with its pack named: `(id, kind, pack, offset, len)`.
+pub type Row = (ChunkId, u8, ObjectId, u32, u32);
+
 /// One entry as stored: a chunk, its kind, and where it lies (the pack by its number in the file's pack list).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Entry {
@@ -150,9 +153,9 @@ impl SortedIndex {
         let footer_at = size.checked_sub(8 + footer_len).filter(|a| *a >= HEAD as u64)?;
         let mut sealed = vec![0u8; footer_len as usize];
         file.read_exact_at(&mut sealed, footer_at).ok()?;
-        let plain = keys.open(Kind::Workspace, &meta_place(&nonce), &sealed).ok()?;
-        drop(sealed);
-        let mut r = Reader { b: &plain, at: 0 };
+        let range = keys.open_in_place(Kind::Workspace, &meta_place(&nonce), &mut sealed).ok()?;
+        let plain = &sealed[range];
+        let mut r = Reader { b: plain, at: 0 };
         let entries = r.u64()?;
         let (npacks, nblocks, nwords, hashes) = (r.u32()?, r.u32()?, r.u32()?, r.u32()?);
         let packs = (0..npacks).map(|_| r.id().map(ObjectId)).collect::<Option<Vec<_>>>()?;
@@ -176,11 +179,6 @@ impl SortedIndex {
         &self.packs
     }
 
-    /// How many blocks the file holds.
-    pub fn block_count(&self) -> usize {
-        self.blocks.len()
-    }
-
     /// The entries of block `n`, in order.
     pub fn read_block(&self, keys: &Keys, n: usize) -> Result<Vec<Entry>> {
         let b = self.blocks.get(n).ok_or_else(|| damaged("no such block"))?;
@@ -198,6 +196,25 @@ impl SortedIndex {
             return Err(damaged("a block that does not match its fence"));
         }
         Ok(entries)
+    }
+
+    /// Every entry, in order, as `(id, kind, pack, offset, len)`, read block by block. A block that cannot be read
+    /// or does not authenticate is an error (and ends the rows).
+    pub fn rows<'a>(&'a self, keys: &'a Keys) -> impl Iterator<Item = Result<Row>> + 'a {
+        let mut failed = false;
+        (0..self.blocks.len()).flat_map(move |n| {
+            let rows: Vec<Result<Row>> = match (failed, self.read_block(keys, n)) {
+                (true, _) => Vec::new(),
+                (false, Ok(es)) => {
+                    es.iter().map(|e| Ok((e.id, e.kind, self.packs[e.pack as usize], e.offset, e.len))).collect()
+                }
+                (false, Err(e)) => {
+                    failed = true;
+                    vec![Err(e)]
+                }
+            };
+            rows
+        })
     }
 
     /// Where the chunk `id` of `kind` lies, if the file holds it: (pack, offset, sealed length). A block that cannot
@@ -422,12 +439,7 @@ mod tests {
         }
         let mut sorted = entries.clone();
         sorted.sort_by_key(|e| (e.0, e.1));
-        let mut read = Vec::new();
-        for n in 0..reopened.block_count() {
-            for e in reopened.read_block(&keys, n).unwrap() {
-                read.push((e.id, e.kind, reopened.packs()[e.pack as usize], e.offset, e.len));
-            }
-        }
+        let read: Vec<Row> = reopened.rows(&keys).collect::<Result<_>>().unwrap();
         assert_eq!(read, sorted, "the blocks hold every entry, in order");
     }
 
@@ -454,6 +466,8 @@ mod tests {
         std::fs::write(&path, &bad).unwrap();
         let ix = SortedIndex::open(&path, &keys).unwrap();
         assert!(ix.read_block(&keys, 0).is_err());
+        let rows: Vec<Result<Row>> = ix.rows(&keys).collect();
+        assert!(rows.len() == 1 && rows[0].is_err(), "the rows end with the damaged block's error");
         let mut found = 0;
         for (id, kind, pack, offset, len) in &entries {
             if let Some(hit) = ix.lookup(&keys, *kind, id) {

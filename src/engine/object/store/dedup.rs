@@ -1,14 +1,19 @@
 //! The dedup index: which chunks the repository holds and where, so a chunk stored before is never stored again.
-//! Brought up to date from the packs' tables, and persisted between runs in the workspace's cache: a sorted file of
-//! sealed blocks looked up in place (`sorted_index.rs`), and an append-only journal of packs added or removed since
-//! (`index_file.rs`), merged into the sorted file once it has grown by a fraction. A command's memory and time
-//! follow the journal and what it writes, not the number of chunks the repository holds.
+//! Brought up to date from the packs' tables, and persisted between runs in the workspace's cache in three layers,
+//! like a small log-structured merge tree: two sorted files of sealed blocks looked up in place
+//! (`sorted_index.rs`) — the base, and a recent file of up to a sixteenth of its size — and an append-only journal
+//! of packs added or removed since (`index_file.rs`). A journal of more than [`StoreOptions::index_merge_at`]
+//! entries is merged into the recent file, and the recent file into the base once it has grown past a sixteenth of
+//! it. A command's memory and time follow the journal (bounded) and what it writes, not the number of chunks the
+//! repository holds; each entry is rewritten a bounded number of times per sixteenfold growth of the base.
+//!
+//! [`StoreOptions::index_merge_at`]: super::StoreOptions::index_merge_at
 
 use super::Store;
 use crate::engine::crypto::Keys;
 use crate::engine::crypto::Kind;
 use crate::engine::id::{ChunkId, ObjectId};
-use crate::engine::object::sorted_index::{SortedIndex, SortedWriter};
+use crate::engine::object::sorted_index::{Row, SortedIndex, SortedWriter};
 use crate::engine::object::{index_file, parse_object_name, read_table, ChunkPointer, TableEntry};
 use crate::engine::{Error, Result};
 use dashmap::{DashMap, DashSet};
@@ -17,18 +22,28 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 
-/// Entries the journal may hold, whatever the size of the sorted file, before it is merged into it.
-const MERGE_AT_MOST: u64 = 1 << 20;
+/// The sorted files of the index: the base, and the recent file merged into it from time to time.
+#[derive(Default, Clone)]
+struct Levels {
+    recent: Option<Arc<SortedIndex>>,
+    base: Option<Arc<SortedIndex>>,
+}
+
+impl Levels {
+    fn files(&self) -> impl Iterator<Item = &Arc<SortedIndex>> {
+        self.recent.iter().chain(self.base.iter())
+    }
+}
 
 /// The dedup index: chunk id -> (kind, pointer), plus which packs it has seen.
 #[derive(Default)]
 pub struct ChunkIndex {
-    /// Chunks of the journal's packs and of packs this process wrote (all of them, without a sorted file).
+    /// Chunks of the journal's packs and of packs this process wrote (all of them, without a workspace cache).
     pub(super) chunks: DashMap<ChunkId, (u8, ChunkPointer)>,
-    /// Live packs the index covers: the sorted file's, less those found gone, and the journal's and this process's.
+    /// Live packs the index covers: the sorted files', less those found gone, and the journal's and this process's.
     pub(super) packs: DashSet<ObjectId>,
-    /// The sorted file, if the workspace has one.
-    base: RwLock<Option<Arc<SortedIndex>>>,
+    /// The sorted files the workspace has.
+    levels: RwLock<Levels>,
 }
 
 impl ChunkIndex {
@@ -40,22 +55,34 @@ impl ChunkIndex {
         }
     }
 
-    /// Pointer to a stored chunk of `kind` with id `id`, if known. The sorted file's entries count only while their
+    /// Pointer to a stored chunk of `kind` with id `id`, if known. The sorted files' entries count only while their
     /// pack is live.
     pub(crate) fn lookup(&self, keys: &Keys, kind: Kind, id: &ChunkId) -> Option<ChunkPointer> {
         if let Some(p) = self.chunks.get(id).filter(|e| e.0 == kind as u8).map(|e| e.1) {
             return Some(p);
         }
-        let base = self.base.read().expect("index lock").clone()?;
-        let (object, offset, len) = base.lookup(keys, kind as u8, id)?;
-        self.packs.contains(&object).then_some(ChunkPointer { object, offset, len, id: *id })
+        let levels = self.levels.read().expect("index lock");
+        let found = levels.files().find_map(|f| {
+            let (object, offset, len) = f.lookup(keys, kind as u8, id)?;
+            self.packs.contains(&object).then_some(ChunkPointer { object, offset, len, id: *id })
+        });
+        found
     }
 }
 
-/// Where the sorted file lies, beside the journal at `journal`.
+/// Where the base sorted file lies, beside the journal at `journal`.
 fn sorted_path(journal: &Path) -> PathBuf {
+    beside(journal, "sorted")
+}
+
+/// Where the recent sorted file lies, beside the journal at `journal`.
+fn recent_path(journal: &Path) -> PathBuf {
+    beside(journal, "recent")
+}
+
+fn beside(journal: &Path, ext: &str) -> PathBuf {
     let name = journal.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    journal.with_file_name(format!("{name}.sorted"))
+    journal.with_file_name(format!("{name}.{ext}"))
 }
 
 impl Store {
@@ -84,11 +111,14 @@ impl Store {
     pub(crate) fn sync_index_excluding(&self, excluded: &HashSet<ObjectId>) -> Result<()> {
         if let Some(path) = &self.opts.index_path {
             // A damaged local cache is only a cache: what it lacks is rebuilt from the repository.
-            let base = SortedIndex::open(&sorted_path(path), &self.keys).map(Arc::new);
-            for p in base.iter().flat_map(|b| b.packs()) {
+            let levels = Levels {
+                recent: SortedIndex::open(&recent_path(path), &self.keys).map(Arc::new),
+                base: SortedIndex::open(&sorted_path(path), &self.keys).map(Arc::new),
+            };
+            for p in levels.files().flat_map(|f| f.packs()) {
                 self.index.packs.insert(*p);
             }
-            *self.index.base.write().expect("index lock") = base;
+            *self.index.levels.write().expect("index lock") = levels;
             let mut journal = index_file::Journal::load(path, &self.keys);
             for id in &journal.removed {
                 self.index.packs.remove(id);
@@ -162,23 +192,23 @@ impl Store {
         let loaded = journal.is_some();
         let j = journal.get_or_insert_with(Default::default);
         j.append(path, &self.keys, added, removed)?;
-        // Merge only from a whole view of the index (after a sync): the sorted file, the journal and this process.
-        let base_entries = self.index.base.read().expect("index lock").as_ref().map_or(0, |b| b.entries());
-        if loaded && j.wants_merge(base_entries, self.opts.index_merge_at as u64, MERGE_AT_MOST) {
+        // Merge only from a whole view of the index (after a sync): the sorted files, the journal and this process.
+        if loaded && j.wants_merge(self.opts.index_merge_at as u64) {
             self.merge_index(path, j)?;
         }
         Ok(())
     }
 
-    /// Merge the sorted file and the chunks in memory (of live, durably stored packs) into a new sorted file, and
-    /// start the journal again empty. Reads the old file block by block, so memory follows the chunks in memory.
+    /// Merge the chunks in memory (of live, durably stored packs) into the recent sorted file, or, once that would
+    /// hold more than a sixteenth of the base, the recent file and them into the base; then start the journal again
+    /// empty. The files are read block by block, so memory follows the chunks in memory.
     ///
-    /// Another process may append to the journal between this merge's view and the journal's reset, and its record
-    /// is then lost: the packs it named are simply unknown to the index, and the next sync reads their tables from
-    /// the repository again (a pack found gone is found gone again). So the index never points into a pack the
-    /// listing lacks, whatever the interleaving.
+    /// Another process may append to the journal between this merge's view and the journal's reset (or write a
+    /// sorted file this one replaces), and what it recorded is then lost: the packs it named are simply unknown to
+    /// the index, and the next sync reads their tables from the repository again (a pack found gone is found gone
+    /// again). So the index never points into a pack the listing lacks, whatever the interleaving.
     fn merge_index(&self, path: &Path, journal: &mut index_file::Journal) -> Result<()> {
-        let base = self.index.base.read().expect("index lock").clone();
+        let levels = self.index.levels.read().expect("index lock").clone();
         let mut mem: Vec<(ChunkId, u8, ChunkPointer)> = self
             .index
             .chunks
@@ -187,42 +217,66 @@ impl Store {
             .map(|e| (*e.key(), e.value().0, e.value().1))
             .collect();
         mem.sort_unstable_by_key(|e| (e.0, e.1));
-        let capacity = base.as_ref().map_or(0, |b| b.entries() as usize) + mem.len();
-        let target = sorted_path(path);
-        let mut w = SortedWriter::create(&target, &self.keys, capacity)?;
-        let mut next = mem.iter().peekable();
-        if let Some(b) = &base {
-            for n in 0..b.block_count() {
-                let Ok(entries) = b.read_block(&self.keys, n) else {
-                    // The old file is damaged: drop the cache whole; the next sync rebuilds it from the repository.
-                    drop(w);
-                    let _ = std::fs::remove_file(&target);
-                    *journal = index_file::Journal::rewrite(path, &self.keys, Vec::new())?;
-                    return Ok(());
-                };
-                for e in entries {
-                    let pack = b.packs()[e.pack as usize];
-                    if !self.index.packs.contains(&pack) {
-                        continue;
-                    }
-                    while let Some((id, kind, p)) = next.next_if(|m| (m.0, m.1) < (e.id, e.kind)) {
-                        w.push(*id, *kind, p.object, p.offset, p.len)?;
-                    }
-                    w.push(e.id, e.kind, pack, e.offset, e.len)?;
-                }
+        let entries = |f: &Option<Arc<SortedIndex>>| f.as_ref().map_or(0, |f| f.entries());
+        let recent = mem.len() as u64 + entries(&levels.recent);
+        let into_base = recent > (self.opts.index_merge_at as u64).max(entries(&levels.base) / 16);
+        let mut sources: Vec<Box<dyn Iterator<Item = Result<Row>> + '_>> =
+            vec![Box::new(mem.iter().map(|(id, kind, p)| Ok((*id, *kind, p.object, p.offset, p.len))))];
+        sources.extend(levels.recent.iter().map(|f| Box::new(f.rows(&self.keys)) as Box<_>));
+        if into_base {
+            sources.extend(levels.base.iter().map(|f| Box::new(f.rows(&self.keys)) as Box<_>));
+        }
+        let target = if into_base { sorted_path(path) } else { recent_path(path) };
+        let capacity = recent + if into_base { entries(&levels.base) } else { 0 };
+        let mut w = SortedWriter::create(&target, &self.keys, capacity as usize)?;
+        if merge_rows(sources, &mut w, &|pack| self.index.packs.contains(pack)).is_err() {
+            // A sorted file is damaged: drop the cache whole; the next sync rebuilds it from the repository.
+            drop(w);
+            for f in [sorted_path(path), recent_path(path)] {
+                let _ = std::fs::remove_file(f);
             }
+            *journal = index_file::Journal::rewrite(path, &self.keys, Vec::new())?;
+            *self.index.levels.write().expect("index lock") = Levels::default();
+            return Ok(());
         }
-        for (id, kind, p) in next {
-            w.push(*id, *kind, p.object, p.offset, p.len)?;
-        }
-        let merged = Arc::new(w.finish(&target)?);
+        let merged = Some(Arc::new(w.finish(&target)?));
+        let new = if into_base {
+            let _ = std::fs::remove_file(recent_path(path));
+            Levels { recent: None, base: merged }
+        } else {
+            Levels { recent: merged, base: levels.base }
+        };
         *journal = index_file::Journal::rewrite(path, &self.keys, Vec::new())?;
-        *self.index.base.write().expect("index lock") = Some(merged);
+        *self.index.levels.write().expect("index lock") = new;
         // What the new file holds need not be kept in memory too.
         for (id, kind, p) in &mem {
             self.index.chunks.remove_if(id, |_, v| v.0 == *kind && v.1 == *p);
         }
         Ok(())
+    }
+}
+
+/// Write the rows of `sources` (each in order of id and kind) to `w` in order, leaving out those of packs not
+/// `live`. An error reading a source is returned (the writer then holds part of the rows).
+fn merge_rows(
+    mut sources: Vec<Box<dyn Iterator<Item = Result<Row>> + '_>>,
+    w: &mut SortedWriter<'_>,
+    live: &dyn Fn(&ObjectId) -> bool,
+) -> Result<()> {
+    let mut heads: Vec<Option<Row>> = Vec::with_capacity(sources.len());
+    for s in &mut sources {
+        heads.push(s.next().transpose()?);
+    }
+    loop {
+        let Some(i) = (0..heads.len()).filter(|i| heads[*i].is_some()).min_by_key(|i| heads[*i].map(|r| (r.0, r.1)))
+        else {
+            return Ok(());
+        };
+        let (id, kind, pack, offset, len) = heads[i].expect("a head");
+        heads[i] = sources[i].next().transpose()?;
+        if live(&pack) {
+            w.push(id, kind, pack, offset, len)?;
+        }
     }
 }
 
@@ -307,6 +361,43 @@ mod tests {
         let sorted = SortedIndex::open(&sorted_path(&journal), &keys).unwrap();
         assert_eq!((sorted.entries(), sorted.packs().len()), (220, 3));
         assert!(!sorted.packs().contains(&gone));
+    }
+
+    #[test]
+    fn small_merges_go_to_the_recent_file_until_it_holds_a_sixteenth_of_the_base() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = dir.path().join("chunk-index");
+        let b = Arc::new(MemoryBackend::new());
+        let keys = Arc::new(Keys::new(MasterKey::generate()));
+        let files = |j: &Path| {
+            let n = |p: PathBuf| SortedIndex::open(&p, &keys).map(|f| f.entries());
+            (n(recent_path(j)), n(sorted_path(j)))
+        };
+        let mut ptrs = Vec::new();
+        let put = |ptrs: &mut Vec<ChunkPointer>, batch: u32, n: u32| {
+            let s = open(&b, &keys, &journal);
+            for i in 0..n {
+                ptrs.push(s.put_chunk(Kind::Data, format!("{batch}/{i}").as_bytes()).unwrap());
+            }
+            s.flush().unwrap();
+        };
+        put(&mut ptrs, 0, 800);
+        assert_eq!(files(&journal), (None, Some(800)));
+        // 20 entries: more than the journal may hold (10), not more than a sixteenth of the base (50).
+        put(&mut ptrs, 1, 20);
+        assert_eq!(files(&journal), (Some(20), Some(800)));
+        put(&mut ptrs, 2, 20);
+        assert_eq!(files(&journal), (Some(40), Some(800)));
+        // A later command finds every chunk in one file or the other.
+        let s = open(&b, &keys, &journal);
+        assert!(s.index.chunks.is_empty());
+        assert!(ptrs.iter().all(|p| s.lookup(Kind::Data, &p.id) == Some(*p)));
+        drop(s);
+        // 60 in the recent file and the journal: into the base, and the recent file is gone.
+        put(&mut ptrs, 3, 20);
+        assert_eq!(files(&journal), (None, Some(860)));
+        let s = open(&b, &keys, &journal);
+        assert!(ptrs.iter().all(|p| s.lookup(Kind::Data, &p.id) == Some(*p)));
     }
 
     #[test]
