@@ -54,7 +54,12 @@ pub const DEFAULT_CACHE_SIZE: u64 = 1 << 30;
 
 /// Store options for a workspace (or defaults), with command-line overrides.
 pub fn store_options(ctx: &Context, ws: Option<&Workspace>, remote: bool) -> StoreOptions {
-    let mut o = StoreOptions { uploaders: if remote { 3 } else { 1 }, ..StoreOptions::default() };
+    // Two packs in flight to a remote backend keep a put under 128 MiB (three: 134 MiB, and no faster against a
+    // local S3 server); INFINI_UPLOADS raises it for links with more latency.
+    let mut o = StoreOptions { uploaders: if remote { 2 } else { 1 }, ..StoreOptions::default() };
+    if let Some(n) = std::env::var("INFINI_UPLOADS").ok().and_then(|v| v.parse::<usize>().ok()) {
+        o.uploaders = n.max(1);
+    }
     let g = &ctx.global;
     if let Some(m) = g.mem_cache.or(ws.and_then(|w| w.config.mem_cache)) {
         o.mem_cache = m as usize;
