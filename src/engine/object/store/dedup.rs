@@ -170,10 +170,10 @@ impl Store {
     }
 
     /// Whether the chunks held in memory are worth merging into the sorted file before the command ends: more than
-    /// four times the journal's merge size, with the journal loaded.
+    /// twice the journal's merge size, with the journal loaded.
     pub(super) fn holds_too_many(&self) -> bool {
         self.opts.index_path.is_some()
-            && self.index.chunks.len() > 4 * self.opts.index_merge_at.max(1)
+            && self.index.chunks.len() > 2 * self.opts.index_merge_at.max(1)
             && self.journal.lock().expect("journal lock").is_some()
     }
 
@@ -296,12 +296,16 @@ mod tests {
         s
     }
 
-    #[test]
-    fn chunks_merged_into_the_sorted_file_are_found_there_and_a_gone_pack_is_forgotten() {
+    /// A workspace cache directory, its journal's path, an empty repository and its keys.
+    fn fixture() -> (tempfile::TempDir, PathBuf, Arc<MemoryBackend>, Arc<Keys>) {
         let dir = tempfile::tempdir().unwrap();
         let journal = dir.path().join("chunk-index");
-        let b = Arc::new(MemoryBackend::new());
-        let keys = Arc::new(Keys::new(MasterKey::generate()));
+        (dir, journal, Arc::new(MemoryBackend::new()), Arc::new(Keys::new(MasterKey::generate())))
+    }
+
+    #[test]
+    fn chunks_merged_into_the_sorted_file_are_found_there_and_a_gone_pack_is_forgotten() {
+        let (dir, journal, b, keys) = fixture();
         let value = |batch: u32, i: u32| format!("chunk {i} of batch {batch}").into_bytes();
 
         // Three commands' worth of chunks, a pack each: the journal is merged after each (10 entries at least,
@@ -333,8 +337,8 @@ mod tests {
         assert_eq!(s.lookup(Kind::Data, &keys.chunk_id(b"never stored")), None);
         drop(s);
 
-        // A workspace new to the repository reads every pack's table, merging them as it goes (more than four
-        // times the merge size at a time), so it does not hold them all in memory either.
+        // A workspace new to the repository reads every pack's table, merging them as it goes (more than twice
+        // the merge size at a time), so it does not hold them all in memory either.
         let fresh = dir.path().join("fresh").join("chunk-index");
         std::fs::create_dir_all(fresh.parent().unwrap()).unwrap();
         let s = open(&b, &keys, &fresh);
@@ -365,10 +369,7 @@ mod tests {
 
     #[test]
     fn small_merges_go_to_the_recent_file_until_it_holds_a_sixteenth_of_the_base() {
-        let dir = tempfile::tempdir().unwrap();
-        let journal = dir.path().join("chunk-index");
-        let b = Arc::new(MemoryBackend::new());
-        let keys = Arc::new(Keys::new(MasterKey::generate()));
+        let (_dir, journal, b, keys) = fixture();
         let files = |j: &Path| {
             let n = |p: PathBuf| SortedIndex::open(&p, &keys).map(|f| f.entries());
             (n(recent_path(j)), n(sorted_path(j)))
@@ -402,10 +403,7 @@ mod tests {
 
     #[test]
     fn a_damaged_sorted_file_costs_reads_of_the_repository_never_a_wrong_pointer() {
-        let dir = tempfile::tempdir().unwrap();
-        let journal = dir.path().join("chunk-index");
-        let b = Arc::new(MemoryBackend::new());
-        let keys = Arc::new(Keys::new(MasterKey::generate()));
+        let (_dir, journal, b, keys) = fixture();
         let s = open(&b, &keys, &journal);
         let ptrs: Vec<_> =
             (0..500).map(|i| s.put_chunk(Kind::Data, format!("value {i}").as_bytes()).unwrap()).collect();
