@@ -402,6 +402,9 @@ fn store_all(
     let all_small = todo.iter().all(|&i| items[i].meta.len() < SMALL_FILE);
     let threads = if all_small { opts.write.threads.max(SMALL_FILE_WORKERS) } else { opts.write.threads };
     let workers = threads.clamp(1, 16).min(todo.len().max(1));
+    // One large file at a time: its pipeline already keeps every core busy, and each holds packs of its own (up to
+    // 32 MiB), so two at once only added memory.
+    let large = Mutex::new(());
     std::thread::scope(|s| {
         for _ in 0..workers {
             s.spawn(|| loop {
@@ -411,6 +414,7 @@ fn store_all(
                 let n = next.fetch_add(1, Ordering::Relaxed);
                 let Some(&i) = todo.get(n) else { break };
                 progress.message(|| items[i].key.clone());
+                let _one = (items[i].meta.len() >= SMALL_FILE).then(|| large.lock().expect("large file lock"));
                 match store_item(store, &items[i], &opts.write, read, progress) {
                     Ok(b) => results.lock().expect("results lock").push((i, b)),
                     Err(e) => {
