@@ -3,14 +3,14 @@
 //! Pipeline (bounded at every stage, so memory does not grow with input size):
 //! ```text
 //! write() --cut (FastCDC)--> [jobs: bounded] --> N workers: id, dedup check, zstd, seal
-//!        --> [results: bounded] --> assembler: reorder, dedup again, pack (best fit), upload (bounded)
+//!        --> [results: bounded] --> assembler: reorder, dedup again, into the store's open data packs
+//!            (best fit, shared by every writer; full packs are uploaded, bounded)
 //! ```
 
 use super::{Blob, ChunkRef, ListBuilder};
 use crate::engine::crypto::Kind;
 use crate::engine::format::{DATA_CHUNK_AVG, DATA_CHUNK_MAX, DATA_CHUNK_MIN, INLINE_MAX};
-use crate::engine::id::ChunkId;
-use crate::engine::object::{ChunkPointer, PackBuilder, SealedChunk, Store};
+use crate::engine::object::{ChunkPointer, SealedChunk, Store};
 use crate::engine::{Error, Result};
 use fastcdc::v2020::{FastCDC, Normalization};
 use std::collections::BTreeMap;
@@ -267,7 +267,6 @@ fn start_pipeline(store: Arc<Store>, threads: usize) -> Pipeline {
 fn assemble(store: Arc<Store>, results: Receiver<(u64, Outcome)>) -> Result<Blob> {
     let mut next = 0u64;
     let mut waiting: BTreeMap<u64, Outcome> = BTreeMap::new();
-    let mut packs = Packer::default();
     let mut list = ListBuilder::default();
     for (seq, out) in results {
         waiting.insert(seq, out);
@@ -281,103 +280,11 @@ fn assemble(store: Arc<Store>, results: Receiver<(u64, Outcome)>) -> Result<Blob
                 Outcome::Sealed(sc, len) => match store.lookup(Kind::Data, &sc.id) {
                     // An identical chunk earlier in this stream, sealed concurrently.
                     Some(ptr) => ChunkRef { len, ptr },
-                    None => {
-                        let ptr = packs.place(&store, sc.id, &sc.sealed)?;
-                        store.note_placed(Kind::Data, ptr, sc.sealed.len());
-                        ChunkRef { len, ptr }
-                    }
+                    None => ChunkRef { len, ptr: store.place_data(sc.id, &sc.sealed)? },
                 },
             };
             list.push(&store, cr)?;
         }
     }
-    packs.finish(&store)?;
     list.finish(&store)
-}
-
-/// Packs a stream's chunks are placed into, best fit among [`OPEN_PACKS`] open ones: a chunk goes into the fullest
-/// pack it fits in, and when it fits in none the fullest pack is closed and a new one opened. Smaller chunks later
-/// in the stream fill the room a large one could not use, where a single open pack was closed at the first chunk
-/// that did not fit and padded from there (about 6 % of the benchmark stream's repository was that padding).
-#[derive(Default)]
-struct Packer {
-    open: Vec<PackBuilder>,
-}
-
-/// Open packs per stream (each up to 16 MiB of memory).
-const OPEN_PACKS: usize = 2;
-/// A pack with less room than this is closed at once: few chunks are that small.
-const NEARLY_FULL: usize = 32 << 10;
-
-impl Packer {
-    fn place(&mut self, store: &Store, id: ChunkId, sealed: &[u8]) -> Result<ChunkPointer> {
-        let fullest_fitting =
-            (0..self.open.len()).filter(|&i| self.open[i].fits(sealed.len())).min_by_key(|&i| self.open[i].room());
-        let i = match fullest_fitting {
-            Some(i) => i,
-            None => {
-                if self.open.len() >= OPEN_PACKS {
-                    let fullest = (0..self.open.len()).min_by_key(|&i| self.open[i].room()).unwrap_or(0);
-                    store.upload(self.open.swap_remove(fullest))?;
-                }
-                self.open.push(store.new_pack());
-                self.open.len() - 1
-            }
-        };
-        let ptr = self.open[i].push(Kind::Data, id, sealed);
-        if self.open[i].room() < NEARLY_FULL {
-            store.upload(self.open.swap_remove(i))?;
-        }
-        Ok(ptr)
-    }
-
-    fn finish(self, store: &Store) -> Result<()> {
-        for pack in self.open {
-            store.upload(pack)?;
-        }
-        Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::engine::backend::memory::MemoryBackend;
-    use crate::engine::crypto::{Keys, MasterKey};
-    use crate::engine::object::StoreOptions;
-    use rand::{RngCore, SeedableRng};
-
-    #[test]
-    fn chunks_fill_the_room_a_larger_chunk_left_and_read_back() {
-        let b = Arc::new(MemoryBackend::new());
-        let store = Store::new(b.clone(), Arc::new(Keys::new(MasterKey::generate())), StoreOptions::default());
-        let mut rng = rand::rngs::StdRng::seed_from_u64(9);
-        let mut packs = Packer::default();
-        let mut placed = Vec::new();
-        // Incompressible chunks, so sealed sizes are about the plain sizes.
-        for mib in [4.0, 4.0, 4.0, 3.0, 2.0, 0.75, 4.0, 4.0, 4.0, 3.0] {
-            let mut plain = vec![0u8; (mib * 1048576.0) as usize];
-            rng.fill_bytes(&mut plain);
-            let id = store.keys().chunk_id(&plain);
-            let sc = store.seal_with_id(Kind::Data, id, &plain);
-            let ptr = packs.place(&store, sc.id, &sc.sealed).unwrap();
-            placed.push((ptr, plain));
-        }
-        let pack_of = |i: usize| placed[i].0.object;
-        // 15 MiB fill the first pack; 2 MiB do not fit there and open a second; 0.75 MiB fit both and go to the
-        // fuller, the first (a single open pack would have closed the first with 1 MiB of padding).
-        assert!((1..4).all(|i| pack_of(i) == pack_of(0)));
-        assert_ne!(pack_of(4), pack_of(0));
-        assert_eq!(pack_of(5), pack_of(0));
-        // Three 4 MiB chunks fit only the second pack; 3 MiB then fit nowhere, so the fullest pack is closed.
-        assert!((6..9).all(|i| pack_of(i) == pack_of(4)));
-        assert_ne!(pack_of(9), pack_of(0));
-        assert_ne!(pack_of(9), pack_of(4));
-        packs.finish(&store).unwrap();
-        store.flush().unwrap();
-        for (ptr, plain) in &placed {
-            assert_eq!(store.get_chunk(Kind::Data, ptr).unwrap().as_slice(), plain.as_slice());
-        }
-        assert_eq!(store.stats.packs_written.load(std::sync::atomic::Ordering::Relaxed), 3);
-    }
 }

@@ -33,7 +33,8 @@ impl Store {
     /// Whether pack `id` was written by this store and is still in memory (being built or uploaded).
     pub(crate) fn is_pending(&self, id: &ObjectId) -> bool {
         self.pending.lock().expect("pending lock").contains_key(id)
-            || [&self.open_data, &self.open_index].iter().any(|s| s.lock().expect("pack lock").id() == *id)
+            || self.open_index.lock().expect("pack lock").id() == *id
+            || self.open_data.lock().expect("pack lock").iter().any(|p| p.id() == *id)
     }
 
     fn read_chunk(&self, kind: Kind, ptr: &ChunkPointer) -> Result<Vec<u8>> {
@@ -85,13 +86,14 @@ impl Store {
 
     /// [`Store::fetch_sealed`] at exactly `ptr`; `None` when its pack is missing.
     fn fetch_sealed_at(&self, kind: Kind, ptr: &ChunkPointer, use_warm: bool) -> Result<Option<(Vec<u8>, bool)>> {
-        for slot in [&self.open_data, &self.open_index] {
-            let pack = slot.lock().expect("pack lock");
-            if pack.id() == ptr.object {
-                if let Some(s) = pack.slice(ptr.offset, ptr.len) {
-                    return Ok(Some((s.to_vec(), false)));
-                }
-            }
+        let open_slice = |pack: &super::PackBuilder| {
+            (pack.id() == ptr.object).then(|| pack.slice(ptr.offset, ptr.len).map(<[u8]>::to_vec)).flatten()
+        };
+        if let Some(s) = open_slice(&self.open_index.lock().expect("pack lock")) {
+            return Ok(Some((s, false)));
+        }
+        if let Some(s) = self.open_data.lock().expect("pack lock").iter().find_map(open_slice) {
+            return Ok(Some((s, false)));
         }
         if let Some(bytes) = self.pending.lock().expect("pending lock").get(&ptr.object) {
             let s = ptr.offset as usize;

@@ -121,10 +121,12 @@ impl Store {
     /// Upload the open packs and wait until every pack is durably stored. Call before publishing anything that
     /// points at the chunks (write ordering: data, index, commit, ref).
     pub(crate) fn flush(&self) -> Result<()> {
-        for slot in [&self.open_data, &self.open_index] {
-            let full = std::mem::take(&mut *slot.lock().expect("pack lock"));
-            self.upload(full)?;
+        let data = std::mem::take(&mut *self.open_data.lock().expect("pack lock"));
+        for pack in data {
+            self.upload(pack)?;
         }
+        let index = std::mem::take(&mut *self.open_index.lock().expect("pack lock"));
+        self.upload(index)?;
         self.wait_uploads()?;
         self.backend.sync()?;
         self.save_index()
