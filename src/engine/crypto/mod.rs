@@ -206,6 +206,13 @@ impl Keys {
         seal_in_place(self.key_for(kind), &ad(kind, place), buf, random_bytes())
     }
 
+    /// [`Keys::seal_buffer`] at the end of a longer buffer: `buf[at..]` holds [`SEAL_PREFIX`] bytes of room followed
+    /// by the plaintext, and becomes the sealed message (as [`Keys::seal`] would make it); what precedes `at` is
+    /// left alone.
+    pub fn seal_tail(&self, kind: Kind, place: &[u8], buf: &mut Vec<u8>, at: usize) {
+        seal_tail(self.key_for(kind), &ad(kind, place), buf, at, random_bytes())
+    }
+
     /// Open what [`Keys::seal`] sealed with the same kind and place.
     pub fn open(&self, kind: Kind, place: &[u8], sealed: &[u8]) -> Result<Vec<u8>> {
         open(self.key_for(kind), &ad(kind, place), sealed)
@@ -250,13 +257,19 @@ pub(crate) fn seal(key: &SubKey, ad: &[u8], plaintext: &[u8], salt: [u8; 32]) ->
 }
 
 fn seal_in_place(key: &SubKey, ad: &[u8], mut buf: Vec<u8>, salt: [u8; 32]) -> Vec<u8> {
+    seal_tail(key, ad, &mut buf, 0, salt);
+    buf
+}
+
+/// Seal `buf[at..]` where it is: `buf[at..at + SEAL_PREFIX]` is room for the salt, the plaintext follows, and the
+/// tag is appended.
+fn seal_tail(key: &SubKey, ad: &[u8], buf: &mut Vec<u8>, at: usize, salt: [u8; 32]) {
     let cipher = message_cipher(key, &salt);
-    buf[..SEAL_PREFIX].copy_from_slice(&salt);
+    buf[at..at + SEAL_PREFIX].copy_from_slice(&salt);
     let tag = cipher
-        .seal_in_place_separate_tag(zero_nonce(), Aad::from(ad), &mut buf[SEAL_PREFIX..])
+        .seal_in_place_separate_tag(zero_nonce(), Aad::from(ad), &mut buf[at + SEAL_PREFIX..])
         .expect("AES-GCM encryption of an in-memory buffer cannot fail");
     buf.extend_from_slice(tag.as_ref());
-    buf
 }
 
 /// A sealed message's salt, once its length is checked.

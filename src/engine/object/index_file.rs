@@ -15,7 +15,8 @@
 //! again empty. The file is only a cache: whatever is lost is rebuilt from the repository's pack tables.
 
 use super::TableEntry;
-use crate::engine::crypto::{Keys, Kind};
+use crate::engine::crypto::{Keys, Kind, SEAL_PREFIX};
+use crate::engine::format::SEAL_OVERHEAD;
 use crate::engine::id::ObjectId;
 use crate::engine::{Error, Result};
 use std::collections::{HashMap, HashSet};
@@ -144,13 +145,16 @@ impl Journal {
             self.counts.insert(*id, t.len() as u64);
             self.removed.remove(id);
         }
-        let mut plain = Vec::new();
-        ciborium::into_writer(&Record { add, remove }, &mut plain).expect("CBOR encoding into memory cannot fail");
-        let sealed = keys.seal(Kind::Workspace, PLACE, &plain);
-        let mut rec = Vec::with_capacity(12 + sealed.len());
-        rec.extend_from_slice(&(sealed.len() as u32).to_le_bytes());
-        rec.extend_from_slice(&sealed);
-        rec.extend_from_slice(&footer(sealed.len()));
+        // One buffer, sized ahead, encoded and sealed where it is: a record of packs of small chunks holds MiBs.
+        let entries: usize = add.iter().map(|(_, t)| t.len()).sum();
+        let estimate = SEAL_PREFIX + 64 + (entries + add.len() + remove.len()) * ENTRY_BYTES as usize;
+        let mut rec = Vec::with_capacity(4 + estimate + SEAL_OVERHEAD + 8);
+        rec.resize(4 + SEAL_PREFIX, 0);
+        ciborium::into_writer(&Record { add, remove }, &mut rec).expect("CBOR encoding into memory cannot fail");
+        keys.seal_tail(Kind::Workspace, PLACE, &mut rec, 4);
+        let sealed_len = rec.len() - 4;
+        rec[..4].copy_from_slice(&(sealed_len as u32).to_le_bytes());
+        rec.extend_from_slice(&footer(sealed_len));
         f.set_len(self.valid_len).map_err(io_err(path))?;
         f.seek(SeekFrom::Start(self.valid_len)).map_err(io_err(path))?;
         f.write_all(&rec).map_err(io_err(path))?;

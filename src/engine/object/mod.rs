@@ -20,7 +20,7 @@ mod store;
 pub(crate) use store::forward;
 pub use store::{SealedChunk, Store, StoreOptions};
 
-use crate::engine::crypto::{Keys, Kind};
+use crate::engine::crypto::{Keys, Kind, SEAL_PREFIX};
 use crate::engine::format::{LOCATOR_LEN, MAX_PACK, PACK_CLASSES, SEAL_OVERHEAD};
 use crate::engine::id::{ChunkId, ObjectId};
 use crate::engine::{Error, Result};
@@ -239,11 +239,14 @@ impl PackBuilder {
 
     /// Seal the table, pad to the smallest size class that fits, append the locator.
     pub fn finish(mut self, keys: &Keys) -> (ObjectId, PackBytes, Vec<TableEntry>) {
-        let mut table_plain = Vec::new();
-        ciborium::into_writer(&self.table, &mut table_plain).expect("CBOR encoding into memory cannot fail");
-        let table = keys.seal(Kind::PackTable, &self.id.0, &table_plain);
+        // The table is encoded and sealed in the pack's buffer, after the chunks (a pack of small chunks has a
+        // table of several MiB: no copies of it).
         let table_offset = self.len() as u32;
-        self.buf.extend_from_slice(&table);
+        let at = self.buf.len();
+        self.buf.resize(at + SEAL_PREFIX, 0);
+        ciborium::into_writer(&self.table, &mut self.buf).expect("CBOR encoding into memory cannot fail");
+        keys.seal_tail(Kind::PackTable, &self.id.0, &mut self.buf, at);
+        let table_len = self.buf.len() - at;
         let needed = self.len() + LOCATOR_LEN;
         let class = PACK_CLASSES.iter().copied().find(|&c| c >= needed).unwrap_or(needed);
         let pad = class - needed;
@@ -252,7 +255,7 @@ impl PackBuilder {
         fill_padding(keys, &self.id, &mut self.buf[at..]);
         let mut loc = [0u8; 8];
         loc[..4].copy_from_slice(&table_offset.to_le_bytes());
-        loc[4..].copy_from_slice(&(table.len() as u32).to_le_bytes());
+        loc[4..].copy_from_slice(&(table_len as u32).to_le_bytes());
         self.buf.extend_from_slice(&keys.seal(Kind::PackLocator, &self.id.0, &loc));
         debug_assert_eq!(self.len(), class);
         (self.id, PackBytes { buf: self.buf, start: self.start }, self.table)
