@@ -48,7 +48,7 @@ const DIRECT_READ_MIN: u64 = 256 << 10;
 /// Read `len` bytes at `offset` of `path` by direct I/O: the aligned span around them into an aligned buffer, then
 /// the bytes asked for (fewer at the end of the file).
 #[cfg(target_os = "linux")]
-fn read_direct(path: &Path, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+fn read_direct(path: &Path, offset: u64, len: usize) -> io::Result<(Vec<u8>, usize)> {
     use std::os::unix::fs::{FileExt, OpenOptionsExt};
     let f = fs::OpenOptions::new().read(true).custom_flags(libc::O_DIRECT).open(path)?;
     let a = DIRECT_ALIGN as u64;
@@ -69,13 +69,15 @@ fn read_direct(path: &Path, offset: u64, len: usize) -> io::Result<Vec<u8>> {
             break;
         }
     }
+    // The bytes asked for are `buf[at + skip..]`: handed over where they are, not copied.
     let skip = (offset - start) as usize;
-    let end = got.min(skip + len);
-    Ok(buf.get(at + skip..at + end.max(skip)).unwrap_or_default().to_vec())
+    let end = got.min(skip + len).max(skip);
+    buf.truncate(at + end);
+    Ok((buf, at + skip))
 }
 
 #[cfg(not(target_os = "linux"))]
-fn read_direct(_: &Path, _: u64, _: usize) -> io::Result<Vec<u8>> {
+fn read_direct(_: &Path, _: u64, _: usize) -> io::Result<(Vec<u8>, usize)> {
     Err(io::ErrorKind::Unsupported.into())
 }
 
@@ -218,6 +220,18 @@ impl DirBackend {
         self.root.join(name)
     }
 
+    /// `len` bytes at `offset` of object `name`, through the page cache.
+    fn read_buffered(&self, name: &str, offset: u64, len: u64) -> BResult<Vec<u8>> {
+        let r = (|| {
+            let mut f = File::open(self.path(name))?;
+            f.seek(SeekFrom::Start(offset))?;
+            let mut buf = Vec::with_capacity(len.min(MAX_OBJECT_READ) as usize);
+            f.take(len).read_to_end(&mut buf)?;
+            Ok(buf)
+        })();
+        r.map_err(|e| self.err("read", name, e))
+    }
+
     fn err(&self, op: &'static str, name: &str, e: io::Error) -> BackendError {
         if e.kind() == io::ErrorKind::NotFound {
             return BackendError::NotFound { name: name.to_string() };
@@ -350,6 +364,14 @@ impl Backend for DirBackend {
     }
 
     fn read_range(&self, name: &str, offset: u64, len: u64) -> BResult<Vec<u8>> {
+        let (mut buf, start) = self.read_range_in(name, offset, len)?;
+        if start > 0 {
+            buf.drain(..start);
+        }
+        Ok(buf)
+    }
+
+    fn read_range_in(&self, name: &str, offset: u64, len: u64) -> BResult<(Vec<u8>, usize)> {
         check_name(name)?;
         if (DIRECT_READ_MIN..=MAX_OBJECT_READ).contains(&len) && self.direct_reads.load(Ordering::Relaxed) {
             match read_direct(&self.path(name), offset, len as usize) {
@@ -358,14 +380,7 @@ impl Backend for DirBackend {
                 Err(e) => return Err(self.err("read", name, e)),
             }
         }
-        let r = (|| {
-            let mut f = File::open(self.path(name))?;
-            f.seek(SeekFrom::Start(offset))?;
-            let mut buf = Vec::with_capacity(len.min(MAX_OBJECT_READ) as usize);
-            f.take(len).read_to_end(&mut buf)?;
-            Ok(buf)
-        })();
-        r.map_err(|e| self.err("read", name, e))
+        self.read_buffered(name, offset, len).map(|b| (b, 0))
     }
 
     fn read_tail(&self, name: &str, len: u64) -> BResult<Vec<u8>> {

@@ -153,6 +153,11 @@ pub trait Backend: Send + Sync + 'static {
     fn read(&self, name: &str) -> BResult<Vec<u8>>;
     /// Read `len` bytes at `offset`. A short result means the object is shorter than asked.
     fn read_range(&self, name: &str, offset: u64, len: u64) -> BResult<Vec<u8>>;
+    /// [`Backend::read_range`] into a buffer the bytes may start anywhere in: returns the buffer and where they
+    /// start (they run to its end). Backends that read into aligned buffers (direct I/O) override it to save a copy.
+    fn read_range_in(&self, name: &str, offset: u64, len: u64) -> BResult<(Vec<u8>, usize)> {
+        self.read_range(name, offset, len).map(|b| (b, 0))
+    }
     /// Read the last `len` bytes (or the whole object if it is shorter).
     fn read_tail(&self, name: &str, len: u64) -> BResult<Vec<u8>>;
     /// Create an object. Fails with `AlreadyExists` if the name is taken; never replaces.
@@ -191,6 +196,9 @@ impl<B: Backend + ?Sized> Backend for Arc<B> {
     }
     fn read_range(&self, name: &str, offset: u64, len: u64) -> BResult<Vec<u8>> {
         (**self).read_range(name, offset, len)
+    }
+    fn read_range_in(&self, name: &str, offset: u64, len: u64) -> BResult<(Vec<u8>, usize)> {
+        (**self).read_range_in(name, offset, len)
     }
     fn read_tail(&self, name: &str, len: u64) -> BResult<Vec<u8>> {
         (**self).read_tail(name, len)

@@ -53,6 +53,22 @@ pub(super) fn encode(level: i32, plain: &[u8]) -> Vec<u8> {
     encode_with_room(level, plain, 0)
 }
 
+/// [`decode`] of `buf[range]`, reusing `buf` for a chunk stored uncompressed (its bytes are moved to the front
+/// rather than copied into a new buffer).
+pub(super) fn decode_in(mut buf: Vec<u8>, range: std::ops::Range<usize>) -> Option<Vec<u8>> {
+    let payload = buf.get(range.clone())?;
+    if payload.len() < ENC_HEADER || payload[0] != ENC_RAW {
+        return decode(payload);
+    }
+    let raw_len = u32::from_le_bytes(payload[1..5].try_into().ok()?) as usize;
+    if raw_len != payload.len() - ENC_HEADER {
+        return None;
+    }
+    buf.truncate(range.end);
+    buf.drain(..range.start + ENC_HEADER);
+    Some(buf)
+}
+
 pub(super) fn decode(payload: &[u8]) -> Option<Vec<u8>> {
     if payload.len() < ENC_HEADER {
         return None;
@@ -81,5 +97,15 @@ mod tests {
             assert_eq!(decode(&encode(0, &data)).unwrap(), data);
         }
         assert!(decode(&[9, 0, 0, 0, 0]).is_none());
+        // Within a larger buffer, either encoding.
+        for level in [0, 3] {
+            let data: Vec<u8> = (0..5000u32).map(|i| (i % 13) as u8).collect();
+            let mut buf = vec![7u8; 100];
+            buf.extend_from_slice(&encode(level, &data));
+            let end = buf.len();
+            buf.extend_from_slice(&[9u8; 16]);
+            assert_eq!(decode_in(buf.clone(), 100..end).unwrap(), data);
+            assert!(decode_in(buf, 100..end - 1).is_none(), "a payload shorter than its length says");
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! The read path: a chunk by pointer from the hot tier, the packs not yet uploaded, the warm tier, then a ranged
 //! read of exactly the sealed bytes; authenticated and decoded before anyone sees it.
 
-use super::codec::decode;
+use super::codec::decode_in;
 use super::Store;
 use crate::engine::crypto::Kind;
 use crate::engine::id::ObjectId;
@@ -38,18 +38,19 @@ impl Store {
     }
 
     fn read_chunk(&self, kind: Kind, ptr: &ChunkPointer) -> Result<Vec<u8>> {
-        let (mut sealed, from_warm) = self.fetch_sealed(kind, ptr, true)?;
+        // The sealed bytes are `buf[at..]` (a direct read hands over its aligned buffer rather than a copy).
+        let (mut buf, mut at, from_warm) = self.fetch_sealed(kind, ptr, true)?;
         // The chunk is decrypted where it was read; the warm tier, if any, keeps a copy of the sealed bytes.
-        let mut kept = self.warm.is_some().then(|| sealed.clone());
-        let mut opened = self.keys.open_in_place(kind, &ptr.id.0, &mut sealed);
+        let mut kept = self.warm.is_some().then(|| buf[at..].to_vec());
+        let mut opened = self.keys.open_in_place(kind, &ptr.id.0, &mut buf[at..]);
         if opened.is_err() && from_warm {
             // The warm tier is only a copy: drop the damaged entry and read the repository's bytes.
             if let Some(w) = &self.warm {
                 w.discard(ptr, kind != Kind::Data);
             }
-            sealed = self.fetch_sealed(kind, ptr, false)?.0;
-            kept = Some(sealed.clone());
-            opened = self.keys.open_in_place(kind, &ptr.id.0, &mut sealed);
+            (buf, at, _) = self.fetch_sealed(kind, ptr, false)?;
+            kept = Some(buf[at..].to_vec());
+            opened = self.keys.open_in_place(kind, &ptr.id.0, &mut buf[at..]);
         }
         let name = object_name(&ptr.object);
         let plain = opened.map_err(|_| {
@@ -59,13 +60,14 @@ impl Store {
         if let (Some(w), Some(kept)) = (&self.warm, &kept) {
             w.insert(ptr, kind != Kind::Data, kept);
         }
-        decode(&sealed[plain])
+        decode_in(buf, at + plain.start..at + plain.end)
             .ok_or_else(|| Error::integrity(format!("chunk at {name}+{} does not decode", ptr.offset)))
     }
 
-    /// The sealed bytes of a chunk, and whether they came from the warm tier (consulted only with `use_warm`). A
-    /// chunk whose pack is gone is read where garbage collection moved it, if it did (see `forward.rs`).
-    fn fetch_sealed(&self, kind: Kind, ptr: &ChunkPointer, use_warm: bool) -> Result<(Vec<u8>, bool)> {
+    /// The sealed bytes of a chunk, as `buf[at..]` of the buffer returned with `at`, and whether they came from
+    /// the warm tier (consulted only with `use_warm`). A chunk whose pack is gone is read where garbage collection
+    /// moved it, if it did (see `forward.rs`).
+    fn fetch_sealed(&self, kind: Kind, ptr: &ChunkPointer, use_warm: bool) -> Result<(Vec<u8>, usize, bool)> {
         let mut at = *ptr;
         for _ in 0..super::forward::MAX_HOPS {
             // A chunk known to have moved is read where it is now, without first asking for the old pack.
@@ -85,38 +87,44 @@ impl Store {
     }
 
     /// [`Store::fetch_sealed`] at exactly `ptr`; `None` when its pack is missing.
-    fn fetch_sealed_at(&self, kind: Kind, ptr: &ChunkPointer, use_warm: bool) -> Result<Option<(Vec<u8>, bool)>> {
+    fn fetch_sealed_at(
+        &self,
+        kind: Kind,
+        ptr: &ChunkPointer,
+        use_warm: bool,
+    ) -> Result<Option<(Vec<u8>, usize, bool)>> {
         let open_slice = |pack: &super::PackBuilder| {
             (pack.id() == ptr.object).then(|| pack.slice(ptr.offset, ptr.len).map(<[u8]>::to_vec)).flatten()
         };
         if let Some(s) = open_slice(&self.open_index.lock().expect("pack lock")) {
-            return Ok(Some((s, false)));
+            return Ok(Some((s, 0, false)));
         }
         if let Some(s) = self.open_data.lock().expect("pack lock").iter().find_map(open_slice) {
-            return Ok(Some((s, false)));
+            return Ok(Some((s, 0, false)));
         }
         if let Some(bytes) = self.pending.lock().expect("pending lock").get(&ptr.object) {
             let s = ptr.offset as usize;
             if let Some(b) = bytes.get(s..s + ptr.len as usize) {
-                return Ok(Some((b.to_vec(), false)));
+                return Ok(Some((b.to_vec(), 0, false)));
             }
         }
         let index = kind != Kind::Data;
         if let Some(b) = self.warm.as_ref().filter(|_| use_warm).and_then(|w| w.get(ptr, index)) {
-            return Ok(Some((b, true)));
+            return Ok(Some((b, 0, true)));
         }
         let name = object_name(&ptr.object);
-        let sealed = match self.backend.read_range(&name, ptr.offset as u64, ptr.len as u64) {
+        let (buf, at) = match self.backend.read_range_in(&name, ptr.offset as u64, ptr.len as u64) {
             Ok(s) => s,
             Err(e) if e.is_not_found() => return Ok(None),
             Err(e) => return Err(e.into()),
         };
+        let got = buf.len().saturating_sub(at);
         self.stats.chunks_fetched.fetch_add(1, Ordering::Relaxed);
-        self.stats.bytes_fetched.fetch_add(sealed.len() as u64, Ordering::Relaxed);
-        if sealed.len() != ptr.len as usize {
+        self.stats.bytes_fetched.fetch_add(got as u64, Ordering::Relaxed);
+        if got != ptr.len as usize {
             return Err(Error::integrity(format!("object {name} is truncated")));
         }
-        Ok(Some((sealed, false)))
+        Ok(Some((buf, at, false)))
     }
 
     /// Every chunk of a pack as listed by its table (for `check`).
