@@ -256,19 +256,24 @@ impl Store {
     /// again). So the index never points into a pack the listing lacks, whatever the interleaving.
     fn merge_index(&self, path: &Path, journal: &mut index_file::Journal) -> Result<()> {
         let levels = self.index.levels.read().expect("index lock").clone();
-        let mut mem: Vec<(ChunkId, u8, ChunkPointer)> = self
+        // The chunks in memory as they are held there (48 bytes each), not as pointers (112).
+        let live: Vec<bool> = {
+            let ids = self.index.numbers.ids.read().expect("pack numbers lock");
+            ids.iter().map(|id| self.index.packs.contains(id)).collect()
+        };
+        let mut mem: Vec<(ChunkId, Slot)> = self
             .index
             .chunks
             .iter()
-            .map(|e| (*e.key(), e.value().kind, self.index.pointer(*e.key(), e.value())))
-            .filter(|e| self.index.packs.contains(&e.2.object))
+            .filter(|e| live.get(e.value().pack as usize).copied().unwrap_or(false))
+            .map(|e| (*e.key(), *e.value()))
             .collect();
-        mem.sort_unstable_by_key(|e| (e.0, e.1));
+        mem.sort_unstable_by_key(|(id, slot)| (*id, slot.kind));
         let entries = |f: &Option<Arc<SortedIndex>>| f.as_ref().map_or(0, |f| f.entries());
         let recent = mem.len() as u64 + entries(&levels.recent);
         let into_base = recent > (self.opts.index_merge_at as u64).max(entries(&levels.base) / 16);
         let mut sources: Vec<Box<dyn Iterator<Item = Result<Row>> + '_>> =
-            vec![Box::new(mem.iter().map(|(id, kind, p)| Ok((*id, *kind, p.object, p.offset, p.len))))];
+            vec![Box::new(mem.iter().map(|(id, s)| Ok((*id, s.kind, self.index.numbers.id(s.pack), s.offset, s.len))))];
         sources.extend(levels.recent.iter().map(|f| Box::new(f.rows(&self.keys)) as Box<_>));
         if into_base {
             sources.extend(levels.base.iter().map(|f| Box::new(f.rows(&self.keys)) as Box<_>));
@@ -296,9 +301,8 @@ impl Store {
         *journal = index_file::Journal::rewrite(path, &self.keys, Vec::new())?;
         *self.index.levels.write().expect("index lock") = new;
         // What the new file holds need not be kept in memory too.
-        for (id, kind, p) in &mem {
-            let merged = self.index.slot(*kind, p);
-            self.index.chunks.remove_if(id, |_, v| *v == merged);
+        for (id, merged) in &mem {
+            self.index.chunks.remove_if(id, |_, v| v == merged);
         }
         Ok(())
     }
