@@ -49,8 +49,15 @@ struct Job {
     len: usize,
 }
 
+/// Input batches the workers are done with, for the next batches to be read into: a batch is 5 MiB, and a fresh
+/// one is faulted in page by page as it is filled (about half the page faults of a put of the benchmark stream).
+type SpareBatches = Arc<Mutex<Vec<Vec<u8>>>>;
+/// Spare batches kept at most.
+const SPARE_BATCHES: usize = 2;
+
 struct Pipeline {
     jobs: Option<SyncSender<Job>>,
+    spare: SpareBatches,
     workers: Vec<JoinHandle<()>>,
     assembler: Option<JoinHandle<Result<Blob>>>,
     seq: u64,
@@ -118,7 +125,9 @@ impl BlobWriter {
     fn cut(&mut self, last: bool) -> Result<()> {
         let pending = self.cut_points(last);
         let consumed = pending.last().map(|(o, l)| o + l).unwrap_or(0);
-        let mut next = Vec::with_capacity(BUF_HIGH + READ_STEP);
+        let spare = self.pipeline().spare.lock().expect("spare batches lock").pop();
+        let mut next = spare.unwrap_or_else(|| Vec::with_capacity(BUF_HIGH + READ_STEP));
+        next.clear();
         next.extend_from_slice(&self.buf[consumed..]);
         let batch: Arc<Vec<u8>> = Arc::new(std::mem::replace(&mut self.buf, next));
         for (off, len) in pending {
@@ -237,11 +246,13 @@ fn start_pipeline(store: Arc<Store>, threads: usize) -> Pipeline {
     let (jobs_tx, jobs_rx) = sync_channel::<Job>(threads);
     let (res_tx, res_rx) = sync_channel::<(u64, Outcome)>(threads);
     let jobs_rx = Arc::new(Mutex::new(jobs_rx));
+    let spare = SpareBatches::default();
     let workers = (0..threads)
         .map(|_| {
             let rx = jobs_rx.clone();
             let tx = res_tx.clone();
             let store = store.clone();
+            let spare = spare.clone();
             std::thread::spawn(move || loop {
                 let job = rx.lock().map(|r| r.recv());
                 let Ok(Ok(Job { seq, batch, start, len })) = job else { break };
@@ -252,7 +263,13 @@ fn start_pipeline(store: Arc<Store>, threads: usize) -> Pipeline {
                     Some(p) => Outcome::Known(p, len),
                     None => Outcome::Sealed(store.seal_with_id(Kind::Data, id, data), len),
                 };
-                drop(batch);
+                // The last job of a batch hands its buffer back for a later batch.
+                if let Ok(buf) = Arc::try_unwrap(batch) {
+                    let mut spare = spare.lock().expect("spare batches lock");
+                    if spare.len() < SPARE_BATCHES && buf.capacity() <= 2 * (BUF_HIGH + READ_STEP) {
+                        spare.push(buf);
+                    }
+                }
                 if tx.send((seq, out)).is_err() {
                     break;
                 }
@@ -261,7 +278,7 @@ fn start_pipeline(store: Arc<Store>, threads: usize) -> Pipeline {
         .collect();
     drop(res_tx);
     let assembler = std::thread::spawn(move || assemble(store, res_rx));
-    Pipeline { jobs: Some(jobs_tx), workers, assembler: Some(assembler), seq: 0 }
+    Pipeline { jobs: Some(jobs_tx), spare, workers, assembler: Some(assembler), seq: 0 }
 }
 
 fn assemble(store: Arc<Store>, results: Receiver<(u64, Outcome)>) -> Result<Blob> {
