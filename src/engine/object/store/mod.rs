@@ -229,12 +229,17 @@ impl Store {
             return self.place_data(id, &sc.sealed);
         }
         let mut pack = self.open_index.lock().expect("pack lock");
-        if !pack.fits(sc.sealed.len()) {
+        let full = !pack.fits(sc.sealed.len());
+        if full {
             let full = std::mem::replace(&mut *pack, self.new_pack());
             self.upload(full)?;
         }
         let ptr = pack.push(kind, id, &sc.sealed);
         self.note_placed(kind, ptr, sc.sealed.len());
+        drop(pack);
+        if full {
+            self.merge_if_too_many()?;
+        }
         Ok(ptr)
     }
 
@@ -245,6 +250,7 @@ impl Store {
     /// the first chunk that did not fit, padded about 6 % of the benchmark stream's repository).
     pub(crate) fn place_data(&self, id: ChunkId, sealed: &[u8]) -> Result<ChunkPointer> {
         let mut open = self.open_data.lock().expect("pack lock");
+        let mut uploaded = false;
         let fullest_fitting = (0..open.len()).filter(|&i| open[i].fits(sealed.len())).min_by_key(|&i| open[i].room());
         let i = match fullest_fitting {
             Some(i) => i,
@@ -252,6 +258,7 @@ impl Store {
                 if open.len() >= OPEN_DATA_PACKS {
                     let fullest = (0..open.len()).min_by_key(|&i| open[i].room()).unwrap_or(0);
                     self.upload(open.swap_remove(fullest))?;
+                    uploaded = true;
                 }
                 open.push(self.new_pack());
                 open.len() - 1
@@ -261,6 +268,13 @@ impl Store {
         self.note_placed(Kind::Data, ptr, sealed.len());
         if open[i].room() < NEARLY_FULL {
             self.upload(open.swap_remove(i))?;
+            uploaded = true;
+        }
+        // A pack is handed to the uploaders under the lock, so a reader always finds it open or pending; the
+        // index's merge, which can take seconds, runs after.
+        drop(open);
+        if uploaded {
+            self.merge_if_too_many()?;
         }
         Ok(ptr)
     }

@@ -60,9 +60,13 @@ impl Store {
             st.inflight += 1;
         }
         let tx = self.sender();
-        tx.send((id, bytes, table)).map_err(|_| Error::internal("pack upload workers stopped"))?;
-        // A command that writes many chunks merges those of packs already stored into the index's sorted file as it
-        // goes, so its memory does not grow with them.
+        tx.send((id, bytes, table)).map_err(|_| Error::internal("pack upload workers stopped"))
+    }
+
+    /// A command that writes many chunks merges those of packs already stored into the index's sorted files as it
+    /// goes, so its memory does not grow with them. Called with no pack lock held, so that other writers go on
+    /// filling the open packs during a merge.
+    pub(super) fn merge_if_too_many(&self) -> Result<()> {
         if self.holds_too_many() {
             self.backend.sync()?;
             self.save_index()?;
