@@ -653,6 +653,8 @@ mod tests {
         for (offset, len) in ranges {
             let want = &data[(offset as usize).min(data.len())..((offset + len) as usize).min(data.len())];
             assert_eq!(b.read_range(&name, offset, len).unwrap(), want, "{offset} + {len}");
+            let (buf, start) = b.read_range_in(&name, offset, len).unwrap();
+            assert_eq!(&buf[start..], want, "in place: {offset} + {len}");
         }
         assert!(b.read_range("objects/01/missing", 0, k).unwrap_err().is_not_found());
         // An object written by direct I/O reads back the same way: where the filesystem takes direct writes, it

@@ -402,8 +402,8 @@ fn store_all(
     let all_small = todo.iter().all(|&i| items[i].meta.len() < SMALL_FILE);
     let threads = if all_small { opts.write.threads.max(SMALL_FILE_WORKERS) } else { opts.write.threads };
     let workers = threads.clamp(1, 16).min(todo.len().max(1));
-    // One large file at a time: its pipeline already keeps every core busy, and each holds packs of its own (up to
-    // 32 MiB), so two at once only added memory.
+    // One large file at a time: its pipeline already keeps every core busy, and each holds input batches (5 MiB
+    // each) and worker threads of its own, so two at once only added memory. (The packs are the store's, shared.)
     let large = Mutex::new(());
     std::thread::scope(|s| {
         for _ in 0..workers {
