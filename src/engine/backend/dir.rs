@@ -48,13 +48,14 @@ const DIRECT_READ_MIN: u64 = 256 << 10;
 /// Read `len` bytes at `offset` of `path` by direct I/O: the aligned span around them into an aligned buffer, then
 /// the bytes asked for (fewer at the end of the file).
 #[cfg(target_os = "linux")]
-fn read_direct(path: &Path, offset: u64, len: usize) -> io::Result<(Vec<u8>, usize)> {
+fn read_direct(path: &Path, offset: u64, len: usize, spare: Vec<u8>) -> io::Result<(Vec<u8>, usize)> {
     use std::os::unix::fs::{FileExt, OpenOptionsExt};
     let f = fs::OpenOptions::new().read(true).custom_flags(libc::O_DIRECT).open(path)?;
     let a = DIRECT_ALIGN as u64;
     let start = offset / a * a;
     let span = ((offset + len as u64).div_ceil(a) * a - start) as usize;
-    let mut buf = vec![0u8; span + DIRECT_ALIGN];
+    let mut buf = spare;
+    buf.resize(span + DIRECT_ALIGN, 0);
     let at = (DIRECT_ALIGN - buf.as_ptr() as usize % DIRECT_ALIGN) % DIRECT_ALIGN;
     let mut got = 0;
     while got < span {
@@ -77,7 +78,7 @@ fn read_direct(path: &Path, offset: u64, len: usize) -> io::Result<(Vec<u8>, usi
 }
 
 #[cfg(not(target_os = "linux"))]
-fn read_direct(_: &Path, _: u64, _: usize) -> io::Result<(Vec<u8>, usize)> {
+fn read_direct(_: &Path, _: u64, _: usize, _: Vec<u8>) -> io::Result<(Vec<u8>, usize)> {
     Err(io::ErrorKind::Unsupported.into())
 }
 
@@ -364,17 +365,17 @@ impl Backend for DirBackend {
     }
 
     fn read_range(&self, name: &str, offset: u64, len: u64) -> BResult<Vec<u8>> {
-        let (mut buf, start) = self.read_range_in(name, offset, len)?;
+        let (mut buf, start) = self.read_range_in(name, offset, len, Vec::new())?;
         if start > 0 {
             buf.drain(..start);
         }
         Ok(buf)
     }
 
-    fn read_range_in(&self, name: &str, offset: u64, len: u64) -> BResult<(Vec<u8>, usize)> {
+    fn read_range_in(&self, name: &str, offset: u64, len: u64, spare: Vec<u8>) -> BResult<(Vec<u8>, usize)> {
         check_name(name)?;
         if (DIRECT_READ_MIN..=MAX_OBJECT_READ).contains(&len) && self.direct_reads.load(Ordering::Relaxed) {
-            match read_direct(&self.path(name), offset, len as usize) {
+            match read_direct(&self.path(name), offset, len as usize, spare) {
                 Ok(b) => return Ok(b),
                 Err(e) if direct_refused(&e) => self.direct_reads.store(false, Ordering::Relaxed),
                 Err(e) => return Err(self.err("read", name, e)),
@@ -653,7 +654,7 @@ mod tests {
         for (offset, len) in ranges {
             let want = &data[(offset as usize).min(data.len())..((offset + len) as usize).min(data.len())];
             assert_eq!(b.read_range(&name, offset, len).unwrap(), want, "{offset} + {len}");
-            let (buf, start) = b.read_range_in(&name, offset, len).unwrap();
+            let (buf, start) = b.read_range_in(&name, offset, len, vec![5; 2 * k as usize]).unwrap();
             assert_eq!(&buf[start..], want, "in place: {offset} + {len}");
         }
         assert!(b.read_range("objects/01/missing", 0, k).unwrap_err().is_not_found());

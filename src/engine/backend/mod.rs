@@ -154,8 +154,11 @@ pub trait Backend: Send + Sync + 'static {
     /// Read `len` bytes at `offset`. A short result means the object is shorter than asked.
     fn read_range(&self, name: &str, offset: u64, len: u64) -> BResult<Vec<u8>>;
     /// [`Backend::read_range`] into a buffer the bytes may start anywhere in: returns the buffer and where they
-    /// start (they run to its end). Backends that read into aligned buffers (direct I/O) override it to save a copy.
-    fn read_range_in(&self, name: &str, offset: u64, len: u64) -> BResult<(Vec<u8>, usize)> {
+    /// start (they run to its end). `spare` is a buffer the backend may read into instead of allocating one (its
+    /// contents are of no meaning). Backends that read into aligned buffers (direct I/O) override it to save a
+    /// copy and an allocation.
+    fn read_range_in(&self, name: &str, offset: u64, len: u64, spare: Vec<u8>) -> BResult<(Vec<u8>, usize)> {
+        drop(spare);
         self.read_range(name, offset, len).map(|b| (b, 0))
     }
     /// Read the last `len` bytes (or the whole object if it is shorter).
@@ -197,8 +200,8 @@ impl<B: Backend + ?Sized> Backend for Arc<B> {
     fn read_range(&self, name: &str, offset: u64, len: u64) -> BResult<Vec<u8>> {
         (**self).read_range(name, offset, len)
     }
-    fn read_range_in(&self, name: &str, offset: u64, len: u64) -> BResult<(Vec<u8>, usize)> {
-        (**self).read_range_in(name, offset, len)
+    fn read_range_in(&self, name: &str, offset: u64, len: u64, spare: Vec<u8>) -> BResult<(Vec<u8>, usize)> {
+        (**self).read_range_in(name, offset, len, spare)
     }
     fn read_tail(&self, name: &str, len: u64) -> BResult<Vec<u8>> {
         (**self).read_tail(name, len)

@@ -163,8 +163,10 @@ impl<B: Backend> Backend for Retry<B> {
         self.run(|| self.inner.read_range(name, offset, len))
     }
 
-    fn read_range_in(&self, name: &str, offset: u64, len: u64) -> BResult<(Vec<u8>, usize)> {
-        self.run(|| self.inner.read_range_in(name, offset, len))
+    fn read_range_in(&self, name: &str, offset: u64, len: u64, spare: Vec<u8>) -> BResult<(Vec<u8>, usize)> {
+        // The spare goes to the first attempt; a retry allocates.
+        let mut spare = Some(spare);
+        self.run(|| self.inner.read_range_in(name, offset, len, spare.take().unwrap_or_default()))
     }
 
     fn read_tail(&self, name: &str, len: u64) -> BResult<Vec<u8>> {

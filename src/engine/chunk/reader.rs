@@ -126,13 +126,14 @@ pub fn copy_range(
             let b = ((end - off) as usize).min(data.len());
             out.write_all(&data[a..b]).map_err(|e| Error::io("writing output", e))?;
             written += (b - a) as u64;
+            store.recycle(data);
         }
         if written != end - start {
             return Err(Error::integrity("value's chunk list is shorter than its size"));
         }
         return Ok(written);
     }
-    let (job_tx, job_rx) = sync_channel::<(u64, u64, ChunkRef)>(threads);
+    let (job_tx, job_rx) = sync_channel::<(u64, u64, ChunkRef)>(1);
     let job_rx = Arc::new(Mutex::new(job_rx));
     let (res_tx, res_rx) = sync_channel::<(u64, Result<(u64, Arc<Vec<u8>>)>)>(threads);
     std::thread::scope(|s| -> Result<u64> {
@@ -178,6 +179,7 @@ pub fn copy_range(
                             break;
                         }
                         written += (b - a) as u64;
+                        store.recycle(data);
                     }
                     Err(e) => {
                         failure = Some(e);

@@ -182,7 +182,9 @@ pub fn get_tree(
     let mut dirs = Dirs { root: dir.to_path_buf(), known: HashSet::new() };
     let mut out = GetTreeOutcome::default();
     let threads = opts.threads.max(1);
-    let parallel = store.read_parallelism();
+    // Half a lone value's parallel reads for each large file: the files are written side by side already, and
+    // reads in flight (each with its buffers) are threads × this.
+    let parallel = (store.read_parallelism() / 2).max(2);
     let (tx, rx) = sync_channel::<(Entry, PathBuf)>(threads * 4);
     let rx = Mutex::new(rx);
     let failure: Mutex<Option<Error>> = Mutex::new(None);

@@ -1,6 +1,7 @@
 //! The encoding of a chunk's plaintext before sealing: `encoding || raw_len:u32 || body`, the body zstd-compressed
 //! when that saves space. Compressors are kept per thread.
 
+use super::spare::Spares;
 use std::cell::RefCell;
 
 const ENC_RAW: u8 = 0;
@@ -23,14 +24,20 @@ fn compress(level: i32, data: &[u8]) -> Option<Vec<u8>> {
     })
 }
 
-fn decompress(data: &[u8], raw_len: usize) -> Option<Vec<u8>> {
-    DECOMPRESSOR.with(|d| {
+/// Decompress `data`, which must come to `raw_len` bytes, into `out` (whatever it held is dropped; only its
+/// allocation is reused, and nothing is zeroed first). `None` if it is not a zstd frame of that length.
+fn decompress_into(data: &[u8], raw_len: usize, mut out: Vec<u8>) -> Option<Vec<u8>> {
+    out.clear();
+    out.reserve_exact(raw_len);
+    let n = DECOMPRESSOR.with(|d| {
         let mut d = d.borrow_mut();
         if d.is_none() {
             *d = Some(zstd::bulk::Decompressor::new().ok()?);
         }
-        d.as_mut()?.decompress(data, raw_len).ok()
-    })
+        // Writes into `out`'s spare room (at least `raw_len` bytes) and sets its length.
+        d.as_mut()?.decompress_to_buffer(data, &mut out).ok()
+    })?;
+    (n == raw_len).then_some(out)
 }
 
 /// `encoding || raw_len:u32 || body`, compressed when that saves space, after `room` zero bytes.
@@ -53,12 +60,25 @@ pub(super) fn encode(level: i32, plain: &[u8]) -> Vec<u8> {
     encode_with_room(level, plain, 0)
 }
 
-/// [`decode`] of `buf[range]`, reusing `buf` for a chunk stored uncompressed (its bytes are moved to the front
-/// rather than copied into a new buffer).
-pub(super) fn decode_in(mut buf: Vec<u8>, range: std::ops::Range<usize>) -> Option<Vec<u8>> {
+/// The plaintext encoded in `buf[range]` (`None` if it does not decode). A chunk stored uncompressed reuses `buf`
+/// (its bytes are moved to the front rather than copied into a new buffer); a compressed one is decompressed into
+/// a buffer from `spares`, and `buf` is given back to them.
+pub(super) fn decode_in(mut buf: Vec<u8>, range: std::ops::Range<usize>, spares: &Spares) -> Option<Vec<u8>> {
     let payload = buf.get(range.clone())?;
-    if payload.len() < ENC_HEADER || payload[0] != ENC_RAW {
-        return decode(payload);
+    if payload.len() < ENC_HEADER {
+        return None;
+    }
+    if payload[0] == ENC_ZSTD {
+        let raw_len = u32::from_le_bytes(payload[1..5].try_into().ok()?) as usize;
+        if raw_len > crate::engine::format::MAX_CHUNK_PLAIN {
+            return None;
+        }
+        let out = decompress_into(&payload[ENC_HEADER..], raw_len, spares.take_any(raw_len));
+        spares.give(buf);
+        return out;
+    }
+    if payload[0] != ENC_RAW {
+        return None;
     }
     let raw_len = u32::from_le_bytes(payload[1..5].try_into().ok()?) as usize;
     if raw_len != payload.len() - ENC_HEADER {
@@ -69,6 +89,7 @@ pub(super) fn decode_in(mut buf: Vec<u8>, range: std::ops::Range<usize>) -> Opti
     Some(buf)
 }
 
+#[cfg(test)]
 pub(super) fn decode(payload: &[u8]) -> Option<Vec<u8>> {
     if payload.len() < ENC_HEADER {
         return None;
@@ -80,7 +101,7 @@ pub(super) fn decode(payload: &[u8]) -> Option<Vec<u8>> {
     let body = &payload[ENC_HEADER..];
     let out = match payload[0] {
         ENC_RAW => body.to_vec(),
-        ENC_ZSTD => decompress(body, raw_len)?,
+        ENC_ZSTD => decompress_into(body, raw_len, Vec::new())?,
         _ => return None,
     };
     (out.len() == raw_len).then_some(out)
@@ -104,8 +125,14 @@ mod tests {
             buf.extend_from_slice(&encode(level, &data));
             let end = buf.len();
             buf.extend_from_slice(&[9u8; 16]);
-            assert_eq!(decode_in(buf.clone(), 100..end).unwrap(), data);
-            assert!(decode_in(buf, 100..end - 1).is_none(), "a payload shorter than its length says");
+            let spares = Spares::default();
+            assert_eq!(decode_in(buf.clone(), 100..end, &spares).unwrap(), data);
+            assert!(decode_in(buf.clone(), 100..end - 1, &spares).is_none(), "a payload shorter than its length says");
+            // Into a spare buffer holding other bytes, longer and shorter than the chunk.
+            for stale in [vec![1u8; 9000], vec![2u8; 10]] {
+                spares.give(stale);
+                assert_eq!(decode_in(buf.clone(), 100..end, &spares).unwrap(), data);
+            }
         }
     }
 }

@@ -21,6 +21,14 @@ impl Store {
         Ok(plain)
     }
 
+    /// Hand back a chunk from [`Store::get_chunk_streaming`] whose bytes have been used: its buffer is kept for
+    /// the next reads, unless someone else (the hot tier) still holds it.
+    pub(crate) fn recycle(&self, chunk: Arc<Vec<u8>>) {
+        if let Ok(v) = Arc::try_unwrap(chunk) {
+            self.read_spares.give(v);
+        }
+    }
+
     /// Like [`Store::get_chunk`], but a bulk read: served from the hot tier if there, and not added to it, so
     /// streaming a large value does not flush the cache or grow memory.
     pub(crate) fn get_chunk_streaming(&self, kind: Kind, ptr: &ChunkPointer) -> Result<Arc<Vec<u8>>> {
@@ -60,7 +68,7 @@ impl Store {
         if let (Some(w), Some(kept)) = (&self.warm, &kept) {
             w.insert(ptr, kind != Kind::Data, kept);
         }
-        decode_in(buf, at + plain.start..at + plain.end)
+        decode_in(buf, at + plain.start..at + plain.end, &self.read_spares)
             .ok_or_else(|| Error::integrity(format!("chunk at {name}+{} does not decode", ptr.offset)))
     }
 
@@ -113,7 +121,8 @@ impl Store {
             return Ok(Some((b, 0, true)));
         }
         let name = object_name(&ptr.object);
-        let (buf, at) = match self.backend.read_range_in(&name, ptr.offset as u64, ptr.len as u64) {
+        let spare = self.read_spares.take_any(ptr.len as usize + 4096);
+        let (buf, at) = match self.backend.read_range_in(&name, ptr.offset as u64, ptr.len as u64, spare) {
             Ok(s) => s,
             Err(e) if e.is_not_found() => return Ok(None),
             Err(e) => return Err(e.into()),
