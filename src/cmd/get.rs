@@ -159,8 +159,11 @@ impl Args {
                 // Data on a terminal and a bar on the same screen would garble each other.
                 let bar =
                     if stdout.is_terminal() { Bar::hidden() } else { Bar::bytes(ctx, "get", Some(range.1 - range.0)) };
-                let mut w =
-                    output::ProgressWriter::new(std::io::BufWriter::with_capacity(1 << 20, stdout.lock()), &bar);
+                // Straight to the descriptor: the standard library's stdout is line-buffered (every write scanned
+                // for line ends, and small ones copied). Chunks larger than the buffer pass through it whole.
+                let fd = std::os::fd::AsFd::as_fd(&stdout).try_clone_to_owned();
+                let raw = std::fs::File::from(fd.map_err(|e| Error::io("writing output", e))?);
+                let mut w = output::ProgressWriter::new(std::io::BufWriter::with_capacity(256 << 10, raw), &bar);
                 let n = s.repo.copy_range(&entry.blob, range.0, range.1, &mut w)?;
                 w.into_inner().flush().map_err(|e| Error::io("writing output", e))?;
                 bar.finish(bar.bytes_summary(n));

@@ -2,8 +2,7 @@
 //! [`copy_range`] (parallel, ordered fetches for streaming a whole value or a range out).
 
 use super::{Blob, ChunkRef, ChunkWalk};
-use crate::engine::crypto::Kind;
-use crate::engine::object::Store;
+use crate::engine::object::{Piece, Store};
 use crate::engine::{Error, Result};
 use std::collections::BTreeMap;
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -17,7 +16,7 @@ pub struct BlobReader {
     size: u64,
     pos: u64,
     /// The chunk holding `pos` (its offset and bytes), once fetched.
-    current: Option<(u64, Arc<Vec<u8>>)>,
+    current: Option<(u64, Piece)>,
 }
 
 impl BlobReader {
@@ -34,7 +33,7 @@ impl BlobReader {
 
     fn load(&mut self) -> Result<()> {
         if let Some((off, c)) = &self.current {
-            if self.pos >= *off && self.pos < off + c.len() as u64 {
+            if self.pos >= *off && self.pos < off + c.bytes().len() as u64 {
                 return Ok(());
             }
         }
@@ -42,7 +41,9 @@ impl BlobReader {
         match found {
             Some(Ok((off, cr))) => {
                 let data = fetch(&self.store, &cr)?;
-                self.current = Some((off, data));
+                if let Some((_, done)) = self.current.replace((off, data)) {
+                    self.store.recycle(done);
+                }
                 Ok(())
             }
             Some(Err(e)) => Err(e),
@@ -51,9 +52,9 @@ impl BlobReader {
     }
 }
 
-fn fetch(store: &Store, cr: &ChunkRef) -> Result<Arc<Vec<u8>>> {
-    let data = store.get_chunk_streaming(Kind::Data, &cr.ptr)?;
-    if data.len() != cr.len as usize {
+fn fetch(store: &Store, cr: &ChunkRef) -> Result<Piece> {
+    let data = store.get_piece(&cr.ptr)?;
+    if data.bytes().len() != cr.len as usize {
         return Err(Error::integrity("chunk length differs from its reference"));
     }
     Ok(data)
@@ -73,6 +74,7 @@ impl Read for BlobReader {
         }
         self.load()?;
         let (off, chunk) = self.current.as_ref().expect("loaded above");
+        let chunk = chunk.bytes();
         let start = (self.pos - off) as usize;
         let n = buf.len().min(chunk.len() - start);
         buf[..n].copy_from_slice(&chunk[start..start + n]);
@@ -122,9 +124,10 @@ pub fn copy_range(
         for item in ChunkWalk::new(store, blob, start, end) {
             let (off, cr) = item?;
             let data = fetch(store, &cr)?;
+            let bytes = data.bytes();
             let a = start.saturating_sub(off) as usize;
-            let b = ((end - off) as usize).min(data.len());
-            out.write_all(&data[a..b]).map_err(|e| Error::io("writing output", e))?;
+            let b = ((end - off) as usize).min(bytes.len());
+            out.write_all(&bytes[a..b]).map_err(|e| Error::io("writing output", e))?;
             written += (b - a) as u64;
             store.recycle(data);
         }
@@ -135,7 +138,7 @@ pub fn copy_range(
     }
     let (job_tx, job_rx) = sync_channel::<(u64, u64, ChunkRef)>(1);
     let job_rx = Arc::new(Mutex::new(job_rx));
-    let (res_tx, res_rx) = sync_channel::<(u64, Result<(u64, Arc<Vec<u8>>)>)>(threads);
+    let (res_tx, res_rx) = sync_channel::<(u64, Result<(u64, Piece)>)>(threads);
     std::thread::scope(|s| -> Result<u64> {
         for _ in 0..threads {
             let job_rx = job_rx.clone();
@@ -172,9 +175,10 @@ pub fn copy_range(
                 next += 1;
                 match r {
                     Ok((off, data)) => {
+                        let bytes = data.bytes();
                         let a = start.saturating_sub(off) as usize;
-                        let b = ((end - off) as usize).min(data.len());
-                        if let Err(e) = out.write_all(&data[a..b]) {
+                        let b = ((end - off) as usize).min(bytes.len());
+                        if let Err(e) = out.write_all(&bytes[a..b]) {
                             failure = Some(Error::io("writing output", e));
                             break;
                         }

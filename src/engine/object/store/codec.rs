@@ -60,10 +60,10 @@ pub(super) fn encode(level: i32, plain: &[u8]) -> Vec<u8> {
     encode_with_room(level, plain, 0)
 }
 
-/// The plaintext encoded in `buf[range]` (`None` if it does not decode). A chunk stored uncompressed reuses `buf`
-/// (its bytes are moved to the front rather than copied into a new buffer); a compressed one is decompressed into
-/// a buffer from `spares`, and `buf` is given back to them.
-pub(super) fn decode_in(mut buf: Vec<u8>, range: std::ops::Range<usize>, spares: &Spares) -> Option<Vec<u8>> {
+/// The plaintext encoded in `buf[range]`, as a buffer and where in it the plaintext starts (it runs to the end);
+/// `None` if it does not decode. A chunk stored uncompressed stays where it is in `buf` (not copied); a compressed
+/// one is decompressed into a buffer from `spares`, and `buf` is given back to them.
+pub(super) fn decode_in(mut buf: Vec<u8>, range: std::ops::Range<usize>, spares: &Spares) -> Option<(Vec<u8>, usize)> {
     let payload = buf.get(range.clone())?;
     if payload.len() < ENC_HEADER {
         return None;
@@ -75,7 +75,7 @@ pub(super) fn decode_in(mut buf: Vec<u8>, range: std::ops::Range<usize>, spares:
         }
         let out = decompress_into(&payload[ENC_HEADER..], raw_len, spares.take_any(raw_len));
         spares.give(buf);
-        return out;
+        return out.map(|v| (v, 0));
     }
     if payload[0] != ENC_RAW {
         return None;
@@ -85,8 +85,7 @@ pub(super) fn decode_in(mut buf: Vec<u8>, range: std::ops::Range<usize>, spares:
         return None;
     }
     buf.truncate(range.end);
-    buf.drain(..range.start + ENC_HEADER);
-    Some(buf)
+    Some((buf, range.start + ENC_HEADER))
 }
 
 #[cfg(test)]
@@ -126,12 +125,13 @@ mod tests {
             let end = buf.len();
             buf.extend_from_slice(&[9u8; 16]);
             let spares = Spares::default();
-            assert_eq!(decode_in(buf.clone(), 100..end, &spares).unwrap(), data);
+            let plain = |(v, at): (Vec<u8>, usize)| v[at..].to_vec();
+            assert_eq!(decode_in(buf.clone(), 100..end, &spares).map(plain).unwrap(), data);
             assert!(decode_in(buf.clone(), 100..end - 1, &spares).is_none(), "a payload shorter than its length says");
             // Into a spare buffer holding other bytes, longer and shorter than the chunk.
             for stale in [vec![1u8; 9000], vec![2u8; 10]] {
                 spares.give(stale);
-                assert_eq!(decode_in(buf.clone(), 100..end, &spares).unwrap(), data);
+                assert_eq!(decode_in(buf.clone(), 100..end, &spares).map(plain).unwrap(), data);
             }
         }
     }

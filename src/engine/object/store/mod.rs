@@ -13,6 +13,7 @@ mod spare;
 mod upload;
 
 pub use dedup::ChunkIndex;
+pub(crate) use read::Piece;
 
 use super::PackBuilder;
 use crate::engine::backend::Backend;

@@ -10,6 +10,19 @@ use crate::engine::{Error, Result};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+/// A chunk's plaintext, `buf[start..]`, as [`Store::get_piece`] hands it out.
+pub(crate) struct Piece {
+    buf: Arc<Vec<u8>>,
+    start: usize,
+}
+
+impl Piece {
+    /// The plaintext.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+}
+
 impl Store {
     /// Read a chunk by pointer: hot cache, packs not yet stored, then a ranged read of exactly the sealed bytes.
     pub(crate) fn get_chunk(&self, kind: Kind, ptr: &ChunkPointer) -> Result<Arc<Vec<u8>>> {
@@ -21,10 +34,21 @@ impl Store {
         Ok(plain)
     }
 
-    /// Hand back a chunk from [`Store::get_chunk_streaming`] whose bytes have been used: its buffer is kept for
-    /// the next reads, unless someone else (the hot tier) still holds it.
-    pub(crate) fn recycle(&self, chunk: Arc<Vec<u8>>) {
-        if let Ok(v) = Arc::try_unwrap(chunk) {
+    /// A data chunk for streaming a value out: served from the hot tier if there, and not added to it (so
+    /// streaming a large value does not flush the cache or grow memory), and not copied to the front of the buffer
+    /// it was read into. Hand it back with [`Store::recycle`] once its bytes have been used.
+    pub(crate) fn get_piece(&self, ptr: &ChunkPointer) -> Result<Piece> {
+        if let Some(v) = self.hot.get(&(Kind::Data as u8, ptr.id)) {
+            return Ok(Piece { buf: v, start: 0 });
+        }
+        let (buf, start) = self.read_chunk_in(Kind::Data, ptr)?;
+        Ok(Piece { buf: Arc::new(buf), start })
+    }
+
+    /// Hand back a [`Piece`] whose bytes have been used: its buffer is kept for the next reads, unless someone
+    /// else (the hot tier) still holds it.
+    pub(crate) fn recycle(&self, piece: Piece) {
+        if let Ok(v) = Arc::try_unwrap(piece.buf) {
             self.read_spares.give(v);
         }
     }
@@ -46,6 +70,13 @@ impl Store {
     }
 
     fn read_chunk(&self, kind: Kind, ptr: &ChunkPointer) -> Result<Vec<u8>> {
+        let (mut buf, start) = self.read_chunk_in(kind, ptr)?;
+        buf.drain(..start);
+        Ok(buf)
+    }
+
+    /// The plaintext of a chunk as `buf[start..]`: a chunk stored uncompressed is left where it was read.
+    fn read_chunk_in(&self, kind: Kind, ptr: &ChunkPointer) -> Result<(Vec<u8>, usize)> {
         // The sealed bytes are `buf[at..]` (a direct read hands over its aligned buffer rather than a copy).
         let (mut buf, mut at, from_warm) = self.fetch_sealed(kind, ptr, true)?;
         // The chunk is decrypted where it was read; the warm tier, if any, keeps a copy of the sealed bytes.
