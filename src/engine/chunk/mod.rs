@@ -8,6 +8,7 @@
 //! [`BlobWriter`] is the `io::Write` sink; [`BlobReader`] reads back with `io::Read + io::Seek`, fetching only the
 //! chunks it needs; [`copy_range`] streams a range out with parallel fetches.
 
+mod cdc;
 mod reader;
 mod stream;
 mod writer;

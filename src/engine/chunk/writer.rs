@@ -2,17 +2,17 @@
 //!
 //! Pipeline (bounded at every stage, so memory does not grow with input size):
 //! ```text
-//! write() --cut (FastCDC)--> [jobs: bounded] --> N workers: id, dedup check, zstd, seal
+//! write() --cut (FastCDC, cdc.rs)--> [jobs: bounded] --> N workers: id, dedup check, zstd, seal
 //!        --> [results: bounded] --> assembler: reorder, dedup again, into the store's open data packs
 //!            (best fit, shared by every writer; full packs are uploaded, bounded)
 //! ```
 
+use super::cdc::Cutter;
 use super::{Blob, ChunkRef, ListBuilder};
 use crate::engine::crypto::Kind;
 use crate::engine::format::{DATA_CHUNK_AVG, DATA_CHUNK_MAX, DATA_CHUNK_MIN, INLINE_MAX};
 use crate::engine::object::{ChunkPointer, SealedChunk, Store};
 use crate::engine::{Error, Result};
-use fastcdc::v2020::{FastCDC, Normalization};
 use std::collections::BTreeMap;
 use std::io::{self, Read as _};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -71,7 +71,7 @@ pub struct BlobWriter {
     store: Arc<Store>,
     opts: WriteOptions,
     buf: Vec<u8>,
-    seed: u64,
+    cutter: Cutter,
     pipeline: Option<Pipeline>,
     written: u64,
 }
@@ -83,8 +83,8 @@ const READ_STEP: usize = 1 << 20;
 impl BlobWriter {
     /// A writer into `store`.
     pub(crate) fn new(store: Arc<Store>, opts: WriteOptions) -> Self {
-        let seed = store.keys().cdc_seed();
-        Self { store, opts, buf: Vec::new(), seed, pipeline: None, written: 0 }
+        let cutter = Cutter::new(store.keys().cdc_seed(), DATA_CHUNK_MIN, DATA_CHUNK_AVG, DATA_CHUNK_MAX);
+        Self { store, opts, buf: Vec::new(), cutter, pipeline: None, written: 0 }
     }
 
     /// Bytes written so far.
@@ -99,25 +99,10 @@ impl BlobWriter {
         self.pipeline.as_mut().expect("just created")
     }
 
-    /// Chunk boundaries in the buffer whose end is decided (all of them with `last`).
-    fn cut_points(&self, last: bool) -> Vec<(usize, usize)> {
-        let cdc = FastCDC::with_level_and_seed(
-            &self.buf,
-            DATA_CHUNK_MIN,
-            DATA_CHUNK_AVG,
-            DATA_CHUNK_MAX,
-            Normalization::Level1,
-            self.seed,
-        );
-        let mut out = Vec::new();
-        let mut iter = cdc.peekable();
-        while let Some(c) = iter.next() {
-            if iter.peek().is_none() && !last {
-                break;
-            }
-            out.push((c.offset, c.length));
-        }
-        out
+    /// Chunk boundaries in the buffer whose end is decided (all of them with `last`). The rest of the buffer
+    /// must stay at the front of the next one: the cutter goes on with its scan there.
+    fn cut_points(&mut self, last: bool) -> Vec<(usize, usize)> {
+        self.cutter.cut(&self.buf, last)
     }
 
     /// Cut and send every chunk whose end is decided; with `last`, send everything. The buffer itself is handed
