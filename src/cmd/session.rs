@@ -69,9 +69,10 @@ pub fn store_options(ctx: &Context, ws: Option<&Workspace>, remote: bool) -> Sto
     if let (Some(dir), Some(budget)) = (dir, size.or(remote.then_some(DEFAULT_CACHE_SIZE))) {
         if budget > 0 {
             o.warm = Some((dir.join("warm"), budget));
-            o.warm_notice = Some(WarmNotice(Arc::new(|m| eprintln!("infini: warning: {m}"))));
         }
     }
+    // Warnings about the caches (a damaged warm-tier entry, dedup index files that cannot be written).
+    o.warm_notice = Some(WarmNotice(Arc::new(|m| eprintln!("infini: warning: {m}"))));
     if let Some(ws) = ws {
         if let Some(z) = ws.config.zstd_level {
             o.zstd_level = z;

@@ -310,3 +310,29 @@ fn values_put_again_after_gc_deleted_their_packs_are_stored_anew_through_the_mer
     }
     env.ok(["check", "--read-data"]);
 }
+
+/// The dedup index's files are a cache: when they cannot be written (here the journal's place is taken by a
+/// directory, as a full disk would refuse it), put and commit still succeed with a warning, and the next command
+/// finds what they stored by reading the repository (nothing is stored twice).
+#[test]
+fn put_and_commit_go_on_with_a_warning_when_the_dedup_index_cannot_be_written() {
+    let env = Env::init();
+    let a = random_bytes(71, 3 << 20);
+    env.put("a", &a);
+    env.commit("a");
+    let journal = env.ws.join(".infini/cache/chunk-index");
+    std::fs::remove_file(&journal).unwrap();
+    std::fs::create_dir(&journal).unwrap();
+    let b = random_bytes(72, 3 << 20);
+    let out = env.cmd(["put", "b"]).stdin(&b).ok();
+    assert!(out.stderr.contains("dedup index cache") && out.stderr.contains("could not be written"), "{out}");
+    env.commit("b");
+    std::fs::remove_dir(&journal).unwrap();
+    let before = bytes_under(env.repo_dir().join("objects"));
+    env.put("c", &b);
+    env.commit("c");
+    let grown = bytes_under(env.repo_dir().join("objects")) - before;
+    assert!(grown < 1 << 20, "b's 3 MiB stored again: {grown} bytes more");
+    assert_bytes_eq(&env.ok(["get", "b"]).stdout, &b, "b after the index could not be written");
+    env.ok(["check", "--read-data"]);
+}

@@ -220,16 +220,47 @@ impl Store {
     /// twice the journal's merge size, with the journal loaded.
     pub(super) fn holds_too_many(&self) -> bool {
         self.opts.index_path.is_some()
+            && !self.index_unwritable.load(std::sync::atomic::Ordering::Relaxed)
             && self.index.chunks.len() > 2 * self.opts.index_merge_at.max(1)
             && self.journal.lock().expect("journal lock").is_some()
     }
 
     /// Persist what changed in the dedup index to the workspace cache (if configured): one record appended to its
     /// journal, so the cost follows the packs this process wrote or found gone, not the size of the index.
+    ///
+    /// The files are only a cache: when they cannot be written (a full disk, say), the command goes on without
+    /// them. The packs it wrote are then unknown to the files, and the next command reads their tables from the
+    /// repository; this process stops writing the files (and keeps its chunks in memory), and says so once
+    /// through [`StoreOptions::warm_notice`](super::StoreOptions::warm_notice).
     pub(super) fn save_index(&self) -> Result<()> {
+        use std::sync::atomic::Ordering;
         let Some(path) = &self.opts.index_path else {
             return Ok(());
         };
+        if self.index_unwritable.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        if let Err(e) = self.write_index(path) {
+            if !self.index_unwritable.swap(true, Ordering::Relaxed) {
+                if let Some(notice) = &self.opts.warm_notice {
+                    let mut why = e.to_string();
+                    let mut source = std::error::Error::source(&e);
+                    while let Some(s) = source {
+                        why = format!("{why}: {s}");
+                        source = s.source();
+                    }
+                    (notice.0)(&format!(
+                        "the dedup index cache {} could not be written ({why}); this command goes on without it, \
+                         and the next one reads what it wrote from the repository",
+                        path.display()
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn write_index(&self, path: &Path) -> Result<()> {
         let added = std::mem::take(&mut *self.written.lock().expect("written lock"));
         let removed = std::mem::take(&mut *self.forgotten.lock().expect("forgotten lock"));
         if added.is_empty() && removed.is_empty() {
@@ -559,6 +590,49 @@ mod tests {
         s.flush().unwrap();
         assert!(!path.exists() && !sorted_path(&journal).exists());
         drop(s);
+        let s = open(&b, &keys, &journal);
+        assert!(ptrs.iter().all(|p| s.lookup(Kind::Data, &p.id) == Some(*p)));
+    }
+
+    #[test]
+    fn index_files_that_cannot_be_written_cost_reads_of_the_repository_never_the_command() {
+        let (_dir, journal, b, keys) = fixture();
+        let told = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let notice = {
+            let told = told.clone();
+            crate::engine::cache::warm::WarmNotice(Arc::new(move |m| told.lock().unwrap().push(m.to_string())))
+        };
+        let mut ptrs = Vec::new();
+        let s = open(&b, &keys, &journal);
+        for i in 0..30 {
+            ptrs.push(s.put_chunk(Kind::Data, format!("0/{i}").as_bytes()).unwrap());
+        }
+        s.flush().unwrap();
+        drop(s);
+        // The journal's place taken by a directory: appending to it fails, as on a full disk.
+        std::fs::remove_file(&journal).unwrap();
+        std::fs::create_dir(&journal).unwrap();
+        let opts = StoreOptions {
+            index_path: Some(journal.clone()),
+            index_merge_at: 10,
+            warm_notice: Some(notice),
+            ..Default::default()
+        };
+        let s = Store::new(b.clone(), keys.clone(), opts);
+        s.sync_index().unwrap();
+        for batch in 1..4 {
+            for i in 0..30 {
+                ptrs.push(s.put_chunk(Kind::Data, format!("{batch}/{i}").as_bytes()).unwrap());
+            }
+            s.flush().unwrap();
+        }
+        assert!(ptrs.iter().all(|p| s.lookup(Kind::Data, &p.id) == Some(*p)), "this process still finds them");
+        let told = told.lock().unwrap().clone();
+        assert_eq!(told.len(), 1, "told once: {told:?}");
+        assert!(told[0].contains("could not be written"), "{told:?}");
+        drop(s);
+        // With the cache's place free again, the next store reads the packs it lacks from the repository.
+        std::fs::remove_dir(&journal).unwrap();
         let s = open(&b, &keys, &journal);
         assert!(ptrs.iter().all(|p| s.lookup(Kind::Data, &p.id) == Some(*p)));
     }

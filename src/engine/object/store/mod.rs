@@ -49,7 +49,8 @@ pub struct StoreOptions {
     pub index_merge_at: usize,
     /// Warm tier: directory and byte budget, if any.
     pub warm: Option<(PathBuf, u64)>,
-    /// Told once when a damaged warm-tier entry is discarded (and read again from the backend).
+    /// Told once when a damaged warm-tier entry is discarded (and read again from the backend), and once when the
+    /// dedup index's files (at `index_path`) cannot be written and the command goes on without them.
     pub warm_notice: Option<WarmNotice>,
     /// Worker threads for storing values (hashing, compression, encryption); default: all cores.
     pub threads: usize,
@@ -142,6 +143,8 @@ pub struct Store {
     forgotten: Mutex<Vec<ObjectId>>,
     /// The index file as this process knows it (loaded by [`Store::sync_index`]).
     journal: Mutex<Option<super::index_file::Journal>>,
+    /// Set once the dedup index's files could not be written: this process stops writing them.
+    index_unwritable: std::sync::atomic::AtomicBool,
     /// Forwards of repacked packs read so far: old pack -> where its chunks moved.
     forwards: Mutex<HashMap<ObjectId, Arc<forward::PackForward>>>,
 }
@@ -170,6 +173,7 @@ impl Store {
             forgotten: Mutex::default(),
             journal: Mutex::default(),
             forwards: Mutex::default(),
+            index_unwritable: Default::default(),
         }
     }
 
