@@ -50,6 +50,7 @@ const DIRECT_READ_MIN: u64 = 256 << 10;
 #[cfg(target_os = "linux")]
 fn read_direct(path: &Path, offset: u64, len: usize, spare: Vec<u8>) -> io::Result<(Vec<u8>, usize)> {
     use std::os::unix::fs::{FileExt, OpenOptionsExt};
+    refused_in_tests(path)?;
     let f = fs::OpenOptions::new().read(true).custom_flags(libc::O_DIRECT).open(path)?;
     let a = DIRECT_ALIGN as u64;
     let start = offset / a * a;
@@ -99,8 +100,24 @@ fn direct_eligible(data: &[u8]) -> bool {
 fn write_direct(path: &Path, data: &[u8]) -> io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
     let mut f = fs::OpenOptions::new().write(true).create_new(true).custom_flags(libc::O_DIRECT).open(path)?;
+    refused_in_tests(path)?;
     f.write_all(data)?;
     Ok(f)
+}
+
+/// Tests stand in a filesystem that refuses direct I/O (as ramfs does, and tmpfs before Linux 6.6) by a directory
+/// of this name on the path: direct opens for reading and direct writes fail there with `EINVAL`.
+#[cfg(test)]
+const REFUSES_DIRECT: &str = "refuses-direct-io";
+
+#[cfg(target_os = "linux")]
+fn refused_in_tests(path: &Path) -> io::Result<()> {
+    #[cfg(test)]
+    if path.components().any(|c| c.as_os_str() == REFUSES_DIRECT) {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    let _ = path;
+    Ok(())
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -669,6 +686,37 @@ mod tests {
         if b.direct_writes.load(Ordering::Relaxed) > 0 {
             assert!(b.direct_reads.load(Ordering::Relaxed), "direct reads given up where direct writes work");
         }
+    }
+
+    #[test]
+    fn a_filesystem_that_refuses_direct_io_gets_buffered_writes_and_reads_of_the_same_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = DirBackend::new(dir.path().join(REFUSES_DIRECT).join("repo")).unwrap();
+        // An object eligible for a direct write (aligned, a multiple of the block), and a long range of it.
+        let mut buf = vec![0u8; 2 * DIRECT_MIN + DIRECT_ALIGN];
+        let at = (DIRECT_ALIGN - buf.as_ptr() as usize % DIRECT_ALIGN) % DIRECT_ALIGN;
+        rand::Rng::fill(&mut rand::thread_rng(), &mut buf[at..at + 2 * DIRECT_MIN]);
+        let data = &buf[at..at + 2 * DIRECT_MIN];
+        assert!(direct_eligible(data));
+        let name = format!("objects/03/{}", hex::encode([3u8; 32]));
+        b.write(&name, data).unwrap();
+        // The refused direct write left no file behind it: the object is written whole, once.
+        assert!(!b.direct.load(Ordering::Relaxed), "direct writes given up");
+        assert_eq!(b.direct_writes.load(Ordering::Relaxed), 0);
+        assert!(fs::read_dir(b.root.join("tmp")).unwrap().next().is_none(), "no temporary file is left");
+        assert_eq!(&b.read(&name).unwrap()[..], data);
+        let k = DIRECT_READ_MIN;
+        for (offset, len) in [(7, k), (4096, 2 * k), (DIRECT_MIN as u64 - 3, k + 5)] {
+            let want = &data[offset as usize..(offset + len) as usize];
+            let (got, start) = b.read_range_in(&name, offset, len, vec![9; 3]).unwrap();
+            assert_eq!(&got[start..], want, "{offset} + {len}");
+            assert!(!b.direct_reads.load(Ordering::Relaxed), "direct reads given up");
+        }
+        // Later writes go straight to the buffered path.
+        let second = format!("objects/04/{}", hex::encode([4u8; 32]));
+        b.write(&second, data).unwrap();
+        assert_eq!(&b.read_range(&second, 5, k).unwrap()[..], &data[5..5 + k as usize]);
+        b.sync().unwrap();
     }
 
     #[test]
