@@ -136,6 +136,8 @@ pub fn copy_range(
         }
         return Ok(written);
     }
+    // One job waiting is enough (the walk only hands out references): the chunks held at once, each with its
+    // buffers, are then about the workers' and the results queue's.
     let (job_tx, job_rx) = sync_channel::<(u64, u64, ChunkRef)>(1);
     let job_rx = Arc::new(Mutex::new(job_rx));
     let (res_tx, res_rx) = sync_channel::<(u64, Result<(u64, Piece)>)>(threads);
