@@ -152,7 +152,8 @@ impl Store {
             return Ok(Some((b, 0, true)));
         }
         let name = object_name(&ptr.object);
-        let spare = self.read_spares.take_any(ptr.len as usize + 4096);
+        // Room for the bytes and a direct read's alignment around them (a block each side, and one to align).
+        let spare = self.read_spares.take_any(ptr.len as usize + (3 << 12));
         let (buf, at) = match self.backend.read_range_in(&name, ptr.offset as u64, ptr.len as u64, spare) {
             Ok(s) => s,
             Err(e) if e.is_not_found() => return Ok(None),
