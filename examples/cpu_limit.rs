@@ -13,6 +13,16 @@
 //!
 //! The same for a get: opening (AES-256-GCM) and decompressing the sealed chunks, summed per byte and divided by
 //! the cores, is `get_limit_s`.
+//!
+//! ```text
+//! cargo run --release --example cpu_limit -- --read DIR
+//! ```
+//!
+//! What reading a repository from the disk costs, which the limit of a get above leaves out: every file under DIR
+//! read once by direct I/O (as the dir backend reads chunks, around the page cache), in 1 MiB reads from as many
+//! threads as a get keeps reads in flight. Prints `read_bytes`, `read_threads`, `read_wall_s` and `read_cpu_s`:
+//! the CPU time of the whole machine while it ran (from /proc/stat, so the kernel threads that complete the reads
+//! count too).
 
 use fastcdc::v2020::{FastCDC, Normalization};
 use std::io::{Read, Seek, SeekFrom};
@@ -25,6 +35,10 @@ const MAX: u32 = 4 * 1024 * 1024;
 
 fn main() {
     let mut args = std::env::args().skip(1);
+    if std::env::args().nth(1).as_deref() == Some("--read") {
+        let dir = std::env::args().nth(2).expect("usage: cpu_limit --read DIR");
+        return read_cost(std::path::Path::new(&dir));
+    }
     let mut file = None;
     let mut level = 3;
     let mut mb = 256usize;
@@ -147,4 +161,81 @@ fn main() {
     println!("open_mbps\t{:.0}", mbps(t_open));
     println!("unzstd_mbps\t{:.0}", mbps(t_unzstd));
     println!("get_limit_s\t{:.3}", total as f64 * get_per_byte / cores as f64);
+}
+
+/// Busy time of the whole machine so far, in seconds (user, nice, system, irq and softirq of every core).
+#[cfg(target_os = "linux")]
+fn machine_busy_s() -> f64 {
+    let stat = std::fs::read_to_string("/proc/stat").expect("/proc/stat");
+    let line = stat.lines().find(|l| l.starts_with("cpu ")).expect("the cpu line of /proc/stat");
+    let f: Vec<u64> = line.split_whitespace().skip(1).map(|v| v.parse().unwrap_or(0)).collect();
+    // user nice system idle iowait irq softirq ...
+    let ticks = f[0] + f[1] + f[2] + f[5] + f[6];
+    // /proc/stat counts in USER_HZ, 100 per second on every architecture Linux runs this on.
+    ticks as f64 / 100.0
+}
+
+#[cfg(target_os = "linux")]
+fn read_cost(dir: &std::path::Path) {
+    use std::os::unix::fs::{FileExt, OpenOptionsExt};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    const BLOCK: usize = 1 << 20;
+    const ALIGN: usize = 4096;
+    let mut files = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).expect("reading the directory").flatten() {
+            let t = e.file_type().expect("file type");
+            if t.is_dir() {
+                dirs.push(e.path());
+            } else if t.is_file() {
+                files.push((e.path(), e.metadata().expect("metadata").len()));
+            }
+        }
+    }
+    // Every 1 MiB block of every file, handed out to the threads in turn.
+    let blocks: Vec<(usize, u64)> = files
+        .iter()
+        .enumerate()
+        .flat_map(|(i, (_, len))| (0..len.div_ceil(BLOCK as u64)).map(move |b| (i, b * BLOCK as u64)))
+        .collect();
+    let cores = std::thread::available_parallelism().map(|c| c.get()).unwrap_or(1);
+    let threads = (2 * cores).max(8);
+    let next = AtomicUsize::new(0);
+    let busy = machine_busy_s();
+    let t = Instant::now();
+    let read: u64 = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut raw = vec![0u8; BLOCK + ALIGN];
+                    let at = (ALIGN - raw.as_ptr() as usize % ALIGN) % ALIGN;
+                    let buf = &mut raw[at..at + BLOCK];
+                    let mut n = 0u64;
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(&(file, off)) = blocks.get(i) else { break n };
+                        let f = std::fs::OpenOptions::new()
+                            .read(true)
+                            .custom_flags(libc::O_DIRECT)
+                            .open(&files[file].0)
+                            .expect("opening a file by direct I/O");
+                        n += f.read_at(buf, off).expect("a direct read") as u64;
+                    }
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("reader")).sum()
+    });
+    let wall = t.elapsed().as_secs_f64();
+    let cpu = machine_busy_s() - busy;
+    println!("read_bytes\t{read}");
+    println!("read_threads\t{threads}");
+    println!("read_wall_s\t{wall:.3}");
+    println!("read_cpu_s\t{cpu:.3}");
+}
+
+#[cfg(not(target_os = "linux"))]
+fn read_cost(_: &std::path::Path) {
+    eprintln!("--read is measured on Linux only");
 }

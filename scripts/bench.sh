@@ -37,6 +37,7 @@
 #   BENCH_VERIFY=0       skip the untimed checks that each tool returns exactly what it stored
 #   BENCH_S3=0           leave out the s3 section (a local S3 server, see scripts/bench.d/40-s3.sh)
 #   BENCH_KEEP=1         keep the repositories after the run
+#   BENCH_COLD=0         leave out the rows measured after dropping the page cache (they need root or sudo -n)
 # Sections document their own variables in their files.
 #
 # Progress goes to stderr; the Markdown report goes to stdout and to bench-work/results.md, machine-readable
@@ -200,6 +201,19 @@ repo_size() {
 # Read the stream so that every tool starts from a warm page cache (dropping the cache needs privileges the
 # benchmark does not assume).
 warm_cache() { cat "$STREAM" >/dev/null; }
+
+# Drop the page cache (with BENCH_COLD=1, the default, and where this user may: root, or sudo without a password),
+# so that the next command reads what it needs from the disk, as a restore long after a backup does. Fails where it
+# cannot; the rows measured after it are then left out.
+drop_page_cache() {
+    [[ ${BENCH_COLD:-1} == 1 ]] || return 1
+    sync
+    if [[ $EUID -eq 0 ]]; then
+        echo 3 2>/dev/null >/proc/sys/vm/drop_caches
+    else
+        echo 3 | sudo -n tee /proc/sys/vm/drop_caches >/dev/null 2>&1
+    fi
+}
 
 infini_ok() { [[ -x $INFINI_BIN ]] && "$INFINI_BIN" --version >/dev/null 2>&1; }
 
