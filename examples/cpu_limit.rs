@@ -175,6 +175,13 @@ fn machine_busy_s() -> f64 {
     ticks as f64 / 100.0
 }
 
+/// Stop with a message: a file could not be read by direct I/O (some filesystems refuse it).
+#[cfg(target_os = "linux")]
+fn fail(path: &std::path::Path, e: std::io::Error) -> ! {
+    eprintln!("cpu_limit: reading {} by direct I/O: {e}", path.display());
+    std::process::exit(1)
+}
+
 #[cfg(target_os = "linux")]
 fn read_cost(dir: &std::path::Path) {
     use std::os::unix::fs::{FileExt, OpenOptionsExt};
@@ -219,8 +226,8 @@ fn read_cost(dir: &std::path::Path) {
                             .read(true)
                             .custom_flags(libc::O_DIRECT)
                             .open(&files[file].0)
-                            .expect("opening a file by direct I/O");
-                        n += f.read_at(buf, off).expect("a direct read") as u64;
+                            .unwrap_or_else(|e| fail(&files[file].0, e));
+                        n += f.read_at(buf, off).unwrap_or_else(|e| fail(&files[file].0, e)) as u64;
                     }
                 })
             })
