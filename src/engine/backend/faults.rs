@@ -4,13 +4,14 @@
 //! wrapped backend), apply the next N calls but report them as failed (a response lost on the way back), restrict
 //! all of that to some operations, add latency, and simulate a crash: after N mutating calls (`write`, `delete`,
 //! `swap_ref`, `delete_ref`) every later mutating call is dropped without reaching the wrapped backend, so the
-//! backend holds exactly what a process killed at that point would have left behind.
+//! backend holds exactly what a process killed at that point would have left behind. A ranged read of one place
+//! can be held, as a stalled request, until released.
 //!
 //! All settings can be changed while the backend is shared between threads.
 
 use super::{BResult, Backend, BackendError, ObjectInfo, RefVersion};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 /// A backend operation, for choosing which calls faults apply to.
@@ -92,6 +93,8 @@ struct Plan {
     matching: u64,
     /// Mutating calls that reached the wrapped backend, for `crash_after_writes`.
     writes: u64,
+    /// A ranged read (object name, offset) that waits until released.
+    hold: Option<(String, u64)>,
 }
 
 enum Decision {
@@ -112,6 +115,9 @@ enum Decision {
 pub struct Faulty<B> {
     inner: B,
     plan: Mutex<Plan>,
+    /// Signalled when a held read is released.
+    released: Condvar,
+    range_reads: AtomicU64,
     calls: AtomicU64,
     injected: AtomicU64,
     dropped: AtomicU64,
@@ -123,6 +129,8 @@ impl<B: Backend> Faulty<B> {
         Faulty {
             inner,
             plan: Mutex::new(Plan::default()),
+            released: Condvar::new(),
+            range_reads: AtomicU64::new(0),
             calls: AtomicU64::new(0),
             injected: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
@@ -182,10 +190,30 @@ impl<B: Backend> Faulty<B> {
         self
     }
 
-    /// Remove every fault, the operation filter, latency and the crash.
+    /// Make a ranged read of object `name` at `offset` wait (a stalled request) until [`Faulty::release`] or
+    /// [`Faulty::clear`].
+    pub fn hold_range_read(&self, name: &str, offset: u64) -> &Self {
+        self.plan().hold = Some((name.into(), offset));
+        self
+    }
+
+    /// Let a held ranged read go on.
+    pub fn release(&self) -> &Self {
+        self.plan().hold = None;
+        self.released.notify_all();
+        self
+    }
+
+    /// Remove every fault, the operation filter, latency, the crash and a held read.
     pub fn clear(&self) -> &Self {
         *self.plan() = Plan::default();
+        self.released.notify_all();
         self
+    }
+
+    /// Ranged reads started so far (held ones included).
+    pub fn range_reads(&self) -> u64 {
+        self.range_reads.load(Ordering::SeqCst)
     }
 
     /// Calls made so far.
@@ -292,6 +320,12 @@ impl<B: Backend> Backend for Faulty<B> {
         self.call(Op::Read, name, || self.inner.read(name))
     }
     fn read_range(&self, name: &str, offset: u64, len: u64) -> BResult<Vec<u8>> {
+        self.range_reads.fetch_add(1, Ordering::SeqCst);
+        let mut plan = self.plan();
+        while plan.hold.as_ref().is_some_and(|(n, o)| n == name && *o == offset) {
+            plan = self.released.wait(plan).unwrap_or_else(|e| e.into_inner());
+        }
+        drop(plan);
         self.call(Op::ReadRange, name, || self.inner.read_range(name, offset, len))
     }
     fn read_tail(&self, name: &str, len: u64) -> BResult<Vec<u8>> {

@@ -414,6 +414,38 @@ mod tests {
     }
 
     #[test]
+    fn a_stalled_read_holds_back_the_reads_after_it_rather_than_their_chunks_in_memory() {
+        use crate::engine::backend::faults::Faulty;
+        let b = Arc::new(Faulty::new(MemoryBackend::new()));
+        let keys = Arc::new(Keys::new(MasterKey::generate()));
+        let s = Arc::new(Store::new(b.clone(), keys.clone(), StoreOptions::default()));
+        let bytes = data(40 << 20, 9);
+        let blob = put(&s, &bytes, 1 << 20);
+        s.flush().unwrap();
+        let chunks: Vec<ChunkRef> = ChunkWalk::new(&s, &blob, 0, u64::MAX).map(|c| c.unwrap().1).collect();
+        let threads = 2;
+        assert!(chunks.len() > reader::window(threads) + 8, "{} chunks", chunks.len());
+        // A store that has nothing in memory reads every chunk from the backend; the first read stalls.
+        let fresh = Arc::new(Store::new(b.clone(), keys, StoreOptions::default()));
+        let first = &chunks[0].ptr;
+        b.hold_range_read(&crate::engine::object::object_name(&first.object), first.offset.into());
+        let before = b.range_reads();
+        std::thread::scope(|sc| {
+            let copy = sc.spawn(|| {
+                let mut out = Vec::new();
+                copy_range(&fresh, &blob, 0, u64::MAX, threads, &mut out).map(|_| out)
+            });
+            // Time for the readers to read every other chunk, if nothing stopped them.
+            std::thread::sleep(std::time::Duration::from_millis(800));
+            let started = b.range_reads() - before;
+            b.release();
+            assert_eq!(copy.join().unwrap().unwrap(), bytes);
+            assert!(started >= threads as u64, "the readers went on past the stalled read: {started}");
+            assert!(started as usize <= reader::window(threads), "{started} reads started behind a stalled one");
+        });
+    }
+
+    #[test]
     fn tampered_chunks_are_integrity_errors() {
         let (b, s) = store();
         let bytes = data(3 << 20, 3);

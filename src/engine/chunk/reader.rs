@@ -100,6 +100,12 @@ impl Seek for BlobReader {
     }
 }
 
+/// Chunks handed out to `threads` readers and not yet written out, at most: enough to keep jobs waiting for every
+/// reader, few enough that a slow read holds back only that many chunks' buffers.
+pub(super) fn window(threads: usize) -> usize {
+    2 * threads + 8
+}
+
 /// Write bytes `[start, end)` of `blob` to `out`, fetching chunks on `threads` threads in a bounded window
 /// and writing them in order (with one thread, on the caller's thread). Returns the bytes written.
 pub fn copy_range(
@@ -143,6 +149,10 @@ pub fn copy_range(
     let (job_tx, job_rx) = sync_channel::<(u64, u64, ChunkRef)>(64);
     let job_rx = Arc::new(Mutex::new(job_rx));
     let (res_tx, res_rx) = sync_channel::<(u64, Result<(u64, Piece)>)>(threads);
+    // One token per chunk handed out and not yet written: while one read is slow (a request retried, a stalled
+    // disk), the walker stops at `window` chunks ahead of it, rather than the chunks read after it piling up in
+    // memory until it comes.
+    let (token_tx, token_rx) = sync_channel::<()>(window(threads));
     std::thread::scope(|s| -> Result<u64> {
         for _ in 0..threads {
             let job_rx = job_rx.clone();
@@ -163,7 +173,7 @@ pub fn copy_range(
         let producer = s.spawn(move || -> Result<()> {
             for (seq, item) in ChunkWalk::new(store, blob, start, end).enumerate() {
                 let (off, cr) = item?;
-                if job_tx.send((seq as u64, off, cr)).is_err() {
+                if token_tx.send(()).is_err() || job_tx.send((seq as u64, off, cr)).is_err() {
                     break;
                 }
             }
@@ -188,6 +198,8 @@ pub fn copy_range(
                         }
                         written += (b - a) as u64;
                         store.recycle(data);
+                        // Its token: the walker may hand out one more.
+                        let _ = token_rx.try_recv();
                     }
                     Err(e) => {
                         failure = Some(e);
@@ -199,7 +211,9 @@ pub fn copy_range(
                 break;
             }
         }
+        // The walker may be waiting for a token, or to hand out a job: both fail once these are gone.
         drop(res_rx);
+        drop(token_rx);
         let produced = producer.join().unwrap_or_else(|_| Err(Error::internal("chunk walker panicked")));
         if let Some(e) = failure {
             return Err(e);
