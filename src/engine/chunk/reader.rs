@@ -144,8 +144,8 @@ pub fn copy_range(
     }
     // Jobs are only references, so many may wait: a worker that finishes takes the next one at once, rather than
     // waiting for the walker to be woken and scheduled on cores the workers keep busy (with one waiting job, a
-    // streamed get of the benchmark stream left 10 % of 2 cores idle, and took about 3 % longer). The chunks held
-    // at once, each with its buffers, are still about the workers' and the results queue's.
+    // streamed get of the benchmark stream left 10 % of 2 cores idle, and took about 3 % longer). What bounds the
+    // chunks held at once, each with its buffers, is the window of tokens below.
     let (job_tx, job_rx) = sync_channel::<(u64, u64, ChunkRef)>(64);
     let job_rx = Arc::new(Mutex::new(job_rx));
     let (res_tx, res_rx) = sync_channel::<(u64, Result<(u64, Piece)>)>(threads);

@@ -246,16 +246,11 @@ impl Store {
         if let Err(e) = self.write_index(path) {
             if !self.index_unwritable.swap(true, Ordering::Relaxed) {
                 if let Some(notice) = &self.opts.warm_notice {
-                    let mut why = e.to_string();
-                    let mut source = std::error::Error::source(&e);
-                    while let Some(s) = source {
-                        why = format!("{why}: {s}");
-                        source = s.source();
-                    }
                     (notice.0)(&format!(
-                        "the dedup index cache {} could not be written ({why}); this command goes on without it, \
+                        "the dedup index cache {} could not be written ({}); this command goes on without it, \
                          and the next one reads what it wrote from the repository",
-                        path.display()
+                        path.display(),
+                        e.detail()
                     ));
                 }
             }
