@@ -68,24 +68,19 @@ pub(super) fn decode_in(mut buf: Vec<u8>, range: std::ops::Range<usize>, spares:
     if payload.len() < ENC_HEADER {
         return None;
     }
-    if payload[0] == ENC_ZSTD {
-        let raw_len = u32::from_le_bytes(payload[1..5].try_into().ok()?) as usize;
-        if raw_len > crate::engine::format::MAX_CHUNK_PLAIN {
-            return None;
-        }
-        let out = decompress_into(&payload[ENC_HEADER..], raw_len, spares.take_any(raw_len));
-        spares.give(buf);
-        return out.map(|v| (v, 0));
-    }
-    if payload[0] != ENC_RAW {
-        return None;
-    }
     let raw_len = u32::from_le_bytes(payload[1..5].try_into().ok()?) as usize;
-    if raw_len != payload.len() - ENC_HEADER {
-        return None;
+    match payload[0] {
+        ENC_ZSTD if raw_len <= crate::engine::format::MAX_CHUNK_PLAIN => {
+            let out = decompress_into(&payload[ENC_HEADER..], raw_len, spares.take_any(raw_len));
+            spares.give(buf);
+            out.map(|v| (v, 0))
+        }
+        ENC_RAW if raw_len == payload.len() - ENC_HEADER => {
+            buf.truncate(range.end);
+            Some((buf, range.start + ENC_HEADER))
+        }
+        _ => None,
     }
-    buf.truncate(range.end);
-    Some((buf, range.start + ENC_HEADER))
 }
 
 #[cfg(test)]
@@ -134,5 +129,37 @@ mod tests {
                 assert_eq!(decode_in(buf.clone(), 100..end, &spares).map(plain).unwrap(), data);
             }
         }
+    }
+
+    #[test]
+    fn payloads_that_lie_do_not_decode_into_spare_buffers() {
+        let data: Vec<u8> = (0..50_000u32).map(|i| (i % 7) as u8).collect();
+        let z = encode(3, &data);
+        assert_eq!(z[0], ENC_ZSTD);
+        let spares = Spares::default();
+        spares.give(vec![1u8; 100_000]);
+        let len = |p: &mut Vec<u8>, n: u32| p[1..5].copy_from_slice(&n.to_le_bytes());
+        let mut cases = Vec::new();
+        // A body that is not zstd, one cut short, and lengths that are not the frame's or are beyond any chunk.
+        let mut garbage = z.clone();
+        garbage[ENC_HEADER..].fill(0x5a);
+        cases.push(garbage);
+        cases.push(z[..z.len() - 3].to_vec());
+        for n in [data.len() as u32 - 1, data.len() as u32 + 1, crate::engine::format::MAX_CHUNK_PLAIN as u32 + 1] {
+            let mut p = z.clone();
+            len(&mut p, n);
+            cases.push(p);
+        }
+        // A raw chunk whose length is not its body's.
+        let mut raw = encode(0, &data);
+        len(&mut raw, data.len() as u32 + 1);
+        cases.push(raw);
+        for (i, p) in cases.into_iter().enumerate() {
+            let end = p.len();
+            assert!(decode_in(p, 0..end, &spares).is_none(), "case {i}");
+        }
+        // A good one still decodes after them.
+        let end = z.len();
+        assert_eq!(decode_in(z, 0..end, &spares).map(|(v, at)| v[at..].to_vec()).unwrap(), data);
     }
 }
