@@ -31,6 +31,7 @@ pub(crate) mod engine;
 
 pub use engine::cache::warm::WarmNotice;
 pub use engine::chunk::{Blob, BlobReader, BlobWriter, ChunkRef, ListRef, StreamReader, WriteOptions};
+pub use engine::credentials::Key;
 pub use engine::crypto::{KdfParams, KeySlot, MasterKey, SlotInfo};
 pub use engine::db::{Commits, Infinitree};
 pub use engine::error::{Error, Result};
@@ -69,6 +70,11 @@ pub use engine::repo::{
 /// ```
 pub use infini_derive::Index;
 
+/// Limits on what a program stores, and what happens to values larger than where a field keeps them.
+pub mod limits {
+    pub use crate::engine::limits::*;
+}
+
 /// Typed, versioned fields and the [`Index`] of named fields a commit snapshots.
 pub mod fields {
     pub use crate::engine::fields::*;
@@ -77,6 +83,8 @@ pub mod fields {
 /// Storage backends: where encrypted objects and refs live.
 pub mod backends {
     pub use crate::engine::backend::dir::DirBackend;
+    /// The seed's name for [`DirBackend`]: `Directory::new(path)?`.
+    pub use crate::engine::backend::dir::DirBackend as Directory;
     pub use crate::engine::backend::faults::{Faulty, Op};
     pub use crate::engine::backend::memory::MemoryBackend;
     pub use crate::engine::backend::retry::{Retry, RetryPolicy};
@@ -116,8 +124,12 @@ pub mod browse {
 
 #[doc(hidden)]
 pub mod __derive {
-    pub use crate::engine::fields::{Field, Index};
+    pub use crate::engine::fields::{ChooseStrategy, Field, Index};
 }
+
+/// The seed's error crate, for its examples' `anyhow::Result` (feature `anyhow`, part of the default features).
+#[cfg(feature = "anyhow")]
+pub use anyhow;
 
 /// The README's Rust examples compile and run as doc tests.
 #[cfg(doctest)]

@@ -45,12 +45,12 @@ impl Args {
             let r = s.update(self.side.side())?;
             if !r.conflicts.is_empty() {
                 super::update::report(ctx, &s, &r)?;
-                anyhow::bail!(Error::MergeConflict { keys: r.conflicts });
+                anyhow::bail!(Error::MergeConflict { field: infini::namespace::FIELD.into(), keys: r.conflicts });
             }
         }
         let unresolved = s.conflicts();
         if !unresolved.is_empty() {
-            anyhow::bail!(Error::MergeConflict { keys: unresolved });
+            anyhow::bail!(Error::MergeConflict { field: infini::namespace::FIELD.into(), keys: unresolved });
         }
         if s.staged.is_empty() && !self.allow_empty {
             anyhow::bail!(NothingToCommit);

@@ -353,11 +353,14 @@ fn engine_code(e: &Error) -> u8 {
     match e {
         Error::Backend(b) => backend_code(b),
         Error::Integrity { .. } => code::INTEGRITY,
+        // To the command line, whose schema is fixed, data of another schema under its field is data it cannot
+        // use, as if damaged.
+        Error::TypeMismatch { .. } => code::INTEGRITY,
         Error::NotFound { .. } => code::NOT_FOUND,
         Error::WrongPassword => code::PASSWORD,
-        Error::Conflict { .. } | Error::MergeConflict { .. } => code::CONFLICT,
+        Error::Conflict { .. } | Error::MergeConflict { .. } | Error::AlreadyExists { .. } => code::CONFLICT,
         Error::NoRepository { .. } => code::NO_REPO,
-        Error::Invalid(_) => code::USAGE,
+        Error::Invalid(_) | Error::TooLarge { .. } => code::USAGE,
         Error::Internal { .. } => code::OTHER,
         _ => code::OTHER,
     }

@@ -6,8 +6,11 @@ mod support;
 mod browse;
 mod concurrency;
 mod crash;
+mod errors;
 mod gc;
 mod progress;
+mod read_modify_write;
 #[cfg(feature = "s3")]
 mod s3;
+mod sizes;
 mod tamper;

@@ -31,6 +31,9 @@ use std::sync::Arc;
 pub trait Strategy: Send + Sync + 'static {
     /// Short name, for documentation and error messages.
     const NAME: &'static str;
+    /// The longest value encoding [`put`](Strategy::put) takes. A field stores a longer value as a blob of its own
+    /// first and hands `put` the blob's reference instead (a few hundred bytes), so any value can be stored.
+    const MAX_PUT: usize = usize::MAX;
     /// Turn a value's encoding into what is stored beside its key (writing chunks if needed).
     fn put(store: &Store, value: &[u8]) -> Result<Vec<u8>>;
     /// The value's encoding back from what is stored beside its key.
@@ -66,11 +69,13 @@ impl Strategy for Local {
 }
 
 fn decode_pointer(stored: &[u8]) -> Result<ChunkPointer> {
-    ciborium::from_reader(stored).map_err(|e| Error::corrupt("sparse value pointer", e))
+    ciborium::from_reader(stored)
+        .map_err(|e| Error::type_mismatch("a stored value", "a value of the sparse strategy (a chunk pointer)", e))
 }
 
 impl Strategy for Sparse {
     const NAME: &'static str = "sparse";
+    const MAX_PUT: usize = DATA_CHUNK_MAX as usize;
     fn put(store: &Store, value: &[u8]) -> Result<Vec<u8>> {
         if value.len() > DATA_CHUNK_MAX as usize {
             return Err(Error::Invalid(format!(
