@@ -47,7 +47,9 @@ pub use engine::repo::{
 /// `#[derive(Index)]`: implement [`Index`](trait@Index) for a struct of fields.
 ///
 /// Each field is stored under its Rust name, or under `#[infini(name = "...")]`; `#[infini(skip)]` leaves a field
-/// out (not persisted; `Default` when an index is loaded). The derive also adds `FIELD_NAMES`, the stored names.
+/// out (not persisted; `Default` when an index is loaded); `#[infini(strategy = "infini::fields::SparseField")]`
+/// (the seed's spelling; a bare path works too) stores a `VersionedMap` or `Map` field with that strategy, as its
+/// type parameter would. The derive also adds `FIELD_NAMES`, the stored names.
 ///
 /// ```
 /// use infini::fields::{LinkedList, Serialized, VersionedMap};

@@ -12,5 +12,6 @@ mod progress;
 mod read_modify_write;
 #[cfg(feature = "s3")]
 mod s3;
+mod seed_spelling;
 mod sizes;
 mod tamper;

@@ -8,13 +8,18 @@ use crate::engine::object::{ChunkPointer, Store};
 use crate::engine::Result;
 use std::sync::Arc;
 
+/// [`Strategy::get`] as a function pointer.
+type GetFn = fn(&Store, &[u8]) -> Result<Arc<Vec<u8>>>;
+/// [`Strategy::trace`] as a function pointer.
+type TraceFn = fn(&[u8], &mut dyn FnMut(Kind, &ChunkPointer) -> Result<()>) -> Result<()>;
+
 /// The functions of a [`Strategy`], so that a field can use one picked at run time.
 #[derive(Clone, Copy)]
 pub(crate) struct Ops {
     pub(crate) put: fn(&Store, &[u8]) -> Result<Vec<u8>>,
-    pub(crate) get: fn(&Store, &[u8]) -> Result<Arc<Vec<u8>>>,
+    pub(crate) get: GetFn,
     pub(crate) same: fn(&[u8], &[u8]) -> bool,
-    pub(crate) trace: fn(&[u8], &mut dyn FnMut(Kind, &ChunkPointer) -> Result<()>) -> Result<()>,
+    pub(crate) trace: TraceFn,
     /// The longest value encoding `put` takes; longer values are stored as a blob and `put` gets the reference.
     pub(crate) max_put: usize,
 }

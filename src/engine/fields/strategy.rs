@@ -6,13 +6,15 @@
 //!   read whole.
 //! - [`Sparse`] stores each value as a chunk of its own and keeps only a 72-byte pointer next to the key, so keys
 //!   can be listed, counted and range-scanned without reading a single value, and a commit that leaves a value
-//!   unchanged does not rewrite it (identical values deduplicate). Pick it for large values (kilobytes and up,
-//!   at most 4 MiB each) that are read one at a time, and for maps that are scanned by key far more often than
-//!   read in full.
+//!   unchanged does not rewrite it (identical values deduplicate). Pick it for large values (kilobytes and up; a
+//!   value over 4 MiB is stored as a blob of its own) that are read one at a time, and for maps that are scanned
+//!   by key far more often than read in full.
 //!
 //! `make bench` (the `fields` benchmark) measures both on the same data; docs/library.md has the figures.
 //!
-//! A strategy is a type parameter of the field, so the choice is fixed in the schema:
+//! A strategy is a type parameter of the field, or, in a derived index, the seed's attribute
+//! `#[infini(strategy = "infini::fields::SparseField")]` on the field; either way the choice is fixed in the
+//! schema:
 //!
 //! ```
 //! use infini::fields::{Sparse, VersionedMap};
