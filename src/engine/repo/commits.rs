@@ -104,7 +104,7 @@ impl Repository {
     ///
     /// `build(parent)` returns the new index roots on top of `parent` (the branch head now, `None` for a new
     /// branch); it is called again with the new head whenever another writer moved the branch meanwhile, and may
-    /// fail with [`Error::Conflict`] when its changes cannot be merged. Returns the new commit.
+    /// fail with [`Error::MergeConflict`] when its changes cannot be merged. Returns the new commit.
     pub fn commit(
         &self,
         branch: &str,

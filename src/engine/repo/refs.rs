@@ -309,7 +309,7 @@ impl Repository {
         Ok(RefValue { branch: name.into(), head: *head, seq, prev: None, since: seq, deleted: false })
     }
 
-    /// Create a branch at `head`; [`Error::Conflict`] if it exists.
+    /// Create a branch at `head`; [`Error::AlreadyExists`] if it exists.
     pub fn create_branch(&self, name: &str, head: &ChunkPointer) -> Result<Branch> {
         Self::check_branch_name(name)?;
         self.store.flush()?;
