@@ -297,6 +297,9 @@ pub fn hint(e: &anyhow::Error, command: &str) -> Option<String> {
                  the bucket's permissions"
                     .into(),
             ),
+            BackendError::WrongService { .. } => {
+                Some("check the endpoint (--endpoint, AWS_ENDPOINT_URL): it must be an S3-compatible server".into())
+            }
             BackendError::Unavailable { .. } => Some(
                 "check that the endpoint is right and reachable (--endpoint, AWS_ENDPOINT_URL); INFINI_RETRIES sets \
                  the number of attempts"
@@ -365,7 +368,9 @@ fn engine_code(e: &Error) -> u8 {
 
 fn backend_code(b: &BackendError) -> u8 {
     match b {
-        BackendError::Unavailable { .. } | BackendError::Transient { .. } => code::UNAVAILABLE,
+        BackendError::Unavailable { .. } | BackendError::Transient { .. } | BackendError::WrongService { .. } => {
+            code::UNAVAILABLE
+        }
         BackendError::NotFound { .. } => code::INTEGRITY,
         BackendError::AccessDenied { .. } => code::ACCESS_DENIED,
         BackendError::NoBucket { .. } => code::NO_REPO,

@@ -8,6 +8,7 @@ mod check;
 mod confidentiality;
 mod conflicts;
 mod docs;
+mod endpoints;
 mod errors;
 mod gc;
 mod history;
