@@ -512,6 +512,30 @@ pub fn attach_workspace(
     Ok(repo)
 }
 
+/// Create the directory `root` (and its missing parents) for a new workspace, run `f` with its canonical path, and
+/// if `f` fails remove again whatever directories this created (they are empty then: a failed `attach_workspace`
+/// removes its `.infini/`), so a failed `init` or `clone` leaves nothing behind.
+pub fn in_new_dir<T>(root: &Path, f: impl FnOnce(&Path) -> anyhow::Result<T>) -> anyhow::Result<T> {
+    let mut created = Vec::new();
+    let mut p = root.to_path_buf();
+    while !p.exists() {
+        created.push(p.clone());
+        if !p.pop() {
+            break;
+        }
+    }
+    std::fs::create_dir_all(root).with_context(|| format!("cannot create {}", root.display()))?;
+    let r = std::fs::canonicalize(root).map_err(anyhow::Error::from).and_then(|c| f(&c));
+    if r.is_err() {
+        for d in &created {
+            if std::fs::remove_dir(d).is_err() {
+                break;
+            }
+        }
+    }
+    r
+}
+
 /// What [`Session::write_accepting`] accepted: the state of the branch's ref seen before, and the branch now.
 pub type Accepted = (Option<SeenRef>, Option<Branch>);
 

@@ -17,6 +17,7 @@ mod incremental;
 mod killed;
 mod many_writers;
 mod mount;
+mod newcomer;
 mod progress;
 mod readme;
 mod rollback;
