@@ -309,6 +309,9 @@ pub fn hint(e: &anyhow::Error, command: &str) -> Option<String> {
         };
     }
     for c in e.chain() {
+        if let Some(u) = c.downcast_ref::<update::Unresolved>() {
+            return Some(u.next_steps());
+        }
         if let Some(r) = c.downcast_ref::<infini::RefChanged>() {
             return Some(format!(
                 "nothing was changed; if branch {0} was rolled back or removed on purpose (a restored backup), \
@@ -338,6 +341,9 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
         }
         if c.is::<mount::MountError>() {
             return code::MOUNT;
+        }
+        if c.is::<update::Unresolved>() {
+            return code::CONFLICT;
         }
         if let Some(m) = c.downcast_ref::<mount::ChildError>() {
             return m.code;
