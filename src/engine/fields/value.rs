@@ -50,10 +50,16 @@ pub(crate) fn big_value(b: &[u8]) -> Result<Option<Blob>> {
 
 /// The value stored as `b` (its own encoding, or a blob's).
 pub(crate) fn decode_stored<V: DeserializeOwned>(store: &Store, b: &[u8]) -> Result<V> {
-    match big_value(b)? {
-        None => decode_value(b),
-        Some(blob) => decode_value(&read_all(store, &blob)?),
-    }
+    decode_value(&full_encoding(store, b)?)
+}
+
+/// The value's own encoding, whether stored as `b` itself or in the blob `b` refers to: what to decode, and what
+/// to look through for blobs the value holds.
+pub(crate) fn full_encoding<'b>(store: &Store, b: &'b [u8]) -> Result<std::borrow::Cow<'b, [u8]>> {
+    Ok(match big_value(b)? {
+        None => std::borrow::Cow::Borrowed(b),
+        Some(blob) => std::borrow::Cow::Owned(read_all(store, &blob)?),
+    })
 }
 
 /// Report the blob a stored value refers to, if any.
