@@ -14,7 +14,6 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::mpsc::sync_channel;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, UNIX_EPOCH};
 
 /// How to write a tree out.
 #[derive(Clone, Debug)]
@@ -151,8 +150,8 @@ fn write_file(store: &Arc<Store>, entry: &Entry, path: &Path, parallel: usize) -
     if let Some(mode) = entry.mode {
         f.set_permissions(fs::Permissions::from_mode(mode & 0o7777)).map_err(|e| Error::io(ctx(), e))?;
     }
-    if let Some(secs) = entry.mtime {
-        let t = UNIX_EPOCH + Duration::new(secs, entry.mtime_nsec.min(999_999_999));
+    // A time this platform cannot represent, or stored invalid (which `check` reports), is left as written.
+    if let Some(t) = entry.modified() {
         f.set_times(fs::FileTimes::new().set_modified(t)).map_err(|e| Error::io(ctx(), e))?;
     }
     Ok(n)
