@@ -194,8 +194,9 @@ pub fn write(
     let mut o = Outcome { files: 0, bytes: 0, skipped: (0, None), keys: Vec::new() };
     for item in items {
         let (key, entry) = item?;
-        let path = member_path(Path::new(&key[prefix.len()..]))?
-            .filter(|p| p.len() == key.len() - prefix.len())
+        let rest = key.strip_prefix(prefix).unwrap_or_default();
+        let path = member_path(Path::new(rest))?
+            .filter(|p| !rest.is_empty() && p.len() == rest.len())
             .ok_or_else(|| usage(format!("key {key:?} does not map to a safe path in an archive")))?;
         // Parent directories first, once each, as tar itself writes them.
         let mut at = 0;
@@ -229,7 +230,7 @@ pub fn write(
             let mut h = header(tar::EntryType::Regular, u32::from(meta.perm), mtime, size, owner);
             let mut r = value_reader(repo, &entry).take(size);
             b.append_data(&mut h, &path, &mut r).map_err(write_err)?;
-            o.bytes += size;
+            o.bytes = o.bytes.saturating_add(size);
         }
         o.files += 1;
         if keep_keys {

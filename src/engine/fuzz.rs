@@ -370,7 +370,7 @@ pub(crate) fn target_forward_table_and_gc_ref(n: usize) {
 /// the entry and its key. Then any 64-bit time, and any seconds with any nanoseconds, through the same.
 pub(crate) fn target_namespace_entry(n: usize) {
     use crate::engine::browse::{Attr, FileMeta, FileType};
-    use crate::engine::chunk::{Blob, ChunkRef};
+    use crate::engine::chunk::{Blob, ChunkRef, ListRef};
     use crate::engine::namespace::{format_time, system_time, Entry, EntryKind};
     let mut file = Entry::new(Blob::Inline(b"value".to_vec()));
     file.mtime = Some(-86_400);
@@ -379,6 +379,9 @@ pub(crate) fn target_namespace_entry(n: usize) {
     let mut link = Entry::new(Blob::Inline(b"target".to_vec()));
     link.kind = EntryKind::Symlink;
     let chunked = Entry::new(Blob::Chunks(vec![ChunkRef { len: 5, ptr: ptr(2) }]));
+    // Sizes as stored that add up beyond 64 bits.
+    let huge =
+        Entry::new(Blob::Lists(vec![ListRef { size: u64::MAX, ptr: ptr(3) }, ListRef { size: u64::MAX, ptr: ptr(4) }]));
     // An entry as earlier programs wrote a tar member dated before 1970: the time's two's complement, unsigned.
     #[derive(serde::Serialize)]
     struct Old {
@@ -388,6 +391,8 @@ pub(crate) fn target_namespace_entry(n: usize) {
     let old = Old { blob: Blob::Inline(b"old".to_vec()), mtime: (-86_400i64) as u64 };
     let present = |e: &Entry, key: &[u8]| {
         let m = FileMeta::of(e);
+        let _ = e.size();
+        let _ = e.blob.content_id();
         if let Some(s) = m.mtime {
             let _ = format_time(s.into());
             let a = Attr {
@@ -404,7 +409,7 @@ pub(crate) fn target_namespace_entry(n: usize) {
         let _ = e.modified();
         let _ = e.problems(key);
     };
-    inputs(14, &[cbor(&file), cbor(&link), cbor(&chunked), cbor(&old)], n, &mut |b| {
+    inputs(14, &[cbor(&file), cbor(&link), cbor(&chunked), cbor(&huge), cbor(&old)], n, &mut |b| {
         if let Ok(e) = ciborium::from_reader::<Entry, _>(b) {
             present(&e, b"k");
             present(&e, b);

@@ -113,7 +113,11 @@ impl Entry {
         match std::str::from_utf8(key) {
             Ok(k) => {
                 if let Err(e) = check_key(k) {
-                    out.push(format!("stored {}", e.detail()));
+                    let why = match e {
+                        Error::Invalid(m) => m,
+                        e => e.to_string(),
+                    };
+                    out.push(format!("stored {why}"));
                 }
             }
             Err(_) => out.push(format!("stored key {name:?} is not UTF-8")),

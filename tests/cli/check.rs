@@ -124,3 +124,46 @@ fn check_reports_stored_keys_link_targets_and_fields_the_cli_refuses() {
     assert_eq!(v.code, 13, "{v}");
     assert_eq!(v.json()["errors"].as_array().map(Vec::len), Some(8), "one problem per entry:\n{v}");
 }
+
+#[test]
+fn no_display_path_panics_on_entries_the_cli_could_never_write() {
+    use infini::namespace::Entry;
+    use infini::{Blob, ChunkPointer, ListRef};
+    let env = Env::init();
+    env.put("fine", b"fine");
+    env.commit("base");
+    let mut bad_time = Entry::new(Blob::Inline(b"x".to_vec()));
+    bad_time.mtime = Some(i64::MIN);
+    bad_time.mtime_nsec = u32::MAX;
+    bad_time.mode = Some(u32::MAX);
+    // Sizes as stored that add up beyond 64 bits (the lists they name do not exist).
+    let mut cbor = Vec::new();
+    ciborium::into_writer(&serde_bytes::Bytes::new(&[7u8; 72]), &mut cbor).unwrap();
+    let nowhere: ChunkPointer = ciborium::from_reader(cbor.as_slice()).unwrap();
+    let huge =
+        Entry::new(Blob::Lists(vec![ListRef { size: u64::MAX, ptr: nowhere }, ListRef { size: 9, ptr: nowhere }]));
+    commit_behind_the_cli(&env, vec![("d/time".into(), bad_time), ("d/huge".into(), huge)]);
+
+    let long = env.ok(["ls", "-l", "d/"]);
+    assert!(
+        long.text().lines().any(|l| l.contains("  ?  ") && l.ends_with("d/time")),
+        "an invalid time shows as ?:\n{long}"
+    );
+    let listed = env.ok(["--json", "ls", "d/"]).json();
+    assert!(listed[1].get("mtime").is_none(), "an invalid time is not given as one: {listed}");
+    for args in [
+        &["stats"][..],
+        &["--json", "stats"],
+        &["show"],
+        &["--json", "show"],
+        &["diff", "HEAD~1", "HEAD"],
+        &["log"],
+        &["get", "-r", "d/", "out"],
+        &["get", "-r", "d/", "--tar", "-o", "out.tar"],
+        &["get", "d/huge"],
+    ] {
+        let out = env.run(args);
+        assert_ne!(out.code, 101, "{out}");
+        assert!(!out.stderr.contains("panicked"), "{out}");
+    }
+}

@@ -124,7 +124,10 @@ impl VersionView {
             let mut range = tree::range(store, self.root, Some(start.clone()), end.clone());
             for item in range.by_ref() {
                 let (key, value) = item?;
-                let rest = &key[prefix.len()..];
+                // A damaged index could hand back a key outside the range asked for: an error, never a panic.
+                let Some(rest) = key.strip_prefix(prefix.as_bytes()) else {
+                    return Err(Error::integrity("index tree: a key outside the range listed"));
+                };
                 match rest.iter().position(|&b| b == b'/') {
                     Some(i) => {
                         let name = &rest[..i];

@@ -216,7 +216,7 @@ pub fn get_tree(
                     break;
                 }
                 let (key, entry) = item?;
-                let rel = safe_relative(&key[prefix.len()..]).ok_or_else(|| {
+                let rel = key.strip_prefix(prefix.as_str()).and_then(safe_relative).ok_or_else(|| {
                     Error::Invalid(format!("key {key:?} does not map to a safe path under {}", dir.display()))
                 })?;
                 if !ensured_root {
@@ -226,7 +226,7 @@ pub fn get_tree(
                 dirs.ensure(rel.parent().unwrap_or(Path::new("")))?;
                 let path = dir.join(&rel);
                 listed += 1;
-                listed_bytes += entry.size();
+                listed_bytes = listed_bytes.saturating_add(entry.size());
                 progress.set_items(listed);
                 progress.set_total(listed_bytes);
                 progress.message(|| key.clone());
