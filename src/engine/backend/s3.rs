@@ -55,6 +55,10 @@ pub struct S3Config {
     pub create_bucket: bool,
     /// Storage class for pack objects (`objects/...`), e.g. `STANDARD_IA`; index and refs stay `STANDARD`.
     pub storage_class: Option<String>,
+    /// Time allowed for the server to start answering a request (the first byte of its response); `None` for
+    /// [`DEFAULT_RESPONSE_TIMEOUT`]. A server that accepts connections and never answers fails each attempt after
+    /// this long (and [`RetryPolicy::deadline`](super::retry::RetryPolicy::deadline) bounds the retries).
+    pub response_timeout: Option<Duration>,
 }
 
 impl S3Config {
@@ -110,8 +114,9 @@ const REF_NONCE_LEN: usize = 16;
 
 /// Time allowed to establish a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Time allowed until the first byte of a response. Losing conditional writers may be held for seconds.
-const READ_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default [`S3Config::response_timeout`]: the time allowed until the first byte of a response. Losing conditional
+/// writers may be held for seconds; a server silent for this long is taken to be down.
+pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(20);
 /// Time allowed for one request, including the transfer of a large object.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -261,7 +266,7 @@ impl S3Backend {
             .or_else(Region::new("us-east-1"));
         let timeouts = TimeoutConfig::builder()
             .connect_timeout(CONNECT_TIMEOUT)
-            .read_timeout(READ_TIMEOUT)
+            .read_timeout(cfg.response_timeout.unwrap_or(DEFAULT_RESPONSE_TIMEOUT))
             .operation_attempt_timeout(ATTEMPT_TIMEOUT)
             .build();
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
@@ -410,6 +415,15 @@ impl S3Backend {
                 op,
                 name: name.into(),
                 message: format!("the server answered {code} for bucket {}", self.bucket),
+            };
+        }
+        if status == 404 && code.is_empty() && name.is_empty() {
+            // Bucket requests of a real S3 server answer a 404 with an S3 error code (or, to HEAD, only for a
+            // missing bucket, which is handled before this); a bare 404 is a server that is not S3 at all.
+            return BackendError::WrongService {
+                backend: self.describe.clone(),
+                op,
+                message: "it answered 404 Not Found without an S3 error code".into(),
             };
         }
         if status == 404 || code == "NoSuchKey" {
