@@ -132,8 +132,9 @@ pub fn open_backend(
     create: bool,
 ) -> anyhow::Result<Arc<dyn Backend>> {
     if location.starts_with("s3://") {
-        let mut cfg = S3Config::from_url(location)
-            .ok_or_else(|| super::usage(format!("invalid S3 location {location:?}: use s3://BUCKET[/PREFIX]")))?;
+        let mut cfg = S3Config::parse(location).map_err(|why| {
+            super::usage(format!("invalid S3 location {location:?}: {why} (use s3://BUCKET[/PREFIX])"))
+        })?;
         let wc = ws.map(|w| &w.config);
         cfg.endpoint = ctx.global.endpoint.clone().or_else(|| wc.and_then(|c| c.endpoint.clone()));
         cfg.region = ctx.global.region.clone().or_else(|| wc.and_then(|c| c.region.clone()));

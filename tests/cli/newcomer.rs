@@ -43,3 +43,28 @@ fn a_failed_init_or_clone_leaves_no_directory_behind() {
     env.cmd(["clone", "no-such-repo", "mine"]).cwd(&env.root).fails_with(10);
     assert_eq!(std::fs::read(env.root.join("mine/file")).unwrap(), b"x");
 }
+
+#[test]
+fn misdirected_commands_say_what_was_meant() {
+    let env = Env::init();
+    let site = env.path("site");
+    std::fs::create_dir_all(site.join("sub")).unwrap();
+    std::fs::write(site.join("sub/a.txt"), b"a").unwrap();
+    // put KEY DIR: a directory is not a value; the message names put -r.
+    let out = env.fails_with(2, ["put", "k", site.to_str().unwrap()]);
+    assert!(out.stderr.contains("put -r"), "{out}");
+    // put -r of a directory that does not exist: not found (3), not a usage error.
+    let out = env.fails_with(3, ["put", "-r", "nonexistent-dir", "p/"]);
+    assert!(out.stderr.contains("nonexistent-dir"), "{out}");
+    env.ok(["put", "-r", site.to_str().unwrap(), "web/"]);
+    env.commit("site");
+    // get PREFIX: not a key, but the message says how to get what is under it.
+    let out = env.fails_with(3, ["get", "web"]);
+    assert!(out.stderr.contains("get -r web/"), "{out}");
+    // A revision too short to be an id prefix says so.
+    let out = env.fails_with(3, ["checkout", "f52"]);
+    assert!(out.stderr.contains("at least 4 hex digits"), "{out}");
+    // An S3 location with a bucket name S3 refuses says why.
+    let out = env.fails_with(2, ["-R", "s3://b1", "ls"]);
+    assert!(out.stderr.contains("3 to 63 characters"), "{out}");
+}

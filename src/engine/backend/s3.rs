@@ -64,31 +64,40 @@ pub struct S3Config {
 impl S3Config {
     /// A configuration for `s3://bucket/prefix` with every other setting at its default.
     pub fn from_url(url: &str) -> Option<S3Config> {
-        let (bucket, prefix) = parse_s3_url(url)?;
-        Some(S3Config { bucket, prefix, ..S3Config::default() })
+        S3Config::parse(url).ok()
+    }
+
+    /// Like [`from_url`](Self::from_url), saying what is wrong with a location that is not one.
+    pub fn parse(url: &str) -> Result<S3Config, String> {
+        let (bucket, prefix) = check_s3_url(url)?;
+        Ok(S3Config { bucket, prefix, ..S3Config::default() })
     }
 }
 
 /// Split `s3://bucket/some/prefix` into `("bucket", "some/prefix")`. Slashes around the prefix are dropped.
-/// Returns `None` if the URL does not start with `s3://` or the bucket name is not a valid S3 bucket name.
-pub fn parse_s3_url(url: &str) -> Option<(String, String)> {
-    let rest = url.strip_prefix("s3://")?;
+/// Refused, with the reason, if the URL does not start with `s3://` or the bucket name is not a valid S3 bucket name.
+fn check_s3_url(url: &str) -> Result<(String, String), String> {
+    let rest = url.strip_prefix("s3://").ok_or("an S3 location starts with s3://")?;
     let (bucket, prefix) = match rest.split_once('/') {
         Some((b, p)) => (b, p),
         None => (rest, ""),
     };
-    let valid_bucket = (3..=63).contains(&bucket.len())
-        && bucket.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'.' || c == b'-')
-        && bucket.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && bucket.ends_with(|c: char| c.is_ascii_alphanumeric());
-    if !valid_bucket {
-        return None;
+    if !(3..=63).contains(&bucket.len()) {
+        return Err(format!("bucket name {bucket:?} must be 3 to 63 characters long"));
+    }
+    if !bucket.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'.' || c == b'-') {
+        return Err(format!("bucket name {bucket:?} may hold only lowercase letters, digits, '.' and '-'"));
+    }
+    if !(bucket.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && bucket.ends_with(|c: char| c.is_ascii_alphanumeric()))
+    {
+        return Err(format!("bucket name {bucket:?} must begin and end with a letter or digit"));
     }
     let prefix = prefix.trim_matches('/');
     if prefix.split('/').any(|c| c.is_empty() && !prefix.is_empty()) {
-        return None;
+        return Err(format!("prefix {prefix:?} has an empty path segment (\"//\")"));
     }
-    Some((bucket.to_string(), prefix.to_string()))
+    Ok((bucket.to_string(), prefix.to_string()))
 }
 
 /// An explicit access key, used instead of the AWS credential chain.
@@ -753,17 +762,17 @@ mod tests {
 
     #[test]
     fn parses_s3_urls() {
-        assert_eq!(parse_s3_url("s3://bucket/prefix"), Some(("bucket".into(), "prefix".into())));
-        assert_eq!(parse_s3_url("s3://bucket/a/b/"), Some(("bucket".into(), "a/b".into())));
-        assert_eq!(parse_s3_url("s3://my-bucket.x"), Some(("my-bucket.x".into(), "".into())));
-        assert_eq!(parse_s3_url("s3://my-bucket/"), Some(("my-bucket".into(), "".into())));
-        assert_eq!(parse_s3_url("s3://"), None);
-        assert_eq!(parse_s3_url("s3:///prefix"), None);
-        assert_eq!(parse_s3_url("s3://Upper/x"), None);
-        assert_eq!(parse_s3_url("s3://b/x"), None);
-        assert_eq!(parse_s3_url("s3://bucket/a//b"), None);
-        assert_eq!(parse_s3_url("http://bucket/prefix"), None);
-        assert_eq!(parse_s3_url("/some/path"), None);
+        assert_eq!(check_s3_url("s3://bucket/prefix").ok(), Some(("bucket".into(), "prefix".into())));
+        assert_eq!(check_s3_url("s3://bucket/a/b/").ok(), Some(("bucket".into(), "a/b".into())));
+        assert_eq!(check_s3_url("s3://my-bucket.x").ok(), Some(("my-bucket.x".into(), "".into())));
+        assert_eq!(check_s3_url("s3://my-bucket/").ok(), Some(("my-bucket".into(), "".into())));
+        assert_eq!(check_s3_url("s3://").ok(), None);
+        assert_eq!(check_s3_url("s3:///prefix").ok(), None);
+        assert_eq!(check_s3_url("s3://Upper/x").ok(), None);
+        assert_eq!(check_s3_url("s3://b/x").ok(), None);
+        assert_eq!(check_s3_url("s3://bucket/a//b").ok(), None);
+        assert_eq!(check_s3_url("http://bucket/prefix").ok(), None);
+        assert_eq!(check_s3_url("/some/path").ok(), None);
         let cfg = S3Config::from_url("s3://bucket/p").unwrap();
         assert_eq!((cfg.bucket.as_str(), cfg.prefix.as_str(), cfg.create_bucket), ("bucket", "p", false));
     }
