@@ -104,6 +104,16 @@ impl Args {
             let bar = Bar::phases(ctx, "get -r");
             let opts = GetTreeOptions { progress: bar.sink(), ..GetTreeOptions::default() };
             let out = get_tree(&s.repo, &ns, &self.key, &dir, &opts)?;
+            if let (n, Some(first)) = &out.mtime_not_held {
+                output::warn(
+                    ctx,
+                    format!(
+                        "{n} file(s) got the nearest modification time this file system holds, not the stored one \
+                         (first: {}; `infini ls -l` shows the stored time)",
+                        first.display()
+                    ),
+                );
+            }
             bar.finish(|took| {
                 format!(
                     "get -r: {} files, {} in {}",
