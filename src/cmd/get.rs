@@ -17,6 +17,7 @@ pub struct Args {
     #[arg(short = 'r', long)]
     recursive: bool,
     /// KEY (or PREFIX with -r).
+    #[arg(add = super::complete::key())]
     key: String,
     /// DIR (with -r).
     #[arg(value_name = "DIR")]
@@ -28,7 +29,7 @@ pub struct Args {
     #[arg(long, requires = "output")]
     parents: bool,
     /// Read the value at revision REV instead of the workspace's view.
-    #[arg(long, value_name = "REV")]
+    #[arg(long, value_name = "REV", add = super::complete::rev())]
     at: Option<String>,
     /// Only bytes A to B, inclusive (`A-B`, `A-` to the end, `-N` for the last N bytes).
     #[arg(long, value_name = "A-B", allow_hyphen_values = true)]

@@ -5,6 +5,7 @@ mod check;
 mod checkout;
 mod clone;
 mod commit;
+mod complete;
 mod completions;
 mod cp;
 mod diff;
@@ -197,6 +198,8 @@ pub fn command() -> clap::Command {
 
 /// Entry point: parse, run, map errors to exit codes.
 pub fn main() -> ExitCode {
+    // `COMPLETE=SHELL infini ...`: the shell asking for completions (or for its registration script).
+    clap_complete::CompleteEnv::with_factory(command).complete();
     let json_requested = std::env::args().any(|a| a == "--json");
     let matches = match command().try_get_matches() {
         Ok(m) => m,
