@@ -38,6 +38,10 @@ pub struct Args {
     /// symlinks included).
     #[arg(long, requires = "recursive", conflicts_with_all = ["target_dir", "range"])]
     tar: bool,
+    /// With -r: replace files already in DIR. Without it, a restore that would replace any file stops before
+    /// writing anything (exit 11).
+    #[arg(long, requires = "recursive")]
+    overwrite: bool,
 }
 
 /// Parse `A-B` / `A-` / `-N` into a half-open range for a value of `size` bytes.
@@ -103,7 +107,7 @@ impl Args {
             let dir = self.target_dir.as_ref().ok_or_else(|| usage("get -r needs PREFIX and DIR"))?;
             let dir = super::session::cwd(ctx)?.join(dir);
             let bar = Bar::phases(ctx, "get -r");
-            let opts = GetTreeOptions { progress: bar.sink(), ..GetTreeOptions::default() };
+            let opts = GetTreeOptions { progress: bar.sink(), overwrite: self.overwrite, ..GetTreeOptions::default() };
             let out = get_tree(&s.repo, &ns, &self.key, &dir, &opts)?;
             if let (n, Some(first)) = &out.mtime_not_held {
                 output::warn(

@@ -323,6 +323,9 @@ pub fn hint(e: &anyhow::Error, command: &str) -> Option<String> {
         };
     }
     for c in e.chain() {
+        if let (Some(Error::Conflict { .. }), "get") = (c.downcast_ref::<Error>(), command) {
+            return Some("add --overwrite to replace them, or write into an empty directory".into());
+        }
         if let Some(u) = c.downcast_ref::<update::Unresolved>() {
             return Some(u.next_steps());
         }
