@@ -323,7 +323,7 @@ pub fn hint(e: &anyhow::Error, command: &str) -> Option<String> {
         };
     }
     for c in e.chain() {
-        if let (Some(Error::Conflict { .. }), "get") = (c.downcast_ref::<Error>(), command) {
+        if let (Some(Error::AlreadyExists { .. }), "get") = (c.downcast_ref::<Error>(), command) {
             return Some("add --overwrite to replace them, or write into an empty directory".into());
         }
         if let Some(u) = c.downcast_ref::<update::Unresolved>() {
