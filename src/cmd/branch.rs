@@ -1,6 +1,6 @@
 //! `infini branch`: list, delete or accept branches.
 
-use super::session::Session;
+use super::session::{refuse_repo, Session};
 use super::{output, Context};
 use infini::workspace::Head;
 use std::io::Write;
@@ -26,6 +26,9 @@ pub struct Args {
 
 impl Args {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        if self.delete.is_some() {
+            refuse_repo(ctx, "`infini branch -d`")?;
+        }
         if let Some(name) = &self.accept_rollback {
             return accept(ctx, name);
         }

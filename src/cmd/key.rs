@@ -1,6 +1,6 @@
 //! `infini key`: manage the passwords that open the repository. Changing one never re-encrypts data.
 
-use super::session::{cwd, open_backend, Session};
+use super::session::{cwd, open_backend, refuse_repo, Session};
 use super::{output, password, Context};
 use infini::workspace::Workspace;
 use infini::Repository;
@@ -44,12 +44,17 @@ fn backend(ctx: &Context) -> anyhow::Result<std::sync::Arc<dyn infini::backends:
 
 impl Args {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        match &self.cmd {
+            KeyCmd::Passwd => refuse_repo(ctx, "`infini key passwd`")?,
+            KeyCmd::Add => refuse_repo(ctx, "`infini key add`")?,
+            KeyCmd::Rm { .. } => refuse_repo(ctx, "`infini key rm`")?,
+            KeyCmd::List => {}
+        }
         match self.cmd {
             KeyCmd::Passwd => {
                 let b = backend(ctx)?;
                 let old = password::get(ctx)?;
-                let unlocked = Repository::unlock_report(&*b, &old)?;
-                password::warn_skipped(ctx, &unlocked.skipped);
+                let unlocked = password::unlock(ctx, &*b, &old)?;
                 let (slot, key) = (unlocked.slot, unlocked.key);
                 let new = password::new(ctx, false)?;
                 let repo = Repository::with_key(b, key, Default::default())?;

@@ -102,7 +102,8 @@ pub struct Global {
     /// Run as if started in DIR.
     #[arg(short = 'C', global = true, value_name = "DIR")]
     pub dir: Option<PathBuf>,
-    /// Use this repository directly (a directory or s3://BUCKET[/PREFIX]) instead of the workspace's.
+    /// Read this repository directly (a directory or s3://BUCKET[/PREFIX]) instead of the workspace's. Read-only:
+    /// commands that write refuse it (exit 2) and need a workspace (`infini clone`).
     #[arg(short = 'R', long = "repo", env = "INFINI_REPO", global = true, value_name = "URL")]
     pub repo: Option<String>,
     /// Branch to use with --repo (default: main).
@@ -226,8 +227,8 @@ pub fn main() -> ExitCode {
                 output::json_error(&msg, code, hint.as_deref());
             } else {
                 match hint {
-                    Some(h) => eprintln!("infini: error: {msg}; {h}"),
-                    None => eprintln!("infini: error: {msg}"),
+                    Some(h) => output::stderr_line(format!("infini: error: {msg}; {h}")),
+                    None => output::stderr_line(format!("infini: error: {msg}")),
                 }
             }
             ExitCode::from(code)

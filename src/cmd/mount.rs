@@ -159,9 +159,9 @@ impl Args {
             for _ in signals.forever() {
                 match unmounter.unmount() {
                     Ok(()) => break,
-                    Err(e) if !quiet => eprintln!(
+                    Err(e) if !quiet => output::stderr_line(format!(
                         "infini: cannot unmount {shown}: {e} (close what uses it, or `fusermount -u -z {shown}`)"
-                    ),
+                    )),
                     Err(_) => {}
                 }
             }

@@ -49,6 +49,24 @@ pub fn local_repo_path(p: &Path) -> PathBuf {
     }
 }
 
+/// The usage error of a command that writes (to the repository or a workspace), run with `-R`/`INFINI_REPO`:
+/// a repository named that way is opened read-only, with no workspace to remember what it saw of the refs (which
+/// is what makes a rollback detectable, see `branch --help`).
+pub fn read_only_repo(what: &str) -> anyhow::Error {
+    super::usage(format!(
+        "{what} writes, and -R/--repo (or INFINI_REPO) opens a repository read-only; run it in a workspace \
+         instead (`infini clone URL DIR`, then run it in DIR without -R or INFINI_REPO)"
+    ))
+}
+
+/// Refuse a command that writes when the repository was named with `-R`/`INFINI_REPO` (see [`read_only_repo`]).
+pub fn refuse_repo(ctx: &Context, what: &str) -> anyhow::Result<()> {
+    match ctx.global.repo {
+        Some(_) => Err(read_only_repo(what)),
+        None => Ok(()),
+    }
+}
+
 /// Default warm cache budget for remote repositories.
 pub const DEFAULT_CACHE_SIZE: u64 = 1 << 30;
 
@@ -72,7 +90,7 @@ pub fn store_options(ctx: &Context, ws: Option<&Workspace>, remote: bool) -> Sto
         }
     }
     // Warnings about the caches (a damaged warm-tier entry, dedup index files that cannot be written).
-    o.warm_notice = Some(WarmNotice(Arc::new(|m| eprintln!("infini: warning: {m}"))));
+    o.warm_notice = Some(WarmNotice(Arc::new(|m| super::output::stderr_line(format!("infini: warning: {m}")))));
     if let Some(ws) = ws {
         if let Some(z) = ws.config.zstd_level {
             o.zstd_level = z;
@@ -166,15 +184,14 @@ impl Session {
     fn open(ctx: &Context, write: bool, accept: Option<&str>, accepted: &mut Option<Accepted>) -> anyhow::Result<Self> {
         if let Some(url) = ctx.global.repo.clone() {
             if write {
-                anyhow::bail!(Error::NoRepository {
-                    what: "this command changes a workspace; run it inside one (init or clone), not with --repo".into()
-                });
+                return Err(read_only_repo("this command"));
             }
             let location = if url.starts_with("s3://") { url } else { cwd(ctx)?.join(url).display().to_string() };
             let backend = open_backend(ctx, &location, None, false)?;
             let pw = password::get(ctx)?;
+            let key = password::unlock(ctx, &*backend, &pw)?.key;
             let repo =
-                Arc::new(Repository::open(backend, &pw, store_options(ctx, None, location.starts_with("s3://")))?);
+                Arc::new(Repository::with_key(backend, key, store_options(ctx, None, location.starts_with("s3://")))?);
             let branch = ctx.global.branch.clone().unwrap_or_else(|| DEFAULT_BRANCH.to_string());
             let head = Head::Branch(branch);
             let tip = resolve_head(&repo, &head)?;
@@ -389,6 +406,26 @@ pub struct Rebased {
     pub staged: usize,
 }
 
+/// The bytes of the regular file at `path` if it holds at most `limit`: never through a symbolic link, never
+/// waiting on a FIFO, never reading a device.
+fn read_regular(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)?;
+    if !f.metadata()?.is_file() {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "not a regular file"));
+    }
+    let mut b = Vec::new();
+    f.take(limit + 1).read_to_end(&mut b)?;
+    if b.len() as u64 > limit {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "too large"));
+    }
+    Ok(b)
+}
+
 /// Cache counters of this workspace, accumulated over commands in `.infini/cache/stats.json`.
 #[derive(Default, serde::Serialize, serde::Deserialize)]
 pub struct TierStats {
@@ -415,7 +452,7 @@ impl TierStats {
 
     /// What the workspace has accumulated.
     pub fn load(ws: &Workspace) -> Self {
-        std::fs::read(Self::path(ws)).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
+        read_regular(&Self::path(ws), 1 << 20).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
     }
 
     /// This process's counters.
@@ -515,8 +552,7 @@ pub fn open_repo(ctx: &Context, ws: &Workspace, backend: Arc<dyn Backend>, remot
         return Ok(Repository::with_header(backend, key, probe, opts)?);
     }
     let pw = password::get(ctx)?;
-    let unlocked = Repository::unlock_report(&*backend, &pw)?;
-    password::warn_skipped(ctx, &unlocked.skipped);
+    let unlocked = password::unlock(ctx, &*backend, &pw)?;
     Ok(Repository::with_key(backend, unlocked.key, opts)?)
 }
 

@@ -15,6 +15,7 @@ pub mod format;
 #[cfg(test)]
 mod fuzz;
 pub mod id;
+pub(crate) mod local_file;
 pub mod location;
 pub mod namespace;
 pub mod object;
