@@ -309,8 +309,9 @@ pub fn hint(e: &anyhow::Error, command: &str) -> Option<String> {
     for c in e.chain() {
         if let Some(r) = c.downcast_ref::<infini::RefChanged>() {
             return Some(format!(
-                "nothing was changed; if branch {0} was rolled back or removed on purpose (a restored backup), \
-                 accept it with `infini branch --accept-rollback {0}`",
+                "nothing was changed; put back the last head this workspace saw with `infini branch --restore {0}`, \
+                 or, if branch {0} was rolled back or removed on purpose (a restored backup), accept it with \
+                 `infini branch --accept-rollback {0}`",
                 r.branch
             ));
         }

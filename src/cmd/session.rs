@@ -6,7 +6,7 @@ use infini::backends::{Backend, DirBackend, Faulty, Op, Retry, RetryPolicy, S3Ba
 use infini::namespace::{Namespace, NamespaceIndex};
 use infini::workspace::{spill_at, Head, StagedFile, Workspace, WorkspaceConfig, DIR};
 use infini::WarmNotice;
-use infini::{Branch, CacheStats, ChunkPointer, CommitInfo, Error, Repository, SeenRef, StoreOptions};
+use infini::{Branch, CacheStats, ChunkPointer, CommitInfo, Error, Repository, Restored, SeenRef, StoreOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -176,12 +176,26 @@ impl Session {
     /// the workspace saw of it before (see [`Repository::accept_ref`]). Returns what was accepted: the state seen
     /// before and the branch now (`None`: gone or deleted).
     pub fn write_accepting(ctx: &Context, name: &str) -> anyhow::Result<(Self, Accepted)> {
-        let mut accepted = None;
-        let s = Self::open(ctx, true, Some(name), &mut accepted)?;
-        Ok((s, accepted.expect("accepted while opening")))
+        let mut fixed = None;
+        let s = Self::open(ctx, true, Some(Fix::Accept(name)), &mut fixed)?;
+        match fixed {
+            Some(Fixed::Accepted(a)) => Ok((s, a)),
+            _ => unreachable!("accepted while opening"),
+        }
     }
 
-    fn open(ctx: &Context, write: bool, accept: Option<&str>, accepted: &mut Option<Accepted>) -> anyhow::Result<Self> {
+    /// Open for changing the workspace after putting back the last head this workspace saw of branch `name`, whose
+    /// ref was rolled back (see [`Repository::restore_ref`]).
+    pub fn write_restoring(ctx: &Context, name: &str) -> anyhow::Result<(Self, Restored)> {
+        let mut fixed = None;
+        let s = Self::open(ctx, true, Some(Fix::Restore(name)), &mut fixed)?;
+        match fixed {
+            Some(Fixed::Restored(r)) => Ok((s, r)),
+            _ => unreachable!("restored while opening"),
+        }
+    }
+
+    fn open(ctx: &Context, write: bool, fix: Option<Fix<'_>>, fixed: &mut Option<Fixed>) -> anyhow::Result<Self> {
         if let Some(url) = ctx.global.repo.clone() {
             if write {
                 return Err(read_only_repo("this command"));
@@ -204,8 +218,13 @@ impl Session {
         let mut repo = open_repo(ctx, &ws, backend, location.starts_with("s3://"))?;
         watch_refs(&ws, &mut repo)?;
         let repo = Arc::new(repo);
-        if let Some(name) = accept {
-            *accepted = Some(repo.accept_ref(name)?);
+        match fix {
+            Some(Fix::Accept(name)) => *fixed = Some(Fixed::Accepted(repo.accept_ref(name)?)),
+            Some(Fix::Restore(name)) => {
+                Repository::check_branch_name(name)?;
+                *fixed = Some(Fixed::Restored(repo.restore_ref(name, &NamespaceIndex::default())?));
+            }
+            None => {}
         }
         let head = ws.config.head.clone();
         let tip = resolve_head(&repo, &head)?;
@@ -527,6 +546,20 @@ pub fn attach_workspace(
 
 /// What [`Session::write_accepting`] accepted: the state of the branch's ref seen before, and the branch now.
 pub type Accepted = (Option<SeenRef>, Option<Branch>);
+
+/// A branch a write session puts right while opening, before HEAD is resolved (which would refuse it).
+enum Fix<'a> {
+    /// Accept the branch as stored.
+    Accept(&'a str),
+    /// Put back the last head seen.
+    Restore(&'a str),
+}
+
+/// What a [`Fix`] did.
+enum Fixed {
+    Accepted(Accepted),
+    Restored(Restored),
+}
 
 /// Check every ref `repo` reads against the last state of it this workspace saw (`.infini/seen-refs`), and keep the
 /// newer states it sees there: a ref that went back, vanished or was replaced is then an integrity error.
