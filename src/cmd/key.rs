@@ -17,12 +17,24 @@ pub struct Args {
 enum KeyCmd {
     /// Change the password (the one given by INFINI_PASSWORD/--password-file/prompt) to a new one
     /// (INFINI_NEW_PASSWORD, INFINI_NEW_PASSWORD_FILE, or prompt).
+    ///
+    /// A new key slot is added for the new password and the old password's slot removed. This is not revocation:
+    /// the repository key stays the same, so a copy of the old slot file (keys/…), put back by anyone who can write
+    /// to the storage, opens the repository with the old password again, and anyone who knew the old password could
+    /// have kept the repository key itself (e.g. a workspace's .infini/key). Only a new repository key with the data
+    /// sealed again under it (a new repository: init, then put and commit the data) locks out someone who had it.
     Passwd,
     /// Add another password.
     Add,
     /// List key slots.
     List,
     /// Remove a key slot (never the last one).
+    ///
+    /// This is not revocation: the repository key stays the same, so a copy of the slot file (keys/…), put back by
+    /// anyone who can write to the storage, opens the repository with that slot's password again, and anyone who
+    /// knew the password could have kept the repository key itself (e.g. a workspace's .infini/key). Only a new
+    /// repository key with the data sealed again under it (a new repository: init, then put and commit the data)
+    /// locks out someone who had it.
     Rm {
         /// Slot name as listed by `key list`.
         name: String,

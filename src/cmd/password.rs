@@ -76,8 +76,20 @@ fn can_prompt() -> bool {
     std::io::stderr().is_terminal() && std::fs::File::open("/dev/tty").is_ok()
 }
 
+/// A password handed over by the process that started this one (`mount --daemon` writes it to the background
+/// process's stdin instead of leaving it in its environment).
+static HANDED_OVER: std::sync::OnceLock<Zeroizing<Vec<u8>>> = std::sync::OnceLock::new();
+
+/// Use `password` as the one `INFINI_PASSWORD` would give (see [`HANDED_OVER`]).
+pub fn hand_over(password: Zeroizing<Vec<u8>>) {
+    let _ = HANDED_OVER.set(password);
+}
+
 /// The password for opening a repository.
 pub fn get(ctx: &Context) -> anyhow::Result<Zeroizing<Vec<u8>>> {
+    if let Some(p) = HANDED_OVER.get() {
+        return Ok(p.clone());
+    }
     if let Ok(p) = std::env::var("INFINI_PASSWORD") {
         return Ok(Zeroizing::new(p.into_bytes()));
     }

@@ -48,7 +48,10 @@ pub(crate) fn read_bounded(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
 }
 
 fn too_large(limit: u64) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, format!("is larger than {limit} bytes, more than it can legitimately hold"))
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("is larger than {limit} bytes, more than it can legitimately hold"),
+    )
 }
 
 #[cfg(test)]

@@ -11,8 +11,8 @@
 use crate::engine::local_file;
 use crate::engine::object::ChunkPointer;
 use std::fs;
-use std::os::unix::fs::OpenOptionsExt;
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};

@@ -203,7 +203,9 @@ impl Workspace {
                 fs::DirBuilder::new().recursive(true).mode(0o700).create(p)?;
                 fs::set_permissions(p, fs::Permissions::from_mode(0o700))
             };
-            private(&dir).and_then(|()| private(&dir.join("cache"))).map_err(io_err(format!("creating {}", dir.display())))?;
+            private(&dir)
+                .and_then(|()| private(&dir.join("cache")))
+                .map_err(io_err(format!("creating {}", dir.display())))?;
         }
         let ws = Self { root: root.to_path_buf(), config };
         ws.save_config()?;
