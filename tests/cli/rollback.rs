@@ -338,3 +338,48 @@ fn restore_of_a_branch_that_was_not_rolled_back_is_refused() {
     let out = env.fails_with(2, ["branch", "--restore", "nosuch"]);
     assert!(out.stderr.contains("nosuch"), "{out}");
 }
+
+#[test]
+fn restore_refuses_a_branch_that_moved_on_since_the_rollback() {
+    let env = Env::init();
+    let (one, _, _, dir, _) = rolled_back(&env);
+    // A workspace cloned after the rollback trusts it and commits on the old state.
+    let ws3 = env.root.join("ws3");
+    env.ok(["clone", env.ws.to_str().unwrap(), ws3.to_str().unwrap()]);
+    env.cmd(["put", "d"]).cwd(&ws3).stdin(b"4").ok();
+    let theirs = commit_id(&env.cmd(["commit", "-m", "on the old state"]).cwd(&ws3).ok());
+    let before = current_ref(&dir);
+    let out = env.fails_with(11, ["branch", "--restore", "main"]);
+    assert!(out.stderr.contains("moved on"), "{out}");
+    assert_eq!(current_ref(&dir), before, "nothing changed");
+    let log3: Vec<String> = env
+        .cmd(["log", "--json"])
+        .cwd(&ws3)
+        .ok()
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(log3, vec![theirs, one]);
+}
+
+#[test]
+fn restore_brings_back_a_vanished_ref() {
+    let env = Env::init();
+    env.put("a", b"1");
+    let one = env.commit("one");
+    env.put("b", b"2");
+    let two = env.commit("two");
+    std::fs::remove_dir_all(env.repo_dir().join("refs")).unwrap();
+    std::fs::create_dir(env.repo_dir().join("refs")).unwrap();
+    names_branch(&env.fails_with(13, ["log"]), "main");
+    let v = env.ok(["--json", "branch", "--restore", "main"]).json();
+    assert_eq!(v["head"], two.as_str());
+    assert!(v["rolled_back_head"].is_null());
+    assert_eq!(v["commits"], 2);
+    assert_eq!(env.log_ids(), vec![two, one]);
+    assert_eq!(env.get("b"), b"2");
+    env.ok(["check", "--read-data"]);
+}
