@@ -17,6 +17,7 @@ mod key;
 mod lock;
 mod log;
 mod ls;
+mod manual;
 mod mount;
 mod mv;
 mod output;
@@ -96,14 +97,16 @@ pub struct Cli {
     command: Command,
 }
 
-/// Options every command takes.
+/// Options every command takes (listed under their own heading, after the command's own).
 #[derive(clap::Args, Clone, Debug)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
     /// Run as if started in DIR.
     #[arg(short = 'C', global = true, value_name = "DIR")]
     pub dir: Option<PathBuf>,
     /// Read this repository directly (a directory or s3://BUCKET[/PREFIX]) instead of the workspace's. Read-only:
-    /// commands that write refuse it (exit 2) and need a workspace (`infini clone`).
+    /// commands that write refuse it (exit 2) and need a workspace (`infini clone`); `init -R` names where to
+    /// create one.
     #[arg(short = 'R', long = "repo", env = "INFINI_REPO", global = true, value_name = "URL")]
     pub repo: Option<String>,
     /// Branch to use with --repo (default: main).
@@ -167,6 +170,9 @@ enum Command {
     Lock(lock::LockArgs),
     Unlock(lock::UnlockArgs),
     Completions(completions::Args),
+    /// The exit codes every command uses (also `infini help exit-codes`).
+    #[command(name = "exit-codes", long_about = exit_codes_help())]
+    ExitCodes,
     #[command(hide = true)]
     GenDocs(completions::GenDocsArgs),
 }
@@ -177,12 +183,17 @@ pub struct Context {
     pub global: Global,
 }
 
-/// The clap command with the exit-code table appended to every help text.
+/// Where a subcommand's help points for the exit codes (the table itself is in `infini --help`, `infini help
+/// exit-codes` and every man page).
+const EXIT_CODES_POINTER: &str = "Exit codes: 0 success, 2 usage, 3 not found, 11 conflict, 13 integrity, ... (all: \
+                                  `infini help exit-codes`)";
+
+/// The clap command: the exit-code table at the end of `infini --help`, a pointer to it at the end of each
+/// command's help.
 pub fn command() -> clap::Command {
-    let codes = exit_codes_help();
-    Cli::command().after_help(codes.clone()).mut_subcommands(|s| {
-        let s = s.after_help(codes.clone());
-        s.mut_subcommands(|ss| ss.after_help(codes.clone()))
+    Cli::command().after_help(exit_codes_help()).mut_subcommands(|s| {
+        let s = if s.get_name() == "exit-codes" { s } else { s.after_help(EXIT_CODES_POINTER) };
+        s.mut_subcommands(|ss| ss.after_help(EXIT_CODES_POINTER))
     })
 }
 
@@ -264,6 +275,7 @@ fn run(cmd: Command, ctx: &Context) -> anyhow::Result<()> {
         Command::Lock(a) => a.run(ctx),
         Command::Unlock(a) => a.run(ctx),
         Command::Completions(a) => a.run(ctx),
+        Command::ExitCodes => output::line(exit_codes_help()),
         Command::GenDocs(a) => a.run(ctx),
     }
 }
@@ -298,6 +310,9 @@ pub fn hint(e: &anyhow::Error, command: &str) -> Option<String> {
                  the bucket's permissions"
                     .into(),
             ),
+            BackendError::WrongService { .. } => {
+                Some("check the endpoint (--endpoint, AWS_ENDPOINT_URL): it must be an S3-compatible server".into())
+            }
             BackendError::Unavailable { .. } => Some(
                 "check that the endpoint is right and reachable (--endpoint, AWS_ENDPOINT_URL); INFINI_RETRIES sets \
                  the number of attempts"
@@ -307,6 +322,9 @@ pub fn hint(e: &anyhow::Error, command: &str) -> Option<String> {
         };
     }
     for c in e.chain() {
+        if let Some(u) = c.downcast_ref::<update::Unresolved>() {
+            return Some(u.next_steps());
+        }
         if let Some(r) = c.downcast_ref::<infini::RefChanged>() {
             return Some(format!(
                 "nothing was changed; put back the last head this workspace saw with `infini branch --restore {0}`, \
@@ -338,6 +356,9 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
         if c.is::<mount::MountError>() {
             return code::MOUNT;
         }
+        if c.is::<update::Unresolved>() {
+            return code::CONFLICT;
+        }
         if let Some(m) = c.downcast_ref::<mount::ChildError>() {
             return m.code;
         }
@@ -367,7 +388,9 @@ fn engine_code(e: &Error) -> u8 {
 
 fn backend_code(b: &BackendError) -> u8 {
     match b {
-        BackendError::Unavailable { .. } | BackendError::Transient { .. } => code::UNAVAILABLE,
+        BackendError::Unavailable { .. } | BackendError::Transient { .. } | BackendError::WrongService { .. } => {
+            code::UNAVAILABLE
+        }
         BackendError::NotFound { .. } => code::INTEGRITY,
         BackendError::AccessDenied { .. } => code::ACCESS_DENIED,
         BackendError::NoBucket { .. } => code::NO_REPO,
