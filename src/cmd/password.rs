@@ -184,9 +184,12 @@ pub fn unlock(ctx: &Context, backend: &dyn Backend, password: &[u8]) -> anyhow::
             Ok(u)
         }
         Err(e) => {
-            // Nothing opened: the slots that could not even be tried may be why.
-            if let Ok(slots) = Repository::key_slots(backend) {
-                warn_skipped(ctx, &slots.damaged);
+            // No slot opened: the slots that could not even be tried may be why (only then: after a backend
+            // failure, listing again would only wait as long once more).
+            if matches!(e, Error::WrongPassword) {
+                if let Ok(slots) = Repository::key_slots(backend) {
+                    warn_skipped(ctx, &slots.damaged);
+                }
             }
             Err(e.into())
         }

@@ -276,7 +276,7 @@ fn key_rm_and_passwd_help_say_removing_a_slot_is_not_revocation() {
     let env = Env::new();
     for sub in ["rm", "passwd"] {
         let out = env.ok(["key", sub, "--help"]);
-        let t = out.text().to_lowercase();
+        let t = out.text().to_lowercase().split_whitespace().collect::<Vec<_>>().join(" ");
         assert!(t.contains("not revocation"), "key {sub} --help:\n{out}");
         assert!(t.contains("copy"), "says how the old password comes back:\n{out}");
     }
