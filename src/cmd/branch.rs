@@ -22,13 +22,14 @@ use std::io::Write;
 #[derive(clap::Args)]
 pub struct Args {
     /// Delete branch NAME.
-    #[arg(short = 'd', long = "delete", value_name = "NAME", conflicts_with_all = ["accept_rollback", "restore"])]
+    #[arg(short = 'd', long = "delete", value_name = "NAME", conflicts_with_all = ["accept_rollback", "restore"],
+          add = super::complete::branch())]
     delete: Option<String>,
     /// Accept branch NAME as the repository holds it now, after its ref went back, vanished or was replaced.
-    #[arg(long, value_name = "NAME", conflicts_with = "restore")]
+    #[arg(long, value_name = "NAME", conflicts_with = "restore", add = super::complete::branch())]
     accept_rollback: Option<String>,
     /// Put back the last head this workspace saw of branch NAME, after its ref went back or vanished.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", add = super::complete::branch())]
     restore: Option<String>,
 }
 
