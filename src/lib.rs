@@ -41,8 +41,9 @@ pub use engine::location::Location;
 pub use engine::object::{ChunkPointer, Store, StoreOptions};
 pub use engine::repo::Config as RepositoryConfig;
 pub use engine::repo::{
-    Branch, CacheStats, CheckOptions, CheckReport, CommitInfo, Damage, GcOptions, GcPlan, KeySlots, RefChanged,
-    Repository, RepositoryStats, SaveSeen, SeenMap, SeenRef, SeenRefs, Unlocked, DEFAULT_REPACK_THRESHOLD,
+    Abandoned, Branch, CacheStats, CheckOptions, CheckReport, CommitInfo, Damage, GcOptions, GcPlan, KeySlots,
+    RefChanged, Repository, RepositoryStats, Restored, SaveSeen, SeenMap, SeenRef, SeenRefs, Unlocked,
+    DEFAULT_REPACK_THRESHOLD,
 };
 /// `#[derive(Index)]`: implement [`Index`](trait@Index) for a struct of fields.
 ///

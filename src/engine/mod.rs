@@ -17,6 +17,7 @@ pub mod format;
 mod fuzz;
 pub mod id;
 pub mod limits;
+pub(crate) mod local_file;
 pub mod location;
 pub mod namespace;
 pub mod object;

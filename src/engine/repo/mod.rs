@@ -13,6 +13,7 @@ mod header;
 mod keys;
 pub(crate) mod meta;
 mod refs;
+mod rescue;
 mod revision;
 mod seen;
 mod values;
@@ -25,6 +26,7 @@ pub use gc::{GcOptions, GcPlan, DEFAULT_REPACK_THRESHOLD};
 pub use header::Config;
 pub use keys::{KeySlots, Unlocked};
 pub use refs::{Branch, RefChanged};
+pub use rescue::{Abandoned, Restored};
 pub use seen::{SaveSeen, SeenMap, SeenRef, SeenRefs};
 
 pub use values::{CacheStats, RepositoryStats};
