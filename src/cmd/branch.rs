@@ -19,12 +19,30 @@ use std::io::Write;
 /// branch as the repository holds it now (or that it is gone) and says how many commits that abandons: commits on no
 /// other branch are then garbage, and `gc` deletes their data once the grace period has passed. Only a workspace that
 /// saw the newer state can tell or restore it: a fresh clone, or `-R`, trusts what it finds.
+/// `branch -d` of a branch whose commits no other branch holds (exit 11).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "branch {branch} is not fully merged: deleting it would abandon {commits} commit(s) (head {head}) that no other \
+     branch holds; delete it anyway with `infini branch -D {branch}`"
+)]
+pub struct Unmerged {
+    branch: String,
+    commits: usize,
+    head: String,
+}
+
 #[derive(clap::Args)]
 pub struct Args {
-    /// Delete branch NAME.
-    #[arg(short = 'd', long = "delete", value_name = "NAME", conflicts_with_all = ["accept_rollback", "restore"],
+    /// Delete branch NAME if another branch holds its commits; otherwise refuse (exit 11), naming the commits it
+    /// would abandon.
+    #[arg(short = 'd', long = "delete", value_name = "NAME", conflicts_with_all = ["accept_rollback", "restore", "force_delete"],
           add = super::complete::branch())]
     delete: Option<String>,
+    /// Delete branch NAME even if its commits are on no other branch (gc collects them after its grace period; until
+    /// then `infini fork NAME ID` brings the branch back).
+    #[arg(short = 'D', long = "force-delete", value_name = "NAME", conflicts_with_all = ["accept_rollback", "restore"],
+          add = super::complete::branch())]
+    force_delete: Option<String>,
     /// Accept branch NAME as the repository holds it now, after its ref went back, vanished or was replaced.
     #[arg(long, value_name = "NAME", conflicts_with = "restore", add = super::complete::branch())]
     accept_rollback: Option<String>,
@@ -34,7 +52,11 @@ pub struct Args {
 }
 
 impl Args {
-    pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
+    pub fn run(mut self, ctx: &Context) -> anyhow::Result<()> {
+        let force = self.force_delete.is_some();
+        if let Some(n) = self.force_delete.take() {
+            self.delete = Some(n);
+        }
         if self.delete.is_some() {
             refuse_repo(ctx, "`infini branch -d`")?;
         }
@@ -56,11 +78,35 @@ impl Args {
             if current == Some(name.as_str()) && s.ws.is_some() {
                 return Err(super::usage(format!("cannot delete branch {name}: it is checked out here")));
             }
+            let head = s.repo.branch(name)?.ok_or_else(|| infini::Error::not_found(format!("branch {name}")))?.head;
+            let detached = match &s.head {
+                Head::Detached(p) => Some(*p),
+                Head::Branch(_) => None,
+            };
+            let abandoned = s.repo.unmerged_commits(name, detached.as_ref())?;
+            if !abandoned.is_empty() && !force {
+                anyhow::bail!(Unmerged { branch: name.clone(), commits: abandoned.len(), head: output::short(&head) });
+            }
             s.repo.delete_branch(name)?;
             if ctx.global.json {
-                output::json(&serde_json::json!({ "deleted": name }))?;
+                output::json(&serde_json::json!({
+                    "deleted": name,
+                    "head": output::id(&head),
+                    "abandoned": abandoned.len(),
+                }))?;
+            } else if abandoned.is_empty() {
+                output::info(ctx, format!("Deleted branch {name} (was {})", output::short(&head)));
             } else {
-                output::info(ctx, format!("Deleted branch {name}"));
+                output::info(
+                    ctx,
+                    format!(
+                        "Deleted branch {name} (was {}); its {} commit(s) on no other branch are garbage: gc collects \
+                         them after its grace period, until then `infini fork {name} {}` brings the branch back",
+                        output::short(&head),
+                        abandoned.len(),
+                        output::short(&head)
+                    ),
+                );
             }
             return Ok(());
         }

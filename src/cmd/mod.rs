@@ -362,7 +362,7 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
         if c.is::<mount::MountError>() {
             return code::MOUNT;
         }
-        if c.is::<update::Unresolved>() {
+        if c.is::<update::Unresolved>() || c.is::<branch::Unmerged>() {
             return code::CONFLICT;
         }
         if let Some(m) = c.downcast_ref::<mount::ChildError>() {

@@ -471,7 +471,7 @@ fn every_commands_json_matches_docs_json_md() {
     run("infini fork", &["fork", "side"], None, &w);
     run("infini checkout", &["checkout", "main"], None, &w);
     run("infini branch", &["branch"], None, &w);
-    run("infini branch -d NAME", &["branch", "-d", "side"], None, &w);
+    run("infini branch -d NAME", &["branch", "-D", "side"], None, &w);
     run("infini branch --accept-rollback NAME", &["branch", "--accept-rollback", "main"], None, &w);
     // Roll main back one commit (its old ref replayed as a newer generation), then restore it.
     let refs = w.join(".infini/repo/refs");

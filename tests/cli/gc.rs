@@ -74,7 +74,7 @@ fn gc_repacks_packs_shared_with_a_deleted_branch_while_a_reader_and_a_writer_run
     put_tree(&env, false);
     env.commit("main: shared");
     let main_before = env.log_ids();
-    env.ok(["branch", "-d", "side"]);
+    env.ok(["branch", "-D", "side"]);
     let before = objects(&env.repo_dir());
     let total_before: u64 = before.values().sum();
     let unreachable = total_before - needed;
@@ -184,7 +184,7 @@ pub fn repack_and_read_back(env: &Env) -> String {
     env.ok(["checkout", "main"]);
     put_tree(env, false);
     let id = env.commit("main");
-    env.ok(["branch", "-d", "side"]);
+    env.ok(["branch", "-D", "side"]);
     let dry = env.ok(["--json", "gc", "--dry-run", "--min-age", "0s"]).json();
     assert!(!dry["repack"].as_array().unwrap().is_empty(), "{dry}");
     let first = gc(env);
@@ -242,7 +242,7 @@ fn gc_killed_while_repacking_loses_nothing() {
     env.ok(["checkout", "main"]);
     put_tree(&env, false);
     let id = env.commit("main");
-    env.ok(["branch", "-d", "side"]);
+    env.ok(["branch", "-D", "side"]);
     // A run here takes tens of milliseconds: kill at every few milliseconds of it.
     let trials = crate::killed::kill_trials(12);
     for t in 0..trials {
@@ -296,7 +296,7 @@ fn values_put_again_after_gc_deleted_their_packs_are_stored_anew_through_the_mer
 
     // Drop the branch and let gc delete its packs.
     env.ok(["checkout", "main"]);
-    env.ok(["branch", "-d", "side"]);
+    env.ok(["branch", "-D", "side"]);
     gc(&env);
     gc(&env);
     let after_gc = objects(&env.repo_dir());

@@ -626,7 +626,7 @@ fn gc_removes_only_what_no_branch_reaches() {
     env.put("doomed", &random_bytes(34, 300_000));
     env.commit("doomed");
     env.ok(["checkout", "main"]);
-    env.ok(["branch", "-d", "doomed"]);
+    env.ok(["branch", "-D", "doomed"]);
     let garbage: Vec<_> = object_set(&env).difference(&before).cloned().collect();
     assert!(!garbage.is_empty());
 

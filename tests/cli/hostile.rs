@@ -250,7 +250,7 @@ fn gc_judges_pack_age_by_the_storage_clock() {
     env.put("gone", &random_bytes(14, 400_000));
     env.commit("two");
     env.ok(["checkout", "main"]);
-    env.ok(["branch", "-d", "doomed"]);
+    env.ok(["branch", "-D", "doomed"]);
     // As the storage sees it, everything so far was written two hours ago (the host's clock plays no part).
     let objects = env.repo_dir().join("objects");
     let aged = files_under(&objects);
@@ -317,7 +317,7 @@ fn huge_grace_period_does_not_overflow_into_deleting_at_once() {
     env.put("gone", &random_bytes(13, 500_000));
     env.commit("two");
     env.ok(["checkout", "main"]);
-    env.ok(["branch", "-d", "doomed"]);
+    env.ok(["branch", "-D", "doomed"]);
     let packs = || files_under(env.repo_dir().join("objects")).len();
     env.ok(["gc", "--min-age", "0s"]);
     let before = packs();

@@ -93,3 +93,33 @@ fn get_r_does_not_replace_existing_files_unless_asked() {
     std::fs::write(other.join("notes"), b"n").unwrap();
     env.ok(["get", "-r", "web/", other.to_str().unwrap()]);
 }
+
+#[test]
+fn branch_d_refuses_to_abandon_unmerged_work_and_d_capital_can_be_undone_until_gc() {
+    let env = Env::init();
+    env.put("base", b"b");
+    env.commit("base");
+    env.ok(["fork", "experiment"]);
+    env.put("idea", b"only on experiment");
+    let lost = env.commit("the experiment's work");
+    env.ok(["checkout", "main"]);
+    let out = env.fails_with(11, ["branch", "-d", "experiment"]);
+    assert!(out.stderr.contains("not fully merged") && out.stderr.contains("1 commit"), "{out}");
+    assert!(out.stderr.contains("branch -D experiment"), "names the way to force it: {out}");
+    env.ok(["checkout", &lost[..12]]); // still there
+    env.ok(["checkout", "main"]);
+    // A branch whose commits another branch holds goes with -d.
+    env.ok(["fork", "merged-copy"]);
+    env.ok(["checkout", "main"]);
+    env.ok(["branch", "-d", "merged-copy"]);
+    // -D deletes it, says what it abandoned and how to bring it back.
+    let out = env.ok(["--json", "branch", "-D", "experiment"]);
+    let v = out.json();
+    assert_eq!(v["abandoned"], 1, "{out}");
+    assert_eq!(v["head"], lost.as_str());
+    assert!(env.ok(["branch"]).text().lines().all(|l| !l.contains("experiment")));
+    // Until gc collects it, the commit is found by its id and the branch comes back.
+    env.ok(["fork", "experiment", &lost[..12]]);
+    env.ok(["checkout", "experiment"]);
+    assert_eq!(env.get("idea"), b"only on experiment");
+}

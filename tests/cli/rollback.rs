@@ -221,7 +221,7 @@ fn a_branch_deleted_through_infini_is_not_a_vanished_ref() {
     let ws2 = env.root.join("ws2");
     env.ok(["clone", env.ws.to_str().unwrap(), ws2.to_str().unwrap()]);
     assert_eq!(env.cmd(["branch"]).cwd(&ws2).ok().lines().len(), 2, "the second workspace saw both branches");
-    env.ok(["branch", "-d", "exp"]);
+    env.ok(["branch", "-D", "exp"]);
     // The deletion is sealed in the ref: the second workspace accepts it, and gc runs.
     assert_eq!(env.cmd(["branch"]).cwd(&ws2).ok().lines().len(), 1);
     env.cmd(["gc", "--grace", "0s"]).cwd(&ws2).ok();

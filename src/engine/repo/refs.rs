@@ -284,6 +284,25 @@ impl Repository {
         Ok(out)
     }
 
+    /// The last heads of deleted branches (their deletion markers keep them), for finding commits by id until gc
+    /// collects them.
+    pub(super) fn deleted_heads(&self) -> Result<Vec<ChunkPointer>> {
+        let gc_ref = self.store.keys().ref_name(gc::GC_REF);
+        let mut out = Vec::new();
+        for rn in self.backend.list_refs()? {
+            if rn == gc_ref {
+                continue;
+            }
+            if let Some((data, _)) = self.backend.read_ref(&rn)? {
+                let v = self.open_ref(&rn, &data)?;
+                if v.deleted {
+                    out.push(v.head);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Compare-and-swap a branch's ref from `cur` (`None`: absent) to `value`; `Ok(None)` when another writer won.
     fn write_ref(&self, cur: Option<&Stored>, value: &RefValue) -> Result<Option<RefVersion>> {
         let rn = self.store.keys().ref_name(&value.branch);

@@ -76,7 +76,35 @@ impl Repository {
         Ok(at)
     }
 
-    /// The commit whose id starts with `prefix`, searched among everything reachable from branch heads and `head`.
+    /// The commits reachable from branch `name`'s head and from no other live branch nor `kept` (a detached
+    /// HEAD): what deleting the branch would abandon to gc, newest first. Empty when the branch is merged into
+    /// another (or does not exist).
+    pub fn unmerged_commits(&self, name: &str, kept: Option<&ChunkPointer>) -> Result<Vec<ChunkPointer>> {
+        let branches = self.branches()?;
+        let Some(this) = branches.iter().find(|b| b.name == name) else { return Ok(Vec::new()) };
+        let mut reachable = HashSet::new();
+        let mut queue: VecDeque<ChunkPointer> =
+            branches.iter().filter(|b| b.name != name).map(|b| b.head).chain(kept.copied()).collect();
+        while let Some(p) = queue.pop_front() {
+            if reachable.insert(p.id) {
+                queue.extend(self.read_commit(&p)?.commit.parents);
+            }
+        }
+        let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        let mut queue = VecDeque::from([this.head]);
+        while let Some(p) = queue.pop_front() {
+            if reachable.contains(&p.id) || !seen.insert(p.id) {
+                continue;
+            }
+            out.push(p);
+            queue.extend(self.read_commit(&p)?.commit.parents);
+        }
+        Ok(out)
+    }
+
+    /// The commit whose id starts with `prefix`, searched among everything reachable from branch heads and `head`,
+    /// then among the history of deleted branches that gc has not collected yet.
     fn find_by_prefix(&self, prefix: &str, head: Option<&ChunkPointer>) -> Result<ChunkPointer> {
         let mut queue: VecDeque<ChunkPointer> = self.branches()?.into_iter().map(|b| b.head).collect();
         queue.extend(head.copied());
@@ -90,6 +118,20 @@ impl Repository {
                 found.push(p);
             }
             queue.extend(self.read_commit(&p)?.commit.parents);
+        }
+        if found.is_empty() {
+            // A deleted branch's history is read as far as it is still stored: what gc collected is simply gone.
+            let mut queue: VecDeque<ChunkPointer> = self.deleted_heads()?.into();
+            while let Some(p) = queue.pop_front() {
+                if !seen.insert(p.id) {
+                    continue;
+                }
+                let Ok(c) = self.read_commit(&p) else { continue };
+                if p.id.to_hex().starts_with(prefix) {
+                    found.push(p);
+                }
+                queue.extend(c.commit.parents);
+            }
         }
         match found.len() {
             0 => Err(Error::not_found(format!("revision {prefix}"))),
