@@ -837,7 +837,7 @@ _infini() {
             return 0
             ;;
         infini__subcmd__gc)
-            opts="-n -C -R -q -h --dry-run --grace --min-age --repack-threshold --repo --branch --password-file --password-command --endpoint --region --mem-cache --cache-size --cache-dir --json --quiet --help"
+            opts="-n -C -R -q -h --dry-run --grace --min-age --repack-threshold --drop-claims --repo --branch --password-file --password-command --endpoint --region --mem-cache --cache-size --cache-dir --json --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -356,6 +356,7 @@ complete -c infini -n "__fish_infini_using_subcommand gc" -l mem-cache -d 'Hot c
 complete -c infini -n "__fish_infini_using_subcommand gc" -l cache-size -d 'Warm cache budget (encrypted chunks on local disk), e.g. 1G. Default 1G for S3 repositories; off for local ones unless given. Remembered by init/clone' -r
 complete -c infini -n "__fish_infini_using_subcommand gc" -l cache-dir -d 'Warm cache directory (default .infini/cache/warm). Remembered by init/clone' -r -F
 complete -c infini -n "__fish_infini_using_subcommand gc" -s n -l dry-run -d 'Show the plan without changing anything'
+complete -c infini -n "__fish_infini_using_subcommand gc" -l drop-claims -d 'Drop the claims of commits in progress recorded in the gc ref first. A commit claims the packs it is about to publish and releases the claim when done; a commit killed in between leaves its claim, which keeps those packs. Only use this while no commit is running: a commit whose claim is dropped may publish pointers into packs this run condemns'
 complete -c infini -n "__fish_infini_using_subcommand gc" -l json -d 'Machine-readable output on stdout; errors as JSON on stderr'
 complete -c infini -n "__fish_infini_using_subcommand gc" -s q -l quiet -d 'No progress or informational messages on stderr'
 complete -c infini -n "__fish_infini_using_subcommand gc" -s h -l help -d 'Print help'

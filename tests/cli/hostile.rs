@@ -178,8 +178,15 @@ fn ref_at_the_last_generation_fails_cleanly_and_keeps_staged_changes() {
     let env = Env::init();
     env.put("a", b"1");
     let first = env.commit("one");
-    let dirs = ref_dirs(&env);
-    assert_eq!(dirs.len(), 1);
+    // The branch's ref: not the gc ref, which gc writes (and every commit's claim).
+    let newest = || -> Vec<(PathBuf, u64)> {
+        ref_dirs(&env).into_iter().map(|d| (d.clone(), generations(&d).last().copied().unwrap_or(0))).collect()
+    };
+    let before = newest();
+    env.ok(["gc"]);
+    let gc: Vec<PathBuf> = newest().into_iter().filter(|d| !before.contains(d)).map(|(d, _)| d).collect();
+    let dirs: Vec<PathBuf> = ref_dirs(&env).into_iter().filter(|d| !gc.contains(d)).collect();
+    assert_eq!((gc.len(), dirs.len()), (1, 1));
     let gens = generations(&dirs[0]);
     let cur = dirs[0].join(format!("{:020}", gens.last().unwrap()));
     std::fs::copy(&cur, dirs[0].join(format!("{:020}", u64::MAX))).unwrap();

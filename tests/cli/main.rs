@@ -10,6 +10,7 @@ mod conflicts;
 mod docs;
 mod errors;
 mod gc;
+mod gc_protocol;
 mod history;
 mod hostile;
 mod incremental;

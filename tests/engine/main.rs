@@ -7,6 +7,7 @@ mod browse;
 mod concurrency;
 mod crash;
 mod gc;
+mod gc_race;
 mod progress;
 #[cfg(feature = "s3")]
 mod s3;
