@@ -104,6 +104,16 @@ impl Args {
             let bar = Bar::phases(ctx, "get -r");
             let opts = GetTreeOptions { progress: bar.sink(), ..GetTreeOptions::default() };
             let out = get_tree(&s.repo, &ns, &self.key, &dir, &opts)?;
+            if let (n, Some(first)) = &out.mtime_not_held {
+                output::warn(
+                    ctx,
+                    format!(
+                        "{n} file(s) got the nearest modification time this file system holds, not the stored one \
+                         (first: {}; `infini ls -l` shows the stored time)",
+                        first.display()
+                    ),
+                );
+            }
             bar.finish(|took| {
                 format!(
                     "get -r: {} files, {} in {}",
@@ -127,7 +137,16 @@ impl Args {
         if self.target_dir.is_some() {
             return Err(usage("unexpected argument after KEY (did you mean -o FILE or -r?)"));
         }
-        let entry = ns.get(&self.key)?.ok_or_else(|| Error::not_found(format!("key {}", self.key)))?;
+        let Some(entry) = ns.get(&self.key)? else {
+            // A prefix of other keys (a directory, as put -r stored it) is not a key itself: say how to get it.
+            let dir = format!("{}/", self.key.trim_end_matches('/'));
+            if ns.prefix(dir.as_bytes()).next().is_some() {
+                return Err(Error::not_found(format!("key {} (it is a prefix of other keys)", self.key))).context(
+                    format!("write them out with `infini get -r {dir} DIR` or list them with `infini ls {dir}`"),
+                );
+            }
+            anyhow::bail!(Error::not_found(format!("key {}", self.key)));
+        };
         let size = entry.size();
         let range = match &self.range {
             Some(spec) => parse_range(spec, size)?,
@@ -181,6 +200,8 @@ impl Args {
             Some(rev) => s.at(rev)?.0.time(),
             None => s.tip.as_ref().map(|c| c.time()).unwrap_or_else(now_secs),
         };
+        // A commit's time is unsigned; one beyond any 64-bit time (only a damaged commit) shows as the latest.
+        let when = i64::try_from(when).unwrap_or(i64::MAX);
         // The total is not known without a walk of its own: bytes and rate, then one summary line.
         let bar = super::progress::Bar::bytes(ctx, "get -r --tar", None);
         let mut progress = |n| bar.set_position(n);

@@ -17,6 +17,7 @@ mod key;
 mod lock;
 mod log;
 mod ls;
+mod manual;
 mod mount;
 mod mv;
 mod output;
@@ -96,8 +97,9 @@ pub struct Cli {
     command: Command,
 }
 
-/// Options every command takes.
+/// Options every command takes (listed under their own heading, after the command's own).
 #[derive(clap::Args, Clone, Debug)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
     /// Run as if started in DIR.
     #[arg(short = 'C', global = true, value_name = "DIR")]
@@ -166,6 +168,9 @@ enum Command {
     Lock(lock::LockArgs),
     Unlock(lock::UnlockArgs),
     Completions(completions::Args),
+    /// The exit codes every command uses (also `infini help exit-codes`).
+    #[command(name = "exit-codes", long_about = exit_codes_help())]
+    ExitCodes,
     #[command(hide = true)]
     GenDocs(completions::GenDocsArgs),
 }
@@ -176,12 +181,17 @@ pub struct Context {
     pub global: Global,
 }
 
-/// The clap command with the exit-code table appended to every help text.
+/// Where a subcommand's help points for the exit codes (the table itself is in `infini --help`, `infini help
+/// exit-codes` and every man page).
+const EXIT_CODES_POINTER: &str = "Exit codes: 0 success, 2 usage, 3 not found, 11 conflict, 13 integrity, ... (all: \
+                                  `infini help exit-codes`)";
+
+/// The clap command: the exit-code table at the end of `infini --help`, a pointer to it at the end of each
+/// command's help.
 pub fn command() -> clap::Command {
-    let codes = exit_codes_help();
-    Cli::command().after_help(codes.clone()).mut_subcommands(|s| {
-        let s = s.after_help(codes.clone());
-        s.mut_subcommands(|ss| ss.after_help(codes.clone()))
+    Cli::command().after_help(exit_codes_help()).mut_subcommands(|s| {
+        let s = if s.get_name() == "exit-codes" { s } else { s.after_help(EXIT_CODES_POINTER) };
+        s.mut_subcommands(|ss| ss.after_help(EXIT_CODES_POINTER))
     })
 }
 
@@ -263,6 +273,7 @@ fn run(cmd: Command, ctx: &Context) -> anyhow::Result<()> {
         Command::Lock(a) => a.run(ctx),
         Command::Unlock(a) => a.run(ctx),
         Command::Completions(a) => a.run(ctx),
+        Command::ExitCodes => output::line(exit_codes_help()),
         Command::GenDocs(a) => a.run(ctx),
     }
 }
@@ -297,6 +308,9 @@ pub fn hint(e: &anyhow::Error, command: &str) -> Option<String> {
                  the bucket's permissions"
                     .into(),
             ),
+            BackendError::WrongService { .. } => {
+                Some("check the endpoint (--endpoint, AWS_ENDPOINT_URL): it must be an S3-compatible server".into())
+            }
             BackendError::Unavailable { .. } => Some(
                 "check that the endpoint is right and reachable (--endpoint, AWS_ENDPOINT_URL); INFINI_RETRIES sets \
                  the number of attempts"
@@ -306,6 +320,9 @@ pub fn hint(e: &anyhow::Error, command: &str) -> Option<String> {
         };
     }
     for c in e.chain() {
+        if let Some(u) = c.downcast_ref::<update::Unresolved>() {
+            return Some(u.next_steps());
+        }
         if let Some(r) = c.downcast_ref::<infini::RefChanged>() {
             return Some(format!(
                 "nothing was changed; if branch {0} was rolled back or removed on purpose (a restored backup), \
@@ -336,6 +353,9 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
         if c.is::<mount::MountError>() {
             return code::MOUNT;
         }
+        if c.is::<update::Unresolved>() {
+            return code::CONFLICT;
+        }
         if let Some(m) = c.downcast_ref::<mount::ChildError>() {
             return m.code;
         }
@@ -365,7 +385,9 @@ fn engine_code(e: &Error) -> u8 {
 
 fn backend_code(b: &BackendError) -> u8 {
     match b {
-        BackendError::Unavailable { .. } | BackendError::Transient { .. } => code::UNAVAILABLE,
+        BackendError::Unavailable { .. } | BackendError::Transient { .. } | BackendError::WrongService { .. } => {
+            code::UNAVAILABLE
+        }
         BackendError::NotFound { .. } => code::INTEGRITY,
         BackendError::AccessDenied { .. } => code::ACCESS_DENIED,
         BackendError::NoBucket { .. } => code::NO_REPO,

@@ -19,13 +19,15 @@ pub struct Tracer<'a> {
     values: u64,
     /// The key of the value being traced, when the field has keys (for reports that name what depends on a chunk).
     key: Option<Vec<u8>>,
+    /// Values found that their schema does not allow (see [`Tracer::invalid`]).
+    problems: Vec<String>,
 }
 
 impl<'a> Tracer<'a> {
     /// A tracer reading through `store` and reporting every chunk to `visit`, with the key of the value it belongs
     /// to (if any).
     pub(crate) fn new(store: &'a Arc<Store>, visit: &'a mut Visit<'a>) -> Self {
-        Self { store, visit, values: 0, key: None }
+        Self { store, visit, values: 0, key: None, problems: Vec::new() }
     }
 
     /// The store to load nodes from while tracing.
@@ -59,14 +61,33 @@ impl<'a> Tracer<'a> {
         self.key = Some(key.to_vec());
     }
 
+    /// The key (as stored) of the value being traced, when the field has keys.
+    pub fn key(&self) -> Option<&[u8]> {
+        self.key.as_deref()
+    }
+
+    /// Report that the value being traced (or its key) is not what its schema allows: something no program that
+    /// keeps the schema's rules could have stored (`problem` says what, naming the value). `check` reports every
+    /// such problem; garbage collection, which only needs the chunks, ignores them.
+    pub fn invalid(&mut self, problem: impl Into<String>) {
+        self.problems.push(problem.into());
+    }
+
     /// Values traced so far.
     pub(crate) fn values(&self) -> u64 {
         self.values
     }
+
+    /// The problems reported through [`Tracer::invalid`], taken out.
+    pub(crate) fn take_problems(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.problems)
+    }
 }
 
 /// A value that may hold blobs reports them to a [`Tracer`]. Every value type kept in a field implements it; the
-/// default method reports nothing, so a type without blobs needs only `impl Trace for MyType {}`.
+/// default method reports nothing, so a type without blobs needs only `impl Trace for MyType {}`. A value may also
+/// validate itself (and its key, [`Tracer::key`]) and report what its schema does not allow through
+/// [`Tracer::invalid`]: `check` reports it.
 ///
 /// ```
 /// use infini::fields::{Trace, Tracer};
