@@ -328,12 +328,11 @@ pub fn claim_staged_in(repo: &Repository, ns: &Namespace, gc_deletions: Option<u
     )
 }
 
-/// Check, before a commit starts building, that every pack staged changes (`(key, encoded entry or None)`, as
-/// exported) point into (for a chunk of a pack gc repacked, the pack it moved to) is still stored, whatever removed
-/// it, and not being deleted by gc: otherwise
+/// Check, before a commit starts building, that no pack staged changes (`(key, encoded entry or None)`, as
+/// exported) point into (for a chunk of a pack gc repacked, the pack it moved to) is being deleted by gc: otherwise
 /// [`Error::StagedDataCollected`](crate::engine::Error::StagedDataCollected) and nothing may be published. The
-/// commit itself then claims the packs, so that gc keeps them until its ref swap is done (see
-/// [`Repository::commit_index_on`]). `gc_deletions` is no longer needed (every pack is checked) and is ignored.
+/// commit itself then checks that each is stored, whatever removed it, and claims them, so that gc keeps them until
+/// its ref swap is done (see [`Repository::commit_index_on`]). `gc_deletions` is no longer needed (every pack is checked) and is ignored.
 pub fn claim_staged(
     repo: &Repository,
     changes: &[(Vec<u8>, Option<Vec<u8>>)],

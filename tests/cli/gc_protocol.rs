@@ -250,12 +250,16 @@ pub(crate) fn commit_races_gc(env: &Env, ws2: &Path, seed: u64, refs: &RefVersio
     (check.code != 0).then(|| format!("commit {key} exited 0, then check: {check}"))
 }
 
-/// [`commit_races_gc`] `trials` times in `env`'s repository (with a second workspace cloned from it): 0 losses.
-pub(crate) fn commit_races_gc_trials(env: &Env, refs: &RefVersions<'_>, trials: usize) {
+/// [`commit_races_gc`] `trials` times in `env`'s repository (with a second workspace cloned from it by `clone`
+/// followed by the workspace's path): 0 losses.
+pub(crate) fn commit_races_gc_trials(env: &Env, refs: &RefVersions<'_>, trials: usize, clone: &[&str]) {
     env.put("base", b"base");
     env.commit("base");
     let ws2 = env.path("ws2");
-    env.ok(["clone", env.ws.to_str().unwrap(), ws2.to_str().unwrap()]);
+    let mut args = vec!["clone"];
+    args.extend_from_slice(clone);
+    args.push(ws2.to_str().unwrap());
+    env.ok(args);
     let losses: Vec<String> = (0..trials).filter_map(|i| commit_races_gc(env, &ws2, 100 + i as u64, refs)).collect();
     assert!(losses.is_empty(), "{} of {trials} commits lost data:\n{}", losses.len(), losses.join("\n"));
 }
@@ -264,7 +268,7 @@ pub(crate) fn commit_races_gc_trials(env: &Env, refs: &RefVersions<'_>, trials: 
 fn commit_racing_two_gc_runs_on_a_slow_store_loses_nothing() {
     let env = Env::init();
     let refs = || ref_generations(&env).into_iter().map(|(d, g)| (d.display().to_string(), g.to_string())).collect();
-    commit_races_gc_trials(&env, &refs, trials());
+    commit_races_gc_trials(&env, &refs, trials(), &[env.ws.to_str().unwrap()]);
 }
 
 #[test]

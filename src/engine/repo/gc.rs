@@ -411,16 +411,18 @@ impl Repository {
         }
     }
 
-    /// Check that every chunk `pointers` yields (those staged changes point at) is stored and no gc run has
-    /// decided to delete it, without claiming anything: the early check of a commit, before it builds anything
-    /// (the commit itself claims, see [`Repository::claim_packs`]). `_gc_deletions` is no longer needed: every pack
+    /// Check that no gc run has decided to delete a chunk `pointers` yields (those staged changes point at),
+    /// without claiming anything: the early check of a commit, before it builds anything (the commit itself
+    /// claims, and checks that every pack is stored: see [`Repository::claim_packs`]). `_gc_deletions` is no longer needed: every pack
     /// is checked, whatever removed it.
     pub(crate) fn verify_packs(&self, pointers: &PointerSource<'_>, _gc_deletions: Option<u64>) -> Result<()> {
         let (state, _) = self.read_condemned()?;
         let (packs, _) = self.resolve_claimed(pointers, &state)?;
-        let mut probed = HashSet::new();
-        self.find_lost(&packs, &state, &mut probed)?;
-        Ok(())
+        // Only what gc decided: the claim probes that each pack is stored.
+        match packs.iter().find(|p| state.deleting.contains(p)) {
+            Some(p) => Err(Error::StagedDataCollected { pack: object_name(p) }),
+            None => Ok(()),
+        }
     }
 
     /// The packs `pointers` point into once resolved through the forwards of repacked packs, and the old packs whose
@@ -514,7 +516,8 @@ impl Repository {
         for attempt in 0..CLAIM_ATTEMPTS {
             // Probed again on every attempt: between two reads of the gc ref a gc run may have deleted a pack and
             // already removed it from `deleting`.
-            let mut probed = HashSet::new();
+            // The commit's own pack was just made durable by this store.
+            let mut probed: HashSet<ObjectId> = commit.iter().map(|c| c.object).collect();
             let (mut state, version) = self.read_condemned()?;
             let (packs, used) = self.resolve_claimed(pointers, &state)?;
             self.find_lost(&packs, &state, &mut probed)?;
