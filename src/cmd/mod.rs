@@ -5,6 +5,7 @@ mod check;
 mod checkout;
 mod clone;
 mod commit;
+mod complete;
 mod completions;
 mod cp;
 mod diff;
@@ -197,6 +198,8 @@ pub fn command() -> clap::Command {
 
 /// Entry point: parse, run, map errors to exit codes.
 pub fn main() -> ExitCode {
+    // `COMPLETE=SHELL infini ...`: the shell asking for completions (or for its registration script).
+    clap_complete::CompleteEnv::with_factory(command).complete();
     let json_requested = std::env::args().any(|a| a == "--json");
     let matches = match command().try_get_matches() {
         Ok(m) => m,
@@ -320,6 +323,9 @@ pub fn hint(e: &anyhow::Error, command: &str) -> Option<String> {
         };
     }
     for c in e.chain() {
+        if let (Some(Error::AlreadyExists { .. }), "get") = (c.downcast_ref::<Error>(), command) {
+            return Some("add --overwrite to replace them, or write into an empty directory".into());
+        }
         if let Some(u) = c.downcast_ref::<update::Unresolved>() {
             return Some(u.next_steps());
         }
@@ -373,11 +379,14 @@ fn engine_code(e: &Error) -> u8 {
     match e {
         Error::Backend(b) => backend_code(b),
         Error::Integrity { .. } => code::INTEGRITY,
+        // To the command line, whose schema is fixed, data of another schema under its field is data it cannot
+        // use, as if damaged.
+        Error::TypeMismatch { .. } => code::INTEGRITY,
         Error::NotFound { .. } => code::NOT_FOUND,
         Error::WrongPassword => code::PASSWORD,
-        Error::Conflict { .. } | Error::MergeConflict { .. } => code::CONFLICT,
+        Error::Conflict { .. } | Error::MergeConflict { .. } | Error::AlreadyExists { .. } => code::CONFLICT,
         Error::NoRepository { .. } => code::NO_REPO,
-        Error::Invalid(_) => code::USAGE,
+        Error::Invalid(_) | Error::TooLarge { .. } => code::USAGE,
         Error::Internal { .. } => code::OTHER,
         _ => code::OTHER,
     }

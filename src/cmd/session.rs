@@ -498,7 +498,7 @@ pub fn attach_workspace(
     open: impl FnOnce(&Workspace) -> anyhow::Result<Repository>,
 ) -> anyhow::Result<Repository> {
     if root.join(DIR).join("config.json").exists() {
-        anyhow::bail!(Error::Conflict { what: format!("a workspace already exists in {}", root.display()) });
+        anyhow::bail!(Error::AlreadyExists { what: format!("a workspace in {}", root.display()) });
     }
     let ws = Workspace::create(root, config)?;
     let repo = match open(&ws) {

@@ -6,9 +6,13 @@ mod support;
 mod browse;
 mod concurrency;
 mod crash;
+mod errors;
 mod gc;
 mod gc_race;
 mod progress;
+mod read_modify_write;
 #[cfg(feature = "s3")]
 mod s3;
+mod seed_spelling;
+mod sizes;
 mod tamper;

@@ -321,11 +321,11 @@ impl Repository {
         Ok(RefValue { branch: name.into(), head: *head, seq, prev: None, since: seq, deleted: false })
     }
 
-    /// Create a branch at `head`; [`Error::Conflict`] if it exists.
+    /// Create a branch at `head`; [`Error::AlreadyExists`] if it exists.
     pub fn create_branch(&self, name: &str, head: &ChunkPointer) -> Result<Branch> {
         Self::check_branch_name(name)?;
         self.store.flush()?;
-        let exists = || Error::Conflict { what: format!("branch {name} already exists") };
+        let exists = || Error::AlreadyExists { what: format!("branch {name}") };
         let cur = self.read_stored(name)?;
         if cur.as_ref().is_some_and(|s| !s.value.deleted) {
             return Err(exists());

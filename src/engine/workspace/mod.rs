@@ -173,7 +173,7 @@ impl Workspace {
     pub fn create(root: &Path, config: WorkspaceConfig) -> Result<Self> {
         let dir = root.join(DIR);
         if dir.join("config.json").exists() {
-            return Err(Error::Conflict { what: format!("a workspace already exists in {}", root.display()) });
+            return Err(Error::AlreadyExists { what: format!("a workspace in {}", root.display()) });
         }
         fs::create_dir_all(dir.join("cache")).map_err(io_err(format!("creating {}", dir.display())))?;
         let ws = Self { root: root.to_path_buf(), config };
