@@ -57,6 +57,9 @@ clean:
 -include scripts/bench.mk
 
 # Long trials not run by `make test` (which runs a reduced form): 100 SIGKILLed put/commit/gc runs each, on a
-# directory repository and on S3.
+# directory repository and on S3; 100 commits racing gc on a slow store, on a directory and on S3; 5000 seeded
+# interleavings of a commit and two gc runs.
 stress: test-deps
 	INFINI_KILL_TRIALS=100 $(CARGO) test --test cli -- killed_at_random fault_storm --nocapture --test-threads 1
+	INFINI_RACE_TRIALS=100 $(CARGO) test --test cli -- commit_racing_two_gc_runs --nocapture --test-threads 1
+	INFINI_SCHED_TRIALS=5000 $(CARGO) test --test engine -- no_interleaving_of_a_commit_and_two_gc_runs --nocapture

@@ -33,7 +33,7 @@ pub use engine::cache::warm::WarmNotice;
 pub use engine::chunk::{Blob, BlobReader, BlobWriter, ChunkRef, ListRef, StreamReader, WriteOptions};
 pub use engine::credentials::Key;
 pub use engine::crypto::{KdfParams, KeySlot, MasterKey, SlotInfo};
-pub use engine::db::{Commits, Infinitree};
+pub use engine::db::{build_roots, Commits, Infinitree};
 pub use engine::error::{Error, Result};
 pub use engine::fields::{Field, Index, Trace, Tracer};
 pub use engine::id::CommitId;

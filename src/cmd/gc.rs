@@ -27,6 +27,12 @@ pub struct Args {
     #[arg(long, default_value_t = infini::DEFAULT_REPACK_THRESHOLD, value_name = "PCT",
           value_parser = clap::value_parser!(u8).range(1..=100))]
     repack_threshold: u8,
+    /// Drop the claims of commits in progress recorded in the gc ref first. A commit claims the packs it is about
+    /// to publish and releases the claim when done; a commit killed in between leaves its claim, which keeps those
+    /// packs. Only use this while no commit is running: a commit whose claim is dropped may publish pointers into
+    /// packs this run condemns.
+    #[arg(long)]
+    drop_claims: bool,
 }
 
 impl Args {
@@ -45,6 +51,7 @@ impl Args {
                 min_age_secs: min_age.as_secs(),
                 repack_threshold: self.repack_threshold,
                 dry_run: self.dry_run,
+                drop_claims: self.drop_claims,
                 progress: bar.sink(),
             },
         )?;
@@ -66,6 +73,30 @@ impl Args {
                 output::bytes(plan.delete_bytes)
             ),
         );
+        if plan.forward_tables_deleted > 0 {
+            output::info(
+                ctx,
+                format!("{verb} delete {} forwarding table(s) no forward names", plan.forward_tables_deleted),
+            );
+        }
+        let freed = if self.dry_run { "would free" } else { "freed" };
+        output::info(ctx, format!("{freed} {}", output::bytes(plan.freed_bytes)));
+        if plan.claims_dropped > 0 {
+            output::info(
+                ctx,
+                format!("dropped {} claim(s) of commits in progress (--drop-claims)", plan.claims_dropped),
+            );
+        }
+        if plan.claimed_packs > 0 {
+            output::info(
+                ctx,
+                format!(
+                    "kept {} unreachable pack(s) claimed by {} commit(s) in progress (a commit that was killed leaves \
+                     its claim: see --drop-claims)",
+                    plan.claimed_packs, plan.claims
+                ),
+            );
+        }
         if plan.too_young > 0 {
             output::info(
                 ctx,
@@ -79,14 +110,16 @@ impl Args {
             output::info(
                 ctx,
                 format!(
-                    "{verb} repack {} mostly-garbage pack(s), {} (moved {} live chunk(s), {}, into {} new pack(s)); \
-                     they are deleted once condemned for over {}",
+                    "{verb} repack {} mostly-garbage pack(s), {} (moved {} live chunk(s), {}, into {} new pack(s), {}); \
+                     they are deleted once condemned for over {}, freeing {}",
                     plan.repack.len(),
                     output::bytes(plan.repack_bytes),
                     plan.moved_chunks,
                     output::bytes(plan.moved_bytes),
                     plan.new_packs.len(),
-                    self.grace
+                    output::bytes(plan.new_pack_bytes),
+                    self.grace,
+                    output::bytes(plan.repack_bytes.saturating_sub(plan.new_pack_bytes))
                 ),
             );
         }

@@ -66,7 +66,7 @@ impl Repository {
     /// overlapping changes fail with [`Error::MergeConflict`] and nothing is committed. This is
     /// [`Infinitree::commit`] for an index that is not bound to a branch.
     pub fn commit_index(&self, branch: &str, message: &str, index: &dyn Index) -> Result<CommitInfo> {
-        self.commit(branch, message, &mut |parent| build_roots(self, index, parent))
+        self.commit_on(branch, message, None, Some(index), &mut |parent| build_roots(self, index, parent))
     }
 
     /// [`Repository::commit_index`] for changes made on `base`, the commit `index` was loaded from (`None`: on
@@ -79,7 +79,7 @@ impl Repository {
         index: &dyn Index,
         base: Option<&CommitInfo>,
     ) -> Result<CommitInfo> {
-        self.commit_on(branch, message, base, &mut |parent| build_roots(self, index, parent))
+        self.commit_on(branch, message, base, Some(index), &mut |parent| build_roots(self, index, parent))
     }
 }
 

@@ -315,7 +315,7 @@ pub fn store_value(repo: &Repository, input: &mut dyn Read, progress: &mut dyn F
 /// Like [`claim_staged`], for every change staged in `ns` (those held in memory and the spilled ones, read as a
 /// stream: memory follows the packs pointed into, not the number of pointers).
 pub fn claim_staged_in(repo: &Repository, ns: &Namespace, gc_deletions: Option<u64>) -> Result<()> {
-    repo.claim_packs(
+    repo.verify_packs(
         &|each| {
             for change in ns.staged_iter() {
                 let (_, v) = change?;
@@ -328,18 +328,17 @@ pub fn claim_staged_in(repo: &Repository, ns: &Namespace, gc_deletions: Option<u
     )
 }
 
-/// Secure every pack that staged changes (`(key, encoded entry or None)`, as exported) point into before a commit
-/// publishes them (for a chunk of a pack gc repacked, the pack it moved to): packs garbage collection condemned are
-/// pardoned; a pack already gone (or being deleted) is
-/// [`Error::StagedDataCollected`](crate::engine::Error::StagedDataCollected) and nothing may be published.
-/// `gc_deletions`: what [`Repository::sync_dedup_index`] returned before the changes began to be staged, if known
-/// (then, unless a gc run deleted packs since, the repository is not listed).
+/// Check, before a commit starts building, that no pack staged changes (`(key, encoded entry or None)`, as
+/// exported) point into (for a chunk of a pack gc repacked, the pack it moved to) is being deleted by gc: otherwise
+/// [`Error::StagedDataCollected`](crate::engine::Error::StagedDataCollected) and nothing may be published. The
+/// commit itself then checks that each is stored, whatever removed it, and claims them, so that gc keeps them until
+/// its ref swap is done (see [`Repository::commit_index_on`]). `gc_deletions` is no longer needed (every pack is checked) and is ignored.
 pub fn claim_staged(
     repo: &Repository,
     changes: &[(Vec<u8>, Option<Vec<u8>>)],
     gc_deletions: Option<u64>,
 ) -> Result<()> {
-    repo.claim_packs(
+    repo.verify_packs(
         &|each| {
             for (_, v) in changes {
                 let Some(v) = v else { continue };

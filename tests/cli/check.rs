@@ -71,11 +71,17 @@ fn commit_behind_the_cli(env: &Env, entries: Vec<(String, infini::namespace::Ent
     use std::sync::Arc;
     let backend = Arc::new(infini::backends::DirBackend::new(env.repo_dir()).unwrap());
     let repo = Arc::new(Repository::open(backend, PASSWORD.as_bytes(), StoreOptions::default()).unwrap());
-    let mut main = Infinitree::<NamespaceIndex>::open(repo.clone(), "main").unwrap();
+    let main = Infinitree::<NamespaceIndex>::open(repo.clone(), "main").unwrap();
     for (k, e) in entries {
         main.index().ns.insert(k, e);
     }
-    main.commit("written behind the command line's back").unwrap();
+    // `Repository::commit` with its own build claims only the commit's pack (it declares no fields to trace), so
+    // it publishes pointers to nowhere where `Infinitree::commit` would refuse them.
+    let index = main.index();
+    repo.commit("main", "written behind the command line's back", &mut |parent| {
+        infini::build_roots(&repo, index, parent)
+    })
+    .unwrap();
     repo.flush().unwrap();
 }
 

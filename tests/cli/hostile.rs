@@ -123,10 +123,10 @@ fn changed_public_header_is_detected_once_the_key_is_known() {
 fn repository_of_another_format_version_names_both_versions() {
     let env = Env::init();
     let mut h = read_header(&env);
-    *map_get_mut(&mut h, "version") = Value::Integer(5.into());
+    *map_get_mut(&mut h, "version") = Value::Integer(6.into());
     write_meta(&env.repo_dir().join("config"), MAGIC, &h);
     let out = env.fails_with(10, ["ls"]);
-    assert!(out.stderr.contains("version 5") && out.stderr.contains("version 6"), "{out}");
+    assert!(out.stderr.contains("version 6") && out.stderr.contains("version 7"), "{out}");
 }
 
 #[test]
@@ -178,8 +178,15 @@ fn ref_at_the_last_generation_fails_cleanly_and_keeps_staged_changes() {
     let env = Env::init();
     env.put("a", b"1");
     let first = env.commit("one");
-    let dirs = ref_dirs(&env);
-    assert_eq!(dirs.len(), 1);
+    // The branch's ref: not the gc ref, which gc writes (and every commit's claim).
+    let newest = || -> Vec<(PathBuf, u64)> {
+        ref_dirs(&env).into_iter().map(|d| (d.clone(), generations(&d).last().copied().unwrap_or(0))).collect()
+    };
+    let before = newest();
+    env.ok(["gc"]);
+    let gc: Vec<PathBuf> = newest().into_iter().filter(|d| !before.contains(d)).map(|(d, _)| d).collect();
+    let dirs: Vec<PathBuf> = ref_dirs(&env).into_iter().filter(|d| !gc.contains(d)).collect();
+    assert_eq!((gc.len(), dirs.len()), (1, 1));
     let gens = generations(&dirs[0]);
     let cur = dirs[0].join(format!("{:020}", gens.last().unwrap()));
     std::fs::copy(&cur, dirs[0].join(format!("{:020}", u64::MAX))).unwrap();

@@ -11,6 +11,7 @@ mod docs;
 mod endpoints;
 mod errors;
 mod gc;
+mod gc_protocol;
 mod hardening;
 mod history;
 mod hostile;

@@ -8,6 +8,7 @@ mod concurrency;
 mod crash;
 mod errors;
 mod gc;
+mod gc_race;
 mod progress;
 mod read_modify_write;
 #[cfg(feature = "s3")]

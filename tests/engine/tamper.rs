@@ -139,17 +139,21 @@ fn swapping_objects_is_detected() {
 #[test]
 fn tampered_refs_are_integrity_errors() {
     let f = fixture();
+    // The branch's ref, and the gc ref (the commit's claim wrote it): both tampered with.
     let refs = f.backend.list_refs().unwrap();
-    assert_eq!(refs.len(), 1);
-    let (data, v) = f.backend.read_ref(&refs[0]).unwrap().unwrap();
-    let mut bad = data.clone();
-    bad[100] ^= 1;
-    f.backend.swap_ref(&refs[0], Some(&v), &bad).unwrap();
+    assert_eq!(refs.len(), 2);
+    for r in &refs {
+        let (data, v) = f.backend.read_ref(r).unwrap().unwrap();
+        let mut bad = data.clone();
+        bad[100] ^= 1;
+        f.backend.swap_ref(r, Some(&v), &bad).unwrap();
+    }
     let repo =
         Repository::with_key(f.backend.clone(), MasterKey::from_bytes(f.master), StoreOptions::default()).unwrap();
     assert!(matches!(repo.branch("main"), Err(Error::Integrity { .. })));
     // Resolving the branch as a revision reports the damage instead of "no such revision".
     assert!(matches!(repo.resolve("main", None), Err(Error::Integrity { .. })));
+    assert!(matches!(repo.sync_dedup_index(), Err(Error::Integrity { .. })), "the gc ref does not authenticate");
 }
 
 #[test]

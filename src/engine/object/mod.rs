@@ -215,6 +215,17 @@ impl PackBuilder {
             + LOCATOR_LEN
     }
 
+    /// Bytes a pack of `bytes` sealed chunk bytes in `entries` chunks needs at most before padding.
+    pub fn estimate(bytes: usize, entries: usize) -> usize {
+        bytes + entries * TABLE_ENTRY_MAX + SEAL_OVERHEAD + 16 + LOCATOR_LEN
+    }
+
+    /// Whether a sealed chunk of `len` bytes still fits in size class `cap` (always, in an empty pack: a chunk fits
+    /// in the largest class).
+    pub fn fits_within(&self, len: usize, cap: usize) -> bool {
+        self.is_empty() || self.finished_len(len, 1) <= cap.min(MAX_PACK)
+    }
+
     /// Whether a sealed chunk of `len` bytes still fits in the largest class.
     pub fn fits(&self, len: usize) -> bool {
         self.finished_len(len, 1) <= MAX_PACK

@@ -111,23 +111,47 @@ impl Repository {
         message: &str,
         build: &mut dyn FnMut(Option<&CommitInfo>) -> Result<IndexRoots>,
     ) -> Result<CommitInfo> {
-        self.commit_on(branch, message, None, build)
+        self.commit_on(branch, message, None, None, build)
     }
 
     /// [`Repository::commit`] of changes made on `base`: when the branch does not exist (deleted, or its ref
     /// gone), the commit builds on `base` and creates the branch again, so a branch with history never starts over
     /// from nothing.
+    ///
+    /// Before the ref swap, the commit claims (see [`Repository::claim_packs`]) every pack its new commit points
+    /// into beyond its parent — traced through `fields`; without them, only the commit's own pack — so that gc
+    /// deletes nothing a commit is about to publish; the claim is removed once the swap is won or the commit
+    /// fails.
     pub(crate) fn commit_on(
         &self,
         branch: &str,
         message: &str,
         base: Option<&CommitInfo>,
+        fields: Option<&dyn crate::engine::fields::Index>,
         build: &mut dyn FnMut(Option<&CommitInfo>) -> Result<IndexRoots>,
     ) -> Result<CommitInfo> {
         Self::check_branch_name(branch)?;
         if message.len() > MESSAGE_MAX {
             return Err(Error::too_large("the commit message", message.len(), MESSAGE_MAX));
         }
+        // One claim for every attempt, grown by each, removed once the commit is published or has failed. One left
+        // behind (the process died, the store kept failing) only keeps packs from gc: a gc run drops it once it
+        // finds the commit reachable (or `gc --drop-claims`).
+        let claim = super::gc::ClaimToken::new();
+        let r = self.commit_attempts(branch, message, base, fields, build, claim);
+        let _ = self.release_claim(claim);
+        r
+    }
+
+    fn commit_attempts(
+        &self,
+        branch: &str,
+        message: &str,
+        base: Option<&CommitInfo>,
+        fields: Option<&dyn crate::engine::fields::Index>,
+        build: &mut dyn FnMut(Option<&CommitInfo>) -> Result<IndexRoots>,
+        claim: super::gc::ClaimToken,
+    ) -> Result<CommitInfo> {
         let mut attempt = 0u32;
         loop {
             // The ref as stored: a deleted branch's marker is replaced by the value that creates it again.
@@ -145,8 +169,18 @@ impl Repository {
                 host: hostname(),
             };
             let ptr = self.write_commit(&commit)?;
+            // Durable first, then claimed (a claim checks that every pack exists), then published.
+            self.store.flush()?;
+            let info = CommitInfo { ptr, commit };
+            self.claim_packs(claim, Some(info.ptr), &|each| {
+                each(&info.ptr)?;
+                match fields {
+                    Some(fields) => self.trace_commit(fields, &info, parent.as_ref(), &mut |p, _| each(p)).map(|_| ()),
+                    None => Ok(()),
+                }
+            })?;
             if self.move_ref(branch, current.as_ref(), &ptr)?.is_some() {
-                return Ok(CommitInfo { ptr, commit });
+                return Ok(info);
             }
             attempt += 1;
             if attempt >= MAX_COMMIT_ATTEMPTS {

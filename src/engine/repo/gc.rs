@@ -25,10 +25,14 @@
 //! deleted.
 
 use super::meta::{pad_for_seal, unpad_meta};
+use super::refs::{short, Branch, RefChanged};
+use super::seen::SeenRef;
 use super::Repository;
 use crate::engine::backend::{Backend, BackendError, RefVersion};
 use crate::engine::crypto::{now_secs, Keys, Kind};
 use crate::engine::fields::Index;
+use crate::engine::format::{MAX_PACK, PACK_CLASSES};
+use crate::engine::id::ChunkId;
 use crate::engine::id::ObjectId;
 use crate::engine::object::forward::{
     forward_name, parse_forward_name, ForwardRef, ForwardTable, Forwards, Moved, MAX_TABLE_ENTRIES,
@@ -61,6 +65,10 @@ pub struct GcOptions {
     pub repack_threshold: u8,
     /// Only compute the plan.
     pub dry_run: bool,
+    /// Drop every claim of a commit in progress first (see [`GcPlan::claims`]): for claims left behind by commits
+    /// that died between claiming and releasing. Unsafe while a commit is running: it may then publish pointers
+    /// into packs this run condemns.
+    pub drop_claims: bool,
     /// Where progress goes: phases `mark` (commits), `condemn` (packs) and `delete` (packs).
     pub progress: ProgressSink,
 }
@@ -72,6 +80,7 @@ impl Default for GcOptions {
             min_age_secs: DEFAULT_MIN_AGE_SECS,
             repack_threshold: DEFAULT_REPACK_THRESHOLD,
             dry_run: false,
+            drop_claims: false,
             progress: ProgressSink::none(),
         }
     }
@@ -111,11 +120,114 @@ pub struct GcPlan {
     pub forward_tables_deleted: usize,
     /// Unreachable packs left alone because the storage wrote them less than the minimum age ago.
     pub too_young: usize,
+    /// Bytes this run deleted (or would delete, in a dry run): packs and forwarding tables.
+    pub freed_bytes: u64,
+    /// Bytes of the new packs written by repacking (the repacked packs' bytes less this is what their deletion
+    /// frees).
+    pub new_pack_bytes: u64,
+    /// Claims of commits in progress found in the gc ref (after `drop_claims`).
+    pub claims: usize,
+    /// Claims dropped by `drop_claims`.
+    pub claims_dropped: usize,
+    /// Unreachable packs kept because a commit in progress claims them.
+    pub claimed_packs: usize,
+    /// The size class new packs of a repack are filled up to.
+    #[serde(skip)]
+    repack_cap: usize,
+}
+
+/// Take a run's decisions `mine` (made on gc ref `read`) onto `newer`, the gc ref that made its swap fail, when
+/// `newer` differs from `read` only by what commits' claims do: claims added, grown or released, the packs they
+/// pardon, the forwards they mark used. Then every pack a claim of `newer` holds is pardoned and taken out of
+/// `to_delete` (those claims were checked against a gc ref without this run's `deleting`), and `mine` carries
+/// `newer`'s claims. A claim made and released since `read` is seen by what it pardoned and marked used, which is
+/// pardoned and kept here too; anything else it covers this run at most condemns, and the next run's mark sees its
+/// commit. `false` (the run must not swap) for any other change, or when this run dropped a forward a claim relies
+/// on.
+fn rebase_on_claims(read: &GcState, newer: &GcState, mine: &mut GcState, to_delete: &mut Vec<ObjectId>) -> bool {
+    let same = newer.deleting == read.deleting
+        && newer.deletions == read.deletions
+        && newer.traced == read.traced
+        && newer.orphan_tables == read.orphan_tables
+        && newer.forwarded.len() == read.forwarded.len()
+        && newer.forwarded.iter().all(|(o, f)| read.forwarded.get(o).is_some_and(|r| r.table == f.table))
+        && newer.packs.iter().all(|(p, t)| read.packs.get(p) == Some(t));
+    if !same {
+        return false;
+    }
+    // Claims this run dropped (their commit found reachable) stay dropped unless a commit changed them since.
+    let dropped: HashSet<&ObjectId> = read.claims.keys().filter(|k| !mine.claims.contains_key(k)).collect();
+    mine.claims = newer
+        .claims
+        .iter()
+        .filter(|(k, c)| !dropped.contains(k) || read.claims.get(k).is_some_and(|r| r.commit != c.commit))
+        .map(|(k, c)| (*k, c.clone()))
+        .collect();
+    for c in mine.claims.values() {
+        for f in &c.forwards {
+            match mine.forwarded.get_mut(f) {
+                Some(fr) => fr.unused_since = None,
+                None if read.forwarded.contains_key(f) => return false,
+                None => {}
+            }
+        }
+    }
+    // A claim made and released since `read` (its commit published, perhaps after this run's mark) left traces:
+    // the condemned packs it pardoned, the forwards it marked used. Those packs are pardoned here too (a later
+    // run's mark sees the commit), those forwards kept.
+    for (o, f) in &newer.forwarded {
+        if f.unused_since.is_none() && read.forwarded.get(o).is_some_and(|r| r.unused_since.is_some()) {
+            match mine.forwarded.get_mut(o) {
+                Some(fr) => fr.unused_since = None,
+                None => return false,
+            }
+        }
+    }
+    let mut held: HashSet<ObjectId> = mine.claims.values().flat_map(|c| c.packs.iter().copied()).collect();
+    held.extend(read.packs.keys().filter(|p| !newer.packs.contains_key(p)));
+    mine.packs.retain(|p, _| !held.contains(p));
+    mine.deleting.retain(|p| !held.contains(p));
+    to_delete.retain(|p| !held.contains(p));
+    mine.seq = newer.seq;
+    true
+}
+
+/// The size class (of [`PACK_CLASSES`]) up to which to fill new packs with sealed chunks of `lens`, in order, so
+/// that they take the fewest bytes (ties: the larger class, fewer objects), and those bytes. A chunk larger than
+/// the class gets a pack of its own.
+pub(crate) fn best_pack_cap(lens: &[usize]) -> (usize, u64) {
+    let class_of = |needed: usize| PACK_CLASSES.iter().copied().find(|&c| c >= needed).unwrap_or(needed) as u64;
+    let mut best = (MAX_PACK, u64::MAX);
+    for &cap in PACK_CLASSES.iter().rev() {
+        let mut total = 0u64;
+        let mut open: Option<(usize, usize)> = None;
+        for &len in lens {
+            let grown = open.map(|(b, n)| (b + len, n + 1)).unwrap_or((len, 1));
+            if open.is_some() && PackBuilder::estimate(grown.0, grown.1) > cap {
+                let (b, n) = open.take().unwrap_or_default();
+                total += class_of(PackBuilder::estimate(b, n));
+                open = Some((len, 1));
+            } else {
+                open = Some(grown);
+            }
+        }
+        if let Some((b, n)) = open {
+            total += class_of(PackBuilder::estimate(b, n));
+        }
+        if total < best.1 {
+            best = (cap, total);
+        }
+    }
+    best
 }
 
 /// What the gc ref holds.
-#[derive(Default, Debug, Serialize, Deserialize)]
+#[derive(Clone, Default, Debug, Serialize, Deserialize)]
 pub(crate) struct GcState {
+    /// One more on every change of the gc ref (0 in a ref written before the field existed): a workspace that saw
+    /// sequence `n` refuses a gc ref below `n`, or at `n` with other contents (see [`Repository::check_gc_seen`]).
+    #[serde(default)]
+    seq: u64,
     /// pack -> when it was condemned (seconds since the epoch).
     packs: BTreeMap<ObjectId, u64>,
     /// Packs a gc run decided to delete (recorded before it deletes them): no commit may claim them any more.
@@ -127,21 +239,78 @@ pub(crate) struct GcState {
     /// Repacked packs -> the forwarding table saying where their live chunks went.
     #[serde(default)]
     pub(crate) forwarded: BTreeMap<ObjectId, ForwardRef>,
+    /// Branch -> the state of its ref the last gc run traced: a branch now behind it (a lower sequence, the same
+    /// sequence with another head, or gone without a deletion marker) makes every gc run refuse.
+    #[serde(default)]
+    traced: BTreeMap<String, Traced>,
+    /// Claims of commits in progress (a random token each): the packs their new commit points into, and the
+    /// forwards it relies on. gc neither condemns, repacks nor deletes a claimed pack, nor drops a claimed forward,
+    /// until the commit removes its claim (after its ref swap, won or lost).
+    #[serde(default)]
+    claims: BTreeMap<ObjectId, Claim>,
+    /// Forwarding tables no forward names -> since when (storage time): deleted a grace period later.
+    #[serde(default)]
+    orphan_tables: BTreeMap<ObjectId, u64>,
 }
+
+/// A branch's ref as gc traced it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Traced {
+    seq: u64,
+    head: ChunkPointer,
+}
+
+/// What one commit in progress claims (see [`GcState::claims`]).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct Claim {
+    /// The commit about to be published: once a gc run finds it reachable, the claim has done its work and that run
+    /// drops it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    commit: Option<ChunkPointer>,
+    packs: BTreeSet<ObjectId>,
+    #[serde(default)]
+    forwards: BTreeSet<ObjectId>,
+    /// When the claim was made (the claiming host's clock; shown, never acted on).
+    #[serde(default)]
+    at: u64,
+}
+
+/// A commit's claim on the packs it is about to publish pointers into (see [`Repository::claim_packs`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ClaimToken(ObjectId);
+
+impl ClaimToken {
+    /// A new claim's token.
+    pub(crate) fn new() -> Self {
+        Self(ObjectId::random())
+    }
+}
+
+/// Name under which a workspace's last seen states (see [`super::seen`]) keep the gc ref's: not a valid branch
+/// name, so it never collides with one.
+pub(crate) const SEEN_GC: &str = GC_REF;
 
 /// Decode the plaintext of the gc ref (after authentication and unpadding).
 pub(crate) fn decode_gc_state(body: &[u8]) -> Result<GcState> {
     ciborium::from_reader(body).map_err(|e| Error::corrupt("gc ref", e))
 }
 
-/// Read, authenticate and decode the gc ref (an empty state when there is none).
-pub(crate) fn read_gc_state(backend: &dyn Backend, keys: &Keys) -> Result<(GcState, Option<RefVersion>)> {
+/// Read, authenticate and decode the gc ref (an empty state when there is none), with a digest of its plaintext.
+fn read_gc_ref(backend: &dyn Backend, keys: &Keys) -> Result<Option<(GcState, RefVersion, [u8; 32])>> {
     let name = keys.ref_name(GC_REF);
-    let Some((sealed, version)) = backend.read_ref(&name)? else { return Ok((GcState::default(), None)) };
+    let Some((sealed, version)) = backend.read_ref(&name)? else { return Ok(None) };
     let plain =
         keys.open(Kind::Ref, name.as_bytes(), &sealed).map_err(|_| Error::integrity("gc ref does not authenticate"))?;
     let body = unpad_meta(&plain).ok_or_else(|| Error::integrity("gc ref is truncated"))?;
-    Ok((decode_gc_state(body)?, Some(version)))
+    Ok(Some((decode_gc_state(body)?, version, *blake3::hash(body).as_bytes())))
+}
+
+/// Read, authenticate and decode the gc ref (an empty state when there is none).
+pub(crate) fn read_gc_state(backend: &dyn Backend, keys: &Keys) -> Result<(GcState, Option<RefVersion>)> {
+    Ok(match read_gc_ref(backend, keys)? {
+        Some((s, v, _)) => (s, Some(v)),
+        None => (GcState::default(), None),
+    })
 }
 
 fn encode_gc_state(state: &GcState) -> Vec<u8> {
@@ -150,8 +319,27 @@ fn encode_gc_state(state: &GcState) -> Vec<u8> {
     body
 }
 
+/// The last seen state of the gc ref, as a workspace keeps it: its sequence, and the digest of its plaintext in
+/// the place of a head's chunk id.
+fn seen_gc(seq: u64, digest: [u8; 32]) -> SeenRef {
+    SeenRef {
+        seq,
+        head: ChunkPointer { object: ObjectId::default(), offset: 0, len: 0, id: ChunkId(digest) },
+        deleted: false,
+    }
+}
+
+/// Packs a claim probes one by one for existence; more are checked against one listing.
+const PROBE_AT_MOST: usize = 64;
+
 /// Attempts [`Repository::claim_packs`] makes against concurrent gc runs before giving up.
 const CLAIM_ATTEMPTS: u32 = 50;
+
+/// A short random pause after a lost compare-and-swap of the gc ref, longer with every attempt.
+fn backoff(attempt: u32) {
+    let ms = rand::random::<u64>() % (2 * u64::from(attempt.min(25)) + 1);
+    std::thread::sleep(std::time::Duration::from_millis(ms));
+}
 
 /// Calls its argument with each of a set of chunk pointers (see [`Repository::claim_packs`]).
 pub(crate) type PointerSource<'a> = dyn Fn(&mut dyn FnMut(&ChunkPointer) -> Result<()>) -> Result<()> + 'a;
@@ -161,83 +349,234 @@ impl Repository {
         self.store().keys().ref_name(GC_REF)
     }
 
+    /// Read the gc ref, checked against the last state of it this reader saw (when it keeps any, see
+    /// [`Repository::watch_refs`]): see [`Repository::check_gc_seen`].
     fn read_condemned(&self) -> Result<(GcState, Option<RefVersion>)> {
-        read_gc_state(self.backend(), self.store().keys())
+        let _reading = self.seen.as_ref().map(|s| s.reading.lock().expect("seen refs lock"));
+        let cur = read_gc_ref(self.backend(), self.store().keys())?;
+        self.check_gc_seen(cur.as_ref().map(|(s, _, d)| (s.seq, *d)))?;
+        Ok(match cur {
+            Some((s, v, _)) => (s, Some(v)),
+            None => (GcState::default(), None),
+        })
     }
 
-    /// Make sure every chunk `pointers` yields (those staged changes point at) is stored and will not be deleted,
-    /// before a commit publishes pointers to them. Each pointer is first resolved through the forwards of repacked
-    /// packs (a pointer into a repacked pack is fine as long as its forward exists; readers follow it); the packs the
-    /// chunks then live in are claimed: packs condemned by gc are pardoned, and forwards marked unused are marked
-    /// used again (a compare-and-swap on the gc ref, so a concurrent gc either sees the claim or makes this fail
-    /// and retry). A pack that is gone, or that a gc run has already decided to delete, is an error and nothing may
-    /// be published.
-    ///
-    /// `pointers` calls its argument with every pointer, and may be called more than once: memory follows the packs
-    /// pointed into (and the pointers into repacked packs), not the number of pointers.
-    ///
-    /// `gc_deletions` is what [`Repository::sync_dedup_index`] returned before the changes were staged, if known:
-    /// when no gc run has deleted anything since, the packs are known to be there and the repository is not listed.
-    pub(crate) fn claim_packs(&self, pointers: &PointerSource<'_>, gc_deletions: Option<u64>) -> Result<()> {
+    /// Compare the gc ref as read (`None`: absent; else its sequence and digest) with the last state seen: a gc ref
+    /// that went back to a lower sequence, holds other contents at the sequence seen, or is gone is an integrity
+    /// error, so that neither gc nor a commit's claim acts on a replayed, rolled-back or deleted gc ref. A newer
+    /// state is recorded.
+    fn check_gc_seen(&self, cur: Option<(u64, [u8; 32])>) -> Result<()> {
+        let Some(seen) = &self.seen else { return Ok(()) };
+        let Some(last) = seen.get(SEEN_GC) else {
+            return match cur {
+                Some((seq, d)) => seen.advance(SEEN_GC, &seen_gc(seq, d)),
+                None => Ok(()),
+            };
+        };
+        let refuse = |why: String| {
+            Err(Error::integrity(format!(
+                "the gc ref {why}; this workspace last saw sequence {}. Nothing was changed: gc and commits refuse to \
+                 act on it (restore the newest gc ref, or remove .infini/seen-refs to trust it as it is)",
+                last.seq
+            )))
+        };
+        match cur {
+            None => refuse("is gone (deleted)".into()),
+            Some((seq, _)) if seq < last.seq => {
+                refuse(format!("went back to sequence {seq}: an older gc ref restored or replayed"))
+            }
+            Some((seq, d)) if seq == last.seq && d != last.head.id.0 => {
+                refuse(format!("was replaced: sequence {seq} holds other contents than seen"))
+            }
+            Some((seq, d)) => seen.advance(SEEN_GC, &seen_gc(seq, d)),
+        }
+    }
+
+    /// Compare-and-swap the gc ref from `version` to `state`, one sequence number on. `Ok(None)`: another writer
+    /// changed it first.
+    fn write_gc_state(&self, state: &mut GcState, version: Option<&RefVersion>) -> Result<Option<RefVersion>> {
+        state.seq = state.seq.checked_add(1).ok_or_else(|| Error::integrity("gc ref sequence number exhausted"))?;
+        let name = self.gc_ref_name();
+        let body = encode_gc_state(state);
+        let sealed = self.store().keys().seal(Kind::Ref, name.as_bytes(), &pad_for_seal(&body));
+        match self.backend().swap_ref(&name, version, &sealed) {
+            Ok(v) => {
+                if let Some(seen) = &self.seen {
+                    seen.advance(SEEN_GC, &seen_gc(state.seq, *blake3::hash(&body).as_bytes()))?;
+                }
+                Ok(Some(v))
+            }
+            Err(BackendError::PreconditionFailed { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Check that no gc run has decided to delete a chunk `pointers` yields (those staged changes point at),
+    /// without claiming anything: the early check of a commit, before it builds anything (the commit itself
+    /// claims, and checks that every pack is stored: see [`Repository::claim_packs`]). `_gc_deletions` is no longer needed: every pack
+    /// is checked, whatever removed it.
+    pub(crate) fn verify_packs(&self, pointers: &PointerSource<'_>, _gc_deletions: Option<u64>) -> Result<()> {
+        let (state, _) = self.read_condemned()?;
+        let (packs, _) = self.resolve_claimed(pointers, &state)?;
+        // Only what gc decided: the claim probes that each pack is stored.
+        match packs.iter().find(|p| state.deleting.contains(p)) {
+            Some(p) => Err(Error::StagedDataCollected { pack: object_name(p) }),
+            None => Ok(()),
+        }
+    }
+
+    /// The packs `pointers` point into once resolved through the forwards of repacked packs, and the old packs whose
+    /// forwards were used.
+    fn resolve_claimed(
+        &self,
+        pointers: &PointerSource<'_>,
+        state: &GcState,
+    ) -> Result<(HashSet<ObjectId>, HashSet<ObjectId>)> {
         let mut objects = HashSet::new();
         pointers(&mut |p| {
             objects.insert(p.object);
             Ok(())
         })?;
-        if objects.is_empty() {
-            return Ok(());
+        // Only pointers into repacked packs need resolving, one by one; the others stay where they are.
+        let forwarded: HashSet<ObjectId> =
+            objects.iter().filter(|o| state.forwarded.contains_key(o)).copied().collect();
+        let mut packs: HashSet<ObjectId> = objects.difference(&forwarded).copied().collect();
+        let mut used = HashSet::new();
+        if !forwarded.is_empty() {
+            let fw = Forwards::load(self.backend(), self.store().keys(), &state.forwarded, forwarded.clone())?;
+            pointers(&mut |p| {
+                if forwarded.contains(&p.object) {
+                    packs.insert(
+                        fw.resolve(p, &mut |o| {
+                            used.insert(o);
+                        })?
+                        .object,
+                    );
+                }
+                Ok(())
+            })?;
         }
-        let name = self.gc_ref_name();
-        for _ in 0..CLAIM_ATTEMPTS {
-            let (mut condemned, version) = self.read_condemned()?;
-            // Only pointers into repacked packs need resolving, one by one; the others stay where they are.
-            let forwarded: HashSet<ObjectId> =
-                objects.iter().filter(|o| condemned.forwarded.contains_key(o)).copied().collect();
-            let mut packs: HashSet<ObjectId> = objects.difference(&forwarded).copied().collect();
-            let mut used = HashSet::new();
-            if !forwarded.is_empty() {
-                let fw = Forwards::load(self.backend(), self.store().keys(), &condemned.forwarded, forwarded.clone())?;
-                pointers(&mut |p| {
-                    if forwarded.contains(&p.object) {
-                        packs.insert(
-                            fw.resolve(p, &mut |o| {
-                                used.insert(o);
-                            })?
-                            .object,
-                        );
+        Ok((packs, used))
+    }
+
+    /// Fail with [`Error::StagedDataCollected`] when one of `packs` is being deleted by gc, or is not stored
+    /// (whatever removed it). Packs not yet uploaded by this store are fine; `probed` remembers packs found stored.
+    /// A few packs are probed one by one (a one-byte read each), more against one listing.
+    fn find_lost(&self, packs: &HashSet<ObjectId>, state: &GcState, probed: &mut HashSet<ObjectId>) -> Result<()> {
+        if let Some(p) = packs.iter().find(|p| state.deleting.contains(p)) {
+            return Err(Error::StagedDataCollected { pack: object_name(p) });
+        }
+        let unknown: Vec<ObjectId> =
+            packs.iter().filter(|p| !probed.contains(p) && !self.store().is_pending(p)).copied().collect();
+        if unknown.len() <= PROBE_AT_MOST {
+            for p in unknown {
+                match self.backend().read_range(&object_name(&p), 0, 1) {
+                    Ok(_) => {
+                        probed.insert(p);
                     }
-                    Ok(())
-                })?;
-            }
-            let mut lost = packs.iter().find(|p| condemned.deleting.contains(p)).copied();
-            if lost.is_none() && gc_deletions != Some(condemned.deletions) {
-                let present: HashSet<ObjectId> =
-                    self.backend().list("objects/")?.iter().filter_map(|o| parse_object_name(&o.name)).collect();
-                lost = packs.iter().find(|p| !present.contains(p) && !self.store().is_pending(p)).copied();
-            }
-            if let Some(p) = lost {
-                return Err(Error::StagedDataCollected { pack: object_name(&p) });
-            }
-            let before = condemned.packs.len();
-            condemned.packs.retain(|id, _| !packs.contains(id));
-            let mut changed = condemned.packs.len() != before;
-            for o in &used {
-                if let Some(f) = condemned.forwarded.get_mut(o) {
-                    changed |= f.unused_since.take().is_some();
+                    Err(e) if e.is_not_found() => return Err(Error::StagedDataCollected { pack: object_name(&p) }),
+                    Err(e) => return Err(e.into()),
                 }
             }
-            if !changed {
-                return Ok(());
-            }
-            let sealed =
-                self.store().keys().seal(Kind::Ref, name.as_bytes(), &pad_for_seal(&encode_gc_state(&condemned)));
-            match self.backend().swap_ref(&name, version.as_ref(), &sealed) {
-                Ok(_) => return Ok(()),
-                Err(BackendError::PreconditionFailed { .. }) => continue,
-                Err(e) => return Err(e.into()),
+        } else {
+            let present: HashSet<ObjectId> =
+                self.backend().list("objects/")?.iter().filter_map(|o| parse_object_name(&o.name)).collect();
+            for p in unknown {
+                if !present.contains(&p) && !self.store().is_pending(&p) {
+                    return Err(Error::StagedDataCollected { pack: object_name(&p) });
+                }
+                probed.insert(p);
             }
         }
+        Ok(())
+    }
+
+    /// Claim every pack `pointers` point into (resolved through the forwards of repacked packs) before a commit
+    /// publishes `commit`: one compare-and-swap of the gc ref records the claim under `token` (the packs, and the
+    /// forwards used; a claim already under `token`, from an earlier attempt of the same commit, grows by them and
+    /// names the new commit), pardons the packs gc condemned and marks the forwards used. No gc run condemns,
+    /// repacks or deletes a claimed pack or drops a claimed forward while the claim stands. The commit removes it
+    /// with [`Repository::release_claim`] once published (or failed); a gc run that finds the claim's commit
+    /// reachable drops one left behind (everything it covers is reachable through the commit). A pack that is gone (whatever
+    /// removed it), or that a gc run has already decided to delete, is an error and nothing is claimed.
+    ///
+    /// The compare-and-swap orders the claim against every gc run: a run that read the gc ref before the claim
+    /// either swapped before it (its condemnations are pardoned, its `deleting` record is seen here) or finds the
+    /// claim when its own swap fails (see [`Repository::gc`]); a run that reads the gc ref after it sees the claim.
+    /// See design.md, *Commits and gc*.
+    ///
+    /// `pointers` calls its argument with every pointer, and may be called more than once: memory follows the packs
+    /// pointed into (and the pointers into repacked packs), not the number of pointers.
+    pub(crate) fn claim_packs(
+        &self,
+        token: ClaimToken,
+        commit: Option<ChunkPointer>,
+        pointers: &PointerSource<'_>,
+    ) -> Result<()> {
+        for attempt in 0..CLAIM_ATTEMPTS {
+            // Probed again on every attempt: between two reads of the gc ref a gc run may have deleted a pack and
+            // already removed it from `deleting`.
+            // The commit's own pack was just made durable by this store.
+            let mut probed: HashSet<ObjectId> = commit.iter().map(|c| c.object).collect();
+            let (mut state, version) = self.read_condemned()?;
+            let (packs, used) = self.resolve_claimed(pointers, &state)?;
+            self.find_lost(&packs, &state, &mut probed)?;
+            state.packs.retain(|id, _| !packs.contains(id));
+            for o in &used {
+                if let Some(f) = state.forwarded.get_mut(o) {
+                    f.unused_since = None;
+                }
+            }
+            let claim = state.claims.entry(token.0).or_default();
+            claim.commit = commit;
+            claim.packs.extend(packs);
+            claim.forwards.extend(used);
+            claim.at = now_secs();
+            if self.write_gc_state(&mut state, version.as_ref())?.is_some() {
+                return Ok(());
+            }
+            backoff(attempt);
+        }
         Err(Error::Conflict { what: "garbage collection kept running concurrently; commit again".into() })
+    }
+
+    /// Make what the last gc run traced of branch `name` its current state `now` (`None`: forget it): after a
+    /// rollback is accepted, gc no longer refuses because of it, and collects what the branch lost.
+    pub(crate) fn accept_traced(&self, name: &str, now: Option<SeenRef>) -> Result<()> {
+        for attempt in 0..CLAIM_ATTEMPTS {
+            let (mut state, version) = self.read_condemned()?;
+            let before = state.traced.get(name).map(|t| (t.seq, t.head));
+            let after = now.as_ref().filter(|n| !n.deleted).map(|n| (n.seq, n.head));
+            if before.is_none() || before == after {
+                return Ok(());
+            }
+            match after {
+                Some((seq, head)) => state.traced.insert(name.to_string(), Traced { seq, head }),
+                None => state.traced.remove(name),
+            };
+            if self.write_gc_state(&mut state, version.as_ref())?.is_some() {
+                return Ok(());
+            }
+            backoff(attempt);
+        }
+        Err(Error::Conflict { what: "garbage collection kept running concurrently; accept again".into() })
+    }
+
+    /// Remove a claim made by [`Repository::claim_packs`] once its commit is published or has failed. A claim that
+    /// cannot be removed (the store keeps failing, or the process dies first) keeps its packs until a gc run finds
+    /// its commit reachable, or `gc --drop-claims` (see [`GcOptions::drop_claims`]).
+    pub(crate) fn release_claim(&self, claim: ClaimToken) -> Result<()> {
+        for attempt in 0..CLAIM_ATTEMPTS {
+            let (mut state, version) = self.read_condemned()?;
+            if state.claims.remove(&claim.0).is_none() {
+                return Ok(());
+            }
+            if self.write_gc_state(&mut state, version.as_ref())?.is_some() {
+                return Ok(());
+            }
+            backoff(attempt);
+        }
+        Err(Error::Conflict { what: "garbage collection kept running concurrently; a claim was left behind".into() })
     }
 
     /// The time by the storage's own clock, in seconds since the epoch: a probe object is written, listed for the
@@ -266,21 +605,64 @@ impl Repository {
     }
 
     /// Bring the store's dedup index up to date, leaving out condemned packs. Returns how many gc runs have deleted
-    /// packs so far: keep it with changes staged from now on and pass it to
-    /// [`namespace::claim_staged`](crate::namespace::claim_staged), which then need not list the repository.
+    /// packs so far (kept by workspaces with their staged changes; no longer needed by
+    /// [`namespace::claim_staged`](crate::namespace::claim_staged), which checks every pack).
     pub fn sync_dedup_index(&self) -> Result<u64> {
         let (condemned, _) = self.read_condemned()?;
         self.store().sync_index_excluding(&condemned.packs.keys().copied().collect())?;
         Ok(condemned.deletions)
     }
 
-    /// Every chunk reachable from every branch: commits, and whatever each field of each commit reaches, traced
+    /// The branches, checked against what the last gc run traced (the gc ref's `traced`): a branch whose ref is
+    /// now behind it — a lower sequence, the same sequence with another head, or gone without a deletion marker —
+    /// is an integrity error naming it, whoever runs gc (a fresh clone included), so that a rolled-back branch is
+    /// never turned into deletions. A branch deleted through a deletion marker since is fine.
+    fn witnessed_branches(&self, state: &GcState) -> Result<Vec<Branch>> {
+        let branches = self.branches()?;
+        let by_name: HashMap<&str, &Branch> = branches.iter().map(|b| (b.name.as_str(), b)).collect();
+        for (name, t) in &state.traced {
+            let now = match by_name.get(name.as_str()) {
+                Some(b) => Some(SeenRef { seq: b.seq, head: b.head, deleted: false }),
+                None => self.read_stored(name)?.map(|s| s.state()),
+            };
+            let why = match now {
+                None => Some("its ref is gone, deleted without a deletion marker".to_string()),
+                Some(n) if n.seq > t.seq => None,
+                Some(n) if n.seq == t.seq && n.head == t.head && !n.deleted => None,
+                Some(n) if n.seq == t.seq => {
+                    Some(format!("its ref was replaced: sequence {} now holds commit {}", n.seq, short(&n.head)))
+                }
+                Some(n) => Some(format!(
+                    "its ref went back to sequence {} (commit {}), an older ref restored or replayed",
+                    n.seq,
+                    short(&n.head)
+                )),
+            };
+            if let Some(why) = why {
+                return Err(Error::corrupt(
+                    format!("branch {name}"),
+                    RefChanged {
+                        branch: name.clone(),
+                        why: format!(
+                            "{why}; gc last traced it at sequence {} (commit {}), so gc refuses to run, in every \
+                             workspace, rather than delete the commits the branch lost",
+                            t.seq,
+                            short(&t.head)
+                        ),
+                    },
+                ));
+            }
+        }
+        Ok(branches)
+    }
+
+    /// Every chunk reachable from `branches`: commits, and whatever each field of each commit reaches, traced
     /// through the fields of `index`.
-    fn mark(&self, index: &dyn Index, progress: &ProgressSink) -> Result<HashSet<ChunkPointer>> {
+    fn mark(&self, index: &dyn Index, branches: &[Branch], progress: &ProgressSink) -> Result<HashSet<ChunkPointer>> {
         progress.phase("mark", Unit::Items, None);
         let mut live = HashSet::new();
         let mut seen_commits = HashSet::new();
-        let mut queue: Vec<ChunkPointer> = self.branches()?.into_iter().map(|b| b.head).collect();
+        let mut queue: Vec<ChunkPointer> = branches.iter().map(|b| b.head).collect();
         while let Some(p) = queue.pop() {
             if !seen_commits.insert(p.id) {
                 continue;
@@ -303,15 +685,30 @@ impl Repository {
 
     /// Collect garbage (see the module documentation), tracing every commit's fields through `index`. Returns the
     /// plan; with `dry_run` nothing changes. Fails without changing anything when a commit holds a field `index`
-    /// does not declare (what it reaches cannot be known).
+    /// does not declare (what it reaches cannot be known), when the gc ref or a branch's ref is behind what was
+    /// seen or traced before, or when a branch reaches a chunk whose pack is gone with no forward covering it.
     pub fn gc(&self, index: &dyn Index, opts: &GcOptions) -> Result<GcPlan> {
         let store = self.store();
         let progress = &opts.progress;
-        let live = self.mark(index, progress)?;
-        let (mut condemned, version) = self.read_condemned()?;
+        // The gc ref is read before the branches are: a commit's claim made before this read is honoured here, and
+        // one made after it changes the gc ref, so this run's compare-and-swap fails and it deletes nothing.
+        let (mut condemned, mut version) = self.read_condemned()?;
+        let mut read = condemned.clone();
+        let branches = self.witnessed_branches(&condemned)?;
+        let live = self.mark(index, &branches, progress)?;
+        let mut plan = GcPlan::default();
+        if opts.drop_claims {
+            plan.claims_dropped = condemned.claims.len();
+            condemned.claims.clear();
+        }
+        // A claim whose commit is reachable has done its work: what it covers is reachable through the commit.
+        condemned.claims.retain(|_, c| !c.commit.is_some_and(|p| live.contains(&p)));
+        let claimed: HashSet<ObjectId> = condemned.claims.values().flat_map(|c| c.packs.iter().copied()).collect();
+        plan.claims = condemned.claims.len();
         // Where each reachable chunk lives now: a pointer into a repacked pack keeps the chunk's new place alive.
         let fw = Forwards::load_all(self.backend(), store.keys(), &condemned.forwarded)?;
-        let mut used_forwards = HashSet::new();
+        let mut used_forwards: HashSet<ObjectId> =
+            condemned.claims.values().flat_map(|c| c.forwards.iter().copied()).collect();
         let mut resolved = HashSet::new();
         for p in &live {
             resolved.insert(fw.resolve(p, &mut |o| {
@@ -325,13 +722,31 @@ impl Repository {
             live_in.entry(p.object).or_default().push(*p);
         }
         let now = self.storage_now(opts.dry_run)?;
-        let mut plan = GcPlan::default();
         let listed = self.backend().list("objects/")?;
         let present: HashSet<ObjectId> = listed.iter().filter_map(|o| parse_object_name(&o.name)).collect();
+        // A branch reaches a chunk whose pack is gone and that no forward covers: data is already lost, or the gc
+        // ref lost the forward (a replayed gc ref). Deleting anything now could only make it worse.
+        if let Some(missing) = live_bytes.keys().find(|o| !present.contains(o)) {
+            if read_gc_state(self.backend(), store.keys())?.1 != version {
+                return Err(Error::Conflict {
+                    what: "another gc or a commit changed the gc state concurrently; run gc again".into(),
+                });
+            }
+            return Err(Error::integrity(format!(
+                "pack {} holds chunks a branch reaches, yet it is gone and no forward in the gc ref covers it (the \
+                 gc ref may have been rolled back, or the pack deleted outside gc); gc refuses to run: nothing was \
+                 deleted (run `infini check`)",
+                object_name(missing)
+            )));
+        }
         // Listed before the gc ref is swapped: a table written by a concurrent run after this listing is not seen,
         // and one seen but not yet recorded belongs to a run whose swap will fail (it read the ref before ours).
-        let tables: Vec<ObjectId> =
-            self.backend().list("forward/")?.iter().filter_map(|o| parse_forward_name(&o.name)).collect();
+        let tables: Vec<(ObjectId, u64)> = self
+            .backend()
+            .list("forward/")?
+            .iter()
+            .filter_map(|o| parse_forward_name(&o.name).map(|t| (t, o.size)))
+            .collect();
         let mut to_repack: Vec<(ObjectId, u64)> = Vec::new();
         let mut repack_entries = 0usize;
         progress.phase("condemn", Unit::Items, Some(listed.len() as u64));
@@ -354,6 +769,7 @@ impl Repository {
                                 live_in.get(&id).map_or(0, Vec::len) + fw.packs.get(&id).map_or(0, |f| f.len());
                             if pct >= opts.repack_threshold
                                 && old_enough
+                                && !claimed.contains(&id)
                                 && !condemned.deleting.contains(&id)
                                 && repack_entries + entries <= MAX_TABLE_ENTRIES
                             {
@@ -363,6 +779,13 @@ impl Repository {
                                 plan.partly_garbage.push((o.name.clone(), pct));
                             }
                         }
+                    }
+                }
+                // A commit in progress is about to publish pointers into it.
+                None if claimed.contains(&id) => {
+                    plan.claimed_packs += 1;
+                    if condemned.packs.remove(&id).is_some() {
+                        plan.pardon.push(o.name.clone());
                     }
                 }
                 None if condemned.deleting.contains(&id) => {
@@ -389,8 +812,8 @@ impl Repository {
         }
         condemned.packs.retain(|id, _| present.contains(id));
         condemned.deleting.retain(|id| present.contains(id) && !live_bytes.contains_key(id));
-        // Forwards: one a reachable pointer uses (or whose old pack is still stored) stays; one unused for the
-        // grace period is dropped (a commit relying on it meanwhile marks it used again).
+        // Forwards: one a reachable pointer or a claim uses (or whose old pack is still stored) stays; one unused for
+        // the grace period is dropped (a commit relying on it meanwhile marks it used again).
         let grace = opts.grace_secs;
         let before = condemned.forwarded.len();
         condemned.forwarded.retain(|old, f| {
@@ -407,6 +830,47 @@ impl Repository {
             }
         });
         plan.forwards_dropped = before - condemned.forwarded.len();
+        // Tables no forward names: recorded the first time they are found so, deleted a grace period later.
+        let named: HashSet<ObjectId> = condemned.forwarded.values().map(|f| f.table).collect();
+        let listed_tables: HashSet<ObjectId> = tables.iter().map(|(t, _)| *t).collect();
+        condemned.orphan_tables.retain(|t, _| listed_tables.contains(t) && !named.contains(t));
+        let mut tables_to_delete = Vec::new();
+        for (t, size) in tables.iter().filter(|(t, _)| !named.contains(t)) {
+            match condemned.orphan_tables.get(t) {
+                Some(&since) if since.saturating_add(grace) <= now => tables_to_delete.push((*t, *size)),
+                Some(_) => {}
+                None => {
+                    condemned.orphan_tables.insert(*t, now);
+                }
+            }
+        }
+        // A repack writes the live chunks into the smallest packs that hold them; one that would free nothing is
+        // not done.
+        if !to_repack.is_empty() {
+            let old: u64 = to_repack.iter().map(|(_, s)| s).sum();
+            let lens: Vec<usize> = to_repack
+                .iter()
+                .flat_map(|(id, _)| {
+                    let mut v: Vec<usize> = live_in.get(id).into_iter().flatten().map(|p| p.len as usize).collect();
+                    v.sort_by(|a, b| b.cmp(a));
+                    v
+                })
+                .collect();
+            let (cap, new) = best_pack_cap(&lens);
+            if new >= old {
+                for (id, _) in to_repack.drain(..) {
+                    let lb = live_bytes.get(&id).copied().unwrap_or(0);
+                    let total: u64 =
+                        store.pack_table(&id).map(|t| t.iter().map(|e| e.len as u64).sum()).unwrap_or(0).max(1);
+                    plan.partly_garbage.push((object_name(&id), (100 * total.saturating_sub(lb) / total) as u8));
+                }
+            } else {
+                plan.repack_cap = cap;
+                if opts.dry_run {
+                    plan.new_pack_bytes = new;
+                }
+            }
+        }
         if opts.dry_run {
             for (id, size) in &to_repack {
                 plan.repack.push(object_name(id));
@@ -416,14 +880,18 @@ impl Repository {
                     plan.moved_bytes += p.len as u64;
                 }
             }
+            plan.freed_bytes = plan.delete_bytes + tables_to_delete.iter().map(|(_, s)| s).sum::<u64>();
+            plan.forward_tables_deleted = tables_to_delete.len();
             return Ok(plan);
         }
         if !to_repack.is_empty() {
-            self.repack(&to_repack, &live_in, &fw, now, &mut condemned, &mut plan, progress)?;
+            let cap = plan.repack_cap;
+            self.repack(&to_repack, &live_in, &fw, now, cap, &mut condemned, &mut plan, progress)?;
         }
+        // What this run traced: a later run refuses while a branch is behind it.
+        condemned.traced = branches.iter().map(|b| (b.name.clone(), Traced { seq: b.seq, head: b.head })).collect();
         // Record condemnations, and what is about to be deleted, before deleting anything: a commit that claims a
         // pack from now on sees it is going. A lost race means another gc or a commit's claim came first: rerun.
-        let name = self.gc_ref_name();
         let to_delete: Vec<ObjectId> = plan.delete.iter().filter_map(|n| parse_object_name(n)).collect();
         for id in &to_delete {
             condemned.packs.remove(id);
@@ -432,42 +900,60 @@ impl Repository {
         if !to_delete.is_empty() {
             condemned.deletions = condemned.deletions.saturating_add(1);
         }
-        let body = encode_gc_state(&condemned);
-        for id in &to_delete {
-            condemned.deleting.remove(id);
+        for (t, _) in &tables_to_delete {
+            condemned.orphan_tables.remove(t);
         }
-        let body_after = encode_gc_state(&condemned);
-        let sealed = store.keys().seal(Kind::Ref, name.as_bytes(), &pad_for_seal(&body));
-        let v = match self.backend().swap_ref(&name, version.as_ref(), &sealed) {
-            Ok(v) => v,
-            Err(BackendError::PreconditionFailed { .. }) => {
+        // A lost swap because commits claimed more packs meanwhile is taken up on the newer gc ref (see
+        // `rebase_on_claims`); anything else changed means another gc run came first: rerun.
+        let mut to_delete = to_delete;
+        let mut attempt = 0;
+        let v = loop {
+            if let Some(v) = self.write_gc_state(&mut condemned, version.as_ref())? {
+                break v;
+            }
+            attempt += 1;
+            let (newer, newer_version) = self.read_condemned()?;
+            if attempt >= CLAIM_ATTEMPTS || !rebase_on_claims(&read, &newer, &mut condemned, &mut to_delete) {
                 return Err(Error::Conflict {
                     what: "another gc or a commit changed the gc state concurrently; run gc again".into(),
-                })
+                });
             }
-            Err(e) => return Err(e.into()),
+            read = newer;
+            version = newer_version;
         };
+        let kept: HashSet<String> = to_delete.iter().map(object_name).collect();
+        plan.delete.retain(|n| kept.contains(n));
+        plan.delete_bytes = listed.iter().filter(|o| kept.contains(&o.name)).map(|o| o.size).sum();
         progress.phase("delete", Unit::Items, Some(to_delete.len() as u64));
         for id in &to_delete {
             self.backend().delete(&object_name(id))?;
             progress.inc(1);
         }
+        plan.freed_bytes = plan.delete_bytes;
         if !to_delete.is_empty() {
-            let sealed = store.keys().seal(Kind::Ref, name.as_bytes(), &pad_for_seal(&body_after));
+            for id in &to_delete {
+                condemned.deleting.remove(id);
+            }
             // Forgetting deleted packs is tidiness only; a lost race leaves harmless stale entries.
-            let _ = self.backend().swap_ref(&name, Some(&v), &sealed);
+            let _ = self.write_gc_state(&mut condemned, Some(&v));
         }
-        // Tables no forward names any more (dropped forwards, or a crashed run's table).
-        let named: HashSet<ObjectId> = condemned.forwarded.values().map(|f| f.table).collect();
-        for t in tables.iter().filter(|t| !named.contains(t)) {
-            self.backend().delete(&forward_name(t))?;
+        // Tables found unnamed a grace period ago and still unnamed (recorded as no longer orphans by the swap:
+        // a run that reads the gc ref from now on never names them again).
+        for (t, size) in &tables_to_delete {
+            match self.backend().delete(&forward_name(t)) {
+                Ok(()) => {}
+                Err(e) if e.is_not_found() => continue,
+                Err(e) => return Err(e.into()),
+            }
             plan.forward_tables_deleted += 1;
+            plan.freed_bytes += size;
         }
         Ok(plan)
     }
 
     /// Copy the live chunks of each pack in `packs` (id, stored size) into new packs, write one forwarding table
-    /// for them, and record in `state` the forwards and the old packs' condemnation. Packs that fail to verify
+    /// for them, and record in `state` the forwards and the old packs' condemnation. New packs are filled up to size
+    /// class `cap` (see [`best_pack_cap`]). Packs that fail to verify
     /// are left alone (`check` reports them). Everything written is durable before this returns; the caller's
     /// swap of the gc ref publishes it.
     #[allow(clippy::too_many_arguments)]
@@ -477,6 +963,7 @@ impl Repository {
         live_in: &HashMap<ObjectId, Vec<ChunkPointer>>,
         fw: &Forwards,
         now: u64,
+        cap: usize,
         state: &mut GcState,
         plan: &mut GcPlan,
         progress: &ProgressSink,
@@ -490,6 +977,7 @@ impl Repository {
             let (id, bytes, _) = b.finish(keys);
             backend.write(&object_name(&id), &bytes)?;
             plan.new_packs.push(object_name(&id));
+            plan.new_pack_bytes += bytes.len() as u64;
             Ok(())
         };
         let mut done = Vec::new();
@@ -525,11 +1013,12 @@ impl Repository {
                 .get(id)
                 .map(|f| f.iter().map(|(cid, (k, to))| Moved { id: *cid, kind: *k, to: *to }).collect())
                 .unwrap_or_default();
-            chunks.sort_by_key(|(p, _)| p.offset);
+            // Largest first (as `best_pack_cap` assumed): packs close fuller.
+            chunks.sort_by(|(a, _), (b, _)| b.len.cmp(&a.len).then(a.offset.cmp(&b.offset)));
             for (p, k) in chunks {
                 let kind = kind_from_u8(k).ok_or_else(|| Error::integrity("unknown chunk kind"))?;
                 let sealed = &bytes[p.offset as usize..p.offset as usize + p.len as usize];
-                if !builder.fits(sealed.len()) {
+                if !builder.fits_within(sealed.len(), cap) {
                     write(std::mem::take(&mut builder), plan)?;
                 }
                 let to = builder.push(kind, p.id, sealed);
@@ -558,5 +1047,21 @@ impl Repository {
             state.packs.insert(id, now);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_packs_take_the_smallest_classes_that_hold_the_chunks() {
+        assert_eq!(best_pack_cap(&[300_000]).1, 1 << 20);
+        assert_eq!(best_pack_cap(&[10_000, 10_000]).1, 64 << 10);
+        // Ties go to the larger class: fewer objects.
+        assert_eq!(best_pack_cap(&[10_000, 10_000]).0, 16 << 20);
+        // 7.6 MiB in chunks of about 1 MiB: two 4 MiB packs and a small one, not one of 16 MiB.
+        let (_, total) = best_pack_cap(&[1_000_000; 8]);
+        assert!(total <= 9 << 20, "{total}");
     }
 }

@@ -256,7 +256,7 @@ mod tests {
         assert!(w.branch("main").unwrap().is_none());
         assert!(w.branches().unwrap().is_empty());
         // Changes made on `three` commit on it and create the branch again: never a new root.
-        let again = w.commit_on("main", "on three", Some(&c3), &mut empty).unwrap();
+        let again = w.commit_on("main", "on three", Some(&c3), None, &mut empty).unwrap();
         assert_eq!(again.commit.parents, vec![c3.ptr]);
         assert_eq!(w.branch("main").unwrap().unwrap().head, again.ptr);
         // A deletion through delete_branch is not a vanished ref.

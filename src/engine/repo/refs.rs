@@ -69,6 +69,11 @@ pub(super) struct Stored {
 }
 
 impl Stored {
+    /// The ref's sequence, head and deletion flag.
+    pub(super) fn state(&self) -> SeenRef {
+        self.value.seen()
+    }
+
     /// The head, unless the branch is deleted.
     pub(super) fn live_head(&self) -> Option<ChunkPointer> {
         (!self.value.deleted).then_some(self.value.head)
@@ -78,7 +83,7 @@ impl Stored {
 /// Attempts [`Repository::delete_branch`] makes against concurrent changes.
 const DELETE_ATTEMPTS: u32 = 20;
 
-fn short(p: &ChunkPointer) -> String {
+pub(super) fn short(p: &ChunkPointer) -> String {
     p.id.to_hex()[..10].to_string()
 }
 
@@ -218,7 +223,8 @@ impl Repository {
     }
 
     /// Accept branch `name` as the repository holds it now, whatever this reader saw before (a ref that went back,
-    /// vanished or was replaced): its current state becomes the last seen one. Returns the state seen before and
+    /// vanished or was replaced): its current state becomes the last seen one, and what the last gc run traced of
+    /// it (so gc runs again, and collects the commits the branch lost). Returns the state seen before and
     /// the current one (`None`: no live branch).
     pub fn accept_ref(&self, name: &str) -> Result<(Option<SeenRef>, Option<Branch>)> {
         let rn = self.store.keys().ref_name(name);
@@ -227,11 +233,17 @@ impl Repository {
             Some((data, version)) => Some(Stored { value: self.open_ref(&rn, &data)?, version }),
         };
         let Some(seen) = &self.seen else {
+            self.accept_traced(name, cur.as_ref().map(|s| s.value.seen()))?;
             return Ok((None, cur.filter(|s| !s.value.deleted).map(|s| Branch::of(s.value, s.version))));
         };
-        let _reading = seen.reading.lock().expect("seen refs lock");
-        let before = seen.get(name);
-        seen.accept(name, cur.as_ref().map(|s| s.value.seen()))?;
+        let before = {
+            let _reading = seen.reading.lock().expect("seen refs lock");
+            let before = seen.get(name);
+            seen.accept(name, cur.as_ref().map(|s| s.value.seen()))?;
+            before
+        };
+        // What gc traced of the branch is accepted too: gc refuses for every workspace while a branch is behind it.
+        self.accept_traced(name, cur.as_ref().map(|s| s.value.seen()))?;
         Ok((before, cur.filter(|s| !s.value.deleted).map(|s| Branch::of(s.value, s.version))))
     }
 
@@ -274,7 +286,7 @@ impl Repository {
             }
         }
         if let Some(seen) = &self.seen {
-            for name in seen.names().into_iter().filter(|n| !listed.contains(n)) {
+            for name in seen.names().into_iter().filter(|n| !listed.contains(n) && n != gc::SEEN_GC) {
                 if let Some(s) = self.read_stored(&name)?.filter(|s| !s.value.deleted) {
                     out.push(Branch::of(s.value, s.version));
                 }

@@ -1,0 +1,292 @@
+//! A commit racing two gc runs, one backend operation at a time: a scheduler lets exactly one of the three threads
+//! run its next backend operation, chosen by a seeded generator, so every interleaving it picks is reproducible
+//! from its seed (not from timing). Whatever the interleaving, a commit that returns `Ok` never publishes a pointer
+//! to a chunk that is gone: every branch reads back in full afterwards.
+//!
+//! `INFINI_SCHED_TRIALS` sets the number of seeded interleavings (default 100; `make stress` runs more).
+
+use infini::backends::{Backend, BackendError, MemoryBackend, ObjectInfo, RefVersion};
+use infini::namespace::{claim_staged_in, store_value, NamespaceIndex};
+use infini::KdfParams;
+use infini::StoreOptions;
+use infini::{GcOptions, Repository};
+use std::cell::Cell;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+type BResult<T> = std::result::Result<T, BackendError>;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum State {
+    Running,
+    Waiting,
+    Done,
+}
+
+struct Shared {
+    states: Vec<State>,
+    granted: Option<usize>,
+    /// The operations run, in order: (thread, operation), for the report of a failing seed.
+    trace: Vec<(usize, String)>,
+}
+
+/// Lets one registered thread at a time perform its next backend operation.
+struct Scheduler {
+    shared: Mutex<Shared>,
+    cv: Condvar,
+}
+
+thread_local! {
+    static ME: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+impl Scheduler {
+    fn new(threads: usize) -> Arc<Self> {
+        Arc::new(Self {
+            shared: Mutex::new(Shared { states: vec![State::Running; threads], granted: None, trace: Vec::new() }),
+            cv: Condvar::new(),
+        })
+    }
+
+    /// Called before every backend operation: a registered thread waits for its turn (others pass).
+    fn step(&self, op: &str) {
+        let Some(me) = ME.with(Cell::get) else { return };
+        let mut s = self.shared.lock().unwrap();
+        s.states[me] = State::Waiting;
+        self.cv.notify_all();
+        while s.granted != Some(me) {
+            s = self.cv.wait(s).unwrap();
+        }
+        s.granted = None;
+        s.states[me] = State::Running;
+        s.trace.push((me, op.to_string()));
+    }
+
+    fn done(&self, me: usize) {
+        let mut s = self.shared.lock().unwrap();
+        s.states[me] = State::Done;
+        self.cv.notify_all();
+    }
+
+    /// Drive the threads to the end, choosing the next one with `next(the waiting threads)`.
+    fn drive(&self, mut next: impl FnMut(&[usize]) -> usize) {
+        let mut s = self.shared.lock().unwrap();
+        loop {
+            let deadline = std::time::Instant::now() + Duration::from_secs(120);
+            while s.granted.is_some() || s.states.contains(&State::Running) {
+                let (g, t) = self.cv.wait_timeout(s, Duration::from_secs(1)).unwrap();
+                s = g;
+                assert!(!t.timed_out() || std::time::Instant::now() < deadline, "a thread never reached its next step");
+            }
+            let waiting: Vec<usize> = (0..s.states.len()).filter(|&i| s.states[i] == State::Waiting).collect();
+            if waiting.is_empty() {
+                return;
+            }
+            s.granted = Some(next(&waiting));
+            self.cv.notify_all();
+        }
+    }
+}
+
+/// A backend that asks the scheduler before every operation.
+struct Paused {
+    inner: Arc<dyn Backend>,
+    sched: Arc<Scheduler>,
+}
+
+impl Backend for Paused {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+    fn read(&self, name: &str) -> BResult<Vec<u8>> {
+        self.sched.step(&format!("read {name}"));
+        self.inner.read(name)
+    }
+    fn read_range(&self, name: &str, offset: u64, len: u64) -> BResult<Vec<u8>> {
+        self.sched.step(&format!("read_range {name}"));
+        self.inner.read_range(name, offset, len)
+    }
+    fn read_tail(&self, name: &str, len: u64) -> BResult<Vec<u8>> {
+        self.sched.step(&format!("read_tail {name}"));
+        self.inner.read_tail(name, len)
+    }
+    fn write(&self, name: &str, data: &[u8]) -> BResult<()> {
+        self.sched.step(&format!("write {name}"));
+        self.inner.write(name, data)
+    }
+    fn list(&self, prefix: &str) -> BResult<Vec<ObjectInfo>> {
+        self.sched.step(&format!("list {prefix}"));
+        self.inner.list(prefix)
+    }
+    fn delete(&self, name: &str) -> BResult<()> {
+        self.sched.step(&format!("delete {name}"));
+        self.inner.delete(name)
+    }
+    fn read_ref(&self, name: &str) -> BResult<Option<(Vec<u8>, RefVersion)>> {
+        self.sched.step(&format!("read_ref {}", &name[..8.min(name.len())]));
+        self.inner.read_ref(name)
+    }
+    fn swap_ref(&self, name: &str, expected: Option<&RefVersion>, data: &[u8]) -> BResult<RefVersion> {
+        self.sched.step(&format!("swap_ref {}", &name[..8.min(name.len())]));
+        self.inner.swap_ref(name, expected, data)
+    }
+    fn delete_ref(&self, name: &str) -> BResult<()> {
+        self.sched.step("delete_ref");
+        self.inner.delete_ref(name)
+    }
+    fn list_refs(&self) -> BResult<Vec<String>> {
+        self.sched.step("list_refs");
+        self.inner.list_refs()
+    }
+    fn sync(&self) -> BResult<()> {
+        self.sched.step("sync");
+        self.inner.sync()
+    }
+}
+
+/// xorshift64*: a small seeded generator, so that a failing seed replays exactly.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n as u64) as usize
+    }
+}
+
+fn value(seed: u8, len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i as u8).wrapping_mul(seed).wrapping_add((i >> 7) as u8) ^ seed).collect()
+}
+
+const KDF: KdfParams = KdfParams { log_n: 10, r: 8, p: 1 };
+
+fn gc_now() -> GcOptions {
+    GcOptions { grace_secs: 0, min_age_secs: 0, ..GcOptions::default() }
+}
+
+/// Every branch reads back in full: every value of every branch's head, every byte.
+fn every_branch_reads(backend: Arc<dyn Backend>) -> Result<(), String> {
+    let repo = Repository::open(backend, b"pw", StoreOptions::default()).map_err(|e| e.to_string())?;
+    for b in repo.branches().map_err(|e| e.to_string())? {
+        let head = repo.read_commit(&b.head).map_err(|e| e.to_string())?;
+        let idx = NamespaceIndex::default();
+        repo.load_index(&idx, Some(&head)).map_err(|e| e.to_string())?;
+        for kv in idx.ns.iter() {
+            let (k, e) = kv.map_err(|e| e.to_string())?;
+            let mut out = Vec::new();
+            repo.copy_range(&e.blob, 0, u64::MAX, &mut out).map_err(|e| format!("{k}: {e}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// One trial: a value staged (its pack condemned by a first gc run), then a commit of it and two gc threads (each
+/// running gc twice) with no grace and no minimum age, interleaved as the seed says. Returns what went wrong, if
+/// anything.
+fn trial(seed: u64) -> Result<(), String> {
+    let mem: Arc<dyn Backend> = Arc::new(MemoryBackend::new());
+    let sched = Scheduler::new(3);
+    let paused: Arc<dyn Backend> = Arc::new(Paused { inner: mem.clone(), sched: sched.clone() });
+    let setup = Repository::create(mem.clone(), b"pw", KDF, StoreOptions::default()).unwrap();
+    {
+        let idx = NamespaceIndex::default();
+        let e = store_value(&setup, &mut value(1, 1000).as_slice(), &mut |_| {}).unwrap();
+        idx.ns.insert("base".into(), e);
+        setup.commit_index("main", "base", &idx).unwrap();
+    }
+    // The committing workspace stages a value: its own pack.
+    let w1 = Arc::new(Repository::open(paused.clone(), b"pw", StoreOptions::default()).unwrap());
+    let deletions = w1.sync_dedup_index().unwrap();
+    let base = w1.read_commit(&w1.branch("main").unwrap().unwrap().head).unwrap();
+    let idx = Arc::new(NamespaceIndex::default());
+    w1.load_index(&*idx, Some(&base)).unwrap();
+    let big = value(7, 300_000);
+    let e = store_value(&w1, &mut big.as_slice(), &mut |_| {}).unwrap();
+    w1.flush().unwrap();
+    idx.ns.insert("big".into(), e);
+    // A gc run condemns the staged pack: unreachable, and old enough for a minimum age of zero.
+    let plan = setup.gc(&NamespaceIndex::default(), &gc_now()).unwrap();
+    if plan.condemn.is_empty() {
+        return Err(format!("seed {seed}: the staged pack was not condemned: {plan:?}"));
+    }
+
+    let gcs: Vec<Arc<Repository>> =
+        (0..2).map(|_| Arc::new(Repository::open(paused.clone(), b"pw", StoreOptions::default()).unwrap())).collect();
+    let committed = Arc::new(Mutex::new(None));
+    let mut handles = Vec::new();
+    {
+        let (sched, w1, idx, committed) = (sched.clone(), w1.clone(), idx.clone(), committed.clone());
+        handles.push(std::thread::spawn(move || {
+            ME.with(|m| m.set(Some(0)));
+            let r = claim_staged_in(&w1, &idx.ns, Some(deletions))
+                .and_then(|()| w1.commit_index_on("main", "big", &*idx, Some(&base)));
+            *committed.lock().unwrap() = Some(r.map(|c| c.id().to_hex()).map_err(|e| e.to_string()));
+            sched.done(0);
+        }));
+    }
+    for (i, g) in gcs.into_iter().enumerate() {
+        let sched = sched.clone();
+        handles.push(std::thread::spawn(move || {
+            ME.with(|m| m.set(Some(i + 1)));
+            // Two runs one after the other: the first condemns, the second deletes.
+            for _ in 0..2 {
+                let _ = g.gc(&NamespaceIndex::default(), &gc_now());
+            }
+            sched.done(i + 1);
+        }));
+    }
+    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    // The commit's share of the steps varies with the seed (one in 2, 4 or 12), so that gc runs also get to go
+    // through whole while a commit is between two steps.
+    let commit_odds = [2, 4, 12][(seed % 3) as usize];
+    sched.drive(|waiting| {
+        let others: Vec<usize> = waiting.iter().copied().filter(|&t| t != 0).collect();
+        if others.is_empty() || (waiting.contains(&0) && rng.below(commit_odds) == 0) {
+            waiting[0]
+        } else {
+            others[rng.below(others.len())]
+        }
+    });
+    for h in handles {
+        h.join().map_err(|_| format!("seed {seed}: a thread panicked"))?;
+    }
+    let outcome = committed.lock().unwrap().take().unwrap();
+    let trace = || {
+        let s = sched.shared.lock().unwrap();
+        s.trace.iter().map(|(t, op)| format!("  {t}: {op}")).collect::<Vec<_>>().join("\n")
+    };
+    if let Err(e) = every_branch_reads(mem.clone()) {
+        return Err(format!("seed {seed}: commit returned {outcome:?}, then a read failed: {e}\n{}", trace()));
+    }
+    if let Ok(id) = &outcome {
+        let repo = Repository::open(mem, b"pw", StoreOptions::default()).unwrap();
+        let head = repo.branch("main").unwrap().unwrap().head;
+        if head.commit_id().to_hex() != *id {
+            return Err(format!("seed {seed}: commit returned {id} but main is at {}", head.commit_id().to_hex()));
+        }
+    }
+    Ok(())
+}
+
+fn trials() -> u64 {
+    std::env::var("INFINI_SCHED_TRIALS").ok().and_then(|v| v.parse().ok()).unwrap_or(100)
+}
+
+#[test]
+fn no_interleaving_of_a_commit_and_two_gc_runs_publishes_a_dangling_pointer() {
+    let mut failures = Vec::new();
+    for seed in 0..trials() {
+        if let Err(e) = trial(seed) {
+            failures.push(e);
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} interleavings lost data; the first:\n{}",
+        failures.len(),
+        trials(),
+        failures[0]
+    );
+}
