@@ -444,13 +444,6 @@ pub(super) struct RefJudged {
     pub(super) refused: Option<String>,
 }
 
-impl Stored {
-    /// The stored value's head, sequence number and whether it is a deletion marker.
-    pub(super) fn state(&self) -> SeenRef {
-        self.value.seen()
-    }
-}
-
 impl Repository {
     /// Read branch `name`'s ref as stored and judge it against the last state seen, without refusing it.
     /// `Ok(None)` when this reader saw no state of it.
