@@ -102,7 +102,7 @@ fn replayed_gc_ref_stops_gc_and_deletes_nothing() {
     env.ok(["checkout", "main"]);
     env.put("a", &a);
     env.commit("main: a");
-    env.ok(["branch", "-d", "dev"]);
+    env.ok(["branch", "-D", "dev"]);
     // A is repacked (a forwarding table written), the old pack condemned; a grace period later it is deleted.
     let first = gc_now(&env).json();
     assert_eq!(first["repack"].as_array().unwrap().len(), 1, "{first}");
@@ -307,7 +307,7 @@ fn repack_writes_the_smallest_packs_that_hold_the_live_chunks_and_reports_the_by
     env.ok(["checkout", "main"]);
     env.put("keep", &keep);
     env.commit("keep");
-    env.ok(["branch", "-d", "dev"]);
+    env.ok(["branch", "-D", "dev"]);
     let before = bytes_under(env.repo_dir().join("objects"));
     let plan = env.ok(["--json", "gc", "--min-age", "0s", "--grace", "0s", "--repack-threshold", "30"]).json();
     assert_eq!(plan["repack"].as_array().unwrap().len(), 1, "{plan}");
