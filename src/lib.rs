@@ -30,9 +30,9 @@ extern crate self as infini;
 pub(crate) mod engine;
 
 pub use engine::cache::warm::WarmNotice;
-pub use engine::chunk::{Blob, BlobReader, BlobWriter, ChunkRef, ListRef, StreamReader, WriteOptions};
+pub use engine::chunk::{Blob, BlobReader, BlobWriter, ChunkRef, ListRef, StreamReader, WriteOptions, BLOB_TAG};
 pub use engine::crypto::{KdfParams, KeySlot, MasterKey, SlotInfo};
-pub use engine::db::{Commits, Infinitree};
+pub use engine::db::{CommitOptions, Commits, Infinitree};
 pub use engine::error::{Error, Result};
 pub use engine::fields::{Field, Index, Trace, Tracer};
 pub use engine::id::CommitId;
@@ -40,8 +40,8 @@ pub use engine::location::Location;
 pub use engine::object::{ChunkPointer, Store, StoreOptions};
 pub use engine::repo::Config as RepositoryConfig;
 pub use engine::repo::{
-    Branch, CacheStats, CheckOptions, CheckReport, CommitInfo, Damage, GcOptions, GcPlan, KeySlots, RefChanged,
-    Repository, RepositoryStats, SaveSeen, SeenMap, SeenRef, SeenRefs, Unlocked, DEFAULT_REPACK_THRESHOLD,
+    Branch, CacheStats, CheckOptions, CheckReport, CommitInfo, Damage, GcOptions, GcPlan, KeySlots, RawKey, RefChanged,
+    Repository, RepositoryStats, SaveSeen, SeenMap, SeenRef, SeenRefs, Unlocked, DEFAULT_REPACK_THRESHOLD, RAW_KEY_KDF,
 };
 /// `#[derive(Index)]`: implement [`Index`](trait@Index) for a struct of fields.
 ///

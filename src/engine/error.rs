@@ -56,6 +56,10 @@ pub enum Error {
         /// The pack.
         pack: String,
     },
+    /// A commit was asked for with nothing staged in any field (and no empty commit was asked for): nothing was
+    /// written. See [`CommitOptions::allow_empty`](crate::engine::db::CommitOptions::allow_empty).
+    #[error("nothing to commit: no field has staged changes")]
+    NothingToCommit,
     /// Invalid input from the caller.
     #[error("invalid argument: {0}")]
     Invalid(String),

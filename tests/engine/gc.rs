@@ -213,3 +213,129 @@ fn mostly_garbage_packs_are_repacked_and_read_through_forwards_until_no_commit_n
     assert!(mem.list("forward/").unwrap().is_empty());
     assert!(repo.check(&NamespaceIndex::default(), true).unwrap().errors.is_empty());
 }
+
+/// A value type whose `Trace` forgets its blob: tracing must not depend on it.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+struct Snapshot {
+    label: String,
+    data: Blob,
+}
+
+impl Trace for Snapshot {}
+
+infini::index! {
+    /// A library-only schema whose value type holds a blob it does not report.
+    struct Snapshots {
+        shots: VersionedMap<String, Snapshot>,
+    }
+}
+
+/// Condemn, then delete, whatever nothing reaches (no grace period, no minimum age).
+fn collect(repo: &Repository, index: &dyn infini::Index) {
+    for _ in 0..2 {
+        repo.gc(index, &GcOptions { grace_secs: 0, min_age_secs: 0, dry_run: false, ..GcOptions::default() }).unwrap();
+    }
+}
+
+#[test]
+fn gc_keeps_a_blob_whose_value_type_does_not_trace_it() {
+    let mem = Arc::new(MemoryBackend::new());
+    let repo = Arc::new(
+        Repository::create(mem.clone(), b"pw", KdfParams { log_n: 10, r: 8, p: 1 }, StoreOptions::default()).unwrap(),
+    );
+    let mut tree = Infinitree::<Snapshots>::open(repo.clone(), "main").unwrap();
+    let data = bytes(13, 1_500_000);
+    tree.index().shots.insert("s".into(), Snapshot { label: "one".into(), data: blob(&repo, &data) });
+    tree.commit("snapshot").unwrap();
+    let rep = repo.check(&Snapshots::default(), true).unwrap();
+    assert!(rep.errors.is_empty(), "{:?}", rep.errors);
+
+    collect(&repo, &Snapshots::default());
+
+    let fresh = Repository::open(mem.clone(), b"pw", StoreOptions::default()).unwrap();
+    let t = Infinitree::<Snapshots>::open(Arc::new(fresh), "main").unwrap();
+    let s = t.index().shots.get(&"s".to_string()).unwrap().unwrap();
+    assert_eq!(read(t.repository(), &s.data), data, "gc deleted a blob a value holds");
+    let rep = t.repository().check(&Snapshots::default(), true).unwrap();
+    assert!(rep.errors.is_empty(), "{:?}", rep.errors);
+}
+
+/// How a value holding a blob was encoded before blobs were tagged: the blob as a plain enum.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+enum UntaggedBlob {
+    Inline(serde_bytes::ByteBuf),
+    Chunks(Vec<infini::ChunkRef>),
+    Lists(Vec<infini::ListRef>),
+}
+
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+struct OldSnapshot {
+    label: String,
+    data: UntaggedBlob,
+}
+
+impl Trace for OldSnapshot {}
+
+infini::index! {
+    /// The same schema, as an older program wrote it.
+    struct OldSnapshots {
+        shots: VersionedMap<String, OldSnapshot>,
+    }
+}
+
+#[test]
+fn values_written_before_blobs_were_tagged_still_read_and_keep_their_blobs() {
+    let mem = Arc::new(MemoryBackend::new());
+    let repo = Arc::new(
+        Repository::create(mem.clone(), b"pw", KdfParams { log_n: 10, r: 8, p: 1 }, StoreOptions::default()).unwrap(),
+    );
+    let mut old = Infinitree::<OldSnapshots>::open(repo.clone(), "main").unwrap();
+    let (a, b) = (bytes(17, 1_200_000), bytes(19, 900_000));
+    let untagged = |blob: Blob| match blob {
+        Blob::Inline(v) => UntaggedBlob::Inline(v.into()),
+        Blob::Chunks(c) => UntaggedBlob::Chunks(c),
+        Blob::Lists(l) => UntaggedBlob::Lists(l),
+    };
+    old.index().shots.insert("a".into(), OldSnapshot { label: "a".into(), data: untagged(blob(&repo, &a)) });
+    old.commit("old a").unwrap();
+    // A newer program adds a tagged one beside it.
+    let mut new = Infinitree::<Snapshots>::open(repo.clone(), "main").unwrap();
+    new.index().shots.insert("b".into(), Snapshot { label: "b".into(), data: blob(&repo, &b) });
+    new.commit("new b").unwrap();
+
+    collect(&repo, &Snapshots::default());
+
+    let t = Infinitree::<Snapshots>::open(repo.clone(), "main").unwrap();
+    let sa = t.index().shots.get(&"a".to_string()).unwrap().unwrap();
+    let sb = t.index().shots.get(&"b".to_string()).unwrap().unwrap();
+    assert_eq!(read(&repo, &sa.data), a, "an untagged blob decodes and survives gc");
+    assert_eq!(read(&repo, &sb.data), b);
+    let rep = repo.check(&Snapshots::default(), true).unwrap();
+    assert!(rep.errors.is_empty(), "{:?}", rep.errors);
+}
+
+#[test]
+fn check_finds_a_blob_whose_pack_is_gone_whatever_the_value_type_traces() {
+    let mem = Arc::new(MemoryBackend::new());
+    let repo = Arc::new(
+        Repository::create(mem.clone(), b"pw", KdfParams { log_n: 10, r: 8, p: 1 }, StoreOptions::default()).unwrap(),
+    );
+    let mut tree = Infinitree::<Snapshots>::open(repo.clone(), "main").unwrap();
+    repo.flush().unwrap();
+    let names = || mem.list("objects/").unwrap().into_iter().map(|o| o.name).collect::<Vec<_>>();
+    let before = names();
+    let data = blob(&repo, &bytes(23, 1_000_000));
+    repo.flush().unwrap();
+    let blob_packs: Vec<String> = names().into_iter().filter(|n| !before.contains(n)).collect();
+    assert!(!blob_packs.is_empty());
+    tree.index().shots.insert("s".into(), Snapshot { label: "one".into(), data });
+    tree.commit("snapshot").unwrap();
+    assert!(repo.check(&Snapshots::default(), true).unwrap().errors.is_empty());
+
+    for p in &blob_packs {
+        mem.delete(p).unwrap();
+    }
+    let rep = repo.check(&Snapshots::default(), true).unwrap();
+    assert!(!rep.errors.is_empty(), "check missed a blob whose pack is gone");
+    assert!(rep.damaged.iter().any(|d| blob_packs.contains(&d.object) && d.keys == ["s"]), "{:?}", rep.damaged);
+}

@@ -6,7 +6,9 @@ mod support;
 mod browse;
 mod concurrency;
 mod crash;
+mod extend;
 mod gc;
+mod library;
 mod progress;
 #[cfg(feature = "s3")]
 mod s3;

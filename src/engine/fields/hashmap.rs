@@ -25,7 +25,7 @@
 use super::map::{decode_value, encode_value, show_key};
 use super::serialized::{read_blob_root, write_blob_root};
 use super::strategy::{Local, Strategy};
-use super::{Field, Key, Trace, Tracer};
+use super::{Change, Field, Key, Tracer};
 use crate::engine::object::Store;
 use crate::engine::{Error, Result};
 use dashmap::{DashMap, DashSet};
@@ -73,6 +73,38 @@ fn read_stored(store: &Arc<Store>, root: Option<&[u8]>) -> Result<Stored> {
 }
 
 impl<K: Key + Hash, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S: Strategy> Map<K, V, S> {
+    /// The differences from this map's contents to `newer`'s (two versions of one field, e.g. from
+    /// [`Infinitree::at`](crate::engine::db::Infinitree::at)), in key order. Values compare by their encoding. A
+    /// `Map` is held whole, so both versions are compared as they are, staged changes included.
+    pub fn diff(&self, newer: &Self) -> Vec<Change<K, V>> {
+        let snapshot = |m: &Self| -> BTreeMap<Vec<u8>, (K, V)> {
+            m.entries.iter().map(|e| (e.key().encode(), (e.key().clone(), e.value().clone()))).collect()
+        };
+        let (old, new) = (snapshot(self), snapshot(newer));
+        let mut out = Vec::new();
+        let mut new_it = new.into_iter().peekable();
+        for (ek, (key, value)) in old {
+            while let Some((nk, _)) = new_it.peek() {
+                if *nk >= ek {
+                    break;
+                }
+                let (_, (key, value)) = new_it.next().expect("peeked");
+                out.push(Change::Added { key, value });
+            }
+            match new_it.peek() {
+                Some((nk, _)) if *nk == ek => {
+                    let (_, (_, nv)) = new_it.next().expect("peeked");
+                    if encode_value(&value) != encode_value(&nv) {
+                        out.push(Change::Changed { key, old: value, new: nv });
+                    }
+                }
+                _ => out.push(Change::Removed { key, value }),
+            }
+        }
+        out.extend(new_it.map(|(_, (key, value))| Change::Added { key, value }));
+        out
+    }
+
     /// Insert or replace; returns the previous value.
     pub fn insert(&self, k: K, v: V) -> Option<V> {
         self.changed.insert(k.encode());
@@ -147,7 +179,7 @@ impl<K: Key + Hash, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'sta
     }
 }
 
-impl<K: Key + Hash, V: Serialize + DeserializeOwned + Clone + Trace + Send + Sync + 'static, S: Strategy> Field
+impl<K: Key + Hash, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S: Strategy> Field
     for Map<K, V, S>
 {
     fn load(&self, store: &Arc<Store>, root: Option<&[u8]>) -> Result<()> {
@@ -220,10 +252,9 @@ impl<K: Key + Hash, V: Serialize + DeserializeOwned + Clone + Trace + Send + Syn
         let (blob, _) = read_blob_root(&store, root)?;
         tracer.blob(&blob)?;
         for (_, stored) in read_stored(&store, Some(root))? {
-            S::trace(&stored, &mut |_, p| tracer.chunk(p))?;
-            let v: V = decode_value(&S::get(&store, &stored)?)?;
             tracer.value();
-            v.trace(tracer)?;
+            S::trace(&stored, tracer)?;
+            tracer.scan(&S::get(&store, &stored)?)?;
         }
         Ok(())
     }

@@ -36,7 +36,7 @@
 //! ```
 
 use super::strategy::{Local, Strategy};
-use super::{Field, Key, Trace, Tracer};
+use super::{Field, Key, Tracer};
 use crate::engine::object::{ChunkPointer, Store};
 use crate::engine::tree::{self, NodeStore};
 use crate::engine::{Error, Result};
@@ -527,12 +527,12 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S:
 
     /// Entries whose keys start with `prefix`, committed merged with staged, in key order. Streams: memory is
     /// bounded by the tree's depth plus the staged changes.
-    pub(crate) fn iter_prefix<'a>(&self, store: &'a Store, prefix: &[u8]) -> MapIter<'a, K, V, S> {
+    pub(crate) fn iter_prefix<'a>(&self, store: &'a Arc<Store>, prefix: &[u8]) -> MapIter<'a, K, V, S> {
         let start = (!prefix.is_empty()).then(|| prefix.to_vec());
         let staged = self.staged_stream(start, tree::prefix_end(prefix));
         MapIter {
             merge: Merge {
-                committed: Some(tree::prefix(store as &dyn NodeStore, self.base(), prefix).peekable()),
+                committed: Some(tree::prefix(&**store as &dyn NodeStore, self.base(), prefix).peekable()),
                 staged,
             },
             handle: Some(StoreHandle::Borrowed(store)),
@@ -556,12 +556,12 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S:
 
 /// The store an iterator reads values through.
 enum StoreHandle<'a> {
-    Borrowed(&'a Store),
+    Borrowed(&'a Arc<Store>),
     Shared(Arc<Store>),
 }
 
 impl StoreHandle<'_> {
-    fn get(&self) -> &Store {
+    fn get(&self) -> &Arc<Store> {
         match self {
             StoreHandle::Borrowed(s) => s,
             StoreHandle::Shared(s) => s,
@@ -803,7 +803,7 @@ fn same_stored<S: Strategy>(a: &Option<Vec<u8>>, b: &Option<Vec<u8>>) -> bool {
     }
 }
 
-impl<K: Key, V: Serialize + DeserializeOwned + Clone + Trace + Send + Sync + 'static, S: Strategy> Field
+impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S: Strategy> Field
     for VersionedMap<K, V, S>
 {
     fn load(&self, store: &Arc<Store>, root: Option<&[u8]>) -> Result<()> {
@@ -881,9 +881,8 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Trace + Send + Sync + 'st
             let d = d?;
             let Some(stored) = d.new else { continue };
             tracer.keyed_value(&d.key);
-            S::trace(&stored, &mut |_, p| tracer.chunk(p))?;
-            let v: V = decode_value(&S::get(&store, &stored)?)?;
-            v.trace(tracer)?;
+            S::trace(&stored, tracer)?;
+            tracer.scan(&S::get(&store, &stored)?)?;
         }
         Ok(())
     }
