@@ -9,6 +9,12 @@
 //! [`backends`] and [`namespace`]. The `infini` command line (feature `cli`, on by default) is built on this same
 //! API; `default-features = false` builds the engine alone.
 //!
+//! Open for extension: a field type of the program's own implements [`Field`] (a strategy for the keyed fields,
+//! [`fields::Strategy`]) and stores its data through the object API of the [`Store`] it is handed (write bytes or a
+//! stream and get a [`Blob`] or a [`ChunkPointer`], read them back whole, by range or streamed), reporting what it
+//! keeps to garbage collection through a [`Tracer`]; a storage backend implements [`backends::Backend`] and passes
+//! [`backends::conformance`]. `examples/custom_field.rs` and `examples/custom_backend.rs` show each.
+//!
 //! ```no_run
 //! use infini::{backends::MemoryBackend, fields::VersionedMap, Infinitree, KdfParams, Repository, StoreOptions};
 //! use std::sync::Arc;

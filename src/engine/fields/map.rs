@@ -719,7 +719,9 @@ impl<K: Key, V: DeserializeOwned> Iterator for Keys<K, V> {
     }
 }
 
-/// One difference between two versions of a [`VersionedMap`], from [`VersionedMap::diff`].
+/// One difference between two versions of a field, from the fields' `diff` methods: keyed by the map's key for
+/// [`VersionedMap::diff`] and [`Map::diff`](super::Map::diff), by position for [`List::diff`](super::List::diff)
+/// and [`LinkedList::diff`](super::LinkedList::diff).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Change<K, V> {
     /// The key is new.
