@@ -8,9 +8,13 @@ BIN := target/release/infini
 build:
 	$(CARGO) build --release
 
+# The binary, its man pages and shell completions (bash, zsh, fish) under $(PREFIX).
 install: build
 	install -Dm755 $(BIN) $(PREFIX)/bin/infini
-	install -Dm644 man/*.1 -t $(PREFIX)/share/man/man1/ 2>/dev/null || true
+	install -Dm644 man/*.1 -t $(PREFIX)/share/man/man1/
+	install -Dm644 completions/infini.bash $(PREFIX)/share/bash-completion/completions/infini
+	install -Dm644 completions/_infini $(PREFIX)/share/zsh/site-functions/_infini
+	install -Dm644 completions/infini.fish $(PREFIX)/share/fish/vendor_completions.d/infini.fish
 
 # Everything CI runs: formatting, lints, unit/property/integration tests (including S3 against a local server).
 test: test-deps

@@ -2,6 +2,7 @@
 # Start or stop a local S3 server (SeaweedFS `weed mini`) bound to 127.0.0.1, with SigV4 credentials checked.
 #   scripts/s3-server.sh start   prints AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION
 #   scripts/s3-server.sh stop
+#   scripts/s3-server.sh reset   stops it and deletes every bucket (start keeps the data of earlier runs)
 # State lives in $S3_SERVER_DIR (default bench-work/s3). Ports: $S3_PORT_BASE (default 18300) and up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +24,8 @@ stop() {
 start() {
     [[ -x $WEED ]] || scripts/install-s3-server.sh >&2
     stop
-    rm -rf "$DIR"; mkdir -p "$DIR/data" "$DIR/log"
+    # Buckets survive a restart: only `reset` deletes them.
+    mkdir -p "$DIR/data" "$DIR/log"
     cat > "$DIR/s3.json" <<JSON
 {"identities":[{"name":"bench","credentials":[{"accessKey":"$AK","secretKey":"$SK"}],"actions":["Admin","Read","List","Tagging","Write"]}]}
 JSON
@@ -57,5 +59,6 @@ JSON
 case ${1:-} in
 start) start ;;
 stop) stop ;;
-*) echo "usage: $0 start|stop" >&2; exit 2 ;;
+reset) stop; rm -rf "$DIR" ;;
+*) echo "usage: $0 start|stop|reset" >&2; exit 2 ;;
 esac

@@ -85,9 +85,9 @@ pub mod backends {
     pub use crate::engine::backend::dir::DirBackend;
     pub use crate::engine::backend::faults::{Faulty, Op};
     pub use crate::engine::backend::memory::MemoryBackend;
-    pub use crate::engine::backend::retry::{Retry, RetryPolicy};
+    pub use crate::engine::backend::retry::{Retry, RetryNotify, RetryPolicy, DEFAULT_DEADLINE};
     #[cfg(feature = "s3")]
-    pub use crate::engine::backend::s3::{S3Backend, S3Config, S3Credentials};
+    pub use crate::engine::backend::s3::{S3Backend, S3Config, S3Credentials, DEFAULT_RESPONSE_TIMEOUT};
     pub use crate::engine::backend::{conformance, BResult, Backend, BackendError, ObjectInfo, RefVersion};
 }
 

@@ -39,6 +39,9 @@ s3_remote() {
     local line name value pid=""
     if [[ -x $S3_SERVER ]]; then
         say "s3: starting the local S3 server ($S3_SERVER start)"
+        # A server of its own, started empty: a hand-started one's buckets (bench-work/s3) are left alone.
+        export S3_SERVER_DIR=$WORK/s3-server
+        "$S3_SERVER" reset >>"$LOGS/s3-server.log" 2>&1 || true
         trap '"$S3_SERVER" stop >>"$LOGS/s3-server.log" 2>&1 || true' EXIT
         while IFS= read -r line; do
             line=${line#export }

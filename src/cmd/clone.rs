@@ -1,7 +1,7 @@
 //! `infini clone`: attach a new workspace to an existing repository.
 
 use super::progress::Bar;
-use super::session::{attach_workspace, cwd, local_repo_path, open_backend, store_options, DEFAULT_BRANCH};
+use super::session::{attach_workspace, cwd, in_new_dir, local_repo_path, open_backend, store_options, DEFAULT_BRANCH};
 use super::{output, password, Context};
 use infini::workspace::{Head, WorkspaceConfig};
 use infini::Repository;
@@ -36,8 +36,10 @@ impl Args {
             })?;
             local_repo_path(&p).display().to_string()
         };
-        std::fs::create_dir_all(&root)?;
-        let root = std::fs::canonicalize(&root)?;
+        in_new_dir(&root, |root| self.attach(ctx, root, location))
+    }
+
+    fn attach(&self, ctx: &Context, root: &std::path::Path, location: String) -> anyhow::Result<()> {
         let remote = location.starts_with("s3://");
         let config = WorkspaceConfig {
             repo: location.clone(),
@@ -51,7 +53,7 @@ impl Args {
             create_bucket: false,
             storage_class: None,
         };
-        attach_workspace(&root, config, |ws| {
+        attach_workspace(root, config, |ws| {
             let backend = open_backend(ctx, &location, Some(ws), false)?;
             let pw = password::get(ctx)?;
             let _bar = Bar::spinner(ctx, "clone", &format!("opening {location}"));

@@ -5,7 +5,6 @@ use super::session::Session;
 use super::{output, Context};
 use infini::namespace::{claim_staged_in, NamespaceIndex};
 use infini::workspace::StagedFile;
-use infini::Error;
 
 /// `commit` with nothing staged (exit code 1, like git).
 #[derive(Debug, thiserror::Error)]
@@ -45,12 +44,11 @@ impl Args {
             let r = s.update(self.side.side())?;
             if !r.conflicts.is_empty() {
                 super::update::report(ctx, &s, &r)?;
-                anyhow::bail!(Error::MergeConflict { keys: r.conflicts });
             }
         }
         let unresolved = s.conflicts();
         if !unresolved.is_empty() {
-            anyhow::bail!(Error::MergeConflict { keys: unresolved });
+            anyhow::bail!(super::update::Unresolved { keys: unresolved });
         }
         if s.staged.is_empty() && !self.allow_empty {
             anyhow::bail!(NothingToCommit);

@@ -127,7 +127,16 @@ impl Args {
         if self.target_dir.is_some() {
             return Err(usage("unexpected argument after KEY (did you mean -o FILE or -r?)"));
         }
-        let entry = ns.get(&self.key)?.ok_or_else(|| Error::not_found(format!("key {}", self.key)))?;
+        let Some(entry) = ns.get(&self.key)? else {
+            // A prefix of other keys (a directory, as put -r stored it) is not a key itself: say how to get it.
+            let dir = format!("{}/", self.key.trim_end_matches('/'));
+            if ns.prefix(dir.as_bytes()).next().is_some() {
+                return Err(Error::not_found(format!("key {} (it is a prefix of other keys)", self.key))).context(
+                    format!("write them out with `infini get -r {dir} DIR` or list them with `infini ls {dir}`"),
+                );
+            }
+            anyhow::bail!(Error::not_found(format!("key {}", self.key)));
+        };
         let size = entry.size();
         let range = match &self.range {
             Some(spec) => parse_range(spec, size)?,

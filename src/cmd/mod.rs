@@ -297,6 +297,9 @@ pub fn hint(e: &anyhow::Error, command: &str) -> Option<String> {
                  the bucket's permissions"
                     .into(),
             ),
+            BackendError::WrongService { .. } => {
+                Some("check the endpoint (--endpoint, AWS_ENDPOINT_URL): it must be an S3-compatible server".into())
+            }
             BackendError::Unavailable { .. } => Some(
                 "check that the endpoint is right and reachable (--endpoint, AWS_ENDPOINT_URL); INFINI_RETRIES sets \
                  the number of attempts"
@@ -306,6 +309,9 @@ pub fn hint(e: &anyhow::Error, command: &str) -> Option<String> {
         };
     }
     for c in e.chain() {
+        if let Some(u) = c.downcast_ref::<update::Unresolved>() {
+            return Some(u.next_steps());
+        }
         if let Some(r) = c.downcast_ref::<infini::RefChanged>() {
             return Some(format!(
                 "nothing was changed; if branch {0} was rolled back or removed on purpose (a restored backup), \
@@ -336,6 +342,9 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
         if c.is::<mount::MountError>() {
             return code::MOUNT;
         }
+        if c.is::<update::Unresolved>() {
+            return code::CONFLICT;
+        }
         if let Some(m) = c.downcast_ref::<mount::ChildError>() {
             return m.code;
         }
@@ -365,7 +374,9 @@ fn engine_code(e: &Error) -> u8 {
 
 fn backend_code(b: &BackendError) -> u8 {
     match b {
-        BackendError::Unavailable { .. } | BackendError::Transient { .. } => code::UNAVAILABLE,
+        BackendError::Unavailable { .. } | BackendError::Transient { .. } | BackendError::WrongService { .. } => {
+            code::UNAVAILABLE
+        }
         BackendError::NotFound { .. } => code::INTEGRITY,
         BackendError::AccessDenied { .. } => code::ACCESS_DENIED,
         BackendError::NoBucket { .. } => code::NO_REPO,

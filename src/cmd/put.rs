@@ -72,8 +72,14 @@ impl Args {
         }
         if self.recursive {
             let dir = super::session::cwd(ctx)?.join(&self.target);
+            if !dir.exists() {
+                anyhow::bail!(Error::not_found(format!("directory {}", self.target)));
+            }
             if !dir.is_dir() {
-                return Err(usage(format!("{} is not a directory", self.target)));
+                return Err(usage(format!(
+                    "{} is not a directory (a single file is `infini put KEY {}`)",
+                    self.target, self.target
+                )));
             }
             let bar = Bar::phases(ctx, "put -r");
             let opts = PutTreeOptions {
@@ -143,6 +149,12 @@ impl Args {
             Some(path) => {
                 let mut f = open_input(ctx, path)?;
                 let meta = f.metadata()?;
+                if meta.is_dir() {
+                    return Err(usage(format!(
+                        "{path} is a directory; stage a tree of files with `infini put -r {path} {}/`",
+                        self.target.trim_end_matches('/')
+                    )));
+                }
                 let bar = Bar::bytes(ctx, "put", Some(meta.len()));
                 let e = store_value(&s.repo, &mut f, &mut |n| bar.set_position(n))?;
                 (bar, file_entry(e.blob, &meta))

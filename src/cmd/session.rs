@@ -2,13 +2,16 @@
 
 use super::{password, Context};
 use anyhow::Context as _;
-use infini::backends::{Backend, DirBackend, Faulty, Op, Retry, RetryPolicy, S3Backend, S3Config};
+use infini::backends::{
+    Backend, BackendError, DirBackend, Faulty, Op, Retry, RetryNotify, RetryPolicy, S3Backend, S3Config,
+};
 use infini::namespace::{Namespace, NamespaceIndex};
 use infini::workspace::{spill_at, Head, StagedFile, Workspace, WorkspaceConfig, DIR};
 use infini::WarmNotice;
 use infini::{Branch, CacheStats, ChunkPointer, CommitInfo, Error, Repository, SeenRef, StoreOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The default branch of a new repository.
 pub const DEFAULT_BRANCH: &str = "main";
@@ -91,13 +94,33 @@ pub fn store_options(ctx: &Context, ws: Option<&Workspace>, remote: bool) -> Sto
     o
 }
 
-/// Retry policy for remote backends: the default, or `INFINI_RETRIES` attempts (scripts that prefer to fail fast).
-pub fn retry_policy() -> RetryPolicy {
+/// Retry policy for remote backends: the default, or `INFINI_RETRIES` attempts (scripts that prefer to fail fast);
+/// `INFINI_TIMEOUT` seconds of silence fail an attempt, and retries stop after the second attempt once an operation
+/// has taken that plus 10 s (30 s by default). On a terminal each retry is announced on stderr, so a command
+/// waiting on a slow or silent server says what it waits for.
+pub fn retry_policy(ctx: &Context) -> RetryPolicy {
     let mut p = RetryPolicy::default();
     if let Some(n) = std::env::var("INFINI_RETRIES").ok().and_then(|v| v.parse::<u32>().ok()) {
         p.max_attempts = n.max(1);
     }
+    if let Some(t) = response_timeout() {
+        p.deadline = t + Duration::from_secs(10);
+    }
+    if super::progress::enabled(ctx) {
+        p.notify = Some(RetryNotify(Arc::new(|e: &BackendError, next: u32, max: u32, _delay: Duration| {
+            super::progress::eprintln_above(&format!("infini: {e}; retrying (attempt {next} of {max})"));
+        })));
+    }
     p
+}
+
+/// `INFINI_TIMEOUT`: seconds an S3 server may take to start answering a request.
+fn response_timeout() -> Option<Duration> {
+    std::env::var("INFINI_TIMEOUT")
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| *s > 0.0 && s.is_finite())
+        .map(Duration::from_secs_f64)
 }
 
 /// Open the backend at `location` (a directory or `s3://...`). With `create`, a missing directory is made and
@@ -109,14 +132,16 @@ pub fn open_backend(
     create: bool,
 ) -> anyhow::Result<Arc<dyn Backend>> {
     if location.starts_with("s3://") {
-        let mut cfg = S3Config::from_url(location)
-            .ok_or_else(|| super::usage(format!("invalid S3 location {location:?}: use s3://BUCKET[/PREFIX]")))?;
+        let mut cfg = S3Config::parse(location).map_err(|why| {
+            super::usage(format!("invalid S3 location {location:?}: {why} (use s3://BUCKET[/PREFIX])"))
+        })?;
         let wc = ws.map(|w| &w.config);
         cfg.endpoint = ctx.global.endpoint.clone().or_else(|| wc.and_then(|c| c.endpoint.clone()));
         cfg.region = ctx.global.region.clone().or_else(|| wc.and_then(|c| c.region.clone()));
         cfg.create_bucket = create && wc.is_some_and(|c| c.create_bucket);
         cfg.storage_class = wc.and_then(|c| c.storage_class.clone());
-        let policy = retry_policy();
+        cfg.response_timeout = response_timeout();
+        let policy = retry_policy(ctx);
         // Checking that the bucket exists costs a request; a missing bucket shows up as a clear error at the first
         // read anyway, so only a new workspace (which may have to create the bucket) checks first.
         let backend =
@@ -486,6 +511,30 @@ pub fn attach_workspace(
     ws.write_key(repo.master_key(), &repo.config().id)?;
     ws.write_header(repo.config())?;
     Ok(repo)
+}
+
+/// Create the directory `root` (and its missing parents) for a new workspace, run `f` with its canonical path, and
+/// if `f` fails remove again whatever directories this created (they are empty then: a failed `attach_workspace`
+/// removes its `.infini/`), so a failed `init` or `clone` leaves nothing behind.
+pub fn in_new_dir<T>(root: &Path, f: impl FnOnce(&Path) -> anyhow::Result<T>) -> anyhow::Result<T> {
+    let mut created = Vec::new();
+    let mut p = root.to_path_buf();
+    while !p.exists() {
+        created.push(p.clone());
+        if !p.pop() {
+            break;
+        }
+    }
+    std::fs::create_dir_all(root).with_context(|| format!("cannot create {}", root.display()))?;
+    let r = std::fs::canonicalize(root).map_err(anyhow::Error::from).and_then(|c| f(&c));
+    if r.is_err() {
+        for d in &created {
+            if std::fs::remove_dir(d).is_err() {
+                break;
+            }
+        }
+    }
+    r
 }
 
 /// What [`Session::write_accepting`] accepted: the state of the branch's ref seen before, and the branch now.

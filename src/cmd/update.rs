@@ -8,7 +8,7 @@ use super::{output, Context};
 ///
 /// Keys that both sides changed differently become conflicts, listed by `infini status`: keep your value with
 /// `infini put KEY ...` (or all of them with --ours), take the branch's with `infini reset KEY` (or all with
-/// --theirs); `infini commit` refuses while any is unresolved.
+/// --theirs); `infini commit` refuses while any is unresolved, and `update` itself exits 11 while any remains.
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
@@ -37,6 +37,32 @@ impl SideArgs {
     }
 }
 
+/// Conflicts an update left that are not resolved yet (exit code 11): neither `update` nor `commit` can go on until
+/// each is settled by staging it again or unstaging it.
+#[derive(Debug, thiserror::Error)]
+#[error("{} unresolved conflict(s): {}", keys.len(), keys.join(", "))]
+pub struct Unresolved {
+    /// The conflicted keys.
+    pub keys: Vec<String>,
+}
+
+impl Unresolved {
+    /// The exact commands that settle the conflicts, naming the first key.
+    pub fn next_steps(&self) -> String {
+        let k = self.keys.first().map(String::as_str).unwrap_or("KEY");
+        let k = if k.chars().all(|c| c.is_ascii_alphanumeric() || "/._-".contains(c)) {
+            k.to_string()
+        } else {
+            format!("'{}'", k.replace('\'', "'\\''"))
+        };
+        format!(
+            "for each key, keep yours with `infini put {k} FILE` (the same bytes again are fine) or `infini rm {k}`, \
+             or take the branch's with `infini reset {k}`; all at once: `infini update --ours` or `infini update \
+             --theirs`; `infini status` shows both sides; then `infini commit`"
+        )
+    }
+}
+
 /// What to do about the conflicts an update left, for messages.
 pub const RESOLVE_HINT: &str = "keep yours with `infini put KEY` (all: `infini update --ours`), take the branch's \
                                 with `infini reset KEY` (all: `infini update --theirs`), then `infini commit`";
@@ -55,7 +81,7 @@ pub fn report(ctx: &Context, s: &Session, r: &Rebased) -> anyhow::Result<()> {
     let at = s.tip.as_ref().map(|c| output::short(&c.ptr)).unwrap_or_else(|| "an empty branch".into());
     output::info(ctx, format!("now based on {at}; {} staged change(s) kept", r.staged));
     if !r.conflicts.is_empty() {
-        output::info(ctx, format!("{} conflict(s): {}; {RESOLVE_HINT}", r.conflicts.len(), r.conflicts.join(", ")));
+        output::info(ctx, format!("{} conflict(s): {}", r.conflicts.len(), r.conflicts.join(", ")));
     }
     Ok(())
 }
@@ -65,6 +91,10 @@ impl Args {
         let mut s = Session::write(ctx)?;
         s.branch_for_write()?;
         let r = s.update(self.side.side())?;
-        report(ctx, &s, &r)
+        report(ctx, &s, &r)?;
+        match s.conflicts() {
+            keys if keys.is_empty() => Ok(()),
+            keys => Err(Unresolved { keys }.into()),
+        }
     }
 }

@@ -52,8 +52,8 @@ fn conflict_update_then_put_or_reset_each_key_then_commit() {
     let (env, ws2) = two_workspaces();
     let theirs = conflicted(&env, &ws2);
 
-    // update: the branch's head becomes the base, the staged changes stay.
-    let out = in_ws2(&env, &ws2, &["update"]);
+    // update: the branch's head becomes the base, the staged changes stay; it exits 11 while conflicts remain.
+    let out = env.cmd(["update"]).cwd(&ws2).fails_with(11);
     assert!(out.stderr.contains("conflict"), "update reports the conflicts:\n{out}");
     assert_eq!(get2(&env, &ws2, "a"), b"mine", "staged values survive the update");
     assert_eq!(get2(&env, &ws2, "only-theirs"), b"t", "the other side's commit is now visible");
@@ -77,9 +77,17 @@ fn conflict_update_then_put_or_reset_each_key_then_commit() {
     assert_ne!(ours_id, theirs_id, "different values have different ids");
     assert_eq!(conflicts[1]["ours"]["id"], conflicts[0]["ours"]["id"], "same bytes, same id: {st}");
 
-    // Unresolved conflicts block the commit (still exit 11), naming what to do.
+    // Unresolved conflicts block the commit (still exit 11), naming what to do — not another update.
     let out = env.cmd(["commit", "-m", "too early"]).cwd(&ws2).fails_with(11);
-    assert!(out.stderr.contains("infini put") || out.stderr.contains("infini status"), "{out}");
+    assert!(out.stderr.contains("infini put a") && out.stderr.contains("infini reset a"), "{out}");
+    assert!(!out.stderr.contains("run `infini update`"), "update was done; the next step is not another: {out}");
+    // Running update again changes nothing and still says so (exit 11, the same next steps).
+    let out = env.cmd(["update"]).cwd(&ws2).fails_with(11);
+    assert!(out.stderr.contains("2 unresolved conflict(s): a, b") && out.stderr.contains("infini reset a"), "{out}");
+    let out = env.cmd(["--json", "update"]).cwd(&ws2).run();
+    assert_eq!(out.code, 11, "{out}");
+    assert_eq!(out.json()["conflicts"], serde_json::json!(["a", "b"]), "the conflicts that remain: {out}");
+    assert!(out.stderr_json()["error"]["hint"].as_str().unwrap().contains("infini put a"), "{out}");
 
     // Keep mine for a (put, even the same bytes), take theirs for b (reset KEY).
     env.cmd(["put", "a"]).stdin(b"mine").cwd(&ws2).ok();
@@ -147,7 +155,7 @@ fn commit_rebase_in_one_step() {
 fn rm_of_a_conflicted_key_resolves_it_with_the_removal() {
     let (env, ws2) = two_workspaces();
     conflicted(&env, &ws2);
-    in_ws2(&env, &ws2, &["update"]);
+    env.cmd(["update"]).cwd(&ws2).fails_with(11);
     in_ws2(&env, &ws2, &["rm", "a"]);
     in_ws2(&env, &ws2, &["reset", "b"]);
     in_ws2(&env, &ws2, &["commit", "-m", "drop a"]);

@@ -230,8 +230,12 @@ fn closed_port_becomes_unavailable_in_bounded_time() {
         ..S3Config::default()
     };
     let creds = S3Credentials { access_key_id: "AK".into(), secret_access_key: "SK".into() };
-    let policy =
-        RetryPolicy { max_attempts: 6, base_delay: Duration::from_millis(100), max_delay: Duration::from_secs(1) };
+    let policy = RetryPolicy {
+        max_attempts: 6,
+        base_delay: Duration::from_millis(100),
+        max_delay: Duration::from_secs(1),
+        ..RetryPolicy::default()
+    };
     let b = Retry::with_policy(S3Backend::connect(cfg.clone(), Some(creds.clone())).unwrap(), policy.clone());
     let t = Instant::now();
     let e = b.write("objects/aa/x", b"x").unwrap_err();

@@ -279,6 +279,7 @@ impl S3Server {
             region: Some("us-east-1".into()),
             create_bucket: false,
             storage_class: None,
+            response_timeout: None,
         }
     }
 

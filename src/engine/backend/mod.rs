@@ -107,6 +107,17 @@ pub enum BackendError {
         /// What the backend said.
         message: String,
     },
+    /// The server does not speak the backend's protocol (an S3 endpoint that answers like a plain web server):
+    /// the endpoint is probably wrong.
+    #[error("{op} on {backend}: not an S3 server? {message}")]
+    WrongService {
+        /// Which backend (endpoint).
+        backend: String,
+        /// Operation.
+        op: &'static str,
+        /// What the server answered.
+        message: String,
+    },
     /// The container the repository lives in (an S3 bucket) does not exist.
     #[error("bucket {bucket} does not exist on {backend}")]
     NoBucket {

@@ -15,7 +15,27 @@
 
 use super::{BResult, Backend, BackendError, ObjectInfo, RefVersion};
 use rand::Rng;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Called before each retry with the transient failure, the number of the attempt about to be made, the number of
+/// attempts allowed, and the backoff about to be slept: a command line tells its user what it is waiting for.
+#[derive(Clone)]
+pub struct RetryNotify(pub Arc<dyn Fn(&BackendError, u32, u32, Duration) + Send + Sync>);
+
+impl std::fmt::Debug for RetryNotify {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RetryNotify(..)")
+    }
+}
+
+impl PartialEq for RetryNotify {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for RetryNotify {}
 
 /// How often and how patiently to retry.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,14 +46,31 @@ pub struct RetryPolicy {
     pub base_delay: Duration,
     /// Upper bound of any single backoff.
     pub max_delay: Duration,
+    /// Time budget of one operation: once this much has passed since its first attempt began, no further attempt
+    /// is started after the second. It bounds how long a server that accepts requests and never answers holds a
+    /// command (each attempt waits at most the backend's own response timeout), without taking the one retry away
+    /// from an operation whose first attempt was a long transfer.
+    pub deadline: Duration,
+    /// Told about each retry before its backoff (see [`RetryNotify`]).
+    pub notify: Option<RetryNotify>,
 }
 
 impl Default for RetryPolicy {
-    /// 8 attempts, backoff from 100 ms doubling up to 5 s: at most about 11 s of waiting in all.
+    /// 8 attempts, backoff from 100 ms doubling up to 5 s (at most about 11 s of waiting in all), and a deadline of
+    /// 30 s.
     fn default() -> Self {
-        RetryPolicy { max_attempts: 8, base_delay: Duration::from_millis(100), max_delay: Duration::from_secs(5) }
+        RetryPolicy {
+            max_attempts: 8,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(5),
+            deadline: DEFAULT_DEADLINE,
+            notify: None,
+        }
     }
 }
+
+/// Default [`RetryPolicy::deadline`].
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
 
 impl RetryPolicy {
     /// A policy for tests: `attempts` attempts with delays of at most a few milliseconds.
@@ -42,6 +79,8 @@ impl RetryPolicy {
             max_attempts: attempts,
             base_delay: Duration::from_millis(1),
             max_delay: Duration::from_millis(4),
+            deadline: DEFAULT_DEADLINE,
+            notify: None,
         }
     }
 
@@ -63,15 +102,20 @@ impl RetryPolicy {
         let max = self.max_attempts.max(1);
         let mut saw_transient = false;
         let mut attempt = 0;
+        let start = Instant::now();
         loop {
             attempt += 1;
             match f() {
                 Err(e) if e.is_transient() => {
                     saw_transient = true;
-                    if attempt >= max {
+                    if attempt >= max || (attempt >= 2 && start.elapsed() >= self.deadline) {
                         return (Err(e), attempt, saw_transient);
                     }
-                    std::thread::sleep(self.backoff(attempt));
+                    let delay = self.backoff(attempt);
+                    if let Some(n) = &self.notify {
+                        (n.0)(&e, attempt + 1, max, delay);
+                    }
+                    std::thread::sleep(delay);
                 }
                 other => return (other, attempt, saw_transient),
             }
@@ -276,6 +320,47 @@ mod tests {
 
     fn f_fail_next(b: &Retry<Faulty<MemoryBackend>>, n: u32) {
         b.inner().fail_next(n);
+    }
+
+    #[test]
+    fn an_operation_past_its_deadline_stops_after_the_second_attempt_and_each_retry_is_told() {
+        let told = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let t = told.clone();
+        let policy = RetryPolicy {
+            deadline: Duration::from_millis(30),
+            notify: Some(RetryNotify(Arc::new(move |_, next, max, _| t.lock().unwrap().push((next, max))))),
+            ..RetryPolicy::quick(8)
+        };
+        let mut calls = 0;
+        let slow_failure = || -> BResult<()> {
+            calls += 1;
+            std::thread::sleep(Duration::from_millis(20));
+            Err(BackendError::Transient {
+                backend: "b".into(),
+                op: "read",
+                name: "x".into(),
+                message: "timed out".into(),
+            })
+        };
+        let e = policy.run(slow_failure).unwrap_err();
+        assert!(matches!(e, BackendError::Unavailable { attempts: 2, .. }), "{e}");
+        assert_eq!(calls, 2);
+        assert_eq!(*told.lock().unwrap(), vec![(2, 8)]);
+        // Quick failures keep every attempt: the deadline bounds time, not the count.
+        let mut calls = 0;
+        let e = policy
+            .run(|| -> BResult<()> {
+                calls += 1;
+                Err(BackendError::Transient {
+                    backend: "b".into(),
+                    op: "read",
+                    name: "x".into(),
+                    message: "503".into(),
+                })
+            })
+            .unwrap_err();
+        assert!(matches!(e, BackendError::Unavailable { attempts: 8, .. }), "{e}");
+        assert_eq!(calls, 8);
     }
 
     #[test]

@@ -55,36 +55,49 @@ pub struct S3Config {
     pub create_bucket: bool,
     /// Storage class for pack objects (`objects/...`), e.g. `STANDARD_IA`; index and refs stay `STANDARD`.
     pub storage_class: Option<String>,
+    /// Time allowed for the server to start answering a request (the first byte of its response); `None` for
+    /// [`DEFAULT_RESPONSE_TIMEOUT`]. A server that accepts connections and never answers fails each attempt after
+    /// this long (and [`RetryPolicy::deadline`](super::retry::RetryPolicy::deadline) bounds the retries).
+    pub response_timeout: Option<Duration>,
 }
 
 impl S3Config {
     /// A configuration for `s3://bucket/prefix` with every other setting at its default.
     pub fn from_url(url: &str) -> Option<S3Config> {
-        let (bucket, prefix) = parse_s3_url(url)?;
-        Some(S3Config { bucket, prefix, ..S3Config::default() })
+        S3Config::parse(url).ok()
+    }
+
+    /// Like [`from_url`](Self::from_url), saying what is wrong with a location that is not one.
+    pub fn parse(url: &str) -> Result<S3Config, String> {
+        let (bucket, prefix) = check_s3_url(url)?;
+        Ok(S3Config { bucket, prefix, ..S3Config::default() })
     }
 }
 
 /// Split `s3://bucket/some/prefix` into `("bucket", "some/prefix")`. Slashes around the prefix are dropped.
-/// Returns `None` if the URL does not start with `s3://` or the bucket name is not a valid S3 bucket name.
-pub fn parse_s3_url(url: &str) -> Option<(String, String)> {
-    let rest = url.strip_prefix("s3://")?;
+/// Refused, with the reason, if the URL does not start with `s3://` or the bucket name is not a valid S3 bucket name.
+fn check_s3_url(url: &str) -> Result<(String, String), String> {
+    let rest = url.strip_prefix("s3://").ok_or("an S3 location starts with s3://")?;
     let (bucket, prefix) = match rest.split_once('/') {
         Some((b, p)) => (b, p),
         None => (rest, ""),
     };
-    let valid_bucket = (3..=63).contains(&bucket.len())
-        && bucket.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'.' || c == b'-')
-        && bucket.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && bucket.ends_with(|c: char| c.is_ascii_alphanumeric());
-    if !valid_bucket {
-        return None;
+    if !(3..=63).contains(&bucket.len()) {
+        return Err(format!("bucket name {bucket:?} must be 3 to 63 characters long"));
+    }
+    if !bucket.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'.' || c == b'-') {
+        return Err(format!("bucket name {bucket:?} may hold only lowercase letters, digits, '.' and '-'"));
+    }
+    if !(bucket.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && bucket.ends_with(|c: char| c.is_ascii_alphanumeric()))
+    {
+        return Err(format!("bucket name {bucket:?} must begin and end with a letter or digit"));
     }
     let prefix = prefix.trim_matches('/');
     if prefix.split('/').any(|c| c.is_empty() && !prefix.is_empty()) {
-        return None;
+        return Err(format!("prefix {prefix:?} has an empty path segment (\"//\")"));
     }
-    Some((bucket.to_string(), prefix.to_string()))
+    Ok((bucket.to_string(), prefix.to_string()))
 }
 
 /// An explicit access key, used instead of the AWS credential chain.
@@ -110,8 +123,9 @@ const REF_NONCE_LEN: usize = 16;
 
 /// Time allowed to establish a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Time allowed until the first byte of a response. Losing conditional writers may be held for seconds.
-const READ_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default [`S3Config::response_timeout`]: the time allowed until the first byte of a response. Losing conditional
+/// writers may be held for seconds; a server silent for this long is taken to be down.
+pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(20);
 /// Time allowed for one request, including the transfer of a large object.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -261,7 +275,7 @@ impl S3Backend {
             .or_else(Region::new("us-east-1"));
         let timeouts = TimeoutConfig::builder()
             .connect_timeout(CONNECT_TIMEOUT)
-            .read_timeout(READ_TIMEOUT)
+            .read_timeout(cfg.response_timeout.unwrap_or(DEFAULT_RESPONSE_TIMEOUT))
             .operation_attempt_timeout(ATTEMPT_TIMEOUT)
             .build();
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
@@ -410,6 +424,15 @@ impl S3Backend {
                 op,
                 name: name.into(),
                 message: format!("the server answered {code} for bucket {}", self.bucket),
+            };
+        }
+        if status == 404 && code.is_empty() && name.is_empty() {
+            // Bucket requests of a real S3 server answer a 404 with an S3 error code (or, to HEAD, only for a
+            // missing bucket, which is handled before this); a bare 404 is a server that is not S3 at all.
+            return BackendError::WrongService {
+                backend: self.describe.clone(),
+                op,
+                message: "it answered 404 Not Found without an S3 error code".into(),
             };
         }
         if status == 404 || code == "NoSuchKey" {
@@ -739,17 +762,17 @@ mod tests {
 
     #[test]
     fn parses_s3_urls() {
-        assert_eq!(parse_s3_url("s3://bucket/prefix"), Some(("bucket".into(), "prefix".into())));
-        assert_eq!(parse_s3_url("s3://bucket/a/b/"), Some(("bucket".into(), "a/b".into())));
-        assert_eq!(parse_s3_url("s3://my-bucket.x"), Some(("my-bucket.x".into(), "".into())));
-        assert_eq!(parse_s3_url("s3://my-bucket/"), Some(("my-bucket".into(), "".into())));
-        assert_eq!(parse_s3_url("s3://"), None);
-        assert_eq!(parse_s3_url("s3:///prefix"), None);
-        assert_eq!(parse_s3_url("s3://Upper/x"), None);
-        assert_eq!(parse_s3_url("s3://b/x"), None);
-        assert_eq!(parse_s3_url("s3://bucket/a//b"), None);
-        assert_eq!(parse_s3_url("http://bucket/prefix"), None);
-        assert_eq!(parse_s3_url("/some/path"), None);
+        assert_eq!(check_s3_url("s3://bucket/prefix").ok(), Some(("bucket".into(), "prefix".into())));
+        assert_eq!(check_s3_url("s3://bucket/a/b/").ok(), Some(("bucket".into(), "a/b".into())));
+        assert_eq!(check_s3_url("s3://my-bucket.x").ok(), Some(("my-bucket.x".into(), "".into())));
+        assert_eq!(check_s3_url("s3://my-bucket/").ok(), Some(("my-bucket".into(), "".into())));
+        assert_eq!(check_s3_url("s3://").ok(), None);
+        assert_eq!(check_s3_url("s3:///prefix").ok(), None);
+        assert_eq!(check_s3_url("s3://Upper/x").ok(), None);
+        assert_eq!(check_s3_url("s3://b/x").ok(), None);
+        assert_eq!(check_s3_url("s3://bucket/a//b").ok(), None);
+        assert_eq!(check_s3_url("http://bucket/prefix").ok(), None);
+        assert_eq!(check_s3_url("/some/path").ok(), None);
         let cfg = S3Config::from_url("s3://bucket/p").unwrap();
         assert_eq!((cfg.bucket.as_str(), cfg.prefix.as_str(), cfg.create_bucket), ("bucket", "p", false));
     }

@@ -59,7 +59,12 @@ impl Repository {
         } else if is_hex_prefix(&r.base) {
             self.find_by_prefix(&r.base.to_ascii_lowercase(), head)?
         } else {
-            return Err(Error::not_found(format!("revision {}", r.base)));
+            let why = if r.base.len() < 4 && !r.base.is_empty() && r.base.bytes().all(|b| b.is_ascii_hexdigit()) {
+                " (no branch of that name; a commit id prefix needs at least 4 hex digits)"
+            } else {
+                " (no branch, commit id prefix or HEAD of that name)"
+            };
+            return Err(Error::not_found(format!("revision {}{why}", r.base)));
         };
         for i in 0..r.back {
             let c = self.read_commit(&at)?;

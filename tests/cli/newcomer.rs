@@ -1,0 +1,70 @@
+//! What a new user meets in the first hour: a repository of its own outside any workspace, and failed commands
+//! that leave nothing behind.
+
+use crate::util::Env;
+
+#[test]
+fn init_with_a_repository_path_keeps_the_repository_outside_the_workspace() {
+    let env = Env::new();
+    let disk = env.root.join("external/disk/repo");
+    let disk_s = disk.display().to_string();
+    env.cmd(["-R", &disk_s, "init", "ws3"]).cwd(&env.root).ok();
+    assert!(disk.join("config").is_file(), "the repository is where -R said");
+    assert!(!env.root.join("ws3/.infini/repo").exists(), "not inside the workspace");
+    let ws3 = env.root.join("ws3");
+    env.cmd(["put", "k"]).cwd(&ws3).stdin(b"kept").ok();
+    env.cmd(["commit", "-m", "one"]).cwd(&ws3).ok();
+    env.cmd(["clone", &disk_s, "ws4"]).cwd(&env.root).ok();
+    // The first workspace goes; the repository and every other workspace stay usable.
+    std::fs::remove_dir_all(&ws3).unwrap();
+    let out = env.cmd(["get", "k"]).cwd(env.root.join("ws4")).ok();
+    assert_eq!(out.stdout, b"kept");
+    // A second init on the same path would start another history: refused, pointing at clone.
+    let out = env.cmd(["-R", &disk_s, "init", "ws5"]).cwd(&env.root).fails_with(11);
+    assert!(out.stderr.contains("infini clone"), "{out}");
+    assert!(!env.root.join("ws5").exists(), "a refused init leaves no directory: {out}");
+    // Both spellings of an S3 repository at once are refused.
+    env.cmd(["-R", "s3://b/p", "init", "--s3", "b/p", "ws6"]).cwd(&env.root).fails_with(2);
+}
+
+#[test]
+fn a_failed_init_or_clone_leaves_no_directory_behind() {
+    let mut env = Env::new();
+    env.set("AWS_ACCESS_KEY_ID", "AK");
+    env.set("AWS_SECRET_ACCESS_KEY", "SK");
+    env.set("INFINI_RETRIES", "1");
+    env.cmd(["init", "--s3", "bkt1", "--endpoint", "http://127.0.0.1:9", "new/ws"]).cwd(&env.root).fails_with(14);
+    assert!(!env.root.join("new").exists(), "init removed what it created");
+    env.cmd(["clone", "s3://bkt1", "cl/ws", "--endpoint", "http://127.0.0.1:9"]).cwd(&env.root).fails_with(14);
+    assert!(!env.root.join("cl").exists(), "clone removed what it created");
+    // A directory that existed before is left in place, as it was.
+    std::fs::create_dir(env.root.join("mine")).unwrap();
+    std::fs::write(env.root.join("mine/file"), b"x").unwrap();
+    env.cmd(["clone", "no-such-repo", "mine"]).cwd(&env.root).fails_with(10);
+    assert_eq!(std::fs::read(env.root.join("mine/file")).unwrap(), b"x");
+}
+
+#[test]
+fn misdirected_commands_say_what_was_meant() {
+    let env = Env::init();
+    let site = env.path("site");
+    std::fs::create_dir_all(site.join("sub")).unwrap();
+    std::fs::write(site.join("sub/a.txt"), b"a").unwrap();
+    // put KEY DIR: a directory is not a value; the message names put -r.
+    let out = env.fails_with(2, ["put", "k", site.to_str().unwrap()]);
+    assert!(out.stderr.contains("put -r"), "{out}");
+    // put -r of a directory that does not exist: not found (3), not a usage error.
+    let out = env.fails_with(3, ["put", "-r", "nonexistent-dir", "p/"]);
+    assert!(out.stderr.contains("nonexistent-dir"), "{out}");
+    env.ok(["put", "-r", site.to_str().unwrap(), "web/"]);
+    env.commit("site");
+    // get PREFIX: not a key, but the message says how to get what is under it.
+    let out = env.fails_with(3, ["get", "web"]);
+    assert!(out.stderr.contains("get -r web/"), "{out}");
+    // A revision too short to be an id prefix says so.
+    let out = env.fails_with(3, ["checkout", "f52"]);
+    assert!(out.stderr.contains("at least 4 hex digits"), "{out}");
+    // An S3 location with a bucket name S3 refuses says why.
+    let out = env.fails_with(2, ["-R", "s3://b1", "ls"]);
+    assert!(out.stderr.contains("3 to 63 characters"), "{out}");
+}
