@@ -531,7 +531,7 @@ mod tests {
                 Ok(())
             })
             .unwrap();
-            assert_eq!(found, [blob.clone()]);
+            assert_eq!(found, std::slice::from_ref(&blob));
         }
         let mut plain = Vec::new();
         ciborium::into_writer(&("Chunks", vec![1u8, 2], Blob::Inline(b"tiny".to_vec())), &mut plain).unwrap();
