@@ -40,6 +40,9 @@ _infini() {
             infini,diff)
                 cmd="infini__subcmd__diff"
                 ;;
+            infini,exit-codes)
+                cmd="infini__subcmd__exit__subcmd__codes"
+                ;;
             infini,fork)
                 cmd="infini__subcmd__fork"
                 ;;
@@ -123,6 +126,9 @@ _infini() {
                 ;;
             infini__subcmd__help,diff)
                 cmd="infini__subcmd__help__subcmd__diff"
+                ;;
+            infini__subcmd__help,exit-codes)
+                cmd="infini__subcmd__help__subcmd__exit__subcmd__codes"
                 ;;
             infini__subcmd__help,fork)
                 cmd="infini__subcmd__help__subcmd__fork"
@@ -233,7 +239,7 @@ _infini() {
 
     case "${cmd}" in
         infini)
-            opts="-C -R -q -h -V --repo --branch --password-file --password-command --endpoint --region --mem-cache --cache-size --cache-dir --json --quiet --help --version init clone put get rm mv cp ls status reset diff commit update log show checkout fork branch check gc stats mount key lock unlock completions gen-docs help"
+            opts="-C -R -q -h -V --repo --branch --password-file --password-command --endpoint --region --mem-cache --cache-size --cache-dir --json --quiet --help --version init clone put get rm mv cp ls status reset diff commit update log show checkout fork branch check gc stats mount key lock unlock completions exit-codes gen-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -778,6 +784,64 @@ _infini() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        infini__subcmd__exit__subcmd__codes)
+            opts="-C -R -q -h --repo --branch --password-file --password-command --endpoint --region --mem-cache --cache-size --cache-dir --json --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --repo)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -R)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --branch)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --password-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --password-command)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --region)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --mem-cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         infini__subcmd__fork)
             opts="-C -R -q -h --repo --branch --password-file --password-command --endpoint --region --mem-cache --cache-size --cache-dir --json --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1039,7 +1103,7 @@ _infini() {
             return 0
             ;;
         infini__subcmd__help)
-            opts="init clone put get rm mv cp ls status reset diff commit update log show checkout fork branch check gc stats mount key lock unlock completions gen-docs help"
+            opts="init clone put get rm mv cp ls status reset diff commit update log show checkout fork branch check gc stats mount key lock unlock completions exit-codes gen-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1151,6 +1215,20 @@ _infini() {
             return 0
             ;;
         infini__subcmd__help__subcmd__diff)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        infini__subcmd__help__subcmd__exit__subcmd__codes)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -85,7 +85,7 @@ pub mod backends {
     pub use crate::engine::backend::dir::DirBackend;
     pub use crate::engine::backend::faults::{Faulty, Op};
     pub use crate::engine::backend::memory::MemoryBackend;
-    pub use crate::engine::backend::retry::{Retry, RetryNotify, RetryNotifyFn, RetryPolicy, DEFAULT_DEADLINE};
+    pub use crate::engine::backend::retry::{Retry, RetryNotify, RetryPolicy, DEFAULT_DEADLINE};
     #[cfg(feature = "s3")]
     pub use crate::engine::backend::s3::{S3Backend, S3Config, S3Credentials, DEFAULT_RESPONSE_TIMEOUT};
     pub use crate::engine::backend::{conformance, BResult, Backend, BackendError, ObjectInfo, RefVersion};

@@ -62,10 +62,35 @@ fn write_man_pages(cmd: &clap::Command, dir: &std::path::Path) -> anyhow::Result
     if cmd.get_subcommands().any(|s| !s.is_hide_set()) {
         man.render_subcommands_section(&mut page)?;
     }
+    let name = cmd.get_bin_name().unwrap_or_else(|| cmd.get_name()).to_string();
+    let examples = super::manual::examples(&name);
+    if !examples.is_empty() {
+        page.write_all(b".SH EXAMPLES\n")?;
+        for (line, what) in examples {
+            writeln!(page, ".TP\n\\fB{}\\fR\n{}", roff_escape(line), roff_escape(what))?;
+        }
+    }
     page.write_all(b".SH \"EXIT STATUS\"\n")?;
     for (code, meaning) in super::EXIT_CODE_TABLE {
         writeln!(page, ".TP\n\\fB{code}\\fR\n{}", roff_escape(meaning))?;
     }
+    page.write_all(b".SH ENVIRONMENT\n")?;
+    if name == "infini" {
+        for (var, what) in super::manual::ENVIRONMENT {
+            writeln!(page, ".TP\n\\fB{var}\\fR\n{}", roff_escape(what))?;
+        }
+    } else {
+        writeln!(
+            page,
+            "{}",
+            roff_escape(
+                "Passwords come from INFINI_PASSWORD_FILE, INFINI_PASSWORD_COMMAND or INFINI_PASSWORD (else a prompt \
+                 on a terminal); INFINI_REPO names a repository to read without a workspace; S3 credentials, region \
+                 and endpoint come from the AWS variables. infini(1) lists every variable."
+            )
+        )?;
+    }
+    writeln!(page, ".SH \"SEE ALSO\"\n{}", roff_escape(&super::manual::see_also(&name).join(", ")))?;
     if cmd.get_version().is_some() {
         man.render_version_section(&mut page)?;
     }

@@ -4,7 +4,7 @@ use infini::browse::{Attr, Browser, FileType};
 use infini::Error;
 use std::ffi::OsStr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 use fuser::{
     Errno, FileHandle, FopenFlags, Generation, INodeNo, InitFlags, KernelConfig, LockOwner, OpenFlags, ReplyAttr,
@@ -30,7 +30,7 @@ impl Fs {
     }
 
     fn attr(&self, a: &Attr) -> fuser::FileAttr {
-        let t = UNIX_EPOCH + Duration::new(a.mtime, a.mtime_nsec);
+        let t = a.modified();
         fuser::FileAttr {
             ino: INodeNo(a.ino),
             size: a.size,

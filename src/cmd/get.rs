@@ -104,6 +104,16 @@ impl Args {
             let bar = Bar::phases(ctx, "get -r");
             let opts = GetTreeOptions { progress: bar.sink(), ..GetTreeOptions::default() };
             let out = get_tree(&s.repo, &ns, &self.key, &dir, &opts)?;
+            if let (n, Some(first)) = &out.mtime_not_held {
+                output::warn(
+                    ctx,
+                    format!(
+                        "{n} file(s) got the nearest modification time this file system holds, not the stored one \
+                         (first: {}; `infini ls -l` shows the stored time)",
+                        first.display()
+                    ),
+                );
+            }
             bar.finish(|took| {
                 format!(
                     "get -r: {} files, {} in {}",
@@ -190,6 +200,8 @@ impl Args {
             Some(rev) => s.at(rev)?.0.time(),
             None => s.tip.as_ref().map(|c| c.time()).unwrap_or_else(now_secs),
         };
+        // A commit's time is unsigned; one beyond any 64-bit time (only a damaged commit) shows as the latest.
+        let when = i64::try_from(when).unwrap_or(i64::MAX);
         // The total is not known without a walk of its own: bytes and rate, then one summary line.
         let bar = super::progress::Bar::bytes(ctx, "get -r --tar", None);
         let mut progress = |n| bar.set_position(n);

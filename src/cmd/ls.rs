@@ -67,8 +67,11 @@ impl Args {
                     out.write_all(b",")?;
                 }
                 let mut v = serde_json::json!({ "key": key, "size": entry.size() });
-                if let Some(m) = entry.mtime {
-                    v["mtime"] = serde_json::json!(m);
+                if let Some((secs, nsec)) = entry.mtime_parts() {
+                    v["mtime"] = serde_json::json!(secs);
+                    if nsec != 0 {
+                        v["mtime_nsec"] = serde_json::json!(nsec);
+                    }
                 }
                 if let Some(m) = entry.mode {
                     v["mode"] = serde_json::json!(format!("{m:04o}"));
@@ -79,7 +82,12 @@ impl Args {
                 }
                 output::json_to(&mut out, &v)?;
             } else if self.long {
-                let t = entry.mtime.map(output::time).unwrap_or_else(|| "-".into());
+                let t = match (entry.mtime_parts(), entry.mtime) {
+                    (Some((secs, _)), _) => output::time(secs),
+                    // Stored, but not a valid time (`check` reports it).
+                    (None, Some(_)) => "?".into(),
+                    (None, None) => "-".into(),
+                };
                 let mode = mode_string(&entry);
                 if entry.kind == EntryKind::Symlink {
                     writeln!(out, "{mode}  {:>12}  {:<20}  {key} -> {}", entry.size(), t, link_target(&entry))?;

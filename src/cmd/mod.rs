@@ -17,6 +17,7 @@ mod key;
 mod lock;
 mod log;
 mod ls;
+mod manual;
 mod mount;
 mod mv;
 mod output;
@@ -96,8 +97,9 @@ pub struct Cli {
     command: Command,
 }
 
-/// Options every command takes.
+/// Options every command takes (listed under their own heading, after the command's own).
 #[derive(clap::Args, Clone, Debug)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
     /// Run as if started in DIR.
     #[arg(short = 'C', global = true, value_name = "DIR")]
@@ -166,6 +168,9 @@ enum Command {
     Lock(lock::LockArgs),
     Unlock(lock::UnlockArgs),
     Completions(completions::Args),
+    /// The exit codes every command uses (also `infini help exit-codes`).
+    #[command(name = "exit-codes", long_about = exit_codes_help())]
+    ExitCodes,
     #[command(hide = true)]
     GenDocs(completions::GenDocsArgs),
 }
@@ -176,12 +181,17 @@ pub struct Context {
     pub global: Global,
 }
 
-/// The clap command with the exit-code table appended to every help text.
+/// Where a subcommand's help points for the exit codes (the table itself is in `infini --help`, `infini help
+/// exit-codes` and every man page).
+const EXIT_CODES_POINTER: &str = "Exit codes: 0 success, 2 usage, 3 not found, 11 conflict, 13 integrity, ... (all: \
+                                  `infini help exit-codes`)";
+
+/// The clap command: the exit-code table at the end of `infini --help`, a pointer to it at the end of each
+/// command's help.
 pub fn command() -> clap::Command {
-    let codes = exit_codes_help();
-    Cli::command().after_help(codes.clone()).mut_subcommands(|s| {
-        let s = s.after_help(codes.clone());
-        s.mut_subcommands(|ss| ss.after_help(codes.clone()))
+    Cli::command().after_help(exit_codes_help()).mut_subcommands(|s| {
+        let s = if s.get_name() == "exit-codes" { s } else { s.after_help(EXIT_CODES_POINTER) };
+        s.mut_subcommands(|ss| ss.after_help(EXIT_CODES_POINTER))
     })
 }
 
@@ -263,6 +273,7 @@ fn run(cmd: Command, ctx: &Context) -> anyhow::Result<()> {
         Command::Lock(a) => a.run(ctx),
         Command::Unlock(a) => a.run(ctx),
         Command::Completions(a) => a.run(ctx),
+        Command::ExitCodes => output::line(exit_codes_help()),
         Command::GenDocs(a) => a.run(ctx),
     }
 }

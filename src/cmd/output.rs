@@ -63,9 +63,10 @@ pub fn short(ptr: &ChunkPointer) -> String {
     ptr.commit_id().to_hex()[..10].to_string()
 }
 
-/// RFC 3339 time in UTC.
-pub fn time(secs: u64) -> String {
-    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs)).to_string()
+/// RFC 3339 time in UTC of `secs` seconds since the epoch (negative before 1970); years beyond 0000-9999 get a
+/// sign and as many digits as they need, so any stored time prints.
+pub fn time(secs: impl Into<i128>) -> String {
+    infini::namespace::format_time(secs.into())
 }
 
 /// Human-readable byte count.

@@ -21,7 +21,7 @@ impl Args {
         for item in ns.iter() {
             let (_, e) = item?;
             keys += 1;
-            logical += e.size();
+            logical = logical.saturating_add(e.size());
         }
         drop(bar);
         let ratio = if chunk_bytes > 0 { logical as f64 / chunk_bytes as f64 } else { 0.0 };

@@ -38,15 +38,130 @@ fn value_reader(repo: &Repository, e: &Entry) -> Box<dyn Read + Send> {
     }
 }
 
-fn header(kind: tar::EntryType, mode: u32, mtime: u64, size: u64, owner: (u32, u32)) -> tar::Header {
+fn header(kind: tar::EntryType, mode: u32, mtime: i64, size: u64, owner: (u32, u32)) -> tar::Header {
     let mut h = tar::Header::new_gnu();
     h.set_entry_type(kind);
     h.set_mode(mode);
-    h.set_mtime(mtime);
+    h.as_old_mut().mtime = mtime_field(mtime);
     h.set_size(size);
     h.set_uid(owner.0 as u64);
     h.set_gid(owner.1 as u64);
     h
+}
+
+/// The 12-byte header field holding `secs` as GNU tar writes it: octal when it fits (0 to 8^11 - 1), else
+/// base-256 (two's complement, big-endian, the first byte's top bit set), which holds any 64-bit time, negative
+/// ones included.
+fn mtime_field(secs: i64) -> [u8; 12] {
+    let mut f = [0u8; 12];
+    if (0..1 << 33).contains(&secs) {
+        f[..11].copy_from_slice(format!("{secs:011o}").as_bytes());
+    } else {
+        f.copy_from_slice(&i128::from(secs).to_be_bytes()[4..]);
+        f[0] |= 0x80;
+    }
+    f
+}
+
+/// The seconds an mtime header field holds: octal (as `tar` reads it), or base-256 with a sign (as GNU tar writes
+/// times before 1970 and after 2242). `None` when it is neither, or beyond 64 bits.
+fn parse_mtime_field(h: &tar::Header) -> Option<i64> {
+    let f = &h.as_old().mtime;
+    if f[0] & 0x80 == 0 {
+        return h.mtime().ok().and_then(|m| i64::try_from(m).ok());
+    }
+    // Base-256: bit 0x40 of the first byte is the sign; the rest is two's complement.
+    let mut v: i128 = if f[0] & 0x40 != 0 { -1 } else { 0 };
+    for (i, b) in f.iter().enumerate() {
+        let b = if i == 0 { (f[0] & 0x7f) | (f[0] & 0x40) << 1 } else { *b };
+        v = (v << 8) | i128::from(b);
+    }
+    i64::try_from(v).ok()
+}
+
+/// A pax time (`mtime=-1.5`): seconds and nanoseconds, the fraction counted forward from the second below (-1.5 is
+/// -2 s + 500,000,000 ns). Digits past nanoseconds are dropped. `None` when it is not a decimal number that fits.
+fn parse_pax_time(t: &str) -> Option<(i64, u32)> {
+    let (neg, t) = match t.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, t),
+    };
+    let (whole, frac) = t.split_once('.').unwrap_or((t, ""));
+    if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let secs: i128 = whole.parse().ok()?;
+    let mut nsec: u32 = 0;
+    for (i, d) in frac.bytes().take(9).enumerate() {
+        nsec += u32::from(d - b'0') * 10u32.pow(8 - i as u32);
+    }
+    let (secs, nsec) = match (neg, nsec) {
+        (false, n) => (secs, n),
+        (true, 0) => (-secs, 0),
+        (true, n) => (-secs - 1, 1_000_000_000 - n),
+    };
+    Some((i64::try_from(secs).ok()?, nsec))
+}
+
+/// The pax text of a time: `secs.nsec` as a decimal number (`-1.5` for -2 s + 500,000,000 ns).
+fn pax_time(secs: i64, nsec: u32) -> String {
+    if nsec == 0 {
+        return secs.to_string();
+    }
+    let (sign, whole, frac) = if secs < 0 {
+        ("-", i128::from(secs).unsigned_abs() - 1, 1_000_000_000 - nsec)
+    } else {
+        ("", i128::from(secs).unsigned_abs(), nsec)
+    };
+    format!("{sign}{whole}.{frac:09}")
+}
+
+/// Write a pax extended header for the next member, with `records` (`key`, `value`).
+fn append_pax<W: Write>(b: &mut tar::Builder<W>, records: &[(&str, String)]) -> std::io::Result<()> {
+    let mut data = Vec::new();
+    for (k, v) in records {
+        // `LEN key=value\n`, LEN counting itself.
+        let rest = k.len() + v.len() + 3;
+        let mut len = rest + 1;
+        while len != rest + len.to_string().len() {
+            len = rest + len.to_string().len();
+        }
+        data.extend_from_slice(format!("{len} {k}={v}\n").as_bytes());
+    }
+    let mut h = tar::Header::new_ustar();
+    h.set_entry_type(tar::EntryType::XHeader);
+    h.as_old_mut().name[..14].copy_from_slice(b"././@PaxHeader");
+    h.set_mode(0o644);
+    h.set_mtime(0);
+    h.set_size(data.len() as u64);
+    h.set_cksum();
+    b.append(&h, data.as_slice())
+}
+
+/// Append a symbolic link whose target is `target`'s bytes exactly (a target longer than the header's 100 bytes
+/// goes in a GNU long-link member first).
+fn append_symlink<W: Write>(
+    b: &mut tar::Builder<W>,
+    h: &mut tar::Header,
+    path: &str,
+    target: &[u8],
+) -> std::io::Result<()> {
+    let field = &mut h.as_old_mut().linkname;
+    field.fill(0);
+    if target.len() <= field.len() {
+        field[..target.len()].copy_from_slice(target);
+    } else {
+        field.copy_from_slice(&target[..100]);
+        let mut k = tar::Header::new_gnu();
+        k.set_entry_type(tar::EntryType::GNULongLink);
+        k.as_old_mut().name[..13].copy_from_slice(b"././@LongLink");
+        k.set_mode(0o644);
+        k.set_mtime(0);
+        k.set_size(target.len() as u64 + 1);
+        k.set_cksum();
+        b.append(&k, target.chain(&[0u8][..]))?;
+    }
+    b.append_data(h, path, std::io::empty())
 }
 
 /// Write every key under `prefix` (a directory name: `web` and `web/` are the same) of `ns` as a tar archive to
@@ -59,7 +174,7 @@ pub fn write(
     repo: &Repository,
     ns: &Namespace,
     prefix: &str,
-    dir_mtime: u64,
+    dir_mtime: i64,
     keep_keys: bool,
     out: &mut dyn Write,
     progress: &mut dyn FnMut(u64),
@@ -79,8 +194,9 @@ pub fn write(
     let mut o = Outcome { files: 0, bytes: 0, skipped: (0, None), keys: Vec::new() };
     for item in items {
         let (key, entry) = item?;
-        let path = member_path(Path::new(&key[prefix.len()..]))?
-            .filter(|p| p.len() == key.len() - prefix.len())
+        let rest = key.strip_prefix(prefix).unwrap_or_default();
+        let path = member_path(Path::new(rest))?
+            .filter(|p| !rest.is_empty() && p.len() == rest.len())
             .ok_or_else(|| usage(format!("key {key:?} does not map to a safe path in an archive")))?;
         // Parent directories first, once each, as tar itself writes them.
         let mut at = 0;
@@ -99,18 +215,22 @@ pub fn write(
         dirs.truncate(depth);
         let meta = FileMeta::of(&entry);
         let mtime = meta.mtime.unwrap_or(dir_mtime);
+        if meta.mtime.is_some() && meta.mtime_nsec != 0 {
+            // The header holds whole seconds; a pax record before the member carries the nanoseconds.
+            append_pax(&mut b, &[("mtime", pax_time(mtime, meta.mtime_nsec))]).map_err(write_err)?;
+        }
         if meta.symlink {
+            // A target is bytes (not necessarily UTF-8), written as stored.
             let mut target = Vec::new();
             repo.blob_reader(entry.blob.clone()).read_to_end(&mut target).map_err(read_err)?;
-            let target = String::from_utf8(target).map_err(|_| Error::integrity(format!("symlink {key}")))?;
             let mut h = header(tar::EntryType::Symlink, u32::from(meta.perm), mtime, 0, owner);
-            b.append_link(&mut h, &path, &target).map_err(write_err)?;
+            append_symlink(&mut b, &mut h, &path, &target).map_err(write_err)?;
         } else {
             let size = entry.size();
             let mut h = header(tar::EntryType::Regular, u32::from(meta.perm), mtime, size, owner);
             let mut r = value_reader(repo, &entry).take(size);
             b.append_data(&mut h, &path, &mut r).map_err(write_err)?;
-            o.bytes += size;
+            o.bytes = o.bytes.saturating_add(size);
         }
         o.files += 1;
         if keep_keys {
@@ -189,7 +309,18 @@ pub fn stage(
         let kind = member.header().entry_type();
         let Some(rel) = member_path(&path)? else { continue };
         let key = format!("{prefix}{rel}");
-        let mtime = member.header().mtime().ok();
+        // A pax record's time (it has the nanoseconds), else the header's (signed).
+        let pax_mtime = match member.pax_extensions().context("reading a tar member's pax records")? {
+            Some(records) => records
+                .filter_map(Result::ok)
+                .find(|r| r.key_bytes() == b"mtime")
+                .and_then(|r| r.value().ok().and_then(parse_pax_time)),
+            None => None,
+        };
+        let (mtime, mtime_nsec) = match pax_mtime {
+            Some((s, ns)) => (Some(s), ns),
+            None => (parse_mtime_field(member.header()), 0),
+        };
         let mode = member.header().mode().ok().map(|m| m & 0o7777);
         match kind {
             tar::EntryType::Regular | tar::EntryType::Continuous => {
@@ -198,6 +329,7 @@ pub fn stage(
                 let mut entry = store_value(repo, &mut member, &mut |n| progress(base + n))
                     .with_context(|| format!("reading {} from the tar stream", path.display()))?;
                 entry.mtime = mtime;
+                entry.mtime_nsec = mtime_nsec;
                 entry.mode = mode;
                 o.bytes += entry.size();
                 stage_one(key, entry, &mut o)?;
@@ -218,7 +350,7 @@ pub fn stage(
                 };
                 check_key(&key)?;
                 entry.mtime = mtime;
-                entry.mtime_nsec = 0;
+                entry.mtime_nsec = mtime_nsec;
                 entry.mode = mode;
                 stage_one(key, entry, &mut o)?;
             }
@@ -244,4 +376,53 @@ pub fn stage(
         }
     }
     Ok(o)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_64_bit_time_goes_through_a_header_and_a_pax_record_exactly() {
+        let mut times = vec![i64::MIN, i64::MIN + 1, -86_400, -1, 0, 1, (1 << 33) - 1, 1 << 33, i64::MAX - 1, i64::MAX];
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..10_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            times.push(x as i64);
+            times.push((x as i64) >> (x % 63));
+        }
+        for secs in times {
+            let mut h = tar::Header::new_gnu();
+            h.as_old_mut().mtime = mtime_field(secs);
+            assert_eq!(parse_mtime_field(&h), Some(secs), "header field of {secs}");
+            if (0..1 << 33).contains(&secs) {
+                assert_eq!(h.mtime().ok(), Some(secs as u64), "octal as tar reads it");
+            }
+            for nsec in [0, 1, 500_000_000, 999_999_999] {
+                assert_eq!(parse_pax_time(&pax_time(secs, nsec)), Some((secs, nsec)), "pax {secs}.{nsec}");
+            }
+        }
+        assert_eq!(pax_time(-2, 500_000_000), "-1.500000000");
+        assert_eq!(parse_pax_time("-1.5"), Some((-2, 500_000_000)));
+        assert_eq!(parse_pax_time("1700000000.1234567891"), Some((1_700_000_000, 123_456_789)));
+        for bad in ["", "-", ".5", "1e5", "1.-5", "99999999999999999999", "+1"] {
+            assert_eq!(parse_pax_time(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_base_256_field_beyond_64_bits_is_no_time() {
+        let mut h = tar::Header::new_gnu();
+        let mut f = [0u8; 12];
+        f[0] = 0x80;
+        f[3] = 1; // 2^64
+        h.as_old_mut().mtime = f;
+        assert_eq!(parse_mtime_field(&h), None);
+        f = [0xff; 12];
+        f[3] = 0xfe; // -2^64 - 1 and so on
+        h.as_old_mut().mtime = f;
+        assert_eq!(parse_mtime_field(&h), None);
+    }
 }

@@ -3,7 +3,7 @@
 //! Each target feeds a decoder arbitrary bytes and mutations of valid encodings: both what an attacker with write
 //! access to storage can place (public header, key slots, raw packs, forwarding tables) and what only a key holder
 //! could seal (the plaintext inside refs and the gc ref, pack tables and locators, forwarding tables, index nodes,
-//! commits, chunk-list nodes, staged files and warm-cache entries), since a decoder must stay safe even when authentication is not the line of defence. The
+//! commits, chunk-list nodes, namespace entries and what presents them, staged files and warm-cache entries), since a decoder must stay safe even when authentication is not the line of defence. The
 //! property is always the same: no panic, an error or a value, and no allocation beyond the caps the format
 //! documents (a whole object is at most the largest size class, 16 MiB; a chunk's plaintext at most 16 MiB).
 //!
@@ -259,7 +259,10 @@ pub(crate) fn target_commit_and_chunk_list(n: usize) {
         if let Ok(bytes) = read_planted(&store, dir.path(), Kind::Commit, &enc(b)) {
             let _ = ciborium::from_reader::<Commit, _>(bytes.as_slice());
         }
-        let _ = ciborium::from_reader::<Commit, _>(b);
+        if let Ok(c) = ciborium::from_reader::<Commit, _>(b) {
+            // What `log` and `show` print of it.
+            let _ = crate::engine::namespace::format_time(c.time.into());
+        }
         let _ = ciborium::from_reader::<ListNode, _>(b);
         // load_list goes through the store: plant the node as an index chunk at a known pointer.
         let id = ChunkId(rand::random());
@@ -368,6 +371,78 @@ pub(crate) fn target_forward_table_and_gc_ref(n: usize) {
     });
 }
 
+/// Namespace entries as an index leaf holds them, and everything that presents one: the time's text (`ls -l`),
+/// the time restored (`get -r`), the file attributes (`ls`, `get -r --tar`, `mount`) and `check`'s validation of
+/// the entry and its key. Then any 64-bit time, and any seconds with any nanoseconds, through the same.
+pub(crate) fn target_namespace_entry(n: usize) {
+    use crate::engine::browse::{Attr, FileMeta, FileType};
+    use crate::engine::chunk::{Blob, ChunkRef, ListRef};
+    use crate::engine::namespace::{format_time, system_time, Entry, EntryKind};
+    let mut file = Entry::new(Blob::Inline(b"value".to_vec()));
+    file.mtime = Some(-86_400);
+    file.mtime_nsec = 5;
+    file.mode = Some(0o755);
+    let mut link = Entry::new(Blob::Inline(b"target".to_vec()));
+    link.kind = EntryKind::Symlink;
+    let chunked = Entry::new(Blob::Chunks(vec![ChunkRef { len: 5, ptr: ptr(2) }]));
+    // Sizes as stored that add up beyond 64 bits.
+    let huge =
+        Entry::new(Blob::Lists(vec![ListRef { size: u64::MAX, ptr: ptr(3) }, ListRef { size: u64::MAX, ptr: ptr(4) }]));
+    // An entry as earlier programs wrote a tar member dated before 1970: the time's two's complement, unsigned.
+    #[derive(serde::Serialize)]
+    struct Old {
+        blob: Blob,
+        mtime: u64,
+    }
+    let old = Old { blob: Blob::Inline(b"old".to_vec()), mtime: (-86_400i64) as u64 };
+    let present = |e: &Entry, key: &[u8]| {
+        let m = FileMeta::of(e);
+        let _ = e.size();
+        let _ = e.blob.content_id();
+        if let Some(s) = m.mtime {
+            let _ = format_time(s.into());
+            let a = Attr {
+                ino: 1,
+                kind: FileType::File,
+                size: e.size(),
+                perm: m.perm,
+                mtime: s,
+                mtime_nsec: m.mtime_nsec,
+                ttl: std::time::Duration::ZERO,
+            };
+            let _ = a.modified();
+        }
+        let _ = e.modified();
+        let _ = e.problems(key);
+    };
+    inputs(14, &[cbor(&file), cbor(&link), cbor(&chunked), cbor(&huge), cbor(&old)], n, &mut |b| {
+        if let Ok(e) = ciborium::from_reader::<Entry, _>(b) {
+            present(&e, b"k");
+            present(&e, b);
+        }
+        if b.len() >= 12 {
+            let secs = i64::from_le_bytes(b[..8].try_into().expect("8 bytes"));
+            let nsec = u32::from_le_bytes(b[8..12].try_into().expect("4 bytes"));
+            let _ = format_time(secs.into());
+            let _ = format_time(u64::from_le_bytes(b[..8].try_into().expect("8 bytes")).into());
+            let _ = system_time(secs, nsec);
+            let mut e = Entry::new(Blob::Inline(b[12..].to_vec()));
+            e.mtime = Some(secs);
+            e.mtime_nsec = nsec;
+            e.mode = Some(nsec);
+            present(&e, &b[12..]);
+        }
+    });
+    for secs in [i64::MIN, i64::MIN + 1, -1, 0, 1, i64::MAX - 1, i64::MAX] {
+        for nsec in [0, 1, 999_999_999, 1_000_000_000, u32::MAX] {
+            let mut e = Entry::new(Blob::Inline(Vec::new()));
+            e.mtime = Some(secs);
+            e.mtime_nsec = nsec;
+            present(&e, b"");
+        }
+    }
+}
+
 /// Every target, `n` cases each. Returns the number of cases run.
 pub(crate) fn run_all(n: usize) -> usize {
     target_header(n);
@@ -378,7 +453,8 @@ pub(crate) fn run_all(n: usize) -> usize {
     target_commit_and_chunk_list(n);
     target_staged_file(n);
     target_forward_table_and_gc_ref(n);
-    8 * n
+    target_namespace_entry(n);
+    9 * n
 }
 
 #[cfg(test)]
@@ -389,7 +465,7 @@ mod tests {
     fn fuzz_all_targets() {
         let n = super::cases();
         let ran = super::run_all(n);
-        eprintln!("fuzz: {ran} cases over 8 targets");
+        eprintln!("fuzz: {ran} cases over 9 targets");
     }
 
     /// Re-run this test binary's fuzz targets in a child whose address space is capped at 3 GiB: an allocation

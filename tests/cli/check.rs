@@ -63,3 +63,107 @@ fn one_flipped_byte_is_one_damaged_object_then_its_keys_and_commits() {
     // A value elsewhere still reads.
     assert_eq!(env.get("elsewhere"), random_bytes(1, 10_000));
 }
+
+/// Commit entries onto `main` through the library, as a writer that skips the command line's validation would.
+fn commit_behind_the_cli(env: &Env, entries: Vec<(String, infini::namespace::Entry)>) {
+    use infini::namespace::NamespaceIndex;
+    use infini::{Infinitree, Repository, StoreOptions};
+    use std::sync::Arc;
+    let backend = Arc::new(infini::backends::DirBackend::new(env.repo_dir()).unwrap());
+    let repo = Arc::new(Repository::open(backend, PASSWORD.as_bytes(), StoreOptions::default()).unwrap());
+    let mut main = Infinitree::<NamespaceIndex>::open(repo.clone(), "main").unwrap();
+    for (k, e) in entries {
+        main.index().ns.insert(k, e);
+    }
+    main.commit("written behind the command line's back").unwrap();
+    repo.flush().unwrap();
+}
+
+#[test]
+fn check_reports_stored_keys_link_targets_and_fields_the_cli_refuses() {
+    use infini::namespace::{Entry, EntryKind};
+    use infini::Blob;
+    let env = Env::init();
+    env.put("fine", b"a value the command line wrote");
+    env.commit("base");
+    env.ok(["check", "--read-data"]);
+
+    let value = |b: &[u8]| Entry::new(Blob::Inline(b.to_vec()));
+    let link = |t: &[u8]| {
+        let mut e = value(t);
+        e.kind = EntryKind::Symlink;
+        e
+    };
+    let mut bad_nsec = value(b"x");
+    bad_nsec.mtime = Some(1);
+    bad_nsec.mtime_nsec = 2_000_000_000;
+    let mut bad_mode = value(b"x");
+    bad_mode.mode = Some(0o170_644);
+    commit_behind_the_cli(
+        &env,
+        vec![
+            ("h/../../x".into(), value(b"escapes")),
+            ("/abs".into(), value(b"absolute")),
+            ("nul\0key".into(), value(b"nul")),
+            (String::new(), value(b"empty key")),
+            ("link-empty".into(), link(b"")),
+            ("link-nul".into(), link(b"a\0b")),
+            ("nsec".into(), bad_nsec),
+            ("mode".into(), bad_mode),
+        ],
+    );
+
+    let out = env.fails_with(13, ["check", "--read-data"]);
+    for what in
+        ["\"h/../../x\"", "\"/abs\"", "\"nul\\0key\"", "\"\"", "\"link-empty\"", "\"link-nul\"", "\"nsec\"", "\"mode\""]
+    {
+        assert!(out.stderr.lines().any(|l| l.starts_with("error:") && l.contains(what)), "check names {what}:\n{out}");
+    }
+    assert!(!out.stderr.contains("\"fine\""), "a valid key is not reported:\n{out}");
+    let v = env.cmd(["--json", "check"]).run();
+    assert_eq!(v.code, 13, "{v}");
+    assert_eq!(v.json()["errors"].as_array().map(Vec::len), Some(8), "one problem per entry:\n{v}");
+}
+
+#[test]
+fn no_display_path_panics_on_entries_the_cli_could_never_write() {
+    use infini::namespace::Entry;
+    use infini::{Blob, ChunkPointer, ListRef};
+    let env = Env::init();
+    env.put("fine", b"fine");
+    env.commit("base");
+    let mut bad_time = Entry::new(Blob::Inline(b"x".to_vec()));
+    bad_time.mtime = Some(i64::MIN);
+    bad_time.mtime_nsec = u32::MAX;
+    bad_time.mode = Some(u32::MAX);
+    // Sizes as stored that add up beyond 64 bits (the lists they name do not exist).
+    let mut cbor = Vec::new();
+    ciborium::into_writer(&serde_bytes::Bytes::new(&[7u8; 72]), &mut cbor).unwrap();
+    let nowhere: ChunkPointer = ciborium::from_reader(cbor.as_slice()).unwrap();
+    let huge =
+        Entry::new(Blob::Lists(vec![ListRef { size: u64::MAX, ptr: nowhere }, ListRef { size: 9, ptr: nowhere }]));
+    commit_behind_the_cli(&env, vec![("d/time".into(), bad_time), ("d/huge".into(), huge)]);
+
+    let long = env.ok(["ls", "-l", "d/"]);
+    assert!(
+        long.text().lines().any(|l| l.contains("  ?  ") && l.ends_with("d/time")),
+        "an invalid time shows as ?:\n{long}"
+    );
+    let listed = env.ok(["--json", "ls", "d/"]).json();
+    assert!(listed[1].get("mtime").is_none(), "an invalid time is not given as one: {listed}");
+    for args in [
+        &["stats"][..],
+        &["--json", "stats"],
+        &["show"],
+        &["--json", "show"],
+        &["diff", "HEAD~1", "HEAD"],
+        &["log"],
+        &["get", "-r", "d/", "out"],
+        &["get", "-r", "d/", "--tar", "-o", "out.tar"],
+        &["get", "d/huge"],
+    ] {
+        let out = env.run(args);
+        assert_ne!(out.code, 101, "{out}");
+        assert!(!out.stderr.contains("panicked"), "{out}");
+    }
+}

@@ -123,17 +123,85 @@ fn listed_commands(env: &Env) -> Vec<String> {
     names
 }
 
+/// A command's own help: its options first, the global ones under their own heading after them, and a pointer to
+/// the exit codes at the end instead of the whole table.
+#[track_caller]
+fn assert_own_options_first_and_a_pointer_to_the_exit_codes(out: &crate::util::Out) {
+    let text = out.text();
+    let last = text.trim_end().lines().last().unwrap_or("");
+    assert!(
+        last.contains("infini help exit-codes") || text.trim_end().ends_with("exit-codes`)"),
+        "ends with the pointer:\n{out}"
+    );
+    assert!(!text.contains("\n  16  "), "the exit-code table is not repeated under every command:\n{out}");
+    let global = text.find("Global options:").unwrap_or_else(|| panic!("a Global options heading:\n{out}"));
+    let own = text.find("Options:").unwrap_or_else(|| panic!("an Options heading:\n{out}"));
+    assert!(own < global, "the command's own options come first:\n{out}");
+    assert!(text[global..].contains("--repo") && !text[..global].contains("--repo"), "-R is global only:\n{out}");
+}
+
 #[test]
-fn every_command_help_ends_with_the_exit_code_table() {
+fn every_command_help_lists_its_own_options_first_and_the_exit_codes_once() {
     let env = Env::new();
     assert_ends_with_exit_codes(&env.ok(["--help"]));
-    for c in listed_commands(&env) {
-        assert_ends_with_exit_codes(&env.ok([c.as_str(), "--help"]));
+    let help = env.ok(["help", "exit-codes"]).text();
+    assert!(
+        ["  0 ", "  11 ", "  13 ", "  16 "].iter().all(|c| help.contains(c)),
+        "help exit-codes has the table:\n{help}"
+    );
+    assert_ends_with_exit_codes(&env.ok(["exit-codes"]));
+    for c in listed_commands(&env).iter().filter(|c| *c != "exit-codes") {
+        assert_own_options_first_and_a_pointer_to_the_exit_codes(&env.ok([c.as_str(), "--help"]));
         // `help CMD` says the same.
-        assert_ends_with_exit_codes(&env.ok(["help", c.as_str()]));
+        assert_own_options_first_and_a_pointer_to_the_exit_codes(&env.ok(["help", c.as_str()]));
     }
     for c in KEY_COMMANDS {
-        assert_ends_with_exit_codes(&env.ok(["key", c, "--help"]));
+        assert_own_options_first_and_a_pointer_to_the_exit_codes(&env.ok(["key", c, "--help"]));
+    }
+    // put's own three options, not mixed in among the globals.
+    let put = env.ok(["put", "--help"]).text();
+    let own = &put[put.find("Options:").unwrap()..put.find("Global options:").unwrap()];
+    for o in ["--recursive", "--delete", "--tar"] {
+        assert!(own.contains(o), "{o} among put's own options:\n{put}");
+    }
+}
+
+#[test]
+fn man_pages_have_examples_environment_exit_status_and_see_also() {
+    let project = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let top = String::from_utf8(read(project.join("man/infini.1"))).unwrap();
+    let env_section = top.split(".SH ENVIRONMENT").nth(1).and_then(|s| s.split(".SH").next()).expect("ENVIRONMENT");
+    // Every INFINI_* variable the sources read, and the AWS ones, are in infini(1).
+    let mut vars = std::collections::BTreeSet::new();
+    for (f, _) in files_under(project.join("src")) {
+        let text = String::from_utf8_lossy(&read(project.join("src").join(&f))).into_owned();
+        let mut rest = text.as_str();
+        while let Some(i) = rest.find("\"INFINI_") {
+            let name: String = rest[i + 1..]
+                .chars()
+                .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+                .collect();
+            vars.insert(name);
+            rest = &rest[i + 1..];
+        }
+    }
+    assert!(vars.contains("INFINI_PASSWORD") && vars.len() >= 10, "{vars:?}");
+    for v in vars.iter().map(String::as_str).chain([
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_REGION",
+        "AWS_ENDPOINT_URL",
+    ]) {
+        assert!(
+            env_section.contains(v) || env_section.contains(&v.replace('_', "\\_")),
+            "infini(1) ENVIRONMENT names {v}"
+        );
+    }
+    for (page, _) in files_under(project.join("man")) {
+        let roff = String::from_utf8(read(project.join("man").join(&page))).unwrap();
+        for section in [".SH EXAMPLES", ".SH \"EXIT STATUS\"", ".SH ENVIRONMENT", ".SH \"SEE ALSO\""] {
+            assert!(roff.contains(section), "{} has {section}", page.display());
+        }
     }
 }
 

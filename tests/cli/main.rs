@@ -25,6 +25,7 @@ mod s3;
 mod scripting;
 mod session;
 mod tar;
+mod timestamps;
 mod trees;
 mod values;
 mod workspace;

@@ -330,3 +330,31 @@ fn mount_daemon_returns_once_mounted_and_stops_on_unmount() {
     let out = env.fails_with(3, ["mount", "--daemon", mnt.to_str().unwrap(), "--at", "no-such-branch"]);
     assert!(out.stderr.contains("no-such-branch"), "the error names the revision:\n{out}");
 }
+
+#[test]
+fn mount_shows_mtimes_before_1970_and_with_nanoseconds_exactly() {
+    if !fuse_usable() {
+        return;
+    }
+    use std::os::unix::fs::MetadataExt;
+    let env = Env::init();
+    let src = env.path("src");
+    write(src.join("old"), b"old\n");
+    write(src.join("frac"), b"frac\n");
+    let set = |name: &str, t: std::time::SystemTime| {
+        let f = std::fs::File::options().write(true).open(src.join(name)).unwrap();
+        f.set_times(std::fs::FileTimes::new().set_modified(t)).unwrap();
+    };
+    set("old", std::time::UNIX_EPOCH - Duration::from_secs(86_400));
+    set("frac", std::time::UNIX_EPOCH + Duration::new(1_700_000_000, 123_456_789));
+    env.ok(["put", "-r", src.to_str().unwrap(), "t/"]);
+    env.commit("times");
+    let mnt = env.path("mnt");
+    let m = Mount::start(&env, &mnt, &[]);
+    let old = std::fs::metadata(mnt.join("branches/main/t/old")).expect("stat through the mount");
+    assert_eq!((old.mtime(), old.mtime_nsec()), (-86_400, 0));
+    assert_eq!(read(mnt.join("branches/main/t/old")), b"old\n");
+    let frac = std::fs::metadata(mnt.join("branches/main/t/frac")).unwrap();
+    assert_eq!((frac.mtime(), frac.mtime_nsec()), (1_700_000_000, 123_456_789));
+    m.unmount();
+}

@@ -105,3 +105,53 @@ fn reads_without_a_handle_match_reads_through_one() {
     b.forget(ino, 1);
     assert!(b.read_inode(ino, 0, 10).is_err(), "a forgotten inode does not read");
 }
+
+/// What `mount` shows of a file's time: the stored seconds (negative before 1970, up to the 64-bit extremes) and
+/// nanoseconds, exactly, as attributes and as the `SystemTime` handed to the kernel.
+#[test]
+fn attributes_carry_mtimes_before_1970_far_future_and_nanoseconds_exactly() {
+    use std::time::{Duration, UNIX_EPOCH};
+    let mem = Arc::new(MemoryBackend::new());
+    let repo =
+        Arc::new(Repository::create(mem, b"pw", KdfParams { log_n: 10, r: 8, p: 1 }, StoreOptions::default()).unwrap());
+    let mut main = Infinitree::<NamespaceIndex>::open(repo.clone(), "main").unwrap();
+    let times = [
+        ("old", -86_401, 250_000_000),
+        ("frac", 1_700_000_000, 123_456_789),
+        ("max", i64::MAX, 0),
+        ("min", i64::MIN, 0),
+    ];
+    for (k, secs, nsec) in times {
+        let mut e = store_value(&repo, &mut &b"v"[..], &mut |_| {}).unwrap();
+        e.mtime = Some(secs);
+        e.mtime_nsec = nsec;
+        main.index().ns.insert(k.into(), e);
+    }
+    main.commit("times").unwrap();
+    let b = Browser::new(repo, Layout::All { head: None }, BrowseOptions::default());
+    let branches = b.lookup(ROOT_INO, "branches").unwrap().unwrap().ino;
+    let head = b.lookup(branches, "main").unwrap().unwrap().ino;
+    for (k, secs, nsec) in times {
+        let a = b.lookup(head, k).unwrap().unwrap();
+        assert_eq!((a.mtime, a.mtime_nsec), (secs, nsec), "{k}");
+        assert_eq!(b.getattr(a.ino).unwrap().mtime, secs, "{k}");
+        let t = a.modified();
+        let back = match t.duration_since(UNIX_EPOCH) {
+            Ok(d) => (i128::from(d.as_secs()), d.subsec_nanos()),
+            Err(e) => {
+                let d = e.duration();
+                let (s, n) = (-i128::from(d.as_secs()), d.subsec_nanos());
+                if n == 0 {
+                    (s, 0)
+                } else {
+                    (s - 1, 1_000_000_000 - n)
+                }
+            }
+        };
+        assert_eq!(back, (i128::from(secs), nsec), "{k}: {t:?}");
+    }
+    assert_eq!(
+        b.lookup(head, "old").unwrap().unwrap().modified(),
+        UNIX_EPOCH - Duration::from_secs(86_401) + Duration::from_millis(250)
+    );
+}

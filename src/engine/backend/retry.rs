@@ -21,10 +21,10 @@ use std::time::{Duration, Instant};
 /// Called before each retry with the transient failure, the number of the attempt about to be made, the number of
 /// attempts allowed, and the backoff about to be slept: a command line tells its user what it is waiting for.
 #[derive(Clone)]
-pub struct RetryNotify(pub Arc<RetryNotifyFn>);
+pub struct RetryNotify(pub Arc<NotifyFn>);
 
-/// What a [`RetryNotify`] calls: `(failure, attempt about to be made, attempts allowed, backoff)`.
-pub type RetryNotifyFn = dyn Fn(&BackendError, u32, u32, Duration) + Send + Sync;
+/// The function a [`RetryNotify`] calls: failure, next attempt, attempts allowed, backoff.
+pub type NotifyFn = dyn Fn(&BackendError, u32, u32, Duration) + Send + Sync;
 
 impl std::fmt::Debug for RetryNotify {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -114,8 +114,8 @@ pub struct Attr {
     pub size: u64,
     /// Permission bits.
     pub perm: u16,
-    /// Modification time, seconds since the epoch.
-    pub mtime: u64,
+    /// Modification time, seconds since the epoch (negative before 1970).
+    pub mtime: i64,
     /// Nanoseconds past `mtime`'s second.
     pub mtime_nsec: u32,
     /// How long the caller may cache these attributes and the name that led to them.
@@ -254,7 +254,7 @@ pub struct Browser {
     layout: Layout,
     opts: BrowseOptions,
     /// Time shown on the synthetic directories.
-    started: u64,
+    started: i64,
     inodes: Mutex<HashMap<u64, Slot>>,
     listings: Mutex<Listings>,
     versions: Mutex<HashMap<ChunkId, Arc<VersionView>>>,
@@ -289,11 +289,22 @@ fn is_hex(s: &str) -> bool {
     s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
+impl Attr {
+    /// The modification time as a [`SystemTime`](std::time::SystemTime); the epoch on a platform whose
+    /// `SystemTime` cannot hold it.
+    pub fn modified(&self) -> std::time::SystemTime {
+        crate::engine::namespace::system_time(self.mtime, self.mtime_nsec.min(999_999_999))
+            .unwrap_or(std::time::UNIX_EPOCH)
+    }
+}
+
 impl Browser {
     /// A browser over `repo` showing `layout`.
     pub fn new(repo: Arc<Repository>, layout: Layout, opts: BrowseOptions) -> Self {
-        let started =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let started = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+            .unwrap_or(0);
         Self {
             repo,
             layout,
@@ -498,7 +509,7 @@ impl Browser {
                 ttl: self.short_ttl(),
             },
             Node::Tree { version, kind, .. } => {
-                let ctime = version.commit().commit.time;
+                let ctime = i64::try_from(version.commit().commit.time).unwrap_or(i64::MAX);
                 match kind {
                     Kind::Dir => dir(ctime, self.opts.immutable_ttl),
                     Kind::File(e) => {

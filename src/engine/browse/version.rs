@@ -31,8 +31,8 @@ pub struct FileMeta {
     pub symlink: bool,
     /// Permission bits (`0o644` for a file stored without them, `0o777` for a link).
     pub perm: u16,
-    /// Modification time, seconds since the epoch, if stored.
-    pub mtime: Option<u64>,
+    /// Modification time, seconds since the epoch (negative before 1970), if stored and valid.
+    pub mtime: Option<i64>,
     /// Nanoseconds past `mtime`'s second.
     pub mtime_nsec: u32,
 }
@@ -45,7 +45,11 @@ impl FileMeta {
     pub fn of(e: &Entry) -> Self {
         let symlink = e.kind == EntryKind::Symlink;
         let perm = if symlink { 0o777 } else { e.mode.map(|m| (m & 0o7777) as u16).unwrap_or(0o644) };
-        Self { symlink, perm, mtime: e.mtime, mtime_nsec: e.mtime_nsec.min(999_999_999) }
+        let (mtime, mtime_nsec) = match e.mtime_parts() {
+            Some((s, ns)) => (Some(s), ns),
+            None => (None, 0),
+        };
+        Self { symlink, perm, mtime, mtime_nsec }
     }
 }
 
@@ -120,7 +124,10 @@ impl VersionView {
             let mut range = tree::range(store, self.root, Some(start.clone()), end.clone());
             for item in range.by_ref() {
                 let (key, value) = item?;
-                let rest = &key[prefix.len()..];
+                // A damaged index could hand back a key outside the range asked for: an error, never a panic.
+                let Some(rest) = key.strip_prefix(prefix.as_bytes()) else {
+                    return Err(Error::integrity("index tree: a key outside the range listed"));
+                };
                 match rest.iter().position(|&b| b == b'/') {
                     Some(i) => {
                         let name = &rest[..i];

@@ -183,8 +183,10 @@ impl Blob {
     pub fn size(&self) -> u64 {
         match self {
             Blob::Inline(v) => v.len() as u64,
-            Blob::Chunks(c) => c.iter().map(|c| c.len as u64).sum(),
-            Blob::Lists(l) => l.iter().map(|l| l.size).sum(),
+            Blob::Chunks(c) => c.iter().fold(0u64, |n, c| n.saturating_add(u64::from(c.len))),
+            // Sizes are as stored: a damaged list that claims more than 2^64 bytes in all saturates (reading it
+            // fails) rather than overflowing.
+            Blob::Lists(l) => l.iter().fold(0u64, |n, l| n.saturating_add(l.size)),
         }
     }
 

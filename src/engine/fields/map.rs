@@ -90,8 +90,13 @@ pub struct VersionedMap<K, V, S = Local> {
     base: RwLock<Option<ChunkPointer>>,
     staged: RwLock<Staged<V>>,
     spill: RwLock<Option<Spill>>,
+    /// Called on every value traced (see [`VersionedMap::validated`]).
+    validate: Option<Validate<V>>,
     _k: PhantomData<fn() -> (K, S)>,
 }
+
+/// A check of a value's own rules, run on every value a [`VersionedMap::validated`] traces.
+pub type Validate<V> = fn(&V, &mut Tracer<'_>) -> Result<()>;
 
 impl<K, V, S> Default for VersionedMap<K, V, S> {
     fn default() -> Self {
@@ -100,8 +105,19 @@ impl<K, V, S> Default for VersionedMap<K, V, S> {
             base: RwLock::new(None),
             staged: RwLock::new(BTreeMap::new()),
             spill: RwLock::new(None),
+            validate: None,
             _k: PhantomData,
         }
+    }
+}
+
+impl<K, V, S> VersionedMap<K, V, S> {
+    /// An empty map whose tracing also decodes every value it traces and calls `validate` on it (with the value's
+    /// key at [`Tracer::key`]), which may report what the value's schema does not allow through
+    /// [`Tracer::invalid`] for `check` to report; `<V as Trace>::trace` is such a function. Blobs are found
+    /// without it (see [`Tracer::scan`]).
+    pub fn validated(validate: Validate<V>) -> Self {
+        Self { validate: Some(validate), ..Self::default() }
     }
 }
 
@@ -884,7 +900,11 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S:
             let Some(stored) = d.new else { continue };
             tracer.keyed_value(&d.key);
             S::trace(&stored, tracer)?;
-            tracer.scan(&S::get(&store, &stored)?)?;
+            let bytes = S::get(&store, &stored)?;
+            tracer.scan(&bytes)?;
+            if let Some(validate) = self.validate {
+                validate(&decode_value::<V>(&bytes)?, tracer)?;
+            }
         }
         Ok(())
     }

@@ -25,7 +25,7 @@ pub use hashmap::Map;
 pub use key::{nested_prefix, Key};
 pub use linked_list::{LinkedList, ListIter, ListRevIter};
 pub use list::List;
-pub use map::{decode_root, Change, Keys, MapDiff, MapIter, VersionedMap};
+pub use map::{decode_root, Change, Keys, MapDiff, MapIter, Validate, VersionedMap};
 pub use serialized::Serialized;
 pub use strategy::{Local, Sparse, Strategy};
 pub use trace::{Trace, Tracer};

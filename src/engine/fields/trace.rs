@@ -21,13 +21,15 @@ pub struct Tracer<'a> {
     values: u64,
     /// The key of the value being traced, when the field has keys (for reports that name what depends on a chunk).
     key: Option<Vec<u8>>,
+    /// Values found that their schema does not allow (see [`Tracer::invalid`]).
+    problems: Vec<String>,
 }
 
 impl<'a> Tracer<'a> {
     /// A tracer reading through `store` and reporting every chunk to `visit`, with the key of the value it belongs
     /// to (if any).
     pub(crate) fn new(store: &'a Arc<Store>, visit: &'a mut Visit<'a>) -> Self {
-        Self { store, visit, values: 0, key: None }
+        Self { store, visit, values: 0, key: None, problems: Vec::new() }
     }
 
     /// The store to read from while tracing (a field's own nodes, the blocks it must look inside).
@@ -73,17 +75,39 @@ impl<'a> Tracer<'a> {
         self.key = Some(key.to_vec());
     }
 
+    /// The key (as stored) of the value being traced, when the field has keys.
+    pub fn key(&self) -> Option<&[u8]> {
+        self.key.as_deref()
+    }
+
+    /// Report that the value being traced (or its key) is not what its schema allows: something no program that
+    /// keeps the schema's rules could have stored (`problem` says what, naming the value). `check` reports every
+    /// such problem; garbage collection, which only needs the chunks, ignores them.
+    pub fn invalid(&mut self, problem: impl Into<String>) {
+        self.problems.push(problem.into());
+    }
+
     /// Values traced so far.
     pub(crate) fn values(&self) -> u64 {
         self.values
+    }
+
+    /// The problems reported through [`Tracer::invalid`], taken out.
+    pub(crate) fn take_problems(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.problems)
     }
 }
 
 /// A value that may hold blobs reports them to a [`Tracer`]: optional, for custom fields that trace typed values.
 ///
-/// The built-in fields do not use it: they find every [`Blob`] inside a value by scanning the value's encoding
+/// The built-in fields do not need it: they find every [`Blob`] inside a value by scanning the value's encoding
 /// ([`Tracer::scan`]), so a value type needs no `Trace` at all, and a wrong or empty implementation cannot hide a
 /// blob from garbage collection. The default method reports nothing.
+///
+/// A value may also validate itself (and its key, [`Tracer::key`]) and report what its schema does not allow
+/// through [`Tracer::invalid`], which `check` reports: a [`VersionedMap`](super::VersionedMap) made with
+/// [`VersionedMap::validated`](super::VersionedMap::validated) calls a function such as `Trace::trace` on every
+/// value it traces.
 ///
 /// ```
 /// use infini::fields::{Trace, Tracer};

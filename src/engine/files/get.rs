@@ -14,7 +14,6 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::mpsc::sync_channel;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, UNIX_EPOCH};
 
 /// How to write a tree out.
 #[derive(Clone, Debug)]
@@ -52,6 +51,9 @@ pub struct GetTreeOutcome {
     pub written: Vec<Written>,
     /// Bytes of file content written.
     pub bytes: u64,
+    /// Files whose stored modification time the file system could not hold (it kept the nearest it can: ext4,
+    /// say, holds 1901 to 2446), and the first of them.
+    pub mtime_not_held: (u64, Option<PathBuf>),
 }
 
 /// `rel` as a safe relative path (only normal components).
@@ -131,8 +133,9 @@ fn write_link(entry: &Entry, path: &Path) -> Result<()> {
     std::os::unix::fs::symlink(target, path).map_err(|e| Error::io(format!("creating link {}", path.display()), e))
 }
 
-/// Write one file: content, then permission bits and mtime.
-fn write_file(store: &Arc<Store>, entry: &Entry, path: &Path, parallel: usize) -> Result<u64> {
+/// Write one file: content, then permission bits and mtime. Returns the bytes written and whether the file system
+/// holds the stored mtime exactly.
+fn write_file(store: &Arc<Store>, entry: &Entry, path: &Path, parallel: usize) -> Result<(u64, bool)> {
     let f = create_fresh(path)?;
     let ctx = || format!("writing {}", path.display());
     let size = entry.size();
@@ -151,11 +154,14 @@ fn write_file(store: &Arc<Store>, entry: &Entry, path: &Path, parallel: usize) -
     if let Some(mode) = entry.mode {
         f.set_permissions(fs::Permissions::from_mode(mode & 0o7777)).map_err(|e| Error::io(ctx(), e))?;
     }
-    if let Some(secs) = entry.mtime {
-        let t = UNIX_EPOCH + Duration::new(secs, entry.mtime_nsec.min(999_999_999));
+    // A time this platform cannot represent, or stored invalid (which `check` reports), is left as written.
+    let mut held = true;
+    if let Some(t) = entry.modified() {
         f.set_times(fs::FileTimes::new().set_modified(t)).map_err(|e| Error::io(ctx(), e))?;
+        // A file system clamps a time beyond its range to the nearest it holds, silently.
+        held = f.metadata().ok().and_then(|m| m.modified().ok()).is_none_or(|got| got == t);
     }
-    Ok(n)
+    Ok((n, held))
 }
 
 /// Write every key under `prefix` (a directory name: `web` and `web/` are the same) into `dir`, as the relative
@@ -189,6 +195,7 @@ pub fn get_tree(
     let rx = Mutex::new(rx);
     let failure: Mutex<Option<Error>> = Mutex::new(None);
     let bytes = std::sync::atomic::AtomicU64::new(0);
+    let not_held: Mutex<(u64, Option<PathBuf>)> = Mutex::new((0, None));
     let mut ensured_root = false;
     let dispatched = std::thread::scope(|s| -> Result<()> {
         for _ in 0..threads {
@@ -200,7 +207,12 @@ pub fn get_tree(
                 }
                 let par = if entry.size() >= opts.parallel_from { parallel } else { 1 };
                 match write_file(store, &entry, &path, par) {
-                    Ok(n) => {
+                    Ok((n, held)) => {
+                        if !held {
+                            let mut nh = not_held.lock().expect("not held lock");
+                            nh.0 += 1;
+                            nh.1.get_or_insert(path);
+                        }
                         bytes.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
                         progress.inc(n);
                         progress.item_done();
@@ -217,7 +229,7 @@ pub fn get_tree(
                     break;
                 }
                 let (key, entry) = item?;
-                let rel = safe_relative(&key[prefix.len()..]).ok_or_else(|| {
+                let rel = key.strip_prefix(prefix.as_str()).and_then(safe_relative).ok_or_else(|| {
                     Error::Invalid(format!("key {key:?} does not map to a safe path under {}", dir.display()))
                 })?;
                 if !ensured_root {
@@ -227,7 +239,7 @@ pub fn get_tree(
                 dirs.ensure(rel.parent().unwrap_or(Path::new("")))?;
                 let path = dir.join(&rel);
                 listed += 1;
-                listed_bytes += entry.size();
+                listed_bytes = listed_bytes.saturating_add(entry.size());
                 progress.set_items(listed);
                 progress.set_total(listed_bytes);
                 progress.message(|| key.clone());
@@ -258,5 +270,6 @@ pub fn get_tree(
         return Err(Error::not_found(format!("no keys under prefix {prefix:?}")));
     }
     out.bytes = bytes.into_inner();
+    out.mtime_not_held = not_held.into_inner().expect("not held lock");
     Ok(out)
 }

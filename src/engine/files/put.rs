@@ -81,10 +81,8 @@ pub fn file_entry(blob: Blob, meta: &Metadata) -> Entry {
         return e;
     }
     e.mode = Some(meta.mode() & 0o7777);
-    if meta.mtime() >= 0 {
-        e.mtime = Some(meta.mtime() as u64);
-        e.mtime_nsec = meta.mtime_nsec().clamp(0, 999_999_999) as u32;
-    }
+    e.mtime = Some(meta.mtime());
+    e.mtime_nsec = meta.mtime_nsec().clamp(0, 999_999_999) as u32;
     e
 }
 

@@ -216,7 +216,8 @@ impl Repository {
         let mut missing = Vec::new();
         // A chunk in a damaged or missing object is recorded against the object (reported once, with every key
         // that needs it); a chunk that its intact pack does not hold is a problem of its own.
-        rep.values += self.trace_commit(index, c, parent, &mut |p, key| {
+        let mut invalid = Vec::new();
+        rep.values += self.trace_commit_checked(index, c, parent, &mut invalid, &mut |p, key| {
             if present.contains(p) {
                 return Ok(());
             }
@@ -238,6 +239,7 @@ impl Repository {
             Ok(())
         })?;
         rep.errors.extend(missing.into_iter().map(|m| format!("commit {}: {m}", c.id())));
+        rep.errors.extend(invalid.into_iter().map(|m| format!("commit {}: {m}", c.id())));
         Ok(())
     }
 
@@ -250,6 +252,19 @@ impl Repository {
         parent: Option<&CommitInfo>,
         visit: &mut crate::engine::fields::Visit<'_>,
     ) -> Result<u64> {
+        self.trace_commit_checked(index, c, parent, &mut Vec::new(), visit)
+    }
+
+    /// [`Repository::trace_commit`], adding to `invalid` what the values traced report their schema does not allow
+    /// ([`Tracer::invalid`]).
+    pub(crate) fn trace_commit_checked(
+        &self,
+        index: &dyn Index,
+        c: &CommitInfo,
+        parent: Option<&CommitInfo>,
+        invalid: &mut Vec<String>,
+        visit: &mut crate::engine::fields::Visit<'_>,
+    ) -> Result<u64> {
         let fields = index.fields();
         let mut tracer = Tracer::new(self.store(), visit);
         for (name, root) in &c.commit.index {
@@ -260,7 +275,9 @@ impl Repository {
                 )));
             };
             let proot = parent.and_then(|p| p.commit.index.get(name)).map(|b| b.as_slice());
-            field.trace(root, proot, &mut tracer)?;
+            let traced = field.trace(root, proot, &mut tracer);
+            invalid.append(&mut tracer.take_problems());
+            traced?;
         }
         Ok(tracer.values())
     }

@@ -1,0 +1,157 @@
+//! What the man pages say beyond the clap definitions: examples per command, the environment, related pages.
+
+/// Every environment variable the command line reads, with what it does (infini(1), ENVIRONMENT).
+pub const ENVIRONMENT: &[(&str, &str)] = &[
+    (
+        "INFINI_REPO",
+        "a repository to read directly, as -R/--repo: a directory or s3://BUCKET[/PREFIX] (read-only commands)",
+    ),
+    ("INFINI_BRANCH", "the branch to read with INFINI_REPO (default main), as --branch"),
+    ("INFINI_PASSWORD", "the repository password (prefer INFINI_PASSWORD_FILE or INFINI_PASSWORD_COMMAND)"),
+    ("INFINI_PASSWORD_FILE", "a file holding the password, as --password-file"),
+    ("INFINI_PASSWORD_COMMAND", "a command (run with sh -c) printing the password, as --password-command"),
+    ("INFINI_NEW_PASSWORD", "the new password for key add and key passwd"),
+    ("INFINI_NEW_PASSWORD_FILE", "a file holding the new password for key add and key passwd"),
+    ("INFINI_RETRIES", "attempts per backend operation before giving up with exit code 14 (default 8)"),
+    ("INFINI_TIMEOUT", "seconds an S3 server may take to start answering a request (default 20)"),
+    ("INFINI_THREADS", "hashing and compression workers (default: every core)"),
+    ("INFINI_UPLOADS", "concurrent uploads of packs"),
+    ("INFINI_ZSTD_LEVEL", "zstd level for new chunks (0 stores raw), over the workspace's setting"),
+    (
+        "INFINI_KDF_LOG_N",
+        "scrypt cost of new key slots; below 15 only with INFINI_INSECURE_KDF=1 (throwaway repositories)",
+    ),
+    ("INFINI_INSECURE_KDF", "set to 1 to allow INFINI_KDF_LOG_N below 15"),
+    ("INFINI_SPILL_AT", "staged changes kept in memory before they spill to .infini/staging (default 10000)"),
+    ("INFINI_INDEX_MERGE_AT", "dedup index journal entries before a merge (default 65536)"),
+    (
+        "INFINI_BACKEND_LATENCY_MS",
+        "add this latency to every object read and write (a slow backend, for trying things out)",
+    ),
+    ("AWS_ACCESS_KEY_ID", "S3 access key (with AWS_SECRET_ACCESS_KEY; else the AWS profile or instance credentials)"),
+    ("AWS_SECRET_ACCESS_KEY", "S3 secret key"),
+    ("AWS_SESSION_TOKEN", "S3 session token, for temporary credentials"),
+    ("AWS_PROFILE", "the AWS profile to take credentials and region from"),
+    ("AWS_REGION", "S3 region (also AWS_DEFAULT_REGION; default us-east-1), as --region"),
+    ("AWS_ENDPOINT_URL", "S3 endpoint of an S3-compatible server, as --endpoint (path-style addressing)"),
+];
+
+/// Examples for the man page of the command `name` ("infini", "infini put", "infini key add", ...): a command line and
+/// what it does.
+pub fn examples(name: &str) -> &'static [(&'static str, &'static str)] {
+    match name {
+        "infini" => &[
+            ("infini init", "create an encrypted repository and a workspace in the current directory"),
+            ("infini put config/app.toml < app.toml", "stage a value from standard input"),
+            ("infini commit -m \"first\"", "commit what is staged; prints the new commit's id"),
+            ("infini log --oneline", "the branch's history"),
+            ("infini get config/app.toml > out.toml", "read a value back"),
+            ("INFINI_REPO=s3://bucket/team infini ls", "list a repository's keys without a workspace"),
+        ],
+        "infini init" => &[
+            ("infini init", "a repository inside the workspace (.infini/repo)"),
+            ("infini init --s3 my-bucket/team-a --create-bucket ws", "a repository in a bucket, the workspace in ws/"),
+            (
+                "infini -R /mnt/backup/repo init ws",
+                "a repository of its own on another disk; clone attaches others to it",
+            ),
+        ],
+        "infini clone" => &[
+            ("infini clone s3://my-bucket/team-a ws", "a new workspace for a repository in a bucket"),
+            ("infini clone /mnt/backup/repo ws --checkout dev", "a workspace on branch dev of a directory repository"),
+        ],
+        "infini put" => &[
+            ("infini put notes/today < today.txt", "stage a value from standard input"),
+            ("infini put photo.jpg ~/Pictures/photo.jpg", "stage a file"),
+            ("infini put -r --delete ./site web/", "stage a directory tree; keys no longer in it are removed"),
+            ("tar -c -C site . | infini put --tar web/", "stage a tar stream"),
+        ],
+        "infini get" => &[
+            ("infini get notes/today", "a value to standard output"),
+            ("infini get big.iso --range 0-1023 -o head.bin", "the first KiB of a value into a file"),
+            ("infini get -r web/ ./restore --at main~3", "a prefix, as files, three commits back"),
+        ],
+        "infini rm" => &[("infini rm notes/old", "stage the removal of a key")],
+        "infini mv" => &[("infini mv notes/a notes/b", "rename a key (no data is copied)")],
+        "infini cp" => &[("infini cp notes/a notes/a.bak", "copy a key (no data is copied)")],
+        "infini ls" => &[
+            ("infini ls web/", "the keys under web/"),
+            ("infini ls -l --at v1 web/", "with mode, size and time, at another revision"),
+        ],
+        "infini status" => &[("infini status", "what is staged, and any conflicts")],
+        "infini reset" => &[
+            ("infini reset notes/a", "unstage one key (after a conflict: take the branch's value)"),
+            ("infini reset", "unstage everything"),
+        ],
+        "infini diff" => &[
+            ("infini diff", "staged changes against HEAD"),
+            ("infini diff main~1 main", "what the last commit changed"),
+        ],
+        "infini commit" => &[
+            ("id=$(infini commit -m \"nightly\")", "commit and keep the new id"),
+            ("infini commit --rebase -m \"retry\"", "after a conflict: base the changes on the new head, then commit"),
+        ],
+        "infini update" => &[
+            ("infini update", "base the staged changes on the branch's new head (exit 11 while conflicts remain)"),
+            ("infini update --theirs", "and settle every conflict with the branch's values"),
+        ],
+        "infini log" => &[
+            ("infini log -n 5 --oneline", "the last five commits"),
+            ("infini log --json dev", "another branch, as JSON"),
+        ],
+        "infini show" => &[("infini show HEAD~1", "one commit: parents, time, message, changes")],
+        "infini checkout" => &[
+            ("infini checkout 3f9a1c2e", "look at an earlier commit (detached, read-only)"),
+            ("infini checkout main", "back to a branch"),
+        ],
+        "infini fork" => &[("infini fork experiment", "a new branch at HEAD, switched to")],
+        "infini branch" => &[
+            ("infini branch", "list branches"),
+            ("infini branch -d experiment", "delete a branch"),
+            ("infini branch --accept-rollback main", "accept a branch that was rolled back on storage"),
+        ],
+        "infini check" => &[("infini check --read-data", "verify every object, reading all data")],
+        "infini gc" => &[
+            ("infini gc --dry-run", "what would be condemned, deleted and repacked"),
+            ("infini gc", "collect garbage (deletes only what was condemned a grace period ago)"),
+        ],
+        "infini stats" => &[("infini stats --json", "what the repository holds, and what the caches did")],
+        "infini mount" => &[("infini mount /mnt/infini --daemon", "browse branches and commits as files")],
+        "infini key" => &[("infini key list", "the key slots")],
+        "infini key add" => &[("INFINI_NEW_PASSWORD_FILE=pw infini key add", "another password for the repository")],
+        "infini key passwd" => &[("infini key passwd", "change the password (data is not re-encrypted)")],
+        "infini key rm" => &[("infini key rm keys/0f3a9c...", "remove a key slot, named as key list names it")],
+        "infini key list" => &[("infini key list --json", "the key slots, as JSON")],
+        "infini lock" => &[("infini lock", "forget the unlocked key; later commands ask for the password")],
+        "infini unlock" => &[("infini unlock", "remember the key again in this workspace")],
+        "infini completions" => {
+            &[("infini completions bash > ~/.local/share/bash-completion/completions/infini", "bash completion")]
+        }
+        "infini exit-codes" => &[("infini exit-codes", "the table of exit codes every command uses")],
+        _ => &[],
+    }
+}
+
+/// Related pages for the command `name`.
+pub fn see_also(name: &str) -> Vec<&'static str> {
+    let related: &[&str] = match name {
+        "infini" => &["infini-init(1)", "infini-put(1)", "infini-get(1)", "infini-commit(1)", "infini-log(1)"],
+        "infini put" | "infini rm" | "infini mv" | "infini cp" => {
+            &["infini-status(1)", "infini-commit(1)", "infini-reset(1)"]
+        }
+        "infini get" | "infini ls" => &["infini-checkout(1)", "infini-log(1)", "infini-mount(1)"],
+        "infini commit" | "infini update" | "infini status" | "infini reset" => {
+            &["infini-update(1)", "infini-status(1)", "infini-reset(1)", "infini-commit(1)"]
+        }
+        "infini gc" | "infini check" => &["infini-check(1)", "infini-gc(1)", "infini-branch(1)"],
+        "infini init" | "infini clone" => &["infini-init(1)", "infini-clone(1)", "infini-lock(1)"],
+        "infini log" | "infini show" | "infini checkout" | "infini fork" | "infini branch" | "infini diff" => {
+            &["infini-log(1)", "infini-checkout(1)", "infini-fork(1)", "infini-branch(1)"]
+        }
+        _ => &["infini-key(1)"],
+    };
+    let own = format!("{}(1)", name.replace(' ', "-"));
+    let mut v: Vec<&str> = if name == "infini" { vec![] } else { vec!["infini(1)"] };
+    v.extend(related.iter().copied().filter(|r| *r != own));
+    v
+}
