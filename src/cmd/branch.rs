@@ -17,7 +17,7 @@ use std::io::Write;
 #[derive(clap::Args)]
 pub struct Args {
     /// Delete branch NAME.
-    #[arg(short = 'd', long = "delete", value_name = "NAME", conflicts_with = "accept_rollback")]
+    #[arg(short = 'd', long = "delete", value_name = "NAME", conflicts_with = "accept_rollback", add = super::complete::branch())]
     delete: Option<String>,
     /// Accept branch NAME as the repository holds it now, after its ref went back, vanished or was replaced.
     #[arg(long, value_name = "NAME")]

@@ -9,6 +9,7 @@ use infini::Error;
 #[derive(clap::Args)]
 pub struct Args {
     /// A branch, commit id (prefix), or revision like HEAD~2.
+    #[arg(add = super::complete::rev())]
     rev: String,
 }
 

@@ -3,11 +3,25 @@
 use super::Context;
 use std::path::PathBuf;
 
-/// Print a completion script for SHELL to stdout.
+/// Print the completion script for SHELL to stdout: it completes commands and options, and asks `infini` itself
+/// for branch names, commit ids and keys of the workspace (without ever prompting for a password).
+///
+/// bash: `source <(infini completions bash)` in ~/.bashrc; zsh: `source <(infini completions zsh)` in ~/.zshrc;
+/// fish: `infini completions fish | source` in ~/.config/fish/config.fish. `make install` installs them.
 #[derive(clap::Args)]
 pub struct Args {
     /// bash, zsh, fish, elvish or powershell.
-    shell: clap_complete::Shell,
+    #[arg(value_parser = ["bash", "zsh", "fish", "elvish", "powershell"])]
+    shell: String,
+}
+
+/// The registration script for `shell`: the shell calls `infini` with `COMPLETE=<shell>` to complete a line.
+fn script(shell: &str) -> anyhow::Result<String> {
+    let shells = clap_complete::env::Shells::builtins();
+    let sh = shells.completer(shell).ok_or_else(|| super::usage(format!("no completion for shell {shell:?}")))?;
+    let mut buf = Vec::new();
+    sh.write_registration("COMPLETE", "infini", "infini", "infini", &mut buf)?;
+    Ok(String::from_utf8(buf)?)
 }
 
 /// Write completions and man pages into DIR/completions and DIR/man.
@@ -20,23 +34,18 @@ pub struct GenDocsArgs {
 
 impl Args {
     pub fn run(self, _ctx: &Context) -> anyhow::Result<()> {
-        let mut cmd = super::command();
-        let mut script = Vec::new();
-        clap_complete::generate(self.shell, &mut cmd, "infini", &mut script);
-        super::output::line(String::from_utf8(script)?.trim_end())
+        super::output::line(script(&self.shell)?.trim_end())
     }
 }
 
 /// Generate every completion script and man page into `dir`.
 pub fn generate_docs(dir: &std::path::Path) -> anyhow::Result<()> {
-    use clap_complete::Shell;
     let comp = dir.join("completions");
     let man = dir.join("man");
     std::fs::create_dir_all(&comp)?;
     std::fs::create_dir_all(&man)?;
-    for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
-        let mut cmd = super::command();
-        clap_complete::generate_to(shell, &mut cmd, "infini", &comp)?;
+    for (shell, file) in [("bash", "infini.bash"), ("zsh", "_infini"), ("fish", "infini.fish")] {
+        std::fs::write(comp.join(file), script(shell)?)?;
     }
     let mut cmd = super::command().disable_help_subcommand(true);
     cmd.build();

@@ -6,6 +6,7 @@ use super::{mv, Context};
 #[derive(clap::Args)]
 pub struct Args {
     /// Existing key.
+    #[arg(add = super::complete::key())]
     src: String,
     /// New key.
     dst: String,

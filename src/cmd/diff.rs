@@ -12,7 +12,7 @@ use std::io::Write;
 #[derive(clap::Args)]
 pub struct Args {
     /// Revisions to compare.
-    #[arg(num_args = 0..=2)]
+    #[arg(num_args = 0..=2, add = super::complete::rev())]
     revs: Vec<String>,
 }
 

@@ -12,6 +12,7 @@ pub struct Args {
     /// New branch name.
     name: String,
     /// Where it starts.
+    #[arg(add = super::complete::rev())]
     rev: Option<String>,
 }
 

@@ -17,6 +17,7 @@ pub struct Args {
     #[arg(short = 'r', long)]
     recursive: bool,
     /// KEY (or PREFIX with -r).
+    #[arg(add = super::complete::key())]
     key: String,
     /// DIR (with -r).
     #[arg(value_name = "DIR")]
@@ -28,7 +29,7 @@ pub struct Args {
     #[arg(long, requires = "output")]
     parents: bool,
     /// Read the value at revision REV instead of the workspace's view.
-    #[arg(long, value_name = "REV")]
+    #[arg(long, value_name = "REV", add = super::complete::rev())]
     at: Option<String>,
     /// Only bytes A to B, inclusive (`A-B`, `A-` to the end, `-N` for the last N bytes).
     #[arg(long, value_name = "A-B", allow_hyphen_values = true)]
@@ -37,6 +38,10 @@ pub struct Args {
     /// symlinks included).
     #[arg(long, requires = "recursive", conflicts_with_all = ["target_dir", "range"])]
     tar: bool,
+    /// With -r: replace files already in DIR. Without it, a restore that would replace any file stops before
+    /// writing anything (exit 11).
+    #[arg(long, requires = "recursive")]
+    overwrite: bool,
 }
 
 /// Parse `A-B` / `A-` / `-N` into a half-open range for a value of `size` bytes.
@@ -102,7 +107,7 @@ impl Args {
             let dir = self.target_dir.as_ref().ok_or_else(|| usage("get -r needs PREFIX and DIR"))?;
             let dir = super::session::cwd(ctx)?.join(dir);
             let bar = Bar::phases(ctx, "get -r");
-            let opts = GetTreeOptions { progress: bar.sink(), ..GetTreeOptions::default() };
+            let opts = GetTreeOptions { progress: bar.sink(), overwrite: self.overwrite, ..GetTreeOptions::default() };
             let out = get_tree(&s.repo, &ns, &self.key, &dir, &opts)?;
             if let (n, Some(first)) = &out.mtime_not_held {
                 output::warn(

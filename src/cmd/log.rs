@@ -9,6 +9,7 @@ use std::io::Write;
 #[derive(clap::Args)]
 pub struct Args {
     /// Where to start.
+    #[arg(add = super::complete::rev())]
     rev: Option<String>,
     /// At most N commits.
     #[arg(short = 'n', long = "max-count", value_name = "N")]

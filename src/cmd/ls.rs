@@ -39,13 +39,14 @@ fn link_target(e: &Entry) -> String {
 #[derive(clap::Args)]
 pub struct Args {
     /// Only keys starting with PREFIX.
+    #[arg(add = super::complete::key())]
     prefix: Option<String>,
     /// Long format: mode (as `ls -l` shows it; `?` where unknown), size, modification time and key (`-> TARGET`
     /// for a symbolic link).
     #[arg(short = 'l', long)]
     long: bool,
     /// List the keys at revision REV.
-    #[arg(long, value_name = "REV")]
+    #[arg(long, value_name = "REV", add = super::complete::rev())]
     at: Option<String>,
 }
 

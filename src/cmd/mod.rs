@@ -5,6 +5,7 @@ mod check;
 mod checkout;
 mod clone;
 mod commit;
+mod complete;
 mod completions;
 mod cp;
 mod diff;
@@ -197,6 +198,8 @@ pub fn command() -> clap::Command {
 
 /// Entry point: parse, run, map errors to exit codes.
 pub fn main() -> ExitCode {
+    // `COMPLETE=SHELL infini ...`: the shell asking for completions (or for its registration script).
+    clap_complete::CompleteEnv::with_factory(command).complete();
     let json_requested = std::env::args().any(|a| a == "--json");
     let matches = match command().try_get_matches() {
         Ok(m) => m,
@@ -320,6 +323,9 @@ pub fn hint(e: &anyhow::Error, command: &str) -> Option<String> {
         };
     }
     for c in e.chain() {
+        if let (Some(Error::Conflict { .. }), "get") = (c.downcast_ref::<Error>(), command) {
+            return Some("add --overwrite to replace them, or write into an empty directory".into());
+        }
         if let Some(u) = c.downcast_ref::<update::Unresolved>() {
             return Some(u.next_steps());
         }

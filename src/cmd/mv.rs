@@ -9,6 +9,7 @@ use infini::Error;
 #[derive(clap::Args)]
 pub struct Args {
     /// Existing key.
+    #[arg(add = super::complete::key())]
     src: String,
     /// New key.
     dst: String,

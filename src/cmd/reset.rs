@@ -7,6 +7,7 @@ use super::{output, Context};
 #[derive(clap::Args)]
 pub struct Args {
     /// Keys to unstage (default: all).
+    #[arg(add = super::complete::key())]
     keys: Vec<String>,
 }
 

@@ -11,7 +11,7 @@ pub struct Args {
     #[arg(short = 'r', long)]
     recursive: bool,
     /// Keys (or prefixes with -r).
-    #[arg(required = true)]
+    #[arg(required = true, add = super::complete::key())]
     keys: Vec<String>,
 }
 

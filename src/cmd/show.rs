@@ -8,6 +8,7 @@ use std::io::Write;
 #[derive(clap::Args)]
 pub struct Args {
     /// The commit.
+    #[arg(add = super::complete::rev())]
     rev: Option<String>,
 }
 

@@ -68,16 +68,78 @@ fn committed_completions_and_man_pages_are_current() {
     );
 }
 
+/// What the shell gets back when it asks `infini` to complete the words of `line` (the last one being completed),
+/// through the protocol the completion scripts speak (`COMPLETE=<shell>`, the index of the word).
+fn complete(env: &Env, shell: &str, line: &[&str]) -> Vec<String> {
+    let mut args = vec!["--", "infini"];
+    args.extend_from_slice(line);
+    let out = env
+        .cmd(&args)
+        .env("COMPLETE", shell)
+        .env("_CLAP_COMPLETE_INDEX", line.len().to_string())
+        .env("_CLAP_IFS", "\n")
+        .env("_CLAP_COMPLETE_SPACE", "true")
+        .run();
+    assert_eq!(out.code, 0, "{out}");
+    out.text().lines().map(|l| l.split(['\t', ':']).next().unwrap_or("").to_string()).collect()
+}
+
 #[test]
 fn completions_cover_every_command() {
     let env = Env::new();
     for shell in ["bash", "zsh", "fish"] {
-        let out = env.ok(["completions", shell]);
-        let text = out.text();
+        let script = env.ok(["completions", shell]).text();
+        assert!(script.contains("COMPLETE=") || script.contains("COMPLETE "), "{shell}: asks infini itself:\n{script}");
+        let offered = complete(&env, shell, &[""]);
         for c in COMMANDS {
-            assert!(text.contains(c), "{shell} completions mention {c}");
+            assert!(offered.iter().any(|o| o == c), "{shell} completion offers {c}: {offered:?}");
         }
     }
+}
+
+#[test]
+fn completions_offer_branches_commit_ids_and_keys_of_the_workspace() {
+    let mut env = Env::init();
+    env.put("web/a.txt", b"a");
+    env.put("web/img/x.png", b"x");
+    env.put("top", b"t");
+    let id = env.commit("one");
+    env.ok(["fork", "experiment"]);
+    env.unset("INFINI_PASSWORD"); // the unlocked workspace key is enough; completion never prompts
+    for shell in ["bash", "zsh", "fish"] {
+        let revs = complete(&env, shell, &["checkout", ""]);
+        for want in ["HEAD", "main", "experiment", &id[..10]] {
+            assert!(revs.iter().any(|r| r == want), "{shell}: checkout offers {want}: {revs:?}");
+        }
+        assert_eq!(complete(&env, shell, &["branch", "-d", "exp"]), ["experiment"], "{shell}");
+        assert_eq!(complete(&env, shell, &["get", "we"]), ["web/"], "{shell}: one level at a time");
+        assert_eq!(complete(&env, shell, &["get", "web/"]), ["web/a.txt", "web/img/"], "{shell}");
+        assert_eq!(complete(&env, shell, &["ls", "--at", "ma"]), ["main"], "{shell}");
+    }
+    // Through bash itself: the installed script, a command line, TAB.
+    let script = env.path("infini.bash");
+    std::fs::write(&script, env.ok(["completions", "bash"]).stdout).unwrap();
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_infini"));
+    let probe = format!(
+        "PATH={}:$PATH; source {}; COMP_WORDS=(infini checkout exp); COMP_CWORD=2; COMP_TYPE=9; \
+         _clap_complete_infini infini exp checkout; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        bin.parent().unwrap().display(),
+        script.display()
+    );
+    let bash = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(&probe)
+        .current_dir(&env.ws)
+        .env_remove("INFINI_PASSWORD")
+        .env("HOME", &env.root)
+        .output()
+        .unwrap();
+    let got = String::from_utf8_lossy(&bash.stdout);
+    assert!(got.lines().any(|l| l.trim() == "experiment"), "bash completes the branch: {got:?} {:?}", bash.stderr);
+    // A locked workspace offers nothing, and does not ask for a password.
+    env.ok(["lock"]);
+    let revs = complete(&env, "bash", &["checkout", "exp"]);
+    assert!(revs.iter().all(|r| r != "experiment"), "{revs:?}");
 }
 
 #[track_caller]

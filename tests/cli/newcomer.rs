@@ -68,3 +68,28 @@ fn misdirected_commands_say_what_was_meant() {
     let out = env.fails_with(2, ["-R", "s3://b1", "ls"]);
     assert!(out.stderr.contains("3 to 63 characters"), "{out}");
 }
+
+#[test]
+fn get_r_does_not_replace_existing_files_unless_asked() {
+    let env = Env::init();
+    env.put("web/a.txt", b"stored a");
+    env.put("web/sub/b.txt", b"stored b");
+    env.commit("site");
+    let out_dir = env.path("restore");
+    std::fs::create_dir_all(out_dir.join("sub")).unwrap();
+    std::fs::write(out_dir.join("sub/b.txt"), b"my own edit").unwrap();
+    std::fs::write(out_dir.join("unrelated"), b"keep").unwrap();
+    let out = env.fails_with(11, ["get", "-r", "web/", out_dir.to_str().unwrap()]);
+    assert!(out.stderr.contains("already exist") && out.stderr.contains("--overwrite"), "{out}");
+    assert_eq!(std::fs::read(out_dir.join("sub/b.txt")).unwrap(), b"my own edit", "nothing replaced");
+    assert!(!out_dir.join("a.txt").exists(), "nothing written at all: {out}");
+    env.ok(["get", "-r", "web/", out_dir.to_str().unwrap(), "--overwrite"]);
+    assert_eq!(std::fs::read(out_dir.join("sub/b.txt")).unwrap(), b"stored b");
+    assert_eq!(std::fs::read(out_dir.join("a.txt")).unwrap(), b"stored a");
+    assert_eq!(std::fs::read(out_dir.join("unrelated")).unwrap(), b"keep", "files that are not keys stay");
+    // Into a directory that exists but holds none of the paths: fine without --overwrite.
+    let other = env.path("other");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join("notes"), b"n").unwrap();
+    env.ok(["get", "-r", "web/", other.to_str().unwrap()]);
+}

@@ -84,8 +84,9 @@ fn put_r_keeps_symlinks_modes_and_mtimes_and_skips_special_files() {
     }
     assert!(!dst.join("doc/pipe").exists(), "special files are not invented");
 
-    // Again into the same directory: links and files are replaced, never written through.
-    env.ok(["get", "-r", "t/", dst.to_str().unwrap()]);
+    // Again into the same directory: links and files are replaced (when asked), never written through.
+    env.fails_with(11, ["get", "-r", "t/", dst.to_str().unwrap()]);
+    env.ok(["get", "-r", "t/", dst.to_str().unwrap(), "--overwrite"]);
     assert_eq!(fs::read_link(dst.join("doc/outside")).unwrap(), Path::new("/etc/passwd"));
 }
 
@@ -115,7 +116,7 @@ fn get_r_never_writes_through_a_symlink() {
     let dst2 = env.path("out2");
     fs::create_dir_all(&dst2).unwrap();
     std::os::unix::fs::symlink(outside.join("victim"), dst2.join("victim")).unwrap();
-    env.ok(["get", "-r", "u", dst2.to_str().unwrap()]);
+    env.ok(["get", "-r", "u", dst2.to_str().unwrap(), "--overwrite"]);
     assert_eq!(read(outside.join("victim")), b"untouched", "the link's target is not written");
     assert!(!fs::symlink_metadata(dst2.join("victim")).unwrap().file_type().is_symlink());
     assert_eq!(read(dst2.join("victim")), b"new content");

@@ -24,12 +24,21 @@ pub struct GetTreeOptions {
     pub parallel_from: u64,
     /// Where progress goes: phase `write`, bytes and files, both totals growing as keys are listed.
     pub progress: ProgressSink,
+    /// Replace files and links already at the paths written (the default). Without it, a tree whose paths are
+    /// taken by anything but directories is refused before anything is written ([`Error::Conflict`] naming how
+    /// many and the first).
+    pub overwrite: bool,
 }
 
 impl Default for GetTreeOptions {
     fn default() -> Self {
         let cores = crate::engine::cores();
-        Self { threads: (2 * cores).clamp(2, 16), parallel_from: 16 << 20, progress: ProgressSink::none() }
+        Self {
+            threads: (2 * cores).clamp(2, 16),
+            parallel_from: 16 << 20,
+            progress: ProgressSink::none(),
+            overwrite: true,
+        }
     }
 }
 
@@ -164,10 +173,40 @@ fn write_file(store: &Arc<Store>, entry: &Entry, path: &Path, parallel: usize) -
     Ok((n, held))
 }
 
+/// Fail if any key under `prefix` would be written where something other than a directory already is. Nothing
+/// to look at (and no listing) when `dir` is missing or empty, as for a restore into a fresh directory.
+fn refuse_taken_paths(store: &Arc<Store>, ns: &Namespace, prefix: &str, dir: &Path) -> Result<()> {
+    if !fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some()) {
+        return Ok(());
+    }
+    let (mut taken, mut first) = (0u64, None);
+    for item in ns.iter_prefix(store, prefix.as_bytes()) {
+        let (key, _) = item?;
+        let Some(rel) = key.strip_prefix(prefix).and_then(safe_relative) else { continue };
+        let path = dir.join(rel);
+        if fs::symlink_metadata(&path).is_ok_and(|m| !m.is_dir()) {
+            taken += 1;
+            first.get_or_insert(path);
+        }
+    }
+    match first {
+        None => Ok(()),
+        Some(p) => Err(Error::Conflict {
+            what: format!(
+                "{taken} file{} under {} already exist{} (the first: {}); nothing was written",
+                if taken == 1 { "" } else { "s" },
+                dir.display(),
+                if taken == 1 { "s" } else { "" },
+                p.display()
+            ),
+        }),
+    }
+}
+
 /// Write every key under `prefix` (a directory name: `web` and `web/` are the same) into `dir`, as the relative
 /// path after the prefix. Files get their permission bits and mtime back; symbolic links are recreated as links
 /// (with their stored target, which is never followed: nothing is written through a link, and a directory on the
-/// way that is a link is refused). Existing files are replaced.
+/// way that is a link is refused). Existing files are replaced unless [`GetTreeOptions::overwrite`] is off.
 ///
 /// Files are written by a bounded pool of workers; small values are fetched on the worker alone, large ones with
 /// parallel chunk reads. Files are not fsynced (as `cp` and `tar`); call `sync` if the tree must survive a crash
@@ -185,6 +224,9 @@ pub fn get_tree(
     progress.phase("write", Unit::Bytes, Some(0));
     let (mut listed_bytes, mut listed) = (0u64, 0u64);
     let prefix = dir_prefix(prefix)?;
+    if !opts.overwrite {
+        refuse_taken_paths(store, ns, &prefix, dir)?;
+    }
     let mut dirs = Dirs { root: dir.to_path_buf(), known: HashSet::new() };
     let mut out = GetTreeOutcome::default();
     let threads = opts.threads.max(1);
