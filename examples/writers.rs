@@ -48,7 +48,9 @@ fn main() -> infini::Result<()> {
     b.index().insert("shared".into(), 2);
     a.commit("a sets shared")?;
     match b.commit("b sets shared") {
-        Err(Error::MergeConflict { keys }) => println!("same key: conflict on {keys:?}, b's change is still staged"),
+        Err(Error::MergeConflict { field, keys }) => {
+            println!("same key: conflict in field {field} on {keys:?}, b's change is still staged")
+        }
         other => panic!("expected a conflict, got {other:?}"),
     }
     let tree = Infinitree::<Counters>::open(repo, "main")?;

@@ -37,6 +37,7 @@ pub(crate) mod engine;
 
 pub use engine::cache::warm::WarmNotice;
 pub use engine::chunk::{Blob, BlobReader, BlobWriter, ChunkRef, ListRef, StreamReader, WriteOptions, BLOB_TAG};
+pub use engine::credentials::Key;
 pub use engine::crypto::{KdfParams, KeySlot, MasterKey, SlotInfo};
 pub use engine::db::{CommitOptions, Commits, Infinitree};
 pub use engine::error::{Error, Result};
@@ -46,13 +47,16 @@ pub use engine::location::Location;
 pub use engine::object::{ChunkPointer, Store, StoreOptions};
 pub use engine::repo::Config as RepositoryConfig;
 pub use engine::repo::{
-    Branch, CacheStats, CheckOptions, CheckReport, CommitInfo, Damage, GcOptions, GcPlan, KeySlots, RawKey, RefChanged,
-    Repository, RepositoryStats, SaveSeen, SeenMap, SeenRef, SeenRefs, Unlocked, DEFAULT_REPACK_THRESHOLD, RAW_KEY_KDF,
+    Abandoned, Branch, CacheStats, CheckOptions, CheckReport, CommitInfo, Damage, GcOptions, GcPlan, KeySlots, RawKey,
+    RefChanged, Repository, RepositoryStats, Restored, SaveSeen, SeenMap, SeenRef, SeenRefs, Unlocked,
+    DEFAULT_REPACK_THRESHOLD, RAW_KEY_KDF,
 };
 /// `#[derive(Index)]`: implement [`Index`](trait@Index) for a struct of fields.
 ///
 /// Each field is stored under its Rust name, or under `#[infini(name = "...")]`; `#[infini(skip)]` leaves a field
-/// out (not persisted; `Default` when an index is loaded). The derive also adds `FIELD_NAMES`, the stored names.
+/// out (not persisted; `Default` when an index is loaded); `#[infini(strategy = "infini::fields::SparseField")]`
+/// (the seed's spelling; a bare path works too) stores a `VersionedMap` or `Map` field with that strategy, as its
+/// type parameter would. The derive also adds `FIELD_NAMES`, the stored names.
 ///
 /// ```
 /// use infini::fields::{LinkedList, Serialized, VersionedMap};
@@ -75,6 +79,11 @@ pub use engine::repo::{
 /// ```
 pub use infini_derive::Index;
 
+/// Limits on what a program stores, and what happens to values larger than where a field keeps them.
+pub mod limits {
+    pub use crate::engine::limits::*;
+}
+
 /// Typed, versioned fields and the [`Index`] of named fields a commit snapshots.
 pub mod fields {
     pub use crate::engine::fields::*;
@@ -83,6 +92,8 @@ pub mod fields {
 /// Storage backends: where encrypted objects and refs live.
 pub mod backends {
     pub use crate::engine::backend::dir::DirBackend;
+    /// The seed's name for [`DirBackend`]: `Directory::new(path)?`.
+    pub use crate::engine::backend::dir::DirBackend as Directory;
     pub use crate::engine::backend::faults::{Faulty, Op};
     pub use crate::engine::backend::memory::MemoryBackend;
     pub use crate::engine::backend::retry::{Retry, RetryNotify, RetryPolicy, DEFAULT_DEADLINE};
@@ -122,8 +133,12 @@ pub mod browse {
 
 #[doc(hidden)]
 pub mod __derive {
-    pub use crate::engine::fields::{Field, Index};
+    pub use crate::engine::fields::{ChooseStrategy, Field, Index};
 }
+
+/// The seed's error crate, for its examples' `anyhow::Result` (feature `anyhow`, part of the default features).
+#[cfg(feature = "anyhow")]
+pub use anyhow;
 
 /// The README's Rust examples compile and run as doc tests.
 #[cfg(doctest)]

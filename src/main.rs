@@ -1,5 +1,9 @@
 //! `infini`: a git-like command line over an encrypted, versioned key/value store.
 
+// `print!`/`eprint!` and their `ln` forms panic when stdout or stderr cannot be written (a closed descriptor, a full
+// disk): output goes through `cmd::output`, which reports or ignores such failures instead.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 mod cmd;
 
 fn main() -> std::process::ExitCode {

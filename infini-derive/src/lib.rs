@@ -5,6 +5,8 @@
 //!   renaming the Rust field).
 //! - `#[infini(skip)]` leaves a field out: it is not persisted, and an index loaded from storage has it as
 //!   `Default` gives it (the struct must implement `Default`, as every index loaded by `Infinitree` does).
+//! - `#[infini(strategy = "path::to::Strategy")]` (or `strategy = path::to::Strategy`) on a `VersionedMap` or
+//!   `Map` field stores its values with that strategy, as the field's type parameter would: the seed's spelling.
 //! - The derive also adds `FIELD_NAMES`, the stored names in declaration order.
 
 use proc_macro::TokenStream;
@@ -24,6 +26,7 @@ struct FieldSpec {
     ident: syn::Ident,
     name: String,
     span: Span,
+    strategy: Option<syn::Path>,
 }
 
 fn expand(input: DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
@@ -38,6 +41,7 @@ fn expand(input: DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
         let ident = f.ident.clone().expect("named fields have names");
         let mut name = ident.to_string();
         let mut skip = false;
+        let mut strategy = None;
         for attr in f.attrs.iter().filter(|a| a.path().is_ident("infini")) {
             attr.parse_nested_meta(|meta| {
                 if meta.path.is_ident("skip") {
@@ -50,8 +54,15 @@ fn expand(input: DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
                     }
                     name = lit.value();
                     Ok(())
+                } else if meta.path.is_ident("strategy") {
+                    let value = meta.value()?;
+                    // The seed writes the path as a string; a bare path works too.
+                    let path: syn::Path =
+                        if value.peek(LitStr) { value.parse::<LitStr>()?.parse()? } else { value.parse()? };
+                    strategy = Some(path);
+                    Ok(())
                 } else {
-                    Err(meta.error("expected `name = \"...\"` or `skip`"))
+                    Err(meta.error("expected `name = \"...\"`, `strategy = \"...\"` or `skip`"))
                 }
             })?;
         }
@@ -63,16 +74,23 @@ fn expand(input: DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
             e.combine(Error::new(prev.span, "first stored here"));
             return Err(e);
         }
-        specs.push(FieldSpec { span: syn::spanned::Spanned::span(f), ident, name });
+        specs.push(FieldSpec { span: syn::spanned::Spanned::span(f), ident, name, strategy });
     }
     let ty = &input.ident;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     let idents = specs.iter().map(|s| &s.ident);
     let names: Vec<&String> = specs.iter().map(|s| &s.name).collect();
+    let choices = specs.iter().filter_map(|s| {
+        let ident = &s.ident;
+        s.strategy.as_ref().map(|path| {
+            quote! { ::infini::__derive::ChooseStrategy::choose_strategy::<#path>(&self.#ident); }
+        })
+    });
     Ok(quote! {
         #[automatically_derived]
         impl #impl_generics ::infini::__derive::Index for #ty #ty_generics #where_clause {
             fn fields(&self) -> ::std::vec::Vec<(&'static str, &dyn ::infini::__derive::Field)> {
+                #(#choices)*
                 ::std::vec![#((#names, &self.#idents as &dyn ::infini::__derive::Field)),*]
             }
         }

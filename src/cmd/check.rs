@@ -46,13 +46,13 @@ impl Args {
         } else {
             // Each damaged object once, then what depends on it; then any other problem.
             for d in &rep.damaged {
-                eprintln!("error: object {}: {}", d.object, d.problem);
-                eprintln!("  needed by {} key(s): {}", d.keys.len(), sample(&d.keys));
+                output::stderr_line(format!("error: object {}: {}", d.object, d.problem));
+                output::stderr_line(format!("  needed by {} key(s): {}", d.keys.len(), sample(&d.keys)));
                 let commits: Vec<String> = d.commits.iter().map(|c| c.to_hex()[..10].to_string()).collect();
-                eprintln!("  held by {} commit(s): {}", commits.len(), sample(&commits));
+                output::stderr_line(format!("  held by {} commit(s): {}", commits.len(), sample(&commits)));
             }
             for e in rep.errors.iter().skip(rep.damaged.len()) {
-                eprintln!("error: {e}");
+                output::stderr_line(format!("error: {e}"));
             }
             output::info(
                 ctx,

@@ -57,7 +57,8 @@ impl Args {
             let backend = open_backend(ctx, &location, Some(ws), false)?;
             let pw = password::get(ctx)?;
             let _bar = Bar::spinner(ctx, "clone", &format!("opening {location}"));
-            Ok(Repository::open(backend, &pw, store_options(ctx, Some(ws), remote))?)
+            let key = password::unlock(ctx, &*backend, &pw)?.key;
+            Ok(Repository::with_key(backend, key, store_options(ctx, Some(ws), remote))?)
         })?;
         if ctx.global.json {
             output::json(&serde_json::json!({ "workspace": root.display().to_string(), "repository": location }))?;

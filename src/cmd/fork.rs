@@ -21,7 +21,7 @@ impl Args {
         let mut s = Session::write(ctx)?;
         Repository::check_branch_name(&self.name)?;
         if s.repo.branch(&self.name)?.is_some() {
-            anyhow::bail!(Error::Conflict { what: format!("branch {} already exists", self.name) });
+            anyhow::bail!(Error::AlreadyExists { what: format!("branch {}", self.name) });
         }
         let at = match &self.rev {
             Some(r) => Some(s.repo.resolve(r, s.tip_ptr().as_ref())?),

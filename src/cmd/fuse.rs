@@ -57,7 +57,7 @@ impl Fs {
             Error::Invalid(_) => Errno::EINVAL,
             _ => {
                 if !self.quiet && !self.reported.swap(true, Ordering::Relaxed) {
-                    eprintln!("infini: error: {e} (reads that fail return EIO)");
+                    super::output::stderr_line(format!("infini: error: {e} (reads that fail return EIO)"));
                 }
                 Errno::EIO
             }

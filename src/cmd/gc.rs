@@ -1,7 +1,7 @@
 //! `infini gc`: remove packs no branch needs any more.
 
 use super::progress::Bar;
-use super::session::Session;
+use super::session::{refuse_repo, Session};
 use super::{output, usage, Context};
 use infini::namespace::NamespaceIndex;
 use infini::GcOptions;
@@ -33,6 +33,9 @@ impl Args {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
         let grace = humantime::parse_duration(&self.grace).map_err(|e| usage(format!("invalid --grace: {e}")))?;
         let min_age = humantime::parse_duration(&self.min_age).map_err(|e| usage(format!("invalid --min-age: {e}")))?;
+        if !self.dry_run {
+            refuse_repo(ctx, "`infini gc`")?;
+        }
         let s = Session::read(ctx)?;
         let bar = Bar::phases(ctx, "gc");
         let plan = s.repo.gc(

@@ -55,9 +55,9 @@ impl Args {
             (Some(r), None) => {
                 let p = cwd(ctx)?.join(r);
                 if local_repo_path(&p).join("config").exists() {
-                    anyhow::bail!(infini::Error::Conflict {
+                    anyhow::bail!(infini::Error::AlreadyExists {
                         what: format!(
-                            "{} already holds an infini repository; attach a workspace to it with `infini clone {} DIR`",
+                            "an infini repository in {}; attach a workspace to it with `infini clone {} DIR`",
                             p.display(),
                             r
                         )

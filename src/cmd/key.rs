@@ -1,6 +1,6 @@
 //! `infini key`: manage the passwords that open the repository. Changing one never re-encrypts data.
 
-use super::session::{cwd, open_backend, Session};
+use super::session::{cwd, open_backend, refuse_repo, Session};
 use super::{output, password, Context};
 use infini::workspace::Workspace;
 use infini::Repository;
@@ -17,12 +17,24 @@ pub struct Args {
 enum KeyCmd {
     /// Change the password (the one given by INFINI_PASSWORD/--password-file/prompt) to a new one
     /// (INFINI_NEW_PASSWORD, INFINI_NEW_PASSWORD_FILE, or prompt).
+    ///
+    /// A new key slot is added for the new password and the old password's slot removed. This is not revocation:
+    /// the repository key stays the same, so a copy of the old slot file (keys/…), put back by anyone who can write
+    /// to the storage, opens the repository with the old password again, and anyone who knew the old password could
+    /// have kept the repository key itself (e.g. a workspace's .infini/key). Only a new repository key with the data
+    /// sealed again under it (a new repository: init, then put and commit the data) locks out someone who had it.
     Passwd,
     /// Add another password.
     Add,
     /// List key slots.
     List,
     /// Remove a key slot (never the last one).
+    ///
+    /// This is not revocation: the repository key stays the same, so a copy of the slot file (keys/…), put back by
+    /// anyone who can write to the storage, opens the repository with that slot's password again, and anyone who
+    /// knew the password could have kept the repository key itself (e.g. a workspace's .infini/key). Only a new
+    /// repository key with the data sealed again under it (a new repository: init, then put and commit the data)
+    /// locks out someone who had it.
     Rm {
         /// Slot name as listed by `key list`.
         name: String,
@@ -44,12 +56,17 @@ fn backend(ctx: &Context) -> anyhow::Result<std::sync::Arc<dyn infini::backends:
 
 impl Args {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        match &self.cmd {
+            KeyCmd::Passwd => refuse_repo(ctx, "`infini key passwd`")?,
+            KeyCmd::Add => refuse_repo(ctx, "`infini key add`")?,
+            KeyCmd::Rm { .. } => refuse_repo(ctx, "`infini key rm`")?,
+            KeyCmd::List => {}
+        }
         match self.cmd {
             KeyCmd::Passwd => {
                 let b = backend(ctx)?;
                 let old = password::get(ctx)?;
-                let unlocked = Repository::unlock_report(&*b, &old)?;
-                password::warn_skipped(ctx, &unlocked.skipped);
+                let unlocked = password::unlock(ctx, &*b, &old)?;
                 let (slot, key) = (unlocked.slot, unlocked.key);
                 let new = password::new(ctx, false)?;
                 let repo = Repository::with_key(b, key, Default::default())?;

@@ -1,6 +1,6 @@
 //! `infini lock` / `infini unlock`: forget or remember the workspace's key.
 
-use super::session::{cwd, open_backend};
+use super::session::{cwd, open_backend, refuse_repo};
 use super::{output, password, Context};
 use infini::workspace::Workspace;
 use infini::Repository;
@@ -15,6 +15,7 @@ pub struct UnlockArgs {}
 
 impl LockArgs {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        refuse_repo(ctx, "`infini lock`")?;
         let ws = Workspace::find(&cwd(ctx)?)?;
         let was = ws.remove_key()?;
         if ctx.global.json {
@@ -28,10 +29,11 @@ impl LockArgs {
 
 impl UnlockArgs {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        refuse_repo(ctx, "`infini unlock`")?;
         let ws = Workspace::find(&cwd(ctx)?)?;
         let backend = open_backend(ctx, &ws.repo_location(), Some(&ws), false)?;
         let pw = password::get(ctx)?;
-        let key = Repository::unlock(&*backend, &pw)?;
+        let key = password::unlock(ctx, &*backend, &pw)?.key;
         let header = Repository::header(&*backend)?;
         ws.write_key(&key, &header.id)?;
         ws.write_header(&header)?;

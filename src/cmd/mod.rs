@@ -105,7 +105,9 @@ pub struct Global {
     /// Run as if started in DIR.
     #[arg(short = 'C', global = true, value_name = "DIR")]
     pub dir: Option<PathBuf>,
-    /// Use this repository directly (a directory or s3://BUCKET[/PREFIX]) instead of the workspace's.
+    /// Read this repository directly (a directory or s3://BUCKET[/PREFIX]) instead of the workspace's. Read-only:
+    /// commands that write refuse it (exit 2) and need a workspace (`infini clone`); `init -R` names where to
+    /// create one.
     #[arg(short = 'R', long = "repo", env = "INFINI_REPO", global = true, value_name = "URL")]
     pub repo: Option<String>,
     /// Branch to use with --repo (default: main).
@@ -239,8 +241,8 @@ pub fn main() -> ExitCode {
                 output::json_error(&msg, code, hint.as_deref());
             } else {
                 match hint {
-                    Some(h) => eprintln!("infini: error: {msg}; {h}"),
-                    None => eprintln!("infini: error: {msg}"),
+                    Some(h) => output::stderr_line(format!("infini: error: {msg}; {h}")),
+                    None => output::stderr_line(format!("infini: error: {msg}")),
                 }
             }
             ExitCode::from(code)
@@ -323,7 +325,7 @@ pub fn hint(e: &anyhow::Error, command: &str) -> Option<String> {
         };
     }
     for c in e.chain() {
-        if let (Some(Error::Conflict { .. }), "get") = (c.downcast_ref::<Error>(), command) {
+        if let (Some(Error::AlreadyExists { .. }), "get") = (c.downcast_ref::<Error>(), command) {
             return Some("add --overwrite to replace them, or write into an empty directory".into());
         }
         if let Some(u) = c.downcast_ref::<update::Unresolved>() {
@@ -331,8 +333,9 @@ pub fn hint(e: &anyhow::Error, command: &str) -> Option<String> {
         }
         if let Some(r) = c.downcast_ref::<infini::RefChanged>() {
             return Some(format!(
-                "nothing was changed; if branch {0} was rolled back or removed on purpose (a restored backup), \
-                 accept it with `infini branch --accept-rollback {0}`",
+                "nothing was changed; put back the last head this workspace saw with `infini branch --restore {0}`, \
+                 or, if branch {0} was rolled back or removed on purpose (a restored backup), accept it with \
+                 `infini branch --accept-rollback {0}`",
                 r.branch
             ));
         }
@@ -379,11 +382,14 @@ fn engine_code(e: &Error) -> u8 {
     match e {
         Error::Backend(b) => backend_code(b),
         Error::Integrity { .. } => code::INTEGRITY,
+        // To the command line, whose schema is fixed, data of another schema under its field is data it cannot
+        // use, as if damaged.
+        Error::TypeMismatch { .. } => code::INTEGRITY,
         Error::NotFound { .. } => code::NOT_FOUND,
         Error::WrongPassword => code::PASSWORD,
-        Error::Conflict { .. } | Error::MergeConflict { .. } => code::CONFLICT,
+        Error::Conflict { .. } | Error::MergeConflict { .. } | Error::AlreadyExists { .. } => code::CONFLICT,
         Error::NoRepository { .. } => code::NO_REPO,
-        Error::Invalid(_) => code::USAGE,
+        Error::Invalid(_) | Error::TooLarge { .. } => code::USAGE,
         Error::Internal { .. } => code::OTHER,
         _ => code::OTHER,
     }

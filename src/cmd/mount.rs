@@ -105,6 +105,18 @@ impl Args {
         if self.daemon && !self.daemon_child {
             return detach(ctx, &mountpoint);
         }
+        if self.daemon_child {
+            // The password, if the command was given one in INFINI_PASSWORD, comes on stdin (see `detach`).
+            let mut pw = zeroize::Zeroizing::new(Vec::new());
+            std::io::Read::read_to_end(
+                &mut std::io::Read::take(std::io::stdin().lock(), super::password::MAX_PASSWORD_FILE),
+                &mut pw,
+            )
+            .context("reading the password from the mounting process")?;
+            if !pw.is_empty() {
+                super::password::hand_over(pw);
+            }
+        }
         let r = self.serve(ctx, &mountpoint);
         if self.daemon_child {
             // The parent reads one line: `ready`, or the exit code and message of the failure.
@@ -159,9 +171,9 @@ impl Args {
             for _ in signals.forever() {
                 match unmounter.unmount() {
                     Ok(()) => break,
-                    Err(e) if !quiet => eprintln!(
+                    Err(e) if !quiet => output::stderr_line(format!(
                         "infini: cannot unmount {shown}: {e} (close what uses it, or `fusermount -u -z {shown}`)"
-                    ),
+                    )),
                     Err(_) => {}
                 }
             }
@@ -181,21 +193,39 @@ impl Args {
     }
 }
 
-/// Start `infini mount` again as a background process and return once it has mounted (or failed).
-fn detach(ctx: &Context, mountpoint: &Path) -> anyhow::Result<()> {
+/// Variables holding secrets, never passed to the background process: its environment stays readable (by the
+/// same user, in /proc/PID/environ) for as long as it serves.
+const SECRET_VARS: &[&str] = &["INFINI_PASSWORD", "INFINI_NEW_PASSWORD"];
+
+/// The command that starts the background process: this program with `args`, without the variables of
+/// [`SECRET_VARS`]; the password, if any, goes to its stdin.
+fn daemon_command(exe: &Path, args: Vec<std::ffi::OsString>, with_password: bool) -> std::process::Command {
     use std::os::unix::process::CommandExt;
-    let exe = std::env::current_exe().context("finding the infini executable")?;
-    let mut args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).filter(|a| a != "--daemon").collect();
-    args.push("--daemon-child".into());
-    let mut child = std::process::Command::new(exe)
-        .args(args)
-        .stdin(std::process::Stdio::null())
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(args)
+        .stdin(if with_password { std::process::Stdio::piped() } else { std::process::Stdio::null() })
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         // Its own process group: a Ctrl-C at the terminal does not reach it.
-        .process_group(0)
-        .spawn()
-        .context("starting the background mount")?;
+        .process_group(0);
+    for v in SECRET_VARS {
+        cmd.env_remove(v);
+    }
+    cmd
+}
+
+/// Start `infini mount` again as a background process and return once it has mounted (or failed). A password in
+/// `INFINI_PASSWORD` is written to its stdin, not left in its environment.
+fn detach(ctx: &Context, mountpoint: &Path) -> anyhow::Result<()> {
+    let exe = std::env::current_exe().context("finding the infini executable")?;
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).filter(|a| a != "--daemon").collect();
+    args.push("--daemon-child".into());
+    let password = std::env::var_os("INFINI_PASSWORD").map(|p| zeroize::Zeroizing::new(p.into_encoded_bytes()));
+    let mut child = daemon_command(&exe, args, password.is_some()).spawn().context("starting the background mount")?;
+    if let (Some(pw), Some(mut stdin)) = (&password, child.stdin.take()) {
+        // Dropped (closed) at the end of the statement: the child reads to the end.
+        stdin.write_all(pw).context("handing the password to the background mount")?;
+    }
     let out = child.stdout.take().expect("piped stdout");
     let mut line = String::new();
     let _ = std::io::BufReader::new(out).read_line(&mut line);
@@ -210,4 +240,18 @@ fn detach(ctx: &Context, mountpoint: &Path) -> anyhow::Result<()> {
         _ => (status.code().unwrap_or(code::OTHER as i32) as u8, "the background mount exited".to_string()),
     };
     Err(ChildError { code, msg }.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_background_process_gets_no_secret_in_its_environment() {
+        let cmd = daemon_command(Path::new("/bin/true"), vec!["mount".into()], true);
+        let removed: Vec<_> = cmd.get_envs().filter(|(_, v)| v.is_none()).map(|(k, _)| k.to_owned()).collect();
+        for v in SECRET_VARS {
+            assert!(removed.iter().any(|k| k == v), "{v} is removed from the daemon's environment");
+        }
+    }
 }

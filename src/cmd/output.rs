@@ -11,7 +11,14 @@ pub fn json_error(msg: &str, code: u8, hint: Option<&str>) {
     if let Some(h) = hint {
         v["error"]["hint"] = serde_json::json!(h);
     }
-    eprintln!("{v}");
+    stderr_line(v.to_string());
+}
+
+/// Write one line on stderr. Unlike `eprintln!`, which panics when stderr is closed (`2>&-`) or cannot be written,
+/// a failure is ignored: a message nobody can read must not turn an error's exit code into a crash.
+pub fn stderr_line(s: impl AsRef<str>) {
+    let mut e = std::io::stderr().lock();
+    let _ = e.write_all(s.as_ref().as_bytes()).and_then(|()| e.write_all(b"\n"));
 }
 
 /// Print a JSON value on stdout.
@@ -51,7 +58,7 @@ pub fn info(ctx: &Context, msg: impl AsRef<str>) {
 
 /// A warning on stderr (even when quiet: it is about the repository's health).
 pub fn warn(_ctx: &Context, msg: impl AsRef<str>) {
-    eprintln!("infini: warning: {}", msg.as_ref());
+    stderr_line(format!("infini: warning: {}", msg.as_ref()));
 }
 /// Full commit id.
 pub fn id(ptr: &ChunkPointer) -> String {

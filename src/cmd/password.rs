@@ -3,7 +3,8 @@
 
 use super::Context;
 use anyhow::Context as _;
-use infini::{Error, KdfParams};
+use infini::backends::Backend;
+use infini::{Error, KdfParams, Repository, Unlocked};
 use std::io::IsTerminal;
 use zeroize::Zeroizing;
 
@@ -14,30 +15,89 @@ fn trim_newline(mut s: Vec<u8>) -> Vec<u8> {
     s
 }
 
+/// Largest password file read: far more than any password, far less than a device that never ends.
+pub const MAX_PASSWORD_FILE: u64 = 64 << 10;
+
+/// Read a password file: a regular file, or a pipe (`--password-file <(pass show infini)`), of at most
+/// [`MAX_PASSWORD_FILE`] bytes. Anything else (a device such as /dev/zero, a directory, a socket) is refused before
+/// a byte is read, and a larger file is refused rather than read on.
+fn read_password_file(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::FileTypeExt;
+    let shown = path.display();
+    let f = std::fs::File::open(path).with_context(|| format!("opening password file {shown}"))?;
+    let meta = f.metadata().with_context(|| format!("reading password file {shown}"))?;
+    let ft = meta.file_type();
+    if !(ft.is_file() || ft.is_fifo()) {
+        return Err(super::usage(format!("password file {shown} is not a regular file or a pipe")));
+    }
+    let mut raw = Zeroizing::new(Vec::new());
+    f.take(MAX_PASSWORD_FILE + 1).read_to_end(&mut raw).with_context(|| format!("reading password file {shown}"))?;
+    if raw.len() as u64 > MAX_PASSWORD_FILE {
+        return Err(super::usage(format!("password file {shown} is larger than {} KiB", MAX_PASSWORD_FILE >> 10)));
+    }
+    Ok(std::mem::take(&mut *raw))
+}
+
+/// Run a password command and take what it prints on stdout, at most [`MAX_PASSWORD_FILE`] bytes (a command that
+/// prints more is stopped and refused).
+fn run_password_command(cmd: &str) -> anyhow::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .with_context(|| format!("running password command {cmd:?}"))?;
+    let mut raw = Zeroizing::new(Vec::new());
+    let read = match child.stdout.take() {
+        Some(out) => out.take(MAX_PASSWORD_FILE + 1).read_to_end(&mut raw),
+        None => Ok(0),
+    };
+    if raw.len() as u64 > MAX_PASSWORD_FILE {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(super::usage(format!(
+            "password command {cmd:?} printed more than {} KiB",
+            MAX_PASSWORD_FILE >> 10
+        )));
+    }
+    let status = child.wait().with_context(|| format!("running password command {cmd:?}"))?;
+    read.with_context(|| format!("reading the output of password command {cmd:?}"))?;
+    if !status.success() {
+        return Err(anyhow::Error::new(Error::WrongPassword).context(format!("password command {cmd:?} failed")));
+    }
+    Ok(std::mem::take(&mut *raw))
+}
+
 fn can_prompt() -> bool {
     std::io::stderr().is_terminal() && std::fs::File::open("/dev/tty").is_ok()
 }
 
+/// A password handed over by the process that started this one (`mount --daemon` writes it to the background
+/// process's stdin instead of leaving it in its environment).
+static HANDED_OVER: std::sync::OnceLock<Zeroizing<Vec<u8>>> = std::sync::OnceLock::new();
+
+/// Use `password` as the one `INFINI_PASSWORD` would give (see [`HANDED_OVER`]).
+pub fn hand_over(password: Zeroizing<Vec<u8>>) {
+    let _ = HANDED_OVER.set(password);
+}
+
 /// The password for opening a repository.
 pub fn get(ctx: &Context) -> anyhow::Result<Zeroizing<Vec<u8>>> {
+    if let Some(p) = HANDED_OVER.get() {
+        return Ok(p.clone());
+    }
     if let Ok(p) = std::env::var("INFINI_PASSWORD") {
         return Ok(Zeroizing::new(p.into_bytes()));
     }
     if let Some(f) = &ctx.global.password_file {
-        let raw = std::fs::read(f).with_context(|| format!("reading password file {}", f.display()))?;
-        return Ok(Zeroizing::new(trim_newline(raw)));
+        return Ok(Zeroizing::new(trim_newline(read_password_file(f)?)));
     }
     if let Some(cmd) = &ctx.global.password_command {
-        let out = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(cmd)
-            .stderr(std::process::Stdio::inherit())
-            .output()
-            .with_context(|| format!("running password command {cmd:?}"))?;
-        if !out.status.success() {
-            return Err(anyhow::Error::new(Error::WrongPassword).context(format!("password command {cmd:?} failed")));
-        }
-        return Ok(Zeroizing::new(trim_newline(out.stdout)));
+        return Ok(Zeroizing::new(trim_newline(run_password_command(cmd)?)));
     }
     if can_prompt() {
         let p = rpassword::prompt_password("Password: ").context("reading password from the terminal")?;
@@ -54,8 +114,7 @@ pub fn new(ctx: &Context, for_init: bool) -> anyhow::Result<Zeroizing<Vec<u8>>> 
         return check(Zeroizing::new(p.into_bytes()));
     }
     if let Some(f) = std::env::var_os("INFINI_NEW_PASSWORD_FILE") {
-        let raw = std::fs::read(&f).with_context(|| format!("reading password file {}", f.to_string_lossy()))?;
-        return check(Zeroizing::new(trim_newline(raw)));
+        return check(Zeroizing::new(trim_newline(read_password_file(std::path::Path::new(&f))?)));
     }
     if for_init && !can_prompt() {
         return check(get(ctx)?);
@@ -98,6 +157,43 @@ pub fn kdf_params() -> anyhow::Result<KdfParams> {
         )));
     }
     Ok(p)
+}
+
+/// Trying one key slot taking longer than this is worth a warning naming the slot (the default parameters take
+/// about half a second; [`KdfParams::MAX_WORK`] bounds a stored slot at about eight times that).
+const SLOW_SLOT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Recover the master key of the repository in `backend` with `password`, saying on stderr which key slots were
+/// skipped (damaged, or beyond the cost ceiling) and which took more than a few seconds to try.
+pub fn unlock(ctx: &Context, backend: &dyn Backend, password: &[u8]) -> anyhow::Result<Unlocked> {
+    let r = Repository::unlock_with(backend, password, &mut |name, took| {
+        if took > SLOW_SLOT {
+            super::output::warn(
+                ctx,
+                format!(
+                    "key slot {name} took {:.1} s to try: its key derivation is costly (`infini key list --json` \
+                     shows its parameters; replace it with `infini key add` and `infini key rm {name}`)",
+                    took.as_secs_f64()
+                ),
+            );
+        }
+    });
+    match r {
+        Ok(u) => {
+            warn_skipped(ctx, &u.skipped);
+            Ok(u)
+        }
+        Err(e) => {
+            // No slot opened: the slots that could not even be tried may be why (only then: after a backend
+            // failure, listing again would only wait as long once more).
+            if matches!(e, Error::WrongPassword) {
+                if let Ok(slots) = Repository::key_slots(backend) {
+                    warn_skipped(ctx, &slots.damaged);
+                }
+            }
+            Err(e.into())
+        }
+    }
 }
 
 /// Say on stderr which key slots were skipped while unlocking (damaged, foreign or absurd), once each.

@@ -101,8 +101,8 @@ impl indicatif::TermLike for Stderr {
 pub fn eprintln_above(msg: &str) {
     let active = active().lock().unwrap_or_else(|e| e.into_inner());
     match active.last() {
-        Some((_, pb)) => pb.suspend(|| eprintln!("{msg}")),
-        None => eprintln!("{msg}"),
+        Some((_, pb)) => pb.suspend(|| super::output::stderr_line(msg)),
+        None => super::output::stderr_line(msg),
     }
 }
 
@@ -335,7 +335,7 @@ impl Bar {
             pb.finish_and_clear();
             let took = self.elapsed();
             if took >= SUMMARY_AFTER {
-                eprintln!("{}", summary(took));
+                super::output::stderr_line(summary(took));
             }
         }
     }

@@ -8,7 +8,7 @@ use infini::backends::{
 use infini::namespace::{Namespace, NamespaceIndex};
 use infini::workspace::{spill_at, Head, StagedFile, Workspace, WorkspaceConfig, DIR};
 use infini::WarmNotice;
-use infini::{Branch, CacheStats, ChunkPointer, CommitInfo, Error, Repository, SeenRef, StoreOptions};
+use infini::{Branch, CacheStats, ChunkPointer, CommitInfo, Error, Repository, Restored, SeenRef, StoreOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -52,6 +52,24 @@ pub fn local_repo_path(p: &Path) -> PathBuf {
     }
 }
 
+/// The usage error of a command that writes (to the repository or a workspace), run with `-R`/`INFINI_REPO`:
+/// a repository named that way is opened read-only, with no workspace to remember what it saw of the refs (which
+/// is what makes a rollback detectable, see `branch --help`).
+pub fn read_only_repo(what: &str) -> anyhow::Error {
+    super::usage(format!(
+        "{what} writes, and -R/--repo (or INFINI_REPO) opens a repository read-only; run it in a workspace \
+         instead (`infini clone URL DIR`, then run it in DIR without -R or INFINI_REPO)"
+    ))
+}
+
+/// Refuse a command that writes when the repository was named with `-R`/`INFINI_REPO` (see [`read_only_repo`]).
+pub fn refuse_repo(ctx: &Context, what: &str) -> anyhow::Result<()> {
+    match ctx.global.repo {
+        Some(_) => Err(read_only_repo(what)),
+        None => Ok(()),
+    }
+}
+
 /// Default warm cache budget for remote repositories.
 pub const DEFAULT_CACHE_SIZE: u64 = 1 << 30;
 
@@ -75,7 +93,7 @@ pub fn store_options(ctx: &Context, ws: Option<&Workspace>, remote: bool) -> Sto
         }
     }
     // Warnings about the caches (a damaged warm-tier entry, dedup index files that cannot be written).
-    o.warm_notice = Some(WarmNotice(Arc::new(|m| eprintln!("infini: warning: {m}"))));
+    o.warm_notice = Some(WarmNotice(Arc::new(|m| super::output::stderr_line(format!("infini: warning: {m}")))));
     if let Some(ws) = ws {
         if let Some(z) = ws.config.zstd_level {
             o.zstd_level = z;
@@ -183,23 +201,36 @@ impl Session {
     /// the workspace saw of it before (see [`Repository::accept_ref`]). Returns what was accepted: the state seen
     /// before and the branch now (`None`: gone or deleted).
     pub fn write_accepting(ctx: &Context, name: &str) -> anyhow::Result<(Self, Accepted)> {
-        let mut accepted = None;
-        let s = Self::open(ctx, true, Some(name), &mut accepted)?;
-        Ok((s, accepted.expect("accepted while opening")))
+        let mut fixed = None;
+        let s = Self::open(ctx, true, Some(Fix::Accept(name)), &mut fixed)?;
+        match fixed {
+            Some(Fixed::Accepted(a)) => Ok((s, a)),
+            _ => unreachable!("accepted while opening"),
+        }
     }
 
-    fn open(ctx: &Context, write: bool, accept: Option<&str>, accepted: &mut Option<Accepted>) -> anyhow::Result<Self> {
+    /// Open for changing the workspace after putting back the last head this workspace saw of branch `name`, whose
+    /// ref was rolled back (see [`Repository::restore_ref`]).
+    pub fn write_restoring(ctx: &Context, name: &str) -> anyhow::Result<(Self, Restored)> {
+        let mut fixed = None;
+        let s = Self::open(ctx, true, Some(Fix::Restore(name)), &mut fixed)?;
+        match fixed {
+            Some(Fixed::Restored(r)) => Ok((s, r)),
+            _ => unreachable!("restored while opening"),
+        }
+    }
+
+    fn open(ctx: &Context, write: bool, fix: Option<Fix<'_>>, fixed: &mut Option<Fixed>) -> anyhow::Result<Self> {
         if let Some(url) = ctx.global.repo.clone() {
             if write {
-                anyhow::bail!(Error::NoRepository {
-                    what: "this command changes a workspace; run it inside one (init or clone), not with --repo".into()
-                });
+                return Err(read_only_repo("this command"));
             }
             let location = if url.starts_with("s3://") { url } else { cwd(ctx)?.join(url).display().to_string() };
             let backend = open_backend(ctx, &location, None, false)?;
             let pw = password::get(ctx)?;
+            let key = password::unlock(ctx, &*backend, &pw)?.key;
             let repo =
-                Arc::new(Repository::open(backend, &pw, store_options(ctx, None, location.starts_with("s3://")))?);
+                Arc::new(Repository::with_key(backend, key, store_options(ctx, None, location.starts_with("s3://")))?);
             let branch = ctx.global.branch.clone().unwrap_or_else(|| DEFAULT_BRANCH.to_string());
             let head = Head::Branch(branch);
             let tip = resolve_head(&repo, &head)?;
@@ -212,8 +243,13 @@ impl Session {
         let mut repo = open_repo(ctx, &ws, backend, location.starts_with("s3://"))?;
         watch_refs(&ws, &mut repo)?;
         let repo = Arc::new(repo);
-        if let Some(name) = accept {
-            *accepted = Some(repo.accept_ref(name)?);
+        match fix {
+            Some(Fix::Accept(name)) => *fixed = Some(Fixed::Accepted(repo.accept_ref(name)?)),
+            Some(Fix::Restore(name)) => {
+                Repository::check_branch_name(name)?;
+                *fixed = Some(Fixed::Restored(repo.restore_ref(name, &NamespaceIndex::default())?));
+            }
+            None => {}
         }
         let head = ws.config.head.clone();
         let tip = resolve_head(&repo, &head)?;
@@ -414,6 +450,26 @@ pub struct Rebased {
     pub staged: usize,
 }
 
+/// The bytes of the regular file at `path` if it holds at most `limit`: never through a symbolic link, never
+/// waiting on a FIFO, never reading a device.
+fn read_regular(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)?;
+    if !f.metadata()?.is_file() {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "not a regular file"));
+    }
+    let mut b = Vec::new();
+    f.take(limit + 1).read_to_end(&mut b)?;
+    if b.len() as u64 > limit {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "too large"));
+    }
+    Ok(b)
+}
+
 /// Cache counters of this workspace, accumulated over commands in `.infini/cache/stats.json`.
 #[derive(Default, serde::Serialize, serde::Deserialize)]
 pub struct TierStats {
@@ -440,7 +496,7 @@ impl TierStats {
 
     /// What the workspace has accumulated.
     pub fn load(ws: &Workspace) -> Self {
-        std::fs::read(Self::path(ws)).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
+        read_regular(&Self::path(ws), 1 << 20).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
     }
 
     /// This process's counters.
@@ -498,7 +554,7 @@ pub fn attach_workspace(
     open: impl FnOnce(&Workspace) -> anyhow::Result<Repository>,
 ) -> anyhow::Result<Repository> {
     if root.join(DIR).join("config.json").exists() {
-        anyhow::bail!(Error::Conflict { what: format!("a workspace already exists in {}", root.display()) });
+        anyhow::bail!(Error::AlreadyExists { what: format!("a workspace in {}", root.display()) });
     }
     let ws = Workspace::create(root, config)?;
     let repo = match open(&ws) {
@@ -540,6 +596,20 @@ pub fn in_new_dir<T>(root: &Path, f: impl FnOnce(&Path) -> anyhow::Result<T>) ->
 /// What [`Session::write_accepting`] accepted: the state of the branch's ref seen before, and the branch now.
 pub type Accepted = (Option<SeenRef>, Option<Branch>);
 
+/// A branch a write session puts right while opening, before HEAD is resolved (which would refuse it).
+enum Fix<'a> {
+    /// Accept the branch as stored.
+    Accept(&'a str),
+    /// Put back the last head seen.
+    Restore(&'a str),
+}
+
+/// What a [`Fix`] did.
+enum Fixed {
+    Accepted(Accepted),
+    Restored(Restored),
+}
+
 /// Check every ref `repo` reads against the last state of it this workspace saw (`.infini/seen-refs`), and keep the
 /// newer states it sees there: a ref that went back, vanished or was replaced is then an integrity error.
 pub fn watch_refs(ws: &Workspace, repo: &mut Repository) -> anyhow::Result<()> {
@@ -564,8 +634,7 @@ pub fn open_repo(ctx: &Context, ws: &Workspace, backend: Arc<dyn Backend>, remot
         return Ok(Repository::with_header(backend, key, probe, opts)?);
     }
     let pw = password::get(ctx)?;
-    let unlocked = Repository::unlock_report(&*backend, &pw)?;
-    password::warn_skipped(ctx, &unlocked.skipped);
+    let unlocked = password::unlock(ctx, &*backend, &pw)?;
     Ok(Repository::with_key(backend, unlocked.key, opts)?)
 }
 

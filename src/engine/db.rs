@@ -38,7 +38,14 @@ pub fn build_roots(repo: &Repository, index: &dyn Index, parent: Option<&CommitI
     let mut roots = IndexRoots::new();
     for (name, field) in index.fields() {
         let p = parent.and_then(|c| c.commit.index.get(name)).map(|b| b.as_slice());
-        roots.insert(name.to_string(), serde_bytes::ByteBuf::from(field.commit(repo.store(), p)?));
+        let root = field.commit(repo.store(), p).map_err(|e| match e {
+            // Fields do not know the name they are stored under: the conflict names it here.
+            Error::MergeConflict { field, keys } if field.is_empty() => {
+                Error::MergeConflict { field: name.to_string(), keys }
+            }
+            e => e,
+        })?;
+        roots.insert(name.to_string(), serde_bytes::ByteBuf::from(root));
     }
     // Fields a newer writer added that this index does not know are carried over.
     if let Some(p) = parent {
@@ -142,6 +149,49 @@ impl<I: Index + Default> Infinitree<I> {
         Ok(Self { repo, branch: branch.to_string(), index, head })
     }
 
+    /// The seed's entry point: the branch `main` of the repository on `backend`, unlocked with `key`. With a
+    /// password ([`Key::from_credentials`](crate::engine::credentials::Key::from_credentials)) the repository is
+    /// created (default key derivation) if the backend holds none; a master key
+    /// ([`Key::from_master_key`](crate::engine::credentials::Key::from_master_key)) opens one that exists.
+    ///
+    /// ```
+    /// use infini::{backends::MemoryBackend, fields::VersionedMap, Infinitree, Key};
+    /// # fn main() -> infini::Result<()> {
+    /// let backend = std::sync::Arc::new(MemoryBackend::new());
+    /// let mut tree = Infinitree::<VersionedMap<String, usize>>::empty(backend.clone(), Key::from_password("pw")?)?;
+    /// tree.index().insert("sample_size".into(), 1234);
+    /// tree.commit("first measurement! yay!")?;
+    /// let tree = Infinitree::<VersionedMap<String, usize>>::empty(backend, Key::from_password("pw")?)?;
+    /// assert_eq!(tree.index().get(&"sample_size".into())?, Some(1234));
+    /// # Ok(()) }
+    /// ```
+    pub fn empty(backend: impl crate::engine::backend::Backend, key: crate::engine::credentials::Key) -> Result<Self> {
+        use crate::engine::credentials::Secret;
+        use crate::engine::object::StoreOptions;
+        let backend: Arc<dyn crate::engine::backend::Backend> = Arc::new(backend);
+        let exists = match backend.read("config") {
+            Ok(_) => true,
+            Err(e) if e.is_not_found() => false,
+            Err(e) => return Err(e.into()),
+        };
+        let repo = match (key.0, exists) {
+            (Secret::Password(p), true) => Repository::open(backend, &p, StoreOptions::default())?,
+            (Secret::Password(p), false) => {
+                Repository::create(backend, &p, crate::engine::crypto::KdfParams::default(), StoreOptions::default())?
+            }
+            (Secret::Master(m), true) => Repository::with_key(backend, m, StoreOptions::default())?,
+            (Secret::Master(_), false) => {
+                return Err(Error::NoRepository {
+                    what: format!(
+                        "{} (a master key opens a repository; create one with a password)",
+                        backend.describe()
+                    ),
+                })
+            }
+        };
+        Self::open(Arc::new(repo), "main")
+    }
+
     /// The index: read and stage changes through its fields.
     pub fn index(&self) -> &I {
         &self.index
@@ -152,16 +202,39 @@ impl<I: Index + Default> Infinitree<I> {
         self.head.as_ref()
     }
 
-    /// Commit staged changes. Concurrent commits to the branch are merged by key; overlapping changes fail with
-    /// [`Error::MergeConflict`] (or [`Error::Conflict`] for whole values) and stay staged. With nothing staged in
+    /// Commit staged changes. Concurrent commits to the branch are merged by key; overlapping changes (in any
+    /// kind of field) fail with [`Error::MergeConflict`], naming the field and its keys, and stay staged. A value
+    /// or message over its limit fails with [`Error::TooLarge`] before anything is written. With nothing staged in
     /// any field nothing is written and the result is [`Error::NothingToCommit`] (see [`Infinitree::commit_with`]
     /// for an empty commit).
+    ///
+    /// ```
+    /// use infini::{fields::VersionedMap, Error, Infinitree, Location, Repository};
+    /// # fn main() -> infini::Result<()> {
+    /// let repo = std::sync::Arc::new(Repository::create_at(&Location::Memory, b"pw")?);
+    /// let mut a = Infinitree::<VersionedMap<String, u64>>::open(repo.clone(), "main")?;
+    /// let mut b = Infinitree::<VersionedMap<String, u64>>::open(repo, "main")?;
+    /// a.index().insert("k".into(), 1);
+    /// b.index().insert("k".into(), 2);
+    /// a.commit("a")?;
+    /// match b.commit("b") {
+    ///     Err(Error::MergeConflict { field, keys }) => assert_eq!((field.as_str(), keys), ("root", vec!["k".to_string()])),
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// // Still staged: take the branch's new head and decide.
+    /// assert_eq!(b.index().get(&"k".to_string())?, Some(2));
+    /// # Ok(()) }
+    /// ```
     pub fn commit(&mut self, message: &str) -> Result<CommitInfo> {
         self.commit_with(message, &CommitOptions::default())
     }
 
     /// [`Infinitree::commit`] with options: an empty commit, the program's own metadata.
     pub fn commit_with(&mut self, message: &str, opts: &CommitOptions) -> Result<CommitInfo> {
+        // A message over its limit is refused whatever is staged (the commit would refuse it too).
+        if message.len() > crate::engine::limits::MESSAGE_MAX {
+            return Err(Error::too_large("the commit message", message.len(), crate::engine::limits::MESSAGE_MAX));
+        }
         if !opts.allow_empty && !self.is_dirty() {
             return Err(Error::NothingToCommit);
         }

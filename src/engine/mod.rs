@@ -6,6 +6,7 @@ pub mod backend;
 pub mod browse;
 pub mod cache;
 pub mod chunk;
+pub mod credentials;
 pub mod crypto;
 pub mod db;
 pub mod error;
@@ -15,6 +16,8 @@ pub mod format;
 #[cfg(test)]
 mod fuzz;
 pub mod id;
+pub mod limits;
+pub(crate) mod local_file;
 pub mod location;
 pub mod namespace;
 pub mod object;

@@ -473,6 +473,23 @@ fn every_commands_json_matches_docs_json_md() {
     run("infini branch", &["branch"], None, &w);
     run("infini branch -d NAME", &["branch", "-d", "side"], None, &w);
     run("infini branch --accept-rollback NAME", &["branch", "--accept-rollback", "main"], None, &w);
+    // Roll main back one commit (its old ref replayed as a newer generation), then restore it.
+    let refs = w.join(".infini/repo/refs");
+    let newest = |dir: &Path| -> (u64, Vec<u8>) {
+        let g = std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| e.unwrap().file_name().to_str().and_then(|s| s.parse::<u64>().ok()))
+            .max()
+            .unwrap();
+        (g, read(dir.join(format!("{g:020}"))))
+    };
+    let before: Vec<_> =
+        std::fs::read_dir(&refs).unwrap().map(|e| e.unwrap().path()).map(|d| (newest(&d), d)).collect();
+    env.cmd(["put", "e"]).stdin(b"e").cwd(&w).ok();
+    env.cmd(["commit", "-m", "to be rolled back"]).cwd(&w).ok();
+    let ((g, old), dir) = before.into_iter().find(|((g, _), d)| newest(d).0 > *g).expect("main's ref moved");
+    write(dir.join(format!("{:020}", g + 2)), &old);
+    run("infini branch --restore NAME", &["branch", "--restore", "main"], None, &w);
     run("infini check", &["check"], None, &w);
     run("infini gc", &["gc", "--grace", "0s", "--min-age", "0s"], None, &w);
     run("infini stats", &["stats"], None, &w);

@@ -332,6 +332,36 @@ fn mount_daemon_returns_once_mounted_and_stops_on_unmount() {
 }
 
 #[test]
+fn mount_daemon_keeps_no_password_in_its_environment() {
+    if !fuse_usable() {
+        return;
+    }
+    let env = Env::init();
+    env.put("dir/k", b"value");
+    env.commit("one");
+    // Locked: the background process needs the password to open the repository.
+    env.ok(["lock"]);
+    let mnt = env.path("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    env.cmd(["mount", "--daemon", mnt.to_str().unwrap()]).env("INFINI_NEW_PASSWORD", "another").ok();
+    assert_eq!(read(mnt.join("HEAD/dir/k")), b"value");
+    let mut found = 0;
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(cmdline) = std::fs::read(e.path().join("cmdline")) else { continue };
+        if contains(&cmdline, b"--daemon-child") && contains(&cmdline, mnt.to_str().unwrap().as_bytes()) {
+            found += 1;
+            let environ = std::fs::read(e.path().join("environ")).unwrap();
+            assert!(!contains(&environ, b"INFINI_PASSWORD="), "the daemon's environment holds INFINI_PASSWORD");
+            assert!(!contains(&environ, PASSWORD.as_bytes()), "the daemon's environment holds the password");
+            assert!(!contains(&environ, b"INFINI_NEW_PASSWORD="), "nor INFINI_NEW_PASSWORD");
+        }
+    }
+    let st = Command::new(fusermount()).arg("-u").arg(&mnt).status().unwrap();
+    assert!(st.success());
+    assert_eq!(found, 1, "the daemon was found");
+}
+
+#[test]
 fn mount_shows_mtimes_before_1970_and_with_nanoseconds_exactly() {
     if !fuse_usable() {
         return;

@@ -53,6 +53,7 @@ fn objects(env: &Env) -> Vec<(PathBuf, u64)> {
 fn names_branch(out: &Out, branch: &str) {
     assert!(out.stderr.contains(&format!("branch {branch}")), "the branch is named:\n{out}");
     assert!(out.stderr.contains(&format!("--accept-rollback {branch}")), "the way to accept it is given:\n{out}");
+    assert!(out.stderr.contains(&format!("--restore {branch}")), "the way to restore it is given:\n{out}");
 }
 
 fn staged(env: &Env) -> Vec<u8> {
@@ -232,4 +233,153 @@ fn a_branch_deleted_through_infini_is_not_a_vanished_ref() {
     env.commit("exp again");
     env.cmd(["checkout", "exp"]).cwd(&ws2).ok();
     assert_eq!(env.cmd(["get", "c"]).cwd(&ws2).ok().stdout, b"3");
+}
+
+/// A branch with commits `one` (a), `two` (big) and `three` (c), rolled back to `one` by replaying its old ref.
+/// Returns the ids of one, two and three, the ref directory and the big value.
+fn rolled_back(env: &Env) -> (String, String, String, PathBuf, Vec<u8>) {
+    env.put("a", b"1");
+    let one = env.commit("one");
+    let dir = only_ref_dir(env);
+    let old = current_ref(&dir);
+    let big = random_bytes(22, 600_000);
+    env.put("big", &big);
+    let two = env.commit("two");
+    env.put("c", b"3");
+    let three = env.commit("three");
+    replay(&dir, &old);
+    (one, two, three, dir, big)
+}
+
+#[test]
+fn restore_puts_back_the_last_head_the_workspace_saw_after_a_rollback() {
+    let env = Env::init();
+    let (one, two, three, dir, big) = rolled_back(&env);
+    // Workspaces cloned after the rollback trust the old state; one that saw the newer state too.
+    let ws2 = env.root.join("ws2");
+    env.ok(["clone", env.ws.to_str().unwrap(), ws2.to_str().unwrap()]);
+    assert_eq!(env.cmd(["log", "--json"]).cwd(&ws2).ok().json().as_array().unwrap().len(), 1);
+    names_branch(&env.fails_with(13, ["log"]), "main");
+    let rolled = current_ref(&dir);
+
+    let out = env.ok(["--json", "branch", "--restore", "main"]);
+    let v = out.json();
+    assert_eq!(v["restored"], "main", "{out}");
+    assert_eq!(v["head"], three.as_str(), "{out}");
+    assert_eq!(v["rolled_back_head"], one.as_str(), "{out}");
+    assert!(v["seq"].as_u64().unwrap() > 3, "a new sequence number, above every one seen: {out}");
+    assert_ne!(current_ref(&dir), rolled, "the ref moved forward");
+
+    assert_eq!(env.log_ids(), vec![three.clone(), two.clone(), one.clone()]);
+    assert_bytes_eq(&env.get("big"), &big, "the restored history's value");
+    env.ok(["check", "--read-data"]);
+    // The workspace that trusted the rolled-back state follows the restored head forward (it descends from it).
+    let log2 = env.cmd(["log", "--json"]).cwd(&ws2).ok().json();
+    assert_eq!(log2[0]["id"], three.as_str());
+    // Nothing is left to restore.
+    let out = env.fails_with(2, ["branch", "--restore", "main"]);
+    assert!(out.stderr.contains("nothing to restore"), "{out}");
+    env.put("d", b"4");
+    let four = env.commit("four");
+    assert_eq!(env.log_ids(), vec![four, three, two, one]);
+}
+
+#[test]
+fn restore_refuses_when_the_seen_head_is_gone_and_changes_nothing() {
+    let env = Env::init();
+    env.put("a", b"1");
+    env.commit("one");
+    let dir = only_ref_dir(&env);
+    let old = current_ref(&dir);
+    let before: Vec<PathBuf> = objects(&env).into_iter().map(|(p, _)| p).collect();
+    env.put("big", &random_bytes(23, 600_000));
+    env.commit("two");
+    replay(&dir, &old);
+    // The newer history's packs are gone (what gc run by someone who did not see it would do).
+    for (p, _) in objects(&env) {
+        if !before.contains(&p) {
+            std::fs::remove_file(env.repo_dir().join("objects").join(&p)).unwrap();
+        }
+    }
+    let rolled = current_ref(&dir);
+    let out = env.run(["branch", "--restore", "main"]);
+    assert!(out.code == 3 || out.code == 13, "refused as missing or damaged:\n{out}");
+    assert!(out.stderr.contains("cannot restore branch main"), "{out}");
+    assert_eq!(current_ref(&dir), rolled, "the ref is unchanged");
+    names_branch(&env.fails_with(13, ["log"]), "main");
+}
+
+#[test]
+fn accepting_a_rollback_says_how_many_commits_it_abandons() {
+    let env = Env::init();
+    let (one, _, three, _, _) = rolled_back(&env);
+    let out = env.ok(["--json", "branch", "--accept-rollback", "main"]);
+    let v = out.json();
+    assert_eq!(v["head"], one.as_str(), "{out}");
+    assert_eq!(v["seen_head"], three.as_str(), "{out}");
+    assert_eq!(v["abandoned"], 2, "two and three are no longer on the branch: {out}");
+
+    let env = Env::init();
+    rolled_back(&env);
+    let out = env.ok(["branch", "--accept-rollback", "main"]);
+    assert!(out.stderr.contains("abandons 2 commit(s)"), "{out}");
+    assert!(out.stderr.contains("gc"), "says gc will collect them:\n{out}");
+    // Once accepted, there is nothing left to restore: the newer head is forgotten.
+    env.fails_with(2, ["branch", "--restore", "main"]);
+}
+
+#[test]
+fn restore_of_a_branch_that_was_not_rolled_back_is_refused() {
+    let env = Env::init();
+    env.put("a", b"1");
+    env.commit("one");
+    let out = env.fails_with(2, ["branch", "--restore", "main"]);
+    assert!(out.stderr.contains("nothing to restore"), "{out}");
+    let out = env.fails_with(2, ["branch", "--restore", "nosuch"]);
+    assert!(out.stderr.contains("nosuch"), "{out}");
+}
+
+#[test]
+fn restore_refuses_a_branch_that_moved_on_since_the_rollback() {
+    let env = Env::init();
+    let (one, _, _, dir, _) = rolled_back(&env);
+    // A workspace cloned after the rollback trusts it and commits on the old state.
+    let ws3 = env.root.join("ws3");
+    env.ok(["clone", env.ws.to_str().unwrap(), ws3.to_str().unwrap()]);
+    env.cmd(["put", "d"]).cwd(&ws3).stdin(b"4").ok();
+    let theirs = commit_id(&env.cmd(["commit", "-m", "on the old state"]).cwd(&ws3).ok());
+    let before = current_ref(&dir);
+    let out = env.fails_with(11, ["branch", "--restore", "main"]);
+    assert!(out.stderr.contains("moved on"), "{out}");
+    assert_eq!(current_ref(&dir), before, "nothing changed");
+    let log3: Vec<String> = env
+        .cmd(["log", "--json"])
+        .cwd(&ws3)
+        .ok()
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(log3, vec![theirs, one]);
+}
+
+#[test]
+fn restore_brings_back_a_vanished_ref() {
+    let env = Env::init();
+    env.put("a", b"1");
+    let one = env.commit("one");
+    env.put("b", b"2");
+    let two = env.commit("two");
+    std::fs::remove_dir_all(env.repo_dir().join("refs")).unwrap();
+    std::fs::create_dir(env.repo_dir().join("refs")).unwrap();
+    names_branch(&env.fails_with(13, ["log"]), "main");
+    let v = env.ok(["--json", "branch", "--restore", "main"]).json();
+    assert_eq!(v["head"], two.as_str());
+    assert!(v["rolled_back_head"].is_null());
+    assert_eq!(v["commits"], 2);
+    assert_eq!(env.log_ids(), vec![two, one]);
+    assert_eq!(env.get("b"), b"2");
+    env.ok(["check", "--read-data"]);
 }

@@ -72,7 +72,9 @@ fn overlapping_edits_conflict_and_name_the_key() {
     b.index().insert("only-b".into(), 2);
     a.commit("a").unwrap();
     match b.commit("b") {
-        Err(Error::MergeConflict { keys }) => assert_eq!(keys, vec!["shared".to_string()]),
+        Err(Error::MergeConflict { field, keys }) => {
+            assert_eq!((field.as_str(), keys), ("root", vec!["shared".to_string()]))
+        }
         other => panic!("expected a conflict, got {other:?}"),
     }
     // Retrying is the same conflict: b's base is still the old head.

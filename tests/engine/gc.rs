@@ -2,13 +2,14 @@
 //! reachable survives; condemned packs are not deduplicated against.
 
 use infini::backends::{Backend, MemoryBackend};
-use infini::fields::{Serialized, Trace, Tracer, VersionedMap};
+use infini::fields::{LinkedList, Serialized, Sparse, Trace, Tracer, VersionedMap};
+use infini::limits::INDEX_VALUE_MAX;
 use infini::namespace::{store_value, NamespaceIndex};
 use infini::Blob;
 use infini::Infinitree;
 use infini::KdfParams;
-use infini::StoreOptions;
 use infini::{GcOptions, Repository};
+use infini::{Store, StoreOptions};
 use std::io::Write;
 use std::sync::Arc;
 
@@ -338,4 +339,66 @@ fn check_finds_a_blob_whose_pack_is_gone_whatever_the_value_type_traces() {
     let rep = repo.check(&Snapshots::default(), true).unwrap();
     assert!(!rep.errors.is_empty(), "check missed a blob whose pack is gone");
     assert!(rep.damaged.iter().any(|d| blob_packs.contains(&d.object) && d.keys == ["s"]), "{:?}", rep.damaged);
+}
+
+/// A value too large for a map leaf or a list segment (stored as a blob of its own, a reference in its place) that
+/// itself holds a blob.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+struct Bundle {
+    payload: serde_bytes::ByteBuf,
+    inner: Blob,
+}
+
+infini::index! {
+    /// Large values holding blobs, in each kind of field that stores values by reference when they are large.
+    struct Bundles {
+        local: VersionedMap<String, Bundle>,
+        sparse: VersionedMap<String, Bundle, Sparse>,
+        items: LinkedList<Bundle>,
+        other: Serialized<u64>,
+    }
+}
+
+#[test]
+fn gc_keeps_the_blobs_inside_a_value_stored_as_a_blob() {
+    let mem = Arc::new(MemoryBackend::new());
+    let repo = Arc::new(
+        Repository::create(mem.clone(), b"pw", KdfParams { log_n: 10, r: 8, p: 1 }, StoreOptions::default()).unwrap(),
+    );
+    let mut tree = Infinitree::<Bundles>::open(repo.clone(), "main").unwrap();
+    let big = |seed: u8, len: usize| Bundle {
+        payload: serde_bytes::ByteBuf::from(bytes(seed, len)),
+        inner: blob(&repo, &bytes(seed.wrapping_add(100), 3_000_000)),
+    };
+    // Over the leaf and segment limit, and over the sparse strategy's chunk limit.
+    let (local, sparse, item) =
+        (big(17, INDEX_VALUE_MAX + 1000), big(19, Store::CHUNK_MAX + 1000), big(23, INDEX_VALUE_MAX + 1000));
+    tree.index().local.insert("l".into(), local.clone());
+    tree.index().sparse.insert("s".into(), sparse.clone());
+    tree.index().items.push(item.clone());
+    tree.commit("large values").unwrap();
+    tree.index().other.set(1);
+    tree.commit("another").unwrap();
+
+    // No grace period, no minimum age, and every pack with any garbage repacked: the inner blobs share packs with
+    // the large values, so only a repack would drop their chunks.
+    for _ in 0..2 {
+        let opts = GcOptions { grace_secs: 0, min_age_secs: 0, repack_threshold: 1, ..GcOptions::default() };
+        repo.gc(&Bundles::default(), &opts).unwrap();
+    }
+
+    let fresh = Repository::open(mem.clone(), b"pw", StoreOptions::default()).unwrap();
+    let t = Infinitree::<Bundles>::open(Arc::new(fresh), "main").unwrap();
+    let repo = t.repository();
+    let same = |got: Bundle, want: &Bundle, what: &str| {
+        assert!(got.payload == want.payload, "{what}: the large value reads back");
+        assert_eq!(read(repo, &got.inner), read(repo, &want.inner), "{what}: the blob inside it survives gc");
+    };
+    same(t.index().local.get(&"l".to_string()).unwrap().unwrap(), &local, "local");
+    same(t.index().sparse.get(&"s".to_string()).unwrap().unwrap(), &sparse, "sparse");
+    let items: Vec<Bundle> = t.index().items.iter().collect::<infini::Result<_>>().unwrap();
+    assert_eq!(items.len(), 1);
+    same(items.into_iter().next().unwrap(), &item, "linked list");
+    let rep = repo.check(&Bundles::default(), true).unwrap();
+    assert!(rep.errors.is_empty(), "{:?}", rep.errors);
 }

@@ -6,10 +6,14 @@ mod support;
 mod browse;
 mod concurrency;
 mod crash;
+mod errors;
 mod extend;
 mod gc;
 mod library;
 mod progress;
+mod read_modify_write;
 #[cfg(feature = "s3")]
 mod s3;
+mod seed_spelling;
+mod sizes;
 mod tamper;

@@ -8,9 +8,11 @@
 //! discarded with [`WarmCache::discard`] and read again from the repository; the first such event is reported
 //! through the [`WarmNotice`] callback, if one was given.
 
+use crate::engine::local_file;
 use crate::engine::object::ChunkPointer;
 use std::fs;
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -95,15 +97,21 @@ impl WarmCache {
         self.dir.join(if index { "i" } else { "d" }).join(format!("{}-{}-{}", ptr.object.to_hex(), ptr.offset, ptr.len))
     }
 
-    /// The cached bytes of a chunk, if present and of the right length.
+    /// The cached bytes of a chunk, if present and of the right length. Only a regular file is read, never more
+    /// than the chunk's length (see [`crate::engine::local_file`]); anything else in its place (a FIFO, a symbolic
+    /// link, a file of another length) is removed and the read is a miss.
     pub fn get(&self, ptr: &ChunkPointer, index: bool) -> Option<Vec<u8>> {
         let path = self.path(ptr, index);
-        match fs::read(&path) {
+        match local_file::read_bounded(&path, u64::from(ptr.len)) {
             Ok(b) if b.len() == ptr.len as usize => {
                 self.hits.fetch_add(1, Ordering::Relaxed);
                 self.hit_bytes.fetch_add(b.len() as u64, Ordering::Relaxed);
-                // Mark as recently used; best effort.
-                if let Ok(f) = fs::File::options().write(true).open(&path) {
+                // Mark as recently used; best effort (and never through a link or into a FIFO).
+                if let Ok(f) = fs::File::options()
+                    .write(true)
+                    .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+                    .open(&path)
+                {
                     let _ = f.set_modified(SystemTime::now());
                 }
                 Some(b)
@@ -113,7 +121,10 @@ impl WarmCache {
                 self.misses.fetch_add(1, Ordering::Relaxed);
                 None
             }
-            Err(_) => {
+            Err(e) => {
+                if e.kind() == std::io::ErrorKind::InvalidData {
+                    let _ = fs::remove_file(&path);
+                }
                 self.misses.fetch_add(1, Ordering::Relaxed);
                 None
             }

@@ -51,6 +51,10 @@ impl KdfParams {
     pub const MAX_R: u32 = 64;
     /// Smallest `log_n` a new slot gets without the caller explicitly asking for a weak one.
     pub const MIN_LOG_N: u8 = 15;
+    /// Most work a derivation may take, in scrypt block mixes (`r · p · 2^log_n`): eight times the default, a few
+    /// seconds here. Memory alone does not bound the time: log_n=22, r=2, p=16 needs 1 GiB, inside
+    /// [`KdfParams::MAX_MEMORY`], but 128 times the default's work (over a minute and a half per try).
+    pub const MAX_WORK: u64 = 1 << 23;
 
     /// Check the parameters against the limits above, before anything is allocated for them.
     pub fn validate(&self) -> std::result::Result<(), KdfParamsError> {
@@ -65,6 +69,11 @@ impl KdfParams {
         let memory = 128u64 * u64::from(self.r) * (1u64 << self.log_n);
         if memory > Self::MAX_MEMORY {
             return err("need more than 1 GiB of memory");
+        }
+        // r <= 64, p <= 16, log_n <= 40: fits in u64.
+        let work = u64::from(self.r) * u64::from(self.p) * (1u64 << self.log_n);
+        if work > Self::MAX_WORK {
+            return err("need more than eight times the default work (r · p · 2^log_n above 2^23)");
         }
         Ok(())
     }
@@ -111,6 +120,11 @@ pub struct KeySlot {
     /// [`SlotInfo`] sealed with the repository's metadata key.
     #[serde(with = "serde_bytes")]
     info: Vec<u8>,
+    /// The id of the repository the slot was made for, in the clear (as public as the header that holds it): a
+    /// password that opens the slot under this id but not under the header's shows a header taken from another
+    /// repository. Empty in slots written before it was recorded.
+    #[serde(with = "serde_bytes", default, skip_serializing_if = "Vec::is_empty")]
+    repo: Vec<u8>,
 }
 
 /// Associated-data place of a slot: `repository id || slot name`.
@@ -139,17 +153,41 @@ impl KeySlot {
         let meta = SlotInfo { created: super::now_secs(), host: super::hostname() };
         ciborium::into_writer(&meta, &mut info).expect("CBOR encoding into memory cannot fail");
         let info = keys.seal(Kind::KeySlot, &info_place(repo_id, name), &info);
-        Ok(Self { version: SLOT_VERSION, kdf, salt: salt.to_vec(), wrapped, info })
+        Ok(Self { version: SLOT_VERSION, kdf, salt: salt.to_vec(), wrapped, info, repo: repo_id.to_vec() })
     }
 
     /// Unwrap the master key; [`Error::WrongPassword`] if the password does not fit (or the slot belongs to another
     /// repository or name).
+    ///
+    /// When the password does not open the slot for `repo_id` but does for the repository id the slot records (see
+    /// [`KeySlot::made_for`]), the header naming `repo_id` is another repository's: an integrity error naming it.
     pub fn open(&self, password: &[u8], repo_id: &[u8], name: &str) -> Result<MasterKey> {
         let k = self.kdf.derive(password, &self.salt)?;
         let place = slot_place(repo_id, name);
-        let raw =
-            Zeroizing::new(open(&k, &ad(Kind::KeySlot, &place), &self.wrapped).map_err(|_| Error::WrongPassword)?);
+        let raw = match open(&k, &ad(Kind::KeySlot, &place), &self.wrapped) {
+            Ok(raw) => Zeroizing::new(raw),
+            Err(_) if !self.repo.is_empty() && self.repo != repo_id => {
+                // The derivation is the expensive part; a second authentication costs nothing.
+                let theirs = slot_place(&self.repo, name);
+                if open(&k, &ad(Kind::KeySlot, &theirs), &self.wrapped).is_ok() {
+                    return Err(Error::integrity(format!(
+                        "repository header (config) is another repository's: it names repository {}, but the \
+                         password opens key slot {name} of repository {}",
+                        hex::encode(&repo_id[..repo_id.len().min(8)]),
+                        hex::encode(&self.repo[..self.repo.len().min(8)])
+                    )));
+                }
+                return Err(Error::WrongPassword);
+            }
+            Err(_) => return Err(Error::WrongPassword),
+        };
         MasterKey::from_slice(&raw).ok_or_else(|| Error::integrity(format!("key slot {name} holds a malformed key")))
+    }
+
+    /// The id of the repository the slot says it was made for (`None` in slots that do not record it). Only a
+    /// claim: the slot opens for the id it is bound to through associated data, whatever this says.
+    pub fn made_for(&self) -> Option<&[u8]> {
+        (!self.repo.is_empty()).then_some(self.repo.as_slice())
     }
 
     /// When and where the slot was made, if `keys` opens it.
@@ -183,7 +221,7 @@ pub fn decode_slot(raw: &[u8]) -> std::result::Result<KeySlot, String> {
     if slot.version != SLOT_VERSION {
         return Err(format!("has format version {}; this build reads version {SLOT_VERSION}", slot.version));
     }
-    if slot.salt.len() != 32 || slot.wrapped.len() != 32 + SEAL_OVERHEAD {
+    if slot.salt.len() != 32 || slot.wrapped.len() != 32 + SEAL_OVERHEAD || slot.repo.len() > 64 {
         return Err("is malformed".into());
     }
     slot.kdf.validate().map_err(|e| e.to_string())?;
@@ -208,7 +246,8 @@ mod tests {
         assert_eq!(slot.open(b"secret", b"repo-a", "keys/1").unwrap().expose(), k.master().expose());
         assert!(matches!(slot.open(b"wrong", b"repo-a", "keys/1"), Err(Error::WrongPassword)));
         // Bound to the repository and to its name.
-        assert!(matches!(slot.open(b"secret", b"repo-b", "keys/1"), Err(Error::WrongPassword)));
+        // (Under another repository's id the password still opens it for its own: the header is named.)
+        assert!(matches!(slot.open(b"secret", b"repo-b", "keys/1"), Err(Error::Integrity { .. })));
         assert!(matches!(slot.open(b"secret", b"repo-a", "keys/2"), Err(Error::WrongPassword)));
         let info = slot.info(&k, b"repo-a", "keys/1").unwrap();
         assert!(info.created > 0);
@@ -231,6 +270,42 @@ mod tests {
         let err = decode_slot(&slot.encode().unwrap()).unwrap_err();
         assert!(err.contains("log_n=40"), "{err}");
         assert!(slot.open(b"pw", b"r", "n").is_err());
+    }
+
+    #[test]
+    fn costly_parameters_inside_the_memory_limit_are_refused() {
+        // 1 GiB (allowed) but 2^27 block mixes: over a minute and a half per try.
+        let kdf = KdfParams { log_n: 22, r: 2, p: 16 };
+        let err = kdf.validate().unwrap_err().to_string();
+        assert!(err.contains("log_n=22") && err.contains("work"), "{err}");
+        assert!(KdfParams { log_n: 17, r: 8, p: 8 }.validate().is_ok());
+        assert!(KdfParams { log_n: 17, r: 8, p: 9 }.validate().is_err());
+        let k = keys();
+        let mut slot = KeySlot::create(&k, b"pw", CHEAP, b"r", "n").unwrap();
+        slot.kdf = kdf;
+        assert!(decode_slot(&slot.encode().unwrap()).unwrap_err().contains("log_n=22"));
+    }
+
+    #[test]
+    fn a_slot_opened_under_the_id_it_records_but_not_the_headers_names_the_header() {
+        let k = keys();
+        let id = [1u8; 32];
+        let slot = KeySlot::create(&k, b"pw", CHEAP, &id, "keys/1").unwrap();
+        let slot = decode_slot(&slot.encode().unwrap()).unwrap();
+        assert_eq!(slot.made_for(), Some(&id[..]));
+        match slot.open(b"pw", &[2u8; 32], "keys/1") {
+            Err(Error::Integrity { what, .. }) => assert!(what.contains("header"), "{what}"),
+            other => panic!("{:?}", other.map(|_| ())),
+        }
+        // A wrong password is a wrong password, whichever header.
+        assert!(matches!(slot.open(b"nope", &[2u8; 32], "keys/1"), Err(Error::WrongPassword)));
+        assert!(matches!(slot.open(b"nope", &id, "keys/1"), Err(Error::WrongPassword)));
+        // A slot that does not record an id (written before it was recorded) cannot tell: wrong password.
+        let mut old = slot.clone();
+        old.repo.clear();
+        let old = decode_slot(&old.encode().unwrap()).unwrap();
+        assert!(matches!(old.open(b"pw", &[2u8; 32], "keys/1"), Err(Error::WrongPassword)));
+        assert!(old.open(b"pw", &id, "keys/1").is_ok());
     }
 
     #[test]

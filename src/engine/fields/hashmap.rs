@@ -22,10 +22,13 @@
 //! # Ok(()) }
 //! ```
 
-use super::map::{decode_value, encode_value, show_key};
+use super::choice::{ChooseStrategy, Ops};
+use super::map::{encode_value, key_mismatch, show_key};
 use super::serialized::{read_blob_root, write_blob_root};
 use super::strategy::{Local, Strategy};
+use super::value::{decode_stored, encode_stored, trace_value};
 use super::{Change, Field, Key, Tracer};
+use crate::engine::limits::KEY_MAX;
 use crate::engine::object::Store;
 use crate::engine::{Error, Result};
 use dashmap::{DashMap, DashSet};
@@ -33,7 +36,7 @@ use serde::{de::DeserializeOwned, Serialize};
 use std::collections::BTreeMap;
 use std::hash::Hash;
 use std::marker::PhantomData;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 /// Stored entries: encoded key → stored value (as the strategy stores it).
 type Stored = BTreeMap<Vec<u8>, Vec<u8>>;
@@ -48,6 +51,11 @@ type Stored = BTreeMap<Vec<u8>, Vec<u8>>;
 pub struct Map<K: Eq + Hash, V, S = Local> {
     entries: DashMap<K, V>,
     changed: DashSet<Vec<u8>>,
+    /// Changed keys whose change was a read-modify-write ([`Map::update_with`], [`Map::upsert`],
+    /// [`Map::compare_and_set`]): a commit conflicts if they changed on the branch since the base at all.
+    checked: DashSet<Vec<u8>>,
+    /// The strategy an index chose for this field (`#[infini(strategy = ...)]`), over `S`.
+    chosen: OnceLock<Ops>,
     /// What the map was loaded from: the root, and its entries as stored.
     base: RwLock<(Option<Vec<u8>>, Arc<Stored>)>,
     _s: PhantomData<fn() -> S>,
@@ -58,21 +66,48 @@ impl<K: Eq + Hash, V, S> Default for Map<K, V, S> {
         Self {
             entries: DashMap::new(),
             changed: DashSet::new(),
+            checked: DashSet::new(),
+            chosen: OnceLock::new(),
             base: RwLock::new((None, Arc::default())),
             _s: PhantomData,
         }
     }
 }
 
+/// An independent copy of the entries, what changed, and the version they were loaded from.
+impl<K: Eq + Hash + Clone, V: Clone, S> Clone for Map<K, V, S> {
+    fn clone(&self) -> Self {
+        Self {
+            entries: self.entries.clone(),
+            changed: self.changed.clone(),
+            checked: self.checked.clone(),
+            chosen: self.chosen.clone(),
+            base: RwLock::new(self.base.read().expect("field lock").clone()),
+            _s: PhantomData,
+        }
+    }
+}
+
+impl<K: Eq + Hash, V, S: Strategy> ChooseStrategy for Map<K, V, S> {
+    fn choose_strategy<T: Strategy>(&self) {
+        let _ = self.chosen.set(Ops::of::<T>());
+    }
+}
+
 fn read_stored(store: &Arc<Store>, root: Option<&[u8]>) -> Result<Stored> {
     let Some(r) = root else { return Ok(Stored::new()) };
     let bytes = read_blob_root(store, r)?.1;
-    let pairs: Vec<(serde_bytes::ByteBuf, serde_bytes::ByteBuf)> =
-        ciborium::from_reader(bytes.as_slice()).map_err(|e| Error::corrupt("map entries", e))?;
+    let pairs: Vec<(serde_bytes::ByteBuf, serde_bytes::ByteBuf)> = ciborium::from_reader(bytes.as_slice())
+        .map_err(|e| Error::type_mismatch("a field's entries", "the entries of a Map", e))?;
     Ok(pairs.into_iter().map(|(k, v)| (k.into_vec(), v.into_vec())).collect())
 }
 
 impl<K: Key + Hash, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S: Strategy> Map<K, V, S> {
+    /// The strategy values are stored with: the one the index chose, else `S`.
+    fn ops(&self) -> Ops {
+        self.chosen.get().copied().unwrap_or_else(Ops::of::<S>)
+    }
+
     /// The differences from this map's contents to `newer`'s (two versions of one field, e.g. from
     /// [`Infinitree::at`](crate::engine::db::Infinitree::at)), in key order. Values compare by their encoding. A
     /// `Map` is held whole, so both versions are compared as they are, staged changes included.
@@ -105,15 +140,22 @@ impl<K: Key + Hash, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'sta
         out
     }
 
-    /// Insert or replace; returns the previous value.
+    /// Insert or replace; returns the previous value. Should another writer commit a change of `k` first, the
+    /// commit merges (it succeeds when both stored the same value); for a change computed from the current value
+    /// use [`update_with`](Self::update_with), [`upsert`](Self::upsert) or
+    /// [`compare_and_set`](Self::compare_and_set).
     pub fn insert(&self, k: K, v: V) -> Option<V> {
-        self.changed.insert(k.encode());
+        let ek = k.encode();
+        self.checked.remove(&ek);
+        self.changed.insert(ek);
         self.entries.insert(k, v)
     }
 
     /// Remove; returns the value.
     pub fn remove(&self, k: &K) -> Option<V> {
-        self.changed.insert(k.encode());
+        let ek = k.encode();
+        self.checked.remove(&ek);
+        self.changed.insert(ek);
         self.entries.remove(k).map(|(_, v)| v)
     }
 
@@ -148,20 +190,64 @@ impl<K: Key + Hash, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'sta
     }
 
     /// Change the value of `k` in place; returns the new value, or `None` if `k` has none. Atomic per key.
+    ///
+    /// Across writers, a read-modify-write of the version the map was loaded from: if another writer commits any
+    /// change of `k` first (even to the value computed here), this commit fails with
+    /// [`Error::MergeConflict`] instead of losing that writer's update.
     pub fn update_with(&self, k: &K, f: impl FnOnce(&mut V)) -> Option<V> {
         let mut v = self.entries.get_mut(k)?;
         f(v.value_mut());
-        self.changed.insert(k.encode());
+        let ek = k.encode();
+        self.checked.insert(ek.clone());
+        self.changed.insert(ek);
         Some(v.value().clone())
     }
 
     /// Change the value of `k` in place with `f`, inserting `make()` first if there is none; returns the new
-    /// value. Atomic per key, so counters updated from many threads lose nothing.
+    /// value. Atomic per key, so counters updated from many threads lose nothing; across writers it is a
+    /// read-modify-write like [`update_with`](Self::update_with) (a commit conflicts if `k` changed meanwhile).
     pub fn upsert(&self, k: K, make: impl FnOnce() -> V, f: impl FnOnce(&mut V)) -> V {
-        self.changed.insert(k.encode());
+        let ek = k.encode();
+        self.checked.insert(ek.clone());
+        self.changed.insert(ek);
         let mut e = self.entries.entry(k).or_insert_with(make);
         f(e.value_mut());
         e.value().clone()
+    }
+
+    /// Set `k` to `new` (`None`: remove it) if its value is `expected` now (`None`: it has none), and return
+    /// whether it did. Atomic per key; checked again at commit like [`update_with`](Self::update_with).
+    pub fn compare_and_set(&self, k: K, expected: Option<&V>, new: Option<V>) -> bool
+    where
+        V: PartialEq,
+    {
+        let ek = k.encode();
+        match self.entries.entry(k) {
+            dashmap::Entry::Occupied(mut e) => {
+                if Some(e.get()) != expected {
+                    return false;
+                }
+                match new {
+                    Some(v) => {
+                        e.insert(v);
+                    }
+                    None => {
+                        e.remove();
+                    }
+                }
+            }
+            dashmap::Entry::Vacant(e) => {
+                if expected.is_some() {
+                    return false;
+                }
+                if let Some(v) = new {
+                    e.insert(v);
+                }
+            }
+        }
+        self.checked.insert(ek.clone());
+        self.changed.insert(ek);
+        true
     }
 
     /// Visit every entry (in no particular order).
@@ -186,11 +272,11 @@ impl<K: Key + Hash, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'sta
         let stored = read_stored(store, root)?;
         self.entries.clear();
         for (k, sv) in &stored {
-            let key =
-                K::decode(k).ok_or_else(|| Error::integrity(format!("map key {} does not decode", show_key(k))))?;
-            self.entries.insert(key, decode_value(&S::get(store, sv)?)?);
+            let key = K::decode(k).ok_or_else(|| key_mismatch::<K>(k))?;
+            self.entries.insert(key, decode_stored(store, &(self.ops().get)(store, sv)?)?);
         }
         self.changed.clear();
+        self.checked.clear();
         *self.base.write().expect("field lock") = (root.map(<[u8]>::to_vec), Arc::new(stored));
         Ok(())
     }
@@ -206,21 +292,24 @@ impl<K: Key + Hash, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'sta
         let mut out: Stored = if moved { read_stored(store, parent)? } else { (*base).clone() };
         let mut changed: Vec<Vec<u8>> = self.changed.iter().map(|k| k.clone()).collect();
         changed.sort();
+        let ops = self.ops();
         let mut conflicts = Vec::new();
         for ek in changed {
+            if ek.len() > KEY_MAX {
+                return Err(Error::too_large(format!("key {:.64}…", show_key(&ek)), ek.len(), KEY_MAX));
+            }
             let key = K::decode(&ek).ok_or_else(|| Error::integrity("map key does not decode"))?;
-            let ours = match self.entries.get(&key) {
-                Some(v) => Some(S::put(store, &encode_value(v.value()))?),
+            // Clone out of the shard lock before writing anything.
+            let value = self.entries.get(&key).map(|v| v.value().clone());
+            let ours = match value {
+                Some(v) => Some((ops.put)(store, &encode_stored(store, &v, ops.max_put)?)?),
                 None => None,
             };
             if moved {
-                let same = |a: Option<&Vec<u8>>, b: Option<&Vec<u8>>| match (a, b) {
-                    (None, None) => true,
-                    (Some(x), Some(y)) => S::same(x, y),
-                    _ => false,
-                };
-                let theirs = out.get(&ek);
-                if !same(base.get(&ek), theirs) && !same(theirs, ours.as_ref()) {
+                let theirs = out.get(&ek).cloned();
+                let at_base = base.get(&ek).cloned();
+                let changed_since = !ops.same_stored(&at_base, &theirs);
+                if changed_since && (self.checked.contains(&ek) || !ops.same_stored(&theirs, &ours)) {
                     conflicts.push(show_key(&ek));
                     continue;
                 }
@@ -231,9 +320,7 @@ impl<K: Key + Hash, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'sta
             };
         }
         if !conflicts.is_empty() {
-            return Err(Error::Conflict {
-                what: format!("changed concurrently on the branch: {}", conflicts.join(", ")),
-            });
+            return Err(Error::MergeConflict { field: String::new(), keys: conflicts });
         }
         let pairs: Vec<(serde_bytes::ByteBuf, serde_bytes::ByteBuf)> =
             out.into_iter().map(|(k, v)| (serde_bytes::ByteBuf::from(k), serde_bytes::ByteBuf::from(v))).collect();
@@ -251,10 +338,12 @@ impl<K: Key + Hash, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'sta
         let store = tracer.store().clone();
         let (blob, _) = read_blob_root(&store, root)?;
         tracer.blob(&blob)?;
+        let ops = self.ops();
         for (_, stored) in read_stored(&store, Some(root))? {
             tracer.value();
-            S::trace(&stored, tracer)?;
-            tracer.scan(&S::get(&store, &stored)?)?;
+            (ops.trace)(&stored, tracer)?;
+            let bytes = (ops.get)(&store, &stored)?;
+            trace_value(&store, &bytes, tracer)?;
         }
         Ok(())
     }

@@ -5,7 +5,9 @@
 //! | type | encoding | nested (inside a tuple) |
 //! | --- | --- | --- |
 //! | `u8`, `u16`, `u32`, `u64`, `u128` | big-endian, fixed width | same |
+//! | `usize` | as `u64`: 8 bytes big-endian, on every host | same |
 //! | `i8` … `i128` | big-endian with the sign bit flipped (two's complement + 2^(bits-1)) | same |
+//! | `isize` | as `i64` | same |
 //! | `bool` | one byte, `0` or `1` | same |
 //! | `[u8; N]` | the N bytes | same |
 //! | `String`, `Vec<u8>` | the bytes | each `0x00` written `0x00 0xff`, then `0x00 0x00` |
@@ -28,7 +30,7 @@
 
 /// Keys of the ordered fields: encoded so that the byte order of encodings is the order of keys (`Ord`).
 ///
-/// Implemented for unsigned and signed integers, `bool`, `String`, `Vec<u8>`, `[u8; N]` and tuples of up to four
+/// Implemented for unsigned and signed integers (`usize` and `isize` stored as 64-bit), `bool`, `String`, `Vec<u8>`, `[u8; N]` and tuples of up to four
 /// keys. Implement it for your own type by mapping it onto one of these (keep `Ord` and the encoding's byte order
 /// in agreement: range queries and merges rely on it).
 pub trait Key: Ord + Clone + Send + Sync + 'static {
@@ -91,6 +93,28 @@ macro_rules! signed_key {
     )*};
 }
 signed_key!(i8 => u8, i16 => u16, i32 => u32, i64 => u64, i128 => u128);
+
+/// `usize` is stored as a `u64` (big-endian, 8 bytes) whatever the host's width, so the same repository reads the
+/// same on every machine. A stored key above `usize::MAX` (written on a 64-bit host, read on a 32-bit one) does
+/// not decode.
+impl Key for usize {
+    fn encode_nested(&self, out: &mut Vec<u8>) {
+        (*self as u64).encode_nested(out)
+    }
+    fn decode_nested(b: &mut &[u8]) -> Option<Self> {
+        usize::try_from(u64::decode_nested(b)?).ok()
+    }
+}
+
+/// `isize` is stored as an `i64` (big-endian with the sign bit flipped, 8 bytes) whatever the host's width.
+impl Key for isize {
+    fn encode_nested(&self, out: &mut Vec<u8>) {
+        (*self as i64).encode_nested(out)
+    }
+    fn decode_nested(b: &mut &[u8]) -> Option<Self> {
+        isize::try_from(i64::decode_nested(b)?).ok()
+    }
+}
 
 impl Key for bool {
     fn encode_nested(&self, out: &mut Vec<u8>) {
@@ -240,6 +264,14 @@ mod tests {
     }
 
     #[test]
+    fn usize_keys_are_stored_as_u64_big_endian_on_every_host() {
+        assert_eq!(1234usize.encode(), 1234u64.to_be_bytes());
+        assert_eq!(usize::decode(&7u64.to_be_bytes()), Some(7));
+        assert_eq!((-2isize).encode(), (-2i64).encode());
+        assert_eq!(usize::decode(&[0, 1]), None);
+    }
+
+    #[test]
     fn edges() {
         check_order(&i64::MIN, &-1i64);
         check_order(&-1i64, &0i64);
@@ -263,6 +295,10 @@ mod tests {
         fn order_preserved_i32(a: i32, b: i32) { check_order(&a, &b); }
         #[test]
         fn order_preserved_u32(a: u32, b: u32) { check_order(&a, &b); }
+        #[test]
+        fn order_preserved_usize(a: usize, b: usize) { check_order(&a, &b); }
+        #[test]
+        fn order_preserved_isize(a: isize, b: isize) { check_order(&a, &b); }
         #[test]
         fn order_preserved_tuples(a: (String, i64, Vec<u8>), b: (String, i64, Vec<u8>)) { check_order(&a, &b); }
         #[test]

@@ -41,9 +41,11 @@
 //! # Ok(()) }
 //! ```
 
-use super::map::{decode_value, encode_value};
+use super::map::encode_value;
+use super::value::{decode_stored, encode_stored, trace_value};
 use super::{Field, Tracer};
 use crate::engine::crypto::Kind;
+use crate::engine::limits::INDEX_VALUE_MAX;
 use crate::engine::object::{ChunkPointer, Store};
 use crate::engine::tree::{self, NodeStore};
 use crate::engine::{Error, Result};
@@ -82,7 +84,9 @@ struct Segment {
 fn decode_list_root(root: Option<&[u8]>) -> Result<ListRoot> {
     match root {
         None => Ok(ListRoot::default()),
-        Some(r) => ciborium::from_reader(r).map_err(|e| Error::corrupt("list root", e)),
+        Some(r) => {
+            ciborium::from_reader(r).map_err(|e| Error::type_mismatch("a field's root", "the root of a LinkedList", e))
+        }
     }
 }
 
@@ -105,6 +109,17 @@ pub struct LinkedList<T> {
 impl<T> Default for LinkedList<T> {
     fn default() -> Self {
         Self { store: RwLock::new(None), base: RwLock::new(ListRoot::default()), pending: Mutex::new(Vec::new()) }
+    }
+}
+
+/// An independent copy: the same committed version and a copy of the staged items.
+impl<T: Clone> Clone for LinkedList<T> {
+    fn clone(&self) -> Self {
+        Self {
+            store: RwLock::new(self.store.read().expect("field lock").clone()),
+            base: RwLock::new(*self.base.read().expect("field lock")),
+            pending: Mutex::new(self.pending.lock().expect("field lock").clone()),
+        }
     }
 }
 
@@ -236,7 +251,11 @@ impl<T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static> Field for 
     }
 
     fn commit(&self, store: &Arc<Store>, parent: Option<&[u8]>) -> Result<Vec<u8>> {
-        let pending: Vec<Vec<u8>> = self.pending.lock().expect("field lock").iter().map(encode_value).collect();
+        // Items too long for a segment are stored as blobs of their own, a reference in the segment.
+        let items = self.pending.lock().expect("field lock").clone();
+        let pending: Vec<Vec<u8>> =
+            items.iter().map(|it| encode_stored(store, it, INDEX_VALUE_MAX)).collect::<Result<_>>()?;
+        drop(items);
         if pending.is_empty() {
             if let Some(p) = parent {
                 return Ok(p.to_vec());
@@ -266,7 +285,7 @@ impl<T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static> Field for 
             let seg = load_segment(&store, &p)?;
             for b in &seg.items {
                 tracer.value();
-                tracer.scan(b)?;
+                trace_value(&store, b, tracer)?;
             }
             next = seg.prev;
         }
@@ -289,7 +308,7 @@ impl<T: DeserializeOwned> Iterator for ListIter<T> {
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             if let Some(b) = self.current.next() {
-                return Some(decode_value(&b));
+                return Some(decode_stored(self.store.as_ref()?, &b));
             }
             let next = self.segments.as_mut().and_then(Iterator::next);
             match next {
@@ -334,7 +353,7 @@ impl<T: DeserializeOwned> Iterator for ListRevIter<T> {
         }
         loop {
             if let Some(b) = self.current.next_back() {
-                return Some(decode_value(&b));
+                return Some(decode_stored(self.store.as_ref()?, &b));
             }
             let p = self.next.take()?;
             match load_segment(self.store.as_ref()?, &p) {

@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 /// A list stored whole: every commit that changes it writes all of it (as one blob, the CBOR array of the items),
-/// and loading reads all of it. Concurrent commits that both change the list conflict ([`Error::Conflict`](crate::engine::Error::Conflict)); use
+/// and loading reads all of it. Concurrent commits that both change the list conflict ([`Error::MergeConflict`](crate::engine::Error::MergeConflict)); use
 /// [`LinkedList`](super::LinkedList) for a long or append-mostly sequence.
 pub struct List<T> {
     items: RwLock<Vec<T>>,
@@ -39,6 +39,17 @@ pub struct List<T> {
 impl<T> Default for List<T> {
     fn default() -> Self {
         Self { items: RwLock::new(Vec::new()), base: RwLock::new(None), dirty: AtomicBool::new(false) }
+    }
+}
+
+/// An independent copy of the items and of the version they were loaded from.
+impl<T: Clone> Clone for List<T> {
+    fn clone(&self) -> Self {
+        Self {
+            items: RwLock::new(self.items.read().expect("field lock").clone()),
+            base: RwLock::new(self.base.read().expect("field lock").clone()),
+            dirty: AtomicBool::new(self.dirty.load(Ordering::SeqCst)),
+        }
     }
 }
 
@@ -120,7 +131,7 @@ impl<T: Serialize + DeserializeOwned + Send + Sync> Field for List<T> {
     fn commit(&self, store: &Arc<Store>, parent: Option<&[u8]>) -> Result<Vec<u8>> {
         let base = self.base.read().expect("field lock").clone();
         let items = self.items.read().expect("field lock");
-        commit_value(store, "the list", "list item", items, self.is_dirty(), base.as_deref(), parent)
+        commit_value(store, "list item", items, self.is_dirty(), base.as_deref(), parent)
     }
 
     fn is_dirty(&self) -> bool {

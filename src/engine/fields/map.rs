@@ -35,17 +35,20 @@
 //! # Ok(()) }
 //! ```
 
+use super::choice::{ChooseStrategy, Ops};
 use super::strategy::{Local, Strategy};
+use super::value::{decode_stored, encode_stored, trace_value};
 use super::{Field, Key, Tracer};
+use crate::engine::limits::{INDEX_VALUE_MAX, KEY_MAX};
 use crate::engine::object::{ChunkPointer, Store};
 use crate::engine::tree::{self, NodeStore};
 use crate::engine::{Error, Result};
 use serde::{de::DeserializeOwned, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::iter::Peekable;
 use std::marker::PhantomData;
 use std::ops::{Bound, RangeBounds};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 /// Staged changes: encoded key -> new value (`None` = removed).
 type Staged<V> = BTreeMap<Vec<u8>, Option<V>>;
@@ -92,6 +95,11 @@ pub struct VersionedMap<K, V, S = Local> {
     spill: RwLock<Option<Spill>>,
     /// Called on every value traced (see [`VersionedMap::validated`]).
     validate: Option<Validate<V>>,
+    /// Staged keys whose change was a read-modify-write ([`VersionedMap::update_with`],
+    /// [`VersionedMap::compare_and_set`]): a commit conflicts if they changed on the branch since the base at all.
+    checked: RwLock<BTreeSet<Vec<u8>>>,
+    /// The strategy an index chose for this field (`#[infini(strategy = ...)]`), over `S`.
+    chosen: OnceLock<Ops>,
     _k: PhantomData<fn() -> (K, S)>,
 }
 
@@ -106,6 +114,8 @@ impl<K, V, S> Default for VersionedMap<K, V, S> {
             staged: RwLock::new(BTreeMap::new()),
             spill: RwLock::new(None),
             validate: None,
+            checked: RwLock::new(BTreeSet::new()),
+            chosen: OnceLock::new(),
             _k: PhantomData,
         }
     }
@@ -121,6 +131,30 @@ impl<K, V, S> VersionedMap<K, V, S> {
     }
 }
 
+/// An independent copy: the same committed version and a copy of the staged changes (spilled ones stay in the
+/// spill store both copies share; its trees are never changed in place).
+impl<K, V: Clone, S> Clone for VersionedMap<K, V, S> {
+    fn clone(&self) -> Self {
+        let spill = self.spill.read().expect("field lock");
+        Self {
+            store: RwLock::new(self.store.read().expect("field lock").clone()),
+            base: RwLock::new(*self.base.read().expect("field lock")),
+            staged: RwLock::new(self.staged.read().expect("field lock").clone()),
+            spill: RwLock::new(spill.as_ref().map(|sp| Spill { store: sp.store.clone(), root: sp.root })),
+            validate: self.validate,
+            checked: RwLock::new(self.checked.read().expect("field lock").clone()),
+            chosen: self.chosen.clone(),
+            _k: PhantomData,
+        }
+    }
+}
+
+impl<K, V, S: Strategy> ChooseStrategy for VersionedMap<K, V, S> {
+    fn choose_strategy<T: Strategy>(&self) {
+        let _ = self.chosen.set(Ops::of::<T>());
+    }
+}
+
 pub(crate) fn encode_value<V: Serialize>(v: &V) -> Vec<u8> {
     let mut b = Vec::new();
     ciborium::into_writer(v, &mut b).expect("CBOR encoding into memory cannot fail");
@@ -128,14 +162,15 @@ pub(crate) fn encode_value<V: Serialize>(v: &V) -> Vec<u8> {
 }
 
 pub(crate) fn decode_value<V: DeserializeOwned>(b: &[u8]) -> Result<V> {
-    ciborium::from_reader(b).map_err(|e| Error::corrupt("index value does not decode", e))
+    ciborium::from_reader(b).map_err(|e| Error::type_mismatch("a stored value", std::any::type_name::<V>(), e))
 }
 
 /// Decode a map root as stored in a commit.
 pub fn decode_root(root: Option<&[u8]>) -> Result<Option<ChunkPointer>> {
     match root {
         None => Ok(None),
-        Some(r) => ciborium::from_reader(r).map_err(|e| Error::corrupt("map root", e)),
+        Some(r) => ciborium::from_reader(r)
+            .map_err(|e| Error::type_mismatch("a field's root", "the root of a VersionedMap (a tree pointer)", e)),
     }
 }
 
@@ -169,6 +204,11 @@ fn encoded_bounds<K: Key>(r: &impl RangeBounds<K>) -> (Option<Vec<u8>>, Option<V
 }
 
 impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S: Strategy> VersionedMap<K, V, S> {
+    /// The strategy values are stored with: the one the index chose, else `S`.
+    fn ops(&self) -> Ops {
+        self.chosen.get().copied().unwrap_or_else(Ops::of::<S>)
+    }
+
     fn store(&self) -> Option<Arc<Store>> {
         self.store.read().expect("field lock").clone()
     }
@@ -210,7 +250,7 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S:
             return Ok(None);
         };
         match tree::get(&*store as &dyn NodeStore, Some(&base), ek)? {
-            Some(b) => Ok(Some(decode_value(&S::get(&store, &b)?)?)),
+            Some(b) => Ok(Some(decode_stored(&store, &(self.ops().get)(&store, &b)?)?)),
             None => Ok(None),
         }
     }
@@ -242,14 +282,16 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S:
                 Some(b) => tree::get(&*store as &dyn NodeStore, Some(&b), &k)?,
                 None => None,
             };
-            if at_new == ours {
-                settled.push(k);
-                continue;
-            }
             let at_old = match old_base {
                 Some(b) => tree::get(&*store as &dyn NodeStore, Some(&b), &k)?,
                 None => None,
             };
+            // A read-modify-write computed from the old base is stale once the key moved, even to the same value.
+            let is_checked = self.checked.read().expect("field lock").contains(&k);
+            if at_new == ours && !(is_checked && at_old != at_new) {
+                settled.push(k);
+                continue;
+            }
             if at_old != at_new {
                 conflicts.push(K::decode(&k).ok_or_else(|| Error::integrity("staged key does not decode"))?);
             }
@@ -302,9 +344,15 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S:
         Ok(self.len()? == 0)
     }
 
-    /// Stage `k = v`.
+    /// Stage `k = v`. Should another writer commit a change of `k` first, the commit merges: it succeeds when the
+    /// other writer stored the same value, and conflicts otherwise. For a change computed from the current value
+    /// use [`update_with`](Self::update_with) or [`compare_and_set`](Self::compare_and_set), which conflict
+    /// whenever `k` changed.
     pub fn insert(&self, k: K, v: V) {
-        self.staged.write().expect("field lock").insert(k.encode(), Some(v));
+        let ek = k.encode();
+        let mut staged = self.staged.write().expect("field lock");
+        self.checked.write().expect("field lock").remove(&ek);
+        staged.insert(ek, Some(v));
     }
 
     /// The value of `k`, staging `make()` first if `k` has none. Atomic with respect to other calls on this map.
@@ -326,6 +374,31 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S:
     /// Change the value of `k` in place with `f` and stage the result; returns the new value, or `None` (and
     /// stages nothing) if `k` has no value. Atomic with respect to other calls on this map, so concurrent
     /// `update_with` calls from many threads lose no update.
+    ///
+    /// Across writers, the change is a read-modify-write of the version the map was loaded from: if another
+    /// writer commits any change of `k` first (even to the value computed here), this commit fails with
+    /// [`Error::MergeConflict`] instead of losing that writer's update. Load the branch's new head and apply the
+    /// change again.
+    ///
+    /// ```
+    /// use infini::{fields::VersionedMap, Error, Infinitree, Location, Repository};
+    /// # fn main() -> infini::Result<()> {
+    /// let repo = std::sync::Arc::new(Repository::create_at(&Location::Memory, b"pw")?);
+    /// let mut a = Infinitree::<VersionedMap<String, u64>>::open(repo.clone(), "main")?;
+    /// a.index().insert("n".into(), 0);
+    /// a.commit("zero")?;
+    /// let mut b = Infinitree::<VersionedMap<String, u64>>::open(repo.clone(), "main")?;
+    /// a.index().update_with(&"n".into(), |n| *n += 1)?;
+    /// b.index().update_with(&"n".into(), |n| *n += 1)?;
+    /// a.commit("a counts")?;
+    /// assert!(matches!(b.commit("b counts"), Err(Error::MergeConflict { .. })));
+    /// // Again on the new head: 2, no update lost.
+    /// let mut b = Infinitree::<VersionedMap<String, u64>>::open(repo, "main")?;
+    /// b.index().update_with(&"n".into(), |n| *n += 1)?;
+    /// b.commit("b counts")?;
+    /// assert_eq!(b.index().get(&"n".into())?, Some(2));
+    /// # Ok(()) }
+    /// ```
     pub fn update_with(&self, k: &K, f: impl FnOnce(&mut V)) -> Result<Option<V>> {
         let ek = k.encode();
         let mut staged = self.staged.write().expect("field lock");
@@ -335,13 +408,38 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S:
         };
         let Some(mut v) = current else { return Ok(None) };
         f(&mut v);
+        self.checked.write().expect("field lock").insert(ek.clone());
         staged.insert(ek, Some(v.clone()));
         Ok(Some(v))
     }
 
+    /// Stage `new` for `k` (`None`: remove it) if `k`'s value is `expected` now (`None`: `k` has none), and return
+    /// whether it was staged. Like [`update_with`](Self::update_with), the change is checked again at commit: it
+    /// fails with [`Error::MergeConflict`] if another writer committed any change of `k` since the map was loaded.
+    pub fn compare_and_set(&self, k: &K, expected: Option<&V>, new: Option<V>) -> Result<bool>
+    where
+        V: PartialEq,
+    {
+        let ek = k.encode();
+        let mut staged = self.staged.write().expect("field lock");
+        let current = match staged.get(&ek) {
+            Some(v) => v.clone(),
+            None => self.get_unstaged(&ek)?,
+        };
+        if current.as_ref() != expected {
+            return Ok(false);
+        }
+        self.checked.write().expect("field lock").insert(ek.clone());
+        staged.insert(ek, new);
+        Ok(true)
+    }
+
     /// Stage removal of `k`.
     pub fn remove(&self, k: &K) {
-        self.staged.write().expect("field lock").insert(k.encode(), None);
+        let ek = k.encode();
+        let mut staged = self.staged.write().expect("field lock");
+        self.checked.write().expect("field lock").remove(&ek);
+        staged.insert(ek, None);
     }
 
     /// Drop a staged change of `k` (back to the committed value).
@@ -352,9 +450,12 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S:
     /// Drop the staged changes of the encoded keys `keys`, in memory and spilled.
     fn unstage_encoded(&self, mut keys: Vec<Vec<u8>>) -> Result<()> {
         let mut staged = self.staged.write().expect("field lock");
+        let mut checked = self.checked.write().expect("field lock");
         for k in &keys {
             staged.remove(k);
+            checked.remove(k);
         }
+        drop(checked);
         let mut spill = self.spill.write().expect("field lock");
         if let Some(sp) = spill.as_mut().filter(|sp| sp.root.is_some()) {
             keys.sort();
@@ -370,6 +471,7 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S:
     /// Drop every staged change.
     pub fn reset(&self) {
         self.staged.write().expect("field lock").clear();
+        self.checked.write().expect("field lock").clear();
         if let Some(sp) = self.spill.write().expect("field lock").as_mut() {
             sp.root = None;
         }
@@ -502,7 +604,12 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S:
             let nodes: Arc<dyn NodeStore> = store;
             tree::range_shared(nodes, self.base(), start, end).peekable()
         });
-        MapIter { merge: Merge { committed, staged }, handle: store.map(StoreHandle::Shared), _k: PhantomData }
+        MapIter {
+            merge: Merge { committed, staged },
+            handle: store.map(StoreHandle::Shared),
+            ops: self.ops(),
+            _k: PhantomData,
+        }
     }
 
     /// Every entry in key order, staged changes included. Streams from the tree: memory is bounded by the tree's
@@ -552,6 +659,7 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S:
                 staged,
             },
             handle: Some(StoreHandle::Borrowed(store)),
+            ops: self.ops(),
             _k: PhantomData,
         }
     }
@@ -566,7 +674,7 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S:
             let nodes: Arc<dyn NodeStore> = store.clone();
             (tree::diff_shared(nodes, self.base(), newer.base()), store)
         });
-        Ok(MapDiff { inner, _k: PhantomData })
+        Ok(MapDiff { inner, ops: self.ops(), _k: PhantomData })
     }
 }
 
@@ -692,13 +800,23 @@ impl<V: DeserializeOwned> Iterator for Merge<'_, V> {
 }
 
 fn typed_key<K: Key>(k: &[u8]) -> Result<K> {
-    K::decode(k).ok_or_else(|| Error::integrity(format!("index key {} does not decode", show_key(k))))
+    K::decode(k).ok_or_else(|| key_mismatch::<K>(k))
+}
+
+/// A stored key that does not decode as `K`.
+pub(crate) fn key_mismatch<K>(k: &[u8]) -> Error {
+    Error::TypeMismatch {
+        what: format!("stored key {}", show_key(k)),
+        expected: std::any::type_name::<K>().to_string(),
+        source: None,
+    }
 }
 
 /// Iterator over a [`VersionedMap`]'s entries, in key order.
 pub struct MapIter<'a, K, V, S = Local> {
     merge: Merge<'a, V>,
     handle: Option<StoreHandle<'a>>,
+    ops: Ops,
     _k: PhantomData<fn() -> (K, S)>,
 }
 
@@ -713,7 +831,7 @@ impl<K: Key, V: DeserializeOwned, S: Strategy> Iterator for MapIter<'_, K, V, S>
         let value = match src {
             Source::Staged(v) => Ok(v),
             Source::Committed(stored) => match &self.handle {
-                Some(h) => S::get(h.get(), &stored).and_then(|b| decode_value(&b)),
+                Some(h) => (self.ops.get)(h.get(), &stored).and_then(|b| decode_stored(h.get(), &b)),
                 None => Err(Error::integrity("index entry without a store")),
             },
         };
@@ -777,6 +895,7 @@ impl<K, V> Change<K, V> {
 /// Streaming, typed differences between two versions of a [`VersionedMap`].
 pub struct MapDiff<K, V, S = Local> {
     inner: Option<(tree::Diff<'static>, Arc<Store>)>,
+    ops: Ops,
     _k: PhantomData<Types<K, V, S>>,
 }
 
@@ -793,13 +912,17 @@ impl<K: Key, V: DeserializeOwned, S: Strategy> Iterator for MapDiff<K, V, S> {
                 Ok(d) => d,
                 Err(e) => return Some(Err(e)),
             };
-            let value = |b: &[u8]| -> Result<V> { decode_value(&S::get(store, b)?) };
+            let ops = self.ops;
+            let value = |b: &[u8]| -> Result<V> { decode_stored(store, &(ops.get)(store, b)?) };
             let r = (|| {
                 let key = typed_key::<K>(&d.key)?;
                 Ok(Some(match (&d.old, &d.new) {
                     (None, Some(n)) => Change::Added { key, value: value(n)? },
                     (Some(o), None) => Change::Removed { key, value: value(o)? },
-                    (Some(o), Some(n)) if S::same(o, n) => return Ok(None),
+                    (Some(o), Some(n)) if ops.same_stored(&d.old, &d.new) => {
+                        let _ = (o, n);
+                        return Ok(None);
+                    }
                     (Some(o), Some(n)) => Change::Changed { key, old: value(o)?, new: value(n)? },
                     (None, None) => return Ok(None),
                 }))
@@ -810,14 +933,6 @@ impl<K: Key, V: DeserializeOwned, S: Strategy> Iterator for MapDiff<K, V, S> {
                 Err(e) => return Some(Err(e)),
             }
         }
-    }
-}
-
-fn same_stored<S: Strategy>(a: &Option<Vec<u8>>, b: &Option<Vec<u8>>) -> bool {
-    match (a, b) {
-        (None, None) => true,
-        (Some(x), Some(y)) => S::same(x, y),
-        _ => false,
     }
 }
 
@@ -835,18 +950,26 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S:
     fn commit(&self, store: &Arc<Store>, parent: Option<&[u8]>) -> Result<Vec<u8>> {
         let parent = decode_root(parent)?;
         let base = self.base();
+        let ops = self.ops();
+        // A leaf holds a value up to INDEX_VALUE_MAX; a strategy may take less. Longer values become blobs.
+        let inline_max = ops.max_put.min(INDEX_VALUE_MAX);
         // Streamed from the staged changes (memory and spilled), a batch at a time.
         let stored = |change: Result<(Vec<u8>, Option<V>)>| -> Result<(Vec<u8>, Option<Vec<u8>>)> {
             let (k, v) = change?;
+            if k.len() > KEY_MAX {
+                return Err(Error::too_large(format!("key {:.64}…", show_key(&k)), k.len(), KEY_MAX));
+            }
             let stored = match v {
-                Some(v) => Some(S::put(store, &encode_value(&v))?),
+                Some(v) => Some((ops.put)(store, &encode_stored(store, &v, inline_max)?)?),
                 None => None,
             };
             Ok((k, stored))
         };
         if parent != base {
             // Someone committed since our base: merge by key. A staged key conflicts when it changed between the
-            // base and the parent to something other than what we staged.
+            // base and the parent to something other than what we staged; a checked key (a read-modify-write)
+            // when it changed between the base and the parent at all.
+            let checked = self.checked.read().expect("field lock").clone();
             let mut keys = Vec::new();
             for change in self.staged_stream(None, None) {
                 let (k, ours) = stored(change)?;
@@ -859,12 +982,13 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S:
                     Some(p) => tree::get(&**store as &dyn NodeStore, Some(&p), k)?,
                     None => None,
                 };
-                if !same_stored::<S>(&at_base, &at_parent) && !same_stored::<S>(&at_parent, ours) {
+                let moved = !ops.same_stored(&at_base, &at_parent);
+                if moved && (checked.contains(k) || !ops.same_stored(&at_parent, ours)) {
                     keys.push(show_key(k));
                 }
             }
             if !keys.is_empty() {
-                return Err(Error::MergeConflict { keys });
+                return Err(Error::MergeConflict { field: String::new(), keys });
             }
         }
         let mut root = parent;
@@ -899,11 +1023,12 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S:
             let d = d?;
             let Some(stored) = d.new else { continue };
             tracer.keyed_value(&d.key);
-            S::trace(&stored, tracer)?;
-            let bytes = S::get(&store, &stored)?;
-            tracer.scan(&bytes)?;
+            let ops = self.ops();
+            (ops.trace)(&stored, tracer)?;
+            let bytes = (ops.get)(&store, &stored)?;
+            let full = trace_value(&store, &bytes, tracer)?;
             if let Some(validate) = self.validate {
-                validate(&decode_value::<V>(&bytes)?, tracer)?;
+                validate(&decode_value::<V>(&full)?, tracer)?;
             }
         }
         Ok(())

@@ -11,6 +11,7 @@
 //! A value type needs no tracing code of its own: every [`Blob`](crate::engine::chunk::Blob) inside a value is
 //! tagged in its encoding, and the fields find them there (see [`Tracer::scan`]).
 
+mod choice;
 mod hashmap;
 mod key;
 pub mod linked_list;
@@ -19,14 +20,20 @@ mod map;
 mod serialized;
 pub mod strategy;
 mod trace;
+mod value;
 pub(crate) use trace::Visit;
 
+pub use choice::ChooseStrategy;
 pub use hashmap::Map;
 pub use key::{nested_prefix, Key};
 pub use linked_list::{LinkedList, ListIter, ListRevIter};
 pub use list::List;
 pub use map::{decode_root, Change, Keys, MapDiff, MapIter, Validate, VersionedMap};
 pub use serialized::Serialized;
+/// The seed's name for [`Local`].
+pub use strategy::Local as LocalField;
+/// The seed's name for [`Sparse`].
+pub use strategy::Sparse as SparseField;
 pub use strategy::{Local, Sparse, Strategy};
 pub use trace::{Trace, Tracer};
 

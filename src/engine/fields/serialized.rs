@@ -18,7 +18,7 @@
 //! a.index().set(vec!["light mode".into()]);
 //! b.index().set(vec!["large fonts".into()]);
 //! a.commit("light")?;
-//! assert!(matches!(b.commit("fonts"), Err(Error::Conflict { .. })));
+//! assert!(matches!(b.commit("fonts"), Err(Error::MergeConflict { .. })));
 //! # Ok(()) }
 //! ```
 
@@ -36,7 +36,7 @@ use std::sync::{Arc, RwLock};
 /// Stored as one blob (the CBOR encoding of the value, chunked like any stream); the field's root is the CBOR of
 /// that [`Blob`]. A commit that did not [`set`](Serialized::set) the value keeps whatever the branch holds. A commit
 /// that did, on a branch where another writer changed the value since it was loaded, fails with
-/// [`Error::Conflict`] (unless both wrote the same value): whole values cannot be merged.
+/// [`Error::MergeConflict`] (unless both wrote the same value): whole values cannot be merged.
 pub struct Serialized<T> {
     value: RwLock<T>,
     /// The root this value was loaded from (`None`: the field did not exist).
@@ -47,6 +47,17 @@ pub struct Serialized<T> {
 impl<T: Default> Default for Serialized<T> {
     fn default() -> Self {
         Self { value: RwLock::new(T::default()), base: RwLock::new(None), dirty: AtomicBool::new(false) }
+    }
+}
+
+/// An independent copy of the value and of the version it was loaded from.
+impl<T: Clone> Clone for Serialized<T> {
+    fn clone(&self) -> Self {
+        Self {
+            value: RwLock::new(self.value.read().expect("field lock").clone()),
+            base: RwLock::new(self.base.read().expect("field lock").clone()),
+            dirty: AtomicBool::new(self.dirty.load(Ordering::SeqCst)),
+        }
     }
 }
 
@@ -88,7 +99,8 @@ impl<T> Serialized<T> {
 
 /// Decode a whole-value root (a [`Blob`]) and read its bytes.
 pub(crate) fn read_blob_root(store: &Arc<Store>, root: &[u8]) -> Result<(Blob, Vec<u8>)> {
-    let blob: Blob = ciborium::from_reader(root).map_err(|e| Error::corrupt("field root", e))?;
+    let blob: Blob = ciborium::from_reader(root)
+        .map_err(|e| Error::type_mismatch("a field's root", "the root of a field stored as one value (a blob)", e))?;
     let mut bytes = Vec::new();
     copy_range(store, &blob, 0, u64::MAX, 2, &mut bytes)?;
     Ok((blob, bytes))
@@ -108,7 +120,6 @@ pub(crate) fn write_blob_root(store: &Arc<Store>, bytes: &[u8]) -> Result<Vec<u8
 /// otherwise write `ours`, unless the parent moved past `base` to a different value (a conflict).
 pub(crate) fn commit_whole(
     store: &Arc<Store>,
-    what: &str,
     dirty: bool,
     base: Option<&[u8]>,
     parent: Option<&[u8]>,
@@ -124,7 +135,7 @@ pub(crate) fn commit_whole(
         if theirs == ours {
             return Ok(p.to_vec());
         }
-        return Err(Error::Conflict { what: format!("{what} was changed concurrently on the branch") });
+        return Err(Error::MergeConflict { field: String::new(), keys: Vec::new() });
     }
     write_blob_root(store, ours)
 }
@@ -138,14 +149,15 @@ pub(super) fn load_whole<V: DeserializeOwned>(
 ) -> Result<Option<V>> {
     let Some(r) = root else { return Ok(None) };
     let bytes = read_blob_root(store, r)?.1;
-    ciborium::from_reader(bytes.as_slice()).map(Some).map_err(|e| Error::corrupt(what, e))
+    ciborium::from_reader(bytes.as_slice())
+        .map(Some)
+        .map_err(|e| Error::type_mismatch(what, std::any::type_name::<V>(), e))
 }
 
-/// Encode `value` (a lock guard, released once encoded) and commit it whole ([`commit_whole`], which `field` names
-/// in a conflict); `item` names it in an encoding error.
+/// Encode `value` (a lock guard, released once encoded) and commit it whole ([`commit_whole`]); `item` names it in
+/// an encoding error.
 pub(super) fn commit_value<V: Serialize + ?Sized>(
     store: &Arc<Store>,
-    field: &str,
     item: &str,
     value: impl std::ops::Deref<Target = V>,
     dirty: bool,
@@ -156,7 +168,7 @@ pub(super) fn commit_value<V: Serialize + ?Sized>(
     ciborium::into_writer(&*value, &mut bytes)
         .map_err(|e| Error::Invalid(format!("{item} does not serialize: {e}")))?;
     drop(value);
-    commit_whole(store, field, dirty, base, parent, &bytes)
+    commit_whole(store, dirty, base, parent, &bytes)
 }
 
 /// For tracing a whole-value field: trace the blob at `root` and return the encoded value it holds, or `None` when
@@ -182,7 +194,7 @@ impl<T: Serialize + DeserializeOwned + Default + Send + Sync> Field for Serializ
     fn commit(&self, store: &Arc<Store>, parent: Option<&[u8]>) -> Result<Vec<u8>> {
         let base = self.base.read().expect("field lock").clone();
         let value = self.value.read().expect("field lock");
-        commit_value(store, "the value", "field", value, self.is_dirty(), base.as_deref(), parent)
+        commit_value(store, "field", value, self.is_dirty(), base.as_deref(), parent)
     }
 
     fn is_dirty(&self) -> bool {

@@ -6,13 +6,15 @@
 //!   read whole.
 //! - [`Sparse`] stores each value as a chunk of its own and keeps only a 72-byte pointer next to the key, so keys
 //!   can be listed, counted and range-scanned without reading a single value, and a commit that leaves a value
-//!   unchanged does not rewrite it (identical values deduplicate). Pick it for large values (kilobytes and up,
-//!   at most 4 MiB each) that are read one at a time, and for maps that are scanned by key far more often than
-//!   read in full.
+//!   unchanged does not rewrite it (identical values deduplicate). Pick it for large values (kilobytes and up; a
+//!   value over 4 MiB is stored as a blob of its own) that are read one at a time, and for maps that are scanned
+//!   by key far more often than read in full.
 //!
 //! `make bench` (the `fields` benchmark) measures both on the same data; docs/library.md has the figures.
 //!
-//! A strategy is a type parameter of the field, so the choice is fixed in the schema:
+//! A strategy is a type parameter of the field, or, in a derived index, the seed's attribute
+//! `#[infini(strategy = "infini::fields::SparseField")]` on the field; either way the choice is fixed in the
+//! schema:
 //!
 //! ```
 //! use infini::fields::{Sparse, VersionedMap};
@@ -35,6 +37,9 @@ use std::sync::Arc;
 pub trait Strategy: Send + Sync + 'static {
     /// Short name, for documentation and error messages.
     const NAME: &'static str;
+    /// The longest value encoding [`put`](Strategy::put) takes. A field stores a longer value as a blob of its own
+    /// first and hands `put` the blob's reference instead (a few hundred bytes), so any value can be stored.
+    const MAX_PUT: usize = usize::MAX;
     /// Turn a value's encoding into what is stored beside its key (writing chunks if needed).
     fn put(store: &Arc<Store>, value: &[u8]) -> Result<Vec<u8>>;
     /// The value's encoding back from what is stored beside its key.
@@ -71,11 +76,13 @@ impl Strategy for Local {
 }
 
 fn decode_pointer(stored: &[u8]) -> Result<ChunkPointer> {
-    ciborium::from_reader(stored).map_err(|e| Error::corrupt("sparse value pointer", e))
+    ciborium::from_reader(stored)
+        .map_err(|e| Error::type_mismatch("a stored value", "a value of the sparse strategy (a chunk pointer)", e))
 }
 
 impl Strategy for Sparse {
     const NAME: &'static str = "sparse";
+    const MAX_PUT: usize = Store::CHUNK_MAX;
     fn put(store: &Arc<Store>, value: &[u8]) -> Result<Vec<u8>> {
         if value.len() > Store::CHUNK_MAX {
             return Err(Error::Invalid(format!(

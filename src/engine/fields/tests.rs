@@ -329,7 +329,7 @@ fn serialized_concurrent_different_values_conflict() {
     a.index().set("from a".into());
     b.index().set("from b".into());
     a.commit("a").unwrap();
-    assert!(matches!(b.commit("b"), Err(Error::Conflict { .. })));
+    assert!(matches!(b.commit("b"), Err(Error::MergeConflict { .. })));
     // The conflict kept b's value staged and the branch's value intact.
     assert_eq!(b.index().get(), "from b");
     // A writer that set nothing does not overwrite (no last-writer-wins with a stale value).
@@ -352,7 +352,7 @@ fn list_concurrent_changes_conflict() {
     a.index().push(1);
     b.index().push(2);
     a.commit("a").unwrap();
-    assert!(matches!(b.commit("b"), Err(Error::Conflict { .. })));
+    assert!(matches!(b.commit("b"), Err(Error::MergeConflict { .. })));
     b.commit("b").unwrap_err();
     let b = Infinitree::<List<u8>>::open(repo, "main").unwrap();
     assert_eq!(b.index().to_vec(), vec![1]);
@@ -378,7 +378,7 @@ fn map_merges_by_key_and_conflicts_on_the_same_key() {
     let mut d = Infinitree::<Map<String, u32>>::open(repo.clone(), "main").unwrap();
     d.index().insert("z".into(), 5);
     d.commit("d").unwrap();
-    assert!(matches!(a.commit("a"), Err(Error::Conflict { .. })));
+    assert!(matches!(a.commit("a"), Err(Error::MergeConflict { .. })));
     let e = Infinitree::<Map<String, u32>>::open(reopen(&b), "main").unwrap();
     assert_eq!(e.index().get(&"z".into()), Some(5));
 }

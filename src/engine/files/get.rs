@@ -25,7 +25,7 @@ pub struct GetTreeOptions {
     /// Where progress goes: phase `write`, bytes and files, both totals growing as keys are listed.
     pub progress: ProgressSink,
     /// Replace files and links already at the paths written (the default). Without it, a tree whose paths are
-    /// taken by anything but directories is refused before anything is written ([`Error::Conflict`] naming how
+    /// taken by anything but directories is refused before anything is written ([`Error::AlreadyExists`] naming how
     /// many and the first).
     pub overwrite: bool,
 }
@@ -191,12 +191,11 @@ fn refuse_taken_paths(store: &Arc<Store>, ns: &Namespace, prefix: &str, dir: &Pa
     }
     match first {
         None => Ok(()),
-        Some(p) => Err(Error::Conflict {
+        Some(p) => Err(Error::AlreadyExists {
             what: format!(
-                "{taken} file{} under {} already exist{} (the first: {}); nothing was written",
+                "{taken} file{} under {} (the first: {}); nothing was written",
                 if taken == 1 { "" } else { "s" },
                 dir.display(),
-                if taken == 1 { "s" } else { "" },
                 p.display()
             ),
         }),

@@ -85,7 +85,8 @@ struct Reader<'k> {
 
 impl Reader<'_> {
     fn open<'k>(path: &Path, keys: &'k Keys) -> Reader<'k> {
-        let mut file = std::fs::File::open(path).ok().map(BufReader::new);
+        // Only a regular file (its size is the bound of what is read), never a FIFO or device in its place.
+        let mut file = crate::engine::local_file::open_regular(path).ok().map(BufReader::new);
         let mut magic = vec![0u8; MAGIC.len()];
         if file.as_mut().is_some_and(|f| f.read_exact(&mut magic).is_err() || magic != MAGIC) {
             file = None;

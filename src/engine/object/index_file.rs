@@ -60,11 +60,15 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     move |e| Error::io(format!("writing {}", path.display()), e)
 }
 
+/// Largest journal read: one is merged into the sorted files long before (at `index_merge_at` entries); a larger
+/// file is not the workspace's and reads as empty, like any other damaged journal.
+const MAX_JOURNAL: u64 = 1 << 30;
+
 impl Journal {
     /// Read the journal at `path`. A missing, foreign or damaged file reads as empty (or up to the damage).
     pub fn load(path: &Path, keys: &Keys) -> Journal {
         let mut j = Journal::default();
-        let Ok(raw) = std::fs::read(path) else { return j };
+        let Ok(raw) = crate::engine::local_file::read_bounded(path, MAX_JOURNAL) else { return j };
         if raw.len() < MAGIC.len() || &raw[..MAGIC.len()] != MAGIC {
             return j;
         }

@@ -114,6 +114,9 @@ pub struct TableEntry {
 /// Bytes the table will need per entry, an upper bound used to decide when a pack is full.
 const TABLE_ENTRY_MAX: usize = 64;
 
+/// The longest sealed chunk that fits in an empty pack of the largest class.
+pub(crate) const SEALED_CHUNK_MAX: usize = MAX_PACK - (TABLE_ENTRY_MAX + SEAL_OVERHEAD + 16 + LOCATOR_LEN);
+
 /// Decode a chunk's kind byte.
 pub fn kind_from_u8(k: u8) -> Option<Kind> {
     Some(match k {

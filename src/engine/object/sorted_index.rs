@@ -133,7 +133,7 @@ pub struct SortedIndex {
 impl SortedIndex {
     /// Open the file at `path`. A missing, foreign or damaged file gives `None`.
     pub fn open(path: &Path, keys: &Keys) -> Option<SortedIndex> {
-        let file = File::open(path).ok()?;
+        let file = crate::engine::local_file::open_regular(path).ok()?;
         let size = file.metadata().ok()?.len();
         if size < (HEAD + 8) as u64 {
             return None;

@@ -4,6 +4,7 @@ use super::meta::cbor;
 use super::Repository;
 use crate::engine::crypto::{hostname, now_secs, Kind};
 use crate::engine::id::CommitId;
+use crate::engine::limits::{COMMIT_MAX, MESSAGE_MAX, ROOT_MAX};
 use crate::engine::object::ChunkPointer;
 use crate::engine::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -86,9 +87,23 @@ impl CommitInfo {
 }
 
 impl Repository {
-    /// Store a commit (durable at the next flush). Returns its pointer.
+    /// Store a commit (durable at the next flush). Returns its pointer. A commit over [`COMMIT_MAX`], or with a
+    /// field root over [`ROOT_MAX`], is refused before anything is written.
     pub(crate) fn write_commit(&self, commit: &Commit) -> Result<ChunkPointer> {
-        self.store.put_chunk(Kind::Commit, &cbor(commit))
+        for (name, root) in &commit.index {
+            if root.len() > ROOT_MAX {
+                return Err(Error::too_large(format!("the root of field {name}"), root.len(), ROOT_MAX));
+            }
+        }
+        let bytes = cbor(commit);
+        if bytes.len() > COMMIT_MAX {
+            return Err(Error::too_large(
+                "the commit (its field roots, message and metadata)",
+                bytes.len(),
+                COMMIT_MAX,
+            ));
+        }
+        self.store.put_chunk(Kind::Commit, &bytes)
     }
 
     /// Load the first parent of `commit` (`None` for a first commit).
@@ -108,7 +123,7 @@ impl Repository {
     ///
     /// `build(parent)` returns the new index roots on top of `parent` (the branch head now, `None` for a new
     /// branch); it is called again with the new head whenever another writer moved the branch meanwhile, and may
-    /// fail with [`Error::Conflict`] when its changes cannot be merged. Returns the new commit.
+    /// fail with [`Error::MergeConflict`] when its changes cannot be merged. Returns the new commit.
     pub fn commit(
         &self,
         branch: &str,
@@ -141,6 +156,9 @@ impl Repository {
         build: &mut dyn FnMut(Option<&CommitInfo>) -> Result<IndexRoots>,
     ) -> Result<CommitInfo> {
         Self::check_branch_name(branch)?;
+        if message.len() > MESSAGE_MAX {
+            return Err(Error::too_large("the commit message", message.len(), MESSAGE_MAX));
+        }
         let mut attempt = 0u32;
         loop {
             // The ref as stored: a deleted branch's marker is replaced by the value that creates it again.

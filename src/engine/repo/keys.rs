@@ -93,18 +93,38 @@ impl Repository {
     }
 
     /// Recover the master key with a password, trying every usable key slot; slots that cannot be used are skipped
-    /// and listed in the result. [`Error::WrongPassword`] when no slot opens.
+    /// and listed in the result. [`Error::WrongPassword`] when no slot opens; an integrity error naming the header
+    /// when none opens but the password opens a slot for the repository id that slot records (the header, `config`,
+    /// was taken from another repository).
     pub fn unlock_report(backend: &dyn Backend, password: &[u8]) -> Result<Unlocked> {
+        Self::unlock_with(backend, password, &mut |_, _| {})
+    }
+
+    /// [`Repository::unlock_report`], telling `tried` how long each slot tried took (a slot's scrypt parameters
+    /// are bounded by [`KdfParams::validate`], but a slot near the bound still takes seconds: a caller can say
+    /// which).
+    pub fn unlock_with(
+        backend: &dyn Backend,
+        password: &[u8],
+        tried: &mut dyn FnMut(&str, std::time::Duration),
+    ) -> Result<Unlocked> {
         let config = read_config(backend)?;
         let KeySlots { slots, mut damaged } = key_slots(backend)?;
+        let mut foreign = None;
         for (name, slot) in slots {
-            match slot.open(password, &config.id, &name) {
+            let start = std::time::Instant::now();
+            let opened = slot.open(password, &config.id, &name);
+            tried(&name, start.elapsed());
+            match opened {
                 Ok(key) => return Ok(Unlocked { slot: name, key, skipped: damaged }),
                 Err(Error::WrongPassword) => continue,
+                Err(e @ Error::Integrity { .. }) if slot.made_for().is_some_and(|id| id != config.id) => {
+                    foreign.get_or_insert(e);
+                }
                 Err(e) => damaged.push((name, e.to_string())),
             }
         }
-        Err(Error::WrongPassword)
+        Err(foreign.unwrap_or(Error::WrongPassword))
     }
 
     /// Add a key slot opened by `key` (a [`RawKey`] kept in a KMS or secret manager) without the password KDF.

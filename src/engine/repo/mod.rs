@@ -13,6 +13,7 @@ mod header;
 mod keys;
 pub(crate) mod meta;
 mod refs;
+mod rescue;
 mod revision;
 mod seen;
 mod values;
@@ -25,6 +26,7 @@ pub use gc::{GcOptions, GcPlan, DEFAULT_REPACK_THRESHOLD};
 pub use header::Config;
 pub use keys::{KeySlots, RawKey, Unlocked, RAW_KEY_KDF};
 pub use refs::{Branch, RefChanged};
+pub use rescue::{Abandoned, Restored};
 pub use seen::{SaveSeen, SeenMap, SeenRef, SeenRefs};
 
 pub use values::{CacheStats, RepositoryStats};
@@ -50,9 +52,7 @@ impl Repository {
     /// Create a repository in an empty backend, protected by `password`. Returns it opened.
     pub fn create(backend: Arc<dyn Backend>, password: &[u8], kdf: KdfParams, opts: StoreOptions) -> Result<Self> {
         match backend.read("config") {
-            Ok(_) => {
-                return Err(Error::Conflict { what: format!("a repository already exists at {}", backend.describe()) })
-            }
+            Ok(_) => return Err(Error::AlreadyExists { what: format!("a repository at {}", backend.describe()) }),
             Err(e) if e.is_not_found() => {}
             Err(e) => return Err(e.into()),
         }
@@ -150,7 +150,10 @@ mod tests {
         assert!(matches!(Repository::open(b.clone(), b"second", StoreOptions::default()), Err(Error::WrongPassword)));
         let last = Repository::key_slots(&*b).unwrap().slots[0].0.clone();
         assert!(r.remove_key(&last).is_err());
-        assert!(matches!(Repository::create(b, b"x", kdf(), StoreOptions::default()), Err(Error::Conflict { .. })));
+        assert!(matches!(
+            Repository::create(b, b"x", kdf(), StoreOptions::default()),
+            Err(Error::AlreadyExists { .. })
+        ));
         let empty = Arc::new(MemoryBackend::new());
         assert!(matches!(Repository::open(empty, b"pw", StoreOptions::default()), Err(Error::NoRepository { .. })));
     }
@@ -167,7 +170,7 @@ mod tests {
         let c2 = r.commit("main", "two", &mut build).unwrap();
         assert_eq!(c2.commit.parents, vec![c1.ptr]);
         r.create_branch("exp", &c1.ptr).unwrap();
-        assert!(matches!(r.create_branch("exp", &c1.ptr), Err(Error::Conflict { .. })));
+        assert!(matches!(r.create_branch("exp", &c1.ptr), Err(Error::AlreadyExists { .. })));
         let c3 = r.commit("exp", "three", &mut build).unwrap();
         assert_eq!(r.merge_base(&c2.ptr, &c3.ptr).unwrap(), Some(c1.ptr));
         assert_eq!(r.merge_base(&c2.ptr, &c1.ptr).unwrap(), Some(c1.ptr));

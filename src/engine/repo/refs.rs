@@ -309,11 +309,11 @@ impl Repository {
         Ok(RefValue { branch: name.into(), head: *head, seq, prev: None, since: seq, deleted: false })
     }
 
-    /// Create a branch at `head`; [`Error::Conflict`] if it exists.
+    /// Create a branch at `head`; [`Error::AlreadyExists`] if it exists.
     pub fn create_branch(&self, name: &str, head: &ChunkPointer) -> Result<Branch> {
         Self::check_branch_name(name)?;
         self.store.flush()?;
-        let exists = || Error::Conflict { what: format!("branch {name} already exists") };
+        let exists = || Error::AlreadyExists { what: format!("branch {name}") };
         let cur = self.read_stored(name)?;
         if cur.as_ref().is_some_and(|s| !s.value.deleted) {
             return Err(exists());
@@ -399,5 +399,65 @@ impl Repository {
             }
         }
         Err(Error::Conflict { what: format!("branch {name} kept changing while being deleted; try again") })
+    }
+}
+
+/// The state of a branch's ref that [`Repository::restore_ref`] works from: the last state this reader saw and the
+/// ref as stored now, judged (see `rescue.rs`).
+pub(super) struct RefJudged {
+    /// The last state seen.
+    pub(super) seen: SeenRef,
+    /// The ref as stored now (`None`: absent).
+    pub(super) now: Option<Stored>,
+    /// Why the ref is refused against the last state seen (`None`: it is not: it moved forward or stayed).
+    pub(super) refused: Option<String>,
+}
+
+impl Stored {
+    /// The stored value's head, sequence number and whether it is a deletion marker.
+    pub(super) fn state(&self) -> SeenRef {
+        self.value.seen()
+    }
+}
+
+impl Repository {
+    /// Read branch `name`'s ref as stored and judge it against the last state seen, without refusing it.
+    /// `Ok(None)` when this reader saw no state of it.
+    pub(super) fn judge_ref(&self, name: &str) -> Result<Option<RefJudged>> {
+        let Some(seen) = &self.seen else { return Ok(None) };
+        let Some(last) = seen.get(name) else { return Ok(None) };
+        let rn = self.store.keys().ref_name(name);
+        let now = match self.backend.read_ref(&rn)? {
+            None => None,
+            Some((data, version)) => Some(Stored { value: self.open_ref(&rn, &data)?, version }),
+        };
+        let refused = match self.check_seen(name, now.as_ref().map(|s| &s.value)) {
+            Ok(()) => None,
+            Err(Error::Integrity { source: Some(s), .. }) if s.is::<RefChanged>() => Some(s.to_string()),
+            Err(e) => return Err(e),
+        };
+        Ok(Some(RefJudged { seen: last, now, refused }))
+    }
+
+    /// Put `head` back as branch `name`'s head over the ref as stored (`cur`), at sequence number `seq` (above
+    /// every one seen): compare-and-swap; `Ok(None)` when another writer changed the ref meanwhile.
+    ///
+    /// The value's `prev` is `head` itself, so that a reader that saw `head` (at any lower sequence) finds the new
+    /// value descending from it, and a reader that saw the rolled-back state finds `head` descending from that
+    /// (a rollback to an ancestor); `since` stays the branch's (a live ref) or is `seq` (over a deletion marker or
+    /// no ref: the branch created again).
+    pub(super) fn write_restored(
+        &self,
+        name: &str,
+        cur: Option<&Stored>,
+        head: &ChunkPointer,
+        seq: u64,
+    ) -> Result<Option<Branch>> {
+        let since = match cur {
+            Some(s) if !s.value.deleted => s.value.since,
+            _ => seq,
+        };
+        let value = RefValue { branch: name.into(), head: *head, seq, prev: Some(*head), since, deleted: false };
+        Ok(self.write_ref(cur, &value)?.map(|version| Branch::of(value, version)))
     }
 }

@@ -3,7 +3,7 @@
 //! ```text
 //! .infini/
 //!   config.json   repository location, options, HEAD (a branch, or a detached commit)
-//!   key           the unlocked master key (mode 0600) until `infini lock`
+//!   key           the unlocked master key until `infini lock`
 //!   staged        staged changes, sealed with the repository key
 //!   staging/      index-tree nodes of a large set of staged changes, sealed (see [`spill`])
 //!   seen-refs     the last state of each branch's ref this workspace saw, sealed with the repository key
@@ -12,6 +12,9 @@
 //!   cache/        dedup index and warm cache
 //!   repo/         the repository itself, for the embedded default
 //! ```
+//!
+//! `.infini/` is created mode 0700 and every file in it 0600, whatever the umask; every file is read only if it is
+//! a regular file (not through a symbolic link) of bounded size.
 
 pub mod spill;
 
@@ -126,16 +129,34 @@ pub struct Workspace {
     pub config: WorkspaceConfig,
 }
 
+/// Largest `config.json` read.
+const MAX_CONFIG: u64 = 1 << 20;
+/// Largest `key` and `header` read (each holds tens of bytes).
+const MAX_SMALL: u64 = 64 << 10;
+/// Largest `staged` file read: changes beyond [`spill_at`] are spilled into `staging/`, so the file holds at most
+/// that many keys and small values.
+const MAX_STAGED: u64 = 1 << 30;
+/// Largest `seen-refs` read (a sequence number and a head per branch: about 150 bytes each).
+const MAX_SEEN: u64 = 256 << 20;
+
+/// Read one of the workspace's files: a regular file, not through a symbolic link, at most `limit` bytes (see
+/// [`crate::engine::local_file`]).
+fn read_local(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    crate::engine::local_file::read_bounded(path, limit)
+}
+
 fn io_err(ctx: String) -> impl FnOnce(std::io::Error) -> Error {
     move |e| Error::io(ctx, e)
 }
 
-/// Write a file atomically (temp + rename), with `mode` permissions from the start.
+/// Write a file atomically (temp + rename), with `mode` permissions from the start (whatever the umask).
 fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     let r = (|| {
         let mut f = fs::OpenOptions::new().write(true).create(true).truncate(true).mode(mode).open(&tmp)?;
+        // The mode given to open is narrowed by the umask, never widened; this sets it exactly.
+        f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(mode))?;
         f.write_all(data)?;
         f.sync_all()?;
         fs::rename(&tmp, path)
@@ -163,7 +184,7 @@ impl Workspace {
     /// Open the workspace rooted at `root`.
     pub fn open(root: &Path) -> Result<Self> {
         let path = root.join(DIR).join("config.json");
-        let raw = fs::read(&path).map_err(io_err(format!("reading {}", path.display())))?;
+        let raw = read_local(&path, MAX_CONFIG).map_err(io_err(format!("reading {}", path.display())))?;
         let config = serde_json::from_slice(&raw)
             .map_err(|e| Error::Invalid(format!("{} is malformed: {e}", path.display())))?;
         Ok(Self { root: root.to_path_buf(), config })
@@ -173,9 +194,19 @@ impl Workspace {
     pub fn create(root: &Path, config: WorkspaceConfig) -> Result<Self> {
         let dir = root.join(DIR);
         if dir.join("config.json").exists() {
-            return Err(Error::Conflict { what: format!("a workspace already exists in {}", root.display()) });
+            return Err(Error::AlreadyExists { what: format!("a workspace in {}", root.display()) });
         }
-        fs::create_dir_all(dir.join("cache")).map_err(io_err(format!("creating {}", dir.display())))?;
+        // Private whatever the umask: the key, the staged changes and what was seen of the refs live here.
+        {
+            use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+            let private = |p: &Path| {
+                fs::DirBuilder::new().recursive(true).mode(0o700).create(p)?;
+                fs::set_permissions(p, fs::Permissions::from_mode(0o700))
+            };
+            private(&dir)
+                .and_then(|()| private(&dir.join("cache")))
+                .map_err(io_err(format!("creating {}", dir.display())))?;
+        }
         let ws = Self { root: root.to_path_buf(), config };
         ws.save_config()?;
         Ok(ws)
@@ -208,17 +239,19 @@ impl Workspace {
     /// Persist the configuration.
     pub fn save_config(&self) -> Result<()> {
         let json = serde_json::to_vec_pretty(&self.config).expect("config serializes");
-        write_atomic(&self.dir().join("config.json"), &json, 0o644)
+        write_atomic(&self.dir().join("config.json"), &json, 0o600)
     }
 
     /// Hold the workspace's advisory lock until the returned file is dropped. Released by the OS if the process
     /// dies, so it can never go stale.
     pub fn lock(&self) -> Result<fs::File> {
         let path = self.dir().join("lock");
+        use std::os::unix::fs::OpenOptionsExt;
         let f = fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
+            .mode(0o600)
             .open(&path)
             .map_err(io_err(format!("opening {}", path.display())))?;
         f.lock().map_err(io_err(format!("locking {}", path.display())))?;
@@ -231,7 +264,7 @@ impl Workspace {
 
     /// The unlocked master key for repository `repo_id`, if this workspace holds one.
     pub fn read_key(&self, repo_id: &[u8]) -> Result<Option<MasterKey>> {
-        let raw = match fs::read(self.key_path()) {
+        let raw = match read_local(&self.key_path(), MAX_SMALL) {
             Ok(r) => zeroize::Zeroizing::new(r),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(Error::io("reading the unlocked key", e)),
@@ -262,7 +295,7 @@ impl Workspace {
 
     /// The repository header remembered by [`Workspace::write_header`], if any (a damaged copy is ignored).
     pub fn read_header(&self) -> Option<crate::engine::repo::Config> {
-        let raw = fs::read(self.dir().join("header")).ok()?;
+        let raw = read_local(&self.dir().join("header"), MAX_SMALL).ok()?;
         ciborium::from_reader(raw.as_slice()).ok()
     }
 
@@ -270,7 +303,7 @@ impl Workspace {
     pub fn write_header(&self, config: &crate::engine::repo::Config) -> Result<()> {
         let mut raw = Vec::new();
         ciborium::into_writer(config, &mut raw).expect("CBOR encoding into memory cannot fail");
-        write_atomic(&self.dir().join("header"), &raw, 0o644)
+        write_atomic(&self.dir().join("header"), &raw, 0o600)
     }
 
     /// Whether the workspace holds an unlocked key.
@@ -282,7 +315,7 @@ impl Workspace {
     pub fn load_staged(&self, repo: &Repository) -> Result<StagedFile> {
         let keys = repo.store().keys();
         let path = self.dir().join("staged");
-        let sealed = match fs::read(&path) {
+        let sealed = match read_local(&path, MAX_STAGED) {
             Ok(s) => s,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(StagedFile::default()),
             Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
@@ -367,7 +400,7 @@ impl Workspace {
     /// The last state of each branch's ref this workspace saw (empty if none was kept yet).
     pub(crate) fn load_seen(&self, keys: &Keys) -> Result<SeenMap> {
         let path = self.seen_path();
-        let sealed = match fs::read(&path) {
+        let sealed = match read_local(&path, MAX_SEEN) {
             Ok(s) => s,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(SeenMap::new()),
             Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),

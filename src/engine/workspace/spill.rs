@@ -139,7 +139,7 @@ impl SpillStore {
             return Ok(f.clone());
         }
         let path = self.segment_path(n);
-        let f = Arc::new(File::open(&path).map_err(|e| {
+        let f = Arc::new(crate::engine::local_file::open_regular(&path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 Error::integrity(format!("staged changes: {} is missing", path.display()))
             } else {

@@ -25,7 +25,7 @@ use crate::engine::format::DEFAULT_ZSTD_LEVEL;
 use crate::engine::id::{ChunkId, ObjectId};
 use crate::engine::object::ChunkPointer;
 use crate::engine::tree::NodeCache;
-use crate::engine::Result;
+use crate::engine::{Error, Result};
 use codec::encode_with_room;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -234,12 +234,20 @@ impl Store {
 
     /// Store one chunk (an index node, a commit, a small value), deduplicated. It becomes durable at [`Store::flush`].
     pub(crate) fn put_chunk(&self, kind: Kind, plain: &[u8]) -> Result<ChunkPointer> {
+        // A chunk no reader would accept (longer than any chunk decodes to) is refused, never stored: fields keep
+        // their chunks below this, so reaching it is a bug or a schema storing too much in one piece.
+        if plain.len() > crate::engine::format::MAX_CHUNK_PLAIN {
+            return Err(Error::too_large("a chunk", plain.len(), crate::engine::format::MAX_CHUNK_PLAIN));
+        }
         let id = self.keys.chunk_id(plain);
         if let Some(p) = self.lookup(kind, &id) {
             self.stats.chunks_deduped.fetch_add(1, Ordering::Relaxed);
             return Ok(p);
         }
         let sc = self.seal_with_id(kind, id, plain);
+        if sc.sealed.len() > super::SEALED_CHUNK_MAX {
+            return Err(Error::too_large("a sealed chunk", sc.sealed.len(), super::SEALED_CHUNK_MAX));
+        }
         if kind == Kind::Data {
             return self.place_data(id, &sc.sealed);
         }
