@@ -30,6 +30,8 @@ test: test-deps
 	$(CARGO) run --quiet --example app_state
 	$(CARGO) run --quiet --example writers
 	$(CARGO) run --quiet --example big_blob -- 64
+	$(CARGO) run --quiet --example custom_field
+	$(CARGO) run --quiet --example custom_backend
 
 # Tools the tests need that are not Rust crates (a local S3 server).
 test-deps:

@@ -17,9 +17,6 @@ struct Settings {
     low_stock_alert: u32,
 }
 
-/// Settings hold no blobs: nothing for gc to trace inside them.
-impl infini::Trace for Settings {}
-
 /// Everything the application keeps, one field per kind of state.
 #[derive(Default, Index)]
 struct Shop {

@@ -9,6 +9,12 @@
 //! [`backends`] and [`namespace`]. The `infini` command line (feature `cli`, on by default) is built on this same
 //! API; `default-features = false` builds the engine alone.
 //!
+//! Open for extension: a field type of the program's own implements [`Field`] (a strategy for the keyed fields,
+//! [`fields::Strategy`]) and stores its data through the object API of the [`Store`] it is handed (write bytes or a
+//! stream and get a [`Blob`] or a [`ChunkPointer`], read them back whole, by range or streamed), reporting what it
+//! keeps to garbage collection through a [`Tracer`]; a storage backend implements [`backends::Backend`] and passes
+//! [`backends::conformance`]. `examples/custom_field.rs` and `examples/custom_backend.rs` show each.
+//!
 //! ```no_run
 //! use infini::{backends::MemoryBackend, fields::VersionedMap, Infinitree, KdfParams, Repository, StoreOptions};
 //! use std::sync::Arc;
@@ -30,10 +36,10 @@ extern crate self as infini;
 pub(crate) mod engine;
 
 pub use engine::cache::warm::WarmNotice;
-pub use engine::chunk::{Blob, BlobReader, BlobWriter, ChunkRef, ListRef, StreamReader, WriteOptions};
+pub use engine::chunk::{Blob, BlobReader, BlobWriter, ChunkRef, ListRef, StreamReader, WriteOptions, BLOB_TAG};
 pub use engine::credentials::Key;
 pub use engine::crypto::{KdfParams, KeySlot, MasterKey, SlotInfo};
-pub use engine::db::{build_roots, Commits, Infinitree};
+pub use engine::db::{build_roots, CommitOptions, Commits, Infinitree};
 pub use engine::error::{Error, Result};
 pub use engine::fields::{Field, Index, Trace, Tracer};
 pub use engine::id::CommitId;
@@ -41,9 +47,9 @@ pub use engine::location::Location;
 pub use engine::object::{ChunkPointer, Store, StoreOptions};
 pub use engine::repo::Config as RepositoryConfig;
 pub use engine::repo::{
-    Abandoned, Branch, CacheStats, CheckOptions, CheckReport, CommitInfo, Damage, GcOptions, GcPlan, KeySlots,
+    Abandoned, Branch, CacheStats, CheckOptions, CheckReport, CommitInfo, Damage, GcOptions, GcPlan, KeySlots, RawKey,
     RefChanged, Repository, RepositoryStats, Restored, SaveSeen, SeenMap, SeenRef, SeenRefs, Unlocked,
-    DEFAULT_REPACK_THRESHOLD,
+    DEFAULT_REPACK_THRESHOLD, RAW_KEY_KDF,
 };
 /// `#[derive(Index)]`: implement [`Index`](trait@Index) for a struct of fields.
 ///

@@ -9,6 +9,8 @@
 //! let first = tree.commit("first measurement! yay!")?;
 //! let old = tree.at(first.id())?;
 //! assert_eq!(old.get(&"sample_size".to_string())?, Some(1234));
+//! // Nothing staged: nothing to commit.
+//! assert!(matches!(tree.commit("again"), Err(infini::Error::NothingToCommit)));
 //! # Ok(()) }
 //! ```
 
@@ -83,6 +85,47 @@ impl Repository {
     }
 }
 
+/// Options of [`Infinitree::commit_with`].
+#[derive(Clone, Debug, Default)]
+pub struct CommitOptions {
+    /// Record a commit even when no field has anything staged (otherwise [`Error::NothingToCommit`]).
+    pub allow_empty: bool,
+    /// The program's own metadata, sealed into the commit (the seed's `CustomData`): the CBOR of a serde value,
+    /// set by [`CommitOptions::metadata`] and read back by [`CommitInfo::metadata`].
+    pub metadata: Option<Vec<u8>>,
+}
+
+impl CommitOptions {
+    /// Record `value` (any serde value) as the commit's metadata.
+    ///
+    /// ```
+    /// use infini::{fields::Serialized, CommitOptions, Infinitree, Location, Repository};
+    /// #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
+    /// struct Run { operator: String, samples: u32 }
+    /// # fn main() -> infini::Result<()> {
+    /// let repo = Repository::create_at(&Location::Memory, b"secret")?;
+    /// let mut tree = Infinitree::<Serialized<u32>>::open(repo, "main")?;
+    /// tree.index().set(7);
+    /// let run = Run { operator: "ada".into(), samples: 7 };
+    /// let c = tree.commit_with("run 7", &CommitOptions::default().metadata(&run)?)?;
+    /// assert_eq!(c.metadata::<Run>()?, Some(run));
+    /// # Ok(()) }
+    /// ```
+    pub fn metadata<T: serde::Serialize>(mut self, value: &T) -> Result<Self> {
+        let mut out = Vec::new();
+        ciborium::into_writer(value, &mut out)
+            .map_err(|e| Error::Invalid(format!("commit metadata does not serialize: {e}")))?;
+        self.metadata = Some(out);
+        Ok(self)
+    }
+
+    /// Allow a commit with nothing staged.
+    pub fn allow_empty(mut self) -> Self {
+        self.allow_empty = true;
+        self
+    }
+}
+
 /// An index on a branch.
 pub struct Infinitree<I> {
     repo: Arc<Repository>,
@@ -92,8 +135,10 @@ pub struct Infinitree<I> {
 }
 
 impl<I: Index + Default> Infinitree<I> {
-    /// Open `branch` (created by the first commit if it does not exist) and load its head.
-    pub fn open(repo: Arc<Repository>, branch: &str) -> Result<Self> {
+    /// Open `branch` (created by the first commit if it does not exist) and load its head. Takes the repository
+    /// as it is opened (a [`Repository`]) or shared (an `Arc<Repository>`).
+    pub fn open(repo: impl Into<Arc<Repository>>, branch: &str) -> Result<Self> {
+        let repo = repo.into();
         Repository::check_branch_name(branch)?;
         let head = match repo.branch(branch)? {
             Some(b) => Some(repo.read_commit(&b.head)?),
@@ -159,12 +204,14 @@ impl<I: Index + Default> Infinitree<I> {
 
     /// Commit staged changes. Concurrent commits to the branch are merged by key; overlapping changes (in any
     /// kind of field) fail with [`Error::MergeConflict`], naming the field and its keys, and stay staged. A value
-    /// or message over its limit fails with [`Error::TooLarge`] before anything is written.
+    /// or message over its limit fails with [`Error::TooLarge`] before anything is written. With nothing staged in
+    /// any field nothing is written and the result is [`Error::NothingToCommit`] (see [`Infinitree::commit_with`]
+    /// for an empty commit).
     ///
     /// ```
     /// use infini::{fields::VersionedMap, Error, Infinitree, Location, Repository};
     /// # fn main() -> infini::Result<()> {
-    /// let repo = Repository::create_at(&Location::Memory, b"pw")?;
+    /// let repo = std::sync::Arc::new(Repository::create_at(&Location::Memory, b"pw")?);
     /// let mut a = Infinitree::<VersionedMap<String, u64>>::open(repo.clone(), "main")?;
     /// let mut b = Infinitree::<VersionedMap<String, u64>>::open(repo, "main")?;
     /// a.index().insert("k".into(), 1);
@@ -179,12 +226,68 @@ impl<I: Index + Default> Infinitree<I> {
     /// # Ok(()) }
     /// ```
     pub fn commit(&mut self, message: &str) -> Result<CommitInfo> {
+        self.commit_with(message, &CommitOptions::default())
+    }
+
+    /// [`Infinitree::commit`] with options: an empty commit, the program's own metadata.
+    pub fn commit_with(&mut self, message: &str, opts: &CommitOptions) -> Result<CommitInfo> {
+        // A message over its limit is refused whatever is staged (the commit would refuse it too).
+        if message.len() > crate::engine::limits::MESSAGE_MAX {
+            return Err(Error::too_large("the commit message", message.len(), crate::engine::limits::MESSAGE_MAX));
+        }
+        if !opts.allow_empty && !self.is_dirty() {
+            return Err(Error::NothingToCommit);
+        }
         let repo = self.repo.clone();
         let index = &self.index;
-        let c = repo.commit_index_on(&self.branch, message, index, self.head.as_ref())?;
+        let c = repo.commit_on_with(&self.branch, message, opts.metadata.as_deref(), self.head.as_ref(), &mut |p| {
+            build_roots(&repo, index, p)
+        })?;
         load_index(&self.repo, &self.index, Some(&c))?;
         self.head = Some(c.clone());
         Ok(c)
+    }
+
+    /// Whether any field has staged changes.
+    pub fn is_dirty(&self) -> bool {
+        self.index.fields().iter().any(|(_, f)| f.is_dirty())
+    }
+
+    /// See commits other writers made to the branch since this tree was opened or last committed: load the
+    /// branch's head as it is now. Returns whether it moved. Refused with [`Error::Invalid`] while changes are
+    /// staged (loading would discard them; a commit merges them onto the newest head instead). A branch that no
+    /// longer exists leaves the tree as it is.
+    pub fn refresh(&mut self) -> Result<bool> {
+        if self.is_dirty() {
+            return Err(Error::Invalid(format!(
+                "branch {}: changes are staged; commit them before refreshing (a commit merges onto the newest head)",
+                self.branch
+            )));
+        }
+        let Some(b) = self.repo.branch(&self.branch)? else { return Ok(false) };
+        if self.head.as_ref().map(|h| h.ptr) == Some(b.head) {
+            return Ok(false);
+        }
+        let c = self.repo.read_commit(&b.head)?;
+        load_index(&self.repo, &self.index, Some(&c))?;
+        self.head = Some(c);
+        Ok(true)
+    }
+
+    /// Load field `name` of the index as it was at commit `id`, leaving the other fields as they are (the seed's
+    /// "mix and match data from various versions"). What that field had staged is discarded; a field the commit
+    /// did not have loads empty. A later commit treats the field like any other: with nothing staged the branch's
+    /// version is kept, and changes staged on the older version are merged onto the branch by key.
+    pub fn load_field_at(&self, name: &str, id: CommitId) -> Result<()> {
+        let fields = self.index.fields();
+        let Some((_, field)) = fields.iter().find(|(n, _)| *n == name) else {
+            let known: Vec<&str> = fields.iter().map(|(n, _)| *n).collect();
+            return Err(Error::NotFound { what: format!("field {name:?} (the index has {})", known.join(", ")) });
+        };
+        let head: Option<ChunkPointer> = self.head.as_ref().map(|c| c.ptr);
+        let ptr = self.repo.resolve(&id.to_hex(), head.as_ref())?;
+        let c = self.repo.read_commit(&ptr)?;
+        field.load(self.repo.store(), c.commit.index.get(name).map(|b| b.as_slice()))
     }
 
     /// A read-only copy of the index as it was at commit `id`. Only the nodes a read touches are loaded.

@@ -45,7 +45,7 @@ pub enum Error {
     /// ```
     /// use infini::{fields::Map, Error, Infinitree, Location, Repository};
     /// # fn main() -> infini::Result<()> {
-    /// let repo = Repository::create_at(&Location::Memory, b"pw")?;
+    /// let repo = std::sync::Arc::new(Repository::create_at(&Location::Memory, b"pw")?);
     /// let mut a = Infinitree::<Map<String, u64>>::open(repo.clone(), "main")?;
     /// let mut b = Infinitree::<Map<String, u64>>::open(repo, "main")?;
     /// a.index().insert("n".into(), 1);
@@ -73,7 +73,7 @@ pub enum Error {
     /// ```
     /// use infini::{fields::VersionedMap, Error, Infinitree, Location, Repository};
     /// # fn main() -> infini::Result<()> {
-    /// let repo = Repository::create_at(&Location::Memory, b"pw")?;
+    /// let repo = std::sync::Arc::new(Repository::create_at(&Location::Memory, b"pw")?);
     /// let mut tree = Infinitree::<VersionedMap<String, u64>>::open(repo, "main")?;
     /// tree.index().insert("n".into(), 1);
     /// tree.commit("first")?;
@@ -94,7 +94,7 @@ pub enum Error {
     /// use infini::fields::{Serialized, VersionedMap};
     /// use infini::{Error, Infinitree, Location, Repository};
     /// # fn main() -> infini::Result<()> {
-    /// let repo = Repository::create_at(&Location::Memory, b"pw")?;
+    /// let repo = std::sync::Arc::new(Repository::create_at(&Location::Memory, b"pw")?);
     /// let mut tree = Infinitree::<Serialized<Vec<String>>>::open(repo.clone(), "main")?;
     /// tree.index().set(vec!["a".into()]);
     /// tree.commit("strings")?;
@@ -118,7 +118,7 @@ pub enum Error {
     /// ```
     /// use infini::{fields::VersionedMap, Error, Infinitree, Location, Repository};
     /// # fn main() -> infini::Result<()> {
-    /// let repo = Repository::create_at(&Location::Memory, b"pw")?;
+    /// let repo = std::sync::Arc::new(Repository::create_at(&Location::Memory, b"pw")?);
     /// let mut tree = Infinitree::<VersionedMap<String, u64>>::open(repo, "main")?;
     /// let message = "x".repeat(infini::limits::MESSAGE_MAX + 1);
     /// match tree.commit(&message) {
@@ -149,6 +149,10 @@ pub enum Error {
         /// The pack.
         pack: String,
     },
+    /// A commit was asked for with nothing staged in any field (and no empty commit was asked for): nothing was
+    /// written. See [`CommitOptions::allow_empty`](crate::engine::db::CommitOptions::allow_empty).
+    #[error("nothing to commit: no field has staged changes")]
+    NothingToCommit,
     /// Invalid input from the caller.
     #[error("invalid argument: {0}")]
     Invalid(String),

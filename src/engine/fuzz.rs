@@ -240,8 +240,14 @@ pub(crate) fn target_commit_and_chunk_list(n: usize) {
     use crate::engine::repo::Commit;
     let dir = tempfile::tempdir().expect("tempdir");
     let store = store_with_warm(dir.path());
-    let commit =
-        Commit { parents: vec![ptr(1)], index: Default::default(), message: "m".into(), time: 1, host: "h".into() };
+    let commit = Commit {
+        parents: vec![ptr(1)],
+        index: Default::default(),
+        message: "m".into(),
+        time: 1,
+        host: "h".into(),
+        metadata: None,
+    };
     let list = ListNode::Chunks(vec![ChunkRef { len: 5, ptr: ptr(2) }]);
     let enc = |plain: &[u8]| {
         let mut v = vec![0u8];

@@ -45,12 +45,12 @@ impl Location {
 
 impl Repository {
     /// Create a repository at `location`, protected by `password`, with default key derivation and store options.
-    pub fn create_at(location: &Location, password: &[u8]) -> Result<Arc<Repository>> {
-        Repository::create(location.backend()?, password, KdfParams::default(), StoreOptions::default()).map(Arc::new)
+    pub fn create_at(location: &Location, password: &[u8]) -> Result<Repository> {
+        Repository::create(location.backend()?, password, KdfParams::default(), StoreOptions::default())
     }
 
     /// Open the repository at `location` with `password`, with default store options.
-    pub fn open_at(location: &Location, password: &[u8]) -> Result<Arc<Repository>> {
-        Repository::open(location.backend()?, password, StoreOptions::default()).map(Arc::new)
+    pub fn open_at(location: &Location, password: &[u8]) -> Result<Repository> {
+        Repository::open(location.backend()?, password, StoreOptions::default())
     }
 }

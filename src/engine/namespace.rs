@@ -257,10 +257,17 @@ pub type Namespace = VersionedMap<String, Entry>;
 pub const FIELD: &str = "namespace";
 
 /// An index holding just the namespace.
-#[derive(Default)]
 pub struct NamespaceIndex {
     /// The namespace.
     pub ns: Namespace,
+}
+
+impl Default for NamespaceIndex {
+    /// An empty namespace whose entries `check` validates ([`Entry::problems`], through `Entry`'s
+    /// [`Trace`](crate::engine::fields::Trace)).
+    fn default() -> Self {
+        Self { ns: Namespace::validated(<Entry as crate::engine::fields::Trace>::trace) }
+    }
 }
 
 impl crate::engine::fields::Index for NamespaceIndex {

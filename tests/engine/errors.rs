@@ -22,7 +22,7 @@ fn two_writers(repo: &Arc<Repository>) -> (Infinitree<All>, Infinitree<All>) {
 
 #[test]
 fn every_field_kind_reports_a_conflict_as_merge_conflict_with_its_field_and_keys() {
-    let repo = Repository::create_at(&Location::Memory, b"pw").unwrap();
+    let repo = Arc::new(Repository::create_at(&Location::Memory, b"pw").unwrap());
     let expect = |r: infini::Result<infini::CommitInfo>, field: &str, keys: &[&str]| match r {
         Err(Error::MergeConflict { field: f, keys: k }) => {
             assert_eq!(f, field);
@@ -80,7 +80,7 @@ fn a_taken_name_is_already_exists_not_a_conflict() {
 
 #[test]
 fn a_field_read_as_another_type_is_a_type_mismatch_not_integrity() {
-    let repo = Repository::create_at(&Location::Memory, b"pw").unwrap();
+    let repo = Arc::new(Repository::create_at(&Location::Memory, b"pw").unwrap());
     let mut t = Infinitree::<Serialized<Vec<String>>>::open(repo.clone(), "main").unwrap();
     t.index().set(vec!["a".into()]);
     t.commit("strings").unwrap();

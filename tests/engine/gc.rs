@@ -2,13 +2,14 @@
 //! reachable survives; condemned packs are not deduplicated against.
 
 use infini::backends::{Backend, MemoryBackend};
-use infini::fields::{Serialized, Trace, Tracer, VersionedMap};
+use infini::fields::{LinkedList, Serialized, Sparse, Trace, Tracer, VersionedMap};
+use infini::limits::INDEX_VALUE_MAX;
 use infini::namespace::{store_value, NamespaceIndex};
 use infini::Blob;
 use infini::Infinitree;
 use infini::KdfParams;
-use infini::StoreOptions;
 use infini::{GcOptions, Repository};
+use infini::{Store, StoreOptions};
 use std::io::Write;
 use std::sync::Arc;
 
@@ -230,4 +231,192 @@ fn mostly_garbage_packs_are_repacked_and_read_through_forwards_until_no_commit_n
     assert_eq!(fifth.forward_tables_deleted, 1, "{fifth:?}");
     assert!(mem.list("forward/").unwrap().is_empty());
     assert!(repo.check(&NamespaceIndex::default(), true).unwrap().errors.is_empty());
+}
+
+/// A value type whose `Trace` forgets its blob: tracing must not depend on it.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+struct Snapshot {
+    label: String,
+    data: Blob,
+}
+
+impl Trace for Snapshot {}
+
+infini::index! {
+    /// A library-only schema whose value type holds a blob it does not report.
+    struct Snapshots {
+        shots: VersionedMap<String, Snapshot>,
+    }
+}
+
+/// Condemn, then delete, whatever nothing reaches (no grace period, no minimum age).
+fn collect(repo: &Repository, index: &dyn infini::Index) {
+    for _ in 0..2 {
+        repo.gc(index, &GcOptions { grace_secs: 0, min_age_secs: 0, dry_run: false, ..GcOptions::default() }).unwrap();
+    }
+}
+
+#[test]
+fn gc_keeps_a_blob_whose_value_type_does_not_trace_it() {
+    let mem = Arc::new(MemoryBackend::new());
+    let repo = Arc::new(
+        Repository::create(mem.clone(), b"pw", KdfParams { log_n: 10, r: 8, p: 1 }, StoreOptions::default()).unwrap(),
+    );
+    let mut tree = Infinitree::<Snapshots>::open(repo.clone(), "main").unwrap();
+    let data = bytes(13, 1_500_000);
+    tree.index().shots.insert("s".into(), Snapshot { label: "one".into(), data: blob(&repo, &data) });
+    tree.commit("snapshot").unwrap();
+    let rep = repo.check(&Snapshots::default(), true).unwrap();
+    assert!(rep.errors.is_empty(), "{:?}", rep.errors);
+
+    collect(&repo, &Snapshots::default());
+
+    let fresh = Repository::open(mem.clone(), b"pw", StoreOptions::default()).unwrap();
+    let t = Infinitree::<Snapshots>::open(Arc::new(fresh), "main").unwrap();
+    let s = t.index().shots.get(&"s".to_string()).unwrap().unwrap();
+    assert_eq!(read(t.repository(), &s.data), data, "gc deleted a blob a value holds");
+    let rep = t.repository().check(&Snapshots::default(), true).unwrap();
+    assert!(rep.errors.is_empty(), "{:?}", rep.errors);
+}
+
+/// How a value holding a blob was encoded before blobs were tagged: the blob as a plain enum.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+enum UntaggedBlob {
+    Inline(serde_bytes::ByteBuf),
+    Chunks(Vec<infini::ChunkRef>),
+    Lists(Vec<infini::ListRef>),
+}
+
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+struct OldSnapshot {
+    label: String,
+    data: UntaggedBlob,
+}
+
+impl Trace for OldSnapshot {}
+
+infini::index! {
+    /// The same schema, as an older program wrote it.
+    struct OldSnapshots {
+        shots: VersionedMap<String, OldSnapshot>,
+    }
+}
+
+#[test]
+fn values_written_before_blobs_were_tagged_still_read_and_keep_their_blobs() {
+    let mem = Arc::new(MemoryBackend::new());
+    let repo = Arc::new(
+        Repository::create(mem.clone(), b"pw", KdfParams { log_n: 10, r: 8, p: 1 }, StoreOptions::default()).unwrap(),
+    );
+    let mut old = Infinitree::<OldSnapshots>::open(repo.clone(), "main").unwrap();
+    let (a, b) = (bytes(17, 1_200_000), bytes(19, 900_000));
+    let untagged = |blob: Blob| match blob {
+        Blob::Inline(v) => UntaggedBlob::Inline(v.into()),
+        Blob::Chunks(c) => UntaggedBlob::Chunks(c),
+        Blob::Lists(l) => UntaggedBlob::Lists(l),
+    };
+    old.index().shots.insert("a".into(), OldSnapshot { label: "a".into(), data: untagged(blob(&repo, &a)) });
+    old.commit("old a").unwrap();
+    // A newer program adds a tagged one beside it.
+    let mut new = Infinitree::<Snapshots>::open(repo.clone(), "main").unwrap();
+    new.index().shots.insert("b".into(), Snapshot { label: "b".into(), data: blob(&repo, &b) });
+    new.commit("new b").unwrap();
+
+    collect(&repo, &Snapshots::default());
+
+    let t = Infinitree::<Snapshots>::open(repo.clone(), "main").unwrap();
+    let sa = t.index().shots.get(&"a".to_string()).unwrap().unwrap();
+    let sb = t.index().shots.get(&"b".to_string()).unwrap().unwrap();
+    assert_eq!(read(&repo, &sa.data), a, "an untagged blob decodes and survives gc");
+    assert_eq!(read(&repo, &sb.data), b);
+    let rep = repo.check(&Snapshots::default(), true).unwrap();
+    assert!(rep.errors.is_empty(), "{:?}", rep.errors);
+}
+
+#[test]
+fn check_finds_a_blob_whose_pack_is_gone_whatever_the_value_type_traces() {
+    let mem = Arc::new(MemoryBackend::new());
+    let repo = Arc::new(
+        Repository::create(mem.clone(), b"pw", KdfParams { log_n: 10, r: 8, p: 1 }, StoreOptions::default()).unwrap(),
+    );
+    let mut tree = Infinitree::<Snapshots>::open(repo.clone(), "main").unwrap();
+    repo.flush().unwrap();
+    let names = || mem.list("objects/").unwrap().into_iter().map(|o| o.name).collect::<Vec<_>>();
+    let before = names();
+    let data = blob(&repo, &bytes(23, 1_000_000));
+    repo.flush().unwrap();
+    let blob_packs: Vec<String> = names().into_iter().filter(|n| !before.contains(n)).collect();
+    assert!(!blob_packs.is_empty());
+    tree.index().shots.insert("s".into(), Snapshot { label: "one".into(), data });
+    tree.commit("snapshot").unwrap();
+    assert!(repo.check(&Snapshots::default(), true).unwrap().errors.is_empty());
+
+    for p in &blob_packs {
+        mem.delete(p).unwrap();
+    }
+    let rep = repo.check(&Snapshots::default(), true).unwrap();
+    assert!(!rep.errors.is_empty(), "check missed a blob whose pack is gone");
+    assert!(rep.damaged.iter().any(|d| blob_packs.contains(&d.object) && d.keys == ["s"]), "{:?}", rep.damaged);
+}
+
+/// A value too large for a map leaf or a list segment (stored as a blob of its own, a reference in its place) that
+/// itself holds a blob.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+struct Bundle {
+    payload: serde_bytes::ByteBuf,
+    inner: Blob,
+}
+
+infini::index! {
+    /// Large values holding blobs, in each kind of field that stores values by reference when they are large.
+    struct Bundles {
+        local: VersionedMap<String, Bundle>,
+        sparse: VersionedMap<String, Bundle, Sparse>,
+        items: LinkedList<Bundle>,
+        other: Serialized<u64>,
+    }
+}
+
+#[test]
+fn gc_keeps_the_blobs_inside_a_value_stored_as_a_blob() {
+    let mem = Arc::new(MemoryBackend::new());
+    let repo = Arc::new(
+        Repository::create(mem.clone(), b"pw", KdfParams { log_n: 10, r: 8, p: 1 }, StoreOptions::default()).unwrap(),
+    );
+    let mut tree = Infinitree::<Bundles>::open(repo.clone(), "main").unwrap();
+    let big = |seed: u8, len: usize| Bundle {
+        payload: serde_bytes::ByteBuf::from(bytes(seed, len)),
+        inner: blob(&repo, &bytes(seed.wrapping_add(100), 3_000_000)),
+    };
+    // Over the leaf and segment limit, and over the sparse strategy's chunk limit.
+    let (local, sparse, item) =
+        (big(17, INDEX_VALUE_MAX + 1000), big(19, Store::CHUNK_MAX + 1000), big(23, INDEX_VALUE_MAX + 1000));
+    tree.index().local.insert("l".into(), local.clone());
+    tree.index().sparse.insert("s".into(), sparse.clone());
+    tree.index().items.push(item.clone());
+    tree.commit("large values").unwrap();
+    tree.index().other.set(1);
+    tree.commit("another").unwrap();
+
+    // No grace period, no minimum age, and every pack with any garbage repacked: the inner blobs share packs with
+    // the large values, so only a repack would drop their chunks.
+    for _ in 0..2 {
+        let opts = GcOptions { grace_secs: 0, min_age_secs: 0, repack_threshold: 1, ..GcOptions::default() };
+        repo.gc(&Bundles::default(), &opts).unwrap();
+    }
+
+    let fresh = Repository::open(mem.clone(), b"pw", StoreOptions::default()).unwrap();
+    let t = Infinitree::<Bundles>::open(Arc::new(fresh), "main").unwrap();
+    let repo = t.repository();
+    let same = |got: Bundle, want: &Bundle, what: &str| {
+        assert!(got.payload == want.payload, "{what}: the large value reads back");
+        assert_eq!(read(repo, &got.inner), read(repo, &want.inner), "{what}: the blob inside it survives gc");
+    };
+    same(t.index().local.get(&"l".to_string()).unwrap().unwrap(), &local, "local");
+    same(t.index().sparse.get(&"s".to_string()).unwrap().unwrap(), &sparse, "sparse");
+    let items: Vec<Bundle> = t.index().items.iter().collect::<infini::Result<_>>().unwrap();
+    assert_eq!(items.len(), 1);
+    same(items.into_iter().next().unwrap(), &item, "linked list");
+    let rep = repo.check(&Bundles::default(), true).unwrap();
+    assert!(rep.errors.is_empty(), "{:?}", rep.errors);
 }

@@ -7,8 +7,10 @@ mod browse;
 mod concurrency;
 mod crash;
 mod errors;
+mod extend;
 mod gc;
 mod gc_race;
+mod library;
 mod progress;
 mod read_modify_write;
 #[cfg(feature = "s3")]

@@ -8,7 +8,7 @@ use infini::{Error, Index, Infinitree, KdfParams, MasterKey, Repository, StoreOp
 use std::sync::{Arc, Barrier};
 
 fn memory_repo() -> Arc<Repository> {
-    Repository::create_at(&infini::Location::Memory, b"pw").unwrap()
+    Arc::new(Repository::create_at(&infini::Location::Memory, b"pw").unwrap())
 }
 
 #[test]

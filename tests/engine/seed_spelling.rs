@@ -5,11 +5,9 @@
 mod measurements {
     include!("../../examples/seed/measurements.rs");
 
-    // Value types still report their blobs to garbage collection; a unit struct holds none.
-    impl infini::fields::Trace for BigStruct {}
-
     use infini::fields::{Local, Sparse};
     use infini::{Error, Infinitree, Location, Repository};
+    use std::sync::Arc;
 
     #[derive(Default, Index)]
     struct AsSparse {
@@ -23,7 +21,7 @@ mod measurements {
 
     #[test]
     fn the_strategy_attribute_stores_the_field_as_the_type_parameter_would() {
-        let repo = Repository::create_at(&Location::Memory, b"pw").unwrap();
+        let repo = Arc::new(Repository::create_at(&Location::Memory, b"pw").unwrap());
         let mut tree = Infinitree::<Measurements>::open(repo.clone(), "main").unwrap();
         tree.index().last_time.set(5);
         tree.index().measurements.insert(usize::MAX, BigStruct);
@@ -44,7 +42,7 @@ mod measurements {
 
     #[test]
     fn the_index_derives_clone_and_a_clone_is_independent() {
-        let repo = Repository::create_at(&Location::Memory, b"pw").unwrap();
+        let repo = Arc::new(Repository::create_at(&Location::Memory, b"pw").unwrap());
         let mut tree = Infinitree::<Measurements>::open(repo, "main").unwrap();
         tree.index().measurements.insert(1, BigStruct);
         tree.commit("one").unwrap();

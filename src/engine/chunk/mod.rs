@@ -54,15 +54,122 @@ pub enum ListNode {
     Lists(Vec<ListRef>),
 }
 
-/// A stored value.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A stored value: the pointer a field value holds to bytes of any length.
+///
+/// Serialized into CBOR (every field's encoding) a blob is marked with the tag [`BLOB_TAG`], so that garbage
+/// collection and `check` find every blob inside any stored value by scanning its encoding, whatever the value's
+/// type and without any code of the program's (see [`Trace`](crate::engine::fields::Trace)). A blob decodes with or
+/// without the tag (values written before the tag existed have none). Human-readable formats (JSON) carry no tag.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Blob {
     /// Small values are kept in the index itself.
-    Inline(#[serde(with = "serde_bytes")] Vec<u8>),
+    Inline(Vec<u8>),
     /// The chunks in order.
     Chunks(Vec<ChunkRef>),
     /// The top of a chunk-list tree: subtrees in order.
     Lists(Vec<ListRef>),
+}
+
+/// The CBOR tag a [`Blob`] carries inside stored values (`"infb"` in ASCII; from the first-come-first-served
+/// range of the IANA registry). Encoded as the five bytes `da 69 6e 66 62`.
+pub const BLOB_TAG: u64 = 0x696e_6662;
+
+/// A blob's encoding, tag aside (the same as the untagged enum older versions wrote).
+#[derive(Serialize)]
+#[serde(rename = "Blob")]
+enum BlobRef<'a> {
+    Inline(#[serde(with = "serde_bytes")] &'a [u8]),
+    Chunks(&'a [ChunkRef]),
+    Lists(&'a [ListRef]),
+}
+
+/// [`BlobRef`] to decode into.
+#[derive(Deserialize)]
+#[serde(rename = "Blob")]
+enum BlobOwned {
+    Inline(#[serde(with = "serde_bytes")] Vec<u8>),
+    Chunks(Vec<ChunkRef>),
+    Lists(Vec<ListRef>),
+}
+
+impl Serialize for Blob {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let r = match self {
+            Blob::Inline(v) => BlobRef::Inline(v),
+            Blob::Chunks(c) => BlobRef::Chunks(c),
+            Blob::Lists(l) => BlobRef::Lists(l),
+        };
+        if s.is_human_readable() {
+            r.serialize(s)
+        } else {
+            ciborium::tag::Required::<_, BLOB_TAG>(r).serialize(s)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Blob {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let owned = if d.is_human_readable() {
+            BlobOwned::deserialize(d)?
+        } else {
+            // Tagged (since tags were introduced) or not (before).
+            ciborium::tag::Captured::<BlobOwned>::deserialize(d)?.1
+        };
+        Ok(match owned {
+            BlobOwned::Inline(v) => Blob::Inline(v),
+            BlobOwned::Chunks(c) => Blob::Chunks(c),
+            BlobOwned::Lists(l) => Blob::Lists(l),
+        })
+    }
+}
+
+/// Every [`Blob`] inside a value's CBOR encoding, found without knowing the value's type: blobs tagged with
+/// [`BLOB_TAG`], and (for values written before the tag) maps of the one key `Chunks` or `Lists` whose value
+/// decodes as a blob's chunk or list references. Inline blobs reach no chunk and are not reported.
+pub(crate) fn scan_blobs(encoded: &[u8], f: &mut dyn FnMut(&Blob) -> Result<()>) -> Result<()> {
+    if !may_hold_blob(encoded) {
+        return Ok(());
+    }
+    let v: ciborium::Value =
+        ciborium::from_reader(encoded).map_err(|e| Error::corrupt("a stored value (scanning it for blobs)", e))?;
+    scan_value(&v, f)
+}
+
+/// Whether an encoding has any of the bytes a blob that reaches chunks begins with: the tag, or an untagged
+/// blob's `Chunks` or `Lists` key (a cheap test that spares decoding most values).
+pub(crate) fn may_hold_blob(encoded: &[u8]) -> bool {
+    const MARKS: [&[u8]; 3] = [&[0xda, 0x69, 0x6e, 0x66, 0x62], b"\x66Chunks", b"\x65Lists"];
+    MARKS.iter().any(|m| encoded.windows(m.len()).any(|w| w == *m))
+}
+
+/// [`scan_blobs`] of an already decoded value.
+pub(crate) fn scan_value(v: &ciborium::Value, f: &mut dyn FnMut(&Blob) -> Result<()>) -> Result<()> {
+    use ciborium::Value;
+    match v {
+        Value::Tag(BLOB_TAG, inner) => {
+            let b: Blob = inner.deserialized().map_err(|e| Error::corrupt("a tagged blob", e))?;
+            match b {
+                Blob::Inline(_) => Ok(()),
+                b => f(&b),
+            }
+        }
+        Value::Tag(_, inner) => scan_value(inner, f),
+        Value::Array(items) => items.iter().try_for_each(|i| scan_value(i, f)),
+        Value::Map(entries) => {
+            if let [(Value::Text(k), Value::Array(_))] = entries.as_slice() {
+                if k == "Chunks" || k == "Lists" {
+                    if let Ok(b) = v.deserialized::<Blob>() {
+                        return f(&b);
+                    }
+                }
+            }
+            entries.iter().try_for_each(|(k, e)| {
+                scan_value(k, f)?;
+                scan_value(e, f)
+            })
+        }
+        _ => Ok(()),
+    }
 }
 
 impl Default for Blob {
@@ -388,6 +495,49 @@ mod tests {
         assert_eq!(again, blob);
         assert_eq!(s.stats.chunks_written.load(std::sync::atomic::Ordering::Relaxed), before);
         assert_eq!(b.list("objects/").unwrap().len(), packs.len());
+    }
+
+    /// The blob enum as it was derived before blobs were tagged.
+    #[derive(Serialize, Deserialize, PartialEq, Debug)]
+    enum Untagged {
+        Inline(#[serde(with = "serde_bytes")] Vec<u8>),
+        Chunks(Vec<ChunkRef>),
+        Lists(Vec<ListRef>),
+    }
+
+    #[test]
+    fn blobs_are_tagged_in_cbor_and_decode_tagged_or_not() {
+        let (_, s) = store();
+        let ptr = s.put_chunk(Kind::Data, b"some bytes").unwrap();
+        let blob = Blob::Chunks(vec![ChunkRef { len: 10, ptr }]);
+        let mut tagged = Vec::new();
+        ciborium::into_writer(&(7u8, "x", &blob), &mut tagged).unwrap();
+        assert!(may_hold_blob(&tagged));
+        assert!(tagged.windows(5).any(|w| w == [0xda, 0x69, 0x6e, 0x66, 0x62]), "{tagged:02x?}");
+        // An older reader (the plain derived enum) skips the tag; a newer one reads values without it.
+        let (_, _, old): (u8, String, Untagged) = ciborium::from_reader(tagged.as_slice()).unwrap();
+        assert_eq!(old, Untagged::Chunks(vec![ChunkRef { len: 10, ptr }]));
+        let mut untagged = Vec::new();
+        ciborium::into_writer(&(7u8, "x", &old), &mut untagged).unwrap();
+        let (_, _, back): (u8, String, Blob) = ciborium::from_reader(untagged.as_slice()).unwrap();
+        assert_eq!(back, blob);
+        // JSON carries no tag.
+        let json = serde_json::to_string(&blob).unwrap();
+        assert!(json.starts_with("{\"Chunks\""), "{json}");
+        assert_eq!(serde_json::from_str::<Blob>(&json).unwrap(), blob);
+        // The scan finds both forms, and nothing in a value without blobs.
+        for bytes in [&tagged, &untagged] {
+            let mut found = Vec::new();
+            scan_blobs(bytes, &mut |b| {
+                found.push(b.clone());
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(found, std::slice::from_ref(&blob));
+        }
+        let mut plain = Vec::new();
+        ciborium::into_writer(&("Chunks", vec![1u8, 2], Blob::Inline(b"tiny".to_vec())), &mut plain).unwrap();
+        scan_blobs(&plain, &mut |b| panic!("found {b:?}")).unwrap();
     }
 
     #[test]

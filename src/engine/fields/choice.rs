@@ -3,20 +3,22 @@
 //! type parameter `S` would.
 
 use super::strategy::Strategy;
-use crate::engine::crypto::Kind;
-use crate::engine::object::{ChunkPointer, Store};
+use super::Tracer;
+use crate::engine::object::Store;
 use crate::engine::Result;
 use std::sync::Arc;
 
+/// [`Strategy::put`] as a function pointer.
+type PutFn = fn(&Arc<Store>, &[u8]) -> Result<Vec<u8>>;
 /// [`Strategy::get`] as a function pointer.
-type GetFn = fn(&Store, &[u8]) -> Result<Arc<Vec<u8>>>;
+type GetFn = fn(&Arc<Store>, &[u8]) -> Result<Arc<Vec<u8>>>;
 /// [`Strategy::trace`] as a function pointer.
-type TraceFn = fn(&[u8], &mut dyn FnMut(Kind, &ChunkPointer) -> Result<()>) -> Result<()>;
+type TraceFn = fn(&[u8], &mut Tracer<'_>) -> Result<()>;
 
 /// The functions of a [`Strategy`], so that a field can use one picked at run time.
 #[derive(Clone, Copy)]
 pub(crate) struct Ops {
-    pub(crate) put: fn(&Store, &[u8]) -> Result<Vec<u8>>,
+    pub(crate) put: PutFn,
     pub(crate) get: GetFn,
     pub(crate) same: fn(&[u8], &[u8]) -> bool,
     pub(crate) trace: TraceFn,

@@ -26,8 +26,8 @@ use super::choice::{ChooseStrategy, Ops};
 use super::map::{encode_value, key_mismatch, show_key};
 use super::serialized::{read_blob_root, write_blob_root};
 use super::strategy::{Local, Strategy};
-use super::value::{decode_stored, encode_stored, trace_stored};
-use super::{Field, Key, Trace, Tracer};
+use super::value::{decode_stored, encode_stored, trace_value};
+use super::{Change, Field, Key, Tracer};
 use crate::engine::limits::KEY_MAX;
 use crate::engine::object::Store;
 use crate::engine::{Error, Result};
@@ -106,6 +106,38 @@ impl<K: Key + Hash, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'sta
     /// The strategy values are stored with: the one the index chose, else `S`.
     fn ops(&self) -> Ops {
         self.chosen.get().copied().unwrap_or_else(Ops::of::<S>)
+    }
+
+    /// The differences from this map's contents to `newer`'s (two versions of one field, e.g. from
+    /// [`Infinitree::at`](crate::engine::db::Infinitree::at)), in key order. Values compare by their encoding. A
+    /// `Map` is held whole, so both versions are compared as they are, staged changes included.
+    pub fn diff(&self, newer: &Self) -> Vec<Change<K, V>> {
+        let snapshot = |m: &Self| -> BTreeMap<Vec<u8>, (K, V)> {
+            m.entries.iter().map(|e| (e.key().encode(), (e.key().clone(), e.value().clone()))).collect()
+        };
+        let (old, new) = (snapshot(self), snapshot(newer));
+        let mut out = Vec::new();
+        let mut new_it = new.into_iter().peekable();
+        for (ek, (key, value)) in old {
+            while let Some((nk, _)) = new_it.peek() {
+                if *nk >= ek {
+                    break;
+                }
+                let (_, (key, value)) = new_it.next().expect("peeked");
+                out.push(Change::Added { key, value });
+            }
+            match new_it.peek() {
+                Some((nk, _)) if *nk == ek => {
+                    let (_, (_, nv)) = new_it.next().expect("peeked");
+                    if encode_value(&value) != encode_value(&nv) {
+                        out.push(Change::Changed { key, old: value, new: nv });
+                    }
+                }
+                _ => out.push(Change::Removed { key, value }),
+            }
+        }
+        out.extend(new_it.map(|(_, (key, value))| Change::Added { key, value }));
+        out
     }
 
     /// Insert or replace; returns the previous value. Should another writer commit a change of `k` first, the
@@ -233,7 +265,7 @@ impl<K: Key + Hash, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'sta
     }
 }
 
-impl<K: Key + Hash, V: Serialize + DeserializeOwned + Clone + Trace + Send + Sync + 'static, S: Strategy> Field
+impl<K: Key + Hash, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S: Strategy> Field
     for Map<K, V, S>
 {
     fn load(&self, store: &Arc<Store>, root: Option<&[u8]>) -> Result<()> {
@@ -309,11 +341,9 @@ impl<K: Key + Hash, V: Serialize + DeserializeOwned + Clone + Trace + Send + Syn
         let ops = self.ops();
         for (_, stored) in read_stored(&store, Some(root))? {
             tracer.value();
-            (ops.trace)(&stored, &mut |_, p| tracer.chunk(p))?;
+            (ops.trace)(&stored, tracer)?;
             let bytes = (ops.get)(&store, &stored)?;
-            trace_stored(&bytes, tracer)?;
-            let v: V = decode_stored(&store, &bytes)?;
-            v.trace(tracer)?;
+            trace_value(&store, &bytes, tracer)?;
         }
         Ok(())
     }

@@ -42,8 +42,8 @@
 //! ```
 
 use super::map::encode_value;
-use super::value::{decode_stored, encode_stored, trace_stored};
-use super::{Field, Trace, Tracer};
+use super::value::{decode_stored, encode_stored, trace_value};
+use super::{Field, Tracer};
 use crate::engine::crypto::Kind;
 use crate::engine::limits::INDEX_VALUE_MAX;
 use crate::engine::object::{ChunkPointer, Store};
@@ -171,6 +171,37 @@ impl<T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static> LinkedList
         }
     }
 
+    /// The differences from this list's committed items to `newer`'s (two versions of one field, e.g. from
+    /// [`Infinitree::at`](crate::engine::db::Infinitree::at)). A list only grows, so a newer version differs by the
+    /// items appended: `Added` with their positions, oldest first (`Removed` if `newer` is in fact the older
+    /// version). Reads only the segments that hold those items; staged items are not included.
+    pub fn diff(&self, newer: &Self) -> Result<Vec<super::Change<u64, T>>> {
+        let (a, b) = (self.committed_len(), newer.committed_len());
+        let (longer, from, to, added) = if b >= a { (newer, a, b, true) } else { (self, b, a, false) };
+        let committed = ListRevIter::<T> {
+            store: longer.store.read().expect("field lock").clone(),
+            next: longer.base.read().expect("field lock").head,
+            current: Vec::new().into_iter(),
+            pending: Vec::new().into_iter(),
+            _t: PhantomData,
+        };
+        let mut items: Vec<T> = committed.take((to - from) as usize).collect::<Result<_>>()?;
+        items.reverse();
+        Ok(items
+            .into_iter()
+            .zip(from..)
+            .map(
+                |(value, key)| {
+                    if added {
+                        super::Change::Added { key, value }
+                    } else {
+                        super::Change::Removed { key, value }
+                    }
+                },
+            )
+            .collect())
+    }
+
     /// Items newest → oldest, staged ones first. Streams: one segment is held at a time.
     pub fn iter_rev(&self) -> ListRevIter<T> {
         let root = *self.base.read().expect("field lock");
@@ -210,7 +241,7 @@ fn append(store: &Store, mut root: ListRoot, items: Vec<Vec<u8>>) -> Result<List
     Ok(root)
 }
 
-impl<T: Serialize + DeserializeOwned + Clone + Trace + Send + Sync + 'static> Field for LinkedList<T> {
+impl<T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static> Field for LinkedList<T> {
     fn load(&self, store: &Arc<Store>, root: Option<&[u8]>) -> Result<()> {
         let root = decode_list_root(root)?;
         *self.store.write().expect("field lock") = Some(store.clone());
@@ -254,9 +285,7 @@ impl<T: Serialize + DeserializeOwned + Clone + Trace + Send + Sync + 'static> Fi
             let seg = load_segment(&store, &p)?;
             for b in &seg.items {
                 tracer.value();
-                trace_stored(b, tracer)?;
-                let item: T = decode_stored(&store, b)?;
-                item.trace(tracer)?;
+                trace_value(&store, b, tracer)?;
             }
             next = seg.prev;
         }

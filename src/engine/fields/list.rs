@@ -18,10 +18,11 @@
 //! # Ok(()) }
 //! ```
 
+use super::map::encode_value;
 use super::serialized::{commit_value, load_whole, trace_whole};
-use super::{Field, Trace, Tracer};
+use super::{Change, Field, Tracer};
 use crate::engine::object::Store;
-use crate::engine::Result;
+use crate::engine::{Error, Result};
 use serde::{de::DeserializeOwned, Serialize};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
@@ -49,6 +50,28 @@ impl<T: Clone> Clone for List<T> {
             base: RwLock::new(self.base.read().expect("field lock").clone()),
             dirty: AtomicBool::new(self.dirty.load(Ordering::SeqCst)),
         }
+    }
+}
+
+impl<T: Clone + Serialize> List<T> {
+    /// The differences from this list's items to `newer`'s (two versions of one field, e.g. from
+    /// [`Infinitree::at`](crate::engine::db::Infinitree::at)), by position: an item whose encoding differs at the
+    /// same index is `Changed`, items past the shorter list are `Added` or `Removed`. Items are compared as held,
+    /// staged changes included.
+    pub fn diff(&self, newer: &Self) -> Vec<Change<usize, T>> {
+        let (old, new) = (self.to_vec(), newer.to_vec());
+        let mut out = Vec::new();
+        for i in 0..old.len().max(new.len()) {
+            match (old.get(i), new.get(i)) {
+                (Some(o), Some(n)) if encode_value(o) != encode_value(n) => {
+                    out.push(Change::Changed { key: i, old: o.clone(), new: n.clone() })
+                }
+                (Some(o), None) => out.push(Change::Removed { key: i, value: o.clone() }),
+                (None, Some(n)) => out.push(Change::Added { key: i, value: n.clone() }),
+                _ => {}
+            }
+        }
+        out
     }
 }
 
@@ -96,7 +119,7 @@ impl<T: Clone> List<T> {
     }
 }
 
-impl<T: Serialize + DeserializeOwned + Trace + Send + Sync> Field for List<T> {
+impl<T: Serialize + DeserializeOwned + Send + Sync> Field for List<T> {
     fn load(&self, store: &Arc<Store>, root: Option<&[u8]>) -> Result<()> {
         let items = load_whole(store, root, "list items")?.unwrap_or_default();
         *self.items.write().expect("field lock") = items;
@@ -116,10 +139,13 @@ impl<T: Serialize + DeserializeOwned + Trace + Send + Sync> Field for List<T> {
     }
 
     fn trace(&self, root: &[u8], parent: Option<&[u8]>, tracer: &mut Tracer<'_>) -> Result<()> {
-        let Some(items) = trace_whole::<Vec<T>>(root, parent, tracer, "list items")? else { return Ok(()) };
+        let Some(bytes) = trace_whole(root, parent, tracer)? else { return Ok(()) };
+        // Each item is counted; the blobs in them are found in the encoding, whatever `T` is.
+        let items: Vec<ciborium::Value> =
+            ciborium::from_reader(bytes.as_slice()).map_err(|e| Error::corrupt("list items", e))?;
         for item in &items {
             tracer.value();
-            item.trace(tracer)?;
+            tracer.scan_value(item)?;
         }
         Ok(())
     }

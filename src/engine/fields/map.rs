@@ -37,8 +37,8 @@
 
 use super::choice::{ChooseStrategy, Ops};
 use super::strategy::{Local, Strategy};
-use super::value::{decode_stored, encode_stored, trace_stored};
-use super::{Field, Key, Trace, Tracer};
+use super::value::{decode_stored, encode_stored, trace_value};
+use super::{Field, Key, Tracer};
 use crate::engine::limits::{INDEX_VALUE_MAX, KEY_MAX};
 use crate::engine::object::{ChunkPointer, Store};
 use crate::engine::tree::{self, NodeStore};
@@ -93,6 +93,8 @@ pub struct VersionedMap<K, V, S = Local> {
     base: RwLock<Option<ChunkPointer>>,
     staged: RwLock<Staged<V>>,
     spill: RwLock<Option<Spill>>,
+    /// Called on every value traced (see [`VersionedMap::validated`]).
+    validate: Option<Validate<V>>,
     /// Staged keys whose change was a read-modify-write ([`VersionedMap::update_with`],
     /// [`VersionedMap::compare_and_set`]): a commit conflicts if they changed on the branch since the base at all.
     checked: RwLock<BTreeSet<Vec<u8>>>,
@@ -101,6 +103,9 @@ pub struct VersionedMap<K, V, S = Local> {
     _k: PhantomData<fn() -> (K, S)>,
 }
 
+/// A check of a value's own rules, run on every value a [`VersionedMap::validated`] traces.
+pub type Validate<V> = fn(&V, &mut Tracer<'_>) -> Result<()>;
+
 impl<K, V, S> Default for VersionedMap<K, V, S> {
     fn default() -> Self {
         Self {
@@ -108,10 +113,21 @@ impl<K, V, S> Default for VersionedMap<K, V, S> {
             base: RwLock::new(None),
             staged: RwLock::new(BTreeMap::new()),
             spill: RwLock::new(None),
+            validate: None,
             checked: RwLock::new(BTreeSet::new()),
             chosen: OnceLock::new(),
             _k: PhantomData,
         }
+    }
+}
+
+impl<K, V, S> VersionedMap<K, V, S> {
+    /// An empty map whose tracing also decodes every value it traces and calls `validate` on it (with the value's
+    /// key at [`Tracer::key`]), which may report what the value's schema does not allow through
+    /// [`Tracer::invalid`] for `check` to report; `<V as Trace>::trace` is such a function. Blobs are found
+    /// without it (see [`Tracer::scan`]).
+    pub fn validated(validate: Validate<V>) -> Self {
+        Self { validate: Some(validate), ..Self::default() }
     }
 }
 
@@ -125,6 +141,7 @@ impl<K, V: Clone, S> Clone for VersionedMap<K, V, S> {
             base: RwLock::new(*self.base.read().expect("field lock")),
             staged: RwLock::new(self.staged.read().expect("field lock").clone()),
             spill: RwLock::new(spill.as_ref().map(|sp| Spill { store: sp.store.clone(), root: sp.root })),
+            validate: self.validate,
             checked: RwLock::new(self.checked.read().expect("field lock").clone()),
             chosen: self.chosen.clone(),
             _k: PhantomData,
@@ -366,7 +383,7 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S:
     /// ```
     /// use infini::{fields::VersionedMap, Error, Infinitree, Location, Repository};
     /// # fn main() -> infini::Result<()> {
-    /// let repo = Repository::create_at(&Location::Memory, b"pw")?;
+    /// let repo = std::sync::Arc::new(Repository::create_at(&Location::Memory, b"pw")?);
     /// let mut a = Infinitree::<VersionedMap<String, u64>>::open(repo.clone(), "main")?;
     /// a.index().insert("n".into(), 0);
     /// a.commit("zero")?;
@@ -633,12 +650,12 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S:
 
     /// Entries whose keys start with `prefix`, committed merged with staged, in key order. Streams: memory is
     /// bounded by the tree's depth plus the staged changes.
-    pub(crate) fn iter_prefix<'a>(&self, store: &'a Store, prefix: &[u8]) -> MapIter<'a, K, V, S> {
+    pub(crate) fn iter_prefix<'a>(&self, store: &'a Arc<Store>, prefix: &[u8]) -> MapIter<'a, K, V, S> {
         let start = (!prefix.is_empty()).then(|| prefix.to_vec());
         let staged = self.staged_stream(start, tree::prefix_end(prefix));
         MapIter {
             merge: Merge {
-                committed: Some(tree::prefix(store as &dyn NodeStore, self.base(), prefix).peekable()),
+                committed: Some(tree::prefix(&**store as &dyn NodeStore, self.base(), prefix).peekable()),
                 staged,
             },
             handle: Some(StoreHandle::Borrowed(store)),
@@ -663,12 +680,12 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S:
 
 /// The store an iterator reads values through.
 enum StoreHandle<'a> {
-    Borrowed(&'a Store),
+    Borrowed(&'a Arc<Store>),
     Shared(Arc<Store>),
 }
 
 impl StoreHandle<'_> {
-    fn get(&self) -> &Store {
+    fn get(&self) -> &Arc<Store> {
         match self {
             StoreHandle::Borrowed(s) => s,
             StoreHandle::Shared(s) => s,
@@ -836,7 +853,9 @@ impl<K: Key, V: DeserializeOwned> Iterator for Keys<K, V> {
     }
 }
 
-/// One difference between two versions of a [`VersionedMap`], from [`VersionedMap::diff`].
+/// One difference between two versions of a field, from the fields' `diff` methods: keyed by the map's key for
+/// [`VersionedMap::diff`] and [`Map::diff`](super::Map::diff), by position for [`List::diff`](super::List::diff)
+/// and [`LinkedList::diff`](super::LinkedList::diff).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Change<K, V> {
     /// The key is new.
@@ -917,7 +936,7 @@ impl<K: Key, V: DeserializeOwned, S: Strategy> Iterator for MapDiff<K, V, S> {
     }
 }
 
-impl<K: Key, V: Serialize + DeserializeOwned + Clone + Trace + Send + Sync + 'static, S: Strategy> Field
+impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S: Strategy> Field
     for VersionedMap<K, V, S>
 {
     fn load(&self, store: &Arc<Store>, root: Option<&[u8]>) -> Result<()> {
@@ -1005,11 +1024,12 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Trace + Send + Sync + 'st
             let Some(stored) = d.new else { continue };
             tracer.keyed_value(&d.key);
             let ops = self.ops();
-            (ops.trace)(&stored, &mut |_, p| tracer.chunk(p))?;
+            (ops.trace)(&stored, tracer)?;
             let bytes = (ops.get)(&store, &stored)?;
-            trace_stored(&bytes, tracer)?;
-            let v: V = decode_stored(&store, &bytes)?;
-            v.trace(tracer)?;
+            let full = trace_value(&store, &bytes, tracer)?;
+            if let Some(validate) = self.validate {
+                validate(&decode_value::<V>(&full)?, tracer)?;
+            }
         }
         Ok(())
     }

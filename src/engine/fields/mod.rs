@@ -8,8 +8,8 @@
 //! top of a (possibly newer) parent, merging by key against the base it was loaded from, and how to
 //! [`Field::trace`] every chunk a root reaches, so that garbage collection and `check` work for any schema.
 //!
-//! Every value type kept in a field implements [`Trace`] (a type that holds no [`Blob`](crate::engine::chunk::Blob)
-//! needs only `impl Trace for MyType {}`).
+//! A value type needs no tracing code of its own: every [`Blob`](crate::engine::chunk::Blob) inside a value is
+//! tagged in its encoding, and the fields find them there (see [`Tracer::scan`]).
 
 mod choice;
 mod hashmap;
@@ -28,7 +28,7 @@ pub use hashmap::Map;
 pub use key::{nested_prefix, Key};
 pub use linked_list::{LinkedList, ListIter, ListRevIter};
 pub use list::List;
-pub use map::{decode_root, Change, Keys, MapDiff, MapIter, VersionedMap};
+pub use map::{decode_root, Change, Keys, MapDiff, MapIter, Validate, VersionedMap};
 pub use serialized::Serialized;
 /// The seed's name for [`Local`].
 pub use strategy::Local as LocalField;
@@ -52,7 +52,7 @@ pub trait Field: Send + Sync {
     /// Whether anything is staged.
     fn is_dirty(&self) -> bool;
     /// Report to `tracer` every chunk that `root` (this field's root as stored in a commit) reaches: the field's
-    /// own nodes and every blob inside its values (through [`Trace`]). `parent` is the field's root in the
+    /// own nodes and every blob inside its values (through [`Tracer::scan`] of each encoded value). `parent` is the field's root in the
     /// commit's first parent, if any: chunks also reachable from it may be skipped, because every ancestor is
     /// traced as well. Garbage collection keeps exactly what is reported, so a chunk left out is deleted.
     fn trace(&self, root: &[u8], parent: Option<&[u8]>, tracer: &mut Tracer<'_>) -> Result<()>;
@@ -65,11 +65,8 @@ pub trait Index: Send + Sync {
 }
 
 /// A single field is an index of one field named `root`.
-impl<
-        K: Key,
-        V: serde::Serialize + serde::de::DeserializeOwned + Clone + Trace + Send + Sync + 'static,
-        S: Strategy,
-    > Index for VersionedMap<K, V, S>
+impl<K: Key, V: serde::Serialize + serde::de::DeserializeOwned + Clone + Send + Sync + 'static, S: Strategy> Index
+    for VersionedMap<K, V, S>
 {
     fn fields(&self) -> Vec<(&'static str, &dyn Field)> {
         vec![("root", self)]
@@ -79,7 +76,7 @@ impl<
 /// A single field is an index of one field named `root`.
 impl<
         K: Key + std::hash::Hash,
-        V: serde::Serialize + serde::de::DeserializeOwned + Clone + Trace + Send + Sync + 'static,
+        V: serde::Serialize + serde::de::DeserializeOwned + Clone + Send + Sync + 'static,
         S: Strategy,
     > Index for Map<K, V, S>
 {
@@ -89,23 +86,21 @@ impl<
 }
 
 /// A single field is an index of one field named `root`.
-impl<T: serde::Serialize + serde::de::DeserializeOwned + Clone + Trace + Send + Sync + 'static> Index
-    for LinkedList<T>
-{
+impl<T: serde::Serialize + serde::de::DeserializeOwned + Clone + Send + Sync + 'static> Index for LinkedList<T> {
     fn fields(&self) -> Vec<(&'static str, &dyn Field)> {
         vec![("root", self)]
     }
 }
 
 /// A single field is an index of one field named `root`.
-impl<T: serde::Serialize + serde::de::DeserializeOwned + Trace + Send + Sync> Index for List<T> {
+impl<T: serde::Serialize + serde::de::DeserializeOwned + Send + Sync> Index for List<T> {
     fn fields(&self) -> Vec<(&'static str, &dyn Field)> {
         vec![("root", self)]
     }
 }
 
 /// A single field is an index of one field named `root`.
-impl<T: serde::Serialize + serde::de::DeserializeOwned + Default + Trace + Send + Sync> Index for Serialized<T> {
+impl<T: serde::Serialize + serde::de::DeserializeOwned + Default + Send + Sync> Index for Serialized<T> {
     fn fields(&self) -> Vec<(&'static str, &dyn Field)> {
         vec![("root", self)]
     }

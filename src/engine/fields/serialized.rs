@@ -22,7 +22,7 @@
 //! # Ok(()) }
 //! ```
 
-use super::{Field, Trace, Tracer};
+use super::{Field, Tracer};
 use crate::engine::chunk::{copy_range, Blob, BlobWriter};
 use crate::engine::object::Store;
 use crate::engine::{Error, Result};
@@ -65,6 +65,15 @@ impl<T: Clone> Serialized<T> {
     /// The current value.
     pub fn get(&self) -> T {
         self.value.read().expect("field lock").clone()
+    }
+}
+
+impl<T: Clone + Serialize> Serialized<T> {
+    /// The difference from this value to `newer`'s (two versions of one field, e.g. from
+    /// [`Infinitree::at`](crate::engine::db::Infinitree::at)): `Some((old, new))` when their encodings differ.
+    pub fn diff(&self, newer: &Self) -> Option<(T, T)> {
+        let (old, new) = (self.get(), newer.get());
+        (super::map::encode_value(&old) != super::map::encode_value(&new)).then_some((old, new))
     }
 }
 
@@ -162,25 +171,18 @@ pub(super) fn commit_value<V: Serialize + ?Sized>(
     commit_whole(store, dirty, base, parent, &bytes)
 }
 
-/// For tracing a whole-value field: trace the blob at `root` and return the value it holds, or `None` when `parent`
-/// holds the same root (already traced).
-pub(super) fn trace_whole<V: DeserializeOwned>(
-    root: &[u8],
-    parent: Option<&[u8]>,
-    tracer: &mut Tracer<'_>,
-    what: &str,
-) -> Result<Option<V>> {
+/// For tracing a whole-value field: trace the blob at `root` and return the encoded value it holds, or `None` when
+/// `parent` holds the same root (already traced).
+pub(super) fn trace_whole(root: &[u8], parent: Option<&[u8]>, tracer: &mut Tracer<'_>) -> Result<Option<Vec<u8>>> {
     if parent == Some(root) {
         return Ok(None);
     }
     let (blob, bytes) = read_blob_root(&tracer.store().clone(), root)?;
     tracer.blob(&blob)?;
-    ciborium::from_reader(bytes.as_slice())
-        .map(Some)
-        .map_err(|e| Error::type_mismatch(what, std::any::type_name::<V>(), e))
+    Ok(Some(bytes))
 }
 
-impl<T: Serialize + DeserializeOwned + Default + Trace + Send + Sync> Field for Serialized<T> {
+impl<T: Serialize + DeserializeOwned + Default + Send + Sync> Field for Serialized<T> {
     fn load(&self, store: &Arc<Store>, root: Option<&[u8]>) -> Result<()> {
         let v = load_whole(store, root, "field value")?.unwrap_or_default();
         *self.value.write().expect("field lock") = v;
@@ -200,8 +202,8 @@ impl<T: Serialize + DeserializeOwned + Default + Trace + Send + Sync> Field for 
     }
 
     fn trace(&self, root: &[u8], parent: Option<&[u8]>, tracer: &mut Tracer<'_>) -> Result<()> {
-        let Some(v) = trace_whole::<T>(root, parent, tracer, "field value")? else { return Ok(()) };
+        let Some(bytes) = trace_whole(root, parent, tracer)? else { return Ok(()) };
         tracer.value();
-        v.trace(tracer)
+        tracer.scan(&bytes)
     }
 }

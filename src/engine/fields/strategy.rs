@@ -23,13 +23,17 @@
 //! thumbnails.insert("cat.jpg".into(), vec![0xff; 10_000]);
 //! ```
 
-use crate::engine::crypto::Kind;
-use crate::engine::format::DATA_CHUNK_MAX;
+use super::Tracer;
 use crate::engine::object::{ChunkPointer, Store};
 use crate::engine::{Error, Result};
 use std::sync::Arc;
 
 /// How a keyed field stores a value's encoded bytes (see the [module docs](self)).
+///
+/// A program can write its own: `put` turns a value's encoding into what is kept beside its key, writing whatever
+/// it needs through the [`Store`]'s object API; `get` reads it back; `trace` reports to garbage collection every
+/// chunk and blob the stored form points at (the field itself reports the blobs inside the value).
+/// `examples/custom_field.rs` holds one.
 pub trait Strategy: Send + Sync + 'static {
     /// Short name, for documentation and error messages.
     const NAME: &'static str;
@@ -37,13 +41,14 @@ pub trait Strategy: Send + Sync + 'static {
     /// first and hands `put` the blob's reference instead (a few hundred bytes), so any value can be stored.
     const MAX_PUT: usize = usize::MAX;
     /// Turn a value's encoding into what is stored beside its key (writing chunks if needed).
-    fn put(store: &Store, value: &[u8]) -> Result<Vec<u8>>;
+    fn put(store: &Arc<Store>, value: &[u8]) -> Result<Vec<u8>>;
     /// The value's encoding back from what is stored beside its key.
-    fn get(store: &Store, stored: &[u8]) -> Result<Arc<Vec<u8>>>;
+    fn get(store: &Arc<Store>, stored: &[u8]) -> Result<Arc<Vec<u8>>>;
     /// Whether two stored forms hold the same value (without reading the values).
     fn same(a: &[u8], b: &[u8]) -> bool;
-    /// Report every chunk a stored form references.
-    fn trace(stored: &[u8], f: &mut dyn FnMut(Kind, &ChunkPointer) -> Result<()>) -> Result<()>;
+    /// Report every chunk or blob a stored form references ([`Tracer::chunk`], [`Tracer::blob`]); a pointer left
+    /// out is deleted by garbage collection.
+    fn trace(stored: &[u8], tracer: &mut Tracer<'_>) -> Result<()>;
 }
 
 /// Values beside their keys (the seed's `LocalField`): one stream holds both.
@@ -56,16 +61,16 @@ pub struct Sparse;
 
 impl Strategy for Local {
     const NAME: &'static str = "local";
-    fn put(_: &Store, value: &[u8]) -> Result<Vec<u8>> {
+    fn put(_: &Arc<Store>, value: &[u8]) -> Result<Vec<u8>> {
         Ok(value.to_vec())
     }
-    fn get(_: &Store, stored: &[u8]) -> Result<Arc<Vec<u8>>> {
+    fn get(_: &Arc<Store>, stored: &[u8]) -> Result<Arc<Vec<u8>>> {
         Ok(Arc::new(stored.to_vec()))
     }
     fn same(a: &[u8], b: &[u8]) -> bool {
         a == b
     }
-    fn trace(_: &[u8], _: &mut dyn FnMut(Kind, &ChunkPointer) -> Result<()>) -> Result<()> {
+    fn trace(_: &[u8], _: &mut Tracer<'_>) -> Result<()> {
         Ok(())
     }
 }
@@ -77,21 +82,22 @@ fn decode_pointer(stored: &[u8]) -> Result<ChunkPointer> {
 
 impl Strategy for Sparse {
     const NAME: &'static str = "sparse";
-    const MAX_PUT: usize = DATA_CHUNK_MAX as usize;
-    fn put(store: &Store, value: &[u8]) -> Result<Vec<u8>> {
-        if value.len() > DATA_CHUNK_MAX as usize {
+    const MAX_PUT: usize = Store::CHUNK_MAX;
+    fn put(store: &Arc<Store>, value: &[u8]) -> Result<Vec<u8>> {
+        if value.len() > Store::CHUNK_MAX {
             return Err(Error::Invalid(format!(
-                "a sparse field's value is at most {DATA_CHUNK_MAX} bytes encoded, not {} (store large data as a blob)",
+                "a sparse field's value is at most {} bytes encoded, not {} (store large data as a blob)",
+                Store::CHUNK_MAX,
                 value.len()
             )));
         }
-        let ptr = store.put_chunk(Kind::Data, value)?;
+        let ptr = store.put_chunk_bytes(value)?;
         let mut out = Vec::with_capacity(74);
         ciborium::into_writer(&ptr, &mut out).expect("CBOR encoding into memory cannot fail");
         Ok(out)
     }
-    fn get(store: &Store, stored: &[u8]) -> Result<Arc<Vec<u8>>> {
-        store.get_chunk(Kind::Data, &decode_pointer(stored)?)
+    fn get(store: &Arc<Store>, stored: &[u8]) -> Result<Arc<Vec<u8>>> {
+        store.get_chunk_bytes(&decode_pointer(stored)?)
     }
     fn same(a: &[u8], b: &[u8]) -> bool {
         // Equal chunk ids are equal plaintexts, wherever the two copies were packed.
@@ -100,7 +106,7 @@ impl Strategy for Sparse {
             _ => a == b,
         }
     }
-    fn trace(stored: &[u8], f: &mut dyn FnMut(Kind, &ChunkPointer) -> Result<()>) -> Result<()> {
-        f(Kind::Data, &decode_pointer(stored)?)
+    fn trace(stored: &[u8], tracer: &mut Tracer<'_>) -> Result<()> {
+        tracer.chunk(&decode_pointer(stored)?)
     }
 }

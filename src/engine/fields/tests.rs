@@ -259,7 +259,7 @@ fn linked_list_concurrent_appends_keep_both_in_commit_order() {
     let mut c = Infinitree::<LinkedList<String>>::open(repo.clone(), "main").unwrap();
     a.index().push("a3".into());
     a.commit("a3").unwrap();
-    c.commit("nothing").unwrap();
+    c.commit_with("nothing", &crate::engine::db::CommitOptions::default().allow_empty()).unwrap();
     assert_eq!(c.index().len(), 6);
 }
 
@@ -333,7 +333,7 @@ fn serialized_concurrent_different_values_conflict() {
     // The conflict kept b's value staged and the branch's value intact.
     assert_eq!(b.index().get(), "from b");
     // A writer that set nothing does not overwrite (no last-writer-wins with a stale value).
-    c.commit("nothing").unwrap();
+    c.commit_with("nothing", &crate::engine::db::CommitOptions::default().allow_empty()).unwrap();
     assert_eq!(c.index().get(), "from a");
     // Writing the very value the branch has is no conflict.
     let mut d = Infinitree::<Serialized<String>>::open(repo.clone(), "main").unwrap();

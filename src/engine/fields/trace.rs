@@ -1,8 +1,10 @@
 //! Tracing: how the repository layer finds every chunk a commit reaches without knowing any schema.
 //!
 //! Garbage collection and `check` walk every field of every commit through [`Field::trace`](super::Field::trace).
-//! A field reports the chunks its root reaches (its own nodes, and every blob inside its values) to a [`Tracer`];
-//! values report their blobs through the [`Trace`] trait, which every value type stored in a field implements.
+//! A field reports the chunks its root reaches (its own nodes, and every blob inside its values) to a [`Tracer`].
+//! Blobs inside values are found by [`Tracer::scan`], which reads a value's encoding, not its type: a
+//! [`Blob`] is tagged in every encoding (see [`BLOB_TAG`](crate::engine::chunk::BLOB_TAG)), so no program code
+//! can leave one out. The [`Trace`] trait remains for custom fields that want to report blobs from typed values.
 
 use crate::engine::chunk::Blob;
 use crate::engine::object::{ChunkPointer, Store};
@@ -30,8 +32,8 @@ impl<'a> Tracer<'a> {
         Self { store, visit, values: 0, key: None, problems: Vec::new() }
     }
 
-    /// The store to load nodes from while tracing.
-    pub(crate) fn store(&self) -> &Arc<Store> {
+    /// The store to read from while tracing (a field's own nodes, the blocks it must look inside).
+    pub fn store(&self) -> &Arc<Store> {
         self.store
     }
 
@@ -46,6 +48,18 @@ impl<'a> Tracer<'a> {
         let visit = &mut *self.visit;
         let key = self.key.as_deref();
         blob.for_each_pointer(store, &mut |_, p| visit(p, key))
+    }
+
+    /// Report every blob inside a value's CBOR encoding (as every built-in field stores its values), found by the
+    /// encoding alone: each [`Blob`] in it is tagged, and blobs written before the tag are recognised by their
+    /// shape. A custom field calls this on every encoded value it stores.
+    pub fn scan(&mut self, encoded: &[u8]) -> Result<()> {
+        crate::engine::chunk::scan_blobs(encoded, &mut |b| self.blob(b))
+    }
+
+    /// [`Tracer::scan`] of an already decoded value.
+    pub(crate) fn scan_value(&mut self, v: &ciborium::Value) -> Result<()> {
+        crate::engine::chunk::scan_value(v, &mut |b| self.blob(b))
     }
 
     /// Count one value traced (for reports); the chunks reported next belong to it.
@@ -84,10 +98,16 @@ impl<'a> Tracer<'a> {
     }
 }
 
-/// A value that may hold blobs reports them to a [`Tracer`]. Every value type kept in a field implements it; the
-/// default method reports nothing, so a type without blobs needs only `impl Trace for MyType {}`. A value may also
-/// validate itself (and its key, [`Tracer::key`]) and report what its schema does not allow through
-/// [`Tracer::invalid`]: `check` reports it.
+/// A value that may hold blobs reports them to a [`Tracer`]: optional, for custom fields that trace typed values.
+///
+/// The built-in fields do not need it: they find every [`Blob`] inside a value by scanning the value's encoding
+/// ([`Tracer::scan`]), so a value type needs no `Trace` at all, and a wrong or empty implementation cannot hide a
+/// blob from garbage collection. The default method reports nothing.
+///
+/// A value may also validate itself (and its key, [`Tracer::key`]) and report what its schema does not allow
+/// through [`Tracer::invalid`], which `check` reports: a [`VersionedMap`](super::VersionedMap) made with
+/// [`VersionedMap::validated`](super::VersionedMap::validated) calls a function such as `Trace::trace` on every
+/// value it traces.
 ///
 /// ```
 /// use infini::fields::{Trace, Tracer};

@@ -70,6 +70,20 @@ pub(crate) fn trace_stored(b: &[u8], tracer: &mut Tracer<'_>) -> Result<()> {
     }
 }
 
+/// Trace a stored value: the blob it is stored as, if it is (its chunks are the value's), and every blob inside
+/// the value's own encoding ([`Tracer::scan`]), read from that blob when it is one. Returns the value's own
+/// encoding, for a field that also decodes what it traces.
+pub(crate) fn trace_value<'b>(
+    store: &Store,
+    b: &'b [u8],
+    tracer: &mut Tracer<'_>,
+) -> Result<std::borrow::Cow<'b, [u8]>> {
+    trace_stored(b, tracer)?;
+    let full = full_encoding(store, b)?;
+    tracer.scan(&full)?;
+    Ok(full)
+}
+
 /// Whether two stored forms are the same large value (by content: the same bytes stored by two writers are
 /// packed at different places), when both are large values; `None` otherwise.
 pub(crate) fn same_big(a: &[u8], b: &[u8]) -> Option<bool> {

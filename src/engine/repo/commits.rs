@@ -29,6 +29,10 @@ pub struct Commit {
     pub time: u64,
     /// Host that made it.
     pub host: String,
+    /// Metadata of the program's own (the seed's `CustomData`): the CBOR of any serde value, sealed with the
+    /// commit. Absent from the encoding when there is none, so commits without it encode as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<serde_bytes::ByteBuf>,
 }
 
 /// A commit with where it is stored.
@@ -64,6 +68,21 @@ impl CommitInfo {
     /// The host that made it.
     pub fn host(&self) -> &str {
         &self.commit.host
+    }
+
+    /// The program's own metadata stored with the commit (see
+    /// [`CommitOptions::metadata`](crate::engine::db::CommitOptions::metadata)), decoded as `T`; `None` when the
+    /// commit has none. A type that does not match what was stored is [`Error::Invalid`].
+    pub fn metadata<T: serde::de::DeserializeOwned>(&self) -> Result<Option<T>> {
+        let Some(m) = &self.commit.metadata else { return Ok(None) };
+        ciborium::from_reader(m.as_slice()).map(Some).map_err(|e| {
+            Error::Invalid(format!("commit {}'s metadata does not decode as the type asked for: {e}", self.id()))
+        })
+    }
+
+    /// The raw CBOR of the commit's metadata, if any.
+    pub fn metadata_bytes(&self) -> Option<&[u8]> {
+        self.commit.metadata.as_deref().map(|b| b.as_slice())
     }
 }
 
@@ -130,6 +149,18 @@ impl Repository {
         fields: Option<&dyn crate::engine::fields::Index>,
         build: &mut dyn FnMut(Option<&CommitInfo>) -> Result<IndexRoots>,
     ) -> Result<CommitInfo> {
+        self.commit_on_with(branch, message, None, base, build)
+    }
+
+    /// [`Repository::commit_on`] recording `metadata` (CBOR) in the commit.
+    pub(crate) fn commit_on_with(
+        &self,
+        branch: &str,
+        message: &str,
+        metadata: Option<&[u8]>,
+        base: Option<&CommitInfo>,
+        build: &mut dyn FnMut(Option<&CommitInfo>) -> Result<IndexRoots>,
+    ) -> Result<CommitInfo> {
         Self::check_branch_name(branch)?;
         if message.len() > MESSAGE_MAX {
             return Err(Error::too_large("the commit message", message.len(), MESSAGE_MAX));
@@ -167,6 +198,7 @@ impl Repository {
                 message: message.to_string(),
                 time: now_secs(),
                 host: hostname(),
+                metadata: metadata.map(|m| serde_bytes::ByteBuf::from(m.to_vec())),
             };
             let ptr = self.write_commit(&commit)?;
             // Durable first, then claimed (a claim checks that every pack exists), then published.

@@ -34,6 +34,37 @@ pub(crate) fn key_slots(backend: &dyn Backend) -> Result<KeySlots> {
     Ok(out)
 }
 
+/// A 256-bit key held outside the repository (in a KMS or a secret manager) that opens a key slot of its own
+/// without the password KDF: a *slot-wrapping* key, not the master key. Add its slot with
+/// [`Repository::add_raw_key`], open with [`Repository::open_with_raw_key`], revoke it with
+/// [`Repository::remove_key`]. It MUST be 32 bytes from a cryptographic random source (what a KMS's
+/// generate-data-key returns): its slot has no KDF to slow down guessing, so a password here would be weak.
+/// Zeroized on drop; no `Debug`, `Clone` or `Copy`.
+pub struct RawKey(zeroize::Zeroizing<[u8; 32]>);
+
+impl RawKey {
+    /// A fresh random key (to hand to the KMS or secret manager that will keep it).
+    pub fn generate() -> Self {
+        Self(zeroize::Zeroizing::new(crate::engine::crypto::random_bytes()))
+    }
+
+    /// The key as fetched from where it is kept; the argument is wiped.
+    pub fn from_bytes(mut b: [u8; 32]) -> Self {
+        let k = Self(zeroize::Zeroizing::new(b));
+        zeroize::Zeroize::zeroize(&mut b);
+        k
+    }
+
+    /// The raw bytes (to store them in the KMS or secret manager).
+    pub fn expose(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+/// The scrypt parameters of a raw-key slot: the least work scrypt allows. The key's 256 random bits, not the
+/// derivation, are what make guessing infeasible; these parameters also mark the slot as one to try with a raw key.
+pub const RAW_KEY_KDF: KdfParams = KdfParams { log_n: 1, r: 1, p: 1 };
+
 /// A master key recovered from a key slot.
 pub struct Unlocked {
     /// The slot that opened.
@@ -94,6 +125,43 @@ impl Repository {
             }
         }
         Err(foreign.unwrap_or(Error::WrongPassword))
+    }
+
+    /// Add a key slot opened by `key` (a [`RawKey`] kept in a KMS or secret manager) without the password KDF.
+    /// Returns the slot's name, which [`Repository::remove_key`] takes to revoke it.
+    pub fn add_raw_key(&self, key: &RawKey) -> Result<String> {
+        let name = format!("keys/{}", hex::encode(crate::engine::crypto::random_bytes::<16>()));
+        let slot = KeySlot::create(self.store.keys(), key.expose(), RAW_KEY_KDF, &self.config.id, &name)?;
+        self.backend.write(&name, &slot.encode()?)?;
+        Ok(name)
+    }
+
+    /// Recover the master key with a [`RawKey`], trying only the raw-key slots (no password slot's KDF is paid).
+    /// [`Error::WrongPassword`] when none opens.
+    pub fn unlock_raw(backend: &dyn Backend, key: &RawKey) -> Result<MasterKey> {
+        let config = read_config(backend)?;
+        for (name, slot) in key_slots(backend)?.slots {
+            if slot.kdf != RAW_KEY_KDF {
+                continue;
+            }
+            match slot.open(key.expose(), &config.id, &name) {
+                Ok(k) => return Ok(k),
+                Err(Error::WrongPassword) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::WrongPassword)
+    }
+
+    /// Open with a [`RawKey`] from a KMS or secret manager instead of a password: opens in milliseconds, with no
+    /// password KDF (see docs/library.md, *Opening without a password*).
+    pub fn open_with_raw_key(
+        backend: std::sync::Arc<dyn Backend>,
+        key: &RawKey,
+        opts: crate::engine::object::StoreOptions,
+    ) -> Result<Self> {
+        let master = Self::unlock_raw(&*backend, key)?;
+        Self::with_key(backend, master, opts)
     }
 
     /// Add a key slot for another password.

@@ -24,7 +24,7 @@ pub(crate) use commits::Commit;
 pub use commits::{CommitInfo, IndexRoots};
 pub use gc::{GcOptions, GcPlan, DEFAULT_REPACK_THRESHOLD};
 pub use header::Config;
-pub use keys::{KeySlots, Unlocked};
+pub use keys::{KeySlots, RawKey, Unlocked, RAW_KEY_KDF};
 pub use refs::{Branch, RefChanged};
 pub use rescue::{Abandoned, Restored};
 pub use seen::{SaveSeen, SeenMap, SeenRef, SeenRefs};

@@ -5,6 +5,7 @@
 //! flushing (`upload.rs`), and the read path through the cache tiers (`read.rs`). This file holds the store itself,
 //! its options, and sealing and placing single chunks.
 
+mod api;
 mod codec;
 mod dedup;
 pub(crate) mod forward;
@@ -112,9 +113,11 @@ const NODE_CACHE_NODES: usize = 512;
 /// Reads and writes chunks of one repository: seals them into packs, uploads packs, reads chunks back through the
 /// cache tiers, and keeps the dedup index.
 ///
-/// Opaque outside the crate: it is what [`Field`](crate::engine::fields::Field)'s methods are handed, and a
-/// [`Repository`](crate::engine::repo::Repository) owns one; programs store and read values through the repository
-/// and their fields.
+/// It is what [`Field`](crate::engine::fields::Field)'s and [`Strategy`](crate::engine::fields::Strategy)'s methods
+/// are handed, and a [`Repository`](crate::engine::repo::Repository) owns one. Its public methods are the object API
+/// for custom fields and strategies: write bytes or a stream and get a pointer ([`Blob`](crate::engine::chunk::Blob)
+/// or [`ChunkPointer`]), read a pointer back whole, by range or streamed; the fields report those pointers to garbage
+/// collection through a [`Tracer`](crate::engine::fields::Tracer).
 pub struct Store {
     backend: Arc<dyn Backend>,
     keys: Arc<Keys>,
