@@ -240,9 +240,15 @@ impl<I: Index + Default> Infinitree<I> {
         }
         let repo = self.repo.clone();
         let index = &self.index;
-        let c = repo.commit_on_with(&self.branch, message, opts.metadata.as_deref(), self.head.as_ref(), &mut |p| {
-            build_roots(&repo, index, p)
-        })?;
+        let fields: &dyn crate::engine::fields::Index = index;
+        let c = repo.commit_on_with(
+            &self.branch,
+            message,
+            opts.metadata.as_deref(),
+            self.head.as_ref(),
+            Some(fields),
+            &mut |p| build_roots(&repo, index, p),
+        )?;
         load_index(&self.repo, &self.index, Some(&c))?;
         self.head = Some(c.clone());
         Ok(c)

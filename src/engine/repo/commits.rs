@@ -149,16 +149,18 @@ impl Repository {
         fields: Option<&dyn crate::engine::fields::Index>,
         build: &mut dyn FnMut(Option<&CommitInfo>) -> Result<IndexRoots>,
     ) -> Result<CommitInfo> {
-        self.commit_on_with(branch, message, None, base, build)
+        self.commit_on_with(branch, message, None, base, fields, build)
     }
 
     /// [`Repository::commit_on`] recording `metadata` (CBOR) in the commit.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn commit_on_with(
         &self,
         branch: &str,
         message: &str,
         metadata: Option<&[u8]>,
         base: Option<&CommitInfo>,
+        fields: Option<&dyn crate::engine::fields::Index>,
         build: &mut dyn FnMut(Option<&CommitInfo>) -> Result<IndexRoots>,
     ) -> Result<CommitInfo> {
         Self::check_branch_name(branch)?;
@@ -169,15 +171,17 @@ impl Repository {
         // behind (the process died, the store kept failing) only keeps packs from gc: a gc run drops it once it
         // finds the commit reachable (or `gc --drop-claims`).
         let claim = super::gc::ClaimToken::new();
-        let r = self.commit_attempts(branch, message, base, fields, build, claim);
+        let r = self.commit_attempts(branch, message, metadata, base, fields, build, claim);
         let _ = self.release_claim(claim);
         r
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn commit_attempts(
         &self,
         branch: &str,
         message: &str,
+        metadata: Option<&[u8]>,
         base: Option<&CommitInfo>,
         fields: Option<&dyn crate::engine::fields::Index>,
         build: &mut dyn FnMut(Option<&CommitInfo>) -> Result<IndexRoots>,
