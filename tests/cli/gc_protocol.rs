@@ -17,30 +17,7 @@ fn ref_dirs(repo: &Path) -> BTreeSet<PathBuf> {
     }
 }
 
-fn generations(dir: &Path) -> Vec<u64> {
-    let mut g: Vec<u64> = std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(|e| e.unwrap().file_name().to_str().and_then(|s| s.parse().ok()))
-        .collect();
-    g.sort();
-    g
-}
-
-fn gen_path(dir: &Path, g: u64) -> PathBuf {
-    dir.join(format!("{g:020}"))
-}
-
-/// The bytes of a ref's current generation.
-fn current_ref(dir: &Path) -> Vec<u8> {
-    read(gen_path(dir, *generations(dir).last().unwrap()))
-}
-
-/// Replay `old` (a ref's bytes from before) as the next generation, as a store that keeps old versions, or an
-/// attacker with write access to it, can.
-fn replay(dir: &Path, old: &[u8]) {
-    let next = generations(dir).last().unwrap() + 1;
-    write(gen_path(dir, next), old);
-}
+use crate::rollback::{current_ref, gen_path, generations, replay};
 
 /// The one ref directory that appeared while `f` ran.
 fn new_ref_dir(env: &Env, f: impl FnOnce()) -> PathBuf {

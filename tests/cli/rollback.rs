@@ -38,7 +38,7 @@ fn only_ref_dir(env: &Env) -> PathBuf {
     dirs[0].clone()
 }
 
-fn generations(dir: &Path) -> Vec<u64> {
+pub fn generations(dir: &Path) -> Vec<u64> {
     let mut g: Vec<u64> = std::fs::read_dir(dir)
         .unwrap()
         .filter_map(|e| e.unwrap().file_name().to_str().and_then(|s| s.parse().ok()))
@@ -47,18 +47,18 @@ fn generations(dir: &Path) -> Vec<u64> {
     g
 }
 
-fn gen_path(dir: &Path, g: u64) -> PathBuf {
+pub fn gen_path(dir: &Path, g: u64) -> PathBuf {
     dir.join(format!("{g:020}"))
 }
 
 /// The bytes of a ref's current generation.
-fn current_ref(dir: &Path) -> Vec<u8> {
+pub fn current_ref(dir: &Path) -> Vec<u8> {
     read(gen_path(dir, *generations(dir).last().unwrap()))
 }
 
 /// Replay `old` (a ref's bytes from before) as a newer generation: what a store that keeps old versions, or an
 /// attacker with write access to it, can do.
-fn replay(dir: &Path, old: &[u8]) {
+pub fn replay(dir: &Path, old: &[u8]) {
     let next = generations(dir).last().unwrap() + 1;
     write(gen_path(dir, next), old);
 }
