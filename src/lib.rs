@@ -38,7 +38,7 @@ pub(crate) mod engine;
 pub use engine::cache::warm::WarmNotice;
 pub use engine::chunk::{Blob, BlobReader, BlobWriter, ChunkRef, ListRef, StreamReader, WriteOptions, BLOB_TAG};
 pub use engine::credentials::Key;
-pub use engine::crypto::{KdfParams, KeySlot, MasterKey, SlotInfo};
+pub use engine::crypto::{KdfParams, KeySlot, MasterKey, SlotInfo, SlotKey, WriterKeySet};
 pub use engine::db::{build_roots, CommitOptions, Commits, Infinitree};
 pub use engine::error::{Error, Result};
 pub use engine::fields::{Field, Index, Trace, Tracer};
@@ -48,7 +48,7 @@ pub use engine::object::{ChunkPointer, Store, StoreOptions};
 pub use engine::repo::Config as RepositoryConfig;
 pub use engine::repo::{
     Abandoned, Branch, CacheStats, CheckOptions, CheckReport, CommitInfo, Damage, GcOptions, GcPlan, KeySlots, RawKey,
-    RefChanged, Repository, RepositoryStats, Restored, SaveSeen, SeenMap, SeenRef, SeenRefs, Unlocked,
+    RefChanged, Repository, RepositoryStats, Restored, SaveSeen, SeenMap, SeenRef, SeenRefs, Unlocked, UnlockedAny,
     DEFAULT_REPACK_THRESHOLD, RAW_KEY_KDF,
 };
 /// `#[derive(Index)]`: implement [`Index`](trait@Index) for a struct of fields.

@@ -564,7 +564,7 @@ pub fn attach_workspace(
             return Err(e);
         }
     };
-    ws.write_key(repo.master_key(), &repo.config().id)?;
+    ws.write_key(repo.master_key()?, &repo.config().id)?;
     ws.write_header(repo.config())?;
     Ok(repo)
 }

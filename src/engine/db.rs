@@ -25,8 +25,9 @@ use std::sync::Arc;
 
 /// Load every field of `index` from a commit's roots.
 pub fn load_index(repo: &Repository, index: &dyn Index, commit: Option<&CommitInfo>) -> Result<()> {
+    let state = commit.map(|c| repo.state(c)).transpose()?;
     for (name, field) in index.fields() {
-        let root = commit.and_then(|c| c.commit.index.get(name)).map(|b| b.as_slice());
+        let root = state.as_ref().and_then(|s| s.get(name)).map(|b| b.as_slice());
         field.load(repo.store(), root)?;
     }
     Ok(())
@@ -36,8 +37,9 @@ pub fn load_index(repo: &Repository, index: &dyn Index, commit: Option<&CommitIn
 /// moved past the field's base.
 pub fn build_roots(repo: &Repository, index: &dyn Index, parent: Option<&CommitInfo>) -> Result<IndexRoots> {
     let mut roots = IndexRoots::new();
+    let state = parent.map(|c| repo.state(c)).transpose()?;
     for (name, field) in index.fields() {
-        let p = parent.and_then(|c| c.commit.index.get(name)).map(|b| b.as_slice());
+        let p = state.as_ref().and_then(|s| s.get(name)).map(|b| b.as_slice());
         let root = field.commit(repo.store(), p).map_err(|e| match e {
             // Fields do not know the name they are stored under: the conflict names it here.
             Error::MergeConflict { field, keys } if field.is_empty() => {
@@ -48,8 +50,8 @@ pub fn build_roots(repo: &Repository, index: &dyn Index, parent: Option<&CommitI
         roots.insert(name.to_string(), serde_bytes::ByteBuf::from(root));
     }
     // Fields a newer writer added that this index does not know are carried over.
-    if let Some(p) = parent {
-        for (k, v) in &p.commit.index {
+    if let Some(p) = &state {
+        for (k, v) in p.iter() {
             roots.entry(k.clone()).or_insert_with(|| v.clone());
         }
     }
@@ -140,6 +142,12 @@ impl<I: Index + Default> Infinitree<I> {
     pub fn open(repo: impl Into<Arc<Repository>>, branch: &str) -> Result<Self> {
         let repo = repo.into();
         Repository::check_branch_name(branch)?;
+        if repo.is_write_only() {
+            // A write-only key loads nothing: it stages on top of whatever the branch holds when it commits.
+            let index = I::default();
+            load_index(&repo, &index, None)?;
+            return Ok(Self { repo, branch: branch.to_string(), index, head: None });
+        }
         let head = match repo.branch(branch)? {
             Some(b) => Some(repo.read_commit(&b.head)?),
             None => None,
@@ -241,6 +249,13 @@ impl<I: Index + Default> Infinitree<I> {
         let repo = self.repo.clone();
         let index = &self.index;
         let fields: &dyn crate::engine::fields::Index = index;
+        if repo.is_write_only() {
+            let c = repo.commit_delta(&self.branch, message, opts.metadata.as_deref(), fields, &[], opts.allow_empty)?;
+            // What was staged is committed, and gone from memory: the key cannot read it back.
+            load_index(&self.repo, &self.index, None)?;
+            self.head = Some(c.clone());
+            return Ok(c);
+        }
         let c = repo.commit_on_with(
             &self.branch,
             message,
@@ -293,7 +308,7 @@ impl<I: Index + Default> Infinitree<I> {
         let head: Option<ChunkPointer> = self.head.as_ref().map(|c| c.ptr);
         let ptr = self.repo.resolve(&id.to_hex(), head.as_ref())?;
         let c = self.repo.read_commit(&ptr)?;
-        field.load(self.repo.store(), c.commit.index.get(name).map(|b| b.as_slice()))
+        field.load(self.repo.store(), self.repo.state(&c)?.get(name).map(|b| b.as_slice()))
     }
 
     /// A read-only copy of the index as it was at commit `id`. Only the nodes a read touches are loaded.

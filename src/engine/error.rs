@@ -153,6 +153,13 @@ pub enum Error {
     /// written. See [`CommitOptions::allow_empty`](crate::engine::db::CommitOptions::allow_empty).
     #[error("nothing to commit: no field has staged changes")]
     NothingToCommit,
+    /// The repository was opened with a write-only key (see docs/design.md, *Write-only keys*): it can stage and
+    /// commit, but reads nothing stored — no value, key, commit or history. Returned before any request is made.
+    #[error("{what} needs a key that can read: this key is write-only")]
+    WriteOnly {
+        /// What was asked for.
+        what: String,
+    },
     /// Invalid input from the caller.
     #[error("invalid argument: {0}")]
     Invalid(String),

@@ -1,8 +1,9 @@
 //! Format constants in one place. All integers on storage are little-endian.
 
-/// Format version written in the repository's public header. Repositories of any other version are refused
+/// Format version written in the repository's public header. Repositories of version 7 are read as they are (they
+/// lack only write-only keys); any other version is refused
 /// (docs/design.md, "Changes", lists what each version changed).
-pub const FORMAT_VERSION: u32 = 7;
+pub const FORMAT_VERSION: u32 = 8;
 
 /// Magic at the start of the public repository header (`config`).
 pub const CONFIG_MAGIC: &[u8; 8] = b"INFINI\x00\x01";

@@ -247,6 +247,8 @@ pub(crate) fn target_commit_and_chunk_list(n: usize) {
         time: 1,
         host: "h".into(),
         metadata: None,
+        delta: Default::default(),
+        writer: None,
     };
     let list = ListNode::Chunks(vec![ChunkRef { len: 5, ptr: ptr(2) }]);
     let enc = |plain: &[u8]| {

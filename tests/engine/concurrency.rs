@@ -19,7 +19,7 @@ fn eight_writers_lose_nothing_on_a_shared_directory() {
     let backend: Arc<dyn Backend> = Arc::new(DirBackend::new(dir.path()).unwrap());
     let repo = Repository::create(backend.clone(), b"pw", KdfParams { log_n: 10, r: 8, p: 1 }, StoreOptions::default())
         .unwrap();
-    let master = *repo.master_key().expose();
+    let master = *repo.master_key().unwrap().expose();
     let writers = 8;
     let commits = 25;
     let barrier = Arc::new(Barrier::new(writers));
@@ -61,7 +61,7 @@ fn overlapping_edits_conflict_and_name_the_key() {
         Repository::create(backend.clone(), b"pw", KdfParams { log_n: 10, r: 8, p: 1 }, StoreOptions::default())
             .unwrap(),
     );
-    let master = *repo.master_key().expose();
+    let master = *repo.master_key().unwrap().expose();
     let mut a = Infinitree::<VersionedMap<String, u64>>::open(repo.clone(), "main").unwrap();
     a.index().insert("shared".into(), 0);
     a.commit("base").unwrap();

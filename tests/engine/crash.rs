@@ -83,7 +83,7 @@ fn a_crash_at_any_write_leaves_the_last_commit_intact() {
     let repo = Arc::new(
         Repository::create(mem.clone(), b"pw", KdfParams { log_n: 10, r: 8, p: 1 }, StoreOptions::default()).unwrap(),
     );
-    let master = *repo.master_key().expose();
+    let master = *repo.master_key().unwrap().expose();
     let mut t = Infinitree::<NamespaceIndex>::open(repo.clone(), "main").unwrap();
     let e = store_value(&repo, &mut value(0, 3_000_000).as_slice(), &mut |_| {}).unwrap();
     t.index().ns.insert("base".into(), e);

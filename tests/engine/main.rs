@@ -18,3 +18,4 @@ mod s3;
 mod seed_spelling;
 mod sizes;
 mod tamper;
+mod write_only;

@@ -87,7 +87,7 @@ fn four_writers_times_25_increments_count_exactly_100() {
     let backend: Arc<dyn Backend> = Arc::new(DirBackend::new(dir.path()).unwrap());
     let repo =
         Repository::create(backend, b"pw", KdfParams { log_n: 10, r: 8, p: 1 }, StoreOptions::default()).unwrap();
-    let master = *repo.master_key().expose();
+    let master = *repo.master_key().unwrap().expose();
     drop(repo);
     let (writers, increments) = (4, 25);
     let barrier = Arc::new(Barrier::new(writers));

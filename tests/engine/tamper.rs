@@ -39,7 +39,7 @@ fn fixture() -> Fixture {
         }
     }
     tree.commit("second").unwrap();
-    let master = *repo.master_key().expose();
+    let master = *repo.master_key().unwrap().expose();
     Fixture { backend, master, values }
 }
 

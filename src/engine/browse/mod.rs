@@ -331,7 +331,8 @@ impl Browser {
             return Ok(v.clone());
         }
         let c = self.repo.read_commit(ptr)?;
-        let v = Arc::new(VersionView::new(self.repo.store().clone(), c)?);
+        let root = self.repo.state(&c)?.get(crate::engine::namespace::FIELD).map(|b| b.to_vec());
+        let v = Arc::new(VersionView::new(self.repo.store().clone(), c, root.as_deref())?);
         let mut m = self.versions.lock().expect("versions lock");
         if m.len() >= 4096 {
             m.clear();

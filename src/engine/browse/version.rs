@@ -8,7 +8,7 @@
 //! listing a directory costs one root-to-leaf path per child, not one entry per key below it.
 
 use crate::engine::fields::decode_root;
-use crate::engine::namespace::{Entry, EntryKind, FIELD};
+use crate::engine::namespace::{Entry, EntryKind};
 use crate::engine::object::{ChunkPointer, Store};
 use crate::engine::repo::CommitInfo;
 use crate::engine::tree::{self, NodeStore};
@@ -92,8 +92,8 @@ fn valid_name(name: &[u8]) -> bool {
 
 impl VersionView {
     /// The namespace of `commit`.
-    pub(crate) fn new(store: Arc<Store>, commit: CommitInfo) -> Result<Self> {
-        let root = decode_root(commit.commit.index.get(FIELD).map(|b| b.as_slice()))?;
+    pub(crate) fn new(store: Arc<Store>, commit: CommitInfo, root: Option<&[u8]>) -> Result<Self> {
+        let root = decode_root(root)?;
         Ok(Self { store, commit, root })
     }
 

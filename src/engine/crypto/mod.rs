@@ -14,6 +14,7 @@ use crate::engine::{Error, Result};
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
+use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use zeroize::{Zeroize, Zeroizing};
 
@@ -21,7 +22,7 @@ mod header;
 mod slot;
 
 pub use header::{decode_header, encode_header, Header, HeaderError};
-pub use slot::{decode_slot, KdfParams, KeySlot, SlotInfo};
+pub use slot::{decode_slot, KdfParams, KeySlot, SlotInfo, SlotKey};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -124,31 +125,89 @@ pub enum Kind {
     Forward = 9,
 }
 
-/// All subkeys of a repository, derived from its master key.
+/// All subkeys of a repository, derived from its master key — or, for a write-only key, the part of them a writer
+/// holds (see [`WriterKeySet`]).
 pub struct Keys {
     chunk_id: SubKey,
-    data: SubKey,
+    /// Absent for a write-only key: it seals content to the reader public key instead, and opens none.
+    data: Option<SubKey>,
     meta: SubKey,
     ref_name: SubKey,
-    master: MasterKey,
+    master: Option<MasterKey>,
+    reader_public: x25519_dalek::PublicKey,
+    /// Absent for a write-only key.
+    reader_secret: Option<x25519_dalek::StaticSecret>,
+    /// Whether salts mark chunks sealed to the reader (format version 8); a version-7 repository's salts are fully
+    /// random, so every chunk there is opened with the data key.
+    marked_salts: bool,
 }
 
 impl Keys {
     /// Derive every subkey from `master`.
     pub fn new(master: MasterKey) -> Self {
         let m = master.expose();
+        let reader_secret = reader_secret(m);
         Self {
             chunk_id: SubKey::derive(m, "chunk-id"),
-            data: SubKey::derive(m, "data"),
+            data: Some(SubKey::derive(m, "data")),
             meta: SubKey::derive(m, "meta"),
             ref_name: SubKey::derive(m, "ref-name"),
-            master,
+            reader_public: x25519_dalek::PublicKey::from(&reader_secret),
+            reader_secret: Some(reader_secret),
+            master: Some(master),
+            marked_salts: true,
         }
     }
 
-    /// The master key these were derived from.
-    pub fn master(&self) -> &MasterKey {
-        &self.master
+    /// The keys of a write-only key: they seal content to the reader and open none of it.
+    pub fn writer(set: &WriterKeySet) -> Self {
+        let sub = |b: &[u8; 32]| {
+            let mut k = secret_box();
+            k.copy_from_slice(b);
+            SubKey(k)
+        };
+        Self {
+            chunk_id: sub(&set.chunk_id),
+            data: None,
+            meta: sub(&set.meta),
+            ref_name: sub(&set.ref_name),
+            master: None,
+            reader_public: x25519_dalek::PublicKey::from(set.reader),
+            reader_secret: None,
+            marked_salts: true,
+        }
+    }
+
+    /// For a repository of format version 7, whose salts carry no mark: every chunk is opened with the data key.
+    pub(crate) fn unmarked_salts(mut self) -> Self {
+        self.marked_salts = false;
+        self
+    }
+
+    /// Whether these are a write-only key's: they seal, and open no value, index node or commit.
+    pub fn is_write_only(&self) -> bool {
+        self.data.is_none()
+    }
+
+    /// The master key these were derived from (`None` for a write-only key, which has none).
+    pub fn master(&self) -> Option<&MasterKey> {
+        self.master.as_ref()
+    }
+
+    /// The writer key set: what a write-only key slot wraps (writing needs it; nothing in it reads), or what a
+    /// write-only key keeps.
+    pub fn writer_set(&self) -> WriterKeySet {
+        WriterKeySet {
+            chunk_id: **self.chunk_id.0,
+            meta: **self.meta.0,
+            ref_name: **self.ref_name.0,
+            reader: self.reader_public.to_bytes(),
+        }
+    }
+
+    /// The repository's reader public key.
+    pub fn reader_public(&self) -> [u8; 32] {
+        self.reader_public.to_bytes()
     }
 
     /// Keyed id of a chunk's plaintext: BLAKE3 in keyed mode under the chunk-id subkey (format version 6; it was
@@ -188,41 +247,164 @@ impl Keys {
         hex::encode(self.ref_name.hmac(&[b"branch/", branch.as_bytes()]))
     }
 
-    fn key_for(&self, kind: Kind) -> &SubKey {
+    /// The symmetric key of `kind`: `None` for content (data, index nodes, commits) under a write-only key.
+    fn key_for(&self, kind: Kind) -> Option<&SubKey> {
         match kind {
-            Kind::Data | Kind::Index | Kind::Commit => &self.data,
-            _ => &self.meta,
+            Kind::Data | Kind::Index | Kind::Commit => self.data.as_ref(),
+            _ => Some(&self.meta),
         }
     }
 
     /// Seal `plaintext` as `kind`, bound to `place` (a chunk id, an object name, a ref name).
     pub fn seal(&self, kind: Kind, place: &[u8], plaintext: &[u8]) -> Vec<u8> {
-        seal(self.key_for(kind), &ad(kind, place), plaintext, random_bytes())
+        let mut buf = Vec::with_capacity(plaintext.len() + SEAL_OVERHEAD);
+        buf.resize(SEAL_PREFIX, 0);
+        buf.extend_from_slice(plaintext);
+        self.seal_buffer(kind, place, buf)
     }
 
     /// [`Keys::seal`] without copying: `buf` holds [`SEAL_PREFIX`] bytes of room followed by the plaintext, and is
     /// encrypted in place. The result is the same as sealing the plaintext.
-    pub fn seal_buffer(&self, kind: Kind, place: &[u8], buf: Vec<u8>) -> Vec<u8> {
-        seal_in_place(self.key_for(kind), &ad(kind, place), buf, random_bytes())
+    pub fn seal_buffer(&self, kind: Kind, place: &[u8], mut buf: Vec<u8>) -> Vec<u8> {
+        self.seal_tail(kind, place, &mut buf, 0);
+        buf
     }
 
     /// [`Keys::seal_buffer`] at the end of a longer buffer: `buf[at..]` holds [`SEAL_PREFIX`] bytes of room followed
     /// by the plaintext, and becomes the sealed message (as [`Keys::seal`] would make it); what precedes `at` is
     /// left alone.
     pub fn seal_tail(&self, kind: Kind, place: &[u8], buf: &mut Vec<u8>, at: usize) {
-        seal_tail(self.key_for(kind), &ad(kind, place), buf, at, random_bytes())
+        match self.key_for(kind) {
+            Some(key) => seal_tail(key, &ad(kind, place), buf, at, unmarked_salt()),
+            None => seal_to_reader(&self.reader_public, &ad(kind, place), buf, at),
+        }
     }
 
-    /// Open what [`Keys::seal`] sealed with the same kind and place.
+    /// Open what [`Keys::seal`] sealed with the same kind and place. [`Error::WriteOnly`] for content under a
+    /// write-only key.
     pub fn open(&self, kind: Kind, place: &[u8], sealed: &[u8]) -> Result<Vec<u8>> {
-        open(self.key_for(kind), &ad(kind, place), sealed)
+        let mut buf = sealed.to_vec();
+        let r = self.open_in_place(kind, place, &mut buf)?;
+        buf.truncate(r.end);
+        buf.drain(..r.start);
+        Ok(buf)
     }
 
     /// [`Keys::open`] without copying: decrypts `sealed` where it is and returns where in it the plaintext lies.
     /// On failure the buffer's contents are unspecified.
     pub fn open_in_place(&self, kind: Kind, place: &[u8], sealed: &mut [u8]) -> Result<std::ops::Range<usize>> {
-        open_in_place(self.key_for(kind), &ad(kind, place), sealed)
+        let Some(key) = self.key_for(kind) else {
+            return Err(Error::WriteOnly { what: "opening stored content".into() });
+        };
+        if self.marked_salts && sealed.len() >= SEAL_OVERHEAD && sealed[31] & 0x80 != 0 {
+            if let Some(secret) = &self.reader_secret {
+                return open_from_writer(secret, &ad(kind, place), sealed);
+            }
+        }
+        open_in_place(key, &ad(kind, place), sealed)
     }
+}
+
+/// What a write-only key slot wraps: the keys writing needs and none that read. Zeroized on drop.
+#[derive(Serialize, Deserialize)]
+pub struct WriterKeySet {
+    /// The chunk-id subkey (dedup across writers, chunk boundaries).
+    #[serde(rename = "chunk-id", with = "serde_bytes")]
+    chunk_id: [u8; 32],
+    /// The meta subkey (pack tables and locators, refs, the gc ref, workspace files).
+    #[serde(with = "serde_bytes")]
+    meta: [u8; 32],
+    /// The ref-name subkey (refs' storage names).
+    #[serde(rename = "ref-name", with = "serde_bytes")]
+    ref_name: [u8; 32],
+    /// The repository's reader public key, which a writer seals content to.
+    #[serde(with = "serde_bytes")]
+    reader: [u8; 32],
+}
+
+impl Drop for WriterKeySet {
+    fn drop(&mut self) {
+        self.chunk_id.zeroize();
+        self.meta.zeroize();
+        self.ref_name.zeroize();
+    }
+}
+
+impl WriterKeySet {
+    /// The CBOR a writer slot wraps and a writer's workspace keeps (wiped on drop).
+    pub fn encode(&self) -> Zeroizing<Vec<u8>> {
+        let mut out = Zeroizing::new(Vec::with_capacity(160));
+        ciborium::into_writer(self, &mut *out).expect("CBOR encoding into memory cannot fail");
+        out
+    }
+
+    /// Decode [`WriterKeySet::encode`]'s bytes.
+    pub fn decode(b: &[u8]) -> Option<Self> {
+        ciborium::from_reader(b).ok()
+    }
+}
+
+/// The reader secret of a master key: `HMAC-SHA-256(master, "infini/1/subkey/reader")` as an X25519 secret
+/// (clamped when used). Derived, never stored.
+fn reader_secret(master: &[u8; 32]) -> x25519_dalek::StaticSecret {
+    let k = SubKey::derive(master, "reader");
+    x25519_dalek::StaticSecret::from(**k.0)
+}
+
+/// A fresh salt for a symmetric seal, with bit 255 clear: a set bit marks a message sealed to the reader.
+fn unmarked_salt() -> [u8; 32] {
+    let mut s: [u8; 32] = random_bytes();
+    s[31] &= 0x7f;
+    s
+}
+
+/// The AES-256-GCM key of a message sealed to the reader: HKDF-SHA-256 of the exchange, salted by both public keys.
+fn writer_message_cipher(shared: &[u8; 32], ephemeral: &[u8; 32], reader: &[u8; 32]) -> LessSafeKey {
+    let mut salt = [0u8; 64];
+    salt[..32].copy_from_slice(ephemeral);
+    salt[32..].copy_from_slice(reader);
+    let hk = hkdf::Hkdf::<Sha256>::new(Some(&salt), shared);
+    let mut k = Zeroizing::new([0u8; 32]);
+    hk.expand(b"infini/1/writer-seal", &mut *k).expect("32 bytes is a valid HKDF-SHA-256 length");
+    LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &*k).expect("32-byte key"))
+}
+
+/// Seal `buf[at..]` (room for 32 bytes, then the plaintext) to the reader public key with a fresh ephemeral key,
+/// which is wiped before this returns: afterwards not even the writer can open the message.
+fn seal_to_reader(reader: &x25519_dalek::PublicKey, ad: &[u8], buf: &mut Vec<u8>, at: usize) {
+    let e = x25519_dalek::EphemeralSecret::random_from_rng(rand::rngs::OsRng);
+    let epub = x25519_dalek::PublicKey::from(&e).to_bytes();
+    let shared = e.diffie_hellman(reader);
+    let cipher = writer_message_cipher(shared.as_bytes(), &epub, reader.as_bytes());
+    drop(shared);
+    let mut marked = epub;
+    marked[31] |= 0x80;
+    buf[at..at + SEAL_PREFIX].copy_from_slice(&marked);
+    let tag = cipher
+        .seal_in_place_separate_tag(zero_nonce(), Aad::from(ad), &mut buf[at + SEAL_PREFIX..])
+        .expect("AES-GCM encryption of an in-memory buffer cannot fail");
+    buf.extend_from_slice(tag.as_ref());
+}
+
+/// Open a message [`seal_to_reader`] sealed, with the reader secret.
+fn open_from_writer(
+    secret: &x25519_dalek::StaticSecret,
+    ad: &[u8],
+    sealed: &mut [u8],
+) -> Result<std::ops::Range<usize>> {
+    let mut epub = salt_of(sealed)?;
+    epub[31] &= 0x7f;
+    let shared = secret.diffie_hellman(&x25519_dalek::PublicKey::from(epub));
+    if !shared.was_contributory() {
+        return Err(Error::integrity("authentication failed"));
+    }
+    let reader = x25519_dalek::PublicKey::from(secret).to_bytes();
+    let cipher = writer_message_cipher(shared.as_bytes(), &epub, &reader);
+    let len = cipher
+        .open_in_place(zero_nonce(), Aad::from(ad), &mut sealed[32..])
+        .map(|plain| plain.len())
+        .map_err(|_| Error::integrity("authentication failed"))?;
+    Ok(32..32 + len)
 }
 
 pub(crate) fn ad(kind: Kind, place: &[u8]) -> Vec<u8> {
@@ -335,7 +517,7 @@ mod tests {
         );
         assert_eq!(k.chunk_id(b"hello").to_hex(), KAT_CHUNK_ID);
         assert_eq!(k.ref_name("main"), KAT_REF_NAME);
-        let sealed = seal(&k.data, &ad(Kind::Data, b"place"), b"attack at dawn", [7u8; 32]);
+        let sealed = seal(k.data.as_ref().unwrap(), &ad(Kind::Data, b"place"), b"attack at dawn", [7u8; 32]);
         assert_eq!(hex::encode(&sealed), KAT_SEALED);
         assert_eq!(k.open(Kind::Data, b"place", &sealed).unwrap(), b"attack at dawn");
     }
@@ -350,23 +532,23 @@ mod tests {
         for len in [0usize, 1, 15, 16, 17, 4095, 65_537, 1 << 20] {
             let plain: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
             let salt = [len as u8; 32];
-            let theirs = aes_gcm::Aes256Gcm::new_from_slice(&k.data.hmac(&[b"message/", &salt])).unwrap();
+            let theirs = aes_gcm::Aes256Gcm::new_from_slice(&k.data.as_ref().unwrap().hmac(&[b"message/", &salt])).unwrap();
             let nonce = aes_gcm::Nonce::from_slice(&[0u8; 12]);
-            let sealed = seal(&k.data, &ad, &plain, salt);
+            let sealed = seal(k.data.as_ref().unwrap(), &ad, &plain, salt);
             assert_eq!(sealed[..32], salt);
             assert_eq!(theirs.decrypt(nonce, Payload { msg: &sealed[32..], aad: &ad }).unwrap(), plain);
             let mut foreign = salt.to_vec();
             foreign.extend(theirs.encrypt(nonce, Payload { msg: &plain, aad: &ad }).unwrap());
             assert_eq!(foreign, sealed);
-            assert_eq!(open(&k.data, &ad, &foreign).unwrap(), plain);
+            assert_eq!(open(k.data.as_ref().unwrap(), &ad, &foreign).unwrap(), plain);
             let mut in_place = foreign.clone();
-            let r = open_in_place(&k.data, &ad, &mut in_place).unwrap();
+            let r = open_in_place(k.data.as_ref().unwrap(), &ad, &mut in_place).unwrap();
             assert_eq!(in_place[r], plain);
             let mut tampered = foreign.clone();
             let last = tampered.len() - 1;
             tampered[last] ^= 1;
-            assert!(open(&k.data, &ad, &tampered).is_err());
-            assert!(open_in_place(&k.data, &ad, &mut tampered).is_err());
+            assert!(open(k.data.as_ref().unwrap(), &ad, &tampered).is_err());
+            assert!(open_in_place(k.data.as_ref().unwrap(), &ad, &mut tampered).is_err());
         }
     }
 
@@ -394,6 +576,47 @@ mod tests {
         for n in 0..s.len() {
             assert!(k.open(Kind::Index, b"a", &s[..n]).is_err(), "truncation to {n} accepted");
         }
+    }
+
+    #[test]
+    fn a_writer_seals_to_the_reader_and_opens_nothing_not_even_what_it_sealed() {
+        let full = fixed_keys();
+        let writer = Keys::writer(&WriterKeySet::decode(&full.writer_set().encode()).unwrap());
+        assert!(writer.is_write_only() && !full.is_write_only());
+        assert_eq!(writer.chunk_id(b"x"), full.chunk_id(b"x"), "dedup across writers");
+        assert_eq!(writer.ref_name("main"), full.ref_name("main"));
+        for kind in [Kind::Data, Kind::Index, Kind::Commit] {
+            let s = writer.seal(kind, b"place", b"secret payload");
+            assert_eq!(s.len(), b"secret payload".len() + SEAL_OVERHEAD);
+            assert!(s[31] & 0x80 != 0, "marked as sealed to the reader");
+            assert!(matches!(writer.open(kind, b"place", &s), Err(Error::WriteOnly { .. })));
+            assert_eq!(full.open(kind, b"place", &s).unwrap(), b"secret payload");
+            assert!(full.open(kind, b"other", &s).is_err());
+            let mut t = s.clone();
+            t[40] ^= 1;
+            assert!(full.open(kind, b"place", &t).is_err());
+            // Not the data key's seal: a key of another repository cannot open it.
+            let other = Keys::new(MasterKey::from_bytes([0x43; 32]));
+            assert!(other.open(kind, b"place", &s).is_err());
+        }
+        // Metadata (tables, refs, workspace files) stays sealed with the meta key both hold.
+        let m = writer.seal(Kind::Ref, b"r", b"ref");
+        assert_eq!(full.open(Kind::Ref, b"r", &m).unwrap(), b"ref");
+        assert_eq!(writer.open(Kind::Ref, b"r", &m).unwrap(), b"ref");
+    }
+
+    #[test]
+    fn symmetric_salts_leave_the_mark_clear_and_version_7_keys_ignore_it() {
+        let k = fixed_keys();
+        for _ in 0..64 {
+            assert_eq!(k.seal(Kind::Data, b"p", b"v")[31] & 0x80, 0);
+        }
+        // A version-7 chunk whose random salt has the bit set opens with the data key.
+        let old = Keys::new(MasterKey::from_bytes([0x42; 32])).unmarked_salts();
+        let mut salt = [9u8; 32];
+        salt[31] = 0xff;
+        let s = seal(k.data.as_ref().unwrap(), &ad(Kind::Data, b"p"), b"old", salt);
+        assert_eq!(old.open(Kind::Data, b"p", &s).unwrap(), b"old");
     }
 
     #[test]

@@ -5,14 +5,20 @@
 //! allowed to stop the others from being tried. The wrapped key is bound to the repository id and the slot's own
 //! name through associated data, so a slot copied from another repository or renamed fails to open.
 
-use super::{ad, open, random_bytes, seal, Keys, Kind, MasterKey, SubKey};
+use super::{ad, open, random_bytes, seal, Keys, Kind, MasterKey, SubKey, WriterKeySet};
 use crate::engine::format::{META_CLASS, SEAL_OVERHEAD};
 use crate::engine::{Error, Result};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-/// Version of the key slot format written by this build.
+/// Version of the key slot format written by this build for a full key (the master key).
 pub const SLOT_VERSION: u32 = 2;
+
+/// Version of a write-only key slot: it wraps a [`WriterKeySet`], never the master key.
+pub const WRITER_SLOT_VERSION: u32 = 3;
+
+/// Most bytes a writer slot's wrapped key set may take.
+const WRITER_WRAPPED_MAX: usize = 256;
 
 /// scrypt cost parameters, stored in each key slot.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -101,6 +107,20 @@ pub struct SlotInfo {
     pub created: u64,
     /// Host that made it.
     pub host: String,
+    /// The name given to a write-only key (`key add --write-only --name NAME`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Whether the slot is a write-only key's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub write_only: bool,
+}
+
+/// What a key slot opens to.
+pub enum SlotKey {
+    /// The master key: reads and writes everything.
+    Master(MasterKey),
+    /// A write-only key's key set.
+    Writer(WriterKeySet),
 }
 
 /// A password-protected copy of the master key, readable without a key except for its wrapped key and its
@@ -148,12 +168,59 @@ impl KeySlot {
         let salt: [u8; 32] = random_bytes();
         let k = kdf.derive(password, &salt)?;
         let place = slot_place(repo_id, name);
-        let wrapped = seal(&k, &ad(Kind::KeySlot, &place), keys.master().expose(), random_bytes());
+        let master = keys.master().ok_or_else(|| Error::WriteOnly { what: "adding a key".into() })?;
+        let wrapped = seal(&k, &ad(Kind::KeySlot, &place), master.expose(), random_bytes());
+        let meta = SlotInfo { created: super::now_secs(), host: super::hostname(), name: None, write_only: false };
+        Ok(Self::assemble(keys, SLOT_VERSION, kdf, salt, wrapped, &meta, repo_id, name))
+    }
+
+    /// A write-only key's slot: wraps the [`WriterKeySet`] of `keys` (a full key's) under `password`; `writer` is
+    /// the name it is listed and its commits are attributed by.
+    pub fn create_writer(
+        keys: &Keys,
+        password: &[u8],
+        kdf: KdfParams,
+        repo_id: &[u8],
+        name: &str,
+        writer: &str,
+    ) -> Result<Self> {
+        kdf.validate().map_err(|e| Error::Invalid(e.to_string()))?;
+        if keys.is_write_only() {
+            return Err(Error::WriteOnly { what: "adding a key".into() });
+        }
+        let set = keys.writer_set();
+        let salt: [u8; 32] = random_bytes();
+        let k = kdf.derive(password, &salt)?;
+        let wrapped = seal(&k, &ad(Kind::KeySlot, &slot_place(repo_id, name)), &set.encode(), random_bytes());
+        let meta = SlotInfo {
+            created: super::now_secs(),
+            host: super::hostname(),
+            name: Some(writer.to_string()),
+            write_only: true,
+        };
+        Ok(Self::assemble(keys, WRITER_SLOT_VERSION, kdf, salt, wrapped, &meta, repo_id, name))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn assemble(
+        keys: &Keys,
+        version: u32,
+        kdf: KdfParams,
+        salt: [u8; 32],
+        wrapped: Vec<u8>,
+        meta: &SlotInfo,
+        repo_id: &[u8],
+        name: &str,
+    ) -> Self {
         let mut info = Vec::new();
-        let meta = SlotInfo { created: super::now_secs(), host: super::hostname() };
-        ciborium::into_writer(&meta, &mut info).expect("CBOR encoding into memory cannot fail");
+        ciborium::into_writer(meta, &mut info).expect("CBOR encoding into memory cannot fail");
         let info = keys.seal(Kind::KeySlot, &info_place(repo_id, name), &info);
-        Ok(Self { version: SLOT_VERSION, kdf, salt: salt.to_vec(), wrapped, info, repo: repo_id.to_vec() })
+        Self { version, kdf, salt: salt.to_vec(), wrapped, info, repo: repo_id.to_vec() }
+    }
+
+    /// Whether this is a write-only key's slot.
+    pub fn is_write_only(&self) -> bool {
+        self.version == WRITER_SLOT_VERSION
     }
 
     /// Unwrap the master key; [`Error::WrongPassword`] if the password does not fit (or the slot belongs to another
@@ -162,6 +229,14 @@ impl KeySlot {
     /// When the password does not open the slot for `repo_id` but does for the repository id the slot records (see
     /// [`KeySlot::made_for`]), the header naming `repo_id` is another repository's: an integrity error naming it.
     pub fn open(&self, password: &[u8], repo_id: &[u8], name: &str) -> Result<MasterKey> {
+        match self.open_any(password, repo_id, name)? {
+            SlotKey::Master(k) => Ok(k),
+            SlotKey::Writer(_) => Err(Error::WriteOnly { what: format!("opening key slot {name} as a full key") }),
+        }
+    }
+
+    /// [`KeySlot::open`] for either kind of slot: the master key, or a write-only key's key set.
+    pub fn open_any(&self, password: &[u8], repo_id: &[u8], name: &str) -> Result<SlotKey> {
         let k = self.kdf.derive(password, &self.salt)?;
         let place = slot_place(repo_id, name);
         let raw = match open(&k, &ad(Kind::KeySlot, &place), &self.wrapped) {
@@ -181,7 +256,11 @@ impl KeySlot {
             }
             Err(_) => return Err(Error::WrongPassword),
         };
-        MasterKey::from_slice(&raw).ok_or_else(|| Error::integrity(format!("key slot {name} holds a malformed key")))
+        let malformed = || Error::integrity(format!("key slot {name} holds a malformed key"));
+        if self.is_write_only() {
+            return WriterKeySet::decode(&raw).map(SlotKey::Writer).ok_or_else(malformed);
+        }
+        MasterKey::from_slice(&raw).map(SlotKey::Master).ok_or_else(malformed)
     }
 
     /// The id of the repository the slot says it was made for (`None` in slots that do not record it). Only a
@@ -218,10 +297,16 @@ pub fn decode_slot(raw: &[u8]) -> std::result::Result<KeySlot, String> {
     }
     let body = super::header::unpad_meta(raw).ok_or("is truncated")?;
     let slot: KeySlot = ciborium::from_reader(body).map_err(|e| format!("does not decode: {e}"))?;
-    if slot.version != SLOT_VERSION {
-        return Err(format!("has format version {}; this build reads version {SLOT_VERSION}", slot.version));
-    }
-    if slot.salt.len() != 32 || slot.wrapped.len() != 32 + SEAL_OVERHEAD || slot.repo.len() > 64 {
+    let wrapped_ok = match slot.version {
+        SLOT_VERSION => slot.wrapped.len() == 32 + SEAL_OVERHEAD,
+        WRITER_SLOT_VERSION => slot.wrapped.len() > SEAL_OVERHEAD && slot.wrapped.len() <= WRITER_WRAPPED_MAX,
+        v => {
+            return Err(format!(
+                "has format version {v}; this build reads versions {SLOT_VERSION} and {WRITER_SLOT_VERSION}"
+            ))
+        }
+    };
+    if slot.salt.len() != 32 || !wrapped_ok || slot.repo.len() > 64 {
         return Err("is malformed".into());
     }
     slot.kdf.validate().map_err(|e| e.to_string())?;
@@ -243,7 +328,7 @@ mod tests {
         let k = keys();
         let slot = KeySlot::create(&k, b"secret", CHEAP, b"repo-a", "keys/1").unwrap();
         let slot = decode_slot(&slot.encode().unwrap()).unwrap();
-        assert_eq!(slot.open(b"secret", b"repo-a", "keys/1").unwrap().expose(), k.master().expose());
+        assert_eq!(slot.open(b"secret", b"repo-a", "keys/1").unwrap().expose(), k.master().unwrap().expose());
         assert!(matches!(slot.open(b"wrong", b"repo-a", "keys/1"), Err(Error::WrongPassword)));
         // Bound to the repository and to its name.
         // (Under another repository's id the password still opens it for its own: the header is named.)

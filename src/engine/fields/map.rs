@@ -63,6 +63,12 @@ struct Spill {
 /// Changes applied to the committed tree per batch (bounds the memory a commit of many spilled changes takes).
 const COMMIT_BATCH: usize = 20_000;
 
+/// A write-only key's delta chunk holds at most this many changes...
+const DELTA_BATCH: usize = 20_000;
+/// ...and at most about this many bytes of keys and stored values (one change alone may exceed it: a key and a
+/// value at their limits still fit a chunk).
+const DELTA_BATCH_BYTES: usize = 4 << 20;
+
 fn encode_spilled(v: Option<&[u8]>) -> Vec<u8> {
     match v {
         Some(b) => {
@@ -218,8 +224,31 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S:
         *self.base.read().expect("field lock")
     }
 
+    /// The committed tree reads go to: under a write-only key, a pointer no read gets past (the store refuses it
+    /// before any request), so every read of committed state fails with [`Error::WriteOnly`].
+    fn read_base(&self) -> Option<ChunkPointer> {
+        match self.store() {
+            Some(s) if s.keys().is_write_only() => Some(ChunkPointer {
+                object: crate::engine::id::ObjectId([0; 32]),
+                offset: 0,
+                len: 0,
+                id: crate::engine::id::ChunkId([0; 32]),
+            }),
+            _ => self.base(),
+        }
+    }
+
+    /// [`Error::WriteOnly`] under a write-only key: it reads nothing back, not even what it staged.
+    fn refuse_write_only(&self) -> Result<()> {
+        match self.store() {
+            Some(s) if s.keys().is_write_only() => Err(Error::WriteOnly { what: "reading a field".into() }),
+            _ => Ok(()),
+        }
+    }
+
     /// The value for `k`: staged if staged, else committed.
     pub fn get(&self, k: &K) -> Result<Option<V>> {
+        self.refuse_write_only()?;
         let ek = k.encode();
         if let Some(change) = self.staged.read().expect("field lock").get(&ek) {
             return Ok(change.clone());
@@ -246,7 +275,7 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S:
     }
 
     fn get_committed(&self, ek: &[u8]) -> Result<Option<V>> {
-        let (Some(store), Some(base)) = (self.store(), self.base()) else {
+        let (Some(store), Some(base)) = (self.store(), self.read_base()) else {
             return Ok(None);
         };
         match tree::get(&*store as &dyn NodeStore, Some(&base), ek)? {
@@ -302,7 +331,7 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S:
     }
 
     fn has_committed(&self, ek: &[u8]) -> Result<bool> {
-        let (Some(store), Some(base)) = (self.store(), self.base()) else {
+        let (Some(store), Some(base)) = (self.store(), self.read_base()) else {
             return Ok(false);
         };
         Ok(tree::get(&*store as &dyn NodeStore, Some(&base), ek)?.is_some())
@@ -310,6 +339,7 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S:
 
     /// Whether `k` has a value.
     pub fn contains_key(&self, k: &K) -> Result<bool> {
+        self.refuse_write_only()?;
         let ek = k.encode();
         if let Some(change) = self.staged.read().expect("field lock").get(&ek) {
             return Ok(change.is_some());
@@ -323,7 +353,7 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S:
     /// Number of entries, staged changes included. Reads the root (entry counts are kept in internal nodes) plus
     /// one lookup per staged key: never the whole map.
     pub fn len(&self) -> Result<u64> {
-        let committed = match (self.store(), self.base()) {
+        let committed = match (self.store(), self.read_base()) {
             (Some(store), Some(base)) => tree::len(&*store as &dyn NodeStore, Some(&base))?,
             _ => 0,
         };
@@ -602,7 +632,7 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S:
         let store = self.store();
         let committed = store.clone().map(|store| {
             let nodes: Arc<dyn NodeStore> = store;
-            tree::range_shared(nodes, self.base(), start, end).peekable()
+            tree::range_shared(nodes, self.read_base(), start, end).peekable()
         });
         MapIter {
             merge: Merge { committed, staged },
@@ -643,7 +673,7 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S:
         let staged = self.staged_stream(None, None);
         let committed = self.store().map(|store| {
             let nodes: Arc<dyn NodeStore> = store;
-            tree::range_shared(nodes, self.base(), None, None).peekable()
+            tree::range_shared(nodes, self.read_base(), None, None).peekable()
         });
         Keys { inner: Merge { committed, staged }, _k: PhantomData }
     }
@@ -655,7 +685,7 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S:
         let staged = self.staged_stream(start, tree::prefix_end(prefix));
         MapIter {
             merge: Merge {
-                committed: Some(tree::prefix(&**store as &dyn NodeStore, self.base(), prefix).peekable()),
+                committed: Some(tree::prefix(&**store as &dyn NodeStore, self.read_base(), prefix).peekable()),
                 staged,
             },
             handle: Some(StoreHandle::Borrowed(store)),
@@ -672,7 +702,7 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S:
         let store = self.store().or_else(|| newer.store());
         let inner = store.map(|store| {
             let nodes: Arc<dyn NodeStore> = store.clone();
-            (tree::diff_shared(nodes, self.base(), newer.base()), store)
+            (tree::diff_shared(nodes, self.read_base(), newer.base()), store)
         });
         Ok(MapDiff { inner, ops: self.ops(), _k: PhantomData })
     }
@@ -1007,6 +1037,49 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S:
         Ok(out)
     }
 
+    fn write_delta(
+        &self,
+        store: &Arc<Store>,
+        tracer: &mut Tracer<'_>,
+        emit: &mut dyn FnMut(Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<()>,
+    ) -> Result<bool> {
+        let ops = self.ops();
+        let inline_max = ops.max_put.min(INDEX_VALUE_MAX);
+        let mut batch: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::new();
+        let mut bytes = 0usize;
+        let mut any = false;
+        for change in self.staged_stream(None, None) {
+            let (k, v) = change?;
+            if k.len() > KEY_MAX {
+                return Err(Error::too_large(format!("key {:.64}…", show_key(&k)), k.len(), KEY_MAX));
+            }
+            let stored = match v {
+                Some(v) => {
+                    let plain = encode_value(&v);
+                    let stored = (ops.put)(store, &encode_stored(store, &v, inline_max)?)?;
+                    tracer.keyed_value(&k);
+                    (ops.trace)(&stored, tracer)?;
+                    tracer.scan(&stored)?;
+                    tracer.scan(&plain)?;
+                    Some(stored)
+                }
+                None => None,
+            };
+            let len = k.len() + stored.as_ref().map_or(0, Vec::len) + 16;
+            if !batch.is_empty() && (batch.len() >= DELTA_BATCH || bytes + len > DELTA_BATCH_BYTES) {
+                emit(std::mem::take(&mut batch))?;
+                bytes = 0;
+            }
+            bytes += len;
+            batch.push((k, stored));
+            any = true;
+        }
+        if !batch.is_empty() {
+            emit(batch)?;
+        }
+        Ok(any)
+    }
+
     fn is_dirty(&self) -> bool {
         self.has_staged()
     }
@@ -1022,14 +1095,20 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S:
         for d in tree::diff(nodes, parent, root) {
             let d = d?;
             let Some(stored) = d.new else { continue };
-            tracer.keyed_value(&d.key);
-            let ops = self.ops();
-            (ops.trace)(&stored, tracer)?;
-            let bytes = (ops.get)(&store, &stored)?;
-            let full = trace_value(&store, &bytes, tracer)?;
-            if let Some(validate) = self.validate {
-                validate(&decode_value::<V>(&full)?, tracer)?;
-            }
+            self.trace_stored(&d.key, &stored, tracer)?;
+        }
+        Ok(())
+    }
+
+    fn trace_stored(&self, key: &[u8], stored: &[u8], tracer: &mut Tracer<'_>) -> Result<()> {
+        let store = tracer.store().clone();
+        tracer.keyed_value(key);
+        let ops = self.ops();
+        (ops.trace)(stored, tracer)?;
+        let bytes = (ops.get)(&store, stored)?;
+        let full = trace_value(&store, &bytes, tracer)?;
+        if let Some(validate) = self.validate {
+            validate(&decode_value::<V>(&full)?, tracer)?;
         }
         Ok(())
     }

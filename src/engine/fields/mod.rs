@@ -56,6 +56,32 @@ pub trait Field: Send + Sync {
     /// commit's first parent, if any: chunks also reachable from it may be skipped, because every ancestor is
     /// traced as well. Garbage collection keeps exactly what is reported, so a chunk left out is deleted.
     fn trace(&self, root: &[u8], parent: Option<&[u8]>, tracer: &mut Tracer<'_>) -> Result<()>;
+    /// Report to `tracer` what one stored value under encoded key `key` reaches, as [`Field::trace`] does for each
+    /// value of its tree (for the changes of a write-only key's commit). The default scans the value's encoding.
+    fn trace_stored(&self, key: &[u8], stored: &[u8], tracer: &mut Tracer<'_>) -> Result<()> {
+        tracer.keyed_value(key);
+        tracer.scan(stored)
+    }
+    /// For a write-only key's commit (see docs/design.md, *Write-only keys*): hand the staged changes to `emit` as
+    /// batches of `(encoded key, stored value or None for a removal)` in key order, the stored values written as
+    /// [`Field::commit`] would write them into the field's tree, and report to `tracer` every chunk they point to.
+    /// Returns whether anything was staged. Only fields whose committed state is an index tree of stored values
+    /// (`VersionedMap`) can be written so; the default refuses a field with staged changes.
+    fn write_delta(
+        &self,
+        store: &Arc<Store>,
+        tracer: &mut Tracer<'_>,
+        emit: &mut dyn FnMut(Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<()>,
+    ) -> Result<bool> {
+        let _ = (store, tracer, emit);
+        if self.is_dirty() {
+            return Err(crate::engine::Error::WriteOnly {
+                what: "committing this kind of field (only VersionedMap fields take a write-only key's changes)"
+                    .into(),
+            });
+        }
+        Ok(false)
+    }
 }
 
 /// A set of named fields: the schema of what a commit stores.

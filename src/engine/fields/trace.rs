@@ -47,6 +47,15 @@ impl<'a> Tracer<'a> {
         let store = self.store;
         let visit = &mut *self.visit;
         let key = self.key.as_deref();
+        if store.keys().is_write_only() {
+            // A write-only key cannot open chunk-list nodes: it reports the pointers the blob itself holds (what it
+            // wrote below them is claimed as the packs it wrote).
+            return match blob {
+                Blob::Inline(_) => Ok(()),
+                Blob::Chunks(c) => c.iter().try_for_each(|c| visit(&c.ptr, key)),
+                Blob::Lists(l) => l.iter().try_for_each(|l| visit(&l.ptr, key)),
+            };
+        }
         blob.for_each_pointer(store, &mut |_, p| visit(p, key))
     }
 

@@ -267,6 +267,32 @@ impl Repository {
     ) -> Result<u64> {
         let fields = index.fields();
         let mut tracer = Tracer::new(self.store(), visit);
+        if c.is_delta() {
+            // A write-only key's commit as stored: its delta chunks and the values in them (what its parent reaches
+            // is traced from the parent). Never the folded tree, which is not stored.
+            for (name, chunks) in &c.commit.delta {
+                let Some((_, field)) = fields.iter().find(|(n, _)| *n == name.as_str()) else {
+                    return Err(Error::Invalid(format!(
+                        "commit {} changes a field {name:?} that the index does not declare, so what it reaches is \
+                         unknown",
+                        c.id()
+                    )));
+                };
+                for p in chunks {
+                    tracer.chunk(p)?;
+                    for (k, v) in self.read_delta(p)? {
+                        let Some(stored) = v else { continue };
+                        let traced = field.trace_stored(&k, &stored, &mut tracer);
+                        invalid.append(&mut tracer.take_problems());
+                        traced?;
+                    }
+                }
+            }
+            return Ok(tracer.values());
+        }
+        // A parent that is a write-only key's commit has a state that is not stored as a tree: what this commit
+        // reaches is traced whole rather than against it.
+        let parent = parent.filter(|p| !p.is_delta());
         for (name, root) in &c.commit.index {
             let Some((_, field)) = fields.iter().find(|(n, _)| *n == name.as_str()) else {
                 return Err(Error::Invalid(format!(

@@ -33,6 +33,14 @@ pub struct Commit {
     /// commit. Absent from the encoding when there is none, so commits without it encode as before.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<serde_bytes::ByteBuf>,
+    /// A write-only key's commit: for each field it changed, the index chunks of its changes (`[[key, stored value
+    /// or null], ...]` in key order), applied on top of the first parent's state (see docs/design.md, *Write-only
+    /// keys*). Empty (and absent from the encoding) for any other commit; `index` is then empty.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub delta: BTreeMap<String, Vec<ChunkPointer>>,
+    /// The name of the write-only key that made the commit (what it says: sealed, not signed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writer: Option<String>,
 }
 
 /// A commit with where it is stored.
@@ -80,6 +88,16 @@ impl CommitInfo {
         })
     }
 
+    /// The write-only key that made the commit, if one did (its name, as the key itself recorded it).
+    pub fn writer(&self) -> Option<&str> {
+        self.commit.writer.as_deref()
+    }
+
+    /// Whether the commit is a write-only key's: its state is its parent's with its changes applied.
+    pub fn is_delta(&self) -> bool {
+        !self.commit.delta.is_empty() || self.commit.writer.is_some()
+    }
+
     /// The raw CBOR of the commit's metadata, if any.
     pub fn metadata_bytes(&self) -> Option<&[u8]> {
         self.commit.metadata.as_deref().map(|b| b.as_slice())
@@ -109,6 +127,174 @@ impl Repository {
     /// Load the first parent of `commit` (`None` for a first commit).
     pub fn first_parent(&self, commit: &CommitInfo) -> Result<Option<CommitInfo>> {
         commit.commit.parents.first().map(|p| self.read_commit(p)).transpose()
+    }
+
+    /// The index roots of a commit's state: its own, or for a write-only key's commit, its parent's state with its
+    /// changes applied (folded; the nodes are built in memory, and stored only if a commit on top stores them).
+    pub fn state<'a>(&self, c: &'a CommitInfo) -> Result<std::borrow::Cow<'a, IndexRoots>> {
+        if !c.is_delta() {
+            return Ok(std::borrow::Cow::Borrowed(&c.commit.index));
+        }
+        if let Some(r) = self.folds.lock().expect("folds lock").get(&c.ptr.id) {
+            return Ok(std::borrow::Cow::Owned(r.clone()));
+        }
+        // The writer commits down to the nearest commit with a state of its own (or one folded before).
+        let mut chain = vec![c.clone()];
+        let mut roots = IndexRoots::new();
+        loop {
+            let Some(p) = chain.last().and_then(|l| l.commit.parents.first()).copied() else { break };
+            if let Some(r) = self.folds.lock().expect("folds lock").get(&p.id) {
+                roots = r.clone();
+                break;
+            }
+            let pc = self.read_commit(&p)?;
+            if !pc.is_delta() {
+                roots = pc.commit.index;
+                break;
+            }
+            chain.push(pc);
+        }
+        for w in chain.iter().rev() {
+            roots = self.apply_delta(roots, w)?;
+            self.folds.lock().expect("folds lock").insert(w.ptr.id, roots.clone());
+        }
+        Ok(std::borrow::Cow::Owned(roots))
+    }
+
+    /// `roots` with the changes of write-only commit `w` applied, field by field.
+    fn apply_delta(&self, mut roots: IndexRoots, w: &CommitInfo) -> Result<IndexRoots> {
+        let nodes = &*self.store as &dyn crate::engine::tree::NodeStore;
+        for (field, chunks) in &w.commit.delta {
+            let mut root = crate::engine::fields::decode_root(roots.get(field).map(|b| b.as_slice()))?;
+            for p in chunks {
+                let changes = self.read_delta(p)?;
+                root = crate::engine::tree::apply(nodes, root, changes)
+                    .map_err(|e| Error::integrity(format!("commit {}: a change of field {field}: {e}", w.id())))?;
+            }
+            let mut out = Vec::new();
+            ciborium::into_writer(&root, &mut out).expect("CBOR encoding into memory cannot fail");
+            roots.insert(field.clone(), serde_bytes::ByteBuf::from(out));
+        }
+        Ok(roots)
+    }
+
+    /// The changes stored in one delta chunk of a write-only key's commit.
+    pub(crate) fn read_delta(&self, p: &ChunkPointer) -> Result<Vec<(Vec<u8>, Option<Vec<u8>>)>> {
+        let bytes = self.store.get_chunk(Kind::Index, p)?;
+        let changes: Vec<(serde_bytes::ByteBuf, Option<serde_bytes::ByteBuf>)> =
+            ciborium::from_reader(bytes.as_slice()).map_err(|e| Error::corrupt(format!("delta chunk {}", p.id), e))?;
+        Ok(changes.into_iter().map(|(k, v)| (k.into_vec(), v.map(|v| v.into_vec()))).collect())
+    }
+
+    /// A write-only key's commit of what `index`'s fields staged onto `branch` (see docs/design.md, *Write-only
+    /// keys*): the changes are stored as sealed delta chunks, and the commit is made on whatever head the branch
+    /// has (never read: the key cannot). `claimed` are packs the staged values were written into beforehand (by
+    /// earlier processes): they are claimed with everything this store wrote. [`Error::NothingToCommit`] when
+    /// nothing is staged and `allow_empty` is false.
+    pub(crate) fn commit_delta(
+        &self,
+        branch: &str,
+        message: &str,
+        metadata: Option<&[u8]>,
+        index: &dyn crate::engine::fields::Index,
+        claimed: &[crate::engine::id::ObjectId],
+        allow_empty: bool,
+    ) -> Result<CommitInfo> {
+        let Some(writer) = self.writer.clone() else {
+            return Err(Error::Invalid("a delta commit is a write-only key's".into()));
+        };
+        Self::check_branch_name(branch)?;
+        if message.len() > MESSAGE_MAX {
+            return Err(Error::too_large("the commit message", message.len(), MESSAGE_MAX));
+        }
+        // The deltas, and every pointer their values hold.
+        let mut delta: BTreeMap<String, Vec<ChunkPointer>> = BTreeMap::new();
+        let mut pointers: Vec<ChunkPointer> = Vec::new();
+        {
+            let mut visit = |p: &ChunkPointer, _: Option<&[u8]>| {
+                pointers.push(*p);
+                Ok(())
+            };
+            let mut tracer = crate::engine::fields::Tracer::new(&self.store, &mut visit);
+            for (name, field) in index.fields() {
+                let mut chunks = Vec::new();
+                let mut emit = |batch: Vec<(Vec<u8>, Option<Vec<u8>>)>| -> Result<()> {
+                    let batch: Vec<(serde_bytes::ByteBuf, Option<serde_bytes::ByteBuf>)> = batch
+                        .into_iter()
+                        .map(|(k, v)| (serde_bytes::ByteBuf::from(k), v.map(serde_bytes::ByteBuf::from)))
+                        .collect();
+                    chunks.push(self.store.put_chunk(Kind::Index, &cbor(&batch))?);
+                    Ok(())
+                };
+                if field.write_delta(&self.store, &mut tracer, &mut emit)? {
+                    delta.insert(name.to_string(), chunks);
+                }
+            }
+        }
+        if delta.is_empty() && !allow_empty {
+            return Err(Error::NothingToCommit);
+        }
+        pointers.extend(delta.values().flatten().copied());
+        let claim = super::gc::ClaimToken::new();
+        let r = self.delta_attempts(branch, message, metadata, &writer, &delta, &pointers, claimed, claim);
+        let _ = self.release_claim(claim);
+        r
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn delta_attempts(
+        &self,
+        branch: &str,
+        message: &str,
+        metadata: Option<&[u8]>,
+        writer: &str,
+        delta: &BTreeMap<String, Vec<ChunkPointer>>,
+        pointers: &[ChunkPointer],
+        claimed: &[crate::engine::id::ObjectId],
+        claim: super::gc::ClaimToken,
+    ) -> Result<CommitInfo> {
+        let mut attempt = 0u32;
+        loop {
+            let current = self.read_stored(branch)?;
+            let head = current.as_ref().and_then(|s| s.live_head());
+            let commit = Commit {
+                parents: head.into_iter().collect(),
+                index: IndexRoots::new(),
+                message: message.to_string(),
+                time: now_secs(),
+                host: hostname(),
+                metadata: metadata.map(|m| serde_bytes::ByteBuf::from(m.to_vec())),
+                delta: delta.clone(),
+                writer: Some(writer.to_string()),
+            };
+            let ptr = self.write_commit(&commit)?;
+            self.store.flush()?;
+            // It cannot trace what its commit reaches beyond the head (it cannot read either): it claims every pack
+            // its values point into, its delta chunks, and every pack it wrote.
+            let mut packs: Vec<crate::engine::id::ObjectId> = self.store.written_packs();
+            packs.extend_from_slice(claimed);
+            self.claim_packs(claim, Some(ptr), &|each| {
+                each(&ptr)?;
+                for p in pointers {
+                    each(p)?;
+                }
+                for o in &packs {
+                    each(&ChunkPointer { object: *o, offset: 0, len: 0, id: crate::engine::id::ChunkId([0; 32]) })?;
+                }
+                Ok(())
+            })?;
+            if self.move_ref(branch, current.as_ref(), &ptr)?.is_some() {
+                return Ok(CommitInfo { ptr, commit });
+            }
+            attempt += 1;
+            if attempt >= MAX_COMMIT_ATTEMPTS {
+                return Err(Error::Conflict {
+                    what: format!("branch {branch} kept changing: gave up after {attempt} attempts; nothing was lost"),
+                });
+            }
+            let ms = rand::random::<u64>() % (5 * u64::from(attempt.min(40)) + 1);
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+        }
     }
 
     /// Load a commit.
@@ -203,6 +389,8 @@ impl Repository {
                 time: now_secs(),
                 host: hostname(),
                 metadata: metadata.map(|m| serde_bytes::ByteBuf::from(m.to_vec())),
+                delta: BTreeMap::new(),
+                writer: None,
             };
             let ptr = self.write_commit(&commit)?;
             // Durable first, then claimed (a claim checks that every pack exists), then published.

@@ -4,7 +4,7 @@
 use super::header::read_config;
 use super::Repository;
 use crate::engine::backend::Backend;
-use crate::engine::crypto::{decode_slot, KdfParams, KeySlot, MasterKey};
+use crate::engine::crypto::{decode_slot, KdfParams, KeySlot, Keys, MasterKey, SlotKey};
 use crate::engine::format::META_CLASS;
 use crate::engine::{Error, Result};
 
@@ -75,6 +75,18 @@ pub struct Unlocked {
     pub skipped: Vec<(String, String)>,
 }
 
+/// A key recovered from a key slot: the master key or a write-only key's key set.
+pub struct UnlockedAny {
+    /// The slot that opened.
+    pub slot: String,
+    /// What it opened to.
+    pub key: SlotKey,
+    /// A write-only key's name (`None` for a full key).
+    pub writer: Option<String>,
+    /// Slots skipped because they could not be used, with the reason.
+    pub skipped: Vec<(String, String)>,
+}
+
 impl Repository {
     /// The key slots of the repository in `backend`, by name (readable without a key: the slots hold no secret
     /// in the clear).
@@ -108,15 +120,44 @@ impl Repository {
         password: &[u8],
         tried: &mut dyn FnMut(&str, std::time::Duration),
     ) -> Result<Unlocked> {
+        let u = Self::unlock_any_with(backend, password, tried)?;
+        match u.key {
+            SlotKey::Master(key) => Ok(Unlocked { slot: u.slot, key, skipped: u.skipped }),
+            SlotKey::Writer(_) => Err(Error::WriteOnly {
+                what: format!(
+                    "opening the repository with a full key (the password opens write-only key {})",
+                    u.writer.as_deref().unwrap_or(&u.slot)
+                ),
+            }),
+        }
+    }
+
+    /// [`Repository::unlock_with`] for either kind of key: the master key, or a write-only key's key set (see
+    /// docs/design.md, *Write-only keys*).
+    pub fn unlock_any_with(
+        backend: &dyn Backend,
+        password: &[u8],
+        tried: &mut dyn FnMut(&str, std::time::Duration),
+    ) -> Result<UnlockedAny> {
         let config = read_config(backend)?;
         let KeySlots { slots, mut damaged } = key_slots(backend)?;
         let mut foreign = None;
         for (name, slot) in slots {
             let start = std::time::Instant::now();
-            let opened = slot.open(password, &config.id, &name);
+            let opened = slot.open_any(password, &config.id, &name);
             tried(&name, start.elapsed());
             match opened {
-                Ok(key) => return Ok(Unlocked { slot: name, key, skipped: damaged }),
+                Ok(key) => {
+                    let writer = match &key {
+                        SlotKey::Writer(set) => Some(
+                            slot.info(&Keys::writer(set), &config.id, &name)
+                                .and_then(|i| i.name)
+                                .unwrap_or_else(|| name.clone()),
+                        ),
+                        SlotKey::Master(_) => None,
+                    };
+                    return Ok(UnlockedAny { slot: name, key, writer, skipped: damaged });
+                }
                 Err(Error::WrongPassword) => continue,
                 Err(e @ Error::Integrity { .. }) if slot.made_for().is_some_and(|id| id != config.id) => {
                     foreign.get_or_insert(e);
@@ -130,6 +171,7 @@ impl Repository {
     /// Add a key slot opened by `key` (a [`RawKey`] kept in a KMS or secret manager) without the password KDF.
     /// Returns the slot's name, which [`Repository::remove_key`] takes to revoke it.
     pub fn add_raw_key(&self, key: &RawKey) -> Result<String> {
+        self.refuse_write_only("adding a key")?;
         let name = format!("keys/{}", hex::encode(crate::engine::crypto::random_bytes::<16>()));
         let slot = KeySlot::create(self.store.keys(), key.expose(), RAW_KEY_KDF, &self.config.id, &name)?;
         self.backend.write(&name, &slot.encode()?)?;
@@ -164,8 +206,35 @@ impl Repository {
         Self::with_key(backend, master, opts)
     }
 
+    /// Add a write-only key (see docs/design.md, *Write-only keys*): a slot opened by `password` that can put and
+    /// commit but read nothing, listed as `name`. Needs the full key, and a repository of format version 8 (a
+    /// version-7 repository is refused with an error naming both versions). Returns the slot's name.
+    pub fn add_writer_key(&self, password: &[u8], kdf: KdfParams, name: &str) -> Result<String> {
+        self.refuse_write_only("adding a key")?;
+        if self.config.version < crate::engine::format::FORMAT_VERSION {
+            return Err(Error::NoRepository {
+                what: format!(
+                    "{} has repository format version {}; write-only keys need version {} (a writer's commits \
+                     would break programs of version {} still using it): create a new repository and copy the data",
+                    self.backend.describe(),
+                    self.config.version,
+                    crate::engine::format::FORMAT_VERSION,
+                    self.config.version
+                ),
+            });
+        }
+        if name.is_empty() || name.len() > 256 || name.chars().any(char::is_control) {
+            return Err(Error::Invalid(format!("invalid write-only key name {name:?} (1-256 printable characters)")));
+        }
+        let slot_name = format!("keys/{}", hex::encode(crate::engine::crypto::random_bytes::<16>()));
+        let slot = KeySlot::create_writer(self.store.keys(), password, kdf, &self.config.id, &slot_name, name)?;
+        self.backend.write(&slot_name, &slot.encode()?)?;
+        Ok(slot_name)
+    }
+
     /// Add a key slot for another password.
     pub fn add_key(&self, password: &[u8], kdf: KdfParams) -> Result<String> {
+        self.refuse_write_only("adding a key")?;
         let name = format!("keys/{}", hex::encode(crate::engine::crypto::random_bytes::<16>()));
         let slot = KeySlot::create(self.store.keys(), password, kdf, &self.config.id, &name)?;
         self.backend.write(&name, &slot.encode()?)?;
@@ -174,12 +243,14 @@ impl Repository {
 
     /// Remove a key slot; refuses to remove the last one.
     pub fn remove_key(&self, name: &str) -> Result<()> {
+        self.refuse_write_only("removing a key")?;
         let slots = key_slots(&*self.backend)?;
         if !slots.slots.iter().any(|(n, _)| n == name) && !slots.damaged.iter().any(|(n, _)| n == name) {
             return Err(Error::not_found(format!("key {name}")));
         }
-        if slots.slots.len() == 1 && slots.slots[0].0 == name {
-            return Err(Error::Invalid("refusing to remove the last key".into()));
+        let full: Vec<&String> = slots.slots.iter().filter(|(_, s)| !s.is_write_only()).map(|(n, _)| n).collect();
+        if full.len() == 1 && full[0] == name {
+            return Err(Error::Invalid("refusing to remove the last key that can read".into()));
         }
         self.backend.delete(name)?;
         Ok(())

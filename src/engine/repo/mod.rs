@@ -24,7 +24,7 @@ pub(crate) use commits::Commit;
 pub use commits::{CommitInfo, IndexRoots};
 pub use gc::{GcOptions, GcPlan, DEFAULT_REPACK_THRESHOLD};
 pub use header::Config;
-pub use keys::{KeySlots, RawKey, Unlocked, RAW_KEY_KDF};
+pub use keys::{KeySlots, RawKey, Unlocked, UnlockedAny, RAW_KEY_KDF};
 pub use refs::{Branch, RefChanged};
 pub use rescue::{Abandoned, Restored};
 pub use seen::{SaveSeen, SeenMap, SeenRef, SeenRefs};
@@ -32,7 +32,7 @@ pub use seen::{SaveSeen, SeenMap, SeenRef, SeenRefs};
 pub use values::{CacheStats, RepositoryStats};
 
 use crate::engine::backend::Backend;
-use crate::engine::crypto::{encode_header, KdfParams, KeySlot, Keys, MasterKey};
+use crate::engine::crypto::{encode_header, KdfParams, KeySlot, Keys, MasterKey, SlotKey, WriterKeySet};
 use crate::engine::format::FORMAT_VERSION;
 use crate::engine::object::{Store, StoreOptions};
 use crate::engine::{Error, Result};
@@ -46,6 +46,10 @@ pub struct Repository {
     config: Config,
     /// The last seen state of each branch's ref, when refs are checked against it ([`Repository::watch_refs`]).
     seen: Option<Arc<seen::SeenRefs>>,
+    /// A write-only key's name (`None`: a full key).
+    writer: Option<String>,
+    /// The folded index roots of writer commits already folded (see [`Repository::state`]).
+    folds: std::sync::Mutex<std::collections::HashMap<crate::engine::id::ChunkId, IndexRoots>>,
 }
 
 impl Repository {
@@ -62,7 +66,7 @@ impl Repository {
         let slot = KeySlot::create(&keys, password, kdf, &config.id, &name)?;
         backend.write(&name, &slot.encode()?)?;
         backend.write("config", &encode_header(&config)?)?;
-        let master = MasterKey::from_slice(keys.master().expose()).expect("32-byte key");
+        let master = MasterKey::from_slice(keys.master().expect("a new full key").expose()).expect("32-byte key");
         Self::with_key(backend, master, opts)
     }
 
@@ -87,19 +91,81 @@ impl Repository {
         config: Config,
         opts: StoreOptions,
     ) -> Result<Self> {
-        if config.version != FORMAT_VERSION {
-            return Err(Error::NoRepository {
-                what: format!(
-                    "{} has repository format version {}; this infini reads only version {FORMAT_VERSION}",
-                    backend.describe(),
-                    config.version
-                ),
-            });
-        }
-        let keys = Arc::new(Keys::new(master));
+        check_version(&*backend, &config)?;
+        let keys = Keys::new(master);
+        let keys = if config.version < FORMAT_VERSION { keys.unmarked_salts() } else { keys };
+        Self::assemble(backend, keys, config, opts, None)
+    }
+
+    fn assemble(
+        backend: Arc<dyn Backend>,
+        keys: Keys,
+        config: Config,
+        opts: StoreOptions,
+        writer: Option<String>,
+    ) -> Result<Self> {
+        let keys = Arc::new(keys);
         config.verify(&keys)?;
         let store = Arc::new(Store::new(backend.clone(), keys, opts));
-        Ok(Self { backend, store, config, seen: None })
+        Ok(Self { backend, store, config, seen: None, writer, folds: Default::default() })
+    }
+
+    /// Open with a write-only key's password (see docs/design.md, *Write-only keys*): the repository can stage
+    /// and commit (through [`Infinitree`](crate::engine::db::Infinitree) or the library's fields), but every read
+    /// of stored content — values, keys, commits, history — fails with [`Error::WriteOnly`] before any request.
+    /// A password that opens a full key is refused too ([`Error::Invalid`]): open it with [`Repository::open`].
+    pub fn open_write_only(backend: Arc<dyn Backend>, password: &[u8], opts: StoreOptions) -> Result<Self> {
+        let u = Self::unlock_any_with(&*backend, password, &mut |_, _| {})?;
+        match u.key {
+            SlotKey::Writer(set) => Self::with_writer_keys(backend, &set, u.writer.unwrap_or(u.slot), opts),
+            SlotKey::Master(_) => Err(Error::Invalid("this password opens a full key, not a write-only one".into())),
+        }
+    }
+
+    /// Open with a password, whichever kind of key it opens: a full key or a write-only one
+    /// ([`Repository::is_write_only`] tells which).
+    pub fn open_any(backend: Arc<dyn Backend>, password: &[u8], opts: StoreOptions) -> Result<Self> {
+        let u = Self::unlock_any_with(&*backend, password, &mut |_, _| {})?;
+        match u.key {
+            SlotKey::Writer(set) => Self::with_writer_keys(backend, &set, u.writer.unwrap_or(u.slot), opts),
+            SlotKey::Master(master) => Self::with_key(backend, master, opts),
+        }
+    }
+
+    /// Open with a write-only key's key set (as a writer's workspace keeps it) and its name.
+    pub fn with_writer_keys(
+        backend: Arc<dyn Backend>,
+        set: &WriterKeySet,
+        name: String,
+        opts: StoreOptions,
+    ) -> Result<Self> {
+        let config = read_config(&*backend)?;
+        check_version(&*backend, &config)?;
+        Self::assemble(backend, Keys::writer(set), config, opts, Some(name))
+    }
+
+    /// Whether the repository was opened with a write-only key.
+    pub fn is_write_only(&self) -> bool {
+        self.writer.is_some()
+    }
+
+    /// The write-only key's name, when opened with one.
+    pub fn writer_name(&self) -> Option<&str> {
+        self.writer.as_deref()
+    }
+
+    /// [`Error::WriteOnly`] naming `what` and the key, when opened with a write-only key.
+    pub(crate) fn refuse_write_only(&self, what: &str) -> Result<()> {
+        match &self.writer {
+            Some(name) => Err(Error::WriteOnly { what: format!("{what} (write-only key {name})") }),
+            None => Ok(()),
+        }
+    }
+
+    /// The key set of a write-only key, to keep (as a writer's workspace does); `None` for a full key.
+    pub fn writer_keys(&self) -> Option<WriterKeySet> {
+        self.writer.as_ref()?;
+        Some(self.store.keys().writer_set())
     }
 
     /// The backend.
@@ -112,15 +178,31 @@ impl Repository {
         &self.store
     }
 
-    /// The unlocked master key (to remember it, as a workspace does until it is locked).
-    pub fn master_key(&self) -> &MasterKey {
-        self.store.keys().master()
+    /// The unlocked master key (to remember it, as a workspace does until it is locked). [`Error::WriteOnly`] for a
+    /// repository opened with a write-only key, which has none.
+    pub fn master_key(&self) -> Result<&MasterKey> {
+        self.refuse_write_only("the master key")?;
+        self.store.keys().master().ok_or_else(|| Error::WriteOnly { what: "the master key".into() })
     }
 
     /// The public header.
     pub fn config(&self) -> &Config {
         &self.config
     }
+}
+
+/// Versions this program opens: its own, and version 7 (which lacks only write-only keys).
+fn check_version(backend: &dyn Backend, config: &Config) -> Result<()> {
+    if config.version != FORMAT_VERSION && config.version != 7 {
+        return Err(Error::NoRepository {
+            what: format!(
+                "{} has repository format version {}; this infini reads only versions 7 and {FORMAT_VERSION}",
+                backend.describe(),
+                config.version
+            ),
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -136,6 +218,47 @@ mod tests {
         let b = Arc::new(MemoryBackend::new());
         let r = Repository::create(b.clone(), b"pw", kdf(), StoreOptions::default()).unwrap();
         (b, r)
+    }
+
+    /// A repository as a program of version 7 wrote it: the same objects, with version 7 in its header.
+    fn version_7() -> (Arc<MemoryBackend>, Repository) {
+        let b = Arc::new(MemoryBackend::new());
+        let keys = Keys::new(MasterKey::generate());
+        let mut config = Config::new(&keys);
+        config.version = 7;
+        config.mac = Vec::new();
+        let mut v = Vec::new();
+        ciborium::into_writer(&(config.version, serde_bytes::Bytes::new(&config.id), config.created), &mut v).unwrap();
+        config.mac = keys.header_mac(&v).to_vec();
+        let name = "keys/00000000000000000000000000000000";
+        b.write(name, &KeySlot::create(&keys, b"pw", kdf(), &config.id, name).unwrap().encode().unwrap()).unwrap();
+        b.write("config", &encode_header(&config).unwrap()).unwrap();
+        let r = Repository::open(b.clone(), b"pw", StoreOptions::default()).unwrap();
+        (b, r)
+    }
+
+    #[test]
+    fn a_version_7_repository_opens_and_refuses_write_only_keys_naming_both_versions() {
+        let (b, r) = version_7();
+        assert_eq!(r.config().version, 7);
+        let c = r.commit("main", "one", &mut |_| Ok(IndexRoots::new())).unwrap();
+        let again = Repository::open(b, b"pw", StoreOptions::default()).unwrap();
+        assert_eq!(again.read_commit(&c.ptr).unwrap().commit.message, "one");
+        let e = again.add_writer_key(b"w", kdf(), "w").unwrap_err();
+        assert!(matches!(e, Error::NoRepository { .. }), "{e}");
+        let e = e.to_string();
+        assert!(e.contains("version 7") && e.contains("version 8"), "{e}");
+    }
+
+    #[test]
+    fn a_version_6_repository_is_refused_naming_both_versions() {
+        let b = Arc::new(MemoryBackend::new());
+        let keys = Keys::new(MasterKey::generate());
+        let mut config = Config::new(&keys);
+        config.version = 6;
+        b.write("config", &encode_header(&config).unwrap()).unwrap();
+        let e = Repository::with_key(b, MasterKey::generate(), StoreOptions::default()).err().unwrap().to_string();
+        assert!(e.contains("version 6") && e.contains("7 and 8"), "{e}");
     }
 
     #[test]

@@ -194,7 +194,14 @@ impl Repository {
                 Some(p) => p,
                 None => return refuse(format!("its ref at sequence {} starts a new history; {saw}", c.seq)),
             };
-            if !self.descends_from(&start, &last.head, c.seq - 1 - last.seq)? {
+            // A write-only key cannot walk commits: it checks the sequence only (see docs/design.md, *Write-only
+            // keys*), unless the ref moved by exactly one commit on top of the head it saw.
+            let descends = if self.is_write_only() {
+                c.seq - 1 > last.seq || start == last.head
+            } else {
+                self.descends_from(&start, &last.head, c.seq - 1 - last.seq)?
+            };
+            if !descends {
                 return refuse(format!(
                     "its ref at sequence {} (commit {}) does not descend from the commit seen before; {saw}",
                     c.seq,

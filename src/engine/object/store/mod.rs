@@ -125,6 +125,8 @@ pub struct Store {
     index: Arc<ChunkIndex>,
     /// Packs finished but not yet durably stored (readable from here meanwhile).
     pending: Arc<Mutex<HashMap<ObjectId, Arc<super::PackBytes>>>>,
+    /// Every pack this store has written (a write-only key's commit claims them: it cannot trace what it wrote).
+    packs_written: Mutex<std::collections::BTreeSet<ObjectId>>,
     /// Open pack for index chunks (index nodes, commits).
     open_index: Mutex<PackBuilder>,
     /// Open packs for data chunks, of every writer in this process, filled best fit (see [`Store::place_data`]).
@@ -164,6 +166,7 @@ impl Store {
             opts,
             index: Arc::new(ChunkIndex::default()),
             pending: Arc::default(),
+            packs_written: Mutex::default(),
             open_index: Mutex::new(PackBuilder::new()),
             open_data: Mutex::default(),
             spare: Arc::default(),

@@ -24,8 +24,17 @@ impl Piece {
 }
 
 impl Store {
+    /// A write-only key reads no stored content: refused before the cache or the backend is asked.
+    fn refuse_write_only(&self, kind: Kind) -> Result<()> {
+        if self.keys.is_write_only() && matches!(kind, Kind::Data | Kind::Index | Kind::Commit) {
+            return Err(crate::engine::Error::WriteOnly { what: "reading stored content".into() });
+        }
+        Ok(())
+    }
+
     /// Read a chunk by pointer: hot cache, packs not yet stored, then a ranged read of exactly the sealed bytes.
     pub(crate) fn get_chunk(&self, kind: Kind, ptr: &ChunkPointer) -> Result<Arc<Vec<u8>>> {
+        self.refuse_write_only(kind)?;
         if let Some(v) = self.hot.get(&(kind as u8, ptr.id)) {
             return Ok(v);
         }
@@ -38,6 +47,7 @@ impl Store {
     /// streaming a large value does not flush the cache or grow memory), and not copied to the front of the buffer
     /// it was read into. Hand it back with [`Store::recycle`] once its bytes have been used.
     pub(crate) fn get_piece(&self, ptr: &ChunkPointer) -> Result<Piece> {
+        self.refuse_write_only(Kind::Data)?;
         if let Some(v) = self.hot.get(&(Kind::Data as u8, ptr.id)) {
             return Ok(Piece { buf: v, start: 0 });
         }
@@ -56,6 +66,7 @@ impl Store {
     /// Like [`Store::get_chunk`], but a bulk read: served from the hot tier if there, and not added to it, so
     /// streaming a large value does not flush the cache or grow memory.
     pub(crate) fn get_chunk_streaming(&self, kind: Kind, ptr: &ChunkPointer) -> Result<Arc<Vec<u8>>> {
+        self.refuse_write_only(kind)?;
         if let Some(v) = self.hot.get(&(kind as u8, ptr.id)) {
             return Ok(v);
         }
@@ -77,6 +88,7 @@ impl Store {
 
     /// The plaintext of a chunk as `buf[start..]`: a chunk stored uncompressed is left where it was read.
     fn read_chunk_in(&self, kind: Kind, ptr: &ChunkPointer) -> Result<(Vec<u8>, usize)> {
+        self.refuse_write_only(kind)?;
         // The sealed bytes are `buf[at..]` (a direct read hands over its aligned buffer rather than a copy).
         let (mut buf, mut at, from_warm) = self.fetch_sealed(kind, ptr, true)?;
         // The chunk is decrypted where it was read; the warm tier, if any, keeps a copy of the sealed bytes.

@@ -44,6 +44,11 @@ impl Uploads {
 }
 
 impl Store {
+    /// Every pack this store has written so far.
+    pub(crate) fn written_packs(&self) -> Vec<ObjectId> {
+        self.packs_written.lock().expect("written lock").iter().copied().collect()
+    }
+
     /// Finish a pack and hand it to the background uploaders. Blocks while too many uploads are in flight.
     pub(crate) fn upload(&self, pack: PackBuilder) -> Result<()> {
         if pack.is_empty() {
@@ -52,6 +57,7 @@ impl Store {
         let (id, bytes, table) = pack.finish(&self.keys);
         let bytes = Arc::new(bytes);
         self.pending.lock().expect("pending lock").insert(id, bytes.clone());
+        self.packs_written.lock().expect("written lock").insert(id);
         {
             let mut st = self.uploads.state.lock().expect("upload lock");
             if let Some(e) = st.error.take() {
