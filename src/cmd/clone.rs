@@ -4,7 +4,6 @@ use super::progress::Bar;
 use super::session::{attach_workspace, cwd, in_new_dir, local_repo_path, open_backend, store_options, DEFAULT_BRANCH};
 use super::{output, password, Context};
 use infini::workspace::{Head, WorkspaceConfig};
-use infini::Repository;
 
 /// Create a workspace for an existing repository (a directory, a workspace holding one, or s3://BUCKET[/PREFIX]).
 #[derive(clap::Args)]
@@ -57,8 +56,8 @@ impl Args {
             let backend = open_backend(ctx, &location, Some(ws), false)?;
             let pw = password::get(ctx)?;
             let _bar = Bar::spinner(ctx, "clone", &format!("opening {location}"));
-            let key = password::unlock(ctx, &*backend, &pw)?.key;
-            Ok(Repository::with_key(backend, key, store_options(ctx, Some(ws), remote))?)
+            let unlocked = password::unlock_any(ctx, &*backend, &pw)?;
+            password::open_unlocked(backend, unlocked, store_options(ctx, Some(ws), remote))
         })?;
         if ctx.global.json {
             output::json(&serde_json::json!({ "workspace": root.display().to_string(), "repository": location }))?;

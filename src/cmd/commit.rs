@@ -34,9 +34,45 @@ pub struct Args {
 }
 
 impl Args {
+    /// A write-only key's commit: its staged changes, sealed to the reader, on whatever head the branch has (see
+    /// docs/design.md, *Write-only keys*). Nothing is read; there is nothing to merge or rebase.
+    fn run_write_only(self, ctx: &Context, mut s: Session, branch: &str) -> anyhow::Result<()> {
+        if self.rebase || self.side.ours || self.side.theirs {
+            return Err(super::usage("a write-only key's commit never merges: --rebase, --ours and --theirs do not apply"));
+        }
+        if s.staged.is_empty() && !self.allow_empty {
+            anyhow::bail!(NothingToCommit);
+        }
+        let repo = s.repo.clone();
+        let bar = Bar::spinner(ctx, "commit", "staged changes");
+        let idx = NamespaceIndex::default();
+        repo.load_index(&idx, None)?;
+        s.attach_staged(&idx.ns)?;
+        let c = repo.commit_delta(branch, &self.message, None, &idx, &s.staged.packs, self.allow_empty)?;
+        drop(bar);
+        s.staged = StagedFile::default();
+        s.workspace()?.save_staged(&repo, &s.staged)?;
+        if ctx.global.json {
+            output::json(&serde_json::json!({
+                "id": c.id().to_hex(),
+                "parents": c.parent_ids().iter().map(|p| p.to_hex()).collect::<Vec<_>>(),
+                "message": c.message(),
+                "time": c.time(),
+                "branch": branch,
+                "writer": c.writer(),
+            }))?;
+        } else {
+            output::line(c.id().to_hex())?;
+        }
+        Ok(())
+    }
+
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
-        let mut s = Session::write(ctx)?;
+        let mut s = Session::write_only_ok(ctx)?;
         let branch = s.branch_for_write()?.to_string();
+        if s.repo.is_write_only() {
+            return self.run_write_only(ctx, s, &branch);
+        }
         if (self.side.ours || self.side.theirs) && !self.rebase {
             return Err(super::usage("--ours and --theirs go with --rebase (or use `infini update --ours|--theirs`)"));
         }

@@ -25,7 +25,19 @@ enum KeyCmd {
     /// sealed again under it (a new repository: init, then put and commit the data) locks out someone who had it.
     Passwd,
     /// Add another password.
-    Add,
+    ///
+    /// With --write-only, the new password opens a write-only key named NAME: a workspace cloned with it can `put`
+    /// and `commit`, and reads nothing back (values, keys, messages, history: every other command exits 17). Its
+    /// commits are sealed to this repository's full key, which reads them as any others (`log` names the writer).
+    /// Give such a machine storage credentials without delete permission too (see the README).
+    Add {
+        /// Make the new key write-only.
+        #[arg(long, requires = "name")]
+        write_only: bool,
+        /// The write-only key's name (shown by `key list` and in `log`).
+        #[arg(long, requires = "write_only")]
+        name: Option<String>,
+    },
     /// List key slots.
     List,
     /// Remove a key slot (never the last one).
@@ -58,7 +70,7 @@ impl Args {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
         match &self.cmd {
             KeyCmd::Passwd => refuse_repo(ctx, "`infini key passwd`")?,
-            KeyCmd::Add => refuse_repo(ctx, "`infini key add`")?,
+            KeyCmd::Add { .. } => refuse_repo(ctx, "`infini key add`")?,
             KeyCmd::Rm { .. } => refuse_repo(ctx, "`infini key rm`")?,
             KeyCmd::List => {}
         }
@@ -78,12 +90,17 @@ impl Args {
                     output::info(ctx, "password changed");
                 }
             }
-            KeyCmd::Add => {
+            KeyCmd::Add { write_only, name: writer } => {
                 let s = Session::read(ctx)?;
                 let new = password::new(ctx, false)?;
-                let name = s.repo.add_key(&new, password::kdf_params()?)?;
+                let name = match (&writer, write_only) {
+                    (Some(w), true) => s.repo.add_writer_key(&new, password::kdf_params()?, w)?,
+                    _ => s.repo.add_key(&new, password::kdf_params()?)?,
+                };
                 if ctx.global.json {
-                    output::json(&serde_json::json!({ "added": name }))?;
+                    output::json(&serde_json::json!({ "added": name, "write_only": write_only, "writer": writer }))?;
+                } else if let Some(w) = &writer {
+                    output::info(ctx, format!("added {name}: write-only key {w}"));
                 } else {
                     output::info(ctx, format!("added {name}"));
                 }
@@ -109,6 +126,8 @@ impl Args {
                                 "created": i.as_ref().map(|i| i.created),
                                 "host": i.as_ref().map(|i| i.host.clone()),
                                 "kdf": { "log_n": s.kdf.log_n, "r": s.kdf.r, "p": s.kdf.p },
+                                "write_only": s.is_write_only(),
+                                "writer": i.as_ref().and_then(|i| i.name.clone()),
                             })
                         })
                         .collect();
@@ -117,9 +136,14 @@ impl Args {
                 } else {
                     let mut out = std::io::stdout().lock();
                     for (n, s) in &slots.slots {
+                        let kind = match (s.is_write_only(), info(n, s).and_then(|i| i.name)) {
+                            (true, Some(w)) => format!("  write-only {w}"),
+                            (true, None) => "  write-only".to_string(),
+                            (false, _) => String::new(),
+                        };
                         match info(n, s) {
-                            Some(i) => writeln!(out, "{n}  {}  {}", output::time(i.created), i.host)?,
-                            None => writeln!(out, "{n}")?,
+                            Some(i) => writeln!(out, "{n}  {}  {}{kind}", output::time(i.created), i.host)?,
+                            None => writeln!(out, "{n}{kind}")?,
                         }
                     }
                     for (n, why) in &slots.damaged {

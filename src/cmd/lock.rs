@@ -33,9 +33,14 @@ impl UnlockArgs {
         let ws = Workspace::find(&cwd(ctx)?)?;
         let backend = open_backend(ctx, &ws.repo_location(), Some(&ws), false)?;
         let pw = password::get(ctx)?;
-        let key = password::unlock(ctx, &*backend, &pw)?.key;
+        let unlocked = password::unlock_any(ctx, &*backend, &pw)?;
         let header = Repository::header(&*backend)?;
-        ws.write_key(&key, &header.id)?;
+        match unlocked.key {
+            infini::SlotKey::Master(key) => ws.write_key(&key, &header.id)?,
+            infini::SlotKey::Writer(set) => {
+                ws.write_writer_key(&set, unlocked.writer.as_deref().unwrap_or(&unlocked.slot), &header.id)?
+            }
+        }
         ws.write_header(&header)?;
         if ctx.global.json {
             output::json(&serde_json::json!({ "unlocked": true }))?;

@@ -19,15 +19,19 @@ pub struct Args {
     oneline: bool,
 }
 
-/// A commit as JSON (`id`, `parents`, `message`, `time`, `host`).
+/// A commit as JSON (`id`, `parents`, `message`, `time`, `host`, and `writer` for a write-only key's commit).
 pub fn commit_json(c: &CommitInfo) -> serde_json::Value {
-    serde_json::json!({
+    let mut v = serde_json::json!({
         "id": output::id(&c.ptr),
         "parents": c.parent_ids().iter().map(|p| p.to_hex()).collect::<Vec<_>>(),
         "message": c.message(),
         "time": c.time(),
         "host": c.host(),
-    })
+    });
+    if let Some(w) = c.writer() {
+        v["writer"] = serde_json::json!(w);
+    }
+    v
 }
 
 /// A commit in the long text format.
@@ -39,6 +43,9 @@ pub fn write_commit(out: &mut dyn Write, c: &CommitInfo) -> std::io::Result<()> 
     }
     writeln!(out, "Date:   {}", output::time(c.time()))?;
     writeln!(out, "Host:   {}", c.host())?;
+    if let Some(w) = c.writer() {
+        writeln!(out, "Writer: {w} (write-only key)")?;
+    }
     writeln!(out)?;
     for line in c.message().lines() {
         writeln!(out, "    {line}")?;

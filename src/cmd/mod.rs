@@ -53,6 +53,7 @@ pub const EXIT_CODE_TABLE: &[(u8, &str)] = &[
     (code::UNAVAILABLE, "backend unavailable after retries"),
     (code::ACCESS_DENIED, "access denied by the backend (credentials or permissions)"),
     (code::MOUNT, "cannot mount (no /dev/fuse, no fusermount, or a stale or unusable mountpoint)"),
+    (code::WRITE_ONLY, "the key is write-only (it can put and commit, and read nothing)"),
 ];
 
 /// The exit-code table as printed at the end of every `--help`.
@@ -86,6 +87,8 @@ pub mod code {
     pub const ACCESS_DENIED: u8 = 15;
     /// FUSE unavailable or the mountpoint unusable.
     pub const MOUNT: u8 = 16;
+    /// A write-only key asked to read (or to do what needs a full key).
+    pub const WRITE_ONLY: u8 = 17;
 }
 
 /// infini: versioned, encrypted key/value state on storage you don't trust.
@@ -238,7 +241,7 @@ pub fn main() -> ExitCode {
             let msg = format!("{e:#}");
             let hint = hint(&e, &command_name);
             if json {
-                output::json_error(&msg, code, hint.as_deref());
+                output::json_error_with(&msg, code, hint.as_deref(), code == code::WRITE_ONLY);
             } else {
                 match hint {
                     Some(h) => output::stderr_line(format!("infini: error: {msg}; {h}")),
@@ -325,6 +328,15 @@ pub fn hint(e: &anyhow::Error, command: &str) -> Option<String> {
         };
     }
     for c in e.chain() {
+        if let Some(Error::WriteOnly { .. }) = c.downcast_ref::<Error>() {
+            return Some(
+                "a write-only key can put and commit, and read nothing back; read with a full key (a workspace \
+                 cloned with a reader's password)"
+                    .into(),
+            );
+        }
+    }
+    for c in e.chain() {
         if let (Some(Error::AlreadyExists { .. }), "get") = (c.downcast_ref::<Error>(), command) {
             return Some("add --overwrite to replace them, or write into an empty directory".into());
         }
@@ -389,6 +401,7 @@ fn engine_code(e: &Error) -> u8 {
         Error::WrongPassword => code::PASSWORD,
         Error::Conflict { .. } | Error::MergeConflict { .. } | Error::AlreadyExists { .. } => code::CONFLICT,
         Error::NoRepository { .. } => code::NO_REPO,
+        Error::WriteOnly { .. } => code::WRITE_ONLY,
         Error::Invalid(_) | Error::TooLarge { .. } => code::USAGE,
         Error::Internal { .. } => code::OTHER,
         _ => code::OTHER,

@@ -7,9 +7,17 @@ use std::io::Write;
 
 /// Print an error as JSON on stderr, with what to do next if known.
 pub fn json_error(msg: &str, code: u8, hint: Option<&str>) {
+    json_error_with(msg, code, hint, false)
+}
+
+/// [`json_error`], with `"write_only": true` in the error when the key is write-only (exit code 17).
+pub fn json_error_with(msg: &str, code: u8, hint: Option<&str>, write_only: bool) {
     let mut v = serde_json::json!({ "error": { "message": msg.trim_end(), "code": code } });
     if let Some(h) = hint {
         v["error"]["hint"] = serde_json::json!(h);
+    }
+    if write_only {
+        v["error"]["write_only"] = serde_json::json!(true);
     }
     stderr_line(v.to_string());
 }

@@ -196,6 +196,43 @@ pub fn unlock(ctx: &Context, backend: &dyn Backend, password: &[u8]) -> anyhow::
     }
 }
 
+/// [`unlock`] for either kind of key: a full key's master key or a write-only key's key set.
+pub fn unlock_any(ctx: &Context, backend: &dyn Backend, password: &[u8]) -> anyhow::Result<infini::UnlockedAny> {
+    let r = Repository::unlock_any_with(backend, password, &mut |name, took| {
+        if took > SLOW_SLOT {
+            super::output::warn(ctx, format!("key slot {name} took {:.1} s to try", took.as_secs_f64()));
+        }
+    });
+    match r {
+        Ok(u) => {
+            warn_skipped(ctx, &u.skipped);
+            Ok(u)
+        }
+        Err(e) => {
+            if matches!(e, Error::WrongPassword) {
+                if let Ok(slots) = Repository::key_slots(backend) {
+                    warn_skipped(ctx, &slots.damaged);
+                }
+            }
+            Err(e.into())
+        }
+    }
+}
+
+/// Open the repository in `backend` with what [`unlock_any`] recovered.
+pub fn open_unlocked(
+    backend: std::sync::Arc<dyn Backend>,
+    u: infini::UnlockedAny,
+    opts: infini::StoreOptions,
+) -> anyhow::Result<Repository> {
+    Ok(match u.key {
+        infini::SlotKey::Master(m) => Repository::with_key(backend, m, opts)?,
+        infini::SlotKey::Writer(set) => {
+            Repository::with_writer_keys(backend, &set, u.writer.unwrap_or(u.slot), opts)?
+        }
+    })
+}
+
 /// Say on stderr which key slots were skipped while unlocking (damaged, foreign or absurd), once each.
 pub fn warn_skipped(ctx: &Context, skipped: &[(String, String)]) {
     for (name, why) in skipped {

@@ -30,8 +30,15 @@ pub struct Args {
 
 impl Args {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
-        let mut s = Session::write(ctx)?;
+        let mut s = Session::write_only_ok(ctx)?;
         s.branch_for_write()?;
+        let write_only = s.repo.is_write_only();
+        if write_only && (self.tar || self.delete) {
+            return Err(usage(
+                "a write-only key cannot `put --tar` or `put -r --delete` (both read what is stored); put files one by \
+                 one or with `put -r`",
+            ));
+        }
         let ns = s.view()?;
         let gc_deletions = s.repo.sync_dedup_index()?;
         if s.staged.is_empty() {
@@ -85,7 +92,8 @@ impl Args {
             let opts = PutTreeOptions {
                 prefix: self.source.clone().unwrap_or_default(),
                 delete: self.delete,
-                stat_cache: Some(s.workspace()?.cache_dir().join("stat-cache")),
+                // A write-only key keeps no stat cache: it would name the paths it put after the commit.
+                stat_cache: (!write_only).then(|| s.workspace().map(|w| w.cache_dir().join("stat-cache"))).transpose()?,
                 // A tree that holds the workspace never stores the workspace's own files (key, caches, repository).
                 exclude: vec![s.workspace()?.dir()],
                 progress: bar.sink(),

@@ -197,6 +197,13 @@ impl Session {
         Self::open(ctx, true, None, &mut None)
     }
 
+    /// [`Session::write`] for the commands a write-only key may run (`put`, `commit`): with one, nothing is read
+    /// from the repository (HEAD's commit is not resolved: `tip` is `None`). Every other command refuses a
+    /// write-only key before any request (see [`write_only_refusal`]).
+    pub fn write_only_ok(ctx: &Context) -> anyhow::Result<Self> {
+        Self::open_as(ctx, true, None, &mut None, true)
+    }
+
     /// Open for changing the workspace after accepting branch `name` as the repository holds it now, whatever
     /// the workspace saw of it before (see [`Repository::accept_ref`]). Returns what was accepted: the state seen
     /// before and the branch now (`None`: gone or deleted).
@@ -221,6 +228,16 @@ impl Session {
     }
 
     fn open(ctx: &Context, write: bool, fix: Option<Fix<'_>>, fixed: &mut Option<Fixed>) -> anyhow::Result<Self> {
+        Self::open_as(ctx, write, fix, fixed, false)
+    }
+
+    fn open_as(
+        ctx: &Context,
+        write: bool,
+        fix: Option<Fix<'_>>,
+        fixed: &mut Option<Fixed>,
+        writer_ok: bool,
+    ) -> anyhow::Result<Self> {
         if let Some(url) = ctx.global.repo.clone() {
             if write {
                 return Err(read_only_repo("this command"));
@@ -237,10 +254,18 @@ impl Session {
             return Ok(Self { ws: None, repo, head, tip, staged: StagedFile::default(), _lock: None });
         }
         let ws = Workspace::find(&cwd(ctx)?)?;
+        // A write-only key is known from the workspace's own key file: refused before anything is asked of the
+        // repository.
+        if let (Some(name), false) = (ws.writer_key_name(), writer_ok) {
+            return Err(write_only_refusal(&name));
+        }
         let lock = if write { Some(ws.lock()?) } else { None };
         let location = ws.repo_location();
         let backend = open_backend(ctx, &location, Some(&ws), false)?;
         let mut repo = open_repo(ctx, &ws, backend, location.starts_with("s3://"))?;
+        if let (Some(name), false) = (repo.writer_name(), writer_ok) {
+            return Err(write_only_refusal(name));
+        }
         watch_refs(&ws, &mut repo)?;
         let repo = Arc::new(repo);
         match fix {
@@ -252,7 +277,7 @@ impl Session {
             None => {}
         }
         let head = ws.config.head.clone();
-        let tip = resolve_head(&repo, &head)?;
+        let tip = if repo.is_write_only() { None } else { resolve_head(&repo, &head)? };
         let staged = ws.load_staged(&repo)?;
         Ok(Self { ws: Some(ws), repo, head, tip, staged, _lock: lock })
     }
@@ -366,8 +391,22 @@ impl Session {
             .into_iter()
             .map(|(k, v)| (serde_bytes::ByteBuf::from(k), v.map(serde_bytes::ByteBuf::from)))
             .collect();
-        let staged =
-            StagedFile { base, changes, conflicts, gc_deletions: self.staged.gc_deletions, spilled, version: None };
+        // A write-only key's commit claims the packs it wrote (it cannot trace its values): every one so far.
+        let mut packs = self.staged.packs.clone();
+        if self.repo.is_write_only() {
+            packs.extend(self.repo.written_packs());
+            packs.sort();
+            packs.dedup();
+        }
+        let staged = StagedFile {
+            base,
+            changes,
+            conflicts,
+            gc_deletions: self.staged.gc_deletions,
+            spilled,
+            version: None,
+            packs,
+        };
         ws.save_staged(&self.repo, &staged)?;
         self.staged = staged;
         Ok(())
@@ -546,6 +585,12 @@ impl Drop for Session {
     }
 }
 
+/// The error every command but `put` and `commit` gives a write-only key (exit code 17), before any request is
+/// made or anything decrypted.
+pub fn write_only_refusal(name: &str) -> anyhow::Error {
+    anyhow::Error::new(Error::WriteOnly { what: format!("this command (the workspace holds write-only key {name:?})") })
+}
+
 /// Create a workspace at `root` for the repository at `location`, run `open` to create or open the repository,
 /// and leave the workspace unlocked. If anything fails the workspace is removed again.
 pub fn attach_workspace(
@@ -564,7 +609,10 @@ pub fn attach_workspace(
             return Err(e);
         }
     };
-    ws.write_key(repo.master_key()?, &repo.config().id)?;
+    match (repo.writer_keys(), repo.writer_name()) {
+        (Some(set), Some(name)) => ws.write_writer_key(&set, name, &repo.config().id)?,
+        _ => ws.write_key(repo.master_key()?, &repo.config().id)?,
+    }
     ws.write_header(repo.config())?;
     Ok(repo)
 }
@@ -627,15 +675,22 @@ pub fn open_repo(ctx: &Context, ws: &Workspace, backend: Arc<dyn Backend>, remot
         if let Some(key) = ws.read_key(&header.id)? {
             return Ok(Repository::with_header(backend, key, header, opts)?);
         }
+        if let Some((set, name)) = ws.read_writer_key(&header.id)? {
+            return Ok(Repository::with_writer_header(backend, &set, name, header, opts)?);
+        }
     }
     let probe = Repository::header(&*backend)?;
     if let Some(key) = ws.read_key(&probe.id)? {
         let _ = ws.write_header(&probe);
         return Ok(Repository::with_header(backend, key, probe, opts)?);
     }
+    if let Some((set, name)) = ws.read_writer_key(&probe.id)? {
+        let _ = ws.write_header(&probe);
+        return Ok(Repository::with_writer_header(backend, &set, name, probe, opts)?);
+    }
     let pw = password::get(ctx)?;
-    let unlocked = password::unlock(ctx, &*backend, &pw)?;
-    Ok(Repository::with_key(backend, unlocked.key, opts)?)
+    let unlocked = password::unlock_any(ctx, &*backend, &pw)?;
+    password::open_unlocked(backend, unlocked, opts)
 }
 
 /// The commit HEAD points at now, if any.

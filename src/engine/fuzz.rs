@@ -305,6 +305,7 @@ pub(crate) fn target_staged_file(n: usize) {
         gc_deletions: Some(1),
         spilled: Some(ptr(2)),
         version: Some(2),
+        packs: Vec::new(),
     };
     let sample = cbor(&staged);
     let path = ws.dir().join("staged");

@@ -268,8 +268,15 @@ fn stage_batches(
         Some(p) => Some(StatCache::load(p, store.keys(), dir)?),
         None => None,
     };
-    // What the namespace holds under the prefix, in key order, as it was before this walk staged anything.
-    let mut existing = ns.iter_prefix(store, prefix.as_bytes()).peekable();
+    // What the namespace holds under the prefix, in key order, as it was before this walk staged anything. A
+    // write-only key cannot read it: every file is staged (its chunks deduplicate against what is stored).
+    type Existing<'a> = Box<dyn Iterator<Item = Result<(String, Entry)>> + 'a>;
+    let existing: Existing<'_> = if repo.is_write_only() {
+        Box::new(std::iter::empty())
+    } else {
+        Box::new(ns.iter_prefix(store, prefix.as_bytes()))
+    };
+    let mut existing = existing.peekable();
     let read = AtomicU64::new(0);
     let (mut total_bytes, mut total_items) = (0u64, 0u64);
     let mut first = true;

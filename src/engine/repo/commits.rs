@@ -191,7 +191,7 @@ impl Repository {
     /// has (never read: the key cannot). `claimed` are packs the staged values were written into beforehand (by
     /// earlier processes): they are claimed with everything this store wrote. [`Error::NothingToCommit`] when
     /// nothing is staged and `allow_empty` is false.
-    pub(crate) fn commit_delta(
+    pub fn commit_delta(
         &self,
         branch: &str,
         message: &str,

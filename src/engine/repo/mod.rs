@@ -144,6 +144,24 @@ impl Repository {
         Self::assemble(backend, Keys::writer(set), config, opts, Some(name))
     }
 
+    /// Every pack this process has written to the repository so far (a write-only key's commit claims them; a
+    /// program that stages in one process and commits in another passes them on, as the command line does).
+    pub fn written_packs(&self) -> Vec<crate::engine::id::ObjectId> {
+        self.store.written_packs()
+    }
+
+    /// [`Repository::with_writer_keys`] with the repository's header as read before: no request is made.
+    pub fn with_writer_header(
+        backend: Arc<dyn Backend>,
+        set: &WriterKeySet,
+        name: String,
+        config: Config,
+        opts: StoreOptions,
+    ) -> Result<Self> {
+        check_version(&*backend, &config)?;
+        Self::assemble(backend, Keys::writer(set), config, opts, Some(name))
+    }
+
     /// Whether the repository was opened with a write-only key.
     pub fn is_write_only(&self) -> bool {
         self.writer.is_some()

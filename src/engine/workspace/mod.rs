@@ -103,6 +103,26 @@ pub struct StagedFile {
     /// Format of the staged file: 2 with spilled changes, else absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<u32>,
+    /// Packs a write-only key wrote for these changes: its commit claims them all, since it cannot trace what its
+    /// values reach (see docs/design.md, *Write-only keys*). Empty for a full key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub packs: Vec<crate::engine::id::ObjectId>,
+}
+
+/// How a workspace's key file holding a write-only key begins (a full key's is the 32-byte key and the repository
+/// id).
+const WRITER_KEY_MAGIC: &[u8] = b"INFINI-WRITER-KEY-1\n";
+
+/// A write-only key as a workspace keeps it.
+#[derive(Serialize, Deserialize)]
+struct WriterKeyFile {
+    /// The key set (wiped on drop).
+    set: crate::engine::crypto::WriterKeySet,
+    /// The key's name.
+    name: String,
+    /// The repository id.
+    #[serde(with = "serde_bytes")]
+    repo: Vec<u8>,
 }
 
 /// The newest staged-file format this build reads.
@@ -273,6 +293,45 @@ impl Workspace {
             return Ok(None);
         }
         Ok(MasterKey::from_slice(&raw[..32]))
+    }
+
+    /// The write-only key set and its name for repository `repo`, if this workspace holds a write-only key.
+    pub fn read_writer_key(&self, repo_id: &[u8]) -> Result<Option<(crate::engine::crypto::WriterKeySet, String)>> {
+        let raw = match read_local(&self.key_path(), MAX_SMALL) {
+            Ok(r) => zeroize::Zeroizing::new(r),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io("reading the unlocked key", e)),
+        };
+        let Some(body) = raw.strip_prefix(WRITER_KEY_MAGIC) else { return Ok(None) };
+        let Ok(file) = ciborium::from_reader::<WriterKeyFile, _>(body) else { return Ok(None) };
+        if file.repo.as_slice() != repo_id {
+            return Ok(None);
+        }
+        Ok(Some((file.set, file.name)))
+    }
+
+    /// The name of the write-only key this workspace holds, if it holds one (read locally, before anything is
+    /// asked of the repository).
+    pub fn writer_key_name(&self) -> Option<String> {
+        let raw = zeroize::Zeroizing::new(read_local(&self.key_path(), MAX_SMALL).ok()?);
+        let body = raw.strip_prefix(WRITER_KEY_MAGIC)?;
+        ciborium::from_reader::<WriterKeyFile, _>(body).ok().map(|f| f.name.clone())
+    }
+
+    /// Remember a write-only key's key set and name (file mode 0600).
+    pub fn write_writer_key(
+        &self,
+        set: &crate::engine::crypto::WriterKeySet,
+        name: &str,
+        repo_id: &[u8],
+    ) -> Result<()> {
+        let set = crate::engine::crypto::WriterKeySet::decode(&set.encode())
+            .ok_or_else(|| Error::integrity("a write-only key set does not encode"))?;
+        let file = WriterKeyFile { set, name: name.to_string(), repo: repo_id.to_vec() };
+        let mut raw = zeroize::Zeroizing::new(Vec::with_capacity(512));
+        raw.extend_from_slice(WRITER_KEY_MAGIC);
+        ciborium::into_writer(&file, &mut *raw).expect("CBOR encoding into memory cannot fail");
+        write_atomic(&self.key_path(), &raw, 0o600)
     }
 
     /// Remember the master key (file mode 0600).
