@@ -112,7 +112,7 @@ fn main() {
             w.finish().expect("finish")
         });
         println!("| stream write, all deduplicated | {name} | {:.0} |", mbps(data.len(), s));
-        let key = MasterKey::from_bytes(*store.master_key().expose());
+        let key = MasterKey::from_bytes(*store.master_key().expect("a full key").expose());
         let fresh = Repository::with_key(backend, key, StoreOptions::default()).expect("repo");
         let (n, s) = time(|| fresh.copy_range(&blob, 0, u64::MAX, &mut std::io::sink()).expect("read"));
         assert_eq!(n as usize, data.len());

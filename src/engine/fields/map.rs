@@ -1041,7 +1041,7 @@ impl<K: Key, V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static, S:
         &self,
         store: &Arc<Store>,
         tracer: &mut Tracer<'_>,
-        emit: &mut dyn FnMut(Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<()>,
+        emit: &mut super::DeltaSink<'_>,
     ) -> Result<bool> {
         let ops = self.ops();
         let inline_max = ops.max_put.min(INDEX_VALUE_MAX);

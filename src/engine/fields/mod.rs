@@ -41,6 +41,12 @@ use crate::engine::object::Store;
 use crate::engine::Result;
 use std::sync::Arc;
 
+/// A batch of changes: `(encoded key, stored value or None for a removal)` in key order.
+pub type Changes = Vec<(Vec<u8>, Option<Vec<u8>>)>;
+
+/// Where [`Field::write_delta`] hands its batches of changes.
+pub type DeltaSink<'a> = dyn FnMut(Changes) -> Result<()> + 'a;
+
 /// A persisted field of an index.
 pub trait Field: Send + Sync {
     /// Point the field at its state in a commit (`None`: the field did not exist yet). Discards staged changes.
@@ -71,7 +77,7 @@ pub trait Field: Send + Sync {
         &self,
         store: &Arc<Store>,
         tracer: &mut Tracer<'_>,
-        emit: &mut dyn FnMut(Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<()>,
+        emit: &mut DeltaSink<'_>,
     ) -> Result<bool> {
         let _ = (store, tracer, emit);
         if self.is_dirty() {

@@ -141,8 +141,7 @@ impl Repository {
         // The writer commits down to the nearest commit with a state of its own (or one folded before).
         let mut chain = vec![c.clone()];
         let mut roots = IndexRoots::new();
-        loop {
-            let Some(p) = chain.last().and_then(|l| l.commit.parents.first()).copied() else { break };
+        while let Some(p) = chain.last().and_then(|l| l.commit.parents.first()).copied() {
             if let Some(r) = self.folds.lock().expect("folds lock").get(&p.id) {
                 roots = r.clone();
                 break;
@@ -179,7 +178,7 @@ impl Repository {
     }
 
     /// The changes stored in one delta chunk of a write-only key's commit.
-    pub(crate) fn read_delta(&self, p: &ChunkPointer) -> Result<Vec<(Vec<u8>, Option<Vec<u8>>)>> {
+    pub(crate) fn read_delta(&self, p: &ChunkPointer) -> Result<crate::engine::fields::Changes> {
         let bytes = self.store.get_chunk(Kind::Index, p)?;
         let changes: Vec<(serde_bytes::ByteBuf, Option<serde_bytes::ByteBuf>)> =
             ciborium::from_reader(bytes.as_slice()).map_err(|e| Error::corrupt(format!("delta chunk {}", p.id), e))?;
