@@ -67,6 +67,11 @@ fn backend(ctx: &Context) -> anyhow::Result<std::sync::Arc<dyn infini::backends:
 }
 
 impl Args {
+    /// Whether this is `key list` (which a write-only key may run: the slots are public, their details sealed).
+    pub fn is_list(&self) -> bool {
+        matches!(self.cmd, KeyCmd::List)
+    }
+
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
         match &self.cmd {
             KeyCmd::Passwd => refuse_repo(ctx, "`infini key passwd`")?,

@@ -253,7 +253,31 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Whether `cmd` reads what is stored (or needs a full key): a workspace holding a write-only key refuses it before
+/// anything else is looked at (exit 17). A write-only key may `put`, `commit`, `key list`, `lock`/`unlock`, and
+/// `clone`/`init` elsewhere.
+fn needs_full_key(cmd: &Command) -> bool {
+    use Command as C;
+    match cmd {
+        C::Key(k) => !k.is_list(),
+        C::Get(_) | C::Rm(_) | C::Mv(_) | C::Cp(_) | C::Ls(_) | C::Status(_) | C::Reset(_) | C::Diff(_) => true,
+        C::Update(_) | C::Log(_) | C::Show(_) | C::Checkout(_) | C::Fork(_) | C::Branch(_) | C::Check(_) => true,
+        C::Gc(_) | C::Stats(_) | C::Mount(_) => true,
+        C::Init(_) | C::Clone(_) | C::Put(_) | C::Commit(_) | C::Lock(_) | C::Unlock(_) => false,
+        C::Completions(_) | C::ExitCodes | C::GenDocs(_) => false,
+    }
+}
+
 fn run(cmd: Command, ctx: &Context) -> anyhow::Result<()> {
+    if ctx.global.repo.is_none() && needs_full_key(&cmd) {
+        if let Some(name) = session::cwd(ctx)
+            .ok()
+            .and_then(|d| infini::workspace::Workspace::find(&d).ok())
+            .and_then(|ws| ws.writer_key_name())
+        {
+            return Err(session::write_only_refusal(&name));
+        }
+    }
     match cmd {
         Command::Init(a) => a.run(ctx),
         Command::Clone(a) => a.run(ctx),

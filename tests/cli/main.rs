@@ -32,3 +32,4 @@ mod timestamps;
 mod trees;
 mod values;
 mod workspace;
+mod write_only;
