@@ -147,8 +147,8 @@ fn assert_ends_with_exit_codes(out: &crate::util::Out) {
     let text = out.text();
     assert!(text.contains("Exit codes:"), "help has the exit-code table:\n{out}");
     let last = text.trim_end().lines().last().unwrap_or("");
-    assert!(last.trim_start().starts_with("16"), "help ends with the exit-code table (last line is code 16):\n{out}");
-    for code in ["0", "1", "2", "3", "10", "11", "12", "13", "14", "15", "16"] {
+    assert!(last.trim_start().starts_with("17"), "help ends with the exit-code table (last line is code 17):\n{out}");
+    for code in ["0", "1", "2", "3", "10", "11", "12", "13", "14", "15", "16", "17"] {
         assert!(
             text.lines().any(|l| l.trim_start().starts_with(&format!("{code} "))),
             "help lists exit code {code}:\n{out}"
@@ -195,7 +195,7 @@ fn assert_own_options_first_and_a_pointer_to_the_exit_codes(out: &crate::util::O
         last.contains("infini help exit-codes") || text.trim_end().ends_with("exit-codes`)"),
         "ends with the pointer:\n{out}"
     );
-    assert!(!text.contains("\n  16  "), "the exit-code table is not repeated under every command:\n{out}");
+    assert!(!text.contains("\n  17  "), "the exit-code table is not repeated under every command:\n{out}");
     let global = text.find("Global options:").unwrap_or_else(|| panic!("a Global options heading:\n{out}"));
     let own = text.find("Options:").unwrap_or_else(|| panic!("an Options heading:\n{out}"));
     assert!(own < global, "the command's own options come first:\n{out}");
@@ -208,7 +208,7 @@ fn every_command_help_lists_its_own_options_first_and_the_exit_codes_once() {
     assert_ends_with_exit_codes(&env.ok(["--help"]));
     let help = env.ok(["help", "exit-codes"]).text();
     assert!(
-        ["  0 ", "  11 ", "  13 ", "  16 "].iter().all(|c| help.contains(c)),
+        ["  0 ", "  11 ", "  13 ", "  16 ", "  17 "].iter().all(|c| help.contains(c)),
         "help exit-codes has the table:\n{help}"
     );
     assert_ends_with_exit_codes(&env.ok(["exit-codes"]));
@@ -332,7 +332,7 @@ fn man_pages_show_value_names_and_a_clean_exit_code_list() {
     // Each code on its own line, its meaning indented below it, no line wrapped into the code column.
     let codes: Vec<&str> =
         exit.lines().filter_map(|l| l.split_whitespace().next()).filter(|w| w.parse::<u8>().is_ok()).collect();
-    assert_eq!(codes, ["0", "1", "2", "3", "10", "11", "12", "13", "14", "15", "16"], "rendered exit codes:\n{exit}");
+    assert_eq!(codes, ["0", "1", "2", "3", "10", "11", "12", "13", "14", "15", "16", "17"], "rendered exit codes:\n{exit}");
     assert!(exit.contains("access denied by the backend"), "{exit}");
     // Every meaning starts in the same column, after its code.
     let columns: std::collections::BTreeSet<usize> = exit
