@@ -114,6 +114,27 @@ impl Repository {
     /// and commit (through [`Infinitree`](crate::engine::db::Infinitree) or the library's fields), but every read
     /// of stored content — values, keys, commits, history — fails with [`Error::WriteOnly`] before any request.
     /// A password that opens a full key is refused too ([`Error::Invalid`]): open it with [`Repository::open`].
+    ///
+    /// ```
+    /// use infini::{fields::VersionedMap, Error, Infinitree, KdfParams, Location, Repository, StoreOptions};
+    /// # fn main() -> infini::Result<()> {
+    /// # let kdf = KdfParams { log_n: 10, r: 8, p: 1 };
+    /// let repo = Repository::create_at(&Location::Memory, b"the reader's password")?;
+    /// repo.add_writer_key(b"the CI machine's password", kdf, "ci-runner")?;
+    ///
+    /// // On the CI machine: stage and commit, read nothing.
+    /// let ci = Repository::open_write_only(repo.backend().clone(), b"the CI machine's password", StoreOptions::default())?;
+    /// let mut w = Infinitree::<VersionedMap<String, String>>::open(ci, "main")?;
+    /// w.index().insert("builds/42".into(), "passed".into());
+    /// w.commit("build 42")?;
+    /// assert!(matches!(w.index().get(&"builds/42".to_string()), Err(Error::WriteOnly { .. })));
+    ///
+    /// // With the full key: the writer's commit reads as any other.
+    /// let r = Infinitree::<VersionedMap<String, String>>::open(repo, "main")?;
+    /// assert_eq!(r.index().get(&"builds/42".to_string())?, Some("passed".into()));
+    /// assert_eq!(r.head().and_then(|c| c.writer()), Some("ci-runner"));
+    /// # Ok(()) }
+    /// ```
     pub fn open_write_only(backend: Arc<dyn Backend>, password: &[u8], opts: StoreOptions) -> Result<Self> {
         let u = Self::unlock_any_with(&*backend, password, &mut |_, _| {})?;
         match u.key {
