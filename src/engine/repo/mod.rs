@@ -235,7 +235,7 @@ fn check_version(backend: &dyn Backend, config: &Config) -> Result<()> {
     if config.version != FORMAT_VERSION && config.version != 7 {
         return Err(Error::NoRepository {
             what: format!(
-                "{} has repository format version {}; this infini reads only versions 7 and {FORMAT_VERSION}",
+                "{} has repository format version {}; this infini reads only version {FORMAT_VERSION} and version 7",
                 backend.describe(),
                 config.version
             ),
@@ -297,7 +297,7 @@ mod tests {
         config.version = 6;
         b.write("config", &encode_header(&config).unwrap()).unwrap();
         let e = Repository::with_key(b, MasterKey::generate(), StoreOptions::default()).err().unwrap().to_string();
-        assert!(e.contains("version 6") && e.contains("7 and 8"), "{e}");
+        assert!(e.contains("version 6") && e.contains("version 8") && e.contains("version 7"), "{e}");
     }
 
     #[test]
