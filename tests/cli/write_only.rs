@@ -262,3 +262,72 @@ fn a_writer_password_opens_nothing_for_reading_and_key_rm_removes_its_slot() {
         .env("INFINI_PASSWORD", WRITER_PASSWORD)
         .fails_with(12);
 }
+
+/// A writer's `put` and `commit` killed (SIGKILL) at random instants, `INFINI_KILL_TRIALS` times each (`make stress`
+/// runs 100): after every kill the reader's last commit is intact or the killed commit landed whole on top of it,
+/// `check --read-data` is clean, and in the end everything the writer staged is committed and reads back.
+#[test]
+fn a_writers_put_and_commit_killed_at_random_lose_nothing() {
+    let env = Env::init();
+    let kept = random_bytes(70, 300_000);
+    env.put("kept", &kept);
+    let mut head = env.commit("base");
+    let repo = env.repo_dir();
+    let w = writer_workspace(&env, &repo.display().to_string(), &[]);
+    let value = random_bytes(71, 6_000_000);
+    let file = env.root.join("value.bin");
+    write(&file, &value);
+    let n = crate::killed::kill_trials(4);
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut small = BTreeMap::new();
+    for t in 0..2 * n {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let delay = std::time::Duration::from_millis(state % 500);
+        let args: Vec<String> = if t % 2 == 0 {
+            vec!["put".into(), format!("v{t}"), file.display().to_string()]
+        } else {
+            let v = random_bytes(100 + t as u64, 50_000);
+            env.cmd(["put", &format!("s{t}")]).cwd(&w).stdin(&v).ok();
+            small.insert(format!("s{t}"), v);
+            vec!["commit".into(), "-m".into(), format!("c{t}")]
+        };
+        let mut child = env
+            .cmd(args.iter().map(String::as_str))
+            .cwd(&w)
+            .command()
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        let _ = child.kill();
+        let _ = child.wait();
+        let ctx = format!("trial {t}: writer's {} killed after {delay:?}", args[0]);
+        let ids = env.log_ids();
+        if ids[0] != head {
+            assert_eq!(args[0], "commit", "{ctx}: the head moved without a commit");
+            assert_eq!(ids.get(1), Some(&head), "{ctx}: the killed commit did not land on the last head");
+            head = ids[0].clone();
+        }
+        let out = env.run(["check", "--read-data"]);
+        assert_eq!(out.code, 0, "{ctx}: check after the kill:\n{out}");
+        assert_eq!(env.get("kept"), kept, "{ctx}");
+    }
+    // The interrupted work runs again; everything staged is committed.
+    env.cmd(["put", "final", &file.display().to_string()]).cwd(&w).ok();
+    env.cmd(["commit", "-m", "final"]).cwd(&w).ok();
+    for _ in 0..2 {
+        env.ok(["gc", "--grace", "0s", "--min-age", "0s"]);
+    }
+    env.ok(["check", "--read-data"]);
+    assert_eq!(env.get("final"), value);
+    for (k, v) in &small {
+        assert_eq!(&env.get(k), v, "{k}");
+    }
+    for k in env.ok(["ls"]).lines().into_iter().filter(|k| k.starts_with('v')) {
+        assert_eq!(env.get(&k), value, "{k}");
+    }
+}
