@@ -104,6 +104,27 @@ fn main() {
             b
         });
         println!("| stream write ({cores} threads) | {name} | {:.0} |", mbps(data.len(), s));
+        // The same write with a write-only key, into a repository of its own (nothing to deduplicate against):
+        // every chunk sealed to the reader key with an ephemeral X25519 exchange.
+        let wdir = tempfile::tempdir().expect("tempdir");
+        let wbackend = Arc::new(DirBackend::new(wdir.path()).expect("dir backend"));
+        let full = Repository::create(wbackend.clone(), b"bench", kdf, StoreOptions::default()).expect("repo");
+        full.add_writer_key(b"writer", kdf, "bench").expect("writer key");
+        let writer = Repository::open_write_only(wbackend, b"writer", StoreOptions::default()).expect("writer");
+        let (_, ws) = time(|| {
+            let mut w = writer.blob_writer();
+            for piece in data.chunks(1 << 20) {
+                w.write_all(piece).expect("write");
+            }
+            let b = w.finish().expect("finish");
+            writer.flush().expect("flush");
+            b
+        });
+        println!(
+            "| stream write, write-only key ({cores} threads; {:.2}x the full key's time) | {name} | {:.0} |",
+            ws / s,
+            mbps(data.len(), ws)
+        );
         let (_, s) = time(|| {
             let mut w = store.blob_writer();
             for piece in data.chunks(1 << 20) {

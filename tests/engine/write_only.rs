@@ -133,3 +133,35 @@ fn a_reader_commit_on_writer_commits_stores_the_folded_state() {
     let report = reader.check(&VersionedMap::<String, u64>::default(), true).unwrap();
     assert!(report.errors.is_empty(), "{:?}", report.errors);
 }
+
+#[test]
+fn a_readers_change_racing_a_writers_conflicts_and_the_later_writer_wins() {
+    let (mem, reader) = setup();
+    let mut r = Infinitree::<VersionedMap<String, u64>>::open(reader.clone(), "main").unwrap();
+    r.index().insert("k".into(), 1);
+    r.index().insert("other".into(), 1);
+    r.commit("base").unwrap();
+    let writer = Arc::new(Repository::open_write_only(mem.clone(), b"writer", StoreOptions::default()).unwrap());
+    let mut w = Infinitree::<VersionedMap<String, u64>>::open(writer, "main").unwrap();
+
+    // The reader stages on the base; the writer commits first: the same key is a conflict for the reader (who sees
+    // both), a disjoint one merges.
+    r.index().insert("k".into(), 2);
+    w.index().insert("k".into(), 3);
+    w.commit("writer sets k").unwrap();
+    match r.commit("reader sets k") {
+        Err(Error::MergeConflict { keys, .. }) => assert_eq!(keys, vec!["k".to_string()]),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    let mut r2 = Infinitree::<VersionedMap<String, u64>>::open(reader.clone(), "main").unwrap();
+    assert_eq!(r2.index().get(&"k".to_string()).unwrap(), Some(3));
+    r2.index().insert("other".into(), 5);
+    r2.commit("reader, disjoint").unwrap();
+
+    // A writer never conflicts: its change lands on whatever head it finds, and the later commit wins.
+    w.index().insert("other".into(), 9);
+    w.commit("writer overwrites other").unwrap();
+    let r3 = Infinitree::<VersionedMap<String, u64>>::open(reader, "main").unwrap();
+    assert_eq!(r3.index().get(&"other".to_string()).unwrap(), Some(9));
+    assert_eq!(r3.index().get(&"k".to_string()).unwrap(), Some(3));
+}
