@@ -98,7 +98,13 @@ mod tests {
         assert_eq!(pack_class((16 << 10) + 1), 20 << 10);
         assert_eq!(pack_class((1 << 20) + 1), 9 << 17);
         assert_eq!(pack_class((16 << 20) + 1), (16 << 20) + 1);
-        assert!(is_size_class(4096) && is_size_class(36 << 10) && !is_size_class(65_537) && is_size_class(8192) && !is_size_class(18 << 10));
+        assert!(
+            is_size_class(4096)
+                && is_size_class(36 << 10)
+                && !is_size_class(65_537)
+                && is_size_class(8192)
+                && !is_size_class(18 << 10)
+        );
     }
 }
 

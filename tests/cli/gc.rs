@@ -391,4 +391,19 @@ fn gc_consolidates_the_small_packs_of_many_small_commits() {
     // A second gc finds nothing more to consolidate.
     let again = gc(&env);
     assert_eq!(again["consolidated"], 0, "{again}");
+    // More small commits are consolidated in turn, but what an earlier run consolidated is never moved again
+    // (each move would add a forward to follow).
+    std::fs::remove_dir_all(env.root.join("proj")).unwrap();
+    let more = small_history(&env, 10);
+    let third = gc(&env);
+    assert!(third["consolidated"].as_u64().unwrap() >= 8, "{third}");
+    gc(&env);
+    let last = objects(&repo);
+    for p in after.keys() {
+        assert!(last.contains_key(p), "consolidated pack {p} stays where it is: {last:?}");
+    }
+    let (id, files) = &more[9];
+    let got = env.ok(["get", "--at", id, &format!("p/{}", files[0].0)]).stdout;
+    assert_bytes_eq(&got, &files[0].1, "after the second consolidation");
+    env.ok(["check", "--read-data"]);
 }

@@ -791,8 +791,11 @@ impl Repository {
             .collect();
         let mut to_repack: Vec<(ObjectId, u64)> = Vec::new();
         let mut repack_entries = 0usize;
-        // Small live packs not repacked for their garbage: (pack, size, table entries).
+        // Small live packs not repacked for their garbage: (pack, size, table entries). A pack an earlier repack
+        // wrote is never small: moving its chunks again would lengthen their chain of forwards at every run.
         let mut small: Vec<(ObjectId, u64, usize)> = Vec::new();
+        let repack_written: HashSet<ObjectId> =
+            fw.packs.values().flat_map(|f| f.values().map(|(_, to)| to.object)).collect();
         progress.phase("condemn", Unit::Items, Some(listed.len() as u64));
         for o in &listed {
             progress.inc(1);
@@ -812,9 +815,7 @@ impl Repository {
                             let entries =
                                 live_in.get(&id).map_or(0, Vec::len) + fw.packs.get(&id).map_or(0, |f| f.len());
                             let movable = old_enough && !claimed.contains(&id) && !condemned.deleting.contains(&id);
-                            if pct >= opts.repack_threshold
-                                && movable
-                                && repack_entries + entries <= MAX_TABLE_ENTRIES
+                            if pct >= opts.repack_threshold && movable && repack_entries + entries <= MAX_TABLE_ENTRIES
                             {
                                 repack_entries += entries;
                                 to_repack.push((id, o.size));
@@ -824,6 +825,7 @@ impl Repository {
                         }
                         if o.size < SMALL_PACK
                             && opts.repack_threshold > 0
+                            && !repack_written.contains(&id)
                             && o.modified.is_none_or(|m| m.saturating_add(opts.min_age_secs) <= now)
                             && !claimed.contains(&id)
                             && !condemned.deleting.contains(&id)
