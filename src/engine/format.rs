@@ -77,6 +77,30 @@ pub fn is_size_class(len: u64) -> bool {
     len == META_CLASS as u64 || usize::try_from(len).is_ok_and(|l| PACK_CLASSES.binary_search(&l).is_ok())
 }
 
+
+/// Largest plaintext a chunk may decode to: no stored chunk is larger (data chunks are at most
+/// [`DATA_CHUNK_MAX`], index chunks far smaller), and a decoder never allocates more for one.
+pub const MAX_CHUNK_PLAIN: usize = MAX_PACK;
+
+/// Content-defined chunking of values: minimum, average and maximum chunk size.
+pub const DATA_CHUNK_MIN: u32 = 256 * 1024;
+/// Average data chunk size.
+pub const DATA_CHUNK_AVG: u32 = 1024 * 1024;
+/// Maximum data chunk size. Must leave room in the largest pack.
+pub const DATA_CHUNK_MAX: u32 = 4 * 1024 * 1024;
+
+/// Values up to this many bytes are stored inline in the index instead of as chunks.
+pub const INLINE_MAX: usize = 2048;
+
+/// Bytes a sealed message has beyond its plaintext: the per-message salt (32) and the GCM tag (16).
+pub const SEAL_OVERHEAD: usize = 32 + 16;
+
+/// Bytes of the pack locator at the end of every pack: a sealed table offset and length (4 + 4).
+pub const LOCATOR_LEN: usize = SEAL_OVERHEAD + 8;
+
+/// Default zstd level for chunks: level 2 compresses within 1% of level 3 on mixed data at about 30% less CPU.
+pub const DEFAULT_ZSTD_LEVEL: i32 = 2;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,26 +131,3 @@ mod tests {
         );
     }
 }
-
-/// Largest plaintext a chunk may decode to: no stored chunk is larger (data chunks are at most
-/// [`DATA_CHUNK_MAX`], index chunks far smaller), and a decoder never allocates more for one.
-pub const MAX_CHUNK_PLAIN: usize = MAX_PACK;
-
-/// Content-defined chunking of values: minimum, average and maximum chunk size.
-pub const DATA_CHUNK_MIN: u32 = 256 * 1024;
-/// Average data chunk size.
-pub const DATA_CHUNK_AVG: u32 = 1024 * 1024;
-/// Maximum data chunk size. Must leave room in the largest pack.
-pub const DATA_CHUNK_MAX: u32 = 4 * 1024 * 1024;
-
-/// Values up to this many bytes are stored inline in the index instead of as chunks.
-pub const INLINE_MAX: usize = 2048;
-
-/// Bytes a sealed message has beyond its plaintext: the per-message salt (32) and the GCM tag (16).
-pub const SEAL_OVERHEAD: usize = 32 + 16;
-
-/// Bytes of the pack locator at the end of every pack: a sealed table offset and length (4 + 4).
-pub const LOCATOR_LEN: usize = SEAL_OVERHEAD + 8;
-
-/// Default zstd level for chunks: level 2 compresses within 1% of level 3 on mixed data at about 30% less CPU.
-pub const DEFAULT_ZSTD_LEVEL: i32 = 2;
