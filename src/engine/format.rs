@@ -77,7 +77,6 @@ pub fn is_size_class(len: u64) -> bool {
     len == META_CLASS as u64 || usize::try_from(len).is_ok_and(|l| PACK_CLASSES.binary_search(&l).is_ok())
 }
 
-
 /// Largest plaintext a chunk may decode to: no stored chunk is larger (data chunks are at most
 /// [`DATA_CHUNK_MAX`], index chunks far smaller), and a decoder never allocates more for one.
 pub const MAX_CHUNK_PLAIN: usize = MAX_PACK;

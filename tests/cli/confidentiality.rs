@@ -9,7 +9,7 @@ fn is_pack_size(len: u64) -> bool {
     let mut base = 8u64 << 10;
     while base < 16 << 20 {
         let step = (base / 8).max(4096);
-        if len >= base && len < 2 * base && (len - base) % step == 0 {
+        if len >= base && len < 2 * base && (len - base).is_multiple_of(step) {
             return true;
         }
         base *= 2;

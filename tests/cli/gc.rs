@@ -343,11 +343,13 @@ fn put_and_commit_go_on_with_a_warning_when_the_dedup_index_cannot_be_written() 
     env.ok(["check", "--read-data"]);
 }
 
-/// A history of small commits: 30 versions of a small tree, each changing a few files.
-fn small_history(env: &Env, versions: usize) -> Vec<(String, Vec<(String, Vec<u8>)>)> {
+/// Files of a tree: (name, bytes).
+type Files = Vec<(String, Vec<u8>)>;
+
+/// A history of small commits: versions of a 20-file tree, each changing three files; (commit id, files) each.
+fn small_history(env: &Env, versions: usize) -> Vec<(String, Files)> {
     let src = env.root.join("proj");
-    let mut files: Vec<(String, Vec<u8>)> =
-        (0..20).map(|i| (format!("f{i:02}.txt"), random_bytes(i as u64, 3000 + 500 * i))).collect();
+    let mut files: Files = (0..20).map(|i| (format!("f{i:02}.txt"), random_bytes(i as u64, 3000 + 500 * i))).collect();
     let mut out = Vec::new();
     for v in 0..versions {
         for k in 0..3 {
