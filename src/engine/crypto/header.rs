@@ -81,8 +81,7 @@ pub fn decode_header(raw: &[u8]) -> std::result::Result<Header, HeaderError> {
     let body = unpad_meta(raw).ok_or_else(|| HeaderError::Damaged("is truncated".into()))?;
     let body = body.strip_prefix(CONFIG_MAGIC.as_slice()).ok_or(HeaderError::NotInfini)?;
     let h: Header = ciborium::from_reader(body).map_err(|e| HeaderError::Damaged(format!("does not decode: {e}")))?;
-    // Version 7 lacks only write-only keys: it is read as it is (see docs/design.md, *Changes*).
-    if h.version != FORMAT_VERSION && h.version != 7 {
+    if h.version != FORMAT_VERSION {
         return Err(HeaderError::Version(h.version));
     }
     if h.id.len() != 32 || h.mac.len() != HEADER_MAC_LEN {

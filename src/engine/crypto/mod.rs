@@ -137,9 +137,6 @@ pub struct Keys {
     reader_public: x25519_dalek::PublicKey,
     /// Absent for a write-only key.
     reader_secret: Option<x25519_dalek::StaticSecret>,
-    /// Whether salts mark chunks sealed to the reader (format version 8); a version-7 repository's salts are fully
-    /// random, so every chunk there is opened with the data key.
-    marked_salts: bool,
 }
 
 impl Keys {
@@ -155,7 +152,6 @@ impl Keys {
             reader_public: x25519_dalek::PublicKey::from(&reader_secret),
             reader_secret: Some(reader_secret),
             master: Some(master),
-            marked_salts: true,
         }
     }
 
@@ -174,14 +170,7 @@ impl Keys {
             master: None,
             reader_public: x25519_dalek::PublicKey::from(set.reader),
             reader_secret: None,
-            marked_salts: true,
         }
-    }
-
-    /// For a repository of format version 7, whose salts carry no mark: every chunk is opened with the data key.
-    pub(crate) fn unmarked_salts(mut self) -> Self {
-        self.marked_salts = false;
-        self
     }
 
     /// Whether these are a write-only key's: they seal, and open no value, index node or commit.
@@ -296,7 +285,7 @@ impl Keys {
         let Some(key) = self.key_for(kind) else {
             return Err(Error::WriteOnly { what: "opening stored content".into() });
         };
-        if self.marked_salts && sealed.len() >= SEAL_OVERHEAD && sealed[31] & 0x80 != 0 {
+        if sealed.len() >= SEAL_OVERHEAD && sealed[31] & 0x80 != 0 {
             if let Some(secret) = &self.reader_secret {
                 return open_from_writer(secret, &ad(kind, place), sealed);
             }
@@ -606,17 +595,12 @@ mod tests {
     }
 
     #[test]
-    fn symmetric_salts_leave_the_mark_clear_and_version_7_keys_ignore_it() {
+    fn symmetric_salts_leave_the_mark_clear() {
         let k = fixed_keys();
         for _ in 0..64 {
             assert_eq!(k.seal(Kind::Data, b"p", b"v")[31] & 0x80, 0);
+            assert_eq!(k.seal(Kind::Ref, b"p", b"v")[31] & 0x80, 0);
         }
-        // A version-7 chunk whose random salt has the bit set opens with the data key.
-        let old = Keys::new(MasterKey::from_bytes([0x42; 32])).unmarked_salts();
-        let mut salt = [9u8; 32];
-        salt[31] = 0xff;
-        let s = seal(k.data.as_ref().unwrap(), &ad(Kind::Data, b"p"), b"old", salt);
-        assert_eq!(old.open(Kind::Data, b"p", &s).unwrap(), b"old");
     }
 
     #[test]

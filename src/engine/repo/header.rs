@@ -24,7 +24,7 @@ pub(super) fn read_config(backend: &dyn Backend) -> Result<Config> {
         HeaderError::Damaged(why) => Error::integrity(format!("repository header {why}")),
         HeaderError::Version(v) => Error::NoRepository {
             what: format!(
-                "{} has repository format version {v}; this infini reads only version {FORMAT_VERSION} and version 7",
+                "{} has repository format version {v}; this infini reads only version {FORMAT_VERSION}",
                 backend.describe()
             ),
         },

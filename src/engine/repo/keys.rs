@@ -207,22 +207,9 @@ impl Repository {
     }
 
     /// Add a write-only key (see docs/design.md, *Write-only keys*): a slot opened by `password` that can put and
-    /// commit but read nothing, listed as `name`. Needs the full key, and a repository of format version 8 (a
-    /// version-7 repository is refused with an error naming both versions). Returns the slot's name.
+    /// commit but read nothing, listed as `name`. Needs the full key. Returns the slot's name.
     pub fn add_writer_key(&self, password: &[u8], kdf: KdfParams, name: &str) -> Result<String> {
         self.refuse_write_only("adding a key")?;
-        if self.config.version < crate::engine::format::FORMAT_VERSION {
-            return Err(Error::NoRepository {
-                what: format!(
-                    "{} has repository format version {}; write-only keys need version {} (a writer's commits \
-                     would break programs of version {} still using it): create a new repository and copy the data",
-                    self.backend.describe(),
-                    self.config.version,
-                    crate::engine::format::FORMAT_VERSION,
-                    self.config.version
-                ),
-            });
-        }
         if name.is_empty() || name.len() > 256 || name.chars().any(char::is_control) {
             return Err(Error::Invalid(format!("invalid write-only key name {name:?} (1-256 printable characters)")));
         }

@@ -92,9 +92,7 @@ impl Repository {
         opts: StoreOptions,
     ) -> Result<Self> {
         check_version(&*backend, &config)?;
-        let keys = Keys::new(master);
-        let keys = if config.version < FORMAT_VERSION { keys.unmarked_salts() } else { keys };
-        Self::assemble(backend, keys, config, opts, None)
+        Self::assemble(backend, Keys::new(master), config, opts, None)
     }
 
     fn assemble(
@@ -230,12 +228,12 @@ impl Repository {
     }
 }
 
-/// Versions this program opens: its own, and version 7 (which lacks only write-only keys).
+/// A repository of another format version is refused, naming both versions.
 fn check_version(backend: &dyn Backend, config: &Config) -> Result<()> {
-    if config.version != FORMAT_VERSION && config.version != 7 {
+    if config.version != FORMAT_VERSION {
         return Err(Error::NoRepository {
             what: format!(
-                "{} has repository format version {}; this infini reads only version {FORMAT_VERSION} and version 7",
+                "{} has repository format version {}; this infini reads only version {FORMAT_VERSION}",
                 backend.describe(),
                 config.version
             ),
@@ -260,30 +258,23 @@ mod tests {
     }
 
     /// A repository as a program of version 7 wrote it: the same objects, with version 7 in its header.
-    fn version_7() -> (Arc<MemoryBackend>, Repository) {
+    fn version_7() -> Arc<MemoryBackend> {
         let b = Arc::new(MemoryBackend::new());
         let keys = Keys::new(MasterKey::generate());
         let mut config = Config::new(&keys);
         config.version = 7;
-        config.mac = Vec::new();
         let mut v = Vec::new();
         ciborium::into_writer(&(config.version, serde_bytes::Bytes::new(&config.id), config.created), &mut v).unwrap();
         config.mac = keys.header_mac(&v).to_vec();
         let name = "keys/00000000000000000000000000000000";
         b.write(name, &KeySlot::create(&keys, b"pw", kdf(), &config.id, name).unwrap().encode().unwrap()).unwrap();
         b.write("config", &encode_header(&config).unwrap()).unwrap();
-        let r = Repository::open(b.clone(), b"pw", StoreOptions::default()).unwrap();
-        (b, r)
+        b
     }
 
     #[test]
-    fn a_version_7_repository_opens_and_refuses_write_only_keys_naming_both_versions() {
-        let (b, r) = version_7();
-        assert_eq!(r.config().version, 7);
-        let c = r.commit("main", "one", &mut |_| Ok(IndexRoots::new())).unwrap();
-        let again = Repository::open(b, b"pw", StoreOptions::default()).unwrap();
-        assert_eq!(again.read_commit(&c.ptr).unwrap().commit.message, "one");
-        let e = again.add_writer_key(b"w", kdf(), "w").unwrap_err();
+    fn a_version_7_repository_is_refused_naming_both_versions() {
+        let e = Repository::open(version_7(), b"pw", StoreOptions::default()).err().unwrap();
         assert!(matches!(e, Error::NoRepository { .. }), "{e}");
         let e = e.to_string();
         assert!(e.contains("version 7") && e.contains("version 8"), "{e}");
@@ -297,7 +288,7 @@ mod tests {
         config.version = 6;
         b.write("config", &encode_header(&config).unwrap()).unwrap();
         let e = Repository::with_key(b, MasterKey::generate(), StoreOptions::default()).err().unwrap().to_string();
-        assert!(e.contains("version 6") && e.contains("version 8") && e.contains("version 7"), "{e}");
+        assert!(e.contains("version 6") && e.contains("version 8"), "{e}");
     }
 
     #[test]
