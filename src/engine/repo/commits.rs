@@ -277,6 +277,7 @@ impl Repository {
                 for p in pointers {
                     each(p)?;
                 }
+                // A whole pack: a pointer of length 0 (see `resolve_claimed`).
                 for o in &packs {
                     each(&ChunkPointer { object: *o, offset: 0, len: 0, id: crate::engine::id::ChunkId([0; 32]) })?;
                 }
