@@ -38,7 +38,9 @@ impl Args {
     /// docs/design.md, *Write-only keys*). Nothing is read; there is nothing to merge or rebase.
     fn run_write_only(self, ctx: &Context, mut s: Session, branch: &str) -> anyhow::Result<()> {
         if self.rebase || self.side.ours || self.side.theirs {
-            return Err(super::usage("a write-only key's commit never merges: --rebase, --ours and --theirs do not apply"));
+            return Err(super::usage(
+                "a write-only key's commit never merges: --rebase, --ours and --theirs do not apply",
+            ));
         }
         if s.staged.is_empty() && !self.allow_empty {
             anyhow::bail!(NothingToCommit);

@@ -253,9 +253,7 @@ pub fn open_unlocked(
 ) -> anyhow::Result<Repository> {
     Ok(match u.key {
         infini::SlotKey::Master(m) => Repository::with_key(backend, m, opts)?,
-        infini::SlotKey::Writer(set) => {
-            Repository::with_writer_keys(backend, &set, u.writer.unwrap_or(u.slot), opts)?
-        }
+        infini::SlotKey::Writer(set) => Repository::with_writer_keys(backend, &set, u.writer.unwrap_or(u.slot), opts)?,
     })
 }
 

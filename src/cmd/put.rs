@@ -93,7 +93,9 @@ impl Args {
                 prefix: self.source.clone().unwrap_or_default(),
                 delete: self.delete,
                 // A write-only key keeps no stat cache: it would name the paths it put after the commit.
-                stat_cache: (!write_only).then(|| s.workspace().map(|w| w.cache_dir().join("stat-cache"))).transpose()?,
+                stat_cache: (!write_only)
+                    .then(|| s.workspace().map(|w| w.cache_dir().join("stat-cache")))
+                    .transpose()?,
                 // A tree that holds the workspace never stores the workspace's own files (key, caches, repository).
                 exclude: vec![s.workspace()?.dir()],
                 progress: bar.sink(),

@@ -250,7 +250,8 @@ impl<I: Index + Default> Infinitree<I> {
         let index = &self.index;
         let fields: &dyn crate::engine::fields::Index = index;
         if repo.is_write_only() {
-            let c = repo.commit_delta(&self.branch, message, opts.metadata.as_deref(), fields, &[], opts.allow_empty)?;
+            let c =
+                repo.commit_delta(&self.branch, message, opts.metadata.as_deref(), fields, &[], opts.allow_empty)?;
             // What was staged is committed, and gone from memory: the key cannot read it back.
             load_index(&self.repo, &self.index, None)?;
             self.head = Some(c.clone());

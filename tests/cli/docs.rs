@@ -332,7 +332,11 @@ fn man_pages_show_value_names_and_a_clean_exit_code_list() {
     // Each code on its own line, its meaning indented below it, no line wrapped into the code column.
     let codes: Vec<&str> =
         exit.lines().filter_map(|l| l.split_whitespace().next()).filter(|w| w.parse::<u8>().is_ok()).collect();
-    assert_eq!(codes, ["0", "1", "2", "3", "10", "11", "12", "13", "14", "15", "16", "17"], "rendered exit codes:\n{exit}");
+    assert_eq!(
+        codes,
+        ["0", "1", "2", "3", "10", "11", "12", "13", "14", "15", "16", "17"],
+        "rendered exit codes:\n{exit}"
+    );
     assert!(exit.contains("access denied by the backend"), "{exit}");
     // Every meaning starts in the same column, after its code.
     let columns: std::collections::BTreeSet<usize> = exit

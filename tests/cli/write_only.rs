@@ -15,7 +15,8 @@ const MESSAGE_MARKER: &str = "MESSAGE-MARKER-51bd";
 
 /// Add a write-only key named `ci-runner` from the reader's workspace and clone a writer workspace `w/` with it.
 fn writer_workspace(env: &Env, source: &str, extra: &[&str]) -> PathBuf {
-    let added = env.cmd(["key", "add", "--write-only", "--name", "ci-runner", "--json"])
+    let added = env
+        .cmd(["key", "add", "--write-only", "--name", "ci-runner", "--json"])
         .env("INFINI_NEW_PASSWORD", WRITER_PASSWORD)
         .ok()
         .json();

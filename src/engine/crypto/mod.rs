@@ -521,7 +521,8 @@ mod tests {
         for len in [0usize, 1, 15, 16, 17, 4095, 65_537, 1 << 20] {
             let plain: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
             let salt = [len as u8; 32];
-            let theirs = aes_gcm::Aes256Gcm::new_from_slice(&k.data.as_ref().unwrap().hmac(&[b"message/", &salt])).unwrap();
+            let theirs =
+                aes_gcm::Aes256Gcm::new_from_slice(&k.data.as_ref().unwrap().hmac(&[b"message/", &salt])).unwrap();
             let nonce = aes_gcm::Nonce::from_slice(&[0u8; 12]);
             let sealed = seal(k.data.as_ref().unwrap(), &ad, &plain, salt);
             assert_eq!(sealed[..32], salt);

@@ -73,17 +73,11 @@ pub trait Field: Send + Sync {
     /// [`Field::commit`] would write them into the field's tree, and report to `tracer` every chunk they point to.
     /// Returns whether anything was staged. Only fields whose committed state is an index tree of stored values
     /// (`VersionedMap`) can be written so; the default refuses a field with staged changes.
-    fn write_delta(
-        &self,
-        store: &Arc<Store>,
-        tracer: &mut Tracer<'_>,
-        emit: &mut DeltaSink<'_>,
-    ) -> Result<bool> {
+    fn write_delta(&self, store: &Arc<Store>, tracer: &mut Tracer<'_>, emit: &mut DeltaSink<'_>) -> Result<bool> {
         let _ = (store, tracer, emit);
         if self.is_dirty() {
             return Err(crate::engine::Error::WriteOnly {
-                what: "committing this kind of field (only VersionedMap fields take a write-only key's changes)"
-                    .into(),
+                what: "committing this kind of field (only VersionedMap fields take a write-only key's changes)".into(),
             });
         }
         Ok(false)
