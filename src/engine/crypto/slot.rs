@@ -324,6 +324,26 @@ mod tests {
     const CHEAP: KdfParams = KdfParams { log_n: 10, r: 8, p: 1 };
 
     #[test]
+    fn a_writer_slot_opens_to_the_writer_key_set_and_nothing_stored_with_it_makes_it_a_reader() {
+        let k = keys();
+        let slot = KeySlot::create_writer(&k, b"ci", CHEAP, b"repo-a", "keys/w", "ci-runner").unwrap();
+        assert!(slot.is_write_only());
+        let decoded = decode_slot(&slot.encode().unwrap()).unwrap();
+        let Ok(SlotKey::Writer(set)) = decoded.open_any(b"ci", b"repo-a", "keys/w") else { panic!("a writer key set") };
+        let w = Keys::writer(&set);
+        assert!(w.is_write_only() && w.master().is_none());
+        assert_eq!(slot.info(&w, b"repo-a", "keys/w").unwrap().name.as_deref(), Some("ci-runner"));
+        assert!(matches!(decoded.open(b"ci", b"repo-a", "keys/w"), Err(Error::WriteOnly { .. })));
+        // Relabelled as a full key's slot, it does not even decode (its wrapped key is no master key).
+        let mut relabelled = decoded.clone();
+        relabelled.version = SLOT_VERSION;
+        assert!(decode_slot(&relabelled.encode().unwrap()).is_err());
+        // A writer cannot add slots of either kind.
+        assert!(matches!(KeySlot::create(&w, b"x", CHEAP, b"repo-a", "keys/x"), Err(Error::WriteOnly { .. })));
+        assert!(KeySlot::create_writer(&w, b"x", CHEAP, b"repo-a", "keys/x", "x").is_err());
+    }
+
+    #[test]
     fn round_trip_wrong_password_and_binding() {
         let k = keys();
         let slot = KeySlot::create(&k, b"secret", CHEAP, b"repo-a", "keys/1").unwrap();
