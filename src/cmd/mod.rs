@@ -27,6 +27,7 @@ mod progress;
 mod put;
 mod reset;
 mod rm;
+mod select;
 mod session;
 mod show;
 mod stats;

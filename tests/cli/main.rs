@@ -26,6 +26,7 @@ mod readonly;
 mod rollback;
 mod s3;
 mod scripting;
+mod select;
 mod session;
 mod tar;
 mod timestamps;
