@@ -74,6 +74,11 @@ pub fn examples(name: &str) -> &'static [(&'static str, &'static str)] {
         "infini rm" => &[("infini rm notes/old", "stage the removal of a key")],
         "infini mv" => &[("infini mv notes/a notes/b", "rename a key (no data is copied)")],
         "infini cp" => &[("infini cp notes/a notes/a.bak", "copy a key (no data is copied)")],
+        "infini find" => &[
+            ("infini find '*.conf'", "every commit holding a key whose last segment ends in .conf"),
+            ("infini find 'web/**/*.html' -n 10", "HTML keys under web/ in the last 10 commits"),
+            ("infini --json find --all secret.txt", "where secret.txt is, on every branch, as JSON"),
+        ],
         "infini ls" => &[
             ("infini ls web/", "the keys under web/"),
             ("infini ls -l --at v1 web/", "with mode, size and time, at another revision"),
@@ -139,7 +144,9 @@ pub fn see_also(name: &str) -> Vec<&'static str> {
         "infini put" | "infini rm" | "infini mv" | "infini cp" => {
             &["infini-status(1)", "infini-commit(1)", "infini-reset(1)"]
         }
-        "infini get" | "infini ls" => &["infini-checkout(1)", "infini-log(1)", "infini-mount(1)"],
+        "infini get" | "infini ls" | "infini find" => {
+            &["infini-checkout(1)", "infini-log(1)", "infini-mount(1)", "infini-find(1)", "infini-ls(1)"]
+        }
         "infini commit" | "infini update" | "infini status" | "infini reset" => {
             &["infini-update(1)", "infini-status(1)", "infini-reset(1)", "infini-commit(1)"]
         }

@@ -9,6 +9,7 @@ mod complete;
 mod completions;
 mod cp;
 mod diff;
+mod find;
 mod fork;
 mod fuse;
 mod gc;
@@ -154,6 +155,7 @@ enum Command {
     Mv(mv::Args),
     Cp(cp::Args),
     Ls(ls::Args),
+    Find(find::Args),
     Status(status::Args),
     Reset(reset::Args),
     Diff(diff::Args),
@@ -261,6 +263,7 @@ fn run(cmd: Command, ctx: &Context) -> anyhow::Result<()> {
         Command::Mv(a) => a.run(ctx),
         Command::Cp(a) => a.run(ctx),
         Command::Ls(a) => a.run(ctx),
+        Command::Find(a) => a.run(ctx),
         Command::Status(a) => a.run(ctx),
         Command::Reset(a) => a.run(ctx),
         Command::Diff(a) => a.run(ctx),
