@@ -90,6 +90,7 @@ pub fn examples(name: &str) -> &'static [(&'static str, &'static str)] {
         ],
         "infini diff" => &[
             ("infini diff", "staged changes against HEAD"),
+            ("infini diff -p HEAD~1 HEAD -- web/", "what the last commit changed under web/, line by line"),
             ("infini diff main~1 main", "what the last commit changed"),
         ],
         "infini commit" => &[
