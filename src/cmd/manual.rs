@@ -67,6 +67,7 @@ pub fn examples(name: &str) -> &'static [(&'static str, &'static str)] {
             ("tar -c -C site . | infini put --tar web/", "stage a tar stream"),
         ],
         "infini get" => &[
+            ("infini get -r photos/ ~/restore --include '2024/' --exclude '*.raw'", "restore part of a tree"),
             ("infini get notes/today", "a value to standard output"),
             ("infini get big.iso --range 0-1023 -o head.bin", "the first KiB of a value into a file"),
             ("infini get -r web/ ./restore --at main~3", "a prefix, as files, three commits back"),

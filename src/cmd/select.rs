@@ -6,10 +6,32 @@
 use super::usage;
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use ignore::Match;
-use infini::files::PathFilter;
+use infini::files::{KeySelect, PathFilter};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+
+/// The rule of `get -r --include/--exclude`: gitignore patterns matched against keys' paths under the prefix (a
+/// key is matched by a pattern that names it or one of its directories); `None` without patterns.
+pub fn key_select(include: &[String], exclude: &[String]) -> anyhow::Result<Option<KeySelect>> {
+    if include.is_empty() && exclude.is_empty() {
+        return Ok(None);
+    }
+    let build = |flag: &str, patterns: &[String]| -> anyhow::Result<Gitignore> {
+        let mut b = GitignoreBuilder::new("/");
+        for p in patterns {
+            b.add_line(None, p).map_err(|e| usage(format!("{flag} {p:?}: {e}")))?;
+        }
+        b.build().map_err(|e| usage(format!("{flag} patterns: {e}")))
+    };
+    let (inc, exc) = (build("--include", include)?, build("--exclude", exclude)?);
+    let any_include = !include.is_empty();
+    Ok(Some(KeySelect::new(move |rel| {
+        let path = Path::new("/").join(rel);
+        let hit = |g: &Gitignore| g.matched_path_or_any_parents(&path, false).is_ignore();
+        (!any_include || hit(&inc)) && !hit(&exc)
+    })))
+}
 
 /// The first bytes of a `CACHEDIR.TAG` file (<https://bford.info/cachedir/>).
 const CACHEDIR_SIGNATURE: &[u8] = b"Signature: 8a477f597d28d172789f06886806bc55";

@@ -128,3 +128,60 @@ fn a_dry_run_lists_what_put_r_would_stage_and_stores_nothing() {
     let v = env.ok(["--json", "put", "-r", ps, "p/", "-n"]).json();
     assert!(v.as_array().unwrap().iter().any(|e| e["key"] == "p/big.iso" && e["size"] == 5000), "{v}");
 }
+
+#[test]
+fn get_r_writes_only_the_keys_include_and_exclude_select() {
+    let env = Env::init();
+    let p = project(&env);
+    env.ok(["put", "-r", p.to_str().unwrap(), "p/"]);
+    env.commit("tree");
+    let files = |dir: &std::path::Path| -> Vec<String> {
+        let mut v: Vec<String> =
+            crate::util::files_under(dir).into_iter().map(|(f, _)| f.display().to_string()).collect();
+        v.sort();
+        v
+    };
+    let out = env.path("out");
+    env.ok(["get", "-r", "p/", out.to_str().unwrap(), "--include", "lib/", "--include", "*.c", "--exclude", "*.o"]);
+    assert_eq!(files(&out), ["lib/build/x.c", "lib/util.c", "main.c"]);
+    // Exclude alone: everything else.
+    let out2 = env.path("out2");
+    env.ok([
+        "get",
+        "-r",
+        "p/",
+        out2.to_str().unwrap(),
+        "--exclude",
+        "/node_modules",
+        "--exclude",
+        ".git/",
+        "--exclude",
+        "cache*/",
+    ]);
+    let got = files(&out2);
+    assert!(got.contains(&"main.o".to_string()) && got.contains(&"big.iso".to_string()), "{got:?}");
+    assert!(
+        !got.iter().any(|f| f.starts_with("node_modules/") || f.starts_with(".git/") || f.starts_with("cache")),
+        "{got:?}"
+    );
+    // The same selection for a tar stream.
+    let tar = env.ok(["get", "-r", "--tar", "p/", "--include", "*.log"]).stdout;
+    let listing = std::process::Command::new("tar")
+        .arg("-t")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(&tar)?;
+            c.wait_with_output()
+        });
+    let names = String::from_utf8(listing.unwrap().stdout).unwrap();
+    let members: Vec<&str> = names.lines().filter(|l| !l.ends_with('/')).collect();
+    assert_eq!(members, ["docs/important.log", "logs/today.log", "notes.log"]);
+    // Nothing selected: not found, nothing written.
+    let none = env.path("none");
+    env.fails_with(3, ["get", "-r", "p/", none.to_str().unwrap(), "--include", "*.nothing"]);
+    assert!(!none.exists());
+    env.fails_with(3, ["get", "-r", "--tar", "p/", "--include", "*.nothing"]);
+}

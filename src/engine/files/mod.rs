@@ -15,7 +15,7 @@ mod get;
 mod put;
 mod stat_cache;
 
-pub use get::{get_tree, GetTreeOptions, GetTreeOutcome, Written};
+pub use get::{get_tree, GetTreeOptions, GetTreeOutcome, KeySelect, Written};
 pub use put::{file_entry, put_tree, walk_tree, PathFilter, PutTreeOptions, PutTreeOutcome};
 pub(crate) use stat_cache::StatCache;
 
