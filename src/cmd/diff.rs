@@ -31,7 +31,7 @@ pub struct Args {
 const PATCH_MAX: u64 = 1 << 20;
 
 /// Whether `key` is one of `paths` or under one of them (`web` and `web/` both mean the directory).
-fn in_paths(key: &str, paths: &[String]) -> bool {
+pub fn in_paths(key: &str, paths: &[String]) -> bool {
     paths.is_empty()
         || paths.iter().any(|p| {
             let p = p.trim_end_matches('/');

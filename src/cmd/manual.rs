@@ -103,6 +103,8 @@ pub fn examples(name: &str) -> &'static [(&'static str, &'static str)] {
             ("infini update --theirs", "and settle every conflict with the branch's values"),
         ],
         "infini log" => &[
+            ("infini log --oneline -- etc/app.conf", "the commits that changed one key"),
+            ("infini log --since 2026-12-01 --until 7d", "commits from December 1st until a week ago"),
             ("infini log -n 5 --oneline", "the last five commits"),
             ("infini log --json dev", "another branch, as JSON"),
         ],

@@ -691,3 +691,36 @@ fn diff_limits_to_paths_and_shows_line_changes_with_p() {
     assert_eq!(v[0]["key"], "README");
     assert!(v[0]["patch"].as_str().unwrap().contains("+three\n"), "{v}");
 }
+
+#[test]
+fn log_of_a_key_lists_the_commits_that_changed_it_and_dates_bound_the_range() {
+    let env = Env::init();
+    env.put("etc/app.conf", b"1");
+    env.put("README", b"r");
+    let c1 = env.commit("one");
+    env.put("README", b"r2");
+    env.commit("two: README only");
+    env.put("etc/app.conf", b"3");
+    let c3 = env.commit("three");
+    env.ok(["rm", "etc/app.conf"]);
+    let c4 = env.commit("four: removed");
+    let ids = |args: &[&str]| -> Vec<String> {
+        let mut a = vec!["--json", "log"];
+        a.extend_from_slice(args);
+        env.ok(a).json().as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(ids(&["--", "etc/app.conf"]), vec![c4.clone(), c3.clone(), c1.clone()]);
+    assert_eq!(ids(&["--", "etc"]), vec![c4.clone(), c3.clone(), c1.clone()], "a directory");
+    assert_eq!(ids(&["-n", "1", "--", "etc/"]), vec![c4.clone()]);
+    assert_eq!(ids(&["--", "nothing/here"]), Vec::<String>::new());
+    // Dates: everything here was made in the last hour.
+    assert_eq!(ids(&["--since", "1h"]).len(), 4);
+    assert_eq!(ids(&["--since", "2 days ago", "--until", "2099-01-01"]).len(), 4);
+    assert!(ids(&["--until", "2000-01-01"]).is_empty());
+    assert!(ids(&["--since", "2099-01-01 00:00:00"]).is_empty());
+    let out = env.fails_with(2, ["log", "--since", "last tuesday"]);
+    assert!(out.stderr.contains("neither a date"), "{out}");
+    // Text output too.
+    let out = env.ok(["log", "--oneline", "--", "README"]);
+    assert_eq!(out.lines().len(), 2, "{out}");
+}
