@@ -9,6 +9,7 @@ mod complete;
 mod completions;
 mod cp;
 mod diff;
+mod find;
 mod fork;
 mod fuse;
 mod gc;
@@ -27,6 +28,7 @@ mod progress;
 mod put;
 mod reset;
 mod rm;
+mod select;
 mod session;
 mod show;
 mod stats;
@@ -156,6 +158,7 @@ enum Command {
     Mv(mv::Args),
     Cp(cp::Args),
     Ls(ls::Args),
+    Find(find::Args),
     Status(status::Args),
     Reset(reset::Args),
     Diff(diff::Args),
@@ -262,7 +265,7 @@ fn needs_full_key(cmd: &Command) -> bool {
         C::Key(k) => !k.is_list(),
         C::Get(_) | C::Rm(_) | C::Mv(_) | C::Cp(_) | C::Ls(_) | C::Status(_) | C::Reset(_) | C::Diff(_) => true,
         C::Update(_) | C::Log(_) | C::Show(_) | C::Checkout(_) | C::Fork(_) | C::Branch(_) | C::Check(_) => true,
-        C::Gc(_) | C::Stats(_) | C::Mount(_) => true,
+        C::Gc(_) | C::Stats(_) | C::Mount(_) | C::Find(_) => true,
         C::Init(_) | C::Clone(_) | C::Put(_) | C::Commit(_) | C::Lock(_) | C::Unlock(_) => false,
         C::Completions(_) | C::ExitCodes | C::GenDocs(_) => false,
     }
@@ -287,6 +290,7 @@ fn run(cmd: Command, ctx: &Context) -> anyhow::Result<()> {
         Command::Mv(a) => a.run(ctx),
         Command::Cp(a) => a.run(ctx),
         Command::Ls(a) => a.run(ctx),
+        Command::Find(a) => a.run(ctx),
         Command::Status(a) => a.run(ctx),
         Command::Reset(a) => a.run(ctx),
         Command::Diff(a) => a.run(ctx),

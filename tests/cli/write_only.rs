@@ -127,13 +127,16 @@ fn writer_reads_nothing(env: &Env, w: &Path) {
         &["mount", "mnt"],
         &["rm", "single/x"],
         &["update"],
+        &["find", "*"],
+        &["log", "--", "builds/"],
+        &["diff", "-p"],
     ];
     for args in reads {
         let out = env.cmd(args.iter().copied()).cwd(w).fails_with(17);
         assert!(out.stderr.contains("write-only key \"ci-runner\""), "{out}");
         assert!(out.stdout.is_empty(), "{out}");
-        let mut json: Vec<&str> = args.to_vec();
-        json.push("--json");
+        let mut json: Vec<&str> = vec!["--json"];
+        json.extend_from_slice(args);
         let out = env.cmd(json).cwd(w).fails_with(17);
         assert_eq!(out.stderr_json()["error"]["write_only"], true, "{out}");
     }
