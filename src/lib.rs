@@ -113,6 +113,11 @@ pub mod progress {
     pub use crate::engine::progress::*;
 }
 
+/// Retention policies: which commits to keep ([`retention::decide`]), applied by [`Repository::forget`].
+pub mod retention {
+    pub use crate::engine::retention::*;
+}
+
 /// Directory trees in and out of a [`namespace`]: stage a tree of files as keys under a prefix
 /// ([`files::put_tree`]), write the keys under a prefix back out as files ([`files::get_tree`]).
 pub mod files {
