@@ -143,6 +143,14 @@ pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (y, m, d)
 }
 
+/// A time (seconds since the epoch) as an RFC 3339 UTC timestamp: `2026-12-07T09:50:00Z`.
+pub fn utc(t: u64) -> String {
+    let t = t as i64;
+    let (y, m, d) = civil_from_days(t.div_euclid(86_400));
+    let s = t.rem_euclid(86_400);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", s / 3600, s % 3600 / 60, s % 60)
+}
+
 /// The period a bucket rule groups a time (seconds since the epoch, UTC) into: equal keys, same period.
 fn bucket(rule: KeepRule, t: u64) -> i64 {
     let t = t as i64;
@@ -241,6 +249,7 @@ mod tests {
             let t = at(y, m, d, 0, 0) as i64;
             assert_eq!(civil_from_days(t.div_euclid(86_400)), (y, m, d));
         }
+        assert_eq!(utc(at(2026, 12, 7, 9, 50) + 7), "2026-12-07T09:50:07Z");
     }
 
     #[test]

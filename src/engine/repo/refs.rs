@@ -7,7 +7,7 @@
 
 use super::meta::{cbor, pad_to, unpad_meta};
 use super::seen::{SeenRef, SeenRefs};
-use super::{gc, Repository};
+use super::{forget, gc, Repository};
 use crate::engine::backend::{BackendError, RefVersion};
 use crate::engine::crypto::Kind;
 use crate::engine::format::{META_CLASS, SEAL_OVERHEAD};
@@ -270,9 +270,10 @@ impl Repository {
     pub fn branches(&self) -> Result<Vec<Branch>> {
         let mut out = Vec::new();
         let gc_ref = self.store.keys().ref_name(gc::GC_REF);
+        let forget_ref = self.store.keys().ref_name(forget::FORGET_REF);
         let mut listed = HashSet::new();
         for rn in self.backend.list_refs()? {
-            if rn == gc_ref {
+            if rn == gc_ref || rn == forget_ref {
                 continue;
             }
             let _reading = self.seen.as_ref().map(|s| s.reading.lock().expect("seen refs lock"));
@@ -286,7 +287,9 @@ impl Repository {
             }
         }
         if let Some(seen) = &self.seen {
-            for name in seen.names().into_iter().filter(|n| !listed.contains(n) && n != gc::SEEN_GC) {
+            for name in
+                seen.names().into_iter().filter(|n| !listed.contains(n) && n != gc::SEEN_GC && n != forget::FORGET_REF)
+            {
                 if let Some(s) = self.read_stored(&name)?.filter(|s| !s.value.deleted) {
                     out.push(Branch::of(s.value, s.version));
                 }
@@ -300,9 +303,10 @@ impl Repository {
     /// collects them.
     pub(super) fn deleted_heads(&self) -> Result<Vec<ChunkPointer>> {
         let gc_ref = self.store.keys().ref_name(gc::GC_REF);
+        let forget_ref = self.store.keys().ref_name(forget::FORGET_REF);
         let mut out = Vec::new();
         for rn in self.backend.list_refs()? {
-            if rn == gc_ref {
+            if rn == gc_ref || rn == forget_ref {
                 continue;
             }
             if let Some((data, _)) = self.backend.read_ref(&rn)? {

@@ -52,9 +52,11 @@ impl Repository {
     /// Resolve a revision to a commit. `head` is what `HEAD` means (a workspace's current commit).
     pub fn resolve(&self, rev: &str, head: Option<&ChunkPointer>) -> Result<ChunkPointer> {
         let r = Revision::parse(rev)?;
+        let mut by_branch = false;
         let mut at = if r.base == "HEAD" {
             *head.ok_or_else(|| Error::not_found("revision HEAD (nothing committed yet)"))?
         } else if let Some(b) = self.branch(&r.base)? {
+            by_branch = true;
             b.head
         } else if is_hex_prefix(&r.base) {
             self.find_by_prefix(&r.base.to_ascii_lowercase(), head)?
@@ -72,6 +74,10 @@ impl Repository {
                 *c.commit.parents.first().ok_or_else(|| {
                     Error::not_found(format!("revision {rev}: history has only {} commits before it", i))
                 })?;
+        }
+        // A branch's head is never forgotten; any other commit may have been.
+        if !by_branch || r.back > 0 {
+            self.refuse_forgotten(&at)?;
         }
         Ok(at)
     }
