@@ -9,6 +9,7 @@ mod complete;
 mod completions;
 mod cp;
 mod diff;
+mod forget;
 mod fork;
 mod fuse;
 mod gc;
@@ -165,6 +166,7 @@ enum Command {
     Branch(branch::Args),
     Check(check::Args),
     Gc(gc::Args),
+    Forget(forget::Args),
     Stats(stats::Args),
     Mount(mount::Args),
     Key(key::Args),
@@ -272,6 +274,7 @@ fn run(cmd: Command, ctx: &Context) -> anyhow::Result<()> {
         Command::Branch(a) => a.run(ctx),
         Command::Check(a) => a.run(ctx),
         Command::Gc(a) => a.run(ctx),
+        Command::Forget(a) => a.run(ctx),
         Command::Stats(a) => a.run(ctx),
         Command::Mount(a) => a.run(ctx),
         Command::Key(a) => a.run(ctx),
