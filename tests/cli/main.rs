@@ -10,6 +10,7 @@ mod conflicts;
 mod docs;
 mod endpoints;
 mod errors;
+mod forget;
 mod gc;
 mod gc_protocol;
 mod hardening;
