@@ -13,8 +13,8 @@ const DAY: u64 = 86_400;
 /// Small files in the tree; a few change with every commit.
 const SMALL: usize = 40;
 
-/// The tree of commit `i`: 40 small files (file `j` changes every `j % 7 + 1` commits) and one 20 KB file new in
-/// every commit.
+/// The tree of commit `i`: 40 small files (file `j` changes every `j % 7 + 1` commits), one 20 KB file new in every
+/// commit and one 5 KB file that never changes.
 fn tree(i: usize) -> BTreeMap<String, Vec<u8>> {
     let mut t = BTreeMap::new();
     for j in 0..SMALL {
@@ -22,6 +22,8 @@ fn tree(i: usize) -> BTreeMap<String, Vec<u8>> {
         t.insert(format!("small-{j:02}"), v.into_bytes());
     }
     t.insert("big".to_string(), random_bytes(7_000 + i as u64, 20_000));
+    // Written by the first commit (forgotten) and never changed: kept commits reach it only through history.
+    t.insert("stable".to_string(), random_bytes(1, 5_000));
     t
 }
 
