@@ -83,7 +83,7 @@ impl fmt::Display for RetentionPolicy {
 /// Seconds as the largest whole unit: `30d`, `36h`, `90m`, `45s`.
 fn duration(s: u64) -> String {
     for (unit, n) in [("d", 86_400), ("h", 3600), ("m", 60)] {
-        if s % n == 0 {
+        if s.is_multiple_of(n) {
             return format!("{}{unit}", s / n);
         }
     }

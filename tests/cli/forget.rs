@@ -48,8 +48,11 @@ fn stored(env: &Env) -> u64 {
     bytes_under(dir.join("objects")) + if forward.exists() { bytes_under(forward) } else { 0 }
 }
 
-/// `log --json`: the ids of the commits listed, and the forgotten stretches as (count, first id, last id, run).
-fn log(env: &Env) -> (Vec<String>, Vec<(u64, String, String, u64)>) {
+/// A forgotten stretch as `log --json` lists it: (count, first id, last id, run number).
+type Stretch = (u64, String, String, u64);
+
+/// `log --json`: the ids of the commits listed, and the forgotten stretches.
+fn log(env: &Env) -> (Vec<String>, Vec<Stretch>) {
     let v = env.ok(["log", "--json"]).json();
     let mut ids = Vec::new();
     let mut stretches = Vec::new();

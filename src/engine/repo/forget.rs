@@ -31,9 +31,14 @@ pub const EVERY_BRANCH: &str = "*";
 /// Attempts [`Repository::forget`] makes against concurrent changes of the record.
 const ATTEMPTS: u32 = 20;
 
+/// Decode the plaintext of the forget record (after authentication and unpadding).
+pub(crate) fn decode_record(body: &[u8]) -> Result<Record> {
+    ciborium::from_reader(body).map_err(|e| Error::corrupt("the forget record", e))
+}
+
 /// What the forget record holds.
 #[derive(Clone, Default, Debug, Serialize, Deserialize)]
-struct Record {
+pub(crate) struct Record {
     /// One more on every change; checked against the last state seen like the gc ref's.
     #[serde(default)]
     seq: u64,
@@ -209,7 +214,7 @@ impl Repository {
                     .open(Kind::Ref, name.as_bytes(), &sealed)
                     .map_err(|_| Error::integrity("the forget record does not authenticate"))?;
                 let body = unpad_meta(&plain).ok_or_else(|| Error::integrity("the forget record is truncated"))?;
-                let rec: Record = ciborium::from_reader(body).map_err(|e| Error::corrupt("the forget record", e))?;
+                let rec = decode_record(body)?;
                 Some((rec, version, *blake3::hash(body).as_bytes()))
             }
         };

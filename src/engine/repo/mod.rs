@@ -8,7 +8,7 @@
 
 mod check;
 mod commits;
-mod forget;
+pub(crate) mod forget;
 pub(crate) mod gc;
 mod header;
 mod keys;
