@@ -110,9 +110,13 @@ impl Args {
             output::info(
                 ctx,
                 format!(
-                    "{verb} repack {} mostly-garbage pack(s), {} (moved {} live chunk(s), {}, into {} new pack(s), {}); \
+                    "{verb} repack {}, {} (moved {} live chunk(s), {}, into {} new pack(s), {}); \
                      they are deleted once condemned for over {}, freeing {}",
-                    plan.repack.len(),
+                    match (plan.repack.len() - plan.consolidated, plan.consolidated) {
+                        (g, 0) => format!("{g} mostly-garbage pack(s)"),
+                        (0, c) => format!("{c} small pack(s) into larger ones"),
+                        (g, c) => format!("{g} mostly-garbage and {c} small pack(s)"),
+                    },
                     output::bytes(plan.repack_bytes),
                     plan.moved_chunks,
                     output::bytes(plan.moved_bytes),

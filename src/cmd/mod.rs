@@ -49,7 +49,7 @@ pub const EXIT_CODE_TABLE: &[(u8, &str)] = &[
     (code::NOT_FOUND, "not found (key, revision, branch, input file)"),
     (code::NO_REPO, "no repository or workspace (or no such bucket)"),
     (code::CONFLICT, "conflict (a concurrent change that could not be merged, or a branch that already exists)"),
-    (code::PASSWORD, "wrong password or no usable key"),
+    (code::PASSWORD, "wrong password, no usable key, or no password given"),
     (code::INTEGRITY, "integrity failure (corrupt, truncated or tampered data)"),
     (code::UNAVAILABLE, "backend unavailable after retries"),
     (code::ACCESS_DENIED, "access denied by the backend (credentials or permissions)"),
@@ -364,6 +364,9 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
         }
         if c.is::<mount::MountError>() {
             return code::MOUNT;
+        }
+        if c.is::<password::NoPassword>() {
+            return code::PASSWORD;
         }
         if c.is::<update::Unresolved>() || c.is::<branch::Unmerged>() {
             return code::CONFLICT;

@@ -63,6 +63,14 @@ fn preflight(mountpoint: &Path) -> anyhow::Result<()> {
         }
         Err(e) => return Err(mount_error(format!("mountpoint {shown}: {e}"))),
     }
+    if let Some(fstype) = mounted_on(mountpoint) {
+        let how = if fstype == "fuse.infini" {
+            format!("another `infini mount` is serving it; unmount it first (`fusermount -u {shown}`)")
+        } else {
+            format!("a {fstype} file system is mounted there; choose an empty directory")
+        };
+        return Err(mount_error(format!("mountpoint {shown} is already a mount point: {how}")));
+    }
     match std::fs::metadata("/dev/fuse") {
         Ok(m) if m.file_type().is_char_device() => {}
         Ok(_) => return Err(mount_error("/dev/fuse is not a character device: FUSE is not available here")),
@@ -79,6 +87,48 @@ fn preflight(mountpoint: &Path) -> anyhow::Result<()> {
         return Err(mount_error("fusermount not found on PATH: install the fuse3 (or fuse) package"));
     }
     Ok(())
+}
+
+/// The type of the file system mounted exactly on `dir` (as `/proc/self/mountinfo` lists it), if one is. Mounting
+/// on top of a mount would hide it (and a second `infini mount` there would be stacked silently).
+fn mounted_on(dir: &Path) -> Option<String> {
+    let dir = std::fs::canonicalize(dir).ok()?;
+    let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let mut found = None;
+    for line in info.lines() {
+        // ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER
+        let fields: Vec<&str> = line.split(' ').collect();
+        let Some(point) = fields.get(4) else { continue };
+        if Path::new(&unescape_mountinfo(point)) != dir {
+            continue;
+        }
+        let fstype = fields.iter().position(|f| *f == "-").and_then(|i| fields.get(i + 1));
+        // The last line for a mount point is what is visible there.
+        found = Some(fstype.map_or_else(|| "unknown".to_string(), |t| t.to_string()));
+    }
+    found
+}
+
+/// Undo mountinfo's octal escapes (`\040` for a space, `\011`, `\012`, `\134`).
+fn unescape_mountinfo(s: &str) -> std::ffi::OsString {
+    use std::os::unix::ffi::OsStringExt;
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let esc = b.get(i + 1..i + 4).filter(|d| b[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        match esc {
+            Some(d) => {
+                out.push(d.iter().fold(0u8, |n, c| n.wrapping_mul(8).wrapping_add(c - b'0')));
+                i += 4;
+            }
+            None => {
+                out.push(b[i]);
+                i += 1;
+            }
+        }
+    }
+    std::ffi::OsString::from_vec(out)
 }
 
 /// `fusermount3` or `fusermount`, as fuser looks for them.
@@ -245,6 +295,13 @@ fn detach(ctx: &Context, mountpoint: &Path) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mountinfo_escapes_are_undone() {
+        assert_eq!(unescape_mountinfo(r"/mnt/a\040b\011c\134d"), std::ffi::OsString::from("/mnt/a b\tc\\d"));
+        assert_eq!(unescape_mountinfo(r"/x\04"), std::ffi::OsString::from(r"/x\04"), "a short escape stays");
+        assert!(mounted_on(Path::new("/nonexistent-dir")).is_none());
+    }
 
     #[test]
     fn the_background_process_gets_no_secret_in_its_environment() {

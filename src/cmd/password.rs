@@ -15,6 +15,16 @@ fn trim_newline(mut s: Vec<u8>) -> Vec<u8> {
     s
 }
 
+/// No password could be had: none was given, or its file could not be read. Exit code 12, like a wrong password,
+/// but said as what it is.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct NoPassword(pub String);
+
+/// Where a password can come from, for messages.
+const SOURCES: &str = "set INFINI_PASSWORD, INFINI_PASSWORD_FILE (--password-file) or INFINI_PASSWORD_COMMAND \
+                       (--password-command), or run on a terminal to be asked";
+
 /// Largest password file read: far more than any password, far less than a device that never ends.
 pub const MAX_PASSWORD_FILE: u64 = 64 << 10;
 
@@ -25,7 +35,7 @@ fn read_password_file(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
     use std::io::Read;
     use std::os::unix::fs::FileTypeExt;
     let shown = path.display();
-    let f = std::fs::File::open(path).with_context(|| format!("opening password file {shown}"))?;
+    let f = std::fs::File::open(path).map_err(|e| NoPassword(format!("cannot open password file {shown}: {e}")))?;
     let meta = f.metadata().with_context(|| format!("reading password file {shown}"))?;
     let ft = meta.file_type();
     if !(ft.is_file() || ft.is_fifo()) {
@@ -103,8 +113,7 @@ pub fn get(ctx: &Context) -> anyhow::Result<Zeroizing<Vec<u8>>> {
         let p = rpassword::prompt_password("Password: ").context("reading password from the terminal")?;
         return Ok(Zeroizing::new(p.into_bytes()));
     }
-    Err(anyhow::Error::new(Error::WrongPassword)
-        .context("no password given: set INFINI_PASSWORD, INFINI_PASSWORD_FILE or INFINI_PASSWORD_COMMAND"))
+    Err(NoPassword(format!("no password given: {SOURCES}")).into())
 }
 
 /// A new password (for `init`, `key add`, `key passwd`): `INFINI_NEW_PASSWORD`, else the usual sources (for
@@ -116,6 +125,19 @@ pub fn new(ctx: &Context, for_init: bool) -> anyhow::Result<Zeroizing<Vec<u8>>> 
     if let Some(f) = std::env::var_os("INFINI_NEW_PASSWORD_FILE") {
         return check(Zeroizing::new(trim_newline(read_password_file(std::path::Path::new(&f))?)));
     }
+    let given = HANDED_OVER.get().is_some()
+        || std::env::var_os("INFINI_PASSWORD").is_some()
+        || ctx.global.password_file.is_some()
+        || ctx.global.password_command.is_some();
+    if for_init && !given && !can_prompt() {
+        return Err(NoPassword(
+            "no password given for the new repository's first key: set INFINI_NEW_PASSWORD or INFINI_PASSWORD, \
+             INFINI_PASSWORD_FILE (--password-file) or INFINI_PASSWORD_COMMAND (--password-command), or run on a \
+             terminal to be asked"
+                .into(),
+        )
+        .into());
+    }
     if for_init && !can_prompt() {
         return check(get(ctx)?);
     }
@@ -123,8 +145,12 @@ pub fn new(ctx: &Context, for_init: bool) -> anyhow::Result<Zeroizing<Vec<u8>>> 
         return check(get(ctx)?);
     }
     if !can_prompt() {
-        return Err(anyhow::Error::new(Error::WrongPassword)
-            .context("no new password given: set INFINI_NEW_PASSWORD or INFINI_NEW_PASSWORD_FILE"));
+        return Err(NoPassword(
+            "no new password given: set INFINI_NEW_PASSWORD or INFINI_NEW_PASSWORD_FILE, or run on a terminal to be \
+             asked"
+                .into(),
+        )
+        .into());
     }
     let a = Zeroizing::new(rpassword::prompt_password("New password: ")?.into_bytes());
     let b = Zeroizing::new(rpassword::prompt_password("Repeat password: ")?.into_bytes());

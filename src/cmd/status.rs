@@ -11,8 +11,16 @@ fn value_id(e: &Entry) -> String {
 }
 
 /// Show the current branch (or detached commit) and the staged changes.
+///
+/// Prints where HEAD is, then one line per staged change (`A`dded, `M`odified, `D`eleted, a TAB, the key), or
+/// `nothing staged`, then any unresolved conflicts. With `--short`, only the change lines: nothing at all when
+/// nothing is staged, so `infini status --short | wc -l` counts staged changes.
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Only the change lines (`A<TAB>key`, `M<TAB>key`, `D<TAB>key`) and conflict lines, nothing else.
+    #[arg(short, long, alias = "porcelain")]
+    short: bool,
+}
 
 impl Args {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
@@ -52,23 +60,27 @@ impl Args {
                 })).collect::<Vec<_>>(),
             }));
         }
-        match &s.head {
-            Head::Branch(b) => output::info(ctx, format!("On branch {b}")),
-            Head::Detached(p) => output::info(ctx, format!("HEAD detached at {} (read-only)", output::short(p))),
-        }
-        if rows.is_empty() {
-            output::info(ctx, "nothing staged");
+        if !self.short {
+            output::line(match &s.head {
+                Head::Branch(b) => format!("On branch {b}"),
+                Head::Detached(p) => format!("HEAD detached at {} (read-only)", output::short(p)),
+            })?;
+            if rows.is_empty() {
+                output::line("nothing staged")?;
+            }
         }
         diff::print(ctx, &rows)?;
         if !conflicts.is_empty() {
-            output::info(
-                ctx,
-                format!(
-                    "{} unresolved conflict(s) (C<TAB>key<TAB>ours: size id<TAB>theirs: size id); {}",
-                    conflicts.len(),
-                    super::update::RESOLVE_HINT
-                ),
+            let summary = format!(
+                "{} unresolved conflict(s) (C<TAB>key<TAB>ours: size id<TAB>theirs: size id); {}",
+                conflicts.len(),
+                super::update::RESOLVE_HINT
             );
+            if self.short {
+                output::info(ctx, summary);
+            } else {
+                output::line(summary)?;
+            }
             let mut text = String::new();
             for (k, o, t) in &conflicts {
                 text.push_str(&format!("C\t{k}\tours: {}\ttheirs: {}\n", side_text(o), side_text(t)));

@@ -364,6 +364,8 @@ pub fn stage(
                 check_key(&key)?;
                 let mut entry = Entry::new(Blob::Inline(target));
                 entry.kind = EntryKind::Symlink;
+                entry.mtime = mtime;
+                entry.mtime_nsec = mtime_nsec;
                 stage_one(key, entry, &mut o)?;
             }
             tar::EntryType::Directory => {}

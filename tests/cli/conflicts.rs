@@ -64,7 +64,7 @@ fn conflict_update_then_put_or_reset_each_key_then_commit() {
     let c_lines: Vec<String> = out.lines().into_iter().filter(|l| l.starts_with("C\t")).collect();
     assert_eq!(c_lines.len(), 2, "two conflicted keys:\n{out}");
     assert!(c_lines[0].starts_with("C\ta\tours: 4 ") && c_lines[0].contains("theirs: 6 "), "{out}");
-    assert!(out.stderr.contains("infini put") && out.stderr.contains("infini reset"), "how to resolve:\n{out}");
+    assert!(out.text().contains("infini put") && out.text().contains("infini reset"), "how to resolve:\n{out}");
     let st = in_ws2(&env, &ws2, &["--json", "status"]).json();
     let conflicts = st["conflicts"].as_array().expect("conflicts array");
     assert_eq!(conflicts.len(), 2, "{st}");

@@ -342,3 +342,70 @@ fn put_and_commit_go_on_with_a_warning_when_the_dedup_index_cannot_be_written() 
     assert_bytes_eq(&env.ok(["get", "b"]).stdout, &b, "b after the index could not be written");
     env.ok(["check", "--read-data"]);
 }
+
+/// Files of a tree: (name, bytes).
+type Files = Vec<(String, Vec<u8>)>;
+
+/// A history of small commits: versions of a 20-file tree, each changing three files; (commit id, files) each.
+fn small_history(env: &Env, versions: usize) -> Vec<(String, Files)> {
+    let src = env.root.join("proj");
+    let mut files: Files = (0..20).map(|i| (format!("f{i:02}.txt"), random_bytes(i as u64, 3000 + 500 * i))).collect();
+    let mut out = Vec::new();
+    for v in 0..versions {
+        for k in 0..3 {
+            let i = (v * 7 + k * 3) % files.len();
+            files[i].1.extend_from_slice(&random_bytes((v * 100 + k) as u64, 300));
+        }
+        std::fs::create_dir_all(&src).unwrap();
+        for (name, data) in &files {
+            std::fs::write(src.join(name), data).unwrap();
+        }
+        env.ok(["put", "-q", "-r", "--delete", src.to_str().unwrap(), "p/"]);
+        let id = env.commit(&format!("v{v}"));
+        out.push((id, files.clone()));
+    }
+    out
+}
+
+#[test]
+fn gc_consolidates_the_small_packs_of_many_small_commits() {
+    let env = Env::init();
+    let history = small_history(&env, 30);
+    let repo = env.repo_dir();
+    let before = objects(&repo);
+    assert!(before.len() >= 30, "a small commit writes its own small packs: {before:?}");
+    let first = gc(&env);
+    assert!(first["consolidated"].as_u64().unwrap() >= 30, "{first}");
+    gc(&env);
+    let after = objects(&repo);
+    assert!(after.len() <= 3, "the small packs were consolidated into a few: {after:?}");
+    let live: u64 = before.values().sum();
+    let now: u64 = after.values().sum();
+    assert!(now < live, "consolidation took fewer bytes: {live} -> {now}");
+    // Every version still reads back, through the forwards.
+    for (id, files) in history.iter().step_by(7) {
+        for (name, data) in files.iter().step_by(5) {
+            let got = env.ok(["get", "--at", id, &format!("p/{name}")]).stdout;
+            assert_bytes_eq(&got, data, &format!("{name} at {id}"));
+        }
+    }
+    env.ok(["check", "--read-data"]);
+    // A second gc finds nothing more to consolidate.
+    let again = gc(&env);
+    assert_eq!(again["consolidated"], 0, "{again}");
+    // More small commits are consolidated in turn, but what an earlier run consolidated is never moved again
+    // (each move would add a forward to follow).
+    std::fs::remove_dir_all(env.root.join("proj")).unwrap();
+    let more = small_history(&env, 10);
+    let third = gc(&env);
+    assert!(third["consolidated"].as_u64().unwrap() >= 8, "{third}");
+    gc(&env);
+    let last = objects(&repo);
+    for p in after.keys() {
+        assert!(last.contains_key(p), "consolidated pack {p} stays where it is: {last:?}");
+    }
+    let (id, files) = &more[9];
+    let got = env.ok(["get", "--at", id, &format!("p/{}", files[0].0)]).stdout;
+    assert_bytes_eq(&got, &files[0].1, "after the second consolidation");
+    env.ok(["check", "--read-data"]);
+}

@@ -323,13 +323,16 @@ fn status_and_reset() {
     env.commit("base");
 
     let out = env.ok(["status"]);
-    assert!(out.stdout.is_empty(), "nothing staged: nothing on stdout:\n{out}");
-    assert!(out.stderr.contains("main"), "status names the branch:\n{out}");
+    assert_eq!(out.lines(), ["On branch main", "nothing staged"], "nothing staged, said on stdout:\n{out}");
+    let out = env.ok(["status", "--short"]);
+    assert!(out.stdout.is_empty(), "--short: nothing staged, nothing on stdout:\n{out}");
 
     env.put("new", b"n");
     env.put("modify", b"2");
     env.ok(["rm", "remove"]);
     let out = env.ok(["status"]);
+    assert_eq!(out.lines(), ["On branch main", "M\tmodify", "A\tnew", "D\tremove"], "{out}");
+    let out = env.ok(["status", "-s"]);
     assert_eq!(out.lines(), ["M\tmodify", "A\tnew", "D\tremove"], "{out}");
     let out = env.ok(["status", "--json"]);
     let v = out.json();
@@ -357,11 +360,11 @@ fn status_and_reset() {
     // Reset one key.
     env.ok(["reset", "modify"]);
     assert_eq!(env.get("modify"), b"1");
-    assert_eq!(env.ok(["status"]).lines(), ["A\tnew", "D\tremove"]);
+    assert_eq!(env.ok(["status", "--short"]).lines(), ["A\tnew", "D\tremove"]);
     // Reset all.
     let out = env.ok(["reset"]);
     assert!(out.stdout.is_empty(), "{out}");
-    assert!(env.ok(["status"]).stdout.is_empty());
+    assert!(env.ok(["status", "--short"]).stdout.is_empty());
     env.fails_with(3, ["get", "new"]);
     assert_eq!(env.get("remove"), b"1");
     // Nothing staged: commit creates nothing.
@@ -371,7 +374,7 @@ fn status_and_reset() {
 
     // Putting back the committed value is not a change.
     env.put("modify", b"1");
-    assert!(env.ok(["status"]).stdout.is_empty(), "same value as committed: no staged change");
+    assert!(env.ok(["status", "--short"]).stdout.is_empty(), "same value as committed: no staged change");
 }
 
 #[test]
@@ -559,7 +562,7 @@ fn conflicting_commits_exit_11_and_keep_the_changes_staged() {
     assert!(out.stderr.contains('k'), "the conflict names the key:\n{out}");
     assert_eq!(env.log_ids()[0], c, "the branch keeps the first commit");
     assert_eq!(env.get("k"), b"from ws1");
-    let out = env.cmd(["status"]).cwd(&ws2).ok();
+    let out = env.cmd(["status", "--short"]).cwd(&ws2).ok();
     assert_eq!(out.lines(), ["M\tk"], "the change stays staged in ws2:\n{out}");
     assert_eq!(env.cmd(["get", "k"]).cwd(&ws2).ok().stdout, b"from ws2");
 }

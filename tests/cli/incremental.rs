@@ -46,3 +46,23 @@ fn one_changed_key_among_ten_thousand_writes_at_most_256_kib() {
     times.sort();
     eprintln!("get of one small key among {N} (debug build): median {:?}, min {:?}", times[2], times[0]);
 }
+
+#[test]
+fn a_small_commit_costs_a_few_kib_not_a_64_kib_pack() {
+    let env = Env::init();
+    for i in 0..40 {
+        env.put(&format!("tree/k{i:03}"), format!("value {i}\n").repeat(100).as_bytes());
+    }
+    env.commit("base");
+    // Ref generations reach their steady state after a few commits.
+    for i in 0..6 {
+        env.put("tree/k001", format!("change {i}\n").repeat(200).as_bytes());
+        env.commit(&format!("change {i}"));
+    }
+    let repo = env.repo_dir();
+    let before = bytes_under(&repo);
+    env.put("tree/k002", b"changed again\n".repeat(300).as_slice());
+    env.commit("one more");
+    let grown = bytes_under(&repo) - before;
+    assert!(grown <= 32 << 10, "a one-key commit grew the repository by {grown} bytes");
+}

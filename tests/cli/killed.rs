@@ -192,7 +192,7 @@ fn killing_a_put_or_commit_of_spilled_changes_loses_nothing() {
         let prefix = format!("b{t}");
         let delay = next_delay();
         kill_after(&env, &["put", "-r", src.to_str().unwrap(), &prefix], delay);
-        let staged = env.ok(["status"]).lines().len();
+        let staged = env.ok(["status", "--short"]).lines().len();
         let here = env.ok(["ls", &format!("{prefix}/")]).lines().len();
         assert!(here == 0 || here == 4000, "trial {t}: killed after {delay:?}: {here} keys of the put staged");
         assert!(staged == 4000 * (t + 1) || staged == 4000 * (t + 2), "trial {t}: {staged} staged");
@@ -201,20 +201,20 @@ fn killing_a_put_or_commit_of_spilled_changes_loses_nothing() {
         }
     }
     let all = 4000 * (kill_trials(6) + 1);
-    assert_eq!(env.ok(["status"]).lines().len(), all);
+    assert_eq!(env.ok(["status", "--short"]).lines().len(), all);
     for t in 0..kill_trials(6) {
         let delay = next_delay();
         kill_after(&env, &["commit", "-m", &format!("c{t}")], delay);
         let at_head = env.run(["ls", "--at", "HEAD"]);
         let committed = if at_head.code == 0 { at_head.lines().len() } else { 0 };
-        let staged = env.ok(["status"]).lines().len();
+        let staged = env.ok(["status", "--short"]).lines().len();
         let listed = env.ok(["ls"]).lines().len();
         assert_eq!(listed, all, "trial {t}: killed commit after {delay:?}: every key committed or staged");
         assert!(committed == 0 || committed == all, "trial {t}: {committed} keys committed: all or none");
         assert!(staged == all || staged == 0, "trial {t}: {staged} staged");
         env.ok(["check", "--read-data"]);
     }
-    if !env.ok(["status"]).lines().is_empty() {
+    if !env.ok(["status", "--short"]).lines().is_empty() {
         env.commit("final");
     }
     assert_eq!(env.ok(["ls"]).lines().len(), all);

@@ -279,6 +279,31 @@ fn mount_reads_ranges_of_a_200_mb_value_in_bounded_memory() {
 }
 
 #[test]
+fn mounting_on_a_mount_point_is_refused() {
+    let env = Env::init();
+    env.put("k", b"v");
+    env.commit("one");
+    // Any mount point will do, whatever this machine can mount: /proc is one wherever /proc/self/mountinfo exists.
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    if !info.lines().any(|l| l.split(' ').nth(4) == Some("/proc")) {
+        return;
+    }
+    let out = env.fails_with(16, ["mount", "/proc"]);
+    assert!(out.stderr.contains("already a mount point") && out.stderr.contains("proc"), "says why:\n{out}");
+    assert_eq!(out.stderr.trim().lines().count(), 1, "one line:\n{out}");
+    if !fuse_usable() {
+        return;
+    }
+    // A second infini mount on the same mountpoint: refused, and the first keeps serving.
+    let mnt = env.path("mnt2");
+    let m = Mount::start(&env, &mnt, &[]);
+    let out = env.fails_with(16, ["mount", mnt.to_str().unwrap()]);
+    assert!(out.stderr.contains("another `infini mount`"), "{out}");
+    assert_eq!(read(mnt.join("branches/main/k")), b"v");
+    drop(m);
+}
+
+#[test]
 fn mount_errors_are_one_line_with_their_own_exit_code() {
     let env = Env::init();
     env.put("k", b"v");

@@ -123,3 +123,56 @@ fn branch_d_refuses_to_abandon_unmerged_work_and_d_capital_can_be_undone_until_g
     env.ok(["checkout", "experiment"]);
     assert_eq!(env.get("idea"), b"only on experiment");
 }
+
+#[test]
+fn a_missing_password_is_named_as_missing_not_as_wrong() {
+    let mut env = Env::new();
+    env.unset("INFINI_PASSWORD");
+    // init with no password at all: nothing to be wrong about yet.
+    let out = env.fails_with(12, ["init"]);
+    assert!(out.stderr.contains("no password given for the new repository's first key"), "{out}");
+    assert!(!out.stderr.contains("wrong password"), "{out}");
+    assert!(out.stderr.contains("INFINI_PASSWORD_FILE"), "names where a password can come from:\n{out}");
+    // A password file that does not exist: a password problem (12), naming the file, not a generic failure (1).
+    let out = env.cmd(["init"]).env("INFINI_PASSWORD_FILE", "/nonexistent/pw").fails_with(12);
+    assert!(out.stderr.contains("/nonexistent/pw") && !out.stderr.contains("wrong password"), "{out}");
+    env.cmd(["init"]).env("INFINI_PASSWORD", "pw").ok();
+    let ws = env.ws.display().to_string();
+    let out =
+        env.cmd(["clone", &ws, "ws2"]).cwd(&env.root).env("INFINI_PASSWORD_FILE", "/nonexistent/pw").fails_with(12);
+    assert!(out.stderr.contains("cannot open password file /nonexistent/pw"), "{out}");
+    assert!(!env.root.join("ws2").exists(), "{out}");
+    let out = env.cmd(["clone", &ws, "ws2"]).cwd(&env.root).fails_with(12);
+    assert!(out.stderr.contains("no password given:") && !out.stderr.contains("wrong password"), "{out}");
+    // A wrong one is still called wrong.
+    let out = env.cmd(["clone", &ws, "ws2"]).cwd(&env.root).env("INFINI_PASSWORD", "nope").fails_with(12);
+    assert!(out.stderr.contains("wrong password"), "{out}");
+}
+
+#[test]
+fn get_r_restores_the_mtime_of_symbolic_links() {
+    use std::os::unix::fs::MetadataExt;
+    let env = Env::init();
+    let site = env.path("site");
+    std::fs::create_dir_all(&site).unwrap();
+    std::fs::write(site.join("a.txt"), b"a").unwrap();
+    std::os::unix::fs::symlink("a.txt", site.join("link")).unwrap();
+    let st = std::process::Command::new("touch").args(["-h", "-d", "@1000000000.25"]).arg(site.join("link")).status();
+    assert!(st.unwrap().success());
+    assert_eq!(std::fs::symlink_metadata(site.join("link")).unwrap().mtime(), 1_000_000_000);
+    env.ok(["put", "-r", site.to_str().unwrap(), "web/"]);
+    env.commit("site");
+    let out = env.path("out");
+    env.ok(["get", "-r", "web/", out.to_str().unwrap()]);
+    let m = std::fs::symlink_metadata(out.join("link")).unwrap();
+    assert!(m.file_type().is_symlink());
+    assert_eq!((m.mtime(), m.mtime_nsec()), (1_000_000_000, 250_000_000), "the link's own mtime");
+    assert_eq!(std::fs::read_link(out.join("link")).unwrap(), std::path::Path::new("a.txt"));
+    // Through a tar stream and back, too.
+    let tar = env.ok(["get", "-r", "--tar", "web/"]).stdout;
+    env.cmd(["put", "--tar", "copy/"]).stdin(&tar).ok();
+    env.commit("copy");
+    let out2 = env.path("out2");
+    env.ok(["get", "-r", "copy/", out2.to_str().unwrap()]);
+    assert_eq!(std::fs::symlink_metadata(out2.join("link")).unwrap().mtime(), 1_000_000_000);
+}

@@ -24,7 +24,7 @@ fn mkfifo(path: &Path) {
 
 /// Lines of `status` without the branch line (the staged changes: `X<TAB>key`).
 fn staged(env: &Env) -> Vec<String> {
-    env.ok(["status"]).lines()
+    env.ok(["status", "--short"]).lines()
 }
 
 #[test]

@@ -272,7 +272,7 @@ fn staged_changes_survive_between_invocations_encrypted() {
     env.put(key, value);
     env.put("big/VALUE-MARKER-e02a", &b"BIGVALUE-MARKER-77aa ".repeat(5000));
     // Another invocation sees it.
-    let out = env.ok(["status"]);
+    let out = env.ok(["status", "--short"]);
     assert_eq!(out.lines(), ["A\tbig/VALUE-MARKER-e02a".to_string(), format!("A\t{key}")], "{out}");
     assert_eq!(env.get(key), value);
     let staged = env.ws.join(".infini/staged");
@@ -283,7 +283,7 @@ fn staged_changes_survive_between_invocations_encrypted() {
     }
     // Committing clears it.
     env.commit("c");
-    assert!(env.ok(["status"]).stdout.is_empty());
+    assert!(env.ok(["status", "--short"]).stdout.is_empty());
     assert_eq!(env.get(key), value);
 }
 
@@ -319,7 +319,7 @@ fn spilled_staged_changes_survive_crashes_and_commit() {
     let saved_staged = read(env.ws.join(".infini/staged"));
     assert_eq!(env.ok(["ls", "a/"]).lines().len(), 300);
     assert_eq!(env.get("a/d3/f003"), b"value 3");
-    assert_eq!(env.ok(["status"]).lines().len(), 300);
+    assert_eq!(env.ok(["status", "--short"]).lines().len(), 300);
 
     // A second put -r spills more; then pretend it crashed before the staged file was replaced: the nodes it
     // appended are unreachable and the first put's state is intact.
@@ -342,7 +342,7 @@ fn spilled_staged_changes_survive_crashes_and_commit() {
     env.put("a/d0/f000", b"changed");
     env.ok(["rm", "a/d1/f001"]);
     env.ok(["reset", "a/d2/f002"]);
-    let status = env.ok(["status"]).lines();
+    let status = env.ok(["status", "--short"]).lines();
     assert_eq!(status.len(), 298, "300 added, one removed before commit, one unstaged: {status:?}");
     assert!(status.contains(&"A\ta/d0/f000".to_string()));
     assert_eq!(env.ok(["diff"]).lines().len(), 298);
@@ -351,7 +351,7 @@ fn spilled_staged_changes_survive_crashes_and_commit() {
 
     env.commit("many");
     assert!(!staging.exists(), "nothing staged: the staging directory is gone");
-    assert!(env.ok(["status"]).stdout.is_empty());
+    assert!(env.ok(["status", "--short"]).stdout.is_empty());
     let listing = env.ok(["ls"]).lines();
     assert_eq!(listing.len(), 299, "{listing:?}");
     assert_eq!(env.get("a/d0/f000"), b"changed");
@@ -365,7 +365,7 @@ fn spilled_staged_changes_survive_crashes_and_commit() {
     assert!(staging.is_dir());
     env.ok(["reset"]);
     assert!(!staging.exists());
-    assert!(env.ok(["status"]).stdout.is_empty());
+    assert!(env.ok(["status", "--short"]).stdout.is_empty());
 }
 
 /// 30,000 keys put with a spill threshold of 1,000: the staged set goes out of memory thirty times over, and the
@@ -390,7 +390,7 @@ fn thirty_thousand_spilled_keys_commit_byte_exact() {
     assert!(staging.is_dir(), "30,000 staged keys over a threshold of 1,000 are spilled");
     let staged_file = std::fs::metadata(env.ws.join(".infini/staged")).unwrap().len();
     assert!(staged_file < 64 * 1024, "the staged file names the spilled tree, not 30,000 changes: {staged_file} bytes");
-    assert_eq!(env.ok(["status"]).lines().len(), 30_000);
+    assert_eq!(env.ok(["status", "--short"]).lines().len(), 30_000);
     env.commit("thirty thousand");
     assert!(!staging.exists());
     assert_eq!(env.ok(["ls", "m/"]).lines().len(), 30_000);

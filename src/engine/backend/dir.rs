@@ -196,7 +196,7 @@ const GEN_WIDTH: usize = 20;
 
 /// Generations kept behind the newest. A compare-and-swap can only be fooled by a pruned generation if this many
 /// commits land while one writer stalls between its check and its link; the check after linking catches even that.
-const PRUNE_DISTANCE: u64 = 32;
+const PRUNE_DISTANCE: u64 = 4;
 
 impl DirBackend {
     /// Open (or prepare) a directory backend at `root`. The directory is created if missing.

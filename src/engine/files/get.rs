@@ -139,7 +139,20 @@ fn write_link(entry: &Entry, path: &Path) -> Result<()> {
     };
     let target = Path::new(std::ffi::OsStr::from_bytes(target));
     remove_non_dir(path)?;
-    std::os::unix::fs::symlink(target, path).map_err(|e| Error::io(format!("creating link {}", path.display()), e))
+    std::os::unix::fs::symlink(target, path).map_err(|e| Error::io(format!("creating link {}", path.display()), e))?;
+    if let Some((secs, nsec)) = entry.mtime_parts() {
+        set_link_mtime(path, secs, nsec)?;
+    }
+    Ok(())
+}
+
+/// Set a symbolic link's own mtime (not its target's), keeping the access time it has.
+fn set_link_mtime(path: &Path, secs: i64, nsec: u32) -> Result<()> {
+    let ctx = || format!("setting the mtime of link {}", path.display());
+    let meta = fs::symlink_metadata(path).map_err(|e| Error::io(ctx(), e))?;
+    let atime = filetime::FileTime::from_last_access_time(&meta);
+    filetime::set_symlink_file_times(path, atime, filetime::FileTime::from_unix_time(secs, nsec))
+        .map_err(|e| Error::io(ctx(), e))
 }
 
 /// Write one file: content, then permission bits and mtime. Returns the bytes written and whether the file system

@@ -73,14 +73,16 @@ struct Item {
     link: Option<Vec<u8>>,
 }
 
-/// The entry for a file with metadata `meta` holding `blob`: kind, permission bits and mtime (with nanoseconds).
+/// The entry for a file with metadata `meta` holding `blob`: kind, permission bits (not for a symbolic link) and
+/// mtime (with nanoseconds).
 pub fn file_entry(blob: Blob, meta: &Metadata) -> Entry {
     let mut e = Entry::new(blob);
     if meta.file_type().is_symlink() {
+        // A link's own permission bits mean nothing on Linux; its mtime is kept (and restored by `get -r`).
         e.kind = EntryKind::Symlink;
-        return e;
+    } else {
+        e.mode = Some(meta.mode() & 0o7777);
     }
-    e.mode = Some(meta.mode() & 0o7777);
     e.mtime = Some(meta.mtime());
     e.mtime_nsec = meta.mtime_nsec().clamp(0, 999_999_999) as u32;
     e

@@ -21,7 +21,7 @@ pub(crate) use store::{forward, Piece};
 pub use store::{SealedChunk, Store, StoreOptions};
 
 use crate::engine::crypto::{Keys, Kind, SEAL_PREFIX};
-use crate::engine::format::{LOCATOR_LEN, MAX_PACK, PACK_CLASSES, SEAL_OVERHEAD};
+use crate::engine::format::{LOCATOR_LEN, MAX_PACK, SEAL_OVERHEAD};
 use crate::engine::id::{ChunkId, ObjectId};
 use crate::engine::{Error, Result};
 use rand::RngCore;
@@ -262,7 +262,7 @@ impl PackBuilder {
         keys.seal_tail(Kind::PackTable, &self.id.0, &mut self.buf, at);
         let table_len = self.buf.len() - at;
         let needed = self.len() + LOCATOR_LEN;
-        let class = PACK_CLASSES.iter().copied().find(|&c| c >= needed).unwrap_or(needed);
+        let class = crate::engine::format::pack_class(needed);
         let pad = class - needed;
         let at = self.buf.len();
         self.buf.resize(at + pad, 0);

@@ -53,6 +53,12 @@ pub const DEFAULT_MIN_AGE_SECS: u64 = 3600;
 /// Default [`GcOptions::repack_threshold`]: packs at least half garbage are repacked.
 pub const DEFAULT_REPACK_THRESHOLD: u8 = 50;
 
+/// Packs smaller than this are small: each small commit writes one or two, and gc consolidates them.
+pub const SMALL_PACK: u64 = 1 << 20;
+
+/// Small live packs are consolidated once at least this many are old enough (fewer are not worth the forwards).
+pub const CONSOLIDATE_MIN: usize = 8;
+
 /// Tunables of [`Repository::gc`].
 #[derive(Clone, Debug)]
 pub struct GcOptions {
@@ -109,6 +115,9 @@ pub struct GcPlan {
     pub repack: Vec<String>,
     /// Bytes the repacked packs occupy (freed when they are deleted).
     pub repack_bytes: u64,
+    /// Of the repacked packs, the small ones (below [`SMALL_PACK`], whatever their garbage) consolidated into
+    /// larger packs.
+    pub consolidated: usize,
     /// Live chunks copied out of repacked packs, and their sealed bytes.
     pub moved_chunks: u64,
     /// Sealed bytes of the chunks copied.
@@ -197,7 +206,7 @@ fn rebase_on_claims(read: &GcState, newer: &GcState, mine: &mut GcState, to_dele
 /// that they take the fewest bytes (ties: the larger class, fewer objects), and those bytes. A chunk larger than
 /// the class gets a pack of its own.
 pub(crate) fn best_pack_cap(lens: &[usize]) -> (usize, u64) {
-    let class_of = |needed: usize| PACK_CLASSES.iter().copied().find(|&c| c >= needed).unwrap_or(needed) as u64;
+    let class_of = |needed: usize| crate::engine::format::pack_class(needed) as u64;
     let mut best = (MAX_PACK, u64::MAX);
     for &cap in PACK_CLASSES.iter().rev() {
         let mut total = 0u64;
@@ -220,6 +229,39 @@ pub(crate) fn best_pack_cap(lens: &[usize]) -> (usize, u64) {
         }
     }
     best
+}
+
+/// The sealed lengths of the live chunks of `packs`, each pack's largest first, in the order a repack writes them.
+fn live_lens(packs: &[(ObjectId, u64)], live_in: &HashMap<ObjectId, Vec<ChunkPointer>>) -> Vec<usize> {
+    packs
+        .iter()
+        .flat_map(|(id, _)| {
+            let mut v: Vec<usize> = live_in.get(id).into_iter().flatten().map(|p| p.len as usize).collect();
+            v.sort_by(|a, b| b.cmp(a));
+            v
+        })
+        .collect()
+}
+
+/// Keep `to_repack` only if writing its live chunks into new packs takes fewer bytes than the packs take now;
+/// otherwise report each as partly garbage and repack nothing.
+fn drop_useless_repack(
+    store: &crate::engine::object::Store,
+    to_repack: &mut Vec<(ObjectId, u64)>,
+    live_in: &HashMap<ObjectId, Vec<ChunkPointer>>,
+    live_bytes: &HashMap<ObjectId, u64>,
+    plan: &mut GcPlan,
+) {
+    let old: u64 = to_repack.iter().map(|(_, s)| s).sum();
+    let (_, new) = best_pack_cap(&live_lens(to_repack, live_in));
+    if new < old {
+        return;
+    }
+    for (id, _) in to_repack.drain(..) {
+        let lb = live_bytes.get(&id).copied().unwrap_or(0);
+        let total: u64 = store.pack_table(&id).map(|t| t.iter().map(|e| e.len as u64).sum()).unwrap_or(0).max(1);
+        plan.partly_garbage.push((object_name(&id), (100 * total.saturating_sub(lb) / total) as u8));
+    }
 }
 
 /// What the gc ref holds.
@@ -765,6 +807,11 @@ impl Repository {
             .collect();
         let mut to_repack: Vec<(ObjectId, u64)> = Vec::new();
         let mut repack_entries = 0usize;
+        // Small live packs not repacked for their garbage: (pack, size, table entries). A pack an earlier repack
+        // wrote is never small: moving its chunks again would lengthen their chain of forwards at every run.
+        let mut small: Vec<(ObjectId, u64, usize)> = Vec::new();
+        let repack_written: HashSet<ObjectId> =
+            fw.packs.values().flat_map(|f| f.values().map(|(_, to)| to.object)).collect();
         progress.phase("condemn", Unit::Items, Some(listed.len() as u64));
         for o in &listed {
             progress.inc(1);
@@ -783,17 +830,25 @@ impl Repository {
                             let old_enough = o.modified.is_none_or(|m| m.saturating_add(opts.min_age_secs) <= now);
                             let entries =
                                 live_in.get(&id).map_or(0, Vec::len) + fw.packs.get(&id).map_or(0, |f| f.len());
-                            if pct >= opts.repack_threshold
-                                && old_enough
-                                && !claimed.contains(&id)
-                                && !condemned.deleting.contains(&id)
-                                && repack_entries + entries <= MAX_TABLE_ENTRIES
+                            let movable = old_enough && !claimed.contains(&id) && !condemned.deleting.contains(&id);
+                            if pct >= opts.repack_threshold && movable && repack_entries + entries <= MAX_TABLE_ENTRIES
                             {
                                 repack_entries += entries;
                                 to_repack.push((id, o.size));
-                            } else {
-                                plan.partly_garbage.push((o.name.clone(), pct));
+                                continue;
                             }
+                            plan.partly_garbage.push((o.name.clone(), pct));
+                        }
+                        if o.size < SMALL_PACK
+                            && opts.repack_threshold > 0
+                            && !repack_written.contains(&id)
+                            && o.modified.is_none_or(|m| m.saturating_add(opts.min_age_secs) <= now)
+                            && !claimed.contains(&id)
+                            && !condemned.deleting.contains(&id)
+                        {
+                            let entries =
+                                live_in.get(&id).map_or(0, Vec::len) + fw.packs.get(&id).map_or(0, |f| f.len());
+                            small.push((id, o.size, entries));
                         }
                     }
                 }
@@ -863,28 +918,31 @@ impl Repository {
         // A repack writes the live chunks into the smallest packs that hold them; one that would free nothing is
         // not done.
         if !to_repack.is_empty() {
-            let old: u64 = to_repack.iter().map(|(_, s)| s).sum();
-            let lens: Vec<usize> = to_repack
-                .iter()
-                .flat_map(|(id, _)| {
-                    let mut v: Vec<usize> = live_in.get(id).into_iter().flatten().map(|p| p.len as usize).collect();
-                    v.sort_by(|a, b| b.cmp(a));
-                    v
-                })
-                .collect();
-            let (cap, new) = best_pack_cap(&lens);
-            if new >= old {
-                for (id, _) in to_repack.drain(..) {
-                    let lb = live_bytes.get(&id).copied().unwrap_or(0);
-                    let total: u64 =
-                        store.pack_table(&id).map(|t| t.iter().map(|e| e.len as u64).sum()).unwrap_or(0).max(1);
-                    plan.partly_garbage.push((object_name(&id), (100 * total.saturating_sub(lb) / total) as u8));
+            drop_useless_repack(store, &mut to_repack, &live_in, &live_bytes, &mut plan);
+        }
+        // Many small packs (each small commit writes one or two) are consolidated into large ones when that takes
+        // fewer bytes: their live chunks move like a repack's.
+        small.retain(|(id, _, _)| !to_repack.iter().any(|(r, _)| r == id));
+        if small.len() >= CONSOLIDATE_MIN {
+            let mut picked = Vec::new();
+            for (id, size, entries) in small {
+                if repack_entries + entries <= MAX_TABLE_ENTRIES {
+                    repack_entries += entries;
+                    picked.push((id, size));
                 }
-            } else {
-                plan.repack_cap = cap;
-                if opts.dry_run {
-                    plan.new_pack_bytes = new;
-                }
+            }
+            let old: u64 = picked.iter().map(|(_, s)| s).sum();
+            let (_, new) = best_pack_cap(&live_lens(&picked, &live_in));
+            if picked.len() >= CONSOLIDATE_MIN && new < old {
+                plan.consolidated = picked.len();
+                to_repack.extend(picked);
+            }
+        }
+        if !to_repack.is_empty() {
+            let (cap, new) = best_pack_cap(&live_lens(&to_repack, &live_in));
+            plan.repack_cap = cap;
+            if opts.dry_run {
+                plan.new_pack_bytes = new;
             }
         }
         if opts.dry_run {
@@ -1072,12 +1130,12 @@ mod tests {
 
     #[test]
     fn new_packs_take_the_smallest_classes_that_hold_the_chunks() {
-        assert_eq!(best_pack_cap(&[300_000]).1, 1 << 20);
-        assert_eq!(best_pack_cap(&[10_000, 10_000]).1, 64 << 10);
+        assert_eq!(best_pack_cap(&[300_000]).1, 320 << 10);
+        assert_eq!(best_pack_cap(&[10_000, 10_000]).1, 20 << 10);
         // Ties go to the larger class: fewer objects.
         assert_eq!(best_pack_cap(&[10_000, 10_000]).0, 16 << 20);
-        // 7.6 MiB in chunks of about 1 MiB: two 4 MiB packs and a small one, not one of 16 MiB.
+        // 7.6 MiB in chunks of about 1 MiB: one pack of the class that holds them (8 MiB), not one of 16 MiB.
         let (_, total) = best_pack_cap(&[1_000_000; 8]);
-        assert!(total <= 9 << 20, "{total}");
+        assert!(total <= 8 << 20, "{total}");
     }
 }

@@ -1,7 +1,7 @@
 //! Padded metadata (the one padding helper, also used by the header and key-slot codecs): small objects (the header, key slots) and the plaintext of sealed refs are stored as
 //! `len:u32 || bytes || zeros`, padded to a size class so their size says nothing about their content.
 
-use crate::engine::format::{META_CLASS, PACK_CLASSES, SEAL_OVERHEAD};
+use crate::engine::format::{META_CLASS, SEAL_OVERHEAD};
 use crate::engine::{Error, Result};
 use serde::Serialize;
 
@@ -27,7 +27,7 @@ pub(crate) fn pad_meta(bytes: &[u8]) -> Result<Vec<u8>> {
 /// ([`META_CLASS`], then the pack classes) that fits it.
 pub(crate) fn pad_for_seal(bytes: &[u8]) -> Vec<u8> {
     let need = bytes.len() + 4 + SEAL_OVERHEAD;
-    let class = std::iter::once(META_CLASS).chain(PACK_CLASSES).find(|&c| c >= need).unwrap_or(need);
+    let class = if need <= META_CLASS { META_CLASS } else { crate::engine::format::pack_class(need) };
     pad_to(bytes, class - SEAL_OVERHEAD).expect("the class was chosen to fit")
 }
 
