@@ -235,3 +235,51 @@ fn forget_racing_a_writer_on_the_same_branch_loses_neither() {
     let want: Vec<String> = ids.iter().rev().take(3).cloned().collect();
     assert_eq!(listed, want);
 }
+
+#[test]
+fn forget_and_gc_killed_at_random_instants_lose_nothing_kept() {
+    use crate::killed::{kill_after, kill_trials};
+    use std::time::Duration;
+    let env = Env::init();
+    let src = env.path("src");
+    let mut ids: Vec<String> = (0..8).map(|i| commit_tree(&env, &src, i, T0 + i as u64 * DAY)).collect();
+    let mut state: u64 = 77;
+    let mut next_delay = || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        Duration::from_millis((state >> 33) % 250)
+    };
+    for t in 0..kill_trials(4) {
+        let i = ids.len();
+        ids.push(commit_tree(&env, &src, i, T0 + i as u64 * DAY));
+        let (d1, d2) = (next_delay(), next_delay());
+        kill_after(&env, &["forget", "--keep-last", "4", "--keep-weekly", "2"], d1);
+        kill_after(&env, &["gc", "--grace", "0s", "--min-age", "0s"], d2);
+        let ctx = format!("trial {t}: forget killed after {d1:?}, gc after {d2:?}");
+        let (listed, stretches) = log(&env);
+        assert_eq!(listed[0], ids[i], "{ctx}: the head");
+        let total = listed.len() as u64 + stretches.iter().map(|s| s.0).sum::<u64>();
+        assert_eq!(total, ids.len() as u64, "{ctx}: every commit is in the history");
+        // Whatever was not forgotten reads back whole; at least the policy's newest 4 were never forgotten.
+        assert!(listed.len() >= 4, "{ctx}: {listed:?}");
+        for id in &listed {
+            let k = ids.iter().position(|x| x == id).unwrap();
+            for name in ["big", "stable"] {
+                let got = env.ok(["get", &format!("d/{name}"), "--at", id]).stdout;
+                assert_bytes_eq(&got, &tree(k)[name], &format!("{ctx}: commit {k} d/{name}"));
+            }
+        }
+        let out = env.run(["check", "--read-data"]);
+        assert_eq!(out.code, 0, "{ctx}: check after the kills:\n{out}");
+    }
+    // The interrupted work runs again to completion.
+    env.ok(["forget", "--keep-last", "4", "--keep-weekly", "2"]);
+    for _ in 0..3 {
+        env.ok(["gc", "--grace", "0s", "--min-age", "0s"]);
+    }
+    env.ok(["check", "--read-data"]);
+    let (listed, _) = log(&env);
+    for id in &listed {
+        let k = ids.iter().position(|x| x == id).unwrap();
+        assert_bytes_eq(&env.ok(["get", "d/big", "--at", id]).stdout, &tree(k)["big"], "after the reruns");
+    }
+}
