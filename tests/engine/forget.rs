@@ -112,3 +112,34 @@ fn forget_refuses_an_empty_policy_and_leaves_the_history_alone() {
     assert!(matches!(e, Error::Invalid(_)), "{e}");
     assert!(repo.forgotten().unwrap().is_empty());
 }
+
+#[test]
+fn mount_offers_kept_commits_only() {
+    use infini::browse::{BrowseOptions, Browser, Layout, ROOT_INO};
+    let repo = Arc::new(
+        Repository::create(
+            Arc::new(MemoryBackend::new()),
+            b"pw",
+            KdfParams { log_n: 10, r: 8, p: 1 },
+            StoreOptions::default(),
+        )
+        .unwrap(),
+    );
+    let mut tree = Infinitree::<NamespaceIndex>::open(repo.clone(), "main").unwrap();
+    let mut ids = Vec::new();
+    for i in 0..4u64 {
+        let e = store_value(&repo, &mut &noise(i, 100)[..], &mut |_| {}).unwrap();
+        tree.index().ns.insert("k".into(), e);
+        ids.push(tree.commit_with("c", &CommitOptions::default().time(1_000_000 + i)).unwrap().id().to_hex());
+    }
+    let policy = RetentionPolicy { last: Some(1), ..RetentionPolicy::default() };
+    repo.forget(&ForgetScope::All, &ForgetOptions { policy: Some(policy), ..ForgetOptions::default() }).unwrap();
+    let b = Browser::new(repo, Layout::All { head: None }, BrowseOptions::default());
+    let commits = b.lookup(ROOT_INO, "commits").unwrap().unwrap().ino;
+    let listed: Vec<String> = b.readdir(commits).unwrap().into_iter().map(|l| l.name).collect();
+    assert!(listed.contains(&ids[3]), "{listed:?}");
+    for id in &ids[..3] {
+        assert!(!listed.contains(id), "forgotten commit {id} offered: {listed:?}");
+        assert!(b.lookup(commits, id).unwrap().is_none());
+    }
+}
