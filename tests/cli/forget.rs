@@ -283,3 +283,45 @@ fn forget_and_gc_killed_at_random_instants_lose_nothing_kept() {
         assert_bytes_eq(&env.ok(["get", "d/big", "--at", id]).stdout, &tree(k)["big"], "after the reruns");
     }
 }
+
+/// The newest generation of every ref directory: (directory, generation, contents).
+fn newest_generations(env: &Env) -> Vec<(std::path::PathBuf, u64, Vec<u8>)> {
+    let refs = env.repo_dir().join("refs");
+    std::fs::read_dir(&refs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|d| {
+            let g = std::fs::read_dir(&d)
+                .unwrap()
+                .filter_map(|e| e.unwrap().file_name().to_str().and_then(|s| s.parse::<u64>().ok()))
+                .max()
+                .unwrap();
+            let bytes = read(d.join(format!("{g:020}")));
+            (d, g, bytes)
+        })
+        .collect()
+}
+
+#[test]
+fn a_replayed_forget_record_is_refused_by_a_workspace_that_saw_a_newer_one() {
+    let env = Env::init();
+    let src = env.path("src");
+    let ids: Vec<String> = (0..6).map(|i| commit_tree(&env, &src, i, T0 + i as u64 * DAY)).collect();
+    env.ok(["forget", "--keep-last", "4"]);
+    let before = newest_generations(&env);
+    env.ok(["forget", "--keep-last", "2"]);
+    // Only the forget record moved; replay its older value as a newer generation.
+    let after = newest_generations(&env);
+    let moved: Vec<_> = after.iter().filter(|(d, g, _)| before.iter().any(|(d2, g2, _)| d2 == d && g2 != g)).collect();
+    assert_eq!(moved.len(), 1, "forget changes one ref");
+    let (dir, g, _) = moved[0];
+    let old = &before.iter().find(|(d, _, _)| d == dir).unwrap().2;
+    write(dir.join(format!("{:020}", g + 1)), old);
+    // Commits 2 and 3 would look kept again: the workspace that saw the newer record refuses it.
+    for args in [&["log"][..], &["gc", "--grace", "0s", "--min-age", "0s"], &["forget", "--keep-last", "2"]] {
+        let out = env.fails_with(13, args);
+        assert!(out.stderr.contains("forget record"), "{args:?}: {out}");
+    }
+    let out = env.fails_with(13, ["checkout", &ids[2]]);
+    assert!(out.stderr.contains("forget record"), "{out}");
+}
