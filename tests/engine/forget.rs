@@ -143,3 +143,59 @@ fn mount_offers_kept_commits_only() {
         assert!(b.lookup(commits, id).unwrap().is_none());
     }
 }
+
+#[test]
+fn commits_and_forget_runs_racing_lose_no_commit_and_no_kept_data() {
+    let repo = Arc::new(
+        Repository::create(
+            Arc::new(MemoryBackend::new()),
+            b"pw",
+            KdfParams { log_n: 10, r: 8, p: 1 },
+            StoreOptions::default(),
+        )
+        .unwrap(),
+    );
+    let value = |i: u64| noise(500 + i, 5_000);
+    let committed: Vec<CommitInfo> = std::thread::scope(|s| {
+        let writer = s.spawn(|| {
+            let mut tree = Infinitree::<NamespaceIndex>::open(repo.clone(), "main").unwrap();
+            (0..40u64)
+                .map(|i| {
+                    let e = store_value(&repo, &mut &value(i)[..], &mut |_| {}).unwrap();
+                    tree.index().ns.insert(format!("k{}", i % 5), e);
+                    tree.commit_with(&i.to_string(), &CommitOptions::default().time(2_000_000 + i * 3600)).unwrap()
+                })
+                .collect()
+        });
+        let policy = RetentionPolicy { last: Some(3), ..RetentionPolicy::default() };
+        let opts = ForgetOptions { policy: Some(policy), ..ForgetOptions::default() };
+        while !writer.is_finished() {
+            match repo.forget(&ForgetScope::Branch("main".into()), &opts) {
+                Ok(_) => {}
+                // Before the first commit there is no branch yet.
+                Err(Error::NotFound { .. }) => {}
+                Err(e) => panic!("forget failed while a writer commits: {e}"),
+            }
+        }
+        writer.join().unwrap()
+    });
+    // Every commit is on the branch, in order; the newest is the head and was never forgotten.
+    let head = repo.branch("main").unwrap().unwrap().head;
+    assert_eq!(head, committed[39].ptr);
+    let history = repo.log(&head, usize::MAX).unwrap();
+    let ids: Vec<_> = history.iter().map(CommitInfo::id).rev().collect();
+    assert_eq!(ids, committed.iter().map(CommitInfo::id).collect::<Vec<_>>());
+    let forgotten = repo.forgotten().unwrap();
+    assert!(!forgotten.contains(&committed[39].id()));
+    // What is kept reads back after gc; check is clean.
+    gc_now(&repo);
+    let report = repo.check(&NamespaceIndex::default(), true).unwrap();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    for (i, c) in committed.iter().enumerate().filter(|(_, c)| !forgotten.contains(&c.id())) {
+        let at = Infinitree::<NamespaceIndex>::open(repo.clone(), "main").unwrap().at(c.id()).unwrap();
+        let e = at.ns.get(&format!("k{}", i % 5)).unwrap().expect("the key is there");
+        let mut out = Vec::new();
+        std::io::copy(&mut repo.blob_reader(e.blob.clone()), &mut out).unwrap();
+        assert!(out == value(i as u64), "commit {i}");
+    }
+}
