@@ -87,7 +87,12 @@ out.append("")
 for sec, title, desc in sections:
     figs = [f for f in figures if f["section"] == sec]
     ops = order.get(sec, [])
-    sizes = {f["name"]: int(f["value"]) for f in figs if f["kind"] == "size"}
+    # Size rows: row label -> tool -> bytes ("repository size" unless the section names its rows).
+    size_rows = {}
+    for f in figs:
+        if f["kind"] == "size":
+            size_rows.setdefault(f["cmp"] or "repository size", {})[f["name"]] = int(f["value"])
+    sizes = {t: b for row in size_rows.values() for t, b in row.items()}
     targets = {f["name"]: float(f["limit"]) for f in figs if f["kind"] == "target"}
     rss_targets = {f["name"]: float(f["limit"]) for f in figs if f["kind"] == "rss_target"}
     tools = []
@@ -138,25 +143,26 @@ for sec, title, desc in sections:
             out.append("| " + " | ".join(cells) + " |")
             rows_doc.append({"op": op, "best_peer": best, "ratio": ratio,
                              "target": targets.get(op), "rss_target": rss_targets.get(op)})
-        if sizes:
-            cells = ["repository size"]
+        for label, row in size_rows.items():
+            cells = [label]
             for t in tools:
-                cells.append(f"{sizes[t] / 2**20:,.1f} MiB" if t in sizes else "")
+                cells.append(f"{row[t] / 2**20:,.2f} MiB" if t in row else "")
             ratio = best = None
             if has_peers:
-                cand = [(sizes[p], p) for p in peers if p in sizes]
+                cand = [(row[p], p) for p in peers if p in row]
                 if cand:
                     bs, best = min(cand)
-                    if SUBJECT in sizes and bs > 0:
-                        ratio = sizes[SUBJECT] / bs
+                    if SUBJECT in row and bs > 0:
+                        ratio = row[SUBJECT] / bs
                 cells += [best or "", f"{ratio:.3f}" if ratio is not None else ""]
+            key = "size" if label == "repository size" else f"size:{label}"
             tgt = ""
-            if "size" in targets:
-                tgt = f"≤ {targets['size']:.2f}×" + (f" {mark(ratio, 'le', targets['size'])}" if ratio else "")
+            if key in targets:
+                tgt = f"≤ {targets[key]:.2f}×" + (f" {mark(ratio, 'le', targets[key])}" if ratio else "")
             cells.append(tgt)
             out.append("| " + " | ".join(cells) + " |")
-            rows_doc.append({"op": "repository size", "best_peer": best, "ratio": ratio,
-                             "bytes": sizes, "target": targets.get("size")})
+            rows_doc.append({"op": label, "best_peer": best, "ratio": ratio,
+                             "bytes": row, "target": targets.get(key)})
         out.append("")
     lines = []
     for f in figs:

@@ -95,7 +95,9 @@ target() { tab "$SECTION" target "$1" "" "" le "$2" >>"$FIGURES_TSV"; }
 rss_target() { tab "$SECTION" rss_target "$1" "" MiB le "$2" >>"$FIGURES_TSV"; }
 check() { tab "$SECTION" check "$1" "$2" "${5:-}" "$3" "$4" >>"$FIGURES_TSV"; }
 metric() { tab "$SECTION" metric "$1" "$2" "${3:-}" "" "" >>"$FIGURES_TSV"; }
-size() { tab "$SECTION" size "$1" "$2" bytes "" "" >>"$FIGURES_TSV"; }
+# size TOOL BYTES [ROW]: ROW names the table row (default "repository size"); its target is `target "size:ROW" R`
+# (`target size R` for the default row).
+size() { tab "$SECTION" size "$1" "$2" bytes "${3:-}" "" >>"$FIGURES_TSV"; }
 note() { tab "$SECTION" "$*" >>"$NOTES_TSV"; }
 
 # Register a section (called by the files in bench.d/): section NAME TITLE DESCRIPTION
@@ -195,7 +197,7 @@ repo_size() {
         warn "$1: no repository at $2 to measure"
         return 0
     fi
-    size "$1" "$bytes"
+    size "$1" "$bytes" "${3:-}"
 }
 
 # Read the stream so that every tool starts from a warm page cache (dropping the cache needs privileges the

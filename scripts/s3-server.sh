@@ -21,6 +21,21 @@ stop() {
     rm -f "$DIR/pid" /tmp/seaweedfs-*-grpc-"$((BASE + 10000))".sock 2>/dev/null || true
 }
 
+# The S3 gateway answers before the volume server has told the master what it holds: after a restart, reads of
+# earlier objects fail with InternalError until it has. Wait (at most 30 s) for a data node, and, when the data
+# directory holds volumes from an earlier run, for the node to report them.
+wait_for_volumes() {
+    local status had=0
+    compgen -G "$DIR/data/*.dat" >/dev/null && had=1
+    for _ in $(seq 300); do
+        status=$(curl -s "http://127.0.0.1:$((BASE + 1))/dir/status" || true)
+        if [[ $status == *'"DataNodes":[{'* ]] && { ((had == 0)) || [[ $status != *'"Volumes":0,'* ]]; }; then
+            return 0
+        fi
+        sleep 0.1
+    done
+}
+
 start() {
     [[ -x $WEED ]] || scripts/install-s3-server.sh >&2
     stop
@@ -45,6 +60,7 @@ JSON
             -H "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" "$url/" \
             | grep -q 200; then
             kill -0 "$(cat "$DIR/pid")" || { echo "s3 server exited" >&2; exit 1; }
+            wait_for_volumes
             printf 'AWS_ENDPOINT_URL=%s\nAWS_ACCESS_KEY_ID=%s\nAWS_SECRET_ACCESS_KEY=%s\nAWS_REGION=us-east-1\n' \
                 "$url" "$AK" "$SK"
             return 0

@@ -64,8 +64,11 @@ fn preflight(mountpoint: &Path) -> anyhow::Result<()> {
         Err(e) => return Err(mount_error(format!("mountpoint {shown}: {e}"))),
     }
     if let Some(fstype) = mounted_on(mountpoint) {
-        let how = if fstype == "fuse.infini" {
-            format!("another `infini mount` is serving it; unmount it first (`fusermount -u {shown}`)")
+        let how = if fstype == "fuse" || fstype.starts_with("fuse.") {
+            format!(
+                "a FUSE file system ({fstype}; another `infini mount`?) is serving it; unmount it first \
+                 (`fusermount -u {shown}`)"
+            )
         } else {
             format!("a {fstype} file system is mounted there; choose an empty directory")
         };

@@ -298,7 +298,7 @@ fn mounting_on_a_mount_point_is_refused() {
     let mnt = env.path("mnt2");
     let m = Mount::start(&env, &mnt, &[]);
     let out = env.fails_with(16, ["mount", mnt.to_str().unwrap()]);
-    assert!(out.stderr.contains("another `infini mount`"), "{out}");
+    assert!(out.stderr.contains("another `infini mount`") && out.stderr.contains("fusermount -u"), "{out}");
     assert_eq!(read(mnt.join("branches/main/k")), b"v");
     drop(m);
 }

@@ -13,7 +13,7 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What happens to one connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,11 +66,18 @@ impl Storm {
     }
 }
 
+/// The requests forwarded, each with when it was sent upstream; and the delay added before each request.
+#[derive(Clone, Default)]
+struct Log {
+    sent: Arc<Mutex<Vec<(Instant, String)>>>,
+    delay: Arc<Mutex<Duration>>,
+}
+
 /// A running proxy; stops accepting when dropped.
 pub struct FaultProxy {
     addr: SocketAddr,
     plan: Arc<Mutex<Plan>>,
-    requests: Arc<Mutex<Vec<String>>>,
+    requests: Log,
     accepted: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
@@ -82,7 +89,7 @@ impl FaultProxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
         let addr = listener.local_addr().expect("proxy address");
         let plan = Arc::new(Mutex::new(Plan::default()));
-        let requests: Arc<Mutex<Vec<String>>> = Arc::default();
+        let requests = Log::default();
         let accepted = Arc::new(AtomicUsize::new(0));
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
@@ -136,12 +143,36 @@ impl FaultProxy {
 
     /// The requests forwarded so far, as `METHOD /path?query`, in the order they were sent.
     pub fn requests(&self) -> Vec<String> {
-        self.requests.lock().expect("request log").clone()
+        self.requests.sent.lock().expect("request log").iter().map(|(_, r)| r.clone()).collect()
     }
 
     /// Forget the requests logged so far.
     pub fn clear_requests(&self) {
-        self.requests.lock().expect("request log").clear();
+        self.requests.sent.lock().expect("request log").clear();
+    }
+
+    /// Hold every request `d` before forwarding it, as a distant server's round trip would.
+    pub fn delay_requests(&self, d: Duration) {
+        *self.requests.delay.lock().expect("delay") = d;
+    }
+
+    /// Sequential rounds among the requests logged so far (how many requests each), with [`delay_requests`](Self::delay_requests) set to
+    /// `delay`: requests sent within `delay / 2` of a round's first are in that round (sent together, in
+    /// parallel); one sent later waited for an answer, so it starts a new round.
+    pub fn request_rounds(&self, delay: Duration) -> Vec<usize> {
+        let sent = self.requests.sent.lock().expect("request log");
+        let mut rounds: Vec<usize> = Vec::new();
+        let mut first: Option<Instant> = None;
+        for (t, _) in sent.iter() {
+            match first {
+                Some(f) if t.duration_since(f) < delay / 2 => *rounds.last_mut().expect("a round") += 1,
+                _ => {
+                    rounds.push(1);
+                    first = Some(*t);
+                }
+            }
+        }
+        rounds
     }
 
     /// Connections accepted so far.
@@ -160,7 +191,7 @@ impl Drop for FaultProxy {
     }
 }
 
-fn handle(mut client: TcpStream, upstream: SocketAddr, fault: Fault, log: Arc<Mutex<Vec<String>>>) {
+fn handle(mut client: TcpStream, upstream: SocketAddr, fault: Fault, log: Log) {
     let _ = client.set_nodelay(true);
     match fault {
         Fault::Pass => forward(client, upstream, log),
@@ -228,7 +259,7 @@ fn drain_request(client: &mut TcpStream) {
 }
 
 /// Copy bytes both ways until either side closes, logging the requests that go up.
-fn forward(client: TcpStream, upstream: SocketAddr, log: Arc<Mutex<Vec<String>>>) {
+fn forward(client: TcpStream, upstream: SocketAddr, log: Log) {
     let Ok(server) = TcpStream::connect(upstream) else { return };
     let _ = server.set_nodelay(true);
     let (Ok(mut client_r), Ok(mut server_w)) = (client.try_clone(), server.try_clone()) else { return };
@@ -240,8 +271,15 @@ fn forward(client: TcpStream, upstream: SocketAddr, log: Arc<Mutex<Vec<String>>>
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
+            if scanner.idle() {
+                let d = *log.delay.lock().expect("delay");
+                if !d.is_zero() {
+                    std::thread::sleep(d);
+                }
+            }
+            let now = Instant::now();
             for r in scanner.feed(&buf[..n]) {
-                log.lock().expect("request log").push(r);
+                log.sent.lock().expect("request log").push((now, r));
             }
             if server_w.write_all(&buf[..n]).is_err() {
                 break;
@@ -279,6 +317,11 @@ enum Body {
 }
 
 impl RequestScanner {
+    /// Between requests: the next bytes start a new one.
+    fn idle(&self) -> bool {
+        self.head.is_empty() && matches!(self.body, Body::None)
+    }
+
     /// Take more bytes; returns the request lines completed in them.
     fn feed(&mut self, mut data: &[u8]) -> Vec<String> {
         let mut out = Vec::new();

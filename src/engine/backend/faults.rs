@@ -316,6 +316,10 @@ impl<B: Backend> Backend for Faulty<B> {
     fn describe(&self) -> String {
         self.inner.describe()
     }
+    fn is_remote(&self) -> bool {
+        // Added latency stands for a network's.
+        self.inner.is_remote() || !self.plan().latency.is_zero()
+    }
     fn read(&self, name: &str) -> BResult<Vec<u8>> {
         self.call(Op::Read, name, || self.inner.read(name))
     }

@@ -160,6 +160,11 @@ pub type SharedBytes = Arc<dyn AsRef<[u8]> + Send + Sync>;
 pub trait Backend: Send + Sync + 'static {
     /// Human-readable location, used in messages (`/path/to/repo`, `s3://bucket/prefix at http://...`).
     fn describe(&self) -> String;
+    /// Whether each request waits on a network round trip, so that reading many chunks at once (prefetching the
+    /// index nodes a listing will need) saves time. Local backends answer at memory or disk speed: `false`.
+    fn is_remote(&self) -> bool {
+        false
+    }
     /// Read a whole object.
     fn read(&self, name: &str) -> BResult<Vec<u8>>;
     /// Read `len` bytes at `offset`. A short result means the object is shorter than asked.
@@ -204,6 +209,9 @@ pub trait Backend: Send + Sync + 'static {
 impl<B: Backend + ?Sized> Backend for Arc<B> {
     fn describe(&self) -> String {
         (**self).describe()
+    }
+    fn is_remote(&self) -> bool {
+        (**self).is_remote()
     }
     fn read(&self, name: &str) -> BResult<Vec<u8>> {
         (**self).read(name)

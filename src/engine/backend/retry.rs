@@ -202,6 +202,10 @@ impl<B: Backend> Backend for Retry<B> {
         self.inner.describe()
     }
 
+    fn is_remote(&self) -> bool {
+        self.inner.is_remote()
+    }
+
     fn read(&self, name: &str) -> BResult<Vec<u8>> {
         self.run(|| self.inner.read(name))
     }

@@ -625,6 +625,10 @@ impl Backend for S3Backend {
         self.describe.clone()
     }
 
+    fn is_remote(&self) -> bool {
+        true
+    }
+
     fn read(&self, name: &str) -> BResult<Vec<u8>> {
         match self.get("read", name, self.key(name), None)? {
             Some(body) => Ok(body),

@@ -61,9 +61,13 @@ pub fn for_each_node(
         f: &mut dyn FnMut(&ChunkPointer) -> Result<()>,
     ) -> Result<()> {
         let Body::Internal(children) = &node.body else { return Ok(()) };
+        let mut fetched = 0;
         for (i, c) in children.iter().enumerate() {
             f(&c.ptr)?;
             if node.level > 1 {
+                if i >= fetched {
+                    fetched = prefetch_children(store, node, i);
+                }
                 let child = load_child(store, node, i, upper, Access::Scan)?;
                 walk(store, &child, child_upper(node, i, upper), f)?;
             }
@@ -99,6 +103,45 @@ pub fn verify(store: &dyn NodeStore, root: Option<&ChunkPointer>) -> Result<u64>
     node.count()
 }
 
+/// Children a walk asks its store to prefetch at once: enough to hide round trips, few enough that the node cache
+/// keeps them until they are used.
+const PREFETCH: usize = 128;
+
+/// Ask the store to prefetch the children of internal `node` from `from` on (at most [`PREFETCH`]); returns the
+/// index after the last one asked for.
+///
+/// Above the leaves' parents it looks one level further: the children of the children just fetched, up to
+/// [`PREFETCH`] of them, are fetched at once too, so that a walk's rounds of reads follow the tree's depth rather
+/// than the number of nodes at each level.
+fn prefetch_children(store: &dyn NodeStore, node: &Node, from: usize) -> usize {
+    let Body::Internal(children) = &node.body else { return from };
+    let end = children.len().min(from + PREFETCH);
+    if from >= end {
+        return end;
+    }
+    let ptrs: Vec<ChunkPointer> = children[from..end].iter().map(|c| c.ptr).collect();
+    store.prefetch(&ptrs);
+    if node.level >= 2 {
+        if let Some(cache) = store.node_cache() {
+            let grand: Vec<ChunkPointer> = ptrs
+                .iter()
+                .filter_map(|p| cache.get(p))
+                .flat_map(|c| match &c.body {
+                    Body::Internal(cs) => cs.iter().map(|c| c.ptr).collect::<Vec<_>>(),
+                    Body::Leaf(_) => Vec::new(),
+                })
+                .take(PREFETCH)
+                .collect();
+            store.prefetch(&grand);
+        }
+    }
+    end
+}
+
+/// One node of a [`Range`]'s path: the node, the index of the current entry (leaf) or child (internal), the
+/// node's upper key bound, and (internal nodes) the end of the children prefetched so far.
+type PathStep = (Arc<Node>, usize, Option<Vec<u8>>, usize);
+
 /// Streaming iterator over a key range, from [`range`](super::range) or [`prefix`](super::prefix).
 ///
 /// It holds one path of nodes from the root to the current leaf, so its memory is bounded by the tree's depth.
@@ -106,9 +149,9 @@ pub struct Range<'a> {
     store: StoreRef<'a>,
     /// Root and start key, until the first call to `next`.
     pending: Option<(ChunkPointer, Option<Vec<u8>>)>,
-    /// The current path: each node with the index of the current entry (leaf) or child (internal), and the node's
-    /// upper key bound.
-    path: Vec<(Arc<Node>, usize, Option<Vec<u8>>)>,
+    /// The current path: each node with the index of the current entry (leaf) or child (internal), the node's
+    /// upper key bound, and (internal nodes) the end of the children prefetched so far.
+    path: Vec<PathStep>,
     end: Option<Vec<u8>>,
     done: bool,
 }
@@ -141,12 +184,13 @@ impl<'a> Range<'a> {
                 Some(s) => node.child_index(s),
             };
             if node.level == 0 {
-                self.path.push((node, i, upper));
+                self.path.push((node, i, upper, 0));
                 return Ok(());
             }
+            let fetched = prefetch_children(self.store.get(), &node, i);
             let child = load_child(self.store.get(), &node, i, upper.as_deref(), Access::Scan)?;
             let child_up = child_upper(&node, i, upper.as_deref()).map(<[u8]>::to_vec);
-            self.path.push((node, i, upper));
+            self.path.push((node, i, upper, fetched));
             node = child;
             upper = child_up;
         }
@@ -156,21 +200,25 @@ impl<'a> Range<'a> {
     fn next_leaf(&mut self) -> Result<bool> {
         self.path.pop();
         loop {
-            let Some((node, i, _)) = self.path.last_mut() else { return Ok(false) };
+            let Some((node, i, _, fetched)) = self.path.last_mut() else { return Ok(false) };
             *i += 1;
             if *i < node.len() {
+                if *i >= *fetched {
+                    *fetched = prefetch_children(self.store.get(), node, *i);
+                }
                 break;
             }
             self.path.pop();
         }
         loop {
-            let (node, i, upper) = self.path.last().expect("path is not empty here");
+            let (node, i, upper, _) = self.path.last().expect("path is not empty here");
             if node.level == 0 {
                 return Ok(true);
             }
             let child = load_child(self.store.get(), node, *i, upper.as_deref(), Access::Scan)?;
             let child_up = child_upper(node, *i, upper.as_deref()).map(<[u8]>::to_vec);
-            self.path.push((child, 0, child_up));
+            let fetched = if child.level > 0 { prefetch_children(self.store.get(), &child, 0) } else { 0 };
+            self.path.push((child, 0, child_up, fetched));
         }
     }
 
@@ -179,7 +227,7 @@ impl<'a> Range<'a> {
             self.seek(root, start)?;
         }
         loop {
-            let Some((node, i, _)) = self.path.last_mut() else { return Ok(None) };
+            let Some((node, i, _, _)) = self.path.last_mut() else { return Ok(None) };
             if *i < node.len() {
                 let Body::Leaf(vals) = &node.body else {
                     return Err(Error::integrity("index node: expected a leaf"));

@@ -137,7 +137,7 @@ pub struct Store {
     hot: HotCache,
     /// Decoded index nodes (see [`NodeCache`]).
     nodes: NodeCache,
-    warm: Option<WarmCache>,
+    warm: Option<Arc<WarmCache>>,
     /// Counters.
     pub(crate) stats: Arc<StoreStats>,
     /// New packs written by this process, to persist into the index file.
@@ -156,7 +156,8 @@ impl Store {
     /// A store over `backend` with `keys`.
     pub(crate) fn new(backend: Arc<dyn Backend>, keys: Arc<Keys>, opts: StoreOptions) -> Self {
         let hot = HotCache::new(opts.mem_cache);
-        let warm = opts.warm.as_ref().map(|(d, b)| WarmCache::new(d, *b).with_notice(opts.warm_notice.clone()));
+        let warm =
+            opts.warm.as_ref().map(|(d, b)| Arc::new(WarmCache::new(d, *b).with_notice(opts.warm_notice.clone())));
         Self {
             warm,
             backend,
@@ -191,6 +192,11 @@ impl Store {
         self.opts.uploaders.max(2 * cores).max(8)
     }
 
+    /// Whether reads wait on a network (see [`Backend::is_remote`]).
+    pub(crate) fn is_remote(&self) -> bool {
+        self.backend.is_remote()
+    }
+
     /// Options for writing values into this store (its thread count).
     pub(crate) fn write_options(&self) -> crate::engine::chunk::WriteOptions {
         crate::engine::chunk::WriteOptions { threads: self.opts.threads.max(1), ..Default::default() }
@@ -213,7 +219,7 @@ impl Store {
 
     /// The warm tier, if configured.
     pub(crate) fn warm(&self) -> Option<&WarmCache> {
-        self.warm.as_ref()
+        self.warm.as_deref()
     }
 
     /// An empty pack to fill, in the buffer of a pack already stored if one is spare: a put of many packs reuses

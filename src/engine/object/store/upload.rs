@@ -2,8 +2,10 @@
 //! pack per uploader is in flight); `flush` uploads the open packs and waits until everything is durable.
 
 use super::Store;
+use crate::engine::cache::warm::WarmCache;
+use crate::engine::crypto::Kind;
 use crate::engine::id::ObjectId;
-use crate::engine::object::{object_name, PackBuilder, PackBytes, TableEntry};
+use crate::engine::object::{object_name, ChunkPointer, PackBuilder, PackBytes, TableEntry};
 use crate::engine::{Error, Result};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -40,6 +42,21 @@ impl Uploads {
     /// Stop the upload workers (they finish the pack in hand).
     pub(super) fn stop(&self) {
         self.tx.lock().map(|mut t| t.take()).ok();
+    }
+}
+
+/// Put the sealed index chunks (index nodes, commits) of stored pack `id` into the warm tier, as a read of each
+/// would.
+fn keep_index_chunks(warm: &WarmCache, id: &ObjectId, bytes: &PackBytes, table: &[TableEntry]) {
+    let pack = (**bytes).as_ref();
+    for e in table {
+        if matches!(crate::engine::object::kind_from_u8(e.kind), Some(Kind::Data) | None) {
+            continue;
+        }
+        let (at, len) = (e.offset as usize, e.len as usize);
+        if let Some(sealed) = pack.get(at..at + len) {
+            warm.insert(&ChunkPointer { object: *id, offset: e.offset, len: e.len, id: e.id }, true, sealed);
+        }
     }
 }
 
@@ -90,6 +107,7 @@ impl Store {
             let written = self.written.clone();
             let index = self.index.clone();
             let spare = self.spare.clone();
+            let warm = self.warm.clone();
             std::thread::spawn(move || loop {
                 let job = rx.lock().expect("upload queue lock").recv();
                 let Ok((id, bytes, table)) = job else { break };
@@ -100,6 +118,11 @@ impl Store {
                         stats.packs_written.fetch_add(1, Ordering::Relaxed);
                         stats.pack_bytes_written.fetch_add(bytes.len() as u64, Ordering::Relaxed);
                         index.packs.insert(id);
+                        // Write-through: the index nodes and commits this process stored go into the warm tier, so
+                        // that the next command here reads none of them from the repository.
+                        if let Some(w) = &warm {
+                            keep_index_chunks(w, &id, &bytes, &table);
+                        }
                         written.lock().expect("written lock").push((id, table));
                         pending.lock().expect("pending lock").remove(&id);
                     }
