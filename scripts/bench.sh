@@ -26,7 +26,7 @@
 #   note TEXT                             a line of Markdown under the section's table
 #
 # Environment:
-#   BENCH_SECTIONS="stream keys chunks s3 history"  sections to run, in this order (default: every section whose file is present,
+#   BENCH_SECTIONS="stream history keys chunks s3"  sections to run, in this order (default: every section whose file is present,
 #                        in file order; BENCH_S3=0 leaves the s3 section out)
 #   BENCH_SIZE_MB=1300   size of the mixed stream in MB (10^6 bytes)
 #   BENCH_WORK=DIR       working directory (default: ./bench-work)
