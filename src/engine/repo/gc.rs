@@ -115,7 +115,7 @@ pub struct GcPlan {
     pub repack: Vec<String>,
     /// Bytes the repacked packs occupy (freed when they are deleted).
     pub repack_bytes: u64,
-    /// Of the repacked packs, the small ones (below [`SMALL_PACK`], whatever their garbage) consolidated into
+    /// Of the repacked packs, the small ones (below 1 MiB, whatever their garbage) consolidated into
     /// larger packs.
     pub consolidated: usize,
     /// Live chunks copied out of repacked packs, and their sealed bytes.
