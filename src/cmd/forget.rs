@@ -16,8 +16,9 @@ use infini::{CommitRetention, ForgetOptions, ForgetOutcome, ForgetRun, ForgetSco
 /// branch, the one --branch names, or every branch with --all).
 ///
 /// Forgotten commits keep their ids and headers: `infini log` shows each forgotten stretch as one line, kept
-/// commits keep their ids, and a concurrent commit is never lost. Reading a forgotten commit (`checkout`, `get -r`)
-/// fails (exit 3) naming the run that forgot it. The data is freed by `infini gc`, after its grace period.
+/// commits keep their ids, and a concurrent commit is never lost. Reading a forgotten commit (`checkout`,
+/// `get --at`) fails (exit 3) naming the run that forgot it. The data is freed by `infini gc`, after its grace
+/// period.
 ///
 /// Without rules, forget applies the policy stored in the repository for the branch (else the one stored for every
 /// branch): store one with --set-policy, so every host applies the same rule.
