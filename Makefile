@@ -26,7 +26,7 @@ test: test-deps
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --no-default-features
 	$(CARGO) test --all-targets
 	$(CARGO) test --doc
-	cd target && $(CARGO) run --quiet --example seed
+	cd target && rm -rf test_data && $(CARGO) run --quiet --example seed
 	$(CARGO) run --quiet --example app_state
 	$(CARGO) run --quiet --example writers
 	$(CARGO) run --quiet --example big_blob -- 64

@@ -9,11 +9,69 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 /// Show changed keys. No REV: staged changes against HEAD. One REV: the workspace against REV. Two: REV1 to REV2.
+/// After `--`, keys or directories to limit the comparison to: `infini diff HEAD~1 HEAD -- web/ README`.
 #[derive(clap::Args)]
 pub struct Args {
     /// Revisions to compare.
     #[arg(num_args = 0..=2, add = super::complete::rev())]
     revs: Vec<String>,
+    /// Also show how each changed value's lines changed (a unified diff; values over 1 MiB or not text are named,
+    /// not shown).
+    #[arg(short = 'p', long)]
+    patch: bool,
+    /// Lines of context around each change, with -p.
+    #[arg(short = 'U', long, value_name = "N", default_value_t = 3, requires = "patch")]
+    unified: usize,
+    /// Keys or directories to limit the comparison to (after `--`).
+    #[arg(last = true, value_name = "PATH")]
+    paths: Vec<String>,
+}
+
+/// Largest value `diff -p` compares line by line.
+const PATCH_MAX: u64 = 1 << 20;
+
+/// Whether `key` is one of `paths` or under one of them (`web` and `web/` both mean the directory).
+pub fn in_paths(key: &str, paths: &[String]) -> bool {
+    paths.is_empty()
+        || paths.iter().any(|p| {
+            let p = p.trim_end_matches('/');
+            p.is_empty() || key == p || key.strip_prefix(p).is_some_and(|rest| rest.starts_with('/'))
+        })
+}
+
+/// A value's bytes as text, if it is text and small enough to compare line by line.
+fn text_of(s: &Session, e: Option<&Entry>) -> anyhow::Result<Option<String>> {
+    let Some(e) = e else { return Ok(Some(String::new())) };
+    if e.size() > PATCH_MAX {
+        return Ok(None);
+    }
+    let mut buf = Vec::new();
+    s.repo.copy_range(&e.blob, 0, e.size(), &mut buf)?;
+    if buf.contains(&0) {
+        return Ok(None);
+    }
+    Ok(String::from_utf8(buf).ok())
+}
+
+/// The patch of one row: a unified diff, or a line saying why there is none.
+fn patch_of(s: &Session, r: &Row, context: usize) -> anyhow::Result<String> {
+    let (old, new) = (text_of(s, r.old.as_ref())?, text_of(s, r.new.as_ref())?);
+    let (a, b) = (
+        if r.old.is_some() { format!("a/{}", r.key) } else { "/dev/null".into() },
+        if r.new.is_some() { format!("b/{}", r.key) } else { "/dev/null".into() },
+    );
+    match (old, new) {
+        (Some(old), Some(new)) if old == new => Ok(String::new()),
+        (Some(old), Some(new)) => {
+            let diff = similar::TextDiff::from_lines(&old, &new);
+            Ok(diff.unified_diff().context_radius(context).header(&a, &b).to_string())
+        }
+        _ => Ok(format!(
+            "Values {a} and {b} differ ({} -> {} bytes; not text, or over 1 MiB)\n",
+            r.old.as_ref().map_or(0, Entry::size),
+            r.new.as_ref().map_or(0, Entry::size)
+        )),
+    }
 }
 
 /// One changed key.
@@ -114,6 +172,33 @@ impl Args {
             }
             _ => unreachable!("clap limits revisions to two"),
         };
-        print(ctx, &rows)
+        let rows: Vec<Row> = rows.into_iter().filter(|r| in_paths(&r.key, &self.paths)).collect();
+        if !self.patch {
+            return print(ctx, &rows);
+        }
+        if ctx.global.json {
+            let mut v = Vec::new();
+            for r in &rows {
+                v.push(serde_json::json!({
+                    "key": r.key,
+                    "change": r.word(),
+                    "old_size": r.old.as_ref().map(|e| e.size()),
+                    "new_size": r.new.as_ref().map(|e| e.size()),
+                    "patch": patch_of(&s, r, self.unified)?,
+                }));
+            }
+            return output::json(&serde_json::Value::Array(v));
+        }
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        for r in &rows {
+            writeln!(out, "diff --infini a/{0} b/{0}", r.key)?;
+            if r.word() == "metadata" {
+                writeln!(out, "(mode or mtime changed)")?;
+                continue;
+            }
+            out.write_all(patch_of(&s, r, self.unified)?.as_bytes())?;
+        }
+        out.flush()?;
+        Ok(())
     }
 }

@@ -42,6 +42,13 @@ pub struct Args {
     /// writing anything (exit 11).
     #[arg(long, requires = "recursive")]
     overwrite: bool,
+    /// With -r: write only keys matching PATTERN (gitignore syntax, relative to PREFIX: `*.jpg`, `/docs`,
+    /// `photos/2024/`). Repeatable; without it, every key.
+    #[arg(long, value_name = "PATTERN", requires = "recursive")]
+    include: Vec<String>,
+    /// With -r: leave out keys matching PATTERN (as --include; applied after it). Repeatable.
+    #[arg(long, value_name = "PATTERN", requires = "recursive")]
+    exclude: Vec<String>,
 }
 
 /// Parse `A-B` / `A-` / `-N` into a half-open range for a value of `size` bytes.
@@ -107,7 +114,13 @@ impl Args {
             let dir = self.target_dir.as_ref().ok_or_else(|| usage("get -r needs PREFIX and DIR"))?;
             let dir = super::session::cwd(ctx)?.join(dir);
             let bar = Bar::phases(ctx, "get -r");
-            let opts = GetTreeOptions { progress: bar.sink(), overwrite: self.overwrite, ..GetTreeOptions::default() };
+            let select = super::select::key_select(&self.include, &self.exclude)?;
+            let opts = GetTreeOptions {
+                progress: bar.sink(),
+                overwrite: self.overwrite,
+                select: select.clone(),
+                ..GetTreeOptions::default()
+            };
             let out = get_tree(&s.repo, &ns, &self.key, &dir, &opts)?;
             if let (n, Some(first)) = &out.mtime_not_held {
                 output::warn(
@@ -208,6 +221,8 @@ impl Args {
         // A commit's time is unsigned; one beyond any 64-bit time (only a damaged commit) shows as the latest.
         let when = i64::try_from(when).unwrap_or(i64::MAX);
         // The total is not known without a walk of its own: bytes and rate, then one summary line.
+        let select = super::select::key_select(&self.include, &self.exclude)?;
+        let select = select.as_ref();
         let bar = super::progress::Bar::bytes(ctx, "get -r --tar", None);
         let mut progress = |n| bar.set_position(n);
         let o = match &self.output {
@@ -216,7 +231,7 @@ impl Args {
                 let tmp = path.with_extension("infini-partial");
                 let f = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
                 let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
-                let r = super::tar::write(&s.repo, ns, prefix, when, ctx.global.json, &mut w, &mut progress);
+                let r = super::tar::write(&s.repo, ns, prefix, when, ctx.global.json, select, &mut w, &mut progress);
                 let r = r.and_then(|o| {
                     w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
                     std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
@@ -229,7 +244,7 @@ impl Args {
             }
             None => {
                 let mut w = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
-                super::tar::write(&s.repo, ns, prefix, when, false, &mut w, &mut progress)?
+                super::tar::write(&s.repo, ns, prefix, when, false, select, &mut w, &mut progress)?
             }
         };
         bar.finish(bar.bytes_summary(o.bytes));

@@ -17,6 +17,39 @@ pub struct Args {
     /// One line per commit: short id, time, message.
     #[arg(long)]
     oneline: bool,
+    /// Only commits made at or after WHEN: a date (`2026-12-01`), a time (`2026-12-01 10:00:00`, UTC), or an age
+    /// (`3d`, `12h`, `2weeks`; `3 days ago` too).
+    #[arg(long, value_name = "WHEN", value_parser = parse_when)]
+    since: Option<u64>,
+    /// Only commits made at or before WHEN (as --since).
+    #[arg(long, value_name = "WHEN", value_parser = parse_when)]
+    until: Option<u64>,
+    /// Only commits that changed these keys or directories (after `--`): `infini log -- etc/app.conf`.
+    #[arg(last = true, value_name = "PATH")]
+    paths: Vec<String>,
+}
+
+/// A point in time for --since/--until, in seconds since the epoch (UTC).
+fn parse_when(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let date_only = t.len() == 10 && t.as_bytes().get(4) == Some(&b'-') && t.as_bytes().get(7) == Some(&b'-');
+    let stamp = if date_only { format!("{t} 00:00:00") } else { t.to_string() };
+    if let Ok(at) = humantime::parse_rfc3339_weak(&stamp) {
+        return at
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .map_err(|_| format!("{s:?} is before 1970"));
+    }
+    let age = t.strip_suffix("ago").unwrap_or(t).trim();
+    match humantime::parse_duration(age) {
+        Ok(d) => {
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |n| n.as_secs());
+            Ok(now.saturating_sub(d.as_secs()))
+        }
+        Err(_) => Err(format!(
+            "{s:?} is neither a date (2026-12-01), a time (2026-12-01 10:00:00, UTC) nor an age (3d, 12h, 2weeks)"
+        )),
+    }
 }
 
 /// A commit as JSON (`id`, `parents`, `message`, `time`, `host`).
@@ -72,6 +105,17 @@ fn stretches<'a>(commits: &'a [CommitInfo], forgotten: &'a Forgotten) -> Vec<Lin
     out
 }
 
+/// Whether commit `c` changed any of `paths` against its first parent (against nothing, for a first commit); when
+/// the parent was forgotten, against its nearest first-parent ancestor that was not (whose data is still kept).
+fn touches(s: &Session, c: &CommitInfo, paths: &[String], forgotten: &Forgotten) -> anyhow::Result<bool> {
+    let mut parent = s.repo.first_parent(c)?;
+    while let Some(p) = parent.as_ref().filter(|p| forgotten.contains(&p.id())) {
+        parent = s.repo.first_parent(p)?;
+    }
+    let rows = super::diff::between(s, parent.as_ref(), Some(c))?;
+    Ok(rows.iter().any(|r| super::diff::in_paths(&r.key, paths)))
+}
+
 impl Args {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
         let s = Session::read(ctx)?;
@@ -79,14 +123,34 @@ impl Args {
             Some(r) => Some(s.repo.resolve(r, s.tip_ptr().as_ref())?),
             None => s.tip_ptr(),
         };
-        let commits = match start {
-            Some(p) => s.repo.log(&p, self.n.unwrap_or(usize::MAX))?,
+        let filtered = self.since.is_some() || self.until.is_some() || !self.paths.is_empty();
+        let limit = if filtered { usize::MAX } else { self.n.unwrap_or(usize::MAX) };
+        let mut commits = match start {
+            Some(p) => s.repo.log(&p, limit)?,
             None => {
                 output::info(ctx, "no commits yet");
                 Vec::new()
             }
         };
         let forgotten = if commits.is_empty() { Forgotten::default() } else { s.repo.forgotten()? };
+        if filtered {
+            let mut kept = Vec::new();
+            for c in commits {
+                if kept.len() >= self.n.unwrap_or(usize::MAX) {
+                    break;
+                }
+                if self.since.is_some_and(|t| c.time() < t) || self.until.is_some_and(|t| c.time() > t) {
+                    continue;
+                }
+                // A forgotten commit's keys can no longer be compared: only kept commits match paths.
+                if !self.paths.is_empty() && (forgotten.contains(&c.id()) || !touches(&s, &c, &self.paths, &forgotten)?)
+                {
+                    continue;
+                }
+                kept.push(c);
+            }
+            commits = kept;
+        }
         let lines = stretches(&commits, &forgotten);
         if ctx.global.json {
             let items = lines

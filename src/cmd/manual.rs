@@ -67,6 +67,7 @@ pub fn examples(name: &str) -> &'static [(&'static str, &'static str)] {
             ("tar -c -C site . | infini put --tar web/", "stage a tar stream"),
         ],
         "infini get" => &[
+            ("infini get -r photos/ ~/restore --include '2024/' --exclude '*.raw'", "restore part of a tree"),
             ("infini get notes/today", "a value to standard output"),
             ("infini get big.iso --range 0-1023 -o head.bin", "the first KiB of a value into a file"),
             ("infini get -r web/ ./restore --at main~3", "a prefix, as files, three commits back"),
@@ -74,6 +75,11 @@ pub fn examples(name: &str) -> &'static [(&'static str, &'static str)] {
         "infini rm" => &[("infini rm notes/old", "stage the removal of a key")],
         "infini mv" => &[("infini mv notes/a notes/b", "rename a key (no data is copied)")],
         "infini cp" => &[("infini cp notes/a notes/a.bak", "copy a key (no data is copied)")],
+        "infini find" => &[
+            ("infini find '*.conf'", "every commit holding a key whose last segment ends in .conf"),
+            ("infini find 'web/**/*.html' -n 10", "HTML keys under web/ in the last 10 commits"),
+            ("infini --json find --all secret.txt", "where secret.txt is, on every branch, as JSON"),
+        ],
         "infini ls" => &[
             ("infini ls web/", "the keys under web/"),
             ("infini ls -l --at v1 web/", "with mode, size and time, at another revision"),
@@ -85,6 +91,7 @@ pub fn examples(name: &str) -> &'static [(&'static str, &'static str)] {
         ],
         "infini diff" => &[
             ("infini diff", "staged changes against HEAD"),
+            ("infini diff -p HEAD~1 HEAD -- web/", "what the last commit changed under web/, line by line"),
             ("infini diff main~1 main", "what the last commit changed"),
         ],
         "infini commit" => &[
@@ -96,6 +103,8 @@ pub fn examples(name: &str) -> &'static [(&'static str, &'static str)] {
             ("infini update --theirs", "and settle every conflict with the branch's values"),
         ],
         "infini log" => &[
+            ("infini log --oneline -- etc/app.conf", "the commits that changed one key"),
+            ("infini log --since 2026-12-01 --until 7d", "commits from December 1st until a week ago"),
             ("infini log -n 5 --oneline", "the last five commits"),
             ("infini log --json dev", "another branch, as JSON"),
         ],
@@ -151,7 +160,9 @@ pub fn see_also(name: &str) -> Vec<&'static str> {
         "infini put" | "infini rm" | "infini mv" | "infini cp" => {
             &["infini-status(1)", "infini-commit(1)", "infini-reset(1)"]
         }
-        "infini get" | "infini ls" => &["infini-checkout(1)", "infini-log(1)", "infini-mount(1)"],
+        "infini get" | "infini ls" | "infini find" => {
+            &["infini-checkout(1)", "infini-log(1)", "infini-mount(1)", "infini-find(1)", "infini-ls(1)"]
+        }
         "infini commit" | "infini update" | "infini status" | "infini reset" => {
             &["infini-update(1)", "infini-status(1)", "infini-reset(1)", "infini-commit(1)"]
         }

@@ -9,6 +9,7 @@ mod complete;
 mod completions;
 mod cp;
 mod diff;
+mod find;
 mod forget;
 mod fork;
 mod fuse;
@@ -28,6 +29,7 @@ mod progress;
 mod put;
 mod reset;
 mod rm;
+mod select;
 mod session;
 mod show;
 mod stats;
@@ -154,6 +156,7 @@ enum Command {
     Mv(mv::Args),
     Cp(cp::Args),
     Ls(ls::Args),
+    Find(find::Args),
     Status(status::Args),
     Reset(reset::Args),
     Diff(diff::Args),
@@ -262,6 +265,7 @@ fn run(cmd: Command, ctx: &Context) -> anyhow::Result<()> {
         Command::Mv(a) => a.run(ctx),
         Command::Cp(a) => a.run(ctx),
         Command::Ls(a) => a.run(ctx),
+        Command::Find(a) => a.run(ctx),
         Command::Status(a) => a.run(ctx),
         Command::Reset(a) => a.run(ctx),
         Command::Diff(a) => a.run(ctx),

@@ -3,10 +3,12 @@
 use super::progress::{self, Bar};
 use super::session::Session;
 use super::{output, usage, Context};
-use infini::files::{file_entry, put_tree, PutTreeOptions};
+use anyhow::Context as _;
+use infini::files::{file_entry, put_tree, walk_tree, PutTreeOptions};
 use infini::namespace::{check_key, store_value};
 use infini::workspace::spill_at;
 use infini::Error;
+use std::io::Write;
 use std::path::Path;
 
 /// Stage a value under KEY, read from FILE or stdin (`-`); with -r, stage every file under DIR as PREFIX/ + its
@@ -22,6 +24,11 @@ pub struct Args {
     /// Stage the files of a tar archive (from stdin, or FILE) under PREFIX: `put --tar PREFIX [FILE] < x.tar`.
     #[arg(long, conflicts_with = "recursive")]
     tar: bool,
+    /// With -r: list the files that would be staged (KEY<TAB>SIZE), and how many, without reading or storing any.
+    #[arg(short = 'n', long, requires = "recursive")]
+    dry_run: bool,
+    #[command(flatten)]
+    select: super::select::Selection,
     /// KEY (or DIR with -r).
     target: String,
     /// FILE to read, `-` or nothing for stdin (or PREFIX with -r).
@@ -29,7 +36,65 @@ pub struct Args {
 }
 
 impl Args {
+    /// `put -r --dry-run`: the files the walk selects, listed without reading them.
+    fn dry_run(&self, ctx: &Context) -> anyhow::Result<()> {
+        let s = Session::read(ctx)?;
+        let dir = self.tree_dir(ctx)?;
+        let root = std::fs::canonicalize(&dir).with_context(|| format!("opening {}", dir.display()))?;
+        let opts = PutTreeOptions {
+            prefix: self.source.clone().unwrap_or_default(),
+            exclude: vec![s.workspace()?.dir()],
+            leave_out: self.select.filter(&root)?,
+            one_file_system: self.select.one_file_system,
+            ..PutTreeOptions::default()
+        };
+        let (mut files, mut bytes) = (0u64, 0u64);
+        let mut rows = Vec::new();
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        let special = walk_tree(&dir, &opts, &mut |key, meta| {
+            let size = if meta.is_file() { meta.len() } else { 0 };
+            files += 1;
+            bytes += size;
+            if ctx.global.json {
+                rows.push(serde_json::json!({ "key": key, "size": size }));
+            } else {
+                writeln!(out, "{key}\t{size}").map_err(|e| infini::Error::io("writing to stdout", e))?;
+            }
+            Ok(())
+        })?;
+        out.flush()?;
+        drop(out);
+        if ctx.global.json {
+            output::json(&serde_json::Value::Array(rows))?;
+        }
+        let mut msg =
+            format!("dry run: {files} files, {} would be put -r; nothing read or stored", output::bytes(bytes));
+        if special > 0 {
+            msg += &format!(" ({special} special files skipped)");
+        }
+        output::info(ctx, msg);
+        Ok(())
+    }
+
+    /// DIR of `put -r DIR`, checked to be a directory.
+    fn tree_dir(&self, ctx: &Context) -> anyhow::Result<std::path::PathBuf> {
+        let dir = super::session::cwd(ctx)?.join(&self.target);
+        if !dir.exists() {
+            anyhow::bail!(Error::not_found(format!("directory {}", self.target)));
+        }
+        if !dir.is_dir() {
+            return Err(usage(format!(
+                "{} is not a directory (a single file is `infini put KEY {}`)",
+                self.target, self.target
+            )));
+        }
+        Ok(dir)
+    }
+
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        if self.dry_run {
+            return self.dry_run(ctx);
+        }
         let mut s = Session::write(ctx)?;
         s.branch_for_write()?;
         let ns = s.view()?;
@@ -71,18 +136,12 @@ impl Args {
             return Ok(());
         }
         if self.recursive {
-            let dir = super::session::cwd(ctx)?.join(&self.target);
-            if !dir.exists() {
-                anyhow::bail!(Error::not_found(format!("directory {}", self.target)));
-            }
-            if !dir.is_dir() {
-                return Err(usage(format!(
-                    "{} is not a directory (a single file is `infini put KEY {}`)",
-                    self.target, self.target
-                )));
-            }
+            let dir = self.tree_dir(ctx)?;
             let bar = Bar::phases(ctx, "put -r");
+            let root = std::fs::canonicalize(&dir).with_context(|| format!("opening {}", dir.display()))?;
             let opts = PutTreeOptions {
+                leave_out: self.select.filter(&root)?,
+                one_file_system: self.select.one_file_system,
                 prefix: self.source.clone().unwrap_or_default(),
                 delete: self.delete,
                 stat_cache: Some(s.workspace()?.cache_dir().join("stat-cache")),

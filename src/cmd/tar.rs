@@ -170,12 +170,14 @@ fn append_symlink<W: Write>(
 ///
 /// Memory does not grow with the number of keys: keys come in order, so the keys under any directory are
 /// contiguous, and a directory is new exactly when it differs from the previous path's at the same depth.
+#[allow(clippy::too_many_arguments)]
 pub fn write(
     repo: &Repository,
     ns: &Namespace,
     prefix: &str,
     dir_mtime: i64,
     keep_keys: bool,
+    select: Option<&infini::files::KeySelect>,
     out: &mut dyn Write,
     progress: &mut dyn FnMut(u64),
 ) -> anyhow::Result<Outcome> {
@@ -183,10 +185,15 @@ pub fn write(
     let prefix = prefix.as_str();
     use std::os::unix::fs::MetadataExt;
     let owner = std::fs::metadata("/proc/self").map(|m| (m.uid(), m.gid())).unwrap_or((0, 0));
-    let mut items = ns.prefix(prefix.as_bytes()).peekable();
+    let selected = |item: &infini::Result<(String, infini::namespace::Entry)>| match (item, select) {
+        (Ok((key, _)), Some(sel)) => sel.selects(key.strip_prefix(prefix).unwrap_or(key)),
+        _ => true,
+    };
+    let mut items = ns.prefix(prefix.as_bytes()).filter(selected).peekable();
     if items.peek().is_none() {
         // Nothing is written at all (not even an empty archive).
-        return Err(Error::not_found(format!("no keys under prefix {prefix:?}")).into());
+        let what = if select.is_some() { " matching the patterns" } else { "" };
+        return Err(Error::not_found(format!("no keys under prefix {prefix:?}{what}")).into());
     }
     let mut b = tar::Builder::new(out);
     // The directories of the previous member, outermost first.

@@ -465,6 +465,7 @@ fn every_commands_json_matches_docs_json_md() {
     run("infini status", &["status"], None, &w);
     run("infini diff", &["diff"], None, &w);
     run("infini ls", &["ls"], None, &w);
+    run("infini find", &["find", "*"], None, &w);
     run("infini commit", &["commit", "-m", "more"], None, &w);
     run("infini log", &["log"], None, &w);
     run("infini forget", &["forget", "--keep-last", "1", "--dry-run"], None, &w);

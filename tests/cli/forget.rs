@@ -325,3 +325,19 @@ fn a_replayed_forget_record_is_refused_by_a_workspace_that_saw_a_newer_one() {
     let out = env.fails_with(13, ["checkout", &ids[2]]);
     assert!(out.stderr.contains("forget record"), "{out}");
 }
+
+#[test]
+fn log_of_a_path_lists_kept_commits_compared_with_the_nearest_kept_one() {
+    let env = Env::init();
+    let src = env.path("src");
+    let ids: Vec<String> = (0..6).map(|i| commit_tree(&env, &src, i, T0 + i as u64 * DAY)).collect();
+    env.ok(["forget", "--keep-last", "2"]);
+    for _ in 0..3 {
+        env.ok(["gc", "--grace", "0s", "--min-age", "0s"]);
+    }
+    // d/big changes in every commit. The oldest kept one is compared with its nearest kept ancestor (none: with
+    // nothing), not with its forgotten parent, whose data gc freed.
+    let v = env.ok(["log", "--json", "--", "d/big"]).json();
+    let listed: Vec<&str> = v.as_array().unwrap().iter().filter_map(|c| c["id"].as_str()).collect();
+    assert_eq!(listed, [ids[5].as_str(), ids[4].as_str()]);
+}

@@ -661,3 +661,66 @@ fn gc_removes_only_what_no_branch_reaches() {
     env.ok(["check", "--read-data"]);
     assert_bytes_eq(&env.get("garbage"), &random_bytes(33, 300_000), "re-put after gc");
 }
+
+#[test]
+fn diff_limits_to_paths_and_shows_line_changes_with_p() {
+    let env = Env::init();
+    env.put("web/index.html", b"<h1>\nhello\n</h1>\n");
+    env.put("web/logo.png", &[0u8, 1, 2, 3]);
+    env.put("README", b"one\n");
+    env.commit("one");
+    env.put("web/index.html", b"<h1>\nhello, world\n</h1>\n");
+    env.put("web/logo.png", &[0u8, 9, 9, 9, 9]);
+    env.put("README", b"one\ntwo\n");
+    env.put("webby", b"not under web/\n");
+    env.commit("two");
+    // Paths after `--`: a directory (with or without '/') or a key; never a mere prefix of a name.
+    assert_eq!(env.ok(["diff", "HEAD~1", "HEAD", "--", "web"]).lines(), ["M\tweb/index.html", "M\tweb/logo.png"]);
+    assert_eq!(env.ok(["diff", "HEAD~1", "HEAD", "--", "README", "webby"]).lines(), ["M\tREADME", "A\twebby"]);
+    // -p: a unified diff for text, a line naming the values otherwise.
+    let out = env.ok(["diff", "-p", "HEAD~1", "HEAD", "--", "web/"]).text();
+    assert!(out.contains("diff --infini a/web/index.html b/web/index.html"), "{out}");
+    assert!(out.contains("--- a/web/index.html\n+++ b/web/index.html\n"), "{out}");
+    assert!(out.contains("-hello\n+hello, world\n"), "{out}");
+    assert!(out.contains("Values a/web/logo.png and b/web/logo.png differ (4 -> 5 bytes"), "{out}");
+    let out = env.ok(["diff", "-p", "-U", "0", "HEAD~1", "HEAD", "--", "webby"]).text();
+    assert!(out.contains("--- /dev/null\n+++ b/webby\n") && out.contains("+not under web/\n"), "{out}");
+    // Staged changes against HEAD, with --json.
+    env.put("README", b"one\ntwo\nthree\n");
+    let v = env.ok(["--json", "diff", "-p"]).json();
+    assert_eq!(v[0]["key"], "README");
+    assert!(v[0]["patch"].as_str().unwrap().contains("+three\n"), "{v}");
+}
+
+#[test]
+fn log_of_a_key_lists_the_commits_that_changed_it_and_dates_bound_the_range() {
+    let env = Env::init();
+    env.put("etc/app.conf", b"1");
+    env.put("README", b"r");
+    let c1 = env.commit("one");
+    env.put("README", b"r2");
+    env.commit("two: README only");
+    env.put("etc/app.conf", b"3");
+    let c3 = env.commit("three");
+    env.ok(["rm", "etc/app.conf"]);
+    let c4 = env.commit("four: removed");
+    let ids = |args: &[&str]| -> Vec<String> {
+        let mut a = vec!["--json", "log"];
+        a.extend_from_slice(args);
+        env.ok(a).json().as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(ids(&["--", "etc/app.conf"]), vec![c4.clone(), c3.clone(), c1.clone()]);
+    assert_eq!(ids(&["--", "etc"]), vec![c4.clone(), c3.clone(), c1.clone()], "a directory");
+    assert_eq!(ids(&["-n", "1", "--", "etc/"]), vec![c4.clone()]);
+    assert_eq!(ids(&["--", "nothing/here"]), Vec::<String>::new());
+    // Dates: everything here was made in the last hour.
+    assert_eq!(ids(&["--since", "1h"]).len(), 4);
+    assert_eq!(ids(&["--since", "2 days ago", "--until", "2099-01-01"]).len(), 4);
+    assert!(ids(&["--until", "2000-01-01"]).is_empty());
+    assert!(ids(&["--since", "2099-01-01 00:00:00"]).is_empty());
+    let out = env.fails_with(2, ["log", "--since", "last tuesday"]);
+    assert!(out.stderr.contains("neither a date"), "{out}");
+    // Text output too.
+    let out = env.ok(["log", "--oneline", "--", "README"]);
+    assert_eq!(out.lines().len(), 2, "{out}");
+}

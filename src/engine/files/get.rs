@@ -28,6 +28,33 @@ pub struct GetTreeOptions {
     /// taken by anything but directories is refused before anything is written ([`Error::AlreadyExists`] naming how
     /// many and the first).
     pub overwrite: bool,
+    /// Which keys to write, asked with each key's path under the prefix (`sub/file`); `None` writes them all.
+    pub select: Option<KeySelect>,
+}
+
+/// A rule saying which keys of a tree to write: called with a key's path under the prefix; `true` writes it.
+#[derive(Clone)]
+pub struct KeySelect(Arc<Selects>);
+
+/// The function a [`KeySelect`] holds.
+type Selects = dyn Fn(&str) -> bool + Send + Sync;
+
+impl KeySelect {
+    /// A rule selecting the keys for which `f` returns `true`.
+    pub fn new(f: impl Fn(&str) -> bool + Send + Sync + 'static) -> Self {
+        Self(Arc::new(f))
+    }
+
+    /// Whether the key at `rel` (its path under the prefix) is selected.
+    pub fn selects(&self, rel: &str) -> bool {
+        (self.0)(rel)
+    }
+}
+
+impl std::fmt::Debug for KeySelect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeySelect")
+    }
 }
 
 impl Default for GetTreeOptions {
@@ -38,6 +65,7 @@ impl Default for GetTreeOptions {
             parallel_from: 16 << 20,
             progress: ProgressSink::none(),
             overwrite: true,
+            select: None,
         }
     }
 }
@@ -188,13 +216,22 @@ fn write_file(store: &Arc<Store>, entry: &Entry, path: &Path, parallel: usize) -
 
 /// Fail if any key under `prefix` would be written where something other than a directory already is. Nothing
 /// to look at (and no listing) when `dir` is missing or empty, as for a restore into a fresh directory.
-fn refuse_taken_paths(store: &Arc<Store>, ns: &Namespace, prefix: &str, dir: &Path) -> Result<()> {
+fn refuse_taken_paths(
+    store: &Arc<Store>,
+    ns: &Namespace,
+    prefix: &str,
+    dir: &Path,
+    select: Option<&KeySelect>,
+) -> Result<()> {
     if !fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some()) {
         return Ok(());
     }
     let (mut taken, mut first) = (0u64, None);
     for item in ns.iter_prefix(store, prefix.as_bytes()) {
         let (key, _) = item?;
+        if select.is_some_and(|s| !s.selects(key.strip_prefix(prefix).unwrap_or(&key))) {
+            continue;
+        }
         let Some(rel) = key.strip_prefix(prefix).and_then(safe_relative) else { continue };
         let path = dir.join(rel);
         if fs::symlink_metadata(&path).is_ok_and(|m| !m.is_dir()) {
@@ -237,7 +274,7 @@ pub fn get_tree(
     let (mut listed_bytes, mut listed) = (0u64, 0u64);
     let prefix = dir_prefix(prefix)?;
     if !opts.overwrite {
-        refuse_taken_paths(store, ns, &prefix, dir)?;
+        refuse_taken_paths(store, ns, &prefix, dir, opts.select.as_ref())?;
     }
     let mut dirs = Dirs { root: dir.to_path_buf(), known: HashSet::new() };
     let mut out = GetTreeOutcome::default();
@@ -283,6 +320,9 @@ pub fn get_tree(
                     break;
                 }
                 let (key, entry) = item?;
+                if opts.select.as_ref().is_some_and(|s| !s.selects(key.strip_prefix(prefix.as_str()).unwrap_or(&key))) {
+                    continue;
+                }
                 let rel = key.strip_prefix(prefix.as_str()).and_then(safe_relative).ok_or_else(|| {
                     Error::Invalid(format!("key {key:?} does not map to a safe path under {}", dir.display()))
                 })?;

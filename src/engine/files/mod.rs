@@ -15,8 +15,8 @@ mod get;
 mod put;
 mod stat_cache;
 
-pub use get::{get_tree, GetTreeOptions, GetTreeOutcome, Written};
-pub use put::{file_entry, put_tree, PutTreeOptions, PutTreeOutcome};
+pub use get::{get_tree, GetTreeOptions, GetTreeOutcome, KeySelect, Written};
+pub use put::{file_entry, put_tree, walk_tree, PathFilter, PutTreeOptions, PutTreeOutcome};
 pub(crate) use stat_cache::StatCache;
 
 /// Files whose ctime or mtime is this close to the moment they were examined are not remembered in the stat cache.

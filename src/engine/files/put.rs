@@ -25,6 +25,12 @@ pub struct PutTreeOptions {
     pub delete: bool,
     /// Paths left out of the walk with everything under them (the workspace's own directory, say).
     pub exclude: Vec<PathBuf>,
+    /// Which other paths to leave out (patterns, ignore files, size limits: the caller's rules), asked of every
+    /// file, link and directory the walk finds; a directory left out takes everything under it along. Keys a left-out
+    /// path had are removed too with [`PutTreeOptions::delete`]: the prefix mirrors the selected tree.
+    pub leave_out: Option<PathFilter>,
+    /// Do not descend into directories on other file systems than the tree's root (mount points are left out).
+    pub one_file_system: bool,
     /// Where the workspace keeps its stat cache (which value each file was stored as, with its device, inode, size,
     /// mtime and ctime then, sealed), so an unchanged file is not read again; `None` reads every file.
     pub stat_cache: Option<PathBuf>,
@@ -40,6 +46,57 @@ pub struct PutTreeOptions {
     /// Only count the keys staged ([`PutTreeOutcome::staged_count`]), leaving [`PutTreeOutcome::staged`] empty,
     /// so that memory stays bounded however many files the tree holds.
     pub count_only: bool,
+}
+
+/// A rule saying which paths a walk leaves out: called with each path found (absolute) and whether it is a
+/// directory; `true` leaves it out.
+#[derive(Clone)]
+pub struct PathFilter(std::sync::Arc<LeaveOut>);
+
+/// The function a [`PathFilter`] holds.
+type LeaveOut = dyn Fn(&Path, bool) -> bool + Send + Sync;
+
+impl PathFilter {
+    /// A filter leaving out the paths for which `f` returns `true`.
+    pub fn new(f: impl Fn(&Path, bool) -> bool + Send + Sync + 'static) -> Self {
+        Self(std::sync::Arc::new(f))
+    }
+
+    /// Whether `path` is left out.
+    pub fn leaves_out(&self, path: &Path, is_dir: bool) -> bool {
+        (self.0)(path, is_dir)
+    }
+}
+
+impl std::fmt::Debug for PathFilter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PathFilter")
+    }
+}
+
+/// Call `f` with the key and the metadata of every file and symbolic link `put_tree` with `opts` would stage from
+/// `dir` (after [`PutTreeOptions::exclude`], [`PutTreeOptions::leave_out`] and
+/// [`PutTreeOptions::one_file_system`]), in key order, reading no file: what a dry run lists. Returns the number of
+/// special files (sockets, FIFOs, devices) skipped.
+pub fn walk_tree(
+    dir: &Path,
+    opts: &PutTreeOptions,
+    f: &mut dyn FnMut(&str, &std::fs::Metadata) -> Result<()>,
+) -> Result<usize> {
+    let prefix = dir_prefix(&opts.prefix)?;
+    let dir = std::fs::canonicalize(dir).map_err(|e| Error::io(format!("opening {}", dir.display()), e))?;
+    let exclude: Vec<PathBuf> = opts.exclude.iter().filter_map(|p| std::fs::canonicalize(p).ok()).collect();
+    let mut walk = Walk::new(&dir, &prefix, exclude, opts.leave_out.clone(), opts.one_file_system);
+    let progress = ProgressSink::default();
+    loop {
+        let items = walk.take(4096, &progress)?;
+        if items.is_empty() {
+            return Ok(walk.special);
+        }
+        for item in &items {
+            f(&item.key, &item.meta)?;
+        }
+    }
 }
 
 /// What [`put_tree`] staged.
@@ -104,15 +161,19 @@ struct Walk {
 }
 
 impl Walk {
-    fn new(dir: &Path, prefix: &str, exclude: Vec<PathBuf>) -> Self {
+    fn new(dir: &Path, prefix: &str, exclude: Vec<PathBuf>, leave_out: Option<PathFilter>, one_fs: bool) -> Self {
         // Siblings share their parent's path: comparing whole paths compares names, without taking them apart.
         fn sort_name(e: &walkdir::DirEntry) -> impl Iterator<Item = &u8> {
             let slash: &[u8] = if e.file_type().is_dir() { b"/" } else { b"" };
             e.path().as_os_str().as_bytes().iter().chain(slash)
         }
-        let filter: Excluded = Box::new(move |e| !exclude.iter().any(|x| e.path() == x));
+        let filter: Excluded = Box::new(move |e| {
+            !exclude.iter().any(|x| e.path() == x)
+                && !leave_out.as_ref().is_some_and(|f| f.leaves_out(e.path(), e.file_type().is_dir()))
+        });
         let inner = walkdir::WalkDir::new(dir)
             .follow_links(false)
+            .same_file_system(one_fs)
             .min_depth(1)
             .sort_by(|a, b| sort_name(a).cmp(sort_name(b)))
             .into_iter()
@@ -224,7 +285,7 @@ pub fn put_tree(repo: &Repository, ns: &Namespace, dir: &Path, opts: &PutTreeOpt
     let mut out = PutTreeOutcome::default();
     let exclude: Vec<PathBuf> = opts.exclude.iter().filter_map(|p| std::fs::canonicalize(p).ok()).collect();
     progress.phase("scan", Unit::Items, None);
-    let walk = Walk::new(&dir, &prefix, exclude);
+    let walk = Walk::new(&dir, &prefix, exclude, opts.leave_out.clone(), opts.one_file_system);
     // The walk runs one batch ahead on a thread of its own, while the batch before it is read and staged.
     std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<Item>>>(1);
