@@ -685,6 +685,20 @@ fn diff_limits_to_paths_and_shows_line_changes_with_p() {
     assert!(out.contains("Values a/web/logo.png and b/web/logo.png differ (4 -> 5 bytes"), "{out}");
     let out = env.ok(["diff", "-p", "-U", "0", "HEAD~1", "HEAD", "--", "webby"]).text();
     assert!(out.contains("--- /dev/null\n+++ b/webby\n") && out.contains("+not under web/\n"), "{out}");
+    // show -p: the commit and its changes, line by line; limited to paths too.
+    let out = env.ok(["show", "-p", "HEAD", "--", "README"]).text();
+    assert!(out.contains("two: ") || out.contains("    two"), "the commit: {out}");
+    assert!(out.contains("--- a/README\n+++ b/README\n") && out.contains("+two\n"), "{out}");
+    assert!(!out.contains("web/index.html"), "limited to README: {out}");
+    let v = env.ok(["--json", "show", "-p"]).json();
+    assert!(
+        v["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["key"] == "README" && c["patch"].as_str().unwrap().contains("+two")),
+        "{v}"
+    );
     // Staged changes against HEAD, with --json.
     env.put("README", b"one\ntwo\nthree\n");
     let v = env.ok(["--json", "diff", "-p"]).json();
