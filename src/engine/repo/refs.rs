@@ -247,12 +247,14 @@ impl Repository {
         Ok((before, cur.filter(|s| !s.value.deleted).map(|s| Branch::of(s.value, s.version))))
     }
 
-    /// Validate a branch name: non-empty, no whitespace or control characters, not a revision expression.
+    /// Validate a branch name: non-empty, no whitespace or control characters, not a revision expression (no `~`,
+    /// `^`, `:` or `@{`).
     pub fn check_branch_name(name: &str) -> Result<()> {
         let bad = name.is_empty()
             || name.len() > 255
             || name == "HEAD"
             || name.starts_with('-')
+            || name.contains("@{")
             || name.chars().any(|c| c.is_whitespace() || c.is_control() || "~^:".contains(c));
         if bad {
             return Err(Error::Invalid(format!("invalid branch name {name:?}")));
