@@ -172,6 +172,9 @@ fn checkout_of_a_forgotten_commit_fails_naming_the_run_that_dropped_it() {
     assert!(out.stderr.contains("forget run 1") && out.stderr.contains("keep-last 2"), "{out}");
     env.fails_with(3, ["get", "d/big", "--at", &ids[0]]);
     env.fails_with(3, ["get", "d/big", "--at", "HEAD~2"]);
+    // By date too: main as of commit 1's time is commit 1, forgotten.
+    let out = env.fails_with(3, ["get", "d/big", "--at", "main@{2026-11-03T00:30:00Z}"]);
+    assert!(out.stderr.contains("forget run 1"), "{out}");
     // Kept commits are untouched: same ids, still readable, checked out as before.
     env.ok(["checkout", &ids[3]]);
     assert_bytes_eq(&env.ok(["get", "d/big"]).stdout, &tree(3)["big"], "kept commit");

@@ -146,11 +146,11 @@ impl Repository {
     /// Resolve a revision to a commit. `head` is what `HEAD` means (a workspace's current commit).
     pub fn resolve(&self, rev: &str, head: Option<&ChunkPointer>) -> Result<ChunkPointer> {
         let r = Revision::parse(rev)?;
-        let mut by_branch = false;
+        let mut branch_head = None;
         let mut at = if r.base == "HEAD" {
             *head.ok_or_else(|| Error::not_found("revision HEAD (nothing committed yet)"))?
         } else if let Some(b) = self.branch(&r.base)? {
-            by_branch = true;
+            branch_head = Some(b.head);
             b.head
         } else if is_hex_prefix(&r.base) {
             self.find_by_prefix(&r.base.to_ascii_lowercase(), head)?
@@ -183,7 +183,7 @@ impl Repository {
                 })?;
         }
         // A branch's head is never forgotten; any other commit may have been.
-        if !by_branch || r.back > 0 {
+        if branch_head != Some(at) {
             self.refuse_forgotten(&at)?;
         }
         Ok(at)
