@@ -26,7 +26,7 @@
 #   note TEXT                             a line of Markdown under the section's table
 #
 # Environment:
-#   BENCH_SECTIONS="stream keys chunks s3"  sections to run, in this order (default: every section whose file is present,
+#   BENCH_SECTIONS="stream history keys chunks s3"  sections to run, in this order (default: every section whose file is present,
 #                        in file order; BENCH_S3=0 leaves the s3 section out)
 #   BENCH_SIZE_MB=1300   size of the mixed stream in MB (10^6 bytes)
 #   BENCH_WORK=DIR       working directory (default: ./bench-work)
@@ -316,7 +316,7 @@ tool_versions() {
     fi
     meta infini_bin "$INFINI_BIN"
     local repro="" var
-    for var in BENCH_SECTIONS BENCH_SIZE_MB BENCH_TOOLS BENCH_RUSTIC BENCH_S3 BENCH_VERIFY BENCH_KEYS BENCH_CHUNKS; do
+    for var in BENCH_SECTIONS BENCH_SIZE_MB BENCH_TOOLS BENCH_RUSTIC BENCH_S3 BENCH_VERIFY BENCH_KEYS BENCH_CHUNKS BENCH_HISTORY; do
         [[ -z ${!var:-} ]] || repro+="$var=$(shquote "${!var}") "
     done
     [[ -z $INFINI_BIN_GIVEN ]] || repro+="INFINI_BIN=$(shquote "$INFINI_BIN") "

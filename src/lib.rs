@@ -47,9 +47,10 @@ pub use engine::location::Location;
 pub use engine::object::{ChunkPointer, Store, StoreOptions};
 pub use engine::repo::Config as RepositoryConfig;
 pub use engine::repo::{
-    Abandoned, Branch, CacheStats, CheckOptions, CheckReport, CommitInfo, Damage, GcOptions, GcPlan, KeySlots, RawKey,
-    RefChanged, Repository, RepositoryStats, Restored, SaveSeen, SeenMap, SeenRef, SeenRefs, Unlocked, UnlockedAny,
-    DEFAULT_REPACK_THRESHOLD, RAW_KEY_KDF,
+    Abandoned, Branch, BranchRetention, CacheStats, CheckOptions, CheckReport, CommitInfo, CommitRetention, Damage,
+    ForgetOptions, ForgetOutcome, ForgetRun, ForgetScope, Forgotten, GcOptions, GcPlan, KeySlots, RawKey, RefChanged,
+    Repository, RepositoryStats, Restored, SaveSeen, SeenMap, SeenRef, SeenRefs, Unlocked, UnlockedAny,
+    DEFAULT_REPACK_THRESHOLD, EVERY_BRANCH, RAW_KEY_KDF,
 };
 /// `#[derive(Index)]`: implement [`Index`](trait@Index) for a struct of fields.
 ///
@@ -111,6 +112,11 @@ pub mod namespace {
 /// [`progress::Progress`] and pass it in the operation's options as a [`progress::ProgressSink`].
 pub mod progress {
     pub use crate::engine::progress::*;
+}
+
+/// Retention policies: which commits to keep ([`retention::decide`]), applied by [`Repository::forget`].
+pub mod retention {
+    pub use crate::engine::retention::*;
 }
 
 /// Directory trees in and out of a [`namespace`]: stage a tree of files as keys under a prefix

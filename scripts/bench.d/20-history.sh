@@ -2,14 +2,18 @@
 # Section "history": many small versions of a changing source tree, as an hourly snapshot of a project makes. Each
 # tool stores BENCH_HISTORY versions (default 80) of the tree scripts/history-tree.py writes, one snapshot each
 # (infini: `put -r --delete` + `commit`); then each runs its own maintenance (infini `gc`, borg `compact`, restic and
-# rustic `prune`). Repository sizes right after the snapshots and after the maintenance.
+# rustic `prune`). Repository sizes right after the snapshots and after the maintenance. Then a retention policy
+# keeps the last HISTORY_KEEP versions (infini `forget --keep-last` + `gc`, borg `prune` + `compact`, restic and
+# rustic `forget --prune`), with the repository's size after it.
 #
 #   BENCH_HISTORY=80            versions
 
 section history "History: many small versions" \
-    "${BENCH_HISTORY:-80} versions of a synthetic 60-file source tree (0.6 MB; each version edits 1 to 4 files, every 10th adds one, every 15th deletes one: \`scripts/history-tree.py\`), one snapshot each, then each tool's maintenance (infini \`gc --min-age 0s --grace 0s\` twice: consolidate, then delete; borg \`compact\`; restic and rustic \`prune\`). borg at \`zstd,3\`, restic and rustic at their default compression. Times are for all the snapshots together."
+    "${BENCH_HISTORY:-80} versions of a synthetic 60-file source tree (0.6 MB; each version edits 1 to 4 files, every 10th adds one, every 15th deletes one: \`scripts/history-tree.py\`), one snapshot each, then each tool's maintenance (infini \`gc --min-age 0s --grace 0s\` twice: consolidate, then delete; borg \`compact\`; restic and rustic \`prune\`). Then a retention policy keeps the newest 24 versions and frees the rest (infini \`forget --keep-last 24\` and two gc runs repacking packs at least 10 % garbage, borg compact's default threshold, since what a version's small edits leave behind is a small share of the consolidated packs; borg \`prune --keep-last 24\` + \`compact\`; restic and rustic \`forget --keep-last 24 --prune\`). borg at \`zstd,3\`, restic and rustic at their default compression. Times are for all the snapshots together."
 
 HISTORY_N=${BENCH_HISTORY:-80}
+# Versions the retention policy keeps.
+HISTORY_KEEP=24
 
 history_src() {
     local dir=$WORK/keep-history-$HISTORY_N
@@ -47,8 +51,11 @@ history_infini() {
     measure infini "maintenance" /dev/null - sh -c "'$INFINI_BIN' gc --min-age 0s --grace 0s && '$INFINI_BIN' gc --min-age 0s --grace 0s"
     repo_size infini "$ws/.infini/repo" "repository size after maintenance"
     step infini "$INFINI_BIN" check --read-data
-    # The middle version, restored, is that version's tree.
-    local mid=$((HISTORY_N / 2))
+    measure infini "retention: keep the last $HISTORY_KEEP versions" /dev/null - sh -c "'$INFINI_BIN' forget -q --keep-last $HISTORY_KEEP && '$INFINI_BIN' gc -q --min-age 0s --grace 0s --repack-threshold 10 && '$INFINI_BIN' gc -q --min-age 0s --grace 0s --repack-threshold 10"
+    repo_size infini "$ws/.infini/repo" "repository size after keeping the last $HISTORY_KEEP versions"
+    step infini "$INFINI_BIN" check --read-data
+    # A version the policy kept, restored, is that version's tree.
+    local mid=$((HISTORY_N - HISTORY_KEEP / 2))
     rm -rf "$WORK/history-restored"
     "$INFINI_BIN" get -q -r p/ "$WORK/history-restored" --at "HEAD~$((HISTORY_N - mid))" &&
         diff -r "$WORK/history-restored" "$src/v$(printf %04d "$mid")" >/dev/null ||
@@ -72,6 +79,8 @@ history_borg() {
     repo_size borg "$repo" "repository size after the snapshots"
     measure borg "maintenance" /dev/null - borg compact "$repo"
     repo_size borg "$repo" "repository size after maintenance"
+    measure borg "retention: keep the last $HISTORY_KEEP versions" /dev/null - sh -c "borg prune --keep-last $HISTORY_KEEP '$repo' && borg compact '$repo'"
+    repo_size borg "$repo" "repository size after keeping the last $HISTORY_KEEP versions"
     rm -rf "$repo" "$WORK/history-borg-home"
 }
 
@@ -87,6 +96,8 @@ history_restic() {
     repo_size restic "$repo" "repository size after the snapshots"
     measure restic "maintenance" /dev/null - restic prune
     repo_size restic "$repo" "repository size after maintenance"
+    measure restic "retention: keep the last $HISTORY_KEEP versions" /dev/null - restic forget -q --keep-last "$HISTORY_KEEP" --prune
+    repo_size restic "$repo" "repository size after keeping the last $HISTORY_KEEP versions"
     rm -rf "$repo" "$WORK/history-restic-cache"
 }
 
@@ -103,6 +114,8 @@ history_rustic() {
     repo_size rustic "$repo" "repository size after the snapshots"
     measure rustic "maintenance" /dev/null - rustic prune
     repo_size rustic "$repo" "repository size after maintenance"
+    measure rustic "retention: keep the last $HISTORY_KEEP versions" /dev/null - rustic forget --keep-last "$HISTORY_KEEP" --prune
+    repo_size rustic "$repo" "repository size after keeping the last $HISTORY_KEEP versions"
     rm -rf "$repo" "$WORK/history-rustic-cache"
 }
 

@@ -29,8 +29,27 @@ pub struct Args {
     /// conflicts unless --ours or --theirs settles them.
     #[arg(long)]
     rebase: bool,
+    /// Record TIME as the commit's time instead of now: RFC 3339 (`2026-03-29T01:00:00Z`) or `@SECONDS` since the
+    /// epoch. For importing snapshots taken earlier; retention policies (`infini forget`) go by commit time.
+    #[arg(long, value_name = "TIME")]
+    date: Option<String>,
     #[command(flatten)]
     side: super::update::SideArgs,
+}
+
+/// Seconds since the epoch of `--date`: `@SECONDS` or an RFC 3339 time.
+fn parse_date(s: &str) -> anyhow::Result<u64> {
+    if let Some(n) = s.strip_prefix('@') {
+        return n
+            .parse::<u64>()
+            .map_err(|_| super::usage(format!("invalid --date {s:?}: @ must be followed by seconds")));
+    }
+    let t = humantime::parse_rfc3339_weak(s).map_err(|e| {
+        super::usage(format!("invalid --date {s:?}: {e} (use RFC 3339, e.g. 2026-03-29T01:00:00Z, or @SECONDS)"))
+    })?;
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .map_err(|_| super::usage(format!("invalid --date {s:?}: before 1970")))
 }
 
 impl Args {
@@ -41,6 +60,9 @@ impl Args {
             return Err(super::usage(
                 "a write-only key's commit never merges: --rebase, --ours and --theirs do not apply",
             ));
+        }
+        if self.date.is_some() {
+            return Err(super::usage("a write-only key's commit is dated when it is made: --date does not apply"));
         }
         if s.staged.is_empty() && !self.allow_empty {
             anyhow::bail!(NothingToCommit);
@@ -70,6 +92,7 @@ impl Args {
     }
 
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        let date = self.date.as_deref().map(parse_date).transpose()?;
         let mut s = Session::write_only_ok(ctx)?;
         let branch = s.branch_for_write()?.to_string();
         if s.repo.is_write_only() {
@@ -107,7 +130,8 @@ impl Args {
         // Everything staged must still be there, and stay: a pack gc condemned is pardoned, one it removed stops
         // the commit before anything is published.
         claim_staged_in(&repo, &idx.ns, s.staged.gc_deletions)?;
-        let c = repo.commit_index_on(&branch, &self.message, &idx, base.as_ref())?;
+        let opts = infini::CommitOptions { time: date, ..infini::CommitOptions::default() };
+        let c = repo.commit_index_on_with(&branch, &self.message, &idx, base.as_ref(), &opts)?;
         drop(bar);
         s.staged = StagedFile::default();
         s.workspace()?.save_staged(&repo, &s.staged)?;

@@ -39,6 +39,21 @@ pub fn in_paths(key: &str, paths: &[String]) -> bool {
         })
 }
 
+/// Print each row's patch after a `diff --infini` line (`git diff`'s layout).
+pub fn print_patches(s: &Session, rows: &[Row], context: usize) -> anyhow::Result<()> {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for r in rows {
+        writeln!(out, "diff --infini a/{0} b/{0}", r.key)?;
+        if r.word() == "metadata" {
+            writeln!(out, "(mode or mtime changed)")?;
+            continue;
+        }
+        out.write_all(patch_of(s, r, context)?.as_bytes())?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
 /// A value's bytes as text, if it is text and small enough to compare line by line.
 fn text_of(s: &Session, e: Option<&Entry>) -> anyhow::Result<Option<String>> {
     let Some(e) = e else { return Ok(Some(String::new())) };
@@ -54,7 +69,7 @@ fn text_of(s: &Session, e: Option<&Entry>) -> anyhow::Result<Option<String>> {
 }
 
 /// The patch of one row: a unified diff, or a line saying why there is none.
-fn patch_of(s: &Session, r: &Row, context: usize) -> anyhow::Result<String> {
+pub fn patch_of(s: &Session, r: &Row, context: usize) -> anyhow::Result<String> {
     let (old, new) = (text_of(s, r.old.as_ref())?, text_of(s, r.new.as_ref())?);
     let (a, b) = (
         if r.old.is_some() { format!("a/{}", r.key) } else { "/dev/null".into() },
@@ -189,16 +204,6 @@ impl Args {
             }
             return output::json(&serde_json::Value::Array(v));
         }
-        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-        for r in &rows {
-            writeln!(out, "diff --infini a/{0} b/{0}", r.key)?;
-            if r.word() == "metadata" {
-                writeln!(out, "(mode or mtime changed)")?;
-                continue;
-            }
-            out.write_all(patch_of(&s, r, self.unified)?.as_bytes())?;
-        }
-        out.flush()?;
-        Ok(())
+        print_patches(&s, &rows, self.unified)
     }
 }

@@ -2,7 +2,7 @@
 
 use super::session::Session;
 use super::{output, Context};
-use infini::CommitInfo;
+use infini::{CommitInfo, ForgetRun, Forgotten};
 use std::io::Write;
 
 /// Show commits reachable from REV (default: HEAD), newest first.
@@ -86,9 +86,39 @@ pub fn write_commit(out: &mut dyn Write, c: &CommitInfo) -> std::io::Result<()> 
     writeln!(out)
 }
 
-/// Whether commit `c` changed any of `paths` against its first parent (against nothing, for a first commit).
-fn touches(s: &Session, c: &CommitInfo, paths: &[String]) -> anyhow::Result<bool> {
-    let parent = s.repo.first_parent(c)?;
+/// One line of the log: a commit, or a stretch of consecutive forgotten commits (newest first).
+enum Line<'a> {
+    Commit(&'a CommitInfo),
+    Forgotten { first: &'a CommitInfo, last: &'a CommitInfo, count: usize, run: Option<&'a ForgetRun> },
+}
+
+/// The log's lines: consecutive forgotten commits (forgotten by the same run) become one line.
+fn stretches<'a>(commits: &'a [CommitInfo], forgotten: &'a Forgotten) -> Vec<Line<'a>> {
+    let mut out: Vec<Line<'a>> = Vec::new();
+    for c in commits {
+        if !forgotten.contains(&c.id()) {
+            out.push(Line::Commit(c));
+            continue;
+        }
+        let run = forgotten.run_of(&c.id());
+        match out.last_mut() {
+            Some(Line::Forgotten { last, count, run: r, .. }) if r.map(|x| x.number) == run.map(|x| x.number) => {
+                *last = c;
+                *count += 1;
+            }
+            _ => out.push(Line::Forgotten { first: c, last: c, count: 1, run }),
+        }
+    }
+    out
+}
+
+/// Whether commit `c` changed any of `paths` against its first parent (against nothing, for a first commit); when
+/// the parent was forgotten, against its nearest first-parent ancestor that was not (whose data is still kept).
+fn touches(s: &Session, c: &CommitInfo, paths: &[String], forgotten: &Forgotten) -> anyhow::Result<bool> {
+    let mut parent = s.repo.first_parent(c)?;
+    while let Some(p) = parent.as_ref().filter(|p| forgotten.contains(&p.id())) {
+        parent = s.repo.first_parent(p)?;
+    }
     let rows = super::diff::between(s, parent.as_ref(), Some(c))?;
     Ok(rows.iter().any(|r| super::diff::in_paths(&r.key, paths)))
 }
@@ -109,6 +139,7 @@ impl Args {
                 Vec::new()
             }
         };
+        let forgotten = if commits.is_empty() { Forgotten::default() } else { s.repo.forgotten()? };
         if filtered {
             let mut kept = Vec::new();
             for c in commits {
@@ -118,23 +149,59 @@ impl Args {
                 if self.since.is_some_and(|t| c.time() < t) || self.until.is_some_and(|t| c.time() > t) {
                     continue;
                 }
-                if !self.paths.is_empty() && !touches(&s, &c, &self.paths)? {
+                // A forgotten commit's keys can no longer be compared: only kept commits match paths.
+                if !self.paths.is_empty() && (forgotten.contains(&c.id()) || !touches(&s, &c, &self.paths, &forgotten)?)
+                {
                     continue;
                 }
                 kept.push(c);
             }
             commits = kept;
         }
+        let lines = stretches(&commits, &forgotten);
         if ctx.global.json {
-            return output::json(&serde_json::Value::Array(commits.iter().map(commit_json).collect()));
+            let items = lines
+                .iter()
+                .map(|l| match l {
+                    Line::Commit(c) => commit_json(c),
+                    Line::Forgotten { first, last, count, run } => serde_json::json!({
+                        "forgotten": count,
+                        "first": output::id(&first.ptr),
+                        "last": output::id(&last.ptr),
+                        "run": run.map(super::forget::run_json),
+                    }),
+                })
+                .collect();
+            return output::json(&serde_json::Value::Array(items));
         }
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-        for c in &commits {
-            if self.oneline {
-                let first = c.message().lines().next().unwrap_or("");
-                writeln!(out, "{} {} {first}", output::short(&c.ptr), output::time(c.time()))?;
-            } else {
-                write_commit(&mut out, c)?;
+        for l in &lines {
+            match l {
+                Line::Commit(c) if self.oneline => {
+                    let first = c.message().lines().next().unwrap_or("");
+                    writeln!(out, "{} {} {first}", output::short(&c.ptr), output::time(c.time()))?;
+                }
+                Line::Commit(c) => write_commit(&mut out, c)?,
+                Line::Forgotten { first, last, count, run } => {
+                    let by = match run {
+                        Some(r) => format!(" by {r}"),
+                        None => String::new(),
+                    };
+                    let range = if count > &1 {
+                        format!("{}..{}", output::short(&first.ptr), output::short(&last.ptr))
+                    } else {
+                        output::short(&first.ptr)
+                    };
+                    writeln!(
+                        out,
+                        "... {count} commit(s) forgotten ({range}, {} to {}){by}",
+                        output::time(last.time()),
+                        output::time(first.time())
+                    )?;
+                    if !self.oneline {
+                        writeln!(out)?;
+                    }
+                }
             }
         }
         out.flush()?;

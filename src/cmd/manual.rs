@@ -124,6 +124,18 @@ pub fn examples(name: &str) -> &'static [(&'static str, &'static str)] {
             ("infini gc --dry-run", "what would be condemned, deleted and repacked"),
             ("infini gc", "collect garbage (deletes only what was condemned a grace period ago)"),
         ],
+        "infini forget" => &[
+            (
+                "infini forget --keep-last 24 --keep-daily 7 --keep-weekly 4 --dry-run",
+                "every commit of the branch with the rules that keep it, or that it would be forgotten",
+            ),
+            (
+                "infini forget --keep-within 30d --branch main",
+                "forget main's commits over 30 days older than its newest",
+            ),
+            ("infini forget --set-policy --all --keep-daily 7", "store a policy for every branch in the repository"),
+            ("infini forget && infini gc", "apply the stored policy, then free what only forgotten commits held"),
+        ],
         "infini stats" => &[("infini stats --json", "what the repository holds, and what the caches did")],
         "infini mount" => &[("infini mount /mnt/infini --daemon", "browse branches and commits as files")],
         "infini key" => &[("infini key list", "the key slots")],
@@ -154,7 +166,9 @@ pub fn see_also(name: &str) -> Vec<&'static str> {
         "infini commit" | "infini update" | "infini status" | "infini reset" => {
             &["infini-update(1)", "infini-status(1)", "infini-reset(1)", "infini-commit(1)"]
         }
-        "infini gc" | "infini check" => &["infini-check(1)", "infini-gc(1)", "infini-branch(1)"],
+        "infini gc" | "infini check" | "infini forget" => {
+            &["infini-check(1)", "infini-gc(1)", "infini-forget(1)", "infini-branch(1)"]
+        }
         "infini init" | "infini clone" => &["infini-init(1)", "infini-clone(1)", "infini-lock(1)"],
         "infini log" | "infini show" | "infini checkout" | "infini fork" | "infini branch" | "infini diff" => {
             &["infini-log(1)", "infini-checkout(1)", "infini-fork(1)", "infini-branch(1)"]

@@ -10,6 +10,7 @@ mod completions;
 mod cp;
 mod diff;
 mod find;
+mod forget;
 mod fork;
 mod fuse;
 mod gc;
@@ -171,6 +172,7 @@ enum Command {
     Branch(branch::Args),
     Check(check::Args),
     Gc(gc::Args),
+    Forget(forget::Args),
     Stats(stats::Args),
     Mount(mount::Args),
     Key(key::Args),
@@ -265,7 +267,7 @@ fn needs_full_key(cmd: &Command) -> bool {
         C::Key(k) => !k.is_list(),
         C::Get(_) | C::Rm(_) | C::Mv(_) | C::Cp(_) | C::Ls(_) | C::Status(_) | C::Reset(_) | C::Diff(_) => true,
         C::Update(_) | C::Log(_) | C::Show(_) | C::Checkout(_) | C::Fork(_) | C::Branch(_) | C::Check(_) => true,
-        C::Gc(_) | C::Stats(_) | C::Mount(_) | C::Find(_) => true,
+        C::Gc(_) | C::Stats(_) | C::Mount(_) | C::Find(_) | C::Forget(_) => true,
         C::Init(_) | C::Clone(_) | C::Put(_) | C::Commit(_) | C::Lock(_) | C::Unlock(_) => false,
         C::Completions(_) | C::ExitCodes | C::GenDocs(_) => false,
     }
@@ -303,6 +305,7 @@ fn run(cmd: Command, ctx: &Context) -> anyhow::Result<()> {
         Command::Branch(a) => a.run(ctx),
         Command::Check(a) => a.run(ctx),
         Command::Gc(a) => a.run(ctx),
+        Command::Forget(a) => a.run(ctx),
         Command::Stats(a) => a.run(ctx),
         Command::Mount(a) => a.run(ctx),
         Command::Key(a) => a.run(ctx),

@@ -1,5 +1,5 @@
 //! Which files `put -r` leaves out: patterns (`--exclude`, `--exclude-file`), per-directory ignore files
-//! (`--ignore-file NAME`, `--git-ignore`), cache directories (`--exclude-caches`) and a size limit
+//! (`.infiniignore` unless `--no-infiniignore`, `--ignore-file NAME`, `--git-ignore`), cache directories (`--exclude-caches`) and a size limit
 //! (`--exclude-larger-than`). Patterns have gitignore's syntax and meaning, relative to the tree's root: `*.o`
 //! anywhere, `/build` at the root only, `logs/` directories only, `**/tmp`, `!keep.o` to take a file back.
 
@@ -50,6 +50,9 @@ pub struct Selection {
     /// that directory; deeper files take precedence, as git's do). Repeatable.
     #[arg(long, value_name = "NAME", requires = "recursive")]
     pub ignore_file: Vec<String>,
+    /// With -r: do not read `.infiniignore` files (read by default: gitignore syntax, in any directory of the tree).
+    #[arg(long, requires = "recursive")]
+    pub no_infiniignore: bool,
     /// With -r: honour `.gitignore` files and leave out `.git` directories.
     #[arg(long, requires = "recursive")]
     pub git_ignore: bool,
@@ -69,6 +72,7 @@ impl Selection {
     fn any(&self) -> bool {
         !self.exclude.is_empty()
             || !self.exclude_file.is_empty()
+            || !self.no_infiniignore
             || !self.ignore_file.is_empty()
             || self.git_ignore
             || self.exclude_caches
@@ -98,6 +102,9 @@ impl Selection {
         }
         let global = b.build().map_err(|e| usage(format!("exclude patterns: {e}")))?;
         let mut names = self.ignore_file.clone();
+        if !self.no_infiniignore {
+            names.push(".infiniignore".into());
+        }
         if self.git_ignore {
             names.push(".gitignore".into());
         }

@@ -85,6 +85,21 @@ impl Repository {
     ) -> Result<CommitInfo> {
         self.commit_on(branch, message, base, Some(index), &mut |parent| build_roots(self, index, parent))
     }
+
+    /// [`Repository::commit_index_on`] with options: the program's own metadata, a commit time
+    /// ([`CommitOptions::time`]). `allow_empty` is the caller's to enforce: this records whatever `index` holds.
+    pub fn commit_index_on_with(
+        &self,
+        branch: &str,
+        message: &str,
+        index: &dyn Index,
+        base: Option<&CommitInfo>,
+        opts: &CommitOptions,
+    ) -> Result<CommitInfo> {
+        self.commit_on_with(branch, message, opts.metadata.as_deref(), opts.time, base, Some(index), &mut |parent| {
+            build_roots(self, index, parent)
+        })
+    }
 }
 
 /// Options of [`Infinitree::commit_with`].
@@ -95,6 +110,9 @@ pub struct CommitOptions {
     /// The program's own metadata, sealed into the commit (the seed's `CustomData`): the CBOR of a serde value,
     /// set by [`CommitOptions::metadata`] and read back by [`CommitInfo::metadata`].
     pub metadata: Option<Vec<u8>>,
+    /// The commit's time (seconds since the epoch) instead of the clock's: for importing snapshots taken earlier,
+    /// and for retention policies (see [`Repository::forget`]) tested on histories of chosen times.
+    pub time: Option<u64>,
 }
 
 impl CommitOptions {
@@ -119,6 +137,12 @@ impl CommitOptions {
             .map_err(|e| Error::Invalid(format!("commit metadata does not serialize: {e}")))?;
         self.metadata = Some(out);
         Ok(self)
+    }
+
+    /// Record `secs` (seconds since the epoch) as the commit's time instead of the clock's.
+    pub fn time(mut self, secs: u64) -> Self {
+        self.time = Some(secs);
+        self
     }
 
     /// Allow a commit with nothing staged.
@@ -261,6 +285,7 @@ impl<I: Index + Default> Infinitree<I> {
             &self.branch,
             message,
             opts.metadata.as_deref(),
+            opts.time,
             self.head.as_ref(),
             Some(fields),
             &mut |p| build_roots(&repo, index, p),

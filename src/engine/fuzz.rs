@@ -374,6 +374,39 @@ pub(crate) fn target_forward_table_and_gc_ref(n: usize) {
     });
 }
 
+/// The forget record's plaintext (forgotten commits, runs, stored policies).
+pub(crate) fn target_forget_record(n: usize) {
+    use crate::engine::repo::forget::decode_record;
+    let mut runs = std::collections::BTreeMap::new();
+    runs.insert("number", ciborium::Value::Integer(1.into()));
+    runs.insert("time", ciborium::Value::Integer(5.into()));
+    runs.insert("host", ciborium::Value::Text("h".into()));
+    runs.insert("branches", ciborium::Value::Array(vec![ciborium::Value::Text("main".into())]));
+    runs.insert("policy", ciborium::Value::Text("keep-last 1".into()));
+    runs.insert("forgotten", ciborium::Value::Integer(1.into()));
+    let mut policy = std::collections::BTreeMap::new();
+    policy.insert("last", 3u32);
+    let mut m = std::collections::BTreeMap::new();
+    m.insert("seq", ciborium::Value::Integer(2.into()));
+    m.insert("runs", ciborium::Value::Array(vec![ciborium::Value::serialized(&runs).expect("cbor")]));
+    m.insert(
+        "forgotten",
+        ciborium::Value::Map(vec![(ciborium::Value::Bytes(vec![7; 32]), ciborium::Value::Integer(1.into()))]),
+    );
+    m.insert(
+        "policies",
+        ciborium::Value::Map(vec![(
+            ciborium::Value::Text("*".into()),
+            ciborium::Value::serialized(&policy).expect("cbor"),
+        )]),
+    );
+    let sample = cbor(&m);
+    assert!(decode_record(&sample).is_ok(), "the sample decodes");
+    inputs(14, &[sample], n, &mut |b| {
+        let _ = decode_record(b);
+    });
+}
+
 /// Namespace entries as an index leaf holds them, and everything that presents one: the time's text (`ls -l`),
 /// the time restored (`get -r`), the file attributes (`ls`, `get -r --tar`, `mount`) and `check`'s validation of
 /// the entry and its key. Then any 64-bit time, and any seconds with any nanoseconds, through the same.
@@ -457,7 +490,8 @@ pub(crate) fn run_all(n: usize) -> usize {
     target_staged_file(n);
     target_forward_table_and_gc_ref(n);
     target_namespace_entry(n);
-    9 * n
+    target_forget_record(n);
+    10 * n
 }
 
 #[cfg(test)]
@@ -468,7 +502,7 @@ mod tests {
     fn fuzz_all_targets() {
         let n = super::cases();
         let ran = super::run_all(n);
-        eprintln!("fuzz: {ran} cases over 9 targets");
+        eprintln!("fuzz: {ran} cases over 10 targets");
     }
 
     /// Re-run this test binary's fuzz targets in a child whose address space is capped at 3 GiB: an allocation

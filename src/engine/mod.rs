@@ -23,6 +23,7 @@ pub mod namespace;
 pub mod object;
 pub mod progress;
 pub mod repo;
+pub mod retention;
 pub mod tree;
 pub mod workspace;
 

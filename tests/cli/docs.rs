@@ -472,6 +472,8 @@ fn every_commands_json_matches_docs_json_md() {
     run("infini find", &["find", "*"], None, &w);
     run("infini commit", &["commit", "-m", "more"], None, &w);
     run("infini log", &["log"], None, &w);
+    run("infini forget", &["forget", "--keep-last", "1", "--dry-run"], None, &w);
+    run("infini forget --set-policy", &["forget", "--set-policy", "--keep-last", "100"], None, &w);
     run("infini show", &["show"], None, &w);
     run("infini fork", &["fork", "side"], None, &w);
     run("infini checkout", &["checkout", "main"], None, &w);

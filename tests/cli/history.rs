@@ -685,6 +685,20 @@ fn diff_limits_to_paths_and_shows_line_changes_with_p() {
     assert!(out.contains("Values a/web/logo.png and b/web/logo.png differ (4 -> 5 bytes"), "{out}");
     let out = env.ok(["diff", "-p", "-U", "0", "HEAD~1", "HEAD", "--", "webby"]).text();
     assert!(out.contains("--- /dev/null\n+++ b/webby\n") && out.contains("+not under web/\n"), "{out}");
+    // show -p: the commit and its changes, line by line; limited to paths too.
+    let out = env.ok(["show", "-p", "HEAD", "--", "README"]).text();
+    assert!(out.contains("two: ") || out.contains("    two"), "the commit: {out}");
+    assert!(out.contains("--- a/README\n+++ b/README\n") && out.contains("+two\n"), "{out}");
+    assert!(!out.contains("web/index.html"), "limited to README: {out}");
+    let v = env.ok(["--json", "show", "-p"]).json();
+    assert!(
+        v["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["key"] == "README" && c["patch"].as_str().unwrap().contains("+two")),
+        "{v}"
+    );
     // Staged changes against HEAD, with --json.
     env.put("README", b"one\ntwo\nthree\n");
     let v = env.ok(["--json", "diff", "-p"]).json();
@@ -723,4 +737,45 @@ fn log_of_a_key_lists_the_commits_that_changed_it_and_dates_bound_the_range() {
     // Text output too.
     let out = env.ok(["log", "--oneline", "--", "README"]);
     assert_eq!(out.lines().len(), 2, "{out}");
+}
+
+/// `secs` since the epoch as `YYYY-MM-DD HH:MM:SS` (UTC), computed here independently of the program.
+fn utc(secs: u64) -> String {
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+#[test]
+fn revisions_by_date_take_the_newest_commit_made_by_then() {
+    let env = Env::init();
+    env.put("k", b"first");
+    let c1 = env.commit("one");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    env.put("k", b"second");
+    let c2 = env.commit("two");
+    let log = env.ok(["log", "--json"]).json();
+    let t1 = log[1]["time"].as_u64().unwrap();
+    let t2 = log[0]["time"].as_u64().unwrap();
+    assert!(t2 > t1);
+    let at = |rev: &str| env.ok(["--json", "show", rev]).json()["id"].as_str().unwrap().to_string();
+    assert_eq!(at(&format!("main@{{{}}}", utc(t1))), c1, "at the first commit's second: the first");
+    assert_eq!(at(&format!("main@{{{}}}", utc(t2))), c2);
+    assert_eq!(at("main@{now}"), c2);
+    assert_eq!(at("@{now}"), c2, "@{{...}} alone is HEAD's");
+    assert_eq!(env.ok(["get", "k", "--at", &format!("main@{{{}}}", utc(t1))]).stdout, b"first");
+    let out = env.fails_with(3, ["checkout", "main@{1970-01-01}"]);
+    assert!(out.stderr.contains("no commit that old"), "{out}");
+    let out = env.fails_with(2, ["log", "main@{last tuesday}"]);
+    assert!(out.stderr.contains("UTC date or time"), "{out}");
+    env.fails_with(2, ["fork", "odd@{name}"]);
 }

@@ -11,6 +11,7 @@ mod docs;
 mod endpoints;
 mod errors;
 mod find;
+mod forget;
 mod gc;
 mod gc_protocol;
 mod hardening;

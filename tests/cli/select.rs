@@ -62,14 +62,18 @@ fn exclude_patterns_have_gitignore_meaning_relative_to_the_tree() {
     assert!(!k.iter().any(|k| k.starts_with("p/logs/")), "logs/: {k:?}");
     assert!(k.contains(&"p/notes.log".to_string()));
 
-    // The same patterns from a file; with --delete, what is now left out is removed: the prefix mirrors the
-    // selected tree.
+    // The same patterns from a file. With --delete, a key whose path is now left out stays (the walk does not
+    // judge what it was told to leave alone); a file gone from the tree is removed.
     let list = env.path("excludes.txt");
     write(&list, b"# build products\n*.o\n\n/build\nlogs/\n*.iso\n");
-    env.ok(["put", "-r", ps, "p/", "--delete", "--exclude-file", list.to_str().unwrap()]);
+    std::fs::remove_file(p.join("notes.log")).unwrap();
+    let out = env.ok(["--json", "put", "-r", ps, "p/", "--delete", "--exclude-file", list.to_str().unwrap()]).json();
+    let removed: Vec<&str> =
+        out.as_array().unwrap().iter().filter(|e| e["removed"] == true).map(|e| e["key"].as_str().unwrap()).collect();
+    assert_eq!(removed, ["p/notes.log"], "only the file gone from the tree");
     let k = keys(&env);
-    assert!(!k.contains(&"p/big.iso".to_string()) && !k.contains(&"p/lib/keep.o".to_string()), "{k:?}");
-    assert!(k.contains(&"p/main.c".to_string()));
+    assert!(k.contains(&"p/big.iso".to_string()) && k.contains(&"p/lib/keep.o".to_string()), "left out, kept: {k:?}");
+    assert!(k.contains(&"p/main.c".to_string()) && !k.contains(&"p/notes.log".to_string()), "{k:?}");
     // A pattern gitignore cannot parse, or an exclude file that cannot be read: a usage error, nothing staged.
     let before = env.ok(["status", "-s"]).stdout;
     let out = env.fails_with(2, ["put", "-r", ps, "q/", "--exclude", "[z-a]"]);
@@ -96,12 +100,16 @@ fn ignore_files_caches_and_size_limits_leave_out_what_they_name() {
     assert!(k.contains(&"p/notcache/blob".to_string()), "a tag without the signature is no cache: {k:?}");
     assert!(!k.contains(&"p/big.iso".to_string()), "larger than 1K: {k:?}");
     assert!(k.contains(&"p/main.o".to_string()), "nothing else left out: {k:?}");
-    // Any other name works as an ignore file.
+    // .infiniignore files are read by default (--no-infiniignore: not); any other name with --ignore-file.
     write(p.join(".infiniignore"), b"*.o\n");
-    env.ok(["put", "-r", ps, "q/", "--ignore-file", ".infiniignore"]);
+    write(p.join("lib/.myignore"), b"util.c\n");
+    env.ok(["put", "-r", ps, "q/", "--ignore-file", ".myignore"]);
     let k = keys(&env);
     assert!(!k.iter().any(|k| k.starts_with("q/") && k.ends_with(".o")), "{k:?}");
+    assert!(!k.contains(&"q/lib/util.c".to_string()), "{k:?}");
     assert!(k.contains(&"q/node_modules/pkg/index.js".to_string()), "no .gitignore without --git-ignore: {k:?}");
+    env.ok(["put", "-r", ps, "r/", "--no-infiniignore"]);
+    assert!(keys(&env).contains(&"r/main.o".to_string()));
 }
 
 #[test]
@@ -184,4 +192,46 @@ fn get_r_writes_only_the_keys_include_and_exclude_select() {
     env.fails_with(3, ["get", "-r", "p/", none.to_str().unwrap(), "--include", "*.nothing"]);
     assert!(!none.exists());
     env.fails_with(3, ["get", "-r", "--tar", "p/", "--include", "*.nothing"]);
+}
+
+#[test]
+fn a_real_looking_project_stages_exactly_its_sources_under_git_ignore_and_exclude_caches() {
+    let env = Env::init();
+    let p = env.path("app");
+    for (f, data) in [
+        ("Cargo.toml", &b"[package]"[..]),
+        ("Cargo.lock", b"# lock"),
+        (".gitignore", b"/target\nnode_modules/\n*.swp\n.env\n"),
+        ("src/main.rs", b"fn main() {}"),
+        ("src/.main.rs.swp", b"swap"),
+        ("src/web/app.js", b"app"),
+        ("src/web/.gitignore", b"dist/\n"),
+        ("src/web/dist/bundle.js", b"bundle"),
+        ("src/web/node_modules/left-pad/index.js", b"pad"),
+        ("target/CACHEDIR.TAG", b"Signature: 8a477f597d28d172789f06886806bc55\n"),
+        ("target/debug/app", b"binary"),
+        ("tools/target/keep.txt", b"not the root target"),
+        (".cache/CACHEDIR.TAG", b"Signature: 8a477f597d28d172789f06886806bc55\n"),
+        (".cache/blob", b"blob"),
+        (".git/config", b"[core]"),
+        (".git/objects/ab/cdef", b"object"),
+        (".env", b"SECRET=1"),
+        ("README.md", b"# app"),
+    ] {
+        write(p.join(f), data);
+    }
+    env.ok(["put", "-r", p.to_str().unwrap(), "app/", "--git-ignore", "--exclude-caches"]);
+    assert_eq!(
+        keys(&env),
+        [
+            "app/.gitignore",
+            "app/Cargo.lock",
+            "app/Cargo.toml",
+            "app/README.md",
+            "app/src/main.rs",
+            "app/src/web/.gitignore",
+            "app/src/web/app.js",
+            "app/tools/target/keep.txt",
+        ]
+    );
 }

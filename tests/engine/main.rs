@@ -8,6 +8,7 @@ mod concurrency;
 mod crash;
 mod errors;
 mod extend;
+mod forget;
 mod gc;
 mod gc_race;
 mod library;

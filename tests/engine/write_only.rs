@@ -165,3 +165,35 @@ fn a_readers_change_racing_a_writers_conflicts_and_the_later_writer_wins() {
     assert_eq!(r3.index().get(&"other".to_string()).unwrap(), Some(9));
     assert_eq!(r3.index().get(&"k".to_string()).unwrap(), Some(3));
 }
+
+#[test]
+fn forgetting_history_keeps_the_commits_a_kept_writer_commit_builds_on() {
+    let (mem, reader) = setup();
+    let mut r = Infinitree::<VersionedMap<String, Vec<u8>>>::open(reader.clone(), "main").unwrap();
+    r.index().insert("base".into(), noise(5, 400_000));
+    r.commit("base").unwrap();
+    let writer = Arc::new(Repository::open_write_only(mem.clone(), b"writer", StoreOptions::default()).unwrap());
+    let mut w = Infinitree::<VersionedMap<String, Vec<u8>>>::open(writer, "main").unwrap();
+    for i in 0..3u64 {
+        w.index().insert(format!("w{i}"), noise(10 + i, 300_000));
+        w.commit(&format!("writer {i}")).unwrap();
+    }
+    // Keep only the head: a writer commit, whose state is its parents' with its changes applied.
+    let opts = infini::ForgetOptions {
+        policy: Some(infini::retention::RetentionPolicy { last: Some(1), ..Default::default() }),
+        ..Default::default()
+    };
+    reader.forget(&infini::ForgetScope::Branch("main".into()), &opts).unwrap();
+    let gc = GcOptions { grace_secs: 0, min_age_secs: 0, ..GcOptions::default() };
+    for _ in 0..3 {
+        reader.gc(&VersionedMap::<String, Vec<u8>>::default(), &gc).unwrap();
+    }
+    let fresh = Arc::new(Repository::open(mem, b"reader", StoreOptions::default()).unwrap());
+    let head = Infinitree::<VersionedMap<String, Vec<u8>>>::open(fresh, "main").unwrap();
+    assert_eq!(head.index().get(&"base".to_string()).unwrap(), Some(noise(5, 400_000)));
+    for i in 0..3u64 {
+        assert_eq!(head.index().get(&format!("w{i}")).unwrap(), Some(noise(10 + i, 300_000)));
+    }
+    let report = reader.check(&VersionedMap::<String, Vec<u8>>::default(), true).unwrap();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+}

@@ -374,12 +374,16 @@ impl Browser {
         let mut ids: BTreeMap<String, ChunkPointer> = idx.as_ref().map(|i| (*i.ids).clone()).unwrap_or_default();
         let mut seen: HashSet<ChunkId> = ids.values().map(|p| p.id).collect();
         let mut queue: VecDeque<ChunkPointer> = heads.iter().copied().collect();
+        // Forgotten commits (see `Repository::forget`) are walked through but not offered: their data may be gone.
+        let forgotten = self.repo.forgotten()?;
         while let Some(p) = queue.pop_front() {
             if !seen.insert(p.id) {
                 continue;
             }
-            ids.insert(p.id.to_hex(), p);
-            queue.extend(self.version(&p)?.commit().commit.parents.iter().copied());
+            if heads.contains(&p) || !forgotten.contains(&p.commit_id()) {
+                ids.insert(p.id.to_hex(), p);
+            }
+            queue.extend(self.repo.read_commit(&p)?.commit.parents.iter().copied());
         }
         let ids = Arc::new(ids);
         *idx = Some(CommitIndex { heads, ids: ids.clone() });

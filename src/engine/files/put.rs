@@ -26,8 +26,9 @@ pub struct PutTreeOptions {
     /// Paths left out of the walk with everything under them (the workspace's own directory, say).
     pub exclude: Vec<PathBuf>,
     /// Which other paths to leave out (patterns, ignore files, size limits: the caller's rules), asked of every
-    /// file, link and directory the walk finds; a directory left out takes everything under it along. Keys a left-out
-    /// path had are removed too with [`PutTreeOptions::delete`]: the prefix mirrors the selected tree.
+    /// file, link and directory the walk finds; a directory left out takes everything under it along. With
+    /// [`PutTreeOptions::delete`], a key whose path is left out is kept, not removed: only the walk's own tree is
+    /// mirrored.
     pub leave_out: Option<PathFilter>,
     /// Do not descend into directories on other file systems than the tree's root (mount points are left out).
     pub one_file_system: bool,
@@ -72,6 +73,23 @@ impl std::fmt::Debug for PathFilter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("PathFilter")
     }
+}
+
+/// Whether key `key` (under `prefix`) names a path of the tree at `dir` that `exclude` or `leave_out` leaves out,
+/// itself or through one of its directories.
+fn left_out(dir: &Path, prefix: &str, key: &str, exclude: &[PathBuf], leave_out: Option<&PathFilter>) -> bool {
+    let Some(rel) = key.strip_prefix(prefix) else { return false };
+    let path = dir.join(rel);
+    if exclude.iter().any(|x| path.starts_with(x)) {
+        return true;
+    }
+    let Some(f) = leave_out else { return false };
+    if f.leaves_out(&path, false) {
+        return true;
+    }
+    let mut dirs: Vec<&Path> = path.ancestors().skip(1).take_while(|d| *d != dir && d.starts_with(dir)).collect();
+    dirs.reverse();
+    dirs.into_iter().any(|d| f.leaves_out(d, true))
 }
 
 /// Call `f` with the key and the metadata of every file and symbolic link `put_tree` with `opts` would stage from
@@ -429,6 +447,11 @@ fn stage_batches(
             ns.insert(item.key.clone(), entry);
         }
         if opts.delete {
+            // A key whose path the rules leave out is not the walk's to judge: it stays.
+            if !removed.is_empty() {
+                let exclude: Vec<PathBuf> = opts.exclude.iter().filter_map(|p| std::fs::canonicalize(p).ok()).collect();
+                removed.retain(|k| !left_out(dir, prefix, k, &exclude, opts.leave_out.as_ref()));
+            }
             for k in &removed {
                 ns.remove(k);
             }

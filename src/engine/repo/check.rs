@@ -147,6 +147,18 @@ impl Repository {
             }
             Err(e) => return Err(e),
         };
+        // Forgotten commits keep only their headers: their fields are not checked, and a kept commit is checked
+        // against its nearest kept ancestor (as gc traces it).
+        let forgotten = match self.forgotten() {
+            Ok(f) => f,
+            Err(e @ Error::Integrity { .. }) => {
+                rep.errors.push(integrity_detail(&e));
+                Default::default()
+            }
+            Err(e) => return Err(e),
+        };
+        let heads: HashSet<_> = branches.iter().map(|b| b.head.id).collect();
+        let kept = |id: &crate::engine::id::ChunkId| heads.contains(id) || !forgotten.contains_chunk(id);
         let mut queue: Vec<_> = branches.iter().map(|b| b.head).collect();
         let mut checked: Vec<CommitInfo> = Vec::new();
         progress.phase("commits", Unit::Items, None);
@@ -164,11 +176,12 @@ impl Repository {
                 Err(e) => return Err(e),
             };
             rep.commits += 1;
-            let parent = match c.commit.parents.first() {
-                Some(pp) => self.read_commit(pp).ok(),
-                None => None,
-            };
             queue.extend(c.commit.parents.iter().copied());
+            if !kept(&p.id) {
+                checked.push(c);
+                continue;
+            }
+            let parent = self.kept_base(&c, &kept).ok().flatten();
             let checked_ok = self.check_commit(index, &c, parent.as_ref(), &present, &forwards, &mut log, &mut rep);
             if let Err(e) = checked_ok {
                 match e {

@@ -335,16 +335,17 @@ impl Repository {
         fields: Option<&dyn crate::engine::fields::Index>,
         build: &mut dyn FnMut(Option<&CommitInfo>) -> Result<IndexRoots>,
     ) -> Result<CommitInfo> {
-        self.commit_on_with(branch, message, None, base, fields, build)
+        self.commit_on_with(branch, message, None, None, base, fields, build)
     }
 
-    /// [`Repository::commit_on`] recording `metadata` (CBOR) in the commit.
+    /// [`Repository::commit_on`] recording `metadata` (CBOR) in the commit, and `time` instead of the clock's.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn commit_on_with(
         &self,
         branch: &str,
         message: &str,
         metadata: Option<&[u8]>,
+        time: Option<u64>,
         base: Option<&CommitInfo>,
         fields: Option<&dyn crate::engine::fields::Index>,
         build: &mut dyn FnMut(Option<&CommitInfo>) -> Result<IndexRoots>,
@@ -357,7 +358,7 @@ impl Repository {
         // behind (the process died, the store kept failing) only keeps packs from gc: a gc run drops it once it
         // finds the commit reachable (or `gc --drop-claims`).
         let claim = super::gc::ClaimToken::new();
-        let r = self.commit_attempts(branch, message, metadata, base, fields, build, claim);
+        let r = self.commit_attempts(branch, message, metadata, time, base, fields, build, claim);
         let _ = self.release_claim(claim);
         r
     }
@@ -368,6 +369,7 @@ impl Repository {
         branch: &str,
         message: &str,
         metadata: Option<&[u8]>,
+        time: Option<u64>,
         base: Option<&CommitInfo>,
         fields: Option<&dyn crate::engine::fields::Index>,
         build: &mut dyn FnMut(Option<&CommitInfo>) -> Result<IndexRoots>,
@@ -386,7 +388,7 @@ impl Repository {
                 parents: parent.iter().map(|p| p.ptr).collect(),
                 index,
                 message: message.to_string(),
-                time: now_secs(),
+                time: time.unwrap_or_else(now_secs),
                 host: hostname(),
                 metadata: metadata.map(|m| serde_bytes::ByteBuf::from(m.to_vec())),
                 delta: BTreeMap::new(),

@@ -27,6 +27,7 @@
 use super::meta::{pad_for_seal, unpad_meta};
 use super::refs::{short, Branch, RefChanged};
 use super::seen::SeenRef;
+use super::Forgotten;
 use super::Repository;
 use crate::engine::backend::{Backend, BackendError, RefVersion};
 use crate::engine::crypto::{now_secs, Keys, Kind};
@@ -706,10 +707,22 @@ impl Repository {
 
     /// Every chunk reachable from `branches`: commits, and whatever each field of each commit reaches, traced
     /// through the fields of `index`.
-    fn mark(&self, index: &dyn Index, branches: &[Branch], progress: &ProgressSink) -> Result<HashSet<ChunkPointer>> {
+    ///
+    /// Forgotten commits (see [`Repository::forget`]) keep only their headers: their fields are not traced, and each
+    /// kept commit is traced against its nearest kept first-parent ancestor, so that everything a kept commit
+    /// reaches is reported. A branch head is always kept.
+    fn mark(
+        &self,
+        index: &dyn Index,
+        branches: &[Branch],
+        forgotten: &Forgotten,
+        progress: &ProgressSink,
+    ) -> Result<HashSet<ChunkPointer>> {
         progress.phase("mark", Unit::Items, None);
         let mut live = HashSet::new();
         let mut seen_commits = HashSet::new();
+        let heads: HashSet<ChunkId> = branches.iter().map(|b| b.head.id).collect();
+        let kept = |id: &ChunkId| heads.contains(id) || !forgotten.contains_chunk(id);
         let mut queue: Vec<ChunkPointer> = branches.iter().map(|b| b.head).collect();
         while let Some(p) = queue.pop() {
             if !seen_commits.insert(p.id) {
@@ -719,10 +732,10 @@ impl Repository {
             progress.inc(1);
             let c = self.read_commit(&p)?;
             queue.extend(c.commit.parents.iter().copied());
-            let parent = match c.commit.parents.first() {
-                Some(pp) => Some(self.read_commit(pp)?),
-                None => None,
-            };
+            if !kept(&p.id) {
+                continue;
+            }
+            let parent = self.kept_base(&c, &kept)?;
             self.trace_commit(index, &c, parent.as_ref(), &mut |p, _| {
                 live.insert(*p);
                 Ok(())
@@ -742,8 +755,11 @@ impl Repository {
         // one made after it changes the gc ref, so this run's compare-and-swap fails and it deletes nothing.
         let (mut condemned, mut version) = self.read_condemned()?;
         let mut read = condemned.clone();
+        // Read once, before the branches: the record only grows, so a commit forgotten after this read is at worst
+        // kept by this run.
+        let forgotten = self.forgotten()?;
         let branches = self.witnessed_branches(&condemned)?;
-        let live = self.mark(index, &branches, progress)?;
+        let live = self.mark(index, &branches, &forgotten, progress)?;
         let mut plan = GcPlan::default();
         if opts.drop_claims {
             plan.claims_dropped = condemned.claims.len();

@@ -8,6 +8,7 @@
 
 mod check;
 mod commits;
+pub(crate) mod forget;
 pub(crate) mod gc;
 mod header;
 mod keys;
@@ -22,6 +23,9 @@ pub use check::{CheckOptions, CheckReport, Damage};
 #[cfg(test)]
 pub(crate) use commits::Commit;
 pub use commits::{CommitInfo, IndexRoots};
+pub use forget::{
+    BranchRetention, CommitRetention, ForgetOptions, ForgetOutcome, ForgetRun, ForgetScope, Forgotten, EVERY_BRANCH,
+};
 pub use gc::{GcOptions, GcPlan, DEFAULT_REPACK_THRESHOLD};
 pub use header::Config;
 pub use keys::{KeySlots, RawKey, Unlocked, UnlockedAny, RAW_KEY_KDF};

@@ -7,7 +7,7 @@
 
 use super::meta::{cbor, pad_to, unpad_meta};
 use super::seen::{SeenRef, SeenRefs};
-use super::{gc, Repository};
+use super::{forget, gc, Repository};
 use crate::engine::backend::{BackendError, RefVersion};
 use crate::engine::crypto::Kind;
 use crate::engine::format::{META_CLASS, SEAL_OVERHEAD};
@@ -254,12 +254,14 @@ impl Repository {
         Ok((before, cur.filter(|s| !s.value.deleted).map(|s| Branch::of(s.value, s.version))))
     }
 
-    /// Validate a branch name: non-empty, no whitespace or control characters, not a revision expression.
+    /// Validate a branch name: non-empty, no whitespace or control characters, not a revision expression (no `~`,
+    /// `^`, `:` or `@{`).
     pub fn check_branch_name(name: &str) -> Result<()> {
         let bad = name.is_empty()
             || name.len() > 255
             || name == "HEAD"
             || name.starts_with('-')
+            || name.contains("@{")
             || name.chars().any(|c| c.is_whitespace() || c.is_control() || "~^:".contains(c));
         if bad {
             return Err(Error::Invalid(format!("invalid branch name {name:?}")));
@@ -277,9 +279,10 @@ impl Repository {
     pub fn branches(&self) -> Result<Vec<Branch>> {
         let mut out = Vec::new();
         let gc_ref = self.store.keys().ref_name(gc::GC_REF);
+        let forget_ref = self.store.keys().ref_name(forget::FORGET_REF);
         let mut listed = HashSet::new();
         for rn in self.backend.list_refs()? {
-            if rn == gc_ref {
+            if rn == gc_ref || rn == forget_ref {
                 continue;
             }
             let _reading = self.seen.as_ref().map(|s| s.reading.lock().expect("seen refs lock"));
@@ -293,7 +296,9 @@ impl Repository {
             }
         }
         if let Some(seen) = &self.seen {
-            for name in seen.names().into_iter().filter(|n| !listed.contains(n) && n != gc::SEEN_GC) {
+            for name in
+                seen.names().into_iter().filter(|n| !listed.contains(n) && n != gc::SEEN_GC && n != forget::FORGET_REF)
+            {
                 if let Some(s) = self.read_stored(&name)?.filter(|s| !s.value.deleted) {
                     out.push(Branch::of(s.value, s.version));
                 }
@@ -307,9 +312,10 @@ impl Repository {
     /// collects them.
     pub(super) fn deleted_heads(&self) -> Result<Vec<ChunkPointer>> {
         let gc_ref = self.store.keys().ref_name(gc::GC_REF);
+        let forget_ref = self.store.keys().ref_name(forget::FORGET_REF);
         let mut out = Vec::new();
         for rn in self.backend.list_refs()? {
-            if rn == gc_ref {
+            if rn == gc_ref || rn == forget_ref {
                 continue;
             }
             if let Some((data, _)) = self.backend.read_ref(&rn)? {

@@ -48,7 +48,7 @@ impl Uploads {
 /// Put the sealed index chunks (index nodes, commits) of stored pack `id` into the warm tier, as a read of each
 /// would.
 fn keep_index_chunks(warm: &WarmCache, id: &ObjectId, bytes: &PackBytes, table: &[TableEntry]) {
-    let pack = (**bytes).as_ref();
+    let pack: &[u8] = AsRef::<[u8]>::as_ref(bytes);
     for e in table {
         if matches!(crate::engine::object::kind_from_u8(e.kind), Some(Kind::Data) | None) {
             continue;
