@@ -427,7 +427,9 @@ fn a_cold_listing_takes_rounds_by_depth_and_the_writer_reads_no_index_back() {
 
     // A fresh workspace, cold caches, every request 150 ms away.
     env.cmd(["clone", &format!("s3://{url}"), "ws2", "--endpoint", &endpoint]).cwd(&env.root).ok();
-    let delay = std::time::Duration::from_millis(150);
+    // Long enough that requests sent together (up to 128 threads started on a loaded 2-core machine) fall within
+    // half of it, short enough that the cold listing before the change (a round per node) would take 30 s.
+    let delay = std::time::Duration::from_millis(300);
     proxy.delay_requests(delay);
     proxy.clear_requests();
     let out = env.cmd(["ls"]).cwd(env.root.join("ws2")).ok();
@@ -438,5 +440,6 @@ fn a_cold_listing_takes_rounds_by_depth_and_the_writer_reads_no_index_back() {
     eprintln!("cold ls of {N} keys: {} requests in {} rounds: {rounds:?}", reqs.len(), rounds.len());
     // The ref, the commit, then the index tree (3 levels here) level by level, 64 nodes of a level at a time:
     // about 80 leaves make 2 rounds of their own.
-    assert!(rounds.len() <= 6, "{rounds:?}: sequential rounds of requests, {} in all", reqs.len());
+    // Five here on a quiet machine; one per node (over a hundred) before the change.
+    assert!(rounds.len() <= 8, "{rounds:?}: sequential rounds of requests, {} in all", reqs.len());
 }
