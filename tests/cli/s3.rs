@@ -6,19 +6,36 @@ use crate::util::{random_bytes, write, Env};
 use infini::backends::S3Config;
 use std::net::SocketAddr;
 
-/// A workspace whose repository lives in a fresh bucket; `None` (skipped loudly) without a server outside CI.
-fn s3_env(hint: &str, extra: &[&str]) -> Option<(Env, &'static S3Server, String)> {
-    let srv = server()?;
+/// A fresh environment holding the server's credentials.
+pub(crate) fn with_credentials(srv: &S3Server) -> Env {
     let mut env = Env::new();
     env.set("AWS_ACCESS_KEY_ID", srv.access_key.clone());
     env.set("AWS_SECRET_ACCESS_KEY", srv.secret_key.clone());
     env.set("AWS_REGION", "us-east-1");
+    env
+}
+
+/// A workspace whose repository lives in a fresh bucket; `None` (skipped loudly) without a server outside CI.
+fn s3_env(hint: &str, extra: &[&str]) -> Option<(Env, &'static S3Server, String)> {
+    let srv = server()?;
+    let env = with_credentials(srv);
     let bucket = srv.unique_bucket(hint);
     let url = format!("{bucket}/team-a");
     let mut args = vec!["init", "--s3", &url, "--create-bucket", "--endpoint", &srv.endpoint];
     args.extend_from_slice(extra);
     env.ok(args);
     Some((env, srv, format!("s3://{url}")))
+}
+
+/// An environment with S3 credentials, a proxy in front of the server (to count or slow its requests), and a
+/// fresh bucket's `BUCKET/PREFIX` location; `None` (skipped loudly) without a server outside CI.
+fn proxied(hint: &str, prefix: &str) -> Option<(Env, FaultProxy, String)> {
+    let srv = server()?;
+    let upstream: SocketAddr = srv.endpoint.trim_start_matches("http://").parse().unwrap();
+    let proxy = FaultProxy::start(upstream);
+    let env = with_credentials(srv);
+    let url = format!("{}/{prefix}", srv.unique_bucket(hint));
+    Some((env, proxy, url))
 }
 
 fn stats(env: &Env, dir: &str) -> serde_json::Value {
@@ -214,14 +231,7 @@ fn large_put_streams_to_s3() {
 /// warm tier holds asks S3 for the branch's ref and nothing else. The counts are those the README reports.
 #[test]
 fn requests_per_command() {
-    let Some(srv) = server() else { return };
-    let upstream: SocketAddr = srv.endpoint.trim_start_matches("http://").parse().unwrap();
-    let proxy = FaultProxy::start(upstream);
-    let mut env = Env::new();
-    env.set("AWS_ACCESS_KEY_ID", srv.access_key.clone());
-    env.set("AWS_SECRET_ACCESS_KEY", srv.secret_key.clone());
-    env.set("AWS_REGION", "us-east-1");
-    let url = format!("{}/counted", srv.unique_bucket("requests"));
+    let Some((env, proxy, url)) = proxied("requests", "counted") else { return };
     let endpoint = proxy.endpoint();
     let counted = |what: &str, run: &dyn Fn()| -> Vec<String> {
         proxy.clear_requests();
@@ -397,14 +407,7 @@ fn concurrent_writers_through_a_fault_storm_lose_nothing() {
 /// it again without reading a single index node from S3 (it kept what it wrote).
 #[test]
 fn a_cold_listing_takes_rounds_by_depth_and_the_writer_reads_no_index_back() {
-    let Some(srv) = server() else { return };
-    let upstream: SocketAddr = srv.endpoint.trim_start_matches("http://").parse().unwrap();
-    let proxy = FaultProxy::start(upstream);
-    let mut env = Env::new();
-    env.set("AWS_ACCESS_KEY_ID", srv.access_key.clone());
-    env.set("AWS_SECRET_ACCESS_KEY", srv.secret_key.clone());
-    env.set("AWS_REGION", "us-east-1");
-    let url = format!("{}/listing", srv.unique_bucket("listing"));
+    let Some((env, proxy, url)) = proxied("listing", "listing") else { return };
     let endpoint = proxy.endpoint();
     env.ok(["init", "--s3", &url, "--create-bucket", "--endpoint", &endpoint]);
     const N: usize = 10_000;

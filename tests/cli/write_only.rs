@@ -208,10 +208,7 @@ fn full_key_reads_everything_with_seed(env: &Env, expected: &BTreeMap<String, Ve
 #[test]
 fn a_write_only_workspace_commits_20_times_beside_a_reader_over_s3() {
     let Some(srv) = server() else { return };
-    let mut env = Env::new();
-    env.set("AWS_ACCESS_KEY_ID", srv.access_key.clone());
-    env.set("AWS_SECRET_ACCESS_KEY", srv.secret_key.clone());
-    env.set("AWS_REGION", "us-east-1");
+    let env = crate::s3::with_credentials(srv);
     let bucket = srv.unique_bucket("writeonly");
     let url = format!("{bucket}/team-a");
     env.ok(["init", "--s3", &url, "--create-bucket", "--endpoint", &srv.endpoint]);

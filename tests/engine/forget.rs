@@ -10,18 +10,7 @@ use infini::{
 };
 use std::sync::Arc;
 
-/// Bytes that do not compress.
-fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
+use crate::gc::noise;
 
 fn gc_now(repo: &Repository) -> u64 {
     let opts = GcOptions { grace_secs: 0, min_age_secs: 0, ..GcOptions::default() };

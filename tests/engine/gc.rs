@@ -18,7 +18,8 @@ fn bytes(seed: u8, len: usize) -> Vec<u8> {
 }
 
 /// Bytes that do not compress.
-fn noise(seed: u64, len: usize) -> Vec<u8> {
+/// Bytes that do not compress, the same for the same seed.
+pub(crate) fn noise(seed: u64, len: usize) -> Vec<u8> {
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     (0..len)
         .map(|_| {

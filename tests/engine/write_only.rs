@@ -9,17 +9,7 @@ use std::sync::Arc;
 
 const KDF: KdfParams = KdfParams { log_n: 10, r: 8, p: 1 };
 
-fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
+use crate::gc::noise;
 
 fn setup() -> (Arc<MemoryBackend>, Arc<Repository>) {
     let mem = Arc::new(MemoryBackend::new());
