@@ -26,12 +26,12 @@ test: test-deps
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --no-default-features
 	$(CARGO) test --all-targets
 	$(CARGO) test --doc
-	cd target && rm -rf test_data && $(CARGO) run --quiet --example seed
-	$(CARGO) run --quiet --example app_state
-	$(CARGO) run --quiet --example writers
-	$(CARGO) run --quiet --example big_blob -- 64
-	$(CARGO) run --quiet --example custom_field
-	$(CARGO) run --quiet --example custom_backend
+	cd target && rm -rf test_data && $(CARGO) run --profile test --quiet --example seed
+	$(CARGO) run --profile test --quiet --example app_state
+	$(CARGO) run --profile test --quiet --example writers
+	$(CARGO) run --profile test --quiet --example big_blob -- 64
+	$(CARGO) run --profile test --quiet --example custom_field
+	$(CARGO) run --profile test --quiet --example custom_backend
 
 # Tools the tests need that are not Rust crates (a local S3 server).
 test-deps:
