@@ -76,19 +76,7 @@ impl Args {
         drop(bar);
         s.staged = StagedFile::default();
         s.workspace()?.save_staged(&repo, &s.staged)?;
-        if ctx.global.json {
-            output::json(&serde_json::json!({
-                "id": c.id().to_hex(),
-                "parents": c.parent_ids().iter().map(|p| p.to_hex()).collect::<Vec<_>>(),
-                "message": c.message(),
-                "time": c.time(),
-                "branch": branch,
-                "writer": c.writer(),
-            }))?;
-        } else {
-            output::line(c.id().to_hex())?;
-        }
-        Ok(())
+        print_commit(ctx, &c, branch, true)
     }
 
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
@@ -135,17 +123,25 @@ impl Args {
         drop(bar);
         s.staged = StagedFile::default();
         s.workspace()?.save_staged(&repo, &s.staged)?;
-        if ctx.global.json {
-            output::json(&serde_json::json!({
-                "id": c.id().to_hex(),
-                "parents": c.parent_ids().iter().map(|p| p.to_hex()).collect::<Vec<_>>(),
-                "message": c.message(),
-                "time": c.time(),
-                "branch": branch,
-            }))?;
-        } else {
-            output::line(c.id().to_hex())?;
-        }
-        Ok(())
+        print_commit(ctx, &c, &branch, false)
     }
+}
+
+/// Say what was committed: its id, or with `--json` its id, parents, message, time and branch (and, for a
+/// write-only key's commit, the writer).
+fn print_commit(ctx: &Context, c: &infini::CommitInfo, branch: &str, with_writer: bool) -> anyhow::Result<()> {
+    if !ctx.global.json {
+        return output::line(c.id().to_hex());
+    }
+    let mut v = serde_json::json!({
+        "id": c.id().to_hex(),
+        "parents": c.parent_ids().iter().map(|p| p.to_hex()).collect::<Vec<_>>(),
+        "message": c.message(),
+        "time": c.time(),
+        "branch": branch,
+    });
+    if with_writer {
+        v["writer"] = serde_json::json!(c.writer());
+    }
+    output::json(&v)
 }

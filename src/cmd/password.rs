@@ -189,10 +189,9 @@ pub fn kdf_params() -> anyhow::Result<KdfParams> {
 /// about half a second; [`KdfParams::MAX_WORK`] bounds a stored slot at about eight times that).
 const SLOW_SLOT: std::time::Duration = std::time::Duration::from_secs(3);
 
-/// Recover the master key of the repository in `backend` with `password`, saying on stderr which key slots were
-/// skipped (damaged, or beyond the cost ceiling) and which took more than a few seconds to try.
-pub fn unlock(ctx: &Context, backend: &dyn Backend, password: &[u8]) -> anyhow::Result<Unlocked> {
-    let r = Repository::unlock_with(backend, password, &mut |name, took| {
+/// A warning naming a key slot that took more than [`SLOW_SLOT`] to try.
+fn warn_slow(ctx: &Context) -> impl FnMut(&str, std::time::Duration) + '_ {
+    move |name, took| {
         if took > SLOW_SLOT {
             super::output::warn(
                 ctx,
@@ -203,15 +202,24 @@ pub fn unlock(ctx: &Context, backend: &dyn Backend, password: &[u8]) -> anyhow::
                 ),
             );
         }
-    });
+    }
+}
+
+/// What unlocking came to, with the skipped slots said on stderr: those of the slot that opened, or, when no slot
+/// opened for the password, the slots that could not even be tried (they may be why; after a backend failure,
+/// listing again would only wait as long once more).
+fn reported<U>(
+    ctx: &Context,
+    backend: &dyn Backend,
+    r: infini::Result<U>,
+    skipped: impl Fn(&U) -> &[(String, String)],
+) -> anyhow::Result<U> {
     match r {
         Ok(u) => {
-            warn_skipped(ctx, &u.skipped);
+            warn_skipped(ctx, skipped(&u));
             Ok(u)
         }
         Err(e) => {
-            // No slot opened: the slots that could not even be tried may be why (only then: after a backend
-            // failure, listing again would only wait as long once more).
             if matches!(e, Error::WrongPassword) {
                 if let Ok(slots) = Repository::key_slots(backend) {
                     warn_skipped(ctx, &slots.damaged);
@@ -222,27 +230,17 @@ pub fn unlock(ctx: &Context, backend: &dyn Backend, password: &[u8]) -> anyhow::
     }
 }
 
+/// Recover the master key of the repository in `backend` with `password`, saying on stderr which key slots were
+/// skipped (damaged, or beyond the cost ceiling) and which took more than a few seconds to try.
+pub fn unlock(ctx: &Context, backend: &dyn Backend, password: &[u8]) -> anyhow::Result<Unlocked> {
+    let r = Repository::unlock_with(backend, password, &mut warn_slow(ctx));
+    reported(ctx, backend, r, |u| &u.skipped)
+}
+
 /// [`unlock`] for either kind of key: a full key's master key or a write-only key's key set.
 pub fn unlock_any(ctx: &Context, backend: &dyn Backend, password: &[u8]) -> anyhow::Result<infini::UnlockedAny> {
-    let r = Repository::unlock_any_with(backend, password, &mut |name, took| {
-        if took > SLOW_SLOT {
-            super::output::warn(ctx, format!("key slot {name} took {:.1} s to try", took.as_secs_f64()));
-        }
-    });
-    match r {
-        Ok(u) => {
-            warn_skipped(ctx, &u.skipped);
-            Ok(u)
-        }
-        Err(e) => {
-            if matches!(e, Error::WrongPassword) {
-                if let Ok(slots) = Repository::key_slots(backend) {
-                    warn_skipped(ctx, &slots.damaged);
-                }
-            }
-            Err(e.into())
-        }
-    }
+    let r = Repository::unlock_any_with(backend, password, &mut warn_slow(ctx));
+    reported(ctx, backend, r, |u| &u.skipped)
 }
 
 /// Open the repository in `backend` with what [`unlock_any`] recovered.

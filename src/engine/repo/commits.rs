@@ -104,6 +104,20 @@ impl CommitInfo {
     }
 }
 
+/// After a lost compare-and-swap of `branch`'s ref: count the attempt, give up after [`MAX_COMMIT_ATTEMPTS`]
+/// (nothing was published), else back off a little with jitter so racing writers spread out.
+fn lost_swap(branch: &str, attempt: &mut u32) -> Result<()> {
+    *attempt += 1;
+    if *attempt >= MAX_COMMIT_ATTEMPTS {
+        return Err(Error::Conflict {
+            what: format!("branch {branch} kept changing: gave up after {attempt} attempts; nothing was lost"),
+        });
+    }
+    let ms = rand::random::<u64>() % (5 * u64::from((*attempt).min(40)) + 1);
+    std::thread::sleep(std::time::Duration::from_millis(ms));
+    Ok(())
+}
+
 impl Repository {
     /// Store a commit (durable at the next flush). Returns its pointer. A commit over [`COMMIT_MAX`], or with a
     /// field root over [`ROOT_MAX`], is refused before anything is written.
@@ -286,14 +300,7 @@ impl Repository {
             if self.move_ref(branch, current.as_ref(), &ptr)?.is_some() {
                 return Ok(CommitInfo { ptr, commit });
             }
-            attempt += 1;
-            if attempt >= MAX_COMMIT_ATTEMPTS {
-                return Err(Error::Conflict {
-                    what: format!("branch {branch} kept changing: gave up after {attempt} attempts; nothing was lost"),
-                });
-            }
-            let ms = rand::random::<u64>() % (5 * u64::from(attempt.min(40)) + 1);
-            std::thread::sleep(std::time::Duration::from_millis(ms));
+            lost_swap(branch, &mut attempt)?;
         }
     }
 
@@ -408,15 +415,7 @@ impl Repository {
             if self.move_ref(branch, current.as_ref(), &ptr)?.is_some() {
                 return Ok(info);
             }
-            attempt += 1;
-            if attempt >= MAX_COMMIT_ATTEMPTS {
-                return Err(Error::Conflict {
-                    what: format!("branch {branch} kept changing: gave up after {attempt} attempts; nothing was lost"),
-                });
-            }
-            // Back off a little with jitter so racing writers spread out.
-            let ms = rand::random::<u64>() % (5 * u64::from(attempt.min(40)) + 1);
-            std::thread::sleep(std::time::Duration::from_millis(ms));
+            lost_swap(branch, &mut attempt)?;
         }
     }
 
