@@ -120,6 +120,9 @@ impl Selection {
     }
 }
 
+/// The ignore files in force in one directory, outermost first.
+type Chain = std::sync::Arc<Vec<std::sync::Arc<Gitignore>>>;
+
 struct Rules {
     root: PathBuf,
     global: Gitignore,
@@ -127,8 +130,9 @@ struct Rules {
     names: Vec<String>,
     caches: bool,
     larger_than: Option<u64>,
-    /// Each directory's ignore files, read once (None: it has none).
-    per_dir: Mutex<HashMap<PathBuf, Option<Gitignore>>>,
+    /// For each directory seen, the ignore files that apply in it: its ancestors' (from the root) and its own,
+    /// each read once. A walk asks for a directory before its contents, so a path costs one lookup.
+    per_dir: Mutex<HashMap<PathBuf, Chain>>,
 }
 
 impl Rules {
@@ -155,19 +159,37 @@ impl Rules {
     /// Whether the ignore files of `path`'s directories say to leave it out: the deepest one that has a say wins,
     /// as in git.
     fn ignored_by_files(&self, path: &Path, is_dir: bool) -> bool {
-        let mut dirs: Vec<&Path> = path.ancestors().skip(1).take_while(|d| d.starts_with(&self.root)).collect();
-        dirs.reverse();
+        let Some(dir) = path.parent() else { return false };
         let mut cache = self.per_dir.lock().expect("ignore-file cache lock");
+        let chain = self.chain(&mut cache, dir);
         let mut verdict = false;
-        for d in dirs {
-            let g = cache.entry(d.to_path_buf()).or_insert_with(|| self.read_ignore_files(d));
-            match g.as_ref().map(|g| g.matched(path, is_dir)) {
-                Some(Match::Ignore(_)) => verdict = true,
-                Some(Match::Whitelist(_)) => verdict = false,
-                _ => {}
+        for g in chain.iter() {
+            match g.matched(path, is_dir) {
+                Match::Ignore(_) => verdict = true,
+                Match::Whitelist(_) => verdict = false,
+                Match::None => {}
             }
         }
         verdict
+    }
+
+    /// The ignore files in force in `dir` (its parent's, then its own), computed once per directory.
+    fn chain(&self, cache: &mut HashMap<PathBuf, Chain>, dir: &Path) -> Chain {
+        if let Some(c) = cache.get(dir) {
+            return c.clone();
+        }
+        let mut v = match dir.parent() {
+            Some(parent) if dir != self.root && dir.starts_with(&self.root) => (*self.chain(cache, parent)).clone(),
+            _ => Vec::new(),
+        };
+        if dir.starts_with(&self.root) {
+            if let Some(g) = self.read_ignore_files(dir) {
+                v.push(std::sync::Arc::new(g));
+            }
+        }
+        let c: Chain = std::sync::Arc::new(v);
+        cache.insert(dir.to_path_buf(), c.clone());
+        c
     }
 
     fn read_ignore_files(&self, dir: &Path) -> Option<Gitignore> {
