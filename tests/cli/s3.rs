@@ -488,4 +488,26 @@ fn a_cold_restore_of_small_files_reads_their_chunks_in_few_requests() {
     // Index nodes, the commit, and two batches of 512 files: a few dozen reads; one per file (over a thousand)
     // before.
     assert!(data_reads <= 100, "{data_reads} object reads for {N} files");
+
+    // The same tree as a tar stream, from another cold workspace.
+    env.cmd(["clone", &format!("s3://{url}"), "ws3", "--endpoint", &endpoint]).cwd(&env.root).ok();
+    proxy.clear_requests();
+    let tar = env.cmd(["get", "-r", "t/", "--tar"]).cwd(env.root.join("ws3")).ok().stdout;
+    let reqs = proxy.requests();
+    let data_reads = reqs.iter().filter(|r| r.starts_with("GET ") && r.contains("/objects/")).count();
+    eprintln!("cold get -r --tar of {N} files: {} requests, {data_reads} object reads", reqs.len());
+    let mut members = 0;
+    for e in tar::Archive::new(&tar[..]).entries().unwrap() {
+        let mut e = e.unwrap();
+        if e.header().entry_type() != tar::EntryType::Regular {
+            continue;
+        }
+        let rel = e.path().unwrap().to_string_lossy().into_owned();
+        let mut got = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut got).unwrap();
+        assert_eq!(got, std::fs::read(src.join(&rel)).unwrap(), "{rel}");
+        members += 1;
+    }
+    assert_eq!(members, N);
+    assert!(data_reads <= 100, "{data_reads} object reads for {N} files in a tar stream");
 }
