@@ -130,9 +130,10 @@ impl Store {
         let workers = spans.len().min(self.read_parallelism());
         std::thread::scope(|s| {
             for _ in 0..workers {
-                s.spawn(|| loop {
-                    let Some(span) = spans.get(next.fetch_add(1, Ordering::Relaxed)) else { break };
-                    self.read_span(kind, span, keep);
+                s.spawn(|| {
+                    while let Some(span) = spans.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        self.read_span(kind, span, keep);
+                    }
                 });
             }
         });
