@@ -55,6 +55,8 @@ def mark(value, cmp, limit):
 
 
 def num(x):
+    if x == int(x) and abs(x) < 1e15:
+        return f"{int(x):,}"
     if x >= 100:
         return f"{x:,.0f}"
     if x >= 10:
