@@ -55,8 +55,6 @@ def mark(value, cmp, limit):
 
 
 def num(x):
-    if x == int(x) and abs(x) < 1e15:
-        return f"{int(x):,}"
     if x >= 100:
         return f"{x:,.0f}"
     if x >= 10:
@@ -176,7 +174,9 @@ for sec, title, desc in sections:
         elif f["kind"] == "metric":
             unit = f" {f['unit']}" if f["unit"] else ""
             try:
-                val = num(float(f["value"]))
+                v = float(f["value"])
+                # A count stays a whole number (14 requests, not 14.0).
+                val = f"{int(v):,}" if f["value"].lstrip("-").isdigit() else num(v)
             except ValueError:
                 val = f["value"]
             lines.append(f"{f['name']}: {val}{unit}")
