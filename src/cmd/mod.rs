@@ -7,6 +7,7 @@ mod clone;
 mod commit;
 mod complete;
 mod completions;
+mod copy;
 mod cp;
 mod diff;
 mod find;
@@ -158,6 +159,7 @@ enum Command {
     Rm(rm::Args),
     Mv(mv::Args),
     Cp(cp::Args),
+    Copy(copy::Args),
     Ls(ls::Args),
     Find(find::Args),
     Status(status::Args),
@@ -267,7 +269,7 @@ fn needs_full_key(cmd: &Command) -> bool {
         C::Key(k) => !k.is_list(),
         C::Get(_) | C::Rm(_) | C::Mv(_) | C::Cp(_) | C::Ls(_) | C::Status(_) | C::Reset(_) | C::Diff(_) => true,
         C::Update(_) | C::Log(_) | C::Show(_) | C::Checkout(_) | C::Fork(_) | C::Branch(_) | C::Check(_) => true,
-        C::Gc(_) | C::Stats(_) | C::Mount(_) | C::Find(_) | C::Forget(_) => true,
+        C::Gc(_) | C::Stats(_) | C::Mount(_) | C::Find(_) | C::Forget(_) | C::Copy(_) => true,
         C::Init(_) | C::Clone(_) | C::Put(_) | C::Commit(_) | C::Lock(_) | C::Unlock(_) => false,
         C::Completions(_) | C::ExitCodes | C::GenDocs(_) => false,
     }
@@ -291,6 +293,7 @@ fn run(cmd: Command, ctx: &Context) -> anyhow::Result<()> {
         Command::Rm(a) => a.run(ctx),
         Command::Mv(a) => a.run(ctx),
         Command::Cp(a) => a.run(ctx),
+        Command::Copy(a) => a.run(ctx),
         Command::Ls(a) => a.run(ctx),
         Command::Find(a) => a.run(ctx),
         Command::Status(a) => a.run(ctx),

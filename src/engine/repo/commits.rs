@@ -41,6 +41,10 @@ pub struct Commit {
     /// The name of the write-only key that made the commit (what it says: sealed, not signed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub writer: Option<String>,
+    /// A commit copied from another repository (see [`Repository::importer`]): the id the commit has there.
+    /// Absent from the encoding for any other commit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copied_from: Option<CommitId>,
 }
 
 /// A commit with where it is stored.
@@ -61,6 +65,11 @@ impl CommitInfo {
     /// The parents' ids (none for a first commit).
     pub fn parent_ids(&self) -> Vec<CommitId> {
         self.commit.parents.iter().map(ChunkPointer::commit_id).collect()
+    }
+
+    /// The parents' pointers, in order (none for a first commit).
+    pub fn parent_pointers(&self) -> &[ChunkPointer] {
+        &self.commit.parents
     }
 
     /// The commit message.
@@ -98,6 +107,11 @@ impl CommitInfo {
         !self.commit.delta.is_empty() || self.commit.writer.is_some()
     }
 
+    /// The id this commit has in the repository it was copied from (see [`Repository::importer`]), if it is a copy.
+    pub fn copied_from(&self) -> Option<CommitId> {
+        self.commit.copied_from
+    }
+
     /// The raw CBOR of the commit's metadata, if any.
     pub fn metadata_bytes(&self) -> Option<&[u8]> {
         self.commit.metadata.as_deref().map(|b| b.as_slice())
@@ -106,7 +120,7 @@ impl CommitInfo {
 
 /// After a lost compare-and-swap of `branch`'s ref: count the attempt, give up after [`MAX_COMMIT_ATTEMPTS`]
 /// (nothing was published), else back off a little with jitter so racing writers spread out.
-fn lost_swap(branch: &str, attempt: &mut u32) -> Result<()> {
+pub(super) fn lost_swap(branch: &str, attempt: &mut u32) -> Result<()> {
     *attempt += 1;
     if *attempt >= MAX_COMMIT_ATTEMPTS {
         return Err(Error::Conflict {
@@ -279,6 +293,7 @@ impl Repository {
                 metadata: metadata.map(|m| serde_bytes::ByteBuf::from(m.to_vec())),
                 delta: delta.clone(),
                 writer: Some(writer.to_string()),
+                copied_from: None,
             };
             let ptr = self.write_commit(&commit)?;
             self.store.flush()?;
@@ -400,6 +415,7 @@ impl Repository {
                 metadata: metadata.map(|m| serde_bytes::ByteBuf::from(m.to_vec())),
                 delta: BTreeMap::new(),
                 writer: None,
+                copied_from: None,
             };
             let ptr = self.write_commit(&commit)?;
             // Durable first, then claimed (a claim checks that every pack exists), then published.

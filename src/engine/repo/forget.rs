@@ -353,6 +353,42 @@ impl Repository {
         Err(Error::Conflict { what: "the forget record kept changing concurrently; run forget again".into() })
     }
 
+    /// Record commit `id`, a copy of a commit forgotten in the repository it was copied from, as forgotten here too
+    /// (see [`Repository::importer`]): listed under the run whose policy is `note` (made by the first such commit),
+    /// so that reading it fails as reading the original does. Nothing changes when it is listed already.
+    pub(crate) fn forget_copied(&self, id: CommitId, note: &str) -> Result<()> {
+        for attempt in 0..ATTEMPTS {
+            let (mut rec, version) = self.read_record()?;
+            if rec.forgotten.contains_key(&id) {
+                return Ok(());
+            }
+            let number = match rec.runs.iter_mut().rev().find(|r| r.policy == note && r.branches.is_empty()) {
+                Some(run) => {
+                    run.forgotten += 1;
+                    run.number
+                }
+                None => {
+                    let number = rec.runs.last().map_or(1, |r| r.number + 1);
+                    rec.runs.push(ForgetRun {
+                        number,
+                        time: now_secs(),
+                        host: hostname(),
+                        branches: Vec::new(),
+                        policy: note.to_string(),
+                        forgotten: 1,
+                    });
+                    number
+                }
+            };
+            rec.forgotten.insert(id, number);
+            if self.write_record(&mut rec, version.as_ref())? {
+                return Ok(());
+            }
+            backoff(attempt);
+        }
+        Err(Error::Conflict { what: "the forget record kept changing concurrently; run copy again".into() })
+    }
+
     /// The decisions of a forget run against record `rec`, without writing anything.
     fn decide_forget(&self, scope: &ForgetScope, opts: &ForgetOptions, rec: &Record) -> Result<ForgetOutcome> {
         let branches = self.branches()?;

@@ -8,6 +8,7 @@
 
 mod check;
 mod commits;
+mod copy;
 pub(crate) mod forget;
 pub(crate) mod gc;
 mod header;
@@ -23,6 +24,7 @@ pub use check::{CheckOptions, CheckReport, Damage};
 #[cfg(test)]
 pub(crate) use commits::Commit;
 pub use commits::{CommitInfo, IndexRoots};
+pub use copy::{copies, Importer, COPIED_FORGOTTEN};
 pub use forget::{
     BranchRetention, CommitRetention, ForgetOptions, ForgetOutcome, ForgetRun, ForgetScope, Forgotten, EVERY_BRANCH,
 };
@@ -33,7 +35,7 @@ pub use refs::{Branch, RefChanged};
 pub use rescue::{Abandoned, Restored};
 pub use seen::{SaveSeen, SeenMap, SeenRef, SeenRefs};
 
-pub use values::{CacheStats, RepositoryStats};
+pub use values::{CacheStats, RepositoryStats, WriteStats};
 
 use crate::engine::backend::Backend;
 use crate::engine::crypto::{encode_header, KdfParams, KeySlot, Keys, MasterKey, SlotKey, WriterKeySet};
