@@ -7,6 +7,7 @@ mod util;
 mod check;
 mod confidentiality;
 mod conflicts;
+mod copy;
 mod docs;
 mod endpoints;
 mod errors;
