@@ -361,3 +361,63 @@ fn a_killed_copy_resumes_and_copies_only_what_was_missing() {
     let again = copy_json(&env, &source, &["--to", tgt.to_str().unwrap()]);
     assert_eq!(again["commits_copied"], 0, "{again}");
 }
+
+#[test]
+fn forgotten_commits_are_copied_as_forgotten_headers() {
+    let env = Env::new();
+    let src_dir = env.root.join("src");
+    build(&src_dir, SOURCE_PW, "main", None, 8, 10);
+    // Forget all but the last three commits, in a workspace of the source.
+    env.cmd(["clone", src_dir.to_str().unwrap(), "sws"]).cwd(&env.root).env("INFINI_PASSWORD", SOURCE_PW).ok();
+    let sws = env.root.join("sws");
+    env.cmd(["forget", "--keep-last", "3"]).cwd(&sws).env("INFINI_PASSWORD", SOURCE_PW).ok();
+    let tgt = init_target_dir(&env, "tgt");
+    let out = env
+        .cmd(["copy", "--json", "--to", tgt.to_str().unwrap()])
+        .cwd(&sws)
+        .env("INFINI_PASSWORD", SOURCE_PW)
+        .env("INFINI_TO_PASSWORD", TARGET_PW)
+        .ok()
+        .json();
+    assert_eq!(out["commits_copied"], 8, "{out}");
+    assert_eq!(out["forgotten_copied"], 5, "{out}");
+    let source = Side::dir(&src_dir, SOURCE_PW);
+    let target = Side::dir(&tgt, TARGET_PW);
+    // The same log: three commits, then five forgotten ones.
+    let log = |s: &Side| s.run(&env, &["log", "--json"]).json();
+    let (ls, lt) = (log(&source), log(&target));
+    let lines = |l: &serde_json::Value| -> Vec<String> {
+        l.as_array()
+            .unwrap()
+            .iter()
+            .map(|e| match e.get("forgotten") {
+                Some(n) => format!("{n} forgotten"),
+                None => format!("{} {}", e["message"], e["time"]),
+            })
+            .collect()
+    };
+    assert_eq!(lines(&ls), lines(&lt));
+    assert_eq!(lines(&lt).len(), 4, "{lt}");
+    // Kept commits hold the same values; a forgotten one cannot be read in either.
+    for (a, b) in ls.as_array().unwrap()[..3].iter().zip(&lt.as_array().unwrap()[..3]) {
+        let tar = |s: &Side, id: &serde_json::Value| {
+            s.run(&env, &["get", "-r", "/", "--tar", "--at", id.as_str().unwrap()]).stdout
+        };
+        assert!(tar(&source, &a["id"]) == tar(&target, &b["id"]), "values at {} / {}", a["id"], b["id"]);
+    }
+    let forgotten = lt[3]["first"].as_str().unwrap();
+    env.cmd(["ls", "--at", forgotten])
+        .env("INFINI_REPO", tgt.to_str().unwrap())
+        .env("INFINI_PASSWORD", TARGET_PW)
+        .fails_with(3);
+    target.run(&env, &["check", "--read-data"]);
+    // Nothing new the second time.
+    let again = env
+        .cmd(["copy", "--json", "--to", tgt.to_str().unwrap()])
+        .cwd(&sws)
+        .env("INFINI_PASSWORD", SOURCE_PW)
+        .env("INFINI_TO_PASSWORD", TARGET_PW)
+        .ok()
+        .json();
+    assert_eq!(again["commits_copied"], 0, "{again}");
+}

@@ -13,6 +13,7 @@ const COMMANDS: &[&str] = &[
     "rm",
     "mv",
     "cp",
+    "copy",
     "ls",
     "status",
     "reset",
@@ -411,6 +412,8 @@ fn json_paths(
 fn every_commands_json_matches_docs_json_md() {
     let docs = parse_json_md();
     let mut env = Env::new();
+    // `copy`'s target has a password of its own (here the same).
+    env.set("INFINI_TO_PASSWORD", PASSWORD);
     let f = env.path("f.txt");
     write(&f, b"from a file");
     let tree = env.path("tree");
@@ -506,6 +509,9 @@ fn every_commands_json_matches_docs_json_md() {
     run("infini key rm", &["key", "rm", &added], None, &w);
     run("infini key passwd", &["key", "passwd"], None, &w);
     run("error", &["get", "no-such-key"], None, &w);
+    let copied = env.path("copied");
+    run("infini init", &["init", copied.to_str().unwrap()], None, &w);
+    run("infini copy", &["copy", "--all", "--to", copied.to_str().unwrap()], None, &w);
     run("infini lock", &["lock"], None, &w);
     env.set("INFINI_PASSWORD", "another password");
     env_unlock(&env, &w, &mut outputs);
