@@ -42,9 +42,9 @@ pub struct Commit {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub writer: Option<String>,
     /// A commit copied from another repository (see [`Repository::importer`]): the id the commit has there.
-    /// Absent from the encoding for any other commit.
+    /// Absent from the encoding for any other commit. (Boxed: most commits have none.)
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub copied_from: Option<CommitId>,
+    pub copied_from: Option<Box<CommitId>>,
 }
 
 /// A commit with where it is stored.
@@ -109,7 +109,7 @@ impl CommitInfo {
 
     /// The id this commit has in the repository it was copied from (see [`Repository::importer`]), if it is a copy.
     pub fn copied_from(&self) -> Option<CommitId> {
-        self.commit.copied_from
+        self.commit.copied_from.as_deref().copied()
     }
 
     /// The raw CBOR of the commit's metadata, if any.

@@ -55,7 +55,7 @@ impl Importer<'_> {
             metadata: s.metadata.clone(),
             delta: BTreeMap::new(),
             writer: None,
-            copied_from: Some(source.id()),
+            copied_from: Some(Box::new(source.id())),
         };
         let ptr = self.repo.write_commit(&commit)?;
         self.repo.store.flush()?;
