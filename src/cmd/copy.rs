@@ -150,7 +150,9 @@ impl Args {
         Ok(())
     }
 
-    /// The branches named (or the current one, or every one with --all), with their heads.
+    /// The branches named (or the current one, or every one with --all), with their heads. (Tags, once the
+    /// repository has them, are copied the same way: each names a commit whose copy is made with the branches',
+    /// and is then created in the target, refused if it names another commit there.)
     fn branches_to_copy(&self, src: &Session) -> anyhow::Result<Vec<(String, ChunkPointer)>> {
         if self.all {
             let all: Vec<_> = src.repo.branches()?.into_iter().map(|b| (b.name, b.head)).collect();

@@ -320,6 +320,14 @@ fn copy_into_a_target_with_its_own_password_needs_that_password() {
     assert_eq!(again["commits_copied"], 0, "{again}");
     let target = Side::dir(&tgt, TARGET_PW);
     assert_eq!(assert_same_history(&env, &Side::dir(&src_dir, SOURCE_PW), &target, "main"), 3);
+    // Copying a repository into itself is refused.
+    let out = env
+        .cmd(["copy", "--to", src_dir.to_str().unwrap()])
+        .env("INFINI_REPO", src_dir.to_str().unwrap())
+        .env("INFINI_PASSWORD", SOURCE_PW)
+        .env("INFINI_TO_PASSWORD", SOURCE_PW)
+        .fails_with(2);
+    assert!(out.stderr.contains("is the repository being copied from"), "{out}");
     // The target opens with its own password only.
     env.cmd(["log"]).env("INFINI_REPO", to).env("INFINI_PASSWORD", SOURCE_PW).fails_with(12);
 }
@@ -393,7 +401,7 @@ fn a_killed_copy_resumes_and_copies_only_what_was_missing() {
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(120);
-    while copied() < 5 && Instant::now() < deadline {
+    while copied() < 5 && Instant::now() < deadline && child.try_wait().unwrap().is_none() {
         std::thread::sleep(Duration::from_millis(20));
     }
     let _ = child.kill();
