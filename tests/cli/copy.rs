@@ -213,7 +213,9 @@ fn copy_of_a_hundred_commits_from_a_directory_to_s3_is_identical_and_a_second_co
     assert_eq!(assert_same_history_every(&env, &source, &target, "main", 10), 100);
 
     // A second copy finds everything there: no commit, no pack, no byte.
+    let started = Instant::now();
     let again = copy_json(&env, &source, &["--to", &target_url, "--to-endpoint", &srv.endpoint]);
+    eprintln!("second copy of 100 commits to S3: {:?}", started.elapsed());
     assert_eq!(again["commits_copied"], 0, "{again}");
     assert_eq!(again["commits_skipped"], 100, "{again}");
     assert_eq!(again["packs_uploaded"], 0, "{again}");
