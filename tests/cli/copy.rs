@@ -330,6 +330,13 @@ fn copy_into_a_target_with_its_own_password_needs_that_password() {
         .env("INFINI_TO_PASSWORD", SOURCE_PW)
         .fails_with(2);
     assert!(out.stderr.contains("is the repository being copied from"), "{out}");
+    // A target that is not a repository (create it first with init).
+    let nothing = env.root.join("nothing");
+    env.cmd(["copy", "--to", nothing.to_str().unwrap()])
+        .env("INFINI_REPO", src_dir.to_str().unwrap())
+        .env("INFINI_PASSWORD", SOURCE_PW)
+        .env("INFINI_TO_PASSWORD", TARGET_PW)
+        .fails_with(10);
     // The target opens with its own password only.
     env.cmd(["log"]).env("INFINI_REPO", to).env("INFINI_PASSWORD", SOURCE_PW).fails_with(12);
 }

@@ -126,3 +126,34 @@ pub fn copies(repo: &Repository) -> Result<std::collections::HashMap<CommitId, C
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::meta::cbor;
+    use super::*;
+
+    #[test]
+    fn only_a_copy_encodes_copied_from_and_it_reads_back() {
+        let plain = Commit {
+            parents: Vec::new(),
+            index: IndexRoots::new(),
+            message: "m".into(),
+            time: 1,
+            host: "h".into(),
+            metadata: None,
+            delta: BTreeMap::new(),
+            writer: None,
+            copied_from: None,
+        };
+        let has = |b: &[u8]| b.windows(11).any(|w| w == b"copied_from");
+        assert!(!has(&cbor(&plain)), "a commit that is not a copy encodes as before");
+        let copy = Commit { copied_from: Some(Box::new(CommitId([7; 32]))), ..plain.clone() };
+        let bytes = cbor(&copy);
+        assert!(has(&bytes));
+        let back: Commit = ciborium::from_reader(bytes.as_slice()).unwrap();
+        assert_eq!(back, copy);
+        // A reader of the encoding without the field (as before) reads a copy's encoding too: unknown keys skipped.
+        let old: Commit = ciborium::from_reader(cbor(&plain).as_slice()).unwrap();
+        assert_eq!(old.copied_from, None);
+    }
+}
