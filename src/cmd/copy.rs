@@ -1,11 +1,12 @@
 //! `infini copy`: copy history (commits and branches) into another repository, which keeps its own key.
 
 use super::progress::Bar;
-use super::session::{cwd, open_backend, store_options, Session};
+use super::session::{cwd, open_backend, store_options, watch_refs, Session};
 use super::{output, password, Context};
 use anyhow::Context as _;
 use infini::fields::Change;
 use infini::namespace::{Entry, NamespaceIndex, FIELD};
+use infini::workspace::{Workspace, DIR};
 use infini::{ChunkPointer, CommitId, CommitInfo, Error, Forgotten, Importer, Repository};
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -19,7 +20,7 @@ use std::path::PathBuf;
 /// its own (or went elsewhere) is refused, never overwritten.
 #[derive(clap::Args)]
 pub struct Args {
-    /// The target repository: a directory (or a workspace holding one) or s3://BUCKET[/PREFIX]. It must exist
+    /// The target repository: a directory, s3://BUCKET[/PREFIX], or a workspace (its repository). It must exist
     /// (`infini init`); its password is asked for separately (INFINI_TO_PASSWORD, --to-password-file,
     /// --to-password-command).
     #[arg(long, value_name = "REPO")]
@@ -174,15 +175,10 @@ impl Args {
         Ok(out)
     }
 
-    /// The target, opened with its own password.
+    /// The target, opened with its own password. A workspace names its repository (wherever it lives, with the S3
+    /// settings it was made with), and its last seen states of the refs are checked and kept, as for any command
+    /// run in it.
     fn open_target(&self, ctx: &Context) -> anyhow::Result<(String, Repository)> {
-        let remote = self.to.starts_with("s3://");
-        let location = if remote {
-            self.to.clone()
-        } else {
-            let p = cwd(ctx)?.join(&self.to);
-            std::fs::canonicalize(&p).unwrap_or(p).display().to_string()
-        };
         let mut global = ctx.global.clone();
         global.repo = None;
         global.endpoint = self.to_endpoint.clone().or(global.endpoint);
@@ -192,14 +188,36 @@ impl Args {
         global.cache_size = None;
         global.cache_dir = None;
         let tctx = Context { global };
-        let backend = open_backend(&tctx, &location, None, false).context("opening the target")?;
+        let ws = if self.to.starts_with("s3://") {
+            None
+        } else {
+            let p = cwd(ctx)?.join(&self.to);
+            if p.join(DIR).join("config.json").is_file() {
+                Some(Workspace::open(&p)?)
+            } else {
+                None
+            }
+        };
+        let location = match (&ws, self.to.starts_with("s3://")) {
+            (Some(ws), _) => ws.repo_location(),
+            (None, true) => self.to.clone(),
+            (None, false) => {
+                let p = cwd(ctx)?.join(&self.to);
+                std::fs::canonicalize(&p).unwrap_or(p).display().to_string()
+            }
+        };
+        let remote = location.starts_with("s3://");
+        let backend = open_backend(&tctx, &location, ws.as_ref(), false).context("opening the target")?;
         let pw = password::get_target(&password::TargetSources {
             file: self.to_password_file.as_deref(),
             command: self.to_password_command.as_deref(),
             what: &location,
         })?;
         let key = password::unlock(&tctx, &*backend, &pw).context("unlocking the target")?.key;
-        let repo = Repository::with_key(backend, key, store_options(&tctx, None, remote))?;
+        let mut repo = Repository::with_key(backend, key, store_options(&tctx, ws.as_ref(), remote))?;
+        if let Some(ws) = &ws {
+            watch_refs(ws, &mut repo)?;
+        }
         Ok((location, repo))
     }
 }

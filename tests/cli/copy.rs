@@ -237,7 +237,13 @@ fn copy_from_s3_to_a_directory_is_identical() {
         .env("INFINI_NEW_PASSWORD", TARGET_PW)
         .ok();
     let s3_url = format!("s3://{url}");
-    copy_json(&env, &Side::dir(&src_dir, SOURCE_PW), &["--to", &s3_url, "--to-endpoint", &srv.endpoint]);
+    // The target named by its workspace: the bucket and endpoint are the workspace's.
+    let s3ws = env.root.join("s3ws");
+    let out = copy_json(&env, &Side::dir(&src_dir, SOURCE_PW), &["--to", s3ws.to_str().unwrap()]);
+    assert_eq!(out["target"], s3_url.as_str(), "{out}");
+    // The workspace reads the copy (its last seen states of the refs were kept by the copy).
+    let log = env.cmd(["log", "--json"]).cwd(&s3ws).env("INFINI_PASSWORD", TARGET_PW).ok().json();
+    assert_eq!(log.as_array().unwrap().len(), 12);
     let s3 = Side { repo: s3_url.clone(), password: TARGET_PW.into(), endpoint: Some(srv.endpoint.clone()) };
 
     // S3 -> a directory with yet another password.
