@@ -119,6 +119,14 @@ pub fn examples(name: &str) -> &'static [(&'static str, &'static str)] {
             ("infini branch -d experiment", "delete a branch"),
             ("infini branch --accept-rollback main", "accept a branch that was rolled back on storage"),
         ],
+        "infini tag" => &[
+            ("infini tag v1", "name the current commit v1, for good"),
+            ("infini tag before-migration main~3", "tag three commits back on main"),
+            ("infini get --at v1 config.json", "read a value as tagged"),
+            ("infini diff v1 main", "what changed since the tag"),
+            ("infini tag -l 'v1.*'", "list the tags matching a glob"),
+            ("infini tag -d v1", "delete a tag (the name may then be created again)"),
+        ],
         "infini check" => &[("infini check --read-data", "verify every object, reading all data")],
         "infini gc" => &[
             ("infini gc --dry-run", "what would be condemned, deleted and repacked"),
@@ -170,8 +178,9 @@ pub fn see_also(name: &str) -> Vec<&'static str> {
             &["infini-check(1)", "infini-gc(1)", "infini-forget(1)", "infini-branch(1)"]
         }
         "infini init" | "infini clone" => &["infini-init(1)", "infini-clone(1)", "infini-lock(1)"],
-        "infini log" | "infini show" | "infini checkout" | "infini fork" | "infini branch" | "infini diff" => {
-            &["infini-log(1)", "infini-checkout(1)", "infini-fork(1)", "infini-branch(1)"]
+        "infini log" | "infini show" | "infini checkout" | "infini fork" | "infini branch" | "infini diff"
+        | "infini tag" => {
+            &["infini-log(1)", "infini-checkout(1)", "infini-fork(1)", "infini-branch(1)", "infini-tag(1)"]
         }
         _ => &["infini-key(1)"],
     };

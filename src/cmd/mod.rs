@@ -34,6 +34,7 @@ mod session;
 mod show;
 mod stats;
 mod status;
+mod tag;
 mod tar;
 mod update;
 
@@ -170,6 +171,7 @@ enum Command {
     Checkout(checkout::Args),
     Fork(fork::Args),
     Branch(branch::Args),
+    Tag(tag::Args),
     Check(check::Args),
     Gc(gc::Args),
     Forget(forget::Args),
@@ -266,7 +268,14 @@ fn needs_full_key(cmd: &Command) -> bool {
     match cmd {
         C::Key(k) => !k.is_list(),
         C::Get(_) | C::Rm(_) | C::Mv(_) | C::Cp(_) | C::Ls(_) | C::Status(_) | C::Reset(_) | C::Diff(_) => true,
-        C::Update(_) | C::Log(_) | C::Show(_) | C::Checkout(_) | C::Fork(_) | C::Branch(_) | C::Check(_) => true,
+        C::Update(_)
+        | C::Log(_)
+        | C::Show(_)
+        | C::Checkout(_)
+        | C::Fork(_)
+        | C::Branch(_)
+        | C::Tag(_)
+        | C::Check(_) => true,
         C::Gc(_) | C::Stats(_) | C::Mount(_) | C::Find(_) | C::Forget(_) => true,
         C::Init(_) | C::Clone(_) | C::Put(_) | C::Commit(_) | C::Lock(_) | C::Unlock(_) => false,
         C::Completions(_) | C::ExitCodes | C::GenDocs(_) => false,
@@ -303,6 +312,7 @@ fn run(cmd: Command, ctx: &Context) -> anyhow::Result<()> {
         Command::Checkout(a) => a.run(ctx),
         Command::Fork(a) => a.run(ctx),
         Command::Branch(a) => a.run(ctx),
+        Command::Tag(a) => a.run(ctx),
         Command::Check(a) => a.run(ctx),
         Command::Gc(a) => a.run(ctx),
         Command::Forget(a) => a.run(ctx),
@@ -375,6 +385,12 @@ pub fn hint(e: &anyhow::Error, command: &str) -> Option<String> {
             return Some(u.next_steps());
         }
         if let Some(r) = c.downcast_ref::<infini::RefChanged>() {
+            if let Some(tag) = r.tag() {
+                return Some(format!(
+                    "nothing was changed; if tag {tag} was removed or replaced on purpose, accept it as it is now with \
+                     `infini tag --accept-rollback {tag}`"
+                ));
+            }
             return Some(format!(
                 "nothing was changed; put back the last head this workspace saw with `infini branch --restore {0}`, \
                  or, if branch {0} was rolled back or removed on purpose (a restored backup), accept it with \

@@ -30,6 +30,7 @@ mod s3;
 mod scripting;
 mod select;
 mod session;
+mod tags;
 mod tar;
 mod timestamps;
 mod trees;
