@@ -21,6 +21,7 @@ mod lock;
 mod log;
 mod ls;
 mod manual;
+mod merge;
 mod mount;
 mod mv;
 mod output;
@@ -166,6 +167,7 @@ enum Command {
     Diff(diff::Args),
     Commit(commit::Args),
     Update(update::Args),
+    Merge(merge::Args),
     Log(log::Args),
     Show(show::Args),
     Checkout(checkout::Args),
@@ -269,6 +271,7 @@ fn needs_full_key(cmd: &Command) -> bool {
         C::Key(k) => !k.is_list(),
         C::Get(_) | C::Rm(_) | C::Mv(_) | C::Cp(_) | C::Ls(_) | C::Status(_) | C::Reset(_) | C::Diff(_) => true,
         C::Update(_)
+        | C::Merge(_)
         | C::Log(_)
         | C::Show(_)
         | C::Checkout(_)
@@ -307,6 +310,7 @@ fn run(cmd: Command, ctx: &Context) -> anyhow::Result<()> {
         Command::Diff(a) => a.run(ctx),
         Command::Commit(a) => a.run(ctx),
         Command::Update(a) => a.run(ctx),
+        Command::Merge(a) => a.run(ctx),
         Command::Log(a) => a.run(ctx),
         Command::Show(a) => a.run(ctx),
         Command::Checkout(a) => a.run(ctx),
@@ -424,7 +428,7 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
         if c.is::<password::NoPassword>() {
             return code::PASSWORD;
         }
-        if c.is::<update::Unresolved>() || c.is::<branch::Unmerged>() {
+        if c.is::<update::Unresolved>() || c.is::<branch::Unmerged>() || c.is::<merge::StagedChanges>() {
             return code::CONFLICT;
         }
         if let Some(m) = c.downcast_ref::<mount::ChildError>() {

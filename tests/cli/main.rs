@@ -20,6 +20,7 @@ mod hostile;
 mod incremental;
 mod killed;
 mod many_writers;
+mod merge;
 mod mount;
 mod newcomer;
 mod progress;
