@@ -46,7 +46,7 @@ pub struct StagedChanges;
 enum Outcome {
     UpToDate,
     FastForward,
-    Merged(infini::CommitInfo),
+    Merged(Box<infini::CommitInfo>),
     Conflicts(Vec<String>),
 }
 
@@ -81,7 +81,7 @@ impl Args {
                 if r.conflicts.is_empty() {
                     let c = commit_merge(&mut s, &branch, &message, None)?;
                     drop(bar);
-                    Outcome::Merged(c)
+                    Outcome::Merged(Box::new(c))
                 } else {
                     drop(bar);
                     Outcome::Conflicts(r.conflicts)

@@ -595,7 +595,7 @@ impl Repository {
     pub(crate) fn claim_root(&self, token: ClaimToken, commit: &ChunkPointer, index: &dyn Index) -> Result<()> {
         let forgotten = self.forgotten()?;
         let live = self.mark(index, &[*commit], &forgotten, &ProgressSink::default())?;
-        self.claim_packs(token, None, &|each| live.iter().try_for_each(|p| each(p)))
+        self.claim_packs(token, None, &|each| live.iter().try_for_each(&mut *each))
     }
 
     /// Make what the last gc run traced of branch `name` its current state `now` (`None`: forget it): after a
