@@ -220,3 +220,30 @@ fn a_merged_branch_is_deleted_with_branch_d_and_gc_and_forget_keep_its_history()
     assert_bytes_eq(&env.get("side/2"), &side_commits[2].2, "the merge's result");
     env.ok(["check", "--read-data"]);
 }
+
+#[test]
+fn a_merge_and_a_fast_forward_are_accepted_by_a_workspace_that_saw_the_old_head() {
+    let env = Env::init();
+    let (_, side, main) = diverged(&env);
+    env.cmd(["clone", env.repo_dir().to_str().unwrap(), "other"]).cwd(&env.root).ok();
+    let other = env.root.join("other");
+    let ids = |dir: &std::path::Path| -> Vec<String> {
+        let out = env.cmd(["--json", "log"]).cwd(dir).ok().json();
+        out.as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(ids(&other)[0], main, "the clone saw main's head");
+    // A merge commit's first parent is the head it replaces: the ref's `prev`, so the clone's check passes.
+    let merge = commit_id(&env.ok(["merge", "side"]));
+    assert_eq!(ids(&other)[0], merge);
+    // A fast-forward moves main onto side's later commit: `prev` is main's old head, accepted as well.
+    env.ok(["checkout", "side"]);
+    env.ok(["merge", "main"]);
+    env.put("d", b"d");
+    let later = env.commit("later on side");
+    env.ok(["checkout", "main"]);
+    assert!(env.ok(["merge", "side"]).stderr.contains("Fast-forward"));
+    assert_eq!(ids(&other)[0], later);
+    env.cmd(["gc", "--min-age", "0s"]).cwd(&other).ok();
+    assert_eq!(env.cmd(["get", "d"]).cwd(&other).ok().stdout, b"d");
+    let _ = side;
+}
