@@ -125,6 +125,20 @@ pub fn examples(name: &str) -> &'static [(&'static str, &'static str)] {
             ("infini branch -d experiment", "delete a branch"),
             ("infini branch --accept-rollback main", "accept a branch that was rolled back on storage"),
         ],
+        "infini merge" => &[
+            ("infini merge feature", "merge branch feature into the current branch (a commit of two parents)"),
+            ("infini merge --no-ff feature", "a merge commit even where the branch could simply move"),
+            ("infini merge v1 -m \"bring in v1\"", "merge a tag, with a message of your own"),
+            ("infini reset KEY && infini commit", "after conflicts: keep this branch's value of KEY, record the merge"),
+        ],
+        "infini tag" => &[
+            ("infini tag v1", "name the current commit v1, for good"),
+            ("infini tag before-migration main~3", "tag three commits back on main"),
+            ("infini get --at v1 config.json", "read a value as tagged"),
+            ("infini diff v1 main", "what changed since the tag"),
+            ("infini tag -l 'v1.*'", "list the tags matching a glob"),
+            ("infini tag -d v1", "delete a tag (the name may then be created again)"),
+        ],
         "infini check" => &[("infini check --read-data", "verify every object, reading all data")],
         "infini gc" => &[
             ("infini gc --dry-run", "what would be condemned, deleted and repacked"),
@@ -181,16 +195,17 @@ pub fn see_also(name: &str) -> Vec<&'static str> {
         "infini get" | "infini ls" | "infini find" => {
             &["infini-checkout(1)", "infini-log(1)", "infini-mount(1)", "infini-find(1)", "infini-ls(1)"]
         }
-        "infini commit" | "infini update" | "infini status" | "infini reset" => {
-            &["infini-update(1)", "infini-status(1)", "infini-reset(1)", "infini-commit(1)"]
+        "infini commit" | "infini update" | "infini status" | "infini reset" | "infini merge" => {
+            &["infini-update(1)", "infini-status(1)", "infini-reset(1)", "infini-commit(1)", "infini-merge(1)"]
         }
         "infini gc" | "infini check" | "infini forget" => {
             &["infini-check(1)", "infini-gc(1)", "infini-forget(1)", "infini-branch(1)"]
         }
         "infini init" | "infini clone" => &["infini-init(1)", "infini-clone(1)", "infini-lock(1)", "infini-copy(1)"],
         "infini copy" => &["infini-init(1)", "infini-clone(1)", "infini-branch(1)", "infini-forget(1)"],
-        "infini log" | "infini show" | "infini checkout" | "infini fork" | "infini branch" | "infini diff" => {
-            &["infini-log(1)", "infini-checkout(1)", "infini-fork(1)", "infini-branch(1)"]
+        "infini log" | "infini show" | "infini checkout" | "infini fork" | "infini branch" | "infini diff"
+        | "infini tag" => {
+            &["infini-log(1)", "infini-checkout(1)", "infini-fork(1)", "infini-branch(1)", "infini-tag(1)"]
         }
         _ => &["infini-key(1)"],
     };

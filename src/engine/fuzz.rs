@@ -307,6 +307,7 @@ pub(crate) fn target_staged_file(n: usize) {
         spilled: Some(ptr(2)),
         version: Some(2),
         packs: Vec::new(),
+        merge: None,
     };
     let sample = cbor(&staged);
     let path = ws.dir().join("staged");

@@ -32,6 +32,8 @@ const COMMANDS: &[&str] = &[
     "unlock",
     "completions",
     "update",
+    "tag",
+    "merge",
 ];
 
 const KEY_COMMANDS: &[&str] = &["passwd", "add", "list", "rm"];
@@ -481,6 +483,11 @@ fn every_commands_json_matches_docs_json_md() {
     run("infini fork", &["fork", "side"], None, &w);
     run("infini checkout", &["checkout", "main"], None, &w);
     run("infini branch", &["branch"], None, &w);
+    run("infini tag NAME", &["tag", "v1"], None, &w);
+    run("infini tag", &["tag"], None, &w);
+    run("infini merge", &["merge", "side"], None, &w);
+    run("infini tag -d NAME", &["tag", "-d", "v1"], None, &w);
+    run("infini tag --accept-rollback NAME", &["tag", "--accept-rollback", "v1"], None, &w);
     run("infini branch -d NAME", &["branch", "-D", "side"], None, &w);
     run("infini branch --accept-rollback NAME", &["branch", "--accept-rollback", "main"], None, &w);
     // Roll main back one commit (its old ref replayed as a newer generation), then restore it.

@@ -357,10 +357,11 @@ impl Repository {
         fields: Option<&dyn crate::engine::fields::Index>,
         build: &mut dyn FnMut(Option<&CommitInfo>) -> Result<IndexRoots>,
     ) -> Result<CommitInfo> {
-        self.commit_on_with(branch, message, None, None, base, fields, build)
+        self.commit_on_with(branch, message, None, None, None, base, fields, build)
     }
 
-    /// [`Repository::commit_on`] recording `metadata` (CBOR) in the commit, and `time` instead of the clock's.
+    /// [`Repository::commit_on`] recording `metadata` (CBOR) in the commit, and `time` instead of the clock's; with
+    /// `merged`, a merge commit: `merged` is its second parent (the first is always the branch's head).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn commit_on_with(
         &self,
@@ -368,6 +369,7 @@ impl Repository {
         message: &str,
         metadata: Option<&[u8]>,
         time: Option<u64>,
+        merged: Option<&ChunkPointer>,
         base: Option<&CommitInfo>,
         fields: Option<&dyn crate::engine::fields::Index>,
         build: &mut dyn FnMut(Option<&CommitInfo>) -> Result<IndexRoots>,
@@ -380,7 +382,7 @@ impl Repository {
         // behind (the process died, the store kept failing) only keeps packs from gc: a gc run drops it once it
         // finds the commit reachable (or `gc --drop-claims`).
         let claim = super::gc::ClaimToken::new();
-        let r = self.commit_attempts(branch, message, metadata, time, base, fields, build, claim);
+        let r = self.commit_attempts(branch, message, metadata, time, merged, base, fields, build, claim);
         let _ = self.release_claim(claim);
         r
     }
@@ -392,6 +394,7 @@ impl Repository {
         message: &str,
         metadata: Option<&[u8]>,
         time: Option<u64>,
+        merged: Option<&ChunkPointer>,
         base: Option<&CommitInfo>,
         fields: Option<&dyn crate::engine::fields::Index>,
         build: &mut dyn FnMut(Option<&CommitInfo>) -> Result<IndexRoots>,
@@ -407,7 +410,7 @@ impl Repository {
             };
             let index = build(parent.as_ref())?;
             let commit = Commit {
-                parents: parent.iter().map(|p| p.ptr).collect(),
+                parents: parent.iter().map(|p| p.ptr).chain(merged.copied()).collect(),
                 index,
                 message: message.to_string(),
                 time: time.unwrap_or_else(now_secs),
@@ -423,6 +426,11 @@ impl Repository {
             let info = CommitInfo { ptr, commit };
             self.claim_packs(claim, Some(info.ptr), &|each| {
                 each(&info.ptr)?;
+                // A merge commit's second parent: its history is kept by whatever holds it now (a branch, a tag);
+                // its own commit is claimed so the merge never publishes a parent gc is deleting.
+                if let Some(m) = merged {
+                    each(m)?;
+                }
                 match fields {
                     Some(fields) => self.trace_commit(fields, &info, parent.as_ref(), &mut |p, _| each(p)).map(|_| ()),
                     None => Ok(()),
@@ -452,6 +460,34 @@ impl Repository {
             out.push(c);
         }
         Ok(out)
+    }
+
+    /// Commits of `start`'s first-parent history, newest first, at most `limit`: a merge commit is listed, the
+    /// history it merged (reachable only through its other parents) is not.
+    pub fn first_parent_log(&self, start: &ChunkPointer, limit: usize) -> Result<Vec<CommitInfo>> {
+        let mut out = Vec::new();
+        let mut at = Some(*start);
+        while let Some(p) = at.filter(|_| out.len() < limit) {
+            let c = self.read_commit(&p)?;
+            at = c.commit.parents.first().copied();
+            out.push(c);
+        }
+        Ok(out)
+    }
+
+    /// Whether `ancestor` is `of` or reachable from it through any parents.
+    pub fn is_ancestor(&self, ancestor: &ChunkPointer, of: &ChunkPointer) -> Result<bool> {
+        let mut seen = HashSet::new();
+        let mut queue = VecDeque::from([*of]);
+        while let Some(p) = queue.pop_front() {
+            if p.id == ancestor.id {
+                return Ok(true);
+            }
+            if seen.insert(p.id) {
+                queue.extend(self.read_commit(&p)?.commit.parents);
+            }
+        }
+        Ok(false)
     }
 
     /// The nearest common ancestor of two commits, if any.

@@ -154,6 +154,8 @@ pub struct CommitRetention {
     pub message: String,
     /// The rules that keep it (empty: none).
     pub keep: Vec<KeepRule>,
+    /// The tags that name it (each keeps it: [`KeepRule::Tag`] is then among `keep`).
+    pub tags: Vec<String>,
     /// Kept although no rule keeps it, because another branch reaches it (one this run does not apply to, or whose
     /// policy keeps it).
     pub kept_elsewhere: bool,
@@ -402,6 +404,11 @@ impl Repository {
                 t
             }
         };
+        // A tagged commit is kept like a head.
+        let mut tagged: HashMap<CommitId, Vec<String>> = HashMap::new();
+        for t in self.tags()? {
+            tagged.entry(CommitId(t.commit.id.0)).or_default().push(t.name);
+        }
         let progress = &opts.progress;
         progress.phase("history", Unit::Items, None);
         let mut out = ForgetOutcome::default();
@@ -433,6 +440,11 @@ impl Repository {
             if let Some(k) = keep.first_mut() {
                 k.insert(0, KeepRule::Head);
             }
+            for (c, k) in chain.iter().zip(keep.iter_mut()) {
+                if tagged.contains_key(&c.id()) {
+                    k.push(KeepRule::Tag);
+                }
+            }
             for (i, c) in chain.iter().enumerate() {
                 if c.is_delta() && (!keep[i].is_empty() || writer_bases.contains(&c.id())) {
                     for below in &chain[i + 1..] {
@@ -450,6 +462,7 @@ impl Repository {
                     id: c.id(),
                     time: c.time(),
                     message: c.message().to_string(),
+                    tags: tagged.get(&c.id()).cloned().unwrap_or_default(),
                     keep,
                     kept_elsewhere: false,
                     already_forgotten: rec.forgotten.contains_key(&c.id()),
