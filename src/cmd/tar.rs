@@ -256,15 +256,19 @@ const AHEAD_BYTES: u64 = 16 << 20;
 /// Keys of a listing, a batch at a time, each batch's values read ahead (see [`Repository::read_ahead`]) before
 /// the first of them is handed on: on S3, the archive's small files cost a few requests a batch rather than one
 /// each.
+/// The first batch is small and each is twice the one before, up to the limits above, so that the first members
+/// are written (and progress moves) one round trip after the start.
 struct Ahead<'a, I> {
     repo: &'a Repository,
     inner: I,
     batch: std::collections::VecDeque<infini::Result<(String, infini::namespace::Entry)>>,
+    max_files: usize,
+    max_bytes: u64,
 }
 
 impl<'a, I> Ahead<'a, I> {
     fn new(repo: &'a Repository, inner: I) -> Self {
-        Self { repo, inner, batch: Default::default() }
+        Self { repo, inner, batch: Default::default(), max_files: AHEAD_FILES / 8, max_bytes: AHEAD_BYTES / 16 }
     }
 }
 
@@ -278,7 +282,7 @@ impl<I: Iterator<Item = infini::Result<(String, infini::namespace::Entry)>>> Ite
                 let failed = item.is_err();
                 bytes += item.as_ref().map_or(0, |(_, e)| e.size());
                 self.batch.push_back(item);
-                if failed || self.batch.len() >= AHEAD_FILES || bytes >= AHEAD_BYTES {
+                if failed || self.batch.len() >= self.max_files || bytes >= self.max_bytes {
                     break;
                 }
             }
@@ -289,6 +293,8 @@ impl<I: Iterator<Item = infini::Result<(String, infini::namespace::Entry)>>> Ite
                 .filter(|(_, e)| e.size() < AHEAD_BYTES)
                 .map(|(_, e)| &e.blob);
             self.repo.read_ahead(small);
+            self.max_files = (self.max_files * 2).min(AHEAD_FILES);
+            self.max_bytes = (self.max_bytes * 2).min(AHEAD_BYTES);
         }
         self.batch.pop_front()
     }

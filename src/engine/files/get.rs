@@ -258,11 +258,21 @@ const AHEAD_FILES: usize = 512;
 const AHEAD_BYTES: u64 = 16 << 20;
 
 /// Small files waiting to be handed to the workers, whose chunks are fetched together first: on a remote backend a
-/// read per file costs a round trip each, while the files of a batch mostly sit side by side in a few packs.
-#[derive(Default)]
+/// read per file costs a round trip each, while the files of a batch mostly sit side by side in a few packs. The
+/// first batch is small and each is twice the one before, up to [`AHEAD_FILES`] and [`AHEAD_BYTES`]: the first
+/// files are written (and progress moves) one round trip after the start, and later batches make few requests.
 struct Ahead {
     files: Vec<(Entry, PathBuf)>,
     bytes: u64,
+    /// This batch's limits.
+    max_files: usize,
+    max_bytes: u64,
+}
+
+impl Default for Ahead {
+    fn default() -> Self {
+        Self { files: Vec::new(), bytes: 0, max_files: AHEAD_FILES / 8, max_bytes: AHEAD_BYTES / 16 }
+    }
 }
 
 impl Ahead {
@@ -270,7 +280,7 @@ impl Ahead {
     fn push(&mut self, store: &Store, tx: &SyncSender<(Entry, PathBuf)>, entry: Entry, path: PathBuf) -> bool {
         self.bytes += entry.size();
         self.files.push((entry, path));
-        if self.files.len() >= AHEAD_FILES || self.bytes >= AHEAD_BYTES {
+        if self.files.len() >= self.max_files || self.bytes >= self.max_bytes {
             return self.flush(store, tx);
         }
         true
@@ -288,6 +298,8 @@ impl Ahead {
             .collect();
         store.read_ahead(&ptrs);
         self.bytes = 0;
+        self.max_files = (self.max_files * 2).min(AHEAD_FILES);
+        self.max_bytes = (self.max_bytes * 2).min(AHEAD_BYTES);
         self.files.drain(..).all(|job| tx.send(job).is_ok())
     }
 }
