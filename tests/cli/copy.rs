@@ -609,6 +609,27 @@ fn copy_refuses_a_target_tag_at_another_commit_and_writes_nothing() {
     assert_eq!(t.branch("main").unwrap().unwrap().head, there[0].ptr, "the target's branch did not move");
     assert_eq!(t.tag("v1").unwrap().unwrap().commit, there[1].ptr, "the target's tag did not move");
     assert!(infini::copies(&t).unwrap().len() == 3, "no commit was copied");
+
+    // A target whose branch has the name of a tag being copied: refused too (a branch and a tag never share one).
+    let third = init_target_dir(&env, "third");
+    let to = third.to_str().unwrap();
+    let old = open_dir(&src_dir, SOURCE_PW).log(&head, 1).unwrap();
+    copy_json(&env, &source, &["--to", to, "v1"]);
+    let t = open_dir(&third, TARGET_PW);
+    let at = infini::copies(&t).unwrap()[&old[0].id()].ptr;
+    t.delete_tag("v1").unwrap();
+    let mine = t.create_branch("v1", &at).unwrap();
+    drop(t);
+    let out = env
+        .cmd(["copy", "--to", to, "--all"])
+        .env("INFINI_REPO", &source.repo)
+        .env("INFINI_PASSWORD", SOURCE_PW)
+        .env("INFINI_TO_PASSWORD", TARGET_PW)
+        .fails_with(11);
+    assert!(out.stderr.contains("tag v1: the target has a branch of that name"), "{out}");
+    let t = open_dir(&third, TARGET_PW);
+    assert!(t.branch("main").unwrap().is_none(), "nothing was copied");
+    assert_eq!(t.branch("v1").unwrap().unwrap().head, mine.head);
 }
 
 #[test]
