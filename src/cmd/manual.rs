@@ -162,7 +162,8 @@ pub fn examples(name: &str) -> &'static [(&'static str, &'static str)] {
                 "INFINI_TO_PASSWORD_FILE=~/.offsite-pw infini copy --to s3://offsite/team-a --to-endpoint https://s3.example.net",
                 "copy the current branch's history to a repository in a bucket (created before with init --s3)",
             ),
-            ("infini copy --all --to /mnt/backup/repo", "every branch into a directory repository on another disk"),
+            ("infini copy --all --to /mnt/backup/repo", "every branch and tag into a directory repository on another disk"),
+            ("infini copy --to /mnt/backup/repo v1.0", "one tag and the history it names, no branch"),
             (
                 "infini -R s3://bucket/team-a copy main --to ./restored --to-password-command 'pass show restored'",
                 "from S3 back into a directory repository, with the target's password from a command",
