@@ -10,7 +10,9 @@ use infini::Error;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-/// Write the value of KEY to stdout (or -o FILE); with -r, write every key under PREFIX into DIR.
+/// Write the value of KEY to stdout (or -o FILE); with -r, write every key under PREFIX into DIR: files and links
+/// with their permission bits and mtimes, and every stored directory (empty ones too), whose permission bits and
+/// mtimes are set once their contents are written.
 #[derive(clap::Args)]
 pub struct Args {
     /// Fetch a whole prefix: `get -r PREFIX DIR`.
@@ -148,7 +150,12 @@ impl Args {
                     .collect();
                 output::json(&serde_json::Value::Array(files))?;
             } else {
-                output::info(ctx, format!("wrote {} files to {}", out.written.len(), dir.display()));
+                let dirs = match out.dirs {
+                    0 => String::new(),
+                    1 => " and 1 directory".to_string(),
+                    n => format!(" and {n} directories"),
+                };
+                output::info(ctx, format!("wrote {} files{dirs} to {}", out.written.len(), dir.display()));
             }
             return Ok(());
         }
@@ -248,7 +255,7 @@ impl Args {
             }
         };
         bar.finish(bar.bytes_summary(o.bytes));
-        if o.files == 0 {
+        if o.files == 0 && o.dirs == 0 {
             anyhow::bail!(Error::not_found(format!("no keys under prefix {:?}", self.key)));
         }
         if ctx.global.json && self.output.is_some() {

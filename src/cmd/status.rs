@@ -27,7 +27,7 @@ impl Args {
         let s = Session::read(ctx)?;
         let idx = infini::namespace::NamespaceIndex::default();
         s.repo.load_index(&idx, s.tip.as_ref())?;
-        let rows = diff::to_workspace(&s, s.tip.as_ref(), &idx.ns)?;
+        let (rows, dir_times) = diff::visible(diff::to_workspace(&s, s.tip.as_ref(), &idx.ns)?);
         // Each conflicted key: the staged value (ours) against the branch's committed one (theirs).
         let view = s.view()?;
         let mut conflicts = Vec::new();
@@ -55,6 +55,7 @@ impl Args {
                 "detached": detached,
                 "head": s.tip.as_ref().map(|c| output::id(&c.ptr)),
                 "staged": staged,
+                "directory_times": dir_times,
                 "conflicts": conflicts.iter().map(|(k, o, t)| serde_json::json!({
                     "key": k, "ours": side(o), "theirs": side(t),
                 })).collect::<Vec<_>>(),
@@ -65,8 +66,14 @@ impl Args {
                 Head::Branch(b) => format!("On branch {b}"),
                 Head::Detached(p) => format!("HEAD detached at {} (read-only)", output::short(p)),
             })?;
-            if rows.is_empty() {
+            if rows.is_empty() && dir_times == 0 {
                 output::line("nothing staged")?;
+            }
+            if dir_times > 0 {
+                output::line(format!(
+                    "{dir_times} directory time{} staged (not listed)",
+                    if dir_times == 1 { "" } else { "s" }
+                ))?;
             }
         }
         diff::print(ctx, &rows)?;
