@@ -440,6 +440,9 @@ fn a_new_empty_directory_is_a_change_a_directory_time_alone_is_not_listed() {
     let second = env.commit("touch");
     assert!(env.ok(["diff", &first, &second]).lines().is_empty());
     assert!(env.ok(["log", "--oneline", "--", "p/d"]).lines().len() == 1, "log -- DIR is not moved by a time");
+    // mv and cp move keys, not directory entries.
+    let out = env.fails_with(2, ["mv", "p/new-empty/", "elsewhere"]);
+    assert!(out.stderr.contains("directory entry"), "{out}");
     // Removing the empty directory is a change.
     fs::remove_dir(src.join("new-empty")).unwrap();
     env.ok(["put", "-r", "--delete", src.to_str().unwrap(), "p"]);
