@@ -172,6 +172,14 @@ impl Args {
             }
             anyhow::bail!(Error::not_found(format!("key {}", self.key)));
         };
+        if entry.is_dir() {
+            return Err(usage(format!(
+                "{} is a directory entry (put -r stores one per directory); write the directory out with `infini \
+                 get -r {} DIR`",
+                self.key,
+                self.key.trim_end_matches('/')
+            )));
+        }
         let size = entry.size();
         let range = match &self.range {
             Some(spec) => parse_range(spec, size)?,

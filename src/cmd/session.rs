@@ -449,9 +449,13 @@ impl Session {
         }
         let mut still_staged = Vec::with_capacity(conflicts.len());
         for k in conflicts {
-            if idx.ns.staged_change(&k)?.is_some() {
-                still_staged.push(k);
+            let Some(ours) = idx.ns.staged_change(&k)? else { continue };
+            // A directory entry both sides changed (its mtime moves whenever a file in it comes or goes) is no
+            // conflict: this side's mode and mtime are kept; the keys under it carry any real conflict.
+            if ours.as_ref().is_some_and(|e| e.is_dir()) && head.ns.get(&k)?.is_some_and(|e| e.is_dir()) {
+                continue;
             }
+            still_staged.push(k);
         }
         let mut conflicts = still_staged;
         conflicts.sort();
