@@ -14,7 +14,8 @@ fn value_id(e: &Entry) -> String {
 ///
 /// Prints where HEAD is, then one line per staged change (`A`dded, `M`odified, `D`eleted, a TAB, the key), or
 /// `nothing staged`, then any unresolved conflicts. With `--short`, only the change lines: nothing at all when
-/// nothing is staged, so `infini status --short | wc -l` counts staged changes.
+/// nothing is staged, so `infini status --short | wc -l` counts staged changes. An added or removed empty directory
+/// is listed as `A dir/` or `D dir/`; directories whose mtime (or mode) alone changed are staged but only counted.
 #[derive(clap::Args)]
 pub struct Args {
     /// Only the change lines (`A<TAB>key`, `M<TAB>key`, `D<TAB>key`) and conflict lines, nothing else.

@@ -332,11 +332,6 @@ pub fn dir_key(path: &str) -> String {
     format!("{}/", path.trim_end_matches('/'))
 }
 
-/// Whether `key` is a directory entry's key (ends with `/`).
-pub fn is_dir_key(key: &str) -> bool {
-    key.ends_with('/')
-}
-
 /// A key prefix naming a directory: `web`, `web/` and `web//` all become `web/`; empty (or `/`) is the whole
 /// namespace. The prefix itself must be a valid key.
 pub fn dir_prefix(prefix: &str) -> Result<String> {
