@@ -460,3 +460,19 @@ fn a_new_empty_directory_is_a_change_a_directory_time_alone_is_not_listed() {
     env.commit("rm");
     assert_eq!(env.ok(["ls", "--dirs"]).lines(), ["p/"]);
 }
+
+#[test]
+fn put_r_delete_keeps_the_entry_of_a_directory_the_patterns_leave_out() {
+    let env = Env::init();
+    let src = env.path("src");
+    write(src.join("keep"), b"k");
+    fs::create_dir_all(src.join("logs/empty")).unwrap();
+    env.ok(["put", "-r", src.to_str().unwrap(), "w"]);
+    env.commit("one");
+    assert_eq!(env.ok(["ls", "--dirs", "w"]).lines(), ["w/", "w/keep", "w/logs/", "w/logs/empty/"]);
+    // Left out by a directory pattern, the directory is not the walk's to judge: its entries stay.
+    env.ok(["put", "-r", "--delete", "--exclude", "logs/", src.to_str().unwrap(), "w"]);
+    assert!(staged(&env).is_empty(), "{:?}", staged(&env));
+    let out = env.ok(["put", "-r", "--delete", "--exclude", "logs/", "--json", src.to_str().unwrap(), "w"]);
+    assert!(!out.text().contains("removed"), "{out}");
+}
