@@ -408,6 +408,13 @@ fn get_r_exclude_leaves_an_excluded_empty_directory_out() {
     assert!(!out.join("cache").exists(), "an excluded directory is not created");
     assert!(!out.join("logs").exists(), "a directory pattern leaves an empty directory out");
     assert!(out.join("kept").is_dir());
+    // The same in an archive.
+    let archive = env.path("s.tar");
+    env.ok(["get", "-r", "--tar", "--exclude", "cache", "--exclude", "logs/", "s", "-o", archive.to_str().unwrap()]);
+    let listed = std::process::Command::new("tar").arg("-tf").arg(&archive).output().unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    assert!(listed.lines().any(|l| l == "kept/"), "the kept empty directory is a member:\n{listed}");
+    assert!(!listed.contains("cache") && !listed.contains("logs"), "excluded directories are not:\n{listed}");
     // --include of files: their directory is dated, other empty directories are left out.
     let only = env.path("only");
     env.ok(["get", "-r", "--include", "*.txt", "s", only.to_str().unwrap()]);
