@@ -67,6 +67,27 @@ impl Repository {
         BlobReader::new(self.store().clone(), blob)
     }
 
+    /// Tell the repository which values are about to be read, in order (a walk writing many small values out): on a
+    /// remote backend their chunks are fetched now, neighbours in one ranged request, and kept until their reads
+    /// take them, instead of one round trip each. A value's chunks beyond the first list level (values of many
+    /// megabytes) are left to their reads. Does nothing on a local backend. Nothing fails here: a chunk that cannot
+    /// be read ahead is read, and its failure reported, by its own read.
+    pub fn read_ahead<'a>(&self, blobs: impl IntoIterator<Item = &'a Blob>) {
+        let ptrs: Vec<crate::engine::object::ChunkPointer> = blobs
+            .into_iter()
+            .flat_map(|b| match b {
+                Blob::Chunks(cs) => cs.iter().map(|c| c.ptr).collect(),
+                _ => Vec::new(),
+            })
+            .collect();
+        self.store().read_ahead(&ptrs);
+    }
+
+    /// Forget every chunk read ahead ([`Repository::read_ahead`]) and not read yet (a walk that stopped early).
+    pub fn clear_read_ahead(&self) {
+        self.store().clear_read_ahead();
+    }
+
     /// A sequential reader of bytes `[start, end)` of a value that fetches chunks ahead on several threads (for
     /// streaming a large value out).
     pub fn stream_reader(&self, blob: Blob, start: u64, end: u64) -> StreamReader {
