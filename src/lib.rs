@@ -47,10 +47,10 @@ pub use engine::location::Location;
 pub use engine::object::{ChunkPointer, Store, StoreOptions};
 pub use engine::repo::Config as RepositoryConfig;
 pub use engine::repo::{
-    Abandoned, Branch, BranchRetention, CacheStats, CheckOptions, CheckReport, CommitInfo, CommitRetention, Damage,
-    ForgetOptions, ForgetOutcome, ForgetRun, ForgetScope, Forgotten, GcOptions, GcPlan, KeySlots, RawKey, RefChanged,
-    Repository, RepositoryStats, Restored, SaveSeen, SeenMap, SeenRef, SeenRefs, Unlocked, UnlockedAny,
-    DEFAULT_REPACK_THRESHOLD, EVERY_BRANCH, RAW_KEY_KDF,
+    copies, Abandoned, Branch, BranchRetention, CacheStats, CheckOptions, CheckReport, CommitInfo, CommitRetention,
+    Damage, ForgetOptions, ForgetOutcome, ForgetRun, ForgetScope, Forgotten, GcOptions, GcPlan, Importer, KeySlots,
+    RawKey, RefChanged, Repository, RepositoryStats, Restored, SaveSeen, SeenMap, SeenRef, SeenRefs, Tag, Unlocked,
+    UnlockedAny, WriteStats, COPIED_FORGOTTEN, DEFAULT_REPACK_THRESHOLD, EVERY_BRANCH, RAW_KEY_KDF,
 };
 /// `#[derive(Index)]`: implement [`Index`](trait@Index) for a struct of fields.
 ///

@@ -5,6 +5,7 @@ use anyhow::Context as _;
 use infini::backends::{
     Backend, BackendError, DirBackend, Faulty, Op, Retry, RetryNotify, RetryPolicy, S3Backend, S3Config,
 };
+use infini::fields::Change as MapChange;
 use infini::namespace::{Namespace, NamespaceIndex};
 use infini::workspace::{spill_at, Head, StagedFile, Workspace, WorkspaceConfig, DIR};
 use infini::WarmNotice;
@@ -406,6 +407,7 @@ impl Session {
             spilled,
             version: None,
             packs,
+            merge: self.staged.merge.clone(),
         };
         ws.save_staged(&self.repo, &staged)?;
         self.staged = staged;
@@ -449,10 +451,12 @@ impl Session {
         }
         let mut still_staged = Vec::with_capacity(conflicts.len());
         for k in conflicts {
-            let Some(ours) = idx.ns.staged_change(&k)? else { continue };
+            if idx.ns.staged_change(&k)?.is_none() {
+                continue;
+            }
             // A directory entry both sides changed (its mtime moves whenever a file in it comes or goes) is no
             // conflict: this side's mode and mtime are kept; the keys under it carry any real conflict.
-            if ours.as_ref().is_some_and(|e| e.is_dir()) && head.ns.get(&k)?.is_some_and(|e| e.is_dir()) {
+            if both_dir_entries(&idx.ns, &head.ns, &k)? {
                 continue;
             }
             still_staged.push(k);
@@ -472,6 +476,57 @@ impl Session {
         self.persist(&idx.ns, self.tip_ptr(), keys)?;
         Ok(Rebased { conflicts, dropped, staged: idx.ns.staged_len()? })
     }
+}
+
+impl Session {
+    /// Stage the merge of `theirs` into the current head: the changes from the merge base `base` (their nearest
+    /// common ancestor; `None`: no common history) to `theirs`, merged by key onto the head with the three-way rule of
+    /// [`Session::update`] (a key both sides changed differently is a conflict, staged with `theirs`' value; a
+    /// change the head already holds is dropped). Nothing may be staged before. Records the merge in progress
+    /// (`merge`) so that the commit that settles it has `theirs` as its second parent.
+    pub fn stage_merge(
+        &mut self,
+        theirs: &CommitInfo,
+        base: Option<&CommitInfo>,
+        merge: infini::workspace::MergeInProgress,
+    ) -> anyhow::Result<Rebased> {
+        let idx = NamespaceIndex::default();
+        self.repo.load_index(&idx, base)?;
+        let other = NamespaceIndex::default();
+        self.repo.load_index(&other, Some(theirs))?;
+        for change in idx.ns.diff(&other.ns)? {
+            match change? {
+                MapChange::Added { key, value } | MapChange::Changed { key, new: value, .. } => {
+                    idx.ns.insert(key, value)
+                }
+                MapChange::Removed { key, .. } => idx.ns.remove(&key),
+            }
+        }
+        let head = NamespaceIndex::default();
+        self.repo.load_index(&head, self.tip.as_ref())?;
+        let mut conflicts = Vec::new();
+        for k in idx.ns.rebase_onto(&head.ns)? {
+            // Both sides' directory entry: no conflict (as in `update`); the merged side's mode and mtime stay staged.
+            if !both_dir_entries(&idx.ns, &head.ns, &k)? {
+                conflicts.push(k);
+            }
+        }
+        conflicts.sort();
+        let keys = conflicts.iter().map(|k| serde_bytes::ByteBuf::from(k.as_bytes().to_vec())).collect();
+        self.staged.merge = Some(merge);
+        self.persist(&idx.ns, self.tip_ptr(), keys)?;
+        Ok(Rebased { conflicts, dropped: 0, staged: idx.ns.staged_len()? })
+    }
+}
+
+/// Whether `key` is a directory entry both in what `staged` stages and in `head`.
+fn both_dir_entries(
+    staged: &infini::namespace::Namespace,
+    head: &infini::namespace::Namespace,
+    key: &String,
+) -> anyhow::Result<bool> {
+    let ours = matches!(staged.staged_change(key)?, Some(Some(e)) if e.is_dir());
+    Ok(ours && head.get(key)?.is_some_and(|e| e.is_dir()))
 }
 
 /// Which side wins every conflict of an update.

@@ -42,7 +42,31 @@ pub struct CacheStats {
     pub cold_bytes: u64,
 }
 
+/// What a repository wrote since it was opened (see [`Repository::write_stats`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WriteStats {
+    /// Chunks sealed and stored.
+    pub chunks_written: u64,
+    /// Chunks found already stored (deduplicated), not written again.
+    pub chunks_deduped: u64,
+    /// Packs written.
+    pub packs_written: u64,
+    /// Bytes of packs written, padding included.
+    pub pack_bytes_written: u64,
+}
+
 impl Repository {
+    /// What this repository wrote of data and index since it was opened (packs only: refs are not counted).
+    pub fn write_stats(&self) -> WriteStats {
+        let s = &self.store().stats;
+        WriteStats {
+            chunks_written: s.chunks_written.load(Relaxed),
+            chunks_deduped: s.chunks_deduped.load(Relaxed),
+            packs_written: s.packs_written.load(Relaxed),
+            pack_bytes_written: s.pack_bytes_written.load(Relaxed),
+        }
+    }
+
     /// The options new values are written with (chunking, compression and threads, from the
     /// [`StoreOptions`](crate::engine::object::StoreOptions) the repository was opened with).
     pub fn write_options(&self) -> WriteOptions {
