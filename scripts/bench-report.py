@@ -42,7 +42,7 @@ commands = open(os.path.join(work, "commands.txt")).read().rstrip("\n").splitlin
     if os.path.exists(os.path.join(work, "commands.txt")) else []
 
 SUBJECT = "infini"
-KNOWN = ["infini", "borg", "restic", "rustic"]
+KNOWN = ["infini", "borg", "restic", "rustic", "git"]
 
 
 def ok(sec, tool):
