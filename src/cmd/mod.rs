@@ -28,6 +28,7 @@ mod password;
 mod progress;
 mod put;
 mod reset;
+mod rewrite;
 mod rm;
 mod select;
 mod session;
@@ -173,6 +174,7 @@ enum Command {
     Check(check::Args),
     Gc(gc::Args),
     Forget(forget::Args),
+    Rewrite(rewrite::Args),
     Stats(stats::Args),
     Mount(mount::Args),
     Key(key::Args),
@@ -267,7 +269,7 @@ fn needs_full_key(cmd: &Command) -> bool {
         C::Key(k) => !k.is_list(),
         C::Get(_) | C::Rm(_) | C::Mv(_) | C::Cp(_) | C::Ls(_) | C::Status(_) | C::Reset(_) | C::Diff(_) => true,
         C::Update(_) | C::Log(_) | C::Show(_) | C::Checkout(_) | C::Fork(_) | C::Branch(_) | C::Check(_) => true,
-        C::Gc(_) | C::Stats(_) | C::Mount(_) | C::Find(_) | C::Forget(_) => true,
+        C::Gc(_) | C::Stats(_) | C::Mount(_) | C::Find(_) | C::Forget(_) | C::Rewrite(_) => true,
         C::Init(_) | C::Clone(_) | C::Put(_) | C::Commit(_) | C::Lock(_) | C::Unlock(_) => false,
         C::Completions(_) | C::ExitCodes | C::GenDocs(_) => false,
     }
@@ -306,6 +308,7 @@ fn run(cmd: Command, ctx: &Context) -> anyhow::Result<()> {
         Command::Check(a) => a.run(ctx),
         Command::Gc(a) => a.run(ctx),
         Command::Forget(a) => a.run(ctx),
+        Command::Rewrite(a) => a.run(ctx),
         Command::Stats(a) => a.run(ctx),
         Command::Mount(a) => a.run(ctx),
         Command::Key(a) => a.run(ctx),

@@ -431,7 +431,7 @@ impl Session {
     pub fn update(&mut self, side: Option<Side>) -> anyhow::Result<Rebased> {
         let idx = NamespaceIndex::default();
         let base = match self.staged.base {
-            Some(p) if !self.staged.is_empty() => Some(self.repo.read_commit(&p)?),
+            Some(p) if !self.staged.is_empty() => Some(self.repo.read_commit(&self.repo.follow_rewrites(&p)?)?),
             _ => self.tip.clone(),
         };
         self.repo.load_index(&idx, base.as_ref())?;

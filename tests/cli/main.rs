@@ -25,6 +25,7 @@ mod newcomer;
 mod progress;
 mod readme;
 mod readonly;
+mod rewrite;
 mod rollback;
 mod s3;
 mod scripting;
