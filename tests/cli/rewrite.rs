@@ -234,3 +234,31 @@ fn rewrite_after_rev_keeps_older_commits() {
     env.fails_with(3, ["get", "config/secret.env", "--at", "HEAD~1"]);
     env.fails_with(2, ["rewrite", "--remove", "x", "--after", "main", "--all"]);
 }
+
+#[test]
+fn a_small_secret_in_a_pack_of_live_index_nodes_is_repacked_away() {
+    let env = Env::init();
+    env.put("first", b"x");
+    env.commit("one");
+    // A small value lives inline in an index leaf, packed with the leaves of 1,500 other keys that stay live: the
+    // pack's garbage share after the rewrite is far below gc's threshold.
+    let tree = env.path("tree");
+    for i in 0..1500 {
+        write(tree.join(format!("f{i:04}.txt")), format!("file {i}").as_bytes());
+    }
+    write(tree.join("secret.env"), b"API_KEY=hunter2");
+    let before = packs(&env);
+    env.ok(["put", "-r", tree.to_str().unwrap(), "t/"]);
+    env.commit("two: a tree and a secret");
+    let with_secret: BTreeSet<PathBuf> = packs(&env).difference(&before).cloned().collect();
+    env.ok(["rewrite", "--remove", "t/secret.env"]);
+    gc_past_grace(&env);
+    let now = packs(&env);
+    let left: Vec<&PathBuf> = with_secret.iter().filter(|p| now.contains(*p)).collect();
+    assert!(left.is_empty(), "packs that held the secret are still stored: {left:?}");
+    let check = env.ok(["check", "--read-data", "--json"]).json();
+    assert_eq!(check["errors"], serde_json::json!([]), "{check}");
+    assert_eq!(keys_at(&env, "HEAD").len(), 1501, "every other key is kept");
+    assert_eq!(env.get("t/f0999.txt"), b"file 999");
+    env.fails_with(3, ["get", "t/secret.env", "--at", "HEAD"]);
+}

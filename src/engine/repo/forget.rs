@@ -57,6 +57,9 @@ pub(crate) struct Record {
     /// Rewritten commit -> the run that rewrote it and the commit that replaced it. Only ever grows.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub(super) rewritten: BTreeMap<CommitId, super::rewrite::Replaced>,
+    /// Packs that held what a rewrite removed -> the rewrite run: gc repacks them whatever their garbage share.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub(super) purge: BTreeMap<ObjectId, u64>,
 }
 
 /// One run of [`Repository::forget`] that forgot commits.
@@ -281,6 +284,16 @@ impl Repository {
     pub fn forgotten(&self) -> Result<Forgotten> {
         let (rec, _) = self.read_record()?;
         Ok(Forgotten { commits: rec.forgotten.into_iter().map(|(c, n)| (ChunkId(c.0), n)).collect(), runs: rec.runs })
+    }
+
+    /// The forgotten commits and the packs rewrites asked gc to purge (see design.md, *Rewriting history*), from one
+    /// read of the record.
+    pub(crate) fn forgotten_and_purged(&self) -> Result<(Forgotten, HashSet<ObjectId>)> {
+        let (rec, _) = self.read_record()?;
+        let purge = rec.purge.keys().copied().collect();
+        let f =
+            Forgotten { commits: rec.forgotten.into_iter().map(|(c, n)| (ChunkId(c.0), n)).collect(), runs: rec.runs };
+        Ok((f, purge))
     }
 
     /// The retention policy stored for `branch`: its own, else the one stored for every branch.

@@ -187,6 +187,9 @@ struct Planned {
     commits: Vec<RewrittenCommit>,
     /// New commits (old id -> new commit), for the claim and the record.
     written: Vec<(CommitId, CommitInfo)>,
+    /// Replaced commits whose state the edit changed, with their replacements: what the old one reaches beyond the
+    /// new one is what the edit removed.
+    edited: Vec<(ChunkPointer, ChunkPointer)>,
     walked: usize,
 }
 
@@ -237,11 +240,13 @@ impl Repository {
         let mut memo = Memo::default();
         let mut out = RewriteOutcome::default();
         let mut mapping: Vec<(CommitId, ChunkPointer)> = Vec::new();
+        let mut edited: Vec<(ChunkPointer, ChunkPointer)> = Vec::new();
         for name in &names {
             let (branch, plan) = self.rewrite_branch(name, opts, edit, &mut memo)?;
             out.rewritten += plan.commits.len();
             memo.published.extend(plan.written.iter().map(|(old, _)| ChunkId(old.0)));
             mapping.extend(plan.written.iter().map(|(old, new)| (*old, new.ptr)));
+            edited.extend(plan.edited.iter().copied());
             out.branches.push(BranchRewrite {
                 branch: name.clone(),
                 old_head: CommitId(branch.id.0),
@@ -257,8 +262,33 @@ impl Repository {
         if opts.dry_run || mapping.is_empty() {
             return Ok(out);
         }
-        out.run = Some(self.record_rewrite(opts, &out, &mapping)?);
+        let purge = self.removed_packs(opts, &edited)?;
+        out.run = Some(self.record_rewrite(opts, &out, &mapping, &purge)?);
         Ok(out)
+    }
+
+    /// The packs that hold what the edit removed — every chunk a replaced commit reaches and its replacement does
+    /// not, where it lives now (through the forwards of repacked packs) — for gc to repack whatever their garbage
+    /// share, so that the removed data does not outlive the commits in a pack kept for its other chunks. Needs the
+    /// index's fields to trace (none: no pack is named, and gc's threshold alone decides).
+    fn removed_packs(
+        &self,
+        opts: &RewriteOptions<'_>,
+        edited: &[(ChunkPointer, ChunkPointer)],
+    ) -> Result<std::collections::HashSet<crate::engine::id::ObjectId>> {
+        let Some(fields) = opts.fields else { return Ok(Default::default()) };
+        let (state, _) = self.read_condemned()?;
+        let (packs, _) = self.resolve_claimed(
+            &|each| {
+                for (old, new) in edited {
+                    let (old, new) = (self.read_commit(old)?, self.read_commit(new)?);
+                    self.trace_commit(fields, &old, Some(&new), &mut |p, _| each(p))?;
+                }
+                Ok(())
+            },
+            &state,
+        )?;
+        Ok(packs)
     }
 
     /// Rewrite one branch: plan on its head, write, claim, swap; again on the new head when the swap loses. Returns
@@ -347,7 +377,8 @@ impl Repository {
             return Err(Error::Invalid(format!("commit {s} is not on branch {name}'s first-parent history")));
         }
         let walked = chain.len();
-        let mut plan = Planned { head: Some(*head), commits: Vec::new(), written: Vec::new(), walked };
+        let mut plan =
+            Planned { head: Some(*head), commits: Vec::new(), written: Vec::new(), edited: Vec::new(), walked };
         // The parent the oldest commit of the range keeps.
         let mut parent: Option<ChunkPointer> = chain.last().and_then(|c| c.commit.parents.first().copied());
         let mut changed = false;
@@ -357,6 +388,9 @@ impl Repository {
                 // Replaced already: by an earlier attempt (then it is this plan's), or for another branch sharing
                 // this history (then that branch's run recorded it).
                 if !memo.published.contains(&c.ptr.id) {
+                    if *removed > 0 {
+                        plan.edited.push((c.ptr, done.ptr));
+                    }
                     plan.written.push((id, done.clone()));
                     plan.commits.push(RewrittenCommit {
                         old: id,
@@ -405,6 +439,9 @@ impl Repository {
                 let ptr = self.write_commit(&commit)?;
                 memo.done.insert(c.ptr.id, (CommitInfo { ptr, commit: commit.clone() }, removed));
                 plan.written.push((id, CommitInfo { ptr, commit: commit.clone() }));
+                if removed > 0 {
+                    plan.edited.push((c.ptr, ptr));
+                }
                 parent = Some(ptr);
                 Some(ptr.commit_id())
             };
@@ -449,6 +486,7 @@ impl Repository {
         opts: &RewriteOptions<'_>,
         out: &RewriteOutcome,
         mapping: &[(CommitId, ChunkPointer)],
+        purge: &std::collections::HashSet<crate::engine::id::ObjectId>,
     ) -> Result<RewriteRun> {
         for attempt in 0..ATTEMPTS {
             let (mut rec, version) = self.read_record()?;
@@ -463,6 +501,9 @@ impl Repository {
             };
             for (old, by) in mapping {
                 rec.rewritten.insert(*old, Replaced { run: number, by: *by });
+            }
+            for p in purge {
+                rec.purge.insert(*p, number);
             }
             rec.rewrites.push(run.clone());
             if self.write_record(&mut rec, version.as_ref())? {
