@@ -125,33 +125,41 @@ fn rewrite_dry_run_lists_the_commits_and_writes_nothing() {
 #[test]
 fn other_workspaces_accept_the_rewritten_branch_even_after_gc() {
     let env = Env::init();
+    let clone_and_look = |name: &str| {
+        let dir = env.path(name);
+        env.ok(["clone", env.ws.to_str().unwrap(), dir.to_str().unwrap()]);
+        env.cmd(["log"]).cwd(&dir).ok();
+        dir
+    };
     env.put("a.txt", b"alpha");
     env.commit("one");
+    // A workspace that last saw the branch before the secret (a commit the rewrite keeps)...
+    let early = clone_and_look("early");
     env.put("config/secret.env", b"API_KEY=hunter2");
     env.commit("two: the secret");
-    // A workspace that saw the branch at the secret's commit, and stops looking.
-    let early = env.path("early");
-    env.ok(["clone", env.ws.to_str().unwrap(), early.to_str().unwrap()]);
-    env.cmd(["log"]).cwd(&early).ok();
+    // ...one that last saw it at the secret's commit (one the rewrite replaces)...
+    let middle = clone_and_look("middle");
+    env.put("b.txt", b"beta");
+    env.commit("three");
     env.ok(["rm", "config/secret.env"]);
-    env.commit("three: removed");
-    // One that saw the head the rewrite replaces.
-    let late = env.path("late");
-    env.ok(["clone", env.ws.to_str().unwrap(), late.to_str().unwrap()]);
-    env.cmd(["log"]).cwd(&late).ok();
+    env.commit("four: removed");
+    // ...and one that saw the head the rewrite replaces.
+    let late = clone_and_look("late");
 
     env.ok(["rewrite", "--remove", "config/secret.env"]);
     let new = env.log_ids();
-    let seen = env.cmd(["log", "--json"]).cwd(&late).ok().json();
-    let ids: Vec<&str> = seen.as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
-    assert_eq!(ids, new, "the workspace that saw the old head takes the rewritten one as the branch");
-
-    // The replaced commits are freed; the workspace that saw an older, replaced head still accepts the branch.
+    let ids_in = |dir: &Path| -> Vec<String> {
+        let out = env.cmd(["log", "--json"]).cwd(dir).ok().json();
+        out.as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(ids_in(&late), new, "the workspace that saw the old head takes the rewritten one as the branch");
+    // The replaced commits are freed: the workspaces that saw older heads cannot walk them any more, and still
+    // accept the branch through what the rewrite recorded.
     gc_past_grace(&env);
-    let out = env.cmd(["log", "--json"]).cwd(&early).ok().json();
-    assert_eq!(out.as_array().unwrap().len(), 3, "{out}");
-    assert_eq!(env.cmd(["get", "a.txt"]).cwd(&early).ok().stdout, b"alpha");
-    env.cmd(["get", "config/secret.env", "--at", "HEAD~1"]).cwd(&early).fails_with(3);
+    assert_eq!(ids_in(&early), new, "seen before the secret");
+    assert_eq!(ids_in(&middle), new, "seen at the replaced commit");
+    assert_eq!(env.cmd(["get", "b.txt"]).cwd(&middle).ok().stdout, b"beta");
+    env.cmd(["get", "config/secret.env", "--at", "HEAD~2"]).cwd(&middle).fails_with(3);
 }
 
 #[test]
