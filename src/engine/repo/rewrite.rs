@@ -554,3 +554,85 @@ impl Repository {
 fn rewritten_of(rec: Record) -> Rewritten {
     Rewritten { commits: rec.rewritten.into_iter().map(|(c, r)| (ChunkId(c.0), r)).collect(), runs: rec.rewrites }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::backend::memory::MemoryBackend;
+    use crate::engine::crypto::KdfParams;
+    use crate::engine::object::StoreOptions;
+    use std::sync::Arc;
+
+    fn roots(pairs: &[(&str, &[u8])]) -> IndexRoots {
+        pairs.iter().map(|(k, v)| (k.to_string(), serde_bytes::ByteBuf::from(v.to_vec()))).collect()
+    }
+
+    /// The edit: drop the field named `secret`.
+    fn without_secret(r: &IndexRoots) -> Result<Option<(IndexRoots, u64)>> {
+        if !r.contains_key("secret") {
+            return Ok(None);
+        }
+        let mut r = r.clone();
+        r.remove("secret");
+        Ok(Some((r, 1)))
+    }
+
+    /// A commit that lands while a rewrite works is not lost: the rewrite's ref swap fails, and it rewrites the new
+    /// head too.
+    #[test]
+    fn a_commit_racing_a_rewrite_is_rewritten_with_the_branch_not_lost() {
+        let mem = Arc::new(MemoryBackend::new());
+        let kdf = KdfParams { log_n: 10, r: 8, p: 1 };
+        let repo = Repository::create(mem.clone(), b"pw", kdf, StoreOptions::default()).unwrap();
+        let other = Repository::open(mem, b"pw", StoreOptions::default()).unwrap();
+        repo.commit("main", "one", &mut |_| Ok(roots(&[("keep", b"k1"), ("secret", b"s")]))).unwrap();
+        repo.commit("main", "two", &mut |_| Ok(roots(&[("keep", b"k2"), ("secret", b"s")]))).unwrap();
+        let mut raced = false;
+        let out = repo
+            .rewrite(&ForgetScope::Branch("main".into()), &RewriteOptions::default(), &mut |r| {
+                if !raced {
+                    raced = true;
+                    other
+                        .commit("main", "racer", &mut |p| {
+                            let mut r = p.expect("a parent").commit.index.clone();
+                            r.insert("racer".into(), serde_bytes::ByteBuf::from(b"r".to_vec()));
+                            Ok(r)
+                        })
+                        .unwrap();
+                }
+                without_secret(r)
+            })
+            .unwrap();
+        assert_eq!(out.rewritten, 3, "{out:?}");
+        let head = repo.branch("main").unwrap().unwrap();
+        let log = repo.log(&head.head, 10).unwrap();
+        let messages: Vec<&str> = log.iter().map(|c| c.message()).collect();
+        assert_eq!(messages, ["racer", "two", "one"], "the racing commit is kept, on the rewritten history");
+        assert!(log.iter().all(|c| !c.commit.index.contains_key("secret")), "{log:?}");
+        assert_eq!(log[0].commit.index.get("racer").map(|b| b.as_slice()), Some(&b"r"[..]));
+        assert_eq!(log[1].commit.index.get("keep").map(|b| b.as_slice()), Some(&b"k2"[..]));
+        let recorded = repo.rewritten().unwrap();
+        assert_eq!(recorded.len(), 3);
+        assert_eq!(recorded.runs().len(), 1);
+        // The racer reads the rewritten head.
+        assert_eq!(other.branch("main").unwrap().unwrap().head, head.head);
+    }
+
+    /// A dry run writes nothing: no commit, no ref change, no record.
+    #[test]
+    fn a_dry_run_rewrite_changes_nothing() {
+        let mem = Arc::new(MemoryBackend::new());
+        let kdf = KdfParams { log_n: 10, r: 8, p: 1 };
+        let repo = Repository::create(mem, b"pw", kdf, StoreOptions::default()).unwrap();
+        repo.commit("main", "one", &mut |_| Ok(roots(&[("secret", b"s")]))).unwrap();
+        repo.commit("main", "two", &mut |_| Ok(roots(&[("keep", b"k")]))).unwrap();
+        let before = repo.branch("main").unwrap().unwrap();
+        let opts = RewriteOptions { dry_run: true, ..RewriteOptions::default() };
+        let out = repo.rewrite(&ForgetScope::Branch("main".into()), &opts, &mut without_secret).unwrap();
+        let removed: Vec<u64> = out.branches[0].commits.iter().map(|c| c.removed).collect();
+        assert_eq!(removed, [0, 1]);
+        let after = repo.branch("main").unwrap().unwrap();
+        assert_eq!((after.seq, after.head), (before.seq, before.head));
+        assert!(repo.rewritten().unwrap().is_empty());
+    }
+}
