@@ -409,7 +409,7 @@ impl Repository {
                 None
             } else {
                 let state = self.state(c)?;
-                edit(&*state)?
+                edit(&state)?
             };
             let rest: Vec<ChunkPointer> =
                 c.commit.parents.iter().skip(1).map(|p| memo.done.get(&p.id).map_or(*p, |d| d.0.ptr)).collect();
