@@ -270,3 +270,57 @@ fn a_small_secret_in_a_pack_of_live_index_nodes_is_repacked_away() {
     assert_eq!(env.get("t/f0999.txt"), b"file 999");
     env.fails_with(3, ["get", "t/secret.env", "--at", "HEAD"]);
 }
+
+/// A fork of the leaked-secret history: `side` shares main's four commits and adds one.
+fn forked(env: &Env, secret: &[u8]) -> BTreeSet<PathBuf> {
+    let (_, with_secret) = leaked_secret(env, secret);
+    env.ok(["fork", "side"]);
+    env.put("s.txt", b"side");
+    env.commit("five: on side");
+    env.ok(["checkout", "main"]);
+    with_secret
+}
+
+fn ids_of(env: &Env, branch: &str) -> Vec<String> {
+    let out = env.ok(["log", "--json", branch]).json();
+    out.as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn another_branch_keeps_the_secret_until_it_is_rewritten_too() {
+    let env = Env::init();
+    let secret = [b"API_KEY=".as_slice(), &random_bytes(9, 30_000)].concat();
+    let with_secret = forked(&env, &secret);
+    let only_main = env.ok(["rewrite", "--remove", "config/secret.env", "--json"]).json();
+    assert_eq!(only_main["rewritten"], 3, "{only_main}");
+    gc_past_grace(&env);
+    assert!(with_secret.iter().any(|p| packs(&env).contains(p)), "the side branch keeps the secret's data alive");
+    assert_eq!(env.ok(["get", "config/secret.env", "--at", "side~2"]).stdout, secret);
+    // Rewritten in a later run, side gets its own replacements (main is left as it is).
+    let main_before = ids_of(&env, "main");
+    let all = env.ok(["rewrite", "--remove", "config/secret.env", "--all", "--json"]).json();
+    assert_eq!(all["rewritten"], 4, "side's three shared commits and its own: {all}");
+    assert_eq!(ids_of(&env, "main"), main_before, "main has nothing left to remove");
+    assert_eq!(messages(&env, &env.ws).len(), 4);
+    gc_past_grace(&env);
+    let now = packs(&env);
+    assert!(with_secret.iter().all(|p| !now.contains(p)), "no pack that held the secret is left");
+    env.fails_with(3, ["get", "config/secret.env", "--at", "side~2"]);
+    assert_eq!(env.ok(["get", "s.txt", "--at", "side"]).stdout, b"side");
+    assert_eq!(env.ok(["get", "b.txt", "--at", "side~1"]).stdout, b"beta");
+    let check = env.ok(["check", "--read-data", "--json"]).json();
+    assert_eq!(check["errors"], serde_json::json!([]), "{check}");
+}
+
+#[test]
+fn rewrite_all_gives_branches_that_share_history_the_same_new_commits() {
+    let env = Env::init();
+    let with_secret = forked(&env, b"API_KEY=hunter2");
+    let all = env.ok(["rewrite", "--remove", "config/secret.env", "--all", "--json"]).json();
+    assert_eq!(all["rewritten"], 4, "main's three, and side's own on top of them: {all}");
+    let (main, side) = (ids_of(&env, "main"), ids_of(&env, "side"));
+    assert_eq!(side[1..], main[..], "side continues main's rewritten history");
+    gc_past_grace(&env);
+    let now = packs(&env);
+    assert!(with_secret.iter().all(|p| !now.contains(p)), "no pack that held the secret is left");
+}

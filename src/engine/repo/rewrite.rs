@@ -500,7 +500,8 @@ impl Repository {
                 rewritten: mapping.len() as u64,
             };
             for (old, by) in mapping {
-                rec.rewritten.insert(*old, Replaced { run: number, by: *by });
+                // The first replacement stays listed (a later run may replace the same commit on another branch).
+                rec.rewritten.entry(*old).or_insert(Replaced { run: number, by: *by });
             }
             for p in purge {
                 rec.purge.insert(*p, number);
