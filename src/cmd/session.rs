@@ -700,6 +700,7 @@ pub fn resolve_head(repo: &Repository, head: &Head) -> anyhow::Result<Option<Com
             Some(br) => Some(repo.read_commit(&br.head)?),
             None => None,
         },
-        Head::Detached(p) => Some(repo.read_commit(p)?),
+        // A detached HEAD at a commit a rewrite replaced shows its replacement (the original may be gone).
+        Head::Detached(p) => Some(repo.read_commit(&repo.follow_rewrites(p)?)?),
     })
 }

@@ -324,3 +324,18 @@ fn rewrite_all_gives_branches_that_share_history_the_same_new_commits() {
     let now = packs(&env);
     assert!(with_secret.iter().all(|p| !now.contains(p)), "no pack that held the secret is left");
 }
+
+#[test]
+fn a_workspace_detached_at_a_replaced_commit_stays_usable() {
+    let env = Env::init();
+    let (old, _) = leaked_secret(&env, b"API_KEY=hunter2");
+    env.ok(["checkout", &old[2]]);
+    env.ok(["rewrite", "--branch", "main", "--remove", "config/secret.env"]);
+    gc_past_grace(&env);
+    // HEAD names a commit that is gone: the workspace reads its replacement, without the secret.
+    let keys: Vec<String> =
+        env.ok(["ls", "--json"]).json().as_array().unwrap().iter().map(|e| e["key"].as_str().unwrap().into()).collect();
+    assert_eq!(keys, ["a.txt", "b.txt"]);
+    env.ok(["checkout", "main"]);
+    assert_eq!(env.get("b.txt"), b"beta");
+}
