@@ -190,6 +190,8 @@ struct Planned {
     /// Replaced commits whose state the edit changed, with their replacements: what the old one reaches beyond the
     /// new one is what the edit removed.
     edited: Vec<(ChunkPointer, ChunkPointer)>,
+    /// The packs holding what the edit removed (see [`Repository::removed_packs`]).
+    purge: std::collections::HashSet<crate::engine::id::ObjectId>,
     walked: usize,
 }
 
@@ -240,13 +242,13 @@ impl Repository {
         let mut memo = Memo::default();
         let mut out = RewriteOutcome::default();
         let mut mapping: Vec<(CommitId, ChunkPointer)> = Vec::new();
-        let mut edited: Vec<(ChunkPointer, ChunkPointer)> = Vec::new();
+        let mut purge = std::collections::HashSet::new();
         for name in &names {
             let (branch, plan) = self.rewrite_branch(name, opts, edit, &mut memo)?;
             out.rewritten += plan.commits.len();
             memo.published.extend(plan.written.iter().map(|(old, _)| ChunkId(old.0)));
             mapping.extend(plan.written.iter().map(|(old, new)| (*old, new.ptr)));
-            edited.extend(plan.edited.iter().copied());
+            purge.extend(plan.purge.iter().copied());
             out.branches.push(BranchRewrite {
                 branch: name.clone(),
                 old_head: CommitId(branch.id.0),
@@ -262,7 +264,6 @@ impl Repository {
         if opts.dry_run || mapping.is_empty() {
             return Ok(out);
         }
-        let purge = self.removed_packs(opts, &edited)?;
         out.run = Some(self.record_rewrite(opts, &out, &mapping, &purge)?);
         Ok(out)
     }
@@ -309,7 +310,7 @@ impl Repository {
                 };
                 let head = stored.live_head().expect("a live ref has a head");
                 let (rec, _) = self.read_record()?;
-                let plan = self.plan_branch(name, &head, opts, edit, memo, &rec)?;
+                let mut plan = self.plan_branch(name, &head, opts, edit, memo, &rec)?;
                 let new_head = match plan.head {
                     Some(h) if h.id != head.id && !opts.dry_run => h,
                     _ => return Ok((head, plan)),
@@ -335,6 +336,8 @@ impl Repository {
                     Ok(())
                 })?;
                 self.forget_replacements(&plan)?;
+                // Traced while the replaced commits are still the branch's (no gc frees them before the swap).
+                plan.purge = self.removed_packs(opts, &plan.edited)?;
                 if self.move_ref(name, Some(&stored), &new_head)?.is_some() {
                     return Ok((head, plan));
                 }
@@ -377,8 +380,14 @@ impl Repository {
             return Err(Error::Invalid(format!("commit {s} is not on branch {name}'s first-parent history")));
         }
         let walked = chain.len();
-        let mut plan =
-            Planned { head: Some(*head), commits: Vec::new(), written: Vec::new(), edited: Vec::new(), walked };
+        let mut plan = Planned {
+            head: Some(*head),
+            commits: Vec::new(),
+            written: Vec::new(),
+            edited: Vec::new(),
+            purge: Default::default(),
+            walked,
+        };
         // The parent the oldest commit of the range keeps.
         let mut parent: Option<ChunkPointer> = chain.last().and_then(|c| c.commit.parents.first().copied());
         let mut changed = false;
