@@ -471,7 +471,7 @@ main() {
     done
 
     if [[ ${BENCH_KEEP:-0} != 1 ]]; then
-        find "$WORK" -mindepth 1 -maxdepth 1 -type d ! -name logs ! -name s3 ! -name 'keep-*' -exec rm -rf {} +
+        find "$WORK" -mindepth 1 -maxdepth 1 -type d ! -name logs ! -name s3 ! -name s3-server ! -name 'keep-*' -exec rm -rf {} +
     fi
     meta load_end "$(cut -d' ' -f1-3 /proc/loadavg)"
     report

@@ -47,11 +47,11 @@ pub use engine::location::Location;
 pub use engine::object::{ChunkPointer, Store, StoreOptions};
 pub use engine::repo::Config as RepositoryConfig;
 pub use engine::repo::{
-    Abandoned, Branch, BranchRetention, BranchRewrite, CacheStats, CheckOptions, CheckReport, CommitInfo,
+    copies, Abandoned, Branch, BranchRetention, BranchRewrite, CacheStats, CheckOptions, CheckReport, CommitInfo,
     CommitRetention, Damage, ForgetOptions, ForgetOutcome, ForgetRun, ForgetScope, Forgotten, GcOptions, GcPlan,
-    KeySlots, RawKey, RefChanged, Replaced, Repository, RepositoryStats, Restored, RewriteOptions, RewriteOutcome,
-    RewriteRun, Rewritten, RewrittenCommit, SaveSeen, SeenMap, SeenRef, SeenRefs, Unlocked, UnlockedAny,
-    DEFAULT_REPACK_THRESHOLD, EVERY_BRANCH, RAW_KEY_KDF,
+    Importer, KeySlots, RawKey, RefChanged, Replaced, Repository, RepositoryStats, Restored, RewriteOptions,
+    RewriteOutcome, RewriteRun, Rewritten, RewrittenCommit, SaveSeen, SeenMap, SeenRef, SeenRefs, Tag, Unlocked,
+    UnlockedAny, WriteStats, COPIED_FORGOTTEN, DEFAULT_REPACK_THRESHOLD, EVERY_BRANCH, RAW_KEY_KDF,
 };
 /// `#[derive(Index)]`: implement [`Index`](trait@Index) for a struct of fields.
 ///

@@ -35,8 +35,14 @@ s3_local() {
     rm -rf "$ws"
 }
 
-s3_remote() {
-    local line name value pid=""
+# Start the local S3 server (once per run; later calls reuse it) and export its endpoint and credentials. Sets
+# S3_PID to the server's process id when it is known. Stopped when the benchmark exits.
+s3_server_up() {
+    local line name value
+    if [[ -n ${S3_SERVER_UP:-} ]]; then
+        return 0
+    fi
+    S3_PID=""
     if [[ -x $S3_SERVER ]]; then
         say "s3: starting the local S3 server ($S3_SERVER start)"
         # A server of its own, started empty: a hand-started one's buckets (bench-work/s3) are left alone.
@@ -54,12 +60,19 @@ s3_remote() {
                 export "$name=$value" ;;
             esac
         done < <("$S3_SERVER" start 2>>"$LOGS/s3-server.log")
-        pid=$(cat "${S3_SERVER_DIR:-$ROOT/bench-work/s3}/pid" 2>/dev/null || true)
+        S3_PID=$(cat "${S3_SERVER_DIR:-$ROOT/bench-work/s3}/pid" 2>/dev/null || true)
     fi
-    if [[ -z ${AWS_ENDPOINT_URL:-} ]]; then
+    [[ -n ${AWS_ENDPOINT_URL:-} ]] || return 1
+    S3_SERVER_UP=1
+}
+
+s3_remote() {
+    local pid
+    if ! s3_server_up; then
         fail_reason infini-s3 "no endpoint (AWS_ENDPOINT_URL) after starting the server"
         return 1
     fi
+    pid=$S3_PID
     local bucket=${BENCH_S3_BUCKET:-infini-bench} ws=$WORK/s3-remote c0 c1
     reset_dir "$ws"
     cd "$ws"

@@ -17,11 +17,14 @@ pub struct NothingToCommit;
 /// changed the same key differently the commit stops with exit code 11, names the keys, and keeps them staged:
 /// run `infini update` (or `commit --rebase`) to base them on the new head, then resolve each conflict.
 /// With nothing staged it exits 1 ("nothing to commit") unless --allow-empty.
+///
+/// After `infini merge` stopped on conflicts, the commit that settles them is the merge commit (two parents; -m
+/// defaults to the merge's message).
 #[derive(clap::Args)]
 pub struct Args {
-    /// Commit message.
-    #[arg(short = 'm', long = "message", required = true)]
-    message: String,
+    /// Commit message (required, except to conclude a merge).
+    #[arg(short = 'm', long = "message")]
+    message: Option<String>,
     /// Record a commit even when nothing is staged.
     #[arg(long)]
     allow_empty: bool,
@@ -36,6 +39,9 @@ pub struct Args {
     #[command(flatten)]
     side: super::update::SideArgs,
 }
+
+/// A commit without -m (outside a merge).
+const MESSAGE_REQUIRED: &str = "a commit message is required: -m MESSAGE";
 
 /// Seconds since the epoch of `--date`: `@SECONDS` or an RFC 3339 time.
 fn parse_date(s: &str) -> anyhow::Result<u64> {
@@ -72,7 +78,8 @@ impl Args {
         let idx = NamespaceIndex::default();
         repo.load_index(&idx, None)?;
         s.attach_staged(&idx.ns)?;
-        let c = repo.commit_delta(branch, &self.message, None, &idx, &s.staged.packs, self.allow_empty)?;
+        let message = self.message.as_deref().ok_or_else(|| super::usage(MESSAGE_REQUIRED))?;
+        let c = repo.commit_delta(branch, message, None, &idx, &s.staged.packs, self.allow_empty)?;
         drop(bar);
         s.staged = StagedFile::default();
         s.workspace()?.save_staged(&repo, &s.staged)?;
@@ -99,6 +106,13 @@ impl Args {
         if !unresolved.is_empty() {
             anyhow::bail!(super::update::Unresolved { keys: unresolved });
         }
+        if let Some(merge) = s.staged.merge.clone() {
+            // The merge's result, resolved: a merge commit, even when it holds nothing new (all theirs was ours).
+            let message = self.message.clone().unwrap_or(merge.message);
+            let c = super::merge::commit_merge(&mut s, &branch, &message, date)?;
+            return print_commit(ctx, &c, &branch, false);
+        }
+        let message = self.message.as_deref().ok_or_else(|| super::usage(MESSAGE_REQUIRED))?;
         if s.staged.is_empty() && !self.allow_empty {
             anyhow::bail!(NothingToCommit);
         }
@@ -120,7 +134,7 @@ impl Args {
         // the commit before anything is published.
         claim_staged_in(&repo, &idx.ns, s.staged.gc_deletions)?;
         let opts = infini::CommitOptions { time: date, ..infini::CommitOptions::default() };
-        let c = repo.commit_index_on_with(&branch, &self.message, &idx, base.as_ref(), &opts)?;
+        let c = repo.commit_index_on_with(&branch, message, &idx, base.as_ref(), &opts)?;
         drop(bar);
         s.staged = StagedFile::default();
         s.workspace()?.save_staged(&repo, &s.staged)?;

@@ -1,4 +1,4 @@
-//! Completion of values from the repository: branch names, commit ids and keys, computed when the shell asks
+//! Completion of values from the repository: branch names, tag names, commit ids and keys, computed when the shell asks
 //! (`COMPLETE=bash infini` prints the shell's registration; see `infini completions`).
 //!
 //! Completion never asks for a password and never writes: it reads the workspace's repository with the key the
@@ -42,11 +42,19 @@ fn branches(current: &OsStr) -> Vec<CompletionCandidate> {
     starting_with(names, current)
 }
 
-/// Revisions: `HEAD`, branch names, and the short ids of the current branch's last commits.
+/// Tag names.
+fn tags(current: &OsStr) -> Vec<CompletionCandidate> {
+    let Some(s) = session() else { return Vec::new() };
+    let names = s.repo.tags().map(|t| t.into_iter().map(|t| t.name).collect::<Vec<_>>()).unwrap_or_default();
+    starting_with(names, current)
+}
+
+/// Revisions: `HEAD`, branch names, tag names, and the short ids of the current branch's last commits.
 fn revisions(current: &OsStr) -> Vec<CompletionCandidate> {
     let Some(s) = session() else { return Vec::new() };
     let mut values = vec!["HEAD".to_string()];
     values.extend(s.repo.branches().map(|b| b.into_iter().map(|b| b.name).collect::<Vec<_>>()).unwrap_or_default());
+    values.extend(s.repo.tags().map(|t| t.into_iter().map(|t| t.name).collect::<Vec<_>>()).unwrap_or_default());
     if let Some(tip) = s.tip_ptr() {
         if let Ok(log) = s.repo.log(&tip, 50) {
             values.extend(log.iter().map(|c| super::output::short(&c.ptr)));
@@ -81,6 +89,11 @@ fn keys(current: &OsStr) -> Vec<CompletionCandidate> {
 /// Completer of branch names, for `#[arg(add = ...)]`.
 pub fn branch() -> ArgValueCompleter {
     ArgValueCompleter::new(branches)
+}
+
+/// Completer of tag names.
+pub fn tag() -> ArgValueCompleter {
+    ArgValueCompleter::new(tags)
 }
 
 /// Completer of revisions.

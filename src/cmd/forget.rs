@@ -185,7 +185,15 @@ fn action(c: &CommitRetention) -> String {
     } else if c.kept_elsewhere {
         "keep (another branch)".into()
     } else {
-        format!("keep {}", c.keep.iter().map(|r| KeepRule::name(*r)).collect::<Vec<_>>().join(","))
+        let rules: Vec<String> = c
+            .keep
+            .iter()
+            .map(|r| match r {
+                KeepRule::Tag => c.tags.iter().map(|t| format!("tag {t}")).collect::<Vec<_>>().join(","),
+                r => r.name().to_string(),
+            })
+            .collect();
+        format!("keep {}", rules.join(","))
     }
 }
 
@@ -214,6 +222,7 @@ fn outcome_json(o: &ForgetOutcome, dry_run: bool) -> serde_json::Value {
                     "time": c.time,
                     "message": c.message,
                     "keep": c.keep.iter().map(|r| r.name()).collect::<Vec<_>>(),
+                    "tags": c.tags,
                     "action": if c.already_forgotten { "forgotten" } else if c.forget { "forget" } else { "keep" },
                     "kept_elsewhere": c.kept_elsewhere,
                 })).collect::<Vec<_>>(),

@@ -5,7 +5,8 @@ use super::{output, Context};
 use infini::{CommitInfo, ForgetRun, Forgotten};
 use std::io::Write;
 
-/// Show commits reachable from REV (default: HEAD), newest first.
+/// Show the first-parent history of REV (default: HEAD), newest first: a merge commit is one entry (its `Merge:`
+/// line names both parents), the history it merged is not listed (`infini log BRANCH` shows it).
 #[derive(clap::Args)]
 pub struct Args {
     /// Where to start.
@@ -133,7 +134,7 @@ impl Args {
         let filtered = self.since.is_some() || self.until.is_some() || !self.paths.is_empty();
         let limit = if filtered { usize::MAX } else { self.n.unwrap_or(usize::MAX) };
         let mut commits = match start {
-            Some(p) => s.repo.log(&p, limit)?,
+            Some(p) => s.repo.first_parent_log(&p, limit)?,
             None => {
                 output::info(ctx, "no commits yet");
                 Vec::new()

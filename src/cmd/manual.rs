@@ -11,6 +11,12 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     ("INFINI_PASSWORD_FILE", "a file holding the password, as --password-file"),
     ("INFINI_PASSWORD_COMMAND", "a command (run with sh -c) printing the password, as --password-command"),
     ("INFINI_NEW_PASSWORD", "the new password for key add and key passwd"),
+    ("INFINI_TO_PASSWORD", "the password of copy's target repository (its own; never the source's)"),
+    ("INFINI_TO_PASSWORD_FILE", "a file holding the password of copy's target, as --to-password-file"),
+    (
+        "INFINI_TO_PASSWORD_COMMAND",
+        "a command (run with sh -c) printing the password of copy's target, as --to-password-command",
+    ),
     ("INFINI_NEW_PASSWORD_FILE", "a file holding the new password for key add and key passwd"),
     ("INFINI_RETRIES", "attempts per backend operation before giving up with exit code 14 (default 8)"),
     ("INFINI_TIMEOUT", "seconds an S3 server may take to start answering a request (default 20)"),
@@ -119,6 +125,20 @@ pub fn examples(name: &str) -> &'static [(&'static str, &'static str)] {
             ("infini branch -d experiment", "delete a branch"),
             ("infini branch --accept-rollback main", "accept a branch that was rolled back on storage"),
         ],
+        "infini merge" => &[
+            ("infini merge feature", "merge branch feature into the current branch (a commit of two parents)"),
+            ("infini merge --no-ff feature", "a merge commit even where the branch could simply move"),
+            ("infini merge v1 -m \"bring in v1\"", "merge a tag, with a message of your own"),
+            ("infini reset KEY && infini commit", "after conflicts: keep this branch's value of KEY, record the merge"),
+        ],
+        "infini tag" => &[
+            ("infini tag v1", "name the current commit v1, for good"),
+            ("infini tag before-migration main~3", "tag three commits back on main"),
+            ("infini get --at v1 config.json", "read a value as tagged"),
+            ("infini diff v1 main", "what changed since the tag"),
+            ("infini tag -l 'v1.*'", "list the tags matching a glob"),
+            ("infini tag -d v1", "delete a tag (the name may then be created again)"),
+        ],
         "infini check" => &[("infini check --read-data", "verify every object, reading all data")],
         "infini gc" => &[
             ("infini gc --dry-run", "what would be condemned, deleted and repacked"),
@@ -149,6 +169,18 @@ pub fn examples(name: &str) -> &'static [(&'static str, &'static str)] {
             ("infini rewrite --remove dump.sql --after main~3", "only the commits after main~3; older ones keep it"),
         ],
         "infini stats" => &[("infini stats --json", "what the repository holds, and what the caches did")],
+        "infini copy" => &[
+            (
+                "INFINI_TO_PASSWORD_FILE=~/.offsite-pw infini copy --to s3://offsite/team-a --to-endpoint https://s3.example.net",
+                "copy the current branch's history to a repository in a bucket (created before with init --s3)",
+            ),
+            ("infini copy --all --to /mnt/backup/repo", "every branch into a directory repository on another disk"),
+            (
+                "infini -R s3://bucket/team-a copy main --to ./restored --to-password-command 'pass show restored'",
+                "from S3 back into a directory repository, with the target's password from a command",
+            ),
+            ("infini copy --to /mnt/backup/repo --json", "run again: only what is new is copied (commits_copied)"),
+        ],
         "infini mount" => &[("infini mount /mnt/infini --daemon", "browse branches and commits as files")],
         "infini key" => &[("infini key list", "the key slots")],
         "infini key add" => &[("INFINI_NEW_PASSWORD_FILE=pw infini key add", "another password for the repository")],
@@ -175,15 +207,17 @@ pub fn see_also(name: &str) -> Vec<&'static str> {
         "infini get" | "infini ls" | "infini find" => {
             &["infini-checkout(1)", "infini-log(1)", "infini-mount(1)", "infini-find(1)", "infini-ls(1)"]
         }
-        "infini commit" | "infini update" | "infini status" | "infini reset" => {
-            &["infini-update(1)", "infini-status(1)", "infini-reset(1)", "infini-commit(1)"]
+        "infini commit" | "infini update" | "infini status" | "infini reset" | "infini merge" => {
+            &["infini-update(1)", "infini-status(1)", "infini-reset(1)", "infini-commit(1)", "infini-merge(1)"]
         }
         "infini gc" | "infini check" | "infini forget" | "infini rewrite" => {
             &["infini-check(1)", "infini-gc(1)", "infini-forget(1)", "infini-rewrite(1)", "infini-branch(1)"]
         }
-        "infini init" | "infini clone" => &["infini-init(1)", "infini-clone(1)", "infini-lock(1)"],
-        "infini log" | "infini show" | "infini checkout" | "infini fork" | "infini branch" | "infini diff" => {
-            &["infini-log(1)", "infini-checkout(1)", "infini-fork(1)", "infini-branch(1)"]
+        "infini init" | "infini clone" => &["infini-init(1)", "infini-clone(1)", "infini-lock(1)", "infini-copy(1)"],
+        "infini copy" => &["infini-init(1)", "infini-clone(1)", "infini-branch(1)", "infini-forget(1)"],
+        "infini log" | "infini show" | "infini checkout" | "infini fork" | "infini branch" | "infini diff"
+        | "infini tag" => {
+            &["infini-log(1)", "infini-checkout(1)", "infini-fork(1)", "infini-branch(1)", "infini-tag(1)"]
         }
         _ => &["infini-key(1)"],
     };

@@ -7,6 +7,7 @@ mod clone;
 mod commit;
 mod complete;
 mod completions;
+mod copy;
 mod cp;
 mod diff;
 mod find;
@@ -21,6 +22,7 @@ mod lock;
 mod log;
 mod ls;
 mod manual;
+mod merge;
 mod mount;
 mod mv;
 mod output;
@@ -35,6 +37,7 @@ mod session;
 mod show;
 mod stats;
 mod status;
+mod tag;
 mod tar;
 mod update;
 
@@ -159,6 +162,7 @@ enum Command {
     Rm(rm::Args),
     Mv(mv::Args),
     Cp(cp::Args),
+    Copy(copy::Args),
     Ls(ls::Args),
     Find(find::Args),
     Status(status::Args),
@@ -166,11 +170,13 @@ enum Command {
     Diff(diff::Args),
     Commit(commit::Args),
     Update(update::Args),
+    Merge(merge::Args),
     Log(log::Args),
     Show(show::Args),
     Checkout(checkout::Args),
     Fork(fork::Args),
     Branch(branch::Args),
+    Tag(tag::Args),
     Check(check::Args),
     Gc(gc::Args),
     Forget(forget::Args),
@@ -268,8 +274,16 @@ fn needs_full_key(cmd: &Command) -> bool {
     match cmd {
         C::Key(k) => !k.is_list(),
         C::Get(_) | C::Rm(_) | C::Mv(_) | C::Cp(_) | C::Ls(_) | C::Status(_) | C::Reset(_) | C::Diff(_) => true,
-        C::Update(_) | C::Log(_) | C::Show(_) | C::Checkout(_) | C::Fork(_) | C::Branch(_) | C::Check(_) => true,
-        C::Gc(_) | C::Stats(_) | C::Mount(_) | C::Find(_) | C::Forget(_) | C::Rewrite(_) => true,
+        C::Update(_)
+        | C::Merge(_)
+        | C::Log(_)
+        | C::Show(_)
+        | C::Checkout(_)
+        | C::Fork(_)
+        | C::Branch(_)
+        | C::Tag(_)
+        | C::Check(_) => true,
+        C::Gc(_) | C::Stats(_) | C::Mount(_) | C::Find(_) | C::Forget(_) | C::Copy(_) | C::Rewrite(_) => true,
         C::Init(_) | C::Clone(_) | C::Put(_) | C::Commit(_) | C::Lock(_) | C::Unlock(_) => false,
         C::Completions(_) | C::ExitCodes | C::GenDocs(_) => false,
     }
@@ -293,6 +307,7 @@ fn run(cmd: Command, ctx: &Context) -> anyhow::Result<()> {
         Command::Rm(a) => a.run(ctx),
         Command::Mv(a) => a.run(ctx),
         Command::Cp(a) => a.run(ctx),
+        Command::Copy(a) => a.run(ctx),
         Command::Ls(a) => a.run(ctx),
         Command::Find(a) => a.run(ctx),
         Command::Status(a) => a.run(ctx),
@@ -300,11 +315,13 @@ fn run(cmd: Command, ctx: &Context) -> anyhow::Result<()> {
         Command::Diff(a) => a.run(ctx),
         Command::Commit(a) => a.run(ctx),
         Command::Update(a) => a.run(ctx),
+        Command::Merge(a) => a.run(ctx),
         Command::Log(a) => a.run(ctx),
         Command::Show(a) => a.run(ctx),
         Command::Checkout(a) => a.run(ctx),
         Command::Fork(a) => a.run(ctx),
         Command::Branch(a) => a.run(ctx),
+        Command::Tag(a) => a.run(ctx),
         Command::Check(a) => a.run(ctx),
         Command::Gc(a) => a.run(ctx),
         Command::Forget(a) => a.run(ctx),
@@ -378,6 +395,12 @@ pub fn hint(e: &anyhow::Error, command: &str) -> Option<String> {
             return Some(u.next_steps());
         }
         if let Some(r) = c.downcast_ref::<infini::RefChanged>() {
+            if let Some(tag) = r.tag() {
+                return Some(format!(
+                    "nothing was changed; if tag {tag} was removed or replaced on purpose, accept it as it is now with \
+                     `infini tag --accept-rollback {tag}`"
+                ));
+            }
             return Some(format!(
                 "nothing was changed; put back the last head this workspace saw with `infini branch --restore {0}`, \
                  or, if branch {0} was rolled back or removed on purpose (a restored backup), accept it with \
@@ -411,7 +434,7 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
         if c.is::<password::NoPassword>() {
             return code::PASSWORD;
         }
-        if c.is::<update::Unresolved>() || c.is::<branch::Unmerged>() {
+        if c.is::<update::Unresolved>() || c.is::<branch::Unmerged>() || c.is::<merge::StagedChanges>() {
             return code::CONFLICT;
         }
         if let Some(m) = c.downcast_ref::<mount::ChildError>() {

@@ -116,6 +116,42 @@ pub fn get(ctx: &Context) -> anyhow::Result<Zeroizing<Vec<u8>>> {
     Err(NoPassword(format!("no password given: {SOURCES}")).into())
 }
 
+/// Where the password of a second repository (`copy --to`'s target) comes from: its own variable, file and
+/// command, never the first repository's.
+pub struct TargetSources<'a> {
+    /// `--to-password-file` (`INFINI_TO_PASSWORD_FILE`).
+    pub file: Option<&'a std::path::Path>,
+    /// `--to-password-command` (`INFINI_TO_PASSWORD_COMMAND`).
+    pub command: Option<&'a str>,
+    /// What the prompt names (the target's location).
+    pub what: &'a str,
+}
+
+/// The password of a second repository: `INFINI_TO_PASSWORD`, else its file, else its command, else a no-echo
+/// prompt on a terminal naming it; without any of them, [`NoPassword`] (nothing prompts without a terminal).
+pub fn get_target(src: &TargetSources<'_>) -> anyhow::Result<Zeroizing<Vec<u8>>> {
+    if let Ok(p) = std::env::var("INFINI_TO_PASSWORD") {
+        return Ok(Zeroizing::new(p.into_bytes()));
+    }
+    if let Some(f) = src.file {
+        return Ok(Zeroizing::new(trim_newline(read_password_file(f)?)));
+    }
+    if let Some(cmd) = src.command {
+        return Ok(Zeroizing::new(trim_newline(run_password_command(cmd)?)));
+    }
+    if can_prompt() {
+        let p = rpassword::prompt_password(format!("Password of {}: ", src.what))
+            .context("reading password from the terminal")?;
+        return Ok(Zeroizing::new(p.into_bytes()));
+    }
+    Err(NoPassword(format!(
+        "no password given for the target repository {}: set INFINI_TO_PASSWORD, INFINI_TO_PASSWORD_FILE \
+         (--to-password-file) or INFINI_TO_PASSWORD_COMMAND (--to-password-command), or run on a terminal to be asked",
+        src.what
+    ))
+    .into())
+}
+
 /// A new password (for `init`, `key add`, `key passwd`): `INFINI_NEW_PASSWORD`, else the usual sources (for
 /// `init`), else a prompt asked twice.
 pub fn new(ctx: &Context, for_init: bool) -> anyhow::Result<Zeroizing<Vec<u8>>> {

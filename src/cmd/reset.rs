@@ -3,7 +3,7 @@
 use super::session::Session;
 use super::{output, Context};
 
-/// Unstage every change, or only those of the given KEYs.
+/// Unstage every change (which also abandons a merge in progress), or only those of the given KEYs.
 #[derive(clap::Args)]
 pub struct Args {
     /// Keys to unstage (default: all).
@@ -18,6 +18,7 @@ impl Args {
         let before = ns.staged_len()?;
         if self.keys.is_empty() {
             ns.reset();
+            s.staged.merge = None;
         } else {
             for k in &self.keys {
                 ns.unstage(k)?;

@@ -5,6 +5,7 @@ use anyhow::Context as _;
 use infini::backends::{
     Backend, BackendError, DirBackend, Faulty, Op, Retry, RetryNotify, RetryPolicy, S3Backend, S3Config,
 };
+use infini::fields::Change as MapChange;
 use infini::namespace::{Namespace, NamespaceIndex};
 use infini::workspace::{spill_at, Head, StagedFile, Workspace, WorkspaceConfig, DIR};
 use infini::WarmNotice;
@@ -406,6 +407,7 @@ impl Session {
             spilled,
             version: None,
             packs,
+            merge: self.staged.merge.clone(),
         };
         ws.save_staged(&self.repo, &staged)?;
         self.staged = staged;
@@ -467,6 +469,41 @@ impl Session {
         let keys = conflicts.iter().map(|k| serde_bytes::ByteBuf::from(k.as_bytes().to_vec())).collect();
         self.persist(&idx.ns, self.tip_ptr(), keys)?;
         Ok(Rebased { conflicts, dropped, staged: idx.ns.staged_len()? })
+    }
+}
+
+impl Session {
+    /// Stage the merge of `theirs` into the current head: the changes from the merge base `base` (their nearest
+    /// common ancestor; `None`: no common history) to `theirs`, merged by key onto the head with the three-way rule of
+    /// [`Session::update`] (a key both sides changed differently is a conflict, staged with `theirs`' value; a
+    /// change the head already holds is dropped). Nothing may be staged before. Records the merge in progress
+    /// (`merge`) so that the commit that settles it has `theirs` as its second parent.
+    pub fn stage_merge(
+        &mut self,
+        theirs: &CommitInfo,
+        base: Option<&CommitInfo>,
+        merge: infini::workspace::MergeInProgress,
+    ) -> anyhow::Result<Rebased> {
+        let idx = NamespaceIndex::default();
+        self.repo.load_index(&idx, base)?;
+        let other = NamespaceIndex::default();
+        self.repo.load_index(&other, Some(theirs))?;
+        for change in idx.ns.diff(&other.ns)? {
+            match change? {
+                MapChange::Added { key, value } | MapChange::Changed { key, new: value, .. } => {
+                    idx.ns.insert(key, value)
+                }
+                MapChange::Removed { key, .. } => idx.ns.remove(&key),
+            }
+        }
+        let head = NamespaceIndex::default();
+        self.repo.load_index(&head, self.tip.as_ref())?;
+        let mut conflicts = idx.ns.rebase_onto(&head.ns)?;
+        conflicts.sort();
+        let keys = conflicts.iter().map(|k| serde_bytes::ByteBuf::from(k.as_bytes().to_vec())).collect();
+        self.staged.merge = Some(merge);
+        self.persist(&idx.ns, self.tip_ptr(), keys)?;
+        Ok(Rebased { conflicts, dropped: 0, staged: idx.ns.staged_len()? })
     }
 }
 

@@ -54,6 +54,7 @@ impl Args {
                 "branch": branch,
                 "detached": detached,
                 "head": s.tip.as_ref().map(|c| output::id(&c.ptr)),
+                "merging": s.staged.merge.as_ref().map(|m| m.name.clone()),
                 "staged": staged,
                 "conflicts": conflicts.iter().map(|(k, o, t)| serde_json::json!({
                     "key": k, "ours": side(o), "theirs": side(t),
@@ -65,6 +66,14 @@ impl Args {
                 Head::Branch(b) => format!("On branch {b}"),
                 Head::Detached(p) => format!("HEAD detached at {} (read-only)", output::short(p)),
             })?;
+            if let Some(m) = &s.staged.merge {
+                output::line(format!(
+                    "Merging {} ({}): `infini commit` records the merge commit once no conflict remains; `infini \
+                     reset` abandons the merge",
+                    m.name,
+                    output::short(&m.commit)
+                ))?;
+            }
             if rows.is_empty() {
                 output::line("nothing staged")?;
             }

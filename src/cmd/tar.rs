@@ -189,7 +189,7 @@ pub fn write(
         (Ok((key, _)), Some(sel)) => sel.selects(key.strip_prefix(prefix).unwrap_or(key)),
         _ => true,
     };
-    let mut items = ns.prefix(prefix.as_bytes()).filter(selected).peekable();
+    let mut items = Ahead::new(repo, ns.prefix(prefix.as_bytes()).filter(selected)).peekable();
     if items.peek().is_none() {
         // Nothing is written at all (not even an empty archive).
         let what = if select.is_some() { " matching the patterns" } else { "" };
@@ -247,6 +247,57 @@ pub fn write(
     }
     b.into_inner().map_err(write_err)?.flush().map_err(write_err)?;
     Ok(o)
+}
+
+/// Files in one batch read ahead, and their bytes.
+const AHEAD_FILES: usize = 512;
+const AHEAD_BYTES: u64 = 16 << 20;
+
+/// Keys of a listing, a batch at a time, each batch's values read ahead (see [`Repository::read_ahead`]) before
+/// the first of them is handed on: on S3, the archive's small files cost a few requests a batch rather than one
+/// each.
+struct Ahead<'a, I> {
+    repo: &'a Repository,
+    inner: I,
+    batch: std::collections::VecDeque<infini::Result<(String, infini::namespace::Entry)>>,
+}
+
+impl<'a, I> Ahead<'a, I> {
+    fn new(repo: &'a Repository, inner: I) -> Self {
+        Self { repo, inner, batch: Default::default() }
+    }
+}
+
+impl<I: Iterator<Item = infini::Result<(String, infini::namespace::Entry)>>> Iterator for Ahead<'_, I> {
+    type Item = I::Item;
+
+    fn next(&mut self) -> Option<I::Item> {
+        if self.batch.is_empty() {
+            let mut bytes = 0u64;
+            for item in self.inner.by_ref() {
+                let failed = item.is_err();
+                bytes += item.as_ref().map_or(0, |(_, e)| e.size());
+                self.batch.push_back(item);
+                if failed || self.batch.len() >= AHEAD_FILES || bytes >= AHEAD_BYTES {
+                    break;
+                }
+            }
+            let small = self
+                .batch
+                .iter()
+                .filter_map(|i| i.as_ref().ok())
+                .filter(|(_, e)| e.size() < AHEAD_BYTES)
+                .map(|(_, e)| &e.blob);
+            self.repo.read_ahead(small);
+        }
+        self.batch.pop_front()
+    }
+}
+
+impl<I> Drop for Ahead<'_, I> {
+    fn drop(&mut self) {
+        self.repo.clear_read_ahead();
+    }
 }
 
 fn read_err(e: std::io::Error) -> anyhow::Error {

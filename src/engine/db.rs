@@ -96,9 +96,16 @@ impl Repository {
         base: Option<&CommitInfo>,
         opts: &CommitOptions,
     ) -> Result<CommitInfo> {
-        self.commit_on_with(branch, message, opts.metadata.as_deref(), opts.time, base, Some(index), &mut |parent| {
-            build_roots(self, index, parent)
-        })
+        self.commit_on_with(
+            branch,
+            message,
+            opts.metadata.as_deref(),
+            opts.time,
+            opts.merged.as_ref(),
+            base,
+            Some(index),
+            &mut |parent| build_roots(self, index, parent),
+        )
     }
 }
 
@@ -113,6 +120,9 @@ pub struct CommitOptions {
     /// The commit's time (seconds since the epoch) instead of the clock's: for importing snapshots taken earlier,
     /// and for retention policies (see [`Repository::forget`]) tested on histories of chosen times.
     pub time: Option<u64>,
+    /// Make a merge commit: this commit becomes its second parent (the first is the branch's head). The staged
+    /// changes are the merge's result; they merge with concurrent commits on the branch as any commit's do.
+    pub merged: Option<ChunkPointer>,
 }
 
 impl CommitOptions {
@@ -286,6 +296,7 @@ impl<I: Index + Default> Infinitree<I> {
             message,
             opts.metadata.as_deref(),
             opts.time,
+            opts.merged.as_ref(),
             self.head.as_ref(),
             Some(fields),
             &mut |p| build_roots(&repo, index, p),

@@ -249,6 +249,7 @@ pub(crate) fn target_commit_and_chunk_list(n: usize) {
         metadata: None,
         delta: Default::default(),
         writer: None,
+        copied_from: None,
     };
     let list = ListNode::Chunks(vec![ChunkRef { len: 5, ptr: ptr(2) }]);
     let enc = |plain: &[u8]| {
@@ -306,6 +307,7 @@ pub(crate) fn target_staged_file(n: usize) {
         spilled: Some(ptr(2)),
         version: Some(2),
         packs: Vec::new(),
+        merge: None,
     };
     let sample = cbor(&staged);
     let path = ws.dir().join("staged");

@@ -110,6 +110,10 @@ pub enum KeepRule {
     Yearly,
     /// Within the period before the newest commit ([`RetentionPolicy::within`]).
     Within,
+    /// A tag names it: a tagged commit is never forgotten (see [`CommitRetention::tags`] for which).
+    ///
+    /// [`CommitRetention::tags`]: crate::CommitRetention::tags
+    Tag,
 }
 
 impl KeepRule {
@@ -124,6 +128,7 @@ impl KeepRule {
             KeepRule::Monthly => "keep-monthly",
             KeepRule::Yearly => "keep-yearly",
             KeepRule::Within => "keep-within",
+            KeepRule::Tag => "tag",
         }
     }
 }

@@ -13,6 +13,7 @@ const COMMANDS: &[&str] = &[
     "rm",
     "mv",
     "cp",
+    "copy",
     "ls",
     "status",
     "reset",
@@ -31,6 +32,8 @@ const COMMANDS: &[&str] = &[
     "unlock",
     "completions",
     "update",
+    "tag",
+    "merge",
     "rewrite",
 ];
 
@@ -412,6 +415,8 @@ fn json_paths(
 fn every_commands_json_matches_docs_json_md() {
     let docs = parse_json_md();
     let mut env = Env::new();
+    // `copy`'s target has a password of its own (here the same).
+    env.set("INFINI_TO_PASSWORD", PASSWORD);
     let f = env.path("f.txt");
     write(&f, b"from a file");
     let tree = env.path("tree");
@@ -480,6 +485,11 @@ fn every_commands_json_matches_docs_json_md() {
     run("infini fork", &["fork", "side"], None, &w);
     run("infini checkout", &["checkout", "main"], None, &w);
     run("infini branch", &["branch"], None, &w);
+    run("infini tag NAME", &["tag", "v1"], None, &w);
+    run("infini tag", &["tag"], None, &w);
+    run("infini merge", &["merge", "side"], None, &w);
+    run("infini tag -d NAME", &["tag", "-d", "v1"], None, &w);
+    run("infini tag --accept-rollback NAME", &["tag", "--accept-rollback", "v1"], None, &w);
     run("infini branch -d NAME", &["branch", "-D", "side"], None, &w);
     run("infini branch --accept-rollback NAME", &["branch", "--accept-rollback", "main"], None, &w);
     // Roll main back one commit (its old ref replayed as a newer generation), then restore it.
@@ -508,6 +518,9 @@ fn every_commands_json_matches_docs_json_md() {
     run("infini key rm", &["key", "rm", &added], None, &w);
     run("infini key passwd", &["key", "passwd"], None, &w);
     run("error", &["get", "no-such-key"], None, &w);
+    let copied = env.path("copied");
+    run("infini init", &["init", copied.to_str().unwrap()], None, &w);
+    run("infini copy", &["copy", "--all", "--to", copied.to_str().unwrap()], None, &w);
     run("infini lock", &["lock"], None, &w);
     env.set("INFINI_PASSWORD", "another password");
     env_unlock(&env, &w, &mut outputs);

@@ -126,7 +126,7 @@ fn repository_of_another_format_version_names_both_versions() {
     *map_get_mut(&mut h, "version") = Value::Integer(7.into());
     write_meta(&env.repo_dir().join("config"), MAGIC, &h);
     let out = env.fails_with(10, ["ls"]);
-    assert!(out.stderr.contains("version 7") && out.stderr.contains("version 8"), "{out}");
+    assert!(out.stderr.contains("version 7") && out.stderr.contains("version 9"), "{out}");
 }
 
 #[test]

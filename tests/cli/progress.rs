@@ -395,3 +395,23 @@ fn get_r_tar_draws_bytes_and_rate_then_one_summary_line() {
     );
     seen.assert_clean_exit();
 }
+
+#[test]
+fn copy_shows_the_commit_it_is_at_then_one_summary_line() {
+    need_tmux!();
+    let mut env = Env::init();
+    for i in 0..4 {
+        env.put(&format!("k{i}"), &random_bytes(i, 2000));
+        env.commit(&format!("commit {i}"));
+    }
+    env.cmd(["init", "target"]).cwd(&env.root).ok();
+    env.set("INFINI_TO_PASSWORD", PASSWORD);
+    env.set("INFINI_BACKEND_LATENCY_MS", "150");
+    let t = Term::start(&env.root, env.cmd(["copy", "--to", "../target"]));
+    let seen = t.wait();
+    assert_eq!(seen.code, 0, "{}", seen.dump());
+    let spin = seen.line_with(&["copy", "branch main: commit ", " of 4"]).filter(|l| l.contains(BAR_GLYPHS));
+    assert!(spin.is_some(), "no spinner naming the commit being copied:\n{}", seen.dump());
+    assert!(seen.last.lines().any(|l| l.starts_with("Copied 4 commits")), "no summary line:\n{}", seen.dump());
+    seen.assert_clean_exit();
+}

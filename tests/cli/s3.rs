@@ -446,3 +446,68 @@ fn a_cold_listing_takes_rounds_by_depth_and_the_writer_reads_no_index_back() {
     // Five here on a quiet machine; one per node (over a hundred) before the change.
     assert!(rounds.len() <= 8, "{rounds:?}: sequential rounds of requests, {} in all", reqs.len());
 }
+
+/// A cold `get -r` of many small files reads their chunks a batch at a time, neighbouring chunks of a pack in one
+/// ranged read: its requests are a few per batch of files, not one per file (each a round trip to a distant region).
+#[test]
+fn a_cold_restore_of_small_files_reads_their_chunks_in_few_requests() {
+    let Some((env, proxy, url)) = proxied("restore", "restore") else { return };
+    let endpoint = proxy.endpoint();
+    env.ok(["init", "--s3", &url, "--create-bucket", "--endpoint", &endpoint]);
+    const N: usize = 1_000;
+    let src = env.root.join("tree");
+    for d in 0..10 {
+        let dir = src.join(format!("dir{d:02}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        for i in 0..N / 10 {
+            // Past the inline limit, so each file is a chunk of its own in a data pack.
+            let body: String = (0..600).map(|j| format!("{d}-{i}-{j} ")).collect();
+            std::fs::write(dir.join(format!("file-{i:03}.txt")), body).unwrap();
+        }
+    }
+    env.ok(["put", "-q", "-r", src.to_str().unwrap(), "t/"]);
+    env.commit("tree");
+
+    env.cmd(["clone", &format!("s3://{url}"), "ws2", "--endpoint", &endpoint]).cwd(&env.root).ok();
+    proxy.clear_requests();
+    env.cmd(["get", "-q", "-r", "t/", "out"]).cwd(env.root.join("ws2")).ok();
+    let reqs = proxy.requests();
+    let data_reads = reqs.iter().filter(|r| r.starts_with("GET ") && r.contains("/objects/")).count();
+    eprintln!("cold get -r of {N} files: {} requests, {data_reads} object reads", reqs.len());
+    // Every file came back, byte for byte.
+    for d in 0..10 {
+        for i in (0..N / 10).step_by(7) {
+            let rel = format!("dir{d:02}/file-{i:03}.txt");
+            assert_eq!(
+                std::fs::read(env.root.join("ws2/out").join(&rel)).unwrap(),
+                std::fs::read(src.join(&rel)).unwrap(),
+                "{rel}"
+            );
+        }
+    }
+    // Index nodes, the commit, and two batches of 512 files: a few dozen reads; one per file (over a thousand)
+    // before.
+    assert!(data_reads <= 100, "{data_reads} object reads for {N} files");
+
+    // The same tree as a tar stream, from another cold workspace.
+    env.cmd(["clone", &format!("s3://{url}"), "ws3", "--endpoint", &endpoint]).cwd(&env.root).ok();
+    proxy.clear_requests();
+    let tar = env.cmd(["get", "-r", "t/", "--tar"]).cwd(env.root.join("ws3")).ok().stdout;
+    let reqs = proxy.requests();
+    let data_reads = reqs.iter().filter(|r| r.starts_with("GET ") && r.contains("/objects/")).count();
+    eprintln!("cold get -r --tar of {N} files: {} requests, {data_reads} object reads", reqs.len());
+    let mut members = 0;
+    for e in tar::Archive::new(&tar[..]).entries().unwrap() {
+        let mut e = e.unwrap();
+        if e.header().entry_type() != tar::EntryType::Regular {
+            continue;
+        }
+        let rel = e.path().unwrap().to_string_lossy().into_owned();
+        let mut got = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut got).unwrap();
+        assert_eq!(got, std::fs::read(src.join(&rel)).unwrap(), "{rel}");
+        members += 1;
+    }
+    assert_eq!(members, N);
+    assert!(data_reads <= 100, "{data_reads} object reads for {N} files in a tar stream");
+}

@@ -320,3 +320,105 @@ fn no_interleaving_of_a_commit_and_two_gc_runs_publishes_a_dangling_pointer_with
         failures[0]
     );
 }
+
+/// One trial of a tag created on a commit no branch holds (its branch deleted, its pack condemned by a first gc run)
+/// while two gc threads each run gc twice with no grace and no minimum age, interleaved as the seed says: a tag
+/// creation that returns `Ok` must leave every value of the tagged commit readable.
+fn tag_trial(seed: u64) -> Result<(), String> {
+    let mem: Arc<dyn Backend> = Arc::new(MemoryBackend::new());
+    let sched = Scheduler::new(3);
+    let paused: Arc<dyn Backend> = Arc::new(Paused { inner: mem.clone(), sched: sched.clone() });
+    let setup = Repository::create(mem.clone(), b"pw", KDF, StoreOptions::default()).unwrap();
+    let store = |name: &str, v: Vec<u8>| {
+        let idx = NamespaceIndex::default();
+        let e = store_value(&setup, &mut v.as_slice(), &mut |_| {}).unwrap();
+        idx.ns.insert(name.into(), e);
+        idx
+    };
+    setup.commit_index("main", "base", &store("base", value(1, 1000))).unwrap();
+    let side = setup.commit_index("side", "side", &store("big", value(9, 300_000))).unwrap();
+    setup.delete_branch("side").unwrap();
+    let plan = setup.gc(&NamespaceIndex::default(), &gc_now()).unwrap();
+    if plan.condemn.is_empty() {
+        return Err(format!("seed {seed}: the deleted branch's pack was not condemned: {plan:?}"));
+    }
+    let tagger = Arc::new(Repository::open(paused.clone(), b"pw", StoreOptions::default()).unwrap());
+    let gcs: Vec<Arc<Repository>> =
+        (0..2).map(|_| Arc::new(Repository::open(paused.clone(), b"pw", StoreOptions::default()).unwrap())).collect();
+    let tagged = Arc::new(Mutex::new(None));
+    let mut handles = Vec::new();
+    {
+        let (sched, tagger, tagged, at) = (sched.clone(), tagger.clone(), tagged.clone(), side.ptr);
+        handles.push(std::thread::spawn(move || {
+            ME.with(|m| m.set(Some(0)));
+            let r = tagger.create_tag("keep", &at, &NamespaceIndex::default());
+            *tagged.lock().unwrap() = Some(r.map(|_| ()).map_err(|e| e.to_string()));
+            sched.done(0);
+        }));
+    }
+    for (i, g) in gcs.into_iter().enumerate() {
+        let sched = sched.clone();
+        handles.push(std::thread::spawn(move || {
+            ME.with(|m| m.set(Some(i + 1)));
+            for _ in 0..2 {
+                let _ = g.gc(&NamespaceIndex::default(), &gc_now());
+            }
+            sched.done(i + 1);
+        }));
+    }
+    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let tag_odds = [2, 4, 12][(seed % 3) as usize];
+    sched.drive(|waiting| {
+        let others: Vec<usize> = waiting.iter().copied().filter(|&t| t != 0).collect();
+        if others.is_empty() || (waiting.contains(&0) && rng.below(tag_odds) == 0) {
+            waiting[0]
+        } else {
+            others[rng.below(others.len())]
+        }
+    });
+    for h in handles {
+        h.join().map_err(|_| format!("seed {seed}: a thread panicked"))?;
+    }
+    let outcome = tagged.lock().unwrap().take().unwrap();
+    let trace = || {
+        let s = sched.shared.lock().unwrap();
+        s.trace.iter().map(|(t, op)| format!("  {t}: {op}")).collect::<Vec<_>>().join("\n")
+    };
+    if outcome.is_ok() {
+        let repo = Repository::open(mem, b"pw", StoreOptions::default()).unwrap();
+        let read = || -> Result<(), String> {
+            let tag = repo.tag("keep").map_err(|e| e.to_string())?.ok_or("the tag is gone")?;
+            let c = repo.read_commit(&tag.commit).map_err(|e| e.to_string())?;
+            let idx = NamespaceIndex::default();
+            repo.load_index(&idx, Some(&c)).map_err(|e| e.to_string())?;
+            let e = idx.ns.get(&"big".to_string()).map_err(|e| e.to_string())?.ok_or("big is gone")?;
+            let mut out = Vec::new();
+            repo.copy_range(&e.blob, 0, u64::MAX, &mut out).map_err(|e| e.to_string())?;
+            if out != value(9, 300_000) {
+                return Err("big reads back wrong".into());
+            }
+            Ok(())
+        };
+        if let Err(e) = read() {
+            return Err(format!("seed {seed}: the tag was created, then a read failed: {e}\n{}", trace()));
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn no_interleaving_of_a_tag_creation_and_two_gc_runs_leaves_a_tag_without_its_data() {
+    let mut failures = Vec::new();
+    for seed in 0..trials() {
+        if let Err(e) = tag_trial(seed) {
+            failures.push(e);
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} interleavings lost data; the first:\n{}",
+        failures.len(),
+        trials(),
+        failures[0]
+    );
+}

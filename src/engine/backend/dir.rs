@@ -97,6 +97,19 @@ fn direct_eligible(data: &[u8]) -> bool {
 
 /// Create `path` and write `data` to it by direct I/O.
 #[cfg(target_os = "linux")]
+/// Create `dest`'s directory if it is missing, and make its entry durable in the directory above.
+fn make_parent(dest: &Path) -> io::Result<()> {
+    if let Some(parent) = dest.parent() {
+        if !parent.exists() {
+            fs::create_dir_all(parent)?;
+            if let Some(gp) = parent.parent() {
+                sync_dir(gp)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 fn write_direct(path: &Path, data: &[u8]) -> io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
     let mut f = fs::OpenOptions::new().write(true).create_new(true).custom_flags(libc::O_DIRECT).open(path)?;
@@ -418,16 +431,22 @@ impl Backend for DirBackend {
         check_name(name)?;
         let dest = self.path(name);
         let r = (|| -> io::Result<()> {
-            if let Some(parent) = dest.parent() {
-                if !parent.exists() {
-                    fs::create_dir_all(parent)?;
-                    if let Some(gp) = parent.parent() {
-                        sync_dir(gp)?;
+            make_parent(&dest)?;
+            let tmp = self.write_temp(data, false)?;
+            // A delete may remove the object's directory once it is empty (see `delete`), between its creation
+            // above and the link: create it again and link again.
+            let mut linked = fs::hard_link(&tmp, &dest);
+            for _ in 0..16 {
+                match &linked {
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                        make_parent(&dest)?;
+                        linked = fs::hard_link(&tmp, &dest);
                     }
+                    _ => break,
                 }
             }
-            let tmp = self.write_temp(data, false)?;
-            self.link_into_place(&tmp, &dest, false)?;
+            let _ = fs::remove_file(&tmp);
+            linked?;
             self.unsynced.lock().expect("unsynced lock").push(dest.clone());
             self.early.send(dest.clone());
             Ok(())
@@ -489,7 +508,18 @@ impl Backend for DirBackend {
     fn delete(&self, name: &str) -> BResult<()> {
         check_name(name)?;
         match fs::remove_file(self.path(name)) {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                // An object's fan-out directory (`objects/ab/`) goes once its last object has: a repository whose
+                // packs garbage collection merged would otherwise keep up to 256 empty directories of a block each.
+                // Best effort: a directory another object is in is not removed, and a write racing this one makes
+                // it again.
+                if name.matches('/').count() >= 2 {
+                    if let Some(parent) = self.path(name).parent() {
+                        let _ = fs::remove_dir(parent);
+                    }
+                }
+                Ok(())
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(self.err("delete", name, e)),
         }
@@ -598,7 +628,11 @@ impl Backend for DirBackend {
             }
         }
         for d in dirs {
-            sync_dir(&d).map_err(|e| self.err("sync", &d.display().to_string(), e))?;
+            match sync_dir(&d) {
+                // Emptied and removed since (see `delete`): nothing in it to make durable.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                r => r.map_err(|e| self.err("sync", &d.display().to_string(), e))?,
+            }
         }
         Ok(())
     }
@@ -765,6 +799,41 @@ mod tests {
         fs::write(b.gen_path("r", u64::MAX), b"planted").unwrap();
         assert!(matches!(b.swap_ref("r", Some(&top), b"two"), Err(BackendError::Permanent { .. })));
         assert_eq!(b.read_ref("r").unwrap().unwrap().0, b"planted");
+    }
+
+    #[test]
+    fn an_emptied_fan_out_directory_goes_and_comes_back_with_the_next_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = DirBackend::new(dir.path().join("repo")).unwrap();
+        b.write("objects/ab/ab01", b"one").unwrap();
+        b.write("objects/ab/ab02", b"two").unwrap();
+        b.delete("objects/ab/ab01").unwrap();
+        assert!(dir.path().join("repo/objects/ab").is_dir(), "removed while an object was still in it");
+        b.delete("objects/ab/ab02").unwrap();
+        assert!(!dir.path().join("repo/objects/ab").exists(), "an empty fan-out directory was left behind");
+        assert!(dir.path().join("repo/objects").is_dir(), "a top-level directory was removed");
+        b.write("objects/ab/ab03", b"three").unwrap();
+        assert_eq!(b.read("objects/ab/ab03").unwrap(), b"three");
+    }
+
+    #[test]
+    fn writes_racing_deletes_in_one_fan_out_directory_all_land() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = Arc::new(DirBackend::new(dir.path().join("repo")).unwrap());
+        std::thread::scope(|s| {
+            for t in 0..4 {
+                let b = b.clone();
+                s.spawn(move || {
+                    for i in 0..300 {
+                        let name = format!("objects/cd/cd{t}-{i}");
+                        b.write(&name, b"x").unwrap();
+                        assert_eq!(b.read(&name).unwrap(), b"x", "{name}");
+                        b.delete(&name).unwrap();
+                    }
+                });
+            }
+        });
+        b.sync().unwrap();
     }
 
     #[test]

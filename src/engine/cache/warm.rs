@@ -97,6 +97,11 @@ impl WarmCache {
         self.dir.join(if index { "i" } else { "d" }).join(format!("{}-{}-{}", ptr.object.to_hex(), ptr.offset, ptr.len))
     }
 
+    /// Whether a chunk seems to be held (a file of its length is in its place); [`WarmCache::get`] says for sure.
+    pub fn contains(&self, ptr: &ChunkPointer, index: bool) -> bool {
+        fs::symlink_metadata(self.path(ptr, index)).is_ok_and(|m| m.is_file() && m.len() == u64::from(ptr.len))
+    }
+
     /// The cached bytes of a chunk, if present and of the right length. Only a regular file is read, never more
     /// than the chunk's length (see [`crate::engine::local_file`]); anything else in its place (a FIFO, a symbolic
     /// link, a file of another length) is removed and the read is a miss.

@@ -2,7 +2,7 @@
 
 use crate::engine::chunk::{copy_range, Blob};
 use crate::engine::namespace::{dir_prefix, Entry, EntryKind, Namespace};
-use crate::engine::object::Store;
+use crate::engine::object::{ChunkPointer, Store};
 use crate::engine::progress::{ProgressSink, Unit};
 use crate::engine::repo::Repository;
 use crate::engine::{Error, Result};
@@ -12,7 +12,7 @@ use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
-use std::sync::mpsc::sync_channel;
+use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::{Arc, Mutex};
 
 /// How to write a tree out.
@@ -252,6 +252,46 @@ fn refuse_taken_paths(
     }
 }
 
+/// Files in one batch read ahead.
+const AHEAD_FILES: usize = 512;
+/// Bytes of one batch read ahead.
+const AHEAD_BYTES: u64 = 16 << 20;
+
+/// Small files waiting to be handed to the workers, whose chunks are fetched together first: on a remote backend a
+/// read per file costs a round trip each, while the files of a batch mostly sit side by side in a few packs.
+#[derive(Default)]
+struct Ahead {
+    files: Vec<(Entry, PathBuf)>,
+    bytes: u64,
+}
+
+impl Ahead {
+    /// Add a file; a full batch is read ahead and handed on. False once the workers have stopped.
+    fn push(&mut self, store: &Store, tx: &SyncSender<(Entry, PathBuf)>, entry: Entry, path: PathBuf) -> bool {
+        self.bytes += entry.size();
+        self.files.push((entry, path));
+        if self.files.len() >= AHEAD_FILES || self.bytes >= AHEAD_BYTES {
+            return self.flush(store, tx);
+        }
+        true
+    }
+
+    /// Read the batch's chunks ahead and hand its files to the workers. False once the workers have stopped.
+    fn flush(&mut self, store: &Store, tx: &SyncSender<(Entry, PathBuf)>) -> bool {
+        let ptrs: Vec<ChunkPointer> = self
+            .files
+            .iter()
+            .flat_map(|(e, _)| match &e.blob {
+                Blob::Chunks(cs) => cs.iter().map(|c| c.ptr).collect(),
+                _ => Vec::new(),
+            })
+            .collect();
+        store.read_ahead(&ptrs);
+        self.bytes = 0;
+        self.files.drain(..).all(|job| tx.send(job).is_ok())
+    }
+}
+
 /// Write every key under `prefix` (a directory name: `web` and `web/` are the same) into `dir`, as the relative
 /// path after the prefix. Files get their permission bits and mtime back; symbolic links are recreated as links
 /// (with their stored target, which is never followed: nothing is written through a link, and a directory on the
@@ -282,7 +322,10 @@ pub fn get_tree(
     // Half a lone value's parallel reads for each large file: the files are written side by side already, and
     // reads in flight (each with its buffers) are threads × this.
     let parallel = (store.read_parallelism() / 2).max(2);
-    let (tx, rx) = sync_channel::<(Entry, PathBuf)>(threads * 4);
+    // On a remote backend, small files' chunks are read ahead a batch at a time (see `Ahead`); the queue holds
+    // two batches, so the next one is listed and fetched while the workers write this one.
+    let mut ahead = store.is_remote().then(Ahead::default);
+    let (tx, rx) = sync_channel::<(Entry, PathBuf)>(if ahead.is_some() { 2 * AHEAD_FILES } else { threads * 4 });
     let rx = Mutex::new(rx);
     let failure: Mutex<Option<Error>> = Mutex::new(None);
     let bytes = std::sync::atomic::AtomicU64::new(0);
@@ -344,18 +387,31 @@ pub fn get_tree(
                         progress.inc(entry.size());
                         progress.item_done();
                     }
-                    EntryKind::File => {
-                        if tx.send((entry, path)).is_err() {
-                            break;
+                    EntryKind::File => match &mut ahead {
+                        Some(a) if entry.size() < opts.parallel_from => {
+                            if !a.push(store, &tx, entry, path) {
+                                break;
+                            }
                         }
-                    }
+                        _ => {
+                            if tx.send((entry, path)).is_err() {
+                                break;
+                            }
+                        }
+                    },
                 }
+            }
+            if let Some(a) = &mut ahead {
+                a.flush(store, &tx);
             }
             Ok(())
         })();
         drop(tx);
         r
     });
+    if ahead.is_some() {
+        store.clear_read_ahead();
+    }
     if let Some(e) = failure.into_inner().expect("failure lock") {
         return Err(e);
     }

@@ -139,7 +139,8 @@ impl Repository {
             Err(e) => return Err(e),
         };
         let mut seen_commits = HashSet::new();
-        let branches = match self.branches() {
+        // Tags are roots like branches.
+        let branches = match self.roots() {
             Ok(b) => b,
             Err(e @ Error::Integrity { .. }) => {
                 rep.errors.push(integrity_detail(&e));

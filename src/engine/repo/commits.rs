@@ -41,6 +41,10 @@ pub struct Commit {
     /// The name of the write-only key that made the commit (what it says: sealed, not signed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub writer: Option<String>,
+    /// A commit copied from another repository (see [`Repository::importer`]): the id the commit has there.
+    /// Absent from the encoding for any other commit. (Boxed: most commits have none.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copied_from: Option<Box<CommitId>>,
 }
 
 /// A commit with where it is stored.
@@ -61,6 +65,11 @@ impl CommitInfo {
     /// The parents' ids (none for a first commit).
     pub fn parent_ids(&self) -> Vec<CommitId> {
         self.commit.parents.iter().map(ChunkPointer::commit_id).collect()
+    }
+
+    /// The parents' pointers, in order (none for a first commit).
+    pub fn parent_pointers(&self) -> &[ChunkPointer] {
+        &self.commit.parents
     }
 
     /// The commit message.
@@ -98,6 +107,11 @@ impl CommitInfo {
         !self.commit.delta.is_empty() || self.commit.writer.is_some()
     }
 
+    /// The id this commit has in the repository it was copied from (see [`Repository::importer`]), if it is a copy.
+    pub fn copied_from(&self) -> Option<CommitId> {
+        self.commit.copied_from.as_deref().copied()
+    }
+
     /// The raw CBOR of the commit's metadata, if any.
     pub fn metadata_bytes(&self) -> Option<&[u8]> {
         self.commit.metadata.as_deref().map(|b| b.as_slice())
@@ -106,7 +120,7 @@ impl CommitInfo {
 
 /// After a lost compare-and-swap of `branch`'s ref: count the attempt, give up after [`MAX_COMMIT_ATTEMPTS`]
 /// (nothing was published), else back off a little with jitter so racing writers spread out.
-fn lost_swap(branch: &str, attempt: &mut u32) -> Result<()> {
+pub(super) fn lost_swap(branch: &str, attempt: &mut u32) -> Result<()> {
     *attempt += 1;
     if *attempt >= MAX_COMMIT_ATTEMPTS {
         return Err(Error::Conflict {
@@ -279,6 +293,7 @@ impl Repository {
                 metadata: metadata.map(|m| serde_bytes::ByteBuf::from(m.to_vec())),
                 delta: delta.clone(),
                 writer: Some(writer.to_string()),
+                copied_from: None,
             };
             let ptr = self.write_commit(&commit)?;
             self.store.flush()?;
@@ -342,10 +357,11 @@ impl Repository {
         fields: Option<&dyn crate::engine::fields::Index>,
         build: &mut dyn FnMut(Option<&CommitInfo>) -> Result<IndexRoots>,
     ) -> Result<CommitInfo> {
-        self.commit_on_with(branch, message, None, None, base, fields, build)
+        self.commit_on_with(branch, message, None, None, None, base, fields, build)
     }
 
-    /// [`Repository::commit_on`] recording `metadata` (CBOR) in the commit, and `time` instead of the clock's.
+    /// [`Repository::commit_on`] recording `metadata` (CBOR) in the commit, and `time` instead of the clock's; with
+    /// `merged`, a merge commit: `merged` is its second parent (the first is always the branch's head).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn commit_on_with(
         &self,
@@ -353,6 +369,7 @@ impl Repository {
         message: &str,
         metadata: Option<&[u8]>,
         time: Option<u64>,
+        merged: Option<&ChunkPointer>,
         base: Option<&CommitInfo>,
         fields: Option<&dyn crate::engine::fields::Index>,
         build: &mut dyn FnMut(Option<&CommitInfo>) -> Result<IndexRoots>,
@@ -365,7 +382,7 @@ impl Repository {
         // behind (the process died, the store kept failing) only keeps packs from gc: a gc run drops it once it
         // finds the commit reachable (or `gc --drop-claims`).
         let claim = super::gc::ClaimToken::new();
-        let r = self.commit_attempts(branch, message, metadata, time, base, fields, build, claim);
+        let r = self.commit_attempts(branch, message, metadata, time, merged, base, fields, build, claim);
         let _ = self.release_claim(claim);
         r
     }
@@ -377,6 +394,7 @@ impl Repository {
         message: &str,
         metadata: Option<&[u8]>,
         time: Option<u64>,
+        merged: Option<&ChunkPointer>,
         base: Option<&CommitInfo>,
         fields: Option<&dyn crate::engine::fields::Index>,
         build: &mut dyn FnMut(Option<&CommitInfo>) -> Result<IndexRoots>,
@@ -392,7 +410,7 @@ impl Repository {
             };
             let index = build(parent.as_ref())?;
             let commit = Commit {
-                parents: parent.iter().map(|p| p.ptr).collect(),
+                parents: parent.iter().map(|p| p.ptr).chain(merged.copied()).collect(),
                 index,
                 message: message.to_string(),
                 time: time.unwrap_or_else(now_secs),
@@ -400,6 +418,7 @@ impl Repository {
                 metadata: metadata.map(|m| serde_bytes::ByteBuf::from(m.to_vec())),
                 delta: BTreeMap::new(),
                 writer: None,
+                copied_from: None,
             };
             let ptr = self.write_commit(&commit)?;
             // Durable first, then claimed (a claim checks that every pack exists), then published.
@@ -407,6 +426,11 @@ impl Repository {
             let info = CommitInfo { ptr, commit };
             self.claim_packs(claim, Some(info.ptr), &|each| {
                 each(&info.ptr)?;
+                // A merge commit's second parent: its history is kept by whatever holds it now (a branch, a tag);
+                // its own commit is claimed so the merge never publishes a parent gc is deleting.
+                if let Some(m) = merged {
+                    each(m)?;
+                }
                 match fields {
                     Some(fields) => self.trace_commit(fields, &info, parent.as_ref(), &mut |p, _| each(p)).map(|_| ()),
                     None => Ok(()),
@@ -436,6 +460,34 @@ impl Repository {
             out.push(c);
         }
         Ok(out)
+    }
+
+    /// Commits of `start`'s first-parent history, newest first, at most `limit`: a merge commit is listed, the
+    /// history it merged (reachable only through its other parents) is not.
+    pub fn first_parent_log(&self, start: &ChunkPointer, limit: usize) -> Result<Vec<CommitInfo>> {
+        let mut out = Vec::new();
+        let mut at = Some(*start);
+        while let Some(p) = at.filter(|_| out.len() < limit) {
+            let c = self.read_commit(&p)?;
+            at = c.commit.parents.first().copied();
+            out.push(c);
+        }
+        Ok(out)
+    }
+
+    /// Whether `ancestor` is `of` or reachable from it through any parents.
+    pub fn is_ancestor(&self, ancestor: &ChunkPointer, of: &ChunkPointer) -> Result<bool> {
+        let mut seen = HashSet::new();
+        let mut queue = VecDeque::from([*of]);
+        while let Some(p) = queue.pop_front() {
+            if p.id == ancestor.id {
+                return Ok(true);
+            }
+            if seen.insert(p.id) {
+                queue.extend(self.read_commit(&p)?.commit.parents);
+            }
+        }
+        Ok(false)
     }
 
     /// The nearest common ancestor of two commits, if any.

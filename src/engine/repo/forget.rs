@@ -163,6 +163,8 @@ pub struct CommitRetention {
     pub message: String,
     /// The rules that keep it (empty: none).
     pub keep: Vec<KeepRule>,
+    /// The tags that name it (each keeps it: [`KeepRule::Tag`] is then among `keep`).
+    pub tags: Vec<String>,
     /// Kept although no rule keeps it, because another branch reaches it (one this run does not apply to, or whose
     /// policy keeps it).
     pub kept_elsewhere: bool,
@@ -372,6 +374,42 @@ impl Repository {
         Err(Error::Conflict { what: "the forget record kept changing concurrently; run forget again".into() })
     }
 
+    /// Record commit `id`, a copy of a commit forgotten in the repository it was copied from, as forgotten here too
+    /// (see [`Repository::importer`]): listed under the run whose policy is `note` (made by the first such commit),
+    /// so that reading it fails as reading the original does. Nothing changes when it is listed already.
+    pub(crate) fn forget_copied(&self, id: CommitId, note: &str) -> Result<()> {
+        for attempt in 0..ATTEMPTS {
+            let (mut rec, version) = self.read_record()?;
+            if rec.forgotten.contains_key(&id) {
+                return Ok(());
+            }
+            let number = match rec.runs.iter_mut().rev().find(|r| r.policy == note && r.branches.is_empty()) {
+                Some(run) => {
+                    run.forgotten += 1;
+                    run.number
+                }
+                None => {
+                    let number = rec.runs.last().map_or(1, |r| r.number + 1);
+                    rec.runs.push(ForgetRun {
+                        number,
+                        time: now_secs(),
+                        host: hostname(),
+                        branches: Vec::new(),
+                        policy: note.to_string(),
+                        forgotten: 1,
+                    });
+                    number
+                }
+            };
+            rec.forgotten.insert(id, number);
+            if self.write_record(&mut rec, version.as_ref())? {
+                return Ok(());
+            }
+            backoff(attempt);
+        }
+        Err(Error::Conflict { what: "the forget record kept changing concurrently; run copy again".into() })
+    }
+
     /// The decisions of a forget run against record `rec`, without writing anything.
     fn decide_forget(&self, scope: &ForgetScope, opts: &ForgetOptions, rec: &Record) -> Result<ForgetOutcome> {
         let branches = self.branches()?;
@@ -385,6 +423,11 @@ impl Repository {
                 t
             }
         };
+        // A tagged commit is kept like a head.
+        let mut tagged: HashMap<CommitId, Vec<String>> = HashMap::new();
+        for t in self.tags()? {
+            tagged.entry(CommitId(t.commit.id.0)).or_default().push(t.name);
+        }
         let progress = &opts.progress;
         progress.phase("history", Unit::Items, None);
         let mut out = ForgetOutcome::default();
@@ -416,6 +459,11 @@ impl Repository {
             if let Some(k) = keep.first_mut() {
                 k.insert(0, KeepRule::Head);
             }
+            for (c, k) in chain.iter().zip(keep.iter_mut()) {
+                if tagged.contains_key(&c.id()) {
+                    k.push(KeepRule::Tag);
+                }
+            }
             for (i, c) in chain.iter().enumerate() {
                 if c.is_delta() && (!keep[i].is_empty() || writer_bases.contains(&c.id())) {
                     for below in &chain[i + 1..] {
@@ -433,6 +481,7 @@ impl Repository {
                     id: c.id(),
                     time: c.time(),
                     message: c.message().to_string(),
+                    tags: tagged.get(&c.id()).cloned().unwrap_or_default(),
                     keep,
                     kept_elsewhere: false,
                     already_forgotten: rec.forgotten.contains_key(&c.id()),

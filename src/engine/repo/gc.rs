@@ -593,6 +593,15 @@ impl Repository {
         Err(Error::Conflict { what: "garbage collection kept running concurrently; commit again".into() })
     }
 
+    /// Claim, under `token`, every pack that a new root at `commit` (a tag) makes gc keep: everything the mark
+    /// reaches from `commit` (its history's commits, and what each kept commit's fields reach through `index`).
+    /// See [`Repository::claim_packs`] for what a claim guarantees.
+    pub(crate) fn claim_root(&self, token: ClaimToken, commit: &ChunkPointer, index: &dyn Index) -> Result<()> {
+        let forgotten = self.forgotten()?;
+        let live = self.mark(index, &[*commit], &forgotten, &ProgressSink::default())?;
+        self.claim_packs(token, None, &|each| live.iter().try_for_each(&mut *each))
+    }
+
     /// Make what the last gc run traced of branch `name` its current state `now` (`None`: forget it): after a
     /// rollback is accepted, gc no longer refuses because of it, and collects what the branch lost.
     pub(crate) fn accept_traced(&self, name: &str, now: Option<SeenRef>) -> Result<()> {
@@ -670,8 +679,10 @@ impl Repository {
     /// now behind it — a lower sequence, the same sequence with another head, or gone without a deletion marker —
     /// is an integrity error naming it, whoever runs gc (a fresh clone included), so that a rolled-back branch is
     /// never turned into deletions. A branch deleted through a deletion marker since is fine.
+    ///
+    /// Tags are roots like branches: they are returned (named `tag:NAME`) and witnessed the same way.
     fn witnessed_branches(&self, state: &GcState) -> Result<Vec<Branch>> {
-        let branches = self.branches()?;
+        let branches = self.roots()?;
         let by_name: HashMap<&str, &Branch> = branches.iter().map(|b| (b.name.as_str(), b)).collect();
         for (name, t) in &state.traced {
             let now = match by_name.get(name.as_str()) {
@@ -693,7 +704,7 @@ impl Repository {
             };
             if let Some(why) = why {
                 return Err(Error::corrupt(
-                    format!("branch {name}"),
+                    super::refs::describe(name),
                     RefChanged {
                         branch: name.clone(),
                         why: format!(
@@ -715,19 +726,21 @@ impl Repository {
     /// Forgotten commits (see [`Repository::forget`]) keep only their headers: their fields are not traced, and each
     /// kept commit is traced against its nearest kept first-parent ancestor, so that everything a kept commit
     /// reaches is reported. A branch head is always kept.
+    ///
+    /// Every parent of a commit is walked (a merge commit's second parent's history too), not only first parents.
     fn mark(
         &self,
         index: &dyn Index,
-        branches: &[Branch],
+        roots: &[ChunkPointer],
         forgotten: &Forgotten,
         progress: &ProgressSink,
     ) -> Result<HashSet<ChunkPointer>> {
         progress.phase("mark", Unit::Items, None);
         let mut live = HashSet::new();
         let mut seen_commits = HashSet::new();
-        let heads: HashSet<ChunkId> = branches.iter().map(|b| b.head.id).collect();
+        let heads: HashSet<ChunkId> = roots.iter().map(|p| p.id).collect();
         let kept = |id: &ChunkId| heads.contains(id) || !forgotten.contains_chunk(id);
-        let mut queue: Vec<ChunkPointer> = branches.iter().map(|b| b.head).collect();
+        let mut queue: Vec<ChunkPointer> = roots.to_vec();
         while let Some(p) = queue.pop() {
             if !seen_commits.insert(p.id) {
                 continue;
@@ -763,7 +776,8 @@ impl Repository {
         // kept by this run.
         let (forgotten, purge) = self.forgotten_and_purged()?;
         let branches = self.witnessed_branches(&condemned)?;
-        let live = self.mark(index, &branches, &forgotten, progress)?;
+        let heads: Vec<ChunkPointer> = branches.iter().map(|b| b.head).collect();
+        let live = self.mark(index, &heads, &forgotten, progress)?;
         let mut plan = GcPlan::default();
         if opts.drop_claims {
             plan.claims_dropped = condemned.claims.len();

@@ -8,6 +8,7 @@
 
 mod check;
 mod commits;
+mod copy;
 pub(crate) mod forget;
 pub(crate) mod gc;
 mod header;
@@ -24,18 +25,19 @@ pub use check::{CheckOptions, CheckReport, Damage};
 #[cfg(test)]
 pub(crate) use commits::Commit;
 pub use commits::{CommitInfo, IndexRoots};
+pub use copy::{copies, Importer, COPIED_FORGOTTEN};
 pub use forget::{
     BranchRetention, CommitRetention, ForgetOptions, ForgetOutcome, ForgetRun, ForgetScope, Forgotten, EVERY_BRANCH,
 };
 pub use gc::{GcOptions, GcPlan, DEFAULT_REPACK_THRESHOLD};
 pub use header::Config;
 pub use keys::{KeySlots, RawKey, Unlocked, UnlockedAny, RAW_KEY_KDF};
-pub use refs::{Branch, RefChanged};
+pub use refs::{Branch, RefChanged, Tag};
 pub use rescue::{Abandoned, Restored};
 pub use rewrite::{BranchRewrite, Replaced, RewriteOptions, RewriteOutcome, RewriteRun, Rewritten, RewrittenCommit};
 pub use seen::{SaveSeen, SeenMap, SeenRef, SeenRefs};
 
-pub use values::{CacheStats, RepositoryStats};
+pub use values::{CacheStats, RepositoryStats, WriteStats};
 
 use crate::engine::backend::Backend;
 use crate::engine::crypto::{encode_header, KdfParams, KeySlot, Keys, MasterKey, SlotKey, WriterKeySet};
@@ -263,12 +265,12 @@ mod tests {
         (b, r)
     }
 
-    /// A repository as a program of version 7 wrote it: the same objects, with version 7 in its header.
-    fn version_7() -> Arc<MemoryBackend> {
+    /// A repository as a program of an earlier version wrote it: the same objects, with `version` in its header.
+    fn version(version: u32) -> Arc<MemoryBackend> {
         let b = Arc::new(MemoryBackend::new());
         let keys = Keys::new(MasterKey::generate());
         let mut config = Config::new(&keys);
-        config.version = 7;
+        config.version = version;
         let mut v = Vec::new();
         ciborium::into_writer(&(config.version, serde_bytes::Bytes::new(&config.id), config.created), &mut v).unwrap();
         config.mac = keys.header_mac(&v).to_vec();
@@ -279,11 +281,20 @@ mod tests {
     }
 
     #[test]
-    fn a_version_7_repository_is_refused_naming_both_versions() {
-        let e = Repository::open(version_7(), b"pw", StoreOptions::default()).err().unwrap();
+    fn a_version_8_repository_is_refused_naming_both_versions() {
+        // Version 8 knew no tags: its gc would collect a tagged commit's data.
+        let e = Repository::open(version(8), b"pw", StoreOptions::default()).err().unwrap();
         assert!(matches!(e, Error::NoRepository { .. }), "{e}");
         let e = e.to_string();
-        assert!(e.contains("version 7") && e.contains("version 8"), "{e}");
+        assert!(e.contains("version 8") && e.contains("version 9"), "{e}");
+    }
+
+    #[test]
+    fn a_version_7_repository_is_refused_naming_both_versions() {
+        let e = Repository::open(version(7), b"pw", StoreOptions::default()).err().unwrap();
+        assert!(matches!(e, Error::NoRepository { .. }), "{e}");
+        let e = e.to_string();
+        assert!(e.contains("version 7") && e.contains("version 9"), "{e}");
     }
 
     #[test]
@@ -294,7 +305,7 @@ mod tests {
         config.version = 6;
         b.write("config", &encode_header(&config).unwrap()).unwrap();
         let e = Repository::with_key(b, MasterKey::generate(), StoreOptions::default()).err().unwrap().to_string();
-        assert!(e.contains("version 6") && e.contains("version 8"), "{e}");
+        assert!(e.contains("version 6") && e.contains("version 9"), "{e}");
     }
 
     #[test]

@@ -10,6 +10,7 @@ use super::seen::{SeenRef, SeenRefs};
 use super::{forget, gc, Repository};
 use crate::engine::backend::{BackendError, RefVersion};
 use crate::engine::crypto::Kind;
+use crate::engine::fields::Index;
 use crate::engine::format::{META_CLASS, SEAL_OVERHEAD};
 use crate::engine::object::ChunkPointer;
 use crate::engine::{Error, Result};
@@ -83,19 +84,55 @@ impl Stored {
 /// Attempts [`Repository::delete_branch`] makes against concurrent changes.
 const DELETE_ATTEMPTS: u32 = 20;
 
+/// The reserved ref name a tag's ref is stored under: `tag:NAME` (no branch name holds a `:`), so a tag's storage
+/// name is `HMAC(K_ref-name, "branch/tag:" || NAME)` and its seen state is kept under `tag:NAME`.
+pub(super) const TAG_PREFIX: &str = "tag:";
+
+/// The ref name of tag `name`.
+pub(super) fn tag_ref(name: &str) -> String {
+    format!("{TAG_PREFIX}{name}")
+}
+
+/// What a ref name names, for messages: `branch main` or `tag v1`.
+pub(super) fn describe(ref_name: &str) -> String {
+    match ref_name.strip_prefix(TAG_PREFIX) {
+        Some(tag) => format!("tag {tag}"),
+        None => format!("branch {ref_name}"),
+    }
+}
+
+/// A tag: a fixed name for a commit. Tags never move; a tag is deleted (a sealed deletion marker, as for a
+/// branch) and may then be created again. See [`Repository::create_tag`].
+#[derive(Clone, Debug)]
+pub struct Tag {
+    /// Tag name.
+    pub name: String,
+    /// The commit it names.
+    pub commit: ChunkPointer,
+    /// Sequence number of the tag's ref.
+    pub seq: u64,
+}
+
 pub(super) fn short(p: &ChunkPointer) -> String {
     p.id.to_hex()[..10].to_string()
 }
 
-/// A branch's ref is not what the workspace last saw: it went back, vanished, or was replaced (see
+/// A branch's (or a tag's) ref is not what the workspace last saw: it went back, vanished, or was replaced (see
 /// [`SeenRefs`]). The source of the [`Error::Integrity`] that reports it.
 #[derive(Debug, thiserror::Error)]
 #[error("{why}")]
 pub struct RefChanged {
-    /// The branch.
+    /// The branch; for a tag, `tag:NAME` (see [`RefChanged::tag`]).
     pub branch: String,
     /// What changed.
     pub why: String,
+}
+
+impl RefChanged {
+    /// The tag whose ref changed, if it is a tag's rather than a branch's.
+    pub fn tag(&self) -> Option<&str> {
+        self.branch.strip_prefix(TAG_PREFIX)
+    }
 }
 
 impl Repository {
@@ -157,9 +194,8 @@ impl Repository {
                 None => Ok(()),
             };
         };
-        let refuse = |why: String| {
-            Err(Error::corrupt(format!("branch {branch}"), RefChanged { branch: branch.to_string(), why }))
-        };
+        let refuse =
+            |why: String| Err(Error::corrupt(describe(branch), RefChanged { branch: branch.to_string(), why }));
         let saw = format!("this workspace last saw sequence {} (commit {})", last.seq, short(&last.head));
         let Some(c) = cur else {
             if last.deleted {
@@ -185,7 +221,14 @@ impl Repository {
             return Ok(());
         }
         // Moved forward. A deletion, or a branch created again since, need not descend from what was seen;
-        // otherwise the new head must.
+        // otherwise the new head must. A tag never moves: it is only created and deleted.
+        if !c.deleted && c.since <= last.seq && branch.starts_with(TAG_PREFIX) {
+            return refuse(format!(
+                "its ref at sequence {} names commit {}, but a tag never moves; {saw}",
+                c.seq,
+                short(&c.head)
+            ));
+        }
         if !c.deleted && c.since <= last.seq {
             if last.deleted {
                 return refuse(format!("its ref came back without being created again; {saw}, deleted"));
@@ -298,6 +341,39 @@ impl Repository {
     /// All branches, sorted by name. With last seen states (see [`Repository::watch_refs`]), every branch seen
     /// is checked too, so a vanished one is an error here.
     pub fn branches(&self) -> Result<Vec<Branch>> {
+        Ok(self.live_refs()?.into_iter().filter(|b| !b.name.starts_with(TAG_PREFIX)).collect())
+    }
+
+    /// All tags, sorted by name. With last seen states, every tag seen is checked too (a tag that vanished, went
+    /// back or was replaced is an integrity error naming it), like [`Repository::branches`].
+    pub fn tags(&self) -> Result<Vec<Tag>> {
+        Ok(self
+            .live_refs()?
+            .into_iter()
+            .filter_map(|b| {
+                let name = b.name.strip_prefix(TAG_PREFIX)?.to_string();
+                Some(Tag { name, commit: b.head, seq: b.seq })
+            })
+            .collect())
+    }
+
+    /// Tag `name`, or `None` (also for a deleted tag).
+    pub fn tag(&self, name: &str) -> Result<Option<Tag>> {
+        Ok(self.read_stored(&tag_ref(name))?.filter(|s| !s.value.deleted).map(|s| Tag {
+            name: name.to_string(),
+            commit: s.value.head,
+            seq: s.value.seq,
+        }))
+    }
+
+    /// Every live ref that holds history: the branches and the tags (named `tag:NAME`), sorted by name. What gc
+    /// marks from and traces, what `check` checks and what `forget` keeps.
+    pub(crate) fn roots(&self) -> Result<Vec<Branch>> {
+        self.live_refs()
+    }
+
+    /// The live branches and tags (as [`roots`](Self::roots)), each checked against what was seen.
+    fn live_refs(&self) -> Result<Vec<Branch>> {
         let mut out = Vec::new();
         let gc_ref = self.store.keys().ref_name(gc::GC_REF);
         let forget_ref = self.store.keys().ref_name(forget::FORGET_REF);
@@ -383,6 +459,11 @@ impl Repository {
         if cur.as_ref().is_some_and(|s| !s.value.deleted) {
             return Err(exists());
         }
+        if let Some(t) = self.tag(name)? {
+            return Err(Error::AlreadyExists {
+                what: format!("tag {name} (at commit {}): a branch and a tag never share a name", short(&t.commit)),
+            });
+        }
         let value = Self::creation(name, cur.as_ref(), head)?;
         match self.write_ref(cur.as_ref(), &value)? {
             Some(version) => Ok(Branch::of(value, version)),
@@ -444,10 +525,15 @@ impl Repository {
     /// Delete a branch. Its ref stays as a sealed deletion marker (one more sequence number), so that readers that
     /// saw the branch can tell a deletion from a ref that vanished.
     pub fn delete_branch(&self, name: &str) -> Result<()> {
+        self.delete_ref(name).map(|_| ())
+    }
+
+    /// Delete the live ref `name` (a branch, or `tag:NAME`) through a deletion marker; returns the head it had.
+    fn delete_ref(&self, name: &str) -> Result<ChunkPointer> {
         for _ in 0..DELETE_ATTEMPTS {
             let cur = match self.read_stored(name)? {
                 Some(s) if !s.value.deleted => s,
-                _ => return Err(Error::not_found(format!("branch {name}"))),
+                _ => return Err(Error::not_found(describe(name))),
             };
             let v = &cur.value;
             let seq = v.seq.checked_add(1).ok_or_else(|| Error::integrity("ref sequence number exhausted"))?;
@@ -460,10 +546,87 @@ impl Repository {
                 deleted: true,
             };
             if self.write_ref(Some(&cur), &marker)?.is_some() {
-                return Ok(());
+                return Ok(v.head);
             }
         }
-        Err(Error::Conflict { what: format!("branch {name} kept changing while being deleted; try again") })
+        Err(Error::Conflict { what: format!("{} kept changing while being deleted; try again", describe(name)) })
+    }
+
+    /// Accept tag `name` as the repository holds it now, whatever this reader saw before (a tag ref that vanished,
+    /// went back or was replaced): see [`Repository::accept_ref`]. Returns the state seen before and the tag now.
+    pub fn accept_tag(&self, name: &str) -> Result<(Option<SeenRef>, Option<Tag>)> {
+        Self::check_tag_name(name)?;
+        let (before, now) = self.accept_ref(&tag_ref(name))?;
+        Ok((before, now.map(|b| Tag { name: name.to_string(), commit: b.head, seq: b.seq })))
+    }
+
+    /// Validate a tag name: the rules of a branch name (see [`Repository::check_branch_name`]).
+    pub fn check_tag_name(name: &str) -> Result<()> {
+        Self::check_branch_name(name).map_err(|_| Error::Invalid(format!("invalid tag name {name:?}")))
+    }
+
+    /// Create tag `name` naming `commit`. Tags are immutable: a live tag of that name is
+    /// [`Error::AlreadyExists`] naming the commit it names (delete it first with [`Repository::delete_tag`]), and
+    /// so is a branch of that name (a branch and a tag never share a name). A write-only key cannot create tags.
+    ///
+    /// A tag is a root like a branch: gc keeps everything its commit reaches (traced through `index`), `forget`
+    /// never forgets its commit, and readers that saw it refuse a tag ref that vanished, went back or was
+    /// replaced. Before the ref is written, everything the commit reaches (as gc marks it) is claimed in the gc ref
+    /// (see design.md, *Commits and gc*), so a gc run that read the refs before the tag existed deletes none of it.
+    ///
+    /// ```
+    /// use infini::{fields::Serialized, Infinitree, Location, Repository};
+    /// # fn main() -> infini::Result<()> {
+    /// let mut tree = Infinitree::<Serialized<u32>>::open(Repository::create_at(&Location::Memory, b"secret")?, "main")?;
+    /// tree.index().set(7);
+    /// let c = tree.commit("seven")?;
+    /// let repo = tree.repository().clone();
+    /// repo.create_tag("v1", &c.ptr, tree.index())?;
+    /// assert_eq!(repo.tag("v1")?.map(|t| t.commit), Some(c.ptr));
+    /// assert!(repo.create_tag("v1", &c.ptr, tree.index()).is_err());
+    /// repo.delete_tag("v1")?;
+    /// assert!(repo.tags()?.is_empty());
+    /// # Ok(()) }
+    /// ```
+    pub fn create_tag(&self, name: &str, commit: &ChunkPointer, index: &dyn Index) -> Result<Tag> {
+        self.refuse_write_only("create a tag")?;
+        Self::check_tag_name(name)?;
+        let rn = tag_ref(name);
+        let exists = |at: &ChunkPointer| Error::AlreadyExists {
+            what: format!("tag {name} (at commit {}): a tag never moves; delete it first with tag -d", short(at)),
+        };
+        let cur = self.read_stored(&rn)?;
+        if let Some(s) = cur.as_ref().filter(|s| !s.value.deleted) {
+            return Err(exists(&s.value.head));
+        }
+        if let Some(b) = self.branch(name)? {
+            return Err(Error::AlreadyExists {
+                what: format!("branch {name} (at commit {}): a branch and a tag never share a name", short(&b.head)),
+            });
+        }
+        self.read_commit(commit)?;
+        // Claimed, then published, then released: the protocol of a commit (design.md, *Commits and gc*).
+        let claim = super::gc::ClaimToken::new();
+        let r = self.claim_root(claim, commit, index).and_then(|()| {
+            let value = Self::creation(&rn, cur.as_ref(), commit)?;
+            match self.write_ref(cur.as_ref(), &value)? {
+                Some(_) => Ok(Tag { name: name.to_string(), commit: *commit, seq: value.seq }),
+                None => Err(match self.tag(name)? {
+                    Some(t) => exists(&t.commit),
+                    None => Error::Conflict { what: format!("tag {name} changed while being created; try again") },
+                }),
+            }
+        });
+        let _ = self.release_claim(claim);
+        r
+    }
+
+    /// Delete tag `name` (a sealed deletion marker, so readers that saw it tell a deletion from a ref that
+    /// vanished); the name may then be created again. Returns the commit it named. Gc no longer keeps what only
+    /// the tag reached.
+    pub fn delete_tag(&self, name: &str) -> Result<ChunkPointer> {
+        self.refuse_write_only("delete a tag")?;
+        self.delete_ref(&tag_ref(name))
     }
 }
 

@@ -1,4 +1,4 @@
-//! Revisions: `HEAD`, branch names, unique commit-id prefixes (4+ hex digits), each optionally followed by
+//! Revisions: `HEAD`, branch names, tag names, unique commit-id prefixes (4+ hex digits), each optionally followed by
 //! `@{WHEN}` (the newest commit of its first-parent history made at or before WHEN; `@{WHEN}` alone is
 //! `HEAD@{WHEN}`) and then `~N` (N first parents back; `~` alone is `~1`, `^` is `~1` too).
 //!
@@ -13,7 +13,7 @@ use std::collections::{HashSet, VecDeque};
 /// A parsed revision expression.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Revision {
-    /// `HEAD`, a branch name or an id prefix.
+    /// `HEAD`, a branch name, a tag name or an id prefix.
     pub base: String,
     /// How many first parents to walk back.
     pub back: u32,
@@ -143,7 +143,9 @@ fn is_hex_prefix(s: &str) -> bool {
 }
 
 impl Repository {
-    /// Resolve a revision to a commit. `head` is what `HEAD` means (a workspace's current commit).
+    /// Resolve a revision to a commit. `head` is what `HEAD` means (a workspace's current commit). A name is looked
+    /// up as a branch, then as a tag (a branch and a tag never share a name: each refuses the other's), then as a
+    /// commit id prefix.
     pub fn resolve(&self, rev: &str, head: Option<&ChunkPointer>) -> Result<ChunkPointer> {
         let r = Revision::parse(rev)?;
         let mut branch_head = None;
@@ -152,13 +154,17 @@ impl Repository {
         } else if let Some(b) = self.branch(&r.base)? {
             branch_head = Some(b.head);
             b.head
+        } else if let Some(t) = Self::check_tag_name(&r.base).ok().map(|()| self.tag(&r.base)).transpose()?.flatten() {
+            // A tagged commit is kept like a head: never forgotten.
+            branch_head = Some(t.commit);
+            t.commit
         } else if is_hex_prefix(&r.base) {
             self.find_by_prefix(&r.base.to_ascii_lowercase(), head)?
         } else {
             let why = if r.base.len() < 4 && !r.base.is_empty() && r.base.bytes().all(|b| b.is_ascii_hexdigit()) {
                 " (no branch of that name; a commit id prefix needs at least 4 hex digits)"
             } else {
-                " (no branch, commit id prefix or HEAD of that name)"
+                " (no branch, tag, commit id prefix or HEAD of that name)"
             };
             return Err(Error::not_found(format!("revision {}{why}", r.base)));
         };
@@ -189,11 +195,11 @@ impl Repository {
         Ok(at)
     }
 
-    /// The commits reachable from branch `name`'s head and from no other live branch nor `kept` (a detached
-    /// HEAD): what deleting the branch would abandon to gc, newest first. Empty when the branch is merged into
-    /// another (or does not exist).
+    /// The commits reachable from branch `name`'s head and from no other live branch, no tag, nor `kept` (a
+    /// detached HEAD): what deleting the branch would abandon to gc, newest first. Empty when the branch is merged
+    /// into another (or into a merge commit of another, through any parent), or does not exist.
     pub fn unmerged_commits(&self, name: &str, kept: Option<&ChunkPointer>) -> Result<Vec<ChunkPointer>> {
-        let branches = self.branches()?;
+        let branches = self.roots()?;
         let Some(this) = branches.iter().find(|b| b.name == name) else { return Ok(Vec::new()) };
         let mut reachable = HashSet::new();
         let mut queue: VecDeque<ChunkPointer> =
@@ -219,7 +225,7 @@ impl Repository {
     /// The commit whose id starts with `prefix`, searched among everything reachable from branch heads and `head`,
     /// then among the history of deleted branches that gc has not collected yet.
     fn find_by_prefix(&self, prefix: &str, head: Option<&ChunkPointer>) -> Result<ChunkPointer> {
-        let mut queue: VecDeque<ChunkPointer> = self.branches()?.into_iter().map(|b| b.head).collect();
+        let mut queue: VecDeque<ChunkPointer> = self.roots()?.into_iter().map(|b| b.head).collect();
         queue.extend(head.copied());
         let mut seen = HashSet::new();
         let mut found: Vec<ChunkPointer> = Vec::new();

@@ -42,7 +42,31 @@ pub struct CacheStats {
     pub cold_bytes: u64,
 }
 
+/// What a repository wrote since it was opened (see [`Repository::write_stats`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WriteStats {
+    /// Chunks sealed and stored.
+    pub chunks_written: u64,
+    /// Chunks found already stored (deduplicated), not written again.
+    pub chunks_deduped: u64,
+    /// Packs written.
+    pub packs_written: u64,
+    /// Bytes of packs written, padding included.
+    pub pack_bytes_written: u64,
+}
+
 impl Repository {
+    /// What this repository wrote of data and index since it was opened (packs only: refs are not counted).
+    pub fn write_stats(&self) -> WriteStats {
+        let s = &self.store().stats;
+        WriteStats {
+            chunks_written: s.chunks_written.load(Relaxed),
+            chunks_deduped: s.chunks_deduped.load(Relaxed),
+            packs_written: s.packs_written.load(Relaxed),
+            pack_bytes_written: s.pack_bytes_written.load(Relaxed),
+        }
+    }
+
     /// The options new values are written with (chunking, compression and threads, from the
     /// [`StoreOptions`](crate::engine::object::StoreOptions) the repository was opened with).
     pub fn write_options(&self) -> WriteOptions {
@@ -65,6 +89,27 @@ impl Repository {
     /// A reader of a stored value with `io::Read + io::Seek`; a read fetches only the chunks it covers.
     pub fn blob_reader(&self, blob: Blob) -> BlobReader {
         BlobReader::new(self.store().clone(), blob)
+    }
+
+    /// Tell the repository which values are about to be read, in order (a walk writing many small values out): on a
+    /// remote backend their chunks are fetched now, neighbours in one ranged request, and kept until their reads
+    /// take them, instead of one round trip each. A value's chunks beyond the first list level (values of many
+    /// megabytes) are left to their reads. Does nothing on a local backend. Nothing fails here: a chunk that cannot
+    /// be read ahead is read, and its failure reported, by its own read.
+    pub fn read_ahead<'a>(&self, blobs: impl IntoIterator<Item = &'a Blob>) {
+        let ptrs: Vec<crate::engine::object::ChunkPointer> = blobs
+            .into_iter()
+            .flat_map(|b| match b {
+                Blob::Chunks(cs) => cs.iter().map(|c| c.ptr).collect(),
+                _ => Vec::new(),
+            })
+            .collect();
+        self.store().read_ahead(&ptrs);
+    }
+
+    /// Forget every chunk read ahead ([`Repository::read_ahead`]) and not read yet (a walk that stopped early).
+    pub fn clear_read_ahead(&self) {
+        self.store().clear_read_ahead();
     }
 
     /// A sequential reader of bytes `[start, end)` of a value that fetches chunks ahead on several threads (for

@@ -58,6 +58,14 @@ impl NodeCache {
         self.generations.lock().expect("node cache lock").put(ptr.id, node, self.half);
     }
 
+    /// Decode the node at `ptr` from its plaintext `bytes` and keep it; a node that does not decode is not kept
+    /// (its own load reports it).
+    pub(crate) fn insert_encoded(&self, ptr: &ChunkPointer, bytes: &[u8]) {
+        if let Ok(node) = Node::decode(bytes) {
+            self.insert(ptr, Arc::new(node));
+        }
+    }
+
     /// Nodes currently kept.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {

@@ -103,9 +103,6 @@ pub trait NodeStore: Send + Sync {
     fn prefetch(&self, _ptrs: &[ChunkPointer]) {}
 }
 
-/// Most node reads a prefetch runs at once.
-const PREFETCH_READS: usize = 128;
-
 impl NodeStore for Store {
     fn put_node(&self, bytes: &[u8]) -> Result<ChunkPointer> {
         self.put_chunk(Kind::Index, bytes)
@@ -120,26 +117,7 @@ impl NodeStore for Store {
         Some(self.nodes())
     }
     fn prefetch(&self, ptrs: &[ChunkPointer]) {
-        if !self.is_remote() {
-            return;
-        }
-        let cache = self.nodes();
-        let todo: Vec<&ChunkPointer> = ptrs.iter().filter(|p| cache.get(p).is_none()).collect();
-        if todo.len() < 2 {
-            return;
-        }
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        // Each read waits on the network, not on a core: as many at once as asked for (a few dozen at most).
-        let workers = todo.len().min(PREFETCH_READS);
-        std::thread::scope(|s| {
-            for _ in 0..workers {
-                s.spawn(|| loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(p) = todo.get(i) else { break };
-                    let _ = node::load(self, p, node::Access::Scan);
-                });
-            }
-        });
+        self.read_ahead_nodes(ptrs);
     }
 }
 

@@ -107,6 +107,21 @@ pub struct StagedFile {
     /// values reach (see docs/design.md, *Write-only keys*). Empty for a full key.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub packs: Vec<crate::engine::id::ObjectId>,
+    /// A merge in progress (`infini merge` stopped on conflicts): the staged changes are its result so far, and
+    /// the commit that settles them is a merge commit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge: Option<MergeInProgress>,
+}
+
+/// A merge waiting for its conflicts to be resolved (see [`StagedFile::merge`]).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MergeInProgress {
+    /// The commit being merged: the merge commit's second parent.
+    pub commit: ChunkPointer,
+    /// What was merged, as the user named it (a branch, a tag, a revision).
+    pub name: String,
+    /// The merge commit's message.
+    pub message: String,
 }
 
 /// How a workspace's key file holding a write-only key begins (a full key's is the 32-byte key and the repository

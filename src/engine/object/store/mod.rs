@@ -5,6 +5,7 @@
 //! flushing (`upload.rs`), and the read path through the cache tiers (`read.rs`). This file holds the store itself,
 //! its options, and sealing and placing single chunks.
 
+mod ahead;
 mod api;
 mod codec;
 mod dedup;
@@ -152,6 +153,8 @@ pub struct Store {
     index_unwritable: std::sync::atomic::AtomicBool,
     /// Forwards of repacked packs read so far: old pack -> where its chunks moved.
     forwards: Mutex<HashMap<ObjectId, Arc<forward::PackForward>>>,
+    /// Data chunks read ahead for reads to come (see `ahead.rs`).
+    ahead: Mutex<ahead::ReadAhead>,
 }
 
 impl Store {
@@ -180,6 +183,7 @@ impl Store {
             forgotten: Mutex::default(),
             journal: Mutex::default(),
             forwards: Mutex::default(),
+            ahead: Mutex::default(),
             index_unwritable: Default::default(),
         }
     }

@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 /// A chunk's plaintext, `buf[start..]`, as [`Store::get_piece`] hands it out.
 pub(crate) struct Piece {
-    buf: Arc<Vec<u8>>,
-    start: usize,
+    pub(super) buf: Arc<Vec<u8>>,
+    pub(super) start: usize,
 }
 
 impl Piece {
@@ -50,6 +50,9 @@ impl Store {
         self.refuse_write_only(Kind::Data)?;
         if let Some(v) = self.hot.get(&(Kind::Data as u8, ptr.id)) {
             return Ok(Piece { buf: v, start: 0 });
+        }
+        if let Some(p) = self.take_ahead(&ptr.id) {
+            return Ok(p);
         }
         let (buf, start) = self.read_chunk_in(Kind::Data, ptr)?;
         Ok(Piece { buf: Arc::new(buf), start })
