@@ -339,3 +339,24 @@ fn a_workspace_detached_at_a_replaced_commit_stays_usable() {
     env.ok(["checkout", "main"]);
     assert_eq!(env.get("b.txt"), b"beta");
 }
+
+#[test]
+fn a_tag_made_before_the_rewrite_keeps_the_old_commit_until_it_is_deleted() {
+    let env = Env::init();
+    let secret = [b"API_KEY=".as_slice(), &random_bytes(11, 30_000)].concat();
+    let (old, with_secret) = leaked_secret(&env, &secret);
+    env.ok(["tag", "v1", &old[1]]);
+    env.ok(["rewrite", "--remove", "config/secret.env"]);
+    gc_past_grace(&env);
+    // The tag pins the original: it and its data stay, readable through the tag.
+    assert_eq!(env.ok(["get", "config/secret.env", "--at", "v1"]).stdout, secret);
+    assert!(with_secret.iter().any(|p| packs(&env).contains(p)), "the tag keeps the secret's data alive");
+    env.fails_with(3, ["get", "config/secret.env", "--at", "HEAD~2"]);
+    // Deleting the tag lets gc free it.
+    env.ok(["tag", "-d", "v1"]);
+    gc_past_grace(&env);
+    let now = packs(&env);
+    assert!(with_secret.iter().all(|p| !now.contains(p)), "no pack that held the secret is left");
+    let refused = env.fails_with(3, ["get", "config/secret.env", "--at", &old[1]]);
+    assert!(refused.stderr.contains("rewritten"), "{refused}");
+}
