@@ -156,6 +156,18 @@ pub fn examples(name: &str) -> &'static [(&'static str, &'static str)] {
             ("infini forget --set-policy --all --keep-daily 7", "store a policy for every branch in the repository"),
             ("infini forget && infini gc", "apply the stored policy, then free what only forgotten commits held"),
         ],
+        "infini rewrite" => &[
+            (
+                "infini rewrite --remove config/secret.env --dry-run",
+                "the commits that hold the key, and how many keys each would lose",
+            ),
+            (
+                "infini rewrite --remove config/secret.env && infini gc",
+                "remove a leaked secret from every commit of the branch; gc frees it after the grace period",
+            ),
+            ("infini rewrite --remove build/ --all", "remove every key under build/ from every branch"),
+            ("infini rewrite --remove dump.sql --after main~3", "only the commits after main~3; older ones keep it"),
+        ],
         "infini stats" => &[("infini stats --json", "what the repository holds, and what the caches did")],
         "infini copy" => &[
             (
@@ -199,8 +211,8 @@ pub fn see_also(name: &str) -> Vec<&'static str> {
         "infini commit" | "infini update" | "infini status" | "infini reset" | "infini merge" => {
             &["infini-update(1)", "infini-status(1)", "infini-reset(1)", "infini-commit(1)", "infini-merge(1)"]
         }
-        "infini gc" | "infini check" | "infini forget" => {
-            &["infini-check(1)", "infini-gc(1)", "infini-forget(1)", "infini-branch(1)"]
+        "infini gc" | "infini check" | "infini forget" | "infini rewrite" => {
+            &["infini-check(1)", "infini-gc(1)", "infini-forget(1)", "infini-rewrite(1)", "infini-branch(1)"]
         }
         "infini init" | "infini clone" => &["infini-init(1)", "infini-clone(1)", "infini-lock(1)", "infini-copy(1)"],
         "infini copy" => &["infini-init(1)", "infini-clone(1)", "infini-branch(1)", "infini-forget(1)"],

@@ -433,7 +433,7 @@ impl Session {
     pub fn update(&mut self, side: Option<Side>) -> anyhow::Result<Rebased> {
         let idx = NamespaceIndex::default();
         let base = match self.staged.base {
-            Some(p) if !self.staged.is_empty() => Some(self.repo.read_commit(&p)?),
+            Some(p) if !self.staged.is_empty() => Some(self.repo.read_commit(&self.repo.follow_rewrites(&p)?)?),
             _ => self.tip.clone(),
         };
         self.repo.load_index(&idx, base.as_ref())?;
@@ -759,6 +759,7 @@ pub fn resolve_head(repo: &Repository, head: &Head) -> anyhow::Result<Option<Com
             Some(br) => Some(repo.read_commit(&br.head)?),
             None => None,
         },
-        Head::Detached(p) => Some(repo.read_commit(p)?),
+        // A detached HEAD at a commit a rewrite replaced shows its replacement (the original may be gone).
+        Head::Detached(p) => Some(repo.read_commit(&repo.follow_rewrites(p)?)?),
     })
 }

@@ -343,6 +343,43 @@ pub fn dir_prefix(prefix: &str) -> Result<String> {
     Ok(format!("{p}/"))
 }
 
+/// The namespace of a commit's state `roots` without the keys `keys` name — each a key, which removes that key and
+/// every key under it as a directory (`KEY/...`), or a prefix ending in `/`, which removes every key under it —
+/// and how many keys that removed; `None` when it removes none. The edit of `infini rewrite --remove`, for
+/// [`Repository::rewrite`]: the new roots keep every other field as it is.
+pub fn without_keys(
+    repo: &Repository,
+    roots: &crate::engine::repo::IndexRoots,
+    keys: &[String],
+) -> Result<Option<(crate::engine::repo::IndexRoots, u64)>> {
+    use crate::engine::fields::Field;
+    let Some(root) = roots.get(FIELD) else { return Ok(None) };
+    let ns = Namespace::default();
+    ns.load(repo.store(), Some(root.as_slice()))?;
+    let mut doomed: Vec<String> = Vec::new();
+    for k in keys {
+        let dir = dir_prefix(k)?;
+        if !k.ends_with('/') && ns.contains_key(k)? {
+            doomed.push(k.clone());
+        }
+        for e in ns.prefix(dir.as_bytes()) {
+            doomed.push(e?.0);
+        }
+    }
+    doomed.sort();
+    doomed.dedup();
+    if doomed.is_empty() {
+        return Ok(None);
+    }
+    for k in &doomed {
+        ns.remove(k);
+    }
+    let new_root = ns.commit(repo.store(), Some(root.as_slice()))?;
+    let mut out = roots.clone();
+    out.insert(FIELD.to_string(), serde_bytes::ByteBuf::from(new_root));
+    Ok(Some((out, doomed.len() as u64)))
+}
+
 /// Store everything `input` yields as a value. `progress` is called with the bytes read so far.
 pub fn store_value(repo: &Repository, input: &mut dyn Read, progress: &mut dyn FnMut(u64)) -> Result<Entry> {
     Ok(Entry::new(repo.write_blob(input, progress)?))
