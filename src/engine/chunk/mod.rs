@@ -571,7 +571,7 @@ mod tests {
         let b = Arc::new(Faulty::new(MemoryBackend::new()));
         let keys = Arc::new(Keys::new(MasterKey::generate()));
         let s = Arc::new(Store::new(b.clone(), keys.clone(), StoreOptions::default()));
-        let bytes = data(40 << 20, 9);
+        let bytes = data(64 << 20, 9);
         let blob = put(&s, &bytes, 1 << 20);
         s.flush().unwrap();
         let chunks: Vec<ChunkRef> = ChunkWalk::new(&s, &blob, 0, u64::MAX).map(|c| c.unwrap().1).collect();
