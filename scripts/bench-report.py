@@ -42,7 +42,7 @@ commands = open(os.path.join(work, "commands.txt")).read().rstrip("\n").splitlin
     if os.path.exists(os.path.join(work, "commands.txt")) else []
 
 SUBJECT = "infini"
-KNOWN = ["infini", "borg", "restic", "rustic"]
+KNOWN = ["infini", "borg", "restic", "rustic", "git"]
 
 
 def ok(sec, tool):
@@ -174,7 +174,9 @@ for sec, title, desc in sections:
         elif f["kind"] == "metric":
             unit = f" {f['unit']}" if f["unit"] else ""
             try:
-                val = num(float(f["value"]))
+                v = float(f["value"])
+                # A count stays a whole number (14 requests, not 14.0).
+                val = f"{int(v):,}" if f["value"].lstrip("-").isdigit() else num(v)
             except ValueError:
                 val = f["value"]
             lines.append(f"{f['name']}: {val}{unit}")

@@ -26,12 +26,12 @@
 #   note TEXT                             a line of Markdown under the section's table
 #
 # Environment:
-#   BENCH_SECTIONS="stream history keys chunks s3"  sections to run, in this order (default: every section whose file is present,
+#   BENCH_SECTIONS="stream history keys log_path chunks s3"  sections to run, in this order (default: every section whose file is present,
 #                        in file order; BENCH_S3=0 leaves the s3 section out)
 #   BENCH_SIZE_MB=1300   size of the mixed stream in MB (10^6 bytes)
 #   BENCH_WORK=DIR       working directory (default: ./bench-work)
 #   INFINI_BIN=PATH      infini binary (default: target/release/infini)
-#   BENCH_TOOLS="..."    tools to run (default: infini borg restic rustic)
+#   BENCH_TOOLS="..."    tools to run (default: infini borg restic rustic git; git is the peer of the log_path section)
 #   BENCH_RUSTIC=1       install rustic with `cargo install rustic-rs --locked` if missing (a long build);
 #                        BENCH_RUSTIC=0 never runs it; unset: run it when it is on PATH
 #   BENCH_VERIFY=0       skip the untimed checks that each tool returns exactly what it stored
@@ -51,7 +51,7 @@ INFINI_BIN_GIVEN=${INFINI_BIN:+1}
 INFINI_BIN=${INFINI_BIN:-$ROOT/target/release/infini}
 PASSWORD=bench
 GNU_TIME=/usr/bin/time
-TOOLS=${BENCH_TOOLS:-infini borg restic rustic}
+TOOLS=${BENCH_TOOLS:-infini borg restic rustic git}
 PEER_TOOLS="borg restic rustic"
 
 # Make paths absolute: the tools run from their own directories.
@@ -316,7 +316,7 @@ tool_versions() {
     fi
     meta infini_bin "$INFINI_BIN"
     local repro="" var
-    for var in BENCH_SECTIONS BENCH_SIZE_MB BENCH_TOOLS BENCH_RUSTIC BENCH_S3 BENCH_VERIFY BENCH_KEYS BENCH_CHUNKS BENCH_HISTORY; do
+    for var in BENCH_SECTIONS BENCH_SIZE_MB BENCH_TOOLS BENCH_RUSTIC BENCH_S3 BENCH_VERIFY BENCH_KEYS BENCH_CHUNKS BENCH_HISTORY BENCH_LOG_COMMITS; do
         [[ -z ${!var:-} ]] || repro+="$var=$(shquote "${!var}") "
     done
     [[ -z $INFINI_BIN_GIVEN ]] || repro+="INFINI_BIN=$(shquote "$INFINI_BIN") "

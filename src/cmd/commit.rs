@@ -117,8 +117,9 @@ impl Args {
             anyhow::bail!(NothingToCommit);
         }
         let repo = s.repo.clone();
+        // Changes staged on a commit a rewrite replaced apply to its replacement (which may be all that is left).
         let base = match s.staged.base {
-            Some(p) => Some(repo.read_commit(&p)?),
+            Some(p) => Some(repo.read_commit(&repo.follow_rewrites(&p)?)?),
             None => None,
         };
         let what = match s.staged.spilled {

@@ -1,4 +1,4 @@
-//! `infini copy`: copy history (commits and branches) into another repository, which keeps its own key.
+//! `infini copy`: copy history (commits, branches and tags) into another repository, which keeps its own key.
 
 use super::progress::Bar;
 use super::session::{cwd, open_backend, store_options, watch_refs, Session};
@@ -11,13 +11,20 @@ use infini::{ChunkPointer, CommitId, CommitInfo, Error, Forgotten, Importer, Rep
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
-/// Copy commits and branches into another repository (a directory or s3://BUCKET[/PREFIX]) that has its own key.
+/// Copy commits, branches and tags into another repository (a directory or s3://BUCKET[/PREFIX]) that has its own
+/// key.
 ///
 /// Each commit is copied with its message, time, host, metadata and parents; its values are read here and written
 /// there under the target's keys, so only data the target does not hold yet is uploaded. A commit already copied is
 /// never copied again: every copy records the id of the commit it copies (sealed in the copy), so a second run
 /// transfers nothing new and a run that was killed resumes where it stopped. A target branch that has commits of
 /// its own (or went elsewhere) is refused, never overwritten.
+///
+/// Merge commits are copied with both parents (the merged history first). Tags come along: with --all every tag;
+/// with branches named (or the current one) every tag that names a commit of their history; a tag named instead of
+/// a branch is copied with its history and no branch. A tag the target already has at the copy of the same commit
+/// is left as it is; one at another commit is refused (exit 11: tags never move), as is a branch or tag whose name
+/// the target uses for the other kind, all before anything is written.
 #[derive(clap::Args)]
 pub struct Args {
     /// The target repository: a directory, s3://BUCKET[/PREFIX], or a workspace (its repository). It must exist
@@ -25,10 +32,11 @@ pub struct Args {
     /// --to-password-command).
     #[arg(long, value_name = "REPO")]
     to: String,
-    /// Branches to copy (default: the current branch; with -R, --branch or main).
-    #[arg(value_name = "BRANCH", add = super::complete::branch())]
+    /// Branches (or tags) to copy (default: the current branch; with -R, --branch or main), with the tags that name
+    /// commits of their history.
+    #[arg(value_name = "NAME", add = super::complete::rev())]
     branches: Vec<String>,
-    /// Copy every branch.
+    /// Copy every branch and every tag.
     #[arg(long, conflicts_with = "branches")]
     all: bool,
     /// S3 endpoint URL of the target (default: --endpoint, else AWS_ENDPOINT_URL).
@@ -55,6 +63,14 @@ struct Counts {
     value_bytes: u64,
 }
 
+/// What a run copies: branches (each moved to the copy of its head) and tags (each created at the copy of its
+/// commit), with the commit each names in the source.
+#[derive(Default)]
+struct Selection {
+    branches: Vec<(String, ChunkPointer)>,
+    tags: Vec<(String, ChunkPointer)>,
+}
+
 /// The source's history as the copy walks it.
 struct Source<'a> {
     repo: &'a Repository,
@@ -64,7 +80,7 @@ struct Source<'a> {
 impl Args {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
         let src = Session::read(ctx)?;
-        let branches = self.branches_to_copy(&src)?;
+        let Selection { branches, tags } = self.to_copy(&src)?;
         let (location, target) = self.open_target(ctx)?;
         if target.config().id == src.repo.config().id {
             return Err(super::usage(format!("{location} is the repository being copied from")));
@@ -79,7 +95,37 @@ impl Args {
             if let Some(t) = &current {
                 check_fast_forward(&source, &target, name, head, &t.head)?;
             }
+            if target.tag(name)?.is_some() {
+                return Err(shared_name("branch", name, "a tag"));
+            }
             plans.push((name.clone(), *head, current.map(|b| b.head)));
+        }
+        // Tags never move: one the target has is fine at the copy of the same commit only.
+        let mut tag_plans = Vec::new();
+        let mut tag_report = Vec::new();
+        for (name, commit) in &tags {
+            if target.branch(name)?.is_some() {
+                return Err(shared_name("tag", name, "a branch"));
+            }
+            match target.tag(name)? {
+                None => tag_plans.push((name.clone(), *commit)),
+                Some(t) => {
+                    let there = target.read_commit(&t.commit)?;
+                    if there.copied_from() != Some(commit.commit_id()) {
+                        return Err(Error::Conflict {
+                            what: format!(
+                                "tag {name} of the target names commit {}, which is not a copy of commit {} it names \
+                                 here; tags never move, nothing was copied: delete the target's tag (tag -d) or copy \
+                                 the branches by name without it",
+                                output::short(&t.commit),
+                                output::short(commit)
+                            ),
+                        }
+                        .into());
+                    }
+                    tag_report.push((name.clone(), *commit, t.commit, false));
+                }
+            }
         }
         let importer = target.importer()?;
         let mut counts = Counts::default();
@@ -108,11 +154,32 @@ impl Args {
             }
             report.push((name, head, tip, total));
         }
+        // Each tag's history (mostly copied with the branches by now), then the tag, created as `tag` creates one
+        // (claiming what it roots) while the importer's claim still holds what was written.
+        for (name, commit) in tag_plans {
+            let order = to_copy(&source, &commit, &copies)?;
+            let total = order.len();
+            for (i, c) in order.into_iter().enumerate() {
+                bar.message(&format!("tag {name}: commit {} of {total}", i + 1));
+                let copy = copy_commit(&source, &target, &importer, &c, &copies, &mut counts)?;
+                counts.copied += 1;
+                copies.insert(c.id(), copy);
+            }
+            let at = copies
+                .get(&commit.commit_id())
+                .map(|c| c.ptr)
+                .ok_or_else(|| Error::Internal { what: format!("the copy of tag {name}'s commit was not made") })?;
+            target.create_tag(&name, &at, &NamespaceIndex::default())?;
+            tag_report.push((name, commit, at, true));
+        }
+        tag_report.sort_by(|a, b| a.0.cmp(&b.0));
+        let tags_copied = tag_report.iter().filter(|t| t.3).count();
         importer.finish()?;
         target.flush()?;
         let written = target.write_stats();
         // Commits the branches copied reach that had a copy already.
-        let heads: Vec<ChunkPointer> = report.iter().map(|(_, head, _, _)| *head).collect();
+        let heads: Vec<ChunkPointer> =
+            report.iter().map(|(_, head, _, _)| *head).chain(tag_report.iter().map(|t| t.1)).collect();
         counts.skipped = reachable(&source, &heads)?.saturating_sub(counts.copied);
         drop(bar);
         if ctx.global.json {
@@ -124,7 +191,14 @@ impl Args {
                     "target_head": output::id(tip),
                     "copied": n,
                 })).collect::<Vec<_>>(),
+                "tags": tag_report.iter().map(|(name, commit, at, created)| serde_json::json!({
+                    "name": name,
+                    "commit": output::id(commit),
+                    "target_commit": output::id(at),
+                    "created": created,
+                })).collect::<Vec<_>>(),
                 "commits_copied": counts.copied,
+                "tags_copied": tags_copied,
                 "commits_skipped": counts.skipped,
                 "forgotten_copied": counts.forgotten,
                 "values_copied": counts.values,
@@ -138,10 +212,13 @@ impl Args {
             for (name, _, tip, n) in &report {
                 output::info(ctx, format!("branch {name}: {n} commits copied, now at {}", output::short(tip)));
             }
+            for (name, _, at, _) in tag_report.iter().filter(|t| t.3) {
+                output::info(ctx, format!("tag {name}: created at {}", output::short(at)));
+            }
             output::info(
                 ctx,
                 format!(
-                    "Copied {} commits ({} already there) into {location}: {} uploaded",
+                    "Copied {} commits ({} already there) and {tags_copied} tags into {location}: {} uploaded",
                     counts.copied,
                     counts.skipped,
                     output::bytes(written.pack_bytes_written)
@@ -151,28 +228,54 @@ impl Args {
         Ok(())
     }
 
-    /// The branches named (or the current one, or every one with --all), with their heads. (Tags, once the
-    /// repository has them, are copied the same way: each names a commit whose copy is made with the branches',
-    /// and is then created in the target, refused if it names another commit there.)
-    fn branches_to_copy(&self, src: &Session) -> anyhow::Result<Vec<(String, ChunkPointer)>> {
+    /// The branches and tags named (or the current branch, or every branch and tag with --all), with the commits
+    /// they name; with branches, every tag that names a commit of their history too.
+    fn to_copy(&self, src: &Session) -> anyhow::Result<Selection> {
+        let repo = &src.repo;
         if self.all {
-            let all: Vec<_> = src.repo.branches()?.into_iter().map(|b| (b.name, b.head)).collect();
-            if all.is_empty() {
+            let branches: Vec<_> = repo.branches()?.into_iter().map(|b| (b.name, b.head)).collect();
+            let tags: Vec<_> = repo.tags()?.into_iter().map(|t| (t.name, t.commit)).collect();
+            if branches.is_empty() && tags.is_empty() {
                 return Err(Error::not_found("branches to copy: the repository has none").into());
             }
-            return Ok(all);
+            return Ok(Selection { branches, tags });
         }
         let names =
             if self.branches.is_empty() { vec![src.branch_for_write()?.to_string()] } else { self.branches.clone() };
-        let mut out = Vec::new();
+        let mut sel = Selection::default();
         for name in names {
-            Repository::check_branch_name(&name)?;
-            let b = src.repo.branch(&name)?.ok_or_else(|| Error::not_found(format!("branch {name}")))?;
-            if !out.iter().any(|(n, _)| *n == name) {
-                out.push((name, b.head));
+            if sel.branches.iter().chain(&sel.tags).any(|(n, _)| *n == name) {
+                continue;
+            }
+            // Looked up as a revision's name is: a branch first, then a tag.
+            let as_branch = Repository::check_branch_name(&name);
+            if as_branch.is_ok() {
+                if let Some(b) = repo.branch(&name)? {
+                    sel.branches.push((name, b.head));
+                    continue;
+                }
+            }
+            if Repository::check_tag_name(&name).is_ok() {
+                if let Some(t) = repo.tag(&name)? {
+                    sel.tags.push((name, t.commit));
+                    continue;
+                }
+            }
+            as_branch?;
+            return Err(Error::not_found(format!("branch or tag {name}")).into());
+        }
+        if !sel.branches.is_empty() {
+            let others: Vec<_> =
+                repo.tags()?.into_iter().filter(|t| !sel.tags.iter().any(|(n, _)| *n == t.name)).collect();
+            if !others.is_empty() {
+                let heads: Vec<ChunkPointer> = sel.branches.iter().map(|(_, h)| *h).collect();
+                let history = history(repo, &heads)?;
+                sel.tags.extend(
+                    others.into_iter().filter(|t| history.contains(&t.commit.commit_id())).map(|t| (t.name, t.commit)),
+                );
             }
         }
-        Ok(out)
+        Ok(sel)
     }
 
     /// The target, opened with its own password. A workspace names its repository (wherever it lives, with the S3
@@ -317,16 +420,32 @@ fn first_parent_chain(
     Ok(out)
 }
 
-/// How many commits `heads` reach.
-fn reachable(source: &Source<'_>, heads: &[ChunkPointer]) -> anyhow::Result<u64> {
+/// The commits `heads` reach (through every parent).
+fn history(repo: &Repository, heads: &[ChunkPointer]) -> anyhow::Result<HashSet<CommitId>> {
     let mut seen = HashSet::new();
     let mut stack = heads.to_vec();
     while let Some(p) = stack.pop() {
         if seen.insert(p.commit_id()) {
-            stack.extend(source.repo.read_commit(&p)?.parent_pointers());
+            stack.extend(repo.read_commit(&p)?.parent_pointers());
         }
     }
-    Ok(seen.len() as u64)
+    Ok(seen)
+}
+
+/// How many commits `heads` reach.
+fn reachable(source: &Source<'_>, heads: &[ChunkPointer]) -> anyhow::Result<u64> {
+    Ok(history(source.repo, heads)?.len() as u64)
+}
+
+/// A branch or tag whose name the target uses for the other kind (a branch and a tag never share a name).
+fn shared_name(kind: &str, name: &str, other: &str) -> anyhow::Error {
+    Error::AlreadyExists {
+        what: format!(
+            "{kind} {name}: the target has {other} of that name, and a branch and a tag never share a name; nothing \
+             was copied"
+        ),
+    }
+    .into()
 }
 
 /// The nearest commit at or below `c` on its first-parent line that is not forgotten (whose state can be read).

@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 /// Show changed keys. No REV: staged changes against HEAD. One REV: the workspace against REV. Two: REV1 to REV2.
-/// After `--`, keys or directories to limit the comparison to: `infini diff HEAD~1 HEAD -- web/ README`.
+/// After `--`, keys or directories to limit the comparison to: `infini diff HEAD~1 HEAD -- web/ README`. An added
+/// or removed empty directory shows as `A dir/` or `D dir/`; a directory whose mtime alone changed is not listed.
 #[derive(clap::Args)]
 pub struct Args {
     /// Revisions to compare.
@@ -109,6 +110,35 @@ impl Row {
     }
 }
 
+impl Row {
+    /// Whether this is a directory entry whose permission bits or mtime alone changed.
+    pub fn dir_time_only(&self) -> bool {
+        self.new.as_ref().is_some_and(Entry::is_dir) && self.old.as_ref().is_some_and(Entry::is_dir)
+    }
+}
+
+/// The rows worth listing, in key order, and how many directory entries were left out because only their time
+/// (or mode) changed. A directory entry is listed when the directory is added or removed and no listed row lies
+/// under it (an empty directory: one holding changed keys is shown by them); a directory whose mtime alone changed
+/// (as it does whenever a file in it is added or removed) is not listed, though it is staged and committed.
+pub fn visible(rows: Vec<Row>) -> (Vec<Row>, usize) {
+    let mut out: Vec<Row> = Vec::with_capacity(rows.len());
+    let mut times = 0;
+    for r in rows.into_iter().rev() {
+        if r.dir_time_only() {
+            times += 1;
+            continue;
+        }
+        let is_dir = r.new.as_ref().or(r.old.as_ref()).is_some_and(Entry::is_dir);
+        if is_dir && out.last().is_some_and(|next| next.key.starts_with(r.key.as_str())) {
+            continue;
+        }
+        out.push(r);
+    }
+    out.reverse();
+    (out, times)
+}
+
 /// Differences between two commits, by walking only the differing parts of their trees.
 pub fn between(s: &Session, a: Option<&CommitInfo>, b: Option<&CommitInfo>) -> anyhow::Result<Vec<Row>> {
     let (ia, ib) = (NamespaceIndex::default(), NamespaceIndex::default());
@@ -187,7 +217,7 @@ impl Args {
             }
             _ => unreachable!("clap limits revisions to two"),
         };
-        let rows: Vec<Row> = rows.into_iter().filter(|r| in_paths(&r.key, &self.paths)).collect();
+        let (rows, _) = visible(rows.into_iter().filter(|r| in_paths(&r.key, &self.paths)).collect());
         if !self.patch {
             return print(ctx, &rows);
         }

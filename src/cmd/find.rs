@@ -96,7 +96,8 @@ impl Args {
             let mut header = false;
             for item in idx.ns.prefix(b"") {
                 let (key, entry) = item?;
-                if !patterns.iter().any(|p| p.matches(&key)) {
+                // Directory entries (`web/`) are not values to find.
+                if entry.is_dir() || !patterns.iter().any(|p| p.matches(&key)) {
                     continue;
                 }
                 found += 1;

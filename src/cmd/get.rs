@@ -10,7 +10,9 @@ use infini::Error;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-/// Write the value of KEY to stdout (or -o FILE); with -r, write every key under PREFIX into DIR.
+/// Write the value of KEY to stdout (or -o FILE); with -r, write every key under PREFIX into DIR: files and links
+/// with their permission bits and mtimes, and every stored directory (empty ones too), whose permission bits and
+/// mtimes are set once their contents are written.
 #[derive(clap::Args)]
 pub struct Args {
     /// Fetch a whole prefix: `get -r PREFIX DIR`.
@@ -148,7 +150,12 @@ impl Args {
                     .collect();
                 output::json(&serde_json::Value::Array(files))?;
             } else {
-                output::info(ctx, format!("wrote {} files to {}", out.written.len(), dir.display()));
+                let dirs = match out.dirs {
+                    0 => String::new(),
+                    1 => " and 1 directory".to_string(),
+                    n => format!(" and {n} directories"),
+                };
+                output::info(ctx, format!("wrote {} files{dirs} to {}", out.written.len(), dir.display()));
             }
             return Ok(());
         }
@@ -165,6 +172,14 @@ impl Args {
             }
             anyhow::bail!(Error::not_found(format!("key {}", self.key)));
         };
+        if entry.is_dir() {
+            return Err(usage(format!(
+                "{} is a directory entry (put -r stores one per directory); write the directory out with `infini \
+                 get -r {} DIR`",
+                self.key,
+                self.key.trim_end_matches('/')
+            )));
+        }
         let size = entry.size();
         let range = match &self.range {
             Some(spec) => parse_range(spec, size)?,
@@ -248,7 +263,7 @@ impl Args {
             }
         };
         bar.finish(bar.bytes_summary(o.bytes));
-        if o.files == 0 {
+        if o.files == 0 && o.dirs == 0 {
             anyhow::bail!(Error::not_found(format!("no keys under prefix {:?}", self.key)));
         }
         if ctx.global.json && self.output.is_some() {

@@ -121,7 +121,8 @@ fn touches(s: &Session, c: &CommitInfo, paths: &[String], forgotten: &Forgotten)
         parent = s.repo.first_parent(p)?;
     }
     let rows = super::diff::between(s, parent.as_ref(), Some(c))?;
-    Ok(rows.iter().any(|r| super::diff::in_paths(&r.key, paths)))
+    // A directory whose time alone changed does not count (as `diff` does not list it).
+    Ok(rows.iter().any(|r| !r.dir_time_only() && super::diff::in_paths(&r.key, paths)))
 }
 
 impl Args {

@@ -11,8 +11,9 @@ fn mode_string(e: &Entry) -> String {
     if e.kind == EntryKind::Symlink {
         return "lrwxrwxrwx".into();
     }
-    let Some(m) = e.mode else { return "-?????????".into() };
-    let mut s = String::from("-");
+    let kind = if e.is_dir() { "d" } else { "-" };
+    let Some(m) = e.mode else { return format!("{kind}?????????") };
+    let mut s = String::from(kind);
     for (shift, special, lower, upper) in [(6, 0o4000, 's', 'S'), (3, 0o2000, 's', 'S'), (0, 0o1000, 't', 'T')] {
         let bits = (m >> shift) & 7;
         s.push(if bits & 4 != 0 { 'r' } else { '-' });
@@ -35,7 +36,8 @@ fn link_target(e: &Entry) -> String {
     }
 }
 
-/// List keys (starting with PREFIX), in order, from the workspace's view or a revision.
+/// List keys (starting with PREFIX), in order, from the workspace's view or a revision. An empty directory stored
+/// by `put -r` is listed as its entry, `dir/`; `--dirs` lists every directory's entry.
 #[derive(clap::Args)]
 pub struct Args {
     /// Only keys starting with PREFIX.
@@ -48,6 +50,10 @@ pub struct Args {
     /// List the keys at revision REV.
     #[arg(long, value_name = "REV", add = super::complete::rev())]
     at: Option<String>,
+    /// Also list the entries of directories that hold keys (`web/`, as `put -r` stores them). Without it, a
+    /// directory entry is listed only for an empty directory, which no other key shows.
+    #[arg(long)]
+    dirs: bool,
 }
 
 impl Args {
@@ -61,8 +67,16 @@ impl Args {
             out.write_all(b"[")?;
         }
         let mut first = true;
-        for item in ns.prefix(prefix.as_bytes()) {
+        let mut items = ns.prefix(prefix.as_bytes()).peekable();
+        while let Some(item) = items.next() {
             let (key, entry) = item?;
+            if entry.is_dir() && !self.dirs {
+                // Keys come in order: a directory holding anything is followed by its first key.
+                let holds = matches!(items.peek(), Some(Ok((next, _))) if next.starts_with(key.as_str()));
+                if holds {
+                    continue;
+                }
+            }
             if json {
                 if !first {
                     out.write_all(b",")?;
@@ -80,6 +94,8 @@ impl Args {
                 if entry.kind == EntryKind::Symlink {
                     v["kind"] = serde_json::json!("symlink");
                     v["target"] = serde_json::json!(link_target(&entry));
+                } else if entry.is_dir() {
+                    v["kind"] = serde_json::json!("dir");
                 }
                 output::json_to(&mut out, &v)?;
             } else if self.long {

@@ -156,13 +156,26 @@ pub fn examples(name: &str) -> &'static [(&'static str, &'static str)] {
             ("infini forget --set-policy --all --keep-daily 7", "store a policy for every branch in the repository"),
             ("infini forget && infini gc", "apply the stored policy, then free what only forgotten commits held"),
         ],
+        "infini rewrite" => &[
+            (
+                "infini rewrite --remove config/secret.env --dry-run",
+                "the commits that hold the key, and how many keys each would lose",
+            ),
+            (
+                "infini rewrite --remove config/secret.env && infini gc",
+                "remove a leaked secret from every commit of the branch; gc frees it after the grace period",
+            ),
+            ("infini rewrite --remove build/ --all", "remove every key under build/ from every branch"),
+            ("infini rewrite --remove dump.sql --after main~3", "only the commits after main~3; older ones keep it"),
+        ],
         "infini stats" => &[("infini stats --json", "what the repository holds, and what the caches did")],
         "infini copy" => &[
             (
                 "INFINI_TO_PASSWORD_FILE=~/.offsite-pw infini copy --to s3://offsite/team-a --to-endpoint https://s3.example.net",
                 "copy the current branch's history to a repository in a bucket (created before with init --s3)",
             ),
-            ("infini copy --all --to /mnt/backup/repo", "every branch into a directory repository on another disk"),
+            ("infini copy --all --to /mnt/backup/repo", "every branch and tag into a directory repository on another disk"),
+            ("infini copy --to /mnt/backup/repo v1.0", "one tag and the history it names, no branch"),
             (
                 "infini -R s3://bucket/team-a copy main --to ./restored --to-password-command 'pass show restored'",
                 "from S3 back into a directory repository, with the target's password from a command",
@@ -198,8 +211,8 @@ pub fn see_also(name: &str) -> Vec<&'static str> {
         "infini commit" | "infini update" | "infini status" | "infini reset" | "infini merge" => {
             &["infini-update(1)", "infini-status(1)", "infini-reset(1)", "infini-commit(1)", "infini-merge(1)"]
         }
-        "infini gc" | "infini check" | "infini forget" => {
-            &["infini-check(1)", "infini-gc(1)", "infini-forget(1)", "infini-branch(1)"]
+        "infini gc" | "infini check" | "infini forget" | "infini rewrite" => {
+            &["infini-check(1)", "infini-gc(1)", "infini-forget(1)", "infini-rewrite(1)", "infini-branch(1)"]
         }
         "infini init" | "infini clone" => &["infini-init(1)", "infini-clone(1)", "infini-lock(1)", "infini-copy(1)"],
         "infini copy" => &["infini-init(1)", "infini-clone(1)", "infini-branch(1)", "infini-forget(1)"],

@@ -30,6 +30,7 @@ mod password;
 mod progress;
 mod put;
 mod reset;
+mod rewrite;
 mod rm;
 mod select;
 mod session;
@@ -179,6 +180,7 @@ enum Command {
     Check(check::Args),
     Gc(gc::Args),
     Forget(forget::Args),
+    Rewrite(rewrite::Args),
     Stats(stats::Args),
     Mount(mount::Args),
     Key(key::Args),
@@ -281,7 +283,7 @@ fn needs_full_key(cmd: &Command) -> bool {
         | C::Branch(_)
         | C::Tag(_)
         | C::Check(_) => true,
-        C::Gc(_) | C::Stats(_) | C::Mount(_) | C::Find(_) | C::Forget(_) | C::Copy(_) => true,
+        C::Gc(_) | C::Stats(_) | C::Mount(_) | C::Find(_) | C::Forget(_) | C::Copy(_) | C::Rewrite(_) => true,
         C::Init(_) | C::Clone(_) | C::Put(_) | C::Commit(_) | C::Lock(_) | C::Unlock(_) => false,
         C::Completions(_) | C::ExitCodes | C::GenDocs(_) => false,
     }
@@ -323,6 +325,7 @@ fn run(cmd: Command, ctx: &Context) -> anyhow::Result<()> {
         Command::Check(a) => a.run(ctx),
         Command::Gc(a) => a.run(ctx),
         Command::Forget(a) => a.run(ctx),
+        Command::Rewrite(a) => a.run(ctx),
         Command::Stats(a) => a.run(ctx),
         Command::Mount(a) => a.run(ctx),
         Command::Key(a) => a.run(ctx),

@@ -22,6 +22,12 @@ pub fn relink(ctx: &Context, src: &str, dst: &str, keep_src: bool) -> anyhow::Re
     check_key(dst)?;
     let ns = s.view()?;
     let e = ns.get(&src.to_string())?.ok_or_else(|| Error::not_found(format!("key {src}")))?;
+    if e.is_dir() {
+        // A directory entry only means something beside the keys under it, which this does not move.
+        return Err(super::usage(format!(
+            "{src} is a directory entry (as put -r stores directories); mv and cp work on keys, one at a time"
+        )));
+    }
     if src != dst {
         ns.insert(dst.to_string(), e);
         if !keep_src {

@@ -12,7 +12,9 @@ use std::io::Write;
 use std::path::Path;
 
 /// Stage a value under KEY, read from FILE or stdin (`-`); with -r, stage every file under DIR as PREFIX/ + its
-/// relative path (symbolic links as links; permission bits and mtime kept).
+/// relative path (symbolic links as links; permission bits and mtime kept), and every directory (DIR itself too,
+/// with a PREFIX) as a directory entry `PREFIX/path/` with its permission bits and mtime, so that `get -r`
+/// restores empty directories and directory times.
 #[derive(clap::Args)]
 pub struct Args {
     /// Stage a directory tree: `put -r DIR [PREFIX]` (`web` and `web/` are the same prefix).
@@ -139,7 +141,12 @@ impl Args {
                 let v: Vec<_> = o.keys.iter().map(|(k, n)| serde_json::json!({ "key": k, "size": n })).collect();
                 output::json(&serde_json::Value::Array(v))?;
             } else {
-                output::info(ctx, format!("staged {} keys", o.files));
+                let dirs = match o.dirs {
+                    0 => String::new(),
+                    1 => " and 1 directory".to_string(),
+                    n => format!(" and {n} directories"),
+                };
+                output::info(ctx, format!("staged {} keys{dirs}", o.files));
             }
             return Ok(());
         }
@@ -197,6 +204,10 @@ impl Args {
                 output::json(&serde_json::Value::Array(v))?;
             } else {
                 let mut msg = format!("staged {} keys", out.staged_count);
+                if out.dirs_staged > 0 {
+                    msg +=
+                        &format!(" and {} director{}", out.dirs_staged, if out.dirs_staged == 1 { "y" } else { "ies" });
+                }
                 if self.delete {
                     msg += &format!(", {} removed", out.removed.len());
                 }

@@ -27,8 +27,13 @@ pub fn key_select(include: &[String], exclude: &[String]) -> anyhow::Result<Opti
     let (inc, exc) = (build("--include", include)?, build("--exclude", exclude)?);
     let any_include = !include.is_empty();
     Ok(Some(KeySelect::new(move |rel| {
+        // A directory entry's path ends with `/`: patterns for directories (`logs/`) match it.
+        let (rel, is_dir) = match rel.strip_suffix('/') {
+            Some(r) => (r, true),
+            None => (rel, false),
+        };
         let path = Path::new("/").join(rel);
-        let hit = |g: &Gitignore| g.matched_path_or_any_parents(&path, false).is_ignore();
+        let hit = |g: &Gitignore| g.matched_path_or_any_parents(&path, is_dir).is_ignore();
         (!any_include || hit(&inc)) && !hit(&exc)
     })))
 }

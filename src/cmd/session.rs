@@ -433,7 +433,7 @@ impl Session {
     pub fn update(&mut self, side: Option<Side>) -> anyhow::Result<Rebased> {
         let idx = NamespaceIndex::default();
         let base = match self.staged.base {
-            Some(p) if !self.staged.is_empty() => Some(self.repo.read_commit(&p)?),
+            Some(p) if !self.staged.is_empty() => Some(self.repo.read_commit(&self.repo.follow_rewrites(&p)?)?),
             _ => self.tip.clone(),
         };
         self.repo.load_index(&idx, base.as_ref())?;
@@ -451,9 +451,15 @@ impl Session {
         }
         let mut still_staged = Vec::with_capacity(conflicts.len());
         for k in conflicts {
-            if idx.ns.staged_change(&k)?.is_some() {
-                still_staged.push(k);
+            if idx.ns.staged_change(&k)?.is_none() {
+                continue;
             }
+            // A directory entry both sides changed (its mtime moves whenever a file in it comes or goes) is no
+            // conflict: this side's mode and mtime are kept; the keys under it carry any real conflict.
+            if both_dir_entries(&idx.ns, &head.ns, &k)? {
+                continue;
+            }
+            still_staged.push(k);
         }
         let mut conflicts = still_staged;
         conflicts.sort();
@@ -498,13 +504,29 @@ impl Session {
         }
         let head = NamespaceIndex::default();
         self.repo.load_index(&head, self.tip.as_ref())?;
-        let mut conflicts = idx.ns.rebase_onto(&head.ns)?;
+        let mut conflicts = Vec::new();
+        for k in idx.ns.rebase_onto(&head.ns)? {
+            // Both sides' directory entry: no conflict (as in `update`); the merged side's mode and mtime stay staged.
+            if !both_dir_entries(&idx.ns, &head.ns, &k)? {
+                conflicts.push(k);
+            }
+        }
         conflicts.sort();
         let keys = conflicts.iter().map(|k| serde_bytes::ByteBuf::from(k.as_bytes().to_vec())).collect();
         self.staged.merge = Some(merge);
         self.persist(&idx.ns, self.tip_ptr(), keys)?;
         Ok(Rebased { conflicts, dropped: 0, staged: idx.ns.staged_len()? })
     }
+}
+
+/// Whether `key` is a directory entry both in what `staged` stages and in `head`.
+fn both_dir_entries(
+    staged: &infini::namespace::Namespace,
+    head: &infini::namespace::Namespace,
+    key: &String,
+) -> anyhow::Result<bool> {
+    let ours = matches!(staged.staged_change(key)?, Some(Some(e)) if e.is_dir());
+    Ok(ours && head.get(key)?.is_some_and(|e| e.is_dir()))
 }
 
 /// Which side wins every conflict of an update.
@@ -737,6 +759,7 @@ pub fn resolve_head(repo: &Repository, head: &Head) -> anyhow::Result<Option<Com
             Some(br) => Some(repo.read_commit(&br.head)?),
             None => None,
         },
-        Head::Detached(p) => Some(repo.read_commit(p)?),
+        // A detached HEAD at a commit a rewrite replaced shows its replacement (the original may be gone).
+        Head::Detached(p) => Some(repo.read_commit(&repo.follow_rewrites(p)?)?),
     })
 }

@@ -23,10 +23,12 @@ impl Args {
         let s = Session::read(ctx)?;
         let (c, _) = s.at(self.rev.as_deref().unwrap_or("HEAD"))?;
         let parent = s.repo.first_parent(&c)?;
-        let rows: Vec<diff::Row> = diff::between(&s, parent.as_ref(), Some(&c))?
-            .into_iter()
-            .filter(|r| diff::in_paths(&r.key, &self.paths))
-            .collect();
+        let (rows, _) = diff::visible(
+            diff::between(&s, parent.as_ref(), Some(&c))?
+                .into_iter()
+                .filter(|r| diff::in_paths(&r.key, &self.paths))
+                .collect(),
+        );
         if ctx.global.json {
             let mut v = log::commit_json(&c);
             let mut changes = Vec::new();

@@ -14,7 +14,8 @@ fn value_id(e: &Entry) -> String {
 ///
 /// Prints where HEAD is, then one line per staged change (`A`dded, `M`odified, `D`eleted, a TAB, the key), or
 /// `nothing staged`, then any unresolved conflicts. With `--short`, only the change lines: nothing at all when
-/// nothing is staged, so `infini status --short | wc -l` counts staged changes.
+/// nothing is staged, so `infini status --short | wc -l` counts staged changes. An added or removed empty directory
+/// is listed as `A dir/` or `D dir/`; directories whose mtime (or mode) alone changed are staged but only counted.
 #[derive(clap::Args)]
 pub struct Args {
     /// Only the change lines (`A<TAB>key`, `M<TAB>key`, `D<TAB>key`) and conflict lines, nothing else.
@@ -27,7 +28,7 @@ impl Args {
         let s = Session::read(ctx)?;
         let idx = infini::namespace::NamespaceIndex::default();
         s.repo.load_index(&idx, s.tip.as_ref())?;
-        let rows = diff::to_workspace(&s, s.tip.as_ref(), &idx.ns)?;
+        let (rows, dir_times) = diff::visible(diff::to_workspace(&s, s.tip.as_ref(), &idx.ns)?);
         // Each conflicted key: the staged value (ours) against the branch's committed one (theirs).
         let view = s.view()?;
         let mut conflicts = Vec::new();
@@ -56,6 +57,7 @@ impl Args {
                 "head": s.tip.as_ref().map(|c| output::id(&c.ptr)),
                 "merging": s.staged.merge.as_ref().map(|m| m.name.clone()),
                 "staged": staged,
+                "directory_times": dir_times,
                 "conflicts": conflicts.iter().map(|(k, o, t)| serde_json::json!({
                     "key": k, "ours": side(o), "theirs": side(t),
                 })).collect::<Vec<_>>(),
@@ -74,8 +76,14 @@ impl Args {
                     output::short(&m.commit)
                 ))?;
             }
-            if rows.is_empty() {
+            if rows.is_empty() && dir_times == 0 {
                 output::line("nothing staged")?;
+            }
+            if dir_times > 0 {
+                output::line(format!(
+                    "{dir_times} directory time{} staged (not listed)",
+                    if dir_times == 1 { "" } else { "s" }
+                ))?;
             }
         }
         diff::print(ctx, &rows)?;

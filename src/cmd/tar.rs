@@ -15,6 +15,8 @@ use std::path::{Component, Path};
 pub struct Outcome {
     /// Files written or staged.
     pub files: u64,
+    /// Directory entries written or staged.
+    pub dirs: u64,
     /// Bytes of values.
     pub bytes: u64,
     /// Archive members left out (not a regular file, directory, symlink or hard link), with the first one's path.
@@ -198,10 +200,17 @@ pub fn write(
     let mut b = tar::Builder::new(out);
     // The directories of the previous member, outermost first.
     let mut dirs: Vec<String> = Vec::new();
-    let mut o = Outcome { files: 0, bytes: 0, skipped: (0, None), keys: Vec::new() };
+    let mut o = Outcome { files: 0, dirs: 0, bytes: 0, skipped: (0, None), keys: Vec::new() };
     for item in items {
         let (key, entry) = item?;
         let rest = key.strip_prefix(prefix).unwrap_or_default();
+        // A directory entry's key ends with `/`; the prefix's own entry (`web/` for `web`) is the archive's top,
+        // which has no member.
+        let (rest, is_dir) = match (entry.is_dir(), rest.strip_suffix('/')) {
+            (true, Some(r)) => (r, true),
+            (true, None) => continue,
+            (false, _) => (rest, false),
+        };
         let path = member_path(Path::new(rest))?
             .filter(|p| !rest.is_empty() && p.len() == rest.len())
             .ok_or_else(|| usage(format!("key {key:?} does not map to a safe path in an archive")))?;
@@ -225,6 +234,15 @@ pub fn write(
         if meta.mtime.is_some() && meta.mtime_nsec != 0 {
             // The header holds whole seconds; a pax record before the member carries the nanoseconds.
             append_pax(&mut b, &[("mtime", pax_time(mtime, meta.mtime_nsec))]).map_err(write_err)?;
+        }
+        if is_dir {
+            // Its stored mode and time; its contents follow, so it is not written again as a parent.
+            let perm = entry.mode.map_or(0o755, |m| m & 0o7777);
+            let mut h = header(tar::EntryType::Directory, perm, mtime, 0, owner);
+            b.append_data(&mut h, format!("{path}/"), std::io::empty()).map_err(write_err)?;
+            dirs.push(path);
+            o.dirs += 1;
+            continue;
         }
         if meta.symlink {
             // A target is bytes (not necessarily UTF-8), written as stored.
@@ -256,15 +274,19 @@ const AHEAD_BYTES: u64 = 16 << 20;
 /// Keys of a listing, a batch at a time, each batch's values read ahead (see [`Repository::read_ahead`]) before
 /// the first of them is handed on: on S3, the archive's small files cost a few requests a batch rather than one
 /// each.
+/// The first batch is small and each is twice the one before, up to the limits above, so that the first members
+/// are written (and progress moves) one round trip after the start.
 struct Ahead<'a, I> {
     repo: &'a Repository,
     inner: I,
     batch: std::collections::VecDeque<infini::Result<(String, infini::namespace::Entry)>>,
+    max_files: usize,
+    max_bytes: u64,
 }
 
 impl<'a, I> Ahead<'a, I> {
     fn new(repo: &'a Repository, inner: I) -> Self {
-        Self { repo, inner, batch: Default::default() }
+        Self { repo, inner, batch: Default::default(), max_files: AHEAD_FILES / 8, max_bytes: AHEAD_BYTES / 16 }
     }
 }
 
@@ -278,7 +300,7 @@ impl<I: Iterator<Item = infini::Result<(String, infini::namespace::Entry)>>> Ite
                 let failed = item.is_err();
                 bytes += item.as_ref().map_or(0, |(_, e)| e.size());
                 self.batch.push_back(item);
-                if failed || self.batch.len() >= AHEAD_FILES || bytes >= AHEAD_BYTES {
+                if failed || self.batch.len() >= self.max_files || bytes >= self.max_bytes {
                     break;
                 }
             }
@@ -289,6 +311,8 @@ impl<I: Iterator<Item = infini::Result<(String, infini::namespace::Entry)>>> Ite
                 .filter(|(_, e)| e.size() < AHEAD_BYTES)
                 .map(|(_, e)| &e.blob);
             self.repo.read_ahead(small);
+            self.max_files = (self.max_files * 2).min(AHEAD_FILES);
+            self.max_bytes = (self.max_bytes * 2).min(AHEAD_BYTES);
         }
         self.batch.pop_front()
     }
@@ -331,8 +355,8 @@ fn member_path(p: &Path) -> anyhow::Result<Option<String>> {
 }
 
 /// Stage every member of the tar archive `input` under `prefix` (a directory name) as `put -r` would stage the
-/// same tree: files with their permission bits and mtime, symbolic links as links; directories are implied by
-/// keys; a hard link stores the content of the file it links to; other members are skipped and counted.
+/// same tree: files with their permission bits and mtime, symbolic links as links, directories as directory entries
+/// (with their permission bits and mtime; `./` as the prefix's own); a hard link stores the content of the file it links to; other members are skipped and counted.
 ///
 /// As `put -r` does, the staged changes are spilled out of memory whenever `spill_at` of them are held (0: never),
 /// and the keys are listed in the outcome only with `keep_keys`, so an archive of millions of members is staged in
@@ -349,7 +373,7 @@ pub fn stage(
     let prefix = dir_prefix(prefix)?;
     let prefix = prefix.as_str();
     let mut archive = tar::Archive::new(input);
-    let mut o = Outcome { files: 0, bytes: 0, skipped: (0, None), keys: Vec::new() };
+    let mut o = Outcome { files: 0, dirs: 0, bytes: 0, skipped: (0, None), keys: Vec::new() };
     let stage_one = |key: String, entry: Entry, o: &mut Outcome| -> anyhow::Result<()> {
         o.files += 1;
         if keep_keys {
@@ -365,7 +389,12 @@ pub fn stage(
         let mut member = member.context("reading the tar stream")?;
         let path = member.path().context("reading a tar member's path")?.into_owned();
         let kind = member.header().entry_type();
-        let Some(rel) = member_path(&path)? else { continue };
+        // `./` is the top directory: with a prefix, the prefix's own directory entry; else nothing.
+        let rel = match member_path(&path)? {
+            Some(rel) => rel,
+            None if kind == tar::EntryType::Directory && !prefix.is_empty() => String::new(),
+            None => continue,
+        };
         let key = format!("{prefix}{rel}");
         // A pax record's time (it has the nanoseconds), else the header's (signed).
         let pax_mtime = match member.pax_extensions().context("reading a tar member's pax records")? {
@@ -426,7 +455,19 @@ pub fn stage(
                 entry.mtime_nsec = mtime_nsec;
                 stage_one(key, entry, &mut o)?;
             }
-            tar::EntryType::Directory => {}
+            tar::EntryType::Directory => {
+                let key = if rel.is_empty() { key } else { format!("{key}/") };
+                check_key(key.trim_end_matches('/'))?;
+                let mut entry = Entry::dir();
+                entry.mtime = mtime;
+                entry.mtime_nsec = mtime_nsec;
+                entry.mode = mode;
+                o.dirs += 1;
+                if keep_keys {
+                    o.keys.push((key.clone(), 0));
+                }
+                ns.insert(key, entry);
+            }
             _ => {
                 o.skipped.0 += 1;
                 if o.skipped.1.is_none() {

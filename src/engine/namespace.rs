@@ -16,6 +16,9 @@ pub enum EntryKind {
     File,
     /// A symbolic link: the value is the link's target, as bytes.
     Symlink,
+    /// A directory: its key is its path with a `/` after it (`web/css/`, which no file's key can be), its value
+    /// empty; it carries the directory's permission bits and mtime, and makes an empty directory part of a tree.
+    Dir,
 }
 
 impl EntryKind {
@@ -83,6 +86,16 @@ impl Entry {
         Self { blob, mtime: None, mtime_nsec: 0, mode: None, kind: EntryKind::File }
     }
 
+    /// A directory entry (empty value, no metadata yet); its key is [`dir_key`] of the directory's path.
+    pub fn dir() -> Self {
+        Self { kind: EntryKind::Dir, ..Self::new(Blob::Inline(Vec::new())) }
+    }
+
+    /// Whether this is a directory entry.
+    pub fn is_dir(&self) -> bool {
+        self.kind == EntryKind::Dir
+    }
+
     /// Value length in bytes.
     pub fn size(&self) -> u64 {
         self.blob.size()
@@ -104,7 +117,8 @@ impl Entry {
     }
 
     /// What about this entry, stored under `key` (raw bytes), no program following the rules could have written:
-    /// a key [`check_key`] refuses (or not UTF-8), a symbolic link whose target is not inline, empty or holds a NUL,
+    /// a key [`check_key`] refuses (or not UTF-8; for a directory entry, its key without the trailing `/`, which it
+    /// must have), a directory entry with a value, a symbolic link whose target is not inline, empty or holds a NUL,
     /// nanoseconds of 10^9 or more, or without seconds, and permission bits beyond `0o7777`. Each problem names the
     /// key. Empty when the entry is valid.
     pub fn problems(&self, key: &[u8]) -> Vec<String> {
@@ -112,7 +126,14 @@ impl Entry {
         let mut out = Vec::new();
         match std::str::from_utf8(key) {
             Ok(k) => {
-                if let Err(e) = check_key(k) {
+                let checked = match (self.kind, k.strip_suffix('/')) {
+                    (EntryKind::Dir, Some(path)) => check_key(path),
+                    (EntryKind::Dir, None) => {
+                        Err(Error::Invalid(format!("directory entry {k:?} has a key without a trailing '/'")))
+                    }
+                    _ => check_key(k),
+                };
+                if let Err(e) = checked {
                     let why = match e {
                         Error::Invalid(m) => m,
                         e => e.to_string(),
@@ -131,6 +152,9 @@ impl Entry {
                 Blob::Inline(_) => {}
                 _ => out.push(format!("symbolic link {name:?} has a target that is not inline")),
             }
+        }
+        if self.kind == EntryKind::Dir && !matches!(&self.blob, Blob::Inline(v) if v.is_empty()) {
+            out.push(format!("directory entry {name:?} has a value"));
         }
         if self.mtime_nsec >= NANOS {
             out.push(format!("entry {name:?} has mtime_nsec {} (not below 10^9)", self.mtime_nsec));
@@ -303,6 +327,11 @@ pub fn check_key(key: &str) -> Result<()> {
     Ok(())
 }
 
+/// The key of the directory entry for directory `path` (a valid key): `path/`.
+pub fn dir_key(path: &str) -> String {
+    format!("{}/", path.trim_end_matches('/'))
+}
+
 /// A key prefix naming a directory: `web`, `web/` and `web//` all become `web/`; empty (or `/`) is the whole
 /// namespace. The prefix itself must be a valid key.
 pub fn dir_prefix(prefix: &str) -> Result<String> {
@@ -312,6 +341,43 @@ pub fn dir_prefix(prefix: &str) -> Result<String> {
     }
     check_key(p)?;
     Ok(format!("{p}/"))
+}
+
+/// The namespace of a commit's state `roots` without the keys `keys` name — each a key, which removes that key and
+/// every key under it as a directory (`KEY/...`), or a prefix ending in `/`, which removes every key under it —
+/// and how many keys that removed; `None` when it removes none. The edit of `infini rewrite --remove`, for
+/// [`Repository::rewrite`]: the new roots keep every other field as it is.
+pub fn without_keys(
+    repo: &Repository,
+    roots: &crate::engine::repo::IndexRoots,
+    keys: &[String],
+) -> Result<Option<(crate::engine::repo::IndexRoots, u64)>> {
+    use crate::engine::fields::Field;
+    let Some(root) = roots.get(FIELD) else { return Ok(None) };
+    let ns = Namespace::default();
+    ns.load(repo.store(), Some(root.as_slice()))?;
+    let mut doomed: Vec<String> = Vec::new();
+    for k in keys {
+        let dir = dir_prefix(k)?;
+        if !k.ends_with('/') && ns.contains_key(k)? {
+            doomed.push(k.clone());
+        }
+        for e in ns.prefix(dir.as_bytes()) {
+            doomed.push(e?.0);
+        }
+    }
+    doomed.sort();
+    doomed.dedup();
+    if doomed.is_empty() {
+        return Ok(None);
+    }
+    for k in &doomed {
+        ns.remove(k);
+    }
+    let new_root = ns.commit(repo.store(), Some(root.as_slice()))?;
+    let mut out = roots.clone();
+    out.insert(FIELD.to_string(), serde_bytes::ByteBuf::from(new_root));
+    Ok(Some((out, doomed.len() as u64)))
 }
 
 /// Store everything `input` yields as a value. `progress` is called with the bytes read so far.
@@ -464,5 +530,14 @@ mod tests {
         let mut m = v;
         m.mode = Some(0o100_644);
         assert_eq!(m.problems(b"m").len(), 1);
+        let d = Entry::dir();
+        assert!(d.problems(b"a/b/").is_empty());
+        assert_eq!(d.problems(b"a/b").len(), 1, "a directory's key ends with '/'");
+        assert_eq!(d.problems(b"a//").len(), 1);
+        assert_eq!(d.problems(b"/").len(), 1);
+        assert_eq!(Entry::new(Blob::Inline(Vec::new())).problems(b"a/").len(), 1, "a file's key cannot end with '/'");
+        let mut full = Entry::dir();
+        full.blob = Blob::Inline(b"x".to_vec());
+        assert_eq!(full.problems(b"d/").len(), 1, "a directory holds no value");
     }
 }

@@ -162,3 +162,38 @@ fn rm_of_a_conflicted_key_resolves_it_with_the_removal() {
     env.fails_with(3, ["get", "a"]);
     assert_eq!(env.get("b"), b"theirs");
 }
+
+#[test]
+fn put_r_of_different_files_into_one_directory_from_two_workspaces_does_not_conflict_on_the_directory() {
+    let env = Env::init();
+    let src = env.path("src");
+    write(src.join("shared/base"), b"base");
+    env.ok(["put", "-r", src.to_str().unwrap(), "t"]);
+    env.commit("base");
+    let ws2 = env.path("ws2");
+    env.cmd(["clone", env.ws.to_str().unwrap(), ws2.to_str().unwrap()]).ok();
+    // Each side adds its own file to the same directory: both change the directory's mtime.
+    let src2 = env.path("src2");
+    write(src2.join("shared/base"), b"base");
+    write(src2.join("shared/from-ws2"), b"2");
+    filetime::set_file_mtime(src2.join("shared"), filetime::FileTime::from_unix_time(1_200_000_000, 0)).unwrap();
+    env.cmd(["put", "-r", src2.to_str().unwrap(), "t"]).cwd(&ws2).ok();
+    write(src.join("shared/from-ws1"), b"1");
+    filetime::set_file_mtime(src.join("shared"), filetime::FileTime::from_unix_time(1_100_000_000, 0)).unwrap();
+    env.ok(["put", "-r", src.to_str().unwrap(), "t"]);
+    env.commit("ws1");
+    env.cmd(["commit", "-m", "ws2"]).cwd(&ws2).fails_with(11);
+    // The directory's entry is no conflict: update keeps this side's time, and the commit goes through.
+    let out = env.cmd(["update"]).cwd(&ws2).ok();
+    assert!(!out.stderr.contains("conflict"), "{out}");
+    env.cmd(["commit", "-m", "ws2"]).cwd(&ws2).ok();
+    let out = env.path("out");
+    env.cmd(["get", "-r", "t", out.to_str().unwrap()]).cwd(&ws2).ok();
+    assert_eq!(read(out.join("shared/from-ws1")), b"1");
+    assert_eq!(read(out.join("shared/from-ws2")), b"2");
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(std::fs::metadata(out.join("shared")).unwrap().mtime(), 1_200_000_000, "this side's time");
+    // A directory entry is not a value to get.
+    let e = env.fails_with(2, ["get", "t/shared/"]);
+    assert!(e.stderr.contains("get -r"), "{e}");
+}

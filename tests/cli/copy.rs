@@ -494,3 +494,194 @@ fn forgotten_commits_are_copied_as_forgotten_headers() {
         .json();
     assert_eq!(again["commits_copied"], 0, "{again}");
 }
+
+/// The target directory repository `dir` opened through the library.
+fn open_dir(dir: &Path, password: &str) -> Repository {
+    Repository::open(Arc::new(DirBackend::new(dir).unwrap()), password.as_bytes(), StoreOptions::default()).unwrap()
+}
+
+/// A tar of every value at `rev` of `side`, read outside any workspace.
+fn tar_at(env: &Env, side: &Side, rev: &str) -> Vec<u8> {
+    env.cmd(["get", "-r", "/", "--tar", "--at", rev])
+        .cwd(&env.root)
+        .env("INFINI_REPO", &side.repo)
+        .env("INFINI_PASSWORD", &side.password)
+        .ok()
+        .stdout
+}
+
+#[test]
+fn copy_brings_the_tags_into_what_it_copies_every_tag_with_all_and_one_tag_by_name() {
+    let env = Env::new();
+    let src_dir = env.root.join("src");
+    build(&src_dir, SOURCE_PW, "main", None, 5, 11);
+    let repo = build(&src_dir, SOURCE_PW, "dev", Some("main"), 3, 12);
+    let idx = NamespaceIndex::default();
+    let main = repo.log(&repo.branch("main").unwrap().unwrap().head, usize::MAX).unwrap();
+    let dev = repo.branch("dev").unwrap().unwrap().head;
+    // v1 on main's history, v2 only on dev's.
+    repo.create_tag("v1", &main[2].ptr, &idx).unwrap();
+    repo.create_tag("v2", &dev, &idx).unwrap();
+    drop(repo);
+    let source = Side::dir(&src_dir, SOURCE_PW);
+    let tgt = init_target_dir(&env, "tgt");
+    let to = tgt.to_str().unwrap();
+    let target = Side::dir(&tgt, TARGET_PW);
+
+    // main only: the tag into main's history comes along, dev's does not.
+    let out = copy_json(&env, &source, &["--to", to, "main"]);
+    assert_eq!(out["commits_copied"], 5, "{out}");
+    assert_eq!(out["tags_copied"], 1, "{out}");
+    assert_eq!(out["tags"][0]["name"], "v1", "{out}");
+    let t = open_dir(&tgt, TARGET_PW);
+    let v1 = t.tag("v1").unwrap().expect("tag v1 copied with main");
+    assert_eq!(t.read_commit(&v1.commit).unwrap().copied_from(), Some(main[2].id()));
+    assert!(t.tag("v2").unwrap().is_none(), "v2 is not in main's history");
+    assert!(tar_at(&env, &source, "v1") == tar_at(&env, &target, "v1"), "the values at v1");
+
+    // --all: every branch and every tag; v1 is there already (at the copy of its commit).
+    let out = copy_json(&env, &source, &["--to", to, "--all"]);
+    assert_eq!(out["commits_copied"], 3, "{out}");
+    assert_eq!(out["tags_copied"], 1, "{out}");
+    let t = open_dir(&tgt, TARGET_PW);
+    let v2 = t.tag("v2").unwrap().expect("tag v2 copied with --all");
+    assert_eq!(t.read_commit(&v2.commit).unwrap().copied_from(), Some(dev.commit_id()));
+    assert_eq!(Some(v2.commit), t.branch("dev").unwrap().map(|b| b.head), "v2 is dev's head there too");
+    assert!(tar_at(&env, &source, "v2") == tar_at(&env, &target, "v2"), "the values at v2");
+    let again = copy_json(&env, &source, &["--to", to, "--all"]);
+    assert_eq!((again["commits_copied"].as_u64(), again["tags_copied"].as_u64()), (Some(0), Some(0)), "{again}");
+
+    // A tag by name: the tag and its history, no branch.
+    let other = init_target_dir(&env, "other");
+    let to = other.to_str().unwrap();
+    let out = copy_json(&env, &source, &["--to", to, "v2"]);
+    assert_eq!(out["commits_copied"], 8, "{out}");
+    assert_eq!(out["tags_copied"], 1, "{out}");
+    let o = open_dir(&other, TARGET_PW);
+    assert!(o.branches().unwrap().is_empty(), "no branch was named");
+    assert_eq!(o.tags().unwrap().iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["v2"]);
+    let log = |s: &Side| {
+        let l = env
+            .cmd(["log", "--json", "v2"])
+            .cwd(&env.root)
+            .env("INFINI_REPO", &s.repo)
+            .env("INFINI_PASSWORD", &s.password)
+            .ok()
+            .json();
+        l.as_array().unwrap().iter().map(|c| (c["message"].clone(), c["time"].clone())).collect::<Vec<_>>()
+    };
+    assert_eq!(log(&source), log(&Side::dir(&other, TARGET_PW)));
+    // A tag's history is found again through the tag: nothing is copied twice.
+    let again = copy_json(&env, &source, &["--to", to, "v2"]);
+    assert_eq!(again["commits_copied"], 0, "{again}");
+    assert_eq!(again["tags_copied"], 0, "{again}");
+    Side::dir(&other, TARGET_PW).run(&env, &["check", "--read-data"]);
+}
+
+#[test]
+fn copy_refuses_a_target_tag_at_another_commit_and_writes_nothing() {
+    let env = Env::new();
+    let src_dir = env.root.join("src");
+    let repo = build(&src_dir, SOURCE_PW, "main", None, 3, 13);
+    let head = repo.branch("main").unwrap().unwrap().head;
+    repo.create_tag("v1", &head, &NamespaceIndex::default()).unwrap();
+    drop(repo);
+    let source = Side::dir(&src_dir, SOURCE_PW);
+    let tgt = init_target_dir(&env, "tgt");
+    let to = tgt.to_str().unwrap();
+    copy_json(&env, &source, &["--to", to]);
+    // In the target, v1 is deleted and made again at another commit (the copy of main~1).
+    let t = open_dir(&tgt, TARGET_PW);
+    let there = t.log(&t.branch("main").unwrap().unwrap().head, usize::MAX).unwrap();
+    t.delete_tag("v1").unwrap();
+    t.create_tag("v1", &there[1].ptr, &NamespaceIndex::default()).unwrap();
+    drop(t);
+    // The source moves on; the copy is refused before it writes anything.
+    build(&src_dir, SOURCE_PW, "main", None, 2, 14);
+    let out = env
+        .cmd(["copy", "--to", to])
+        .env("INFINI_REPO", &source.repo)
+        .env("INFINI_PASSWORD", SOURCE_PW)
+        .env("INFINI_TO_PASSWORD", TARGET_PW)
+        .fails_with(11);
+    assert!(out.stderr.contains("tag v1 of the target"), "{out}");
+    let t = open_dir(&tgt, TARGET_PW);
+    assert_eq!(t.branch("main").unwrap().unwrap().head, there[0].ptr, "the target's branch did not move");
+    assert_eq!(t.tag("v1").unwrap().unwrap().commit, there[1].ptr, "the target's tag did not move");
+    assert!(infini::copies(&t).unwrap().len() == 3, "no commit was copied");
+
+    // A target whose branch has the name of a tag being copied: refused too (a branch and a tag never share one).
+    let third = init_target_dir(&env, "third");
+    let to = third.to_str().unwrap();
+    let old = open_dir(&src_dir, SOURCE_PW).log(&head, 1).unwrap();
+    copy_json(&env, &source, &["--to", to, "v1"]);
+    let t = open_dir(&third, TARGET_PW);
+    let at = infini::copies(&t).unwrap()[&old[0].id()].ptr;
+    t.delete_tag("v1").unwrap();
+    let mine = t.create_branch("v1", &at).unwrap();
+    drop(t);
+    let out = env
+        .cmd(["copy", "--to", to, "--all"])
+        .env("INFINI_REPO", &source.repo)
+        .env("INFINI_PASSWORD", SOURCE_PW)
+        .env("INFINI_TO_PASSWORD", TARGET_PW)
+        .fails_with(11);
+    assert!(out.stderr.contains("tag v1: the target has a branch of that name"), "{out}");
+    let t = open_dir(&third, TARGET_PW);
+    assert!(t.branch("main").unwrap().is_none(), "nothing was copied");
+    assert_eq!(t.branch("v1").unwrap().unwrap().head, mine.head);
+}
+
+#[test]
+fn a_merge_commit_is_copied_with_both_parents() {
+    let env = Env::init();
+    env.put("a", b"a0");
+    env.put("big", &random_bytes(15, 5000));
+    env.put("r", b"to be removed");
+    env.commit("base");
+    env.ok(["fork", "side"]);
+    env.put("b", &random_bytes(16, 3000));
+    env.ok(["rm", "r"]);
+    let side = env.commit("side work");
+    env.ok(["checkout", "main"]);
+    env.put("a", b"a-main");
+    let main = env.commit("main work");
+    let merge = crate::util::commit_id(&env.ok(["merge", "side"]));
+    let source = Side::dir(&env.repo_dir(), crate::util::PASSWORD);
+    let tgt = init_target_dir(&env, "tgt");
+    let to = tgt.to_str().unwrap();
+    let out = copy_json(&env, &source, &["--to", to, "--all"]);
+    assert_eq!(out["commits_copied"], 4, "{out}");
+    let target = Side::dir(&tgt, TARGET_PW);
+    let log = |b: &str| {
+        env.cmd(["log", "--json", "--branch", b])
+            .cwd(&env.root)
+            .env("INFINI_REPO", &target.repo)
+            .env("INFINI_PASSWORD", TARGET_PW)
+            .ok()
+            .json()
+    };
+    let lm = log("main");
+    let parents: Vec<String> =
+        lm[0]["parents"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_string()).collect();
+    assert_eq!(lm[0]["message"], "Merge branch 'side'", "{lm}");
+    assert_eq!(parents.len(), 2, "the merge has two parents there: {lm}");
+    assert_eq!(parents[0], lm[1]["id"].as_str().unwrap(), "first parent: main's own work");
+    assert_eq!(parents[1], log("side")[0]["id"].as_str().unwrap(), "second parent: the copy of side's head");
+    let t = open_dir(&tgt, TARGET_PW);
+    let origin = |id: &str| t.read_commit(&t.resolve(id, None).unwrap()).unwrap().copied_from().unwrap().to_hex();
+    assert_eq!(origin(lm[0]["id"].as_str().unwrap()), merge);
+    assert_eq!(origin(&parents[0]), main);
+    assert_eq!(origin(&parents[1]), side);
+    for (s, c) in [(&merge, lm[0]["id"].as_str().unwrap()), (&main, &parents[0]), (&side, &parents[1])] {
+        assert!(tar_at(&env, &source, s) == tar_at(&env, &target, c), "values at {s} / {c}");
+    }
+    let again = copy_json(&env, &source, &["--to", to, "--all"]);
+    assert_eq!(again["commits_copied"], 0, "{again}");
+    assert_eq!(again["packs_uploaded"], 0, "{again}");
+    env.cmd(["check", "--read-data"])
+        .cwd(&env.root)
+        .env("INFINI_REPO", &target.repo)
+        .env("INFINI_PASSWORD", TARGET_PW)
+        .ok();
+}

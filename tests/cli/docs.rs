@@ -34,6 +34,7 @@ const COMMANDS: &[&str] = &[
     "update",
     "tag",
     "merge",
+    "rewrite",
 ];
 
 const KEY_COMMANDS: &[&str] = &["passwd", "add", "list", "rm"];
@@ -479,6 +480,7 @@ fn every_commands_json_matches_docs_json_md() {
     run("infini log", &["log"], None, &w);
     run("infini forget", &["forget", "--keep-last", "1", "--dry-run"], None, &w);
     run("infini forget --set-policy", &["forget", "--set-policy", "--keep-last", "100"], None, &w);
+    run("infini rewrite", &["rewrite", "--remove", "d", "--dry-run"], None, &w);
     run("infini show", &["show"], None, &w);
     run("infini fork", &["fork", "side"], None, &w);
     run("infini checkout", &["checkout", "main"], None, &w);

@@ -27,6 +27,7 @@ mod newcomer;
 mod progress;
 mod readme;
 mod readonly;
+mod rewrite;
 mod rollback;
 mod s3;
 mod scripting;

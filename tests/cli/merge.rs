@@ -247,3 +247,28 @@ fn a_merge_and_a_fast_forward_are_accepted_by_a_workspace_that_saw_the_old_head(
     assert_eq!(env.cmd(["get", "d"]).cwd(&other).ok().stdout, b"d");
     let _ = side;
 }
+
+#[test]
+fn merge_of_branches_that_each_put_a_file_into_one_directory_does_not_conflict_on_the_directory() {
+    let env = Env::init();
+    let src = env.path("src");
+    write(src.join("shared/base"), b"base");
+    env.ok(["put", "-r", src.to_str().unwrap(), "t"]);
+    env.commit("base");
+    env.ok(["fork", "side"]);
+    write(src.join("shared/from-side"), b"s");
+    filetime::set_file_mtime(src.join("shared"), filetime::FileTime::from_unix_time(1_200_000_000, 0)).unwrap();
+    env.ok(["put", "-r", src.to_str().unwrap(), "t"]);
+    env.commit("side");
+    env.ok(["checkout", "main"]);
+    std::fs::remove_file(src.join("shared/from-side")).unwrap();
+    write(src.join("shared/from-main"), b"m");
+    filetime::set_file_mtime(src.join("shared"), filetime::FileTime::from_unix_time(1_100_000_000, 0)).unwrap();
+    env.ok(["put", "-r", src.to_str().unwrap(), "t"]);
+    env.commit("main");
+    // Both changed the directory's entry (its mtime): that alone is no conflict.
+    let out = env.ok(["merge", "side"]);
+    assert!(out.stderr.contains("Merged side into main"), "{out}");
+    assert_eq!(env.get("t/shared/from-main"), b"m");
+    assert_eq!(env.get("t/shared/from-side"), b"s");
+}

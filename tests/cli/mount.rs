@@ -413,3 +413,34 @@ fn mount_shows_mtimes_before_1970_and_with_nanoseconds_exactly() {
     assert_eq!((frac.mtime(), frac.mtime_nsec()), (1_700_000_000, 123_456_789));
     m.unmount();
 }
+
+#[test]
+fn mount_shows_empty_directories_with_their_stored_mode_and_mtime() {
+    if !fuse_usable() {
+        return;
+    }
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let env = Env::init();
+    let src = env.path("src");
+    write(src.join("d/f"), b"f\n");
+    std::fs::create_dir_all(src.join("empty/inner")).unwrap();
+    std::fs::set_permissions(src.join("empty/inner"), std::fs::Permissions::from_mode(0o700)).unwrap();
+    filetime::set_file_mtime(src.join("empty/inner"), filetime::FileTime::from_unix_time(1_300_000_000, 7)).unwrap();
+    filetime::set_file_mtime(src.join("d"), filetime::FileTime::from_unix_time(1_200_000_000, 0)).unwrap();
+    env.ok(["put", "-r", src.to_str().unwrap(), "t"]);
+    env.commit("dirs");
+    let mnt = env.path("mnt");
+    let m = Mount::start(&env, &mnt, &[]);
+    let top = mnt.join("branches/main/t");
+    let mut names: Vec<String> =
+        std::fs::read_dir(&top).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    names.sort();
+    assert_eq!(names, ["d", "empty"], "an empty directory appears");
+    let inner = std::fs::metadata(top.join("empty/inner")).expect("stat through the mount");
+    assert!(inner.is_dir());
+    assert_eq!(std::fs::read_dir(top.join("empty/inner")).unwrap().count(), 0);
+    assert_eq!((inner.mtime(), inner.mtime_nsec()), (1_300_000_000, 7), "a directory's stored mtime");
+    assert_eq!(inner.mode() & 0o7777, 0o700, "a directory's stored mode");
+    assert_eq!(std::fs::metadata(top.join("d")).unwrap().mtime(), 1_200_000_000);
+    m.unmount();
+}

@@ -341,7 +341,10 @@ fn commit_and_stats_show_a_spinner_saying_what_happens() {
     tree(&env.ws.join("d"), 16, 300 << 10);
     env.ok(["put", "-r", "d", "d"]);
     env.set("INFINI_BACKEND_LATENCY_MS", "400");
-    for (args, want) in [(vec!["commit", "-m", "m"], "commit 16 staged changes"), (vec!["stats"], "stats ")] {
+    for (args, want) in [
+        (vec!["commit", "-m", "m"], "commit 20 staged changes" /* 16 files, 4 directories */),
+        (vec!["stats"], "stats "),
+    ] {
         let t = Term::start(&env.root, env.cmd(&args));
         let seen = t.wait();
         assert_eq!(seen.code, 0, "{args:?}:\n{}", seen.dump());

@@ -31,7 +31,7 @@ fn gc_ref_dir(env: &Env) -> PathBuf {
 }
 
 /// The only branch's ref directory (the repository's one branch).
-fn only_ref_dir(env: &Env) -> PathBuf {
+pub fn only_ref_dir(env: &Env) -> PathBuf {
     let gc = gc_ref_dir(env);
     let dirs: Vec<PathBuf> = ref_dirs(&env.repo_dir()).into_iter().filter(|d| *d != gc).collect();
     assert_eq!(dirs.len(), 1, "one branch ref: {dirs:?}");

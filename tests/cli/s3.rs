@@ -445,6 +445,9 @@ fn a_cold_listing_takes_rounds_by_depth_and_the_writer_reads_no_index_back() {
     // about 80 leaves make 2 rounds of their own.
     // Five here on a quiet machine; one per node (over a hundred) before the change.
     assert!(rounds.len() <= 8, "{rounds:?}: sequential rounds of requests, {} in all", reqs.len());
+    // And few requests: a level's nodes that sit side by side in a pack are read together (5 here; 114 when each
+    // node was a request of its own).
+    assert!(reqs.len() <= 16, "{} requests for a cold listing: {reqs:?}", reqs.len());
 }
 
 /// A cold `get -r` of many small files reads their chunks a batch at a time, neighbouring chunks of a pack in one

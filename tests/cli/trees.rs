@@ -283,3 +283,203 @@ fn put_r_of_the_workspace_leaves_its_own_directory_out() {
     env.ok(["put", "-r", ".", "all"]);
     assert_eq!(env.ok(["ls"]).lines(), ["all/notes.txt", "all/sub/a"], "no .infini/ keys (key, caches, repository)");
 }
+
+/// Set a directory's (or file's) mtime, seconds and nanoseconds.
+fn set_dir_mtime(path: &Path, secs: i64, nsec: u32) {
+    filetime::set_file_mtime(path, filetime::FileTime::from_unix_time(secs, nsec)).unwrap();
+}
+
+/// A path's mtime, seconds and nanoseconds.
+fn mtime_of(path: &Path) -> (i64, i64) {
+    let m = fs::symlink_metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    (m.mtime(), m.mtime_nsec())
+}
+
+/// A tree with an empty directory, a nested empty one, files, and directories of known mtimes.
+fn tree_with_empty_dirs(src: &Path) {
+    write(src.join("a/file"), b"f");
+    write(src.join("top"), b"t");
+    fs::create_dir_all(src.join("a/empty")).unwrap();
+    fs::create_dir_all(src.join("nested/deeper/deepest")).unwrap();
+    chmod(&src.join("a/empty"), 0o700);
+    // Deepest first: setting a child's time does not touch its parent's, but creating it did.
+    set_dir_mtime(&src.join("nested/deeper/deepest"), 1_400_000_000, 0);
+    set_dir_mtime(&src.join("nested/deeper"), 1_300_000_000, 5);
+    set_dir_mtime(&src.join("nested"), 1_200_000_000, 0);
+    set_dir_mtime(&src.join("a/empty"), 1_100_000_000, 123_456_789);
+    set_dir_mtime(&src.join("a"), 1_000_000_000, 0);
+}
+
+fn assert_restored_dirs(out: &Path) {
+    assert_eq!(read(out.join("a/file")), b"f");
+    assert!(out.join("a/empty").is_dir(), "the empty directory is restored");
+    assert!(out.join("nested/deeper/deepest").is_dir(), "the nested empty directory is restored");
+    assert_eq!(fs::read_dir(out.join("nested/deeper/deepest")).unwrap().count(), 0);
+    assert_eq!(mtime_of(&out.join("nested/deeper/deepest")), (1_400_000_000, 0));
+    assert_eq!(mtime_of(&out.join("nested/deeper")), (1_300_000_000, 5), "set after its child was created");
+    assert_eq!(mtime_of(&out.join("nested")), (1_200_000_000, 0));
+    assert_eq!(mtime_of(&out.join("a/empty")), (1_100_000_000, 123_456_789));
+    assert_eq!(mtime_of(&out.join("a")), (1_000_000_000, 0), "set after its file was written");
+    assert_eq!(fs::metadata(out.join("a/empty")).unwrap().mode() & 0o7777, 0o700, "a directory's mode is kept");
+}
+
+#[test]
+fn empty_directories_and_directory_mtimes_round_trip_through_put_r_and_get_r() {
+    let env = Env::init();
+    let src = env.path("src");
+    tree_with_empty_dirs(&src);
+    env.ok(["put", "-r", src.to_str().unwrap(), "t"]);
+    env.commit("tree");
+    let out = env.path("out");
+    let o = env.ok(["get", "-r", "t", out.to_str().unwrap()]);
+    assert_restored_dirs(&out);
+    assert!(o.stderr.contains("wrote 2 files and 6 directories"), "{o}");
+    // A restore of a subdirectory that holds only an empty one.
+    let out2 = env.path("out2");
+    env.ok(["get", "-r", "t/nested", out2.to_str().unwrap()]);
+    assert!(out2.join("deeper/deepest").is_dir());
+    assert_eq!(mtime_of(&out2.join("deeper")), (1_300_000_000, 5));
+    assert_eq!(mtime_of(&out2), (1_200_000_000, 0), "a directory the restore creates takes the prefix's time");
+    // An empty directory alone is a tree too.
+    let out3 = env.path("out3");
+    env.ok(["get", "-r", "t/a/empty", out3.to_str().unwrap()]);
+    assert!(out3.is_dir());
+    assert_eq!(mtime_of(&out3), (1_100_000_000, 123_456_789));
+}
+
+#[test]
+fn empty_directories_and_directory_mtimes_round_trip_through_tar() {
+    let env = Env::init();
+    let src = env.path("src");
+    tree_with_empty_dirs(&src);
+    env.ok(["put", "-r", src.to_str().unwrap(), "t"]);
+    env.commit("tree");
+    let archive = env.path("t.tar");
+    env.ok(["get", "-r", "--tar", "t", "-o", archive.to_str().unwrap()]);
+    // Another tar reads the empty directories and their times.
+    let x = env.path("x");
+    fs::create_dir_all(&x).unwrap();
+    let st = std::process::Command::new("tar").arg("-xf").arg(&archive).current_dir(&x).status().unwrap();
+    assert!(st.success());
+    assert_restored_dirs(&x);
+    // And back in: put --tar stores the directories, get -r restores them.
+    env.ok(["put", "--tar", "u", archive.to_str().unwrap()]);
+    env.commit("from tar");
+    let out = env.path("out");
+    env.ok(["get", "-r", "u", out.to_str().unwrap()]);
+    assert_restored_dirs(&out);
+}
+
+#[test]
+fn put_r_delete_after_removing_a_directory_removes_its_entry() {
+    let env = Env::init();
+    let src = env.path("src");
+    write(src.join("keep"), b"k");
+    fs::create_dir_all(src.join("gone/inner")).unwrap();
+    fs::create_dir_all(src.join("stays-empty")).unwrap();
+    env.ok(["put", "-r", src.to_str().unwrap(), "w"]);
+    env.commit("one");
+    fs::remove_dir_all(src.join("gone")).unwrap();
+    env.ok(["put", "-r", src.to_str().unwrap(), "w"]);
+    assert!(staged(&env).is_empty(), "without --delete nothing is removed: {:?}", staged(&env));
+    env.ok(["put", "-r", "--delete", src.to_str().unwrap(), "w"]);
+    // The removed directory holding a removed one is shown by it.
+    assert_eq!(staged(&env), ["D\tw/gone/inner/"], "the removed directories' entries go");
+    env.commit("mirror");
+    let out = env.path("out");
+    env.ok(["get", "-r", "w", out.to_str().unwrap()]);
+    assert!(!out.join("gone").exists(), "a removed directory is not restored");
+    assert!(out.join("stays-empty").is_dir());
+}
+
+#[test]
+fn get_r_exclude_leaves_an_excluded_empty_directory_out() {
+    let env = Env::init();
+    let src = env.path("src");
+    write(src.join("docs/a.txt"), b"a");
+    fs::create_dir_all(src.join("cache/empty")).unwrap();
+    fs::create_dir_all(src.join("logs")).unwrap();
+    fs::create_dir_all(src.join("kept")).unwrap();
+    set_dir_mtime(&src.join("docs"), 1_000_000_000, 0);
+    env.ok(["put", "-r", src.to_str().unwrap(), "s"]);
+    env.commit("one");
+    let out = env.path("out");
+    env.ok(["get", "-r", "--exclude", "cache", "--exclude", "logs/", "s", out.to_str().unwrap()]);
+    assert!(!out.join("cache").exists(), "an excluded directory is not created");
+    assert!(!out.join("logs").exists(), "a directory pattern leaves an empty directory out");
+    assert!(out.join("kept").is_dir());
+    // The same in an archive.
+    let archive = env.path("s.tar");
+    env.ok(["get", "-r", "--tar", "--exclude", "cache", "--exclude", "logs/", "s", "-o", archive.to_str().unwrap()]);
+    let listed = std::process::Command::new("tar").arg("-tf").arg(&archive).output().unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    assert!(listed.lines().any(|l| l == "kept/"), "the kept empty directory is a member:\n{listed}");
+    assert!(!listed.contains("cache") && !listed.contains("logs"), "excluded directories are not:\n{listed}");
+    // --include of files: their directory is dated, other empty directories are left out.
+    let only = env.path("only");
+    env.ok(["get", "-r", "--include", "*.txt", "s", only.to_str().unwrap()]);
+    assert_eq!(read(only.join("docs/a.txt")), b"a");
+    assert!(!only.join("kept").exists(), "an empty directory the patterns do not include is left out");
+    assert_eq!(mtime_of(&only.join("docs")), (1_000_000_000, 0), "a directory holding an included file is dated");
+}
+
+#[test]
+fn a_new_empty_directory_is_a_change_a_directory_time_alone_is_not_listed() {
+    let env = Env::init();
+    let src = env.path("src");
+    write(src.join("d/f"), b"f");
+    env.ok(["put", "-r", src.to_str().unwrap(), "p"]);
+    // A directory holding files is shown by its files; the empty one by itself.
+    fs::create_dir_all(src.join("new-empty")).unwrap();
+    env.ok(["put", "-r", src.to_str().unwrap(), "p"]);
+    assert_eq!(staged(&env), ["A\tp/d/f", "A\tp/new-empty/"]);
+    let first = env.commit("one");
+    assert_eq!(env.ok(["ls", "p"]).lines(), ["p/d/f", "p/new-empty/"], "ls shows an empty directory as dir/");
+    assert_eq!(env.ok(["ls", "--dirs", "p"]).lines(), ["p/", "p/d/", "p/d/f", "p/new-empty/"]);
+    let long = env.ok(["ls", "-l", "p/new-empty"]).text();
+    assert!(long.starts_with("drwx"), "ls -l shows a directory's mode:\n{long}");
+    // A directory whose time alone changed is staged (get -r restores it) but not listed as a change.
+    set_dir_mtime(&src.join("d"), 1_000_000_000, 0);
+    env.ok(["put", "-r", src.to_str().unwrap(), "p"]);
+    assert!(staged(&env).is_empty(), "{:?}", staged(&env));
+    let st = env.ok(["status"]).text();
+    assert!(st.contains("1 directory time"), "status says what is staged:\n{st}");
+    let second = env.commit("touch");
+    assert!(env.ok(["diff", &first, &second]).lines().is_empty());
+    assert!(env.ok(["log", "--oneline", "--", "p/d"]).lines().len() == 1, "log -- DIR is not moved by a time");
+    // mv and cp move keys, not directory entries.
+    let out = env.fails_with(2, ["mv", "p/new-empty/", "elsewhere"]);
+    assert!(out.stderr.contains("directory entry"), "{out}");
+    // Removing the empty directory is a change.
+    fs::remove_dir(src.join("new-empty")).unwrap();
+    env.ok(["put", "-r", "--delete", src.to_str().unwrap(), "p"]);
+    assert_eq!(staged(&env), ["D\tp/new-empty/"]);
+    let third = env.commit("rmdir");
+    assert_eq!(env.ok(["log", "--oneline", "--", "p/new-empty"]).lines().len(), 2, "log -- DIR sees it come and go");
+    assert_eq!(env.ok(["diff", &second, &third]).lines(), ["D\tp/new-empty/"]);
+    // check accepts directory entries; find lists keys of values, not directories.
+    env.ok(["check"]);
+    let found = env.ok(["find", "p/**"]).text();
+    assert!(found.contains("p/d/f") && !found.contains("p/d/\n"), "{found}");
+    // rm -r takes a directory's entries along.
+    env.ok(["rm", "-r", "p/d"]);
+    assert_eq!(staged(&env), ["D\tp/d/f"]);
+    env.commit("rm");
+    assert_eq!(env.ok(["ls", "--dirs"]).lines(), ["p/"]);
+}
+
+#[test]
+fn put_r_delete_keeps_the_entry_of_a_directory_the_patterns_leave_out() {
+    let env = Env::init();
+    let src = env.path("src");
+    write(src.join("keep"), b"k");
+    fs::create_dir_all(src.join("logs/empty")).unwrap();
+    env.ok(["put", "-r", src.to_str().unwrap(), "w"]);
+    env.commit("one");
+    assert_eq!(env.ok(["ls", "--dirs", "w"]).lines(), ["w/", "w/keep", "w/logs/", "w/logs/empty/"]);
+    // Left out by a directory pattern, the directory is not the walk's to judge: its entries stay.
+    env.ok(["put", "-r", "--delete", "--exclude", "logs/", src.to_str().unwrap(), "w"]);
+    assert!(staged(&env).is_empty(), "{:?}", staged(&env));
+    let out = env.ok(["put", "-r", "--delete", "--exclude", "logs/", "--json", src.to_str().unwrap(), "w"]);
+    assert!(!out.text().contains("removed"), "{out}");
+}

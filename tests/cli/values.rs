@@ -216,8 +216,10 @@ fn put_r_and_get_r_round_trip_a_nested_tree() {
     let out = env.ok(["put", "-r", env.path("tree").to_str().unwrap(), "t/"]);
     assert!(out.stdout.is_empty(), "put -r prints nothing on stdout:\n{out}");
     let mut keys: Vec<String> = files.iter().map(|(p, _)| format!("t/{p}")).collect();
+    // An empty directory is stored as its directory entry.
+    keys.push("t/empty-dir/".into());
     keys.sort();
-    assert_eq!(env.ok(["ls", "t/"]).lines(), keys, "put -r stages one key per file");
+    assert_eq!(env.ok(["ls", "t/"]).lines(), keys, "put -r stages one key per file and empty directory");
 
     // Staged view.
     let staged_out = env.path("staged-out");
@@ -229,6 +231,7 @@ fn put_r_and_get_r_round_trip_a_nested_tree() {
     let out = env.ok(["get", "-r", "t/", out_dir.to_str().unwrap()]);
     assert!(out.stdout.is_empty(), "get -r prints nothing on stdout without --json:\n{out}");
     assert_tree(&out_dir, &files);
+    assert!(out_dir.join("empty-dir").is_dir(), "the empty directory is restored");
 
     // A sub-prefix.
     let sub = env.path("sub-out");

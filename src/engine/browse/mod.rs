@@ -513,10 +513,22 @@ impl Browser {
                 mtime_nsec: 0,
                 ttl: self.short_ttl(),
             },
-            Node::Tree { version, kind, .. } => {
+            Node::Tree { version, kind, path, .. } => {
                 let ctime = i64::try_from(version.commit().commit.time).unwrap_or(i64::MAX);
                 match kind {
-                    Kind::Dir => dir(ctime, self.opts.immutable_ttl),
+                    Kind::Dir => match version.dir_entry(path)? {
+                        // A stored directory: its own mode and time.
+                        Some(e) => {
+                            let m = FileMeta::of(&e);
+                            Attr {
+                                perm: e.mode.map_or(DIR_PERM, |p| (p & 0o7777) as u16),
+                                mtime: m.mtime.unwrap_or(ctime),
+                                mtime_nsec: if m.mtime.is_some() { m.mtime_nsec } else { 0 },
+                                ..dir(ctime, self.opts.immutable_ttl)
+                            }
+                        }
+                        None => dir(ctime, self.opts.immutable_ttl),
+                    },
                     Kind::File(e) => {
                         let m = FileMeta::of(e);
                         Attr {

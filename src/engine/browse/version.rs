@@ -2,7 +2,8 @@
 //!
 //! Keys map to paths the way `get -r` maps them: `/` separates directories, and a key whose path would not be a
 //! safe relative path (an empty, `.` or `..` component) is not shown. A name that is both a key and a directory
-//! prefix (`a` and `a/b`) shows as the directory.
+//! prefix (`a` and `a/b`) shows as the directory. A directory entry (`a/b/`, as `put -r` stores every directory)
+//! makes its directory appear even when empty, and gives it its permission bits and mtime.
 //!
 //! A directory listing walks the index tree's prefix range and jumps over every subdirectory with one seek, so
 //! listing a directory costs one root-to-leaf path per child, not one entry per key below it.
@@ -37,7 +38,7 @@ pub struct FileMeta {
     pub mtime_nsec: u32,
 }
 
-/// Permission bits of directories, which are implied by keys and have none stored (what `get -r` creates).
+/// Permission bits of directories implied by keys, with no directory entry (what `get -r` creates).
 pub const DIR_PERM: u16 = 0o755;
 
 impl FileMeta {
@@ -165,6 +166,20 @@ impl VersionView {
         out.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| (a.kind != Kind::Dir).cmp(&(b.kind != Kind::Dir))));
         out.dedup_by(|later, earlier| later.name == earlier.name);
         Ok(out)
+    }
+
+    /// The directory entry `put -r` stored for directory `dir` (`a/b`, its key `a/b/`): its permission bits and
+    /// mtime. `None` for the top, and for a directory only implied by keys.
+    pub fn dir_entry(&self, dir: &str) -> Result<Option<Entry>> {
+        if dir.is_empty() {
+            return Ok(None);
+        }
+        let key = format!("{dir}/");
+        let store: &dyn NodeStore = &*self.store;
+        let Some(value) = tree::get(store, self.root.as_ref(), key.as_bytes())? else { return Ok(None) };
+        let entry: Entry = ciborium::from_reader(value.as_slice())
+            .map_err(|e| Error::corrupt(format!("namespace entry {key:?}"), e))?;
+        Ok(entry.is_dir().then_some(entry))
     }
 
     /// What `path` is (`""`: the top directory, always a directory). `None` if nothing is there.

@@ -86,6 +86,8 @@ pub struct Written {
 pub struct GetTreeOutcome {
     /// Every file and link, in key order.
     pub written: Vec<Written>,
+    /// Directories restored from directory entries (created if missing, permission bits and mtime set).
+    pub dirs: u64,
     /// Bytes of file content written.
     pub bytes: u64,
     /// Files whose stored modification time the file system could not hold (it kept the nearest it can: ext4,
@@ -183,6 +185,20 @@ fn set_link_mtime(path: &Path, secs: i64, nsec: u32) -> Result<()> {
         .map_err(|e| Error::io(ctx(), e))
 }
 
+/// Give directory `path` the permission bits and mtime of its entry (after everything inside it is written: a
+/// write inside would change the mtime, and the bits may forbid writing).
+fn set_dir_meta(entry: &Entry, path: &Path) -> Result<()> {
+    let ctx = || format!("setting the mode and mtime of directory {}", path.display());
+    if let Some(mode) = entry.mode {
+        fs::set_permissions(path, fs::Permissions::from_mode(mode & 0o7777)).map_err(|e| Error::io(ctx(), e))?;
+    }
+    if let Some((secs, nsec)) = entry.mtime_parts() {
+        filetime::set_file_mtime(path, filetime::FileTime::from_unix_time(secs, nsec))
+            .map_err(|e| Error::io(ctx(), e))?;
+    }
+    Ok(())
+}
+
 /// Write one file: content, then permission bits and mtime. Returns the bytes written and whether the file system
 /// holds the stored mtime exactly.
 fn write_file(store: &Arc<Store>, entry: &Entry, path: &Path, parallel: usize) -> Result<(u64, bool)> {
@@ -232,7 +248,10 @@ fn refuse_taken_paths(
         if select.is_some_and(|s| !s.selects(key.strip_prefix(prefix).unwrap_or(&key))) {
             continue;
         }
-        let Some(rel) = key.strip_prefix(prefix).and_then(safe_relative) else { continue };
+        let Some(rel) = key.strip_prefix(prefix).map(|r| r.strip_suffix('/').unwrap_or(r)).and_then(safe_relative)
+        else {
+            continue;
+        };
         let path = dir.join(rel);
         if fs::symlink_metadata(&path).is_ok_and(|m| !m.is_dir()) {
             taken += 1;
@@ -258,11 +277,21 @@ const AHEAD_FILES: usize = 512;
 const AHEAD_BYTES: u64 = 16 << 20;
 
 /// Small files waiting to be handed to the workers, whose chunks are fetched together first: on a remote backend a
-/// read per file costs a round trip each, while the files of a batch mostly sit side by side in a few packs.
-#[derive(Default)]
+/// read per file costs a round trip each, while the files of a batch mostly sit side by side in a few packs. The
+/// first batch is small and each is twice the one before, up to [`AHEAD_FILES`] and [`AHEAD_BYTES`]: the first
+/// files are written (and progress moves) one round trip after the start, and later batches make few requests.
 struct Ahead {
     files: Vec<(Entry, PathBuf)>,
     bytes: u64,
+    /// This batch's limits.
+    max_files: usize,
+    max_bytes: u64,
+}
+
+impl Default for Ahead {
+    fn default() -> Self {
+        Self { files: Vec::new(), bytes: 0, max_files: AHEAD_FILES / 8, max_bytes: AHEAD_BYTES / 16 }
+    }
 }
 
 impl Ahead {
@@ -270,7 +299,7 @@ impl Ahead {
     fn push(&mut self, store: &Store, tx: &SyncSender<(Entry, PathBuf)>, entry: Entry, path: PathBuf) -> bool {
         self.bytes += entry.size();
         self.files.push((entry, path));
-        if self.files.len() >= AHEAD_FILES || self.bytes >= AHEAD_BYTES {
+        if self.files.len() >= self.max_files || self.bytes >= self.max_bytes {
             return self.flush(store, tx);
         }
         true
@@ -288,12 +317,17 @@ impl Ahead {
             .collect();
         store.read_ahead(&ptrs);
         self.bytes = 0;
+        self.max_files = (self.max_files * 2).min(AHEAD_FILES);
+        self.max_bytes = (self.max_bytes * 2).min(AHEAD_BYTES);
         self.files.drain(..).all(|job| tx.send(job).is_ok())
     }
 }
 
 /// Write every key under `prefix` (a directory name: `web` and `web/` are the same) into `dir`, as the relative
-/// path after the prefix. Files get their permission bits and mtime back; symbolic links are recreated as links
+/// path after the prefix. Files get their permission bits and mtime back; directory entries become directories (an
+/// empty one included) whose permission bits and mtime are set after their contents are written, deepest first (a
+/// directory entry left out by [`GetTreeOptions::select`] still dates the directory when a selected key is written
+/// in it; the prefix's own entry dates `dir` only when this call creates it); symbolic links are recreated as links
 /// (with their stored target, which is never followed: nothing is written through a link, and a directory on the
 /// way that is a link is refused). Existing files are replaced unless [`GetTreeOptions::overwrite`] is off.
 ///
@@ -331,6 +365,13 @@ pub fn get_tree(
     let bytes = std::sync::atomic::AtomicU64::new(0);
     let not_held: Mutex<(u64, Option<PathBuf>)> = Mutex::new((0, None));
     let mut ensured_root = false;
+    // The top directory takes the prefix's own directory entry only when this restore creates it.
+    let top_is_new = fs::symlink_metadata(dir).is_err();
+    // Directory entries whose metadata is set once their contents are written: the selected ones, and those the
+    // selection left out (applied only if a selected key created the directory). Key order.
+    let mut dir_metas: Vec<(String, Entry, PathBuf)> = Vec::new();
+    let mut unselected_dirs: Vec<(String, Entry, PathBuf)> = Vec::new();
+    let mut top_entry: Option<Entry> = None;
     let dispatched = std::thread::scope(|s| -> Result<()> {
         for _ in 0..threads {
             s.spawn(|| loop {
@@ -363,12 +404,36 @@ pub fn get_tree(
                     break;
                 }
                 let (key, entry) = item?;
-                if opts.select.as_ref().is_some_and(|s| !s.selects(key.strip_prefix(prefix.as_str()).unwrap_or(&key))) {
+                if entry.is_dir() && key == prefix {
+                    top_entry = Some(entry);
                     continue;
                 }
-                let rel = key.strip_prefix(prefix.as_str()).and_then(safe_relative).ok_or_else(|| {
-                    Error::Invalid(format!("key {key:?} does not map to a safe path under {}", dir.display()))
-                })?;
+                let selected =
+                    opts.select.as_ref().is_none_or(|s| s.selects(key.strip_prefix(prefix.as_str()).unwrap_or(&key)));
+                if !selected && !entry.is_dir() {
+                    continue;
+                }
+                let unsafe_key =
+                    || Error::Invalid(format!("key {key:?} does not map to a safe path under {}", dir.display()));
+                if entry.is_dir() {
+                    let rel = key
+                        .strip_prefix(prefix.as_str())
+                        .and_then(|r| r.strip_suffix('/'))
+                        .and_then(safe_relative)
+                        .ok_or_else(unsafe_key)?;
+                    if !selected {
+                        unselected_dirs.push((key, entry, rel));
+                        continue;
+                    }
+                    if !ensured_root {
+                        fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+                        ensured_root = true;
+                    }
+                    dirs.ensure(&rel)?;
+                    dir_metas.push((key, entry, rel));
+                    continue;
+                }
+                let rel = key.strip_prefix(prefix.as_str()).and_then(safe_relative).ok_or_else(unsafe_key)?;
                 if !ensured_root {
                     fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
                     ensured_root = true;
@@ -399,6 +464,8 @@ pub fn get_tree(
                             }
                         }
                     },
+                    // Directories were handled above.
+                    EntryKind::Dir => {}
                 }
             }
             if let Some(a) = &mut ahead {
@@ -416,8 +483,23 @@ pub fn get_tree(
         return Err(e);
     }
     dispatched?;
-    if out.written.is_empty() {
-        return Err(Error::not_found(format!("no keys under prefix {prefix:?}")));
+    // Deepest first: in reverse key order, a directory comes after everything inside it.
+    dir_metas.extend(unselected_dirs.into_iter().filter(|(_, _, rel)| dirs.known.contains(rel)));
+    dir_metas.sort_by(|a, b| b.0.cmp(&a.0));
+    for (_, entry, rel) in &dir_metas {
+        set_dir_meta(entry, &dir.join(rel))?;
+    }
+    out.dirs = dir_metas.len() as u64;
+    if out.written.is_empty() && dir_metas.is_empty() {
+        if top_entry.is_none() || opts.select.is_some() {
+            return Err(Error::not_found(format!("no keys under prefix {prefix:?}")));
+        }
+        // An empty directory, stored as the prefix's own entry.
+        fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    }
+    if let Some(top) = top_entry.filter(|_| top_is_new && dir.is_dir()) {
+        set_dir_meta(&top, dir)?;
+        out.dirs += 1;
     }
     out.bytes = bytes.into_inner();
     out.mtime_not_held = not_held.into_inner().expect("not held lock");

@@ -2,7 +2,7 @@
 
 use super::StatCache;
 use crate::engine::chunk::{Blob, BlobWriter, WriteOptions};
-use crate::engine::namespace::{check_key, dir_prefix, Entry, EntryKind, Namespace};
+use crate::engine::namespace::{check_key, dir_key, dir_prefix, Entry, EntryKind, Namespace};
 use crate::engine::object::Store;
 use crate::engine::progress::{ProgressSink, Unit};
 use crate::engine::repo::Repository;
@@ -79,12 +79,20 @@ impl std::fmt::Debug for PathFilter {
 /// itself or through one of its directories.
 fn left_out(dir: &Path, prefix: &str, key: &str, exclude: &[PathBuf], leave_out: Option<&PathFilter>) -> bool {
     let Some(rel) = key.strip_prefix(prefix) else { return false };
+    // A directory entry's key ends with `/`.
+    let (rel, is_dir) = match rel.strip_suffix('/') {
+        Some(r) => (r, true),
+        None => (rel, false),
+    };
+    if rel.is_empty() {
+        return false;
+    }
     let path = dir.join(rel);
     if exclude.iter().any(|x| path.starts_with(x)) {
         return true;
     }
     let Some(f) = leave_out else { return false };
-    if f.leaves_out(&path, false) {
+    if f.leaves_out(&path, is_dir) {
         return true;
     }
     let mut dirs: Vec<&Path> = path.ancestors().skip(1).take_while(|d| *d != dir && d.starts_with(dir)).collect();
@@ -111,7 +119,7 @@ pub fn walk_tree(
         if items.is_empty() {
             return Ok(walk.special);
         }
-        for item in &items {
+        for item in items.iter().filter(|i| !i.dir) {
             f(&item.key, &item.meta)?;
         }
     }
@@ -121,10 +129,13 @@ pub fn walk_tree(
 #[derive(Clone, Debug, Default)]
 pub struct PutTreeOutcome {
     /// Keys staged with a new value (or new metadata), with their sizes, in key order (empty with
-    /// [`PutTreeOptions::count_only`]).
+    /// [`PutTreeOptions::count_only`]); directory entries' keys end with `/`.
     pub staged: Vec<(String, u64)>,
-    /// How many keys were staged with a new value (or new metadata).
+    /// How many keys of files and links were staged with a new value (or new metadata).
     pub staged_count: usize,
+    /// How many directory entries were staged (new, or with new metadata); they are in
+    /// [`PutTreeOutcome::staged`] too, with size 0.
+    pub dirs_staged: usize,
     /// Keys staged for removal (with [`PutTreeOptions::delete`]).
     pub removed: Vec<String>,
     /// Files and links whose entry was already exactly as stored (nothing staged for them).
@@ -146,13 +157,18 @@ struct Item {
     meta: Metadata,
     /// `Some(target)` for a symbolic link.
     link: Option<Vec<u8>>,
+    /// A directory (its key ends with `/`; nothing to read).
+    dir: bool,
 }
 
 /// The entry for a file with metadata `meta` holding `blob`: kind, permission bits (not for a symbolic link) and
-/// mtime (with nanoseconds).
+/// mtime (with nanoseconds). For a directory, a directory entry (`blob` is ignored).
 pub fn file_entry(blob: Blob, meta: &Metadata) -> Entry {
     let mut e = Entry::new(blob);
-    if meta.file_type().is_symlink() {
+    if meta.is_dir() {
+        e = Entry::dir();
+        e.mode = Some(meta.mode() & 0o7777);
+    } else if meta.file_type().is_symlink() {
         // A link's own permission bits mean nothing on Linux; its mtime is kept (and restored by `get -r`).
         e.kind = EntryKind::Symlink;
     } else {
@@ -166,12 +182,15 @@ pub fn file_entry(blob: Blob, meta: &Metadata) -> Entry {
 /// Whether the walk goes into an entry (not one of the excluded paths).
 type Excluded = Box<dyn FnMut(&walkdir::DirEntry) -> bool + Send>;
 
-/// The regular files and symbolic links under a directory, in key order, read as the walk goes (one directory's
-/// entries at a time): siblings are sorted by name, a directory's name with a `/` after it, which is the order of
-/// the keys they become.
+/// The regular files, symbolic links and directories under a directory, in key order, read as the walk goes (one
+/// directory's entries at a time): siblings are sorted by name, a directory's name with a `/` after it, which is
+/// the order of the keys they become (a directory's key, `name/`, comes right before its contents'). With a
+/// prefix, the walk starts with the top directory itself, as the prefix's directory entry.
 struct Walk {
     dir: PathBuf,
     prefix: String,
+    /// The top directory's entry is still to be yielded.
+    top: bool,
     inner: walkdir::FilterEntry<walkdir::IntoIter, Excluded>,
     special: usize,
     first_special: Option<PathBuf>,
@@ -199,6 +218,7 @@ impl Walk {
         Self {
             dir: dir.to_path_buf(),
             prefix: prefix.to_string(),
+            top: !prefix.is_empty(),
             inner,
             special: 0,
             first_special: None,
@@ -209,6 +229,11 @@ impl Walk {
     /// Up to `n` more items (fewer at the end of the walk).
     fn take(&mut self, n: usize, progress: &ProgressSink) -> Result<Vec<Item>> {
         let mut items = Vec::new();
+        if std::mem::take(&mut self.top) {
+            let meta = std::fs::metadata(&self.dir)
+                .map_err(|err| Error::io(format!("reading {}", self.dir.display()), err))?;
+            items.push(Item { key: self.prefix.clone(), path: self.dir.clone(), meta, link: None, dir: true });
+        }
         while items.len() < n {
             let Some(e) = self.inner.next() else { break };
             let e = e.map_err(|e| {
@@ -216,10 +241,7 @@ impl Walk {
                 Error::io(format!("walking {path}"), e.into())
             })?;
             let ft = e.file_type();
-            if ft.is_dir() {
-                continue;
-            }
-            if !ft.is_file() && !ft.is_symlink() {
+            if !ft.is_dir() && !ft.is_file() && !ft.is_symlink() {
                 self.special += 1;
                 self.first_special.get_or_insert_with(|| e.path().to_path_buf());
                 continue;
@@ -229,6 +251,11 @@ impl Walk {
             let key = format!("{}{rel}", self.prefix);
             check_key(&key)?;
             let meta = e.metadata().map_err(|err| Error::io(format!("reading {}", e.path().display()), err.into()))?;
+            if ft.is_dir() {
+                // Directories are not counted as items found: progress counts files.
+                items.push(Item { key: dir_key(&key), path: e.into_path(), meta, link: None, dir: true });
+                continue;
+            }
             let link = if ft.is_symlink() {
                 let t = std::fs::read_link(e.path())
                     .map_err(|err| Error::io(format!("reading link {}", e.path().display()), err))?;
@@ -236,7 +263,7 @@ impl Walk {
             } else {
                 None
             };
-            items.push(Item { key, path: e.into_path(), meta, link });
+            items.push(Item { key, path: e.into_path(), meta, link, dir: false });
             progress.inc(1);
         }
         // Keys must come in order for the merge with the namespace: the walk's order gives it, this checks it.
@@ -290,7 +317,9 @@ fn store_item(
     w.finish()
 }
 
-/// Stage every regular file and symbolic link under `dir` as `prefix` + its relative path (with `/`), in `ns`.
+/// Stage every regular file and symbolic link under `dir` as `prefix` + its relative path (with `/`), in `ns`, and
+/// every directory as a directory entry (`prefix` + its relative path + `/`, with its permission bits and mtime);
+/// with a prefix, `dir` itself is the prefix's directory entry (`web/`), so an empty tree is stored too.
 ///
 /// Entries that are already exactly as stored are not staged again. Files the stat cache knows unchanged are not
 /// read. Files are read and stored on several threads; progress goes to [`PutTreeOptions::progress`]. The
@@ -400,7 +429,7 @@ fn stage_batches(
         let mut blobs: Vec<Option<Blob>> = Vec::with_capacity(items.len());
         for (it, old) in items.iter().zip(&olds) {
             blobs.push(match (cache.as_mut(), &it.link, old) {
-                (Some(c), None, Some(old)) if old.kind == EntryKind::File => {
+                (Some(c), None, Some(old)) if old.kind == EntryKind::File && !it.dir => {
                     c.unchanged(&it.path, &it.meta, &old.blob)?.then(|| old.blob.clone())
                 }
                 _ => None,
@@ -409,10 +438,16 @@ fn stage_batches(
         let hit: Vec<bool> = blobs.iter().map(Option::is_some).collect();
         let not_read = hit.iter().filter(|&&h| h).count();
         out.not_read += not_read;
+        // A directory has nothing to read.
+        for (b, it) in blobs.iter_mut().zip(&items) {
+            if it.dir {
+                *b = Some(Blob::Inline(Vec::new()));
+            }
+        }
         let todo: Vec<usize> = (0..items.len()).filter(|&i| blobs[i].is_none()).collect();
         let to_read: u64 = todo.iter().filter(|&&i| items[i].link.is_none()).map(|&i| items[i].meta.len()).sum();
         total_bytes += to_read;
-        total_items += items.len() as u64;
+        total_items += items.iter().filter(|i| !i.dir).count() as u64;
         if first {
             // The whole tree when it fits in one batch; else what is known so far, growing batch by batch.
             progress.phase("read", Unit::Bytes, Some(total_bytes));
@@ -432,15 +467,22 @@ fn stage_batches(
         for (((item, blob), old), from_cache) in items.iter().zip(blobs).zip(olds).zip(hit) {
             let entry = file_entry(blob.expect("every item has a value by now"), &item.meta);
             match (cache.as_mut(), &item.link, from_cache) {
+                _ if item.dir => {}
                 (Some(c), None, false) => c.record(&item.path, &item.meta, &entry.blob, start)?,
                 (Some(c), None, true) => c.keep(&item.path, &item.meta, &entry.blob)?,
                 _ => {}
             }
             if old.as_ref() == Some(&entry) {
-                out.unchanged += 1;
+                if !item.dir {
+                    out.unchanged += 1;
+                }
                 continue;
             }
-            out.staged_count += 1;
+            if item.dir {
+                out.dirs_staged += 1;
+            } else {
+                out.staged_count += 1;
+            }
             if !opts.count_only {
                 out.staged.push((item.key.clone(), entry.size()));
             }

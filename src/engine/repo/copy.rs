@@ -109,11 +109,11 @@ impl Drop for Importer<'_> {
 }
 
 /// The copies this repository holds of another's commits: the id each original had there -> the copy, found by
-/// walking back from every branch head.
+/// walking back from every branch head and every tagged commit.
 pub fn copies(repo: &Repository) -> Result<std::collections::HashMap<CommitId, CommitInfo>> {
     let mut out = std::collections::HashMap::new();
     let mut seen = std::collections::HashSet::new();
-    let mut stack: Vec<ChunkPointer> = repo.branches()?.into_iter().map(|b| b.head).collect();
+    let mut stack: Vec<ChunkPointer> = repo.roots()?.into_iter().map(|b| b.head).collect();
     while let Some(p) = stack.pop() {
         if !seen.insert(p.id) {
             continue;

@@ -41,16 +41,25 @@ pub(crate) fn decode_record(body: &[u8]) -> Result<Record> {
 pub(crate) struct Record {
     /// One more on every change; checked against the last state seen like the gc ref's.
     #[serde(default)]
-    seq: u64,
+    pub(super) seq: u64,
     /// Every run that forgot commits, numbered from 1.
     #[serde(default)]
-    runs: Vec<ForgetRun>,
+    pub(super) runs: Vec<ForgetRun>,
     /// Forgotten commit -> the number of the run that forgot it. Only ever grows.
     #[serde(default)]
-    forgotten: BTreeMap<CommitId, u64>,
+    pub(super) forgotten: BTreeMap<CommitId, u64>,
     /// Stored policies: branch name (or [`EVERY_BRANCH`]) -> policy.
     #[serde(default)]
-    policies: BTreeMap<String, RetentionPolicy>,
+    pub(super) policies: BTreeMap<String, RetentionPolicy>,
+    /// Every run of [`Repository::rewrite`], numbered from 1 (absent from the encoding when there is none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(super) rewrites: Vec<super::rewrite::RewriteRun>,
+    /// Rewritten commit -> the run that rewrote it and the commit that replaced it. Only ever grows.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub(super) rewritten: BTreeMap<CommitId, super::rewrite::Replaced>,
+    /// Packs that held what a rewrite removed -> the rewrite run: gc repacks them whatever their garbage share.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub(super) purge: BTreeMap<ObjectId, u64>,
 }
 
 /// One run of [`Repository::forget`] that forgot commits.
@@ -204,7 +213,7 @@ impl Repository {
 
     /// Read the forget record (empty when there is none), checked against the last state seen (when this reader
     /// keeps them): one that went back, was replaced at the same sequence, or is gone is an integrity error.
-    fn read_record(&self) -> Result<(Record, Option<RefVersion>)> {
+    pub(super) fn read_record(&self) -> Result<(Record, Option<RefVersion>)> {
         let _reading = self.seen.as_ref().map(|s| s.reading.lock().expect("seen refs lock"));
         let name = self.forget_ref_name();
         let cur = match self.backend().read_ref(&name)? {
@@ -251,7 +260,7 @@ impl Repository {
 
     /// Compare-and-swap the record from `version` to `rec`, one sequence number on. `Ok(false)`: another writer
     /// changed it first.
-    fn write_record(&self, rec: &mut Record, version: Option<&RefVersion>) -> Result<bool> {
+    pub(super) fn write_record(&self, rec: &mut Record, version: Option<&RefVersion>) -> Result<bool> {
         rec.seq = rec.seq.checked_add(1).ok_or_else(|| Error::integrity("forget record sequence number exhausted"))?;
         let mut body = Vec::new();
         ciborium::into_writer(&*rec, &mut body).expect("CBOR encoding into memory cannot fail");
@@ -277,6 +286,16 @@ impl Repository {
     pub fn forgotten(&self) -> Result<Forgotten> {
         let (rec, _) = self.read_record()?;
         Ok(Forgotten { commits: rec.forgotten.into_iter().map(|(c, n)| (ChunkId(c.0), n)).collect(), runs: rec.runs })
+    }
+
+    /// The forgotten commits and the packs rewrites asked gc to purge (see design.md, *Rewriting history*), from one
+    /// read of the record.
+    pub(crate) fn forgotten_and_purged(&self) -> Result<(Forgotten, HashSet<ObjectId>)> {
+        let (rec, _) = self.read_record()?;
+        let purge = rec.purge.keys().copied().collect();
+        let f =
+            Forgotten { commits: rec.forgotten.into_iter().map(|(c, n)| (ChunkId(c.0), n)).collect(), runs: rec.runs };
+        Ok((f, purge))
     }
 
     /// The retention policy stored for `branch`: its own, else the one stored for every branch.
@@ -533,7 +552,7 @@ impl Repository {
 }
 
 /// A short random pause after a lost compare-and-swap, longer with every attempt.
-fn backoff(attempt: u32) {
+pub(super) fn backoff(attempt: u32) {
     let ms = rand::random::<u64>() % (2 * u64::from(attempt.min(25)) + 1);
     std::thread::sleep(std::time::Duration::from_millis(ms));
 }

@@ -250,6 +250,7 @@ fn drop_useless_repack(
     to_repack: &mut Vec<(ObjectId, u64)>,
     live_in: &HashMap<ObjectId, Vec<ChunkPointer>>,
     live_bytes: &HashMap<ObjectId, u64>,
+    purge: &HashSet<ObjectId>,
     plan: &mut GcPlan,
 ) {
     let old: u64 = to_repack.iter().map(|(_, s)| s).sum();
@@ -257,7 +258,10 @@ fn drop_useless_repack(
     if new < old {
         return;
     }
-    for (id, _) in to_repack.drain(..) {
+    // Packs holding what a rewrite removed are repacked even when that frees nothing: the point is to drop the data.
+    let (kept, dropped): (Vec<_>, Vec<_>) = to_repack.drain(..).partition(|(id, _)| purge.contains(id));
+    *to_repack = kept;
+    for (id, _) in dropped {
         let lb = live_bytes.get(&id).copied().unwrap_or(0);
         let total: u64 = store.pack_table(&id).map(|t| t.iter().map(|e| e.len as u64).sum()).unwrap_or(0).max(1);
         plan.partly_garbage.push((object_name(&id), (100 * total.saturating_sub(lb) / total) as u8));
@@ -394,7 +398,7 @@ impl Repository {
 
     /// Read the gc ref, checked against the last state of it this reader saw (when it keeps any, see
     /// [`Repository::watch_refs`]): see [`Repository::check_gc_seen`].
-    fn read_condemned(&self) -> Result<(GcState, Option<RefVersion>)> {
+    pub(super) fn read_condemned(&self) -> Result<(GcState, Option<RefVersion>)> {
         let _reading = self.seen.as_ref().map(|s| s.reading.lock().expect("seen refs lock"));
         let cur = read_gc_ref(self.backend(), self.store().keys())?;
         self.check_gc_seen(cur.as_ref().map(|(s, _, d)| (s.seq, *d)))?;
@@ -470,7 +474,7 @@ impl Repository {
 
     /// The packs `pointers` point into once resolved through the forwards of repacked packs, and the old packs whose
     /// forwards were used.
-    fn resolve_claimed(
+    pub(super) fn resolve_claimed(
         &self,
         pointers: &PointerSource<'_>,
         state: &GcState,
@@ -790,7 +794,7 @@ impl Repository {
         let mut read = condemned.clone();
         // Read once, before the branches: the record only grows, so a commit forgotten after this read is at worst
         // kept by this run.
-        let forgotten = self.forgotten()?;
+        let (forgotten, purge) = self.forgotten_and_purged()?;
         let branches = self.witnessed_branches(&condemned)?;
         let heads: Vec<ChunkPointer> = branches.iter().map(|b| b.head).collect();
         let live = self.mark(index, &heads, &forgotten, progress)?;
@@ -871,7 +875,11 @@ impl Repository {
                             let entries =
                                 live_in.get(&id).map_or(0, Vec::len) + fw.packs.get(&id).map_or(0, |f| f.len());
                             let movable = old_enough && !claimed.contains(&id) && !condemned.deleting.contains(&id);
-                            if pct >= opts.repack_threshold && movable && repack_entries + entries <= MAX_TABLE_ENTRIES
+                            // A pack holding what a rewrite removed is repacked whatever its garbage share.
+                            let purged = purge.contains(&id);
+                            if (pct >= opts.repack_threshold || purged)
+                                && movable
+                                && repack_entries + entries <= MAX_TABLE_ENTRIES
                             {
                                 repack_entries += entries;
                                 to_repack.push((id, o.size));
@@ -958,7 +966,7 @@ impl Repository {
         // A repack writes the live chunks into the smallest packs that hold them; one that would free nothing is
         // not done.
         if !to_repack.is_empty() {
-            drop_useless_repack(store, &mut to_repack, &live_in, &live_bytes, &mut plan);
+            drop_useless_repack(store, &mut to_repack, &live_in, &live_bytes, &purge, &mut plan);
         }
         // Many small packs (each small commit writes one or two) are consolidated into large ones when that takes
         // fewer bytes: their live chunks move like a repack's.

@@ -17,6 +17,7 @@ pub(crate) mod meta;
 mod refs;
 mod rescue;
 mod revision;
+mod rewrite;
 mod seen;
 mod values;
 
@@ -33,6 +34,7 @@ pub use header::Config;
 pub use keys::{KeySlots, RawKey, Unlocked, UnlockedAny, RAW_KEY_KDF};
 pub use refs::{Branch, RefChanged, Tag};
 pub use rescue::{Abandoned, Restored};
+pub use rewrite::{BranchRewrite, Replaced, RewriteOptions, RewriteOutcome, RewriteRun, Rewritten, RewrittenCommit};
 pub use seen::{SaveSeen, SeenMap, SeenRef, SeenRefs};
 
 pub use values::{CacheStats, RepositoryStats, WriteStats};

@@ -242,7 +242,19 @@ impl Repository {
             let descends = if self.is_write_only() {
                 c.seq - 1 > last.seq || start == last.head
             } else {
-                self.descends_from(&start, &last.head, c.seq - 1 - last.seq)?
+                let steps = c.seq - 1 - last.seq;
+                match self.descends_from(&start, &last.head, steps) {
+                    Ok(true) => true,
+                    Ok(false) => self.descends_through_rewrite(&c.head, &last.head, steps)?,
+                    // The commits between were rewritten and gc freed them (a commit or its pack is missing): the
+                    // replacements say where they went. Otherwise the error stands.
+                    Err(e) => {
+                        if !self.descends_through_rewrite(&c.head, &last.head, steps).unwrap_or(false) {
+                            return Err(e);
+                        }
+                        true
+                    }
+                }
             };
             if !descends {
                 return refuse(format!(
@@ -270,6 +282,15 @@ impl Repository {
             }
         }
         Ok(false)
+    }
+
+    /// Whether `head` descends from `seen`, or from the commit that replaced `seen` in a rewrite (see design.md,
+    /// *Rewriting history*), within `steps` + 1 first-parent steps: a rewrite keeps the chain's length (one
+    /// commit replaced for each), so a workspace that last saw a head that a rewrite replaced (or kept) accepts the
+    /// rewritten branch without reading the replaced commits, which gc may have freed.
+    fn descends_through_rewrite(&self, head: &ChunkPointer, seen: &ChunkPointer, steps: u64) -> Result<bool> {
+        let target = self.rewritten_unchecked()?.current(&seen.commit_id()).unwrap_or(*seen);
+        self.descends_from(head, &target, steps.saturating_add(1))
     }
 
     /// Accept branch `name` as the repository holds it now, whatever this reader saw before (a ref that went back,

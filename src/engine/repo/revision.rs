@@ -252,6 +252,10 @@ impl Repository {
                 queue.extend(c.commit.parents);
             }
         }
+        if found.is_empty() {
+            // A commit a rewrite replaced is named with its run.
+            self.refuse_rewritten(prefix)?;
+        }
         match found.len() {
             0 => Err(Error::not_found(format!("revision {prefix}"))),
             1 => Ok(found[0]),
