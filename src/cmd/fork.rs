@@ -28,7 +28,7 @@ impl Args {
             None => s.tip_ptr(),
         };
         if let Some(p) = &at {
-            s.repo.create_branch(&self.name, p)?;
+            s.repo.create_branch(&self.name, p, &infini::namespace::NamespaceIndex::default())?;
         }
         let ws = s.ws.as_mut().expect("write sessions have a workspace");
         ws.config.head = Head::Branch(self.name.clone());

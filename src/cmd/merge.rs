@@ -93,7 +93,8 @@ impl Args {
                 if expected.as_ref().map(|b| b.head) != current.as_ref().map(|c| c.ptr) {
                     anyhow::bail!(Error::Conflict { what: format!("branch {branch} moved meanwhile; merge again") });
                 }
-                if repo.swap_branch(&branch, expected.as_ref(), &theirs)?.is_none() {
+                if repo.fast_forward_branch(&branch, expected.as_ref(), &theirs, &NamespaceIndex::default())?.is_none()
+                {
                     anyhow::bail!(Error::Conflict { what: format!("branch {branch} moved meanwhile; merge again") });
                 }
                 s.tip = Some(repo.read_commit(&theirs)?);

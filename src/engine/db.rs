@@ -394,7 +394,7 @@ impl<I: Index + Default> Infinitree<I> {
     /// Create branch `name` at this head and open it.
     pub fn fork(&self, name: &str) -> Result<Self> {
         let head = self.head.as_ref().ok_or_else(|| Error::Invalid("nothing committed to fork from".into()))?;
-        self.repo.create_branch(name, &head.ptr)?;
+        self.repo.create_branch(name, &head.ptr, &self.index)?;
         Self::open(self.repo.clone(), name)
     }
 }

@@ -618,7 +618,7 @@ fn copy_refuses_a_target_tag_at_another_commit_and_writes_nothing() {
     let t = open_dir(&third, TARGET_PW);
     let at = infini::copies(&t).unwrap()[&old[0].id()].ptr;
     t.delete_tag("v1").unwrap();
-    let mine = t.create_branch("v1", &at).unwrap();
+    let mine = t.create_branch("v1", &at, &NamespaceIndex::default()).unwrap();
     drop(t);
     let out = env
         .cmd(["copy", "--to", to, "--all"])

@@ -383,14 +383,27 @@ fn restore_refuses_a_branch_that_moved_on_since_the_rollback() {
 }
 
 #[test]
+fn restore_is_refused_while_the_gc_ref_vanished_too() {
+    // Putting a head back claims what it reaches in the gc ref (a gc run may be deleting it): with the gc ref gone
+    // as well, nothing is claimed and nothing restored until the gc ref is dealt with.
+    let env = Env::init();
+    env.put("a", b"1");
+    env.commit("one");
+    std::fs::remove_dir_all(env.repo_dir().join("refs")).unwrap();
+    std::fs::create_dir(env.repo_dir().join("refs")).unwrap();
+    let e = env.fails_with(13, ["branch", "--restore", "main"]);
+    assert!(e.stderr.contains("gc ref"), "the gc ref is named:\n{e}");
+    names_branch(&env.fails_with(13, ["log"]), "main");
+}
+
+#[test]
 fn restore_brings_back_a_vanished_ref() {
     let env = Env::init();
     env.put("a", b"1");
     let one = env.commit("one");
     env.put("b", b"2");
     let two = env.commit("two");
-    std::fs::remove_dir_all(env.repo_dir().join("refs")).unwrap();
-    std::fs::create_dir(env.repo_dir().join("refs")).unwrap();
+    std::fs::remove_dir_all(only_ref_dir(&env)).unwrap();
     names_branch(&env.fails_with(13, ["log"]), "main");
     let v = env.ok(["--json", "branch", "--restore", "main"]).json();
     assert_eq!(v["head"], two.as_str());

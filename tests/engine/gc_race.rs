@@ -422,3 +422,248 @@ fn no_interleaving_of_a_tag_creation_and_two_gc_runs_leaves_a_tag_without_its_da
         failures[0]
     );
 }
+
+/// Every commit reachable from a live root (every branch and tag, through every parent) reads back in full: its
+/// index loads and every value of it reads, every byte.
+fn every_root_reads(backend: Arc<dyn Backend>) -> Result<(), String> {
+    let repo = Repository::open(backend, b"pw", StoreOptions::default()).map_err(|e| e.to_string())?;
+    let mut heads: Vec<_> = repo.branches().map_err(|e| e.to_string())?.into_iter().map(|b| b.head).collect();
+    heads.extend(repo.tags().map_err(|e| e.to_string())?.into_iter().map(|t| t.commit));
+    for head in heads {
+        for c in repo.log(&head, usize::MAX).map_err(|e| e.to_string())? {
+            let idx = NamespaceIndex::default();
+            repo.load_index(&idx, Some(&c)).map_err(|e| e.to_string())?;
+            for kv in idx.ns.iter() {
+                let (k, e) = kv.map_err(|e| e.to_string())?;
+                let mut out = Vec::new();
+                repo.copy_range(&e.blob, 0, u64::MAX, &mut out).map_err(|e| format!("{k}: {e}"))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What a trial of a new root at an existing commit starts from: `main` at `base`, and a deleted branch `side`
+/// whose history is `side1` (on `base`, adding `big`) then `side2` (removing `big`, adding `small`), its packs
+/// condemned by a first gc run.
+struct Deleted {
+    base: infini::CommitInfo,
+    side1: infini::CommitInfo,
+    side2: infini::CommitInfo,
+}
+
+/// One trial of `op` (making a new root reach a commit of the deleted branch) while two gc threads each run gc
+/// twice with no grace and no minimum age, interleaved as the seed says: if `op` returns `Ok`, every commit
+/// reachable from a live root must read back in full.
+fn new_root_trial(
+    seed: u64,
+    op: impl FnOnce(&Repository, &Deleted) -> infini::Result<()> + Send + 'static,
+) -> Result<bool, String> {
+    let mem: Arc<dyn Backend> = Arc::new(MemoryBackend::new());
+    let sched = Scheduler::new(3);
+    let paused: Arc<dyn Backend> = Arc::new(Paused { inner: mem.clone(), sched: sched.clone() });
+    let setup = Repository::create(mem.clone(), b"pw", KDF, StoreOptions::default()).unwrap();
+    let on = |commit: Option<&infini::CommitInfo>| {
+        let idx = NamespaceIndex::default();
+        setup.load_index(&idx, commit).unwrap();
+        idx
+    };
+    let idx = on(None);
+    idx.ns.insert("base".into(), store_value(&setup, &mut value(1, 1000).as_slice(), &mut |_| {}).unwrap());
+    let base = setup.commit_index("main", "base", &idx).unwrap();
+    let idx = on(Some(&base));
+    idx.ns.insert("big".into(), store_value(&setup, &mut value(9, 300_000).as_slice(), &mut |_| {}).unwrap());
+    let side1 = setup.commit_index_on("side", "side1", &idx, Some(&base)).unwrap();
+    let idx = on(Some(&side1));
+    idx.ns.remove(&"big".to_string());
+    idx.ns.insert("small".into(), store_value(&setup, &mut value(5, 2000).as_slice(), &mut |_| {}).unwrap());
+    let side2 = setup.commit_index_on("side", "side2", &idx, Some(&side1)).unwrap();
+    setup.delete_branch("side").unwrap();
+    let plan = setup.gc(&NamespaceIndex::default(), &gc_now()).unwrap();
+    if plan.condemn.is_empty() {
+        return Err(format!("seed {seed}: the deleted branch's packs were not condemned: {plan:?}"));
+    }
+    let deleted = Deleted { base, side1, side2 };
+    let maker = Repository::open(paused.clone(), b"pw", StoreOptions::default()).unwrap();
+    race(seed, mem, paused, sched, maker, move |r| op(r, &deleted))
+}
+
+/// Run `op` on `maker` (a repository on `paused`) in thread 0 against two gc threads, each running gc twice with no
+/// grace and no minimum age, interleaved as the seed says: if `op` returns `Ok`, every commit reachable from a live
+/// root must read back in full. Returns whether `op` succeeded.
+fn race(
+    seed: u64,
+    mem: Arc<dyn Backend>,
+    paused: Arc<dyn Backend>,
+    sched: Arc<Scheduler>,
+    maker: Repository,
+    op: impl FnOnce(&Repository) -> infini::Result<()> + Send + 'static,
+) -> Result<bool, String> {
+    let maker = Arc::new(maker);
+    let gcs: Vec<Arc<Repository>> =
+        (0..2).map(|_| Arc::new(Repository::open(paused.clone(), b"pw", StoreOptions::default()).unwrap())).collect();
+    let made = Arc::new(Mutex::new(None));
+    let mut handles = Vec::new();
+    {
+        let (sched, maker, made) = (sched.clone(), maker.clone(), made.clone());
+        handles.push(std::thread::spawn(move || {
+            ME.with(|m| m.set(Some(0)));
+            let r = op(&maker);
+            *made.lock().unwrap() = Some(r.map_err(|e| e.to_string()));
+            sched.done(0);
+        }));
+    }
+    for (i, g) in gcs.into_iter().enumerate() {
+        let sched = sched.clone();
+        handles.push(std::thread::spawn(move || {
+            ME.with(|m| m.set(Some(i + 1)));
+            for _ in 0..2 {
+                let _ = g.gc(&NamespaceIndex::default(), &gc_now());
+            }
+            sched.done(i + 1);
+        }));
+    }
+    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let odds = [2, 4, 12][(seed % 3) as usize];
+    sched.drive(|waiting| {
+        let others: Vec<usize> = waiting.iter().copied().filter(|&t| t != 0).collect();
+        if others.is_empty() || (waiting.contains(&0) && rng.below(odds) == 0) {
+            waiting[0]
+        } else {
+            others[rng.below(others.len())]
+        }
+    });
+    for h in handles {
+        h.join().map_err(|_| format!("seed {seed}: a thread panicked"))?;
+    }
+    let outcome = made.lock().unwrap().take().unwrap();
+    if outcome.is_ok() {
+        if let Err(e) = every_root_reads(mem) {
+            let s = sched.shared.lock().unwrap();
+            let trace = s.trace.iter().map(|(t, op)| format!("  {t}: {op}")).collect::<Vec<_>>().join("\n");
+            return Err(format!("seed {seed}: the new root was made, then a read failed: {e}\n{trace}"));
+        }
+    }
+    Ok(outcome.is_ok())
+}
+
+fn no_failed_trial(op: impl Fn(&Repository, &Deleted) -> infini::Result<()> + Send + Clone + 'static) {
+    let (mut failures, mut made) = (Vec::new(), 0);
+    for seed in 0..trials() {
+        match new_root_trial(seed, op.clone()) {
+            Ok(ok) => made += u64::from(ok),
+            Err(e) => failures.push(e),
+        }
+    }
+    // Not a vacuous pass: some interleavings let the new root be made (and so must keep its data).
+    assert!(made > 0, "no interleaving made the new root");
+    assert!(
+        failures.is_empty(),
+        "{} of {} interleavings lost data; the first:\n{}",
+        failures.len(),
+        trials(),
+        failures[0]
+    );
+}
+
+/// `main` fast-forwarded to the deleted branch's last commit (whose history holds `big`), as `merge` does.
+#[test]
+fn no_interleaving_of_a_fast_forward_and_two_gc_runs_leaves_a_branch_without_its_data() {
+    no_failed_trial(|repo, d| {
+        let main = repo.branch("main")?;
+        repo.fast_forward_branch("main", main.as_ref(), &d.side2.ptr, &NamespaceIndex::default())?
+            .ok_or(infini::Error::Conflict { what: "main".into() })?;
+        Ok(())
+    });
+}
+
+/// A merge commit on `main` whose second parent is the deleted branch's last commit: the merged history (`side1`,
+/// with `big`) is reachable through it.
+#[test]
+fn no_interleaving_of_a_merge_commit_and_two_gc_runs_leaves_its_merged_history_without_its_data() {
+    no_failed_trial(|repo, d| {
+        let idx = NamespaceIndex::default();
+        repo.load_index(&idx, Some(&d.base))?;
+        let theirs = NamespaceIndex::default();
+        repo.load_index(&theirs, Some(&d.side2))?;
+        let small = theirs.ns.get(&"small".to_string())?.ok_or(infini::Error::Invalid("small".into()))?;
+        idx.ns.insert("small".into(), small);
+        claim_staged_in(repo, &idx.ns, None)?;
+        let opts = infini::CommitOptions { merged: Some(d.side2.ptr), ..infini::CommitOptions::default() };
+        repo.commit_index_on_with("main", "merge", &idx, Some(&d.base), &opts)?;
+        Ok(())
+    });
+}
+
+/// A branch created at the deleted branch's first commit, by id (`fork NAME ID`).
+#[test]
+fn no_interleaving_of_a_branch_creation_and_two_gc_runs_leaves_a_branch_without_its_data() {
+    no_failed_trial(|repo, d| repo.create_branch("again", &d.side1.ptr, &NamespaceIndex::default()).map(|_| ()));
+}
+
+/// A branch's ref rolled back (by storage) to a state before its last commit, whose pack a gc run then condemned
+/// (gc trusts the ref as it finds it), put back with `restore_ref` (`branch --restore`) by a reader that saw the
+/// newer state, while gc runs delete: the restored head must keep its data.
+#[test]
+fn no_interleaving_of_a_branch_restore_and_two_gc_runs_leaves_a_branch_without_its_data() {
+    let (mut failures, mut made) = (Vec::new(), 0);
+    for seed in 0..trials() {
+        match restore_trial(seed) {
+            Ok(ok) => made += u64::from(ok),
+            Err(e) => failures.push(e),
+        }
+    }
+    assert!(made > 0, "no interleaving restored the branch");
+    assert!(
+        failures.is_empty(),
+        "{} of {} interleavings lost data; the first:\n{}",
+        failures.len(),
+        trials(),
+        failures[0]
+    );
+}
+
+fn restore_trial(seed: u64) -> Result<bool, String> {
+    let mem: Arc<dyn Backend> = Arc::new(MemoryBackend::new());
+    let sched = Scheduler::new(3);
+    let paused: Arc<dyn Backend> = Arc::new(Paused { inner: mem.clone(), sched: sched.clone() });
+    let setup = Repository::create(mem.clone(), b"pw", KDF, StoreOptions::default()).unwrap();
+    let idx = NamespaceIndex::default();
+    idx.ns.insert("base".into(), store_value(&setup, &mut value(1, 1000).as_slice(), &mut |_| {}).unwrap());
+    let base = setup.commit_index("main", "base", &idx).unwrap();
+    setup.gc(&NamespaceIndex::default(), &gc_now()).unwrap();
+    // main's ref: the one a second gc run leaves as it was (the gc ref changes on every run).
+    let refs = || -> Vec<(String, Vec<u8>, RefVersion)> {
+        mem.list_refs()
+            .unwrap()
+            .into_iter()
+            .map(|n| {
+                let (d, v) = mem.read_ref(&n).unwrap().unwrap();
+                (n, d, v)
+            })
+            .collect()
+    };
+    let before = refs();
+    setup.gc(&NamespaceIndex::default(), &gc_now()).unwrap();
+    let after = refs();
+    let unchanged: Vec<_> = before.iter().filter(|(n, d, _)| after.iter().any(|(m, e, _)| m == n && e == d)).collect();
+    if unchanged.len() != 1 {
+        return Err(format!("seed {seed}: expected main's ref alone unchanged by gc, found {}", unchanged.len()));
+    }
+    let (main_ref, old, _) = unchanged[0].clone();
+    let idx = NamespaceIndex::default();
+    setup.load_index(&idx, Some(&base)).unwrap();
+    idx.ns.insert("big".into(), store_value(&setup, &mut value(9, 300_000).as_slice(), &mut |_| {}).unwrap());
+    setup.commit_index("main", "two", &idx).unwrap();
+    let mut reader = Repository::open(paused.clone(), b"pw", StoreOptions::default()).unwrap();
+    reader.watch_refs(Arc::new(infini::SeenRefs::new(infini::SeenMap::new(), None)));
+    reader.branch("main").unwrap();
+    // The rollback, then a gc run that condemns what only the newer head reached.
+    let (_, now) = mem.read_ref(&main_ref).unwrap().unwrap();
+    mem.swap_ref(&main_ref, Some(&now), &old).unwrap();
+    let plan = setup.gc(&NamespaceIndex::default(), &gc_now()).unwrap();
+    if plan.condemn.is_empty() {
+        return Err(format!("seed {seed}: the rolled-back head's pack was not condemned: {plan:?}"));
+    }
+    race(seed, mem, paused, sched, reader, |r| r.restore_ref("main", &NamespaceIndex::default()).map(|_| ()))
+}

@@ -400,6 +400,13 @@ impl Repository {
         build: &mut dyn FnMut(Option<&CommitInfo>) -> Result<IndexRoots>,
         claim: super::gc::ClaimToken,
     ) -> Result<CommitInfo> {
+        // A merge commit's second parent may be a commit no root reaches any more (a deleted branch's, by id): the
+        // merge makes its whole history reachable, so it claims all of it, as a tag does (design.md, *Commits and
+        // gc*). Without fields to trace, only that commit is claimed.
+        let merged_live = match (merged, fields) {
+            (Some(m), Some(fields)) => self.root_pointers(m, fields)?,
+            _ => Default::default(),
+        };
         let mut attempt = 0u32;
         loop {
             // The ref as stored: a deleted branch's marker is replaced by the value that creates it again.
@@ -426,11 +433,11 @@ impl Repository {
             let info = CommitInfo { ptr, commit };
             self.claim_packs(claim, Some(info.ptr), &|each| {
                 each(&info.ptr)?;
-                // A merge commit's second parent: its history is kept by whatever holds it now (a branch, a tag);
-                // its own commit is claimed so the merge never publishes a parent gc is deleting.
+                // A merge commit's second parent, and everything its history reaches.
                 if let Some(m) = merged {
                     each(m)?;
                 }
+                merged_live.iter().try_for_each(&mut *each)?;
                 match fields {
                     Some(fields) => self.trace_commit(fields, &info, parent.as_ref(), &mut |p, _| each(p)).map(|_| ()),
                     None => Ok(()),

@@ -593,13 +593,33 @@ impl Repository {
         Err(Error::Conflict { what: "garbage collection kept running concurrently; commit again".into() })
     }
 
-    /// Claim, under `token`, every pack that a new root at `commit` (a tag) makes gc keep: everything the mark
-    /// reaches from `commit` (its history's commits, and what each kept commit's fields reach through `index`).
-    /// See [`Repository::claim_packs`] for what a claim guarantees.
-    pub(crate) fn claim_root(&self, token: ClaimToken, commit: &ChunkPointer, index: &dyn Index) -> Result<()> {
+    /// Every pointer a root at `commit` makes gc keep: everything the mark reaches from `commit` (its history's
+    /// commits through every parent, and what each kept commit's fields reach through `index`).
+    pub(crate) fn root_pointers(&self, commit: &ChunkPointer, index: &dyn Index) -> Result<HashSet<ChunkPointer>> {
         let forgotten = self.forgotten()?;
-        let live = self.mark(index, &[*commit], &forgotten, &ProgressSink::default())?;
-        self.claim_packs(token, None, &|each| live.iter().try_for_each(&mut *each))
+        self.mark(index, &[*commit], &forgotten, &ProgressSink::default())
+    }
+
+    /// Make a new root at the existing commit `commit` (a tag, a branch created or restored there, a branch moved
+    /// there by a fast-forward): claim, under a token of its own, every pack the root makes gc keep (see
+    /// [`Repository::root_pointers`]), then `publish` (which writes the root's ref), then release the claim. The
+    /// commit may be one no root reaches any more (a deleted branch's), whose packs a gc run has condemned and may
+    /// be deleting: the claim either finds them gone or `deleting` (an error, and nothing is published) or keeps
+    /// them until the ref is written, after which gc finds them reachable. See [`Repository::claim_packs`] and
+    /// design.md, *Commits and gc*.
+    pub(crate) fn with_root_claimed<T>(
+        &self,
+        commit: &ChunkPointer,
+        index: &dyn Index,
+        publish: impl FnOnce() -> Result<T>,
+    ) -> Result<T> {
+        let token = ClaimToken::new();
+        let r = self
+            .root_pointers(commit, index)
+            .and_then(|live| self.claim_packs(token, None, &|each| live.iter().try_for_each(&mut *each)))
+            .and_then(|()| publish());
+        let _ = self.release_claim(token);
+        r
     }
 
     /// Make what the last gc run traced of branch `name` its current state `now` (`None`: forget it): after a

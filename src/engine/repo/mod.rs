@@ -331,16 +331,17 @@ mod tests {
     #[test]
     fn commits_branches_and_merge_base() {
         let (_, r) = repo();
-        let mut n = 0;
-        let mut build = |_: Option<&CommitInfo>| {
-            n += 1;
-            Ok(IndexRoots::from([("n".to_string(), serde_bytes::ByteBuf::from(vec![n]))]))
-        };
+        // No fields: creating a branch claims what its head reaches, traced through an index that must declare
+        // every field of its commits.
+        let mut build = |_: Option<&CommitInfo>| Ok(IndexRoots::new());
         let c1 = r.commit("main", "one", &mut build).unwrap();
         let c2 = r.commit("main", "two", &mut build).unwrap();
         assert_eq!(c2.commit.parents, vec![c1.ptr]);
-        r.create_branch("exp", &c1.ptr).unwrap();
-        assert!(matches!(r.create_branch("exp", &c1.ptr), Err(Error::AlreadyExists { .. })));
+        r.create_branch("exp", &c1.ptr, &crate::engine::namespace::NamespaceIndex::default()).unwrap();
+        assert!(matches!(
+            r.create_branch("exp", &c1.ptr, &crate::engine::namespace::NamespaceIndex::default()),
+            Err(Error::AlreadyExists { .. })
+        ));
         let c3 = r.commit("exp", "three", &mut build).unwrap();
         assert_eq!(r.merge_base(&c2.ptr, &c3.ptr).unwrap(), Some(c1.ptr));
         assert_eq!(r.merge_base(&c2.ptr, &c1.ptr).unwrap(), Some(c1.ptr));
@@ -435,7 +436,7 @@ mod tests {
         r.delete_branch("side").unwrap();
         assert!(w.branch("side").unwrap().is_none());
         assert!(seen.get("side").unwrap().deleted);
-        r.create_branch("side", &c1.ptr).unwrap();
+        r.create_branch("side", &c1.ptr, &crate::engine::namespace::NamespaceIndex::default()).unwrap();
         assert_eq!(w.branch("side").unwrap().unwrap().head, c1.ptr, "created again: need not descend");
     }
 }

@@ -450,8 +450,13 @@ impl Repository {
         Ok(RefValue { branch: name.into(), head: *head, seq, prev: None, since: seq, deleted: false })
     }
 
-    /// Create a branch at `head`; [`Error::AlreadyExists`] if it exists.
-    pub fn create_branch(&self, name: &str, head: &ChunkPointer) -> Result<Branch> {
+    /// Create a branch at `head`; [`Error::AlreadyExists`] if it exists (or a tag of that name does).
+    ///
+    /// `head` may be a commit no root reaches any more (a deleted branch's, by id), whose packs a gc run may be
+    /// deleting: before the ref is written, everything the new branch makes gc keep (`head`'s history and what its
+    /// commits' fields reach, traced through `index`) is claimed in the gc ref, as [`Repository::create_tag`] does,
+    /// so the branch never points at data a concurrent gc run deletes (see design.md, *Commits and gc*).
+    pub fn create_branch(&self, name: &str, head: &ChunkPointer, index: &dyn Index) -> Result<Branch> {
         Self::check_branch_name(name)?;
         self.store.flush()?;
         let exists = || Error::AlreadyExists { what: format!("branch {name}") };
@@ -465,15 +470,33 @@ impl Repository {
             });
         }
         let value = Self::creation(name, cur.as_ref(), head)?;
-        match self.write_ref(cur.as_ref(), &value)? {
+        self.with_root_claimed(head, index, || match self.write_ref(cur.as_ref(), &value)? {
             Some(version) => Ok(Branch::of(value, version)),
             None => Err(exists()),
-        }
+        })
+    }
+
+    /// Move branch `name` from `expected` to `head`, a commit that descends from `expected`'s head (a
+    /// fast-forward; `expected` `None`: the branch does not exist and starts at `head`), as
+    /// [`Repository::swap_branch`] does, but first claiming in the gc ref everything the branch will make gc keep
+    /// (`head`'s history and what its commits' fields reach, traced through `index`), as
+    /// [`Repository::create_tag`] does: `head` may be a commit no other root reaches, whose packs a gc run may be
+    /// deleting. `Ok(None)` when another writer changed the branch meanwhile.
+    pub fn fast_forward_branch(
+        &self,
+        name: &str,
+        expected: Option<&Branch>,
+        head: &ChunkPointer,
+        index: &dyn Index,
+    ) -> Result<Option<RefVersion>> {
+        self.with_root_claimed(head, index, || self.swap_branch(name, expected, head))
     }
 
     /// Move a branch from `expected` (as read by [`Repository::branch`]; `None`: the branch does not exist) to
     /// `head`, which should descend from the head it replaces (readers that saw the old head check that). Returns
-    /// the new ref version, or `Ok(None)` when another writer changed the branch meanwhile.
+    /// the new ref version, or `Ok(None)` when another writer changed the branch meanwhile. Nothing is claimed
+    /// against gc: for a `head` that no root may reach (a deleted branch's commit), use
+    /// [`Repository::fast_forward_branch`].
     pub fn swap_branch(
         &self,
         name: &str,
@@ -606,8 +629,7 @@ impl Repository {
         }
         self.read_commit(commit)?;
         // Claimed, then published, then released: the protocol of a commit (design.md, *Commits and gc*).
-        let claim = super::gc::ClaimToken::new();
-        let r = self.claim_root(claim, commit, index).and_then(|()| {
+        self.with_root_claimed(commit, index, || {
             let value = Self::creation(&rn, cur.as_ref(), commit)?;
             match self.write_ref(cur.as_ref(), &value)? {
                 Some(_) => Ok(Tag { name: name.to_string(), commit: *commit, seq: value.seq }),
@@ -616,9 +638,7 @@ impl Repository {
                     None => Error::Conflict { what: format!("tag {name} changed while being created; try again") },
                 }),
             }
-        });
-        let _ = self.release_claim(claim);
-        r
+        })
     }
 
     /// Delete tag `name` (a sealed deletion marker, so readers that saw it tell a deletion from a ref that

@@ -88,12 +88,16 @@ impl Repository {
             .max(was.as_ref().map_or(0, |w| w.seq))
             .checked_add(1)
             .ok_or_else(|| Error::integrity("ref sequence number exhausted"))?;
-        match self.write_restored(name, judged.now.as_ref(), &seen.head, seq)? {
-            Some(branch) => Ok(Restored { branch, was, commits }),
-            None => Err(Error::Conflict {
-                what: format!("branch {name} changed while being restored; nothing was changed, try again"),
-            }),
-        }
+        // The seen head may be reachable from no root now (the rollback abandoned it), so gc may be deleting what
+        // it reaches: claimed before the ref is written, as for any new root at an existing commit.
+        self.with_root_claimed(&seen.head, index, || {
+            match self.write_restored(name, judged.now.as_ref(), &seen.head, seq)? {
+                Some(branch) => Ok(Restored { branch, was, commits }),
+                None => Err(Error::Conflict {
+                    what: format!("branch {name} changed while being restored; nothing was changed, try again"),
+                }),
+            }
+        })
     }
 
     /// Check that every commit from `head` back to `base` (exclusive; `None`: to the first commit) is stored and
