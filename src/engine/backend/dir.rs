@@ -97,16 +97,26 @@ fn direct_eligible(data: &[u8]) -> bool {
 
 /// Create `path` and write `data` to it by direct I/O.
 #[cfg(target_os = "linux")]
-/// Create `dest`'s directory if it is missing, and make its entry durable in the directory above.
+/// Create `dest`'s directory if it is missing, and make its entry durable in the directory above. A delete may
+/// remove the directory at any moment once it is empty (see `delete`), even between `mkdir` finding it there and a
+/// look at it: that is tried again.
 fn make_parent(dest: &Path) -> io::Result<()> {
-    if let Some(parent) = dest.parent() {
-        if !parent.exists() {
-            fs::create_dir_all(parent)?;
-            if let Some(gp) = parent.parent() {
-                sync_dir(gp)?;
+    let Some(parent) = dest.parent() else { return Ok(()) };
+    for _ in 0..16 {
+        if parent.is_dir() {
+            return Ok(());
+        }
+        match fs::create_dir_all(parent) {
+            Ok(()) => {
+                if let Some(gp) = parent.parent() {
+                    sync_dir(gp)?;
+                }
             }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
         }
     }
+    // Removed again every time: the write's link reports it.
     Ok(())
 }
 
@@ -824,7 +834,7 @@ mod tests {
             for t in 0..4 {
                 let b = b.clone();
                 s.spawn(move || {
-                    for i in 0..300 {
+                    for i in 0..2000 {
                         let name = format!("objects/cd/cd{t}-{i}");
                         b.write(&name, b"x").unwrap();
                         assert_eq!(b.read(&name).unwrap(), b"x", "{name}");
