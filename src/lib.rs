@@ -49,7 +49,7 @@ pub use engine::repo::Config as RepositoryConfig;
 pub use engine::repo::{
     copies, Abandoned, Branch, BranchRetention, BranchRewrite, CacheStats, CheckOptions, CheckReport, CommitInfo,
     CommitRetention, Damage, ForgetOptions, ForgetOutcome, ForgetRun, ForgetScope, Forgotten, GcOptions, GcPlan,
-    Importer, KeySlots, RawKey, RefChanged, Replaced, Repository, RepositoryStats, Restored, RewriteOptions,
+    Importer, KeySlots, KindStats, RawKey, RefChanged, Replaced, Repository, RepositoryStats, Restored, RewriteOptions,
     RewriteOutcome, RewriteRun, Rewritten, RewrittenCommit, SaveSeen, SeenMap, SeenRef, SeenRefs, Tag, Unlocked,
     UnlockedAny, WriteStats, COPIED_FORGOTTEN, DEFAULT_REPACK_THRESHOLD, EVERY_BRANCH, RAW_KEY_KDF,
 };

@@ -35,6 +35,14 @@ impl Args {
             "objects": st.objects,
             "chunks": chunks,
             "stored_chunk_bytes": chunk_bytes,
+            "by_kind": {
+                "data": { "chunks": st.data.count, "bytes": st.data.bytes },
+                "index": { "chunks": st.index.count, "bytes": st.index.bytes },
+                "commits": { "chunks": st.commits.count, "bytes": st.commits.bytes },
+            },
+            "pack_overhead_bytes": repo_bytes.saturating_sub(chunk_bytes),
+            "forward_tables": { "objects": st.forward_tables.count, "bytes": st.forward_tables.bytes },
+            "refs": { "objects": st.refs.count, "bytes": st.refs.bytes },
             "head_keys": keys,
             "head_logical_bytes": logical,
             "head_logical_per_stored": ratio,
@@ -60,6 +68,12 @@ impl Args {
         output::line(format!(
             "repository size:   {} in {} objects\n\
              chunks:            {chunks} ({} sealed)\n\
+             \x20 data:            {} ({})\n\
+             \x20 index nodes:     {} ({})\n\
+             \x20 commits:         {} ({})\n\
+             \x20 pack overhead:   {} (tables, locators, padding)\n\
+             forward tables:    {} in {} objects\n\
+             refs:              {} in {} objects\n\
              HEAD:              {keys} keys, {}\n\
              HEAD / stored:     {ratio:.2}x (dedup and compression)\n\
              hot tier:          {} hits, {} misses\n\
@@ -68,6 +82,17 @@ impl Args {
             output::bytes(repo_bytes),
             st.objects,
             output::bytes(chunk_bytes),
+            st.data.count,
+            output::bytes(st.data.bytes),
+            st.index.count,
+            output::bytes(st.index.bytes),
+            st.commits.count,
+            output::bytes(st.commits.bytes),
+            output::bytes(repo_bytes.saturating_sub(chunk_bytes)),
+            output::bytes(st.forward_tables.bytes),
+            st.forward_tables.count,
+            output::bytes(st.refs.bytes),
+            st.refs.count,
             output::bytes(logical),
             tiers.hot_hits,
             tiers.hot_misses,

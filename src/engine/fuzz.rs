@@ -344,7 +344,7 @@ pub(crate) fn target_forward_table_and_gc_ref(n: usize) {
         )]
         .into(),
     };
-    let body = cbor(&table);
+    let body = table.encode();
     inputs(11, &[table.seal(&k, &tid)], n, &mut |b| {
         let _ = ForwardTable::open(&k, &tid, b);
     });

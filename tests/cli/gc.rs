@@ -409,3 +409,38 @@ fn gc_consolidates_the_small_packs_of_many_small_commits() {
     assert_bytes_eq(&got, &files[0].1, "after the second consolidation");
     env.ok(["check", "--read-data"]);
 }
+
+/// What a history of small commits costs once gc consolidated it, as `stats` reports it: each kind of chunk
+/// accounted for, forwarding tables at under 64 bytes per moved chunk (they were about 140), and each ref stored as
+/// at most two generations on a directory (each generation is a whole ref: the gc ref's size class, 4 KiB for a
+/// branch; five were kept).
+#[test]
+fn stats_accounts_for_every_byte_of_a_consolidated_history() {
+    let env = Env::init();
+    small_history(&env, 30);
+    let moved = gc(&env)["consolidated"].as_u64().unwrap();
+    assert!(moved >= 30, "{moved} packs consolidated");
+    gc(&env);
+    let s = env.ok(["--json", "stats"]).json();
+    let n = |v: &serde_json::Value| v.as_u64().unwrap_or_else(|| panic!("not a number: {v} in {s}"));
+    let kinds = ["data", "index", "commits"];
+    assert_eq!(kinds.iter().map(|k| n(&s["by_kind"][k]["chunks"])).sum::<u64>(), n(&s["chunks"]), "{s}");
+    assert_eq!(kinds.iter().map(|k| n(&s["by_kind"][k]["bytes"])).sum::<u64>(), n(&s["stored_chunk_bytes"]), "{s}");
+    assert_eq!(n(&s["by_kind"]["commits"]["chunks"]), 30, "one commit chunk per commit: {s}");
+    assert!(n(&s["by_kind"]["data"]["chunks"]) >= 20 && n(&s["by_kind"]["index"]["chunks"]) >= 30, "{s}");
+    assert_eq!(n(&s["pack_overhead_bytes"]), n(&s["repository_bytes"]) - n(&s["stored_chunk_bytes"]), "{s}");
+    // Every chunk was moved out of the small packs into the consolidated ones: one forward each.
+    let forwards = n(&s["forward_tables"]["bytes"]);
+    assert!(n(&s["forward_tables"]["objects"]) >= 1, "{s}");
+    assert_eq!(forwards, bytes_under(env.repo_dir().join("forward")), "{s}");
+    assert!(
+        forwards <= 64 * n(&s["chunks"]) + 8192,
+        "{forwards} bytes of forwarding tables for {} chunks",
+        n(&s["chunks"])
+    );
+    // Refs: main and the gc ref, two generations each at most.
+    let refs = crate::util::files_under(env.repo_dir().join("refs"));
+    assert_eq!(n(&s["refs"]["objects"]), refs.len() as u64, "{s}");
+    assert!(refs.len() <= 4, "ref generations kept: {refs:?}");
+    assert_eq!(n(&s["refs"]["bytes"]), refs.iter().map(|(_, b)| b).sum::<u64>(), "{s}");
+}

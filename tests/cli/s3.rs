@@ -491,6 +491,12 @@ fn a_cold_restore_of_small_files_reads_their_chunks_in_few_requests() {
     // Index nodes, the commit, and two batches of 512 files: a few dozen reads; one per file (over a thousand)
     // before.
     assert!(data_reads <= 100, "{data_reads} object reads for {N} files");
+    // The data it restored is not also written into the warm tier, a cache file per chunk (that wrote every
+    // restored file twice); index nodes are.
+    let warm = env.root.join("ws2/.infini/cache/warm");
+    let cached = |d: &str| if warm.join(d).is_dir() { crate::util::files_under(warm.join(d)).len() } else { 0 };
+    assert_eq!(cached("d"), 0, "data chunks cached by a restore");
+    assert!(cached("i") > 0, "index nodes cached");
 
     // The same tree as a tar stream, from another cold workspace.
     env.cmd(["clone", &format!("s3://{url}"), "ws3", "--endpoint", &endpoint]).cwd(&env.root).ok();

@@ -217,9 +217,11 @@ impl EarlySync {
 
 const GEN_WIDTH: usize = 20;
 
-/// Generations kept behind the newest. A compare-and-swap can only be fooled by a pruned generation if this many
-/// commits land while one writer stalls between its check and its link; the check after linking catches even that.
-const PRUNE_DISTANCE: u64 = 4;
+/// Generations kept behind the newest: one, for a reader that listed the ref just before it moved (a reader that
+/// finds its generation gone lists again). Every generation is a whole ref (4 KiB, or the gc ref's size class), so
+/// each one more kept is that much more storage per ref. A stalled writer that links a pruned generation is caught
+/// by the check after linking (its predecessor is gone too), whatever the distance.
+const PRUNE_DISTANCE: u64 = 1;
 
 impl DirBackend {
     /// Open (or prepare) a directory backend at `root`. The directory is created if missing.
@@ -797,6 +799,18 @@ mod tests {
         DirBackend::new(dir.path()).unwrap();
         assert!(!stale.exists());
         assert!(fresh.exists());
+    }
+
+    #[test]
+    fn a_ref_keeps_its_newest_generation_and_the_one_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = DirBackend::new(dir.path()).unwrap();
+        let mut v = b.swap_ref("r", None, b"0").unwrap();
+        for i in 1..10u8 {
+            v = b.swap_ref("r", Some(&v), &[b'0' + i]).unwrap();
+        }
+        assert_eq!(b.generations("r").unwrap(), vec![9, 10], "each older generation is a whole ref's bytes kept");
+        assert_eq!(b.read_ref("r").unwrap().unwrap().0, b"9");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
-use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 
 /// How to write a tree out.
@@ -275,13 +275,21 @@ fn refuse_taken_paths(
 const AHEAD_FILES: usize = 512;
 /// Bytes of one batch read ahead.
 const AHEAD_BYTES: u64 = 16 << 20;
+/// Batches read ahead at once, each by its own thread: the walk of the index goes on while they are fetched, and
+/// a batch's round trip overlaps the next one's. Their decoded chunks are held until written: at most this many
+/// times [`AHEAD_BYTES`], within the read-ahead budget.
+const AHEAD_FETCHERS: usize = 3;
+
+/// A batch of small files, with their chunks to read ahead before they are handed to the writers.
+type Batch = Vec<(Entry, PathBuf)>;
 
 /// Small files waiting to be handed to the workers, whose chunks are fetched together first: on a remote backend a
 /// read per file costs a round trip each, while the files of a batch mostly sit side by side in a few packs. The
 /// first batch is small and each is twice the one before, up to [`AHEAD_FILES`] and [`AHEAD_BYTES`]: the first
 /// files are written (and progress moves) one round trip after the start, and later batches make few requests.
+/// Full batches go to [`AHEAD_FETCHERS`] threads, which fetch them and hand their files on.
 struct Ahead {
-    files: Vec<(Entry, PathBuf)>,
+    files: Batch,
     bytes: u64,
     /// This batch's limits.
     max_files: usize,
@@ -295,20 +303,35 @@ impl Default for Ahead {
 }
 
 impl Ahead {
-    /// Add a file; a full batch is read ahead and handed on. False once the workers have stopped.
-    fn push(&mut self, store: &Store, tx: &SyncSender<(Entry, PathBuf)>, entry: Entry, path: PathBuf) -> bool {
+    /// Add a file; a full batch goes to the fetchers. False once they (or the workers) have stopped.
+    fn push(&mut self, batches: &SyncSender<Batch>, entry: Entry, path: PathBuf) -> bool {
         self.bytes += entry.size();
         self.files.push((entry, path));
         if self.files.len() >= self.max_files || self.bytes >= self.max_bytes {
-            return self.flush(store, tx);
+            return self.flush(batches);
         }
         true
     }
 
-    /// Read the batch's chunks ahead and hand its files to the workers. False once the workers have stopped.
-    fn flush(&mut self, store: &Store, tx: &SyncSender<(Entry, PathBuf)>) -> bool {
-        let ptrs: Vec<ChunkPointer> = self
-            .files
+    /// Hand the batch to the fetchers. False once they have stopped.
+    fn flush(&mut self, batches: &SyncSender<Batch>) -> bool {
+        if self.files.is_empty() {
+            return true;
+        }
+        self.bytes = 0;
+        self.max_files = (self.max_files * 2).min(AHEAD_FILES);
+        self.max_bytes = (self.max_bytes * 2).min(AHEAD_BYTES);
+        batches.send(std::mem::take(&mut self.files)).is_ok()
+    }
+}
+
+/// A fetcher: read each batch's chunks ahead, then hand its files to the workers, until the walk is done (or the
+/// workers have stopped).
+fn fetch_batches(store: &Store, batches: &Mutex<Receiver<Batch>>, tx: SyncSender<(Entry, PathBuf)>) {
+    loop {
+        let batch = batches.lock().expect("batch queue lock").recv();
+        let Ok(batch) = batch else { return };
+        let ptrs: Vec<ChunkPointer> = batch
             .iter()
             .flat_map(|(e, _)| match &e.blob {
                 Blob::Chunks(cs) => cs.iter().map(|c| c.ptr).collect(),
@@ -316,10 +339,11 @@ impl Ahead {
             })
             .collect();
         store.read_ahead(&ptrs);
-        self.bytes = 0;
-        self.max_files = (self.max_files * 2).min(AHEAD_FILES);
-        self.max_bytes = (self.max_bytes * 2).min(AHEAD_BYTES);
-        self.files.drain(..).all(|job| tx.send(job).is_ok())
+        for job in batch {
+            if tx.send(job).is_err() {
+                return;
+            }
+        }
     }
 }
 
@@ -356,11 +380,13 @@ pub fn get_tree(
     // Half a lone value's parallel reads for each large file: the files are written side by side already, and
     // reads in flight (each with its buffers) are threads × this.
     let parallel = (store.read_parallelism() / 2).max(2);
-    // On a remote backend, small files' chunks are read ahead a batch at a time (see `Ahead`); the queue holds
-    // two batches, so the next one is listed and fetched while the workers write this one.
+    // On a remote backend, small files' chunks are read ahead a batch at a time (see `Ahead`), by fetchers between
+    // the walk and the workers; the workers' queue holds a batch, so the fetchers fetch while the workers write.
     let mut ahead = store.is_remote().then(Ahead::default);
-    let (tx, rx) = sync_channel::<(Entry, PathBuf)>(if ahead.is_some() { 2 * AHEAD_FILES } else { threads * 4 });
+    let (tx, rx) = sync_channel::<(Entry, PathBuf)>(if ahead.is_some() { AHEAD_FILES } else { threads * 4 });
     let rx = Mutex::new(rx);
+    let (batch_tx, batch_rx) = sync_channel::<Batch>(1);
+    let batch_rx = Mutex::new(batch_rx);
     let failure: Mutex<Option<Error>> = Mutex::new(None);
     let bytes = std::sync::atomic::AtomicU64::new(0);
     let not_held: Mutex<(u64, Option<PathBuf>)> = Mutex::new((0, None));
@@ -397,6 +423,13 @@ pub fn get_tree(
                     }
                 }
             });
+        }
+        if ahead.is_some() {
+            for _ in 0..AHEAD_FETCHERS {
+                let tx = tx.clone();
+                let batch_rx = &batch_rx;
+                s.spawn(move || fetch_batches(store, batch_rx, tx));
+            }
         }
         let r = (|| -> Result<()> {
             for item in ns.iter_prefix(store, prefix.as_bytes()) {
@@ -454,7 +487,7 @@ pub fn get_tree(
                     }
                     EntryKind::File => match &mut ahead {
                         Some(a) if entry.size() < opts.parallel_from => {
-                            if !a.push(store, &tx, entry, path) {
+                            if !a.push(&batch_tx, entry, path) {
                                 break;
                             }
                         }
@@ -469,10 +502,11 @@ pub fn get_tree(
                 }
             }
             if let Some(a) = &mut ahead {
-                a.flush(store, &tx);
+                a.flush(&batch_tx);
             }
             Ok(())
         })();
+        drop(batch_tx);
         drop(tx);
         r
     });

@@ -37,7 +37,7 @@ pub use rescue::{Abandoned, Restored};
 pub use rewrite::{BranchRewrite, Replaced, RewriteOptions, RewriteOutcome, RewriteRun, Rewritten, RewrittenCommit};
 pub use seen::{SaveSeen, SeenMap, SeenRef, SeenRefs};
 
-pub use values::{CacheStats, RepositoryStats, WriteStats};
+pub use values::{CacheStats, KindStats, RepositoryStats, WriteStats};
 
 use crate::engine::backend::Backend;
 use crate::engine::crypto::{encode_header, KdfParams, KeySlot, Keys, MasterKey, SlotKey, WriterKeySet};
@@ -281,12 +281,21 @@ mod tests {
     }
 
     #[test]
+    fn a_version_9_repository_is_refused_naming_both_versions() {
+        // Version 9's forwarding tables are another encoding: read as version 10's they do not decode.
+        let e = Repository::open(version(9), b"pw", StoreOptions::default()).err().unwrap();
+        assert!(matches!(e, Error::NoRepository { .. }), "{e}");
+        let e = e.to_string();
+        assert!(e.contains("version 9") && e.contains("version 10"), "{e}");
+    }
+
+    #[test]
     fn a_version_8_repository_is_refused_naming_both_versions() {
         // Version 8 knew no tags: its gc would collect a tagged commit's data.
         let e = Repository::open(version(8), b"pw", StoreOptions::default()).err().unwrap();
         assert!(matches!(e, Error::NoRepository { .. }), "{e}");
         let e = e.to_string();
-        assert!(e.contains("version 8") && e.contains("version 9"), "{e}");
+        assert!(e.contains("version 8") && e.contains("version 10"), "{e}");
     }
 
     #[test]
@@ -294,7 +303,7 @@ mod tests {
         let e = Repository::open(version(7), b"pw", StoreOptions::default()).err().unwrap();
         assert!(matches!(e, Error::NoRepository { .. }), "{e}");
         let e = e.to_string();
-        assert!(e.contains("version 7") && e.contains("version 9"), "{e}");
+        assert!(e.contains("version 7") && e.contains("version 10"), "{e}");
     }
 
     #[test]
@@ -305,7 +314,7 @@ mod tests {
         config.version = 6;
         b.write("config", &encode_header(&config).unwrap()).unwrap();
         let e = Repository::with_key(b, MasterKey::generate(), StoreOptions::default()).err().unwrap().to_string();
-        assert!(e.contains("version 6") && e.contains("version 9"), "{e}");
+        assert!(e.contains("version 6") && e.contains("version 10"), "{e}");
     }
 
     #[test]

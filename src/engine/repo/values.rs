@@ -3,6 +3,7 @@
 
 use super::Repository;
 use crate::engine::chunk::{copy_range, Blob, BlobReader, BlobWriter, StreamReader, WriteOptions};
+use crate::engine::crypto::Kind;
 use crate::engine::object::parse_object_name;
 use crate::engine::Result;
 use std::io::{Read, Write};
@@ -19,6 +20,33 @@ pub struct RepositoryStats {
     pub chunks: u64,
     /// Sealed (compressed and encrypted) bytes of those chunks.
     pub stored_chunk_bytes: u64,
+    /// Chunks and sealed bytes by kind: values' data chunks, index and chunk-list nodes, commits.
+    pub data: KindStats,
+    /// See [`RepositoryStats::data`].
+    pub index: KindStats,
+    /// See [`RepositoryStats::data`].
+    pub commits: KindStats,
+    /// Forwarding tables garbage collection wrote (`forward/`): how many, and their bytes.
+    pub forward_tables: KindStats,
+    /// Refs (branches, tags, the gc ref, the forget record; every generation a directory keeps): how many objects,
+    /// and their bytes.
+    pub refs: KindStats,
+}
+
+/// A count and a number of bytes (see [`RepositoryStats`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KindStats {
+    /// How many.
+    pub count: u64,
+    /// Their bytes.
+    pub bytes: u64,
+}
+
+impl KindStats {
+    fn add(&mut self, bytes: u64) {
+        self.count += 1;
+        self.bytes += bytes;
+    }
 }
 
 /// What the cache tiers did since a repository was opened (see [`Repository::cache_stats`]).
@@ -144,7 +172,20 @@ impl Repository {
                 let t = self.store().pack_table(&id)?;
                 s.chunks += t.len() as u64;
                 s.stored_chunk_bytes += t.iter().map(|e| e.len as u64).sum::<u64>();
+                for e in &t {
+                    match crate::engine::object::kind_from_u8(e.kind) {
+                        Some(Kind::Data) => s.data.add(e.len.into()),
+                        Some(Kind::Commit) => s.commits.add(e.len.into()),
+                        _ => s.index.add(e.len.into()),
+                    }
+                }
             }
+        }
+        for o in self.backend().list("forward/")? {
+            s.forward_tables.add(o.size);
+        }
+        for o in self.backend().list("refs/")? {
+            s.refs.add(o.size);
         }
         Ok(s)
     }

@@ -156,8 +156,11 @@ impl Store {
             let Ok(plain) = self.keys.open_in_place(kind, &p.id.0, &mut buf) else { continue };
             let Some((buf, start)) = decode_in(buf, plain, &self.read_spares) else { continue };
             self.stats.chunks_fetched.fetch_add(1, Ordering::Relaxed);
-            if let Some(w) = &self.warm {
-                w.insert(p, kind != Kind::Data, sealed);
+            // Index nodes go into the warm tier as a read would put them; data chunks do not: a walk reads ahead
+            // to restore many files, and one cache file per chunk would write every restored file twice (and
+            // fill the cache with data read once).
+            if let (Some(w), true) = (&self.warm, kind != Kind::Data) {
+                w.insert(p, true, sealed);
             }
             keep(p, buf, start);
         }

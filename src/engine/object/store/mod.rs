@@ -107,9 +107,10 @@ const OPEN_DATA_PACKS: usize = 2;
 /// A data pack with less room than this is stored at once: few chunks are that small.
 const NEARLY_FULL: usize = 32 << 10;
 
-/// Decoded index nodes a store keeps: enough for the paths a listing or a merge revisits (at most about 16 MiB
-/// at the largest node size, typically a few).
-const NODE_CACHE_NODES: usize = 512;
+/// Decoded index nodes a store keeps: enough for the paths a listing or a merge revisits, and for a cold walk's
+/// prefetch of 384 nodes at once to wait in one generation until used (at most about 32 MiB at the largest node
+/// size, typically a few).
+const NODE_CACHE_NODES: usize = 1024;
 
 /// Reads and writes chunks of one repository: seals them into packs, uploads packs, reads chunks back through the
 /// cache tiers, and keeps the dedup index.
