@@ -351,10 +351,16 @@ pub(crate) fn target_forward_table_and_gc_ref(n: usize) {
     let forwarded: std::collections::BTreeMap<ObjectId, ForwardRef> =
         [(old.object, ForwardRef { table: tid, unused_since: Some(5) })].into();
     let state = {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert("packs", ciborium::Value::Map(vec![]));
-        m.insert("forwarded", ciborium::Value::serialized(&forwarded).expect("cbor"));
-        cbor(&m)
+        #[derive(serde::Serialize)]
+        struct State {
+            packs: std::collections::BTreeMap<ObjectId, u64>,
+            #[serde(with = "crate::engine::object::forward::forwarded_wire")]
+            forwarded: std::collections::BTreeMap<ObjectId, ForwardRef>,
+        }
+        let s = State { packs: Default::default(), forwarded };
+        let state = cbor(&s);
+        assert_eq!(decode_gc_state(&state).expect("the seed decodes").forwarded, s.forwarded);
+        state
     };
     inputs(12, std::slice::from_ref(&state), n, &mut |b| {
         let _ = decode_gc_state(b);

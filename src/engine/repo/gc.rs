@@ -283,8 +283,9 @@ pub(crate) struct GcState {
     /// How many runs have deleted packs (counted when a run records what it is about to delete).
     #[serde(default)]
     deletions: u64,
-    /// Repacked packs -> the forwarding table saying where their live chunks went.
-    #[serde(default)]
+    /// Repacked packs -> the forwarding table saying where their live chunks went (stored per table: see
+    /// [`forwarded_wire`](crate::engine::object::forward::forwarded_wire)).
+    #[serde(default, with = "crate::engine::object::forward::forwarded_wire")]
     pub(crate) forwarded: BTreeMap<ObjectId, ForwardRef>,
     /// Branch -> the state of its ref the last gc run traced: a branch now behind it (a lower sequence, the same
     /// sequence with another head, or gone without a deletion marker) makes every gc run refuse.

@@ -316,6 +316,49 @@ mod tests {
         assert_eq!(t.pack(old).get(&m.id), Some(&(m.kind, m.to)));
     }
 
+    #[derive(Serialize, Deserialize, PartialEq, Debug)]
+    struct State {
+        #[serde(with = "forwarded_wire")]
+        forwarded: BTreeMap<ObjectId, ForwardRef>,
+    }
+
+    #[test]
+    fn the_gc_refs_forwards_take_32_bytes_a_pack() {
+        let tables = [ObjectId([1; 32]), ObjectId([2; 32])];
+        let forwarded: BTreeMap<ObjectId, ForwardRef> = (0..160u8)
+            .map(|i| {
+                let unused_since = (i % 10 == 0).then_some(1_700_000_000 + i as u64);
+                (ObjectId([i; 32]), ForwardRef { table: tables[(i % 2) as usize], unused_since })
+            })
+            .collect();
+        let s = State { forwarded };
+        let mut body = Vec::new();
+        ciborium::into_writer(&s, &mut body).unwrap();
+        // 160 packs, 16 of them marked unused (a pack id and a time each): a map of {table, unused_since} per pack
+        // took about 80 bytes a pack.
+        assert!(body.len() <= 160 * 32 + 16 * 42 + 2 * 60 + 32, "{} bytes", body.len());
+        let back: State = ciborium::from_reader(body.as_slice()).unwrap();
+        assert_eq!(back, s);
+        // A pack under two tables, an unused mark for a pack its table does not forward, a torn id: refused.
+        let bad = |w: BTreeMap<ObjectId, forwarded_wire::Table>| {
+            let mut m = BTreeMap::new();
+            m.insert("forwarded", w);
+            let mut body = Vec::new();
+            ciborium::into_writer(&m, &mut body).unwrap();
+            ciborium::from_reader::<State, _>(body.as_slice()).is_err()
+        };
+        let table = |packs: &[u8], unused: &[(u8, u64)]| forwarded_wire::Table {
+            packs: serde_bytes::ByteBuf::from(packs.iter().flat_map(|&p| [p; 32]).collect::<Vec<u8>>()),
+            unused: unused.iter().map(|&(p, t)| (ObjectId([p; 32]), t)).collect(),
+        };
+        assert!(bad([(tables[0], table(&[5, 6], &[])), (tables[1], table(&[6], &[]))].into()));
+        assert!(bad([(tables[0], table(&[5], &[(6, 1)]))].into()));
+        let mut torn = table(&[5], &[]);
+        torn.packs.pop();
+        assert!(bad([(tables[0], torn)].into()));
+        assert!(!bad([(tables[0], table(&[5], &[(5, 1)]))].into()));
+    }
+
     #[test]
     fn a_record_naming_an_unlisted_pack_or_cut_short_does_not_decode() {
         let t = table(10, 2);
@@ -337,5 +380,60 @@ mod tests {
         let mut body = Vec::new();
         ciborium::into_writer(&t.to_wire(), &mut body).unwrap();
         assert!(ForwardTable::decode(&body).is_err());
+    }
+}
+
+/// The gc ref's `forwarded` map as stored (format version 10): per forwarding table, the old packs it covers as
+/// one byte string of 32-byte ids, and those whose forward is marked unused with since when — `{table: {packs,
+/// unused?}}`. A history of small commits that gc consolidated has a forward for each of its packs, and each ref
+/// generation holds them all: this takes 32 bytes a pack where a map of `{table, unused_since?}` per pack took about
+/// 80.
+pub(crate) mod forwarded_wire {
+    use super::ForwardRef;
+    use crate::engine::id::ObjectId;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::collections::BTreeMap;
+
+    #[derive(Serialize, Deserialize, Default)]
+    pub(super) struct Table {
+        pub(super) packs: serde_bytes::ByteBuf,
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        pub(super) unused: BTreeMap<ObjectId, u64>,
+    }
+
+    pub(crate) fn serialize<S: Serializer>(f: &BTreeMap<ObjectId, ForwardRef>, s: S) -> Result<S::Ok, S::Error> {
+        let mut by_table: BTreeMap<ObjectId, Table> = BTreeMap::new();
+        for (old, r) in f {
+            let t = by_table.entry(r.table).or_default();
+            t.packs.extend_from_slice(&old.0);
+            if let Some(since) = r.unused_since {
+                t.unused.insert(*old, since);
+            }
+        }
+        by_table.serialize(s)
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<ObjectId, ForwardRef>, D::Error> {
+        use serde::de::Error;
+        let by_table: BTreeMap<ObjectId, Table> = Deserialize::deserialize(d)?;
+        let mut out = BTreeMap::new();
+        for (table, t) in by_table {
+            if t.packs.len() % 32 != 0 {
+                return Err(D::Error::custom("a forwarding table's packs are not whole ids"));
+            }
+            for id in t.packs.chunks_exact(32) {
+                let old = ObjectId(id.try_into().expect("32 bytes"));
+                if out.insert(old, ForwardRef { table, unused_since: None }).is_some() {
+                    return Err(D::Error::custom("a pack is forwarded by two tables"));
+                }
+            }
+            for (old, since) in t.unused {
+                match out.get_mut(&old) {
+                    Some(r) if r.table == table => r.unused_since = Some(since),
+                    _ => return Err(D::Error::custom("an unused mark names a pack its table does not forward")),
+                }
+            }
+        }
+        Ok(out)
     }
 }
