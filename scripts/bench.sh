@@ -235,6 +235,8 @@ tool_available() {
 peer() {
     local tool=$1 func=$2 rc reason
     shift 2
+    # A section that does not run this tool (git is only the log section's peer) has no function for it.
+    declare -F "$func" >/dev/null || return 0
     if ! tool_available "$tool"; then
         set_status "$tool" skipped "$(skip_reason "$tool")"
         return 0

@@ -179,7 +179,12 @@ EOF
     lat_measure rustic "cold: list every file" /dev/null /dev/null "${r[@]}" ls latest
     export RUSTIC_CACHE_DIR=$ws/cache2
     lat_measure rustic "cold: restore the tree" /dev/null - "${r[@]}" restore --no-progress latest "$ws/out"
-    latency_same_tree rustic "$ws/out" "$src"
+    # rustic restores a snapshot of an absolute path under the target as restic does (out/ABSOLUTE/PATH).
+    if [[ -d $ws/out$src ]]; then
+        latency_same_tree rustic "$ws/out$src" "$src"
+    else
+        latency_same_tree rustic "$ws/out" "$src"
+    fi
     export RUSTIC_CACHE_DIR=$ws/cache3
     lat_measure rustic "cold: one file" /dev/null "$ws/one" "${r[@]}" dump "latest:$src/$LAT_ONE"
     cmp -s "$ws/one" "$src/$LAT_ONE" || { fail_reason rustic "dump returned other bytes"; return 1; }
