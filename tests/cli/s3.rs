@@ -450,6 +450,28 @@ fn a_cold_listing_takes_rounds_by_depth_and_the_writer_reads_no_index_back() {
     assert!(reqs.len() <= 16, "{} requests for a cold listing: {reqs:?}", reqs.len());
 }
 
+/// A commit releases its claim in the gc ref with one compare-and-swap from the version its claim wrote, without
+/// reading the ref back first: on a distant region every request of a commit is a round trip.
+#[test]
+fn a_commit_releases_its_claim_without_reading_the_gc_ref_back() {
+    let Some((env, proxy, url)) = proxied("release", "release") else { return };
+    let endpoint = proxy.endpoint();
+    env.ok(["init", "--s3", &url, "--create-bucket", "--endpoint", &endpoint]);
+    env.put("a", b"one");
+    env.commit("one");
+    env.put("b", b"two");
+    proxy.clear_requests();
+    env.commit("two");
+    let reqs = proxy.requests();
+    let refs: Vec<&String> = reqs.iter().filter(|r| r.contains("/refs/")).collect();
+    // ... the claim (a swap of the gc ref), the branch's swap, the release (a swap of the gc ref): the last three
+    // ref requests are writes.
+    let n = refs.len();
+    assert!(n >= 3 && refs[n - 3..].iter().all(|r| r.starts_with("PUT ")), "{reqs:#?}");
+    assert_eq!(refs[n - 3].split('?').next(), refs[n - 1].split('?').next(), "claim and release: {reqs:#?}");
+    assert_eq!(env.ok(["--json", "gc", "--dry-run"]).json()["claims"], 0, "the claim was released");
+}
+
 /// A cold `get -r` of many small files reads their chunks a batch at a time, neighbouring chunks of a pack in one
 /// ranged read: its requests are a few per batch of files, not one per file (each a round trip to a distant region).
 #[test]

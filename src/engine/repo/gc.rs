@@ -452,6 +452,7 @@ impl Repository {
                 if let Some(seen) = &self.seen {
                     seen.advance(SEEN_GC, &seen_gc(state.seq, *blake3::hash(&body).as_bytes()))?;
                 }
+                *self.gc_written.lock().expect("gc written lock") = Some((state.clone(), v.clone()));
                 Ok(Some(v))
             }
             Err(BackendError::PreconditionFailed { .. }) => Ok(None),
@@ -650,7 +651,15 @@ impl Repository {
     /// its commit reachable, or `gc --drop-claims` (see [`GcOptions::drop_claims`]).
     pub(crate) fn release_claim(&self, claim: ClaimToken) -> Result<()> {
         for attempt in 0..CLAIM_ATTEMPTS {
-            let (mut state, version) = self.read_condemned()?;
+            // First from what this process wrote last (usually the claim itself): when nobody wrote since, the
+            // swap succeeds without reading the ref back; otherwise it fails, and the ref is read.
+            let written = if attempt == 0 { self.gc_written.lock().expect("gc written lock").take() } else { None };
+            // (Only a state holding the claim: one without it says nothing of whether the stored ref does.)
+            let written = written.filter(|(state, _)| state.claims.contains_key(&claim.0));
+            let (mut state, version) = match written {
+                Some((state, version)) => (state, Some(version)),
+                None => self.read_condemned()?,
+            };
             if state.claims.remove(&claim.0).is_none() {
                 return Ok(());
             }

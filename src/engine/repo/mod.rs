@@ -58,6 +58,9 @@ pub struct Repository {
     writer: Option<String>,
     /// The folded index roots of writer commits already folded (see [`Repository::state`]).
     folds: std::sync::Mutex<std::collections::HashMap<crate::engine::id::ChunkId, IndexRoots>>,
+    /// The gc ref as this process last wrote it, and the version written: releasing a claim starts from it rather
+    /// than reading the ref again (a round trip on S3); a compare-and-swap from it fails if anyone wrote since.
+    gc_written: std::sync::Mutex<Option<(gc::GcState, crate::engine::backend::RefVersion)>>,
 }
 
 impl Repository {
@@ -113,7 +116,15 @@ impl Repository {
         let keys = Arc::new(keys);
         config.verify(&keys)?;
         let store = Arc::new(Store::new(backend.clone(), keys, opts));
-        Ok(Self { backend, store, config, seen: None, writer, folds: Default::default() })
+        Ok(Self {
+            backend,
+            store,
+            config,
+            seen: None,
+            writer,
+            folds: Default::default(),
+            gc_written: Default::default(),
+        })
     }
 
     /// Open with a write-only key's password (see docs/design.md, *Write-only keys*): the repository can stage
