@@ -1196,4 +1196,33 @@ mod tests {
         let (_, total) = best_pack_cap(&[1_000_000; 8]);
         assert!(total <= 8 << 20, "{total}");
     }
+
+    /// Releasing a claim starts from the gc ref this process wrote last; when another process wrote it since, that
+    /// swap fails and the release reads the ref and removes only its own claim.
+    #[test]
+    fn a_claim_is_released_when_another_process_wrote_the_gc_ref_since() {
+        use crate::engine::backend::memory::MemoryBackend;
+        use crate::engine::crypto::KdfParams;
+        use crate::engine::object::StoreOptions;
+        let b = std::sync::Arc::new(MemoryBackend::new());
+        let kdf = KdfParams { log_n: 10, r: 8, p: 1 };
+        let one = Repository::create(b.clone(), b"pw", kdf, StoreOptions::default()).unwrap();
+        let two = Repository::open(b.clone(), b"pw", StoreOptions::default()).unwrap();
+        let none: &PointerSource<'_> = &|_| Ok(());
+        let claims = |r: &Repository| r.read_condemned().unwrap().0.claims.into_keys().collect::<Vec<_>>();
+        let (mine, theirs) = (ClaimToken::new(), ClaimToken::new());
+        one.claim_packs(mine, None, none).unwrap();
+        two.claim_packs(theirs, None, none).unwrap();
+        one.release_claim(mine).unwrap();
+        assert_eq!(claims(&two), vec![theirs.0], "only the other claim is left");
+        // Nobody wrote since: released from what this process wrote.
+        two.release_claim(theirs).unwrap();
+        assert!(claims(&one).is_empty());
+        // A release of a claim this process's last write does not hold still reads the ref (and finds nothing).
+        let gone = ClaimToken::new();
+        one.claim_packs(gone, None, none).unwrap();
+        two.release_claim(gone).unwrap();
+        assert!(claims(&one).is_empty());
+        one.release_claim(gone).unwrap();
+    }
 }
