@@ -15,6 +15,7 @@ impl Args {
         let bar = Bar::spinner(ctx, "stats", "listing objects");
         let st = s.repo.stats(&mut |i, n| bar.message(&format!("reading pack tables: {i}/{n}")))?;
         let (repo_bytes, chunks, chunk_bytes) = (st.repository_bytes, st.chunks, st.stored_chunk_bytes);
+        let overhead = repo_bytes.saturating_sub(chunk_bytes);
         bar.message("summing HEAD's values");
         let ns = s.view()?;
         let (mut keys, mut logical) = (0u64, 0u64);
@@ -40,7 +41,7 @@ impl Args {
                 "index": { "chunks": st.index.count, "bytes": st.index.bytes },
                 "commits": { "chunks": st.commits.count, "bytes": st.commits.bytes },
             },
-            "pack_overhead_bytes": repo_bytes.saturating_sub(chunk_bytes),
+            "pack_overhead_bytes": overhead,
             "forward_tables": { "objects": st.forward_tables.count, "bytes": st.forward_tables.bytes },
             "refs": { "objects": st.refs.count, "bytes": st.refs.bytes },
             "head_keys": keys,
@@ -88,7 +89,7 @@ impl Args {
             output::bytes(st.index.bytes),
             st.commits.count,
             output::bytes(st.commits.bytes),
-            output::bytes(repo_bytes.saturating_sub(chunk_bytes)),
+            output::bytes(overhead),
             output::bytes(st.forward_tables.bytes),
             st.forward_tables.count,
             output::bytes(st.refs.bytes),

@@ -159,7 +159,7 @@ impl Store {
             // Index nodes go into the warm tier as a read would put them; data chunks do not: a walk reads ahead
             // to restore many files, and one cache file per chunk would write every restored file twice (and
             // fill the cache with data read once).
-            if let (Some(w), true) = (&self.warm, kind != Kind::Data) {
+            if let Some(w) = self.warm.as_ref().filter(|_| kind != Kind::Data) {
                 w.insert(p, true, sealed);
             }
             keep(p, buf, start);

@@ -49,7 +49,7 @@ pub(super) const SMALL_CHUNK: usize = 128 << 10;
 /// The zstd level a chunk of `len` bytes is compressed at, for a repository's `level` (0: none).
 pub(super) fn level_for(level: i32, len: usize) -> i32 {
     if level > 0 && len < SMALL_CHUNK {
-        (level + 1).min(zstd::compression_level_range().end().to_owned())
+        (level + 1).min(*zstd::compression_level_range().end())
     } else {
         level
     }
