@@ -185,6 +185,42 @@ fn every_branch_reads(backend: Arc<dyn Backend>) -> Result<(), String> {
 /// One trial: a value staged (its pack condemned by a first gc run), then a commit of it and two gc threads (each
 /// running gc twice) with no grace and no minimum age, interleaved as the seed says. Returns what went wrong, if
 /// anything.
+/// Two gc runs one after the other (the first condemns, the second deletes) on each of `gcs`, as threads 1, 2, ...,
+/// beside thread 0 (already in `handles`), in the interleaving `seed` picks; then wait for every thread. Thread 0's
+/// share of the steps varies with the seed (one in 2, 4 or 12), so that gc runs also get to go through whole while
+/// thread 0 is between two steps.
+fn race_gcs(
+    sched: &Arc<Scheduler>,
+    gcs: Vec<Arc<Repository>>,
+    seed: u64,
+    mut handles: Vec<std::thread::JoinHandle<()>>,
+) -> Result<(), String> {
+    for (i, g) in gcs.into_iter().enumerate() {
+        let sched = sched.clone();
+        handles.push(std::thread::spawn(move || {
+            ME.with(|m| m.set(Some(i + 1)));
+            for _ in 0..2 {
+                let _ = g.gc(&NamespaceIndex::default(), &gc_now());
+            }
+            sched.done(i + 1);
+        }));
+    }
+    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let odds = [2, 4, 12][(seed % 3) as usize];
+    sched.drive(|waiting| {
+        let others: Vec<usize> = waiting.iter().copied().filter(|&t| t != 0).collect();
+        if others.is_empty() || (waiting.contains(&0) && rng.below(odds) == 0) {
+            waiting[0]
+        } else {
+            others[rng.below(others.len())]
+        }
+    });
+    for h in handles {
+        h.join().map_err(|_| format!("seed {seed}: a thread panicked"))?;
+    }
+    Ok(())
+}
+
 fn trial(seed: u64, write_only: bool) -> Result<(), String> {
     let mem: Arc<dyn Backend> = Arc::new(MemoryBackend::new());
     let sched = Scheduler::new(3);
@@ -224,7 +260,7 @@ fn trial(seed: u64, write_only: bool) -> Result<(), String> {
     let gcs: Vec<Arc<Repository>> =
         (0..2).map(|_| Arc::new(Repository::open(paused.clone(), b"pw", StoreOptions::default()).unwrap())).collect();
     let committed = Arc::new(Mutex::new(None));
-    let mut handles = Vec::new();
+    let mut handles: Vec<std::thread::JoinHandle<()>> = Vec::new();
     {
         let (sched, w1, idx, committed) = (sched.clone(), w1.clone(), idx.clone(), committed.clone());
         handles.push(std::thread::spawn(move || {
@@ -237,32 +273,7 @@ fn trial(seed: u64, write_only: bool) -> Result<(), String> {
             sched.done(0);
         }));
     }
-    for (i, g) in gcs.into_iter().enumerate() {
-        let sched = sched.clone();
-        handles.push(std::thread::spawn(move || {
-            ME.with(|m| m.set(Some(i + 1)));
-            // Two runs one after the other: the first condemns, the second deletes.
-            for _ in 0..2 {
-                let _ = g.gc(&NamespaceIndex::default(), &gc_now());
-            }
-            sched.done(i + 1);
-        }));
-    }
-    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
-    // The commit's share of the steps varies with the seed (one in 2, 4 or 12), so that gc runs also get to go
-    // through whole while a commit is between two steps.
-    let commit_odds = [2, 4, 12][(seed % 3) as usize];
-    sched.drive(|waiting| {
-        let others: Vec<usize> = waiting.iter().copied().filter(|&t| t != 0).collect();
-        if others.is_empty() || (waiting.contains(&0) && rng.below(commit_odds) == 0) {
-            waiting[0]
-        } else {
-            others[rng.below(others.len())]
-        }
-    });
-    for h in handles {
-        h.join().map_err(|_| format!("seed {seed}: a thread panicked"))?;
-    }
+    race_gcs(&sched, gcs, seed, handles)?;
     let outcome = committed.lock().unwrap().take().unwrap();
     let trace = || {
         let s = sched.shared.lock().unwrap();
@@ -346,7 +357,7 @@ fn tag_trial(seed: u64) -> Result<(), String> {
     let gcs: Vec<Arc<Repository>> =
         (0..2).map(|_| Arc::new(Repository::open(paused.clone(), b"pw", StoreOptions::default()).unwrap())).collect();
     let tagged = Arc::new(Mutex::new(None));
-    let mut handles = Vec::new();
+    let mut handles: Vec<std::thread::JoinHandle<()>> = Vec::new();
     {
         let (sched, tagger, tagged, at) = (sched.clone(), tagger.clone(), tagged.clone(), side.ptr);
         handles.push(std::thread::spawn(move || {
@@ -356,29 +367,7 @@ fn tag_trial(seed: u64) -> Result<(), String> {
             sched.done(0);
         }));
     }
-    for (i, g) in gcs.into_iter().enumerate() {
-        let sched = sched.clone();
-        handles.push(std::thread::spawn(move || {
-            ME.with(|m| m.set(Some(i + 1)));
-            for _ in 0..2 {
-                let _ = g.gc(&NamespaceIndex::default(), &gc_now());
-            }
-            sched.done(i + 1);
-        }));
-    }
-    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
-    let tag_odds = [2, 4, 12][(seed % 3) as usize];
-    sched.drive(|waiting| {
-        let others: Vec<usize> = waiting.iter().copied().filter(|&t| t != 0).collect();
-        if others.is_empty() || (waiting.contains(&0) && rng.below(tag_odds) == 0) {
-            waiting[0]
-        } else {
-            others[rng.below(others.len())]
-        }
-    });
-    for h in handles {
-        h.join().map_err(|_| format!("seed {seed}: a thread panicked"))?;
-    }
+    race_gcs(&sched, gcs, seed, handles)?;
     let outcome = tagged.lock().unwrap().take().unwrap();
     let trace = || {
         let s = sched.shared.lock().unwrap();
@@ -503,7 +492,7 @@ fn race(
     let gcs: Vec<Arc<Repository>> =
         (0..2).map(|_| Arc::new(Repository::open(paused.clone(), b"pw", StoreOptions::default()).unwrap())).collect();
     let made = Arc::new(Mutex::new(None));
-    let mut handles = Vec::new();
+    let mut handles: Vec<std::thread::JoinHandle<()>> = Vec::new();
     {
         let (sched, maker, made) = (sched.clone(), maker.clone(), made.clone());
         handles.push(std::thread::spawn(move || {
@@ -513,29 +502,7 @@ fn race(
             sched.done(0);
         }));
     }
-    for (i, g) in gcs.into_iter().enumerate() {
-        let sched = sched.clone();
-        handles.push(std::thread::spawn(move || {
-            ME.with(|m| m.set(Some(i + 1)));
-            for _ in 0..2 {
-                let _ = g.gc(&NamespaceIndex::default(), &gc_now());
-            }
-            sched.done(i + 1);
-        }));
-    }
-    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
-    let odds = [2, 4, 12][(seed % 3) as usize];
-    sched.drive(|waiting| {
-        let others: Vec<usize> = waiting.iter().copied().filter(|&t| t != 0).collect();
-        if others.is_empty() || (waiting.contains(&0) && rng.below(odds) == 0) {
-            waiting[0]
-        } else {
-            others[rng.below(others.len())]
-        }
-    });
-    for h in handles {
-        h.join().map_err(|_| format!("seed {seed}: a thread panicked"))?;
-    }
+    race_gcs(&sched, gcs, seed, handles)?;
     let outcome = made.lock().unwrap().take().unwrap();
     if outcome.is_ok() {
         if let Err(e) = every_root_reads(mem) {
