@@ -451,6 +451,38 @@ fn a_cold_listing_takes_rounds_by_depth_and_the_writer_reads_no_index_back() {
     assert!(reqs.len() <= 16, "{} requests for a cold listing: {reqs:?}", reqs.len());
 }
 
+/// Rounds follow the depth even when the leaves are many: a cold listing of 10,000 keys of long names (over 256
+/// leaves, which the walk once fetched in more rounds than the tree has levels) fetches all of a level at once.
+#[test]
+fn a_cold_listing_of_many_leaves_takes_a_round_a_level() {
+    let Some((env, proxy, url)) = proxied("leaves", "leaves") else { return };
+    let endpoint = proxy.endpoint();
+    env.ok(["init", "--s3", &url, "--create-bucket", "--endpoint", &endpoint]);
+    const N: usize = 10_000;
+    let src = env.root.join("tree");
+    let long = "n".repeat(200);
+    for d in 0..100 {
+        let dir = src.join(format!("dir{d:03}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        for i in 0..N / 100 {
+            std::fs::write(dir.join(format!("file-{i:04}-{long}.txt")), format!("value {d} {i}\n")).unwrap();
+        }
+    }
+    env.ok(["put", "-q", "-r", src.to_str().unwrap(), "t/"]);
+    env.commit("tree");
+    env.cmd(["clone", &format!("s3://{url}"), "ws2", "--endpoint", &endpoint]).cwd(&env.root).ok();
+    let delay = std::time::Duration::from_millis(300);
+    proxy.delay_requests(delay);
+    proxy.clear_requests();
+    let out = env.cmd(["ls"]).cwd(env.root.join("ws2")).ok();
+    proxy.delay_requests(std::time::Duration::ZERO);
+    assert_eq!(out.lines().len(), N);
+    let reqs = proxy.requests();
+    let rounds = proxy.request_rounds(delay);
+    eprintln!("cold ls of {N} long keys: {} requests in {} rounds: {rounds:?}", reqs.len(), rounds.len());
+    assert!(rounds.len() <= 5, "{rounds:?}: sequential rounds of requests, {} in all", reqs.len());
+}
+
 /// A commit releases its claim in the gc ref with one compare-and-swap from the version its claim wrote, without
 /// reading the ref back first: on a distant region every request of a commit is a round trip.
 #[test]

@@ -36,6 +36,12 @@ impl NodeCache {
         Self { generations: Mutex::new(Generations::default()), half: capacity / 2 }
     }
 
+    /// Nodes it keeps for sure: a node inserted is still there after this many more insertions (it holds up to
+    /// twice as many).
+    pub(crate) fn keeps(&self) -> usize {
+        self.half
+    }
+
     /// The decoded node at `ptr`, if kept.
     pub(crate) fn get(&self, ptr: &ChunkPointer) -> Option<Arc<Node>> {
         if self.half == 0 {

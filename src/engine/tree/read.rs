@@ -66,7 +66,7 @@ pub fn for_each_node(
             f(&c.ptr)?;
             if node.level > 1 {
                 if i >= fetched {
-                    fetched = prefetch_children(store, node, i);
+                    fetched = prefetch_children(store, node, i, None, None);
                 }
                 let child = load_child(store, node, i, upper, Access::Scan)?;
                 walk(store, &child, child_upper(node, i, upper), f)?;
@@ -107,35 +107,59 @@ pub fn verify(store: &dyn NodeStore, root: Option<&ChunkPointer>) -> Result<u64>
 /// keeps them until they are used.
 const PREFETCH: usize = 128;
 
-/// Ask the store to prefetch the children of internal `node` from `from` on (at most [`PREFETCH`]); returns the
-/// index after the last one asked for.
+/// Ask the store to prefetch the children of internal `node` from `from` on (at most [`PREFETCH`], and none whose
+/// keys all lie at or past `end`); returns the index after the last one asked for.
 ///
-/// Above the leaves' parents it looks one level further: the children of the children just fetched, up to
-/// twice [`PREFETCH`] of them (a tree of about 15,000 keys has fewer leaves), are fetched at once too, so that a walk's rounds of reads follow the tree's depth rather
-/// than the number of nodes at each level.
-fn prefetch_children(store: &dyn NodeStore, node: &Node, from: usize) -> usize {
+/// Above the leaves' parents it goes on down, breadth first: the children of the nodes just fetched that may hold
+/// keys in `[start, end)`, a level at a time, as many in all as the store's node cache keeps for sure (so that each
+/// is still there when the walk reaches it: 512 for a [`Store`](crate::engine::object::Store), a tree of some
+/// 15,000 to 60,000 keys), so that a walk's rounds of reads follow the tree's depth rather than the number of nodes
+/// at each level.
+fn prefetch_children(
+    store: &dyn NodeStore,
+    node: &Node,
+    from: usize,
+    start: Option<&[u8]>,
+    end: Option<&[u8]>,
+) -> usize {
     let Body::Internal(children) = &node.body else { return from };
-    let end = children.len().min(from + PREFETCH);
-    if from >= end {
-        return end;
+    let stop = children.len().min(from + PREFETCH).min(children_before(node, end).max(from + 1));
+    if from >= stop {
+        return stop;
     }
-    let ptrs: Vec<ChunkPointer> = children[from..end].iter().map(|c| c.ptr).collect();
-    store.prefetch(&ptrs);
-    if node.level >= 2 {
-        if let Some(cache) = store.node_cache() {
-            let grand: Vec<ChunkPointer> = ptrs
-                .iter()
-                .filter_map(|p| cache.get(p))
-                .flat_map(|c| match &c.body {
-                    Body::Internal(cs) => cs.iter().map(|c| c.ptr).collect::<Vec<_>>(),
-                    Body::Leaf(_) => Vec::new(),
-                })
-                .take(PREFETCH * 2)
-                .collect();
-            store.prefetch(&grand);
+    let mut level: Vec<ChunkPointer> = children[from..stop].iter().map(|c| c.ptr).collect();
+    store.prefetch(&level);
+    let Some(cache) = store.node_cache() else { return stop };
+    let mut budget = cache.keeps().saturating_sub(level.len());
+    let mut height = node.level;
+    while height >= 2 && budget > 0 {
+        height -= 1;
+        let below: Vec<ChunkPointer> = level
+            .iter()
+            .filter_map(|p| cache.get(p))
+            .flat_map(|c| match &c.body {
+                Body::Internal(cs) => {
+                    // Child i holds the keys from `keys[i]` to `keys[i + 1]`.
+                    let first = start.map_or(0, |s| c.child_index(s));
+                    cs[first..children_before(&c, end).max(first + 1).min(cs.len())].iter().map(|c| c.ptr).collect()
+                }
+                Body::Leaf(_) => Vec::new(),
+            })
+            .take(budget)
+            .collect();
+        if below.is_empty() {
+            break;
         }
+        budget -= below.len();
+        store.prefetch(&below);
+        level = below;
     }
-    end
+    stop
+}
+
+/// The number of children of internal `node` that may hold keys below `end` (all of them without an end).
+fn children_before(node: &Node, end: Option<&[u8]>) -> usize {
+    end.map_or(node.len(), |e| node.keys.partition_point(|k| k.as_slice() < e))
 }
 
 /// One node of a [`Range`]'s path: the node, the index of the current entry (leaf) or child (internal), the
@@ -187,7 +211,7 @@ impl<'a> Range<'a> {
                 self.path.push((node, i, upper, 0));
                 return Ok(());
             }
-            let fetched = prefetch_children(self.store.get(), &node, i);
+            let fetched = prefetch_children(self.store.get(), &node, i, start.as_deref(), self.end.as_deref());
             let child = load_child(self.store.get(), &node, i, upper.as_deref(), Access::Scan)?;
             let child_up = child_upper(&node, i, upper.as_deref()).map(<[u8]>::to_vec);
             self.path.push((node, i, upper, fetched));
@@ -198,13 +222,14 @@ impl<'a> Range<'a> {
 
     /// Move past an exhausted leaf to the first entry of the next one; false at the end of the tree.
     fn next_leaf(&mut self) -> Result<bool> {
+        let end = self.end.as_deref();
         self.path.pop();
         loop {
             let Some((node, i, _, fetched)) = self.path.last_mut() else { return Ok(false) };
             *i += 1;
             if *i < node.len() {
                 if *i >= *fetched {
-                    *fetched = prefetch_children(self.store.get(), node, *i);
+                    *fetched = prefetch_children(self.store.get(), node, *i, None, end);
                 }
                 break;
             }
@@ -217,7 +242,7 @@ impl<'a> Range<'a> {
             }
             let child = load_child(self.store.get(), node, *i, upper.as_deref(), Access::Scan)?;
             let child_up = child_upper(node, *i, upper.as_deref()).map(<[u8]>::to_vec);
-            let fetched = if child.level > 0 { prefetch_children(self.store.get(), &child, 0) } else { 0 };
+            let fetched = if child.level > 0 { prefetch_children(self.store.get(), &child, 0, None, end) } else { 0 };
             self.path.push((child, 0, child_up, fetched));
         }
     }

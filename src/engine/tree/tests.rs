@@ -662,3 +662,61 @@ fn scans_read_around_the_hot_cache() {
         assert_eq!(store.stats.chunks_fetched.load(Ordering::Relaxed), fetched);
     });
 }
+
+/// A store that fetches what a walk asks it to prefetch into its node cache, and records each request.
+struct Prefetching {
+    inner: MemStore,
+    cache: NodeCache,
+    asked: Mutex<Vec<usize>>,
+}
+
+impl NodeStore for Prefetching {
+    fn put_node(&self, bytes: &[u8]) -> Result<ChunkPointer> {
+        self.inner.put_node(bytes)
+    }
+    fn get_node(&self, ptr: &ChunkPointer) -> Result<Arc<Vec<u8>>> {
+        self.inner.get_node(ptr)
+    }
+    fn node_cache(&self) -> Option<&NodeCache> {
+        Some(&self.cache)
+    }
+    fn prefetch(&self, ptrs: &[ChunkPointer]) {
+        let fresh: Vec<&ChunkPointer> = ptrs.iter().filter(|p| self.cache.get(p).is_none()).collect();
+        for p in &fresh {
+            self.cache.insert_encoded(p, &self.inner.get_node(p).unwrap());
+        }
+        self.asked.lock().unwrap().push(fresh.len());
+    }
+}
+
+/// A walk of the whole tree prefetches a level at a time below the node it starts from (as many as the node cache
+/// keeps for sure): one request a level, not one per parent of leaves. A bounded range prefetches only the children
+/// that can hold its keys.
+#[test]
+fn a_walk_prefetches_level_by_level_and_a_range_only_what_it_covers() {
+    small_nodes(|| {
+        let inner = MemStore::default();
+        let n = 3_000u64;
+        let root =
+            apply(&inner, None, (0..n).map(|i| (format!("k{i:08}").into_bytes(), Some(value(i, 20)))).collect())
+                .unwrap();
+        let levels = check_tree(&inner, root.as_ref());
+        assert!(levels.len() >= 4, "a deep tree: {levels:?}");
+        let store = Prefetching { inner, cache: NodeCache::new(2 * 1024), asked: Mutex::default() };
+        assert_eq!(collect(range(&store, root, None, None)).len(), n as usize);
+        let asked = store.asked.lock().unwrap().clone();
+        let nodes: usize = levels.iter().sum();
+        let below_root = nodes - 1;
+        assert_eq!(asked.iter().sum::<usize>(), below_root, "every node below the root, once: {asked:?}");
+        // Every level below the root asked for at once (a tree of fewer nodes than the cache keeps).
+        assert!(below_root <= 1024, "{below_root} nodes");
+        assert_eq!(asked.iter().filter(|&&a| a > 0).count(), levels.len() - 1, "{asked:?} for levels {levels:?}");
+
+        // A range over a hundredth of the keys.
+        let store = Prefetching { inner: store.inner, cache: NodeCache::new(2 * 1024), asked: Mutex::default() };
+        let got = collect(range(&store, root, Some(b"k00001500".to_vec()), Some(b"k00001530".to_vec())));
+        assert_eq!(got.len(), 30);
+        let asked: usize = store.asked.lock().unwrap().iter().sum();
+        assert!(asked <= 4 * levels.len(), "{asked} nodes prefetched for 30 keys of {n} ({nodes} nodes)");
+    });
+}
