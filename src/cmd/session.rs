@@ -327,7 +327,7 @@ impl Session {
     /// The namespace at a revision (no staged changes), with the commit.
     pub fn at(&self, rev: &str) -> anyhow::Result<(CommitInfo, Namespace)> {
         let ptr = self.repo.resolve(rev, self.tip_ptr().as_ref())?;
-        let c = self.repo.read_commit(&ptr)?;
+        let c = self.repo.read_commit_to_view(&ptr)?;
         let idx = NamespaceIndex::default();
         self.repo.load_index(&idx, Some(&c))?;
         Ok((c, idx.ns))
@@ -756,10 +756,10 @@ pub fn open_repo(ctx: &Context, ws: &Workspace, backend: Arc<dyn Backend>, remot
 pub fn resolve_head(repo: &Repository, head: &Head) -> anyhow::Result<Option<CommitInfo>> {
     Ok(match head {
         Head::Branch(b) => match repo.branch(b)? {
-            Some(br) => Some(repo.read_commit(&br.head)?),
+            Some(br) => Some(repo.read_commit_to_view(&br.head)?),
             None => None,
         },
         // A detached HEAD at a commit a rewrite replaced shows its replacement (the original may be gone).
-        Head::Detached(p) => Some(repo.read_commit(&repo.follow_rewrites(p)?)?),
+        Head::Detached(p) => Some(repo.read_commit_to_view(&repo.follow_rewrites(p)?)?),
     })
 }

@@ -183,7 +183,7 @@ impl<I: Index + Default> Infinitree<I> {
             return Ok(Self { repo, branch: branch.to_string(), index, head: None });
         }
         let head = match repo.branch(branch)? {
-            Some(b) => Some(repo.read_commit(&b.head)?),
+            Some(b) => Some(repo.read_commit_to_view(&b.head)?),
             None => None,
         };
         let index = I::default();
@@ -326,7 +326,7 @@ impl<I: Index + Default> Infinitree<I> {
         if self.head.as_ref().map(|h| h.ptr) == Some(b.head) {
             return Ok(false);
         }
-        let c = self.repo.read_commit(&b.head)?;
+        let c = self.repo.read_commit_to_view(&b.head)?;
         load_index(&self.repo, &self.index, Some(&c))?;
         self.head = Some(c);
         Ok(true)
@@ -358,7 +358,7 @@ impl<I: Index + Default> Infinitree<I> {
     pub fn at_rev(&self, rev: &str) -> Result<I> {
         let head: Option<ChunkPointer> = self.head.as_ref().map(|c| c.ptr);
         let ptr = self.repo.resolve(rev, head.as_ref())?;
-        let c = self.repo.read_commit(&ptr)?;
+        let c = self.repo.read_commit_to_view(&ptr)?;
         let index = I::default();
         load_index(&self.repo, &index, Some(&c))?;
         Ok(index)

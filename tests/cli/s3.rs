@@ -283,9 +283,9 @@ fn requests_per_command() {
         assert_eq!(reqs.len(), refs, "{what}: {reqs:?}");
         assert_eq!(count(reqs, "GET", "/refs/"), refs, "{what}: {reqs:?}");
     }
-    // Cold: the ref, then one ranged read per chunk: the commit, the index node, the value.
-    assert_eq!(get_cold.len(), 4, "{get_cold:?}");
-    assert_eq!(count(&get_cold, "GET", "/objects/"), 3, "{get_cold:?}");
+    // Cold: the ref, the commit with the bytes before it in its pack (its index: here one node), the value.
+    assert_eq!(get_cold.len(), 3, "{get_cold:?}");
+    assert_eq!(count(&get_cold, "GET", "/objects/"), 2, "{get_cold:?}");
     // Once the workspace exists, nothing checks the bucket or reads the repository header again.
     for (what, reqs) in [("put", &put), ("commit", &commit), ("put after commit", &put2), ("get (cold)", &get_cold)] {
         assert_eq!(count(reqs, "HEAD", "/"), 0, "{what} checked the bucket: {reqs:?}");
@@ -372,8 +372,24 @@ fn put_commit_and_gc_killed_at_random_instants_on_s3() {
 /// deleted.
 #[test]
 fn gc_repacks_over_s3_and_old_commits_read_through_forwards() {
-    let Some((env, _srv, _)) = s3_env("repack", &[]) else { return };
+    let Some((env, srv, url)) = s3_env("repack", &[]) else { return };
     crate::gc::repack_and_read_back(&env);
+    // From a new workspace, every cache cold: each commit is read with the bytes before it in its pack (where its
+    // index is), or where gc moved it; every listing and value is what the writer sees.
+    let log = env.ok(["log", "--oneline"]).text();
+    let ids: Vec<&str> = log.lines().filter_map(|l| l.split_whitespace().next()).collect();
+    assert!(ids.len() >= 2, "{log}");
+    for id in ids {
+        let cold = env.root.join(format!("cold-{id}"));
+        env.cmd(["clone", &url, cold.to_str().unwrap(), "--endpoint", &srv.endpoint]).cwd(&env.root).ok();
+        let want = env.ok(["ls", "-l", "--at", id]).stdout;
+        assert_eq!(env.cmd(["ls", "-l", "--at", id]).cwd(&cold).ok().stdout, want, "ls --at {id}");
+        let keys = env.ok(["ls", "--at", id]).text();
+        for k in keys.lines() {
+            let got = env.cmd(["get", k, "--at", id]).cwd(&cold).ok().stdout;
+            assert_eq!(got, env.ok(["get", k, "--at", id]).stdout, "{k} at {id}");
+        }
+    }
 }
 
 /// Writers committing concurrently while the network storms: 503 SlowDown, connection resets and 2 s delays on a
@@ -403,84 +419,68 @@ fn concurrent_writers_through_a_fault_storm_lose_nothing() {
     env.cmd(["-R", &url, "--endpoint", &proxy.endpoint(), "check", "--read-data"]).ok();
 }
 
-/// A cold listing of 10,000 keys fetches the index level by level, a level's nodes at once: its sequential rounds
-/// of requests are bounded by the tree's depth, not by its size. And the workspace that committed the index lists
-/// it again without reading a single index node from S3 (it kept what it wrote).
-#[test]
-fn a_cold_listing_takes_rounds_by_depth_and_the_writer_reads_no_index_back() {
-    let Some((env, proxy, url)) = proxied("listing", "listing") else { return };
-    let endpoint = proxy.endpoint();
-    env.ok(["init", "--s3", &url, "--create-bucket", "--endpoint", &endpoint]);
-    const N: usize = 10_000;
+/// A repository on S3 (through a proxy) holding one commit of 10,000 keys, `t/dirNNN/file-NNNN-{suffix}.txt`.
+fn ten_thousand_keys(hint: &str, suffix: &str) -> Option<(Env, FaultProxy, String)> {
+    let (env, proxy, url) = proxied(hint, hint)?;
+    env.ok(["init", "--s3", &url, "--create-bucket", "--endpoint", &proxy.endpoint()]);
     let src = env.root.join("tree");
     for d in 0..100 {
         let dir = src.join(format!("dir{d:03}"));
         std::fs::create_dir_all(&dir).unwrap();
-        for i in 0..N / 100 {
-            std::fs::write(dir.join(format!("file-{i:04}.txt")), format!("value {d} {i}\n")).unwrap();
+        for i in 0..100 {
+            std::fs::write(dir.join(format!("file-{i:04}{suffix}.txt")), format!("value {d} {i}\n")).unwrap();
         }
     }
     env.ok(["put", "-q", "-r", src.to_str().unwrap(), "t/"]);
     env.commit("tree");
+    Some((env, proxy, url))
+}
 
-    // The writer's next listing: the branch's ref, no object read.
-    proxy.clear_requests();
-    assert_eq!(env.ok(["ls"]).lines().len(), N);
-    let reqs = proxy.requests();
-    assert!(!reqs.iter().any(|r| r.starts_with("GET ") && r.contains("/objects/")), "index read back: {reqs:?}");
-
-    // A fresh workspace, cold caches, every request 150 ms away.
-    env.cmd(["clone", &format!("s3://{url}"), "ws2", "--endpoint", &endpoint]).cwd(&env.root).ok();
-    // Long enough that requests sent together (up to 128 threads started on a loaded 2-core machine) fall within
-    // half of it, short enough that the cold listing before the change (a round per node) would take 30 s.
+/// The sequential rounds of requests of a cold `ls` of the 10,000 keys (from a new workspace), every request
+/// 300 ms away: long enough that requests sent together (up to 128 threads started on a loaded 2-core machine) fall
+/// within half of it, short enough that a listing of a round per node (as before reads by level) would take 30 s.
+fn cold_listing_rounds(env: &Env, proxy: &FaultProxy, url: &str) -> Vec<usize> {
+    env.cmd(["clone", &format!("s3://{url}"), "cold", "--endpoint", &proxy.endpoint()]).cwd(&env.root).ok();
     let delay = std::time::Duration::from_millis(300);
     proxy.delay_requests(delay);
     proxy.clear_requests();
-    let out = env.cmd(["ls"]).cwd(env.root.join("ws2")).ok();
+    let out = env.cmd(["ls"]).cwd(env.root.join("cold")).ok();
     proxy.delay_requests(std::time::Duration::ZERO);
-    assert_eq!(out.lines().len(), N);
+    assert_eq!(out.lines().len(), 10_000);
     let reqs = proxy.requests();
     let rounds = proxy.request_rounds(delay);
-    eprintln!("cold ls of {N} keys: {} requests in {} rounds: {rounds:?}", reqs.len(), rounds.len());
-    // The ref, the commit, then the index tree (3 levels here) level by level, 64 nodes of a level at a time:
-    // about 80 leaves make 2 rounds of their own.
-    // Five here on a quiet machine; one per node (over a hundred) before the change.
-    assert!(rounds.len() <= 8, "{rounds:?}: sequential rounds of requests, {} in all", reqs.len());
-    // And few requests: a level's nodes that sit side by side in a pack are read together (5 here; 114 when each
-    // node was a request of its own).
+    eprintln!("cold ls: {} requests in {} rounds: {rounds:?}", reqs.len(), rounds.len());
+    // Few requests: nodes side by side in a pack are read together (114 requests when each was read alone).
     assert!(reqs.len() <= 16, "{} requests for a cold listing: {reqs:?}", reqs.len());
+    rounds
+}
+
+/// A cold listing of 10,000 keys takes rounds of requests bounded by the tree's depth, not by its size: the ref,
+/// the commit with the bytes before it in its pack (its index's top, here all of it), then the index level by
+/// level, a level's nodes at once. And the workspace that committed the index lists it again without reading a
+/// single index node from S3 (it kept what it wrote).
+#[test]
+fn a_cold_listing_takes_rounds_by_depth_and_the_writer_reads_no_index_back() {
+    let Some((env, proxy, url)) = ten_thousand_keys("listing", "") else { return };
+    // The writer's next listing: the branch's ref, no object read.
+    proxy.clear_requests();
+    assert_eq!(env.ok(["ls"]).lines().len(), 10_000);
+    let reqs = proxy.requests();
+    assert!(!reqs.iter().any(|r| r.starts_with("GET ") && r.contains("/objects/")), "index read back: {reqs:?}");
+    // Two on a quiet machine (the whole index is in the 64 KiB before the commit); one per node (over a hundred)
+    // before reads by level, five before the commit was read with what precedes it.
+    let rounds = cold_listing_rounds(&env, &proxy, &url);
+    assert!(rounds.len() <= 4, "{rounds:?}: sequential rounds of requests");
 }
 
 /// Rounds follow the depth even when the leaves are many: a cold listing of 10,000 keys of long names (over 256
 /// leaves, which the walk once fetched in more rounds than the tree has levels) fetches all of a level at once.
 #[test]
 fn a_cold_listing_of_many_leaves_takes_a_round_a_level() {
-    let Some((env, proxy, url)) = proxied("leaves", "leaves") else { return };
-    let endpoint = proxy.endpoint();
-    env.ok(["init", "--s3", &url, "--create-bucket", "--endpoint", &endpoint]);
-    const N: usize = 10_000;
-    let src = env.root.join("tree");
-    let long = "n".repeat(200);
-    for d in 0..100 {
-        let dir = src.join(format!("dir{d:03}"));
-        std::fs::create_dir_all(&dir).unwrap();
-        for i in 0..N / 100 {
-            std::fs::write(dir.join(format!("file-{i:04}-{long}.txt")), format!("value {d} {i}\n")).unwrap();
-        }
-    }
-    env.ok(["put", "-q", "-r", src.to_str().unwrap(), "t/"]);
-    env.commit("tree");
-    env.cmd(["clone", &format!("s3://{url}"), "ws2", "--endpoint", &endpoint]).cwd(&env.root).ok();
-    let delay = std::time::Duration::from_millis(300);
-    proxy.delay_requests(delay);
-    proxy.clear_requests();
-    let out = env.cmd(["ls"]).cwd(env.root.join("ws2")).ok();
-    proxy.delay_requests(std::time::Duration::ZERO);
-    assert_eq!(out.lines().len(), N);
-    let reqs = proxy.requests();
-    let rounds = proxy.request_rounds(delay);
-    eprintln!("cold ls of {N} long keys: {} requests in {} rounds: {rounds:?}", reqs.len(), rounds.len());
-    assert!(rounds.len() <= 5, "{rounds:?}: sequential rounds of requests, {} in all", reqs.len());
+    let Some((env, proxy, url)) = ten_thousand_keys("leaves", &format!("-{}", "n".repeat(200))) else { return };
+    // The ref, the commit and the top of the index, the leaves: three on a quiet machine (ten before).
+    let rounds = cold_listing_rounds(&env, &proxy, &url);
+    assert!(rounds.len() <= 5, "{rounds:?}: sequential rounds of requests");
 }
 
 /// A commit releases its claim in the gc ref with one compare-and-swap from the version its claim wrote, without

@@ -321,9 +321,18 @@ impl Repository {
 
     /// Load a commit.
     pub fn read_commit(&self, ptr: &ChunkPointer) -> Result<CommitInfo> {
-        let bytes = self.store.get_chunk(Kind::Commit, ptr)?;
-        let commit =
-            ciborium::from_reader(bytes.as_slice()).map_err(|e| Error::corrupt(format!("commit {}", ptr.id), e))?;
+        Self::decode_commit(ptr, &self.store.get_chunk(Kind::Commit, ptr)?)
+    }
+
+    /// Load a commit whose index is read next (a view of it): like [`Repository::read_commit`], but from a remote
+    /// backend a cold read brings the bytes before the commit in its pack too, where its index's root and the
+    /// nodes written last are, saving the walk that follows a round trip or more.
+    pub fn read_commit_to_view(&self, ptr: &ChunkPointer) -> Result<CommitInfo> {
+        Self::decode_commit(ptr, &self.store.get_commit_reading_behind(ptr)?)
+    }
+
+    fn decode_commit(ptr: &ChunkPointer, bytes: &[u8]) -> Result<CommitInfo> {
+        let commit = ciborium::from_reader(bytes).map_err(|e| Error::corrupt(format!("commit {}", ptr.id), e))?;
         Ok(CommitInfo { ptr: *ptr, commit })
     }
 

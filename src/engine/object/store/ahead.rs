@@ -107,6 +107,13 @@ impl Store {
             {
                 continue;
             }
+            // Read with the commit already: decoded here, so that the walk's next level is known.
+            if self.behind_holds(p) {
+                if let Ok(plain) = self.read_chunk(Kind::Index, p) {
+                    self.nodes.insert_encoded(p, &plain);
+                }
+                continue;
+            }
             by_pack.entry(p.object).or_default().push(*p);
         }
         if by_pack.values().map(Vec::len).sum::<usize>() < 2 {

@@ -156,6 +156,8 @@ pub struct Store {
     forwards: Mutex<HashMap<ObjectId, Arc<forward::PackForward>>>,
     /// Data chunks read ahead for reads to come (see `ahead.rs`).
     ahead: Mutex<ahead::ReadAhead>,
+    /// The sealed bytes read with a commit from before it in its pack (see [`Store::get_commit_reading_behind`]).
+    behind: Mutex<Option<read::Behind>>,
 }
 
 impl Store {
@@ -185,6 +187,7 @@ impl Store {
             journal: Mutex::default(),
             forwards: Mutex::default(),
             ahead: Mutex::default(),
+            behind: Mutex::default(),
             index_unwritable: Default::default(),
         }
     }

@@ -23,7 +23,58 @@ impl Piece {
     }
 }
 
+/// Bytes [`Store::get_commit_reading_behind`] reads before a commit: index nodes are at most 16 KiB before
+/// compression, a few KiB after, so this holds the root and the nodes written last (for a commit of a few changes,
+/// all it wrote).
+const BEHIND: u64 = 64 << 10;
+
+/// A span of a pack read with a commit: its sealed bytes from `start` on.
+pub(crate) struct Behind {
+    object: ObjectId,
+    start: u64,
+    bytes: Arc<Vec<u8>>,
+}
+
+impl Behind {
+    /// The sealed bytes of `ptr`, if this span holds them.
+    fn sealed(&self, ptr: &ChunkPointer) -> Option<&[u8]> {
+        let at = (ptr.object == self.object).then(|| (ptr.offset as u64).checked_sub(self.start)).flatten()?;
+        self.bytes.get(at as usize..at as usize + ptr.len as usize)
+    }
+}
+
 impl Store {
+    /// Read a commit whose index is read next (the commit a view opens): from a remote backend, when the commit is
+    /// in no cache, one ranged read brings [`BEHIND`] bytes of its pack from before it too. A commit is written
+    /// after its index nodes, into the same pack, so they hold its index's root and the nodes written last; the
+    /// walk that follows finds them there (see [`Store::read_ahead_nodes`]) instead of a round trip each. Otherwise
+    /// (and whenever the span cannot be read: its pack moved, say) exactly [`Store::get_chunk`].
+    pub(crate) fn get_commit_reading_behind(&self, ptr: &ChunkPointer) -> Result<Arc<Vec<u8>>> {
+        let kind = Kind::Commit;
+        self.refuse_write_only(kind)?;
+        let cold = self.is_remote()
+            && self.hot.get(&(kind as u8, ptr.id)).is_none()
+            && !self.is_pending(&ptr.object)
+            && !self.warm.as_ref().is_some_and(|w| w.contains(ptr, true));
+        if cold {
+            let start = (ptr.offset as u64).saturating_sub(BEHIND);
+            let len = ptr.offset as u64 + ptr.len as u64 - start;
+            if let Ok(bytes) = self.backend.read_range(&object_name(&ptr.object), start, len) {
+                if bytes.len() as u64 == len {
+                    self.stats.bytes_fetched.fetch_add(len, Ordering::Relaxed);
+                    *self.behind.lock().expect("behind lock") =
+                        Some(Behind { object: ptr.object, start, bytes: Arc::new(bytes) });
+                }
+            }
+        }
+        self.get_chunk(kind, ptr)
+    }
+
+    /// Whether the span read with a commit holds the chunk at `ptr`.
+    pub(super) fn behind_holds(&self, ptr: &ChunkPointer) -> bool {
+        self.behind.lock().expect("behind lock").as_ref().is_some_and(|b| b.sealed(ptr).is_some())
+    }
+
     /// A write-only key reads no stored content: refused before the cache or the backend is asked.
     fn refuse_write_only(&self, kind: Kind) -> Result<()> {
         if self.keys.is_write_only() && matches!(kind, Kind::Data | Kind::Index | Kind::Commit) {
@@ -83,7 +134,7 @@ impl Store {
             || self.open_data.lock().expect("pack lock").iter().any(|p| p.id() == *id)
     }
 
-    fn read_chunk(&self, kind: Kind, ptr: &ChunkPointer) -> Result<Vec<u8>> {
+    pub(super) fn read_chunk(&self, kind: Kind, ptr: &ChunkPointer) -> Result<Vec<u8>> {
         let (mut buf, start) = self.read_chunk_in(kind, ptr)?;
         buf.drain(..start);
         Ok(buf)
@@ -161,6 +212,10 @@ impl Store {
             if let Some(b) = bytes.get(s..s + ptr.len as usize) {
                 return Ok(Some((b.to_vec(), 0, false)));
             }
+        }
+        let behind = self.behind.lock().expect("behind lock").as_ref().and_then(|b| b.sealed(ptr).map(<[u8]>::to_vec));
+        if let Some(b) = behind {
+            return Ok(Some((b, 0, false)));
         }
         let index = kind != Kind::Data;
         if let Some(b) = self.warm.as_ref().filter(|_| use_warm).and_then(|w| w.get(ptr, index)) {
