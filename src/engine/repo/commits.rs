@@ -120,6 +120,16 @@ impl CommitInfo {
 
 /// After a lost compare-and-swap of `branch`'s ref: count the attempt, give up after [`MAX_COMMIT_ATTEMPTS`]
 /// (nothing was published), else back off a little with jitter so racing writers spread out.
+/// What a commit records and builds on: message, metadata, time, merged commit, base, fields to trace.
+type CommitArgs<'a> = (
+    &'a str,
+    Option<&'a [u8]>,
+    Option<u64>,
+    Option<&'a ChunkPointer>,
+    Option<&'a CommitInfo>,
+    Option<&'a dyn crate::engine::fields::Index>,
+);
+
 pub(super) fn lost_swap(branch: &str, attempt: &mut u32) -> Result<()> {
     *attempt += 1;
     if *attempt >= MAX_COMMIT_ATTEMPTS {
@@ -417,46 +427,77 @@ impl Repository {
             _ => Default::default(),
         };
         let mut attempt = 0u32;
+        // The first attempt builds on the ref as this process read it moments ago, if it did (see `refs::Known`).
+        let mut known = self.refs_known.recent(branch);
         loop {
+            let from_known = known.is_some();
             // The ref as stored: a deleted branch's marker is replaced by the value that creates it again.
-            let current = self.read_stored(branch)?;
-            let parent = match current.as_ref().and_then(|s| s.live_head()) {
-                Some(head) => Some(self.read_commit(&head)?),
-                None => base.cloned(),
+            let current = match known.take() {
+                Some(k) => k,
+                None => self.read_stored(branch)?,
             };
-            let index = build(parent.as_ref())?;
-            let commit = Commit {
-                parents: parent.iter().map(|p| p.ptr).chain(merged.copied()).collect(),
-                index,
-                message: message.to_string(),
-                time: time.unwrap_or_else(now_secs),
-                host: hostname(),
-                metadata: metadata.map(|m| serde_bytes::ByteBuf::from(m.to_vec())),
-                delta: BTreeMap::new(),
-                writer: None,
-                copied_from: None,
-            };
-            let ptr = self.write_commit(&commit)?;
-            // Durable first, then claimed (a claim checks that every pack exists), then published.
-            self.store.flush()?;
-            let info = CommitInfo { ptr, commit };
-            self.claim_packs(claim, Some(info.ptr), &|each| {
-                each(&info.ptr)?;
-                // A merge commit's second parent, and everything its history reaches.
-                if let Some(m) = merged {
-                    each(m)?;
-                }
-                merged_live.iter().try_for_each(&mut *each)?;
-                match fields {
-                    Some(fields) => self.trace_commit(fields, &info, parent.as_ref(), &mut |p, _| each(p)).map(|_| ()),
-                    None => Ok(()),
-                }
-            })?;
-            if self.move_ref(branch, current.as_ref(), &ptr)?.is_some() {
-                return Ok(info);
+            let once = self.commit_once(
+                branch,
+                current.as_ref(),
+                (message, metadata, time, merged, base, fields),
+                build,
+                claim,
+                &merged_live,
+            );
+            match once {
+                Ok(Some(info)) => return Ok(info),
+                Ok(None) => lost_swap(branch, &mut attempt)?,
+                // Judged on the ref as read before: read it, and judge again.
+                Err(_) if from_known => {}
+                Err(e) => return Err(e),
             }
-            lost_swap(branch, &mut attempt)?;
         }
+    }
+
+    /// One attempt of [`Repository::commit_attempts`] on the branch's ref `current`: the new commit, or `None` when
+    /// the ref moved meanwhile.
+    fn commit_once(
+        &self,
+        branch: &str,
+        current: Option<&super::refs::Stored>,
+        (message, metadata, time, merged, base, fields): CommitArgs<'_>,
+        build: &mut dyn FnMut(Option<&CommitInfo>) -> Result<IndexRoots>,
+        claim: super::gc::ClaimToken,
+        merged_live: &HashSet<ChunkPointer>,
+    ) -> Result<Option<CommitInfo>> {
+        let parent = match current.and_then(|s| s.live_head()) {
+            Some(head) => Some(self.read_commit(&head)?),
+            None => base.cloned(),
+        };
+        let index = build(parent.as_ref())?;
+        let commit = Commit {
+            parents: parent.iter().map(|p| p.ptr).chain(merged.copied()).collect(),
+            index,
+            message: message.to_string(),
+            time: time.unwrap_or_else(now_secs),
+            host: hostname(),
+            metadata: metadata.map(|m| serde_bytes::ByteBuf::from(m.to_vec())),
+            delta: BTreeMap::new(),
+            writer: None,
+            copied_from: None,
+        };
+        let ptr = self.write_commit(&commit)?;
+        // Durable first, then claimed (a claim checks that every pack exists), then published.
+        self.store.flush()?;
+        let info = CommitInfo { ptr, commit };
+        self.claim_packs(claim, Some(info.ptr), &|each| {
+            each(&info.ptr)?;
+            // A merge commit's second parent, and everything its history reaches.
+            if let Some(m) = merged {
+                each(m)?;
+            }
+            merged_live.iter().try_for_each(&mut *each)?;
+            match fields {
+                Some(fields) => self.trace_commit(fields, &info, parent.as_ref(), &mut |p, _| each(p)).map(|_| ()),
+                None => Ok(()),
+            }
+        })?;
+        Ok(self.move_ref(branch, current, &ptr)?.map(|_| info))
     }
 
     /// Commits reachable from `start`, newest first by breadth (first parents first), at most `limit`.
@@ -554,5 +595,36 @@ mod tests {
         });
         assert!(matches!(r, Err(Error::Conflict { .. })), "{r:?}");
         assert_eq!(calls, MAX_COMMIT_ATTEMPTS);
+    }
+
+    /// A commit's first attempt builds on the branch's ref as this process read it moments before, without reading
+    /// it again: when another writer moved the branch since, the swap fails and the next attempt reads the ref and
+    /// builds on the other's commit; when the ref as read leads nowhere (its head does not read), the ref is read
+    /// again rather than the commit failing.
+    #[test]
+    fn a_commit_on_a_ref_read_before_rebuilds_on_the_ref_as_it_is() {
+        let mem = Arc::new(MemoryBackend::new());
+        let kdf = KdfParams { log_n: 10, r: 8, p: 1 };
+        let repo = Repository::create(mem.clone(), b"pw", kdf, StoreOptions::default()).unwrap();
+        let other = Repository::open(mem, b"pw", StoreOptions::default()).unwrap();
+        let base = repo.commit("main", "base", &mut |_| Ok(IndexRoots::new())).unwrap();
+        assert_eq!(repo.branch("main").unwrap().unwrap().head, base.ptr);
+        let theirs = other.commit("main", "theirs", &mut |_| Ok(IndexRoots::new())).unwrap();
+        let mut built_on = Vec::new();
+        let mine = repo
+            .commit("main", "mine", &mut |p| {
+                built_on.push(p.map(|c| c.ptr));
+                Ok(IndexRoots::new())
+            })
+            .unwrap();
+        assert_eq!(built_on, vec![Some(base.ptr), Some(theirs.ptr)], "first on the ref as read, then as it is");
+        assert_eq!(mine.commit.parents, vec![theirs.ptr]);
+
+        let stored = repo.read_stored("main").unwrap().unwrap();
+        let mut nowhere = mine.ptr;
+        nowhere.object = crate::engine::id::ObjectId([9; 32]);
+        repo.refs_known.note("main", Some(&stored.with_head(nowhere)));
+        let next = repo.commit("main", "next", &mut |_| Ok(IndexRoots::new())).unwrap();
+        assert_eq!(next.commit.parents, vec![mine.ptr]);
     }
 }

@@ -403,10 +403,12 @@ impl Repository {
         let _reading = self.seen.as_ref().map(|s| s.reading.lock().expect("seen refs lock"));
         let cur = read_gc_ref(self.backend(), self.store().keys())?;
         self.check_gc_seen(cur.as_ref().map(|(s, _, d)| (s.seq, *d)))?;
-        Ok(match cur {
+        let (state, version) = match cur {
             Some((s, v, _)) => (s, Some(v)),
             None => (GcState::default(), None),
-        })
+        };
+        *self.gc_known.lock().expect("gc known lock") = Some((state.clone(), version.clone()));
+        Ok((state, version))
     }
 
     /// Compare the gc ref as read (`None`: absent; else its sequence and digest) with the last state seen: a gc ref
@@ -452,7 +454,7 @@ impl Repository {
                 if let Some(seen) = &self.seen {
                     seen.advance(SEEN_GC, &seen_gc(state.seq, *blake3::hash(&body).as_bytes()))?;
                 }
-                *self.gc_written.lock().expect("gc written lock") = Some((state.clone(), v.clone()));
+                *self.gc_known.lock().expect("gc known lock") = Some((state.clone(), Some(v.clone())));
                 Ok(Some(v))
             }
             Err(BackendError::PreconditionFailed { .. }) => Ok(None),
@@ -569,30 +571,53 @@ impl Repository {
         pointers: &PointerSource<'_>,
     ) -> Result<()> {
         for attempt in 0..CLAIM_ATTEMPTS {
-            // Probed again on every attempt: between two reads of the gc ref a gc run may have deleted a pack and
-            // already removed it from `deleting`.
-            // The commit's own pack was just made durable by this store.
-            let mut probed: HashSet<ObjectId> = commit.iter().map(|c| c.object).collect();
-            let (mut state, version) = self.read_condemned()?;
-            let (packs, used) = self.resolve_claimed(pointers, &state)?;
-            self.find_lost(&packs, &state, &mut probed)?;
-            state.packs.retain(|id, _| !packs.contains(id));
-            for o in &used {
-                if let Some(f) = state.forwarded.get_mut(o) {
-                    f.unused_since = None;
-                }
-            }
-            let claim = state.claims.entry(token.0).or_default();
-            claim.commit = commit;
-            claim.packs.extend(packs);
-            claim.forwards.extend(used);
-            claim.at = now_secs();
-            if self.write_gc_state(&mut state, version.as_ref())?.is_some() {
-                return Ok(());
+            // First from the gc ref as this process last read or wrote it (a commit's early check read it): when
+            // nobody wrote since, the claim's swap succeeds without reading the ref again. Only a try: whatever
+            // that state says against the claim (a pack being deleted, a forward gone), the ref is read and the
+            // claim judged on it.
+            let known = if attempt == 0 { self.gc_known.lock().expect("gc known lock").clone() } else { None };
+            let from_known = known.is_some();
+            let (state, version) = match known {
+                Some(known) => known,
+                None => self.read_condemned()?,
+            };
+            match self.claim_on(token, commit, pointers, state, version.as_ref()) {
+                Ok(true) => return Ok(()),
+                Ok(false) => {}
+                Err(_) if from_known => continue,
+                Err(e) => return Err(e),
             }
             backoff(attempt);
         }
         Err(Error::Conflict { what: "garbage collection kept running concurrently; commit again".into() })
+    }
+
+    /// One attempt of [`Repository::claim_packs`] on gc ref `state` at `version`: false when the swap lost.
+    fn claim_on(
+        &self,
+        token: ClaimToken,
+        commit: Option<ChunkPointer>,
+        pointers: &PointerSource<'_>,
+        mut state: GcState,
+        version: Option<&RefVersion>,
+    ) -> Result<bool> {
+        // Probed again on every attempt: between two reads of the gc ref a gc run may have deleted a pack and
+        // already removed it from `deleting`. The commit's own pack was just made durable by this store.
+        let mut probed: HashSet<ObjectId> = commit.iter().map(|c| c.object).collect();
+        let (packs, used) = self.resolve_claimed(pointers, &state)?;
+        self.find_lost(&packs, &state, &mut probed)?;
+        state.packs.retain(|id, _| !packs.contains(id));
+        for o in &used {
+            if let Some(f) = state.forwarded.get_mut(o) {
+                f.unused_since = None;
+            }
+        }
+        let claim = state.claims.entry(token.0).or_default();
+        claim.commit = commit;
+        claim.packs.extend(packs);
+        claim.forwards.extend(used);
+        claim.at = now_secs();
+        Ok(self.write_gc_state(&mut state, version)?.is_some())
     }
 
     /// Every pointer a root at `commit` makes gc keep: everything the mark reaches from `commit` (its history's
@@ -653,11 +678,11 @@ impl Repository {
         for attempt in 0..CLAIM_ATTEMPTS {
             // First from what this process wrote last (usually the claim itself): when nobody wrote since, the
             // swap succeeds without reading the ref back; otherwise it fails, and the ref is read.
-            let written = if attempt == 0 { self.gc_written.lock().expect("gc written lock").take() } else { None };
+            let written = if attempt == 0 { self.gc_known.lock().expect("gc known lock").clone() } else { None };
             // (Only a state holding the claim: one without it says nothing of whether the stored ref does.)
             let written = written.filter(|(state, _)| state.claims.contains_key(&claim.0));
             let (mut state, version) = match written {
-                Some((state, version)) => (state, Some(version)),
+                Some(known) => known,
                 None => self.read_condemned()?,
             };
             if state.claims.remove(&claim.0).is_none() {
@@ -1224,5 +1249,45 @@ mod tests {
         two.release_claim(gone).unwrap();
         assert!(claims(&one).is_empty());
         one.release_claim(gone).unwrap();
+    }
+
+    /// A claim starts from the gc ref as this process last read it (a commit's early check), without reading it
+    /// again: when another process wrote it since, the swap fails and the claim reads the ref and claims on it,
+    /// keeping what the other wrote. Whatever that earlier state says against the claim (a pack being deleted) is
+    /// judged again on the ref as it is, and what the ref as it is says against it is an error.
+    #[test]
+    fn a_claim_on_a_gc_ref_read_before_is_judged_on_the_ref_as_it_is() {
+        use crate::engine::backend::memory::MemoryBackend;
+        use crate::engine::crypto::KdfParams;
+        use crate::engine::object::StoreOptions;
+        let b = std::sync::Arc::new(MemoryBackend::new());
+        let kdf = KdfParams { log_n: 10, r: 8, p: 1 };
+        let one = Repository::create(b.clone(), b"pw", kdf, StoreOptions::default()).unwrap();
+        let two = Repository::open(b.clone(), b"pw", StoreOptions::default()).unwrap();
+        let none: &PointerSource<'_> = &|_| Ok(());
+        let claims = |r: &Repository| r.read_condemned().unwrap().0.claims.into_keys().collect::<HashSet<_>>();
+        let (mine, theirs) = (ClaimToken::new(), ClaimToken::new());
+        one.read_condemned().unwrap();
+        two.claim_packs(theirs, None, none).unwrap();
+        one.claim_packs(mine, None, none).unwrap();
+        assert_eq!(claims(&two), HashSet::from([mine.0, theirs.0]), "both claims stand");
+
+        // A pack the state read before says is being deleted, and the ref as it is does not.
+        let ptr = one.store().put_chunk(Kind::Data, b"staged").unwrap();
+        one.store().flush().unwrap();
+        let (mut stale, _) = one.read_condemned().unwrap();
+        stale.deleting.insert(ptr.object);
+        *one.gc_known.lock().unwrap() = Some((stale, None));
+        let staged = ClaimToken::new();
+        one.claim_packs(staged, None, &|each| each(&ptr)).unwrap();
+        assert!(claims(&two).contains(&staged.0));
+        // The ref as it is says so: an error, and nothing claimed.
+        let (mut now, version) = two.read_condemned().unwrap();
+        now.deleting.insert(ptr.object);
+        two.write_gc_state(&mut now, version.as_ref()).unwrap().unwrap();
+        let refused = ClaimToken::new();
+        let r = one.claim_packs(refused, None, &|each| each(&ptr));
+        assert!(matches!(r, Err(Error::StagedDataCollected { .. })), "{r:?}");
+        assert!(!claims(&two).contains(&refused.0));
     }
 }

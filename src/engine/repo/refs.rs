@@ -64,12 +64,44 @@ impl Branch {
 }
 
 /// A ref as stored: a live branch or a deletion marker.
+#[derive(Clone)]
 pub(super) struct Stored {
     value: RefValue,
     version: RefVersion,
 }
 
+/// Refs as this process last read or wrote them, and when. A commit's first attempt builds on the ref its
+/// command read moments before (the session's check of the branch) instead of reading it again, a round trip on
+/// S3: its compare-and-swap fails if the ref moved since, and the next attempt reads it. Only for a while
+/// ([`Known::FRESH`]), so a long-lived process does not build on a ref read long ago.
+#[derive(Default)]
+pub(super) struct Known(std::sync::Mutex<std::collections::HashMap<String, (Option<Stored>, std::time::Instant)>>);
+
+impl Known {
+    /// How long a ref read is built on without reading it again.
+    const FRESH: std::time::Duration = std::time::Duration::from_secs(10);
+
+    pub(super) fn note(&self, name: &str, stored: Option<&Stored>) {
+        let mut m = self.0.lock().expect("known refs lock");
+        m.insert(name.to_string(), (stored.cloned(), std::time::Instant::now()));
+    }
+
+    /// The ref `name` as last read or written, if that was less than [`Known::FRESH`] ago.
+    pub(super) fn recent(&self, name: &str) -> Option<Option<Stored>> {
+        let m = self.0.lock().expect("known refs lock");
+        m.get(name).filter(|(_, at)| at.elapsed() < Self::FRESH).map(|(s, _)| s.clone())
+    }
+}
+
 impl Stored {
+    /// This ref with another head (tests: a ref as some process may have read it).
+    #[cfg(test)]
+    pub(super) fn with_head(&self, head: ChunkPointer) -> Stored {
+        let mut s = self.clone();
+        s.value.head = head;
+        s
+    }
+
     /// The ref's sequence, head and deletion flag.
     pub(super) fn state(&self) -> SeenRef {
         self.value.seen()
@@ -181,6 +213,7 @@ impl Repository {
             Some((data, version)) => Some(Stored { value: self.open_ref(&rn, &data)?, version }),
         };
         self.check_seen(branch, cur.as_ref().map(|s| &s.value))?;
+        self.refs_known.note(branch, cur.as_ref());
         Ok(cur)
     }
 
@@ -434,6 +467,7 @@ impl Repository {
                 if let Some(seen) = &self.seen {
                     seen.advance(&value.branch, &value.seen())?;
                 }
+                self.refs_known.note(&value.branch, Some(&Stored { value: value.clone(), version: v.clone() }));
                 Ok(Some(v))
             }
             Err(BackendError::PreconditionFailed { .. }) => Ok(None),

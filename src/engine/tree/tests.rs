@@ -697,9 +697,8 @@ fn a_walk_prefetches_level_by_level_and_a_range_only_what_it_covers() {
     small_nodes(|| {
         let inner = MemStore::default();
         let n = 3_000u64;
-        let root =
-            apply(&inner, None, (0..n).map(|i| (format!("k{i:08}").into_bytes(), Some(value(i, 20)))).collect())
-                .unwrap();
+        let root = apply(&inner, None, (0..n).map(|i| (format!("k{i:08}").into_bytes(), Some(value(i, 20)))).collect())
+            .unwrap();
         let levels = check_tree(&inner, root.as_ref());
         assert!(levels.len() >= 4, "a deep tree: {levels:?}");
         let store = Prefetching { inner, cache: NodeCache::new(2 * 1024), asked: Mutex::default() };
