@@ -317,7 +317,9 @@ fn get_recursive_draws_files_and_bytes_then_one_summary_line() {
     tree(&env.ws.join("photos"), 24, 512 << 10);
     env.ok(["put", "-r", "photos", "p"]);
     env.commit("photos");
-    env.set("INFINI_BACKEND_LATENCY_MS", "300");
+    // A restore reads in a few rounds (the commit with its index, the batches of chunks): 600 ms each keeps the
+    // bar up for over a second, when a summary line is due.
+    env.set("INFINI_BACKEND_LATENCY_MS", "600");
     // A fresh cache, so that reads reach the slow backend.
     env.set("INFINI_THREADS", "1");
     let t = Term::start(&env.root, env.cmd(["--mem-cache", "0", "get", "-r", "p", "../out"]));
