@@ -249,3 +249,24 @@ impl Store {
         crate::engine::object::kind_from_u8(e.kind)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::id::ChunkId;
+
+    /// A span read with a commit serves exactly the chunks that lie wholly inside it, of its own pack.
+    #[test]
+    fn a_span_read_with_a_commit_holds_only_what_lies_wholly_inside_it() {
+        let behind = Behind { object: ObjectId([1; 32]), start: 1000, bytes: Arc::new((0..=255).collect()) };
+        let at = |object: u8, offset: u32, len: u32| {
+            behind.sealed(&ChunkPointer { object: ObjectId([object; 32]), offset, len, id: ChunkId([0; 32]) })
+        };
+        assert_eq!(at(1, 1000, 3), Some(&[0u8, 1, 2][..]));
+        assert_eq!(at(1, 1250, 6), Some(&[250u8, 251, 252, 253, 254, 255][..]));
+        assert_eq!(at(1, 999, 3), None, "begins before the span");
+        assert_eq!(at(1, 1250, 7), None, "ends after it");
+        assert_eq!(at(1, 1256, 1), None, "past its end");
+        assert_eq!(at(2, 1000, 3), None, "another pack");
+    }
+}
