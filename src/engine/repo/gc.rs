@@ -353,6 +353,33 @@ fn read_gc_ref(backend: &dyn Backend, keys: &Keys) -> Result<Option<(GcState, Re
     Ok(Some((decode_gc_state(body)?, version, *blake3::hash(body).as_bytes())))
 }
 
+/// The gc ref as this process last read or wrote it (its state and version, `None`: there was none), and when: a
+/// commit's claim and its release start from it rather than reading the ref again (a round trip on S3); a
+/// compare-and-swap from it fails if anyone wrote since, and the ref is read then.
+#[derive(Default)]
+pub(crate) struct GcKnown(std::sync::Mutex<Option<(GcState, Option<RefVersion>, std::time::Instant)>>);
+
+impl GcKnown {
+    /// How long a claim starts from the state known without reading the ref again (a commit's early check read it
+    /// moments before; a long-lived process's last read may be old).
+    const FRESH: std::time::Duration = std::time::Duration::from_secs(10);
+
+    fn note(&self, state: &GcState, version: Option<&RefVersion>) {
+        *self.0.lock().expect("gc known lock") = Some((state.clone(), version.cloned(), std::time::Instant::now()));
+    }
+
+    /// The state last read or written.
+    fn last(&self) -> Option<(GcState, Option<RefVersion>)> {
+        self.0.lock().expect("gc known lock").as_ref().map(|(s, v, _)| (s.clone(), v.clone()))
+    }
+
+    /// The state last read or written, if that was less than [`GcKnown::FRESH`] ago.
+    fn recent(&self) -> Option<(GcState, Option<RefVersion>)> {
+        let known = self.0.lock().expect("gc known lock");
+        known.as_ref().filter(|(_, _, at)| at.elapsed() < Self::FRESH).map(|(s, v, _)| (s.clone(), v.clone()))
+    }
+}
+
 /// Read, authenticate and decode the gc ref (an empty state when there is none).
 pub(crate) fn read_gc_state(backend: &dyn Backend, keys: &Keys) -> Result<(GcState, Option<RefVersion>)> {
     Ok(match read_gc_ref(backend, keys)? {
@@ -407,7 +434,7 @@ impl Repository {
             Some((s, v, _)) => (s, Some(v)),
             None => (GcState::default(), None),
         };
-        *self.gc_known.lock().expect("gc known lock") = Some((state.clone(), version.clone()));
+        self.gc_known.note(&state, version.as_ref());
         Ok((state, version))
     }
 
@@ -454,7 +481,7 @@ impl Repository {
                 if let Some(seen) = &self.seen {
                     seen.advance(SEEN_GC, &seen_gc(state.seq, *blake3::hash(&body).as_bytes()))?;
                 }
-                *self.gc_known.lock().expect("gc known lock") = Some((state.clone(), Some(v.clone())));
+                self.gc_known.note(state, Some(&v));
                 Ok(Some(v))
             }
             Err(BackendError::PreconditionFailed { .. }) => Ok(None),
@@ -575,7 +602,7 @@ impl Repository {
             // nobody wrote since, the claim's swap succeeds without reading the ref again. Only a try: whatever
             // that state says against the claim (a pack being deleted, a forward gone), the ref is read and the
             // claim judged on it.
-            let known = if attempt == 0 { self.gc_known.lock().expect("gc known lock").clone() } else { None };
+            let known = if attempt == 0 { self.gc_known.recent() } else { None };
             let from_known = known.is_some();
             let (state, version) = match known {
                 Some(known) => known,
@@ -678,7 +705,7 @@ impl Repository {
         for attempt in 0..CLAIM_ATTEMPTS {
             // First from what this process wrote last (usually the claim itself): when nobody wrote since, the
             // swap succeeds without reading the ref back; otherwise it fails, and the ref is read.
-            let written = if attempt == 0 { self.gc_known.lock().expect("gc known lock").clone() } else { None };
+            let written = if attempt == 0 { self.gc_known.last() } else { None };
             // (Only a state holding the claim: one without it says nothing of whether the stored ref does.)
             let written = written.filter(|(state, _)| state.claims.contains_key(&claim.0));
             let (mut state, version) = match written {
@@ -1277,7 +1304,7 @@ mod tests {
         one.store().flush().unwrap();
         let (mut stale, _) = one.read_condemned().unwrap();
         stale.deleting.insert(ptr.object);
-        *one.gc_known.lock().unwrap() = Some((stale, None));
+        one.gc_known.note(&stale, None);
         let staged = ClaimToken::new();
         one.claim_packs(staged, None, &|each| each(&ptr)).unwrap();
         assert!(claims(&two).contains(&staged.0));

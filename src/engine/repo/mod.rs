@@ -58,10 +58,8 @@ pub struct Repository {
     writer: Option<String>,
     /// The folded index roots of writer commits already folded (see [`Repository::state`]).
     folds: std::sync::Mutex<std::collections::HashMap<crate::engine::id::ChunkId, IndexRoots>>,
-    /// The gc ref as this process last read or wrote it, and its version (`None`: there was none): a commit's claim and its release start
-    /// from it rather than reading the ref again (a round trip on S3); a compare-and-swap from it fails if anyone
-    /// wrote since, and the ref is read then.
-    gc_known: std::sync::Mutex<Option<(gc::GcState, Option<crate::engine::backend::RefVersion>)>>,
+    /// The gc ref as this process last read or wrote it (see [`gc::GcKnown`]).
+    gc_known: gc::GcKnown,
     /// Each branch's or tag's ref as this process last read or wrote it (`None`: there was none), and when: a
     /// commit's first attempt builds on it rather than reading the ref again (see [`refs::Known`]).
     refs_known: refs::Known,
