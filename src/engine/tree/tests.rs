@@ -562,9 +562,19 @@ fn measure() {
 }
 
 /// A node store that keeps decoded nodes, over [`MemStore`].
+/// A node store with a cache of decoded nodes; with `prefetching`, it fetches what a walk asks it to prefetch into
+/// that cache, and records how many nodes each request fetched.
 struct CachingStore {
     inner: MemStore,
     cache: NodeCache,
+    prefetching: bool,
+    asked: Mutex<Vec<usize>>,
+}
+
+impl CachingStore {
+    fn new(inner: MemStore, capacity: usize, prefetching: bool) -> Self {
+        Self { inner, cache: NodeCache::new(capacity), prefetching, asked: Mutex::default() }
+    }
 }
 
 impl NodeStore for CachingStore {
@@ -577,13 +587,23 @@ impl NodeStore for CachingStore {
     fn node_cache(&self) -> Option<&NodeCache> {
         Some(&self.cache)
     }
+    fn prefetch(&self, ptrs: &[ChunkPointer]) {
+        if !self.prefetching {
+            return;
+        }
+        let fresh: Vec<&ChunkPointer> = ptrs.iter().filter(|p| self.cache.get(p).is_none()).collect();
+        for p in &fresh {
+            self.cache.insert_encoded(p, &self.inner.get_node(p).unwrap());
+        }
+        self.asked.lock().unwrap().push(fresh.len());
+    }
 }
 
 #[test]
 fn decoded_nodes_are_reused_and_the_cache_stays_bounded() {
     small_nodes(|| {
         let model: Model = (0..2_000u32).map(|i| (format!("k{i:05}").into_bytes(), vec![i as u8; 20])).collect();
-        let store = CachingStore { inner: MemStore::default(), cache: NodeCache::new(64) };
+        let store = CachingStore::new(MemStore::default(), 64, false);
         let root = build(&store, &model);
         let walk = || range(&store, root, None, None).map(|r| r.unwrap()).collect::<Model>();
         store.inner.reset();
@@ -604,7 +624,7 @@ fn decoded_nodes_are_reused_and_the_cache_stays_bounded() {
         assert!(cold > 64, "the tree has more nodes ({cold}) than the cache holds, so the bound is exercised");
         assert!(store.cache.len() <= 64, "the cache holds {} nodes, more than its 64", store.cache.len());
         // A cache of size 0 keeps nothing.
-        let none = CachingStore { inner: MemStore::default(), cache: NodeCache::new(0) };
+        let none = CachingStore::new(MemStore::default(), 0, false);
         let root = build(&none, &model);
         let _ = get(&none, root.as_ref(), b"k00007").unwrap();
         assert_eq!(none.cache.len(), 0);
@@ -663,32 +683,6 @@ fn scans_read_around_the_hot_cache() {
     });
 }
 
-/// A store that fetches what a walk asks it to prefetch into its node cache, and records each request.
-struct Prefetching {
-    inner: MemStore,
-    cache: NodeCache,
-    asked: Mutex<Vec<usize>>,
-}
-
-impl NodeStore for Prefetching {
-    fn put_node(&self, bytes: &[u8]) -> Result<ChunkPointer> {
-        self.inner.put_node(bytes)
-    }
-    fn get_node(&self, ptr: &ChunkPointer) -> Result<Arc<Vec<u8>>> {
-        self.inner.get_node(ptr)
-    }
-    fn node_cache(&self) -> Option<&NodeCache> {
-        Some(&self.cache)
-    }
-    fn prefetch(&self, ptrs: &[ChunkPointer]) {
-        let fresh: Vec<&ChunkPointer> = ptrs.iter().filter(|p| self.cache.get(p).is_none()).collect();
-        for p in &fresh {
-            self.cache.insert_encoded(p, &self.inner.get_node(p).unwrap());
-        }
-        self.asked.lock().unwrap().push(fresh.len());
-    }
-}
-
 /// A walk of the whole tree prefetches a level at a time below the node it starts from (as many as the node cache
 /// keeps for sure): one request a level, not one per parent of leaves. A bounded range prefetches only the children
 /// that can hold its keys.
@@ -701,7 +695,7 @@ fn a_walk_prefetches_level_by_level_and_a_range_only_what_it_covers() {
             .unwrap();
         let levels = check_tree(&inner, root.as_ref());
         assert!(levels.len() >= 4, "a deep tree: {levels:?}");
-        let store = Prefetching { inner, cache: NodeCache::new(2 * 1024), asked: Mutex::default() };
+        let store = CachingStore::new(inner, 2 * 1024, true);
         assert_eq!(collect(range(&store, root, None, None)).len(), n as usize);
         let asked = store.asked.lock().unwrap().clone();
         let nodes: usize = levels.iter().sum();
@@ -712,7 +706,7 @@ fn a_walk_prefetches_level_by_level_and_a_range_only_what_it_covers() {
         assert_eq!(asked.iter().filter(|&&a| a > 0).count(), levels.len() - 1, "{asked:?} for levels {levels:?}");
 
         // A range over a hundredth of the keys.
-        let store = Prefetching { inner: store.inner, cache: NodeCache::new(2 * 1024), asked: Mutex::default() };
+        let store = CachingStore::new(store.inner, 2 * 1024, true);
         let got = collect(range(&store, root, Some(b"k00001500".to_vec()), Some(b"k00001530".to_vec())));
         assert_eq!(got.len(), 30);
         let asked: usize = store.asked.lock().unwrap().iter().sum();
