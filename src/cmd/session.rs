@@ -278,7 +278,19 @@ impl Session {
             None => {}
         }
         let head = ws.config.head.clone();
-        let tip = if repo.is_write_only() { None } else { resolve_head(&repo, &head)? };
+        let tip = if repo.is_write_only() {
+            None
+        } else if writer_ok {
+            // `put` and `commit` read the gc ref next: read it beside the branch's ref (one round trip for both).
+            std::thread::scope(|sc| {
+                let gc = sc.spawn(|| repo.read_gc_ahead());
+                let tip = resolve_head(&repo, &head);
+                let _ = gc.join();
+                tip
+            })?
+        } else {
+            resolve_head(&repo, &head)?
+        };
         let staged = ws.load_staged(&repo)?;
         Ok(Self { ws: Some(ws), repo, head, tip, staged, _lock: lock })
     }

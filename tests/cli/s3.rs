@@ -485,6 +485,40 @@ fn a_cold_listing_of_many_leaves_takes_a_round_a_level() {
     assert!(rounds.len() <= 5, "{rounds:?}: sequential rounds of requests");
 }
 
+/// A `put` and a `commit` read the branch's ref and the gc ref at once, each request 300 ms away: a put is 3
+/// sequential rounds (both refs, the listing of packs, the pack), a first commit 6 (both refs, the index pack, the
+/// probe of the staged pack, the claim's swap, the branch's swap, the release's swap), a commit on a base one more
+/// (the forget record, for whether a rewrite replaced the base); each one more when the gc ref was read after the
+/// branch's.
+#[test]
+fn a_put_and_a_commit_read_the_branch_and_gc_refs_in_one_round() {
+    let Some((env, proxy, url)) = proxied("rounds", "rounds") else { return };
+    env.ok(["init", "--s3", &url, "--create-bucket", "--endpoint", &proxy.endpoint()]);
+    let delay = std::time::Duration::from_millis(300);
+    proxy.delay_requests(delay);
+    let rounds = |what: &str, run: &dyn Fn()| {
+        proxy.clear_requests();
+        run();
+        let (reqs, rounds) = (proxy.requests(), proxy.request_rounds(delay));
+        eprintln!("{what}: {} requests in rounds {rounds:?}: {reqs:#?}", reqs.len());
+        rounds
+    };
+    let put = rounds("put", &|| env.put("a", &random_bytes(6, 100_000)));
+    let first = rounds("first commit", &|| {
+        env.commit("one");
+    });
+    let put2 = rounds("put on a commit", &|| env.put("b", &random_bytes(7, 100_000)));
+    let second = rounds("commit on a base", &|| {
+        env.commit("two");
+    });
+    proxy.delay_requests(std::time::Duration::ZERO);
+    assert_eq!(put, vec![2, 1, 1], "put");
+    assert_eq!(put2, vec![2, 1, 1], "put on a commit");
+    assert_eq!(first, vec![2, 1, 1, 1, 1, 1], "first commit");
+    assert_eq!(second, vec![2, 1, 1, 1, 1, 1, 1], "commit on a base");
+    assert_eq!(env.get("a"), random_bytes(6, 100_000));
+}
+
 /// A commit releases its claim in the gc ref with one compare-and-swap from the version its claim wrote, without
 /// reading the ref back first: on a distant region every request of a commit is a round trip.
 #[test]

@@ -427,7 +427,7 @@ impl Repository {
     /// Read the gc ref, checked against the last state of it this reader saw (when it keeps any, see
     /// [`Repository::watch_refs`]): see [`Repository::check_gc_seen`].
     pub(super) fn read_condemned(&self) -> Result<(GcState, Option<RefVersion>)> {
-        let _reading = self.seen.as_ref().map(|s| s.reading.lock().expect("seen refs lock"));
+        let _reading = self.seen.as_ref().map(|s| s.reading_gc.lock().expect("seen refs lock"));
         let cur = read_gc_ref(self.backend(), self.store().keys())?;
         self.check_gc_seen(cur.as_ref().map(|(s, _, d)| (s.seq, *d)))?;
         let (state, version) = match cur {
@@ -493,14 +493,31 @@ impl Repository {
     /// without claiming anything: the early check of a commit, before it builds anything (the commit itself
     /// claims, and checks that every pack is stored: see [`Repository::claim_packs`]). `_gc_deletions` is no longer needed: every pack
     /// is checked, whatever removed it.
+    ///
+    /// It judges on the gc ref as read moments before (see [`Repository::read_gc_ahead`]), if it was; whatever that
+    /// says against the changes is judged again on the ref read now.
     pub(crate) fn verify_packs(&self, pointers: &PointerSource<'_>, _gc_deletions: Option<u64>) -> Result<()> {
-        let (state, _) = self.read_condemned()?;
-        let (packs, _) = self.resolve_claimed(pointers, &state)?;
-        // Only what gc decided: the claim probes that each pack is stored.
-        match packs.iter().find(|p| state.deleting.contains(p)) {
-            Some(p) => Err(Error::StagedDataCollected { pack: object_name(p) }),
-            None => Ok(()),
+        let verify = |state: &GcState| {
+            let (packs, _) = self.resolve_claimed(pointers, state)?;
+            // Only what gc decided: the claim probes that each pack is stored.
+            match packs.iter().find(|p| state.deleting.contains(p)) {
+                Some(p) => Err(Error::StagedDataCollected { pack: object_name(p) }),
+                None => Ok(()),
+            }
+        };
+        if let Some((state, _)) = self.gc_known.recent() {
+            if verify(&state).is_ok() {
+                return Ok(());
+            }
         }
+        verify(&self.read_condemned()?.0)
+    }
+
+    /// Read the gc ref now, so that what reads it next in this command — a commit's early check and claim, the
+    /// dedup index's sync — starts from it (within 10 s) instead of reading it then: a command that reads its
+    /// branch's ref first reads both at once (one round trip on S3). A failure is left for those reads to report.
+    pub fn read_gc_ahead(&self) {
+        let _ = self.read_condemned();
     }
 
     /// The packs `pointers` point into once resolved through the forwards of repacked packs, and the old packs whose
@@ -751,8 +768,14 @@ impl Repository {
     /// Bring the store's dedup index up to date, leaving out condemned packs. Returns how many gc runs have deleted
     /// packs so far (kept by workspaces with their staged changes; no longer needed by
     /// [`namespace::claim_staged`](crate::namespace::claim_staged), which checks every pack).
+    ///
+    /// The gc ref is the one read moments before (see [`Repository::read_gc_ahead`]), if it was: read before the packs
+    /// are listed either way, so a pack gc deletes meanwhile is condemned in it or absent from the listing.
     pub fn sync_dedup_index(&self) -> Result<u64> {
-        let (condemned, _) = self.read_condemned()?;
+        let (condemned, _) = match self.gc_known.recent() {
+            Some(known) => known,
+            None => self.read_condemned()?,
+        };
         self.store().sync_index_excluding(&condemned.packs.keys().copied().collect())?;
         Ok(condemned.deletions)
     }
@@ -1304,6 +1327,9 @@ mod tests {
         let (mut stale, _) = one.read_condemned().unwrap();
         stale.deleting.insert(ptr.object);
         one.gc_known.note(&stale, None);
+        // A commit's early check too.
+        one.verify_packs(&|each| each(&ptr), None).unwrap();
+        one.gc_known.note(&stale, None);
         let staged = ClaimToken::new();
         one.claim_packs(staged, None, &|each| each(&ptr)).unwrap();
         assert!(claims(&two).contains(&staged.0));
@@ -1315,5 +1341,8 @@ mod tests {
         let r = one.claim_packs(refused, None, &|each| each(&ptr));
         assert!(matches!(r, Err(Error::StagedDataCollected { .. })), "{r:?}");
         assert!(!claims(&two).contains(&refused.0));
+        // The early check judges on what this process last knew (now the ref as the claim read it): refused too.
+        let r = one.verify_packs(&|each| each(&ptr), None);
+        assert!(matches!(r, Err(Error::StagedDataCollected { .. })), "{r:?}");
     }
 }

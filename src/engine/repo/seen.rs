@@ -47,12 +47,14 @@ pub struct SeenRefs {
     /// Held while a ref is read, checked and recorded, so that a thread never checks an older state against a newer
     /// one another thread recorded meanwhile.
     pub(super) reading: Mutex<()>,
+    /// The same for the gc ref, a lock of its own so that it can be read beside a branch's ref.
+    pub(super) reading_gc: Mutex<()>,
 }
 
 impl SeenRefs {
     /// Starting from `map`, with every change passed to `save` (if any) as it happens.
     pub fn new(map: SeenMap, save: Option<SaveSeen>) -> Self {
-        Self { map: Mutex::new(map), save, reading: Mutex::new(()) }
+        Self { map: Mutex::new(map), save, reading: Mutex::new(()), reading_gc: Mutex::new(()) }
     }
 
     /// The last state seen of `branch`.
