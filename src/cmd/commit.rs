@@ -88,7 +88,7 @@ impl Args {
 
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
         let date = self.date.as_deref().map(parse_date).transpose()?;
-        let mut s = Session::write_only_ok(ctx)?;
+        let mut s = Session::for_commit(ctx)?;
         let branch = s.branch_for_write()?.to_string();
         if s.repo.is_write_only() {
             return self.run_write_only(ctx, s, &branch);

@@ -202,7 +202,13 @@ impl Session {
     /// from the repository (HEAD's commit is not resolved: `tip` is `None`). Every other command refuses a
     /// write-only key before any request (see [`write_only_refusal`]).
     pub fn write_only_ok(ctx: &Context) -> anyhow::Result<Self> {
-        Self::open_as(ctx, true, None, &mut None, true)
+        Self::open_as(ctx, true, None, &mut None, true, false)
+    }
+
+    /// [`Session::write_only_ok`] for `commit`: changes staged on an earlier commit also have the forget record
+    /// read (whether a rewrite replaced that commit, see [`Repository::follow_rewrites`]) beside the refs.
+    pub fn for_commit(ctx: &Context) -> anyhow::Result<Self> {
+        Self::open_as(ctx, true, None, &mut None, true, true)
     }
 
     /// Open for changing the workspace after accepting branch `name` as the repository holds it now, whatever
@@ -229,7 +235,7 @@ impl Session {
     }
 
     fn open(ctx: &Context, write: bool, fix: Option<Fix<'_>>, fixed: &mut Option<Fixed>) -> anyhow::Result<Self> {
-        Self::open_as(ctx, write, fix, fixed, false)
+        Self::open_as(ctx, write, fix, fixed, false, false)
     }
 
     fn open_as(
@@ -238,6 +244,7 @@ impl Session {
         fix: Option<Fix<'_>>,
         fixed: &mut Option<Fixed>,
         writer_ok: bool,
+        committing: bool,
     ) -> anyhow::Result<Self> {
         if let Some(url) = ctx.global.repo.clone() {
             if write {
@@ -278,20 +285,24 @@ impl Session {
             None => {}
         }
         let head = ws.config.head.clone();
+        let staged = ws.load_staged(&repo)?;
         let tip = if repo.is_write_only() {
             None
         } else if writer_ok {
-            // `put` and `commit` read the gc ref next: read it beside the branch's ref (one round trip for both).
+            // `put` and `commit` read the gc ref next, and a commit of changes staged on an earlier commit the forget
+            // record: read them beside the branch's ref (one round trip for all).
+            let rewrites = committing && staged.base.is_some() && !staged.is_empty();
             std::thread::scope(|sc| {
                 let gc = sc.spawn(|| repo.read_gc_ahead());
+                let record = rewrites.then(|| sc.spawn(|| repo.read_rewrites_ahead()));
                 let tip = resolve_head(&repo, &head);
                 let _ = gc.join();
+                let _ = record.map(|r| r.join());
                 tip
             })?
         } else {
             resolve_head(&repo, &head)?
         };
-        let staged = ws.load_staged(&repo)?;
         Ok(Self { ws: Some(ws), repo, head, tip, staged, _lock: lock })
     }
 

@@ -214,7 +214,7 @@ impl Repository {
     /// Read the forget record (empty when there is none), checked against the last state seen (when this reader
     /// keeps them): one that went back, was replaced at the same sequence, or is gone is an integrity error.
     pub(super) fn read_record(&self) -> Result<(Record, Option<RefVersion>)> {
-        let _reading = self.seen.as_ref().map(|s| s.reading.lock().expect("seen refs lock"));
+        let _reading = self.seen.as_ref().map(|s| s.reading_record.lock().expect("seen refs lock"));
         let name = self.forget_ref_name();
         let cur = match self.backend().read_ref(&name)? {
             None => None,

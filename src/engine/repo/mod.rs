@@ -63,6 +63,8 @@ pub struct Repository {
     /// Each branch's or tag's ref as this process last read or wrote it (`None`: there was none), and when: a
     /// commit's first attempt builds on it rather than reading the ref again (see [`refs::Known`]).
     refs_known: refs::Known,
+    /// The commits rewritten, as [`Repository::read_rewrites_ahead`] read them, and when.
+    rewrites_ahead: std::sync::Mutex<Option<(Rewritten, std::time::Instant)>>,
 }
 
 impl Repository {
@@ -127,6 +129,7 @@ impl Repository {
             folds: Default::default(),
             gc_known: Default::default(),
             refs_known: Default::default(),
+            rewrites_ahead: Default::default(),
         })
     }
 

@@ -205,8 +205,24 @@ impl Repository {
     /// The commit that took `commit`'s place after every rewrite that replaced it (see [`Repository::rewrite`]), or
     /// `commit` itself when none did: what changes staged on `commit` (a workspace's base) now apply to. The
     /// replacement holds the same state less what the rewrite removed.
+    ///
+    /// It uses the record as read moments before (see [`Repository::read_rewrites_ahead`]), if it was.
     pub fn follow_rewrites(&self, commit: &ChunkPointer) -> Result<ChunkPointer> {
-        Ok(self.rewritten()?.current(&commit.commit_id()).unwrap_or(*commit))
+        let ahead = self.rewrites_ahead.lock().expect("rewrites lock").take();
+        let rewritten = match ahead.filter(|(_, at)| at.elapsed() < REWRITES_AHEAD_FRESH) {
+            Some((r, _)) => r,
+            None => self.rewritten()?,
+        };
+        Ok(rewritten.current(&commit.commit_id()).unwrap_or(*commit))
+    }
+
+    /// Read the forget record now, so that this command's next [`Repository::follow_rewrites`] (within 10 s) uses it
+    /// instead of reading it then: a command that reads its branch's ref first reads both at once (one round trip
+    /// on S3). A failure is left for that read to report.
+    pub fn read_rewrites_ahead(&self) {
+        if let Ok(r) = self.rewritten() {
+            *self.rewrites_ahead.lock().expect("rewrites lock") = Some((r, std::time::Instant::now()));
+        }
     }
 
     /// Rewrite the first-parent history of the branches of `scope` through `edit`: each commit whose state `edit`
@@ -560,6 +576,9 @@ impl Repository {
         )))
     }
 }
+
+/// How long the forget record read ahead is used (see [`Repository::read_rewrites_ahead`]).
+const REWRITES_AHEAD_FRESH: std::time::Duration = std::time::Duration::from_secs(10);
 
 fn rewritten_of(rec: Record) -> Rewritten {
     Rewritten { commits: rec.rewritten.into_iter().map(|(c, r)| (ChunkId(c.0), r)).collect(), runs: rec.rewrites }

@@ -49,12 +49,20 @@ pub struct SeenRefs {
     pub(super) reading: Mutex<()>,
     /// The same for the gc ref, a lock of its own so that it can be read beside a branch's ref.
     pub(super) reading_gc: Mutex<()>,
+    /// The same for the forget record.
+    pub(super) reading_record: Mutex<()>,
 }
 
 impl SeenRefs {
     /// Starting from `map`, with every change passed to `save` (if any) as it happens.
     pub fn new(map: SeenMap, save: Option<SaveSeen>) -> Self {
-        Self { map: Mutex::new(map), save, reading: Mutex::new(()), reading_gc: Mutex::new(()) }
+        Self {
+            map: Mutex::new(map),
+            save,
+            reading: Mutex::new(()),
+            reading_gc: Mutex::new(()),
+            reading_record: Mutex::new(()),
+        }
     }
 
     /// The last state seen of `branch`.
