@@ -120,16 +120,6 @@ impl CommitInfo {
 
 /// After a lost compare-and-swap of `branch`'s ref: count the attempt, give up after [`MAX_COMMIT_ATTEMPTS`]
 /// (nothing was published), else back off a little with jitter so racing writers spread out.
-/// What a commit records and builds on: message, metadata, time, merged commit, base, fields to trace.
-type CommitArgs<'a> = (
-    &'a str,
-    Option<&'a [u8]>,
-    Option<u64>,
-    Option<&'a ChunkPointer>,
-    Option<&'a CommitInfo>,
-    Option<&'a dyn crate::engine::fields::Index>,
-);
-
 pub(super) fn lost_swap(branch: &str, attempt: &mut u32) -> Result<()> {
     *attempt += 1;
     if *attempt >= MAX_COMMIT_ATTEMPTS {
@@ -426,6 +416,42 @@ impl Repository {
             (Some(m), Some(fields)) => self.root_pointers(m, fields)?,
             _ => Default::default(),
         };
+        // One attempt on the branch's ref `current`: the new commit, or `None` when the ref moved meanwhile.
+        let mut once = |current: Option<&super::refs::Stored>| -> Result<Option<CommitInfo>> {
+            let parent = match current.and_then(|s| s.live_head()) {
+                Some(head) => Some(self.read_commit(&head)?),
+                None => base.cloned(),
+            };
+            let index = build(parent.as_ref())?;
+            let commit = Commit {
+                parents: parent.iter().map(|p| p.ptr).chain(merged.copied()).collect(),
+                index,
+                message: message.to_string(),
+                time: time.unwrap_or_else(now_secs),
+                host: hostname(),
+                metadata: metadata.map(|m| serde_bytes::ByteBuf::from(m.to_vec())),
+                delta: BTreeMap::new(),
+                writer: None,
+                copied_from: None,
+            };
+            let ptr = self.write_commit(&commit)?;
+            // Durable first, then claimed (a claim checks that every pack exists), then published.
+            self.store.flush()?;
+            let info = CommitInfo { ptr, commit };
+            self.claim_packs(claim, Some(info.ptr), &|each| {
+                each(&info.ptr)?;
+                // A merge commit's second parent, and everything its history reaches.
+                if let Some(m) = merged {
+                    each(m)?;
+                }
+                merged_live.iter().try_for_each(&mut *each)?;
+                match fields {
+                    Some(fields) => self.trace_commit(fields, &info, parent.as_ref(), &mut |p, _| each(p)).map(|_| ()),
+                    None => Ok(()),
+                }
+            })?;
+            Ok(self.move_ref(branch, current, &ptr)?.map(|_| info))
+        };
         let mut attempt = 0u32;
         // The first attempt builds on the ref as this process read it moments ago, if it did (see `refs::Known`).
         let mut known = self.refs_known.recent(branch);
@@ -436,15 +462,7 @@ impl Repository {
                 Some(k) => k,
                 None => self.read_stored(branch)?,
             };
-            let once = self.commit_once(
-                branch,
-                current.as_ref(),
-                (message, metadata, time, merged, base, fields),
-                build,
-                claim,
-                &merged_live,
-            );
-            match once {
+            match once(current.as_ref()) {
                 Ok(Some(info)) => return Ok(info),
                 Ok(None) => lost_swap(branch, &mut attempt)?,
                 // Judged on the ref as read before: read it, and judge again.
@@ -452,52 +470,6 @@ impl Repository {
                 Err(e) => return Err(e),
             }
         }
-    }
-
-    /// One attempt of [`Repository::commit_attempts`] on the branch's ref `current`: the new commit, or `None` when
-    /// the ref moved meanwhile.
-    fn commit_once(
-        &self,
-        branch: &str,
-        current: Option<&super::refs::Stored>,
-        (message, metadata, time, merged, base, fields): CommitArgs<'_>,
-        build: &mut dyn FnMut(Option<&CommitInfo>) -> Result<IndexRoots>,
-        claim: super::gc::ClaimToken,
-        merged_live: &HashSet<ChunkPointer>,
-    ) -> Result<Option<CommitInfo>> {
-        let parent = match current.and_then(|s| s.live_head()) {
-            Some(head) => Some(self.read_commit(&head)?),
-            None => base.cloned(),
-        };
-        let index = build(parent.as_ref())?;
-        let commit = Commit {
-            parents: parent.iter().map(|p| p.ptr).chain(merged.copied()).collect(),
-            index,
-            message: message.to_string(),
-            time: time.unwrap_or_else(now_secs),
-            host: hostname(),
-            metadata: metadata.map(|m| serde_bytes::ByteBuf::from(m.to_vec())),
-            delta: BTreeMap::new(),
-            writer: None,
-            copied_from: None,
-        };
-        let ptr = self.write_commit(&commit)?;
-        // Durable first, then claimed (a claim checks that every pack exists), then published.
-        self.store.flush()?;
-        let info = CommitInfo { ptr, commit };
-        self.claim_packs(claim, Some(info.ptr), &|each| {
-            each(&info.ptr)?;
-            // A merge commit's second parent, and everything its history reaches.
-            if let Some(m) = merged {
-                each(m)?;
-            }
-            merged_live.iter().try_for_each(&mut *each)?;
-            match fields {
-                Some(fields) => self.trace_commit(fields, &info, parent.as_ref(), &mut |p, _| each(p)).map(|_| ()),
-                None => Ok(()),
-            }
-        })?;
-        Ok(self.move_ref(branch, current, &ptr)?.map(|_| info))
     }
 
     /// Commits reachable from `start`, newest first by breadth (first parents first), at most `limit`.
