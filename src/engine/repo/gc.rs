@@ -353,33 +353,6 @@ fn read_gc_ref(backend: &dyn Backend, keys: &Keys) -> Result<Option<(GcState, Re
     Ok(Some((decode_gc_state(body)?, version, *blake3::hash(body).as_bytes())))
 }
 
-/// The gc ref as this process last read or wrote it (its state and version, `None`: there was none), and when: a
-/// commit's claim and its release start from it rather than reading the ref again (a round trip on S3); a
-/// compare-and-swap from it fails if anyone wrote since, and the ref is read then.
-#[derive(Default)]
-pub(crate) struct GcKnown(std::sync::Mutex<Option<(GcState, Option<RefVersion>, std::time::Instant)>>);
-
-impl GcKnown {
-    /// How long a claim starts from the state known without reading the ref again (a commit's early check read it
-    /// moments before; a long-lived process's last read may be old).
-    const FRESH: std::time::Duration = std::time::Duration::from_secs(10);
-
-    fn note(&self, state: &GcState, version: Option<&RefVersion>) {
-        *self.0.lock().expect("gc known lock") = Some((state.clone(), version.cloned(), std::time::Instant::now()));
-    }
-
-    /// The state last read or written.
-    fn last(&self) -> Option<(GcState, Option<RefVersion>)> {
-        self.0.lock().expect("gc known lock").as_ref().map(|(s, v, _)| (s.clone(), v.clone()))
-    }
-
-    /// The state last read or written, if that was less than [`GcKnown::FRESH`] ago.
-    fn recent(&self) -> Option<(GcState, Option<RefVersion>)> {
-        let known = self.0.lock().expect("gc known lock");
-        known.as_ref().filter(|(_, _, at)| at.elapsed() < Self::FRESH).map(|(s, v, _)| (s.clone(), v.clone()))
-    }
-}
-
 /// Read, authenticate and decode the gc ref (an empty state when there is none).
 pub(crate) fn read_gc_state(backend: &dyn Backend, keys: &Keys) -> Result<(GcState, Option<RefVersion>)> {
     Ok(match read_gc_ref(backend, keys)? {
@@ -434,7 +407,7 @@ impl Repository {
             Some((s, v, _)) => (s, Some(v)),
             None => (GcState::default(), None),
         };
-        self.gc_known.note(&state, version.as_ref());
+        self.gc_known.note((state.clone(), version.clone()));
         Ok((state, version))
     }
 
@@ -481,7 +454,7 @@ impl Repository {
                 if let Some(seen) = &self.seen {
                     seen.advance(SEEN_GC, &seen_gc(state.seq, *blake3::hash(&body).as_bytes()))?;
                 }
-                self.gc_known.note(state, Some(&v));
+                self.gc_known.note((state.clone(), Some(v.clone())));
                 Ok(Some(v))
             }
             Err(BackendError::PreconditionFailed { .. }) => Ok(None),
@@ -1326,10 +1299,10 @@ mod tests {
         one.store().flush().unwrap();
         let (mut stale, _) = one.read_condemned().unwrap();
         stale.deleting.insert(ptr.object);
-        one.gc_known.note(&stale, None);
+        one.gc_known.note((stale.clone(), None));
         // A commit's early check too.
         one.verify_packs(&|each| each(&ptr), None).unwrap();
-        one.gc_known.note(&stale, None);
+        one.gc_known.note((stale.clone(), None));
         let staged = ClaimToken::new();
         one.claim_packs(staged, None, &|each| each(&ptr)).unwrap();
         assert!(claims(&two).contains(&staged.0));

@@ -14,6 +14,7 @@ pub(crate) mod gc;
 mod header;
 mod keys;
 pub(crate) mod meta;
+mod recent;
 mod refs;
 mod rescue;
 mod revision;
@@ -58,13 +59,14 @@ pub struct Repository {
     writer: Option<String>,
     /// The folded index roots of writer commits already folded (see [`Repository::state`]).
     folds: std::sync::Mutex<std::collections::HashMap<crate::engine::id::ChunkId, IndexRoots>>,
-    /// The gc ref as this process last read or wrote it (see [`gc::GcKnown`]).
-    gc_known: gc::GcKnown,
+    /// The gc ref as this process last read or wrote it (its state and version, `None`: there was none): a commit's
+    /// early check, claim and release, and the dedup index's sync start from it (see [`recent`]).
+    gc_known: recent::Recent<(gc::GcState, Option<crate::engine::backend::RefVersion>)>,
     /// Each branch's or tag's ref as this process last read or wrote it (`None`: there was none), and when: a
     /// commit's first attempt builds on it rather than reading the ref again (see [`refs::Known`]).
     refs_known: refs::Known,
-    /// The commits rewritten, as [`Repository::read_rewrites_ahead`] read them, and when.
-    rewrites_ahead: std::sync::Mutex<Option<(Rewritten, std::time::Instant)>>,
+    /// The commits rewritten, as [`Repository::read_rewrites_ahead`] read them.
+    rewrites_ahead: recent::Recent<Rewritten>,
 }
 
 impl Repository {

@@ -71,25 +71,21 @@ pub(super) struct Stored {
 }
 
 /// Refs as this process last read or wrote them, and when. A commit's first attempt builds on the ref its
-/// command read moments before (the session's check of the branch) instead of reading it again, a round trip on
-/// S3: its compare-and-swap fails if the ref moved since, and the next attempt reads it. Only for a while
-/// ([`Known::FRESH`]), so a long-lived process does not build on a ref read long ago.
+/// command read moments before (the session's check of the branch) instead of reading it again: its
+/// compare-and-swap fails if the ref moved since, and the next attempt reads it (see [`super::recent`]).
 #[derive(Default)]
 pub(super) struct Known(std::sync::Mutex<std::collections::HashMap<String, (Option<Stored>, std::time::Instant)>>);
 
 impl Known {
-    /// How long a ref read is built on without reading it again.
-    const FRESH: std::time::Duration = std::time::Duration::from_secs(10);
-
     pub(super) fn note(&self, name: &str, stored: Option<&Stored>) {
         let mut m = self.0.lock().expect("known refs lock");
         m.insert(name.to_string(), (stored.cloned(), std::time::Instant::now()));
     }
 
-    /// The ref `name` as last read or written, if that was less than [`Known::FRESH`] ago.
+    /// The ref `name` as last read or written, if that was within [`super::recent::FRESH`].
     pub(super) fn recent(&self, name: &str) -> Option<Option<Stored>> {
         let m = self.0.lock().expect("known refs lock");
-        m.get(name).filter(|(_, at)| at.elapsed() < Self::FRESH).map(|(s, _)| s.clone())
+        m.get(name).filter(|(_, at)| super::recent::fresh(*at)).map(|(s, _)| s.clone())
     }
 }
 

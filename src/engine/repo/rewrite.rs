@@ -208,9 +208,8 @@ impl Repository {
     ///
     /// It uses the record as read moments before (see [`Repository::read_rewrites_ahead`]), if it was.
     pub fn follow_rewrites(&self, commit: &ChunkPointer) -> Result<ChunkPointer> {
-        let ahead = self.rewrites_ahead.lock().expect("rewrites lock").take();
-        let rewritten = match ahead.filter(|(_, at)| at.elapsed() < REWRITES_AHEAD_FRESH) {
-            Some((r, _)) => r,
+        let rewritten = match self.rewrites_ahead.take_recent() {
+            Some(r) => r,
             None => self.rewritten()?,
         };
         Ok(rewritten.current(&commit.commit_id()).unwrap_or(*commit))
@@ -221,7 +220,7 @@ impl Repository {
     /// on S3). A failure is left for that read to report.
     pub fn read_rewrites_ahead(&self) {
         if let Ok(r) = self.rewritten() {
-            *self.rewrites_ahead.lock().expect("rewrites lock") = Some((r, std::time::Instant::now()));
+            self.rewrites_ahead.note(r);
         }
     }
 
@@ -576,9 +575,6 @@ impl Repository {
         )))
     }
 }
-
-/// How long the forget record read ahead is used (see [`Repository::read_rewrites_ahead`]).
-const REWRITES_AHEAD_FRESH: std::time::Duration = std::time::Duration::from_secs(10);
 
 fn rewritten_of(rec: Record) -> Rewritten {
     Rewritten { commits: rec.rewritten.into_iter().map(|(c, r)| (ChunkId(c.0), r)).collect(), runs: rec.rewrites }
