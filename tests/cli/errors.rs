@@ -284,6 +284,14 @@ fn corrupted_index_object_is_13() {
     env.fails_with(13, ["get", "a"]);
     env.fails_with(13, ["ls"]);
     env.fails_with(13, ["check"]);
+    // From a new workspace over a slow store, which reads a view's commit with the bytes before it in its pack
+    // (where the damaged node is): the same failure, nothing on stdout.
+    let cold = env.path("cold");
+    env.ok(["clone", env.ws.to_str().unwrap(), cold.to_str().unwrap()]);
+    for args in [&["get", "a"][..], &["ls"][..]] {
+        let out = env.cmd(args).cwd(&cold).env("INFINI_BACKEND_LATENCY_MS", "1").fails_with(13);
+        assert!(out.stdout.is_empty(), "{out}");
+    }
 }
 
 #[test]
