@@ -543,20 +543,13 @@ impl Repository {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::backend::memory::MemoryBackend;
-    use crate::engine::crypto::KdfParams;
-    use crate::engine::object::StoreOptions;
     use crate::engine::Error;
-    use std::sync::Arc;
 
     /// Bounded behaviour against an unlucky schedule: a branch that never stops moving ends in a conflict after
     /// [`MAX_COMMIT_ATTEMPTS`] rebuilds, never in a loop without end.
     #[test]
     fn commit_gives_up_on_a_branch_that_never_stops_moving() {
-        let mem = Arc::new(MemoryBackend::new());
-        let kdf = KdfParams { log_n: 10, r: 8, p: 1 };
-        let repo = Repository::create(mem.clone(), b"pw", kdf, StoreOptions::default()).unwrap();
-        let other = Repository::open(mem, b"pw", StoreOptions::default()).unwrap();
+        let (repo, other) = crate::engine::repo::tests::two_processes();
         repo.commit("main", "base", &mut |_| Ok(IndexRoots::new())).unwrap();
         let mut calls = 0u32;
         // Another writer moves the branch between every read of the head and every swap.
@@ -575,10 +568,7 @@ mod tests {
     /// again rather than the commit failing.
     #[test]
     fn a_commit_on_a_ref_read_before_rebuilds_on_the_ref_as_it_is() {
-        let mem = Arc::new(MemoryBackend::new());
-        let kdf = KdfParams { log_n: 10, r: 8, p: 1 };
-        let repo = Repository::create(mem.clone(), b"pw", kdf, StoreOptions::default()).unwrap();
-        let other = Repository::open(mem, b"pw", StoreOptions::default()).unwrap();
+        let (repo, other) = crate::engine::repo::tests::two_processes();
         let base = repo.commit("main", "base", &mut |_| Ok(IndexRoots::new())).unwrap();
         assert_eq!(repo.branch("main").unwrap().unwrap().head, base.ptr);
         let theirs = other.commit("main", "theirs", &mut |_| Ok(IndexRoots::new())).unwrap();

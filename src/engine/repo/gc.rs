@@ -1245,22 +1245,11 @@ mod tests {
         assert!(total <= 8 << 20, "{total}");
     }
 
-    /// One repository in memory, opened twice (as by two processes).
-    fn two_processes() -> (Repository, Repository) {
-        use crate::engine::backend::memory::MemoryBackend;
-        use crate::engine::crypto::KdfParams;
-        use crate::engine::object::StoreOptions;
-        let b = std::sync::Arc::new(MemoryBackend::new());
-        let kdf = KdfParams { log_n: 10, r: 8, p: 1 };
-        let one = Repository::create(b.clone(), b"pw", kdf, StoreOptions::default()).unwrap();
-        (one, Repository::open(b, b"pw", StoreOptions::default()).unwrap())
-    }
-
     /// Releasing a claim starts from the gc ref this process wrote last; when another process wrote it since, that
     /// swap fails and the release reads the ref and removes only its own claim.
     #[test]
     fn a_claim_is_released_when_another_process_wrote_the_gc_ref_since() {
-        let (one, two) = two_processes();
+        let (one, two) = crate::engine::repo::tests::two_processes();
         let none: &PointerSource<'_> = &|_| Ok(());
         let claims = |r: &Repository| r.read_condemned().unwrap().0.claims.into_keys().collect::<Vec<_>>();
         let (mine, theirs) = (ClaimToken::new(), ClaimToken::new());
@@ -1285,7 +1274,7 @@ mod tests {
     /// judged again on the ref as it is, and what the ref as it is says against it is an error.
     #[test]
     fn a_claim_on_a_gc_ref_read_before_is_judged_on_the_ref_as_it_is() {
-        let (one, two) = two_processes();
+        let (one, two) = crate::engine::repo::tests::two_processes();
         let none: &PointerSource<'_> = &|_| Ok(());
         let claims = |r: &Repository| r.read_condemned().unwrap().0.claims.into_keys().collect::<HashSet<_>>();
         let (mine, theirs) = (ClaimToken::new(), ClaimToken::new());

@@ -284,6 +284,12 @@ mod tests {
         (b, r)
     }
 
+    /// One repository in memory, opened twice (as by two processes).
+    pub(super) fn two_processes() -> (Repository, Repository) {
+        let (b, one) = repo();
+        (one, Repository::open(b, b"pw", StoreOptions::default()).unwrap())
+    }
+
     /// A repository as a program of an earlier version wrote it: the same objects, with `version` in its header.
     fn version(version: u32) -> Arc<MemoryBackend> {
         let b = Arc::new(MemoryBackend::new());

@@ -606,10 +606,7 @@ mod tests {
     /// head too.
     #[test]
     fn a_commit_racing_a_rewrite_is_rewritten_with_the_branch_not_lost() {
-        let mem = Arc::new(MemoryBackend::new());
-        let kdf = KdfParams { log_n: 10, r: 8, p: 1 };
-        let repo = Repository::create(mem.clone(), b"pw", kdf, StoreOptions::default()).unwrap();
-        let other = Repository::open(mem, b"pw", StoreOptions::default()).unwrap();
+        let (repo, other) = crate::engine::repo::tests::two_processes();
         repo.commit("main", "one", &mut |_| Ok(roots(&[("keep", b"k1"), ("secret", b"s")]))).unwrap();
         repo.commit("main", "two", &mut |_| Ok(roots(&[("keep", b"k2"), ("secret", b"s")]))).unwrap();
         let mut raced = false;
