@@ -17,7 +17,7 @@ mod index_file;
 mod sorted_index;
 mod store;
 
-pub(crate) use store::{forward, Piece};
+pub(crate) use store::{forward, Piece, Rebaser};
 pub use store::{SealedChunk, Store, StoreOptions};
 
 use crate::engine::crypto::{Keys, Kind, SEAL_PREFIX};

@@ -38,11 +38,14 @@ use crate::engine::id::ObjectId;
 use crate::engine::object::forward::{
     forward_name, parse_forward_name, ForwardRef, ForwardTable, Forwards, Moved, MAX_TABLE_ENTRIES,
 };
-use crate::engine::object::{kind_from_u8, object_name, parse_object_name, verify_pack, ChunkPointer, PackBuilder};
+use crate::engine::object::{
+    kind_from_u8, object_name, parse_object_name, verify_pack, ChunkPointer, PackBuilder, Rebaser,
+};
 use crate::engine::progress::{ProgressSink, Unit};
 use crate::engine::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 /// Name (before hashing) of the ref holding condemned packs. Not a valid branch name.
 pub(crate) const GC_REF: &str = "gc:condemned";
@@ -641,7 +644,7 @@ impl Repository {
     /// commits through every parent, and what each kept commit's fields reach through `index`).
     pub(crate) fn root_pointers(&self, commit: &ChunkPointer, index: &dyn Index) -> Result<HashSet<ChunkPointer>> {
         let forgotten = self.forgotten()?;
-        self.mark(index, &[*commit], &forgotten, &ProgressSink::default())
+        Ok(self.mark(index, &[*commit], &forgotten, &ProgressSink::default())?.0)
     }
 
     /// Make a new root at the existing commit `commit` (a tag, a branch created or restored there, a branch moved
@@ -806,15 +809,19 @@ impl Repository {
     /// reaches is reported. A branch head is always kept.
     ///
     /// Every parent of a commit is walked (a merge commit's second parent's history too), not only first parents.
+    /// With the set comes each pack reached, in the order first reached: newest commits first, which is how a
+    /// history of small commits is laid out when gc consolidates it (so that versions next to each other are next
+    /// to each other in the new packs, and index nodes find a base close to them).
     fn mark(
         &self,
         index: &dyn Index,
         roots: &[ChunkPointer],
         forgotten: &Forgotten,
         progress: &ProgressSink,
-    ) -> Result<HashSet<ChunkPointer>> {
+    ) -> Result<(HashSet<ChunkPointer>, HashMap<ObjectId, usize>)> {
         progress.phase("mark", Unit::Items, None);
         let mut live = HashSet::new();
+        let mut order: HashMap<ObjectId, usize> = HashMap::new();
         let mut seen_commits = HashSet::new();
         let heads: HashSet<ChunkId> = roots.iter().map(|p| p.id).collect();
         let kept = |id: &ChunkId| heads.contains(id) || !forgotten.contains_chunk(id);
@@ -833,10 +840,12 @@ impl Repository {
             let parent = self.kept_base(&c, &kept)?;
             self.trace_commit(index, &c, parent.as_ref(), &mut |p, _| {
                 live.insert(*p);
+                let next = order.len();
+                order.entry(p.object).or_insert(next);
                 Ok(())
             })?;
         }
-        Ok(live)
+        Ok((live, order))
     }
 
     /// Collect garbage (see the module documentation), tracing every commit's fields through `index`. Returns the
@@ -855,7 +864,7 @@ impl Repository {
         let (forgotten, purge) = self.forgotten_and_purged()?;
         let branches = self.witnessed_branches(&condemned)?;
         let heads: Vec<ChunkPointer> = branches.iter().map(|b| b.head).collect();
-        let live = self.mark(index, &heads, &forgotten, progress)?;
+        let (live, order) = self.mark(index, &heads, &forgotten, progress)?;
         let mut plan = GcPlan::default();
         if opts.drop_claims {
             plan.claims_dropped = condemned.claims.len();
@@ -1065,6 +1074,8 @@ impl Repository {
             return Ok(plan);
         }
         if !to_repack.is_empty() {
+            // In the order the mark reached them: the chunks of adjacent versions are moved next to each other.
+            to_repack.sort_by_key(|(id, _)| (order.get(id).copied().unwrap_or(usize::MAX), *id));
             let cap = plan.repack_cap;
             self.repack(&to_repack, &live_in, &fw, now, cap, &mut condemned, &mut plan, progress)?;
         }
@@ -1151,8 +1162,10 @@ impl Repository {
         let keys = self.store().keys();
         let backend = self.backend();
         progress.phase("repack", Unit::Items, Some(packs.len() as u64));
+        let store = self.store();
         let mut table = ForwardTable::default();
         let mut builder = PackBuilder::new();
+        let mut rebaser = Rebaser::default();
         let write = |b: PackBuilder, plan: &mut GcPlan| -> Result<()> {
             let (id, bytes, _) = b.finish(keys);
             backend.write(&object_name(&id), &bytes)?;
@@ -1187,6 +1200,22 @@ impl Repository {
             if chunks.len() != live.len() {
                 continue;
             }
+            // Index nodes are stored anew (whole, or as a delta against a node like them in their new pack), so
+            // their plaintexts are needed; one that does not decode leaves the pack alone like a failed verify.
+            let mut plains: HashMap<u32, (Arc<Vec<u8>>, bool)> = HashMap::new();
+            for (p, k) in &chunks {
+                if *k != Kind::Index as u8 {
+                    continue;
+                }
+                match store.plain_in_pack(Kind::Index, &bytes, p) {
+                    Ok((plain, was_delta)) => plains.insert(p.offset, (Arc::new(plain), was_delta)),
+                    Err(Error::Integrity { .. }) => break,
+                    Err(e) => return Err(e),
+                };
+            }
+            if plains.len() != chunks.iter().filter(|(_, k)| *k == Kind::Index as u8).count() {
+                continue;
+            }
             // Chunks moved by an earlier repack of this pack keep their forwards.
             let mut moved: Vec<Moved> = fw
                 .packs
@@ -1197,11 +1226,20 @@ impl Repository {
             chunks.sort_by(|(a, _), (b, _)| b.len.cmp(&a.len).then(a.offset.cmp(&b.offset)));
             for (p, k) in chunks {
                 let kind = kind_from_u8(k).ok_or_else(|| Error::integrity("unknown chunk kind"))?;
-                let sealed = &bytes[p.offset as usize..p.offset as usize + p.len as usize];
-                if !builder.fits_within(sealed.len(), cap) {
+                let stored = &bytes[p.offset as usize..p.offset as usize + p.len as usize];
+                let node = plains.get(&p.offset);
+                // A delta is stored whole again unless a base in its new pack takes it (below).
+                let resealed = node.filter(|(_, was_delta)| *was_delta).map(|(plain, _)| store.seal_with_id(kind, p.id, plain));
+                let whole = resealed.as_ref().map_or(stored, |c| c.sealed.as_slice());
+                if !builder.fits_within(whole.len(), cap) {
                     write(std::mem::take(&mut builder), plan)?;
+                    rebaser.new_pack();
                 }
-                let to = builder.push(kind, p.id, sealed);
+                let delta = node.and_then(|(plain, _)| rebaser.delta(store, p.id, plain, whole.len()));
+                let to = builder.push(kind, p.id, delta.as_deref().unwrap_or(whole));
+                if let (Some((plain, _)), None) = (node, &delta) {
+                    rebaser.stored_whole(&to, plain.clone());
+                }
                 moved.push(Moved { id: p.id, kind: k, to });
                 plan.moved_chunks += 1;
                 plan.moved_bytes += p.len as u64;

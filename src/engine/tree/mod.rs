@@ -160,3 +160,12 @@ pub fn diff<'a>(store: &'a dyn NodeStore, a: Option<ChunkPointer>, b: Option<Chu
 pub fn diff_shared(store: Arc<dyn NodeStore>, a: Option<ChunkPointer>, b: Option<ChunkPointer>) -> Diff<'static> {
     Diff::new(StoreRef::Shared(store), a, b)
 }
+
+/// The level and first key of an encoded node, if it decodes: what the nodes of adjacent versions of the same
+/// keys share (leaf boundaries depend on the keys alone), and so what gc groups nodes by to store one as the
+/// difference from another.
+pub(crate) fn node_group(encoded: &[u8]) -> Option<(u8, Vec<u8>)> {
+    let n = node::Node::decode(encoded).ok()?;
+    let first = n.keys.first()?.clone();
+    Some((n.level, first))
+}

@@ -6,7 +6,6 @@
 //! would be; anything that fails here (a missing pack, a short or damaged read) is simply not kept, so the chunk's
 //! own read meets the failure and reports it as it always does.
 
-use super::codec::decode_in;
 use super::read::Piece;
 use super::Store;
 use crate::engine::crypto::Kind;
@@ -161,7 +160,8 @@ impl Store {
             buf.clear();
             buf.extend_from_slice(sealed);
             let Ok(plain) = self.keys.open_in_place(kind, &p.id.0, &mut buf) else { continue };
-            let Some((buf, start)) = decode_in(buf, plain, &self.read_spares) else { continue };
+            // A delta decodes against its base (from the hot tier, or read from the same pack).
+            let Ok((buf, start)) = self.decode_payload(kind, p, buf, plain, true) else { continue };
             self.stats.chunks_fetched.fetch_add(1, Ordering::Relaxed);
             // Index nodes go into the warm tier as a read would put them; data chunks do not: a walk reads ahead
             // to restore many files, and one cache file per chunk would write every restored file twice (and

@@ -1,12 +1,16 @@
 //! The encoding of a chunk's plaintext before sealing: `encoding || raw_len:u32 || body`, the body zstd-compressed
-//! when that saves space. Compressors are kept per thread.
+//! when that saves space, or (index nodes gc moved, see [`encode_delta`]) compressed against another node of the
+//! same pack. Compressors are kept per thread.
 
 use super::spare::Spares;
 use std::cell::RefCell;
 
 const ENC_RAW: u8 = 0;
 const ENC_ZSTD: u8 = 1;
+const ENC_DELTA: u8 = 2;
 const ENC_HEADER: usize = 5;
+/// Bytes naming a delta's base after the header: `offset:u32 || len:u32 || chunk id (32)`.
+const BASE_LEN: usize = 40;
 
 thread_local! {
     static COMPRESSOR: RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> = const { RefCell::new(None) };
@@ -97,6 +101,64 @@ pub(super) fn decode_in(mut buf: Vec<u8>, range: std::ops::Range<usize>, spares:
         }
         _ => None,
     }
+}
+
+/// Where a delta's base lies in the delta's own pack: its offset, sealed length and chunk id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Base {
+    pub offset: u32,
+    pub len: u32,
+    pub id: crate::engine::id::ChunkId,
+}
+
+impl Base {
+    /// The base's pointer, in pack `object` (the delta's).
+    pub(crate) fn at(&self, object: crate::engine::id::ObjectId) -> crate::engine::object::ChunkPointer {
+        crate::engine::object::ChunkPointer { object, offset: self.offset, len: self.len, id: self.id }
+    }
+}
+
+/// `encoding || raw_len:u32 || base || body`: `plain` compressed by zstd at `level` with `base_plain` (the
+/// plaintext of the chunk `base` names, in the same pack) as its dictionary, after `room` zero bytes. An index node
+/// next to a node of an adjacent version of the same keys is mostly the same bytes: what differs is all this stores.
+pub(crate) fn encode_delta(level: i32, plain: &[u8], base: &Base, base_plain: &[u8], room: usize) -> Option<Vec<u8>> {
+    let mut c = zstd::bulk::Compressor::with_dictionary(level.max(1), base_plain).ok()?;
+    let body = c.compress(plain).ok()?;
+    let mut out = Vec::with_capacity(room + ENC_HEADER + BASE_LEN + body.len() + 16);
+    out.resize(room, 0);
+    out.push(ENC_DELTA);
+    out.extend_from_slice(&(plain.len() as u32).to_le_bytes());
+    out.extend_from_slice(&base.offset.to_le_bytes());
+    out.extend_from_slice(&base.len.to_le_bytes());
+    out.extend_from_slice(&base.id.0);
+    out.extend_from_slice(&body);
+    Some(out)
+}
+
+/// The base a payload is stored against, if it is a delta (`Err` if it says it is one but is cut short).
+pub(crate) fn delta_base(payload: &[u8]) -> Result<Option<Base>, ()> {
+    if payload.first() != Some(&ENC_DELTA) {
+        return Ok(None);
+    }
+    let b = payload.get(ENC_HEADER..ENC_HEADER + BASE_LEN).ok_or(())?;
+    let u32_at = |at: usize| u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"));
+    Ok(Some(Base { offset: u32_at(0), len: u32_at(4), id: crate::engine::id::ChunkId(b[8..].try_into().expect("32")) }))
+}
+
+/// The plaintext of delta `payload`, given its base's plaintext; `None` if it does not decode to the length it
+/// says.
+pub(crate) fn decode_delta(payload: &[u8], base_plain: &[u8]) -> Option<Vec<u8>> {
+    if payload.first() != Some(&ENC_DELTA) || payload.len() < ENC_HEADER + BASE_LEN {
+        return None;
+    }
+    let raw_len = u32::from_le_bytes(payload[1..5].try_into().ok()?) as usize;
+    if raw_len > crate::engine::format::MAX_CHUNK_PLAIN {
+        return None;
+    }
+    let mut d = zstd::bulk::Decompressor::with_dictionary(base_plain).ok()?;
+    let mut out = Vec::with_capacity(raw_len);
+    let n = d.decompress_to_buffer(&payload[ENC_HEADER + BASE_LEN..], &mut out).ok()?;
+    (n == raw_len).then_some(out)
 }
 
 #[cfg(test)]
@@ -205,5 +267,32 @@ mod tests {
         // A good one still decodes after them.
         let end = z.len();
         assert_eq!(decode_in(z, 0..end, &spares).map(|(v, at)| v[at..].to_vec()).unwrap(), data);
+    }
+
+    /// A node stored against a nearly equal one takes a fraction of its bytes, decodes only with that base, and is
+    /// never taken for a whole chunk.
+    #[test]
+    fn a_delta_stores_what_differs_from_its_base_and_needs_it_to_decode() {
+        let base_plain = text(12 << 10);
+        let mut plain = base_plain.clone();
+        for i in (0..plain.len()).step_by(700) {
+            plain[i] ^= 0x55;
+        }
+        let base = Base { offset: 17, len: 4000, id: crate::engine::id::ChunkId([3; 32]) };
+        let delta = encode_delta(3, &plain, &base, &base_plain, 0).unwrap();
+        assert!(delta.len() * 4 < encode(3, &plain).len(), "{} against {}", delta.len(), encode(3, &plain).len());
+        assert_eq!(delta_base(&delta), Ok(Some(base)));
+        assert_eq!(decode_delta(&delta, &base_plain).unwrap(), plain);
+        // With another base it does not decode to the same bytes (or at all).
+        assert_ne!(decode_delta(&delta, &text(5000)), Some(plain.clone()));
+        // A delta is not a chunk that decodes on its own; a whole chunk names no base; a cut one is refused.
+        let end = delta.len();
+        assert!(decode_in(delta.clone(), 0..end, &Spares::default()).is_none());
+        assert_eq!(delta_base(&encode(3, &plain)), Ok(None));
+        assert_eq!(delta_base(&delta[..20]), Err(()));
+        assert!(decode_delta(&delta[..end - 3], &base_plain).is_none());
+        // With room before it, as a chunk is sealed in place.
+        let roomy = encode_delta(3, &plain, &base, &base_plain, 9).unwrap();
+        assert_eq!(&roomy[9..], &delta[..]);
     }
 }

@@ -9,12 +9,14 @@ mod ahead;
 mod api;
 mod codec;
 mod dedup;
+mod delta;
 pub(crate) mod forward;
 mod read;
 mod spare;
 mod upload;
 
 pub use dedup::ChunkIndex;
+pub(crate) use delta::Rebaser;
 pub(crate) use read::Piece;
 
 use super::PackBuilder;

@@ -1,7 +1,7 @@
 //! The read path: a chunk by pointer from the hot tier, the packs not yet uploaded, the warm tier, then a ranged
 //! read of exactly the sealed bytes; authenticated and decoded before anyone sees it.
 
-use super::codec::decode_in;
+use super::codec::{decode_delta, decode_in, delta_base};
 use super::Store;
 use crate::engine::crypto::Kind;
 use crate::engine::id::ObjectId;
@@ -142,37 +142,97 @@ impl Store {
 
     /// The plaintext of a chunk as `buf[start..]`: a chunk stored uncompressed is left where it was read.
     fn read_chunk_in(&self, kind: Kind, ptr: &ChunkPointer) -> Result<(Vec<u8>, usize)> {
-        self.refuse_write_only(kind)?;
-        // The sealed bytes are `buf[at..]` (a direct read hands over its aligned buffer rather than a copy).
-        let (mut buf, mut at, from_warm) = self.fetch_sealed(kind, ptr, true)?;
-        // The chunk is decrypted where it was read; the warm tier, if any, keeps a copy of the sealed bytes.
-        let mut kept = self.warm.is_some().then(|| buf[at..].to_vec());
-        let mut opened = self.keys.open_in_place(kind, &ptr.id.0, &mut buf[at..]);
-        if opened.is_err() && from_warm {
-            // The warm tier is only a copy: drop the damaged entry and read the repository's bytes.
-            if let Some(w) = &self.warm {
-                w.discard(ptr, kind != Kind::Data);
-            }
-            (buf, at, _) = self.fetch_sealed(kind, ptr, false)?;
-            kept = Some(buf[at..].to_vec());
-            opened = self.keys.open_in_place(kind, &ptr.id.0, &mut buf[at..]);
-        }
-        let name = object_name(&ptr.object);
-        let plain = opened.map_err(|_| {
-            Error::integrity(format!("chunk at {name}+{} does not authenticate (corrupt or tampered)", ptr.offset))
-        })?;
-        // Only authenticated bytes enter the warm tier (inserting what is already there is a no-op).
-        if let (Some(w), Some(kept)) = (&self.warm, &kept) {
-            w.insert(ptr, kind != Kind::Data, kept);
-        }
-        decode_in(buf, at + plain.start..at + plain.end, &self.read_spares)
-            .ok_or_else(|| Error::integrity(format!("chunk at {name}+{} does not decode", ptr.offset)))
+        self.read_chunk_in_as(kind, ptr, true)
     }
 
-    /// The sealed bytes of a chunk, as `buf[at..]` of the buffer returned with `at`, and whether they came from
-    /// the warm tier (consulted only with `use_warm`). A chunk whose pack is gone is read where garbage collection
+    /// [`Store::read_chunk_in`]; a delta (an index node gc stored against another node of its pack) only with
+    /// `delta_ok`: a delta's base is always a whole node, so a base is read with it false.
+    fn read_chunk_in_as(&self, kind: Kind, ptr: &ChunkPointer, delta_ok: bool) -> Result<(Vec<u8>, usize)> {
+        self.refuse_write_only(kind)?;
+        let mut use_warm = true;
+        loop {
+            // The sealed bytes are `buf[at..]` (a direct read hands over its aligned buffer rather than a copy),
+            // from the place `place` the forwards led to.
+            let (mut buf, at, from_warm, place) = self.fetch_sealed(kind, ptr, use_warm)?;
+            // The chunk is decrypted where it was read; the warm tier, if any, keeps a copy of the sealed bytes.
+            let kept = (self.warm.is_some() && !from_warm).then(|| buf[at..].to_vec());
+            let name = object_name(&place.object);
+            let decoded = match self.keys.open_in_place(kind, &ptr.id.0, &mut buf[at..]) {
+                Err(_) => Err(Error::integrity(format!(
+                    "chunk at {name}+{} does not authenticate (corrupt or tampered)",
+                    place.offset
+                ))),
+                Ok(plain) => self.decode_payload(kind, &place, buf, at + plain.start..at + plain.end, delta_ok),
+            };
+            match decoded {
+                // The warm tier is only a copy: drop a damaged entry (or a delta whose base has since gone from
+                // under it) and read the repository's bytes.
+                Err(Error::Integrity { .. }) if from_warm => {
+                    if let Some(w) = &self.warm {
+                        w.discard(ptr, kind != Kind::Data);
+                    }
+                    use_warm = false;
+                }
+                Err(e) => return Err(e),
+                Ok(out) => {
+                    // Only authenticated bytes enter the warm tier (inserting what is already there is a no-op).
+                    if let (Some(w), Some(kept)) = (&self.warm, &kept) {
+                        w.insert(ptr, kind != Kind::Data, kept);
+                    }
+                    return Ok(out);
+                }
+            }
+        }
+    }
+
+    /// The plaintext of the authenticated payload `buf[range]` of the chunk read at `place`: decoded, or for a
+    /// delta decoded against its base, read from the same pack.
+    pub(super) fn decode_payload(
+        &self,
+        kind: Kind,
+        place: &ChunkPointer,
+        buf: Vec<u8>,
+        range: std::ops::Range<usize>,
+        delta_ok: bool,
+    ) -> Result<(Vec<u8>, usize)> {
+        let name = object_name(&place.object);
+        let bad = |what: &str| Error::integrity(format!("chunk at {name}+{} {what}", place.offset));
+        match delta_base(&buf[range.clone()]) {
+            Err(()) => Err(bad("does not decode")),
+            Ok(None) => decode_in(buf, range, &self.read_spares).ok_or_else(|| bad("does not decode")),
+            Ok(Some(_)) if !delta_ok || kind != Kind::Index => {
+                Err(bad("is stored as a difference where only a whole index node may be"))
+            }
+            Ok(Some(base)) => {
+                let base = self.base_plain(&base.at(place.object))?;
+                let plain = decode_delta(&buf[range], &base).ok_or_else(|| bad("does not decode against its base"))?;
+                self.read_spares.give(buf);
+                Ok((plain, 0))
+            }
+        }
+    }
+
+    /// The plaintext of a delta's base `ptr` (a whole index node): from the hot tier, or read and kept there.
+    pub(super) fn base_plain(&self, ptr: &ChunkPointer) -> Result<Arc<Vec<u8>>> {
+        if let Some(v) = self.hot.get(&(Kind::Index as u8, ptr.id)) {
+            return Ok(v);
+        }
+        let (mut buf, start) = self.read_chunk_in_as(Kind::Index, ptr, false)?;
+        buf.drain(..start);
+        let plain = Arc::new(buf);
+        self.hot.insert((Kind::Index as u8, ptr.id), plain.clone());
+        Ok(plain)
+    }
+
+    /// The sealed bytes of a chunk, as `buf[at..]` of the buffer returned with `at`, whether they came from
+    /// the warm tier (consulted only with `use_warm`), and where they were read. A chunk whose pack is gone is read where garbage collection
     /// moved it, if it did (see `forward.rs`).
-    fn fetch_sealed(&self, kind: Kind, ptr: &ChunkPointer, use_warm: bool) -> Result<(Vec<u8>, usize, bool)> {
+    fn fetch_sealed(
+        &self,
+        kind: Kind,
+        ptr: &ChunkPointer,
+        use_warm: bool,
+    ) -> Result<(Vec<u8>, usize, bool, ChunkPointer)> {
         let mut at = *ptr;
         for _ in 0..super::forward::MAX_HOPS {
             // A chunk known to have moved is read where it is now, without first asking for the old pack.
@@ -180,8 +240,8 @@ impl Store {
                 at = to;
                 continue;
             }
-            if let Some(found) = self.fetch_sealed_at(kind, &at, use_warm)? {
-                return Ok(found);
+            if let Some((buf, start, from_warm)) = self.fetch_sealed_at(kind, &at, use_warm)? {
+                return Ok((buf, start, from_warm, at));
             }
             match self.forwarded(&at)? {
                 Some(to) if to.id == ptr.id => at = to,
