@@ -2,7 +2,7 @@
 
 /// Format version written in the repository's public header. Repositories of any other version are refused
 /// (docs/design.md, "Changes", lists what each version changed).
-pub const FORMAT_VERSION: u32 = 10;
+pub const FORMAT_VERSION: u32 = 11;
 
 /// Magic at the start of the public repository header (`config`).
 pub const CONFIG_MAGIC: &[u8; 8] = b"INFINI\x00\x01";

@@ -123,10 +123,10 @@ fn changed_public_header_is_detected_once_the_key_is_known() {
 fn repository_of_another_format_version_names_both_versions() {
     let env = Env::init();
     let mut h = read_header(&env);
-    *map_get_mut(&mut h, "version") = Value::Integer(9.into());
+    *map_get_mut(&mut h, "version") = Value::Integer(10.into());
     write_meta(&env.repo_dir().join("config"), MAGIC, &h);
     let out = env.fails_with(10, ["ls"]);
-    assert!(out.stderr.contains("version 9") && out.stderr.contains("version 10"), "{out}");
+    assert!(out.stderr.contains("version 10") && out.stderr.contains("version 11"), "{out}");
 }
 
 #[test]

@@ -1229,7 +1229,8 @@ impl Repository {
                 let stored = &bytes[p.offset as usize..p.offset as usize + p.len as usize];
                 let node = plains.get(&p.offset);
                 // A delta is stored whole again unless a base in its new pack takes it (below).
-                let resealed = node.filter(|(_, was_delta)| *was_delta).map(|(plain, _)| store.seal_with_id(kind, p.id, plain));
+                let resealed =
+                    node.filter(|(_, was_delta)| *was_delta).map(|(plain, _)| store.seal_with_id(kind, p.id, plain));
                 let whole = resealed.as_ref().map_or(stored, |c| c.sealed.as_slice());
                 if !builder.fits_within(whole.len(), cap) {
                     write(std::mem::take(&mut builder), plan)?;

@@ -306,12 +306,21 @@ mod tests {
     }
 
     #[test]
+    fn a_version_10_repository_is_refused_naming_both_versions() {
+        // Version 10 knew no index nodes stored as differences: it would fail to decode what gc moved.
+        let e = Repository::open(version(10), b"pw", StoreOptions::default()).err().unwrap();
+        assert!(matches!(e, Error::NoRepository { .. }), "{e}");
+        let e = e.to_string();
+        assert!(e.contains("version 10") && e.contains("version 11"), "{e}");
+    }
+
+    #[test]
     fn a_version_9_repository_is_refused_naming_both_versions() {
-        // Version 9's forwarding tables are another encoding: read as version 10's they do not decode.
+        // Version 9's forwarding tables are another encoding: read as version 10's and later they do not decode.
         let e = Repository::open(version(9), b"pw", StoreOptions::default()).err().unwrap();
         assert!(matches!(e, Error::NoRepository { .. }), "{e}");
         let e = e.to_string();
-        assert!(e.contains("version 9") && e.contains("version 10"), "{e}");
+        assert!(e.contains("version 9") && e.contains("version 11"), "{e}");
     }
 
     #[test]
@@ -320,7 +329,7 @@ mod tests {
         let e = Repository::open(version(8), b"pw", StoreOptions::default()).err().unwrap();
         assert!(matches!(e, Error::NoRepository { .. }), "{e}");
         let e = e.to_string();
-        assert!(e.contains("version 8") && e.contains("version 10"), "{e}");
+        assert!(e.contains("version 8") && e.contains("version 11"), "{e}");
     }
 
     #[test]
@@ -328,7 +337,7 @@ mod tests {
         let e = Repository::open(version(7), b"pw", StoreOptions::default()).err().unwrap();
         assert!(matches!(e, Error::NoRepository { .. }), "{e}");
         let e = e.to_string();
-        assert!(e.contains("version 7") && e.contains("version 10"), "{e}");
+        assert!(e.contains("version 7") && e.contains("version 11"), "{e}");
     }
 
     #[test]
@@ -339,7 +348,7 @@ mod tests {
         config.version = 6;
         b.write("config", &encode_header(&config).unwrap()).unwrap();
         let e = Repository::with_key(b, MasterKey::generate(), StoreOptions::default()).err().unwrap().to_string();
-        assert!(e.contains("version 6") && e.contains("version 10"), "{e}");
+        assert!(e.contains("version 6") && e.contains("version 11"), "{e}");
     }
 
     #[test]

@@ -31,14 +31,25 @@ const BASES_PER_GROUP: usize = 8;
 
 /// Chooses, for the index nodes gc moves into one new pack, which are stored whole (the bases) and which as deltas.
 /// A node is stored as a delta against the base of its group (same level and first key) in the pack that it
-/// differs least from, when that takes at most half the bytes of the node stored whole; otherwise it is stored
-/// whole and becomes a base itself. Nodes of versions far apart thus each find a base near them, in whatever order
-/// gc meets them.
+/// differs least from, when that delta takes no more bytes than the nodes stored against that base so far take
+/// on average, the base itself included (or at most a quarter of the node stored whole); otherwise it is stored
+/// whole and becomes a base itself. Met in version order, as gc moves them, the nodes of a history thus start a
+/// new base when that costs less on average than differing further from the old one; met in another order, each
+/// still finds a base near it among the last few.
 #[derive(Default)]
 pub(crate) struct Rebaser {
-    /// Group -> the whole nodes of the group last stored in the pack being filled, and their plaintexts.
-    bases: HashMap<(u8, Vec<u8>), Vec<(Base, Arc<Vec<u8>>)>>,
+    /// Group -> the whole nodes of the group last stored in the pack being filled.
+    bases: HashMap<(u8, Vec<u8>), Vec<BaseNode>>,
     held: usize,
+}
+
+/// A whole node that deltas may be stored against.
+struct BaseNode {
+    base: Base,
+    plain: Arc<Vec<u8>>,
+    /// Sealed bytes of the node and of the deltas stored against it, and how many they are.
+    bytes: usize,
+    nodes: usize,
 }
 
 impl Rebaser {
@@ -49,21 +60,27 @@ impl Rebaser {
     }
 
     /// Index node `id` (plaintext `plain`, sealed whole in `whole` bytes) sealed as a delta against the base it
-    /// differs least from in the pack being filled, if that takes at most half the bytes.
-    pub(crate) fn delta(&self, store: &Store, id: ChunkId, plain: &[u8], whole: usize) -> Option<Vec<u8>> {
+    /// differs least from in the pack being filled, if that is worth it (see [`Rebaser`]).
+    pub(crate) fn delta(&mut self, store: &Store, id: ChunkId, plain: &[u8], whole: usize) -> Option<Vec<u8>> {
         let level = store.opts.zstd_level;
         if level == 0 {
             return None;
         }
-        let bases = self.bases.get(&crate::engine::tree::node_group(plain)?)?;
-        let best = bases
-            .iter()
-            .filter_map(|(base, base_plain)| {
-                encode_delta(level_for(level, plain.len()), plain, base, base_plain, SEAL_PREFIX)
+        let bases = self.bases.get_mut(&crate::engine::tree::node_group(plain)?)?;
+        let (best, delta) = bases
+            .iter_mut()
+            .filter_map(|b| {
+                Some((encode_delta(level_for(level, plain.len()), plain, &b.base, &b.plain, SEAL_PREFIX)?, b))
             })
-            .min_by_key(Vec::len)?;
-        let sealed = store.keys.seal_buffer(Kind::Index, &id.0, best);
-        (sealed.len() * 2 <= whole).then_some(sealed)
+            .min_by_key(|(d, _)| d.len())
+            .map(|(d, b)| (b, d))?;
+        let sealed = store.keys.seal_buffer(Kind::Index, &id.0, delta);
+        if sealed.len() * best.nodes > best.bytes && sealed.len() * 4 > whole {
+            return None;
+        }
+        best.bytes += sealed.len();
+        best.nodes += 1;
+        Some(sealed)
     }
 
     /// Index node `plain` was just stored whole at `ptr`: a base of its group from now on.
@@ -75,10 +92,11 @@ impl Rebaser {
         self.held += plain.len();
         let bases = self.bases.entry(group).or_default();
         if bases.len() == BASES_PER_GROUP {
-            let (_, old) = bases.remove(0);
-            self.held -= old.len();
+            let old = bases.remove(0);
+            self.held -= old.plain.len();
         }
-        bases.push((Base { offset: ptr.offset, len: ptr.len, id: ptr.id }, plain));
+        let base = Base { offset: ptr.offset, len: ptr.len, id: ptr.id };
+        bases.push(BaseNode { base, plain, bytes: ptr.len as usize, nodes: 1 });
     }
 }
 
@@ -117,5 +135,75 @@ impl Store {
                 Ok((buf, None))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::backend::memory::MemoryBackend;
+    use crate::engine::backend::Backend;
+    use crate::engine::crypto::{Keys, MasterKey};
+    use crate::engine::object::StoreOptions;
+    use crate::engine::object::{object_name, PackBuilder};
+
+    /// 6,000 bytes that do not compress alone, the same for every seed but every 500th byte.
+    fn node(seed: u8) -> Vec<u8> {
+        let mut x = 9u64;
+        (0..6000u32)
+            .map(|i| {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                if i % 500 == 0 {
+                    seed
+                } else {
+                    (x >> 56) as u8
+                }
+            })
+            .collect()
+    }
+
+    /// A delta reads back through the store and from a pack's bytes as gc reads them; a delta stored against
+    /// another delta, a data chunk stored as one, and a delta whose base is damaged are integrity errors.
+    #[test]
+    fn a_delta_reads_against_its_base_in_its_pack_and_nothing_else_passes() {
+        let backend = Arc::new(MemoryBackend::new());
+        let keys = Arc::new(Keys::new(MasterKey::generate()));
+        let store = Store::new(backend.clone(), keys.clone(), StoreOptions::default());
+        let mut pack = PackBuilder::new();
+        let delta_of = |kind: Kind, plain: &[u8], base: &ChunkPointer, base_plain: &[u8]| {
+            let id = keys.chunk_id(plain);
+            let b = Base { offset: base.offset, len: base.len, id: base.id };
+            (id, keys.seal_buffer(kind, &id.0, encode_delta(3, plain, &b, base_plain, SEAL_PREFIX).unwrap()))
+        };
+        let (base_plain, plain, again, data) = (node(1), node(2), node(3), node(4));
+        let whole = store.seal_with_id(Kind::Index, keys.chunk_id(&base_plain), &base_plain);
+        let base = pack.push(Kind::Index, whole.id, &whole.sealed);
+        let (id, sealed) = delta_of(Kind::Index, &plain, &base, &base_plain);
+        assert!(sealed.len() * 4 < whole.sealed.len(), "{} against {}", sealed.len(), whole.sealed.len());
+        let delta = pack.push(Kind::Index, id, &sealed);
+        let (id, sealed) = delta_of(Kind::Index, &again, &delta, &plain);
+        let chained = pack.push(Kind::Index, id, &sealed);
+        let (id, sealed) = delta_of(Kind::Data, &data, &base, &base_plain);
+        let data_delta = pack.push(Kind::Data, id, &sealed);
+        let (pack_id, bytes, _) = pack.finish(&keys);
+        backend.write(&object_name(&pack_id), &bytes).unwrap();
+
+        let fresh = || Store::new(backend.clone(), keys.clone(), StoreOptions::default());
+        assert_eq!(&**fresh().get_chunk(Kind::Index, &delta).unwrap(), &plain);
+        assert_eq!(store.plain_in_pack(Kind::Index, &bytes, &delta).unwrap(), (plain.clone(), true));
+        assert_eq!(store.plain_in_pack(Kind::Index, &bytes, &base).unwrap(), (base_plain.clone(), false));
+        for (kind, p) in [(Kind::Index, &chained), (Kind::Data, &data_delta)] {
+            let e = fresh().get_chunk(kind, p).unwrap_err();
+            assert!(matches!(e, Error::Integrity { .. }), "{e}");
+            let e = store.plain_in_pack(kind, &bytes, p).unwrap_err();
+            assert!(matches!(e, Error::Integrity { .. }), "{e}");
+        }
+        // The base damaged: the delta does not read.
+        let mut damaged = backend.read(&object_name(&pack_id)).unwrap();
+        damaged[base.offset as usize + 60] ^= 1;
+        backend.delete(&object_name(&pack_id)).unwrap();
+        backend.write(&object_name(&pack_id), &damaged).unwrap();
+        let e = fresh().get_chunk(Kind::Index, &delta).unwrap_err();
+        assert!(matches!(e, Error::Integrity { .. }) && e.to_string().contains("authenticate"), "{e}");
     }
 }
