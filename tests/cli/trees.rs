@@ -268,11 +268,11 @@ fn a_repository_of_another_format_version_is_refused_naming_both() {
     env.commit("one");
     let config = env.repo_dir().join("config");
     let mut b = read(&config);
-    let at = b.windows(8).position(|w| w == b"version\x0a").expect("the header holds version 11") + 7;
-    b[at] = 1;
+    let at = b.windows(8).position(|w| w == b"version\x0b").expect("the header holds version 11") + 7;
+    b[at] = 2;
     write(&config, &b);
     let out = env.fails_with(10, ["get", "k"]);
-    assert!(out.stderr.contains("version 1") && out.stderr.contains("version 11"), "both versions named:\n{out}");
+    assert!(out.stderr.contains("version 2") && out.stderr.contains("version 11"), "both versions named:\n{out}");
 }
 
 #[test]
