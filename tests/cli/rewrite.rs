@@ -360,3 +360,52 @@ fn a_tag_made_before_the_rewrite_keeps_the_old_commit_until_it_is_deleted() {
     let refused = env.fails_with(3, ["get", "config/secret.env", "--at", &old[1]]);
     assert!(refused.stderr.contains("rewritten"), "{refused}");
 }
+
+/// gc stores the index nodes of a consolidated history as differences against other nodes of the same pack, newest
+/// versions first, so the newest leaf, which holds a small secret, is the base the older versions' leaves are
+/// stored against. Once the secret is rewritten away (only the newest commit is replaced), gc repacks the pack that
+/// held it and stores those nodes anew: the pack is deleted, and every version still reads back whole.
+#[test]
+fn a_secret_in_a_node_others_were_stored_against_is_repacked_away() {
+    let env = Env::init();
+    let tree = env.path("tree");
+    let mut versions = Vec::new();
+    for v in 0..12 {
+        // Small values live inline in the leaves; every version rewrites every file (new mtimes) and edits one.
+        for i in 0..30 {
+            let body = if i == v { format!("file {i} edited in version {v}") } else { format!("file {i}") };
+            write(tree.join(format!("f{i:02}.txt")), body.as_bytes());
+        }
+        if v == 11 {
+            write(tree.join("secret.env"), b"API_KEY=hunter2");
+        }
+        env.ok(["put", "-q", "-r", "--delete", tree.to_str().unwrap(), "t/"]);
+        versions.push(env.commit(&format!("v{v}")));
+    }
+    let index = |env: &Env| env.ok(["--json", "stats"]).json()["by_kind"]["index"]["bytes"].as_u64().unwrap();
+    let whole = index(&env);
+    gc_past_grace(&env);
+    let consolidated = packs(&env);
+    let stored = index(&env);
+    assert!(stored * 5 <= whole * 4, "the leaves were stored as differences: {whole} bytes, then {stored}");
+    env.ok(["rewrite", "--remove", "t/secret.env"]);
+    gc_past_grace(&env);
+    let now = packs(&env);
+    let left: Vec<&PathBuf> = consolidated.iter().filter(|p| now.contains(*p)).collect();
+    assert!(left.is_empty(), "packs that held the secret are still stored: {left:?}");
+    let check = env.ok(["check", "--read-data", "--json"]).json();
+    assert_eq!(check["errors"], serde_json::json!([]), "{check}");
+    let ids = env.log_ids();
+    assert_eq!(ids.len(), 12);
+    for (back, id) in ids.iter().enumerate() {
+        let v = 11 - back;
+        let keys = keys_at(&env, id);
+        assert_eq!(keys.len(), 30, "version {v}: {keys:?}");
+        assert_eq!(id == &versions[v], v < 11, "only the newest commit is replaced");
+        for i in [0, v, 29] {
+            let want = if i == v { format!("file {i} edited in version {v}") } else { format!("file {i}") };
+            assert_eq!(env.ok(["get", "--at", id, &format!("t/f{i:02}.txt")]).stdout, want.as_bytes(), "v{v} f{i}");
+        }
+    }
+    env.fails_with(3, ["get", "t/secret.env", "--at", "HEAD"]);
+}
