@@ -157,19 +157,28 @@ impl Store {
             // The chunk is decrypted where it was read; the warm tier, if any, keeps a copy of the sealed bytes.
             let kept = (self.warm.is_some() && !from_warm).then(|| buf[at..].to_vec());
             let name = object_name(&place.object);
+            // A delta names its base by its place in the delta's pack, so the warm tier keeps a delta under the
+            // place it was read from (a read through a forward finds it there once it has followed the forward).
+            let mut keep_at = ptr;
             let decoded = match self.keys.open_in_place(kind, &ptr.id.0, &mut buf[at..]) {
                 Err(_) => Err(Error::integrity(format!(
                     "chunk at {name}+{} does not authenticate (corrupt or tampered)",
                     place.offset
                 ))),
-                Ok(plain) => self.decode_payload(kind, &place, buf, at + plain.start..at + plain.end, delta_ok),
+                Ok(plain) => {
+                    let payload = at + plain.start..at + plain.end;
+                    if matches!(delta_base(&buf[payload.clone()]), Ok(Some(_))) {
+                        keep_at = &place;
+                    }
+                    self.decode_payload(kind, &place, buf, payload, delta_ok)
+                }
             };
             match decoded {
                 // The warm tier is only a copy: drop a damaged entry (or a delta whose base has since gone from
                 // under it) and read the repository's bytes.
                 Err(Error::Integrity { .. }) if from_warm => {
                     if let Some(w) = &self.warm {
-                        w.discard(ptr, kind != Kind::Data);
+                        w.discard(&place, kind != Kind::Data);
                     }
                     use_warm = false;
                 }
@@ -177,7 +186,7 @@ impl Store {
                 Ok(out) => {
                     // Only authenticated bytes enter the warm tier (inserting what is already there is a no-op).
                     if let (Some(w), Some(kept)) = (&self.warm, &kept) {
-                        w.insert(ptr, kind != Kind::Data, kept);
+                        w.insert(keep_at, kind != Kind::Data, kept);
                     }
                     return Ok(out);
                 }
