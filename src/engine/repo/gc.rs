@@ -47,6 +47,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
+/// An index node's plaintext as a repack read it, and whether it was stored as a delta (by offset in its pack).
+type NodePlain = (Arc<Vec<u8>>, bool);
+
 /// Name (before hashing) of the ref holding condemned packs. Not a valid branch name.
 pub(crate) const GC_REF: &str = "gc:condemned";
 
@@ -1202,20 +1205,19 @@ impl Repository {
             }
             // Index nodes are stored anew (whole, or as a delta against a node like them in their new pack), so
             // their plaintexts are needed; one that does not decode leaves the pack alone like a failed verify.
-            let mut plains: HashMap<u32, (Arc<Vec<u8>>, bool)> = HashMap::new();
-            for (p, k) in &chunks {
-                if *k != Kind::Index as u8 {
-                    continue;
-                }
-                match store.plain_in_pack(Kind::Index, &bytes, p) {
-                    Ok((plain, was_delta)) => plains.insert(p.offset, (Arc::new(plain), was_delta)),
-                    Err(Error::Integrity { .. }) => break,
-                    Err(e) => return Err(e),
-                };
-            }
-            if plains.len() != chunks.iter().filter(|(_, k)| *k == Kind::Index as u8).count() {
-                continue;
-            }
+            let plains: Result<HashMap<u32, NodePlain>> = chunks
+                .iter()
+                .filter(|(_, k)| *k == Kind::Index as u8)
+                .map(|(p, _)| {
+                    let (plain, was_delta) = store.plain_in_pack(Kind::Index, &bytes, p)?;
+                    Ok((p.offset, (Arc::new(plain), was_delta)))
+                })
+                .collect();
+            let plains = match plains {
+                Ok(p) => p,
+                Err(Error::Integrity { .. }) => continue,
+                Err(e) => return Err(e),
+            };
             // Chunks moved by an earlier repack of this pack keep their forwards.
             let mut moved: Vec<Moved> = fw
                 .packs

@@ -161,7 +161,7 @@ impl Store {
             buf.extend_from_slice(sealed);
             let Ok(plain) = self.keys.open_in_place(kind, &p.id.0, &mut buf) else { continue };
             // A delta decodes against its base (from the hot tier, or read from the same pack).
-            let Ok((buf, start)) = self.decode_payload(kind, p, buf, plain, true) else { continue };
+            let Ok((buf, start, _)) = self.decode_payload(kind, p, buf, plain, true) else { continue };
             self.stats.chunks_fetched.fetch_add(1, Ordering::Relaxed);
             // Index nodes go into the warm tier as a read would put them; data chunks do not: a walk reads ahead
             // to restore many files, and one cache file per chunk would write every restored file twice (and

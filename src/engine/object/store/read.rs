@@ -157,21 +157,12 @@ impl Store {
             // The chunk is decrypted where it was read; the warm tier, if any, keeps a copy of the sealed bytes.
             let kept = (self.warm.is_some() && !from_warm).then(|| buf[at..].to_vec());
             let name = object_name(&place.object);
-            // A delta names its base by its place in the delta's pack, so the warm tier keeps a delta under the
-            // place it was read from (a read through a forward finds it there once it has followed the forward).
-            let mut keep_at = ptr;
             let decoded = match self.keys.open_in_place(kind, &ptr.id.0, &mut buf[at..]) {
                 Err(_) => Err(Error::integrity(format!(
                     "chunk at {name}+{} does not authenticate (corrupt or tampered)",
                     place.offset
                 ))),
-                Ok(plain) => {
-                    let payload = at + plain.start..at + plain.end;
-                    if matches!(delta_base(&buf[payload.clone()]), Ok(Some(_))) {
-                        keep_at = &place;
-                    }
-                    self.decode_payload(kind, &place, buf, payload, delta_ok)
-                }
+                Ok(plain) => self.decode_payload(kind, &place, buf, at + plain.start..at + plain.end, delta_ok),
             };
             match decoded {
                 // The warm tier is only a copy: drop a damaged entry (or a delta whose base has since gone from
@@ -183,19 +174,21 @@ impl Store {
                     use_warm = false;
                 }
                 Err(e) => return Err(e),
-                Ok(out) => {
-                    // Only authenticated bytes enter the warm tier (inserting what is already there is a no-op).
+                Ok((buf, start, was_delta)) => {
+                    // Only authenticated bytes enter the warm tier (inserting what is already there is a no-op). A
+                    // delta names its base by its place in the delta's pack, so it is kept under the place it was
+                    // read from (a read through a forward finds it there once it has followed the forward).
                     if let (Some(w), Some(kept)) = (&self.warm, &kept) {
-                        w.insert(keep_at, kind != Kind::Data, kept);
+                        w.insert(if was_delta { &place } else { ptr }, kind != Kind::Data, kept);
                     }
-                    return Ok(out);
+                    return Ok((buf, start));
                 }
             }
         }
     }
 
-    /// The plaintext of the authenticated payload `buf[range]` of the chunk read at `place`: decoded, or for a
-    /// delta decoded against its base, read from the same pack.
+    /// The plaintext of the authenticated payload `buf[range]` of the chunk read at `place` (as `buf[start..]`),
+    /// and whether it was a delta: decoded, or for a delta decoded against its base, read from the same pack.
     pub(super) fn decode_payload(
         &self,
         kind: Kind,
@@ -203,12 +196,15 @@ impl Store {
         buf: Vec<u8>,
         range: std::ops::Range<usize>,
         delta_ok: bool,
-    ) -> Result<(Vec<u8>, usize)> {
+    ) -> Result<(Vec<u8>, usize, bool)> {
         let name = object_name(&place.object);
         let bad = |what: &str| Error::integrity(format!("chunk at {name}+{} {what}", place.offset));
         match delta_base(&buf[range.clone()]) {
             Err(()) => Err(bad("does not decode")),
-            Ok(None) => decode_in(buf, range, &self.read_spares).ok_or_else(|| bad("does not decode")),
+            Ok(None) => {
+                let (buf, start) = decode_in(buf, range, &self.read_spares).ok_or_else(|| bad("does not decode"))?;
+                Ok((buf, start, false))
+            }
             Ok(Some(_)) if !delta_ok || kind != Kind::Index => {
                 Err(bad("is stored as a difference where only a whole index node may be"))
             }
@@ -216,7 +212,7 @@ impl Store {
                 let base = self.base_plain(&base.at(place.object))?;
                 let plain = decode_delta(&buf[range], &base).ok_or_else(|| bad("does not decode against its base"))?;
                 self.read_spares.give(buf);
-                Ok((plain, 0))
+                Ok((plain, 0, true))
             }
         }
     }
